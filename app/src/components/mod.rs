@@ -1,0 +1,11 @@
+//! Reusable view components, one per file.
+
+mod empty_state;
+mod local_mode_banner;
+mod server_card;
+mod site_header;
+
+pub use empty_state::EmptyState;
+pub use local_mode_banner::LocalModeBanner;
+pub use server_card::ServerCardView;
+pub use site_header::SiteHeader;

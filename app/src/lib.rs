@@ -1,0 +1,74 @@
+//! Apiary's console: Leptos pages, components and server functions.
+//!
+//! The same crate compiles twice: with `ssr` inside the axum server, and with `hydrate` into the
+//! browser bundle. Server-only logic stays behind the [`services`] traits that the server crate
+//! implements and puts into Leptos context, so kube, sqlx and rmcp never reach the wasm build.
+
+pub mod api;
+pub mod components;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod services;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+use crate::components::{LocalModeBanner, SiteHeader};
+use crate::pages::{CatalogPage, NotFoundPage};
+
+/// The HTML document around every page, rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="data:," />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The root component: shared chrome plus the router.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+    view! {
+        <Stylesheet id="apiary-css" href="/pkg/apiary.css" />
+        <Title formatter=|page: String| format!("{page} · Apiary") />
+        <Router>
+            <a href="#main" class="skip-link">"Skip to content"</a>
+            <LocalModeBanner />
+            <SiteHeader />
+            <main id="main" class="mx-auto max-w-6xl px-4 py-6">
+                <Routes fallback=NotFoundPage>
+                    <Route path=path!("") view=CatalogPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated` on `<body>` once the browser has hydrated the page, so tests and styles
+/// can tell a live page from server-rendered HTML. Effects never run on the server.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

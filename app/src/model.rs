@@ -1,0 +1,153 @@
+//! Wire types shared by the server and the browser.
+
+use serde::{Deserialize, Serialize};
+
+/// How a client talks to an MCP server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// Standard input and output of a process.
+    Stdio,
+    /// MCP streamable HTTP.
+    StreamableHttp,
+    /// The legacy HTTP plus server-sent events transport.
+    Sse,
+}
+
+impl Transport {
+    /// The name used in manifests and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::StreamableHttp => "streamable-http",
+            Transport::Sse => "sse",
+        }
+    }
+
+    /// Parses a manifest value.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "stdio" => Some(Transport::Stdio),
+            "streamable-http" => Some(Transport::StreamableHttp),
+            "sse" => Some(Transport::Sse),
+            _ => None,
+        }
+    }
+}
+
+/// Where a server is in its life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lifecycle {
+    /// In service.
+    #[default]
+    Active,
+    /// Still running, but consumers should move to the replacement.
+    Deprecated,
+    /// Unpublished and stopped.
+    Retired,
+}
+
+impl Lifecycle {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Active => "active",
+            Lifecycle::Deprecated => "deprecated",
+            Lifecycle::Retired => "retired",
+        }
+    }
+
+    /// Parses a stored value.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(Lifecycle::Active),
+            "deprecated" => Some(Lifecycle::Deprecated),
+            "retired" => Some(Lifecycle::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// One server as the catalog shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerCard {
+    /// Kubernetes-style namespace.
+    pub namespace: String,
+    /// Name, unique within the namespace.
+    pub name: String,
+    /// One-paragraph description.
+    pub description: String,
+    /// The team that owns and approves changes.
+    pub owner_team: String,
+    /// Free-form category, such as `search` or `knowledge`.
+    pub category: String,
+    /// How clients connect.
+    pub transport: Transport,
+    /// Published tools.
+    pub tool_count: u32,
+    /// Lifecycle state.
+    pub lifecycle: Lifecycle,
+}
+
+impl ServerCard {
+    /// `namespace/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// True when every word of `query` appears in the name, description, owner or category.
+    pub fn matches(&self, query: &str) -> bool {
+        let haystack = format!(
+            "{} {} {} {} {}",
+            self.namespace, self.name, self.description, self.owner_team, self.category
+        )
+        .to_lowercase();
+        query
+            .split_whitespace()
+            .all(|word| haystack.contains(&word.to_lowercase()))
+    }
+}
+
+/// Who is looking at the console, and in which mode it runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    /// Display name.
+    pub name: String,
+    /// True when Apiary runs without OIDC as the single local admin.
+    pub local_mode: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(name: &str, description: &str) -> ServerCard {
+        ServerCard {
+            namespace: "default".into(),
+            name: name.into(),
+            description: description.into(),
+            owner_team: "platform".into(),
+            category: "search".into(),
+            transport: Transport::Stdio,
+            tool_count: 0,
+            lifecycle: Lifecycle::Active,
+        }
+    }
+
+    #[test]
+    fn search_matches_every_word_case_insensitively() {
+        let server = card("osv", "Open Source Vulnerabilities lookup");
+        assert!(server.matches("OSV vulner"));
+        assert!(server.matches("  "));
+        assert!(!server.matches("osv weather"));
+    }
+
+    #[test]
+    fn transport_round_trips_through_its_manifest_name() {
+        for t in [Transport::Stdio, Transport::StreamableHttp, Transport::Sse] {
+            assert_eq!(Transport::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(Transport::parse("http"), None);
+    }
+}

@@ -1,0 +1,88 @@
+// The catalog page in a real browser, hydrated and with JavaScript off.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { collectErrors, launchBrowser, registerServer, startApiary } from '../harness.mjs';
+
+let apiary;
+let browser;
+
+before(async () => {
+  apiary = await startApiary();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await apiary?.stop();
+});
+
+const everything = {
+  description: 'Reference server that exercises every MCP feature',
+  ownerTeam: 'platform',
+  category: 'testing',
+  spec: { image: 'npx://@modelcontextprotocol/server-everything', transport: 'stdio' },
+  published: true,
+};
+const time = {
+  description: 'Current time and time-zone conversion',
+  ownerTeam: 'productivity',
+  category: 'utilities',
+  spec: { image: 'uvx://mcp-server-time', transport: 'stdio' },
+  published: true,
+};
+
+test('hydrated: empty state, then two servers, then a live search with no page load', async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+
+  await page.goto(`${apiary.url}/`);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  const empty = page.getByTestId('empty-state');
+  await empty.waitFor();
+  assert.match(await empty.innerText(), /No servers yet/);
+  assert.match(await empty.innerText(), /PUT \/api\/v1\/servers/, 'the empty state says how to add one');
+  assert.equal(await page.getByTestId('local-mode-banner').isVisible(), true);
+
+  await registerServer(apiary.url, 'platform', 'everything', everything);
+  await registerServer(apiary.url, 'productivity', 'time', time);
+  await page.reload();
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  const cards = page.getByTestId('server-card');
+  assert.deepEqual(
+    await cards.evaluateAll((els) => els.map((e) => e.dataset.server)),
+    ['platform/everything', 'productivity/time'],
+  );
+
+  // Mark this document: a page load would replace it and lose the mark.
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const navigations = [];
+  page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigations.push(frame.url()); });
+  await page.getByTestId('catalog-search').pressSequentially('time zone', { delay: 20 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="server-card"]').length === 1);
+  assert.deepEqual(
+    await cards.evaluateAll((els) => els.map((e) => e.dataset.server)),
+    ['productivity/time'],
+  );
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no page load happened');
+  assert.deepEqual(navigations, []);
+
+  await page.getByTestId('catalog-search').fill('nothing-like-this');
+  await page.getByText('No matching servers').waitFor();
+
+  assert.deepEqual(errors, [], 'no console errors');
+  await page.close();
+});
+
+test('without JavaScript the page is readable and the search form filters on the server', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${apiary.url}/`);
+  // Both servers exist from the first test (they share one apiary).
+  assert.equal(await page.getByTestId('server-card').count(), 2);
+  await page.getByTestId('catalog-search').fill('reference');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.waitForURL(/\?q=reference/);
+  const servers = await page.getByTestId('server-card').evaluateAll((els) => els.map((e) => e.dataset.server));
+  assert.deepEqual(servers, ['platform/everything']);
+  await context.close();
+});

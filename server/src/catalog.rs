@@ -1,0 +1,241 @@
+//! The server records behind the catalog: registration, listing, and their audit trail.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use sqlx::Row;
+
+use apiary_app::model::{Lifecycle, ServerCard, Transport};
+use apiary_app::services::{CatalogService, ServiceError};
+
+use crate::db::{now_millis, Db, DbError};
+use crate::validation::{dns_label, max_len, FieldError};
+
+/// A request to register or update a server directly (admin API).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerRegistration {
+    /// One-paragraph description.
+    #[serde(default)]
+    pub description: String,
+    /// Owning team.
+    #[serde(default)]
+    pub owner_team: String,
+    /// Category, such as `search`.
+    #[serde(default)]
+    pub category: String,
+    /// Cost class, such as `free` or `metered`.
+    #[serde(default)]
+    pub cost_class: String,
+    /// Data sensitivity, such as `public` or `internal`.
+    #[serde(default)]
+    pub sensitivity: String,
+    /// Free tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Link to the server's documentation.
+    #[serde(default)]
+    pub docs_url: String,
+    /// The `MCPServer` spec: `transport` plus `image` (or `npx://`, `uvx://`), `command` or `url`.
+    pub spec: serde_json::Value,
+    /// Whether consumers see it.
+    #[serde(default)]
+    pub published: bool,
+}
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// A field is invalid.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for RegisterError {
+    fn from(error: sqlx::Error) -> Self {
+        RegisterError::Db(DbError::Query(error))
+    }
+}
+
+impl ServerRegistration {
+    /// Checks every field and returns the transport.
+    pub fn validate(&self, namespace: &str, name: &str) -> Result<Transport, FieldError> {
+        dns_label("namespace", namespace)?;
+        dns_label("name", name)?;
+        max_len("description", &self.description, 2_000)?;
+        for (field, value) in [
+            ("ownerTeam", &self.owner_team),
+            ("category", &self.category),
+            ("costClass", &self.cost_class),
+            ("sensitivity", &self.sensitivity),
+        ] {
+            max_len(field, value, 63)?;
+        }
+        for (i, tag) in self.tags.iter().enumerate() {
+            max_len(&format!("tags[{i}]"), tag, 63)?;
+        }
+        if !self.docs_url.is_empty()
+            && !self.docs_url.starts_with("https://")
+            && !self.docs_url.starts_with("http://")
+        {
+            return Err(FieldError::new(
+                "docsUrl",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        let spec = self.spec.as_object().ok_or_else(|| {
+            FieldError::new(
+                "spec",
+                "must be an object with transport and image, command or url",
+            )
+        })?;
+        let transport_text = spec
+            .get("transport")
+            .and_then(|t| t.as_str())
+            .unwrap_or("stdio");
+        let transport = Transport::parse(transport_text).ok_or_else(|| {
+            FieldError::new(
+                "spec.transport",
+                format!("{transport_text:?} is not a transport; use stdio, streamable-http or sse"),
+            )
+        })?;
+        let sources = ["image", "command", "url"]
+            .into_iter()
+            .filter(|key| {
+                spec.get(*key)
+                    .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            })
+            .count();
+        if sources != 1 {
+            return Err(FieldError::new(
+                "spec",
+                "set exactly one of image (a container image, npx://pkg or uvx://pkg), command or url",
+            ));
+        }
+        Ok(transport)
+    }
+}
+
+/// The server records in the database.
+#[derive(Clone, Debug)]
+pub struct ServerStore {
+    db: Db,
+}
+
+impl ServerStore {
+    /// A store over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Creates or replaces `namespace/name`, recording an audit event in the same transaction.
+    /// Returns true when the server was created.
+    pub async fn register(
+        &self,
+        namespace: &str,
+        name: &str,
+        registration: &ServerRegistration,
+        actor: &str,
+    ) -> Result<bool, RegisterError> {
+        let transport = registration.validate(namespace, name)?;
+        let now = now_millis();
+        let tags = serde_json::to_string(&registration.tags).unwrap_or_else(|_| "[]".into());
+        let spec = registration.spec.to_string();
+        let mut tx = self.db.pool().begin().await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
+                .bind(namespace)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let created = existing.is_none();
+        let id = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        sqlx::query(
+            "INSERT INTO servers (id, namespace, name, description, owner_team, category, cost_class, \
+             sensitivity, tags, docs_url, transport, spec, published, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+             ON CONFLICT (id) DO UPDATE SET description = $4, owner_team = $5, category = $6, \
+             cost_class = $7, sensitivity = $8, tags = $9, docs_url = $10, transport = $11, \
+             spec = $12, published = $13, updated_at = $14",
+        )
+        .bind(&id)
+        .bind(namespace)
+        .bind(name)
+        .bind(&registration.description)
+        .bind(&registration.owner_team)
+        .bind(&registration.category)
+        .bind(&registration.cost_class)
+        .bind(&registration.sensitivity)
+        .bind(&tags)
+        .bind(&registration.docs_url)
+        .bind(transport.as_str())
+        .bind(&spec)
+        .bind(registration.published)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO audit_events (id, at, actor, action, target, after_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(now)
+        .bind(actor)
+        .bind(if created {
+            "server.register"
+        } else {
+            "server.update"
+        })
+        .bind(format!("{namespace}/{name}"))
+        .bind(content_hash(&spec))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Every server that is not retired, by namespace and name.
+    pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
+        let rows = sqlx::query(
+            "SELECT namespace, name, description, owner_team, category, transport, lifecycle \
+             FROM servers WHERE lifecycle <> 'retired' ORDER BY namespace, name",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let transport: String = row.try_get("transport")?;
+                let lifecycle: String = row.try_get("lifecycle")?;
+                Ok(ServerCard {
+                    namespace: row.try_get("namespace")?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    owner_team: row.try_get("owner_team")?,
+                    category: row.try_get("category")?,
+                    transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
+                    tool_count: 0,
+                    lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+}
+
+#[async_trait]
+impl CatalogService for ServerStore {
+    async fn list_servers(&self) -> Result<Vec<ServerCard>, ServiceError> {
+        self.list().await.map_err(|error| {
+            tracing::error!(%error, "listing the catalog failed");
+            ServiceError("the catalog is unavailable; try again shortly".into())
+        })
+    }
+}
+
+/// Hex SHA-256 of `text`, for audit before/after hashes.
+pub fn content_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
+}

@@ -1,0 +1,196 @@
+//! Settings: defaults, then an optional TOML file, then `APIARY_*` environment variables.
+//!
+//! Every value is read as text and validated here, so a bad value fails with the name of the
+//! setting, the value and the fix, instead of a serde message.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+/// The validated settings Apiary runs with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address the web server binds (`APIARY_LISTEN`).
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database and local runtime state (`APIARY_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// sqlx database URL, `sqlite://…` or `postgres://…` (`APIARY_DATABASE_URL`).
+    pub database_url: String,
+    /// Folder with the built site: `pkg/apiary.js`, `pkg/apiary_bg.wasm`, `pkg/apiary.css` (`APIARY_SITE_DIR`).
+    pub site_dir: PathBuf,
+    /// OIDC issuer URL; `None` runs as the single local admin (`APIARY_OIDC_ISSUER`).
+    pub oidc_issuer: Option<String>,
+    /// Tracing filter, such as `info` or `apiary_server=debug` (`APIARY_LOG`).
+    pub log: String,
+}
+
+/// The settings as read, before validation. Every field is optional text.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    site_dir: Option<String>,
+    oidc_issuer: Option<String>,
+    log: Option<String>,
+}
+
+/// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the environment.
+/// Other `APIARY_*` variables (the command line's `APIARY_CONFIG`, test harness variables) are
+/// not settings.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "site_dir",
+    "oidc_issuer",
+    "log",
+];
+
+/// A setting that is missing or wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or environment could not be read.
+    #[error("cannot read settings: {0}")]
+    Read(String),
+    /// A value is not valid.
+    #[error("invalid setting {setting} = {value:?}: {fix}")]
+    Invalid {
+        /// The file key and its environment variable.
+        setting: &'static str,
+        /// What was given.
+        value: String,
+        /// How to fix it.
+        fix: String,
+    },
+}
+
+/// Loads the settings from defaults, the optional `file` and the environment.
+pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    let mut figment = Figment::new();
+    if let Some(file) = file {
+        if !file.exists() {
+            return Err(ConfigError::Invalid {
+                setting: "config (APIARY_CONFIG)",
+                value: file.display().to_string(),
+                fix: "the settings file does not exist; pass an existing TOML file".into(),
+            });
+        }
+        figment = figment.merge(Toml::file(file));
+    }
+    let raw: RawSettings = figment
+        .merge(Env::prefixed("APIARY_").only(KEYS))
+        .extract()
+        .map_err(|e| ConfigError::Read(e.to_string()))?;
+    validate(raw)
+}
+
+fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
+    let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:3000".into());
+    let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
+        setting: "listen (APIARY_LISTEN)",
+        value: listen_text.clone(),
+        fix: "use an IP address and port, such as 127.0.0.1:3000 or 0.0.0.0:8080".into(),
+    })?;
+    let oidc_issuer = raw.oidc_issuer.filter(|s| !s.trim().is_empty());
+    if oidc_issuer.is_none() && !listen.ip().is_loopback() {
+        return Err(ConfigError::Invalid {
+            setting: "listen (APIARY_LISTEN)",
+            value: listen_text,
+            fix: "without sign-in Apiary only binds to loopback (127.0.0.1 or [::1]); \
+                  set APIARY_OIDC_ISSUER to serve other machines"
+                .into(),
+        });
+    }
+    let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".into()));
+    let database_url = match raw.database_url {
+        Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres") => url,
+        Some(url) => {
+            return Err(ConfigError::Invalid {
+                setting: "database_url (APIARY_DATABASE_URL)",
+                value: url,
+                fix: "use sqlite://path/to/apiary.db or postgres://user@host/db".into(),
+            })
+        }
+        None => format!("sqlite://{}?mode=rwc", data_dir.join("apiary.db").display()),
+    };
+    let log = raw.log.unwrap_or_else(|| "info".into());
+    tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| ConfigError::Invalid {
+        setting: "log (APIARY_LOG)",
+        value: log.clone(),
+        fix: format!("use a tracing filter such as `info` or `apiary_server=debug` ({e})"),
+    })?;
+    Ok(Settings {
+        listen,
+        site_dir: raw
+            .site_dir
+            .map(PathBuf::from)
+            .unwrap_or_else(default_site_dir),
+        data_dir,
+        database_url,
+        oidc_issuer,
+        log,
+    })
+}
+
+/// `site/` beside the binary's target folder (`target/release/apiary` → `target/site`), where
+/// the build puts it; `./target/site` otherwise.
+fn default_site_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
+        .filter(|dir| dir.join("pkg").is_dir())
+        .unwrap_or_else(|| PathBuf::from("target/site"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw_with_listen(listen: &str) -> RawSettings {
+        RawSettings {
+            listen: Some(listen.into()),
+            ..RawSettings::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        let settings = validate(RawSettings::default()).expect("defaults are valid");
+        assert_eq!(settings.listen, "127.0.0.1:3000".parse().expect("address"));
+        assert_eq!(settings.database_url, "sqlite://./data/apiary.db?mode=rwc");
+        assert!(settings.oidc_issuer.is_none());
+    }
+
+    #[test]
+    fn a_bad_listen_value_names_the_setting_and_the_fix() {
+        let error = validate(raw_with_listen("localhost:abc")).expect_err("must fail");
+        let message = error.to_string();
+        assert!(message.contains("APIARY_LISTEN"), "{message}");
+        assert!(message.contains("localhost:abc"), "{message}");
+        assert!(message.contains("127.0.0.1:3000"), "{message}");
+    }
+
+    #[test]
+    fn a_public_bind_without_sign_in_is_refused() {
+        let error = validate(raw_with_listen("0.0.0.0:3000")).expect_err("must fail");
+        assert!(error.to_string().contains("APIARY_OIDC_ISSUER"));
+        let mut raw = raw_with_listen("0.0.0.0:3000");
+        raw.oidc_issuer = Some("https://idp.example.com".into());
+        assert!(validate(raw).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_refused() {
+        let raw = RawSettings {
+            database_url: Some("mysql://db".into()),
+            ..RawSettings::default()
+        };
+        let message = validate(raw).expect_err("must fail").to_string();
+        assert!(message.contains("APIARY_DATABASE_URL"), "{message}");
+    }
+}

@@ -1,0 +1,68 @@
+//! Apiary's server: configuration, database, the web router and the background services.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod shutdown;
+pub mod telemetry;
+pub mod validation;
+pub mod web;
+
+pub use crate::config::Settings;
+
+/// Errors that stop Apiary from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is missing or has a bad value.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr} (APIARY_LISTEN): {source}")]
+    Bind {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The web server failed while running.
+    #[error("the web server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs the command line: loads settings, then serves until SIGTERM or Ctrl-C.
+pub async fn run(cli: cli::Cli) -> Result<(), StartError> {
+    let settings = config::load(cli.config.as_deref())?;
+    telemetry::init_tracing(&settings.log);
+    match cli.command.unwrap_or_default() {
+        cli::Command::Serve => serve(settings).await,
+    }
+}
+
+/// Opens the database, builds the router and serves it until shutdown.
+pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    let db = db::Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+    let shutdown = shutdown::on_signal();
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(StartError::Serve)?
+    );
+    let state = web::AppState::new(settings, db);
+    tracing::info!(%url, "Apiary is listening");
+    axum::serve(listener, web::router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(StartError::Serve)?;
+    tracing::info!("Apiary stopped");
+    Ok(())
+}

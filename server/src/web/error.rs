@@ -1,0 +1,68 @@
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::catalog::RegisterError;
+use crate::validation::FieldError;
+
+/// An API failure: the client gets a clear, safe JSON message; the cause is logged on the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A field of the request is invalid (422).
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// The body was refused before validation: malformed JSON (400), or JSON of the wrong
+    /// shape (422); the message names the field.
+    #[error("{message}")]
+    Rejected {
+        /// 400 or 422.
+        status: StatusCode,
+        /// What was wrong.
+        message: String,
+    },
+    /// Something failed inside Apiary (500).
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::Invalid(field) => ApiError::Invalid(field),
+            RegisterError::Db(db) => ApiError::Internal(db.to_string()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::Rejected {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Invalid(field) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "error": field.to_string(), "field": field.field, "message": field.message })),
+            )
+                .into_response(),
+            ApiError::Rejected { status, message } => {
+                (status, Json(json!({ "error": message }))).into_response()
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({ "error": "Apiary could not complete the request; see the server log" })),
+                )
+                    .into_response()
+            }
+        }
+    }
+}

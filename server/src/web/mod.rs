@@ -1,0 +1,62 @@
+//! The HTTP surface: one router for the console, the JSON APIs, health and metrics.
+
+mod error;
+mod health;
+mod servers_api;
+mod state;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::routing::{get, put};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use apiary_app::{shell, App};
+
+/// Builds the whole router over `state`. Tests call it with `oneshot`, without a socket.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services();
+    let options = state.leptos_options.clone();
+    let pkg_dir = state.settings.site_dir.join("pkg");
+    let static_files = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ))
+        .service(ServeDir::new(pkg_dir));
+
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .route(
+            "/api/v1/servers/{namespace}/{name}",
+            put(servers_api::register),
+        )
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(services.clone()),
+            move || shell(options.clone()),
+        )
+        .nest_service("/pkg", static_files)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer((
+            axum::middleware::from_fn(crate::telemetry::track_http),
+            TraceLayer::new_for_http(),
+            TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)),
+            CompressionLayer::new(),
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,57 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use apiary_app::model::Viewer;
+use apiary_app::services::Services;
+
+use crate::catalog::ServerStore;
+use crate::db::Db;
+use crate::Settings;
+
+/// Everything a request handler can reach.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Leptos' rendering options.
+    pub leptos_options: LeptosOptions,
+    /// The validated settings.
+    pub settings: Arc<Settings>,
+    /// The database.
+    pub db: Db,
+    /// Server records.
+    pub servers: ServerStore,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Wires the state from settings and an open database.
+    pub fn new(settings: Settings, db: Db) -> Self {
+        let leptos_options = LeptosOptions::builder()
+            .output_name("apiary")
+            .site_root(settings.site_dir.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(settings.listen)
+            .build();
+        Self {
+            leptos_options,
+            servers: ServerStore::new(db.clone()),
+            settings: Arc::new(settings),
+            db,
+            metrics: crate::telemetry::metrics_handle(),
+        }
+    }
+
+    /// The services that server functions use.
+    pub fn services(&self) -> Services {
+        Services {
+            catalog: Arc::new(self.servers.clone()),
+            viewer: Viewer {
+                name: "local admin".into(),
+                local_mode: self.settings.oidc_issuer.is_none(),
+            },
+        }
+    }
+}

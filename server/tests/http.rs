@@ -1,0 +1,150 @@
+//! The HTTP surface answers health, readiness, metrics and the registration API.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = app.clone().oneshot(request).await.expect("router answers");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).expect("request")
+}
+
+fn put_json(uri: &str, body: &Value) -> Request<Body> {
+    Request::put(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+
+    assert_eq!(
+        send(&app, get("/healthz")).await,
+        (StatusCode::OK, "ok".into())
+    );
+    assert_eq!(
+        send(&app, get("/readyz")).await,
+        (StatusCode::OK, "ready".into())
+    );
+
+    let (status, body) = send(&app, get("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains(
+            "apiary_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"
+        ),
+        "the earlier requests are counted by route: {body}"
+    );
+    assert!(
+        body.contains("apiary_http_request_duration_seconds_bucket"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    test_db.db.close().await;
+    let (status, body) = send(&app, get("/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("database"), "{body}");
+}
+
+#[tokio::test]
+async fn registering_a_server_creates_then_updates_and_shows_in_the_catalog() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let body = json!({
+        "description": "Looks up vulnerabilities",
+        "ownerTeam": "security",
+        "spec": { "image": "ghcr.io/stackloklabs/osv-mcp/server", "transport": "streamable-http" }
+    });
+    let (status, _) = send(&app, put_json("/api/v1/servers/tools/osv", &body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = send(&app, put_json("/api/v1/servers/tools/osv", &body)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, html) = send(&app, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("tools/osv"),
+        "the catalog renders the server on the server side"
+    );
+    assert!(html.contains("Looks up vulnerabilities"));
+    assert!(!html.contains("No servers yet"));
+}
+
+#[tokio::test]
+async fn bad_registrations_get_a_4xx_naming_the_field() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let cases = [
+        (
+            "/api/v1/servers/tools/osv",
+            json!({ "spec": { "transport": "stdio" } }),
+            "spec",
+        ),
+        (
+            "/api/v1/servers/tools/osv",
+            json!({ "spec": { "image": "x", "transport": "http2" } }),
+            "spec.transport",
+        ),
+        (
+            "/api/v1/servers/Tools/osv",
+            json!({ "spec": { "image": "x" } }),
+            "namespace",
+        ),
+        (
+            "/api/v1/servers/tools/osv",
+            json!({ "spec": { "image": "x" }, "docsUrl": "ftp://x" }),
+            "docsUrl",
+        ),
+    ];
+    for (uri, body, field) in cases {
+        let (status, text) = send(&app, put_json(uri, &body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {text}");
+        let error: Value = serde_json::from_str(&text).expect("JSON error");
+        assert_eq!(error["field"], field, "{text}");
+    }
+    let (status, text) = send(
+        &app,
+        put_json(
+            "/api/v1/servers/tools/osv",
+            &json!({ "spec": {}, "colour": 1 }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("colour"), "an unknown field is named: {text}");
+
+    let (_, html) = send(&app, get("/")).await;
+    assert!(html.contains("No servers yet"), "nothing was stored");
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_404_with_a_way_back() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let (status, html) = send(&app, get("/no/such/page")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Back to the catalog"));
+}

@@ -1,0 +1,84 @@
+//! Shared test fixtures: real databases (a SQLite file, and PostgreSQL when the harness
+//! started one) and an in-process router.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use apiary_server::db::{Backend, Db};
+use apiary_server::web::{router, AppState};
+use apiary_server::Settings;
+use axum::Router;
+use sqlx::Connection;
+
+/// A migrated database plus what keeps it alive (the SQLite folder).
+pub struct TestDb {
+    pub db: Db,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh SQLite database in a temporary folder.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("apiary.db").display()
+    );
+    let db = Db::connect(&url).await.expect("open sqlite");
+    db.migrate().await.expect("migrate sqlite");
+    TestDb {
+        db,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh database on the PostgreSQL server named by `APIARY_TEST_POSTGRES_URL`, or `None`
+/// when no server is configured. `.ci/test` sets `APIARY_REQUIRE_POSTGRES=1`, which turns a
+/// missing server into a failure instead of a silent SQLite-only run.
+pub async fn postgres() -> Option<TestDb> {
+    let Ok(admin_url) = std::env::var("APIARY_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("APIARY_REQUIRE_POSTGRES").is_err(),
+            "APIARY_REQUIRE_POSTGRES is set but APIARY_TEST_POSTGRES_URL is not"
+        );
+        return None;
+    };
+    let name = format!("apiary_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let url = match admin_url.rsplit_once('/') {
+        Some((server, _db)) => format!("{server}/{name}"),
+        None => panic!("APIARY_TEST_POSTGRES_URL must end in /database"),
+    };
+    let db = Db::connect(&url).await.expect("open postgres");
+    assert_eq!(db.backend(), Backend::Postgres);
+    db.migrate().await.expect("migrate postgres");
+    Some(TestDb { db, _dir: None })
+}
+
+/// Every database backend available to this run: SQLite always, PostgreSQL when configured.
+pub async fn all_backends() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite().await];
+    dbs.extend(postgres().await);
+    dbs
+}
+
+/// Settings for an in-process server on the embedded defaults.
+pub fn settings() -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: std::env::temp_dir(),
+        database_url: String::new(),
+        site_dir: std::env::temp_dir(),
+        oidc_issuer: None,
+        log: "warn".into(),
+    }
+}
+
+/// The whole router over `db`, for `oneshot` requests.
+pub fn app(db: &Db) -> Router {
+    router(AppState::new(settings(), db.clone()))
+}
