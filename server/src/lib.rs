@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod registry;
 pub mod shutdown;
 pub mod telemetry;
 pub mod validation;

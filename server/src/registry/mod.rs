@@ -1,0 +1,4 @@
+//! The registry: live tool schemas (fetch), their drift (diff), the schema contract (policy),
+//! storage of snapshots and health, and the MCP Registry API with orchestrator exports.
+
+pub mod model;
