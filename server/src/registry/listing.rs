@@ -102,22 +102,32 @@ pub struct Query {
 
 /// Published, non-retired servers matching `query`, ordered by namespace and name.
 /// `slow_ms` is the latency above which a healthy server counts as slow.
-pub async fn list_published(db: &Db, query: &Query, slow_ms: i64) -> Result<Vec<PublishedServer>, DbError> {
+pub async fn list_published(
+    db: &Db,
+    query: &Query,
+    slow_ms: i64,
+) -> Result<Vec<PublishedServer>, DbError> {
     let base = String::from(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.spec, s.created_at, \
          s.updated_at, b.tools AS baseline_tools, b.server_version, l.tools AS latest_tools, \
          l.drift AS latest_drift, l.findings AS latest_findings, \
-         (SELECT h.ok FROM health_samples h WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
+         (SELECT CAST(CASE WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) FROM health_samples h WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
          (SELECT h.latency_ms FROM health_samples h WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency \
          FROM servers s \
          LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
          LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
          WHERE s.published = TRUE AND s.lifecycle <> 'retired'",
     );
-    let mut sql = Sql { text: base, args: Vec::new() };
+    let mut sql = Sql {
+        text: base,
+        args: Vec::new(),
+    };
     if let Some(search) = query.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        let n = sql.bind(QueryArg::Text(format!("%{}%", search.trim().to_lowercase())));
+        let n = sql.bind(QueryArg::Text(format!(
+            "%{}%",
+            search.trim().to_lowercase()
+        )));
         sql.text.push_str(&format!(
             " AND (LOWER(s.namespace || '/' || s.name) LIKE {n} OR LOWER(s.description) LIKE {n})"
         ));
@@ -140,7 +150,8 @@ pub async fn list_published(db: &Db, query: &Query, slow_ms: i64) -> Result<Vec<
     if let Some((namespace, name)) = &query.exact {
         let ns = sql.bind(QueryArg::Text(namespace.clone()));
         let nm = sql.bind(QueryArg::Text(name.clone()));
-        sql.text.push_str(&format!(" AND s.namespace = {ns} AND s.name = {nm}"));
+        sql.text
+            .push_str(&format!(" AND s.namespace = {ns} AND s.name = {nm}"));
     }
     if let Some((namespace, name)) = &query.after {
         let ns = sql.bind(QueryArg::Text(namespace.clone()));
@@ -184,11 +195,19 @@ impl Sql {
     }
 }
 
-fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<Option<T>, DbError> {
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<T>, DbError> {
     let text: Option<String> = row.try_get(column)?;
     text.map(|t| serde_json::from_str(&t))
         .transpose()
-        .map_err(|e| DbError::Query(sqlx::Error::ColumnDecode { index: column.into(), source: Box::new(e) }))
+        .map_err(|e| {
+            DbError::Query(sqlx::Error::ColumnDecode {
+                index: column.into(),
+                source: Box::new(e),
+            })
+        })
 }
 
 fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
@@ -199,7 +218,10 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
         .as_deref()
         .map(|b| published_tools(b, latest.as_deref(), drift.as_ref()))
         .unwrap_or_default();
-    let health_ok: Option<bool> = row.try_get("health_ok")?;
+    // SQLite booleans do not decode through `Any`; the query returns 0 or 1.
+    let health_ok: Option<bool> = row
+        .try_get::<Option<i64>, _>("health_ok")?
+        .map(|ok| ok != 0);
     let latency_ms: Option<i64> = row.try_get("health_latency")?;
     let health = match (health_ok, latency_ms) {
         (None, _) => HealthStatus::Unknown,

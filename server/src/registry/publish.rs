@@ -55,20 +55,41 @@ mod tests {
 
     #[test]
     fn added_tools_wait_removed_tools_go_and_broadened_tools_keep_the_baseline_form() {
-        let baseline = vec![tool("keep", "old"), tool("widen", "old"), tool("gone", "old")];
-        let latest = vec![tool("keep", "new"), tool("widen", "new"), tool("added", "new")];
+        let baseline = vec![
+            tool("keep", "old"),
+            tool("widen", "old"),
+            tool("gone", "old"),
+        ];
+        let latest = vec![
+            tool("keep", "new"),
+            tool("widen", "new"),
+            tool("added", "new"),
+        ];
         let drift = SchemaDiff {
             tools_added: vec!["added".into()],
             tools_removed: vec!["gone".into()],
             tools_changed: vec![
-                ToolChange { tool: "keep".into(), metadata_changed: true, ..ToolChange::default() },
-                ToolChange { tool: "widen".into(), broadened: true, ..ToolChange::default() },
+                ToolChange {
+                    tool: "keep".into(),
+                    metadata_changed: true,
+                    ..ToolChange::default()
+                },
+                ToolChange {
+                    tool: "widen".into(),
+                    broadened: true,
+                    ..ToolChange::default()
+                },
             ],
         };
         let published = published_tools(&baseline, Some(&latest), Some(&drift));
         let shown: Vec<_> = published
             .iter()
-            .map(|t| (t.name.as_str(), t.description.as_deref().unwrap_or_default()))
+            .map(|t| {
+                (
+                    t.name.as_str(),
+                    t.description.as_deref().unwrap_or_default(),
+                )
+            })
             .collect();
         assert_eq!(shown, [("keep", "new"), ("widen", "old")]);
     }

@@ -37,7 +37,11 @@ pub enum Source {
 
 /// Reads the source from a server spec (`image`, `command` + `args`, or `url`).
 pub fn source_of(spec: &Value) -> Option<Source> {
-    let text = |key: &str| spec.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let text = |key: &str| {
+        spec.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     if let Some(url) = text("url") {
         return Some(Source::Remote(url.to_owned()));
     }
@@ -45,9 +49,17 @@ pub fn source_of(spec: &Value) -> Option<Source> {
         let args = spec
             .get("args")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
-        return Some(Source::Command { command: command.to_owned(), args });
+        return Some(Source::Command {
+            command: command.to_owned(),
+            args,
+        });
     }
     let image = text("image")?;
     if let Some(rest) = image.strip_prefix("npx://") {
@@ -85,7 +97,9 @@ mod tests {
     #[test]
     fn sources_are_read_from_the_spec() {
         assert_eq!(
-            source_of(&json!({ "image": "npx://@modelcontextprotocol/server-everything@2026.8.31" })),
+            source_of(
+                &json!({ "image": "npx://@modelcontextprotocol/server-everything@2026.8.31" })
+            ),
             Some(Source::Npm {
                 package: "@modelcontextprotocol/server-everything".into(),
                 version: Some("2026.8.31".into())
@@ -93,7 +107,10 @@ mod tests {
         );
         assert_eq!(
             source_of(&json!({ "image": "uvx://mcp-server-time" })),
-            Some(Source::Pypi { package: "mcp-server-time".into(), version: None })
+            Some(Source::Pypi {
+                package: "mcp-server-time".into(),
+                version: None
+            })
         );
         assert_eq!(
             source_of(&json!({ "image": "ghcr.io/stackloklabs/osv-mcp/server" })),

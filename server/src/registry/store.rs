@@ -163,12 +163,14 @@ impl SnapshotStore {
 
     /// The approved baseline of `server_id`.
     pub async fn baseline(&self, server_id: &str) -> Result<Option<StoredSnapshot>, DbError> {
-        self.snapshot_by_pointer(server_id, "baseline_snapshot_id").await
+        self.snapshot_by_pointer(server_id, "baseline_snapshot_id")
+            .await
     }
 
     /// The newest snapshot of `server_id`.
     pub async fn latest(&self, server_id: &str) -> Result<Option<StoredSnapshot>, DbError> {
-        self.snapshot_by_pointer(server_id, "latest_snapshot_id").await
+        self.snapshot_by_pointer(server_id, "latest_snapshot_id")
+            .await
     }
 
     async fn snapshot_by_pointer(
@@ -227,7 +229,7 @@ impl SnapshotStore {
         limit: i64,
     ) -> Result<Vec<HealthSample>, DbError> {
         let rows = sqlx::query(
-            "SELECT at, ok, latency_ms, error FROM health_samples WHERE server_id = $1 \
+            "SELECT at, CAST(CASE WHEN ok THEN 1 ELSE 0 END AS BIGINT) AS ok, latency_ms, error FROM health_samples WHERE server_id = $1 \
              ORDER BY at DESC LIMIT $2",
         )
         .bind(server_id)
@@ -239,7 +241,7 @@ impl SnapshotStore {
             .map(|row| {
                 Ok(HealthSample {
                     at: row.try_get("at")?,
-                    ok: row.try_get("ok")?,
+                    ok: row.try_get::<i64, _>("ok")? != 0,
                     latency_ms: row.try_get("latency_ms")?,
                     error: row.try_get("error")?,
                 })

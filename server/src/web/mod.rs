@@ -44,6 +44,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/servers/{namespace}/{name}",
             put(servers_api::register),
         )
+        .merge(crate::registry::api::routes())
+        .merge(crate::registry::export::routes())
         .leptos_routes_with_context(
             &state,
             routes,

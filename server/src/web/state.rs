@@ -9,6 +9,7 @@ use apiary_app::services::Services;
 
 use crate::catalog::ServerStore;
 use crate::db::Db;
+use crate::registry::RegistrySettings;
 use crate::Settings;
 
 /// Everything a request handler can reach.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub servers: ServerStore,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Registry settings.
+    pub registry: Arc<RegistrySettings>,
 }
 
 impl AppState {
@@ -35,7 +38,15 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(settings.listen)
             .build();
+        let registry = Arc::new(RegistrySettings {
+            public_url: settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", settings.listen)),
+            slow_ms: settings.health_slow_ms,
+        });
         Self {
+            registry,
             leptos_options,
             servers: ServerStore::new(db.clone()),
             settings: Arc::new(settings),
