@@ -196,6 +196,17 @@ impl ServerStore {
         Ok(created)
     }
 
+    /// The id of `namespace/name`, if it exists.
+    pub async fn id_of(&self, namespace: &str, name: &str) -> Result<Option<String>, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
+                .bind(namespace)
+                .bind(name)
+                .fetch_optional(self.db.pool())
+                .await?,
+        )
+    }
+
     /// Every server that is not retired, by namespace and name.
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
         let rows = sqlx::query(

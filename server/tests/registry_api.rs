@@ -374,3 +374,79 @@ async fn litellm_and_toolhive_exports_list_every_published_server() {
 fn urlencode(text: &str) -> String {
     text.replace('/', "%2F")
 }
+
+#[tokio::test]
+async fn internal_endpoints_show_snapshots_drift_and_health_history() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        let id = register(db, "team", "watched", false, npx()).await;
+        let snapshots = SnapshotStore::new(db.clone());
+        let app = support::app(db);
+
+        let drift = get_json(&app, "/api/v1/servers/team/watched/drift").await;
+        assert_eq!(drift["pendingApproval"], false, "nothing fetched yet");
+
+        snapshots
+            .record_fetch(&id, &fetched(vec![tool("a", json!({}))]), "h1", &[], None)
+            .await
+            .expect("baseline");
+        let same = snapshots
+            .record_fetch(&id, &fetched(vec![tool("a", json!({}))]), "h1", &[], None)
+            .await
+            .expect("same");
+        assert_eq!(same, apiary_server::registry::store::Recorded::Unchanged);
+        let diff = SchemaDiff {
+            tools_added: vec!["b".into()],
+            ..SchemaDiff::default()
+        };
+        snapshots
+            .record_fetch(
+                &id,
+                &fetched(vec![tool("a", json!({})), tool("b", json!({}))]),
+                "h2",
+                &[],
+                Some(diff),
+            )
+            .await
+            .expect("drift");
+        for (ok, ms, error) in [
+            (true, 10, None),
+            (false, 3000, Some("timed out")),
+            (true, 20, None),
+        ] {
+            snapshots
+                .record_health(&id, ok, ms, error)
+                .await
+                .expect("health");
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+
+        let history = get_json(&app, "/api/v1/servers/team/watched/snapshots").await;
+        assert_eq!(
+            history["snapshots"].as_array().expect("array").len(),
+            2,
+            "the unchanged fetch stored nothing"
+        );
+        let drift = get_json(&app, "/api/v1/servers/team/watched/drift").await;
+        assert_eq!(drift["pendingApproval"], true);
+        assert_eq!(drift["diff"]["toolsAdded"], json!(["b"]));
+
+        let health = get_json(&app, "/api/v1/servers/team/watched/health?limit=2").await;
+        let samples = health["samples"].as_array().expect("samples");
+        assert_eq!(samples.len(), 2, "the newest two");
+        assert_eq!(samples[0]["ok"], false, "oldest first");
+        assert_eq!(samples[0]["error"], "timed out");
+        assert_eq!(samples[1]["latencyMs"], 20);
+
+        assert_eq!(
+            get(&app, "/api/v1/servers/team/watched/health?limit=0")
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            get(&app, "/api/v1/servers/team/nobody/snapshots").await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

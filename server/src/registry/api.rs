@@ -50,7 +50,8 @@ pub struct RegistryError {
 }
 
 impl RegistryError {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    /// A 400 naming `field`.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             field: Some(field),

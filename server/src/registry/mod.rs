@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod export;
+pub mod internal_api;
 pub mod listing;
 pub mod model;
 pub mod publish;

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::registry::api::routes())
         .merge(crate::registry::export::routes())
+        .merge(crate::registry::internal_api::routes())
         .leptos_routes_with_context(
             &state,
             routes,

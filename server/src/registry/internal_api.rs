@@ -1,0 +1,96 @@
+//! JSON endpoints for the console and operators: every server's snapshots, drift and health,
+//! published or not.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::web::AppState;
+
+use super::api::RegistryError;
+use super::store::SnapshotStore;
+
+/// Internal registry routes under `/api/v1/servers/{namespace}/{name}`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/servers/{namespace}/{name}/snapshots",
+            get(snapshots),
+        )
+        .route("/api/v1/servers/{namespace}/{name}/drift", get(drift))
+        .route("/api/v1/servers/{namespace}/{name}/health", get(health))
+}
+
+async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<String, RegistryError> {
+    state
+        .servers
+        .id_of(namespace, name)
+        .await
+        .map_err(RegistryError::internal)?
+        .ok_or_else(|| RegistryError::not_found(format!("no server {namespace}/{name}")))
+}
+
+/// `GET …/snapshots`: every tool snapshot, newest first, with its findings and drift.
+async fn snapshots(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, RegistryError> {
+    let id = server_id(&state, &namespace, &name).await?;
+    let store = SnapshotStore::new(state.db.clone());
+    let history = store.history(&id).await.map_err(RegistryError::internal)?;
+    let baseline = store.baseline(&id).await.map_err(RegistryError::internal)?;
+    Ok(Json(json!({
+        "baselineId": baseline.map(|b| b.id),
+        "snapshots": history,
+    })))
+}
+
+/// `GET …/drift`: the newest snapshot's diff against the approved baseline.
+async fn drift(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, RegistryError> {
+    let id = server_id(&state, &namespace, &name).await?;
+    let store = SnapshotStore::new(state.db.clone());
+    let baseline = store.baseline(&id).await.map_err(RegistryError::internal)?;
+    let latest = store.latest(&id).await.map_err(RegistryError::internal)?;
+    let pending = match (&baseline, &latest) {
+        (Some(b), Some(l)) => b.id != l.id,
+        _ => false,
+    };
+    Ok(Json(json!({
+        "baselineHash": baseline.map(|b| b.content_hash),
+        "latestHash": latest.as_ref().map(|l| l.content_hash.clone()),
+        "pendingApproval": pending,
+        "diff": if pending { latest.and_then(|l| l.drift) } else { None },
+    })))
+}
+
+/// Query of `GET …/health`.
+#[derive(Debug, Deserialize)]
+struct HealthParams {
+    limit: Option<i64>,
+}
+
+/// `GET …/health?limit=N`: the newest health samples, oldest first.
+async fn health(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    Query(params): Query<HealthParams>,
+) -> Result<Json<Value>, RegistryError> {
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(RegistryError::invalid(
+            "limit",
+            "use a number from 1 to 1000",
+        ));
+    }
+    let id = server_id(&state, &namespace, &name).await?;
+    let samples = SnapshotStore::new(state.db.clone())
+        .health_history(&id, limit)
+        .await
+        .map_err(RegistryError::internal)?;
+    Ok(Json(json!({ "samples": samples })))
+}
