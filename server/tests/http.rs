@@ -148,3 +148,29 @@ async fn an_unknown_page_is_a_404_with_a_way_back() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Back to the catalog"));
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_registry_api() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let (status, body) = send(&app, get("/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&body).expect("OpenAPI JSON");
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+    for path in [
+        "/v0.1/servers",
+        "/v0.1/servers/{name}/versions/{version}",
+        "/api/v1/exports/litellm.yaml",
+        "/api/v1/servers/{namespace}/{name}",
+        "/healthz",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+    }
+    let params = doc["paths"]["/v0.1/servers"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let names: Vec<_> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+    for expected in ["cursor", "limit", "search", "updated_since"] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+}

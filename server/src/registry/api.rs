@@ -89,7 +89,23 @@ impl IntoResponse for RegistryError {
     }
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v0.1/servers", tag = "registry",
+    params(
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from metadata.nextCursor"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 100 (default 30)"),
+        ("search" = Option<String>, Query, description = "Case-insensitive substring of the name or description"),
+        ("updated_since" = Option<String>, Query, description = "RFC 3339 time; only servers changed after it"),
+        ("version" = Option<String>, Query, description = "`latest` or an exact version"),
+        ("owner_team" = Option<String>, Query, description = "Exact owner team"),
+        ("category" = Option<String>, Query, description = "Exact category"),
+        ("cost_class" = Option<String>, Query, description = "Exact cost class"),
+        ("sensitivity" = Option<String>, Query, description = "Exact sensitivity"),
+    ),
+    responses(
+        (status = 200, description = "Published servers in the official MCP Registry shape", body = Object),
+        (status = 400, description = "A parameter is invalid; `field` names it", body = Object),
+    ))]
+pub async fn list(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, RegistryError> {
@@ -162,7 +178,11 @@ async fn list(
     Ok(Json(json!({ "servers": entries, "metadata": metadata })))
 }
 
-async fn versions(
+#[utoipa::path(get, path = "/v0.1/servers/{name}/versions", tag = "registry",
+    params(("name" = String, Path, description = "URL-encoded `namespace/name`")),
+    responses((status = 200, description = "Every version of the server", body = Object),
+               (status = 404, description = "No published server of that name", body = Object)))]
+pub async fn versions(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, RegistryError> {
@@ -173,7 +193,12 @@ async fn versions(
     })))
 }
 
-async fn version(
+#[utoipa::path(get, path = "/v0.1/servers/{name}/versions/{version}", tag = "registry",
+    params(("name" = String, Path, description = "URL-encoded `namespace/name`"),
+           ("version" = String, Path, description = "A version, or `latest`")),
+    responses((status = 200, description = "One server version", body = Object),
+               (status = 404, description = "No such server or version", body = Object)))]
+pub async fn version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, RegistryError> {

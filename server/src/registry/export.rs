@@ -91,7 +91,9 @@ async fn all_published(state: &AppState) -> Result<Vec<PublishedServer>, Registr
         .map_err(RegistryError::internal)
 }
 
-async fn litellm(State(state): State<AppState>) -> Result<impl IntoResponse, RegistryError> {
+#[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", tag = "exports",
+    responses((status = 200, description = "LiteLLM `mcp_servers` config (YAML)", content_type = "application/yaml", body = String)))]
+pub async fn litellm(State(state): State<AppState>) -> Result<impl IntoResponse, RegistryError> {
     let servers = all_published(&state).await?;
     let yaml = serde_yaml::to_string(&litellm_config(&servers, &state.registry.public_url))
         .map_err(RegistryError::internal)?;
@@ -101,7 +103,9 @@ async fn litellm(State(state): State<AppState>) -> Result<impl IntoResponse, Reg
     ))
 }
 
-async fn toolhive(State(state): State<AppState>) -> Result<Json<Value>, RegistryError> {
+#[utoipa::path(get, path = "/api/v1/exports/toolhive-registry.json", tag = "exports",
+    responses((status = 200, description = "ToolHive registry (upstream format)", body = Object)))]
+pub async fn toolhive(State(state): State<AppState>) -> Result<Json<Value>, RegistryError> {
     let servers = all_published(&state).await?;
     Ok(Json(toolhive_registry(
         &servers,
@@ -110,7 +114,11 @@ async fn toolhive(State(state): State<AppState>) -> Result<Json<Value>, Registry
     )))
 }
 
-async fn snippets(
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snippets", tag = "exports",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "VS Code, Claude Desktop, Cursor and LiteLLM snippets", body = Object),
+               (status = 404, description = "No published server of that name", body = Object)))]
+pub async fn snippets(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, RegistryError> {

@@ -33,7 +33,11 @@ async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<Stri
 }
 
 /// `GET …/snapshots`: every tool snapshot, newest first, with its findings and drift.
-async fn snapshots(
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snapshots", tag = "registry-internal",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "Tool snapshots, newest first", body = Object),
+               (status = 404, description = "No such server", body = Object)))]
+pub async fn snapshots(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, RegistryError> {
@@ -48,7 +52,11 @@ async fn snapshots(
 }
 
 /// `GET …/drift`: the newest snapshot's diff against the approved baseline.
-async fn drift(
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/drift", tag = "registry-internal",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "Drift of the newest snapshot against the baseline", body = Object),
+               (status = 404, description = "No such server", body = Object)))]
+pub async fn drift(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, RegistryError> {
@@ -70,12 +78,19 @@ async fn drift(
 
 /// Query of `GET …/health`.
 #[derive(Debug, Deserialize)]
-struct HealthParams {
-    limit: Option<i64>,
+pub struct HealthParams {
+    /// How many samples.
+    pub limit: Option<i64>,
 }
 
 /// `GET …/health?limit=N`: the newest health samples, oldest first.
-async fn health(
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/health", tag = "registry-internal",
+    params(("namespace" = String, Path), ("name" = String, Path),
+           ("limit" = Option<i64>, Query, description = "How many samples, 1 to 1000 (default 100)")),
+    responses((status = 200, description = "Health samples, oldest first", body = Object),
+               (status = 400, description = "Bad limit", body = Object),
+               (status = 404, description = "No such server", body = Object)))]
+pub async fn health(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Query(params): Query<HealthParams>,

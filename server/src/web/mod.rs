@@ -2,6 +2,7 @@
 
 mod error;
 mod health;
+pub mod openapi;
 mod servers_api;
 mod state;
 
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::document))
         .route(
             "/api/v1/servers/{namespace}/{name}",
             put(servers_api::register),

@@ -9,6 +9,13 @@ use crate::catalog::{ServerRegistration, ServerStore};
 use super::ApiError;
 
 /// `PUT /api/v1/servers/{namespace}/{name}`: registers or replaces a server (201 or 200).
+#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}", tag = "servers",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, description = "Metadata plus `spec` (transport and image, command or url)"),
+    responses((status = 201, description = "Created", body = Object),
+               (status = 200, description = "Updated", body = Object),
+               (status = 400, description = "Malformed JSON", body = Object),
+               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
 pub async fn register(
     State(servers): State<ServerStore>,
     Path((namespace, name)): Path<(String, String)>,

@@ -1,0 +1,34 @@
+//! The OpenAPI document of Apiary's HTTP API, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+/// Every documented route.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Apiary",
+        description = "Control plane for fleets of MCP servers"
+    ),
+    paths(
+        crate::registry::api::list,
+        crate::registry::api::versions,
+        crate::registry::api::version,
+        crate::registry::export::litellm,
+        crate::registry::export::toolhive,
+        crate::registry::export::snippets,
+        crate::registry::internal_api::snapshots,
+        crate::registry::internal_api::drift,
+        crate::registry::internal_api::health,
+        super::servers_api::register,
+        super::health::live,
+        super::health::ready,
+        super::health::metrics,
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
