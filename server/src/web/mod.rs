@@ -2,6 +2,7 @@
 
 mod error;
 mod health;
+mod runtime_api;
 mod servers_api;
 mod state;
 
@@ -43,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/servers/{namespace}/{name}",
             put(servers_api::register),
+        )
+        .route(
+            "/api/v1/servers/{namespace}/{name}/runtime",
+            get(runtime_api::status),
         )
         .leptos_routes_with_context(
             &state,

@@ -9,6 +9,7 @@ use apiary_app::services::Services;
 
 use crate::catalog::ServerStore;
 use crate::db::Db;
+use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
 use crate::Settings;
 
 /// Everything a request handler can reach.
@@ -24,11 +25,20 @@ pub struct AppState {
     pub servers: ServerStore,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Where the published servers run.
+    pub runtime: Arc<dyn Runtime>,
 }
 
 impl AppState {
-    /// Wires the state from settings and an open database.
+    /// Wires the state from settings and an open database, with a [`LocalRuntime`] that runs
+    /// nothing until servers are applied to it.
     pub fn new(settings: Settings, db: Db) -> Self {
+        let runtime = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
+        Self::with_runtime(settings, db, runtime)
+    }
+
+    /// Wires the state from settings, an open database and the runtime to use.
+    pub fn with_runtime(settings: Settings, db: Db, runtime: Arc<dyn Runtime>) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name("apiary")
             .site_root(settings.site_dir.display().to_string())
@@ -41,6 +51,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             metrics: crate::telemetry::metrics_handle(),
+            runtime,
         }
     }
 
