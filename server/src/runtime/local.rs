@@ -37,6 +37,9 @@ use super::{
     ServerId, StdioHandle,
 };
 
+/// How long a SIGKILLed process group gets to disappear.
+const KILL_SETTLE: Duration = Duration::from_secs(1);
+
 /// Timings and limits of the local runtime.
 #[derive(Clone, Debug)]
 pub struct LocalRuntimeConfig {
@@ -477,6 +480,9 @@ async fn stop_group(pgid: u32, child: &mut Child, grace: Duration) {
                 "a process group outlived its grace period; killing it"
             );
             process_group::kill(pgid);
+            // SIGKILL is delivered asynchronously; members that stay are zombies whose
+            // (adoptive) parent has not reaped them yet, so this wait is bounded.
+            process_group::wait_empty(pgid, Instant::now() + KILL_SETTLE).await;
         }
     }
     if let Err(error) = child.kill().await {
