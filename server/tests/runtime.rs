@@ -451,8 +451,12 @@ async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value)
 
 #[tokio::test]
 async fn the_runtime_endpoint_explains_servers_that_do_not_run() {
-    let db = support::sqlite().await;
-    let app = support::app(&db.db);
+    for db in support::all_backends().await {
+        runtime_endpoint_on(support::app(&db.db)).await;
+    }
+}
+
+async fn runtime_endpoint_on(app: axum::Router) {
     let get = |uri: &str| Request::get(uri).body(Body::empty()).expect("request");
     let put = |uri: &str, body: Value| {
         Request::put(uri)
