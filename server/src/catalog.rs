@@ -199,8 +199,10 @@ impl ServerStore {
     /// Every server that is not retired, by namespace and name.
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
         let rows = sqlx::query(
-            "SELECT namespace, name, description, owner_team, category, transport, lifecycle \
-             FROM servers WHERE lifecycle <> 'retired' ORDER BY namespace, name",
+            "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.transport, \
+             s.lifecycle, COALESCE(b.tool_count, 0) AS tool_count \
+             FROM servers s LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
+             WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name",
         )
         .fetch_all(self.db.pool())
         .await?;
@@ -215,7 +217,7 @@ impl ServerStore {
                     owner_team: row.try_get("owner_team")?,
                     category: row.try_get("category")?,
                     transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
-                    tool_count: 0,
+                    tool_count: u32::try_from(row.try_get::<i64, _>("tool_count")?).unwrap_or(0),
                     lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
                 })
             })

@@ -25,6 +25,10 @@ pub struct Settings {
     pub oidc_issuer: Option<String>,
     /// Tracing filter, such as `info` or `apiary_server=debug` (`APIARY_LOG`).
     pub log: String,
+    /// The URL clients use to reach Apiary; `http://<listen>` when unset (`APIARY_PUBLIC_URL`).
+    pub public_url: Option<String>,
+    /// A tool fetch slower than this many milliseconds marks a server slow (`APIARY_HEALTH_SLOW_MS`).
+    pub health_slow_ms: i64,
 }
 
 /// The settings as read, before validation. Every field is optional text.
@@ -37,6 +41,8 @@ struct RawSettings {
     site_dir: Option<String>,
     oidc_issuer: Option<String>,
     log: Option<String>,
+    public_url: Option<String>,
+    health_slow_ms: Option<String>,
 }
 
 /// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the environment.
@@ -124,7 +130,32 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         value: log.clone(),
         fix: format!("use a tracing filter such as `info` or `apiary_server=debug` ({e})"),
     })?;
+    let public_url = raw.public_url.filter(|u| !u.trim().is_empty());
+    if let Some(url) = &public_url {
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(ConfigError::Invalid {
+                setting: "public_url (APIARY_PUBLIC_URL)",
+                value: url.clone(),
+                fix: "use the URL clients reach Apiary at, such as https://apiary.example.com"
+                    .into(),
+            });
+        }
+    }
+    let health_slow_ms = match raw.health_slow_ms {
+        None => 1_000,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|ms| *ms > 0)
+            .ok_or_else(|| ConfigError::Invalid {
+                setting: "health_slow_ms (APIARY_HEALTH_SLOW_MS)",
+                value: text.clone(),
+                fix: "use a positive number of milliseconds, such as 1000".into(),
+            })?,
+    };
     Ok(Settings {
+        public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+        health_slow_ms,
         listen,
         site_dir: raw
             .site_dir

@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/servers/{namespace}/{name}/runtime",
             get(runtime_api::status),
         )
+        .merge(crate::registry::api::routes())
+        .merge(crate::registry::export::routes())
         .leptos_routes_with_context(
             &state,
             routes,

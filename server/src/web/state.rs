@@ -9,6 +9,7 @@ use apiary_app::services::Services;
 
 use crate::catalog::ServerStore;
 use crate::db::Db;
+use crate::registry::RegistrySettings;
 use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
 use crate::Settings;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Where the published servers run.
     pub runtime: Arc<dyn Runtime>,
+    /// Registry settings.
+    pub registry: Arc<RegistrySettings>,
 }
 
 impl AppState {
@@ -45,7 +48,15 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(settings.listen)
             .build();
+        let registry = Arc::new(RegistrySettings {
+            public_url: settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", settings.listen)),
+            slow_ms: settings.health_slow_ms,
+        });
         Self {
+            registry,
             leptos_options,
             servers: ServerStore::new(db.clone()),
             settings: Arc::new(settings),

@@ -75,6 +75,8 @@ pub fn settings() -> Settings {
         site_dir: std::env::temp_dir(),
         oidc_issuer: None,
         log: "warn".into(),
+        public_url: Some("http://apiary.test".into()),
+        health_slow_ms: 1_000,
     }
 }
 

@@ -1,0 +1,209 @@
+//! The official MCP Registry API (`/v0.1/servers`), serving only published servers with their
+//! published tools.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::web::AppState;
+
+use super::listing::{list_published, Query as ListQuery};
+use super::server_json::{parse_rfc3339, registry_entry};
+
+/// Routes under `/v0.1` (and `/v0`, which the official registry serves identically).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v0.1/servers", get(list))
+        .route("/v0.1/servers/{name}/versions", get(versions))
+        .route("/v0.1/servers/{name}/versions/{version}", get(version))
+        .route("/v0/servers", get(list))
+        .route("/v0/servers/{name}/versions", get(versions))
+        .route("/v0/servers/{name}/versions/{version}", get(version))
+}
+
+/// Query parameters of `GET /v0.1/servers`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    cursor: Option<String>,
+    limit: Option<String>,
+    search: Option<String>,
+    updated_since: Option<String>,
+    version: Option<String>,
+    include_deleted: Option<String>,
+    owner_team: Option<String>,
+    category: Option<String>,
+    cost_class: Option<String>,
+    sensitivity: Option<String>,
+}
+
+/// A registry API error: `{"error": ..., "field": ...}` with a 4xx status.
+#[derive(Debug)]
+pub struct RegistryError {
+    status: StatusCode,
+    field: Option<&'static str>,
+    message: String,
+}
+
+impl RegistryError {
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+
+    /// A 404 with `message`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// A 500; the cause is logged, not sent.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "registry query failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            field: None,
+            message: "the registry could not complete the request; see the server log".into(),
+        }
+    }
+}
+
+impl IntoResponse for RegistryError {
+    fn into_response(self) -> Response {
+        let body = match self.field {
+            Some(field) => json!({ "error": format!("{field}: {}", self.message), "field": field }),
+            None => json!({ "error": self.message }),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, RegistryError> {
+    let Query(params) = params.map_err(|e| RegistryError::invalid("query", e.body_text()))?;
+    let limit = match params.limit.as_deref() {
+        None => 30,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                RegistryError::invalid("limit", format!("{text:?} is not a number from 1 to 100"))
+            })?,
+    };
+    let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(cursor) => Some(split_name(cursor).ok_or_else(|| {
+            RegistryError::invalid(
+                "cursor",
+                "is not a cursor from metadata.nextCursor; start without one",
+            )
+        })?),
+    };
+    let updated_since = match params.updated_since.as_deref() {
+        None => None,
+        Some(text) => Some(parse_rfc3339(text).ok_or_else(|| {
+            RegistryError::invalid(
+                "updated_since",
+                format!("{text:?} is not an RFC 3339 time such as 2026-01-31T12:00:00Z"),
+            )
+        })?),
+    };
+    if let Some(flag) = params.include_deleted.as_deref() {
+        if flag != "true" && flag != "false" {
+            return Err(RegistryError::invalid(
+                "include_deleted",
+                "use true or false",
+            ));
+        }
+    }
+    let query = ListQuery {
+        search: params.search,
+        updated_since,
+        after,
+        limit: Some(limit + 1),
+        owner_team: params.owner_team,
+        category: params.category,
+        cost_class: params.cost_class,
+        sensitivity: params.sensitivity,
+        ..ListQuery::default()
+    };
+    let mut servers = list_published(&state.db, &query, state.registry.slow_ms)
+        .await
+        .map_err(RegistryError::internal)?;
+    if let Some(version) = params.version.as_deref().filter(|v| *v != "latest") {
+        servers.retain(|s| s.version == version);
+    }
+    let more = servers.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    servers.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut metadata = json!({ "count": servers.len() });
+    if more {
+        if let Some(last) = servers.last() {
+            metadata["nextCursor"] = json!(last.id());
+        }
+    }
+    let entries: Vec<Value> = servers
+        .iter()
+        .map(|s| registry_entry(s, &state.registry.public_url))
+        .collect();
+    Ok(Json(json!({ "servers": entries, "metadata": metadata })))
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, RegistryError> {
+    let server = find(&state, &name).await?;
+    Ok(Json(json!({
+        "servers": [registry_entry(&server, &state.registry.public_url)],
+        "metadata": { "count": 1 }
+    })))
+}
+
+async fn version(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<Value>, RegistryError> {
+    let server = find(&state, &name).await?;
+    if version != "latest" && version != server.version {
+        return Err(RegistryError::not_found(format!(
+            "{name} has no version {version:?}"
+        )));
+    }
+    Ok(Json(registry_entry(&server, &state.registry.public_url)))
+}
+
+async fn find(
+    state: &AppState,
+    name: &str,
+) -> Result<super::listing::PublishedServer, RegistryError> {
+    let exact = split_name(name)
+        .ok_or_else(|| RegistryError::not_found(format!("no server named {name:?}")))?;
+    let query = ListQuery {
+        exact: Some(exact),
+        ..ListQuery::default()
+    };
+    list_published(&state.db, &query, state.registry.slow_ms)
+        .await
+        .map_err(RegistryError::internal)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RegistryError::not_found(format!("no published server named {name:?}")))
+}
+
+fn split_name(name: &str) -> Option<(String, String)> {
+    let (namespace, server) = name.split_once('/')?;
+    (!namespace.is_empty() && !server.is_empty()).then(|| (namespace.to_owned(), server.to_owned()))
+}

@@ -1,0 +1,257 @@
+//! One query that reads the published servers with their tools and health, shared by the
+//! registry API, the exports and the console.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::db::{Db, DbError};
+
+use super::model::{PolicyFinding, SchemaDiff, ToolDef};
+use super::publish::published_tools;
+
+/// Health as consumers see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// The last fetch succeeded within the latency threshold.
+    Healthy,
+    /// The last fetch succeeded but took longer than the threshold.
+    Slow,
+    /// The last fetch failed.
+    Failing,
+    /// Never fetched.
+    Unknown,
+}
+
+/// A published server with everything the registry shows about it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedServer {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Owning team.
+    pub owner_team: String,
+    /// Category.
+    pub category: String,
+    /// Cost class.
+    pub cost_class: String,
+    /// Sensitivity.
+    pub sensitivity: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Documentation URL.
+    pub docs_url: String,
+    /// Lifecycle: active or deprecated (retired servers are not published).
+    pub lifecycle: String,
+    /// The replacement of a deprecated server.
+    pub replacement: Option<String>,
+    /// The server spec.
+    pub spec: serde_json::Value,
+    /// The server's own version from its baseline snapshot, `0.0.0` before the first fetch.
+    pub version: String,
+    /// The published tools.
+    pub tools: Vec<ToolDef>,
+    /// Policy findings of the newest snapshot.
+    pub findings: Vec<PolicyFinding>,
+    /// True when the newest snapshot drifted from the approved baseline.
+    pub drift: bool,
+    /// Health.
+    pub health: HealthStatus,
+    /// Latency of the last fetch in milliseconds.
+    pub latency_ms: Option<i64>,
+    /// First registration, Unix milliseconds.
+    pub created_at: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl PublishedServer {
+    /// `namespace/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Filters for [`list_published`].
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// Case-insensitive substring of `namespace/name` or the description.
+    pub search: Option<String>,
+    /// Only servers changed after this time (Unix milliseconds).
+    pub updated_since: Option<i64>,
+    /// Only servers after this `(namespace, name)`.
+    pub after: Option<(String, String)>,
+    /// Exactly this server.
+    pub exact: Option<(String, String)>,
+    /// At most this many.
+    pub limit: Option<i64>,
+    /// Metadata filters: owner team, category, cost class, sensitivity.
+    pub owner_team: Option<String>,
+    /// See `owner_team`.
+    pub category: Option<String>,
+    /// See `owner_team`.
+    pub cost_class: Option<String>,
+    /// See `owner_team`.
+    pub sensitivity: Option<String>,
+}
+
+/// Published, non-retired servers matching `query`, ordered by namespace and name.
+/// `slow_ms` is the latency above which a healthy server counts as slow.
+pub async fn list_published(
+    db: &Db,
+    query: &Query,
+    slow_ms: i64,
+) -> Result<Vec<PublishedServer>, DbError> {
+    let base = String::from(
+        "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
+         s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.spec, s.created_at, \
+         s.updated_at, b.tools AS baseline_tools, b.server_version, l.tools AS latest_tools, \
+         l.drift AS latest_drift, l.findings AS latest_findings, \
+         (SELECT CAST(CASE WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) FROM health_samples h WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
+         (SELECT h.latency_ms FROM health_samples h WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency \
+         FROM servers s \
+         LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
+         LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
+         WHERE s.published = TRUE AND s.lifecycle <> 'retired'",
+    );
+    let mut sql = Sql {
+        text: base,
+        args: Vec::new(),
+    };
+    if let Some(search) = query.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        let n = sql.bind(QueryArg::Text(format!(
+            "%{}%",
+            search.trim().to_lowercase()
+        )));
+        sql.text.push_str(&format!(
+            " AND (LOWER(s.namespace || '/' || s.name) LIKE {n} OR LOWER(s.description) LIKE {n})"
+        ));
+    }
+    if let Some(since) = query.updated_since {
+        let n = sql.bind(QueryArg::Int(since));
+        sql.text.push_str(&format!(" AND s.updated_at > {n}"));
+    }
+    for (column, value) in [
+        ("owner_team", &query.owner_team),
+        ("category", &query.category),
+        ("cost_class", &query.cost_class),
+        ("sensitivity", &query.sensitivity),
+    ] {
+        if let Some(value) = value {
+            let n = sql.bind(QueryArg::Text(value.clone()));
+            sql.text.push_str(&format!(" AND s.{column} = {n}"));
+        }
+    }
+    if let Some((namespace, name)) = &query.exact {
+        let ns = sql.bind(QueryArg::Text(namespace.clone()));
+        let nm = sql.bind(QueryArg::Text(name.clone()));
+        sql.text
+            .push_str(&format!(" AND s.namespace = {ns} AND s.name = {nm}"));
+    }
+    if let Some((namespace, name)) = &query.after {
+        let ns = sql.bind(QueryArg::Text(namespace.clone()));
+        let nm = sql.bind(QueryArg::Text(name.clone()));
+        sql.text.push_str(&format!(
+            " AND (s.namespace > {ns} OR (s.namespace = {ns} AND s.name > {nm}))"
+        ));
+    }
+    sql.text.push_str(" ORDER BY s.namespace, s.name");
+    if let Some(limit) = query.limit {
+        let n = sql.bind(QueryArg::Int(limit));
+        sql.text.push_str(&format!(" LIMIT {n}"));
+    }
+    let mut q = sqlx::query(&sql.text);
+    for arg in sql.args {
+        q = match arg {
+            QueryArg::Text(t) => q.bind(t),
+            QueryArg::Int(i) => q.bind(i),
+        };
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    rows.iter().map(|row| from_row(row, slow_ms)).collect()
+}
+
+enum QueryArg {
+    Text(String),
+    Int(i64),
+}
+
+/// SQL text plus its arguments, numbered `$1`, `$2`, … (portable across SQLite and PostgreSQL).
+struct Sql {
+    text: String,
+    args: Vec<QueryArg>,
+}
+
+impl Sql {
+    /// Adds an argument and returns its placeholder.
+    fn bind(&mut self, arg: QueryArg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<T>, DbError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(|e| {
+            DbError::Query(sqlx::Error::ColumnDecode {
+                index: column.into(),
+                source: Box::new(e),
+            })
+        })
+}
+
+fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
+    let baseline: Option<Vec<ToolDef>> = json_column(row, "baseline_tools")?;
+    let latest: Option<Vec<ToolDef>> = json_column(row, "latest_tools")?;
+    let drift: Option<SchemaDiff> = json_column(row, "latest_drift")?;
+    let tools = baseline
+        .as_deref()
+        .map(|b| published_tools(b, latest.as_deref(), drift.as_ref()))
+        .unwrap_or_default();
+    // SQLite booleans do not decode through `Any`; the query returns 0 or 1.
+    let health_ok: Option<bool> = row
+        .try_get::<Option<i64>, _>("health_ok")?
+        .map(|ok| ok != 0);
+    let latency_ms: Option<i64> = row.try_get("health_latency")?;
+    let health = match (health_ok, latency_ms) {
+        (None, _) => HealthStatus::Unknown,
+        (Some(false), _) => HealthStatus::Failing,
+        (Some(true), Some(ms)) if ms > slow_ms => HealthStatus::Slow,
+        (Some(true), _) => HealthStatus::Healthy,
+    };
+    Ok(PublishedServer {
+        namespace: row.try_get("namespace")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        owner_team: row.try_get("owner_team")?,
+        category: row.try_get("category")?,
+        cost_class: row.try_get("cost_class")?,
+        sensitivity: row.try_get("sensitivity")?,
+        tags: json_column(row, "tags")?.unwrap_or_default(),
+        docs_url: row.try_get("docs_url")?,
+        lifecycle: row.try_get("lifecycle")?,
+        replacement: row.try_get("replacement")?,
+        spec: json_column(row, "spec")?.unwrap_or_default(),
+        version: row
+            .try_get::<Option<String>, _>("server_version")?
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "0.0.0".into()),
+        tools,
+        findings: json_column(row, "latest_findings")?.unwrap_or_default(),
+        drift: drift.is_some_and(|d| !d.is_empty()),
+        health,
+        latency_ms,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}

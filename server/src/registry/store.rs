@@ -1,0 +1,291 @@
+//! Storage of tool snapshots (with the approved baseline) and health samples.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::db::{now_millis, Db, DbError};
+
+use super::model::{FetchedTools, PolicyFinding, SchemaDiff, ToolDef};
+
+/// A snapshot as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSnapshot {
+    /// Snapshot id.
+    pub id: String,
+    /// When it was fetched, in Unix milliseconds.
+    pub fetched_at: i64,
+    /// Canonical content hash of the tool list.
+    pub content_hash: String,
+    /// `serverInfo.name`.
+    pub server_name: String,
+    /// `serverInfo.version`.
+    pub server_version: String,
+    /// Negotiated protocol version.
+    pub protocol_version: String,
+    /// Declared capabilities.
+    pub capabilities: serde_json::Value,
+    /// The tools.
+    pub tools: Vec<ToolDef>,
+    /// Policy findings for these tools.
+    pub findings: Vec<PolicyFinding>,
+    /// The diff against the baseline when it was fetched; `None` for a baseline.
+    pub drift: Option<SchemaDiff>,
+}
+
+/// What recording a fetch did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recorded {
+    /// The server had no baseline: this snapshot became it.
+    Baseline,
+    /// Same content as the newest snapshot: nothing new was stored.
+    Unchanged,
+    /// New content that differs from the baseline: stored, awaiting approval.
+    Drift(SchemaDiff),
+    /// New content identical to the baseline again (a drift was reverted).
+    BackToBaseline,
+}
+
+/// One health measurement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthSample {
+    /// When, in Unix milliseconds.
+    pub at: i64,
+    /// Whether `initialize` plus `tools/list` succeeded.
+    pub ok: bool,
+    /// Their latency in milliseconds (time to failure for errors).
+    pub latency_ms: i64,
+    /// The error, for failures.
+    pub error: Option<String>,
+}
+
+/// Snapshot and health storage.
+#[derive(Clone, Debug)]
+pub struct SnapshotStore {
+    db: Db,
+}
+
+impl SnapshotStore {
+    /// A store over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Records a successful fetch of `server_id`. `drift` is the diff of `fetched` against the
+    /// current baseline (`None` when there is no baseline yet).
+    pub async fn record_fetch(
+        &self,
+        server_id: &str,
+        fetched: &FetchedTools,
+        content_hash: &str,
+        findings: &[PolicyFinding],
+        drift: Option<SchemaDiff>,
+    ) -> Result<Recorded, DbError> {
+        let mut tx = self.db.pool().begin().await?;
+        let pointers = sqlx::query(
+            "SELECT s.baseline_snapshot_id, b.content_hash AS baseline_hash, l.content_hash AS latest_hash \
+             FROM servers s \
+             LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
+             LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
+             WHERE s.id = $1",
+        )
+        .bind(server_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let baseline_id: Option<String> = pointers.try_get("baseline_snapshot_id")?;
+        let baseline_hash: Option<String> = pointers.try_get("baseline_hash")?;
+        let latest_hash: Option<String> = pointers.try_get("latest_hash")?;
+        if latest_hash.as_deref() == Some(content_hash) {
+            return Ok(Recorded::Unchanged);
+        }
+        let outcome = match (&baseline_id, drift) {
+            (None, _) => Recorded::Baseline,
+            _ if baseline_hash.as_deref() == Some(content_hash) => Recorded::BackToBaseline,
+            (Some(_), Some(diff)) if !diff.is_empty() => Recorded::Drift(diff),
+            // Different bytes, no structural difference (descriptions reworded in an
+            // equivalent way are still reported by the diff, so this is rare): keep as drift
+            // with an empty diff so an owner still sees it.
+            (Some(_), other) => Recorded::Drift(other.unwrap_or_default()),
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let drift_json = match &outcome {
+            Recorded::Drift(diff) => Some(to_json(diff)),
+            _ => None,
+        };
+        sqlx::query(
+            "INSERT INTO tool_snapshots (id, server_id, fetched_at, content_hash, server_name, \
+             server_version, protocol_version, capabilities, tools, tool_count, findings, drift) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&id)
+        .bind(server_id)
+        .bind(now_millis())
+        .bind(content_hash)
+        .bind(&fetched.server_name)
+        .bind(&fetched.server_version)
+        .bind(&fetched.protocol_version)
+        .bind(fetched.capabilities.to_string())
+        .bind(to_json(&fetched.tools))
+        .bind(i64::try_from(fetched.tools.len()).unwrap_or(i64::MAX))
+        .bind(to_json(findings))
+        .bind(drift_json)
+        .execute(&mut *tx)
+        .await?;
+        let set_baseline = outcome == Recorded::Baseline;
+        sqlx::query(
+            "UPDATE servers SET latest_snapshot_id = $1, \
+             baseline_snapshot_id = CASE WHEN $2 THEN $1 ELSE baseline_snapshot_id END, \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(&id)
+        .bind(set_baseline)
+        .bind(now_millis())
+        .bind(server_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Makes the newest snapshot the approved baseline (a drift approval).
+    pub async fn approve_latest(&self, server_id: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE servers SET baseline_snapshot_id = latest_snapshot_id, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now_millis())
+        .bind(server_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The approved baseline of `server_id`.
+    pub async fn baseline(&self, server_id: &str) -> Result<Option<StoredSnapshot>, DbError> {
+        self.snapshot_by_pointer(server_id, "baseline_snapshot_id")
+            .await
+    }
+
+    /// The newest snapshot of `server_id`.
+    pub async fn latest(&self, server_id: &str) -> Result<Option<StoredSnapshot>, DbError> {
+        self.snapshot_by_pointer(server_id, "latest_snapshot_id")
+            .await
+    }
+
+    async fn snapshot_by_pointer(
+        &self,
+        server_id: &str,
+        pointer: &'static str,
+    ) -> Result<Option<StoredSnapshot>, DbError> {
+        let sql = format!(
+            "SELECT t.* FROM tool_snapshots t JOIN servers s ON s.{pointer} = t.id WHERE s.id = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(server_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| snapshot_from_row(&r)).transpose()
+    }
+
+    /// Every snapshot of `server_id`, newest first.
+    pub async fn history(&self, server_id: &str) -> Result<Vec<StoredSnapshot>, DbError> {
+        let rows = sqlx::query(
+            "SELECT * FROM tool_snapshots WHERE server_id = $1 ORDER BY fetched_at DESC, id",
+        )
+        .bind(server_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(snapshot_from_row).collect()
+    }
+
+    /// Records one health measurement.
+    pub async fn record_health(
+        &self,
+        server_id: &str,
+        ok: bool,
+        latency_ms: u64,
+        error: Option<&str>,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO health_samples (id, server_id, at, ok, latency_ms, error) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(server_id)
+        .bind(now_millis())
+        .bind(ok)
+        .bind(i64::try_from(latency_ms).unwrap_or(i64::MAX))
+        .bind(error)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` health samples of `server_id`, oldest first (ready to plot).
+    pub async fn health_history(
+        &self,
+        server_id: &str,
+        limit: i64,
+    ) -> Result<Vec<HealthSample>, DbError> {
+        let rows = sqlx::query(
+            "SELECT at, CAST(CASE WHEN ok THEN 1 ELSE 0 END AS BIGINT) AS ok, latency_ms, error FROM health_samples WHERE server_id = $1 \
+             ORDER BY at DESC LIMIT $2",
+        )
+        .bind(server_id)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut samples = rows
+            .iter()
+            .map(|row| {
+                Ok(HealthSample {
+                    at: row.try_get("at")?,
+                    ok: row.try_get::<i64, _>("ok")? != 0,
+                    latency_ms: row.try_get("latency_ms")?,
+                    error: row.try_get("error")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        samples.reverse();
+        Ok(samples)
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, DbError> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| {
+        DbError::Query(sqlx::Error::ColumnDecode {
+            index: column.into(),
+            source: Box::new(e),
+        })
+    })
+}
+
+fn snapshot_from_row(row: &AnyRow) -> Result<StoredSnapshot, DbError> {
+    let drift: Option<String> = row.try_get("drift")?;
+    Ok(StoredSnapshot {
+        id: row.try_get("id")?,
+        fetched_at: row.try_get("fetched_at")?,
+        content_hash: row.try_get("content_hash")?,
+        server_name: row.try_get("server_name")?,
+        server_version: row.try_get("server_version")?,
+        protocol_version: row.try_get("protocol_version")?,
+        capabilities: parse_json(row, "capabilities")?,
+        tools: parse_json(row, "tools")?,
+        findings: parse_json(row, "findings")?,
+        drift: drift
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| {
+                DbError::Query(sqlx::Error::ColumnDecode {
+                    index: "drift".into(),
+                    source: Box::new(e),
+                })
+            })?,
+    })
+}
