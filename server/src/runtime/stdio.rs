@@ -25,8 +25,8 @@ use tokio::sync::oneshot;
 
 /// A connected stdio channel: read the server's stdout, write its stdin.
 pub struct StdioHandle {
-    reader: Pin<Box<dyn AsyncRead + Send>>,
-    writer: Pin<Box<dyn AsyncWrite + Send>>,
+    reader: Pin<Box<dyn AsyncRead + Send + Sync>>,
+    writer: Pin<Box<dyn AsyncWrite + Send + Sync>>,
     /// Dropped with the handle, which tells the supervisor that the session ended.
     _release: Option<oneshot::Sender<()>>,
 }
@@ -34,8 +34,8 @@ pub struct StdioHandle {
 impl StdioHandle {
     /// A handle over any reader (the server's output) and writer (its input).
     pub fn new(
-        reader: impl AsyncRead + Send + 'static,
-        writer: impl AsyncWrite + Send + 'static,
+        reader: impl AsyncRead + Send + Sync + 'static,
+        writer: impl AsyncWrite + Send + Sync + 'static,
     ) -> Self {
         Self {
             reader: Box::pin(reader),
@@ -46,8 +46,8 @@ impl StdioHandle {
 
     /// A handle that signals `release` when dropped.
     pub(crate) fn with_release(
-        reader: impl AsyncRead + Send + 'static,
-        writer: impl AsyncWrite + Send + 'static,
+        reader: impl AsyncRead + Send + Sync + 'static,
+        writer: impl AsyncWrite + Send + Sync + 'static,
         release: oneshot::Sender<()>,
     ) -> Self {
         Self {
