@@ -5,10 +5,15 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod registry;
+pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
 pub mod validation;
 pub mod web;
+
+use std::sync::Arc;
+
+use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
 
 pub use crate::config::Settings;
 
@@ -58,12 +63,29 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         "http://{}",
         listener.local_addr().map_err(StartError::Serve)?
     );
-    let state = web::AppState::new(settings, db);
+    // The local runtime is the embedded default; it is created unconditionally until the
+    // settings choose between it and Kubernetes.
+    let runtime: Arc<dyn Runtime> = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
+    match runtime::desired::apply_all(&db, runtime.as_ref()).await {
+        Ok(count) => tracing::info!(count, "applied the published servers to the local runtime"),
+        Err(error) => tracing::error!(%error, "cannot read the servers to run"),
+    }
+    let state = web::AppState::with_runtime(settings, db, runtime.clone());
     tracing::info!(%url, "Apiary is listening");
-    axum::serve(listener, web::router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(StartError::Serve)?;
+    let web = async {
+        let served = axum::serve(listener, web::router(state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await;
+        // Whatever stopped the web server stops the runtime too.
+        shutdown.cancel();
+        served
+    };
+    let stop_runtime = async {
+        shutdown.cancelled().await;
+        runtime.shutdown().await;
+    };
+    let (served, ()) = tokio::join!(web, stop_runtime);
+    served.map_err(StartError::Serve)?;
     tracing::info!("Apiary stopped");
     Ok(())
 }

@@ -21,6 +21,9 @@ pub enum ApiError {
         /// What was wrong.
         message: String,
     },
+    /// The thing asked for does not exist (404); the message says what.
+    #[error("{0}")]
+    NotFound(String),
     /// Something failed inside Apiary (500).
     #[error("internal error")]
     Internal(String),
@@ -54,6 +57,9 @@ impl IntoResponse for ApiError {
                 .into_response(),
             ApiError::Rejected { status, message } => {
                 (status, Json(json!({ "error": message }))).into_response()
+            }
+            ApiError::NotFound(message) => {
+                (StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response()
             }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "request failed");

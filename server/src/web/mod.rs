@@ -3,6 +3,7 @@
 mod error;
 mod health;
 pub mod openapi;
+mod runtime_api;
 mod servers_api;
 mod state;
 
@@ -45,6 +46,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/servers/{namespace}/{name}",
             put(servers_api::register),
+        )
+        .route(
+            "/api/v1/servers/{namespace}/{name}/runtime",
+            get(runtime_api::status),
         )
         .merge(crate::registry::api::routes())
         .merge(crate::registry::export::routes())

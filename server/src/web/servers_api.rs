@@ -5,10 +5,12 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::catalog::{ServerRegistration, ServerStore};
+use crate::runtime::{desired, Runtime, ServerId};
 
 use super::ApiError;
 
-/// `PUT /api/v1/servers/{namespace}/{name}`: registers or replaces a server (201 or 200).
+/// `PUT /api/v1/servers/{namespace}/{name}`: registers or replaces a server (201 or 200), then
+/// brings the runtime in line with it.
 #[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}", tag = "servers",
     params(("namespace" = String, Path), ("name" = String, Path)),
     request_body(content = Object, description = "Metadata plus `spec` (transport and image, command or url)"),
@@ -18,6 +20,8 @@ use super::ApiError;
                (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
 pub async fn register(
     State(servers): State<ServerStore>,
+    State(db): State<crate::db::Db>,
+    State(runtime): State<std::sync::Arc<dyn Runtime>>,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<ServerRegistration>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -25,6 +29,7 @@ pub async fn register(
     let created = servers
         .register(&namespace, &name, &registration, "local-admin")
         .await?;
+    desired::sync(&db, runtime.as_ref(), &ServerId::new(&namespace, &name)).await;
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -10,6 +10,7 @@ use apiary_app::services::Services;
 use crate::catalog::ServerStore;
 use crate::db::Db;
 use crate::registry::RegistrySettings;
+use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
 use crate::Settings;
 
 /// Everything a request handler can reach.
@@ -25,13 +26,22 @@ pub struct AppState {
     pub servers: ServerStore,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Where the published servers run.
+    pub runtime: Arc<dyn Runtime>,
     /// Registry settings.
     pub registry: Arc<RegistrySettings>,
 }
 
 impl AppState {
-    /// Wires the state from settings and an open database.
+    /// Wires the state from settings and an open database, with a [`LocalRuntime`] that runs
+    /// nothing until servers are applied to it.
     pub fn new(settings: Settings, db: Db) -> Self {
+        let runtime = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
+        Self::with_runtime(settings, db, runtime)
+    }
+
+    /// Wires the state from settings, an open database and the runtime to use.
+    pub fn with_runtime(settings: Settings, db: Db, runtime: Arc<dyn Runtime>) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name("apiary")
             .site_root(settings.site_dir.display().to_string())
@@ -52,6 +62,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             metrics: crate::telemetry::metrics_handle(),
+            runtime,
         }
     }
 
