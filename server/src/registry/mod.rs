@@ -3,5 +3,6 @@
 
 pub mod canonical;
 pub mod diff;
+pub mod fetch;
 pub mod model;
 pub mod policy;
