@@ -2,10 +2,14 @@
 //! storage of snapshots and health, and the MCP Registry API with orchestrator exports.
 
 pub mod api;
+pub mod canonical;
+pub mod diff;
 pub mod export;
+pub mod fetch;
 pub mod internal_api;
 pub mod listing;
 pub mod model;
+pub mod policy;
 pub mod publish;
 pub mod server_json;
 pub mod source;

@@ -60,7 +60,8 @@ pub enum Severity {
 pub struct PolicyFinding {
     /// The tool it concerns.
     pub tool: String,
-    /// JSON path inside the tool, such as `$.inputSchema.properties.password`.
+    /// JSON path from the tool, such as `$.tools[add_user].inputSchema.properties.password`
+    /// (format: `registry::policy` module documentation).
     pub path: String,
     /// The rule, such as `forbidden-property`, `schema-size`, `description-length`,
     /// `additional-properties`.
@@ -83,6 +84,10 @@ pub struct ToolChange {
     pub properties_removed: Vec<String>,
     /// Properties whose JSON type changed, as `name: old -> new`.
     pub properties_retyped: Vec<String>,
+    /// Properties in both snapshots whose schema changed apart from `type` (description, enum,
+    /// bounds, nested fields).
+    #[serde(default)]
+    pub properties_changed: Vec<String>,
     /// Properties that became required.
     pub required_added: Vec<String>,
     /// Properties that stopped being required.

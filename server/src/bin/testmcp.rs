@@ -1,0 +1,163 @@
+//! `apiary-testmcp`: an MCP server whose tool list a test controls.
+//!
+//! It reads its tools (a JSON array of MCP tool objects) from `--tools FILE` on every
+//! `tools/list`, so rewriting the file changes what the next fetch sees. `--page-size N` splits
+//! the list into pages, and `--delay-ms N` makes every `tools/list` slow. Every `tools/call`
+//! echoes its arguments back as JSON text, whatever the tool, without touching the file, so it
+//! can serve as a fast gateway benchmark backend.
+//!
+//! It serves stdio by default, or streamable HTTP at `/mcp` with `--http ADDR`; then it prints
+//! `listening on http://ADDR/mcp` as the first line on stdout (use port 0 for a free port).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "apiary-testmcp",
+    about = "An MCP server for tests, with a tool list read from a file"
+)]
+struct Args {
+    /// A JSON file holding an array of MCP tool objects; read on every tools/list.
+    #[arg(long)]
+    tools: PathBuf,
+    /// Tools per tools/list page; 0 lists them all in one page.
+    #[arg(long, default_value_t = 0)]
+    page_size: usize,
+    /// Milliseconds to wait before answering each tools/list.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Serve streamable HTTP on this address instead of stdio.
+    #[arg(long)]
+    http: Option<String>,
+    /// The server name reported in initialize.
+    #[arg(long, default_value = "apiary-testmcp")]
+    name: String,
+}
+
+/// The handler: shared, read-only settings.
+#[derive(Clone)]
+struct TestServer {
+    args: Arc<Args>,
+}
+
+impl TestServer {
+    async fn read_tools(&self) -> Result<Vec<Tool>, ErrorData> {
+        let text = tokio::fs::read(&self.args.tools).await.map_err(|e| {
+            ErrorData::internal_error(
+                format!("cannot read {}: {e}", self.args.tools.display()),
+                None,
+            )
+        })?;
+        serde_json::from_slice(&text).map_err(|e| {
+            ErrorData::internal_error(
+                format!("{} is not a tool list: {e}", self.args.tools.display()),
+                None,
+            )
+        })
+    }
+}
+
+impl ServerHandler for TestServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
+            Implementation::new(self.args.name.clone(), env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        if self.args.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(self.args.delay_ms)).await;
+        }
+        let tools = self.read_tools().await?;
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .map_err(|_| ErrorData::invalid_params("bad cursor", None))?,
+        };
+        let size = if self.args.page_size == 0 {
+            tools.len()
+        } else {
+            self.args.page_size
+        };
+        let end = start.saturating_add(size).min(tools.len());
+        let page = tools.get(start..end).unwrap_or_default().to_vec();
+        let mut result = ListToolsResult::with_all_items(page);
+        if end < tools.len() {
+            result.next_cursor = Some(end.to_string());
+        }
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        Ok(CallToolResult::success(vec![ContentBlock::text(arguments.to_string())]).into())
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("APIARY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let args = Arc::new(Args::parse());
+    let result = match args.http.clone() {
+        Some(addr) => serve_http(args, &addr).await,
+        None => serve_stdio(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("apiary-testmcp failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_stdio(args: Arc<Args>) -> Result<(), Box<dyn std::error::Error>> {
+    let running = TestServer { args }.serve(rmcp::transport::stdio()).await?;
+    running.waiting().await?;
+    Ok(())
+}
+
+async fn serve_http(args: Arc<Args>, addr: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let stop = apiary_server::shutdown::on_signal();
+    let service = StreamableHttpService::new(
+        move || Ok(TestServer { args: args.clone() }),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    // The test harness reads this line to learn the port.
+    println!("listening on http://{}/mcp", listener.local_addr()?);
+    let app = axum::Router::new().nest_service("/mcp", service);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await?;
+    Ok(())
+}
