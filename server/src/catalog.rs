@@ -207,6 +207,36 @@ impl ServerStore {
         )
     }
 
+    /// The id and spec of `namespace/name`, if it exists.
+    pub async fn spec_of(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<(String, serde_json::Value)>, DbError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, spec FROM servers WHERE namespace = $1 AND name = $2")
+                .bind(namespace)
+                .bind(name)
+                .fetch_optional(self.db.pool())
+                .await?;
+        row.map(|(id, spec)| {
+            serde_json::from_str(&spec)
+                .map(|spec| (id, spec))
+                .map_err(|e| DbError::Query(sqlx::Error::Decode(Box::new(e))))
+        })
+        .transpose()
+    }
+
+    /// `(namespace, name)` of every published, non-retired server.
+    pub async fn published_ids(&self) -> Result<Vec<(String, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT namespace, name FROM servers WHERE published = TRUE AND lifecycle <> 'retired' \
+             ORDER BY namespace, name",
+        )
+        .fetch_all(self.db.pool())
+        .await?)
+    }
+
     /// Every server that is not retired, by namespace and name.
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
         let rows = sqlx::query(

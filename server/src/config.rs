@@ -29,6 +29,11 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// A tool fetch slower than this many milliseconds marks a server slow (`APIARY_HEALTH_SLOW_MS`).
     pub health_slow_ms: i64,
+    /// How often every published server's tools are fetched again, in seconds
+    /// (`APIARY_REFRESH_INTERVAL_SECS`).
+    pub refresh_interval_secs: u64,
+    /// The longest one live tool fetch may take, in seconds (`APIARY_FETCH_TIMEOUT_SECS`).
+    pub fetch_timeout_secs: u64,
 }
 
 /// The settings as read, before validation. Every field is optional text.
@@ -43,6 +48,8 @@ struct RawSettings {
     log: Option<String>,
     public_url: Option<String>,
     health_slow_ms: Option<String>,
+    refresh_interval_secs: Option<String>,
+    fetch_timeout_secs: Option<String>,
 }
 
 /// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the environment.
@@ -153,7 +160,19 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
                 fix: "use a positive number of milliseconds, such as 1000".into(),
             })?,
     };
+    let refresh_interval_secs = positive(
+        "refresh_interval_secs (APIARY_REFRESH_INTERVAL_SECS)",
+        raw.refresh_interval_secs,
+        300,
+    )?;
+    let fetch_timeout_secs = positive(
+        "fetch_timeout_secs (APIARY_FETCH_TIMEOUT_SECS)",
+        raw.fetch_timeout_secs,
+        30,
+    )?;
     Ok(Settings {
+        refresh_interval_secs,
+        fetch_timeout_secs,
         public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
         health_slow_ms,
         listen,
@@ -166,6 +185,27 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         oidc_issuer,
         log,
     })
+}
+
+/// Parses a whole number of seconds above zero, or takes the default.
+fn positive(
+    setting: &'static str,
+    value: Option<String>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError::Invalid {
+                setting,
+                value: text.clone(),
+                fix: format!("use a whole number of seconds above zero, such as {default}"),
+            }),
+    }
 }
 
 /// `site/` beside the binary's target folder (`target/release/apiary` → `target/site`), where

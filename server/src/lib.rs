@@ -70,7 +70,12 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         Ok(count) => tracing::info!(count, "applied the published servers to the local runtime"),
         Err(error) => tracing::error!(%error, "cannot read the servers to run"),
     }
+    let refresh_interval = std::time::Duration::from_secs(settings.refresh_interval_secs);
     let state = web::AppState::with_runtime(settings, db, runtime.clone());
+    let refreshing = state
+        .refresher
+        .clone()
+        .spawn_periodic(refresh_interval, shutdown.clone());
     tracing::info!(%url, "Apiary is listening");
     let web = async {
         let served = axum::serve(listener, web::router(state))
@@ -85,6 +90,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         runtime.shutdown().await;
     };
     let (served, ()) = tokio::join!(web, stop_runtime);
+    if let Err(error) = refreshing.await {
+        tracing::error!(%error, "the tool refresh task panicked");
+    }
     served.map_err(StartError::Serve)?;
     tracing::info!("Apiary stopped");
     Ok(())

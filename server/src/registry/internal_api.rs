@@ -2,7 +2,7 @@
 //! published or not.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::web::AppState;
 
 use super::api::RegistryError;
+use super::refresh::RefreshError;
 use super::store::SnapshotStore;
 
 /// Internal registry routes under `/api/v1/servers/{namespace}/{name}`.
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/servers/{namespace}/{name}/drift", get(drift))
         .route("/api/v1/servers/{namespace}/{name}/health", get(health))
+        .route("/api/v1/servers/{namespace}/{name}/refresh", post(refresh))
 }
 
 async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<String, RegistryError> {
@@ -108,4 +110,22 @@ pub async fn health(
         .await
         .map_err(RegistryError::internal)?;
     Ok(Json(json!({ "samples": samples })))
+}
+
+/// `POST …/refresh`: fetches the server's tools now and reports what was recorded.
+#[utoipa::path(post, path = "/api/v1/servers/{namespace}/{name}/refresh", tag = "registry-internal",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The outcome: fetched, failed or unreachable", body = Object),
+               (status = 404, description = "No such server", body = Object)))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, RegistryError> {
+    match state.refresher.refresh(&namespace, &name).await {
+        Ok(outcome) => Ok(Json(
+            serde_json::to_value(outcome).map_err(RegistryError::internal)?,
+        )),
+        Err(RefreshError::NotFound(id)) => Err(RegistryError::not_found(format!("no server {id}"))),
+        Err(RefreshError::Db(error)) => Err(RegistryError::internal(error)),
+    }
 }

@@ -11,6 +11,7 @@ pub mod listing;
 pub mod model;
 pub mod policy;
 pub mod publish;
+pub mod refresh;
 pub mod server_json;
 pub mod source;
 pub mod store;

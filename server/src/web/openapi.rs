@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         crate::registry::internal_api::snapshots,
         crate::registry::internal_api::drift,
         crate::registry::internal_api::health,
+        crate::registry::internal_api::refresh,
         super::servers_api::register,
         super::health::live,
         super::health::ready,

@@ -5,12 +5,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::catalog::{ServerRegistration, ServerStore};
+use crate::registry::refresh::Refresher;
 use crate::runtime::{desired, Runtime, ServerId};
 
 use super::ApiError;
 
 /// `PUT /api/v1/servers/{namespace}/{name}`: registers or replaces a server (201 or 200), then
-/// brings the runtime in line with it.
+/// brings the runtime in line with it and, for a published server, fetches its tools.
 #[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}", tag = "servers",
     params(("namespace" = String, Path), ("name" = String, Path)),
     request_body(content = Object, description = "Metadata plus `spec` (transport and image, command or url)"),
@@ -22,6 +23,7 @@ pub async fn register(
     State(servers): State<ServerStore>,
     State(db): State<crate::db::Db>,
     State(runtime): State<std::sync::Arc<dyn Runtime>>,
+    State(refresher): State<Refresher>,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<ServerRegistration>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -30,6 +32,15 @@ pub async fn register(
         .register(&namespace, &name, &registration, "local-admin")
         .await?;
     desired::sync(&db, runtime.as_ref(), &ServerId::new(&namespace, &name)).await;
+    if registration.published {
+        // Record the live tools in the background; the answer does not wait for the server.
+        let (ns, n) = (namespace.clone(), name.clone());
+        tokio::spawn(async move {
+            if let Err(error) = refresher.refresh(&ns, &n).await {
+                tracing::error!(%error, server = %format!("{ns}/{n}"), "tool refresh after registration failed");
+            }
+        });
+    }
     let status = if created {
         StatusCode::CREATED
     } else {

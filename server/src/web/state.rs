@@ -9,6 +9,9 @@ use apiary_app::services::Services;
 
 use crate::catalog::ServerStore;
 use crate::db::Db;
+use crate::registry::fetch::FetchLimits;
+use crate::registry::policy::Policy;
+use crate::registry::refresh::Refresher;
 use crate::registry::RegistrySettings;
 use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
 use crate::Settings;
@@ -30,6 +33,8 @@ pub struct AppState {
     pub runtime: Arc<dyn Runtime>,
     /// Registry settings.
     pub registry: Arc<RegistrySettings>,
+    /// Live tool fetches.
+    pub refresher: Refresher,
 }
 
 impl AppState {
@@ -55,7 +60,13 @@ impl AppState {
                 .unwrap_or_else(|| format!("http://{}", settings.listen)),
             slow_ms: settings.health_slow_ms,
         });
+        let limits = FetchLimits {
+            timeout: std::time::Duration::from_secs(settings.fetch_timeout_secs),
+            ..FetchLimits::default()
+        };
+        let refresher = Refresher::new(db.clone(), Policy::default(), limits);
         Self {
+            refresher,
             registry,
             leptos_options,
             servers: ServerStore::new(db.clone()),

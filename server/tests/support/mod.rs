@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod mcp_servers;
+
 use apiary_server::db::{Backend, Db};
 use apiary_server::web::{router, AppState};
 use apiary_server::Settings;
@@ -77,6 +79,8 @@ pub fn settings() -> Settings {
         log: "warn".into(),
         public_url: Some("http://apiary.test".into()),
         health_slow_ms: 1_000,
+        refresh_interval_secs: 300,
+        fetch_timeout_secs: 20,
     }
 }
 
