@@ -568,11 +568,7 @@ async fn malicious_answers_are_rejected() {
     assert!(matches!(err, FetchError::Protocol { .. }), "{err}");
 }
 
-/// rmcp enforces `max_message_bytes` on streamable HTTP (memory stays bounded), but its worker
-/// swallows the cause and the fetch sees only a closed connection (`Connect`). Telling the two
-/// apart needs a `StreamableHttpClient` wrapper that watches for the size errors.
 #[tokio::test]
-#[ignore = "known gap: an oversized streamable HTTP answer is reported as Connect, not Rejected"]
 async fn oversized_http_answer_is_rejected() {
     let file = ToolsFile::new(&json!([huge_tool(100_000)]));
     let server = testmcp_http(&file, &[]).await;
@@ -587,7 +583,10 @@ async fn oversized_http_answer_is_rejected() {
     let err = fetch_tools(&target, &small_messages)
         .await
         .expect_err("an oversized HTTP message");
-    assert!(matches!(err, FetchError::Rejected { .. }), "{err}");
+    assert!(
+        matches!(&err, FetchError::Rejected { reason } if reason.contains("message size limit (50000 bytes)")),
+        "{err}"
+    );
 }
 
 /// True while `pid` runs (a zombie waiting to be reaped does not count).

@@ -6,7 +6,7 @@
 //!   server gives [`FetchError::Timeout`], never a hang;
 //! - at most `max_pages` pages (a repeated cursor is rejected at once) and `max_tools` tools;
 //! - each message is at most `max_message_bytes`: for streamable HTTP through rmcp's JSON and
-//!   SSE-event size limits, for stdio by a line-length guard on the child's stdout, and for
+//!   SSE-event size limits (watched so a broken limit reads as `Rejected`), for stdio by a line-length guard on the child's stdout, and for
 //!   legacy SSE as a cap of `max_message_bytes × (max_pages + 2)` on the whole event stream;
 //! - each tool, as JSON, nests at most `max_depth` levels and holds no string or key longer
 //!   than `max_string_len` bytes;
@@ -20,6 +20,7 @@
 //! A stdio server runs in its own process group, which is killed (SIGKILL) when the fetch
 //! ends, fails or times out, so nothing it started outlives the fetch.
 
+mod http;
 mod sse;
 mod stdio;
 
@@ -253,8 +254,9 @@ async fn connect(
             if let Some(token) = bearer {
                 config = config.auth_header(token.as_str());
             }
-            let transport = StreamableHttpClientTransport::with_client(http_client()?, config);
             let flag = OversizedFlag::default();
+            let client = http::WatchedClient::new(http_client()?, flag.clone());
+            let transport = StreamableHttpClientTransport::with_client(client, config);
             let client = client_config()
                 .serve(transport)
                 .await
@@ -370,7 +372,7 @@ async fn list(
         let result = client
             .list_tools(Some(params))
             .await
-            .map_err(|e| list_error(e, oversized, page))?;
+            .map_err(|e| list_error(e, oversized, page, limits.max_message_bytes))?;
         if tools.len().saturating_add(result.tools.len()) > limits.max_tools {
             return Err(FetchError::Rejected {
                 reason: format!("the server lists more than {} tools", limits.max_tools),
@@ -412,10 +414,12 @@ async fn list(
     })
 }
 
-fn list_error(error: ServiceError, oversized: &AtomicBool, page: usize) -> FetchError {
+fn list_error(error: ServiceError, oversized: &AtomicBool, page: usize, max: usize) -> FetchError {
     if oversized.load(Ordering::Relaxed) {
         return FetchError::Rejected {
-            reason: format!("tools/list page {page} is larger than the message size limit"),
+            reason: format!(
+                "tools/list page {page} is larger than the message size limit ({max} bytes)"
+            ),
         };
     }
     match error {
