@@ -11,7 +11,12 @@ use tower::ServiceExt;
 
 use support::mcp_servers::{everything, mcp_time, TESTMCP};
 
-async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -20,16 +25,41 @@ async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) 
         .expect("request");
     let response = app.clone().oneshot(request).await.expect("router answers");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// Registers a published server, fetches it on demand and returns the refresh outcome.
-async fn register_and_refresh(app: &axum::Router, namespace: &str, name: &str, spec: Value) -> Value {
+async fn register_and_refresh(
+    app: &axum::Router,
+    namespace: &str,
+    name: &str,
+    spec: Value,
+) -> Value {
     let body = json!({ "description": format!("{name} for tests"), "ownerTeam": namespace, "spec": spec, "published": true });
-    let (status, answer) = call(app, "PUT", &format!("/api/v1/servers/{namespace}/{name}"), Some(body)).await;
+    let (status, answer) = call(
+        app,
+        "PUT",
+        &format!("/api/v1/servers/{namespace}/{name}"),
+        Some(body),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
-    let (status, outcome) = call(app, "POST", &format!("/api/v1/servers/{namespace}/{name}/refresh"), None).await;
+    let (status, outcome) = call(
+        app,
+        "POST",
+        &format!("/api/v1/servers/{namespace}/{name}/refresh"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{outcome}");
     outcome
 }
@@ -63,10 +93,19 @@ async fn real_servers_are_fetched_stored_and_served_with_health() {
     )
     .await;
     assert_eq!(outcome["outcome"], "fetched", "{outcome}");
-    assert!(outcome["toolCount"].as_u64().expect("count") > 5, "{outcome}");
+    assert!(
+        outcome["toolCount"].as_u64().expect("count") > 5,
+        "{outcome}"
+    );
 
     let time = mcp_time().display().to_string();
-    let outcome = register_and_refresh(&app, "utilities", "time", json!({ "command": time, "transport": "stdio" })).await;
+    let outcome = register_and_refresh(
+        &app,
+        "utilities",
+        "time",
+        json!({ "command": time, "transport": "stdio" }),
+    )
+    .await;
     assert_eq!(outcome["outcome"], "fetched", "{outcome}");
 
     let tools_file = tempfile::NamedTempFile::new().expect("tools file");
@@ -87,9 +126,15 @@ async fn real_servers_are_fetched_stored_and_served_with_health() {
 
     let (status, list) = call(&app, "GET", "/v0.1/servers", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(published_tools(&list, "platform/everything").contains(&"echo".to_owned()), "{list}");
+    assert!(
+        published_tools(&list, "platform/everything").contains(&"echo".to_owned()),
+        "{list}"
+    );
     let time_tools = published_tools(&list, "utilities/time");
-    assert!(time_tools.contains(&"get_current_time".to_owned()), "{time_tools:?}");
+    assert!(
+        time_tools.contains(&"get_current_time".to_owned()),
+        "{time_tools:?}"
+    );
     assert_eq!(published_tools(&list, "team/ours"), ["echo"]);
     for entry in list["servers"].as_array().expect("servers") {
         let health = &entry["_meta"]["dev.apiary/server"]["health"];
@@ -110,9 +155,17 @@ async fn real_servers_are_fetched_stored_and_served_with_health() {
     let (_, outcome) = call(&app, "POST", "/api/v1/servers/team/ours/refresh", None).await;
     assert_eq!(outcome["snapshot"], "drift", "{outcome}");
     let (_, drift) = call(&app, "GET", "/api/v1/servers/team/ours/drift", None).await;
-    assert_eq!(drift["diff"]["toolsAdded"], json!(["delete_everything"]), "{drift}");
+    assert_eq!(
+        drift["diff"]["toolsAdded"],
+        json!(["delete_everything"]),
+        "{drift}"
+    );
     let (_, list) = call(&app, "GET", "/v0.1/servers?search=team/ours", None).await;
-    assert_eq!(published_tools(&list, "team/ours"), ["echo"], "the new tool waits for approval");
+    assert_eq!(
+        published_tools(&list, "team/ours"),
+        ["echo"],
+        "the new tool waits for approval"
+    );
 }
 
 #[tokio::test]
@@ -132,5 +185,8 @@ async fn a_dead_server_records_a_failed_health_sample() {
     assert!(!samples.is_empty());
     assert!(samples.iter().all(|s| s["ok"] == false), "{health}");
     let (_, list) = call(&app, "GET", "/v0.1/servers", None).await;
-    assert_eq!(list["servers"][0]["_meta"]["dev.apiary/server"]["health"]["status"], "failing");
+    assert_eq!(
+        list["servers"][0]["_meta"]["dev.apiary/server"]["health"]["status"],
+        "failing"
+    );
 }

@@ -22,7 +22,7 @@ use super::store::{Recorded, SnapshotStore};
 
 /// What one refresh found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "outcome")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "outcome")]
 pub enum RefreshOutcome {
     /// The tools were fetched and recorded.
     Fetched {

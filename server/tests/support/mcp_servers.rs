@@ -18,7 +18,11 @@ pub fn repo() -> PathBuf {
 pub fn external(var: &str, default: PathBuf, install: &str) -> PathBuf {
     if let Ok(path) = std::env::var(var) {
         let path = PathBuf::from(path);
-        assert!(path.exists(), "{var}={} does not exist; {install}", path.display());
+        assert!(
+            path.exists(),
+            "{var}={} does not exist; {install}",
+            path.display()
+        );
         return path;
     }
     assert!(
@@ -44,9 +48,11 @@ pub fn everything() -> PathBuf {
 
 /// PyPI `mcp-server-time`'s executable in its virtual environment.
 pub fn mcp_time() -> PathBuf {
-    let cache = std::env::var("APIARY_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/apiary")
-    });
+    let cache = std::env::var("APIARY_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/apiary")
+        });
     external(
         "APIARY_TEST_MCP_TIME",
         cache.join("venv-mcp-time/bin/mcp-server-time"),
