@@ -22,7 +22,11 @@ use super::store::{Recorded, SnapshotStore};
 
 /// What one refresh found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "outcome")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "outcome"
+)]
 pub enum RefreshOutcome {
     /// The tools were fetched and recorded.
     Fetched {
@@ -154,15 +158,19 @@ impl Refresher {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    _ = ticker.tick() => {
-                        if let Err(error) = self.refresh_all().await {
-                            tracing::error!(%error, "periodic tool refresh failed");
-                        }
+            // A fetch in flight is dropped on shutdown, which kills its process or closes its
+            // connection, so stopping Apiary never waits for a slow server.
+            let run = async {
+                loop {
+                    ticker.tick().await;
+                    if let Err(error) = self.refresh_all().await {
+                        tracing::error!(%error, "periodic tool refresh failed");
                     }
                 }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => {},
+                () = run => {},
             }
         })
     }
