@@ -25,6 +25,36 @@ pub struct Settings {
     pub oidc_issuer: Option<String>,
     /// Tracing filter, such as `info` or `apiary_server=debug` (`APIARY_LOG`).
     pub log: String,
+    /// Where MCP servers run (`APIARY_RUNTIME`).
+    pub runtime: Runtime,
+    /// The one namespace the operator watches; `None` watches all (`APIARY_WATCH_NAMESPACE`).
+    pub watch_namespace: Option<String>,
+}
+
+/// Where MCP servers run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Runtime {
+    /// Local processes (the embedded default).
+    #[default]
+    Local,
+    /// A Kubernetes cluster, through the MCPServer operator running inside Apiary.
+    Kubernetes,
+}
+
+impl Runtime {
+    /// Parses `local` or `kubernetes`; the error says what is accepted.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        match text.trim() {
+            "local" => Ok(Self::Local),
+            "kubernetes" => Ok(Self::Kubernetes),
+            _ => Err(ConfigError::Invalid {
+                setting: "runtime (APIARY_RUNTIME)",
+                value: text.to_owned(),
+                fix: "use `local` (processes on this machine) or `kubernetes` (the operator)"
+                    .into(),
+            }),
+        }
+    }
 }
 
 /// The settings as read, before validation. Every field is optional text.
@@ -37,6 +67,8 @@ struct RawSettings {
     site_dir: Option<String>,
     oidc_issuer: Option<String>,
     log: Option<String>,
+    runtime: Option<String>,
+    watch_namespace: Option<String>,
 }
 
 /// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the environment.
@@ -49,6 +81,8 @@ const KEYS: &[&str] = &[
     "site_dir",
     "oidc_issuer",
     "log",
+    "runtime",
+    "watch_namespace",
 ];
 
 /// A setting that is missing or wrong.
@@ -124,7 +158,14 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         value: log.clone(),
         fix: format!("use a tracing filter such as `info` or `apiary_server=debug` ({e})"),
     })?;
+    let runtime = match raw.runtime {
+        Some(text) => Runtime::parse(&text)?,
+        None => Runtime::default(),
+    };
+    let watch_namespace = raw.watch_namespace.filter(|s| !s.trim().is_empty());
     Ok(Settings {
+        runtime,
+        watch_namespace,
         listen,
         site_dir: raw
             .site_dir
@@ -182,6 +223,28 @@ mod tests {
         let mut raw = raw_with_listen("0.0.0.0:3000");
         raw.oidc_issuer = Some("https://idp.example.com".into());
         assert!(validate(raw).is_ok());
+    }
+
+    #[test]
+    fn the_runtime_is_local_by_default_and_checked() {
+        let settings = validate(RawSettings::default()).expect("defaults are valid");
+        assert_eq!(settings.runtime, Runtime::Local);
+        assert_eq!(settings.watch_namespace, None);
+        let raw = RawSettings {
+            runtime: Some("kubernetes".into()),
+            watch_namespace: Some("team-a".into()),
+            ..RawSettings::default()
+        };
+        let settings = validate(raw).expect("valid");
+        assert_eq!(settings.runtime, Runtime::Kubernetes);
+        assert_eq!(settings.watch_namespace.as_deref(), Some("team-a"));
+        let raw = RawSettings {
+            runtime: Some("docker".into()),
+            ..RawSettings::default()
+        };
+        let message = validate(raw).expect_err("must fail").to_string();
+        assert!(message.contains("APIARY_RUNTIME"), "{message}");
+        assert!(message.contains("kubernetes"), "{message}");
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub fn settings() -> Settings {
         site_dir: std::env::temp_dir(),
         oidc_issuer: None,
         log: "warn".into(),
+        runtime: apiary_server::config::Runtime::Local,
+        watch_namespace: None,
     }
 }
 
