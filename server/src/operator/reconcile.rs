@@ -262,9 +262,11 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
             return fail(server, context, &tool_config, Error::InvalidSpec(invalid)).await
         }
     };
-    let owner = server
+    let mut owner = server
         .controller_owner_ref(&())
         .ok_or_else(|| Error::Malformed("the object has no uid yet".into()))?;
+    // Foreground deletion of the MCPServer waits for its children (kube leaves this unset).
+    owner.block_owner_deletion = Some(true);
     let children = match render::build(server, &plan, owner) {
         Ok(children) => children,
         Err(invalid) => {
@@ -272,12 +274,14 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
         }
     };
     // Apply.
+    // The Deployment goes right after its ServiceAccount; the NetworkPolicy is last.
     if let Some(account) = &children.service_account {
         apply(client, &namespace, account).await?;
     }
-    apply(client, &namespace, &children.network_policy).await?;
-    apply(client, &namespace, &children.service).await?;
     let deployment = apply(client, &namespace, &children.deployment).await?;
+    repair_service_ports(client, &namespace, &children.service).await?;
+    apply(client, &namespace, &children.service).await?;
+    apply(client, &namespace, &children.network_policy).await?;
     // Status.
     let outcome = Outcome::Applied {
         url: render::url(server, &plan),
@@ -374,6 +378,47 @@ async fn report_malformed(invalid: &InvalidObject, context: &Context) -> Result<
     api.patch_status(name, &params, &Patch::Apply(&patch))
         .await?;
     Err(Error::Malformed(invalid.error.clone()))
+}
+
+/// Puts back a Service's port list when someone changed a port number by hand.
+///
+/// Service ports are a list keyed by port and protocol, so an edited port is a *new* item that
+/// the editor owns; applying Apiary's item next to it would leave two ports named `http`, which
+/// the apiserver refuses. Replacing the list first lets the apply restore the Service.
+async fn repair_service_ports(
+    client: &Client,
+    namespace: &str,
+    desired: &Service,
+) -> Result<(), kube::Error> {
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    let Some(live) = api.get_opt(&desired.name_any()).await? else {
+        return Ok(());
+    };
+    let keys = |service: &Service| {
+        let mut keys: Vec<(i32, String)> = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|p| (p.port, p.protocol.clone().unwrap_or_else(|| "TCP".into())))
+            .collect();
+        keys.sort();
+        keys
+    };
+    if keys(&live) == keys(desired) {
+        return Ok(());
+    }
+    tracing::info!(service = %desired.name_any(), "restoring the Service's ports");
+    let ports = desired.spec.as_ref().and_then(|s| s.ports.clone());
+    let patch = serde_json::json!({"spec": {"ports": ports}});
+    api.patch(
+        &desired.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Server-side applies one child under Apiary's field manager, taking over conflicting fields.

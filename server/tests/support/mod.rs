@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod kube;
+
 use apiary_server::db::{Backend, Db};
 use apiary_server::web::{router, AppState};
 use apiary_server::Settings;
