@@ -16,7 +16,9 @@ use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patc
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
-use support::kube::{eventually, operator_ns, wait_for};
+use support::kube::{
+    eventually, namespace, operator_ns, service_account_client, start_operator, wait_for,
+};
 
 const SEED: &str = include_str!("fixtures/osv-mcpserver.yaml");
 
@@ -31,7 +33,7 @@ async fn apply_manifest(client: &Client, namespace: &str, yaml: &str) -> Result<
     let (group, version) = types
         .api_version
         .split_once('/')
-        .expect("a grouped apiVersion");
+        .unwrap_or(("", types.api_version.as_str()));
     let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, &types.kind));
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
     api.patch(
@@ -587,6 +589,140 @@ async fn deletion_leaves_only_children_the_garbage_collector_removes() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn the_documented_rbac_is_enough() {
+    let Some(admin) = support::kube::client().await else {
+        return;
+    };
+    let ns = namespace(&admin).await;
+    // The ClusterRole of deploy/rbac/operator.yaml, bound in this namespace only.
+    let role_yaml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/rbac/operator.yaml"),
+    )
+    .expect("read deploy/rbac/operator.yaml");
+    let role: k8s_openapi::api::rbac::v1::ClusterRole =
+        serde_yaml::from_str(&role_yaml).expect("a ClusterRole");
+    Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(admin.clone())
+        .patch(
+            "apiary-operator",
+            &PatchParams::apply("apiary-tests").force(),
+            &Patch::Apply(&role),
+        )
+        .await
+        .expect("apply the ClusterRole");
+    let binding: k8s_openapi::api::rbac::v1::RoleBinding = serde_json::from_value(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "apiary-operator", "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "apiary-operator"},
+        "subjects": [{"kind": "ServiceAccount", "name": "apiary-operator", "namespace": ns}],
+    }))
+    .expect("a RoleBinding");
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), &ns)
+        .create(&Default::default(), &binding)
+        .await
+        .expect("bind the role");
+    let operator = service_account_client(&ns, "apiary-operator").await;
+    let ns = start_operator(admin, operator, &ns);
+
+    apply_manifest(&ns.client, &ns.name, &seed_in(&ns.name))
+        .await
+        .expect("apply the seed");
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: custom}\n\
+         spec: {image: ghcr.io/x/y, transport: sse, permissionProfile: {type: configmap, name: prof}}",
+    )
+    .await
+    .expect("apply a server with a ConfigMap profile");
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: prof}\n\
+         data: {profile.json: '{\"network\":{\"outbound\":{\"allow_host\":[\"10.0.0.0/8\"],\"allow_port\":[443]}}}'}",
+    )
+    .await
+    .expect("apply the profile");
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: broken}\n\
+         spec: {image: 'UPPER/case'}",
+    )
+    .await
+    .expect("apply an invalid server");
+
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    wait_for(&servers, "osv", "phase Pending", phase_is(Phase::Pending)).await;
+    for (kind, found) in [
+        (
+            "Deployment",
+            Api::<Deployment>::namespaced(ns.client.clone(), &ns.name)
+                .get_opt("osv")
+                .await
+                .map(|o| o.is_some()),
+        ),
+        (
+            "Service",
+            Api::<Service>::namespaced(ns.client.clone(), &ns.name)
+                .get_opt("mcp-osv")
+                .await
+                .map(|o| o.is_some()),
+        ),
+        (
+            "ServiceAccount",
+            Api::<ServiceAccount>::namespaced(ns.client.clone(), &ns.name)
+                .get_opt("osv-sa")
+                .await
+                .map(|o| o.is_some()),
+        ),
+        (
+            "NetworkPolicy",
+            Api::<NetworkPolicy>::namespaced(ns.client.clone(), &ns.name)
+                .get_opt("osv")
+                .await
+                .map(|o| o.is_some()),
+        ),
+    ] {
+        assert!(
+            found.expect("get"),
+            "{kind} applied with the documented RBAC"
+        );
+    }
+    // The ConfigMap profile is read (it may appear after the server: the backoff retries).
+    wait_for(
+        &servers,
+        "custom",
+        "phase Pending",
+        phase_is(Phase::Pending),
+    )
+    .await;
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policy = wait_for(&policies, "custom", "the NetworkPolicy", |_| true).await;
+    let egress = serde_json::to_value(policy.spec.expect("spec")).expect("json")["egress"].clone();
+    assert_eq!(
+        egress[1],
+        json!({"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 443, "protocol": "TCP"}]})
+    );
+    // Failures are reported in the status and as an Event.
+    wait_for(&servers, "broken", "phase Failed", phase_is(Phase::Failed)).await;
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(ns.client.clone(), &ns.name);
+    eventually("a Warning event for the invalid spec", || async {
+        let list = events.list(&Default::default()).await.expect("list events");
+        list.items
+            .iter()
+            .any(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("broken")
+                    && e.reason.as_deref() == Some("InvalidSpec")
+                    && e.note.as_deref().is_some_and(|n| n.contains("spec.image"))
+            })
+            .then_some(())
+    })
+    .await;
 }
 
 #[test]

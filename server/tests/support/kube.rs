@@ -22,8 +22,9 @@ const HOW: &str =
     "start one with `end2end/envtest/up.sh /tmp/apiary-kube && source /tmp/apiary-kube/env` \
      and export APIARY_TEST_KUBECONFIG";
 
-/// A client for the test cluster, or `None` (the test is skipped) when none is configured.
-pub async fn client() -> Option<Client> {
+/// The test cluster's client configuration, or `None` (the test is skipped) when none is
+/// configured.
+pub async fn config() -> Option<Config> {
     let Ok(path) = std::env::var("APIARY_TEST_KUBECONFIG") else {
         assert!(
             std::env::var("APIARY_REQUIRE_KUBE").is_err(),
@@ -36,7 +37,26 @@ pub async fn client() -> Option<Client> {
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .expect("a usable kubeconfig");
-    Some(Client::try_from(config).expect("a client"))
+    Some(config)
+}
+
+/// An admin client for the test cluster, or `None` (the test is skipped) when none is
+/// configured.
+pub async fn client() -> Option<Client> {
+    Some(Client::try_from(config().await?).expect("a client"))
+}
+
+/// A client that acts as ServiceAccount `name` of `namespace` (through impersonation), to test
+/// what the operator can do with only its documented RBAC.
+pub async fn service_account_client(namespace: &str, name: &str) -> Client {
+    let mut config = config().await.expect("a test cluster");
+    config.auth_info.impersonate = Some(format!("system:serviceaccount:{namespace}:{name}"));
+    config.auth_info.impersonate_groups = Some(vec![
+        "system:serviceaccounts".into(),
+        format!("system:serviceaccounts:{namespace}"),
+        "system:authenticated".into(),
+    ]);
+    Client::try_from(config).expect("an impersonating client")
 }
 
 /// Applies the generated CRDs (idempotent) and waits until both are Established.
@@ -84,7 +104,13 @@ impl Drop for OperatorNs {
 /// there is no cluster (see [`client`]).
 pub async fn operator_ns() -> Option<OperatorNs> {
     let client = client().await?;
-    install_crds(&client).await;
+    let name = namespace(&client).await;
+    Some(start_operator(client.clone(), client, &name))
+}
+
+/// Installs the CRDs and creates a fresh, randomly named namespace.
+pub async fn namespace(client: &Client) -> String {
+    install_crds(client).await;
     let name = format!(
         "apiary-op-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..10]
@@ -103,13 +129,23 @@ pub async fn operator_ns() -> Option<OperatorNs> {
         )
         .await
         .expect("create the test namespace");
+    name
+}
+
+/// Starts the operator in-process on `namespace`, acting through `operator_client`; the test
+/// acts through `client`.
+pub fn start_operator(client: Client, operator_client: Client, namespace: &str) -> OperatorNs {
     let stop = CancellationToken::new();
     tokio::spawn(reconcile::run(
-        client.clone(),
-        Some(name.clone()),
+        operator_client,
+        Some(namespace.to_owned()),
         stop.clone(),
     ));
-    Some(OperatorNs { client, name, stop })
+    OperatorNs {
+        client,
+        name: namespace.to_owned(),
+        stop,
+    }
 }
 
 /// Polls `api` for `name` until `ready` holds, and returns the object; panics with the last
