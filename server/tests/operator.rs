@@ -725,6 +725,77 @@ async fn the_documented_rbac_is_enough() {
     .await;
 }
 
+/// `apiary serve --runtime kubernetes` runs the operator next to the web server, and SIGTERM
+/// stops both (the process exits 0 promptly).
+#[tokio::test]
+async fn serve_with_the_kubernetes_runtime_runs_the_operator_and_stops_on_sigterm() {
+    let Some(admin) = support::kube::client().await else {
+        return;
+    };
+    let ns = namespace(&admin).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "KUBECONFIG",
+            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
+        )
+        .env("APIARY_WATCH_NAMESPACE", &ns)
+        .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("APIARY_DATA_DIR", dir.path())
+        .args(["serve", "--runtime", "kubernetes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start apiary");
+
+    apply_manifest(&admin, &ns, &seed_in(&ns))
+        .await
+        .expect("apply the seed");
+    let servers: Api<MCPServer> = Api::namespaced(admin.clone(), &ns);
+    wait_for(
+        &servers,
+        "osv",
+        "phase Pending, set by the embedded operator",
+        phase_is(Phase::Pending),
+    )
+    .await;
+
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &child.id().expect("running").to_string()])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("apiary stops within 10 s of SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "a graceful stop exits 0: {status}");
+}
+
+#[test]
+fn apiary_crds_prints_both_crds() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .env_clear()
+        .arg("crds")
+        .output()
+        .expect("run apiary crds");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let expected: Vec<String> = apiary_server::operator::crd::crd_manifests()
+        .into_iter()
+        .map(|(_, yaml)| yaml)
+        .collect();
+    assert_eq!(text, expected.join("---\n"));
+}
+
 #[test]
 fn the_committed_crds_match_the_generated_ones() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds");
