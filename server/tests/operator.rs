@@ -22,7 +22,8 @@ use support::kube::{
 
 const SEED: &str = include_str!("fixtures/osv-mcpserver.yaml");
 
-/// Server-side applies a manifest verbatim (any version), as `kubectl apply --server-side` would.
+/// Server-side applies a manifest verbatim (any version), as `kubectl apply --server-side` would,
+/// with strict field validation: an unknown field fails instead of being dropped silently.
 async fn apply_manifest(client: &Client, namespace: &str, yaml: &str) -> Result<(), kube::Error> {
     let mut object: DynamicObject = serde_yaml::from_str(yaml).expect("manifest parses");
     object.metadata.namespace = Some(namespace.to_owned());
@@ -38,7 +39,9 @@ async fn apply_manifest(client: &Client, namespace: &str, yaml: &str) -> Result<
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
     api.patch(
         &object.name_any(),
-        &PatchParams::apply("kubectl-test").force(),
+        &PatchParams::apply("kubectl-test")
+            .force()
+            .validation_strict(),
         &Patch::Apply(&object),
     )
     .await
@@ -206,10 +209,15 @@ async fn a_toolhive_v1beta1_manifest_with_a_tool_config_reconciles_the_same_way(
          \x20 args: [--verbose]\n  env: [{name: LOG, value: debug}]\n\
          \x20 secrets: [{name: fetch-secret, key: token, targetEnvName: FETCH_TOKEN}]\n\
          \x20 permissionProfile: {type: builtin, name: none}\n\
-         \x20 resources: {limits: {cpu: 100m, memory: 128Mi}, requests: {cpu: 50m, memory: 64Mi}}\n",
+         \x20 resources: {limits: {cpu: 100m, memory: 128Mi}, requests: {cpu: 50m, memory: 64Mi}}\n\
+         \x20 proxyMode: streamable-http\n  sessionAffinity: ClientIP\n  trustProxyHeaders: true\n\
+         \x20 groupRef: {name: team}\n  oidcConfigRef: {name: oidc, audience: fetch}\n\
+         \x20 audit: {enabled: true}\n  telemetryConfigRef: {name: otel}\n\
+         \x20 resourceOverrides: {proxyDeployment: {labels: {a: b}}}\n\
+         \x20 volumes: [{name: data, hostPath: /data, mountPath: /data, readOnly: true}]\n",
     )
     .await
-    .expect("the ToolHive manifest is accepted");
+    .expect("the ToolHive manifest, with fields Apiary does not act on, is accepted strictly");
 
     let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
     let server = wait_for(&servers, "fetch", "ToolConfigResolved=True", |s| {
