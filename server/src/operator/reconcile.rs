@@ -166,6 +166,10 @@ pub async fn run(client: Client, namespace: Option<String>, shutdown: Cancellati
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => tracing::debug!(%object, "reconciled"),
+                // A child's event for an MCPServer that is gone (its children await the GC).
+                Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                    tracing::debug!(%object, "owner is gone; nothing to do");
+                }
                 Err(error) => tracing::warn!(error = %error, "reconcile failed"),
             }
         })
