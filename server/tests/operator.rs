@@ -214,7 +214,10 @@ async fn a_toolhive_v1beta1_manifest_with_a_tool_config_reconciles_the_same_way(
          \x20 groupRef: {name: team}\n  oidcConfigRef: {name: oidc, audience: fetch}\n\
          \x20 audit: {enabled: true}\n  telemetryConfigRef: {name: otel}\n\
          \x20 resourceOverrides: {proxyDeployment: {labels: {a: b}}}\n\
-         \x20 volumes: [{name: data, hostPath: /data, mountPath: /data, readOnly: true}]\n",
+         \x20 volumes: [{name: data, hostPath: /data, mountPath: /data, readOnly: true}]\n\
+         \x20 podTemplateSpec:\n    metadata: {annotations: {team: search}}\n\
+         \x20   spec:\n      nodeSelector: {disk: ssd}\n\
+         \x20     containers: [{name: mcp, env: [{name: EXTRA, value: '1'}]}, {name: sidecar, image: busybox}]\n",
     )
     .await
     .expect("the ToolHive manifest, with fields Apiary does not act on, is accepted strictly");
@@ -242,23 +245,30 @@ async fn a_toolhive_v1beta1_manifest_with_a_tool_config_reconciles_the_same_way(
     );
     let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
     let deployment = wait_for(&deployments, "fetch", "the Deployment", |_| true).await;
-    let container = serde_json::to_value(
-        &deployment
-            .spec
-            .expect("spec")
-            .template
-            .spec
-            .expect("pod")
-            .containers[0],
-    )
-    .expect("json");
+    let template = deployment.spec.expect("spec").template;
+    assert_eq!(
+        template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .map(|a| a["team"].as_str()),
+        Some("search")
+    );
+    let pod = serde_json::to_value(template.spec.expect("pod")).expect("json");
+    assert_eq!(pod["nodeSelector"], json!({"disk": "ssd"}));
+    assert_eq!(pod["containers"][1]["name"], "sidecar");
+    let container = pod["containers"][0].clone();
+    assert_eq!(container["name"], "mcp");
     assert_eq!(container["ports"][0]["containerPort"], 8081);
     assert_eq!(container["args"], json!(["--verbose"]));
     assert_eq!(
         container["env"],
         json!([{"name": "LOG", "value": "debug"},
-               {"name": "FETCH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "fetch-secret", "key": "token"}}}])
+               {"name": "FETCH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "fetch-secret", "key": "token"}}},
+               {"name": "EXTRA", "value": "1"}]),
+        "podTemplateSpec env merged into the mcp container by name"
     );
+    assert_eq!(container["securityContext"]["runAsNonRoot"], true);
     let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
     let policy = wait_for(&policies, "fetch", "the NetworkPolicy", |_| true).await;
     let policy = serde_json::to_value(policy.spec.expect("spec")).expect("json");
