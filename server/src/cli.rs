@@ -17,9 +17,34 @@ pub struct Cli {
 }
 
 /// Apiary's subcommands.
-#[derive(Debug, Default, Subcommand)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the console, registry API and gateway (the default).
-    #[default]
-    Serve,
+    Serve(ServeArgs),
+    /// Run only the MCPServer operator, against the cluster of KUBECONFIG (or in-cluster).
+    Operator {
+        /// Watch only this namespace (default: APIARY_WATCH_NAMESPACE, else every namespace).
+        #[arg(long)]
+        namespace: Option<String>,
+    },
+    /// Print the CRD YAML (MCPServer, MCPToolConfig), or write it into a folder.
+    Crds {
+        /// Write `mcpservers.yaml` and `mcptoolconfigs.yaml` into this folder instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Self::Serve(ServeArgs::default())
+    }
+}
+
+/// Options of `apiary serve`.
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Where MCP servers run: `local` or `kubernetes` (overrides APIARY_RUNTIME).
+    #[arg(long)]
+    pub runtime: Option<String>,
 }

@@ -34,6 +34,36 @@ pub struct Settings {
     pub refresh_interval_secs: u64,
     /// The longest one live tool fetch may take, in seconds (`APIARY_FETCH_TIMEOUT_SECS`).
     pub fetch_timeout_secs: u64,
+    /// Where MCP servers run (`APIARY_RUNTIME`).
+    pub runtime: Runtime,
+    /// The one namespace the operator watches; `None` watches all (`APIARY_WATCH_NAMESPACE`).
+    pub watch_namespace: Option<String>,
+}
+
+/// Where MCP servers run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Runtime {
+    /// Local processes (the embedded default).
+    #[default]
+    Local,
+    /// A Kubernetes cluster, through the MCPServer operator running inside Apiary.
+    Kubernetes,
+}
+
+impl Runtime {
+    /// Parses `local` or `kubernetes`; the error says what is accepted.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        match text.trim() {
+            "local" => Ok(Self::Local),
+            "kubernetes" => Ok(Self::Kubernetes),
+            _ => Err(ConfigError::Invalid {
+                setting: "runtime (APIARY_RUNTIME)",
+                value: text.to_owned(),
+                fix: "use `local` (processes on this machine) or `kubernetes` (the operator)"
+                    .into(),
+            }),
+        }
+    }
 }
 
 /// The settings as read, before validation. Every field is optional text.
@@ -50,6 +80,8 @@ struct RawSettings {
     health_slow_ms: Option<String>,
     refresh_interval_secs: Option<String>,
     fetch_timeout_secs: Option<String>,
+    runtime: Option<String>,
+    watch_namespace: Option<String>,
 }
 
 /// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the environment.
@@ -62,6 +94,12 @@ const KEYS: &[&str] = &[
     "site_dir",
     "oidc_issuer",
     "log",
+    "public_url",
+    "health_slow_ms",
+    "refresh_interval_secs",
+    "fetch_timeout_secs",
+    "runtime",
+    "watch_namespace",
 ];
 
 /// A setting that is missing or wrong.
@@ -170,11 +208,18 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         raw.fetch_timeout_secs,
         30,
     )?;
+    let runtime = match raw.runtime {
+        Some(text) => Runtime::parse(&text)?,
+        None => Runtime::default(),
+    };
+    let watch_namespace = raw.watch_namespace.filter(|s| !s.trim().is_empty());
     Ok(Settings {
         refresh_interval_secs,
         fetch_timeout_secs,
         public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
         health_slow_ms,
+        runtime,
+        watch_namespace,
         listen,
         site_dir: raw
             .site_dir
@@ -253,6 +298,28 @@ mod tests {
         let mut raw = raw_with_listen("0.0.0.0:3000");
         raw.oidc_issuer = Some("https://idp.example.com".into());
         assert!(validate(raw).is_ok());
+    }
+
+    #[test]
+    fn the_runtime_is_local_by_default_and_checked() {
+        let settings = validate(RawSettings::default()).expect("defaults are valid");
+        assert_eq!(settings.runtime, Runtime::Local);
+        assert_eq!(settings.watch_namespace, None);
+        let raw = RawSettings {
+            runtime: Some("kubernetes".into()),
+            watch_namespace: Some("team-a".into()),
+            ..RawSettings::default()
+        };
+        let settings = validate(raw).expect("valid");
+        assert_eq!(settings.runtime, Runtime::Kubernetes);
+        assert_eq!(settings.watch_namespace.as_deref(), Some("team-a"));
+        let raw = RawSettings {
+            runtime: Some("docker".into()),
+            ..RawSettings::default()
+        };
+        let message = validate(raw).expect_err("must fail").to_string();
+        assert!(message.contains("APIARY_RUNTIME"), "{message}");
+        assert!(message.contains("kubernetes"), "{message}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod operator;
 pub mod registry;
 pub mod runtime;
 pub mod shutdown;
@@ -37,18 +38,65 @@ pub enum StartError {
     /// The web server failed while running.
     #[error("the web server stopped: {0}")]
     Serve(std::io::Error),
+    /// The operator could not start.
+    #[error(transparent)]
+    Operator(#[from] operator::OperatorError),
+    /// The CRD YAML could not be written.
+    #[error("cannot write the CRDs: {0}")]
+    Crds(std::io::Error),
 }
 
 /// Runs the command line: loads settings, then serves until SIGTERM or Ctrl-C.
 pub async fn run(cli: cli::Cli) -> Result<(), StartError> {
-    let settings = config::load(cli.config.as_deref())?;
+    let command = cli.command.unwrap_or_default();
+    if let cli::Command::Crds { out } = &command {
+        // Needs no settings: it only prints or writes the generated YAML.
+        return crds(out.as_deref());
+    }
+    let mut settings = config::load(cli.config.as_deref())?;
     telemetry::init_tracing(&settings.log);
-    match cli.command.unwrap_or_default() {
-        cli::Command::Serve => serve(settings).await,
+    match command {
+        cli::Command::Serve(args) => {
+            if let Some(runtime) = args.runtime {
+                settings.runtime = config::Runtime::parse(&runtime)?;
+            }
+            serve(settings).await
+        }
+        cli::Command::Operator { namespace } => {
+            let shutdown = shutdown::on_signal();
+            operator::run_default(namespace.or(settings.watch_namespace), shutdown).await?;
+            Ok(())
+        }
+        cli::Command::Crds { out } => crds(out.as_deref()),
     }
 }
 
-/// Opens the database, builds the router and serves it until shutdown.
+/// `apiary crds`: prints the CRD YAML, or writes one file per kind into `out`.
+fn crds(out: Option<&std::path::Path>) -> Result<(), StartError> {
+    use std::io::Write;
+    match out {
+        Some(dir) => {
+            for path in operator::write_crds(dir).map_err(StartError::Crds)? {
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        None => {
+            let manifests = operator::crd::crd_manifests();
+            let text = manifests
+                .iter()
+                .map(|(_, yaml)| yaml.as_str())
+                .collect::<Vec<_>>()
+                .join("---\n");
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(StartError::Crds)
+        }
+    }
+}
+
+/// Opens the database, builds the router and serves it until shutdown. With the Kubernetes
+/// runtime the operator runs alongside, stopped by the same token.
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let db = db::Db::connect(&settings.database_url).await?;
     db.migrate().await?;
@@ -63,12 +111,29 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         "http://{}",
         listener.local_addr().map_err(StartError::Serve)?
     );
-    // The local runtime is the embedded default; it is created unconditionally until the
-    // settings choose between it and Kubernetes.
+    // The operator runs inside the server in Kubernetes mode; local processes otherwise.
+    let operator = match settings.runtime {
+        config::Runtime::Local => None,
+        config::Runtime::Kubernetes => {
+            let client = kube::Client::try_default()
+                .await
+                .map_err(operator::OperatorError::Client)?;
+            let namespace = settings.watch_namespace.clone();
+            Some(tokio::spawn(operator::reconcile::run(
+                client,
+                namespace,
+                shutdown.clone(),
+            )))
+        }
+    };
     let runtime: Arc<dyn Runtime> = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
-    match runtime::desired::apply_all(&db, runtime.as_ref()).await {
-        Ok(count) => tracing::info!(count, "applied the published servers to the local runtime"),
-        Err(error) => tracing::error!(%error, "cannot read the servers to run"),
+    if settings.runtime == config::Runtime::Local {
+        match runtime::desired::apply_all(&db, runtime.as_ref()).await {
+            Ok(count) => {
+                tracing::info!(count, "applied the published servers to the local runtime")
+            }
+            Err(error) => tracing::error!(%error, "cannot read the servers to run"),
+        }
     }
     let refresh_interval = std::time::Duration::from_secs(settings.refresh_interval_secs);
     let state = web::AppState::with_runtime(settings, db, runtime.clone());
@@ -81,7 +146,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         let served = axum::serve(listener, web::router(state))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await;
-        // Whatever stopped the web server stops the runtime too.
+        // Whatever stopped the web server stops the runtime and the operator too.
         shutdown.cancel();
         served
     };
@@ -92,6 +157,11 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let (served, ()) = tokio::join!(web, stop_runtime);
     if let Err(error) = refreshing.await {
         tracing::error!(%error, "the tool refresh task panicked");
+    }
+    if let Some(operator) = operator {
+        if let Err(error) = operator.await {
+            tracing::error!(%error, "the operator task failed");
+        }
     }
     served.map_err(StartError::Serve)?;
     tracing::info!("Apiary stopped");

@@ -24,6 +24,7 @@ pub async fn register(
     State(db): State<crate::db::Db>,
     State(runtime): State<std::sync::Arc<dyn Runtime>>,
     State(refresher): State<Refresher>,
+    State(settings): State<std::sync::Arc<crate::Settings>>,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<ServerRegistration>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -31,7 +32,10 @@ pub async fn register(
     let created = servers
         .register(&namespace, &name, &registration, "local-admin")
         .await?;
-    desired::sync(&db, runtime.as_ref(), &ServerId::new(&namespace, &name)).await;
+    // In Kubernetes mode the operator runs servers from MCPServer resources instead.
+    if settings.runtime == crate::config::Runtime::Local {
+        desired::sync(&db, runtime.as_ref(), &ServerId::new(&namespace, &name)).await;
+    }
     if registration.published {
         // Record the live tools in the background; the answer does not wait for the server.
         let (ns, n) = (namespace.clone(), name.clone());

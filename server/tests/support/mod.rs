@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod kube;
 pub mod mcp_servers;
 
 use apiary_server::db::{Backend, Db};
@@ -81,6 +82,8 @@ pub fn settings() -> Settings {
         health_slow_ms: 1_000,
         refresh_interval_secs: 300,
         fetch_timeout_secs: 20,
+        runtime: apiary_server::config::Runtime::Local,
+        watch_namespace: None,
     }
 }
 

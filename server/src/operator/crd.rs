@@ -1,0 +1,576 @@
+//! The custom resources, as Rust types: `MCPServer` and `MCPToolConfig` in group
+//! `toolhive.stacklok.dev`.
+//!
+//! Both kinds are served as `v1alpha1` and `v1beta1` with one identical schema, as ToolHive does
+//! since v0.23. `v1beta1` is the storage version (ToolHive's current one), and the controller
+//! reads and writes `v1beta1`; the apiserver converts `v1alpha1` objects without a webhook
+//! (strategy `None` only rewrites `apiVersion`, which is enough for identical schemas). The Rust
+//! types are derived once, for `v1beta1`; the `v1alpha1` version of the CRD is the same version
+//! entry renamed, combined with [`merge_crds`].
+//!
+//! The spec accepts the seed's legacy names (`port`, `targetPort`, `tools`) and ToolHive's
+//! current ones (`proxyPort`, `mcpPort`, `toolConfigRef`). ToolHive fields that Apiary does not
+//! act on yet are declared explicitly as free-form objects, so ToolHive manifests apply unchanged
+//! under strict field validation.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::core::crd::merge_crds;
+use kube::{CustomResource, CustomResourceExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of both kinds.
+pub const GROUP: &str = "toolhive.stacklok.dev";
+/// The storage version, and the one the controller uses.
+pub const STORAGE_VERSION: &str = "v1beta1";
+/// The other served version, with the same schema.
+pub const LEGACY_VERSION: &str = "v1alpha1";
+
+/// The desired state of one MCP server.
+// Several printer columns share `type_ = "string"`, which clippy mistakes for duplicate attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "toolhive.stacklok.dev",
+    version = "v1beta1",
+    kind = "MCPServer",
+    plural = "mcpservers",
+    singular = "mcpserver",
+    namespaced,
+    status = "MCPServerStatus",
+    shortname = "mcpserver",
+    shortname = "mcpservers",
+    category = "toolhive",
+    doc = "An MCP server that Apiary runs as a hardened Deployment with a Service.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Transport", type_ = "string", json_path = ".spec.transport"),
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
+    printcolumn(name = "Tools", type_ = "integer", json_path = ".status.toolCount"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPServerSpec {
+    /// The container image of the MCP server.
+    pub image: String,
+    /// How clients talk to the server (default `stdio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// For `stdio`: how the proxy exposes the server (ToolHive field; default `streamable-http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_mode: Option<ProxyMode>,
+    /// The Service port (current name; wins over `port`). Default 8080.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub proxy_port: Option<i32>,
+    /// The port the MCP container listens on (current name; wins over `targetPort`). Default 8080.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub mcp_port: Option<i32>,
+    /// Deprecated name of `proxyPort` (ToolHive ≤ v0.14, the seed manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<i32>,
+    /// Deprecated name of `mcpPort` (ToolHive ≤ v0.14, the seed manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub target_port: Option<i32>,
+    /// Extra arguments for the MCP server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Plain environment variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub env: Vec<EnvVar>,
+    /// Environment variables read from Secrets in the same namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
+    /// Host-path volumes (ToolHive field; accepted, not mounted by Apiary).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<HostVolume>,
+    /// CPU and memory for the MCP container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// An existing ServiceAccount to run as; without it Apiary creates `<name>-sa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    /// What the server may reach on the network (default: builtin `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_profile: Option<PermissionProfileRef>,
+    /// A PodTemplateSpec overlay, merged over the rendered pod (the MCP container is `mcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub pod_template_spec: Option<serde_json::Value>,
+    /// The MCPToolConfig in the same namespace that curates the published tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_config_ref: Option<ToolConfigRef>,
+    /// Deprecated inline allow-list (ToolHive ≤ v0.14; `toolConfigRef` wins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// Pod replicas. Unset leaves the Deployment's replicas alone (manual or HPA scaling);
+    /// `stdio` servers are capped at 1; 0 stops the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub replicas: Option<i32>,
+    /// Service session affinity, `ClientIP` or `None` (ToolHive field; accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_affinity: Option<String>,
+    /// Trust `X-Forwarded-*` headers (ToolHive field; accepted, not used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_proxy_headers: Option<bool>,
+    /// Path prefix for SSE endpoint URLs (ToolHive field; accepted, not used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_prefix: Option<String>,
+    /// Backend replicas (ToolHive field; accepted, not used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub backend_replicas: Option<i32>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub resource_overrides: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub oidc_config_ref: Option<serde_json::Value>,
+    /// Legacy ToolHive field (≤ v0.20), accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub oidc_config: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub authz_config: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub authz_config_ref: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub audit: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub external_auth_config_ref: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub webhook_config_ref: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub auth_server_ref: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub telemetry_config_ref: Option<serde_json::Value>,
+    /// Legacy ToolHive field (≤ v0.20), accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub telemetry: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub session_storage: Option<serde_json::Value>,
+    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub rate_limiting: Option<serde_json::Value>,
+    /// ToolHive's MCPGroup reference: `{name}`, or a bare string before v0.20. Accepted, not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_any")]
+    pub group_ref: Option<serde_json::Value>,
+}
+
+/// How clients talk to an MCP server.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Transport {
+    /// Standard input and output of the container (the default).
+    #[default]
+    #[serde(rename = "stdio")]
+    Stdio,
+    /// MCP streamable HTTP, served at `/mcp`.
+    #[serde(rename = "streamable-http")]
+    StreamableHttp,
+    /// Legacy HTTP with server-sent events, served at `/sse`.
+    #[serde(rename = "sse")]
+    Sse,
+}
+
+impl Transport {
+    /// The name used in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stdio => "stdio",
+            Self::StreamableHttp => "streamable-http",
+            Self::Sse => "sse",
+        }
+    }
+}
+
+/// How a `stdio` server is exposed over HTTP.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ProxyMode {
+    /// MCP streamable HTTP (the default).
+    #[default]
+    #[serde(rename = "streamable-http")]
+    StreamableHttp,
+    /// Legacy server-sent events.
+    #[serde(rename = "sse")]
+    Sse,
+}
+
+/// One plain environment variable.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct EnvVar {
+    /// The variable's name.
+    pub name: String,
+    /// Its value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// An environment variable taken from a key of a Secret.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRef {
+    /// The Secret's name, in the server's namespace.
+    pub name: String,
+    /// The key inside the Secret.
+    pub key: String,
+    /// The variable's name (default: `key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_env_name: Option<String>,
+}
+
+/// A ToolHive host-path volume (accepted, not mounted).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HostVolume {
+    /// The volume's name.
+    pub name: String,
+    /// The path on the host.
+    pub host_path: String,
+    /// The path in the container.
+    pub mount_path: String,
+    /// Mount read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+}
+
+/// CPU and memory limits and requests, as Kubernetes quantities (`"100m"`, `"64Mi"`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct Resources {
+    /// Upper bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ResourceList>,
+    /// Guaranteed amounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<ResourceList>,
+}
+
+/// A CPU and a memory quantity.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct ResourceList {
+    /// CPU, such as `100m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// Memory, such as `128Mi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+}
+
+/// Where the permission profile comes from.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct PermissionProfileRef {
+    /// `builtin` (name `none` or `network`) or `configmap` (name and key of a ConfigMap).
+    #[serde(rename = "type", default)]
+    pub kind: ProfileKind,
+    /// The builtin profile's name, or the ConfigMap's name.
+    pub name: String,
+    /// The ConfigMap key holding the profile JSON (configmap profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// The kind of a permission profile reference.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileKind {
+    /// A profile built into Apiary (and ToolHive): `none` or `network`.
+    #[default]
+    Builtin,
+    /// ToolHive's runtime profile JSON in a ConfigMap key.
+    Configmap,
+}
+
+/// A reference to an MCPToolConfig in the same namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct ToolConfigRef {
+    /// The MCPToolConfig's name.
+    pub name: String,
+}
+
+/// The observed state of an MCP server.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPServerStatus {
+    /// Pending, Ready, Failed, Terminating or Stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// More about the phase; for Failed, the field at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Where clients inside the cluster reach the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Ready pods of the Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, ToolConfigResolved, PolicyCompliant (and ToolsDiscovered, set by the registry).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Hash of the referenced MCPToolConfig's spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_config_hash: Option<String>,
+    /// Tools found by the last live fetch (written by the registry, not the operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_count: Option<i32>,
+    /// Content hash of the last live fetch (written by the registry, not the operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools_hash: Option<String>,
+}
+
+/// The lifecycle phase of an MCP server.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Children applied, no ready pod yet.
+    Pending,
+    /// At least one ready pod. ToolHive before v0.17 called this `Running`.
+    #[serde(alias = "Running")]
+    Ready,
+    /// The spec is invalid, or a dependency is missing; the message says which field.
+    Failed,
+    /// Being deleted.
+    Terminating,
+    /// Scaled to zero.
+    Stopped,
+}
+
+/// The curation of an MCP server's tools: which are published, under what names.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "toolhive.stacklok.dev",
+    version = "v1beta1",
+    kind = "MCPToolConfig",
+    plural = "mcptoolconfigs",
+    singular = "mcptoolconfig",
+    namespaced,
+    status = "MCPToolConfigStatus",
+    shortname = "tc",
+    shortname = "toolconfig",
+    category = "toolhive",
+    doc = "Which tools of an MCP server are published, and how they are renamed or described.",
+    printcolumn(name = "Filter", type_ = "integer", json_path = ".spec.toolsFilter[*]"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPToolConfigSpec {
+    /// ToolHive's allow-list of (user-visible) tool names; empty allows every tool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub tools_filter: Vec<String>,
+    /// Per-tool overrides, keyed by the upstream tool name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tools_override: BTreeMap<String, ToolOverride>,
+    /// Apiary: glob patterns of tools to publish (`*` and `?`); empty allows every tool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Apiary: glob patterns of tools never to publish; deny wins over allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+}
+
+/// A new name, description or annotations for one tool.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct ToolOverride {
+    /// The published name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The published description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Annotation overrides; an unset field keeps the server's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<ToolAnnotations>,
+}
+
+/// MCP tool annotations that can be overridden.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolAnnotations {
+    /// A human-readable title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The tool does not change its environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_hint: Option<bool>,
+    /// The tool may destroy data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive_hint: Option<bool>,
+    /// Calling the tool twice has the effect of calling it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent_hint: Option<bool>,
+    /// The tool talks to an open world (the internet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_world_hint: Option<bool>,
+}
+
+/// The observed state of an MCPToolConfig.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPToolConfigStatus {
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Hash of the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+    /// `Valid`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// A schemaless object whose unknown fields the apiserver keeps.
+fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+
+/// Any JSON value (used where ToolHive changed a field's type between releases).
+fn free_form_any(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+
+/// Serves `crd`'s single version also as `v1alpha1`, with `v1beta1` stored.
+fn with_legacy_version(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let mut legacy = crd.clone();
+    for version in &mut legacy.spec.versions {
+        version.name = LEGACY_VERSION.to_owned();
+    }
+    match merge_crds(vec![crd.clone(), legacy], STORAGE_VERSION) {
+        Ok(mut merged) => {
+            // Keep the conventional order: oldest version first.
+            merged.spec.versions.sort_by(|a, b| a.name.cmp(&b.name));
+            merged
+        }
+        // Unreachable: both inputs are single-version CRDs of one kind and group.
+        Err(error) => panic!(
+            "merging the CRD versions of {}: {error}",
+            crd.spec.names.kind
+        ),
+    }
+}
+
+/// The `MCPServer` CRD, served as `v1alpha1` and `v1beta1`.
+pub fn mcpserver_crd() -> CustomResourceDefinition {
+    with_legacy_version(MCPServer::crd())
+}
+
+/// The `MCPToolConfig` CRD, served as `v1alpha1` and `v1beta1`.
+pub fn mcptoolconfig_crd() -> CustomResourceDefinition {
+    with_legacy_version(MCPToolConfig::crd())
+}
+
+/// The CRD manifests Apiary ships, as `(file name, YAML)` pairs for `deploy/crds/`.
+pub fn crd_manifests() -> Vec<(&'static str, String)> {
+    [
+        ("mcpservers.yaml", mcpserver_crd()),
+        ("mcptoolconfigs.yaml", mcptoolconfig_crd()),
+    ]
+    .into_iter()
+    .map(|(file, crd)| (file, to_yaml(&crd)))
+    .collect()
+}
+
+fn to_yaml(crd: &CustomResourceDefinition) -> String {
+    let body = serde_yaml::to_string(crd).unwrap_or_else(|error| {
+        // Unreachable: a CRD is plain data.
+        panic!("serializing the {} CRD: {error}", crd.spec.names.kind)
+    });
+    format!(
+        "# Generated by `apiary crds --out deploy/crds` from server/src/operator/crd.rs. Do not edit.\n{body}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_versions_are_served_with_one_schema_and_v1beta1_stored() {
+        for crd in [mcpserver_crd(), mcptoolconfig_crd()] {
+            let names: Vec<_> = crd.spec.versions.iter().map(|v| v.name.as_str()).collect();
+            assert_eq!(names, ["v1alpha1", "v1beta1"]);
+            let stored: Vec<_> = crd
+                .spec
+                .versions
+                .iter()
+                .filter(|v| v.storage)
+                .map(|v| v.name.as_str())
+                .collect();
+            assert_eq!(stored, ["v1beta1"]);
+            assert_eq!(crd.spec.versions[0].schema, crd.spec.versions[1].schema);
+            assert!(crd.spec.versions.iter().all(|v| v.served));
+        }
+    }
+
+    #[test]
+    fn the_seed_and_toolhive_manifests_parse() {
+        let seed: MCPServer =
+            serde_yaml::from_str(include_str!("../../tests/fixtures/osv-mcpserver.yaml"))
+                .expect("the seed parses");
+        assert_eq!(seed.spec.port, Some(8080));
+        assert_eq!(seed.spec.target_port, Some(8080));
+        assert_eq!(seed.spec.transport, Some(Transport::StreamableHttp));
+        let toolhive: MCPServer = serde_yaml::from_str(
+            "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: fetch}\n\
+             spec: {image: ghcr.io/stackloklabs/gofetch/server, transport: streamable-http,\n\
+             toolConfigRef: {name: fetch-tools}, proxyPort: 8080, mcpPort: 8081,\n\
+             groupRef: legacy-string, oidcConfigRef: {name: x, audience: y}}",
+        )
+        .expect("a ToolHive manifest parses");
+        assert_eq!(toolhive.spec.mcp_port, Some(8081));
+        assert_eq!(
+            toolhive.spec.group_ref,
+            Some(serde_json::json!("legacy-string"))
+        );
+    }
+
+    #[test]
+    fn running_is_read_as_ready() {
+        let status: MCPServerStatus =
+            serde_json::from_value(serde_json::json!({"phase": "Running"})).expect("parses");
+        assert_eq!(status.phase, Some(Phase::Ready));
+    }
+}

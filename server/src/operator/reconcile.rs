@@ -1,0 +1,503 @@
+//! The controller: dereference → validate → build → apply → status, for every `MCPServer`.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::core::error_boundary::InvalidObject;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{watcher, Controller};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use super::crd::{MCPServer, MCPToolConfig, ProfileKind};
+use super::render::{self, InvalidSpec, FIELD_MANAGER};
+use super::status::{self, Outcome, ToolConfigState};
+
+/// How long a status patch may take.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Re-check every healthy server this often, whatever happens.
+const RESYNC: Duration = Duration::from_secs(300);
+/// The cap of the per-object backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Why a reconcile did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The apiserver refused or could not be reached (transient: backoff).
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The spec is invalid (permanent: wait for a change).
+    #[error("invalid spec: {0}")]
+    InvalidSpec(InvalidSpec),
+    /// Something the spec refers to is missing or wrong, such as a ConfigMap profile
+    /// (transient: backoff, since it may appear without the MCPServer changing).
+    #[error("{0}")]
+    Dependency(InvalidSpec),
+    /// The object could not be decoded at all (permanent: wait for a change).
+    #[error("malformed MCPServer: {0}")]
+    Malformed(String),
+    /// The status patch took longer than allowed (transient).
+    #[error("status update timed out")]
+    StatusTimeout,
+}
+
+impl Error {
+    /// Permanent errors wait for the object to change; others back off.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::InvalidSpec(_) | Self::Malformed(_))
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube",
+            Self::InvalidSpec(_) => "invalid_spec",
+            Self::Dependency(_) => "dependency",
+            Self::Malformed(_) => "malformed",
+            Self::StatusTimeout => "status_timeout",
+        }
+    }
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    client: Client,
+    recorder: Recorder,
+    /// Consecutive transient failures per object, for the exponential backoff.
+    failures: Mutex<HashMap<ObjectRef<DeserializeGuard<MCPServer>>, u32>>,
+}
+
+impl Context {
+    /// A context for `client`.
+    pub fn new(client: Client) -> Self {
+        Self {
+            recorder: Recorder::new(client.clone(), "apiary-operator".into()),
+            client,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn failures(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<DeserializeGuard<MCPServer>>, u32>> {
+        // A poisoned lock only means another reconcile panicked; the counts are still usable.
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// An `Api` for `namespace`, or for every namespace.
+fn scoped<K>(client: Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client, namespace),
+        None => Api::all(client),
+    }
+}
+
+/// Runs the controller until `shutdown` is cancelled. `namespace` limits it to one namespace.
+pub async fn run(client: Client, namespace: Option<String>, shutdown: CancellationToken) {
+    let namespace = namespace.as_deref();
+    let servers = scoped::<DeserializeGuard<MCPServer>>(client.clone(), namespace);
+    let children = watcher::Config::default().labels("app.kubernetes.io/managed-by=apiary");
+    let controller = Controller::new(servers, watcher::Config::default().any_semantic());
+    let store = controller.store();
+    let context = Arc::new(Context::new(client.clone()));
+    tracing::info!(
+        namespace = namespace.unwrap_or("(all)"),
+        "MCPServer operator starting"
+    );
+    controller
+        .owns(
+            scoped::<Deployment>(client.clone(), namespace),
+            children.clone(),
+        )
+        .owns(
+            scoped::<Service>(client.clone(), namespace),
+            children.clone(),
+        )
+        .owns(
+            scoped::<ServiceAccount>(client.clone(), namespace),
+            children.clone(),
+        )
+        .owns(scoped::<NetworkPolicy>(client.clone(), namespace), children)
+        .watches(
+            scoped::<DeserializeGuard<MCPToolConfig>>(client, namespace),
+            watcher::Config::default(),
+            move |config| {
+                let name = config.name_any();
+                let namespace = config.namespace();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|server| {
+                        server.namespace() == namespace
+                            && server.0.as_ref().is_ok_and(|s| {
+                                s.spec
+                                    .tool_config_ref
+                                    .as_ref()
+                                    .is_some_and(|r| r.name == name)
+                            })
+                    })
+                    .map(|server| ObjectRef::from_obj(&*server))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown.cancelled_owned())
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::debug!(%object, "reconciled"),
+                // A child's event for an MCPServer that is gone (its children await the GC).
+                Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                    tracing::debug!(%object, "owner is gone; nothing to do");
+                }
+                Err(error) => tracing::warn!(error = %error, "reconcile failed"),
+            }
+        })
+        .await;
+    tracing::info!("MCPServer operator stopped");
+}
+
+/// Reconciles one object; a thin wrapper that records metrics.
+#[tracing::instrument(skip_all, fields(object = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
+async fn reconcile(
+    guard: Arc<DeserializeGuard<MCPServer>>,
+    context: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = match &guard.0 {
+        Ok(server) => reconcile_server(server, &context).await,
+        Err(invalid) => report_malformed(invalid, &context).await,
+    };
+    metrics::counter!("apiary_operator_reconciles_total").increment(1);
+    metrics::histogram!("apiary_operator_reconcile_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    if let Err(error) = &result {
+        metrics::counter!("apiary_operator_reconcile_errors_total", "kind" => error.kind())
+            .increment(1);
+    } else {
+        context.failures().remove(&ObjectRef::from_obj(&*guard));
+    }
+    result
+}
+
+/// Permanent errors wait for a change; transient ones back off exponentially per object.
+fn error_policy(
+    guard: Arc<DeserializeGuard<MCPServer>>,
+    error: &Error,
+    context: Arc<Context>,
+) -> Action {
+    if error.is_permanent() {
+        tracing::info!(%error, "waiting for the object to change");
+        return Action::await_change();
+    }
+    let mut failures = context.failures();
+    let count = failures.entry(ObjectRef::from_obj(&*guard)).or_insert(0);
+    *count = count.saturating_add(1);
+    let delay = backoff(*count);
+    tracing::warn!(%error, retry_in = ?delay, "transient error");
+    Action::requeue(delay)
+}
+
+/// 1 s, 2 s, 4 s, ... up to [`MAX_BACKOFF`].
+pub fn backoff(failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF)
+}
+
+async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Action, Error> {
+    let client = &context.client;
+    let namespace = server.namespace().unwrap_or_default();
+    let name = server.name_any();
+    // Dereference.
+    let tool_config = match &server.spec.tool_config_ref {
+        None => ToolConfigState::NotReferenced,
+        Some(reference) => {
+            let api: Api<MCPToolConfig> = Api::namespaced(client.clone(), &namespace);
+            match api.get_opt(&reference.name).await? {
+                Some(config) => ToolConfigState::Resolved {
+                    name: reference.name.clone(),
+                    hash: hash_json(&config.spec),
+                },
+                None => ToolConfigState::Missing {
+                    name: reference.name.clone(),
+                },
+            }
+        }
+    };
+    if server.meta().deletion_timestamp.is_some() {
+        write_status(client, server, &Outcome::Terminating, &tool_config).await?;
+        return Ok(Action::await_change());
+    }
+    let profile_text = match read_configmap_profile(server, client, &namespace).await? {
+        Ok(text) => text,
+        Err(missing) => {
+            return fail(server, context, &tool_config, Error::Dependency(missing)).await
+        }
+    };
+    // Validate and build: pure.
+    let plan = match render::validate(server, profile_text.as_deref()) {
+        Ok(plan) => plan,
+        Err(invalid)
+            if profile_text.is_some() && invalid.field.starts_with("spec.permissionProfile") =>
+        {
+            return fail(server, context, &tool_config, Error::Dependency(invalid)).await
+        }
+        Err(invalid) => {
+            return fail(server, context, &tool_config, Error::InvalidSpec(invalid)).await
+        }
+    };
+    let mut owner = server
+        .controller_owner_ref(&())
+        .ok_or_else(|| Error::Malformed("the object has no uid yet".into()))?;
+    // Foreground deletion of the MCPServer waits for its children (kube leaves this unset).
+    owner.block_owner_deletion = Some(true);
+    let children = match render::build(server, &plan, owner) {
+        Ok(children) => children,
+        Err(invalid) => {
+            return fail(server, context, &tool_config, Error::InvalidSpec(invalid)).await
+        }
+    };
+    // Apply.
+    // The Deployment goes right after its ServiceAccount; the NetworkPolicy is last.
+    if let Some(account) = &children.service_account {
+        apply(client, &namespace, account).await?;
+    }
+    let deployment = apply(client, &namespace, &children.deployment).await?;
+    repair_service_ports(client, &namespace, &children.service).await?;
+    apply(client, &namespace, &children.service).await?;
+    apply(client, &namespace, &children.network_policy).await?;
+    // Status.
+    let outcome = Outcome::Applied {
+        url: render::url(server, &plan),
+        deployment: &deployment,
+        policy_gap: plan.policy_gap(),
+    };
+    write_status(client, server, &outcome, &tool_config).await?;
+    tracing::debug!(%name, "children applied");
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Reads a ConfigMap profile's JSON: `Ok(Ok(None))` for builtin profiles, `Ok(Err(..))` when
+/// the ConfigMap or its key is missing.
+async fn read_configmap_profile(
+    server: &MCPServer,
+    client: &Client,
+    namespace: &str,
+) -> Result<Result<Option<String>, InvalidSpec>, Error> {
+    let Some(profile) = &server.spec.permission_profile else {
+        return Ok(Ok(None));
+    };
+    if profile.kind != ProfileKind::Configmap {
+        return Ok(Ok(None));
+    }
+    let key = render::profile_key(profile.key.as_deref());
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let text = api
+        .get_opt(&profile.name)
+        .await?
+        .and_then(|map| map.data?.get(key).cloned());
+    Ok(text.map(Some).ok_or_else(|| InvalidSpec {
+        field: "spec.permissionProfile".into(),
+        reason: format!(
+            "ConfigMap {} with key {key} not found in namespace {namespace}",
+            profile.name
+        ),
+    }))
+}
+
+/// Records a failure in the status (and as an Event), then returns it for the error policy.
+async fn fail(
+    server: &MCPServer,
+    context: &Context,
+    tool_config: &ToolConfigState,
+    error: Error,
+) -> Result<Action, Error> {
+    let (message, reason) = match &error {
+        Error::InvalidSpec(invalid) => (invalid.to_string(), "InvalidSpec"),
+        Error::Dependency(invalid) => (invalid.to_string(), "DependencyMissing"),
+        other => (other.to_string(), "Error"),
+    };
+    write_status(
+        &context.client,
+        server,
+        &Outcome::Failed {
+            message: message.clone(),
+            reason,
+        },
+        tool_config,
+    )
+    .await?;
+    let event = Event {
+        type_: EventType::Warning,
+        reason: reason.into(),
+        note: Some(message),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = context
+        .recorder
+        .publish(&event, &server.object_ref(&()))
+        .await
+    {
+        tracing::warn!(%error, "cannot publish an event");
+    }
+    Err(error)
+}
+
+/// A malformed object gets phase Failed with the decoding error, written without decoding it.
+async fn report_malformed(invalid: &InvalidObject, context: &Context) -> Result<Action, Error> {
+    let Some(name) = &invalid.metadata.name else {
+        return Err(Error::Malformed(invalid.error.clone()));
+    };
+    let namespace = invalid.metadata.namespace.clone().unwrap_or_default();
+    let resource = ApiResource::erase::<MCPServer>(&());
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(context.client.clone(), &namespace, &resource);
+    let patch = serde_json::json!({
+        "apiVersion": resource.api_version,
+        "kind": resource.kind,
+        "status": {"phase": "Failed", "message": format!("cannot decode the MCPServer: {}", invalid.error)},
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(name, &params, &Patch::Apply(&patch))
+        .await?;
+    Err(Error::Malformed(invalid.error.clone()))
+}
+
+/// Puts back a Service's port list when someone changed a port number by hand.
+///
+/// Service ports are a list keyed by port and protocol, so an edited port is a *new* item that
+/// the editor owns; applying Apiary's item next to it would leave two ports named `http`, which
+/// the apiserver refuses. Replacing the list first lets the apply restore the Service.
+async fn repair_service_ports(
+    client: &Client,
+    namespace: &str,
+    desired: &Service,
+) -> Result<(), kube::Error> {
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    let Some(live) = api.get_opt(&desired.name_any()).await? else {
+        return Ok(());
+    };
+    let keys = |service: &Service| {
+        let mut keys: Vec<(i32, String)> = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|p| (p.port, p.protocol.clone().unwrap_or_else(|| "TCP".into())))
+            .collect();
+        keys.sort();
+        keys
+    };
+    if keys(&live) == keys(desired) {
+        return Ok(());
+    }
+    tracing::info!(service = %desired.name_any(), "restoring the Service's ports");
+    let ports = desired.spec.as_ref().and_then(|s| s.ports.clone());
+    let patch = serde_json::json!({"spec": {"ports": ports}});
+    api.patch(
+        &desired.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Server-side applies one child under Apiary's field manager, taking over conflicting fields.
+async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&object.name_any(), &params, &Patch::Apply(object))
+        .await
+}
+
+/// Server-side applies the status derived from `outcome`, bounded by [`STATUS_TIMEOUT`]. An
+/// unchanged status is not written, so the controller's own writes do not wake it up again.
+async fn write_status(
+    client: &Client,
+    server: &MCPServer,
+    outcome: &Outcome<'_>,
+    tool_config: &ToolConfigState,
+) -> Result<(), Error> {
+    let status = status::derive(
+        server,
+        outcome,
+        tool_config,
+        &Time(k8s_openapi::jiff::Timestamp::now()),
+    );
+    if server.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<MCPServer> =
+        Api::namespaced(client.clone(), &server.namespace().unwrap_or_default());
+    let patch = serde_json::json!({
+        "apiVersion": MCPServer::api_version(&()),
+        "kind": MCPServer::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let name = server.name_any();
+    let patch = Patch::Apply(&patch);
+    let result =
+        tokio::time::timeout(STATUS_TIMEOUT, api.patch_status(&name, &params, &patch)).await;
+    let outcome = match &result {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(_)) => "error",
+        Err(_) => "timeout",
+    };
+    metrics::counter!("apiary_operator_status_patches_total", "result" => outcome).increment(1);
+    match result {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.into()),
+        Err(_) => Err(Error::StatusTimeout),
+    }
+}
+
+/// A stable hash of a spec, for change detection.
+fn hash_json(value: &impl Serialize) -> String {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_up_to_a_cap() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(20), MAX_BACKOFF);
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,836 @@
+//! The MCPServer operator against a real kube-apiserver (`end2end/envtest`): each test gets a
+//! fresh namespace and its own in-process controller, and waits (bounded) for convergence.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use apiary_server::operator::crd::{MCPServer, MCPToolConfig, Phase};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+
+use support::kube::{
+    eventually, namespace, operator_ns, service_account_client, start_operator, wait_for,
+};
+
+const SEED: &str = include_str!("fixtures/osv-mcpserver.yaml");
+
+/// Server-side applies a manifest verbatim (any version), as `kubectl apply --server-side` would,
+/// with strict field validation: an unknown field fails instead of being dropped silently.
+async fn apply_manifest(client: &Client, namespace: &str, yaml: &str) -> Result<(), kube::Error> {
+    let mut object: DynamicObject = serde_yaml::from_str(yaml).expect("manifest parses");
+    object.metadata.namespace = Some(namespace.to_owned());
+    let types = object
+        .types
+        .clone()
+        .expect("manifest has apiVersion and kind");
+    let (group, version) = types
+        .api_version
+        .split_once('/')
+        .unwrap_or(("", types.api_version.as_str()));
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, &types.kind));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    api.patch(
+        &object.name_any(),
+        &PatchParams::apply("kubectl-test")
+            .force()
+            .validation_strict(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The seed with its namespace rewritten (the fixture file itself stays byte-identical).
+fn seed_in(namespace: &str) -> String {
+    SEED.replace(
+        "namespace: my-namespace",
+        &format!("namespace: {namespace}"),
+    )
+}
+
+fn phase_is(phase: Phase) -> impl Fn(&MCPServer) -> bool {
+    move |server| server.status.as_ref().and_then(|s| s.phase) == Some(phase)
+}
+
+fn condition<'a>(server: &'a MCPServer, type_: &str) -> Option<(&'a str, &'a str)> {
+    server
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.as_str(), c.reason.as_str()))
+}
+
+fn is_controller_ref_to(server: &MCPServer) -> impl Fn(&[OwnerReference]) -> bool + '_ {
+    move |refs| {
+        refs.iter().any(|r| {
+            r.kind == "MCPServer"
+                && r.uid == server.uid().unwrap_or_default()
+                && r.controller == Some(true)
+                && r.block_owner_deletion == Some(true)
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_seed_manifest_reconciles_into_hardened_children_and_becomes_ready() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(&ns.client, &ns.name, &seed_in(&ns.name))
+        .await
+        .expect("the seed (v1alpha1, port/targetPort) is accepted verbatim");
+
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let deployment = wait_for(&deployments, "osv", "the Deployment", |_| true).await;
+    let spec = deployment.spec.expect("spec");
+    assert_eq!(
+        spec.replicas,
+        Some(1),
+        "defaulted by the apiserver, not set by Apiary"
+    );
+    let pod = spec.template.spec.expect("pod spec");
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    assert_eq!(pod.service_account_name.as_deref(), Some("osv-sa"));
+    let container = &pod.containers[0];
+    assert_eq!(container.name, "mcp");
+    assert_eq!(
+        container.image.as_deref(),
+        Some("ghcr.io/stackloklabs/osv-mcp/server")
+    );
+    let security = container.security_context.as_ref().expect("hardened");
+    assert_eq!(security.run_as_non_root, Some(true));
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        security.capabilities.as_ref().and_then(|c| c.drop.clone()),
+        Some(vec!["ALL".to_owned()])
+    );
+    assert_eq!(
+        security.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+        Some("RuntimeDefault")
+    );
+    let resources = container.resources.as_ref().expect("resources");
+    let limits = resources.limits.as_ref().expect("limits");
+    assert_eq!(limits["cpu"].0, "100m");
+    assert_eq!(limits["memory"].0, "128Mi");
+    let requests = resources.requests.as_ref().expect("requests");
+    assert_eq!(requests["cpu"].0, "50m");
+    assert_eq!(requests["memory"].0, "64Mi");
+    assert_eq!(
+        container.ports.as_ref().map(|p| p[0].container_port),
+        Some(8080)
+    );
+    let labels = deployment.metadata.labels.expect("labels");
+    assert_eq!(labels["app.kubernetes.io/instance"], "osv");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "apiary");
+    assert!(labels.contains_key("app.kubernetes.io/name"));
+
+    let services: Api<Service> = Api::namespaced(ns.client.clone(), &ns.name);
+    let service = wait_for(&services, "mcp-osv", "the Service", |_| true).await;
+    let port = &service.spec.expect("spec").ports.expect("ports")[0];
+    assert_eq!(port.port, 8080);
+    assert_eq!(
+        port.target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8080))
+    );
+
+    let accounts: Api<ServiceAccount> = Api::namespaced(ns.client.clone(), &ns.name);
+    let account = wait_for(&accounts, "osv-sa", "the ServiceAccount", |_| true).await;
+    assert_eq!(account.automount_service_account_token, Some(false));
+
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policy = wait_for(&policies, "osv", "the NetworkPolicy", |_| true).await;
+    let policy = serde_json::to_value(policy.spec.expect("spec")).expect("json");
+    assert_eq!(policy["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(policy["egress"], json!([{}]), "builtin network: all egress");
+    assert_eq!(
+        policy["ingress"],
+        json!([{
+            "from": [{"namespaceSelector": {},
+                      "podSelector": {"matchLabels": {"app.kubernetes.io/component": "apiary-gateway"}}}],
+            "ports": [{"port": 8080, "protocol": "TCP"}]
+        }]),
+        "ingress only from the gateway"
+    );
+
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let server = wait_for(&servers, "osv", "phase Pending", phase_is(Phase::Pending)).await;
+    let status = server.status.expect("status");
+    assert_eq!(
+        status.url.as_deref(),
+        Some(format!("http://mcp-osv.{}.svc.cluster.local:8080/mcp", ns.name).as_str())
+    );
+    assert_eq!(status.observed_generation, server.metadata.generation);
+
+    // No kubelet: pretend the pod became ready.
+    deployments
+        .patch_status(
+            "osv",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 1, "readyReplicas": 1}})),
+        )
+        .await
+        .expect("patch the Deployment's status");
+    let server = wait_for(&servers, "osv", "phase Ready", phase_is(Phase::Ready)).await;
+    assert_eq!(condition(&server, "Ready"), Some(("True", "Ready")));
+    assert_eq!(server.status.and_then(|s| s.ready_replicas), Some(1));
+}
+
+#[tokio::test]
+async fn a_toolhive_v1beta1_manifest_with_a_tool_config_reconciles_the_same_way() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPToolConfig\nmetadata: {name: fetch-tools}\n\
+         spec: {toolsFilter: [fetch], toolsOverride: {fetch: {name: web_fetch, description: Fetch a URL}},\n\
+         deny: ['admin_*']}",
+    )
+    .await
+    .expect("the MCPToolConfig is accepted");
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: fetch}\n\
+         spec:\n  image: ghcr.io/stackloklabs/gofetch/server\n  transport: streamable-http\n\
+         \x20 toolConfigRef: {name: fetch-tools}\n  proxyPort: 9090\n  mcpPort: 8081\n\
+         \x20 args: [--verbose]\n  env: [{name: LOG, value: debug}]\n\
+         \x20 secrets: [{name: fetch-secret, key: token, targetEnvName: FETCH_TOKEN}]\n\
+         \x20 permissionProfile: {type: builtin, name: none}\n\
+         \x20 resources: {limits: {cpu: 100m, memory: 128Mi}, requests: {cpu: 50m, memory: 64Mi}}\n\
+         \x20 proxyMode: streamable-http\n  sessionAffinity: ClientIP\n  trustProxyHeaders: true\n\
+         \x20 groupRef: {name: team}\n  oidcConfigRef: {name: oidc, audience: fetch}\n\
+         \x20 audit: {enabled: true}\n  telemetryConfigRef: {name: otel}\n\
+         \x20 resourceOverrides: {proxyDeployment: {labels: {a: b}}}\n\
+         \x20 volumes: [{name: data, hostPath: /data, mountPath: /data, readOnly: true}]\n\
+         \x20 podTemplateSpec:\n    metadata: {annotations: {team: search}}\n\
+         \x20   spec:\n      nodeSelector: {disk: ssd}\n\
+         \x20     containers: [{name: mcp, env: [{name: EXTRA, value: '1'}]}, {name: sidecar, image: busybox}]\n",
+    )
+    .await
+    .expect("the ToolHive manifest, with fields Apiary does not act on, is accepted strictly");
+
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let server = wait_for(&servers, "fetch", "ToolConfigResolved=True", |s| {
+        condition(s, "ToolConfigResolved") == Some(("True", "Resolved"))
+    })
+    .await;
+    let status = server.status.expect("status");
+    assert_eq!(status.phase, Some(Phase::Pending));
+    assert!(status.tool_config_hash.is_some_and(|h| h.len() == 64));
+    assert_eq!(
+        status.url.as_deref(),
+        Some(format!("http://mcp-fetch.{}.svc.cluster.local:9090/mcp", ns.name).as_str())
+    );
+
+    let services: Api<Service> = Api::namespaced(ns.client.clone(), &ns.name);
+    let service = wait_for(&services, "mcp-fetch", "the Service", |_| true).await;
+    let port = &service.spec.expect("spec").ports.expect("ports")[0];
+    assert_eq!(port.port, 9090);
+    assert_eq!(
+        port.target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8081))
+    );
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let deployment = wait_for(&deployments, "fetch", "the Deployment", |_| true).await;
+    let template = deployment.spec.expect("spec").template;
+    assert_eq!(
+        template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .map(|a| a["team"].as_str()),
+        Some("search")
+    );
+    let pod = serde_json::to_value(template.spec.expect("pod")).expect("json");
+    assert_eq!(pod["nodeSelector"], json!({"disk": "ssd"}));
+    assert_eq!(pod["containers"][1]["name"], "sidecar");
+    let container = pod["containers"][0].clone();
+    assert_eq!(container["name"], "mcp");
+    assert_eq!(container["ports"][0]["containerPort"], 8081);
+    assert_eq!(container["args"], json!(["--verbose"]));
+    assert_eq!(
+        container["env"],
+        json!([{"name": "LOG", "value": "debug"},
+               {"name": "FETCH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "fetch-secret", "key": "token"}}},
+               {"name": "EXTRA", "value": "1"}]),
+        "podTemplateSpec env merged into the mcp container by name"
+    );
+    assert_eq!(container["securityContext"]["runAsNonRoot"], true);
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policy = wait_for(&policies, "fetch", "the NetworkPolicy", |_| true).await;
+    let policy = serde_json::to_value(policy.spec.expect("spec")).expect("json");
+    assert_eq!(policy["policyTypes"], json!(["Ingress", "Egress"]));
+    assert!(
+        policy.get("egress").is_none() || policy["egress"] == json!([]),
+        "builtin none: no egress, got {policy}"
+    );
+}
+
+#[tokio::test]
+async fn drift_is_repaired_and_a_manual_scale_survives() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(&ns.client, &ns.name, &seed_in(&ns.name))
+        .await
+        .expect("apply the seed");
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let first = wait_for(&deployments, "osv", "the Deployment", |_| true).await;
+
+    // A deleted child is recreated.
+    deployments
+        .delete("osv", &DeleteParams::default())
+        .await
+        .expect("delete the Deployment");
+    let old_uid = first.uid();
+    wait_for(&deployments, "osv", "the Deployment to be recreated", |d| {
+        d.uid() != old_uid
+    })
+    .await;
+
+    // A child edited by hand is put back.
+    let services: Api<Service> = Api::namespaced(ns.client.clone(), &ns.name);
+    wait_for(&services, "mcp-osv", "the Service", |_| true).await;
+    services
+        .patch(
+            "mcp-osv",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"ports": [
+                {"$patch": "replace"},
+                {"name": "http", "port": 9999, "targetPort": 8080, "protocol": "TCP"}]}})),
+        )
+        .await
+        .expect("edit the Service's port by hand");
+    let ports = |s: &Service| {
+        s.spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .map(|p| p.iter().map(|p| p.port).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    wait_for(
+        &services,
+        "mcp-osv",
+        "the Service port to be restored",
+        |s| ports(s) == [8080],
+    )
+    .await;
+
+    // With spec.replicas unset, a manual scale is left alone.
+    deployments
+        .patch_scale(
+            "osv",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .expect("scale by hand");
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    servers
+        .patch(
+            "osv",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"test/touch": "1"}}})),
+        )
+        .await
+        .expect("touch the MCPServer");
+    // Force a reconcile we can observe: the NetworkPolicy is applied after the Deployment, so
+    // once it is back, that pass has re-applied the Deployment.
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policy = wait_for(&policies, "osv", "the NetworkPolicy", |_| true).await;
+    policies
+        .delete("osv", &DeleteParams::default())
+        .await
+        .expect("delete the NetworkPolicy");
+    wait_for(&policies, "osv", "the NetworkPolicy to be recreated", |p| {
+        p.uid() != policy.uid()
+    })
+    .await;
+    let deployment = deployments.get("osv").await.expect("the Deployment");
+    assert_eq!(
+        deployment.spec.and_then(|s| s.replicas),
+        Some(3),
+        "the manual scale survives a re-reconcile"
+    );
+}
+
+#[tokio::test]
+async fn invalid_specs_fail_with_the_field_named() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    // The schema refuses an out-of-range port at admission, naming the field.
+    let refused = apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\nmetadata: {name: badport}\n\
+         spec: {image: ghcr.io/x/y, port: 70000}",
+    )
+    .await
+    .expect_err("port 70000 is refused by the apiserver");
+    assert!(
+        refused.to_string().contains("spec.port"),
+        "the refusal names the field: {refused}"
+    );
+
+    // What only the operator can check: a bad image reference and an unknown builtin profile.
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    for (name, spec, field) in [
+        (
+            "badimage",
+            "{image: 'Not A/Valid Image', transport: sse}",
+            "spec.image",
+        ),
+        (
+            "badprofile",
+            "{image: ghcr.io/x/y, permissionProfile: {type: builtin, name: internet}}",
+            "spec.permissionProfile.name",
+        ),
+    ] {
+        apply_manifest(
+            &ns.client,
+            &ns.name,
+            &format!(
+                "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {{name: {name}}}\nspec: {spec}"
+            ),
+        )
+        .await
+        .expect("structurally valid, so admitted");
+        let server = wait_for(&servers, name, "phase Failed", phase_is(Phase::Failed)).await;
+        let message = server.status.and_then(|s| s.message).unwrap_or_default();
+        assert!(message.contains(field), "{name}: {message}");
+        assert!(
+            deployments.get_opt(name).await.expect("get").is_none(),
+            "{name}: nothing is deployed for an invalid spec"
+        );
+    }
+
+    // Fixing the spec is noticed (the permanent error waits for this change).
+    servers
+        .patch(
+            "badimage",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"image": "ghcr.io/x/y:1.0"}})),
+        )
+        .await
+        .expect("fix the image");
+    wait_for(
+        &servers,
+        "badimage",
+        "phase Pending after the fix",
+        phase_is(Phase::Pending),
+    )
+    .await;
+    wait_for(
+        &deployments,
+        "badimage",
+        "the Deployment after the fix",
+        |_| true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_missing_tool_config_is_reported_until_it_appears() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: gh}\n\
+         spec: {image: ghcr.io/github/github-mcp-server, toolConfigRef: {name: gh-tools}}",
+    )
+    .await
+    .expect("apply the MCPServer");
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let server = wait_for(&servers, "gh", "ToolConfigResolved=False", |s| {
+        condition(s, "ToolConfigResolved").is_some_and(|(status, _)| status == "False")
+    })
+    .await;
+    assert_eq!(
+        condition(&server, "ToolConfigResolved"),
+        Some(("False", "ToolConfigNotFound"))
+    );
+    let message = server
+        .status
+        .as_ref()
+        .and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == "ToolConfigResolved")
+        })
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(message.contains("gh-tools"), "{message}");
+
+    // Creating the MCPToolConfig alone (no change to the MCPServer) flips it: the watch works.
+    let configs: Api<MCPToolConfig> = Api::namespaced(ns.client.clone(), &ns.name);
+    let config: MCPToolConfig = serde_yaml::from_str(
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPToolConfig\nmetadata: {name: gh-tools}\n\
+         spec: {toolsFilter: [get_issue], allow: ['get_*'], deny: ['*_delete']}",
+    )
+    .expect("parses");
+    configs
+        .create(&Default::default(), &config)
+        .await
+        .expect("create the MCPToolConfig");
+    let server = wait_for(&servers, "gh", "ToolConfigResolved=True", |s| {
+        condition(s, "ToolConfigResolved") == Some(("True", "Resolved"))
+    })
+    .await;
+    let first_hash = server.status.and_then(|s| s.tool_config_hash);
+    assert!(first_hash.is_some());
+
+    // A change to the MCPToolConfig is seen too.
+    configs
+        .patch(
+            "gh-tools",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"deny": ["*_delete", "*_admin"]}})),
+        )
+        .await
+        .expect("edit the MCPToolConfig");
+    wait_for(&servers, "gh", "a new toolConfigHash", |s| {
+        let hash = s.status.as_ref().and_then(|s| s.tool_config_hash.clone());
+        hash.is_some() && hash != first_hash
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deletion_leaves_only_children_the_garbage_collector_removes() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(&ns.client, &ns.name, &seed_in(&ns.name))
+        .await
+        .expect("apply the seed");
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let server = wait_for(&servers, "osv", "phase Pending", phase_is(Phase::Pending)).await;
+    assert!(
+        server.finalizers().is_empty(),
+        "no finalizer: nothing outside the cluster to clean up"
+    );
+    let owned = is_controller_ref_to(&server);
+
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let services: Api<Service> = Api::namespaced(ns.client.clone(), &ns.name);
+    let accounts: Api<ServiceAccount> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let refs: BTreeMap<&str, Vec<OwnerReference>> = BTreeMap::from([
+        (
+            "Deployment",
+            wait_for(&deployments, "osv", "the Deployment", |_| true)
+                .await
+                .owner_references()
+                .to_vec(),
+        ),
+        (
+            "Service",
+            wait_for(&services, "mcp-osv", "the Service", |_| true)
+                .await
+                .owner_references()
+                .to_vec(),
+        ),
+        (
+            "ServiceAccount",
+            wait_for(&accounts, "osv-sa", "the ServiceAccount", |_| true)
+                .await
+                .owner_references()
+                .to_vec(),
+        ),
+        (
+            "NetworkPolicy",
+            wait_for(&policies, "osv", "the NetworkPolicy", |_| true)
+                .await
+                .owner_references()
+                .to_vec(),
+        ),
+    ]);
+    for (kind, refs) in &refs {
+        assert!(
+            owned(refs),
+            "{kind} carries a controller ownerReference with blockOwnerDeletion to the MCPServer: {refs:?}"
+        );
+    }
+
+    servers
+        .delete("osv", &DeleteParams::default())
+        .await
+        .expect("delete the MCPServer");
+    eventually(
+        "the MCPServer to be gone (no finalizer holds it)",
+        || async {
+            servers
+                .get_opt("osv")
+                .await
+                .expect("get")
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    // There is no garbage collector here: do its job, then make sure the operator, which still
+    // sees child events, recreates nothing for a server that is gone.
+    deployments
+        .delete("osv", &DeleteParams::default())
+        .await
+        .expect("delete the Deployment as the GC would");
+    services
+        .delete("mcp-osv", &DeleteParams::default())
+        .await
+        .expect("delete the Service as the GC would");
+    let quiet = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < quiet {
+        assert!(
+            deployments.get_opt("osv").await.expect("get").is_none(),
+            "the Deployment was recreated for a deleted MCPServer"
+        );
+        assert!(
+            services.get_opt("mcp-osv").await.expect("get").is_none(),
+            "the Service was recreated for a deleted MCPServer"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_documented_rbac_is_enough() {
+    let Some(admin) = support::kube::client().await else {
+        return;
+    };
+    let ns = namespace(&admin).await;
+    // The ClusterRole of deploy/rbac/operator.yaml, bound in this namespace only.
+    let role_yaml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/rbac/operator.yaml"),
+    )
+    .expect("read deploy/rbac/operator.yaml");
+    let role: k8s_openapi::api::rbac::v1::ClusterRole =
+        serde_yaml::from_str(&role_yaml).expect("a ClusterRole");
+    Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(admin.clone())
+        .patch(
+            "apiary-operator",
+            &PatchParams::apply("apiary-tests").force(),
+            &Patch::Apply(&role),
+        )
+        .await
+        .expect("apply the ClusterRole");
+    let binding: k8s_openapi::api::rbac::v1::RoleBinding = serde_json::from_value(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "apiary-operator", "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "apiary-operator"},
+        "subjects": [{"kind": "ServiceAccount", "name": "apiary-operator", "namespace": ns}],
+    }))
+    .expect("a RoleBinding");
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), &ns)
+        .create(&Default::default(), &binding)
+        .await
+        .expect("bind the role");
+    let operator = service_account_client(&ns, "apiary-operator").await;
+    let ns = start_operator(admin, operator, &ns);
+
+    apply_manifest(&ns.client, &ns.name, &seed_in(&ns.name))
+        .await
+        .expect("apply the seed");
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: custom}\n\
+         spec: {image: ghcr.io/x/y, transport: sse, permissionProfile: {type: configmap, name: prof}}",
+    )
+    .await
+    .expect("apply a server with a ConfigMap profile");
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: prof}\n\
+         data: {profile.json: '{\"network\":{\"outbound\":{\"allow_host\":[\"10.0.0.0/8\"],\"allow_port\":[443]}}}'}",
+    )
+    .await
+    .expect("apply the profile");
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: broken}\n\
+         spec: {image: 'UPPER/case'}",
+    )
+    .await
+    .expect("apply an invalid server");
+
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    wait_for(&servers, "osv", "phase Pending", phase_is(Phase::Pending)).await;
+    for (kind, found) in [
+        (
+            "Deployment",
+            Api::<Deployment>::namespaced(ns.client.clone(), &ns.name)
+                .get_opt("osv")
+                .await
+                .map(|o| o.is_some()),
+        ),
+        (
+            "Service",
+            Api::<Service>::namespaced(ns.client.clone(), &ns.name)
+                .get_opt("mcp-osv")
+                .await
+                .map(|o| o.is_some()),
+        ),
+        (
+            "ServiceAccount",
+            Api::<ServiceAccount>::namespaced(ns.client.clone(), &ns.name)
+                .get_opt("osv-sa")
+                .await
+                .map(|o| o.is_some()),
+        ),
+        (
+            "NetworkPolicy",
+            Api::<NetworkPolicy>::namespaced(ns.client.clone(), &ns.name)
+                .get_opt("osv")
+                .await
+                .map(|o| o.is_some()),
+        ),
+    ] {
+        assert!(
+            found.expect("get"),
+            "{kind} applied with the documented RBAC"
+        );
+    }
+    // The ConfigMap profile is read (it may appear after the server: the backoff retries).
+    wait_for(
+        &servers,
+        "custom",
+        "phase Pending",
+        phase_is(Phase::Pending),
+    )
+    .await;
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policy = wait_for(&policies, "custom", "the NetworkPolicy", |_| true).await;
+    let egress = serde_json::to_value(policy.spec.expect("spec")).expect("json")["egress"].clone();
+    assert_eq!(
+        egress[1],
+        json!({"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 443, "protocol": "TCP"}]})
+    );
+    // Failures are reported in the status and as an Event.
+    wait_for(&servers, "broken", "phase Failed", phase_is(Phase::Failed)).await;
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(ns.client.clone(), &ns.name);
+    eventually("a Warning event for the invalid spec", || async {
+        let list = events.list(&Default::default()).await.expect("list events");
+        list.items
+            .iter()
+            .any(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("broken")
+                    && e.reason.as_deref() == Some("InvalidSpec")
+                    && e.note.as_deref().is_some_and(|n| n.contains("spec.image"))
+            })
+            .then_some(())
+    })
+    .await;
+}
+
+/// `apiary serve --runtime kubernetes` runs the operator next to the web server, and SIGTERM
+/// stops both (the process exits 0 promptly).
+#[tokio::test]
+async fn serve_with_the_kubernetes_runtime_runs_the_operator_and_stops_on_sigterm() {
+    let Some(admin) = support::kube::client().await else {
+        return;
+    };
+    let ns = namespace(&admin).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "KUBECONFIG",
+            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
+        )
+        .env("APIARY_WATCH_NAMESPACE", &ns)
+        .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("APIARY_DATA_DIR", dir.path())
+        .args(["serve", "--runtime", "kubernetes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start apiary");
+
+    apply_manifest(&admin, &ns, &seed_in(&ns))
+        .await
+        .expect("apply the seed");
+    let servers: Api<MCPServer> = Api::namespaced(admin.clone(), &ns);
+    wait_for(
+        &servers,
+        "osv",
+        "phase Pending, set by the embedded operator",
+        phase_is(Phase::Pending),
+    )
+    .await;
+
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &child.id().expect("running").to_string()])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("apiary stops within 10 s of SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "a graceful stop exits 0: {status}");
+}
+
+#[test]
+fn apiary_crds_prints_both_crds() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .env_clear()
+        .arg("crds")
+        .output()
+        .expect("run apiary crds");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let expected: Vec<String> = apiary_server::operator::crd::crd_manifests()
+        .into_iter()
+        .map(|(_, yaml)| yaml)
+        .collect();
+    assert_eq!(text, expected.join("---\n"));
+}
+
+#[test]
+fn the_committed_crds_match_the_generated_ones() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds");
+    for (file, generated) in apiary_server::operator::crd::crd_manifests() {
+        let path = dir.join(file);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is stale or missing: regenerate it with `cargo run -p apiary-server -- crds --out deploy/crds` and commit it",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_seed_fixture_is_the_shared_seed_verbatim() {
+    // The fixture is a copy; the test only rewrites its namespace in memory.
+    assert!(SEED.contains("namespace: my-namespace # Update with your namespace"));
+    assert!(SEED.starts_with("apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\n"));
+}

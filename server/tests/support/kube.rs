@@ -1,0 +1,189 @@
+//! A real kube-apiserver for operator tests: the cluster of `end2end/envtest/up.sh`, named by
+//! `APIARY_TEST_KUBECONFIG`. `.ci/test` starts it and sets `APIARY_REQUIRE_KUBE=1`, which turns
+//! a missing cluster into a failure instead of a skip.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use apiary_server::operator::{crd, reconcile};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for the operator to converge.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How to get a cluster, printed when there is none.
+const HOW: &str =
+    "start one with `end2end/envtest/up.sh /tmp/apiary-kube && source /tmp/apiary-kube/env` \
+     and export APIARY_TEST_KUBECONFIG";
+
+/// The test cluster's client configuration, or `None` (the test is skipped) when none is
+/// configured.
+pub async fn config() -> Option<Config> {
+    let Ok(path) = std::env::var("APIARY_TEST_KUBECONFIG") else {
+        assert!(
+            std::env::var("APIARY_REQUIRE_KUBE").is_err(),
+            "APIARY_REQUIRE_KUBE is set but APIARY_TEST_KUBECONFIG is not: {HOW}"
+        );
+        eprintln!("skipped: no Kubernetes test cluster; {HOW}");
+        return None;
+    };
+    let kubeconfig = Kubeconfig::read_from(&path).expect("read APIARY_TEST_KUBECONFIG");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("a usable kubeconfig");
+    Some(config)
+}
+
+/// An admin client for the test cluster, or `None` (the test is skipped) when none is
+/// configured.
+pub async fn client() -> Option<Client> {
+    Some(Client::try_from(config().await?).expect("a client"))
+}
+
+/// A client that acts as ServiceAccount `name` of `namespace` (through impersonation), to test
+/// what the operator can do with only its documented RBAC.
+pub async fn service_account_client(namespace: &str, name: &str) -> Client {
+    let mut config = config().await.expect("a test cluster");
+    config.auth_info.impersonate = Some(format!("system:serviceaccount:{namespace}:{name}"));
+    config.auth_info.impersonate_groups = Some(vec![
+        "system:serviceaccounts".into(),
+        format!("system:serviceaccounts:{namespace}"),
+        "system:authenticated".into(),
+    ]);
+    Client::try_from(config).expect("an impersonating client")
+}
+
+/// Applies the generated CRDs (idempotent) and waits until both are Established.
+pub async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in [crd::mcpserver_crd(), crd::mcptoolconfig_crd()] {
+        let name = crd.metadata.name.clone().expect("a CRD has a name");
+        api.patch(
+            &name,
+            &PatchParams::apply("apiary-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("apply a CRD");
+        wait_for(&api, &name, "the CRD to be Established", |crd| {
+            crd.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                })
+        })
+        .await;
+    }
+}
+
+/// A fresh namespace with the operator running in-process, scoped to it. Dropping it stops the
+/// operator (the namespace stays: without a namespace controller it could never finish deleting).
+pub struct OperatorNs {
+    /// The client.
+    pub client: Client,
+    /// The namespace's name.
+    pub name: String,
+    stop: CancellationToken,
+}
+
+impl Drop for OperatorNs {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Creates a random namespace, installs the CRDs and starts the operator on it. `None` when
+/// there is no cluster (see [`client`]).
+pub async fn operator_ns() -> Option<OperatorNs> {
+    let client = client().await?;
+    let name = namespace(&client).await;
+    Some(start_operator(client.clone(), client, &name))
+}
+
+/// Installs the CRDs and creates a fresh, randomly named namespace.
+pub async fn namespace(client: &Client) -> String {
+    install_crds(client).await;
+    let name = format!(
+        "apiary-op-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &Namespace {
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    ..ObjectMeta::default()
+                },
+                ..Namespace::default()
+            },
+        )
+        .await
+        .expect("create the test namespace");
+    name
+}
+
+/// Starts the operator in-process on `namespace`, acting through `operator_client`; the test
+/// acts through `client`.
+pub fn start_operator(client: Client, operator_client: Client, namespace: &str) -> OperatorNs {
+    let stop = CancellationToken::new();
+    tokio::spawn(reconcile::run(
+        operator_client,
+        Some(namespace.to_owned()),
+        stop.clone(),
+    ));
+    OperatorNs {
+        client,
+        name: namespace.to_owned(),
+        stop,
+    }
+}
+
+/// Polls `api` for `name` until `ready` holds, and returns the object; panics with the last
+/// state seen after [`TIMEOUT`].
+pub async fn wait_for<K>(api: &Api<K>, name: &str, what: &str, ready: impl Fn(&K) -> bool) -> K
+where
+    K: Clone + serde::de::DeserializeOwned + Debug,
+{
+    let started = Instant::now();
+    loop {
+        let last = match api.get_opt(name).await {
+            Ok(Some(object)) if ready(&object) => return object,
+            Ok(seen) => format!("{seen:#?}"),
+            Err(error) => format!("error: {error}"),
+        };
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "timed out after {TIMEOUT:?} waiting for {what} ({name}); last seen: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics naming `what` after [`TIMEOUT`].
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "timed out after {TIMEOUT:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
