@@ -21,14 +21,14 @@ const everything = {
   ownerTeam: 'platform',
   category: 'testing',
   spec: { image: 'npx://@modelcontextprotocol/server-everything', transport: 'stdio' },
-  published: true,
+  published: false, // listed, but not started or fetched: these tests need no package downloads
 };
 const time = {
   description: 'Current time and time-zone conversion',
   ownerTeam: 'productivity',
   category: 'utilities',
   spec: { image: 'uvx://mcp-server-time', transport: 'stdio' },
-  published: true,
+  published: false, // listed, but not started or fetched: these tests need no package downloads
 };
 
 test('hydrated: empty state, then two servers, then a live search with no page load', async () => {

@@ -130,3 +130,20 @@ pub fn now_millis() -> i64 {
         .unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
+
+/// Decodes a nullable TEXT column holding JSON; a decoding failure names the column.
+pub fn json_column<T: serde::de::DeserializeOwned>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<Option<T>, DbError> {
+    use sqlx::Row;
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(|e| {
+            DbError::Query(sqlx::Error::ColumnDecode {
+                index: column.into(),
+                source: Box::new(e),
+            })
+        })
+}

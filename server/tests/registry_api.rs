@@ -3,27 +3,17 @@
 
 mod support;
 
+use support::http::{request, send};
+
 use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::db::Db;
 use apiary_server::registry::model::{FetchedTools, SchemaDiff, ToolChange, ToolDef};
 use apiary_server::registry::store::SnapshotStore;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
-    let request = Request::get(uri).body(Body::empty()).expect("request");
-    let response = app.clone().oneshot(request).await.expect("router answers");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    send(app, request("GET", uri, None)).await
 }
 
 async fn get_json(app: &axum::Router, uri: &str) -> Value {
@@ -33,14 +23,11 @@ async fn get_json(app: &axum::Router, uri: &str) -> Value {
 }
 
 fn tool(name: &str, properties: Value) -> ToolDef {
-    ToolDef {
-        name: name.into(),
-        title: None,
-        description: Some(format!("The {name} tool")),
-        input_schema: json!({ "type": "object", "properties": properties }),
-        output_schema: None,
-        annotations: None,
-    }
+    ToolDef::new(
+        name,
+        format!("The {name} tool"),
+        json!({ "type": "object", "properties": properties }),
+    )
 }
 
 fn fetched(tools: Vec<ToolDef>) -> FetchedTools {

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::http::call;
+
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -11,12 +13,9 @@ use apiary_server::runtime::{
     DesiredServer, LocalRuntime, LocalRuntimeConfig, LocalSpec, ProcessSpec, Runtime, RuntimeError,
     RuntimeState, RuntimeStatus, ServerId,
 };
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tower::ServiceExt;
 
 fn runtime() -> LocalRuntime {
     LocalRuntime::new(LocalRuntimeConfig {
@@ -437,18 +436,6 @@ async fn a_remote_server_is_ready_without_a_process() {
     runtime.shutdown().await;
 }
 
-async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
-    let response = app.clone().oneshot(request).await.expect("router answers");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("a JSON body"))
-}
-
 #[tokio::test]
 async fn the_runtime_endpoint_explains_servers_that_do_not_run() {
     for db in support::all_backends().await {
@@ -457,27 +444,23 @@ async fn the_runtime_endpoint_explains_servers_that_do_not_run() {
 }
 
 async fn runtime_endpoint_on(app: axum::Router) {
-    let get = |uri: &str| Request::get(uri).body(Body::empty()).expect("request");
-    let put = |uri: &str, body: Value| {
-        Request::put(uri)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("request")
-    };
+    // Loopback only: registering a published server starts a live tool fetch.
+    let remote = "http://127.0.0.1:9/mcp";
 
-    let (status, body) = send(&app, get("/api/v1/servers/team/nothing/runtime")).await;
+    let (status, body) = call(&app, "GET", "/api/v1/servers/team/nothing/runtime", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
-    let (status, _) = send(
+    let (status, _) = call(
         &app,
-        put(
-            "/api/v1/servers/team/container/runtime".trim_end_matches("/runtime"),
-            json!({ "spec": { "image": "ghcr.io/x/y", "transport": "stdio" }, "published": true }),
+        "PUT",
+        "/api/v1/servers/team/container/runtime".trim_end_matches("/runtime"),
+        Some(
+            &json!({ "spec": { "image": "ghcr.io/x/y", "transport": "stdio" }, "published": true }),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = send(&app, get("/api/v1/servers/team/container/runtime")).await;
+    let (status, body) = call(&app, "GET", "/api/v1/servers/team/container/runtime", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "spec.image");
     assert!(
@@ -487,16 +470,15 @@ async fn runtime_endpoint_on(app: axum::Router) {
         "{body}"
     );
 
-    let (status, _) = send(
+    let (status, _) = call(
         &app,
-        put(
-            "/api/v1/servers/team/draft",
-            json!({ "spec": { "url": "https://x.example/mcp", "transport": "sse" } }),
-        ),
+        "PUT",
+        "/api/v1/servers/team/draft",
+        Some(&json!({ "spec": { "url": remote, "transport": "sse" } })),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = send(&app, get("/api/v1/servers/team/draft/runtime")).await;
+    let (status, body) = call(&app, "GET", "/api/v1/servers/team/draft/runtime", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         body["error"]
@@ -505,19 +487,18 @@ async fn runtime_endpoint_on(app: axum::Router) {
         "{body}"
     );
 
-    let (status, _) = send(
+    let (status, _) = call(
         &app,
-        put(
-            "/api/v1/servers/team/draft",
-            json!({ "spec": { "url": "https://x.example/mcp", "transport": "sse" }, "published": true }),
-        ),
+        "PUT",
+        "/api/v1/servers/team/draft",
+        Some(&json!({ "spec": { "url": remote, "transport": "sse" }, "published": true })),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = send(&app, get("/api/v1/servers/team/draft/runtime")).await;
+    let (status, body) = call(&app, "GET", "/api/v1/servers/team/draft/runtime", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "ready");
-    assert_eq!(body["url"], "https://x.example/mcp");
+    assert_eq!(body["url"], remote);
     assert_eq!(body["server"], "team/draft");
 }
 

@@ -345,14 +345,7 @@ mod tests {
     use super::*;
 
     fn tool(name: &str, schema: Value) -> ToolDef {
-        ToolDef {
-            name: name.into(),
-            title: None,
-            description: Some(format!("the {name} tool")),
-            input_schema: schema,
-            output_schema: None,
-            annotations: None,
-        }
+        ToolDef::new(name, format!("the {name} tool"), schema)
     }
 
     fn base_schema() -> Value {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::db::{Db, DbError};
+use crate::db::{json_column, Db, DbError};
 
 use super::model::{PolicyFinding, SchemaDiff, ToolDef};
 use super::publish::published_tools;
@@ -193,21 +193,6 @@ impl Sql {
         self.args.push(arg);
         format!("${}", self.args.len())
     }
-}
-
-fn json_column<T: serde::de::DeserializeOwned>(
-    row: &AnyRow,
-    column: &str,
-) -> Result<Option<T>, DbError> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| serde_json::from_str(&t))
-        .transpose()
-        .map_err(|e| {
-            DbError::Query(sqlx::Error::ColumnDecode {
-                index: column.into(),
-                source: Box::new(e),
-            })
-        })
 }
 
 fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {

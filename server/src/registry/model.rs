@@ -26,6 +26,24 @@ pub struct ToolDef {
     pub annotations: Option<Value>,
 }
 
+impl ToolDef {
+    /// A tool with a name, a description and an input schema, and nothing else.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        input_schema: Value,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            title: None,
+            description: Some(description.into()),
+            input_schema,
+            output_schema: None,
+            annotations: None,
+        }
+    }
+}
+
 /// What one successful live fetch (`initialize`, then every `tools/list` page) returned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

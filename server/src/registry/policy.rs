@@ -419,14 +419,7 @@ mod tests {
     use super::*;
 
     fn tool(name: &str, schema: Value) -> ToolDef {
-        ToolDef {
-            name: name.into(),
-            title: None,
-            description: Some("does things".into()),
-            input_schema: schema,
-            output_schema: None,
-            annotations: None,
-        }
+        ToolDef::new(name, "does things", schema)
     }
 
     fn rules(findings: &[PolicyFinding]) -> Vec<(&str, &str)> {

@@ -37,14 +37,7 @@ mod tests {
     use serde_json::json;
 
     fn tool(name: &str, description: &str) -> ToolDef {
-        ToolDef {
-            name: name.into(),
-            title: None,
-            description: Some(description.into()),
-            input_schema: json!({ "type": "object" }),
-            output_schema: None,
-            annotations: None,
-        }
+        ToolDef::new(name, description, json!({ "type": "object" }))
     }
 
     #[test]

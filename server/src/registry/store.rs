@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::db::{now_millis, Db, DbError};
+use crate::db::{json_column, now_millis, Db, DbError};
 
 use super::model::{FetchedTools, PolicyFinding, SchemaDiff, ToolDef};
 
@@ -84,6 +84,13 @@ impl SnapshotStore {
         drift: Option<SchemaDiff>,
     ) -> Result<Recorded, DbError> {
         let mut tx = self.db.pool().begin().await?;
+        // Write first: it takes the server's row lock (PostgreSQL) or the write lock (SQLite)
+        // before anything is read, so two refreshes of one server queue up instead of one
+        // failing to upgrade its read lock or overwriting the other's pointers.
+        sqlx::query("UPDATE servers SET updated_at = updated_at WHERE id = $1")
+            .bind(server_id)
+            .execute(&mut *tx)
+            .await?;
         let pointers = sqlx::query(
             "SELECT s.baseline_snapshot_id, b.content_hash AS baseline_hash, l.content_hash AS latest_hash \
              FROM servers s \
@@ -256,18 +263,17 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
+/// A JSON column that must be present.
 fn parse_json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, DbError> {
-    let text: String = row.try_get(column)?;
-    serde_json::from_str(&text).map_err(|e| {
+    json_column(row, column)?.ok_or_else(|| {
         DbError::Query(sqlx::Error::ColumnDecode {
             index: column.into(),
-            source: Box::new(e),
+            source: "unexpected NULL".into(),
         })
     })
 }
 
 fn snapshot_from_row(row: &AnyRow) -> Result<StoredSnapshot, DbError> {
-    let drift: Option<String> = row.try_get("drift")?;
     Ok(StoredSnapshot {
         id: row.try_get("id")?,
         fetched_at: row.try_get("fetched_at")?,
@@ -278,14 +284,6 @@ fn snapshot_from_row(row: &AnyRow) -> Result<StoredSnapshot, DbError> {
         capabilities: parse_json(row, "capabilities")?,
         tools: parse_json(row, "tools")?,
         findings: parse_json(row, "findings")?,
-        drift: drift
-            .map(|d| serde_json::from_str(&d))
-            .transpose()
-            .map_err(|e| {
-                DbError::Query(sqlx::Error::ColumnDecode {
-                    index: "drift".into(),
-                    source: Box::new(e),
-                })
-            })?,
+        drift: json_column(row, "drift")?,
     })
 }
