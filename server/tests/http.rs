@@ -159,3 +159,75 @@ async fn the_openapi_document_describes_the_registry_api() {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
 }
+
+#[tokio::test]
+async fn local_mode_refuses_other_hosts_and_cross_site_writes() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let with = |method: &str, uri: &str, headers: &[(&str, &str)]| {
+        let mut request = request(method, uri, Some(&json!({ "spec": { "command": "true" } })));
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
+        }
+        request
+    };
+
+    // DNS rebinding: a page on evil.example that resolves to 127.0.0.1.
+    let (status, body) = send(
+        &app,
+        with("GET", "/healthz", &[("host", "evil.example:3000")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("local mode"), "{body}");
+    let (status, _) = send(&app, with("GET", "/healthz", &[("host", "localhost:3000")])).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(&app, with("GET", "/healthz", &[("host", "[::1]:3000")])).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // CSRF: writes from another site are refused, and nothing is stored.
+    for headers in [
+        [
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example"),
+        ],
+        [("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")],
+    ] {
+        let (status, body) = send(&app, with("PUT", "/api/v1/servers/team/x", &headers)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}: {body}");
+    }
+    let (status, _) = send(
+        &app,
+        with(
+            "PUT",
+            "/api/v1/servers/team/x",
+            &[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3000"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a same-origin write is accepted"
+    );
+    let (status, _) = send(
+        &app,
+        with(
+            "PUT",
+            "/api/v1/servers/team/y",
+            &[("host", "apiary.test"), ("origin", "http://apiary.test")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the public URL's host is this machine's too"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod error;
 mod health;
+mod local_guard;
 pub mod openapi;
 mod runtime_api;
 mod servers_api;
@@ -62,6 +63,10 @@ pub fn router(state: AppState) -> Router {
         )
         .nest_service("/pkg", static_files)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.clone(),
+            local_guard::guard,
+        ))
         .layer((
             axum::middleware::from_fn(crate::telemetry::track_http),
             TraceLayer::new_for_http(),
