@@ -34,6 +34,9 @@ pub struct Settings {
     pub refresh_interval_secs: u64,
     /// The longest one live tool fetch may take, in seconds (`APIARY_FETCH_TIMEOUT_SECS`).
     pub fetch_timeout_secs: u64,
+    /// The schema contract every tool snapshot is checked against (the `[policy]` table of
+    /// the settings file; defaults cover secrets, credentials and personal data).
+    pub policy: crate::registry::policy::Policy,
     /// Where MCP servers run (`APIARY_RUNTIME`).
     pub runtime: Runtime,
     /// The one namespace the operator watches; `None` watches all (`APIARY_WATCH_NAMESPACE`).
@@ -82,6 +85,8 @@ struct RawSettings {
     fetch_timeout_secs: Option<String>,
     runtime: Option<String>,
     watch_namespace: Option<String>,
+    /// Only from the settings file: a table, not text.
+    policy: Option<crate::registry::policy::Policy>,
 }
 
 /// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the environment.
@@ -214,6 +219,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     };
     let watch_namespace = raw.watch_namespace.filter(|s| !s.trim().is_empty());
     Ok(Settings {
+        policy: raw.policy.unwrap_or_default(),
         refresh_interval_secs,
         fetch_timeout_secs,
         public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
@@ -330,5 +336,40 @@ mod tests {
         };
         let message = validate(raw).expect_err("must fail").to_string();
         assert!(message.contains("APIARY_DATABASE_URL"), "{message}");
+    }
+
+    #[test]
+    fn the_policy_comes_from_the_settings_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("apiary.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:3100\"\n[policy]\nmax_description_chars = 200\nforbidden_property_patterns = [\"^internal_\"]\n",
+        )
+        .expect("write settings");
+        let settings = load(Some(&file)).expect("valid settings");
+        assert_eq!(settings.policy.max_description_chars, 200);
+        let patterns: Vec<_> = settings
+            .policy
+            .forbidden_property_patterns
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        assert_eq!(patterns, ["^internal_"]);
+        assert_eq!(
+            settings.policy.max_schema_bytes,
+            16 * 1024,
+            "unset fields keep defaults"
+        );
+
+        std::fs::write(
+            &file,
+            "[policy]\nforbidden_property_patterns = [\"(unclosed\"]\n",
+        )
+        .expect("write");
+        let message = load(Some(&file))
+            .expect_err("a bad pattern fails")
+            .to_string();
+        assert!(message.contains("policy"), "{message}");
     }
 }

@@ -10,7 +10,6 @@ use apiary_app::services::Services;
 use crate::catalog::ServerStore;
 use crate::db::Db;
 use crate::registry::fetch::FetchLimits;
-use crate::registry::policy::Policy;
 use crate::registry::refresh::Refresher;
 use crate::registry::RegistrySettings;
 use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
@@ -64,7 +63,7 @@ impl AppState {
             timeout: std::time::Duration::from_secs(settings.fetch_timeout_secs),
             ..FetchLimits::default()
         };
-        let refresher = Refresher::new(db.clone(), Policy::default(), limits);
+        let refresher = Refresher::new(db.clone(), settings.policy.clone(), limits);
         Self {
             refresher,
             registry,

@@ -83,6 +83,7 @@ pub fn settings() -> Settings {
         health_slow_ms: 1_000,
         refresh_interval_secs: 300,
         fetch_timeout_secs: 20,
+        policy: Default::default(),
         runtime: apiary_server::config::Runtime::Local,
         watch_namespace: None,
     }
