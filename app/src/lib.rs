@@ -4,6 +4,8 @@
 //! browser bundle. Server-only logic stays behind the [`services`] traits that the server crate
 //! implements and puts into Leptos context, so kube, sqlx and rmcp never reach the wasm build.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod model;

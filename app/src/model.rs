@@ -69,6 +69,43 @@ impl Lifecycle {
     }
 }
 
+/// How a server's last live tool fetch went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Answered within the latency threshold.
+    Healthy,
+    /// Answered, but slower than the threshold.
+    Slow,
+    /// Did not answer, or answered with an error.
+    Failing,
+    /// Never fetched.
+    #[default]
+    Unknown,
+}
+
+impl Health {
+    /// Classifies the newest sample: `ok` and its latency, against `slow_ms`.
+    pub fn classify(ok: Option<bool>, latency_ms: Option<i64>, slow_ms: i64) -> Self {
+        match (ok, latency_ms) {
+            (None, _) => Health::Unknown,
+            (Some(false), _) => Health::Failing,
+            (Some(true), Some(ms)) if ms > slow_ms => Health::Slow,
+            (Some(true), _) => Health::Healthy,
+        }
+    }
+
+    /// The label people see.
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Slow => "slow",
+            Health::Failing => "failing",
+            Health::Unknown => "not checked yet",
+        }
+    }
+}
+
 /// One server as the catalog shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerCard {
@@ -88,6 +125,8 @@ pub struct ServerCard {
     pub tool_count: u32,
     /// Lifecycle state.
     pub lifecycle: Lifecycle,
+    /// How the last live fetch went.
+    pub health: Health,
 }
 
 impl ServerCard {
@@ -132,6 +171,7 @@ mod tests {
             transport: Transport::Stdio,
             tool_count: 0,
             lifecycle: Lifecycle::Active,
+            health: Health::Unknown,
         }
     }
 
@@ -141,6 +181,20 @@ mod tests {
         assert!(server.matches("OSV vulner"));
         assert!(server.matches("  "));
         assert!(!server.matches("osv weather"));
+    }
+
+    #[test]
+    fn health_uses_the_newest_sample_and_the_threshold() {
+        assert_eq!(Health::classify(None, None, 1000), Health::Unknown);
+        assert_eq!(
+            Health::classify(Some(false), Some(5), 1000),
+            Health::Failing
+        );
+        assert_eq!(Health::classify(Some(true), Some(1001), 1000), Health::Slow);
+        assert_eq!(
+            Health::classify(Some(true), Some(1000), 1000),
+            Health::Healthy
+        );
     }
 
     #[test]

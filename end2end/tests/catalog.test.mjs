@@ -53,6 +53,12 @@ test('hydrated: empty state, then two servers, then a live search with no page l
     ['platform/everything', 'productivity/time'],
   );
 
+  assert.deepEqual(
+    await page.getByTestId('health-badge').allTextContents(),
+    ['Health: not checked yet', 'Health: not checked yet'],
+    'unpublished servers are never fetched, and the badge says so in words',
+  );
+
   // Mark this document: a page load would replace it and lose the mark.
   await page.evaluate(() => { window.__sameDocument = true; });
   const navigations = [];

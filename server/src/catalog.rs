@@ -4,10 +4,11 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use sqlx::Row;
 
-use apiary_app::model::{Lifecycle, ServerCard, Transport};
+use apiary_app::model::{Health, Lifecycle, ServerCard, Transport};
 use apiary_app::services::{CatalogService, ServiceError};
 
 use crate::db::{now_millis, Db, DbError};
+use crate::registry::store::LATEST_HEALTH_COLUMNS;
 use crate::validation::{dns_label, max_len, FieldError};
 
 /// A request to register or update a server directly (admin API).
@@ -122,12 +123,18 @@ impl ServerRegistration {
 #[derive(Clone, Debug)]
 pub struct ServerStore {
     db: Db,
+    slow_ms: i64,
 }
 
 impl ServerStore {
     /// A store over `db`.
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, slow_ms: 1_000 }
+    }
+
+    /// The same store, calling a server slow above `slow_ms` milliseconds.
+    pub fn slow_after(self, slow_ms: i64) -> Self {
+        Self { slow_ms, ..self }
     }
 
     /// Creates or replaces `namespace/name`, recording an audit event in the same transaction.
@@ -239,14 +246,13 @@ impl ServerStore {
 
     /// Every server that is not retired, by namespace and name.
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.transport, \
-             s.lifecycle, COALESCE(b.tool_count, 0) AS tool_count \
+             s.lifecycle, COALESCE(b.tool_count, 0) AS tool_count, {LATEST_HEALTH_COLUMNS} \
              FROM servers s LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
-             WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
+             WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
+        );
+        let rows = sqlx::query(&sql).fetch_all(self.db.pool()).await?;
         rows.iter()
             .map(|row| {
                 let transport: String = row.try_get("transport")?;
@@ -260,6 +266,12 @@ impl ServerStore {
                     transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
                     tool_count: u32::try_from(row.try_get::<i64, _>("tool_count")?).unwrap_or(0),
                     lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
+                    health: Health::classify(
+                        row.try_get::<Option<i64>, _>("health_ok")?
+                            .map(|ok| ok != 0),
+                        row.try_get("health_latency")?,
+                        self.slow_ms,
+                    ),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

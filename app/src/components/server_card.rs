@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use super::HealthBadge;
 use crate::model::{Lifecycle, ServerCard};
 
 /// One server in the catalog grid.
@@ -22,9 +23,12 @@ pub fn ServerCardView(server: ServerCard) -> impl IntoView {
         >
             <div class="flex items-baseline justify-between gap-2">
                 <h2 class="font-semibold">{id.clone()}</h2>
-                {badge.map(|b| view! {
-                    <span class="rounded bg-amber-200 px-2 text-xs text-amber-900">{b}</span>
-                })}
+                <div class="flex gap-1">
+                    {badge.map(|b| view! {
+                        <span class="rounded bg-amber-200 px-2 text-xs text-amber-900">{b}</span>
+                    })}
+                    <HealthBadge health=server.health />
+                </div>
             </div>
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{server.description}</p>
             <dl class="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-500 dark:text-slate-400">

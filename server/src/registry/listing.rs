@@ -2,6 +2,8 @@
 //! registry API, the exports and the console.
 
 use serde::Serialize;
+
+use apiary_app::model::Health;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -9,20 +11,7 @@ use crate::db::{json_column, Db, DbError};
 
 use super::model::{PolicyFinding, SchemaDiff, ToolDef};
 use super::publish::published_tools;
-
-/// Health as consumers see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HealthStatus {
-    /// The last fetch succeeded within the latency threshold.
-    Healthy,
-    /// The last fetch succeeded but took longer than the threshold.
-    Slow,
-    /// The last fetch failed.
-    Failing,
-    /// Never fetched.
-    Unknown,
-}
+use super::store::LATEST_HEALTH_COLUMNS;
 
 /// A published server with everything the registry shows about it.
 #[derive(Clone, Debug, Serialize)]
@@ -61,7 +50,7 @@ pub struct PublishedServer {
     /// True when the newest snapshot drifted from the approved baseline.
     pub drift: bool,
     /// Health.
-    pub health: HealthStatus,
+    pub health: Health,
     /// Latency of the last fetch in milliseconds.
     pub latency_ms: Option<i64>,
     /// First registration, Unix milliseconds.
@@ -107,13 +96,12 @@ pub async fn list_published(
     query: &Query,
     slow_ms: i64,
 ) -> Result<Vec<PublishedServer>, DbError> {
-    let base = String::from(
+    let base = format!(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.spec, s.created_at, \
          s.updated_at, b.tools AS baseline_tools, b.server_version, l.tools AS latest_tools, \
          l.drift AS latest_drift, l.findings AS latest_findings, \
-         (SELECT CAST(CASE WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) FROM health_samples h WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
-         (SELECT h.latency_ms FROM health_samples h WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency \
+         {LATEST_HEALTH_COLUMNS} \
          FROM servers s \
          LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
          LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
@@ -208,12 +196,7 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
         .try_get::<Option<i64>, _>("health_ok")?
         .map(|ok| ok != 0);
     let latency_ms: Option<i64> = row.try_get("health_latency")?;
-    let health = match (health_ok, latency_ms) {
-        (None, _) => HealthStatus::Unknown,
-        (Some(false), _) => HealthStatus::Failing,
-        (Some(true), Some(ms)) if ms > slow_ms => HealthStatus::Slow,
-        (Some(true), _) => HealthStatus::Healthy,
-    };
+    let health = Health::classify(health_ok, latency_ms, slow_ms);
     Ok(PublishedServer {
         namespace: row.try_get("namespace")?,
         name: row.try_get("name")?,

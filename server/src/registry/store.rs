@@ -8,6 +8,14 @@ use crate::db::{json_column, now_millis, Db, DbError};
 
 use super::model::{FetchedTools, PolicyFinding, SchemaDiff, ToolDef};
 
+/// SQL select-list items for the newest health sample of the server aliased `s`: `health_ok`
+/// (0 or 1, since SQLite booleans do not decode through `Any`) and `health_latency`.
+pub const LATEST_HEALTH_COLUMNS: &str = "\
+    (SELECT CAST(CASE WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) FROM health_samples h \
+     WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
+    (SELECT h.latency_ms FROM health_samples h \
+     WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency";
+
 /// A snapshot as stored.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -68,7 +68,7 @@ impl AppState {
             refresher,
             registry,
             leptos_options,
-            servers: ServerStore::new(db.clone()),
+            servers: ServerStore::new(db.clone()).slow_after(settings.health_slow_ms),
             settings: Arc::new(settings),
             db,
             metrics: crate::telemetry::metrics_handle(),
