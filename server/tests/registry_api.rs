@@ -430,9 +430,15 @@ async fn internal_endpoints_show_snapshots_drift_and_health_history() {
             html.contains("Health: </span>healthy"),
             "the catalog card shows the newest sample's health"
         );
-        snapshots.record_health(&id, false, 5, Some("boom")).await.expect("health");
+        snapshots
+            .record_health(&id, false, 5, Some("boom"))
+            .await
+            .expect("health");
         let (_, html) = get(&app, "/").await;
-        assert!(html.contains("Health: </span>failing"), "a failed fetch shows as failing");
+        assert!(
+            html.contains("Health: </span>failing"),
+            "a failed fetch shows as failing"
+        );
 
         assert_eq!(
             get(&app, "/api/v1/servers/team/watched/health?limit=0")
