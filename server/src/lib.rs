@@ -98,6 +98,18 @@ fn crds(out: Option<&std::path::Path>) -> Result<(), StartError> {
 /// Opens the database, builds the router and serves it until shutdown. With the Kubernetes
 /// runtime the operator runs alongside, stopped by the same token.
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    if let Some(issuer) = &settings.oidc_issuer {
+        // Sign-in is not built yet: serving with an issuer set would expose every route
+        // without authentication, so refuse instead.
+        return Err(StartError::Config(config::ConfigError::Invalid {
+            setting: "oidc_issuer (APIARY_OIDC_ISSUER)",
+            value: issuer.clone(),
+            fix:
+                "OIDC sign-in is not available in this version yet; unset it to run in local mode \
+                  on a loopback address"
+                    .into(),
+        }));
+    }
     let db = db::Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)

@@ -29,6 +29,22 @@ fn a_bad_listen_value_fails_with_a_message_naming_the_setting() {
 }
 
 #[test]
+fn an_oidc_issuer_is_refused_until_sign_in_exists() {
+    let output = apiary()
+        .env("APIARY_OIDC_ISSUER", "https://idp.example.com")
+        .env("APIARY_LISTEN", "0.0.0.0:3000")
+        .env("APIARY_DATA_DIR", std::env::temp_dir())
+        .output()
+        .expect("run apiary");
+    assert!(
+        !output.status.success(),
+        "it must not serve without authentication"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("APIARY_OIDC_ISSUER"), "{stderr}");
+}
+
+#[test]
 fn it_serves_health_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
