@@ -215,10 +215,19 @@ async fn find(
     state: &AppState,
     name: &str,
 ) -> Result<super::listing::PublishedServer, RegistryError> {
-    let exact = split_name(name)
+    let (namespace, server) = split_name(name)
         .ok_or_else(|| RegistryError::not_found(format!("no server named {name:?}")))?;
+    find_published(state, &namespace, &server).await
+}
+
+/// The published server `namespace/name`, or a 404.
+pub async fn find_published(
+    state: &AppState,
+    namespace: &str,
+    name: &str,
+) -> Result<super::listing::PublishedServer, RegistryError> {
     let query = ListQuery {
-        exact: Some(exact),
+        exact: Some((namespace.to_owned(), name.to_owned())),
         ..ListQuery::default()
     };
     list_published(&state.db, &query, state.registry.slow_ms)
@@ -226,7 +235,7 @@ async fn find(
         .map_err(RegistryError::internal)?
         .into_iter()
         .next()
-        .ok_or_else(|| RegistryError::not_found(format!("no published server named {name:?}")))
+        .ok_or_else(|| RegistryError::not_found(format!("no published server {namespace}/{name}")))
 }
 
 fn split_name(name: &str) -> Option<(String, String)> {

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::web::AppState;
 
-use super::api::RegistryError;
+use super::api::{find_published, RegistryError};
 use super::listing::{list_published, PublishedServer, Query};
 use super::server_json::{gateway_url, rfc3339, server_detail};
 
@@ -122,17 +122,6 @@ pub async fn snippets(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, RegistryError> {
-    let query = Query {
-        exact: Some((namespace.clone(), name.clone())),
-        ..Query::default()
-    };
-    let server = list_published(&state.db, &query, state.registry.slow_ms)
-        .await
-        .map_err(RegistryError::internal)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            RegistryError::not_found(format!("no published server {namespace}/{name}"))
-        })?;
+    let server = find_published(&state, &namespace, &name).await?;
     Ok(Json(client_snippets(&server, &state.registry.public_url)))
 }

@@ -207,6 +207,28 @@ async fn fetch_within(
 }
 
 /// The client's identity in `initialize`.
+/// Runs `initialize` over an HTTP transport (streamable HTTP or SSE).
+async fn initialize_over_http<T, E, A>(
+    transport: T,
+    oversized: OversizedFlag,
+) -> Result<(Client, Diagnostics), FetchError>
+where
+    T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let client = client_config()
+        .serve(transport)
+        .await
+        .map_err(|e| initialize_error(&error_chain(&e), &oversized, ""))?;
+    Ok((
+        client,
+        Diagnostics {
+            oversized,
+            child: None,
+        },
+    ))
+}
+
 fn client_config() -> ClientConfig {
     ClientConfig::new(
         ClientCapabilities::default(),
@@ -257,17 +279,7 @@ async fn connect(
             let flag = OversizedFlag::default();
             let client = http::WatchedClient::new(http_client()?, flag.clone());
             let transport = StreamableHttpClientTransport::with_client(client, config);
-            let client = client_config()
-                .serve(transport)
-                .await
-                .map_err(|e| initialize_error(&error_chain(&e), &flag, ""))?;
-            Ok((
-                client,
-                Diagnostics {
-                    oversized: flag,
-                    child: None,
-                },
-            ))
+            initialize_over_http(transport, flag).await
         }
         FetchTarget::Sse { url, bearer } => {
             let mut headers = reqwest::header::HeaderMap::new();
@@ -292,17 +304,7 @@ async fn connect(
                             reason: error_chain(&e),
                         },
                     })?;
-            let client = client_config()
-                .serve(transport)
-                .await
-                .map_err(|e| initialize_error(&error_chain(&e), &flag, ""))?;
-            Ok((
-                client,
-                Diagnostics {
-                    oversized: flag,
-                    child: None,
-                },
-            ))
+            initialize_over_http(transport, flag).await
         }
     }
 }
