@@ -17,7 +17,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, put};
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -26,9 +26,17 @@ use tower_http::trace::TraceLayer;
 
 use apiary_app::{shell, App};
 
+/// The console's routes, generated once per process. Generating them renders the app with
+/// resource loading suspended process-wide, so a second generation while another router
+/// serves a page would stall that page's resources forever (leptos issue 4773).
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Builds the whole router over `state`. Tests call it with `oneshot`, without a socket.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let services = state.services();
     let options = state.leptos_options.clone();
     let pkg_dir = state.settings.site_dir.join("pkg");
