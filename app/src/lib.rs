@@ -6,6 +6,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod api;
 pub mod components;
 pub mod model;
@@ -25,6 +26,8 @@ use crate::pages::{CatalogPage, NotFoundPage};
 
 /// The HTML document around every page, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    services::provide_request_nonce();
     view! {
         <!DOCTYPE html>
         <html lang="en">

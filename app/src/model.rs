@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::access::{Role, Viewer};
+
 /// How a client talks to an MCP server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -146,15 +148,6 @@ impl ServerCard {
             .split_whitespace()
             .all(|word| haystack.contains(&word.to_lowercase()))
     }
-}
-
-/// Who is looking at the console, and in which mode it runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Viewer {
-    /// Display name.
-    pub name: String,
-    /// True when Apiary runs without OIDC as the single local admin.
-    pub local_mode: bool,
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use leptos::prelude::{use_context, ServerFnError};
 
-use crate::model::{ServerCard, Viewer};
+use crate::access::{Action, Viewer};
+use crate::model::ServerCard;
 
 /// A failure that is safe to show to the person who caused it.
 #[derive(Debug, thiserror::Error)]
@@ -19,17 +21,54 @@ pub trait CatalogService: Send + Sync {
     async fn list_servers(&self) -> Result<Vec<ServerCard>, ServiceError>;
 }
 
-/// Everything server functions can reach, provided once per request.
+/// Everything server functions can reach, provided once per router.
 #[derive(Clone)]
 pub struct Services {
     /// The catalog.
     pub catalog: Arc<dyn CatalogService>,
-    /// The signed-in person (or the local admin).
-    pub viewer: Viewer,
 }
 
 /// The services of the current request, or a clear error when the server forgot to provide them.
-pub fn services() -> Result<Services, leptos::prelude::ServerFnError> {
-    leptos::prelude::use_context::<Services>()
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("Apiary's services are not available"))
+pub fn services() -> Result<Services, ServerFnError> {
+    use_context::<Services>()
+        .ok_or_else(|| ServerFnError::new("Apiary's services are not available"))
+}
+
+/// The person behind the current request. The server's sign-in middleware puts them into the
+/// request; a request without one never reaches a page or server function.
+pub fn viewer() -> Result<Viewer, ServerFnError> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Viewer>().cloned())
+        .ok_or_else(|| ServerFnError::new("you are not signed in; reload the page to sign in"))
+}
+
+/// The person behind the current request, if they may do `action` (on a server owned by
+/// `owner_team`); otherwise an error that says what is missing. Every server function that
+/// changes something calls this first.
+pub fn authorize(action: Action, owner_team: Option<&str>) -> Result<Viewer, ServerFnError> {
+    let viewer = viewer()?;
+    if viewer.may(action, owner_team) {
+        Ok(viewer)
+    } else {
+        Err(ServerFnError::new(format!(
+            "{} may not {} here; ask an Apiary admin for the right role",
+            viewer.name,
+            action.describe()
+        )))
+    }
+}
+
+/// The Content-Security-Policy nonce the server chose for this response; the server's security
+/// headers middleware puts it into the request.
+#[derive(Clone, Debug)]
+pub struct CspNonce(pub String);
+
+/// Makes the request's CSP nonce the one Leptos puts on its scripts, so the hydration scripts
+/// match the `Content-Security-Policy` header.
+pub fn provide_request_nonce() {
+    let nonce = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(nonce)) = nonce {
+        leptos::prelude::provide_context(leptos::nonce::Nonce::from_value(nonce));
+    }
 }

@@ -214,6 +214,21 @@ impl ServerStore {
         )
     }
 
+    /// The owner team of `namespace/name`, if the server exists.
+    pub async fn owner_team_of(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<String>, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT owner_team FROM servers WHERE namespace = $1 AND name = $2")
+                .bind(namespace)
+                .bind(name)
+                .fetch_optional(self.db.pool())
+                .await?,
+        )
+    }
+
     /// The id and spec of `namespace/name`, if it exists.
     pub async fn spec_of(
         &self,

@@ -10,6 +10,8 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
+use apiary_app::access::Role;
+
 /// The validated settings Apiary runs with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -21,8 +23,9 @@ pub struct Settings {
     pub database_url: String,
     /// Folder with the built site: `pkg/apiary.js`, `pkg/apiary_bg.wasm`, `pkg/apiary.css` (`APIARY_SITE_DIR`).
     pub site_dir: PathBuf,
-    /// OIDC issuer URL; `None` runs as the single local admin (`APIARY_OIDC_ISSUER`).
-    pub oidc_issuer: Option<String>,
+    /// OIDC sign-in; `None` runs as the single local admin (`APIARY_OIDC_ISSUER` and the
+    /// other `APIARY_OIDC_*` settings).
+    pub oidc: Option<crate::auth::OidcSettings>,
     /// Tracing filter, such as `info` or `apiary_server=debug` (`APIARY_LOG`).
     pub log: String,
     /// The URL clients use to reach Apiary; `http://<listen>` when unset (`APIARY_PUBLIC_URL`).
@@ -78,6 +81,16 @@ struct RawSettings {
     database_url: Option<String>,
     site_dir: Option<String>,
     oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_client_secret_file: Option<String>,
+    oidc_scopes: Option<String>,
+    oidc_roles_claim: Option<String>,
+    oidc_team_prefix: Option<String>,
+    oidc_consumer_groups: Option<String>,
+    oidc_proposer_groups: Option<String>,
+    oidc_owner_groups: Option<String>,
+    oidc_admin_groups: Option<String>,
     log: Option<String>,
     public_url: Option<String>,
     health_slow_ms: Option<String>,
@@ -98,6 +111,16 @@ const KEYS: &[&str] = &[
     "database_url",
     "site_dir",
     "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_client_secret_file",
+    "oidc_scopes",
+    "oidc_roles_claim",
+    "oidc_team_prefix",
+    "oidc_consumer_groups",
+    "oidc_proposer_groups",
+    "oidc_owner_groups",
+    "oidc_admin_groups",
     "log",
     "public_url",
     "health_slow_ms",
@@ -152,8 +175,23 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         value: listen_text.clone(),
         fix: "use an IP address and port, such as 127.0.0.1:3000 or 0.0.0.0:8080".into(),
     })?;
-    let oidc_issuer = raw.oidc_issuer.filter(|s| !s.trim().is_empty());
-    if oidc_issuer.is_none() && !listen.ip().is_loopback() {
+    let oidc = crate::auth::RawOidc {
+        issuer: raw.oidc_issuer,
+        client_id: raw.oidc_client_id,
+        client_secret: raw.oidc_client_secret,
+        client_secret_file: raw.oidc_client_secret_file,
+        scopes: raw.oidc_scopes,
+        roles_claim: raw.oidc_roles_claim,
+        team_prefix: raw.oidc_team_prefix,
+        role_groups: vec![
+            (Role::Consumer, raw.oidc_consumer_groups),
+            (Role::Proposer, raw.oidc_proposer_groups),
+            (Role::Owner, raw.oidc_owner_groups),
+            (Role::Admin, raw.oidc_admin_groups),
+        ],
+    }
+    .validate()?;
+    if oidc.is_none() && !listen.ip().is_loopback() {
         return Err(ConfigError::Invalid {
             setting: "listen (APIARY_LISTEN)",
             value: listen_text,
@@ -190,6 +228,15 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
                     .into(),
             });
         }
+    }
+    if oidc.is_some() && public_url.is_none() {
+        return Err(ConfigError::Invalid {
+            setting: "public_url (APIARY_PUBLIC_URL)",
+            value: String::new(),
+            fix: "with sign-in, set the URL people reach Apiary at, such as \
+                  https://apiary.example.com; the provider sends them back to {public_url}/auth/callback"
+                .into(),
+        });
     }
     let health_slow_ms = match raw.health_slow_ms {
         None => 1_000,
@@ -233,7 +280,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
             .unwrap_or_else(default_site_dir),
         data_dir,
         database_url,
-        oidc_issuer,
+        oidc,
         log,
     })
 }
@@ -285,7 +332,7 @@ mod tests {
         let settings = validate(RawSettings::default()).expect("defaults are valid");
         assert_eq!(settings.listen, "127.0.0.1:3000".parse().expect("address"));
         assert_eq!(settings.database_url, "sqlite://./data/apiary.db?mode=rwc");
-        assert!(settings.oidc_issuer.is_none());
+        assert!(settings.oidc.is_none());
     }
 
     #[test]
@@ -303,6 +350,11 @@ mod tests {
         assert!(error.to_string().contains("APIARY_OIDC_ISSUER"));
         let mut raw = raw_with_listen("0.0.0.0:3000");
         raw.oidc_issuer = Some("https://idp.example.com".into());
+        let message = validate(raw).expect_err("needs a public URL").to_string();
+        assert!(message.contains("APIARY_PUBLIC_URL"), "{message}");
+        let mut raw = raw_with_listen("0.0.0.0:3000");
+        raw.oidc_issuer = Some("https://idp.example.com".into());
+        raw.public_url = Some("https://apiary.example.com".into());
         assert!(validate(raw).is_ok());
     }
 

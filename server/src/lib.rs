@@ -1,5 +1,6 @@
 //! Apiary's server: configuration, database, the web router and the background services.
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -41,6 +42,9 @@ pub enum StartError {
     /// The operator could not start.
     #[error(transparent)]
     Operator(#[from] operator::OperatorError),
+    /// Sign-in could not be set up.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthSetupError),
     /// The CRD YAML could not be written.
     #[error("cannot write the CRDs: {0}")]
     Crds(std::io::Error),
@@ -98,18 +102,6 @@ fn crds(out: Option<&std::path::Path>) -> Result<(), StartError> {
 /// Opens the database, builds the router and serves it until shutdown. With the Kubernetes
 /// runtime the operator runs alongside, stopped by the same token.
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
-    if let Some(issuer) = &settings.oidc_issuer {
-        // Sign-in is not built yet: serving with an issuer set would expose every route
-        // without authentication, so refuse instead.
-        return Err(StartError::Config(config::ConfigError::Invalid {
-            setting: "oidc_issuer (APIARY_OIDC_ISSUER)",
-            value: issuer.clone(),
-            fix:
-                "OIDC sign-in is not available in this version yet; unset it to run in local mode \
-                  on a loopback address"
-                    .into(),
-        }));
-    }
     let db = db::Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -148,7 +140,27 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         }
     }
     let refresh_interval = std::time::Duration::from_secs(settings.refresh_interval_secs);
-    let state = web::AppState::with_runtime(settings, db, runtime.clone());
+    let auth = match settings.oidc.clone() {
+        None => None,
+        Some(oidc) => {
+            let public_url = settings.public_url.clone().unwrap_or_else(|| url.clone());
+            let auth = auth::Auth::connect(oidc, &settings.database_url, &public_url).await?;
+            if let Err(error) = auth.provider.check().await {
+                // Sign-in retries discovery on each attempt; serving health and the error page
+                // beats crash-looping while the provider is briefly away.
+                tracing::error!(%error, "the identity provider is not reachable yet");
+            }
+            Some(auth)
+        }
+    };
+    let sessions_cleanup = auth.as_ref().map(|auth| {
+        auth.store
+            .spawn_cleanup(std::time::Duration::from_secs(600))
+    });
+    let mut state = web::AppState::with_runtime(settings, db, runtime.clone());
+    if let Some(auth) = auth {
+        state = state.with_auth(auth);
+    }
     let refreshing = state
         .refresher
         .clone()
@@ -169,6 +181,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let (served, ()) = tokio::join!(web, stop_runtime);
     if let Err(error) = refreshing.await {
         tracing::error!(%error, "the tool refresh task panicked");
+    }
+    if let Some(cleanup) = sessions_cleanup {
+        cleanup.abort();
     }
     if let Some(operator) = operator {
         if let Err(error) = operator.await {

@@ -7,5 +7,5 @@ use crate::model::Viewer;
 /// The current viewer and mode.
 #[server]
 pub async fn current_viewer() -> Result<Viewer, ServerFnError> {
-    Ok(crate::services::services()?.viewer)
+    crate::services::viewer()
 }

@@ -1,14 +1,51 @@
 use leptos::prelude::*;
 
-/// The top bar with the product name and the main navigation.
+use crate::api::current_viewer;
+use crate::model::Viewer;
+
+/// The top bar with the product name, the main navigation and who is signed in.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
+    let viewer = OnceResource::new(current_viewer());
     view! {
         <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <nav aria-label="Main" class="mx-auto flex max-w-6xl items-center gap-6 px-4 py-3">
+            <nav aria-label="Main" class="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
                 <a href="/" class="text-lg font-bold tracking-tight">"Apiary"</a>
                 <a href="/" class="text-sm hover:underline">"Catalog"</a>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        viewer.await.ok().filter(|v| !v.local_mode).map(|v| view! { <SignedIn viewer=v /> })
+                    })}
+                </Suspense>
             </nav>
         </header>
+    }
+}
+
+/// The signed-in person, their roles, and the sign-out button (a plain form post).
+#[component]
+fn SignedIn(viewer: Viewer) -> impl IntoView {
+    let roles = viewer
+        .roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    view! {
+        <div class="ml-auto flex items-center gap-3 text-sm" data-testid="signed-in">
+            <span>
+                <span class="sr-only">"Signed in as "</span>
+                <span class="font-medium" data-testid="viewer-name">{viewer.name}</span>
+                <span class="text-slate-500 dark:text-slate-400">{format!(" ({roles})")}</span>
+            </span>
+            <form method="post" action="/auth/logout">
+                <button
+                    type="submit"
+                    class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100 focus-visible:outline focus-visible:outline-2 dark:border-slate-700 dark:hover:bg-slate-800"
+                >
+                    "Sign out"
+                </button>
+            </form>
+        </div>
     }
 }

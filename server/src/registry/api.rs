@@ -79,6 +79,16 @@ impl RegistryError {
     }
 }
 
+impl From<crate::auth::Forbidden> for RegistryError {
+    fn from(refused: crate::auth::Forbidden) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            field: None,
+            message: refused.0,
+        }
+    }
+}
+
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let body = match self.field {

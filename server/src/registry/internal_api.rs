@@ -7,6 +7,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use apiary_app::access::Action;
+
+use crate::auth::Principal;
 use crate::web::AppState;
 
 use super::api::RegistryError;
@@ -119,8 +122,16 @@ pub async fn health(
                (status = 404, description = "No such server", body = Object)))]
 pub async fn refresh(
     State(state): State<AppState>,
+    principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, RegistryError> {
+    let owner_team = state
+        .servers
+        .owner_team_of(&namespace, &name)
+        .await
+        .map_err(RegistryError::internal)?
+        .ok_or_else(|| RegistryError::not_found(format!("no server {namespace}/{name}")))?;
+    principal.require(Action::Refresh, Some(&owner_team))?;
     match state.refresher.refresh(&namespace, &name).await {
         Ok(outcome) => Ok(Json(
             serde_json::to_value(outcome).map_err(RegistryError::internal)?,

@@ -21,6 +21,9 @@ pub enum ApiError {
         /// What was wrong.
         message: String,
     },
+    /// The person may not do this (403); the message says who and what.
+    #[error("{0}")]
+    Forbidden(String),
     /// The thing asked for does not exist (404); the message says what.
     #[error("{0}")]
     NotFound(String),
@@ -35,6 +38,12 @@ impl From<RegisterError> for ApiError {
             RegisterError::Invalid(field) => ApiError::Invalid(field),
             RegisterError::Db(db) => ApiError::Internal(db.to_string()),
         }
+    }
+}
+
+impl From<crate::auth::Forbidden> for ApiError {
+    fn from(refused: crate::auth::Forbidden) -> Self {
+        ApiError::Forbidden(refused.0)
     }
 }
 
@@ -57,6 +66,9 @@ impl IntoResponse for ApiError {
                 .into_response(),
             ApiError::Rejected { status, message } => {
                 (status, Json(json!({ "error": message }))).into_response()
+            }
+            ApiError::Forbidden(message) => {
+                (StatusCode::FORBIDDEN, Json(json!({ "error": message }))).into_response()
             }
             ApiError::NotFound(message) => {
                 (StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response()

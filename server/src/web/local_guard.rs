@@ -1,11 +1,11 @@
 //! Protection for the embedded default, where there is no sign-in and everyone who can reach
-//! Apiary is its admin: only requests addressed to this machine (no DNS rebinding), and no
-//! state-changing request from another site (no CSRF).
+//! Apiary is its admin: only requests addressed to this machine (no DNS rebinding). Cross-site
+//! writes are refused in every mode by [`super::csrf`].
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,13 +13,13 @@ use serde_json::json;
 
 use crate::Settings;
 
-/// Middleware: in local mode, refuses other host names and cross-site writes.
+/// Middleware: in local mode, refuses other host names.
 pub async fn guard(
     State(settings): State<Arc<Settings>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if settings.oidc_issuer.is_some() {
+    if settings.oidc.is_some() {
         return next.run(request).await;
     }
     let allowed = allowed_hosts(&settings);
@@ -34,9 +34,6 @@ pub async fn guard(
                  (localhost, 127.0.0.1, [::1]), not {host:?}; set APIARY_OIDC_ISSUER to serve other hosts"
             ));
         }
-    }
-    if !request.method().is_safe() && is_cross_site(request.headers(), &allowed) {
-        return refuse("a change from another site was refused (cross-site request)".into());
     }
     next.run(request).await
 }
@@ -64,25 +61,6 @@ fn host_name(authority: &str) -> &str {
         return authority.split_inclusive(']').next().unwrap_or(authority);
     }
     authority.split(':').next().unwrap_or(authority)
-}
-
-/// True when the browser says the request comes from another site, or its `Origin` is not
-/// one of the allowed hosts.
-fn is_cross_site(headers: &HeaderMap, allowed: &[String]) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
-        return true;
-    }
-    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        None => false,
-        Some("null") => true,
-        Some(origin) => {
-            let authority = origin.split("://").nth(1).unwrap_or_default();
-            !allowed.iter().any(|a| a == host_name(authority))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! The HTTP surface: one router for the console, the JSON APIs, health and metrics.
 
+mod csrf;
 mod error;
 mod health;
 mod local_guard;
 pub mod openapi;
 mod runtime_api;
+mod security_headers;
 mod servers_api;
 mod state;
 
@@ -63,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::registry::api::routes())
         .merge(crate::registry::export::routes())
         .merge(crate::registry::internal_api::routes())
+        .merge(crate::auth::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -71,9 +74,29 @@ pub fn router(state: AppState) -> Router {
         )
         .nest_service("/pkg", static_files)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Layers run bottom-up on the way in: security headers, host check, CSRF, session,
+        // then the sign-in gate next to the routes.
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::auth::require_sign_in,
+        ))
+        .layer(tower::util::option_layer(
+            state
+                .auth
+                .as_ref()
+                .map(|auth| auth.store.layer(auth.secure_cookies)),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.clone(),
+            csrf::refuse_cross_site,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.settings.clone(),
             local_guard::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.form_targets.clone(),
+            security_headers::set,
         ))
         .layer((
             axum::middleware::from_fn(crate::telemetry::track_http),

@@ -4,11 +4,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::catalog::{ServerRegistration, ServerStore};
-use crate::registry::refresh::Refresher;
-use crate::runtime::{desired, Runtime, ServerId};
+use apiary_app::access::Action;
 
-use super::ApiError;
+use crate::auth::Principal;
+use crate::catalog::ServerRegistration;
+use crate::runtime::{desired, ServerId};
+
+use super::{ApiError, AppState};
 
 /// `PUT /api/v1/servers/{namespace}/{name}`: registers or replaces a server (201 or 200), then
 /// brings the runtime in line with it and, for a published server, fetches its tools.
@@ -18,27 +20,30 @@ use super::ApiError;
     responses((status = 201, description = "Created", body = Object),
                (status = 200, description = "Updated", body = Object),
                (status = 400, description = "Malformed JSON", body = Object),
+               (status = 401, description = "No session", body = Object),
+               (status = 403, description = "Not an admin, or a cross-site request", body = Object),
                (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
 pub async fn register(
-    State(servers): State<ServerStore>,
-    State(db): State<crate::db::Db>,
-    State(runtime): State<std::sync::Arc<dyn Runtime>>,
-    State(refresher): State<Refresher>,
-    State(settings): State<std::sync::Arc<crate::Settings>>,
+    State(state): State<AppState>,
+    principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<ServerRegistration>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let actor = principal.require(Action::Register, None)?;
     let Json(registration) = body?;
-    let created = servers
-        .register(&namespace, &name, &registration, "local-admin")
+    let created = state
+        .servers
+        .register(&namespace, &name, &registration, &actor.subject)
         .await?;
     // In Kubernetes mode the operator runs servers from MCPServer resources instead.
-    if settings.runtime == crate::config::Runtime::Local {
-        desired::sync(&db, runtime.as_ref(), &ServerId::new(&namespace, &name)).await;
+    if state.settings.runtime == crate::config::Runtime::Local {
+        let id = ServerId::new(&namespace, &name);
+        desired::sync(&state.db, state.runtime.as_ref(), &id).await;
     }
     if registration.published {
         // Record the live tools in the background; the answer does not wait for the server.
         let (ns, n) = (namespace.clone(), name.clone());
+        let refresher = state.refresher.clone();
         tokio::spawn(async move {
             if let Err(error) = refresher.refresh(&ns, &n).await {
                 tracing::error!(%error, server = %format!("{ns}/{n}"), "tool refresh after registration failed");

@@ -4,9 +4,10 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use apiary_app::model::Viewer;
 use apiary_app::services::Services;
 
+use super::security_headers::FormTargets;
+use crate::auth::Auth;
 use crate::catalog::ServerStore;
 use crate::db::Db;
 use crate::registry::fetch::FetchLimits;
@@ -34,6 +35,10 @@ pub struct AppState {
     pub registry: Arc<RegistrySettings>,
     /// Live tool fetches.
     pub refresher: Refresher,
+    /// OIDC sign-in and sessions; `None` in local mode, where everyone is the local admin.
+    pub auth: Option<Auth>,
+    /// Where forms may post besides this site (the identity provider, for sign-out).
+    pub form_targets: FormTargets,
 }
 
 impl AppState {
@@ -73,17 +78,22 @@ impl AppState {
             db,
             metrics: crate::telemetry::metrics_handle(),
             runtime,
+            auth: None,
+            form_targets: FormTargets::default(),
         }
+    }
+
+    /// The same state with OIDC sign-in.
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.form_targets = FormTargets(Some(auth.provider.issuer_origin()));
+        self.auth = Some(auth);
+        self
     }
 
     /// The services that server functions use.
     pub fn services(&self) -> Services {
         Services {
             catalog: Arc::new(self.servers.clone()),
-            viewer: Viewer {
-                name: "local admin".into(),
-                local_mode: self.settings.oidc_issuer.is_none(),
-            },
         }
     }
 }

@@ -77,7 +77,7 @@ pub fn settings() -> Settings {
         data_dir: std::env::temp_dir(),
         database_url: String::new(),
         site_dir: std::env::temp_dir(),
-        oidc_issuer: None,
+        oidc: None,
         log: "warn".into(),
         public_url: Some("http://apiary.test".into()),
         health_slow_ms: 1_000,

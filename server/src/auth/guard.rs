@@ -1,0 +1,148 @@
+//! The sign-in gate: every request except health, metrics, static files and the sign-in
+//! routes needs a signed-in person with at least one Apiary role.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use serde_json::json;
+use tower_sessions::Session;
+
+use apiary_app::access::{Action, Viewer};
+
+use super::routes::{page, VIEWER_KEY};
+use super::Auth;
+
+/// Paths anyone may reach: probes, metrics, the API description, static files and sign-in.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
+        || path.starts_with("/pkg/")
+        || path.starts_with("/auth/")
+}
+
+/// Middleware: puts the [`Viewer`] behind the request into its extensions, or answers for
+/// them: a browser page load goes to sign-in, anything else gets 401; a person without any
+/// Apiary role gets 403.
+pub async fn require_sign_in(
+    State(auth): State<Option<Auth>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if auth.is_none() {
+        request.extensions_mut().insert(Viewer::local_admin());
+        return next.run(request).await;
+    }
+    let path = request.uri().path().to_owned();
+    if is_public(&path) {
+        return next.run(request).await;
+    }
+    let viewer = match request.extensions().get::<Session>() {
+        Some(session) => match session.get::<Viewer>(VIEWER_KEY).await {
+            Ok(viewer) => viewer,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the session");
+                return page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Apiary is unavailable",
+                    "Apiary cannot reach its session store right now. Try again in a minute.",
+                );
+            }
+        },
+        None => None,
+    };
+    match viewer {
+        Some(viewer) if viewer.may(Action::Browse, None) => {
+            request.extensions_mut().insert(viewer);
+            next.run(request).await
+        }
+        Some(viewer) => page(
+            StatusCode::FORBIDDEN,
+            "No access to Apiary",
+            &format!(
+                "You are signed in as {}, but none of your groups grants an Apiary role. \
+                 Ask your Apiary admin to add you to a consumer, proposer, owner or admin group.",
+                viewer.name
+            ),
+        ),
+        None if wants_page(&request) => {
+            let return_to = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "/".into());
+            let target = format!(
+                "/auth/login?return_to={}",
+                url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+            );
+            Redirect::to(&target).into_response()
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "sign in first: this request has no Apiary session" })),
+        )
+            .into_response(),
+    }
+}
+
+/// True for a browser navigating to a page: a GET that accepts HTML.
+fn wants_page(request: &Request) -> bool {
+    request.method() == Method::GET
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+}
+
+/// The person behind an API request, as an extractor. Handlers call [`Principal::require`]
+/// before they change anything.
+#[derive(Clone, Debug)]
+pub struct Principal(pub Viewer);
+
+impl Principal {
+    /// The viewer when they may do `action` (on a server owned by `owner_team`), otherwise a
+    /// 403 that says who was refused and what they tried.
+    pub fn require(&self, action: Action, owner_team: Option<&str>) -> Result<&Viewer, Forbidden> {
+        if self.0.may(action, owner_team) {
+            Ok(&self.0)
+        } else {
+            Err(Forbidden(format!(
+                "{} may not {} here; ask an Apiary admin for the right role",
+                self.0.name,
+                action.describe()
+            )))
+        }
+    }
+}
+
+/// A refused action (403); the message says who and what.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Forbidden(pub String);
+
+impl IntoResponse for Forbidden {
+    fn into_response(self) -> Response {
+        (StatusCode::FORBIDDEN, Json(json!({ "error": self.0 }))).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Viewer>()
+            .cloned()
+            .map(Principal)
+            .ok_or_else(|| {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({ "error": "sign in first: this request has no Apiary session" })),
+                )
+                    .into_response()
+            })
+    }
+}

@@ -1,0 +1,91 @@
+//! Sign-in and authorization: OIDC login into a database-backed session, roles from the
+//! provider's groups, and the middleware that puts the person behind each request into it.
+//!
+//! Without an issuer (the embedded default) every request acts as the single local admin.
+
+mod guard;
+mod http;
+pub mod oidc;
+mod routes;
+pub mod session;
+mod settings;
+
+pub use guard::{require_sign_in, Forbidden, Principal};
+pub use routes::routes;
+pub use settings::{OidcSettings, RawOidc, RoleMapping, Secret};
+
+use apiary_app::access::Viewer;
+
+use self::oidc::{OidcProvider, VerifiedIdentity};
+use crate::db::DbError;
+
+/// Sign-in for one Apiary: the provider and the session store.
+#[derive(Clone)]
+pub struct Auth {
+    /// The OpenID provider.
+    pub provider: OidcProvider,
+    /// Where sessions live.
+    pub store: session::Store,
+    /// Whether cookies need HTTPS (the public URL is https).
+    pub secure_cookies: bool,
+}
+
+/// Why sign-in could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    /// The provider settings are unusable.
+    #[error(transparent)]
+    Oidc(#[from] oidc::OidcError),
+    /// The session store could not be opened.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for AuthSetupError {
+    fn from(error: sqlx::Error) -> Self {
+        AuthSetupError::Db(DbError::Query(error))
+    }
+}
+
+impl Auth {
+    /// Sets up sign-in with `settings`, sessions in `database_url`, and `public_url` as the
+    /// address the provider sends people back to.
+    pub async fn connect(
+        settings: OidcSettings,
+        database_url: &str,
+        public_url: &str,
+    ) -> Result<Self, AuthSetupError> {
+        let provider = OidcProvider::new(settings, public_url)?;
+        let store = session::Store::connect(database_url).await?;
+        Ok(Auth {
+            provider,
+            store,
+            secure_cookies: public_url.starts_with("https://"),
+        })
+    }
+
+    /// The viewer for a verified identity: roles from the mapped groups, teams from the
+    /// groups with the team prefix.
+    pub fn viewer_for(&self, identity: VerifiedIdentity) -> Viewer {
+        let settings = self.provider.settings();
+        let groups = identity.groups.iter().map(String::as_str);
+        let roles = settings.roles.roles_for(groups.clone());
+        let teams = if settings.team_prefix.is_empty() {
+            Vec::new()
+        } else {
+            groups
+                .filter_map(|g| g.strip_prefix(settings.team_prefix.as_str()))
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        Viewer {
+            subject: identity.subject,
+            name: identity.name,
+            email: identity.email,
+            roles,
+            teams,
+            local_mode: false,
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The OpenID Connect relying party: discovery, the authorization request (code flow with
+//! PKCE, `state` and `nonce`), and the code exchange whose ID token is verified against the
+//! provider's JWKS (signature, `iss`, `aud`, `exp`, `nonce`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AdditionalClaims, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
+    EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    IdTokenFields, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope, StandardErrorResponse,
+    StandardTokenResponse, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+use super::settings::OidcSettings;
+
+/// Claims beyond the standard ones, kept as JSON so the roles claim can be configured.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ExtraClaims(serde_json::Map<String, serde_json::Value>);
+
+impl AdditionalClaims for ExtraClaims {}
+
+type TokenFields = IdTokenFields<
+    ExtraClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+type OidcClient = Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    StandardTokenResponse<TokenFields, CoreTokenType>,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Why sign-in failed. The message is safe to show; it never contains tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    /// The provider's discovery document or keys could not be read.
+    #[error("the identity provider at {issuer} cannot be reached or is misconfigured: {reason}")]
+    Discovery {
+        /// The configured issuer.
+        issuer: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The code exchange failed at the provider.
+    #[error("the identity provider refused the sign-in code: {0}")]
+    Exchange(String),
+    /// The ID token is missing, badly signed, expired, or for someone else.
+    #[error("the ID token was refused: {0}")]
+    IdToken(String),
+}
+
+/// A sign-in in progress: what the callback must see again. Kept in the session, never in a URL.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// The `state` sent to the provider.
+    pub state: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier for the code exchange.
+    pub pkce_verifier: String,
+    /// Where to go after sign-in: a path on this site.
+    pub return_to: String,
+}
+
+/// The verified identity from an ID token.
+#[derive(Clone, Debug)]
+pub struct VerifiedIdentity {
+    /// `iss` and `sub`, joined.
+    pub subject: String,
+    /// A display name: `name`, else `preferred_username`, else `email`, else `sub`.
+    pub name: String,
+    /// `email`, when present.
+    pub email: Option<String>,
+    /// The values of the configured roles claim.
+    pub groups: Vec<String>,
+}
+
+struct Discovered {
+    client: OidcClient,
+    end_session: Option<EndSessionUrl>,
+    fetched: Instant,
+}
+
+/// The relying party for one provider. Discovery is fetched on first use and again after
+/// [`RELOAD_AFTER`], so rotated signing keys are picked up.
+#[derive(Clone)]
+pub struct OidcProvider {
+    settings: Arc<OidcSettings>,
+    redirect: RedirectUrl,
+    post_logout: PostLogoutRedirectUrl,
+    http: reqwest::Client,
+    discovered: Arc<RwLock<Option<Arc<Discovered>>>>,
+}
+
+/// How long discovery and keys are cached.
+pub const RELOAD_AFTER: Duration = Duration::from_secs(15 * 60);
+
+impl OidcProvider {
+    /// A relying party that sends people back to `{public_url}/auth/callback`.
+    pub fn new(settings: OidcSettings, public_url: &str) -> Result<Self, OidcError> {
+        let bad = |reason: String| OidcError::Discovery {
+            issuer: settings.issuer.clone(),
+            reason,
+        };
+        let redirect = RedirectUrl::new(format!("{public_url}/auth/callback"))
+            .map_err(|e| bad(format!("bad redirect URL: {e}")))?;
+        let post_logout = PostLogoutRedirectUrl::new(format!("{public_url}/"))
+            .map_err(|e| bad(format!("bad post-logout URL: {e}")))?;
+        let http = reqwest::Client::builder()
+            // The provider's answers must come from the provider: never follow redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(OidcProvider {
+            settings: Arc::new(settings),
+            redirect,
+            post_logout,
+            http,
+            discovered: Arc::default(),
+        })
+    }
+
+    /// The settings this provider was built from.
+    pub fn settings(&self) -> &OidcSettings {
+        &self.settings
+    }
+
+    /// The provider's origin, which sign-out forms are allowed to reach.
+    pub fn issuer_origin(&self) -> String {
+        url::Url::parse(&self.settings.issuer)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
+    async fn discovered(&self) -> Result<Arc<Discovered>, OidcError> {
+        if let Some(current) = self.discovered.read().await.as_ref() {
+            if current.fetched.elapsed() < RELOAD_AFTER {
+                return Ok(current.clone());
+            }
+        }
+        let mut slot = self.discovered.write().await;
+        if let Some(current) = slot.as_ref() {
+            if current.fetched.elapsed() < RELOAD_AFTER {
+                return Ok(current.clone());
+            }
+        }
+        let fresh = Arc::new(self.discover().await?);
+        *slot = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn discover(&self) -> Result<Discovered, OidcError> {
+        let issuer = &self.settings.issuer;
+        let bad = |reason: String| OidcError::Discovery {
+            issuer: issuer.clone(),
+            reason,
+        };
+        let issuer_url = IssuerUrl::new(issuer.clone()).map_err(|e| bad(e.to_string()))?;
+        let http = super::http::adapter(&self.http);
+        let metadata = ProviderMetadataWithLogout::discover_async(issuer_url, &http)
+            .await
+            .map_err(|e| bad(error_chain(&e)))?;
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let client = OidcClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.settings.client_id.clone()),
+            self.settings
+                .client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(s.expose().to_owned())),
+        )
+        .set_redirect_uri(self.redirect.clone());
+        Ok(Discovered {
+            client,
+            end_session,
+            fetched: Instant::now(),
+        })
+    }
+
+    /// Fetches discovery and keys now, to report a misconfigured provider at start.
+    pub async fn check(&self) -> Result<(), OidcError> {
+        self.discovered().await.map(|_| ())
+    }
+
+    /// Starts a sign-in: the URL to send the browser to, and what the callback must check.
+    pub async fn authorize(&self, return_to: String) -> Result<(String, PendingLogin), OidcError> {
+        let discovered = self.discovered().await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = discovered.client.authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        );
+        for scope in self.settings.scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+        Ok((
+            url.to_string(),
+            PendingLogin {
+                state: state.secret().clone(),
+                nonce: nonce.secret().clone(),
+                pkce_verifier: verifier.secret().clone(),
+                return_to,
+            },
+        ))
+    }
+
+    /// Finishes a sign-in: exchanges `code` with the PKCE verifier and verifies the ID token
+    /// (signature against the JWKS, `iss`, `aud`, `exp` and the `nonce` of `pending`).
+    pub async fn finish(
+        &self,
+        code: String,
+        pending: &PendingLogin,
+    ) -> Result<VerifiedIdentity, OidcError> {
+        let discovered = self.discovered().await?;
+        let http = super::http::adapter(&self.http);
+        let response = discovered
+            .client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| OidcError::Exchange(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .request_async(&http)
+            .await
+            .map_err(|e| OidcError::Exchange(error_chain(&e)))?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| OidcError::IdToken("the provider sent no ID token".into()))?;
+        let verifier = discovered.client.id_token_verifier();
+        let claims = id_token
+            .claims(&verifier, &Nonce::new(pending.nonce.clone()))
+            .map_err(|e| OidcError::IdToken(e.to_string()))?;
+        let groups = claim_strings(claims.additional_claims(), &self.settings.roles_claim);
+        let email = claims.email().map(|e| e.as_str().to_owned());
+        let username = claims.preferred_username().map(|u| u.as_str().to_owned());
+        let name = claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_owned())
+            .or(username)
+            .or_else(|| email.clone())
+            .unwrap_or_else(|| claims.subject().as_str().to_owned());
+        Ok(VerifiedIdentity {
+            subject: format!("{}#{}", claims.issuer().as_str(), claims.subject().as_str()),
+            name,
+            email,
+            groups,
+        })
+    }
+
+    /// Where to send the browser to end the provider's session too, when the provider offers
+    /// RP-initiated logout; it sends the browser back to the site's root.
+    pub async fn logout_url(&self) -> Option<String> {
+        let discovered = self.discovered().await.ok()?;
+        let endpoint = discovered.end_session.clone()?;
+        let url = LogoutRequest::from(endpoint)
+            .set_client_id(ClientId::new(self.settings.client_id.clone()))
+            .set_post_logout_redirect_uri(self.post_logout.clone())
+            .http_get_url();
+        Some(url.to_string())
+    }
+}
+
+/// The string values of `claim`: a list of strings, or one string.
+fn claim_strings(extra: &ExtraClaims, claim: &str) -> Vec<String> {
+    match extra.0.get(claim) {
+        Some(serde_json::Value::Array(values)) => values
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        Some(serde_json::Value::String(value)) => vec![value.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// An error with its sources, for messages that say what actually failed.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_roles_claim_may_be_a_list_or_one_string() {
+        let extra: ExtraClaims = serde_json::from_value(serde_json::json!({
+            "groups": ["a", "b", 3],
+            "role": "admin",
+        }))
+        .expect("claims");
+        assert_eq!(claim_strings(&extra, "groups"), ["a", "b"]);
+        assert_eq!(claim_strings(&extra, "role"), ["admin"]);
+        assert!(claim_strings(&extra, "missing").is_empty());
+    }
+}

@@ -1,0 +1,200 @@
+//! `/auth/login`, `/auth/callback` and `/auth/logout`.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use apiary_app::access::Viewer;
+
+use super::oidc::PendingLogin;
+use super::Auth;
+use crate::web::AppState;
+
+/// Session key of the signed-in person.
+pub(super) const VIEWER_KEY: &str = "viewer";
+/// Session key of a sign-in in progress.
+const PENDING_KEY: &str = "pending_login";
+
+/// The sign-in routes; they answer 404 in local mode, where nobody signs in.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", get(login))
+        .route("/auth/callback", get(callback))
+        .route("/auth/logout", post(logout))
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// Starts a sign-in at the provider, remembering state, nonce and PKCE verifier in the session.
+async fn login(
+    State(auth): State<Option<Auth>>,
+    session: Option<Extension<Session>>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let (Some(auth), Some(Extension(session))) = (auth, session) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let return_to = local_path(query.return_to.as_deref());
+    if matches!(session.get::<Viewer>(VIEWER_KEY).await, Ok(Some(_))) {
+        return Redirect::to(&return_to).into_response();
+    }
+    match auth.provider.authorize(return_to).await {
+        Ok((url, pending)) => match session.insert(PENDING_KEY, pending).await {
+            Ok(()) => Redirect::to(&url).into_response(),
+            Err(error) => session_failed(error),
+        },
+        Err(error) => {
+            tracing::error!(%error, "cannot start a sign-in");
+            page(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in is unavailable",
+                &format!("{error}. Try again in a minute, or tell your Apiary admin."),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Finishes a sign-in: checks `state`, exchanges the code, verifies the ID token, then starts
+/// a fresh session (a new id, so a planted session id is worthless) for the person.
+async fn callback(
+    State(auth): State<Option<Auth>>,
+    session: Option<Extension<Session>>,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let (Some(auth), Some(Extension(session))) = (auth, session) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let pending = match session.remove::<PendingLogin>(PENDING_KEY).await {
+        Ok(Some(pending)) => pending,
+        Ok(None) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link has expired or was already used.",
+            )
+        }
+        Err(error) => return session_failed(error),
+    };
+    if let Some(error) = query.error {
+        let detail = query.error_description.unwrap_or_default();
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            &format!("The identity provider did not sign you in ({error}: {detail})."),
+        );
+    }
+    if query.state.as_deref() != Some(pending.state.as_str()) {
+        tracing::warn!("sign-in refused: the state parameter does not match");
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "The sign-in answer does not belong to the sign-in this browser started (state mismatch).",
+        );
+    }
+    let Some(code) = query.code else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "The identity provider sent no code.",
+        );
+    };
+    let identity = match auth.provider.finish(code, &pending).await {
+        Ok(identity) => identity,
+        Err(error) => {
+            tracing::warn!(%error, "sign-in refused");
+            return refused(StatusCode::UNAUTHORIZED, &error.to_string());
+        }
+    };
+    let viewer = auth.viewer_for(identity);
+    tracing::info!(subject = %viewer.subject, roles = ?viewer.roles, "signed in");
+    if let Err(error) = session.cycle_id().await {
+        return session_failed(error);
+    }
+    if let Err(error) = session.insert(VIEWER_KEY, &viewer).await {
+        return session_failed(error);
+    }
+    Redirect::to(&pending.return_to).into_response()
+}
+
+/// Ends the session here and, when the provider offers it, there too.
+async fn logout(State(auth): State<Option<Auth>>, session: Option<Extension<Session>>) -> Response {
+    let (Some(auth), Some(Extension(session))) = (auth, session) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let Err(error) = session.flush().await {
+        return session_failed(error);
+    }
+    let target = auth
+        .provider
+        .logout_url()
+        .await
+        .unwrap_or_else(|| "/".into());
+    Redirect::to(&target).into_response()
+}
+
+/// `return_to` when it is a path on this site; `/` otherwise (no open redirects).
+fn local_path(return_to: Option<&str>) -> String {
+    match return_to {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".into(),
+    }
+}
+
+fn refused(status: StatusCode, reason: &str) -> Response {
+    page(
+        status,
+        "Sign-in refused",
+        &format!("{reason} Nothing was signed in. Start again from the sign-in page."),
+    )
+}
+
+fn session_failed(error: tower_sessions::session::Error) -> Response {
+    tracing::error!(%error, "the session store failed");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable",
+        "Apiary cannot reach its session store right now. Try again in a minute.",
+    )
+}
+
+/// A small standalone HTML page for sign-in outcomes, outside the console.
+pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let title = html_escape::encode_text(title);
+    let message = html_escape::encode_text(message);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Apiary</title></head>\
+         <body>\
+         <h1>{title}</h1><p role=\"alert\">{message}</p>\
+         <p><a href=\"/auth/login\">Sign in</a></p></body></html>"
+    );
+    (status, Html(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_return_targets() {
+        assert_eq!(local_path(Some("/servers/a/b?x=1")), "/servers/a/b?x=1");
+        assert_eq!(local_path(Some("//evil.example")), "/");
+        assert_eq!(local_path(Some("https://evil.example")), "/");
+        assert_eq!(local_path(Some("/\\evil.example")), "/");
+        assert_eq!(local_path(None), "/");
+    }
+}
