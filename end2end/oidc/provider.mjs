@@ -19,6 +19,11 @@ import process from 'node:process';
 // stdout carries only the ready line: oidc-provider's notices (console.info) go to stderr.
 console.info = console.error;
 console.log = console.error;
+/** Stops the process; replaced by a graceful close once the server listens. */
+let stop = () => process.exit(0);
+process.on('SIGTERM', () => stop());
+process.on('SIGINT', () => stop());
+const opts = parseArgs(process.argv.slice(2));
 const { default: Provider } = await import('oidc-provider');
 
 /** The test users: id (= username = `sub`), password, display name and groups. */
@@ -81,7 +86,7 @@ function html(text) {
 function page(title, body) {
   return `<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>${html(title)}</title>
+<head><meta charset="utf-8"><link rel="icon" href="data:,"><title>${html(title)}</title>
 <style>body{font-family:sans-serif;max-width:24rem;margin:4rem auto}label,input,button{display:block;margin:.4rem 0}.error{color:#b00020}</style>
 </head>
 <body>
@@ -122,7 +127,6 @@ function signingKey() {
   return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
 }
 
-const opts = parseArgs(process.argv.slice(2));
 const host = '127.0.0.1';
 
 /** The provider's configuration; the issuer is only known once the port is bound. */
@@ -283,15 +287,13 @@ async function main() {
   provider.use(interactions(provider));
   handler = provider.callback();
 
-  const stop = () => {
+  stop = () => {
     server.close(() => process.exit(0));
     server.closeAllConnections();
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
   if (opts.exitOnStdinClose) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
+    process.stdin.on('end', () => stop());
+    process.stdin.on('error', () => stop());
     process.stdin.resume();
   }
 

@@ -93,6 +93,29 @@ fn param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Redeems `code` at the token endpoint as `apiary` (client_secret_basic).
+async fn exchange(discovery: &Value, code: &str, verifier: &str) -> Value {
+    http()
+        .post(
+            discovery["token_endpoint"]
+                .as_str()
+                .expect("token_endpoint"),
+        )
+        .basic_auth(oidc::CLIENT_ID, Some(oidc::CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token response is JSON")
+}
+
 /// The decoded (not verified) payload of a JWT.
 fn jwt_part(jwt: &str, index: usize) -> Value {
     let part = jwt.split('.').nth(index).expect("a JWT has three parts");
@@ -146,21 +169,7 @@ async fn paul_signs_in_and_gets_an_id_token_with_his_groups() {
     );
     let code = param(&callback, "code").expect("the callback carries a code");
 
-    let tokens: Value = http()
-        .post(doc["token_endpoint"].as_str().expect("token_endpoint"))
-        .basic_auth(oidc::CLIENT_ID, Some(oidc::CLIENT_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", &request.verifier),
-        ])
-        .send()
-        .await
-        .expect("token request")
-        .json()
-        .await
-        .expect("token response is JSON");
+    let tokens = exchange(&doc, &code, &request.verifier).await;
     let id_token = tokens["id_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no id_token in {tokens}"));
@@ -189,6 +198,10 @@ async fn paul_signs_in_and_gets_an_id_token_with_his_groups() {
     assert_eq!(claims["aud"], oidc::CLIENT_ID);
     assert_eq!(claims["nonce"], request.nonce.as_str());
     assert_eq!(claims["sub"], "paul");
+    assert_eq!(
+        claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat"),
+        3600
+    );
     assert_eq!(claims["preferred_username"], "paul");
     assert_eq!(claims["email"], "paul@apiary.test");
     assert!(claims["name"].is_string(), "{claims}");
@@ -255,4 +268,22 @@ async fn pkce_is_required() {
         "{callback}"
     );
     assert!(param(&callback, "code").is_none(), "{callback}");
+}
+
+#[tokio::test]
+async fn the_id_token_lifetime_is_configurable() {
+    let Some(provider) = oidc::start(&[REDIRECT_URI], &[], Some(90)).await else {
+        return;
+    };
+    let doc = discovery(&provider).await;
+    let request = auth_request(&doc, true);
+    let callback = oidc::sign_in(&request.url, "nora", "nora-pw").await;
+    let code = param(&callback, "code").expect("the callback carries a code");
+    let tokens = exchange(&doc, &code, &request.verifier).await;
+    let claims = jwt_part(tokens["id_token"].as_str().expect("id_token"), 1);
+    assert_eq!(
+        claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat"),
+        90
+    );
+    assert_eq!(claims["groups"], serde_json::json!([]), "{claims}");
 }
