@@ -1,0 +1,306 @@
+#!/usr/bin/env node
+// A real OpenID Connect provider (panva's oidc-provider) for Apiary's sign-in tests.
+//
+//   node provider.mjs [--port N] [--redirect-uri URL]... [--post-logout-redirect-uri URL]...
+//                     [--id-token-ttl SECONDS] [--exit-on-stdin-close]
+//
+// Listens on 127.0.0.1 over plain http; once ready it prints one JSON line to stdout,
+// {"issuer":"http://127.0.0.1:PORT"}, and nothing else there. SIGTERM/SIGINT stop it; with
+// --exit-on-stdin-close it also stops when its parent closes (or loses) the stdin pipe, so a
+// crashed test run leaves no provider behind.
+//
+// Clients `apiary` and `other-app` (client_secret_basic, authorization code with PKCE S256) and
+// the test users below. Signing keys and cookie keys are fresh on every start.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import process from 'node:process';
+
+// stdout carries only the ready line: oidc-provider's notices (console.info) go to stderr.
+console.info = console.error;
+console.log = console.error;
+/** Stops the process; replaced by a graceful close once the server listens. */
+let stop = () => process.exit(0);
+process.on('SIGTERM', () => stop());
+process.on('SIGINT', () => stop());
+const opts = parseArgs(process.argv.slice(2));
+const { default: Provider } = await import('oidc-provider');
+
+/** The test users: id (= username = `sub`), password, display name and groups. */
+const USERS = [
+  { username: 'carol', password: 'carol-pw', name: 'Carol Consumer', groups: ['apiary-consumers'] },
+  { username: 'paul', password: 'paul-pw', name: 'Paul Proposer', groups: ['apiary-proposers', 'team-search'] },
+  { username: 'olga', password: 'olga-pw', name: 'Olga Owner', groups: ['apiary-owners', 'team-search'] },
+  { username: 'otto', password: 'otto-pw', name: 'Otto Owner', groups: ['apiary-owners', 'team-data'] },
+  { username: 'adam', password: 'adam-pw', name: 'Adam Admin', groups: ['apiary-admins'] },
+  { username: 'nora', password: 'nora-pw', name: 'Nora Nobody', groups: [] },
+];
+
+/** The registered clients: id and secret; both share the redirect URIs from the command line. */
+const CLIENTS = [
+  { id: 'apiary', secret: 'apiary-test-secret' },
+  { id: 'other-app', secret: 'other-app-secret' },
+];
+
+/** Parses the command line; exits with a usage message on anything unknown. */
+function parseArgs(argv) {
+  const opts = { port: 0, redirectUris: [], postLogoutRedirectUris: [], idTokenTtl: 3600, exitOnStdinClose: false };
+  const usage = (why) => {
+    process.stderr.write(`provider.mjs: ${why}\n`
+      + 'usage: provider.mjs [--port N] [--redirect-uri URL]... [--post-logout-redirect-uri URL]... '
+      + '[--id-token-ttl SECONDS] [--exit-on-stdin-close]\n');
+    process.exit(2);
+  };
+  const number = (flag, value) => {
+    const n = Number(value);
+    if (value === undefined || !Number.isInteger(n) || n < 0) usage(`${flag} needs a whole number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i];
+    const value = () => {
+      i += 1;
+      if (argv[i] === undefined) usage(`${flag} needs a value`);
+      return argv[i];
+    };
+    switch (flag) {
+      case '--port': opts.port = number(flag, value()); break;
+      case '--redirect-uri': opts.redirectUris.push(value()); break;
+      case '--post-logout-redirect-uri': opts.postLogoutRedirectUris.push(value()); break;
+      case '--id-token-ttl': opts.idTokenTtl = number(flag, value()); break;
+      case '--exit-on-stdin-close': opts.exitOnStdinClose = true; break;
+      default: usage(`unknown argument ${flag}`);
+    }
+  }
+  if (opts.idTokenTtl === 0) usage('--id-token-ttl must be at least 1');
+  if (opts.redirectUris.length === 0) usage('at least one --redirect-uri is required');
+  return opts;
+}
+
+/** Escapes text for HTML element content and attribute values. */
+function html(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A minimal page around `body`. */
+function page(title, body) {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><link rel="icon" href="data:,"><title>${html(title)}</title>
+<style>body{font-family:sans-serif;max-width:24rem;margin:4rem auto}label,input,button{display:block;margin:.4rem 0}.error{color:#b00020}</style>
+</head>
+<body>
+<h1>${html(title)}</h1>
+${body}
+</body>
+</html>`;
+}
+
+/** The sign-in form, optionally with an error and the username typed before. */
+function loginPage(uid, clientId, { error, username } = {}) {
+  return page('Sign in to the test provider', `
+<p>Signing in to <strong>${html(clientId)}</strong>.</p>
+${error ? `<p class="error" role="alert">${html(error)}</p>` : ''}
+<form method="post" action="/interaction/${html(uid)}">
+  <label for="username">Username</label>
+  <input id="username" name="username" autocomplete="username" autofocus required value="${html(username ?? '')}">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <button type="submit">Sign in</button>
+</form>`);
+}
+
+/** Reads an application/x-www-form-urlencoded request body (at most 64 KiB). */
+async function formBody(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 65536) throw new Error('form body too large');
+  }
+  return new URLSearchParams(body);
+}
+
+/** Fresh RS256 signing key as a private JWK. */
+function signingKey() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = randomBytes(8).toString('hex');
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+}
+
+const host = '127.0.0.1';
+
+/** The provider's configuration; the issuer is only known once the port is bound. */
+function configuration() {
+  return {
+    clients: CLIENTS.map(({ id, secret }) => ({
+      client_id: id,
+      client_secret: secret,
+      client_name: id,
+      // Code flow with http loopback redirect URIs is allowed for web clients.
+      application_type: 'web',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: opts.redirectUris,
+      post_logout_redirect_uris: opts.postLogoutRedirectUris,
+      id_token_signed_response_alg: 'RS256',
+    })),
+    jwks: { keys: [signingKey()] },
+    cookies: {
+      keys: [randomBytes(32).toString('base64url')],
+      // Cookies ignore ports: distinct names keep them apart from a relying party's cookies
+      // on the same 127.0.0.1.
+      names: { session: 'op_session', interaction: 'op_interaction', resume: 'op_interaction_resume' },
+    },
+    async findAccount(_ctx, sub) {
+      const user = USERS.find((u) => u.username === sub);
+      if (!user) return undefined;
+      return {
+        accountId: user.username,
+        async claims() {
+          return {
+            sub: user.username,
+            name: user.name,
+            preferred_username: user.username,
+            email: `${user.username}@apiary.test`,
+            email_verified: true,
+            groups: user.groups,
+          };
+        },
+      };
+    },
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+      groups: ['groups'],
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    // Scope-requested claims go into the ID token too, not only to userinfo.
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource,
+        postLogoutSuccessSource,
+      },
+    },
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 60,
+      Grant: 3600,
+      IdToken: opts.idTokenTtl,
+      Interaction: 3600,
+      RefreshToken: 3600,
+      Session: 3600,
+    },
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = page('Sign-in error', `<p class="error" role="alert">${html(out.error)}: ${html(out.error_description ?? '')}</p>`);
+    },
+  };
+}
+
+/**
+ * The RP-initiated logout confirmation: a plain form that a script submits at once; without
+ * JavaScript the user presses "Sign out".
+ */
+async function logoutSource(ctx, form) {
+  const withButton = form.replace('</form>',
+    '<input type="hidden" name="logout" value="yes"><button type="submit">Sign out</button></form>');
+  ctx.type = 'html';
+  ctx.body = page('Sign out', `
+<p>Signing you out of the test provider.</p>
+${withButton}
+<script>document.getElementById('op.logoutForm').submit();</script>`);
+}
+
+/** Shown after a logout without a post_logout_redirect_uri. */
+async function postLogoutSuccessSource(ctx) {
+  ctx.type = 'html';
+  ctx.body = page('Signed out', '<p>You are signed out of the test provider.</p>');
+}
+
+/**
+ * The interaction routes at /interaction/:uid: GET shows the sign-in form (login prompt) or
+ * grants consent without asking (consent prompt, first-party clients); POST checks the password.
+ */
+function interactions(provider) {
+  return async (ctx, next) => {
+    const match = /^\/interaction\/([^/]+)$/.exec(ctx.path);
+    if (!match) return next();
+    ctx.set('cache-control', 'no-store');
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const { uid, prompt, params } = details;
+    if (uid !== match[1]) ctx.throw(400, 'interaction mismatch');
+
+    if (prompt.name === 'login' && ctx.method === 'GET') {
+      ctx.type = 'html';
+      ctx.body = loginPage(uid, params.client_id);
+      return undefined;
+    }
+    if (prompt.name === 'login' && ctx.method === 'POST') {
+      const form = await formBody(ctx.req);
+      const username = form.get('username') ?? '';
+      const user = USERS.find((u) => u.username === username);
+      if (!user || user.password !== form.get('password')) {
+        ctx.status = 401;
+        ctx.type = 'html';
+        ctx.body = loginPage(uid, params.client_id, { error: 'Wrong username or password.', username });
+        return undefined;
+      }
+      return provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: user.username } }, {
+        mergeWithLastSubmission: false,
+      });
+    }
+    if (prompt.name === 'consent') {
+      const { accountId } = details.session;
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId, clientId: params.client_id });
+      if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
+      if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(prompt.details.missingResourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      const grantId = await grant.save();
+      const consent = details.grantId ? {} : { grantId };
+      return provider.interactionFinished(ctx.req, ctx.res, { consent }, { mergeWithLastSubmission: true });
+    }
+    return ctx.throw(400, `unexpected interaction ${prompt.name} ${ctx.method}`);
+  };
+}
+
+/** Binds the port first (the issuer carries it), then builds the provider around the server. */
+async function main() {
+  let handler = (_req, res) => { res.statusCode = 503; res.end(); };
+  const server = createServer((req, res) => handler(req, res));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, resolve);
+  });
+  const issuer = `http://${host}:${server.address().port}`;
+
+  const provider = new Provider(issuer, configuration());
+  provider.use(interactions(provider));
+  handler = provider.callback();
+
+  stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  if (opts.exitOnStdinClose) {
+    process.stdin.on('end', () => stop());
+    process.stdin.on('error', () => stop());
+    process.stdin.resume();
+  }
+
+  process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`provider.mjs: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
