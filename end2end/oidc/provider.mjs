@@ -2,7 +2,7 @@
 // A real OpenID Connect provider (panva's oidc-provider) for Apiary's sign-in tests.
 //
 //   node provider.mjs [--port N] [--redirect-uri URL]... [--post-logout-redirect-uri URL]...
-//                     [--id-token-ttl SECONDS] [--exit-on-stdin-close]
+//                     [--id-token-ttl SECONDS] [--token-delay-ms MS] [--exit-on-stdin-close]
 //
 // Listens on 127.0.0.1 over plain http; once ready it prints one JSON line to stdout,
 // {"issuer":"http://127.0.0.1:PORT"}, and nothing else there. SIGTERM/SIGINT stop it; with
@@ -44,11 +44,11 @@ const CLIENTS = [
 
 /** Parses the command line; exits with a usage message on anything unknown. */
 function parseArgs(argv) {
-  const opts = { port: 0, redirectUris: [], postLogoutRedirectUris: [], idTokenTtl: 3600, exitOnStdinClose: false };
+  const opts = { port: 0, redirectUris: [], postLogoutRedirectUris: [], idTokenTtl: 3600, tokenDelayMs: 0, exitOnStdinClose: false };
   const usage = (why) => {
     process.stderr.write(`provider.mjs: ${why}\n`
       + 'usage: provider.mjs [--port N] [--redirect-uri URL]... [--post-logout-redirect-uri URL]... '
-      + '[--id-token-ttl SECONDS] [--exit-on-stdin-close]\n');
+      + '[--id-token-ttl SECONDS] [--token-delay-ms MS] [--exit-on-stdin-close]\n');
     process.exit(2);
   };
   const number = (flag, value) => {
@@ -68,6 +68,7 @@ function parseArgs(argv) {
       case '--redirect-uri': opts.redirectUris.push(value()); break;
       case '--post-logout-redirect-uri': opts.postLogoutRedirectUris.push(value()); break;
       case '--id-token-ttl': opts.idTokenTtl = number(flag, value()); break;
+      case '--token-delay-ms': opts.tokenDelayMs = number(flag, value()); break;
       case '--exit-on-stdin-close': opts.exitOnStdinClose = true; break;
       default: usage(`unknown argument ${flag}`);
     }
@@ -285,6 +286,14 @@ async function main() {
 
   const provider = new Provider(issuer, configuration());
   provider.use(interactions(provider));
+  if (opts.tokenDelayMs > 0) {
+    // A slow network between provider and client: with a short --id-token-ttl, the ID token
+    // has expired by the time the client receives it.
+    provider.use(async (ctx, next) => {
+      await next();
+      if (ctx.path === '/token') await new Promise((resolve) => setTimeout(resolve, opts.tokenDelayMs));
+    });
+  }
   handler = provider.callback();
 
   stop = () => {

@@ -10,6 +10,7 @@ pub mod registry;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod validation;
 pub mod web;
 

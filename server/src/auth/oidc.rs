@@ -132,6 +132,7 @@ impl OidcProvider {
             .map_err(|e| bad(format!("bad redirect URL: {e}")))?;
         let post_logout = PostLogoutRedirectUrl::new(format!("{public_url}/"))
             .map_err(|e| bad(format!("bad post-logout URL: {e}")))?;
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             // The provider's answers must come from the provider: never follow redirects.
             .redirect(reqwest::redirect::Policy::none())

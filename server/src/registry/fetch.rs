@@ -312,9 +312,7 @@ async fn connect(
 /// An HTTP client for one fetch: no redirects (an MCP endpoint has no reason to redirect, and
 /// following one could carry the token elsewhere), no idle pooling, a connect timeout.
 fn http_client() -> Result<reqwest::Client, FetchError> {
-    // reqwest is built without a default crypto provider; ring is ours. Installing twice is a
-    // harmless error.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)

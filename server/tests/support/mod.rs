@@ -7,6 +7,7 @@ pub mod http;
 pub mod kube;
 pub mod mcp_servers;
 pub mod oidc;
+pub mod signed_in;
 
 use apiary_server::db::{Backend, Db};
 use apiary_server::web::{router, AppState};
@@ -17,6 +18,8 @@ use sqlx::Connection;
 /// A migrated database plus what keeps it alive (the SQLite folder).
 pub struct TestDb {
     pub db: Db,
+    /// The database URL, for components with their own pool (the session store).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -31,6 +34,7 @@ pub async fn sqlite() -> TestDb {
     db.migrate().await.expect("migrate sqlite");
     TestDb {
         db,
+        url,
         _dir: Some(dir),
     }
 }
@@ -61,7 +65,11 @@ pub async fn postgres() -> Option<TestDb> {
     let db = Db::connect(&url).await.expect("open postgres");
     assert_eq!(db.backend(), Backend::Postgres);
     db.migrate().await.expect("migrate postgres");
-    Some(TestDb { db, _dir: None })
+    Some(TestDb {
+        db,
+        url,
+        _dir: None,
+    })
 }
 
 /// Every database backend available to this run: SQLite always, PostgreSQL when configured.

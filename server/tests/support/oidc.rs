@@ -47,6 +47,17 @@ pub async fn start(
     post_logout: &[&str],
     id_token_ttl_secs: Option<u64>,
 ) -> Option<OidcProvider> {
+    start_slow(redirect_uris, post_logout, id_token_ttl_secs, None).await
+}
+
+/// Like [`start`], with the token endpoint answering `token_delay_ms` late, so a short-lived
+/// ID token arrives expired.
+pub async fn start_slow(
+    redirect_uris: &[&str],
+    post_logout: &[&str],
+    id_token_ttl_secs: Option<u64>,
+    token_delay_ms: Option<u64>,
+) -> Option<OidcProvider> {
     let Ok(script) = std::env::var("APIARY_TEST_OIDC_PROVIDER") else {
         assert!(
             std::env::var("APIARY_REQUIRE_OIDC").is_err(),
@@ -71,6 +82,9 @@ pub async fn start(
     }
     if let Some(ttl) = id_token_ttl_secs {
         command.args(["--id-token-ttl", &ttl.to_string()]);
+    }
+    if let Some(delay) = token_delay_ms {
+        command.args(["--token-delay-ms", &delay.to_string()]);
     }
     let mut child = command
         .stdin(Stdio::piped())

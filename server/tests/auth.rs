@@ -1,0 +1,267 @@
+//! Sign-in against a real OpenID provider (npm oidc-provider): the whole code flow, session
+//! rotation, sign-out at the provider, and the refusals that keep it safe (tampered state,
+//! wrong nonce, expired ID token, no role, cross-site requests).
+
+mod support;
+
+use reqwest::header::{ACCEPT, ORIGIN, SET_COOKIE};
+use reqwest::{StatusCode, Url};
+use support::signed_in::{self, location, Client, SignedInApp};
+
+async fn apps(expired_tokens: bool) -> Vec<(support::TestDb, SignedInApp)> {
+    let mut apps = Vec::new();
+    for db in support::all_backends().await {
+        let Some(app) = signed_in::start_with_expired_tokens(&db, expired_tokens).await else {
+            return Vec::new();
+        };
+        apps.push((db, app));
+    }
+    apps
+}
+
+/// Replaces query parameter `name` of `url` with `value`.
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut url = Url::parse(url).expect("URL");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.into()
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    Url::parse(url)
+        .expect("URL")
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn signing_in_rotates_the_session_and_signing_out_ends_it_at_the_provider() {
+    for (_db, app) in apps(false).await {
+        let browser = Client::new(&app);
+
+        let first = browser.page("/servers?x=1").await;
+        assert_eq!(first.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            location(&first),
+            format!("{}/auth/login?return_to=%2Fservers%3Fx%3D1", app.url),
+            "a page load without a session goes to sign-in and remembers where it was"
+        );
+
+        let authorize = browser.start_sign_in().await;
+        assert!(authorize.starts_with(&app.provider.issuer), "{authorize}");
+        assert_eq!(
+            param(&authorize, "code_challenge_method").as_deref(),
+            Some("S256")
+        );
+        for required in ["state", "nonce", "code_challenge"] {
+            assert!(
+                param(&authorize, required).is_some(),
+                "{required} in {authorize}"
+            );
+        }
+        let before = browser
+            .session_cookie()
+            .expect("the sign-in in progress lives in a session");
+
+        let callback = browser
+            .provider
+            .sign_in(&authorize, "carol", "carol-pw")
+            .await;
+        let answer = browser.finish_sign_in(&callback).await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&answer), format!("{}/", app.url));
+        let cookie = answer
+            .headers()
+            .get(SET_COOKIE)
+            .expect("the session cookie is set")
+            .to_str()
+            .expect("text")
+            .to_owned();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(
+            !cookie.contains("Secure"),
+            "plain http public URL: {cookie}"
+        );
+        let after = browser.session_cookie().expect("signed-in session");
+        assert_ne!(before, after, "the session id rotates at sign-in");
+
+        let catalog = browser.page("/").await;
+        assert_eq!(catalog.status(), StatusCode::OK);
+        let html = catalog.text().await.expect("body");
+        assert!(
+            html.contains("Carol Consumer"),
+            "the header names the person"
+        );
+        assert!(html.contains("Sign out"), "and offers to sign out");
+
+        // The id from before sign-in is worthless now (no session fixation).
+        let planted = reqwest::cookie::Jar::default();
+        planted.add_cookie_str(
+            &format!("apiary_session={before}"),
+            &Url::parse(&app.url).expect("url"),
+        );
+        let attacker = reqwest::Client::builder()
+            .cookie_provider(std::sync::Arc::new(planted))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let planted_page = attacker
+            .get(format!("{}/", app.url))
+            .header(ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(planted_page.status(), StatusCode::SEE_OTHER);
+
+        // The callback cannot be replayed.
+        let replay = browser.finish_sign_in(&callback).await;
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+
+        let logout = browser
+            .http
+            .post(format!("{}/auth/logout", app.url))
+            .header(ORIGIN, &app.url)
+            .send()
+            .await
+            .expect("POST logout");
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+        let end_session = location(&logout);
+        assert!(
+            end_session.starts_with(&app.provider.issuer),
+            "{end_session}"
+        );
+        assert_eq!(
+            param(&end_session, "post_logout_redirect_uri"),
+            Some(format!("{}/", app.url))
+        );
+        let back = browser.provider.sign_out(&end_session).await;
+        assert!(back.starts_with(&format!("{}/", app.url)), "{back}");
+        assert!(!browser.is_signed_in().await, "signed out of Apiary");
+        let again = browser.page("/").await;
+        assert!(
+            location(&again).contains("/auth/login"),
+            "sent back to sign-in"
+        );
+        let authorize = browser.start_sign_in().await;
+        let login_page = browser
+            .provider
+            .attempt_sign_in(&authorize, "carol", "wrong")
+            .await;
+        assert!(
+            login_page.is_err(),
+            "the provider's session ended too: its login form is shown again"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_state_is_refused() {
+    for (_db, app) in apps(false).await {
+        let browser = Client::new(&app);
+        let authorize = browser.start_sign_in().await;
+        let callback = browser
+            .provider
+            .sign_in(&authorize, "adam", "adam-pw")
+            .await;
+        let tampered = with_param(&callback, "state", "forged-state");
+        let answer = browser.finish_sign_in(&tampered).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        let text = answer.text().await.expect("body");
+        assert!(text.contains("state mismatch"), "{text}");
+        assert!(!browser.is_signed_in().await);
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_with_a_different_nonce_is_refused() {
+    for (_db, app) in apps(false).await {
+        let browser = Client::new(&app);
+        let authorize = browser.start_sign_in().await;
+        let swapped = with_param(&authorize, "nonce", "a-nonce-apiary-never-sent");
+        let callback = browser.provider.sign_in(&swapped, "adam", "adam-pw").await;
+        let answer = browser.finish_sign_in(&callback).await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+        let text = answer.text().await.expect("body");
+        assert!(text.to_lowercase().contains("nonce"), "{text}");
+        assert!(!browser.is_signed_in().await);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_id_token_is_refused() {
+    for (_db, app) in apps(true).await {
+        let browser = Client::new(&app);
+        let authorize = browser.start_sign_in().await;
+        let callback = browser
+            .provider
+            .sign_in(&authorize, "adam", "adam-pw")
+            .await;
+        let answer = browser.finish_sign_in(&callback).await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+        let text = answer.text().await.expect("body");
+        assert!(text.to_lowercase().contains("expired"), "{text}");
+        assert!(!browser.is_signed_in().await);
+    }
+}
+
+#[tokio::test]
+async fn a_person_without_an_apiary_group_is_told_so() {
+    for (_db, app) in apps(false).await {
+        let browser = Client::new(&app);
+        browser.sign_in_as("nora").await;
+        let page = browser.page("/").await;
+        assert_eq!(page.status(), StatusCode::FORBIDDEN);
+        let text = page.text().await.expect("body");
+        assert!(text.contains("Nora Nobody"), "{text}");
+        assert!(text.contains("none of your groups"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn session_cookies_are_secure_behind_an_https_public_url() {
+    let db = support::sqlite().await;
+    let Some(provider) =
+        support::oidc::start(&["https://apiary.test/auth/callback"], &[], None).await
+    else {
+        return;
+    };
+    let mut settings = support::settings();
+    settings.public_url = Some("https://apiary.test".into());
+    let oidc = signed_in::oidc_settings(&provider.issuer);
+    let auth = apiary_server::auth::Auth::connect(oidc, &db.url, "https://apiary.test")
+        .await
+        .expect("sign-in");
+    let app = apiary_server::web::router(
+        apiary_server::web::AppState::new(settings, db.db.clone()).with_auth(auth),
+    );
+    let response = tower::ServiceExt::oneshot(
+        app,
+        axum::http::Request::get("/auth/login")
+            .header("host", "apiary.test")
+            .body(axum::body::Body::empty())
+            .expect("request"),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(response.status(), axum::http::StatusCode::SEE_OTHER);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .expect("cookie")
+        .to_str()
+        .expect("text");
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+}
