@@ -29,19 +29,29 @@ fn a_bad_listen_value_fails_with_a_message_naming_the_setting() {
 }
 
 #[test]
-fn an_oidc_issuer_is_refused_until_sign_in_exists() {
+fn a_public_bind_needs_sign_in_and_sign_in_needs_a_public_url() {
     let output = apiary()
-        .env("APIARY_OIDC_ISSUER", "https://idp.example.com")
         .env("APIARY_LISTEN", "0.0.0.0:3000")
         .env("APIARY_DATA_DIR", std::env::temp_dir())
         .output()
         .expect("run apiary");
     assert!(
         !output.status.success(),
-        "it must not serve without authentication"
+        "it must not serve other machines without authentication"
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("APIARY_OIDC_ISSUER"), "{stderr}");
+
+    let output = apiary()
+        .env("APIARY_OIDC_ISSUER", "https://idp.example.com")
+        .env("APIARY_LISTEN", "0.0.0.0:3000")
+        .env("APIARY_DATA_DIR", std::env::temp_dir())
+        .output()
+        .expect("run apiary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("APIARY_PUBLIC_URL"), "{stderr}");
+    assert!(stderr.contains("/auth/callback"), "the fix explains why: {stderr}");
 }
 
 #[test]
