@@ -51,7 +51,10 @@ fn a_public_bind_needs_sign_in_and_sign_in_needs_a_public_url() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("APIARY_PUBLIC_URL"), "{stderr}");
-    assert!(stderr.contains("/auth/callback"), "the fix explains why: {stderr}");
+    assert!(
+        stderr.contains("/auth/callback"),
+        "the fix explains why: {stderr}"
+    );
 }
 
 #[test]
