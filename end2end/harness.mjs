@@ -21,9 +21,12 @@ export function freePort() {
   });
 }
 
-/** Starts apiary (APIARY_BIN, or the debug build) and waits until /readyz answers. */
-export async function startApiary(extraEnv = {}) {
-  const port = await freePort();
+/**
+ * Starts apiary (APIARY_BIN, or the debug build) and waits until /readyz answers.
+ * `port` fixes the port (sign-in tests register the callback URL with the provider first).
+ */
+export async function startApiary(extraEnv = {}, { port: fixedPort } = {}) {
+  const port = fixedPort ?? await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'apiary-e2e-'));
   const bin = process.env.APIARY_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(repo, 'target'), 'debug', 'apiary');
   const child = spawn(bin, ['serve'], {
