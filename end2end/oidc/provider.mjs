@@ -2,15 +2,17 @@
 // A real OpenID Connect provider (panva's oidc-provider) for Apiary's sign-in tests.
 //
 //   node provider.mjs [--port N] [--redirect-uri URL]... [--post-logout-redirect-uri URL]...
-//                     [--id-token-ttl SECONDS] [--token-delay-ms MS] [--exit-on-stdin-close]
+//                     [--id-token-ttl SECONDS] [--access-token-ttl SECONDS]
+//                     [--token-delay-ms MS] [--exit-on-stdin-close]
 //
 // Listens on 127.0.0.1 over plain http; once ready it prints one JSON line to stdout,
 // {"issuer":"http://127.0.0.1:PORT"}, and nothing else there. SIGTERM/SIGINT stop it; with
 // --exit-on-stdin-close it also stops when its parent closes (or loses) the stdin pipe, so a
 // crashed test run leaves no provider behind.
 //
-// Clients `apiary` and `other-app` (client_secret_basic, authorization code with PKCE S256) and
-// the test users below. Signing keys and cookie keys are fresh on every start.
+// Clients `apiary` and `other-app` (client_secret_basic, authorization code with PKCE S256),
+// machine clients `robot` and `robot-nobody` (client credentials; JWT access tokens for the
+// `resource` they ask for, with the client's groups), and the test users below. Signing keys and cookie keys are fresh on every start.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -24,7 +26,7 @@ let stop = () => process.exit(0);
 process.on('SIGTERM', () => stop());
 process.on('SIGINT', () => stop());
 const opts = parseArgs(process.argv.slice(2));
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 /** The test users: id (= username = `sub`), password, display name and groups. */
 const USERS = [
@@ -42,13 +44,19 @@ const CLIENTS = [
   { id: 'other-app', secret: 'other-app-secret' },
 ];
 
+/** Machine clients (client credentials grant) and the groups their access tokens carry. */
+const MACHINES = [
+  { id: 'robot', secret: 'robot-secret', groups: ['apiary-consumers'] },
+  { id: 'robot-nobody', secret: 'robot-nobody-secret', groups: [] },
+];
+
 /** Parses the command line; exits with a usage message on anything unknown. */
 function parseArgs(argv) {
-  const opts = { port: 0, redirectUris: [], postLogoutRedirectUris: [], idTokenTtl: 3600, tokenDelayMs: 0, exitOnStdinClose: false };
+  const opts = { port: 0, redirectUris: [], postLogoutRedirectUris: [], idTokenTtl: 3600, accessTokenTtl: 3600, tokenDelayMs: 0, exitOnStdinClose: false };
   const usage = (why) => {
     process.stderr.write(`provider.mjs: ${why}\n`
       + 'usage: provider.mjs [--port N] [--redirect-uri URL]... [--post-logout-redirect-uri URL]... '
-      + '[--id-token-ttl SECONDS] [--token-delay-ms MS] [--exit-on-stdin-close]\n');
+      + '[--id-token-ttl SECONDS] [--access-token-ttl SECONDS] [--token-delay-ms MS] [--exit-on-stdin-close]\n');
     process.exit(2);
   };
   const number = (flag, value) => {
@@ -68,12 +76,14 @@ function parseArgs(argv) {
       case '--redirect-uri': opts.redirectUris.push(value()); break;
       case '--post-logout-redirect-uri': opts.postLogoutRedirectUris.push(value()); break;
       case '--id-token-ttl': opts.idTokenTtl = number(flag, value()); break;
+      case '--access-token-ttl': opts.accessTokenTtl = number(flag, value()); break;
       case '--token-delay-ms': opts.tokenDelayMs = number(flag, value()); break;
       case '--exit-on-stdin-close': opts.exitOnStdinClose = true; break;
       default: usage(`unknown argument ${flag}`);
     }
   }
   if (opts.idTokenTtl === 0) usage('--id-token-ttl must be at least 1');
+  if (opts.accessTokenTtl === 0) usage('--access-token-ttl must be at least 1');
   if (opts.redirectUris.length === 0) usage('at least one --redirect-uri is required');
   return opts;
 }
@@ -145,7 +155,16 @@ function configuration() {
       redirect_uris: opts.redirectUris,
       post_logout_redirect_uris: opts.postLogoutRedirectUris,
       id_token_signed_response_alg: 'RS256',
-    })),
+    })).concat(MACHINES.map(({ id, secret }) => ({
+      client_id: id,
+      client_secret: secret,
+      client_name: id,
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope: 'api',
+    }))),
     jwks: { keys: [signingKey()] },
     cookies: {
       keys: [randomBytes(32).toString('base64url')],
@@ -176,12 +195,39 @@ function configuration() {
       email: ['email', 'email_verified'],
       groups: ['groups'],
     },
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', 'api'],
+    // Access tokens name who they speak for: a person's groups, or a machine client's.
+    async extraTokenClaims(_ctx, token) {
+      const machine = MACHINES.find((m) => m.id === token.clientId && !token.accountId);
+      if (machine) return { groups: machine.groups };
+      const user = USERS.find((u) => u.username === token.accountId);
+      return user ? { groups: user.groups, name: user.name } : undefined;
+    },
     // Scope-requested claims go into the ID token too, not only to userinfo.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      // JWT access tokens whose audience is the `resource` asked for (RFC 8707), which must
+      // be a loopback http URL here.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, resource) => {
+          if (!resource.startsWith('http://127.0.0.1')) {
+            throw new errors.InvalidTarget(`unknown resource ${resource}`);
+          }
+          return {
+            scope: 'api',
+            audience: resource,
+            accessTokenTTL: opts.accessTokenTtl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource,
@@ -190,6 +236,7 @@ function configuration() {
     },
     ttl: {
       AccessToken: 3600,
+      ClientCredentials: opts.accessTokenTtl,
       AuthorizationCode: 60,
       Grant: 3600,
       IdToken: opts.idTokenTtl,

@@ -87,6 +87,7 @@ struct RawSettings {
     oidc_scopes: Option<String>,
     oidc_roles_claim: Option<String>,
     oidc_team_prefix: Option<String>,
+    oidc_audience: Option<String>,
     oidc_consumer_groups: Option<String>,
     oidc_proposer_groups: Option<String>,
     oidc_owner_groups: Option<String>,
@@ -117,6 +118,7 @@ const KEYS: &[&str] = &[
     "oidc_scopes",
     "oidc_roles_claim",
     "oidc_team_prefix",
+    "oidc_audience",
     "oidc_consumer_groups",
     "oidc_proposer_groups",
     "oidc_owner_groups",
@@ -183,6 +185,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         scopes: raw.oidc_scopes,
         roles_claim: raw.oidc_roles_claim,
         team_prefix: raw.oidc_team_prefix,
+        audience: raw.oidc_audience,
         role_groups: vec![
             (Role::Consumer, raw.oidc_consumer_groups),
             (Role::Proposer, raw.oidc_proposer_groups),

@@ -22,21 +22,43 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/auth/")
 }
 
-/// Middleware: puts the [`Viewer`] behind the request into its extensions, or answers for
-/// them: a browser page load goes to sign-in, anything else gets 401; a person without any
-/// Apiary role gets 403.
+/// Middleware: puts the [`Viewer`] behind the request into its extensions, from a bearer
+/// token or the session, or answers for them: a browser page load goes to sign-in, anything
+/// else gets 401; someone without any Apiary role gets 403.
 pub async fn require_sign_in(
     State(auth): State<Option<Auth>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if auth.is_none() {
+    let Some(auth) = auth else {
         request.extensions_mut().insert(Viewer::local_admin());
         return next.run(request).await;
-    }
+    };
     let path = request.uri().path().to_owned();
     if is_public(&path) {
         return next.run(request).await;
+    }
+    if let Some(token) = bearer_token(&request) {
+        return match auth.bearer.verify(&token, &auth.audience).await {
+            Ok(identity) => {
+                let viewer = auth.viewer_for(identity);
+                if viewer.may(Action::Browse, None) {
+                    request.extensions_mut().insert(viewer);
+                    next.run(request).await
+                } else {
+                    Forbidden(format!(
+                        "{} has a valid token but no Apiary role; ask an Apiary admin to add \
+                         the client or person to a consumer, proposer, owner or admin group",
+                        viewer.name
+                    ))
+                    .into_response()
+                }
+            }
+            Err(error) => {
+                tracing::info!(%error, "refused a bearer token");
+                unauthorized_bearer(&error.to_string())
+            }
+        };
     }
     let viewer = match request.extensions().get::<Session>() {
         Some(session) => match session.get::<Viewer>(VIEWER_KEY).await {
@@ -84,6 +106,36 @@ pub async fn require_sign_in(
         )
             .into_response(),
     }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_token(request: &Request) -> Option<String> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// 401 with the RFC 6750 challenge naming what was wrong.
+fn unauthorized_bearer(reason: &str) -> Response {
+    let reason = reason.replace(['"', '\\'], "'");
+    let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{reason}\"");
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": format!("bearer token refused: {reason}") })),
+    )
+        .into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// True for a browser navigating to a page: a GET that accepts HTML.

@@ -3,6 +3,7 @@
 //!
 //! Without an issuer (the embedded default) every request acts as the single local admin.
 
+pub mod bearer;
 mod guard;
 mod http;
 pub mod oidc;
@@ -28,6 +29,10 @@ pub struct Auth {
     pub store: session::Store,
     /// Whether cookies need HTTPS (the public URL is https).
     pub secure_cookies: bool,
+    /// Verifies machine clients' bearer tokens.
+    pub bearer: bearer::BearerVerifier,
+    /// The `aud` that bearer tokens for Apiary's API must carry.
+    pub audience: String,
 }
 
 /// Why sign-in could not be set up.
@@ -55,12 +60,18 @@ impl Auth {
         database_url: &str,
         public_url: &str,
     ) -> Result<Self, AuthSetupError> {
+        let audience = settings
+            .audience
+            .clone()
+            .unwrap_or_else(|| public_url.to_owned());
         let provider = OidcProvider::new(settings, public_url)?;
         let store = session::Store::connect(database_url).await?;
         Ok(Auth {
+            bearer: bearer::BearerVerifier::new(provider.clone()),
             provider,
             store,
             secure_cookies: public_url.starts_with("https://"),
+            audience,
         })
     }
 

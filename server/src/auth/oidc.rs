@@ -103,6 +103,7 @@ pub struct VerifiedIdentity {
 
 struct Discovered {
     client: OidcClient,
+    jwks_uri: String,
     end_session: Option<EndSessionUrl>,
     fetched: Instant,
 }
@@ -189,6 +190,7 @@ impl OidcProvider {
             .await
             .map_err(|e| bad(error_chain(&e)))?;
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let jwks_uri = metadata.jwks_uri().url().to_string();
         let client = OidcClient::from_provider_metadata(
             metadata,
             ClientId::new(self.settings.client_id.clone()),
@@ -200,9 +202,20 @@ impl OidcProvider {
         .set_redirect_uri(self.redirect.clone());
         Ok(Discovered {
             client,
+            jwks_uri,
             end_session,
             fetched: Instant::now(),
         })
+    }
+
+    /// The provider's JWKS URL, from discovery.
+    pub async fn jwks_uri(&self) -> Result<String, OidcError> {
+        Ok(self.discovered().await?.jwks_uri.clone())
+    }
+
+    /// The HTTP client for talking to the provider (no redirects, short timeouts).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// Fetches discovery and keys now, to report a misconfigured provider at start.

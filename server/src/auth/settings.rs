@@ -44,6 +44,9 @@ pub struct OidcSettings {
     pub roles_claim: String,
     /// Which groups grant which role.
     pub roles: RoleMapping,
+    /// The `aud` bearer tokens for Apiary's API must carry (`APIARY_OIDC_AUDIENCE`); the public
+    /// URL when unset.
+    pub audience: Option<String>,
     /// Groups that start with this prefix make the person a member of the team named by the
     /// rest (`APIARY_OIDC_TEAM_PREFIX`; `team-search` → team `search`).
     pub team_prefix: String,
@@ -100,6 +103,8 @@ pub struct RawOidc {
     pub roles_claim: Option<String>,
     /// `oidc_team_prefix`.
     pub team_prefix: Option<String>,
+    /// `oidc_audience`.
+    pub audience: Option<String>,
     /// `oidc_<role>_groups`, comma separated, per role.
     pub role_groups: Vec<(Role, Option<String>)>,
 }
@@ -178,6 +183,7 @@ impl RawOidc {
                 .unwrap_or_else(|| "groups".into()),
             roles,
             team_prefix: self.team_prefix.unwrap_or_else(|| "team-".into()),
+            audience: self.audience.filter(|a| !a.trim().is_empty()),
         }))
     }
 }

@@ -18,6 +18,10 @@ use tokio::process::{Child, Command};
 pub const CLIENT_ID: &str = "apiary";
 /// `apiary`'s secret (client_secret_basic).
 pub const CLIENT_SECRET: &str = "apiary-test-secret";
+/// A machine client (client credentials) whose access tokens carry the consumer group.
+pub const ROBOT: (&str, &str) = ("robot", "robot-secret");
+/// A machine client whose access tokens carry no group.
+pub const ROBOT_WITHOUT_GROUPS: (&str, &str) = ("robot-nobody", "robot-nobody-secret");
 /// A second registered client, for tokens issued to someone else ("wrong audience").
 pub const OTHER_CLIENT_ID: &str = "other-app";
 /// `other-app`'s secret.
@@ -58,6 +62,36 @@ pub async fn start_slow(
     id_token_ttl_secs: Option<u64>,
     token_delay_ms: Option<u64>,
 ) -> Option<OidcProvider> {
+    let options = Options {
+        id_token_ttl_secs,
+        token_delay_ms,
+        ..Options::default()
+    };
+    start_with(redirect_uris, post_logout, options).await
+}
+
+/// Lifetimes and delays of the provider's tokens; `None` keeps its defaults (an hour).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// ID token lifetime.
+    pub id_token_ttl_secs: Option<u64>,
+    /// Access token lifetime (JWT access tokens for a `resource`).
+    pub access_token_ttl_secs: Option<u64>,
+    /// How late the token endpoint answers.
+    pub token_delay_ms: Option<u64>,
+}
+
+/// Starts the provider with `options`.
+pub async fn start_with(
+    redirect_uris: &[&str],
+    post_logout: &[&str],
+    options: Options,
+) -> Option<OidcProvider> {
+    let Options {
+        id_token_ttl_secs,
+        access_token_ttl_secs,
+        token_delay_ms,
+    } = options;
     let Ok(script) = std::env::var("APIARY_TEST_OIDC_PROVIDER") else {
         assert!(
             std::env::var("APIARY_REQUIRE_OIDC").is_err(),
@@ -82,6 +116,9 @@ pub async fn start_slow(
     }
     if let Some(ttl) = id_token_ttl_secs {
         command.args(["--id-token-ttl", &ttl.to_string()]);
+    }
+    if let Some(ttl) = access_token_ttl_secs {
+        command.args(["--access-token-ttl", &ttl.to_string()]);
     }
     if let Some(delay) = token_delay_ms {
         command.args(["--token-delay-ms", &delay.to_string()]);
@@ -117,6 +154,36 @@ pub async fn start_slow(
         issuer,
         _child: child,
     })
+}
+
+impl OidcProvider {
+    /// A JWT access token for the machine client `(id, secret)`, with `resource` as its
+    /// audience (client credentials grant).
+    pub async fn machine_token(&self, client: (&str, &str), resource: &str) -> String {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::Client::new()
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(client.0, Some(client.1))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "api"),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("token response is JSON");
+        assert!(
+            status.is_success(),
+            "client credentials for {}: {status} {body}",
+            client.0
+        );
+        body["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
 }
 
 /// Signs in as `username` from `authorize_url` in a fresh browser and returns the URL the

@@ -35,17 +35,27 @@ pub async fn start(db: &TestDb) -> Option<SignedInApp> {
 /// Like [`start`]; with `expired`, every ID token is valid for one second and arrives two
 /// seconds late, so it has expired when Apiary checks it.
 pub async fn start_with_expired_tokens(db: &TestDb, expired: bool) -> Option<SignedInApp> {
+    let options = if expired {
+        oidc::Options {
+            id_token_ttl_secs: Some(1),
+            token_delay_ms: Some(2_100),
+            ..oidc::Options::default()
+        }
+    } else {
+        oidc::Options::default()
+    };
+    start_with(db, options).await
+}
+
+/// Like [`start`], with the provider's token lifetimes and delays set by `options`.
+pub async fn start_with(db: &TestDb, options: oidc::Options) -> Option<SignedInApp> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     let callback = format!("{url}/auth/callback");
     let home = format!("{url}/");
-    let provider = if expired {
-        oidc::start_slow(&[&callback], &[&home], Some(1), Some(2_100)).await?
-    } else {
-        oidc::start(&[&callback], &[&home], None).await?
-    };
+    let provider = oidc::start_with(&[&callback], &[&home], options).await?;
     let mut settings = super::settings();
     settings.public_url = Some(url.clone());
     let oidc = oidc_settings(&provider.issuer);

@@ -1,0 +1,179 @@
+//! Bearer tokens for machines (orchestrators, CI, MCP clients): JWT access tokens from the same
+//! provider, verified against its JWKS (cached, refetched when an unknown key id appears) with
+//! `iss`, `aud`, `exp` and `nbf` checked.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+use super::oidc::{OidcProvider, VerifiedIdentity};
+
+/// Seconds of clock difference tolerated between the provider and Apiary.
+const LEEWAY_SECS: u64 = 2;
+/// How long fetched keys are trusted before they are fetched again.
+const KEYS_FOR: Duration = Duration::from_secs(15 * 60);
+/// The least time between two fetches forced by an unknown key id.
+const REFETCH_AFTER: Duration = Duration::from_secs(30);
+
+/// Why a bearer token was refused; the text goes into `WWW-Authenticate`, so it never
+/// contains the token.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// The token is malformed, badly signed, expired, or for another audience or issuer.
+    #[error("{0}")]
+    Invalid(String),
+    /// The provider's keys could not be fetched.
+    #[error("the identity provider's keys are unavailable: {0}")]
+    Keys(String),
+}
+
+struct Keys {
+    set: JwkSet,
+    fetched: Instant,
+}
+
+/// Verifies bearer tokens issued by one provider.
+#[derive(Clone)]
+pub struct BearerVerifier {
+    provider: OidcProvider,
+    keys: Arc<RwLock<Option<Keys>>>,
+}
+
+#[derive(Deserialize)]
+struct AccessClaims {
+    iss: String,
+    sub: Option<String>,
+    client_id: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl BearerVerifier {
+    /// A verifier for tokens from `provider`.
+    pub fn new(provider: OidcProvider) -> Self {
+        BearerVerifier {
+            provider,
+            keys: Arc::default(),
+        }
+    }
+
+    /// Verifies `token` for `audience` and returns who it speaks for: the subject, or the
+    /// client for client-credentials tokens, with the groups from the configured claim.
+    pub async fn verify(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<VerifiedIdentity, BearerError> {
+        let header = decode_header(token)
+            .map_err(|e| BearerError::Invalid(format!("the token is not a JWT ({e})")))?;
+        if !matches!(
+            header.alg,
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+                | Algorithm::ES256
+                | Algorithm::ES384
+                | Algorithm::EdDSA
+        ) {
+            return Err(BearerError::Invalid(format!(
+                "tokens signed with {:?} are not accepted",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| BearerError::Invalid("the token names no signing key (kid)".into()))?;
+        let key = self.key(&kid).await?;
+        let settings = self.provider.settings();
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let claims = decode::<AccessClaims>(token, &key, &validation)
+            .map_err(|e| BearerError::Invalid(format!("the token was refused: {e}")))?
+            .claims;
+        let who = claims.sub.or(claims.client_id).ok_or_else(|| {
+            BearerError::Invalid("the token has neither sub nor client_id".into())
+        })?;
+        let groups = match claims.other.get(&settings.roles_claim) {
+            Some(serde_json::Value::Array(values)) => values
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            Some(serde_json::Value::String(value)) => vec![value.clone()],
+            _ => Vec::new(),
+        };
+        Ok(VerifiedIdentity {
+            subject: format!("{}#{who}", claims.iss),
+            name: claims.name.unwrap_or_else(|| who.clone()),
+            email: claims.email,
+            groups,
+        })
+    }
+
+    /// The decoding key for `kid`, fetching the key set when it is stale or lacks the key.
+    async fn key(&self, kid: &str) -> Result<DecodingKey, BearerError> {
+        {
+            let keys = self.keys.read().await;
+            if let Some(keys) = keys.as_ref() {
+                let fresh = keys.fetched.elapsed() < KEYS_FOR;
+                match keys.set.find(kid) {
+                    Some(jwk) if fresh => return decoding_key(jwk),
+                    None if keys.fetched.elapsed() < REFETCH_AFTER => {
+                        return Err(BearerError::Invalid(format!(
+                            "the signing key {kid:?} is not one of the provider's keys"
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let set = self.fetch().await?;
+        let key = set.find(kid).map(decoding_key).transpose()?;
+        *self.keys.write().await = Some(Keys {
+            set,
+            fetched: Instant::now(),
+        });
+        key.ok_or_else(|| {
+            BearerError::Invalid(format!(
+                "the signing key {kid:?} is not one of the provider's keys"
+            ))
+        })
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, BearerError> {
+        let uri = self
+            .provider
+            .jwks_uri()
+            .await
+            .map_err(|e| BearerError::Keys(e.to_string()))?;
+        let response = self
+            .provider
+            .http()
+            .get(&uri)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| BearerError::Keys(e.to_string()))?;
+        response
+            .json::<JwkSet>()
+            .await
+            .map_err(|e| BearerError::Keys(format!("{uri} is not a JWK set: {e}")))
+    }
+}
+
+fn decoding_key(jwk: &jsonwebtoken::jwk::Jwk) -> Result<DecodingKey, BearerError> {
+    DecodingKey::from_jwk(jwk)
+        .map_err(|e| BearerError::Keys(format!("a provider key cannot be used: {e}")))
+}
