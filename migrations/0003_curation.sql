@@ -12,6 +12,10 @@ CREATE TABLE tool_curations (
     hidden      TEXT NOT NULL DEFAULT '[]',
     -- JSON object: the server's tool name -> { "name", "description", "annotations" }.
     overrides   TEXT NOT NULL DEFAULT '{}',
+    -- How the gateway refuses a call of a tool that is not published: 'error' (a JSON-RPC
+    -- error, as the MCP spec says) or 'result' (a tool result with isError, as servers built
+    -- on the TypeScript SDK answer).
+    unknown_tools TEXT NOT NULL DEFAULT 'error',
     updated_at  BIGINT NOT NULL,
     updated_by  TEXT NOT NULL
 );

@@ -106,16 +106,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::gateway::measure::ServerMetrics;
-    use crate::gateway::target::{Backend, ToolMap};
+    use crate::registry::curation::UnknownTools;
 
     fn target() -> Arc<Target> {
-        Arc::new(Target {
-            id: "tests/tests".into(),
-            backend: Backend::Unsupported(String::new()),
-            tools: ToolMap::for_tests(&[("echo", "echo"), ("shout", "upper")]),
-            metrics: ServerMetrics::new("tests/tests"),
-        })
+        Arc::new(Target::for_tests(
+            &[("echo", "echo"), ("shout", "upper")],
+            UnknownTools::Error,
+        ))
     }
 
     #[test]

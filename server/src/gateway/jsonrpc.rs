@@ -7,7 +7,9 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use serde_json::{json, Value};
 
-use super::target::{ToolEntry, ToolMap};
+use crate::registry::curation::UnknownTools;
+
+use super::target::{Target, ToolEntry};
 
 /// Invalid JSON.
 pub const PARSE_ERROR: i64 = -32700;
@@ -52,8 +54,20 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// The answer to a call of the tool `name`, which is not published: what a server without
+/// that tool answers.
+pub fn unknown_tool(id: Value, name: &str, how: UnknownTools) -> Value {
+    match how {
+        UnknownTools::Error => error(id, INVALID_PARAMS, format!("Unknown tool: {name}")),
+        UnknownTools::Result => json!({ "jsonrpc": "2.0", "id": id, "result": {
+            "content": [{ "type": "text", "text": format!("MCP error -32602: Tool {name} not found") }],
+            "isError": true,
+        } }),
+    }
+}
+
 /// Plans a client's POST body against the server's published tools.
-pub fn plan(body: Bytes, tools: &ToolMap) -> Result<Plan, Refusal> {
+pub fn plan(body: Bytes, target: &Target) -> Result<Plan, Refusal> {
     let parsed: Value = serde_json::from_slice(&body).map_err(|e| Refusal {
         code: PARSE_ERROR,
         message: format!("Parse error: {e}"),
@@ -61,7 +75,7 @@ pub fn plan(body: Bytes, tools: &ToolMap) -> Result<Plan, Refusal> {
     let mut plan = Plan::default();
     match parsed {
         Value::Object(_) => {
-            let (message, changed) = match check(parsed, tools, &mut plan) {
+            let (message, changed) = match check(parsed, target, &mut plan) {
                 Some(checked) => checked,
                 None => return Ok(plan),
             };
@@ -82,7 +96,7 @@ pub fn plan(body: Bytes, tools: &ToolMap) -> Result<Plan, Refusal> {
             let mut kept = Vec::with_capacity(count);
             let mut changed = false;
             for message in messages {
-                if let Some((message, rewritten)) = check(message, tools, &mut plan) {
+                if let Some((message, rewritten)) = check(message, target, &mut plan) {
                     changed |= rewritten;
                     kept.push(message);
                 }
@@ -113,7 +127,7 @@ fn invalid(message: &str) -> Refusal {
 
 /// Checks one message: `None` when the gateway answered it itself (into `plan.local`),
 /// otherwise the message to forward and whether it was rewritten.
-fn check(mut message: Value, tools: &ToolMap, plan: &mut Plan) -> Option<(Value, bool)> {
+fn check(mut message: Value, target: &Target, plan: &mut Plan) -> Option<(Value, bool)> {
     if message.get("method").and_then(Value::as_str) != Some("tools/call") {
         return Some((message, false));
     }
@@ -122,13 +136,15 @@ fn check(mut message: Value, tools: &ToolMap, plan: &mut Plan) -> Option<(Value,
         .pointer("/params/name")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let entry = name.as_deref().and_then(|name| tools.by_public(name));
+    let entry = name
+        .as_deref()
+        .and_then(|name| target.tools.by_public(name));
     let Some(entry) = entry else {
         plan.refused += 1;
         if let Some(id) = id {
             let what = name.unwrap_or_default();
             plan.local
-                .push(error(id, INVALID_PARAMS, format!("Unknown tool: {what}")));
+                .push(unknown_tool(id, &what, target.unknown_tools));
         }
         return None;
     };
@@ -149,10 +165,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::gateway::target::ToolMap;
-
-    fn tools() -> ToolMap {
-        ToolMap::for_tests(&[("echo", "echo"), ("shout", "upper")])
+    fn tools() -> Target {
+        Target::for_tests(&[("echo", "echo"), ("shout", "upper")], UnknownTools::Error)
     }
 
     fn call(id: i64, name: &str) -> Value {
@@ -190,6 +204,17 @@ mod tests {
         assert_eq!(sent["params"]["name"], "upper");
         assert_eq!(renamed.calls.len(), 1);
         assert_eq!(renamed.calls[0].0, "8");
+    }
+
+    #[test]
+    fn unknown_tools_can_be_refused_with_a_tool_result() {
+        let target = Target::for_tests(&[], UnknownTools::Result);
+        let refused = plan(body(&call(3, "nope")), &target).expect("plan");
+        assert_eq!(refused.local[0]["result"]["isError"], true);
+        assert_eq!(
+            refused.local[0]["result"]["content"][0]["text"],
+            "MCP error -32602: Tool nope not found"
+        );
     }
 
     #[test]

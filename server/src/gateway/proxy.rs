@@ -58,7 +58,7 @@ pub async fn post(
             format!("the request body is larger than {MAX_REQUEST_BYTES} bytes, or was cut off"),
         );
     };
-    let plan = match jsonrpc::plan(body, &target.tools) {
+    let plan = match jsonrpc::plan(body, &target) {
         Ok(plan) => plan,
         Err(refusal) => return failure(StatusCode::BAD_REQUEST, refusal.code, refusal.message),
     };

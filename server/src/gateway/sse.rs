@@ -151,17 +151,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::gateway::measure::ServerMetrics;
-    use crate::gateway::target::{Backend, Target, ToolMap};
+    use crate::gateway::target::Target;
+    use crate::registry::curation::UnknownTools;
 
     fn inspector() -> Inspector {
-        let target = Arc::new(Target {
-            id: "tests/tests".into(),
-            backend: Backend::Unsupported(String::new()),
-            tools: ToolMap::for_tests(&[("echo", "echo")]),
-            metrics: ServerMetrics::new("tests/tests"),
-        });
-        Inspector::new(target, Vec::new(), Instant::now())
+        let target = Target::for_tests(&[("echo", "echo")], UnknownTools::Error);
+        Inspector::new(Arc::new(target), Vec::new(), Instant::now())
     }
 
     async fn run(chunks: Vec<&'static [u8]>) -> String {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use apiary_app::model::Transport;
 
 use crate::db::{Db, DbError};
-use crate::registry::curation::ToolOverride;
+use crate::registry::curation::{ToolOverride, UnknownTools};
 use crate::registry::listing::{list_published, PublishedServer, Query};
 use crate::runtime::spec::{parse_spec, LocalSpec};
 
@@ -76,9 +76,9 @@ impl ToolMap {
         self.by_upstream.get(name)
     }
 
-    /// A map of `(public, upstream)` names without overrides, for unit tests.
+    /// A map of `(public, upstream)` names without other overrides.
     #[cfg(test)]
-    pub fn for_tests(names: &[(&str, &str)]) -> Self {
+    fn for_tests(names: &[(&str, &str)]) -> Self {
         let mut map = Self::default();
         for (public, upstream) in names {
             map.insert(ToolEntry {
@@ -113,16 +113,32 @@ pub struct Target {
     pub backend: Backend,
     /// Its published tools.
     pub tools: ToolMap,
+    /// How calls of other tools are refused.
+    pub unknown_tools: UnknownTools,
     /// Its metric handles.
     pub metrics: ServerMetrics,
 }
 
 impl Target {
+    /// A target named `tests/tests` without a backend, publishing `(public, upstream)`
+    /// names, for unit tests.
+    #[cfg(test)]
+    pub fn for_tests(names: &[(&str, &str)], unknown_tools: UnknownTools) -> Self {
+        Self {
+            id: "tests/tests".into(),
+            backend: Backend::Unsupported(String::new()),
+            tools: ToolMap::for_tests(names),
+            unknown_tools,
+            metrics: ServerMetrics::new("tests/tests"),
+        }
+    }
+
     fn of(server: &PublishedServer) -> Self {
         let id = server.id();
         Self {
             backend: backend_of(&server.spec, &id),
             tools: ToolMap::of(server, &id),
+            unknown_tools: server.curation.unknown_tools,
             metrics: ServerMetrics::new(&id),
             id,
         }

@@ -37,6 +37,40 @@ pub struct Curation {
     /// Per-tool overrides, by the server's own tool name.
     #[serde(default)]
     pub overrides: BTreeMap<String, ToolOverride>,
+    /// How the gateway answers a call of a tool that is not published, so that clients see
+    /// what the server itself answers for a tool it does not have.
+    #[serde(default)]
+    pub unknown_tools: UnknownTools,
+}
+
+/// How a call of an unknown or unpublished tool is refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownTools {
+    /// A JSON-RPC error `-32602 Unknown tool: X`, as the MCP specification answers (and rmcp).
+    #[default]
+    Error,
+    /// A tool result with `isError: true` and the text `MCP error -32602: Tool X not found`,
+    /// as servers built on the TypeScript SDK answer.
+    Result,
+}
+
+impl UnknownTools {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownTools::Error => "error",
+            UnknownTools::Result => "result",
+        }
+    }
+
+    /// Reads the stored text; anything else is the default.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "result" => UnknownTools::Result,
+            _ => UnknownTools::Error,
+        }
+    }
 }
 
 /// How one tool is shown instead of how the server describes it.

@@ -1,17 +1,18 @@
 //! Storage of curations (table `tool_curations`), with an audit event for every change.
 
 use sqlx::any::AnyRow;
+use sqlx::Row;
 
 use crate::catalog::content_hash;
 use crate::db::{json_column, now_millis, Db, DbError};
 
-use super::Curation;
+use super::{Curation, UnknownTools};
 
 /// SQL select-list items for the curation of the server aliased `s`, through
 /// `LEFT JOIN tool_curations c ON c.server_id = s.id`; read them with [`from_row`].
 pub const CURATION_COLUMNS: &str = "c.allow_globs AS curation_allow, \
     c.deny_globs AS curation_deny, c.hidden AS curation_hidden, \
-    c.overrides AS curation_overrides";
+    c.overrides AS curation_overrides, c.unknown_tools AS curation_unknown_tools";
 
 /// The curation in a row selected with [`CURATION_COLUMNS`]; the default when there is none.
 pub fn from_row(row: &AnyRow) -> Result<Curation, DbError> {
@@ -20,6 +21,10 @@ pub fn from_row(row: &AnyRow) -> Result<Curation, DbError> {
         deny: json_column(row, "curation_deny")?.unwrap_or_default(),
         hidden: json_column(row, "curation_hidden")?.unwrap_or_default(),
         overrides: json_column(row, "curation_overrides")?.unwrap_or_default(),
+        unknown_tools: row
+            .try_get::<Option<String>, _>("curation_unknown_tools")?
+            .map(|text| UnknownTools::parse(&text))
+            .unwrap_or_default(),
     })
 }
 
@@ -47,8 +52,9 @@ pub async fn save(
 ) -> Result<(), DbError> {
     let now = now_millis();
     let mut tx = db.pool().begin().await?;
-    let before: Option<(String, String, String, String)> = sqlx::query_as(
-        "SELECT allow_globs, deny_globs, hidden, overrides FROM tool_curations WHERE server_id = $1",
+    let before: Option<Stored> = sqlx::query_as(
+        "SELECT allow_globs, deny_globs, hidden, overrides, unknown_tools FROM tool_curations \
+         WHERE server_id = $1",
     )
     .bind(server_id)
     .fetch_optional(&mut *tx)
@@ -58,13 +64,14 @@ pub async fn save(
         to_json(&curation.deny),
         to_json(&curation.hidden),
         to_json(&curation.overrides),
+        curation.unknown_tools.as_str().to_owned(),
     );
     sqlx::query(
         "INSERT INTO tool_curations (server_id, allow_globs, deny_globs, hidden, overrides, \
-         updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         unknown_tools, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (server_id) DO UPDATE SET allow_globs = excluded.allow_globs, \
          deny_globs = excluded.deny_globs, hidden = excluded.hidden, \
-         overrides = excluded.overrides, updated_at = excluded.updated_at, \
+         overrides = excluded.overrides, unknown_tools = excluded.unknown_tools, updated_at = excluded.updated_at, \
          updated_by = excluded.updated_by",
     )
     .bind(server_id)
@@ -72,6 +79,7 @@ pub async fn save(
     .bind(&after.1)
     .bind(&after.2)
     .bind(&after.3)
+    .bind(&after.4)
     .bind(now)
     .bind(actor)
     .execute(&mut *tx)
@@ -82,9 +90,7 @@ pub async fn save(
         .bind(server_id)
         .execute(&mut *tx)
         .await?;
-    let hash = |(a, d, h, o): &(String, String, String, String)| {
-        content_hash(&format!("{a}\n{d}\n{h}\n{o}"))
-    };
+    let hash = |(a, d, h, o, u): &Stored| content_hash(&format!("{a}\n{d}\n{h}\n{o}\n{u}"));
     sqlx::query(
         "INSERT INTO audit_events (id, at, actor, action, target, before_hash, after_hash) \
          VALUES ($1, $2, $3, 'server.curate', $4, $5, $6)",
@@ -100,6 +106,9 @@ pub async fn save(
     tx.commit().await?;
     Ok(())
 }
+
+/// A stored curation's columns: allow, deny, hidden, overrides and unknown tools.
+type Stored = (String, String, String, String, String);
 
 /// A value as JSON text.
 fn to_json<T: serde::Serialize>(value: &T) -> String {
