@@ -87,7 +87,9 @@ fn mcp_error(result: Result<impl std::fmt::Debug, ServiceError>) -> (i32, String
 
 #[tokio::test]
 async fn curation_is_enforced_through_the_gateway() {
-    for db in support::all_backends().await {
+    for (n, db) in support::all_backends().await.into_iter().enumerate() {
+        // Metrics are process-wide: each backend gets a server of its own.
+        let id = format!("team/ours{n}");
         let dir = tempfile::tempdir().expect("temp dir");
         let tools = dir.path().join("tools.json");
         let calls = dir.path().join("calls.log");
@@ -111,12 +113,12 @@ async fn curation_is_enforced_through_the_gateway() {
         .await;
         let base = support::serve(&db.db).await;
         let http = reqwest::Client::new();
-        register_and_refresh(&http, &base, "team/ours", &backend.url).await;
+        register_and_refresh(&http, &base, &id, &backend.url).await;
 
         let (status, answer) = put_curation(
             &http,
             &base,
-            "team/ours",
+            &id,
             &json!({ "overrides": { "upper": { "name": "echo" } } }),
         )
         .await;
@@ -125,7 +127,7 @@ async fn curation_is_enforced_through_the_gateway() {
         let (status, answer) = put_curation(
             &http,
             &base,
-            "team/ours",
+            &id,
             &json!({
                 "hidden": ["secret"],
                 "overrides": { "upper": {
@@ -143,7 +145,7 @@ async fn curation_is_enforced_through_the_gateway() {
             .collect();
         assert_eq!(curated, [json!("echo"), json!("shout")]);
 
-        let client = connect(&format!("{base}/mcp/team/ours")).await;
+        let client = connect(&format!("{base}/mcp/{id}")).await;
         let listed = client.list_all_tools().await.expect("tools/list");
         assert_eq!(names(&listed), ["echo", "shout"]);
         let shout = &listed[1];
@@ -212,7 +214,7 @@ async fn curation_is_enforced_through_the_gateway() {
                 l.starts_with("apiary_gateway_tool_calls_total{")
                     && l.contains("tool=\"shout\"")
                     && l.contains("outcome=\"ok\"")
-                    && l.contains("server=\"team/ours\"")
+                    && l.contains(&format!("server=\"{id}\""))
             })
             .unwrap_or_else(|| panic!("the call was counted:\n{metrics}"));
         assert!(line.ends_with(" 1") || line.contains(" 1 "), "{line}");
@@ -222,7 +224,7 @@ async fn curation_is_enforced_through_the_gateway() {
         );
         assert!(metrics
             .lines()
-            .any(|l| l.contains("outcome=\"refused\"") && l.contains("team/ours")));
+            .any(|l| l.contains("outcome=\"refused\"") && l.contains(&id)));
     }
 }
 
