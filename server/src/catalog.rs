@@ -7,7 +7,9 @@ use sqlx::Row;
 use apiary_app::model::{Health, Lifecycle, ServerCard, Transport};
 use apiary_app::services::{CatalogService, ServiceError};
 
-use crate::db::{now_millis, Db, DbError};
+use crate::db::{json_column, now_millis, Db, DbError};
+use crate::registry::curation::{self, curated_tools, store::CURATION_COLUMNS};
+use crate::registry::model::{SchemaDiff, ToolDef};
 use crate::registry::store::LATEST_HEALTH_COLUMNS;
 use crate::validation::{dns_label, max_len, FieldError};
 
@@ -263,13 +265,17 @@ impl ServerStore {
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
         let sql = format!(
             "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.transport, \
-             s.lifecycle, COALESCE(b.tool_count, 0) AS tool_count, {LATEST_HEALTH_COLUMNS} \
+             s.lifecycle, b.tools AS baseline_tools, l.tools AS latest_tools, \
+             l.drift AS latest_drift, {LATEST_HEALTH_COLUMNS}, {CURATION_COLUMNS} \
              FROM servers s LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
+             LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
+             LEFT JOIN tool_curations c ON c.server_id = s.id \
              WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
         );
         let rows = sqlx::query(&sql).fetch_all(self.db.pool()).await?;
         rows.iter()
             .map(|row| {
+                let tool_count = curated_count(row)?;
                 let transport: String = row.try_get("transport")?;
                 let lifecycle: String = row.try_get("lifecycle")?;
                 Ok(ServerCard {
@@ -279,7 +285,7 @@ impl ServerStore {
                     owner_team: row.try_get("owner_team")?,
                     category: row.try_get("category")?,
                     transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
-                    tool_count: u32::try_from(row.try_get::<i64, _>("tool_count")?).unwrap_or(0),
+                    tool_count,
                     lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
                     health: Health::classify(
                         row.try_get::<Option<i64>, _>("health_ok")?
@@ -289,9 +295,20 @@ impl ServerStore {
                     ),
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .collect()
     }
+}
+
+/// How many tools consumers see of the server in `row`: its published tools after curation.
+fn curated_count(row: &sqlx::any::AnyRow) -> Result<u32, DbError> {
+    let Some(baseline) = json_column::<Vec<ToolDef>>(row, "baseline_tools")? else {
+        return Ok(0);
+    };
+    let latest: Option<Vec<ToolDef>> = json_column(row, "latest_tools")?;
+    let drift: Option<SchemaDiff> = json_column(row, "latest_drift")?;
+    let curation = curation::store::from_row(row)?;
+    let curated = curated_tools(&baseline, latest.as_deref(), drift.as_ref(), &curation);
+    Ok(u32::try_from(curated.tools.len()).unwrap_or(u32::MAX))
 }
 
 #[async_trait]

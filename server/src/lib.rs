@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod gateway;
 pub mod operator;
 pub mod registry;
 pub mod runtime;

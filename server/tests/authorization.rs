@@ -102,6 +102,7 @@ enum Rule {
 /// search) and rule. Kept in step with the OpenAPI document by the test below.
 const ROUTES: &[(&str, &str, Rule)] = &[
     ("PUT", "/api/v1/servers/matrix/osv", Rule::Admin),
+    ("PUT", "/api/v1/servers/matrix/osv/curation", Rule::Admin),
     (
         "POST",
         "/api/v1/servers/matrix/osv/refresh",

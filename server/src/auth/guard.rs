@@ -15,11 +15,13 @@ use apiary_app::access::{Action, Viewer};
 use super::routes::{page, VIEWER_KEY};
 use super::Auth;
 
-/// Paths anyone may reach: probes, metrics, the API description, static files and sign-in.
+/// Paths anyone may reach: probes, metrics, the API description, static files, sign-in and
+/// the MCP gateway (whose clients are not browsers with sessions).
 fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
         || path.starts_with("/pkg/")
         || path.starts_with("/auth/")
+        || path.starts_with("/mcp/")
 }
 
 /// Middleware: puts the [`Viewer`] behind the request into its extensions, from a bearer

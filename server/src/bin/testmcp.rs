@@ -4,7 +4,8 @@
 //! `tools/list`, so rewriting the file changes what the next fetch sees. `--page-size N` splits
 //! the list into pages, and `--delay-ms N` makes every `tools/list` slow. Every `tools/call`
 //! echoes its arguments back as JSON text, whatever the tool, without touching the file, so it
-//! can serve as a fast gateway benchmark backend.
+//! can serve as a fast gateway benchmark backend. With `--call-log FILE` it appends the name of
+//! every called tool to FILE, one per line, so a test can see what reached the server.
 //!
 //! It serves stdio by default, or streamable HTTP at `/mcp` with `--http ADDR`; then it prints
 //! `listening on http://ADDR/mcp` as the first line on stdout (use port 0 for a free port).
@@ -42,6 +43,9 @@ struct Args {
     /// Serve streamable HTTP on this address instead of stdio.
     #[arg(long)]
     http: Option<String>,
+    /// Append the name of every called tool to this file, one per line.
+    #[arg(long)]
+    call_log: Option<PathBuf>,
     /// The server name reported in initialize.
     #[arg(long, default_value = "apiary-testmcp")]
     name: String,
@@ -111,9 +115,29 @@ impl ServerHandler for TestServer {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if let Some(log) = &self.args.call_log {
+            log_call(log, &request.name).await?;
+        }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         Ok(CallToolResult::success(vec![ContentBlock::text(arguments.to_string())]).into())
     }
+}
+
+/// Appends `tool` to the call log.
+async fn log_call(log: &std::path::Path, tool: &str) -> Result<(), ErrorData> {
+    use tokio::io::AsyncWriteExt;
+    let failed = |e: std::io::Error| {
+        ErrorData::internal_error(format!("cannot write {}: {e}", log.display()), None)
+    };
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .await
+        .map_err(failed)?;
+    file.write_all(format!("{tool}\n").as_bytes())
+        .await
+        .map_err(failed)
 }
 
 #[tokio::main]

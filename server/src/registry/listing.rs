@@ -9,8 +9,8 @@ use sqlx::Row;
 
 use crate::db::{json_column, Db, DbError};
 
+use super::curation::{curated_tools, store::CURATION_COLUMNS, Curation};
 use super::model::{PolicyFinding, SchemaDiff, ToolDef};
-use super::publish::published_tools;
 use super::store::LATEST_HEALTH_COLUMNS;
 
 /// A published server with everything the registry shows about it.
@@ -43,8 +43,15 @@ pub struct PublishedServer {
     pub spec: serde_json::Value,
     /// The server's own version from its baseline snapshot, `0.0.0` before the first fetch.
     pub version: String,
-    /// The published tools.
+    /// The published tools after curation, as consumers see them.
     pub tools: Vec<ToolDef>,
+    /// The server's own name of each tool in `tools`, in the same order (they differ for
+    /// renamed tools).
+    #[serde(skip)]
+    pub upstream_names: Vec<String>,
+    /// The admin's curation of the tools (already applied to `tools`).
+    #[serde(skip)]
+    pub curation: Curation,
     /// Policy findings of the newest snapshot.
     pub findings: Vec<PolicyFinding>,
     /// True when the newest snapshot drifted from the approved baseline.
@@ -101,10 +108,11 @@ pub async fn list_published(
          s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.spec, s.created_at, \
          s.updated_at, b.tools AS baseline_tools, b.server_version, l.tools AS latest_tools, \
          l.drift AS latest_drift, l.findings AS latest_findings, \
-         {LATEST_HEALTH_COLUMNS} \
+         {LATEST_HEALTH_COLUMNS}, {CURATION_COLUMNS} \
          FROM servers s \
          LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
          LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
+         LEFT JOIN tool_curations c ON c.server_id = s.id \
          WHERE s.published = TRUE AND s.lifecycle <> 'retired'",
     );
     let mut sql = Sql {
@@ -187,9 +195,10 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
     let baseline: Option<Vec<ToolDef>> = json_column(row, "baseline_tools")?;
     let latest: Option<Vec<ToolDef>> = json_column(row, "latest_tools")?;
     let drift: Option<SchemaDiff> = json_column(row, "latest_drift")?;
-    let tools = baseline
+    let curation = super::curation::store::from_row(row)?;
+    let curated = baseline
         .as_deref()
-        .map(|b| published_tools(b, latest.as_deref(), drift.as_ref()))
+        .map(|b| curated_tools(b, latest.as_deref(), drift.as_ref(), &curation))
         .unwrap_or_default();
     // SQLite booleans do not decode through `Any`; the query returns 0 or 1.
     let health_ok: Option<bool> = row
@@ -214,7 +223,9 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
             .try_get::<Option<String>, _>("server_version")?
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "0.0.0".into()),
-        tools,
+        tools: curated.tools,
+        upstream_names: curated.upstream_names,
+        curation,
         findings: json_column(row, "latest_findings")?.unwrap_or_default(),
         drift: drift.is_some_and(|d| !d.is_empty()),
         health,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod canonical;
+pub mod curation;
 pub mod diff;
 pub mod export;
 pub mod fetch;

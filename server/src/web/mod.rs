@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::registry::api::routes())
         .merge(crate::registry::export::routes())
         .merge(crate::registry::internal_api::routes())
+        .merge(crate::registry::curation::api::routes())
+        .merge(crate::gateway::routes())
         .merge(crate::auth::routes())
         .leptos_routes_with_context(
             &state,

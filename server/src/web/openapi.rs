@@ -21,6 +21,8 @@ use utoipa::OpenApi;
         crate::registry::internal_api::drift,
         crate::registry::internal_api::health,
         crate::registry::internal_api::refresh,
+        crate::registry::curation::api::show,
+        crate::registry::curation::api::replace,
         super::servers_api::register,
         super::health::live,
         super::health::ready,

@@ -35,6 +35,7 @@ pub async fn register(
         .servers
         .register(&namespace, &name, &registration, &actor.subject)
         .await?;
+    state.gateway.forget(&namespace, &name);
     // In Kubernetes mode the operator runs servers from MCPServer resources instead.
     if state.settings.runtime == crate::config::Runtime::Local {
         let id = ServerId::new(&namespace, &name);

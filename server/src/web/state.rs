@@ -10,6 +10,7 @@ use super::security_headers::FormTargets;
 use crate::auth::Auth;
 use crate::catalog::ServerStore;
 use crate::db::Db;
+use crate::gateway::Gateway;
 use crate::registry::fetch::FetchLimits;
 use crate::registry::refresh::Refresher;
 use crate::registry::RegistrySettings;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub auth: Option<Auth>,
     /// Where forms may post besides this site (the identity provider, for sign-out).
     pub form_targets: FormTargets,
+    /// The MCP gateway's loaded servers and HTTP client.
+    pub gateway: Gateway,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             timeout: std::time::Duration::from_secs(settings.fetch_timeout_secs),
             ..FetchLimits::default()
         };
+        let gateway = Gateway::new(limits.timeout);
         let refresher = Refresher::new(db.clone(), settings.policy.clone(), limits);
         Self {
             refresher,
@@ -80,6 +84,7 @@ impl AppState {
             runtime,
             auth: None,
             form_targets: FormTargets::default(),
+            gateway,
         }
     }
 

@@ -59,3 +59,66 @@ pub fn mcp_time() -> PathBuf {
         "install it with `.ci/setup --test` (a virtual environment with pip install mcp-server-time)",
     )
 }
+
+/// A backend process serving MCP over streamable HTTP on loopback; killed when dropped.
+pub struct HttpBackend {
+    /// Its MCP endpoint.
+    pub url: String,
+    _child: tokio::process::Child,
+}
+
+/// `apiary-testmcp` with `args`, serving streamable HTTP on a free loopback port.
+pub async fn testmcp_http(args: &[&str]) -> HttpBackend {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(TESTMCP)
+        .args(args)
+        .args(["--http", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start apiary-testmcp");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await
+        .expect("read the listening line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("apiary-testmcp printed {line:?}"))
+        .to_owned();
+    HttpBackend { url, _child: child }
+}
+
+/// npm server-everything in streamable HTTP mode on a free port, once it accepts connections.
+pub async fn everything_http() -> HttpBackend {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = tokio::process::Command::new("node")
+        .arg(everything())
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start server-everything (node)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server-everything did not listen on port {port} within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    HttpBackend {
+        url: format!("http://127.0.0.1:{port}/mcp"),
+        _child: child,
+    }
+}

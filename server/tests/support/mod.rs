@@ -102,3 +102,17 @@ pub fn settings() -> Settings {
 pub fn app(db: &Db) -> Router {
     router(AppState::new(settings(), db.clone()))
 }
+
+/// Serves the whole router over `db` on a free loopback port; returns its base URL. The
+/// server stops when the test's runtime ends.
+pub async fn serve(db: &Db) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let app = app(db);
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    url
+}

@@ -1,0 +1,243 @@
+//! JSON-RPC on the way in: reads a client's POST body (one message or a batch), refuses calls
+//! of tools that are not published, maps renamed tools back to the server's name, and leaves
+//! every other message as it is.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use serde_json::{json, Value};
+
+use crate::registry::curation::UnknownTools;
+
+use super::target::{Target, ToolEntry};
+
+/// Invalid JSON.
+pub const PARSE_ERROR: i64 = -32700;
+/// JSON that is not a JSON-RPC message.
+pub const INVALID_REQUEST: i64 = -32600;
+/// A bad or unknown parameter, such as an unknown tool.
+pub const INVALID_PARAMS: i64 = -32602;
+/// The gateway could not complete the request (backend down, too large).
+pub const INTERNAL_ERROR: i64 = -32603;
+
+/// A JSON-RPC error response.
+pub fn error(id: Value, code: i64, message: impl Into<String>) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
+}
+
+/// The key under which a request id is matched with its response.
+pub fn id_key(id: &Value) -> String {
+    id.to_string()
+}
+
+/// What to do with one POST body.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The body to send to the backend; `None` when the gateway answered everything itself.
+    pub forward: Option<Bytes>,
+    /// Answers the gateway gives itself (refused tool calls).
+    pub local: Vec<Value>,
+    /// The published tool calls being forwarded, by request id key, for measurement.
+    pub calls: Vec<(String, Arc<ToolEntry>)>,
+    /// Refused tool calls, for measurement.
+    pub refused: usize,
+    /// True when the body was a batch (an array).
+    pub batch: bool,
+}
+
+/// Why a body cannot be planned; answered with this JSON-RPC error and HTTP 400.
+#[derive(Debug, PartialEq)]
+pub struct Refusal {
+    /// The JSON-RPC error code.
+    pub code: i64,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The answer to a call of the tool `name`, which is not published: what a server without
+/// that tool answers.
+pub fn unknown_tool(id: Value, name: &str, how: UnknownTools) -> Value {
+    match how {
+        UnknownTools::Error => error(id, INVALID_PARAMS, format!("Unknown tool: {name}")),
+        UnknownTools::Result => json!({ "jsonrpc": "2.0", "id": id, "result": {
+            "content": [{ "type": "text", "text": format!("MCP error -32602: Tool {name} not found") }],
+            "isError": true,
+        } }),
+    }
+}
+
+/// Plans a client's POST body against the server's published tools.
+pub fn plan(body: Bytes, target: &Target) -> Result<Plan, Refusal> {
+    let parsed: Value = serde_json::from_slice(&body).map_err(|e| Refusal {
+        code: PARSE_ERROR,
+        message: format!("Parse error: {e}"),
+    })?;
+    let mut plan = Plan::default();
+    match parsed {
+        Value::Object(_) => {
+            let (message, changed) = match check(parsed, target, &mut plan) {
+                Some(checked) => checked,
+                None => return Ok(plan),
+            };
+            plan.forward = Some(if changed {
+                Bytes::from(message.to_string())
+            } else {
+                body
+            });
+        }
+        Value::Array(messages) => {
+            if messages.is_empty() || !messages.iter().all(Value::is_object) {
+                return Err(invalid(
+                    "a batch must be a non-empty array of JSON-RPC messages",
+                ));
+            }
+            plan.batch = true;
+            let count = messages.len();
+            let mut kept = Vec::with_capacity(count);
+            let mut changed = false;
+            for message in messages {
+                if let Some((message, rewritten)) = check(message, target, &mut plan) {
+                    changed |= rewritten;
+                    kept.push(message);
+                }
+            }
+            plan.forward = if kept.is_empty() {
+                None
+            } else if !changed && kept.len() == count {
+                Some(body)
+            } else {
+                Some(Bytes::from(Value::Array(kept).to_string()))
+            };
+        }
+        _ => {
+            return Err(invalid(
+                "the body must be a JSON-RPC message or a batch of them",
+            ))
+        }
+    }
+    Ok(plan)
+}
+
+fn invalid(message: &str) -> Refusal {
+    Refusal {
+        code: INVALID_REQUEST,
+        message: format!("Invalid Request: {message}"),
+    }
+}
+
+/// Checks one message: `None` when the gateway answered it itself (into `plan.local`),
+/// otherwise the message to forward and whether it was rewritten.
+fn check(mut message: Value, target: &Target, plan: &mut Plan) -> Option<(Value, bool)> {
+    if message.get("method").and_then(Value::as_str) != Some("tools/call") {
+        return Some((message, false));
+    }
+    let id = message.get("id").cloned();
+    let name = message
+        .pointer("/params/name")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let entry = name
+        .as_deref()
+        .and_then(|name| target.tools.by_public(name));
+    let Some(entry) = entry else {
+        plan.refused += 1;
+        if let Some(id) = id {
+            let what = name.unwrap_or_default();
+            plan.local
+                .push(unknown_tool(id, &what, target.unknown_tools));
+        }
+        return None;
+    };
+    if let Some(id) = &id {
+        plan.calls.push((id_key(id), entry.clone()));
+    }
+    let renamed = entry.upstream != entry.public;
+    if renamed {
+        if let Some(slot) = message.pointer_mut("/params/name") {
+            *slot = Value::String(entry.upstream.clone());
+        }
+    }
+    Some((message, renamed))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    fn tools() -> Target {
+        Target::for_tests(&[("echo", "echo"), ("shout", "upper")], UnknownTools::Error)
+    }
+
+    fn call(id: i64, name: &str) -> Value {
+        json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": name, "arguments": {} } })
+    }
+
+    fn body(value: &Value) -> Bytes {
+        Bytes::from(value.to_string())
+    }
+
+    #[test]
+    fn other_messages_are_forwarded_byte_for_byte() {
+        let text = Bytes::from_static(br#"{"jsonrpc":"2.0", "id":1, "method":"resources/list"}"#);
+        let plan = plan(text.clone(), &tools()).expect("plan");
+        assert_eq!(plan.forward, Some(text));
+        assert!(plan.local.is_empty() && plan.calls.is_empty());
+    }
+
+    #[test]
+    fn unknown_tools_are_answered_locally_and_renamed_tools_mapped_back() {
+        let refused = plan(body(&call(7, "upper")), &tools()).expect("plan");
+        assert_eq!(
+            refused.forward, None,
+            "the server's own name is not published"
+        );
+        assert_eq!(
+            refused.local,
+            [
+                json!({ "jsonrpc": "2.0", "id": 7, "error": { "code": -32602, "message": "Unknown tool: upper" } })
+            ]
+        );
+        let renamed = plan(body(&call(8, "shout")), &tools()).expect("plan");
+        let sent: Value =
+            serde_json::from_slice(&renamed.forward.expect("forwarded")).expect("JSON");
+        assert_eq!(sent["params"]["name"], "upper");
+        assert_eq!(renamed.calls.len(), 1);
+        assert_eq!(renamed.calls[0].0, "8");
+    }
+
+    #[test]
+    fn unknown_tools_can_be_refused_with_a_tool_result() {
+        let target = Target::for_tests(&[], UnknownTools::Result);
+        let refused = plan(body(&call(3, "nope")), &target).expect("plan");
+        assert_eq!(refused.local[0]["result"]["isError"], true);
+        assert_eq!(
+            refused.local[0]["result"]["content"][0]["text"],
+            "MCP error -32602: Tool nope not found"
+        );
+    }
+
+    #[test]
+    fn batches_forward_what_is_allowed() {
+        let batch = json!([call(1, "echo"), call(2, "secret"), { "jsonrpc": "2.0", "method": "notifications/initialized" }]);
+        let plan = plan(body(&batch), &tools()).expect("plan");
+        let sent: Value = serde_json::from_slice(&plan.forward.expect("forwarded")).expect("JSON");
+        assert_eq!(sent.as_array().map(Vec::len), Some(2));
+        assert_eq!(plan.local.len(), 1);
+        assert!(plan.batch);
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused_with_the_right_code() {
+        let code = |text: &'static [u8]| {
+            plan(Bytes::from_static(text), &tools())
+                .expect_err("refused")
+                .code
+        };
+        assert_eq!(code(b"{\"jsonrpc\": "), PARSE_ERROR);
+        assert_eq!(code(b""), PARSE_ERROR);
+        assert_eq!(code(b"[]"), INVALID_REQUEST);
+        assert_eq!(code(b"42"), INVALID_REQUEST);
+        assert_eq!(code(b"[1]"), INVALID_REQUEST);
+    }
+}

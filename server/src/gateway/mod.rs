@@ -1,0 +1,149 @@
+//! The MCP gateway: `/mcp/{namespace}/{name}` speaks MCP streamable HTTP in front of each
+//! published server and enforces its curation.
+//!
+//! It is a transparent, JSON-RPC-aware reverse proxy. It touches only two things:
+//! - `tools/list` results keep the published tools, with their curated name, description and
+//!   annotations ([`inspect`]);
+//! - `tools/call` requests of a tool that is not published get the JSON-RPC error a server
+//!   without that tool gives (`-32602 Unknown tool: X`) and never reach the backend; renamed
+//!   tools are mapped back to the server's name ([`jsonrpc`]).
+//!
+//! Everything else (initialize, resources, prompts, logging, completion, notifications,
+//! progress, cancellation, ping, server requests on the event streams, sessions and
+//! `Last-Event-ID` resumption) passes through unchanged, and bodies stream ([`sse`]). Every
+//! tool call is measured ([`measure`]).
+//!
+//! Backends: servers with a streamable-http `url`. Servers that run over stdio or legacy SSE
+//! get a 502 that says so. Until bearer tokens arrive, the gateway is open to anyone who can
+//! reach Apiary, like the registry API.
+
+mod inspect;
+mod jsonrpc;
+mod measure;
+mod proxy;
+mod sse;
+mod target;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+
+use crate::db::{Db, DbError};
+use crate::web::AppState;
+
+use target::{Target, Targets};
+
+/// The largest request body a client may send.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// The largest JSON answer or single event the gateway reads from a backend.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The gateway's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/mcp/{namespace}/{name}",
+        post(proxy::post).get(proxy::get).delete(proxy::delete),
+    )
+}
+
+/// The gateway's shared state: the loaded servers and one pooled HTTP client.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    targets: Targets,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Gateway {
+    /// A gateway whose backends must answer (with headers) within `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        crate::tls::install_crypto_provider();
+        // No redirects: an MCP endpoint has no reason to send the client's session elsewhere.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout)
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "cannot build the gateway's HTTP client; using the defaults");
+                reqwest::Client::default()
+            });
+        Self {
+            inner: Arc::new(Inner {
+                targets: Targets::default(),
+                client,
+                timeout,
+            }),
+        }
+    }
+
+    /// Forgets what the gateway knows about `namespace/name` (after a registration or a
+    /// curation change), so the next request sees the change.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.inner.targets.forget(namespace, name);
+    }
+
+    async fn target(
+        &self,
+        db: &Db,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<Target>>, DbError> {
+        self.inner.targets.get(db, namespace, name).await
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        &self.inner.client
+    }
+
+    /// Sends `request` to `target`'s backend; the headers must come within the timeout.
+    async fn send(
+        &self,
+        target: &Target,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Response> {
+        let timeout = self.inner.timeout;
+        let outcome = tokio::time::timeout(timeout, request.send()).await;
+        let why = match outcome {
+            Ok(Ok(response)) => return Ok(response),
+            Ok(Err(error)) => format!(
+                "the backend of {} is unreachable: {}",
+                target.id,
+                error_chain(&error)
+            ),
+            Err(_) => format!(
+                "the backend of {} did not answer within {} s (APIARY_FETCH_TIMEOUT_SECS)",
+                target.id,
+                timeout.as_secs()
+            ),
+        };
+        target.metrics.backend_error();
+        tracing::warn!(server = %target.id, %why, "gateway request failed");
+        Err(proxy::failure(
+            StatusCode::BAD_GATEWAY,
+            jsonrpc::INTERNAL_ERROR,
+            why,
+        ))
+    }
+}
+
+/// An error and its sources, joined with `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,262 @@
+//! The handlers: each request goes to the server's backend with only the MCP headers, and the
+//! answer comes back streamed, through the [`Inspector`] where it may hold a tool list or the
+//! answer to a measured call.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use serde_json::Value;
+
+use crate::web::AppState;
+
+use super::inspect::Inspector;
+use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST};
+use super::sse;
+use super::target::{Backend, Target};
+use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+
+/// Request headers the backend gets; nothing else (no cookies, no Apiary credentials).
+const REQUEST_HEADERS: &[&str] = &[
+    "content-type",
+    "accept",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
+
+/// Response headers the client gets from the backend.
+const RESPONSE_HEADERS: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "allow",
+    "retry-after",
+    "mcp-session-id",
+    "mcp-protocol-version",
+];
+
+/// `POST /mcp/{namespace}/{name}`: JSON-RPC messages from the client.
+pub async fn post(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (target, url) = match resolve(&state, &namespace, &name).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
+        return failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            INVALID_REQUEST,
+            format!("the request body is larger than {MAX_REQUEST_BYTES} bytes, or was cut off"),
+        );
+    };
+    let plan = match jsonrpc::plan(body, &target) {
+        Ok(plan) => plan,
+        Err(refusal) => return failure(StatusCode::BAD_REQUEST, refusal.code, refusal.message),
+    };
+    if plan.refused > 0 {
+        target.metrics.refused(plan.refused);
+    }
+    let Some(forward) = plan.forward else {
+        return local_answer(plan.local, plan.batch);
+    };
+    let started = Instant::now();
+    let inspector = Inspector::new(target.clone(), plan.calls, started);
+    let request = state
+        .gateway
+        .client()
+        .post(&*url)
+        .headers(pick(&headers, REQUEST_HEADERS))
+        .body(forward);
+    match state.gateway.send(&target, request).await {
+        Ok(response) => relay(response, inspector, plan.local, plan.batch).await,
+        Err(response) => response,
+    }
+}
+
+/// `GET /mcp/{namespace}/{name}`: the server-to-client event stream (resumed with
+/// `Last-Event-ID` where the backend supports it).
+pub async fn get(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    without_body(state, Method::GET, &namespace, &name, &headers).await
+}
+
+/// `DELETE /mcp/{namespace}/{name}`: ends the client's session.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    without_body(state, Method::DELETE, &namespace, &name, &headers).await
+}
+
+async fn without_body(
+    state: AppState,
+    method: Method,
+    namespace: &str,
+    name: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let (target, url) = match resolve(&state, namespace, name).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let inspector = Inspector::new(target.clone(), Vec::new(), Instant::now());
+    let request = state
+        .gateway
+        .client()
+        .request(method, &*url)
+        .headers(pick(headers, REQUEST_HEADERS));
+    match state.gateway.send(&target, request).await {
+        Ok(response) => relay(response, inspector, Vec::new(), false).await,
+        Err(response) => response,
+    }
+}
+
+/// The published server and its backend URL, or the answer that it cannot be served.
+async fn resolve(
+    state: &AppState,
+    namespace: &str,
+    name: &str,
+) -> Result<(Arc<Target>, Arc<str>), Response> {
+    let target = match state.gateway.target(&state.db, namespace, name).await {
+        Ok(Some(target)) => target,
+        Ok(None) => {
+            return Err(failure(
+                StatusCode::NOT_FOUND,
+                INVALID_REQUEST,
+                format!("no published server {namespace}/{name}; the registry lists the ones there are at /v0.1/servers"),
+            ))
+        }
+        Err(error) => {
+            tracing::error!(%error, server = %format!("{namespace}/{name}"), "the gateway cannot read the server");
+            return Err(failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                INTERNAL_ERROR,
+                "the gateway cannot read the registry right now; try again shortly",
+            ));
+        }
+    };
+    match &target.backend {
+        Backend::Http(url) => {
+            let url = url.clone();
+            Ok((target, url))
+        }
+        Backend::Unsupported(why) => Err(failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why)),
+    }
+}
+
+/// Passes the backend's answer on, inspected where needed, with the gateway's own answers
+/// (`local`) added.
+async fn relay(
+    upstream: reqwest::Response,
+    mut inspector: Inspector,
+    local: Vec<Value>,
+    batch: bool,
+) -> Response {
+    let status = upstream.status();
+    let headers = pick(upstream.headers(), RESPONSE_HEADERS);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let body = if content_type.starts_with("text/event-stream") {
+        let first = local
+            .iter()
+            .map(|answer| sse::event(answer.to_string().as_bytes()))
+            .collect();
+        let events = sse::inspect(
+            upstream.bytes_stream().boxed(),
+            first,
+            inspector,
+            MAX_RESPONSE_BYTES,
+        );
+        Body::from_stream(events)
+    } else if content_type.starts_with("application/json") {
+        let bytes = match read_bounded(upstream).await {
+            Ok(bytes) => bytes,
+            Err(why) => return failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why),
+        };
+        let bytes = inspector.payload(&bytes).map_or(bytes, Bytes::from);
+        Body::from(with_local(bytes, local))
+    } else if !local.is_empty() {
+        // Everything forwarded was a notification (202, no body): only the gateway answers.
+        return local_answer(local, batch);
+    } else {
+        Body::from_stream(upstream.bytes_stream())
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// A JSON answer from the backend with the gateway's own answers added to its batch.
+fn with_local(bytes: Bytes, local: Vec<Value>) -> Bytes {
+    if local.is_empty() {
+        return bytes;
+    }
+    let mut answers = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Array(answers)) => answers,
+        Ok(answer) => vec![answer],
+        Err(_) => return bytes,
+    };
+    answers.extend(local);
+    Bytes::from(Value::Array(answers).to_string())
+}
+
+/// The gateway's own answers, when nothing needed the backend.
+fn local_answer(mut local: Vec<Value>, batch: bool) -> Response {
+    if local.is_empty() {
+        // Only notifications of unknown tools: nothing to answer.
+        return StatusCode::ACCEPTED.into_response();
+    }
+    if batch {
+        Json(Value::Array(local)).into_response()
+    } else {
+        Json(local.swap_remove(0)).into_response()
+    }
+}
+
+async fn read_bounded(upstream: reqwest::Response) -> Result<Bytes, String> {
+    let mut body = Vec::new();
+    let mut chunks = upstream.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| format!("the backend's answer broke off: {e}"))?;
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(format!(
+                "the backend's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
+
+/// The headers of `from` named in `names`.
+fn pick(from: &HeaderMap, names: &[&'static str]) -> HeaderMap {
+    let mut picked = HeaderMap::new();
+    for name in names {
+        for value in from.get_all(*name) {
+            picked.append(HeaderName::from_static(name), value.clone());
+        }
+    }
+    picked
+}
+
+/// A JSON-RPC error (with a null id) as an HTTP answer.
+pub(super) fn failure(status: StatusCode, code: i64, message: impl Into<String>) -> Response {
+    (status, Json(jsonrpc::error(Value::Null, code, message))).into_response()
+}

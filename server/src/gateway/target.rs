@@ -1,0 +1,226 @@
+//! What the gateway knows about one server: where its backend listens and which tools it
+//! publishes, under which names. Loaded from the registry's curated listing and cached for a
+//! few seconds, so the hot path reads memory, not the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use apiary_app::model::Transport;
+
+use crate::db::{Db, DbError};
+use crate::registry::curation::{ToolOverride, UnknownTools};
+use crate::registry::listing::{list_published, PublishedServer, Query};
+use crate::runtime::spec::{parse_spec, LocalSpec};
+
+use super::measure::{ServerMetrics, ToolMetrics};
+
+/// How long a loaded target is used before it is read again. Curation and registration
+/// changes drop it at once ([`Targets::forget`]); new snapshots show within this time.
+const TTL: Duration = Duration::from_secs(5);
+
+/// One published tool.
+#[derive(Debug)]
+pub struct ToolEntry {
+    /// The server's own name.
+    pub upstream: String,
+    /// The name consumers see and call.
+    pub public: String,
+    /// The curated changes to apply to the server's description of the tool.
+    pub change: ToolOverride,
+    /// Its metric handles.
+    pub metrics: ToolMetrics,
+}
+
+/// The published tools of a server, by either name.
+#[derive(Debug, Default)]
+pub struct ToolMap {
+    by_public: HashMap<String, Arc<ToolEntry>>,
+    by_upstream: HashMap<String, Arc<ToolEntry>>,
+}
+
+impl ToolMap {
+    /// The map for `server`'s curated tools.
+    fn of(server: &PublishedServer, id: &str) -> Self {
+        let mut map = Self::default();
+        for (tool, upstream) in server.tools.iter().zip(&server.upstream_names) {
+            let own = server.curation.overrides.get(upstream);
+            let change = ToolOverride {
+                name: (tool.name != *upstream).then(|| tool.name.clone()),
+                description: own.and_then(|o| o.description.clone()),
+                annotations: own.and_then(|o| o.annotations.clone()),
+            };
+            map.insert(ToolEntry {
+                upstream: upstream.clone(),
+                public: tool.name.clone(),
+                change,
+                metrics: ToolMetrics::new(id, &tool.name),
+            });
+        }
+        map
+    }
+
+    fn insert(&mut self, entry: ToolEntry) {
+        let entry = Arc::new(entry);
+        self.by_public.insert(entry.public.clone(), entry.clone());
+        self.by_upstream.insert(entry.upstream.clone(), entry);
+    }
+
+    /// The tool consumers call `name`.
+    pub fn by_public(&self, name: &str) -> Option<&Arc<ToolEntry>> {
+        self.by_public.get(name)
+    }
+
+    /// The tool the server calls `name`.
+    pub fn by_upstream(&self, name: &str) -> Option<&Arc<ToolEntry>> {
+        self.by_upstream.get(name)
+    }
+
+    /// A map of `(public, upstream)` names without other overrides.
+    #[cfg(test)]
+    fn for_tests(names: &[(&str, &str)]) -> Self {
+        let mut map = Self::default();
+        for (public, upstream) in names {
+            map.insert(ToolEntry {
+                upstream: (*upstream).into(),
+                public: (*public).into(),
+                change: ToolOverride {
+                    name: (public != upstream).then(|| (*public).into()),
+                    ..ToolOverride::default()
+                },
+                metrics: ToolMetrics::new("tests/tests", public),
+            });
+        }
+        map
+    }
+}
+
+/// Where the gateway sends a server's traffic.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// A streamable HTTP endpoint.
+    Http(Arc<str>),
+    /// A server the gateway cannot reach yet; the text says why and what to do.
+    Unsupported(String),
+}
+
+/// One published server as the gateway serves it.
+#[derive(Debug)]
+pub struct Target {
+    /// `namespace/name`.
+    pub id: String,
+    /// Where its backend listens.
+    pub backend: Backend,
+    /// Its published tools.
+    pub tools: ToolMap,
+    /// How calls of other tools are refused.
+    pub unknown_tools: UnknownTools,
+    /// Its metric handles.
+    pub metrics: ServerMetrics,
+}
+
+impl Target {
+    /// A target named `tests/tests` without a backend, publishing `(public, upstream)`
+    /// names, for unit tests.
+    #[cfg(test)]
+    pub fn for_tests(names: &[(&str, &str)], unknown_tools: UnknownTools) -> Self {
+        Self {
+            id: "tests/tests".into(),
+            backend: Backend::Unsupported(String::new()),
+            tools: ToolMap::for_tests(names),
+            unknown_tools,
+            metrics: ServerMetrics::new("tests/tests"),
+        }
+    }
+
+    fn of(server: &PublishedServer) -> Self {
+        let id = server.id();
+        Self {
+            backend: backend_of(&server.spec, &id),
+            tools: ToolMap::of(server, &id),
+            unknown_tools: server.curation.unknown_tools,
+            metrics: ServerMetrics::new(&id),
+            id,
+        }
+    }
+}
+
+/// The backend of a server with `spec`.
+fn backend_of(spec: &serde_json::Value, id: &str) -> Backend {
+    match parse_spec(spec) {
+        Ok(LocalSpec::Remote {
+            url,
+            transport: Transport::StreamableHttp,
+        }) => Backend::Http(url.into()),
+        Ok(LocalSpec::Remote { .. }) => Backend::Unsupported(format!(
+            "{id} speaks legacy SSE; the gateway reaches only streamable-http servers so far"
+        )),
+        Ok(LocalSpec::Process(_)) => Backend::Unsupported(format!(
+            "{id} runs over stdio; the gateway reaches only streamable-http servers so far \
+             (give it a `url` with transport streamable-http)"
+        )),
+        Err(error) => Backend::Unsupported(format!("{id} has a spec that cannot run: {error}")),
+    }
+}
+
+/// Loaded targets by `(namespace, name)`. Only published servers are kept, so the map is as
+/// large as the fleet, whatever names clients try.
+#[derive(Debug, Default)]
+pub struct Targets {
+    loaded: RwLock<Loaded>,
+}
+
+/// Targets by `(namespace, name)`, with the time each was loaded.
+type Loaded = HashMap<(String, String), (Instant, Arc<Target>)>;
+
+impl Targets {
+    /// The published, non-retired server `namespace/name`, or `None`.
+    pub async fn get(
+        &self,
+        db: &Db,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<Target>>, DbError> {
+        let key = (namespace.to_owned(), name.to_owned());
+        if let Some((at, target)) = self.read().get(&key) {
+            if at.elapsed() < TTL {
+                return Ok(Some(target.clone()));
+            }
+        }
+        let query = Query {
+            exact: Some(key.clone()),
+            ..Query::default()
+        };
+        let server = list_published(db, &query, i64::MAX)
+            .await?
+            .into_iter()
+            .next();
+        let mut loaded = self.write();
+        Ok(match server {
+            Some(server) => {
+                let target = Arc::new(Target::of(&server));
+                loaded.insert(key, (Instant::now(), target.clone()));
+                Some(target)
+            }
+            None => {
+                loaded.remove(&key);
+                None
+            }
+        })
+    }
+
+    /// Drops what is known about `namespace/name`; the next request reads it again.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.write()
+            .remove(&(namespace.to_owned(), name.to_owned()));
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        // A panic while holding the lock leaves a consistent map: writers only insert or remove.
+        self.loaded.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Loaded> {
+        self.loaded.write().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,112 @@
+//! `GET` and `PUT /api/v1/servers/{namespace}/{name}/curation`: the admin's view and change of
+//! which tools a server publishes.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use apiary_app::access::Action;
+
+use crate::auth::Principal;
+use crate::db::{Db, DbError};
+use crate::registry::model::ToolDef;
+use crate::registry::publish::published_tools;
+use crate::registry::store::SnapshotStore;
+use crate::web::{ApiError, AppState};
+
+use super::{curated_tools, store, validate, Curation};
+
+/// The curation routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/servers/{namespace}/{name}/curation",
+        get(show).put(replace),
+    )
+}
+
+/// `GET …/curation`: the stored curation, the published tools before it and the tools
+/// consumers see after it.
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/curation", tag = "curation",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "`curation`, `published` (before curation) and `curated` tools", body = Object),
+               (status = 403, description = "Not an admin", body = Object),
+               (status = 404, description = "No such server", body = Object)))]
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Action::Curate, None)?;
+    let id = server_id(&state, &namespace, &name).await?;
+    let curation = store::load(&state.db, &id).await.map_err(internal)?;
+    let published = published_of(&state.db, &id).await.map_err(internal)?;
+    Ok(Json(view(&curation, &published)))
+}
+
+/// `PUT …/curation`: replaces the curation. The gateway and the registry use it at once.
+#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/curation", tag = "curation",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    request_body(content = Curation, description = "Allow and deny globs, hidden tools and per-tool overrides"),
+    responses((status = 200, description = "Stored; the same view as GET", body = Object),
+               (status = 400, description = "Malformed JSON", body = Object),
+               (status = 401, description = "No session", body = Object),
+               (status = 403, description = "Not an admin, or a cross-site request", body = Object),
+               (status = 404, description = "No such server", body = Object),
+               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+pub async fn replace(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Result<Json<Curation>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = principal.require(Action::Curate, None)?;
+    let Json(curation) = body?;
+    let id = server_id(&state, &namespace, &name).await?;
+    let published = published_of(&state.db, &id).await.map_err(internal)?;
+    validate(&curation, &published)?;
+    store::save(
+        &state.db,
+        &id,
+        &format!("{namespace}/{name}"),
+        &curation,
+        &actor.subject,
+    )
+    .await
+    .map_err(internal)?;
+    state.gateway.forget(&namespace, &name);
+    Ok(Json(view(&curation, &published)))
+}
+
+fn view(curation: &Curation, published: &[ToolDef]) -> Value {
+    let curated = curated_tools(published, None, None, curation);
+    json!({ "curation": curation, "published": published, "curated": curated.tools })
+}
+
+async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<String, ApiError> {
+    state
+        .servers
+        .id_of(namespace, name)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("no server {namespace}/{name}")))
+}
+
+/// The tools server `id` publishes before curation.
+async fn published_of(db: &Db, id: &str) -> Result<Vec<ToolDef>, DbError> {
+    let snapshots = SnapshotStore::new(db.clone());
+    let Some(baseline) = snapshots.baseline(id).await? else {
+        return Ok(Vec::new());
+    };
+    let latest = snapshots.latest(id).await?;
+    Ok(published_tools(
+        &baseline.tools,
+        latest.as_ref().map(|l| l.tools.as_slice()),
+        latest.as_ref().and_then(|l| l.drift.as_ref()),
+    ))
+}
+
+fn internal(error: DbError) -> ApiError {
+    ApiError::Internal(error.to_string())
+}

@@ -1,0 +1,176 @@
+//! Checks a curation before it is stored; every error names the field and the fix.
+
+use std::collections::HashMap;
+
+use crate::registry::model::ToolDef;
+use crate::validation::{max_len, FieldError};
+
+use super::Curation;
+
+/// The longest glob or tool name, in characters.
+const MAX_NAME: usize = 128;
+/// The longest overridden description, in characters.
+const MAX_DESCRIPTION: usize = 4_000;
+/// The most globs, hidden names or overrides in one curation.
+const MAX_ENTRIES: usize = 1_000;
+
+/// Checks `curation` against the server's published tools (before curation): names and globs
+/// are well formed, and no renamed tool takes a name another shown tool already has.
+pub fn validate(curation: &Curation, published: &[ToolDef]) -> Result<(), FieldError> {
+    for (field, list) in [
+        ("allow", &curation.allow),
+        ("deny", &curation.deny),
+        ("hidden", &curation.hidden),
+    ] {
+        if list.len() > MAX_ENTRIES {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "has {} entries; keep it to at most {MAX_ENTRIES}",
+                    list.len()
+                ),
+            ));
+        }
+        for (i, entry) in list.iter().enumerate() {
+            pattern(&format!("{field}[{i}]"), entry, field != "hidden")?;
+        }
+    }
+    if curation.overrides.len() > MAX_ENTRIES {
+        return Err(FieldError::new(
+            "overrides",
+            format!("has more than {MAX_ENTRIES} tools"),
+        ));
+    }
+    for (tool, change) in &curation.overrides {
+        let field = format!("overrides.{tool}");
+        tool_name(&field, tool)?;
+        if let Some(name) = &change.name {
+            tool_name(&format!("{field}.name"), name)?;
+        }
+        if let Some(description) = &change.description {
+            max_len(
+                &format!("{field}.description"),
+                description,
+                MAX_DESCRIPTION,
+            )?;
+        }
+    }
+    unique_names(curation, published)
+}
+
+/// Every shown tool, renamed or not, has a name no other shown tool has.
+fn unique_names(curation: &Curation, published: &[ToolDef]) -> Result<(), FieldError> {
+    let mut owners: HashMap<&str, &str> = HashMap::new();
+    for tool in published.iter().filter(|t| curation.shows(&t.name)) {
+        let shown = curation
+            .overrides
+            .get(&tool.name)
+            .and_then(|o| o.name.as_deref())
+            .unwrap_or(&tool.name);
+        if let Some(other) = owners.insert(shown, &tool.name) {
+            let (renamed, kept) = if curation.overrides.contains_key(&tool.name) {
+                (tool.name.as_str(), other)
+            } else {
+                (other, tool.name.as_str())
+            };
+            return Err(FieldError::new(
+                format!("overrides.{renamed}.name"),
+                format!(
+                    "{shown:?} is already the name of the published tool {kept:?}; \
+                     choose another name or hide {kept:?}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An MCP tool name: 1 to 128 letters, digits, `_`, `-` or `.`.
+fn tool_name(field: &str, name: &str) -> Result<(), FieldError> {
+    pattern(field, name, false)
+}
+
+fn pattern(field: &str, text: &str, glob: bool) -> Result<(), FieldError> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/');
+    let allowed = |c: char| valid(c) || (glob && matches!(c, '*' | '?'));
+    let len = text.chars().count();
+    if len == 0 || len > MAX_NAME || !text.chars().all(allowed) {
+        let what = if glob {
+            "a glob of letters, digits, '_', '-', '.', '/', '*' and '?'"
+        } else {
+            "a tool name of letters, digits, '_', '-', '.' and '/'"
+        };
+        return Err(FieldError::new(
+            field,
+            format!("{text:?} is not valid: use {what}, 1 to {MAX_NAME} characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::registry::curation::ToolOverride;
+
+    fn tools(names: &[&str]) -> Vec<ToolDef> {
+        names
+            .iter()
+            .map(|n| ToolDef::new(*n, "", json!({ "type": "object" })))
+            .collect()
+    }
+
+    fn rename(from: &str, to: &str) -> Curation {
+        Curation {
+            overrides: BTreeMap::from([(
+                from.into(),
+                ToolOverride {
+                    name: Some(to.into()),
+                    ..ToolOverride::default()
+                },
+            )]),
+            ..Curation::default()
+        }
+    }
+
+    #[test]
+    fn a_rename_onto_another_published_name_is_refused_naming_the_field() {
+        let error = validate(&rename("a", "b"), &tools(&["a", "b"])).expect_err("collision");
+        assert_eq!(error.field, "overrides.a.name");
+        assert!(error.message.contains("\"b\""), "{error}");
+        // Hiding the other tool frees its name.
+        let mut curation = rename("a", "b");
+        curation.hidden.push("b".into());
+        validate(&curation, &tools(&["a", "b"])).expect("b is hidden");
+        // Swapping two names is fine.
+        let mut swap = rename("a", "b");
+        swap.overrides.insert(
+            "b".into(),
+            ToolOverride {
+                name: Some("a".into()),
+                ..ToolOverride::default()
+            },
+        );
+        validate(&swap, &tools(&["a", "b"])).expect("a swap");
+    }
+
+    #[test]
+    fn bad_globs_and_names_name_the_field() {
+        let curation = Curation {
+            deny: vec!["ok_*".into(), "no spaces".into()],
+            ..Curation::default()
+        };
+        assert_eq!(
+            validate(&curation, &[]).expect_err("space").field,
+            "deny[1]"
+        );
+        let error = validate(&rename("a", "b*"), &[]).expect_err("a glob is no name");
+        assert_eq!(error.field, "overrides.a.name");
+        let error = validate(&rename("a", ""), &[]).expect_err("empty");
+        assert_eq!(error.field, "overrides.a.name");
+    }
+}
