@@ -63,12 +63,12 @@ impl BearerVerifier {
         }
     }
 
-    /// Verifies `token` for `audience` and returns who it speaks for: the subject, or the
+    /// Verifies `token` for one of `audiences` and returns who it speaks for: the subject, or the
     /// client for client-credentials tokens, with the groups from the configured claim.
     pub async fn verify(
         &self,
         token: &str,
-        audience: &str,
+        audiences: &[&str],
     ) -> Result<VerifiedIdentity, BearerError> {
         let header = decode_header(token)
             .map_err(|e| BearerError::Invalid(format!("the token is not a JWT ({e})")))?;
@@ -98,7 +98,7 @@ impl BearerVerifier {
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         validation.set_issuer(&[settings.issuer.as_str()]);
-        validation.set_audience(&[audience]);
+        validation.set_audience(audiences);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let claims = decode::<AccessClaims>(token, &key, &validation)
             .map_err(|e| BearerError::Invalid(format!("the token was refused: {e}")))?

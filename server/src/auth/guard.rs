@@ -16,12 +16,12 @@ use super::routes::{page, VIEWER_KEY};
 use super::Auth;
 
 /// Paths anyone may reach: probes, metrics, the API description, static files, sign-in and
-/// the MCP gateway (whose clients are not browsers with sessions).
+/// the gateway's protected-resource metadata.
 fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
         || path.starts_with("/pkg/")
         || path.starts_with("/auth/")
-        || path.starts_with("/mcp/")
+        || path.starts_with(super::resource::METADATA_PREFIX)
 }
 
 /// Middleware: puts the [`Viewer`] behind the request into its extensions, from a bearer
@@ -40,8 +40,18 @@ pub async fn require_sign_in(
     if is_public(&path) {
         return next.run(request).await;
     }
+    if path.starts_with("/mcp/") {
+        // MCP clients are not browsers: the gateway takes bearer tokens only.
+        return match super::resource::admit(&auth, &path, bearer_token(&request)).await {
+            Ok(viewer) => {
+                request.extensions_mut().insert(viewer);
+                next.run(request).await
+            }
+            Err(refusal) => refusal,
+        };
+    }
     if let Some(token) = bearer_token(&request) {
-        return match auth.bearer.verify(&token, &auth.audience).await {
+        return match auth.bearer.verify(&token, &[auth.audience.as_str()]).await {
             Ok(identity) => {
                 let viewer = auth.viewer_for(identity);
                 if viewer.may(Action::Browse, None) {
@@ -124,7 +134,7 @@ fn bearer_token(request: &Request) -> Option<String> {
 }
 
 /// 401 with the RFC 6750 challenge naming what was wrong.
-fn unauthorized_bearer(reason: &str) -> Response {
+pub(super) fn unauthorized_bearer(reason: &str) -> Response {
     let reason = reason.replace(['"', '\\'], "'");
     let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{reason}\"");
     let mut response = (

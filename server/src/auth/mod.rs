@@ -7,6 +7,7 @@ pub mod bearer;
 mod guard;
 mod http;
 pub mod oidc;
+pub mod resource;
 mod routes;
 pub mod session;
 mod settings;
@@ -33,6 +34,8 @@ pub struct Auth {
     pub bearer: bearer::BearerVerifier,
     /// The `aud` that bearer tokens for Apiary's API must carry.
     pub audience: String,
+    /// The URL people and clients reach Apiary at.
+    pub public_url: String,
 }
 
 /// Why sign-in could not be set up.
@@ -72,6 +75,7 @@ impl Auth {
             store,
             secure_cookies: public_url.starts_with("https://"),
             audience,
+            public_url: public_url.trim_end_matches('/').to_owned(),
         })
     }
 

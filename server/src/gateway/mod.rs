@@ -14,8 +14,8 @@
 //! tool call is measured ([`measure`]).
 //!
 //! Backends: servers with a streamable-http `url`. Servers that run over stdio or legacy SSE
-//! get a 502 that says so. Until bearer tokens arrive, the gateway is open to anyone who can
-//! reach Apiary, like the registry API.
+//! get a 502 that says so. With sign-in on, every request needs a bearer token for the
+//! endpoint ([`crate::auth::resource`]); in local mode the gateway serves this machine only.
 
 mod inspect;
 mod jsonrpc;

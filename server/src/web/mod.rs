@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::registry::curation::api::routes())
         .merge(crate::gateway::routes())
         .merge(crate::auth::routes())
+        .merge(crate::auth::resource::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,0 +1,122 @@
+//! The gateway's endpoints as OAuth protected resources, as the MCP authorization spec asks:
+//! each `/mcp/{namespace}/{name}` publishes its metadata (RFC 9728) naming the provider, and
+//! takes only bearer tokens whose audience is that endpoint (RFC 8707) or Apiary itself.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use apiary_app::access::{Action, Viewer};
+
+use super::{Auth, Forbidden};
+use crate::web::AppState;
+
+/// Where the metadata of `/mcp/...` lives: this prefix plus the endpoint's path.
+pub const METADATA_PREFIX: &str = "/.well-known/oauth-protected-resource";
+
+/// The metadata routes; 404 in local mode, where the gateway takes no tokens.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/.well-known/oauth-protected-resource/mcp/{namespace}/{name}",
+        get(metadata),
+    )
+}
+
+/// `GET /.well-known/oauth-protected-resource/mcp/{namespace}/{name}`.
+async fn metadata(
+    State(auth): State<Option<Auth>>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Response {
+    let Some(auth) = auth else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let path = format!("/mcp/{namespace}/{name}");
+    Json(json!({
+        "resource": format!("{}{path}", auth.public_url),
+        "authorization_servers": [auth.provider.settings().issuer],
+        "bearer_methods_supported": ["header"],
+        "resource_name": format!("{namespace}/{name} through Apiary"),
+    }))
+    .into_response()
+}
+
+/// Admits a gateway request for `path` with `token`: a valid token for this endpoint (or for
+/// Apiary) whose holder may browse; otherwise 401 with a challenge pointing at the metadata,
+/// or 403.
+pub async fn admit(auth: &Auth, path: &str, token: Option<String>) -> Result<Viewer, Response> {
+    let endpoint = endpoint_of(path);
+    let resource = format!("{}{endpoint}", auth.public_url);
+    let metadata = format!("{}{METADATA_PREFIX}{endpoint}", auth.public_url);
+    let Some(token) = token else {
+        return Err(challenge(&metadata, None));
+    };
+    let identity = auth
+        .bearer
+        .verify(&token, &[resource.as_str(), auth.audience.as_str()])
+        .await
+        .map_err(|error| {
+            tracing::info!(%error, %resource, "refused a gateway token");
+            challenge(&metadata, Some(&error.to_string()))
+        })?;
+    let viewer = auth.viewer_for(identity);
+    if viewer.may(Action::Browse, None) {
+        Ok(viewer)
+    } else {
+        Err(Forbidden(format!(
+            "{} has a valid token but no Apiary role, so it may not use {resource}",
+            viewer.name
+        ))
+        .into_response())
+    }
+}
+
+/// `/mcp/{namespace}/{name}` of a gateway path (dropping anything after the name).
+fn endpoint_of(path: &str) -> String {
+    let mut parts = path.trim_start_matches('/').splitn(4, '/');
+    let (mcp, namespace, name) = (parts.next(), parts.next(), parts.next());
+    format!(
+        "/{}/{}/{}",
+        mcp.unwrap_or("mcp"),
+        namespace.unwrap_or_default(),
+        name.unwrap_or_default()
+    )
+}
+
+/// 401 with `WWW-Authenticate: Bearer resource_metadata=…` and, for a bad token, the error.
+fn challenge(metadata: &str, error: Option<&str>) -> Response {
+    let mut value = format!("Bearer resource_metadata=\"{metadata}\"");
+    let message = match error {
+        Some(reason) => {
+            let reason = reason.replace(['"', '\\'], "'");
+            value.push_str(&format!(
+                ", error=\"invalid_token\", error_description=\"{reason}\""
+            ));
+            format!("bearer token refused: {reason}")
+        }
+        None => "this MCP endpoint needs a bearer token from Apiary's identity provider; \
+                 its metadata names the provider"
+            .to_owned(),
+    };
+    let mut response =
+        (StatusCode::UNAUTHORIZED, Json(json!({ "error": message }))).into_response();
+    if let Ok(header_value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header_value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_the_first_three_segments() {
+        assert_eq!(endpoint_of("/mcp/team/osv"), "/mcp/team/osv");
+        assert_eq!(endpoint_of("/mcp/team/osv/extra"), "/mcp/team/osv");
+    }
+}
