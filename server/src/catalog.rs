@@ -2,13 +2,14 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use sqlx::Row;
 
-use apiary_app::model::{Health, Lifecycle, ServerCard, Transport};
+use apiary_app::model::catalog_search::{CatalogQuery, CatalogResults};
+use apiary_app::model::{ServerCard, Transport};
 use apiary_app::services::{CatalogService, ServiceError};
 
+use crate::console::catalog_index::load_catalog;
+use crate::console::catalog_search::search;
 use crate::db::{now_millis, Db, DbError};
-use crate::registry::store::LATEST_HEALTH_COLUMNS;
 use crate::validation::{dns_label, max_len, FieldError};
 
 /// A request to register or update a server directly (admin API).
@@ -246,46 +247,24 @@ impl ServerStore {
 
     /// Every server that is not retired, by namespace and name.
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
-        let sql = format!(
-            "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.transport, \
-             s.lifecycle, COALESCE(b.tool_count, 0) AS tool_count, {LATEST_HEALTH_COLUMNS} \
-             FROM servers s LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
-             WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
-        );
-        let rows = sqlx::query(&sql).fetch_all(self.db.pool()).await?;
-        rows.iter()
-            .map(|row| {
-                let transport: String = row.try_get("transport")?;
-                let lifecycle: String = row.try_get("lifecycle")?;
-                Ok(ServerCard {
-                    namespace: row.try_get("namespace")?,
-                    name: row.try_get("name")?,
-                    description: row.try_get("description")?,
-                    owner_team: row.try_get("owner_team")?,
-                    category: row.try_get("category")?,
-                    transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
-                    tool_count: u32::try_from(row.try_get::<i64, _>("tool_count")?).unwrap_or(0),
-                    lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
-                    health: Health::classify(
-                        row.try_get::<Option<i64>, _>("health_ok")?
-                            .map(|ok| ok != 0),
-                        row.try_get("health_latency")?,
-                        self.slow_ms,
-                    ),
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        Ok(load_catalog(&self.db, self.slow_ms)
+            .await?
+            .into_iter()
+            .map(|entry| entry.card)
+            .collect())
     }
 }
 
 #[async_trait]
 impl CatalogService for ServerStore {
-    async fn list_servers(&self) -> Result<Vec<ServerCard>, ServiceError> {
-        self.list().await.map_err(|error| {
-            tracing::error!(%error, "listing the catalog failed");
-            ServiceError("the catalog is unavailable; try again shortly".into())
-        })
+    async fn search(&self, query: &CatalogQuery) -> Result<CatalogResults, ServiceError> {
+        let entries = load_catalog(&self.db, self.slow_ms)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "loading the catalog failed");
+                ServiceError("the catalog is unavailable; try again shortly".into())
+            })?;
+        Ok(search(&entries, query))
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod operator;
 pub mod registry;

@@ -8,6 +8,7 @@ use apiary_app::model::Viewer;
 use apiary_app::services::Services;
 
 use crate::catalog::ServerStore;
+use crate::console::server_page::ServerPages;
 use crate::db::Db;
 use crate::registry::fetch::FetchLimits;
 use crate::registry::refresh::Refresher;
@@ -80,6 +81,7 @@ impl AppState {
     pub fn services(&self) -> Services {
         Services {
             catalog: Arc::new(self.servers.clone()),
+            server_pages: Arc::new(ServerPages::new(self.db.clone(), &self.registry)),
             viewer: Viewer {
                 name: "local admin".into(),
                 local_mode: self.settings.oidc_issuer.is_none(),
