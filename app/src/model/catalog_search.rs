@@ -186,7 +186,7 @@ pub struct CatalogResults {
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + '_ {
+    fn params<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |key| {
             pairs
                 .iter()

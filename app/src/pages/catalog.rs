@@ -45,10 +45,13 @@ pub fn CatalogPage() -> impl IntoView {
 /// The count, the cards and the page links, or the right empty state.
 #[component]
 fn CatalogResultsView(query: CatalogQuery, found: CatalogResults) -> impl IntoView {
-    let count = match found.matching {
+    let mut count = match found.matching {
         1 => "1 server matches".to_owned(),
         n => format!("{n} servers match"),
     };
+    if found.matching != found.total {
+        count.push_str(&format!(" (of {})", found.total));
+    }
     let body = if found.total == 0 {
         view! {
             <EmptyState title="No servers yet">
@@ -88,7 +91,6 @@ fn CatalogResultsView(query: CatalogQuery, found: CatalogResults) -> impl IntoVi
     view! {
         <p class="mt-4 mb-3 text-sm" role="status" aria-live="polite" data-testid="match-count">
             {count}
-            {(found.matching != found.total).then(|| format!(" (of {})", found.total))}
         </p>
         {body}
     }

@@ -6,6 +6,7 @@
 pub mod http;
 pub mod kube;
 pub mod mcp_servers;
+pub mod seed;
 
 use apiary_server::db::{Backend, Db};
 use apiary_server::web::{router, AppState};
