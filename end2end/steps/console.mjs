@@ -85,3 +85,8 @@ export function schemaRows(page, tool) {
       return { property: row.dataset.property, type: cells[0], required: cells[1], allowed: cells[2] };
     }));
 }
+
+/** True when the page scrolls sideways (content wider than the viewport). */
+export function scrollsSideways(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { collectErrors, launchBrowser, startApiary } from '../harness.mjs';
 import {
   applyFilters, cardIds, chooseFacet, openCatalog, openServerFromCatalog, registerToolServer,
-  schemaRows, searchCatalog, waitForCards,
+  schemaRows, scrollsSideways, searchCatalog, waitForCards,
 } from '../steps/console.mjs';
 
 let apiary;
@@ -65,7 +65,7 @@ test('hydrated: search by a tool, filter by a facet, open a server and read its 
   await openServerFromCatalog(page, 'data/weather');
   assert.deepEqual(await schemaRows(page, 'get_forecast'), [
     { property: 'city', type: 'string', required: 'required', allowed: '' },
-    { property: 'units', type: 'string', required: 'optional', allowed: 'metric imperial' },
+    { property: 'units', type: 'string', required: 'optional', allowed: 'metric, imperial' },
   ]);
   await page.getByTestId('latency-chart').waitFor();
   assert.deepEqual(errors, [], 'no console errors');
@@ -94,4 +94,13 @@ test('without JavaScript the facet form filters on the server and the server pag
   await page.getByText('Raw JSON schema').click();
   await page.getByText('"title"').first().waitFor();
   await context.close();
+});
+
+test('at 375 px wide neither page scrolls sideways', async () => {
+  const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+  await openCatalog(page, apiary.url);
+  assert.equal(await scrollsSideways(page), false, 'the catalog fits');
+  await openServerFromCatalog(page, 'data/weather');
+  assert.equal(await scrollsSideways(page), false, 'the server page fits; tables scroll in their own box');
+  await page.close();
 });

@@ -54,7 +54,11 @@ fn SchemaRowView(row: SchemaRow) -> impl IntoView {
     let allowed = (!row.allowed.is_empty()).then(|| {
         row.allowed
             .iter()
-            .map(|value| view! { <code class="mr-1 rounded bg-slate-100 px-1 dark:bg-slate-800">{value.clone()}</code> })
+            .enumerate()
+            .map(|(i, value)| view! {
+                {(i > 0).then_some(", ")}
+                <code class="rounded bg-slate-100 px-1 dark:bg-slate-800">{value.clone()}</code>
+            })
             .collect_view()
     });
     let property = row.path.clone();
