@@ -22,14 +22,23 @@ const SERVERS: usize = 1_000;
 async fn seed_fleet(db: &apiary_server::db::Db) {
     for i in 0..SERVERS {
         let meta = Meta {
-            description: format!("Fleet server {i}: reads and writes records of system {}", i % 37),
+            description: format!(
+                "Fleet server {i}: reads and writes records of system {}",
+                i % 37
+            ),
             owner_team: format!("team-{}", i % 20),
             category: format!("category-{}", i % 10),
             cost_class: ["free", "metered", "premium"][i % 3].into(),
             sensitivity: ["public", "internal", "confidential"][i % 3].into(),
             published: true,
         };
-        let id = seed::server(db, &format!("ns-{}", i % 25), &format!("server-{i:04}"), meta).await;
+        let id = seed::server(
+            db,
+            &format!("ns-{}", i % 25),
+            &format!("server-{i:04}"),
+            meta,
+        )
+        .await;
         let tools = (0..5)
             .map(|t| {
                 seed::tool(
@@ -68,7 +77,10 @@ fn catalog(c: &mut Criterion) {
     for (name, uri) in [
         ("first_page", "/"),
         ("text_search_in_tools", "/?q=forecast+7"),
-        ("two_facets_page_2", "/?category=category-3&sensitivity=internal&page=2"),
+        (
+            "two_facets_page_2",
+            "/?category=category-3&sensitivity=internal&page=2",
+        ),
     ] {
         let (status, html) = runtime.block_on(send(&app, request("GET", uri, None)));
         assert_eq!(status, StatusCode::OK, "{uri}");

@@ -51,8 +51,9 @@ fn SchemaRowView(row: SchemaRow) -> impl IntoView {
         1 => "py-1 pr-3 pl-4",
         _ => "py-1 pr-3 pl-8",
     };
-    let allowed = (!row.allowed.is_empty()).then(|| {
-        row.allowed
+    let allowed =
+        (!row.allowed.is_empty()).then(|| {
+            row.allowed
             .iter()
             .enumerate()
             .map(|(i, value)| view! {
@@ -60,7 +61,7 @@ fn SchemaRowView(row: SchemaRow) -> impl IntoView {
                 <code class="rounded bg-slate-100 px-1 dark:bg-slate-800">{value.clone()}</code>
             })
             .collect_view()
-    });
+        });
     let property = row.path.clone();
     view! {
         <tr class="border-b border-slate-100 align-top dark:border-slate-800" data-testid="schema-row" data-property=property>
