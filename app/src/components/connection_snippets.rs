@@ -17,7 +17,7 @@ pub fn ConnectionSnippets(snippets: Vec<Snippet>, published: bool) -> impl IntoV
     view! {
         <div class="grid gap-4 lg:grid-cols-2" data-testid="snippets">
             {snippets.into_iter().map(|s| view! {
-                <div data-testid="snippet" data-client=s.client.clone()>
+                <div class="min-w-0" data-testid="snippet" data-client=s.client.clone()>
                     <h3 class="font-medium">{s.client.clone()}</h3>
                     <p class="text-xs text-slate-600 dark:text-slate-400">"In " <code>{s.file}</code></p>
                     <div class="mt-1"><CopyableCode label=format!("{} snippet", s.client) code=s.code /></div>

@@ -55,7 +55,7 @@ pub fn ServerOverviewView(overview: ServerOverview) -> impl IntoView {
         </p>
         <dl class="mt-4 grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-2 lg:grid-cols-3" data-testid="overview">
             {fields.into_iter().map(|(term, value)| view! {
-                <div><dt class="font-medium text-slate-600 dark:text-slate-400">{term}</dt><dd class="break-words">{value}</dd></div>
+                <div class="min-w-0"><dt class="font-medium text-slate-600 dark:text-slate-400">{term}</dt><dd class="break-words">{value}</dd></div>
             }).collect_view()}
             <div>
                 <dt class="font-medium text-slate-600 dark:text-slate-400">"Documentation"</dt>
