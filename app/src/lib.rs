@@ -11,6 +11,7 @@ pub mod api;
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod present;
 #[cfg(feature = "ssr")]
 pub mod services;
 
@@ -22,7 +23,7 @@ use leptos_router::{
 };
 
 use crate::components::{LocalModeBanner, SiteHeader};
-use crate::pages::{CatalogPage, NotFoundPage};
+use crate::pages::{CatalogPage, NotFoundPage, ServerPage};
 
 /// The HTML document around every page, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
             <main id="main" class="mx-auto max-w-6xl px-4 py-6">
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("") view=CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("/servers/:namespace/:name") view=ServerPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalog_search;
+pub mod server_detail;
+
 pub use crate::access::{Role, Viewer};
 
 /// How a client talks to an MCP server.
@@ -97,6 +100,16 @@ impl Health {
         }
     }
 
+    /// The value in URLs and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Slow => "slow",
+            Health::Failing => "failing",
+            Health::Unknown => "unknown",
+        }
+    }
+
     /// The label people see.
     pub fn label(self) -> &'static str {
         match self {
@@ -127,6 +140,9 @@ pub struct ServerCard {
     pub tool_count: u32,
     /// Lifecycle state.
     pub lifecycle: Lifecycle,
+    /// The `namespace/name` that replaces a deprecated server.
+    #[serde(default)]
+    pub replacement: Option<String>,
     /// How the last live fetch went.
     pub health: Health,
 }
@@ -164,6 +180,7 @@ mod tests {
             transport: Transport::Stdio,
             tool_count: 0,
             lifecycle: Lifecycle::Active,
+            replacement: None,
             health: Health::Unknown,
         }
     }

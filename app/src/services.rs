@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use leptos::prelude::{use_context, ServerFnError};
 
 use crate::access::{Action, Viewer};
-use crate::model::ServerCard;
+use crate::model::catalog_search::{CatalogQuery, CatalogResults};
+use crate::model::server_detail::ServerDetail;
 
 /// A failure that is safe to show to the person who caused it.
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +18,20 @@ pub struct ServiceError(pub String);
 /// Read access to the catalog.
 #[async_trait]
 pub trait CatalogService: Send + Sync {
-    /// Every server that is not retired, sorted by namespace and name.
-    async fn list_servers(&self) -> Result<Vec<ServerCard>, ServiceError>;
+    /// One page of the servers that are not retired and match `query`, by namespace and name,
+    /// with the facet counts.
+    async fn search(&self, query: &CatalogQuery) -> Result<CatalogResults, ServiceError>;
+}
+
+/// Read access to one server's page.
+#[async_trait]
+pub trait ServerPageService: Send + Sync {
+    /// Everything the page of `namespace/name` shows, or `None` when there is no such server.
+    async fn server_detail(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<ServerDetail>, ServiceError>;
 }
 
 /// Everything server functions can reach, provided once per router.
@@ -26,6 +39,8 @@ pub trait CatalogService: Send + Sync {
 pub struct Services {
     /// The catalog.
     pub catalog: Arc<dyn CatalogService>,
+    /// The server pages.
+    pub server_pages: Arc<dyn ServerPageService>,
 }
 
 /// The services of the current request, or a clear error when the server forgot to provide them.

@@ -2,15 +2,14 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use sqlx::Row;
 
-use apiary_app::model::{Health, Lifecycle, ServerCard, Transport};
+use apiary_app::model::catalog_search::{CatalogQuery, CatalogResults};
+use apiary_app::model::{ServerCard, Transport};
 use apiary_app::services::{CatalogService, ServiceError};
 
-use crate::db::{json_column, now_millis, Db, DbError};
-use crate::registry::curation::{self, curated_tools, store::CURATION_COLUMNS};
-use crate::registry::model::{SchemaDiff, ToolDef};
-use crate::registry::store::LATEST_HEALTH_COLUMNS;
+use crate::console::catalog_index::load_catalog;
+use crate::console::catalog_search::search;
+use crate::db::{now_millis, Db, DbError};
 use crate::validation::{dns_label, max_len, FieldError};
 
 /// A request to register or update a server directly (admin API).
@@ -263,61 +262,24 @@ impl ServerStore {
 
     /// Every server that is not retired, by namespace and name.
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
-        let sql = format!(
-            "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.transport, \
-             s.lifecycle, b.tools AS baseline_tools, l.tools AS latest_tools, \
-             l.drift AS latest_drift, {LATEST_HEALTH_COLUMNS}, {CURATION_COLUMNS} \
-             FROM servers s LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
-             LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
-             LEFT JOIN tool_curations c ON c.server_id = s.id \
-             WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
-        );
-        let rows = sqlx::query(&sql).fetch_all(self.db.pool()).await?;
-        rows.iter()
-            .map(|row| {
-                let tool_count = curated_count(row)?;
-                let transport: String = row.try_get("transport")?;
-                let lifecycle: String = row.try_get("lifecycle")?;
-                Ok(ServerCard {
-                    namespace: row.try_get("namespace")?,
-                    name: row.try_get("name")?,
-                    description: row.try_get("description")?,
-                    owner_team: row.try_get("owner_team")?,
-                    category: row.try_get("category")?,
-                    transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
-                    tool_count,
-                    lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
-                    health: Health::classify(
-                        row.try_get::<Option<i64>, _>("health_ok")?
-                            .map(|ok| ok != 0),
-                        row.try_get("health_latency")?,
-                        self.slow_ms,
-                    ),
-                })
-            })
-            .collect()
+        Ok(load_catalog(&self.db, self.slow_ms)
+            .await?
+            .into_iter()
+            .map(|entry| entry.card)
+            .collect())
     }
-}
-
-/// How many tools consumers see of the server in `row`: its published tools after curation.
-fn curated_count(row: &sqlx::any::AnyRow) -> Result<u32, DbError> {
-    let Some(baseline) = json_column::<Vec<ToolDef>>(row, "baseline_tools")? else {
-        return Ok(0);
-    };
-    let latest: Option<Vec<ToolDef>> = json_column(row, "latest_tools")?;
-    let drift: Option<SchemaDiff> = json_column(row, "latest_drift")?;
-    let curation = curation::store::from_row(row)?;
-    let curated = curated_tools(&baseline, latest.as_deref(), drift.as_ref(), &curation);
-    Ok(u32::try_from(curated.tools.len()).unwrap_or(u32::MAX))
 }
 
 #[async_trait]
 impl CatalogService for ServerStore {
-    async fn list_servers(&self) -> Result<Vec<ServerCard>, ServiceError> {
-        self.list().await.map_err(|error| {
-            tracing::error!(%error, "listing the catalog failed");
-            ServiceError("the catalog is unavailable; try again shortly".into())
-        })
+    async fn search(&self, query: &CatalogQuery) -> Result<CatalogResults, ServiceError> {
+        let entries = load_catalog(&self.db, self.slow_ms)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "loading the catalog failed");
+                ServiceError("the catalog is unavailable; try again shortly".into())
+            })?;
+        Ok(search(&entries, query))
     }
 }
 

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod gateway;
 pub mod operator;

@@ -113,7 +113,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
 
 /// Server functions by name, with their rule. Every registered server function must be here.
 const SERVER_FNS: &[(&str, Rule)] = &[
-    ("list_catalog", Rule::AnyRole),
+    ("search_catalog", Rule::AnyRole),
+    ("load_server_detail", Rule::AnyRole),
     ("current_viewer", Rule::AnyRole),
 ];
 

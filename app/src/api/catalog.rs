@@ -1,16 +1,17 @@
 //! Catalog server functions.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 
-use crate::model::ServerCard;
+use crate::model::catalog_search::{CatalogQuery, CatalogResults};
 
-/// Lists the servers in the catalog.
-#[server]
-pub async fn list_catalog() -> Result<Vec<ServerCard>, ServerFnError> {
+/// One page of the catalog for `query`, with facet counts.
+#[server(input = Json)]
+pub async fn search_catalog(query: CatalogQuery) -> Result<CatalogResults, ServerFnError> {
     let services = crate::services::services()?;
     services
         .catalog
-        .list_servers()
+        .search(&query)
         .await
         .map_err(|e| ServerFnError::new(e.0))
 }

@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 
-use super::HealthBadge;
-use crate::model::{Lifecycle, ServerCard};
+use super::{HealthBadge, LifecycleBadge};
+use crate::model::ServerCard;
 
-/// One server in the catalog grid.
+/// One server in the catalog grid; its name links to the server's page.
 #[component]
 pub fn ServerCardView(server: ServerCard) -> impl IntoView {
     let id = server.id();
@@ -11,30 +11,31 @@ pub fn ServerCardView(server: ServerCard) -> impl IntoView {
         1 => "1 tool".to_string(),
         n => format!("{n} tools"),
     };
-    let badge = match server.lifecycle {
-        Lifecycle::Active => None,
-        other => Some(other.as_str()),
+    let owner = if server.owner_team.is_empty() {
+        "no owner set".to_string()
+    } else {
+        server.owner_team
     };
     view! {
         <li
-            class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900"
+            class="flex flex-col rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900"
             data-testid="server-card"
             data-server=id.clone()
         >
-            <div class="flex items-baseline justify-between gap-2">
-                <h2 class="font-semibold">{id.clone()}</h2>
-                <div class="flex gap-1">
-                    {badge.map(|b| view! {
-                        <span class="rounded bg-amber-200 px-2 text-xs text-amber-900">{b}</span>
-                    })}
+            <div class="flex flex-wrap items-baseline justify-between gap-2">
+                <h2 class="min-w-0 font-semibold break-words">
+                    <a class="hover:underline" href=format!("/servers/{id}")>{id.clone()}</a>
+                </h2>
+                <div class="flex flex-wrap gap-1">
+                    <LifecycleBadge lifecycle=server.lifecycle replacement=server.replacement />
                     <HealthBadge health=server.health />
                 </div>
             </div>
-            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{server.description}</p>
-            <dl class="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-500 dark:text-slate-400">
-                <div><dt class="inline">"Owner: "</dt><dd class="inline">{server.owner_team}</dd></div>
+            <p class="mt-1 text-sm break-words text-slate-600 dark:text-slate-400">{server.description}</p>
+            <dl class="mt-auto flex flex-wrap gap-x-4 gap-y-1 pt-3 text-xs text-slate-600 dark:text-slate-400">
+                <div><dt class="inline">"Owner: "</dt><dd class="inline">{owner}</dd></div>
                 <div><dt class="inline">"Transport: "</dt><dd class="inline">{server.transport.as_str()}</dd></div>
-                <div><dt class="sr-only">"Tools"</dt><dd class="inline">{tools}</dd></div>
+                <div><dt class="sr-only">"Tools"</dt><dd class="inline" data-testid="tool-count">{tools}</dd></div>
             </dl>
         </li>
     }

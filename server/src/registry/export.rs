@@ -23,9 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/servers/{namespace}/{name}/snippets", get(snippets))
 }
 
-/// The LiteLLM server name: LiteLLM prefixes tools with it and splits on `-`, so only `_`.
-pub fn litellm_name(server: &PublishedServer) -> String {
-    format!("{}_{}", server.namespace, server.name).replace('-', "_")
+/// The LiteLLM server name of `namespace/name`: LiteLLM prefixes tools with it and splits on
+/// `-`, so only `_`.
+pub fn litellm_name(namespace: &str, name: &str) -> String {
+    format!("{namespace}_{name}").replace('-', "_")
 }
 
 /// LiteLLM's `mcp_servers` map for `servers`.
@@ -34,11 +35,11 @@ pub fn litellm_config(servers: &[PublishedServer], public_url: &str) -> Value {
         .iter()
         .map(|s| {
             let entry = json!({
-                "url": gateway_url(public_url, s),
+                "url": gateway_url(public_url, &s.namespace, &s.name),
                 "transport": "http",
                 "description": s.description,
             });
-            (litellm_name(s), entry)
+            (litellm_name(&s.namespace, &s.name), entry)
         })
         .collect();
     json!({ "mcp_servers": entries })
@@ -59,7 +60,7 @@ pub fn toolhive_registry(servers: &[PublishedServer], public_url: &str, now_mill
             });
             detail["_meta"] = json!({
                 "io.modelcontextprotocol.registry/publisher-provided": {
-                    "io.github.stacklok": { gateway_url(public_url, s): extension }
+                    "io.github.stacklok": { gateway_url(public_url, &s.namespace, &s.name): extension }
                 }
             });
             detail
@@ -73,15 +74,16 @@ pub fn toolhive_registry(servers: &[PublishedServer], public_url: &str, now_mill
     })
 }
 
-/// Client configuration snippets for one server.
-pub fn client_snippets(server: &PublishedServer, public_url: &str) -> Value {
-    let url = gateway_url(public_url, server);
-    let key = server.name.clone();
+/// Client configuration snippets for the published server `namespace/name`, keyed `vscode`,
+/// `claudeDesktop`, `cursor` and `litellm`; the registry API and the console share them.
+pub fn client_snippets(namespace: &str, name: &str, public_url: &str) -> Value {
+    let url = gateway_url(public_url, namespace, name);
+    let key = name.to_owned();
     json!({
         "vscode": { "servers": { key.clone(): { "type": "http", "url": url } } },
         "claudeDesktop": { "mcpServers": { key.clone(): { "command": "npx", "args": ["-y", "mcp-remote", url] } } },
         "cursor": { "mcpServers": { key: { "url": url } } },
-        "litellm": { "mcp_servers": { litellm_name(server): { "url": url, "transport": "http" } } },
+        "litellm": { "mcp_servers": { litellm_name(namespace, name): { "url": url, "transport": "http" } } },
     })
 }
 
@@ -123,5 +125,9 @@ pub async fn snippets(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, RegistryError> {
     let server = find_published(&state, &namespace, &name).await?;
-    Ok(Json(client_snippets(&server, &state.registry.public_url)))
+    Ok(Json(client_snippets(
+        &server.namespace,
+        &server.name,
+        &state.registry.public_url,
+    )))
 }

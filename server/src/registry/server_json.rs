@@ -14,13 +14,11 @@ pub const APIARY_META: &str = "dev.apiary/server";
 /// The `_meta` key the official registry uses for registry-managed state.
 pub const OFFICIAL_META: &str = "io.modelcontextprotocol.registry/official";
 
-/// The gateway endpoint that publishes `server`'s curated tools.
-pub fn gateway_url(public_url: &str, server: &PublishedServer) -> String {
+/// The gateway endpoint that publishes the curated tools of `namespace/name`.
+pub fn gateway_url(public_url: &str, namespace: &str, name: &str) -> String {
     format!(
-        "{}/mcp/{}/{}",
-        public_url.trim_end_matches('/'),
-        server.namespace,
-        server.name
+        "{}/mcp/{namespace}/{name}",
+        public_url.trim_end_matches('/')
     )
 }
 
@@ -36,7 +34,7 @@ pub fn server_detail(server: &PublishedServer, public_url: &str) -> Value {
     }
     detail.insert(
         "remotes".into(),
-        json!([{ "type": "streamable-http", "url": gateway_url(public_url, server) }]),
+        json!([{ "type": "streamable-http", "url": gateway_url(public_url, &server.namespace, &server.name) }]),
     );
     if let Some(package) = package(&server.spec) {
         detail.insert("packages".into(), json!([package]));

@@ -9,6 +9,7 @@ use apiary_app::services::Services;
 use super::security_headers::FormTargets;
 use crate::auth::Auth;
 use crate::catalog::ServerStore;
+use crate::console::server_page::ServerPages;
 use crate::db::Db;
 use crate::gateway::Gateway;
 use crate::registry::fetch::FetchLimits;
@@ -99,6 +100,7 @@ impl AppState {
     pub fn services(&self) -> Services {
         Services {
             catalog: Arc::new(self.servers.clone()),
+            server_pages: Arc::new(ServerPages::new(self.db.clone(), &self.registry)),
         }
     }
 }

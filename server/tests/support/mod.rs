@@ -7,6 +7,7 @@ pub mod http;
 pub mod kube;
 pub mod mcp_servers;
 pub mod oidc;
+pub mod seed;
 pub mod signed_in;
 
 use apiary_server::db::{Backend, Db};

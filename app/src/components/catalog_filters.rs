@@ -1,0 +1,97 @@
+use leptos::prelude::*;
+use leptos_router::components::Form;
+
+use crate::model::catalog_search::{CatalogQuery, Facet, FacetKind};
+
+/// The catalog's search box and facet selects: a plain GET form that works without
+/// JavaScript. Once hydrated, the router turns a submit into a navigation without a page load,
+/// and changing a select submits at once.
+#[component]
+pub fn CatalogFilters(query: CatalogQuery, facets: Vec<Facet>) -> impl IntoView {
+    let selects = FacetKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let values = facets
+                .iter()
+                .find(|f| f.kind == kind)
+                .map(|f| f.values.clone())
+                .unwrap_or_default();
+            view! { <FacetSelect kind selected=query.filter(kind).to_owned() values /> }
+        })
+        .collect_view();
+    view! {
+        <Form method="get" action="/">
+            <div role="search" class="mt-4 grid grid-cols-1 gap-3 rounded-lg border border-slate-200 bg-white p-4 sm:grid-cols-2 lg:grid-cols-4 dark:border-slate-800 dark:bg-slate-900">
+                <label class="flex flex-col text-sm sm:col-span-2">
+                    "Search servers and their tools"
+                    <input
+                        type="search"
+                        name="q"
+                        value=query.text.clone()
+                        placeholder="name, description, tool…"
+                        data-testid="catalog-search"
+                        class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+                    />
+                </label>
+                {selects}
+                <div class="flex items-end gap-3">
+                    <button
+                        type="submit"
+                        class="rounded bg-slate-800 px-3 py-1 text-sm text-white hover:bg-slate-700 dark:bg-slate-200 dark:text-slate-900 dark:hover:bg-white"
+                    >
+                        "Apply filters"
+                    </button>
+                    {(!query.is_unfiltered()).then(|| view! {
+                        <a href="/" class="text-sm underline">"Clear all"</a>
+                    })}
+                </div>
+            </div>
+        </Form>
+    }
+}
+
+/// One facet as a labelled select whose options show their counts.
+#[component]
+fn FacetSelect(
+    kind: FacetKind,
+    selected: String,
+    values: Vec<crate::model::catalog_search::FacetValue>,
+) -> impl IntoView {
+    let id = format!("facet-{}", kind.param());
+    let options = values
+        .into_iter()
+        .map(|v| {
+            let is_selected = v.value == selected;
+            view! {
+                <option value=v.value selected=is_selected>{format!("{} ({})", v.label, v.count)}</option>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="flex flex-col text-sm">
+            <label for=id.clone()>{kind.label()}</label>
+            <select
+                id=id
+                name=kind.param()
+                data-testid=format!("facet-{}", kind.param())
+                class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+                on:change=submit_enclosing_form
+            >
+                <option value="" selected=selected.is_empty()>"Any"</option>
+                {options}
+            </select>
+        </div>
+    }
+}
+
+/// Submits the form around a changed select, as if its button were pressed.
+fn submit_enclosing_form(event: leptos::ev::Event) {
+    use leptos::wasm_bindgen::JsCast;
+    let form = event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+        .and_then(|select| select.form());
+    if let Some(form) = form {
+        let _ = form.request_submit();
+    }
+}

@@ -1,0 +1,44 @@
+use leptos::prelude::*;
+
+/// A block of text to copy: a `<pre>` anyone can select, plus a copy button that appears once
+/// the page is hydrated (it needs the clipboard API).
+#[component]
+pub fn CopyableCode(
+    /// What the code is, for the button's accessible name, such as `VS Code snippet`.
+    label: String,
+    /// The text.
+    code: String,
+) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let copied = RwSignal::new(None::<bool>);
+    let text = StoredValue::new(code.clone());
+    let copy = move |_| {
+        let clipboard = window().navigator().clipboard();
+        let _ = text.with_value(|t| clipboard.write_text(t));
+        copied.set(Some(true));
+    };
+    view! {
+        <div class="relative">
+            <pre
+                class="max-h-96 overflow-auto rounded bg-slate-100 p-3 text-xs dark:bg-slate-900"
+                tabindex="0"
+                aria-label=label.clone()
+            ><code>{code}</code></pre>
+            <div class="mt-1 flex items-center gap-2">
+                <button
+                    type="button"
+                    hidden=move || !hydrated.get()
+                    class="rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800"
+                    aria-label=format!("Copy the {label}")
+                    on:click=copy
+                >
+                    "Copy"
+                </button>
+                <span role="status" class="text-xs text-slate-600 dark:text-slate-400">
+                    {move || copied.get().map(|_| "Copied to the clipboard.")}
+                </span>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,164 @@
+//! Everything the server page shows about one server, prepared on the server for display.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Health, Lifecycle, Transport};
+
+/// One server's page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerDetail {
+    /// Metadata and state.
+    pub overview: ServerOverview,
+    /// The published tools (the approved baseline, updated by drift that broadens nothing).
+    pub tools: Vec<ToolView>,
+    /// Health samples, oldest first.
+    pub health: Vec<HealthPoint>,
+    /// Tool snapshots, newest first.
+    pub history: Vec<SnapshotEntry>,
+    /// Policy findings of the newest snapshot.
+    pub findings: Vec<FindingView>,
+    /// Client connection snippets; empty while the server is not published.
+    pub snippets: Vec<Snippet>,
+    /// The `MCPServer` manifest, or why there is none.
+    pub manifest: Manifest,
+}
+
+/// A server's metadata and state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerOverview {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Owning team.
+    pub owner_team: String,
+    /// Category.
+    pub category: String,
+    /// Cost class.
+    pub cost_class: String,
+    /// Data sensitivity.
+    pub sensitivity: String,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// Documentation link, empty when none.
+    pub docs_url: String,
+    /// How clients connect.
+    pub transport: Transport,
+    /// Lifecycle state.
+    pub lifecycle: Lifecycle,
+    /// The `namespace/name` that replaces a deprecated server.
+    pub replacement: Option<String>,
+    /// Whether consumers see it (registry, gateway).
+    pub published: bool,
+    /// How the last live fetch went.
+    pub health: Health,
+    /// When the tools were last fetched, for display; `None` before the first fetch.
+    pub last_fetched: Option<String>,
+}
+
+impl ServerOverview {
+    /// `namespace/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One published tool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolView {
+    /// The tool's name.
+    pub name: String,
+    /// Its human-readable title, if any.
+    pub title: Option<String>,
+    /// What it does; empty when the server gave no description.
+    pub description: String,
+    /// The JSON Schema of its arguments.
+    pub input_schema: serde_json::Value,
+}
+
+/// One health measurement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthPoint {
+    /// When, in Unix milliseconds.
+    pub at_ms: i64,
+    /// When, for display.
+    pub at_label: String,
+    /// Whether the fetch succeeded.
+    pub ok: bool,
+    /// Its latency (time to failure for errors), in milliseconds.
+    pub latency_ms: i64,
+}
+
+/// One stored tool snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotEntry {
+    /// When it was fetched, for display.
+    pub fetched_at: String,
+    /// Its canonical content hash.
+    pub content_hash: String,
+    /// How many tools it holds.
+    pub tool_count: usize,
+    /// True for the approved baseline.
+    pub is_baseline: bool,
+    /// True for the newest snapshot.
+    pub is_latest: bool,
+    /// How it differed from the baseline when it was fetched; `None` for a baseline.
+    pub drift: Option<DriftView>,
+}
+
+/// A readable schema drift.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftView {
+    /// Tools that appeared.
+    pub tools_added: Vec<String>,
+    /// Tools that disappeared.
+    pub tools_removed: Vec<String>,
+    /// Tools whose definition changed.
+    pub tools_changed: Vec<ToolChangeView>,
+}
+
+/// How one tool changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolChangeView {
+    /// The tool.
+    pub tool: String,
+    /// Sentences such as "properties added: limit".
+    pub details: Vec<String>,
+    /// True when the new schema accepts input the old one refused.
+    pub broadened: bool,
+}
+
+/// One policy finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingView {
+    /// `warning` or `error`.
+    pub severity: String,
+    /// The tool it concerns.
+    pub tool: String,
+    /// Where in the tool, as a JSON path.
+    pub path: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// Configuration for one client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snippet {
+    /// The client, such as `VS Code`.
+    pub client: String,
+    /// Where the snippet goes, such as `.vscode/mcp.json`.
+    pub file: String,
+    /// The snippet text.
+    pub code: String,
+}
+
+/// The `MCPServer` manifest of a server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Manifest {
+    /// The YAML text.
+    Yaml(String),
+    /// Why the server's spec has no `MCPServer` form.
+    Unavailable(String),
+}

@@ -1,0 +1,106 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::load_server_detail;
+use crate::components::{
+    ConnectionSnippets, CopyableCode, LatencyChart, PageSection, PolicyFindings,
+    ServerOverviewView, SnapshotHistory, ToolList,
+};
+use crate::model::server_detail::{Manifest, ServerDetail};
+
+/// One server: overview, published tools with their argument tables, latency chart, snapshot
+/// history, policy findings, connection snippets and the `MCPServer` manifest. Unknown servers
+/// get a 404 page that says what to do.
+#[component]
+pub fn ServerPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| {
+        params.with(|p| {
+            (
+                p.get("namespace").unwrap_or_default(),
+                p.get("name").unwrap_or_default(),
+            )
+        })
+    });
+    let detail = Resource::new(
+        move || id.get(),
+        |(namespace, name)| load_server_detail(namespace, name),
+    );
+
+    view! {
+        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the server…"</p> }>
+            <ErrorBoundary fallback=|errors| view! {
+                <div role="alert" class="rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
+                    "This server could not be loaded: "
+                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+                    " Reload the page to try again."
+                </div>
+            }>
+                {move || Suspend::new(async move {
+                    let found = detail.await?;
+                    let (namespace, name) = id.get_untracked();
+                    Ok::<_, ServerFnError>(match found {
+                        Some(detail) => view! { <ServerDetailView detail /> }.into_any(),
+                        None => view! { <UnknownServer id=format!("{namespace}/{name}") /> }.into_any(),
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+/// The 404 answer for a server that does not exist.
+#[component]
+fn UnknownServer(id: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Server not found" />
+        <h1 class="text-2xl font-bold" data-testid="server-not-found">"Server not found"</h1>
+        <p class="mt-2">
+            "There is no server named " <code>{id}</code>
+            ". It may have been renamed or retired, or the link has a typo."
+        </p>
+        <p class="mt-2"><a class="underline" href="/">"Search the catalog"</a></p>
+    }
+}
+
+#[component]
+fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
+    let id = detail.overview.id();
+    let published = detail.overview.published;
+    let tool_count = detail.tools.len();
+    let manifest = match detail.manifest {
+        Manifest::Yaml(yaml) => {
+            view! { <CopyableCode label="MCPServer manifest".to_owned() code=yaml /> }.into_any()
+        }
+        Manifest::Unavailable(reason) => view! { <p class="text-sm">{reason}</p> }.into_any(),
+    };
+    view! {
+        <Title text=id.clone() />
+        <nav aria-label="Breadcrumb" class="text-sm"><a class="underline" href="/">"Catalog"</a>" / "{id.clone()}</nav>
+        <h1 class="mt-2 text-2xl font-bold break-words" data-testid="server-title">{id}</h1>
+        <nav aria-label="On this page" class="mt-3">
+            <ul class="flex flex-wrap gap-x-4 gap-y-1 text-sm">
+                <li><a class="underline" href="#tools">{format!("Tools ({tool_count})")}</a></li>
+                <li><a class="underline" href="#health">"Health"</a></li>
+                <li><a class="underline" href="#history">"History"</a></li>
+                <li><a class="underline" href="#findings">"Policy findings"</a></li>
+                <li><a class="underline" href="#connect">"Connect"</a></li>
+                <li><a class="underline" href="#manifest">"Manifest"</a></li>
+            </ul>
+        </nav>
+        <div class="mt-4"><ServerOverviewView overview=detail.overview /></div>
+        <PageSection id="tools" title="Tools"><ToolList tools=detail.tools /></PageSection>
+        <PageSection id="health" title="Fetch latency"><LatencyChart samples=detail.health /></PageSection>
+        <PageSection id="history" title="Snapshot history"><SnapshotHistory history=detail.history /></PageSection>
+        <PageSection id="findings" title="Policy findings"><PolicyFindings findings=detail.findings /></PageSection>
+        <PageSection id="connect" title="Connect a client">
+            <ConnectionSnippets snippets=detail.snippets published />
+        </PageSection>
+        <PageSection id="manifest" title="MCPServer manifest">{manifest}</PageSection>
+    }
+}

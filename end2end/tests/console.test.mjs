@@ -1,0 +1,106 @@
+// The catalog's search and facets and a server's page, in a real browser: hydrated (no page
+// loads) and with JavaScript off (plain GET form). Tools come from live fetches of
+// `apiary-testmcp` servers.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { collectErrors, launchBrowser, startApiary } from '../harness.mjs';
+import {
+  applyFilters, cardIds, chooseFacet, openCatalog, openServerFromCatalog, registerToolServer,
+  schemaRows, scrollsSideways, searchCatalog, waitForCards,
+} from '../steps/console.mjs';
+
+let apiary;
+let browser;
+
+const weatherTools = [{
+  name: 'get_forecast',
+  description: 'Hourly outlook for a city',
+  inputSchema: {
+    type: 'object',
+    required: ['city'],
+    properties: {
+      city: { type: 'string', description: 'City name' },
+      units: { type: 'string', enum: ['metric', 'imperial'] },
+    },
+  },
+}];
+const ticketTools = [{
+  name: 'open_ticket',
+  description: 'Files a support ticket',
+  inputSchema: { type: 'object', properties: { title: { type: 'string' } } },
+}];
+
+before(async () => {
+  apiary = await startApiary();
+  browser = await launchBrowser();
+  await registerToolServer(apiary.url, 'data', 'weather', { description: 'Forecasts', ownerTeam: 'climate', category: 'data' }, weatherTools);
+  await registerToolServer(apiary.url, 'support', 'tickets', { description: 'Help desk', ownerTeam: 'care', category: 'productivity' }, ticketTools);
+});
+
+after(async () => {
+  await browser?.close();
+  await apiary?.stop();
+});
+
+test('hydrated: search by a tool, filter by a facet, open a server and read its argument table', async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  await openCatalog(page, apiary.url);
+  assert.deepEqual(await cardIds(page), ['data/weather', 'support/tickets']);
+
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await searchCatalog(page, 'hourly outlook');
+  await page.waitForURL(/[?&]q=hourly\+outlook/);
+  await waitForCards(page, ['data/weather']);
+
+  await searchCatalog(page, '');
+  await waitForCards(page, ['data/weather', 'support/tickets']);
+  await chooseFacet(page, 'Owner team', 'care');
+  await page.waitForURL(/[?&]owner=care/);
+  await waitForCards(page, ['support/tickets']);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no page load happened');
+
+  await chooseFacet(page, 'Owner team', '');
+  await waitForCards(page, ['data/weather', 'support/tickets']);
+  await openServerFromCatalog(page, 'data/weather');
+  assert.deepEqual(await schemaRows(page, 'get_forecast'), [
+    { property: 'city', type: 'string', required: 'required', allowed: '' },
+    { property: 'units', type: 'string', required: 'optional', allowed: 'metric, imperial' },
+  ]);
+  await page.getByTestId('latency-chart').waitFor();
+  assert.deepEqual(errors, [], 'no console errors');
+  await page.close();
+});
+
+test('without JavaScript the facet form filters on the server and the server page is complete', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await openCatalog(page, apiary.url, { hydrated: false });
+  await chooseFacet(page, 'Category', 'data');
+  await applyFilters(page);
+  await page.waitForURL(/[?&]category=data/);
+  assert.deepEqual(await cardIds(page), ['data/weather']);
+
+  await page.getByTestId('catalog-search').fill('ticket');
+  await chooseFacet(page, 'Category', '');
+  await applyFilters(page);
+  await page.waitForURL(/[?&]q=ticket/);
+  assert.deepEqual(await cardIds(page), ['support/tickets']);
+
+  await openServerFromCatalog(page, 'support/tickets');
+  assert.deepEqual(await schemaRows(page, 'open_ticket'), [
+    { property: 'title', type: 'string', required: 'optional', allowed: '' },
+  ]);
+  await page.getByText('Raw JSON schema').click();
+  await page.getByText('"title"').first().waitFor();
+  await context.close();
+});
+
+test('at 375 px wide neither page scrolls sideways', async () => {
+  const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+  await openCatalog(page, apiary.url);
+  assert.equal(await scrollsSideways(page), false, 'the catalog fits');
+  await openServerFromCatalog(page, 'data/weather');
+  assert.equal(await scrollsSideways(page), false, 'the server page fits; tables scroll in their own box');
+  await page.close();
+});

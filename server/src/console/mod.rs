@@ -1,0 +1,10 @@
+//! The server side of the console's pages: the catalog's search index and facets, and the
+//! data behind one server's page. Each module has one job; the app crate sees them only
+//! through the `apiary_app::services` traits.
+
+pub mod catalog_index;
+pub mod catalog_search;
+pub mod display_time;
+pub mod manifest;
+pub mod server_page;
+pub mod snapshot_view;

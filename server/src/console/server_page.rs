@@ -1,0 +1,209 @@
+//! The data behind one server's page: metadata, published tools, health samples, snapshot
+//! history, policy findings, connection snippets and the manifest.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::Row;
+
+use apiary_app::model::server_detail::{
+    HealthPoint, ServerDetail, ServerOverview, Snippet, ToolView,
+};
+use apiary_app::model::{Health, Lifecycle, Transport};
+use apiary_app::services::{ServerPageService, ServiceError};
+
+use crate::db::{json_column, Db, DbError};
+use crate::registry::curation::{self, curated_tools};
+use crate::registry::export::client_snippets;
+use crate::registry::store::{SnapshotStore, StoredSnapshot};
+use crate::registry::RegistrySettings;
+
+use super::display_time::display_time;
+use super::manifest::render_manifest;
+use super::snapshot_view::{finding_view, snapshot_entry};
+
+/// How many of the newest health samples the latency chart plots.
+pub const CHART_SAMPLES: i64 = 200;
+
+/// Reads server pages from the database.
+#[derive(Clone, Debug)]
+pub struct ServerPages {
+    db: Db,
+    slow_ms: i64,
+    public_url: String,
+}
+
+/// The `servers` row of one server, with its snapshot pointers.
+struct ServerRow {
+    id: String,
+    overview: ServerOverview,
+    spec: Value,
+    baseline_id: Option<String>,
+    latest_id: Option<String>,
+}
+
+impl ServerPages {
+    /// Pages over `db`, with the health threshold and gateway URL of `registry`.
+    pub fn new(db: Db, registry: &RegistrySettings) -> Self {
+        Self {
+            db,
+            slow_ms: registry.slow_ms,
+            public_url: registry.public_url.clone(),
+        }
+    }
+
+    /// Everything the page of `namespace/name` shows, or `None` when there is no such server.
+    pub async fn load(&self, namespace: &str, name: &str) -> Result<Option<ServerDetail>, DbError> {
+        let Some(mut server) = self.server_row(namespace, name).await? else {
+            return Ok(None);
+        };
+        let snapshots = SnapshotStore::new(self.db.clone());
+        let history = snapshots.history(&server.id).await?;
+        let samples = snapshots.health_history(&server.id, CHART_SAMPLES).await?;
+        if let Some(last) = samples.last() {
+            server.overview.health =
+                Health::classify(Some(last.ok), Some(last.latency_ms), self.slow_ms);
+            server.overview.last_fetched = Some(display_time(last.at));
+        }
+        let find = |id: &Option<String>| -> Option<&StoredSnapshot> {
+            let id = id.as_deref()?;
+            history.iter().find(|s| s.id == id)
+        };
+        let baseline = find(&server.baseline_id);
+        let latest = find(&server.latest_id);
+        let curation = curation::store::load(&self.db, &server.id).await?;
+        let tools = baseline
+            .map(|b| {
+                curated_tools(
+                    &b.tools,
+                    latest.map(|l| l.tools.as_slice()),
+                    latest.and_then(|l| l.drift.as_ref()),
+                    &curation,
+                )
+                .tools
+            })
+            .unwrap_or_default();
+        let overview = server.overview;
+        Ok(Some(ServerDetail {
+            tools: tools
+                .into_iter()
+                .map(|t| ToolView {
+                    name: t.name,
+                    title: t.title,
+                    description: t.description.unwrap_or_default(),
+                    input_schema: t.input_schema,
+                })
+                .collect(),
+            health: samples
+                .iter()
+                .map(|s| HealthPoint {
+                    at_ms: s.at,
+                    at_label: display_time(s.at),
+                    ok: s.ok,
+                    latency_ms: s.latency_ms,
+                })
+                .collect(),
+            history: history
+                .iter()
+                .map(|s| {
+                    snapshot_entry(
+                        s,
+                        server.baseline_id.as_deref(),
+                        server.latest_id.as_deref(),
+                    )
+                })
+                .collect(),
+            findings: latest
+                .map(|l| l.findings.iter().map(finding_view).collect())
+                .unwrap_or_default(),
+            snippets: if overview.published && overview.lifecycle != Lifecycle::Retired {
+                snippets(&overview.namespace, &overview.name, &self.public_url)
+            } else {
+                Vec::new()
+            },
+            manifest: render_manifest(&overview, &server.spec),
+            overview,
+        }))
+    }
+
+    async fn server_row(&self, namespace: &str, name: &str) -> Result<Option<ServerRow>, DbError> {
+        let row = sqlx::query(
+            "SELECT id, namespace, name, description, owner_team, category, cost_class, \
+             sensitivity, tags, docs_url, transport, spec, lifecycle, replacement, \
+             CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) AS published, \
+             baseline_snapshot_id, latest_snapshot_id \
+             FROM servers WHERE namespace = $1 AND name = $2",
+        )
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let transport: String = row.try_get("transport")?;
+        let lifecycle: String = row.try_get("lifecycle")?;
+        Ok(Some(ServerRow {
+            id: row.try_get("id")?,
+            overview: ServerOverview {
+                namespace: row.try_get("namespace")?,
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                owner_team: row.try_get("owner_team")?,
+                category: row.try_get("category")?,
+                cost_class: row.try_get("cost_class")?,
+                sensitivity: row.try_get("sensitivity")?,
+                tags: json_column(&row, "tags")?.unwrap_or_default(),
+                docs_url: row.try_get("docs_url")?,
+                transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
+                lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
+                replacement: row.try_get("replacement")?,
+                published: row.try_get::<i64, _>("published")? != 0,
+                health: Health::Unknown,
+                last_fetched: None,
+            },
+            spec: json_column(&row, "spec")?.unwrap_or_default(),
+            baseline_id: row.try_get("baseline_snapshot_id")?,
+            latest_id: row.try_get("latest_snapshot_id")?,
+        }))
+    }
+}
+
+/// The shared client snippets (see [`client_snippets`]) as labelled, formatted text.
+fn snippets(namespace: &str, name: &str, public_url: &str) -> Vec<Snippet> {
+    let all = client_snippets(namespace, name, public_url);
+    let json = |key: &str| serde_json::to_string_pretty(&all[key]).unwrap_or_default();
+    vec![
+        Snippet {
+            client: "VS Code".into(),
+            file: ".vscode/mcp.json".into(),
+            code: json("vscode"),
+        },
+        Snippet {
+            client: "Claude Desktop".into(),
+            file: "claude_desktop_config.json".into(),
+            code: json("claudeDesktop"),
+        },
+        Snippet {
+            client: "Cursor".into(),
+            file: "~/.cursor/mcp.json".into(),
+            code: json("cursor"),
+        },
+        Snippet {
+            client: "LiteLLM".into(),
+            file: "the proxy's config.yaml".into(),
+            code: serde_yaml::to_string(&all["litellm"]).unwrap_or_default(),
+        },
+    ]
+}
+
+#[async_trait]
+impl ServerPageService for ServerPages {
+    async fn server_detail(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<ServerDetail>, ServiceError> {
+        self.load(namespace, name).await.map_err(|error| {
+            tracing::error!(%error, namespace, name, "loading a server page failed");
+            ServiceError("this server's page is unavailable; try again shortly".into())
+        })
+    }
+}

@@ -1,0 +1,285 @@
+//! The console's pages rendered on the server: catalog search, facets and pages, and one
+//! server's page with its tools, latency chart and 404.
+
+mod support;
+
+use support::http::{request, send};
+use support::seed::{self, Meta};
+
+use apiary_server::db::Db;
+use axum::http::StatusCode;
+use serde_json::json;
+
+async fn page(app: &axum::Router, uri: &str) -> (StatusCode, String) {
+    send(app, request("GET", uri, None)).await
+}
+
+async fn ok_page(app: &axum::Router, uri: &str) -> String {
+    let (status, html) = page(app, uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}");
+    html
+}
+
+/// The `data-server` of every card, in page order.
+fn cards(html: &str) -> Vec<String> {
+    html.split("data-testid=\"server-card\" data-server=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn meta(owner: &str, category: &str, description: &str) -> Meta {
+    Meta {
+        description: description.into(),
+        owner_team: owner.into(),
+        category: category.into(),
+        cost_class: "free".into(),
+        sensitivity: "internal".into(),
+        published: true,
+    }
+}
+
+async fn three_servers(db: &Db) {
+    let web = seed::server(db, "tools", "web", meta("team-x", "search", "Web search")).await;
+    let docs = seed::server(
+        db,
+        "tools",
+        "docs",
+        meta("team-y", "search", "Document search"),
+    )
+    .await;
+    seed::server(
+        db,
+        "tools",
+        "clock",
+        meta("team-x", "utilities", "Current time"),
+    )
+    .await;
+    seed::health(db, &web, true, 1_500).await;
+    seed::health(db, &docs, true, 20).await;
+}
+
+#[tokio::test]
+async fn facets_filter_from_the_url_and_show_their_counts() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        three_servers(db).await;
+        let app = support::app(db);
+
+        let html = ok_page(&app, "/").await;
+        assert_eq!(cards(&html), ["tools/clock", "tools/docs", "tools/web"]);
+        assert!(html.contains("3 servers match"), "{html}");
+        assert!(
+            html.contains(">search (2)</option>"),
+            "category counts: {html}"
+        );
+        assert!(html.contains(">team-x (2)</option>"), "owner counts");
+        assert!(html.contains(">slow (1)</option>"), "health counts");
+        assert!(
+            html.contains("<label for=\"facet-owner\">Owner team</label>"),
+            "labelled selects"
+        );
+
+        let html = ok_page(&app, "/?q=&category=search&owner=&health=").await;
+        assert_eq!(cards(&html), ["tools/docs", "tools/web"]);
+        assert!(html.contains("2 servers match (of 3)"));
+        assert!(
+            html.contains("<option value=\"search\" selected"),
+            "the selected value stays selected: {html}"
+        );
+        assert!(
+            html.contains(">utilities (1)</option>"),
+            "a facet's counts ignore its own selection"
+        );
+        assert!(
+            html.contains(">team-y (1)</option>") && html.contains(">team-x (1)</option>"),
+            "other facets count within the selection"
+        );
+
+        let html = ok_page(&app, "/?category=search&owner=team-x").await;
+        assert_eq!(cards(&html), ["tools/web"]);
+
+        let html = ok_page(&app, "/?health=slow").await;
+        assert_eq!(cards(&html), ["tools/web"]);
+
+        let html = ok_page(&app, "/?category=search&owner=nobody").await;
+        assert!(cards(&html).is_empty());
+        assert!(html.contains("No matching servers"), "{html}");
+    }
+}
+
+#[tokio::test]
+async fn search_finds_a_server_by_its_tool_names_and_descriptions() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        three_servers(db).await;
+        let weather =
+            seed::server(db, "tools", "weather", meta("team-z", "data", "Forecasts")).await;
+        seed::tools(
+            db,
+            &weather,
+            vec![seed::tool(
+                "get_forecast",
+                "Hourly outlook for a city",
+                json!({ "type": "object" }),
+            )],
+        )
+        .await;
+        let app = support::app(db);
+
+        assert_eq!(
+            cards(&ok_page(&app, "/?q=get_forecast").await),
+            ["tools/weather"]
+        );
+        assert_eq!(
+            cards(&ok_page(&app, "/?q=City+OUTLOOK").await),
+            ["tools/weather"]
+        );
+        assert_eq!(cards(&ok_page(&app, "/?q=search+web").await), ["tools/web"]);
+        let html = ok_page(&app, "/?q=forecast+clock").await;
+        assert!(cards(&html).is_empty());
+        assert!(html.contains("Nothing matches “forecast clock”"), "{html}");
+    }
+}
+
+#[tokio::test]
+async fn thirty_servers_fill_two_pages() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        for i in 0..30 {
+            seed::server(
+                db,
+                "fleet",
+                &format!("s{i:02}"),
+                meta("ops", "infra", "A fleet server"),
+            )
+            .await;
+        }
+        let app = support::app(db);
+
+        let first = ok_page(&app, "/?category=infra").await;
+        assert_eq!(cards(&first).len(), 24);
+        assert!(first.contains("30 servers match"));
+        assert!(first.contains("Page 1 of 2"));
+        assert!(
+            first.contains("href=\"/?category=infra&amp;page=2\" rel=\"next\""),
+            "the next link keeps the filters: {first}"
+        );
+
+        let second = ok_page(&app, "/?category=infra&page=2").await;
+        let expected: Vec<String> = (24..30).map(|i| format!("fleet/s{i:02}")).collect();
+        assert_eq!(cards(&second), expected);
+        assert!(second.contains("rel=\"prev\""));
+    }
+}
+
+#[tokio::test]
+async fn the_server_page_shows_tools_with_their_argument_tables_and_a_latency_chart() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        let id = seed::server(
+            db,
+            "tools",
+            "search",
+            meta("team-x", "search", "Web search"),
+        )
+        .await;
+        seed::tools(
+            db,
+            &id,
+            vec![seed::tool(
+                "web_search",
+                "Searches the web",
+                json!({
+                    "type": "object",
+                    "required": ["query"],
+                    "properties": {
+                        "query": { "type": "string", "description": "What to look for" },
+                        "safety": { "type": "string", "enum": ["strict", "off"] },
+                        "filter": { "type": "object", "properties": { "site": { "type": "string" } } }
+                    }
+                }),
+            )],
+        )
+        .await;
+        seed::health(db, &id, true, 120).await;
+        seed::health(db, &id, false, 30_000).await;
+        let app = support::app(db);
+
+        let html = ok_page(&app, "/servers/tools/search").await;
+        assert!(html.contains("data-tool=\"web_search\""), "{html}");
+        assert!(html.contains("Searches the web"));
+        for property in ["query", "safety", "filter", "filter.site"] {
+            assert!(
+                html.contains(&format!(
+                    "data-testid=\"schema-row\" data-property=\"{property}\""
+                )),
+                "a row for {property}: {html}"
+            );
+        }
+        assert!(html.contains("<td class=\"py-1 pr-3\">required</td>"));
+        assert!(
+            html.contains(">strict</code>") && html.contains(">off</code>"),
+            "enum values"
+        );
+        assert!(html.contains("What to look for"));
+        assert!(
+            html.contains("<summary class=\"cursor-pointer text-sm\">Raw JSON schema</summary>")
+        );
+
+        assert!(html.contains("data-testid=\"latency-chart\""));
+        assert!(html.contains("<svg") && html.contains("role=\"img\""));
+        assert!(
+            html.contains("data-ok=\"false\""),
+            "the failed sample is marked"
+        );
+        assert!(html.contains("2 samples from"), "the chart in words");
+        assert!(
+            html.contains("Health: </span>failing"),
+            "the newest sample failed"
+        );
+
+        assert!(
+            html.contains("data-client=\"VS Code\""),
+            "published servers get snippets"
+        );
+        assert!(html.contains("http://apiary.test/mcp/tools/search"));
+        assert!(
+            html.contains("apiVersion: toolhive.stacklok.dev/v1alpha1"),
+            "the manifest"
+        );
+        assert!(html.contains("No policy findings"));
+    }
+}
+
+#[tokio::test]
+async fn a_server_without_samples_shows_the_empty_chart_state() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        let unpublished = Meta {
+            published: false,
+            ..meta("team-x", "search", "Web search")
+        };
+        seed::server(db, "tools", "quiet", unpublished).await;
+        let app = support::app(db);
+
+        let html = ok_page(&app, "/servers/tools/quiet").await;
+        assert!(html.contains("No health samples yet"), "{html}");
+        assert!(!html.contains("data-testid=\"latency-chart\""));
+        assert!(html.contains("No published tools"));
+        assert!(html.contains("Connection snippets appear once it is published"));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_server_gets_a_helpful_404() {
+    for test_db in support::all_backends().await {
+        let app = support::app(&test_db.db);
+        let (status, html) = page(&app, "/servers/tools/nothing-here").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(html.contains("Server not found"), "{html}");
+        assert!(html.contains("There is no server named <code>tools/nothing-here</code>"));
+        assert!(html.contains("href=\"/\""), "a way back to the catalog");
+    }
+}
