@@ -21,17 +21,31 @@ export function writeToolsFile(tools) {
   return path;
 }
 
-/** Registers a published stdio server that runs `apiary-testmcp` with `tools`, then fetches them. */
-export async function registerToolServer(baseUrl, namespace, name, metadata, tools) {
-  await registerServer(baseUrl, namespace, name, {
+/**
+ * Registers a published stdio server that runs `apiary-testmcp` with `tools`, then fetches them.
+ * With sign-in on, pass `request`: a Playwright request context signed in as an admin.
+ */
+export async function registerToolServer(baseUrl, namespace, name, metadata, tools, { request } = {}) {
+  const body = {
     ...metadata,
     spec: { transport: 'stdio', command: testMcpBinary(), args: ['--tools', writeToolsFile(tools)] },
     published: true,
-  });
-  const res = await fetch(`${baseUrl}/api/v1/servers/${namespace}/${name}/refresh`, { method: 'POST' });
-  const outcome = await res.text();
-  if (!res.ok || !/fetched|baseline/i.test(outcome)) {
-    throw new Error(`fetching the tools of ${namespace}/${name}: ${res.status} ${outcome}`);
+  };
+  const refreshUrl = `${baseUrl}/api/v1/servers/${namespace}/${name}/refresh`;
+  let status;
+  let outcome;
+  if (request) {
+    const put = await request.put(`${baseUrl}/api/v1/servers/${namespace}/${name}`, { data: body });
+    if (!put.ok()) throw new Error(`registering ${namespace}/${name}: ${put.status()} ${await put.text()}`);
+    const res = await request.post(refreshUrl);
+    [status, outcome] = [res.status(), await res.text()];
+  } else {
+    await registerServer(baseUrl, namespace, name, body);
+    const res = await fetch(refreshUrl, { method: 'POST' });
+    [status, outcome] = [res.status, await res.text()];
+  }
+  if (status >= 300 || !/fetched|baseline/i.test(outcome)) {
+    throw new Error(`fetching the tools of ${namespace}/${name}: ${status} ${outcome}`);
   }
 }
 

@@ -1,38 +1,47 @@
-// Sign-in in a real browser against the real OpenID provider: a consumer signs in, browses the
-// catalog, and signs out back to the provider's sign-in page; an admin's session seeds data.
+// Sign-in in a real browser against the real OpenID provider: a consumer signs in, searches
+// the catalog, filters by a facet, opens a server and reads its argument table, and signs out
+// back to the provider's sign-in page. An admin's session seeds the servers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { collectErrors, launchBrowser } from '../harness.mjs';
 import { signIn, startSignedInApiary } from '../signin.mjs';
+import {
+  cardIds, chooseFacet, openServerFromCatalog, registerToolServer, schemaRows, searchCatalog,
+  waitForCards,
+} from '../steps/console.mjs';
 
 let apiary;
 let browser;
 
-const servers = {
-  'search/osv': {
-    description: 'Open source vulnerability lookups',
-    ownerTeam: 'search',
-    category: 'security',
-    spec: { url: 'http://127.0.0.1:9/mcp', transport: 'streamable-http' },
+const osvTools = [{
+  name: 'query_vulnerabilities',
+  description: 'Known vulnerabilities of a package version',
+  inputSchema: {
+    type: 'object',
+    required: ['package'],
+    properties: {
+      package: { type: 'string', description: 'Package name' },
+      ecosystem: { type: 'string', enum: ['npm', 'PyPI', 'crates.io'] },
+    },
   },
-  'data/weather': {
-    description: 'Forecasts and observations',
-    ownerTeam: 'data',
-    category: 'knowledge',
-    spec: { url: 'http://127.0.0.1:9/mcp', transport: 'streamable-http' },
-  },
-};
+}];
+const weatherTools = [{
+  name: 'get_forecast',
+  description: 'Hourly outlook for a city',
+  inputSchema: { type: 'object', properties: { city: { type: 'string' } } },
+}];
 
 before(async () => {
   apiary = await startSignedInApiary();
   browser = await launchBrowser();
-  // The admin registers the servers through the API with their own session.
   const admin = await browser.newContext();
   await signIn(await admin.newPage(), apiary.url, 'adam');
-  for (const [id, body] of Object.entries(servers)) {
-    const res = await admin.request.put(`${apiary.url}/api/v1/servers/${id}`, { data: body });
-    assert.ok(res.ok(), `registering ${id}: ${res.status()} ${await res.text()}`);
-  }
+  await registerToolServer(apiary.url, 'search', 'osv',
+    { description: 'Open source vulnerability lookups', ownerTeam: 'search', category: 'security' },
+    osvTools, { request: admin.request });
+  await registerToolServer(apiary.url, 'data', 'weather',
+    { description: 'Forecasts and observations', ownerTeam: 'data', category: 'knowledge' },
+    weatherTools, { request: admin.request });
   await admin.close();
 });
 
@@ -41,7 +50,7 @@ after(async () => {
   await apiary?.stop();
 });
 
-test('a consumer signs in, browses the catalog, and signs out to the sign-in page', async () => {
+test('a consumer signs in, searches, filters, reads a schema, and signs out to the sign-in page', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = collectErrors(page);
@@ -53,22 +62,32 @@ test('a consumer signs in, browses the catalog, and signs out to the sign-in pag
   await page.locator('body[data-hydrated="true"]').waitFor();
   assert.equal(await page.getByTestId('viewer-name').innerText(), 'Carol Consumer');
   assert.equal(await page.getByTestId('local-mode-banner').count(), 0, 'no local-mode banner');
-  assert.deepEqual(
-    await page.getByTestId('server-card').evaluateAll((els) => els.map((e) => e.dataset.server)),
-    ['data/weather', 'search/osv'],
-  );
+  assert.deepEqual(await cardIds(page), ['data/weather', 'search/osv']);
+
+  await searchCatalog(page, 'vulnerabilities');
+  await page.waitForURL(/[?&]q=vulnerabilities/);
+  await waitForCards(page, ['search/osv']);
+  await searchCatalog(page, '');
+  await waitForCards(page, ['data/weather', 'search/osv']);
+  await chooseFacet(page, 'Category', 'security');
+  await page.waitForURL(/[?&]category=security/);
+  await waitForCards(page, ['search/osv']);
+
+  await openServerFromCatalog(page, 'search/osv');
+  assert.deepEqual(await schemaRows(page, 'query_vulnerabilities'), [
+    { property: 'ecosystem', type: 'string', required: 'optional', allowed: 'npm, PyPI, crates.io' },
+    { property: 'package', type: 'string', required: 'required', allowed: '' },
+  ]);
 
   // A consumer may browse but not change anything, even by calling the API directly.
-  const refused = await context.request.put(`${apiary.url}/api/v1/servers/search/osv`, {
-    data: servers['search/osv'],
-  });
+  const refused = await context.request.post(`${apiary.url}/api/v1/servers/search/osv/refresh`);
   assert.equal(refused.status(), 403);
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel(/username/i).waitFor();
   assert.ok(page.url().startsWith(apiary.issuer), `back at the provider's sign-in: ${page.url()}`);
-  const home = await context.request.get(`${apiary.url}/api/v1/servers/search/osv/snapshots`);
-  assert.equal(home.status(), 401, 'the Apiary session is gone');
-  assert.deepEqual(errors, []);
+  const after = await context.request.get(`${apiary.url}/api/v1/servers/search/osv/snapshots`);
+  assert.equal(after.status(), 401, 'the Apiary session is gone');
+  assert.deepEqual(errors, [], 'no console errors (CSP included)');
   await context.close();
 });
