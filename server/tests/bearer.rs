@@ -99,8 +99,9 @@ async fn an_expired_token_is_refused() {
         StatusCode::OK,
         "fresh, it works"
     );
-    // One second of life plus the two seconds of tolerated clock difference.
-    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    // One second of life plus the two seconds of tolerated clock difference, in whole
+    // seconds as JWT times are, with a second to spare.
+    tokio::time::sleep(std::time::Duration::from_millis(4_500)).await;
     let expired = get(&app, "/v0.1/servers", Some(&token)).await;
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
     assert!(

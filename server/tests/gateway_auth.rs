@@ -152,7 +152,7 @@ async fn an_expired_token_is_refused_at_the_gateway() {
         .provider
         .machine_token(ROBOT, &format!("{}/mcp/gw/echo", app.url))
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4_500)).await;
     let expired = initialize(&app, Some(&token)).await;
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
     assert!(
