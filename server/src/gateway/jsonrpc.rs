@@ -75,15 +75,14 @@ pub fn plan(body: Bytes, target: &Target) -> Result<Plan, Refusal> {
     let mut plan = Plan::default();
     match parsed {
         Value::Object(_) => {
-            let (message, changed) = match check(parsed, target, &mut plan) {
-                Some(checked) => checked,
-                None => return Ok(plan),
+            let Some((message, _changed)) = check(parsed, target, &mut plan) else {
+                return Ok(plan);
             };
-            plan.forward = Some(if changed {
-                Bytes::from(message.to_string())
-            } else {
-                body
-            });
+            // Always the message as the gateway read it, never the client's bytes: with a
+            // repeated key ("method" twice, or "name" twice) the gateway keeps the last one,
+            // and a backend that keeps the first could otherwise run a tool that is not
+            // published.
+            plan.forward = Some(Bytes::from(message.to_string()));
         }
         Value::Array(messages) => {
             if messages.is_empty() || !messages.iter().all(Value::is_object) {
@@ -92,22 +91,14 @@ pub fn plan(body: Bytes, target: &Target) -> Result<Plan, Refusal> {
                 ));
             }
             plan.batch = true;
-            let count = messages.len();
-            let mut kept = Vec::with_capacity(count);
-            let mut changed = false;
+            let mut kept = Vec::with_capacity(messages.len());
             for message in messages {
-                if let Some((message, rewritten)) = check(message, target, &mut plan) {
-                    changed |= rewritten;
+                if let Some((message, _rewritten)) = check(message, target, &mut plan) {
                     kept.push(message);
                 }
             }
-            plan.forward = if kept.is_empty() {
-                None
-            } else if !changed && kept.len() == count {
-                Some(body)
-            } else {
-                Some(Bytes::from(Value::Array(kept).to_string()))
-            };
+            // As read, like a single message: no repeated keys reach the backend.
+            plan.forward = (!kept.is_empty()).then(|| Bytes::from(Value::Array(kept).to_string()));
         }
         _ => {
             return Err(invalid(
@@ -178,11 +169,33 @@ mod tests {
     }
 
     #[test]
-    fn other_messages_are_forwarded_byte_for_byte() {
+    fn other_messages_are_forwarded_unchanged() {
         let text = Bytes::from_static(br#"{"jsonrpc":"2.0", "id":1, "method":"resources/list"}"#);
         let plan = plan(text.clone(), &tools()).expect("plan");
-        assert_eq!(plan.forward, Some(text));
+        let sent: Value = serde_json::from_slice(&plan.forward.expect("forwarded")).expect("JSON");
+        let read: Value = serde_json::from_slice(&text).expect("JSON");
+        assert_eq!(sent, read);
         assert!(plan.local.is_empty() && plan.calls.is_empty());
+    }
+
+    #[test]
+    fn repeated_keys_cannot_smuggle_a_hidden_tool_past_the_gateway() {
+        // A backend that keeps the first of repeated keys would see a call of `upper` (not
+        // published under that name) if the gateway forwarded these bytes.
+        let text = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"ping","params":{"name":"upper","name":"echo"}}"#;
+        let plan = plan(Bytes::from_static(text), &tools()).expect("plan");
+        let sent = plan.forward.expect("forwarded");
+        let sent = std::str::from_utf8(&sent).expect("text");
+        assert_eq!(sent.matches("\"method\"").count(), 1, "{sent}");
+        assert!(!sent.contains("upper"), "{sent}");
+        let text = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"upper","name":"echo"}}"#;
+        let plan = super::plan(Bytes::from_static(text), &tools()).expect("plan");
+        let sent = plan.forward.expect("forwarded");
+        let sent: Value = serde_json::from_slice(&sent).expect("JSON");
+        assert_eq!(sent["params"]["name"], "echo");
+        assert!(
+            !String::from_utf8_lossy(&serde_json::to_vec(&sent).expect("JSON")).contains("upper")
+        );
     }
 
     #[test]
