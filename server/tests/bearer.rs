@@ -3,10 +3,10 @@
 
 mod support;
 
-use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use reqwest::header::AUTHORIZATION;
 use reqwest::StatusCode;
 use support::oidc::{Options, ROBOT, ROBOT_WITHOUT_GROUPS};
-use support::signed_in::{self, SignedInApp};
+use support::signed_in::{self, challenge, SignedInApp};
 
 async fn get(app: &SignedInApp, path: &str, token: Option<&str>) -> reqwest::Response {
     let mut request = reqwest::Client::new().get(format!("{}{path}", app.url));
@@ -14,14 +14,6 @@ async fn get(app: &SignedInApp, path: &str, token: Option<&str>) -> reqwest::Res
         request = request.header(AUTHORIZATION, format!("Bearer {token}"));
     }
     request.send().await.expect("request")
-}
-
-fn challenge(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().expect("text").to_owned())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

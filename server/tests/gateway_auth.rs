@@ -4,12 +4,12 @@
 
 mod support;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::mcp_servers::{testmcp_http, HttpBackend};
 use support::oidc::{Options, ROBOT, ROBOT_WITHOUT_GROUPS};
-use support::signed_in::{self, Client, SignedInApp};
+use support::signed_in::{self, challenge, Client, SignedInApp};
 
 /// Publishes `gw/echo` (apiary-testmcp over HTTP) as the admin and fetches its tools.
 async fn publish_echo(app: &SignedInApp) -> (HttpBackend, tempfile::TempDir) {
@@ -64,14 +64,6 @@ async fn initialize(app: &SignedInApp, token: Option<&str>) -> reqwest::Response
         request = request.header(AUTHORIZATION, format!("Bearer {token}"));
     }
     request.send().await.expect("initialize")
-}
-
-fn challenge(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().expect("text").to_owned())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -68,7 +68,7 @@ pub async fn require_sign_in(
             }
             Err(error) => {
                 tracing::info!(%error, "refused a bearer token");
-                unauthorized_bearer(&error.to_string())
+                super::resource::challenge(None, Some(&error.to_string()))
             }
         };
     }
@@ -131,23 +131,6 @@ fn bearer_token(request: &Request) -> Option<String> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_owned())
-}
-
-/// 401 with the RFC 6750 challenge naming what was wrong.
-pub(super) fn unauthorized_bearer(reason: &str) -> Response {
-    let reason = reason.replace(['"', '\\'], "'");
-    let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{reason}\"");
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({ "error": format!("bearer token refused: {reason}") })),
-    )
-        .into_response();
-    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
 }
 
 /// True for a browser navigating to a page: a GET that accepts HTML.

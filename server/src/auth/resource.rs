@@ -51,7 +51,7 @@ pub async fn admit(auth: &Auth, path: &str, token: Option<String>) -> Result<Vie
     let resource = format!("{}{endpoint}", auth.public_url);
     let metadata = format!("{}{METADATA_PREFIX}{endpoint}", auth.public_url);
     let Some(token) = token else {
-        return Err(challenge(&metadata, None));
+        return Err(challenge(Some(&metadata), None));
     };
     let identity = auth
         .bearer
@@ -59,7 +59,7 @@ pub async fn admit(auth: &Auth, path: &str, token: Option<String>) -> Result<Vie
         .await
         .map_err(|error| {
             tracing::info!(%error, %resource, "refused a gateway token");
-            challenge(&metadata, Some(&error.to_string()))
+            challenge(Some(&metadata), Some(&error.to_string()))
         })?;
     let viewer = auth.viewer_for(identity);
     if viewer.may(Action::Browse, None) {
@@ -85,14 +85,18 @@ fn endpoint_of(path: &str) -> String {
     )
 }
 
-/// 401 with `WWW-Authenticate: Bearer resource_metadata=…` and, for a bad token, the error.
-fn challenge(metadata: &str, error: Option<&str>) -> Response {
-    let mut value = format!("Bearer resource_metadata=\"{metadata}\"");
+/// 401 with an RFC 6750 `WWW-Authenticate: Bearer` challenge: `resource_metadata` when the
+/// path is a protected resource, and `error="invalid_token"` with the reason for a bad token.
+pub(super) fn challenge(metadata: Option<&str>, error: Option<&str>) -> Response {
+    let mut params = Vec::new();
+    if let Some(metadata) = metadata {
+        params.push(format!("resource_metadata=\"{metadata}\""));
+    }
     let message = match error {
         Some(reason) => {
             let reason = reason.replace(['"', '\\'], "'");
-            value.push_str(&format!(
-                ", error=\"invalid_token\", error_description=\"{reason}\""
+            params.push(format!(
+                "error=\"invalid_token\", error_description=\"{reason}\""
             ));
             format!("bearer token refused: {reason}")
         }
@@ -100,6 +104,7 @@ fn challenge(metadata: &str, error: Option<&str>) -> Response {
                  its metadata names the provider"
             .to_owned(),
     };
+    let value = format!("Bearer {}", params.join(", "));
     let mut response =
         (StatusCode::UNAUTHORIZED, Json(json!({ "error": message }))).into_response();
     if let Ok(header_value) = HeaderValue::from_str(&value) {

@@ -6,12 +6,13 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use apiary_app::model::catalog_search::FacetKind;
-use apiary_app::model::{Health, Lifecycle, ServerCard, Transport};
+use apiary_app::model::{Lifecycle, ServerCard, Transport};
 
-use crate::db::{json_column, Db, DbError};
-use crate::registry::curation::{self, curated_tools, store::CURATION_COLUMNS};
-use crate::registry::model::{SchemaDiff, ToolDef};
-use crate::registry::store::LATEST_HEALTH_COLUMNS;
+use crate::db::{Db, DbError};
+use crate::registry::curation::store::{
+    curated_from_row, CURATED_TOOL_COLUMNS, CURATED_TOOL_JOINS,
+};
+use crate::registry::store::{latest_health, LATEST_HEALTH_COLUMNS};
 
 /// One server as the catalog searches it.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,11 +52,8 @@ pub async fn load_catalog(db: &Db, slow_ms: i64) -> Result<Vec<CatalogEntry>, Db
     let sql = format!(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.transport, s.lifecycle, s.replacement, \
-         b.tools AS baseline_tools, l.tools AS latest_tools, l.drift AS latest_drift, \
-         {LATEST_HEALTH_COLUMNS}, {CURATION_COLUMNS} \
-         FROM servers s LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
-         LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
-         LEFT JOIN tool_curations c ON c.server_id = s.id \
+         {LATEST_HEALTH_COLUMNS}, {CURATED_TOOL_COLUMNS} \
+         FROM servers s {CURATED_TOOL_JOINS} \
          WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
     );
     let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
@@ -67,15 +65,7 @@ pub async fn load_catalog(db: &Db, slow_ms: i64) -> Result<Vec<CatalogEntry>, Db
 fn entry_from_row(row: &AnyRow, slow_ms: i64) -> Result<CatalogEntry, DbError> {
     let transport: String = row.try_get("transport")?;
     let lifecycle: String = row.try_get("lifecycle")?;
-    let tools = match json_column::<Vec<ToolDef>>(row, "baseline_tools")? {
-        Some(baseline) => {
-            let latest: Option<Vec<ToolDef>> = json_column(row, "latest_tools")?;
-            let drift: Option<SchemaDiff> = json_column(row, "latest_drift")?;
-            let curation = curation::store::from_row(row)?;
-            curated_tools(&baseline, latest.as_deref(), drift.as_ref(), &curation).tools
-        }
-        None => Vec::new(),
-    };
+    let tools = curated_from_row(row)?.tools.tools;
     let card = ServerCard {
         namespace: row.try_get("namespace")?,
         name: row.try_get("name")?,
@@ -86,12 +76,7 @@ fn entry_from_row(row: &AnyRow, slow_ms: i64) -> Result<CatalogEntry, DbError> {
         tool_count: u32::try_from(tools.len()).unwrap_or(u32::MAX),
         lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
         replacement: row.try_get("replacement")?,
-        health: Health::classify(
-            row.try_get::<Option<i64>, _>("health_ok")?
-                .map(|ok| ok != 0),
-            row.try_get("health_latency")?,
-            slow_ms,
-        ),
+        health: latest_health(row, slow_ms)?,
     };
     let mut search_text = format!(
         "{}/{} {} {} {}",

@@ -9,8 +9,12 @@ use sqlx::Row;
 
 use crate::db::{json_column, Db, DbError};
 
-use super::curation::{curated_tools, store::CURATION_COLUMNS, Curation};
-use super::model::{PolicyFinding, SchemaDiff, ToolDef};
+use super::curation::store::{
+    curated_from_row, CuratedRow, CURATED_TOOL_COLUMNS, CURATED_TOOL_JOINS,
+};
+use super::curation::Curation;
+use super::model::{PolicyFinding, ToolDef};
+use super::store::latest_health;
 use super::store::LATEST_HEALTH_COLUMNS;
 
 /// A published server with everything the registry shows about it.
@@ -106,13 +110,9 @@ pub async fn list_published(
     let base = format!(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.spec, s.created_at, \
-         s.updated_at, b.tools AS baseline_tools, b.server_version, l.tools AS latest_tools, \
-         l.drift AS latest_drift, l.findings AS latest_findings, \
-         {LATEST_HEALTH_COLUMNS}, {CURATION_COLUMNS} \
-         FROM servers s \
-         LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
-         LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
-         LEFT JOIN tool_curations c ON c.server_id = s.id \
+         s.updated_at, b.server_version, l.findings AS latest_findings, \
+         {LATEST_HEALTH_COLUMNS}, {CURATED_TOOL_COLUMNS} \
+         FROM servers s {CURATED_TOOL_JOINS} \
          WHERE s.published = TRUE AND s.lifecycle <> 'retired'",
     );
     let mut sql = Sql {
@@ -192,20 +192,13 @@ impl Sql {
 }
 
 fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
-    let baseline: Option<Vec<ToolDef>> = json_column(row, "baseline_tools")?;
-    let latest: Option<Vec<ToolDef>> = json_column(row, "latest_tools")?;
-    let drift: Option<SchemaDiff> = json_column(row, "latest_drift")?;
-    let curation = super::curation::store::from_row(row)?;
-    let curated = baseline
-        .as_deref()
-        .map(|b| curated_tools(b, latest.as_deref(), drift.as_ref(), &curation))
-        .unwrap_or_default();
-    // SQLite booleans do not decode through `Any`; the query returns 0 or 1.
-    let health_ok: Option<bool> = row
-        .try_get::<Option<i64>, _>("health_ok")?
-        .map(|ok| ok != 0);
+    let CuratedRow {
+        tools: curated,
+        curation,
+        drift,
+    } = curated_from_row(row)?;
+    let health = latest_health(row, slow_ms)?;
     let latency_ms: Option<i64> = row.try_get("health_latency")?;
-    let health = Health::classify(health_ok, latency_ms, slow_ms);
     Ok(PublishedServer {
         namespace: row.try_get("namespace")?,
         name: row.try_get("name")?,

@@ -16,6 +16,16 @@ pub const LATEST_HEALTH_COLUMNS: &str = "\
     (SELECT h.latency_ms FROM health_samples h \
      WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency";
 
+/// The health of the server in a row selected with [`LATEST_HEALTH_COLUMNS`], against
+/// `slow_ms`.
+pub fn latest_health(row: &AnyRow, slow_ms: i64) -> Result<apiary_app::model::Health, DbError> {
+    let ok = row
+        .try_get::<Option<i64>, _>("health_ok")?
+        .map(|ok| ok != 0);
+    let latency: Option<i64> = row.try_get("health_latency")?;
+    Ok(apiary_app::model::Health::classify(ok, latency, slow_ms))
+}
+
 /// A snapshot as stored.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -198,3 +198,12 @@ pub fn location(response: &reqwest::Response) -> String {
         .map(Url::into)
         .expect("Location is a URL")
 }
+
+/// The `WWW-Authenticate` challenge of a response, or an empty string.
+pub fn challenge(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().expect("text").to_owned())
+        .unwrap_or_default()
+}

@@ -6,13 +6,56 @@ use sqlx::Row;
 use crate::catalog::content_hash;
 use crate::db::{json_column, now_millis, Db, DbError};
 
-use super::{Curation, UnknownTools};
+use super::{curated_tools, CuratedTools, Curation, UnknownTools};
+use crate::registry::model::{SchemaDiff, ToolDef};
 
 /// SQL select-list items for the curation of the server aliased `s`, through
 /// `LEFT JOIN tool_curations c ON c.server_id = s.id`; read them with [`from_row`].
 pub const CURATION_COLUMNS: &str = "c.allow_globs AS curation_allow, \
     c.deny_globs AS curation_deny, c.hidden AS curation_hidden, \
     c.overrides AS curation_overrides, c.unknown_tools AS curation_unknown_tools";
+
+/// The joins that [`CURATED_TOOL_COLUMNS`] read, for a query over `servers s`.
+pub const CURATED_TOOL_JOINS: &str = "\
+    LEFT JOIN tool_snapshots b ON b.id = s.baseline_snapshot_id \
+    LEFT JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
+    LEFT JOIN tool_curations c ON c.server_id = s.id";
+
+/// SQL select-list items for everything [`curated_from_row`] needs: the baseline and newest
+/// snapshot's tools, the newest drift, and the curation (needs [`CURATED_TOOL_JOINS`]).
+pub const CURATED_TOOL_COLUMNS: &str = "b.tools AS baseline_tools, l.tools AS latest_tools, \
+    l.drift AS latest_drift, c.allow_globs AS curation_allow, \
+    c.deny_globs AS curation_deny, c.hidden AS curation_hidden, \
+    c.overrides AS curation_overrides, c.unknown_tools AS curation_unknown_tools";
+
+/// What a row selected with [`CURATED_TOOL_COLUMNS`] says about a server's tools.
+#[derive(Debug, Default)]
+pub struct CuratedRow {
+    /// The tools consumers see (none before the first fetch).
+    pub tools: CuratedTools,
+    /// The server's curation.
+    pub curation: Curation,
+    /// The newest snapshot's drift against the baseline, if any.
+    pub drift: Option<SchemaDiff>,
+}
+
+/// Reads a row selected with [`CURATED_TOOL_COLUMNS`].
+pub fn curated_from_row(row: &AnyRow) -> Result<CuratedRow, DbError> {
+    let curation = from_row(row)?;
+    let drift: Option<SchemaDiff> = json_column(row, "latest_drift")?;
+    let tools = match json_column::<Vec<ToolDef>>(row, "baseline_tools")? {
+        Some(baseline) => {
+            let latest: Option<Vec<ToolDef>> = json_column(row, "latest_tools")?;
+            curated_tools(&baseline, latest.as_deref(), drift.as_ref(), &curation)
+        }
+        None => CuratedTools::default(),
+    };
+    Ok(CuratedRow {
+        tools,
+        curation,
+        drift,
+    })
+}
 
 /// The curation in a row selected with [`CURATION_COLUMNS`]; the default when there is none.
 pub fn from_row(row: &AnyRow) -> Result<Curation, DbError> {
