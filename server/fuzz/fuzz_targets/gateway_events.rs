@@ -1,0 +1,11 @@
+//! A backend's event stream through the gateway's SSE splitter: the first byte says how many
+//! of the following bytes choose where the stream is cut into chunks; the rest is the stream.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|input: &[u8]| {
+    let Some((&count, rest)) = input.split_first() else {
+        return;
+    };
+    let (cuts, stream) = rest.split_at(usize::from(count % 16).min(rest.len()));
+    apiary_server::gateway::fuzzing::events(cuts, stream);
+});
