@@ -3,9 +3,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|input: &[u8]| {
-    let Some((&count, rest)) = input.split_first() else {
-        return;
-    };
-    let (cuts, stream) = rest.split_at(usize::from(count % 16).min(rest.len()));
-    apiary_server::gateway::fuzzing::events(cuts, stream);
+    apiary_server::gateway::fuzzing::events_input(input);
 });
