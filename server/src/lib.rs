@@ -170,7 +170,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .spawn_periodic(refresh_interval, shutdown.clone());
     tracing::info!(%url, "Apiary is listening");
     let web = async {
-        let served = axum::serve(listener, web::router(state))
+        let served = axum::serve(web::without_nagle(listener), web::router(state))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await;
         // Whatever stopped the web server stops the runtime and the operator too.

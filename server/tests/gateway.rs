@@ -14,6 +14,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
+use support::gateway::{register, register_and_refresh};
 use support::mcp_servers::{everything_http, testmcp_http};
 
 type Client = RunningService<RoleClient, ClientConfig>;
@@ -26,36 +27,6 @@ async fn connect(url: &str) -> Client {
     .serve(StreamableHttpClientTransport::from_uri(url))
     .await
     .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
-}
-
-/// Registers `namespace/name` as a published streamable-http server at `url`.
-async fn register(http: &reqwest::Client, base: &str, id: &str, url: &str) {
-    let response = http
-        .put(format!("{base}/api/v1/servers/{id}"))
-        .json(&json!({
-            "description": "gateway test",
-            "ownerTeam": "team",
-            "spec": { "transport": "streamable-http", "url": url },
-            "published": true,
-        }))
-        .send()
-        .await
-        .expect("register");
-    assert!(response.status().is_success(), "{}", response.status());
-}
-
-/// Registers and fetches the tools now, so they become the approved baseline.
-async fn register_and_refresh(http: &reqwest::Client, base: &str, id: &str, url: &str) {
-    register(http, base, id, url).await;
-    let outcome: Value = http
-        .post(format!("{base}/api/v1/servers/{id}/refresh"))
-        .send()
-        .await
-        .expect("refresh")
-        .json()
-        .await
-        .expect("JSON");
-    assert_eq!(outcome["outcome"], "fetched", "{outcome}");
 }
 
 async fn put_curation(

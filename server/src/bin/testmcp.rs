@@ -180,7 +180,7 @@ async fn serve_http(args: Arc<Args>, addr: &str) -> Result<(), Box<dyn std::erro
     // The test harness reads this line to learn the port.
     println!("listening on http://{}/mcp", listener.local_addr()?);
     let app = axum::Router::new().nest_service("/mcp", service);
-    axum::serve(listener, app)
+    axum::serve(apiary_server::web::without_nagle(listener), app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await?;
     Ok(())

@@ -34,7 +34,8 @@ impl Inspector {
     /// Looks at one JSON-RPC payload (a message or a batch) from the backend, and returns its
     /// replacement when the gateway changed it.
     pub fn payload(&mut self, data: &[u8]) -> Option<Vec<u8>> {
-        if self.pending.is_empty() && !contains(data, b"\"tools\"") {
+        // A key may be spelt with escapes (`"\u0074ools"`): those payloads are parsed too.
+        if self.pending.is_empty() && !contains(data, b"\"tools\"") && !contains(data, b"\\u") {
             return None;
         }
         let mut value: Value = serde_json::from_slice(data).ok()?;
@@ -109,7 +110,7 @@ mod tests {
     use crate::registry::curation::UnknownTools;
 
     fn target() -> Arc<Target> {
-        Arc::new(Target::for_tests(
+        Arc::new(Target::detached(
             &[("echo", "echo"), ("shout", "upper")],
             UnknownTools::Error,
         ))
@@ -136,6 +137,15 @@ mod tests {
         assert_eq!(names, ["echo", "shout"]);
         assert_eq!(out["result"]["tools"][1]["description"], "Upper-cases");
         assert_eq!(out["result"]["nextCursor"], "x");
+    }
+
+    #[test]
+    fn tool_lists_with_escaped_keys_are_curated_too() {
+        let mut inspector = Inspector::new(target(), Vec::new(), Instant::now());
+        let list = br#"{"jsonrpc":"2.0","id":2,"result":{"\u0074ools":[{"name":"secret"}]}}"#;
+        let out = inspector.payload(list).expect("changed");
+        let out: Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(out["result"]["tools"], json!([]));
     }
 
     #[test]

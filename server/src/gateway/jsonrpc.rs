@@ -157,7 +157,7 @@ mod tests {
 
     use super::*;
     fn tools() -> Target {
-        Target::for_tests(&[("echo", "echo"), ("shout", "upper")], UnknownTools::Error)
+        Target::detached(&[("echo", "echo"), ("shout", "upper")], UnknownTools::Error)
     }
 
     fn call(id: i64, name: &str) -> Value {
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn unknown_tools_can_be_refused_with_a_tool_result() {
-        let target = Target::for_tests(&[], UnknownTools::Result);
+        let target = Target::detached(&[], UnknownTools::Result);
         let refused = plan(body(&call(3, "nope")), &target).expect("plan");
         assert_eq!(refused.local[0]["result"]["isError"], true);
         assert_eq!(

@@ -17,6 +17,8 @@
 //! get a 502 that says so. With sign-in on, every request needs a bearer token for the
 //! endpoint ([`crate::auth::resource`]); in local mode the gateway serves this machine only.
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod inspect;
 mod jsonrpc;
 mod measure;

@@ -33,6 +33,7 @@ where
     let state = Events {
         upstream,
         buffer: Vec::new(),
+        scanned: 0,
         inspector,
         max_event,
         ended: false,
@@ -47,6 +48,9 @@ where
 struct Events<S> {
     upstream: S,
     buffer: Vec<u8>,
+    /// Where the search for the end of the buffered event resumes, so each byte is looked at
+    /// a bounded number of times however the backend chunks its stream.
+    scanned: usize,
     inspector: Inspector,
     max_event: usize,
     ended: bool,
@@ -59,10 +63,13 @@ where
 {
     async fn next_event(&mut self) -> Option<Result<Bytes, std::io::Error>> {
         loop {
-            if let Some(end) = event_end(&self.buffer) {
+            if let Some(end) = event_end(&self.buffer, self.scanned) {
                 let raw: Vec<u8> = self.buffer.drain(..end).collect();
+                self.scanned = 0;
                 return Some(Ok(self.process(raw)));
             }
+            // A line break in the last two bytes may still become a blank line.
+            self.scanned = self.buffer.len().saturating_sub(2);
             if self.ended {
                 // A last event without its blank line is passed on as it is.
                 return (!self.buffer.is_empty())
@@ -129,10 +136,14 @@ where
     }
 }
 
-/// Where the first complete event in `buffer` ends (after its blank line), if there is one.
-fn event_end(buffer: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(newline) = buffer[at..].iter().position(|&b| b == b'\n') {
+/// Where the first complete event in `buffer` ends (after its blank line), if there is one,
+/// looking at line breaks from `from` on.
+fn event_end(buffer: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(newline) = buffer
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+    {
         let next = at + newline + 1;
         match buffer.get(next..) {
             Some([b'\n', ..]) => return Some(next + 1),
@@ -155,7 +166,7 @@ mod tests {
     use crate::registry::curation::UnknownTools;
 
     fn inspector() -> Inspector {
-        let target = Target::for_tests(&[("echo", "echo")], UnknownTools::Error);
+        let target = Target::detached(&[("echo", "echo")], UnknownTools::Error);
         Inspector::new(Arc::new(target), Vec::new(), Instant::now())
     }
 

@@ -77,8 +77,7 @@ impl ToolMap {
     }
 
     /// A map of `(public, upstream)` names without other overrides.
-    #[cfg(test)]
-    fn for_tests(names: &[(&str, &str)]) -> Self {
+    fn detached(names: &[(&str, &str)]) -> Self {
         let mut map = Self::default();
         for (public, upstream) in names {
             map.insert(ToolEntry {
@@ -121,13 +120,12 @@ pub struct Target {
 
 impl Target {
     /// A target named `tests/tests` without a backend, publishing `(public, upstream)`
-    /// names, for unit tests.
-    #[cfg(test)]
-    pub fn for_tests(names: &[(&str, &str)], unknown_tools: UnknownTools) -> Self {
+    /// names, for unit tests and [`super::fuzzing`].
+    pub fn detached(names: &[(&str, &str)], unknown_tools: UnknownTools) -> Self {
         Self {
             id: "tests/tests".into(),
             backend: Backend::Unsupported(String::new()),
-            tools: ToolMap::for_tests(names),
+            tools: ToolMap::detached(names),
             unknown_tools,
             metrics: ServerMetrics::new("tests/tests"),
         }

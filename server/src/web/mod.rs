@@ -36,6 +36,20 @@ fn route_list() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
+/// `listener` with Nagle's algorithm off on every connection it accepts. A streamed answer
+/// (an MCP event stream through the gateway) goes out in several small writes, and Nagle
+/// would hold each one back until the client acknowledged the previous.
+pub fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot turn Nagle's algorithm off");
+        }
+    })
+}
+
 /// Builds the whole router over `state`. Tests call it with `oneshot`, without a socket.
 pub fn router(state: AppState) -> Router {
     let routes = route_list();

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod gateway;
 pub mod http;
 pub mod kube;
 pub mod mcp_servers;
@@ -113,7 +114,9 @@ pub async fn serve(db: &Db) -> String {
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let app = app(db);
     tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
+        axum::serve(apiary_server::web::without_nagle(listener), app)
+            .await
+            .expect("serve");
     });
     url
 }

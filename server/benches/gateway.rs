@@ -1,0 +1,287 @@
+//! The gateway's load benchmark (not a test; results in `docs/BENCHMARKS.md`).
+//!
+//! Starts `apiary-testmcp --http` (its `tools/call` echoes the arguments) and an in-process
+//! Apiary on SQLite in front of it, then, for each session count N, runs N warm MCP sessions
+//! that loop `tools/call echo` for a fixed time: once straight to the backend and once through
+//! `/mcp/{namespace}/{name}`, in the same run. It prints the throughput ratio and the latency
+//! the gateway adds at p50 and p99.
+//!
+//! `cargo bench -p apiary-server --bench gateway [-- --seconds 10 --sessions 1,8,32 --nagle]`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+/// The MCP protocol version the sessions announce.
+const PROTOCOL: &str = "2025-06-18";
+
+/// What to run: `--seconds S` per configuration, `--sessions N,N,...`, and `--nagle` to serve
+/// Apiary with Nagle's algorithm on (as before [`apiary_server::web::without_nagle`]).
+struct Options {
+    measure: Duration,
+    warmup: Duration,
+    sessions: Vec<usize>,
+    nagle: bool,
+}
+
+impl Options {
+    fn from_args() -> Self {
+        let mut options = Self {
+            measure: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            sessions: vec![1, 8, 32],
+            nagle: false,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--seconds" => {
+                    let seconds = args.next().and_then(|s| s.parse().ok());
+                    options.measure = Duration::from_secs_f64(seconds.expect("--seconds S"));
+                }
+                "--sessions" => {
+                    let list = args.next().expect("--sessions N,N,...");
+                    options.sessions = list
+                        .split(',')
+                        .map(|n| n.parse().expect("a session count"))
+                        .collect();
+                }
+                "--nagle" => options.nagle = true,
+                // `cargo bench` passes `--bench`; anything else is a mistake.
+                "--bench" => {}
+                other => panic!("unknown argument {other}; use --seconds S --sessions N,N --nagle"),
+            }
+        }
+        options
+    }
+}
+
+/// One MCP session over streamable HTTP, on its own connection.
+struct Session {
+    http: reqwest::Client,
+    url: String,
+    id: String,
+    next: u64,
+}
+
+impl Session {
+    /// Initializes a session at `url` and sends `notifications/initialized`.
+    async fn open(url: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(1)
+            .build()
+            .expect("HTTP client");
+        let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": PROTOCOL, "capabilities": {},
+            "clientInfo": { "name": "apiary-gateway-bench", "version": "0" },
+        } });
+        let response = http
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize)
+            .send()
+            .await
+            .expect("initialize");
+        let id = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("a session id")
+            .to_owned();
+        response.bytes().await.expect("initialize answer");
+        let mut session = Self {
+            http,
+            url: url.to_owned(),
+            id,
+            next: 1,
+        };
+        let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+        session.post(initialized.to_string()).await;
+        session
+    }
+
+    /// Posts `body` in this session and reads the whole answer.
+    async fn post(&mut self, body: String) -> axum::body::Bytes {
+        let response = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", PROTOCOL)
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        assert!(response.status().is_success(), "{}", response.status());
+        response.bytes().await.expect("answer")
+    }
+
+    /// One `tools/call echo`; its latency.
+    async fn call(&mut self) -> Duration {
+        let id = self.next;
+        self.next += 1;
+        let body = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": "echo", "arguments": { "text": "hello, gateway" } } });
+        let started = Instant::now();
+        let answer = self.post(body.to_string()).await;
+        let elapsed = started.elapsed();
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.contains("hello, gateway") && !text.contains("\"error\""),
+            "{text}"
+        );
+        elapsed
+    }
+}
+
+/// What one configuration measured.
+struct Run {
+    calls: usize,
+    elapsed: Duration,
+    /// Sorted call latencies.
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn throughput(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let at = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies.get(at).copied().unwrap_or_default()
+    }
+}
+
+/// Runs `sessions` warm sessions against `url`: a warm-up, then `measure` of calls.
+async fn load(url: &str, sessions: usize, options: &Options) -> Run {
+    let mut opened = Vec::with_capacity(sessions);
+    for _ in 0..sessions {
+        opened.push(Session::open(url).await);
+    }
+    let started = Instant::now();
+    let warm_until = started + options.warmup;
+    let end = warm_until + options.measure;
+    let tasks: Vec<_> = opened
+        .into_iter()
+        .map(|mut session| {
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let latency = session.call().await;
+                    let now = Instant::now();
+                    if now >= end {
+                        break;
+                    }
+                    if now >= warm_until {
+                        latencies.push(latency);
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("a session task"));
+    }
+    latencies.sort_unstable();
+    Run {
+        calls: latencies.len(),
+        elapsed: options.measure,
+        latencies,
+    }
+}
+
+/// Serves Apiary on SQLite on a free loopback port; returns the database and the base URL.
+async fn serve(nagle: bool) -> (support::TestDb, String) {
+    let db = support::sqlite().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let app = support::app(&db.db);
+    if nagle {
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    } else {
+        let listener = apiary_server::web::without_nagle(listener);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    (db, base)
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.3}", duration.as_secs_f64() * 1e3)
+}
+
+/// The signed difference `b - a` in milliseconds.
+fn added(a: Duration, b: Duration) -> String {
+    format!("{:+.3}", (b.as_secs_f64() - a.as_secs_f64()) * 1e3)
+}
+
+fn main() {
+    let options = Options::from_args();
+    // Apiary runs on a runtime of its own, as in its own process; so does the load.
+    let apiary = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("Apiary's runtime");
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the load's runtime");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    let schema = json!({ "type": "object", "properties": { "text": { "type": "string" } } });
+    let echo = json!([{ "name": "echo", "description": "Echoes", "inputSchema": schema }]);
+    std::fs::write(&tools, echo.to_string()).expect("write tools");
+    let tools = tools.display().to_string();
+    let backend = client.block_on(support::mcp_servers::testmcp_http(&["--tools", &tools]));
+    let (_db, base) = apiary.block_on(serve(options.nagle));
+    let id = "bench/echo";
+    client.block_on(support::gateway::register_and_refresh(
+        &reqwest::Client::new(),
+        &base,
+        id,
+        &backend.url,
+    ));
+    let gateway = format!("{base}/mcp/{id}");
+
+    println!(
+        "{} s per configuration after a {} s warm-up; latencies in ms; Nagle {}",
+        options.measure.as_secs_f64(),
+        options.warmup.as_secs_f64(),
+        if options.nagle { "on" } else { "off" },
+    );
+    println!("| sessions | direct calls/s | gateway calls/s | ratio | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 | added p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for &sessions in &options.sessions {
+        let direct = client.block_on(load(&backend.url, sessions, &options));
+        let through = client.block_on(load(&gateway, sessions, &options));
+        let (d50, g50) = (direct.percentile(0.5), through.percentile(0.5));
+        let (d99, g99) = (direct.percentile(0.99), through.percentile(0.99));
+        println!(
+            "| {sessions} | {:.0} | {:.0} | {:.1} % | {} | {} | {} | {} | {} | {} |",
+            direct.throughput(),
+            through.throughput(),
+            100.0 * through.throughput() / direct.throughput(),
+            ms(d50),
+            ms(g50),
+            added(d50, g50),
+            ms(d99),
+            ms(g99),
+            added(d99, g99),
+        );
+    }
+    // The backend process is killed on drop, which needs its runtime.
+    let _runtime = client.enter();
+    drop(backend);
+}

@@ -1,0 +1,33 @@
+//! Putting servers behind the gateway through the registry API of a served Apiary.
+
+use serde_json::{json, Value};
+
+/// Registers `namespace/name` as a published streamable-http server at `url`.
+pub async fn register(http: &reqwest::Client, base: &str, id: &str, url: &str) {
+    let response = http
+        .put(format!("{base}/api/v1/servers/{id}"))
+        .json(&json!({
+            "description": "gateway test",
+            "ownerTeam": "team",
+            "spec": { "transport": "streamable-http", "url": url },
+            "published": true,
+        }))
+        .send()
+        .await
+        .expect("register");
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// Registers and fetches the tools now, so they become the approved baseline.
+pub async fn register_and_refresh(http: &reqwest::Client, base: &str, id: &str, url: &str) {
+    register(http, base, id, url).await;
+    let outcome: Value = http
+        .post(format!("{base}/api/v1/servers/{id}/refresh"))
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(outcome["outcome"], "fetched", "{outcome}");
+}
