@@ -127,17 +127,28 @@ pub fn events(cuts: &[u8], stream: &[u8]) {
     }
 }
 
-/// The data of each event a client dispatches from `stream` (split on line feeds, as the
-/// gateway splits): its `data:` lines joined with line feeds, up to each blank line.
+/// The data of each event a client dispatches from `stream`: its `data:` lines joined with
+/// line feeds, up to each blank line. Lines end with CRLF, LF or CR, as the SSE spec says; a
+/// client that also dispatches an unfinished last event would see no more than the gateway
+/// curates, since the gateway inspects that event too.
 fn dispatched_data(stream: &[u8]) -> Vec<Vec<u8>> {
     let mut events = Vec::new();
     let mut data: Option<Vec<u8>> = None;
-    for line in stream.split_inclusive(|&b| b == b'\n') {
+    let mut normalized = Vec::with_capacity(stream.len());
+    let mut bytes = stream.iter().peekable();
+    while let Some(&byte) = bytes.next() {
+        if byte == b'\r' {
+            bytes.next_if_eq(&&b'\n');
+            normalized.push(b'\n');
+        } else {
+            normalized.push(byte);
+        }
+    }
+    for line in normalized.split_inclusive(|&b| b == b'\n') {
         // An unfinished last line (and so its event) is never dispatched.
         let Some(line) = line.strip_suffix(b"\n") else {
             break;
         };
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             events.extend(data.take());
         } else if let Some(value) = line.strip_prefix(b"data:") {

@@ -33,7 +33,7 @@ where
     let state = Events {
         upstream,
         buffer: Vec::new(),
-        scanned: 0,
+        scanned: Scanned::default(),
         inspector,
         max_event,
         ended: false,
@@ -50,7 +50,7 @@ struct Events<S> {
     buffer: Vec<u8>,
     /// Where the search for the end of the buffered event resumes, so each byte is looked at
     /// a bounded number of times however the backend chunks its stream.
-    scanned: usize,
+    scanned: Scanned,
     inspector: Inspector,
     max_event: usize,
     ended: bool,
@@ -63,17 +63,22 @@ where
 {
     async fn next_event(&mut self) -> Option<Result<Bytes, std::io::Error>> {
         loop {
-            if let Some(end) = event_end(&self.buffer, self.scanned) {
-                let raw: Vec<u8> = self.buffer.drain(..end).collect();
-                self.scanned = 0;
-                return Some(Ok(self.process(raw)));
+            match scan(&self.buffer, self.scanned, self.ended) {
+                Scan::Event(end) => {
+                    let raw: Vec<u8> = self.buffer.drain(..end).collect();
+                    self.scanned = Scanned::default();
+                    return Some(Ok(self.process(raw)));
+                }
+                Scan::Partial(scanned) => self.scanned = scanned,
             }
-            // A line break in the last two bytes may still become a blank line.
-            self.scanned = self.buffer.len().saturating_sub(2);
             if self.ended {
-                // A last event without its blank line is passed on as it is.
-                return (!self.buffer.is_empty())
-                    .then(|| Ok(Bytes::from(std::mem::take(&mut self.buffer))));
+                // A last event without its blank line goes through the inspector too: some
+                // clients dispatch it at the end of the stream.
+                if self.buffer.is_empty() {
+                    return None;
+                }
+                let rest = std::mem::take(&mut self.buffer);
+                return Some(Ok(self.process(rest)));
             }
             match self.upstream.next().await {
                 Some(Ok(chunk)) => {
@@ -101,10 +106,7 @@ where
 
     /// The event to send for `raw` (one event with its closing blank line).
     fn process(&mut self, raw: Vec<u8>) -> Bytes {
-        let lines: Vec<&[u8]> = raw
-            .split(|&b| b == b'\n')
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-            .collect();
+        let lines = lines(&raw);
         let data: Vec<&[u8]> = lines
             .iter()
             .filter_map(|line| line.strip_prefix(b"data:"))
@@ -136,22 +138,70 @@ where
     }
 }
 
-/// Where the first complete event in `buffer` ends (after its blank line), if there is one,
-/// looking at line breaks from `from` on.
-fn event_end(buffer: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    while let Some(newline) = buffer
-        .get(at..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-    {
-        let next = at + newline + 1;
-        match buffer.get(next..) {
-            Some([b'\n', ..]) => return Some(next + 1),
-            Some([b'\r', b'\n', ..]) => return Some(next + 2),
-            _ => at = next,
+/// How far the search for the end of the buffered event got.
+#[derive(Clone, Copy, Default)]
+struct Scanned {
+    /// Where the line being read starts.
+    line_start: usize,
+    /// Where the search for its line break resumes.
+    searched: usize,
+}
+
+enum Scan {
+    /// The first event ends here, after its blank line.
+    Event(usize),
+    /// No complete event yet; the search resumes from here.
+    Partial(Scanned),
+}
+
+/// Looks for the blank line that ends the first event in `buffer`, resuming from `from`.
+fn scan(buffer: &[u8], from: Scanned, eof: bool) -> Scan {
+    let Scanned {
+        mut line_start,
+        mut searched,
+    } = from;
+    while let Some((end, next)) = line_break(buffer, searched, eof) {
+        if end == line_start {
+            return Scan::Event(next);
         }
+        line_start = next;
+        searched = next;
     }
-    None
+    Scan::Partial(Scanned {
+        line_start,
+        // A carriage return at the very end is looked at again: a line feed may follow.
+        searched: buffer.len().saturating_sub(1).max(line_start),
+    })
+}
+
+/// The first line break at or after `from`: where the line's text ends and where the next line
+/// starts. SSE ends lines with CRLF, LF or a lone CR; a CR as the buffer's last byte may be the
+/// first half of a CRLF, so it counts only at the end of the stream.
+fn line_break(buffer: &[u8], from: usize, eof: bool) -> Option<(usize, usize)> {
+    let offset = buffer
+        .get(from..)?
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')?;
+    let end = from + offset;
+    match (buffer[end], buffer.get(end + 1)) {
+        (b'\r', Some(b'\n')) => Some((end, end + 2)),
+        (b'\r', None) if !eof => None,
+        _ => Some((end, end + 1)),
+    }
+}
+
+/// The lines of one event, without their line breaks (the last may be unfinished).
+fn lines(raw: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while let Some((end, next)) = line_break(raw, start, true) {
+        lines.push(&raw[start..end]);
+        start = next;
+    }
+    if start < raw.len() {
+        lines.push(&raw[start..]);
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -191,6 +241,35 @@ mod tests {
         // Split anywhere, even inside a line ending.
         let (a, b) = text.split_at(30);
         assert_eq!(run(vec![a.as_bytes(), b.as_bytes()]).await, text);
+    }
+
+    #[tokio::test]
+    async fn lines_ending_in_a_lone_carriage_return_are_split_and_curated() {
+        let list = json!({ "jsonrpc": "2.0", "id": 1, "result": { "tools": [{ "name": "echo" }, { "name": "secret" }] } });
+        let expected =
+            json!({ "jsonrpc": "2.0", "id": 1, "result": { "tools": [{ "name": "echo" }] } });
+        let text: &'static str =
+            Box::leak(format!("id: 3\rdata: {list}\r\r: ping\r\r").into_boxed_str());
+        let want = format!("id: 3\ndata: {expected}\n\n: ping\r\r");
+        assert_eq!(run(vec![text.as_bytes()]).await, want);
+        // Cut between every pair of bytes, a CR at the end of a chunk included.
+        for at in 1..text.len() {
+            let (a, b) = text.split_at(at);
+            let (a, b): (&'static str, &'static str) = (Box::leak(a.into()), Box::leak(b.into()));
+            assert_eq!(
+                run(vec![a.as_bytes(), b.as_bytes()]).await,
+                want,
+                "cut at {at}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_last_tool_list_is_curated_too() {
+        let list =
+            json!({ "jsonrpc": "2.0", "id": 1, "result": { "tools": [{ "name": "secret" }] } });
+        let text: &'static str = Box::leak(format!("data: {list}").into_boxed_str());
+        assert!(!run(vec![text.as_bytes()]).await.contains("secret"));
     }
 
     #[tokio::test]
