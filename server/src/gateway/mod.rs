@@ -13,8 +13,9 @@
 //! `Last-Event-ID` resumption) passes through unchanged, and bodies stream ([`sse`]). Every
 //! tool call is measured ([`measure`]).
 //!
-//! Backends: servers with a streamable-http `url`. Servers that run over stdio or legacy SSE
-//! get a 502 that says so. With sign-in on, every request needs a bearer token for the
+//! Backends: servers with a streamable-http `url`, and local processes that speak stdio
+//! ([`stdio`]: one process shared by every client session). Legacy SSE servers get a 502 that
+//! says so. With sign-in on, every request needs a bearer token for the
 //! endpoint ([`crate::auth::resource`]); in local mode the gateway serves this machine only.
 
 #[doc(hidden)]
@@ -24,6 +25,7 @@ mod jsonrpc;
 mod measure;
 mod proxy;
 mod sse;
+mod stdio;
 mod target;
 
 use std::sync::Arc;
@@ -61,6 +63,7 @@ pub struct Gateway {
 #[derive(Debug)]
 struct Inner {
     targets: Targets,
+    bridges: stdio::Bridges,
     client: reqwest::Client,
     timeout: Duration,
 }
@@ -82,6 +85,7 @@ impl Gateway {
         Self {
             inner: Arc::new(Inner {
                 targets: Targets::default(),
+                bridges: stdio::Bridges::default(),
                 client,
                 timeout,
             }),
@@ -101,6 +105,19 @@ impl Gateway {
         name: &str,
     ) -> Result<Option<Arc<Target>>, DbError> {
         self.inner.targets.get(db, namespace, name).await
+    }
+
+    /// The shared connection to a stdio `target` running as `server` in `runtime`.
+    async fn bridge(
+        &self,
+        runtime: &dyn crate::runtime::Runtime,
+        target: &Target,
+        server: &crate::runtime::ServerId,
+    ) -> Result<Arc<stdio::Bridge>, Response> {
+        self.inner
+            .bridges
+            .get(runtime, target, server, self.inner.timeout)
+            .await
     }
 
     fn client(&self) -> &reqwest::Client {

@@ -17,8 +17,8 @@ use crate::web::AppState;
 
 use super::inspect::Inspector;
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST};
-use super::sse;
 use super::target::{Backend, Target};
+use super::{sse, stdio};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 
 /// Request headers the backend gets; nothing else (no cookies, no Apiary credentials).
@@ -47,7 +47,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (target, url) = match resolve(&state, &namespace, &name).await {
+    let target = match resolve(&state, &namespace, &name).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -65,6 +65,16 @@ pub async fn post(
     if plan.refused > 0 {
         target.metrics.refused(plan.refused);
     }
+    let url = match &target.backend {
+        Backend::Http(url) => url.clone(),
+        Backend::Stdio(server) => {
+            return match state.gateway.bridge(&*state.runtime, &target, server).await {
+                Ok(bridge) => stdio::post(bridge, target, &headers, plan).await,
+                Err(response) => response,
+            }
+        }
+        Backend::Unsupported(why) => return failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why),
+    };
     let Some(forward) = plan.forward else {
         return local_answer(plan.local, plan.batch);
     };
@@ -108,9 +118,23 @@ async fn without_body(
     name: &str,
     headers: &HeaderMap,
 ) -> Response {
-    let (target, url) = match resolve(&state, namespace, name).await {
+    let target = match resolve(&state, namespace, name).await {
         Ok(found) => found,
         Err(response) => return response,
+    };
+    let url = match &target.backend {
+        Backend::Http(url) => url.clone(),
+        Backend::Stdio(server) => {
+            let bridge = match state.gateway.bridge(&*state.runtime, &target, server).await {
+                Ok(bridge) => bridge,
+                Err(response) => return response,
+            };
+            return match method {
+                Method::GET => stdio::listen(&bridge, target, headers),
+                _ => stdio::close(&bridge, &target, headers),
+            };
+        }
+        Backend::Unsupported(why) => return failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why),
     };
     let inspector = Inspector::new(target.clone(), Vec::new(), Instant::now());
     let request = state
@@ -124,12 +148,8 @@ async fn without_body(
     }
 }
 
-/// The published server and its backend URL, or the answer that it cannot be served.
-async fn resolve(
-    state: &AppState,
-    namespace: &str,
-    name: &str,
-) -> Result<(Arc<Target>, Arc<str>), Response> {
+/// The published server, or the answer that there is none.
+async fn resolve(state: &AppState, namespace: &str, name: &str) -> Result<Arc<Target>, Response> {
     let target = match state.gateway.target(&state.db, namespace, name).await {
         Ok(Some(target)) => target,
         Ok(None) => {
@@ -148,13 +168,7 @@ async fn resolve(
             ));
         }
     };
-    match &target.backend {
-        Backend::Http(url) => {
-            let url = url.clone();
-            Ok((target, url))
-        }
-        Backend::Unsupported(why) => Err(failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why)),
-    }
+    Ok(target)
 }
 
 /// Passes the backend's answer on, inspected where needed, with the gateway's own answers
@@ -218,7 +232,7 @@ fn with_local(bytes: Bytes, local: Vec<Value>) -> Bytes {
 }
 
 /// The gateway's own answers, when nothing needed the backend.
-fn local_answer(mut local: Vec<Value>, batch: bool) -> Response {
+pub(super) fn local_answer(mut local: Vec<Value>, batch: bool) -> Response {
     if local.is_empty() {
         // Only notifications of unknown tools: nothing to answer.
         return StatusCode::ACCEPTED.into_response();

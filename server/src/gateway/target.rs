@@ -12,6 +12,7 @@ use crate::db::{Db, DbError};
 use crate::registry::curation::{ToolOverride, UnknownTools};
 use crate::registry::listing::{list_published, PublishedServer, Query};
 use crate::runtime::spec::{parse_spec, LocalSpec};
+use crate::runtime::ServerId;
 
 use super::measure::{ServerMetrics, ToolMetrics};
 
@@ -99,6 +100,8 @@ impl ToolMap {
 pub enum Backend {
     /// A streamable HTTP endpoint.
     Http(Arc<str>),
+    /// A local process that speaks MCP on stdio, reached through a [`super::stdio::Bridge`].
+    Stdio(ServerId),
     /// A server the gateway cannot reach yet; the text says why and what to do.
     Unsupported(String),
 }
@@ -134,7 +137,10 @@ impl Target {
     fn of(server: &PublishedServer) -> Self {
         let id = server.id();
         Self {
-            backend: backend_of(&server.spec, &id),
+            backend: backend_of(
+                &server.spec,
+                &ServerId::new(&server.namespace, &server.name),
+            ),
             tools: ToolMap::of(server, &id),
             unknown_tools: server.curation.unknown_tools,
             metrics: ServerMetrics::new(&id),
@@ -144,7 +150,8 @@ impl Target {
 }
 
 /// The backend of a server with `spec`.
-fn backend_of(spec: &serde_json::Value, id: &str) -> Backend {
+fn backend_of(spec: &serde_json::Value, server: &ServerId) -> Backend {
+    let id = server.to_string();
     match parse_spec(spec) {
         Ok(LocalSpec::Remote {
             url,
@@ -153,10 +160,7 @@ fn backend_of(spec: &serde_json::Value, id: &str) -> Backend {
         Ok(LocalSpec::Remote { .. }) => Backend::Unsupported(format!(
             "{id} speaks legacy SSE; the gateway reaches only streamable-http servers so far"
         )),
-        Ok(LocalSpec::Process(_)) => Backend::Unsupported(format!(
-            "{id} runs over stdio; the gateway reaches only streamable-http servers so far \
-             (give it a `url` with transport streamable-http)"
-        )),
+        Ok(LocalSpec::Process(_)) => Backend::Stdio(server.clone()),
         Err(error) => Backend::Unsupported(format!("{id} has a spec that cannot run: {error}")),
     }
 }

@@ -4,12 +4,23 @@ use serde_json::{json, Value};
 
 /// Registers `namespace/name` as a published streamable-http server at `url`.
 pub async fn register(http: &reqwest::Client, base: &str, id: &str, url: &str) {
+    register_spec(
+        http,
+        base,
+        id,
+        json!({ "transport": "streamable-http", "url": url }),
+    )
+    .await;
+}
+
+/// Registers `namespace/name` as a published server with `spec`.
+pub async fn register_spec(http: &reqwest::Client, base: &str, id: &str, spec: Value) {
     let response = http
         .put(format!("{base}/api/v1/servers/{id}"))
         .json(&json!({
             "description": "gateway test",
             "ownerTeam": "team",
-            "spec": { "transport": "streamable-http", "url": url },
+            "spec": spec,
             "published": true,
         }))
         .send()
@@ -21,6 +32,11 @@ pub async fn register(http: &reqwest::Client, base: &str, id: &str, url: &str) {
 /// Registers and fetches the tools now, so they become the approved baseline.
 pub async fn register_and_refresh(http: &reqwest::Client, base: &str, id: &str, url: &str) {
     register(http, base, id, url).await;
+    refresh(http, base, id).await;
+}
+
+/// Fetches `id`'s tools now, so they become the approved baseline.
+pub async fn refresh(http: &reqwest::Client, base: &str, id: &str) {
     let outcome: Value = http
         .post(format!("{base}/api/v1/servers/{id}/refresh"))
         .send()

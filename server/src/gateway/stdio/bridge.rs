@@ -1,0 +1,409 @@
+//! One stdio MCP server shared by many client sessions.
+//!
+//! A stdio server speaks to one client, so the bridge is that client: it runs `initialize`
+//! once, then forwards every session's messages with request ids (and progress tokens)
+//! rewritten to its own, so answers find their way back to the session and request that asked.
+//! Notifications that belong to no request (list changes, log messages) go to every session's
+//! event stream. Requests the server sends to its client (sampling, roots, elicitation) are
+//! answered with an error: the bridge cannot tell which session they are for.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
+
+use crate::runtime::StdioHandle;
+
+use super::super::jsonrpc::{self, INTERNAL_ERROR};
+use super::super::MAX_RESPONSE_BYTES;
+
+/// The protocol version the bridge asks the server for.
+const PROTOCOL_VERSION: &str = "2025-06-18";
+/// Messages waiting for the server's stdin; a full queue makes senders wait.
+const STDIN_QUEUE: usize = 64;
+/// JSON-RPC: the method does not exist.
+const METHOD_NOT_FOUND: i64 = -32601;
+
+/// Where the answers for one client request go.
+struct Pending {
+    /// The session that asked.
+    session: String,
+    /// The id the client gave the request.
+    client_id: Value,
+    /// The client's progress token, when it asked for progress.
+    progress_token: Option<Value>,
+    /// The stream of the POST that carried the request.
+    reply: mpsc::Sender<Value>,
+}
+
+#[derive(Default)]
+struct Routes {
+    next_id: u64,
+    /// Requests in flight by the id the bridge gave them.
+    pending: HashMap<u64, Pending>,
+    /// Open sessions, with the sender of their event stream (`GET`) once they opened one.
+    sessions: HashMap<String, Option<mpsc::Sender<Value>>>,
+}
+
+/// A connected, initialized stdio server.
+pub struct Bridge {
+    server: String,
+    to_server: mpsc::Sender<String>,
+    routes: Mutex<Routes>,
+    /// The server's `initialize` result, given to every session that initializes.
+    initialized: Value,
+    closed: AtomicBool,
+}
+
+/// Why the bridge could not reach the server.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The server's stdio ended (it exited or was replaced).
+    #[error("the stdio server {0} stopped; try again once it runs")]
+    Closed(String),
+    /// The server did not finish `initialize` in time.
+    #[error("the stdio server {server} did not answer initialize within {secs} s")]
+    Timeout {
+        /// `namespace/name`.
+        server: String,
+        /// The limit.
+        secs: u64,
+    },
+    /// The server answered `initialize` with an error.
+    #[error("the stdio server {server} refused initialize: {reason}")]
+    Refused {
+        /// `namespace/name`.
+        server: String,
+        /// The error it gave.
+        reason: String,
+    },
+    /// The session id is not one the bridge gave out (or it ended).
+    #[error("unknown or ended MCP session; send initialize to start a new one")]
+    UnknownSession,
+}
+
+impl Bridge {
+    /// Connects to the server on `handle` and runs `initialize`, within `timeout`.
+    pub async fn start(
+        server: String,
+        handle: StdioHandle,
+        timeout: Duration,
+    ) -> Result<Arc<Self>, BridgeError> {
+        let (read, write) = tokio::io::split(handle);
+        let (to_server, queue) = mpsc::channel::<String>(STDIN_QUEUE);
+        tokio::spawn(write_loop(server.clone(), queue, write));
+        let hello = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": { "name": "apiary-gateway", "version": env!("CARGO_PKG_VERSION") },
+        } });
+        let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(MAX_RESPONSE_BYTES));
+        let closed = || BridgeError::Closed(server.clone());
+        to_server
+            .send(hello.to_string())
+            .await
+            .map_err(|_| closed())?;
+        let answer = tokio::time::timeout(timeout, async {
+            while let Some(line) = lines.next().await {
+                let Ok(line) = line else { break };
+                let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if message.get("id") == Some(&json!(0)) && message.get("method").is_none() {
+                    return Some(message);
+                }
+            }
+            None
+        })
+        .await
+        .map_err(|_| BridgeError::Timeout {
+            server: server.clone(),
+            secs: timeout.as_secs(),
+        })?
+        .ok_or_else(closed)?;
+        let initialized = match (answer.get("result"), answer.get("error")) {
+            (Some(result), _) => result.clone(),
+            (None, error) => {
+                return Err(BridgeError::Refused {
+                    server,
+                    reason: error.map(Value::to_string).unwrap_or_default(),
+                })
+            }
+        };
+        let notice = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+        to_server
+            .send(notice.to_string())
+            .await
+            .map_err(|_| closed())?;
+        let bridge = Arc::new(Self {
+            server,
+            to_server,
+            routes: Mutex::default(),
+            initialized,
+            closed: AtomicBool::new(false),
+        });
+        tokio::spawn(read_loop(bridge.clone(), lines));
+        Ok(bridge)
+    }
+
+    /// True once the server's stdio ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire) || self.to_server.is_closed()
+    }
+
+    /// Starts a session: its id and the answer to the client's `initialize` request `id`.
+    pub fn open_session(&self, id: Value) -> (String, Value) {
+        let session = uuid::Uuid::new_v4().simple().to_string();
+        self.routes().sessions.insert(session.clone(), None);
+        let answer = json!({ "jsonrpc": "2.0", "id": id, "result": self.initialized });
+        (session, answer)
+    }
+
+    /// Ends a session: its requests in flight are forgotten.
+    pub fn close_session(&self, session: &str) -> Result<(), BridgeError> {
+        let mut routes = self.routes();
+        routes
+            .sessions
+            .remove(session)
+            .ok_or(BridgeError::UnknownSession)?;
+        routes.pending.retain(|_, p| p.session != session);
+        Ok(())
+    }
+
+    /// The event stream of `session` for messages that belong to no request; a newer stream
+    /// replaces an older one.
+    pub fn listen(
+        &self,
+        session: &str,
+        capacity: usize,
+    ) -> Result<mpsc::Receiver<Value>, BridgeError> {
+        let mut routes = self.routes();
+        let slot = routes
+            .sessions
+            .get_mut(session)
+            .ok_or(BridgeError::UnknownSession)?;
+        let (tx, rx) = mpsc::channel(capacity);
+        *slot = Some(tx);
+        Ok(rx)
+    }
+
+    /// Sends a session's messages to the server. Answers to its requests (and their progress)
+    /// arrive on `reply`; the ids returned are the bridge's ids of those requests.
+    pub async fn send(
+        &self,
+        session: &str,
+        messages: Vec<Value>,
+        reply: &mpsc::Sender<Value>,
+    ) -> Result<Vec<u64>, BridgeError> {
+        let mut lines = Vec::with_capacity(messages.len());
+        let mut ids = Vec::new();
+        {
+            let mut routes = self.routes();
+            if !routes.sessions.contains_key(session) {
+                return Err(BridgeError::UnknownSession);
+            }
+            for message in messages {
+                if let Some((line, id)) = routes.outgoing(session, message, reply) {
+                    lines.push(line);
+                    ids.extend(id);
+                }
+            }
+        }
+        for line in lines {
+            if self.to_server.send(line).await.is_err() {
+                self.forget(&ids);
+                return Err(BridgeError::Closed(self.server.clone()));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Forgets requests whose client left, telling the server to cancel them.
+    pub fn abandon(&self, ids: &[u64]) {
+        let left = self.forget(ids);
+        for id in left {
+            let cancel = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": { "requestId": id, "reason": "the client went away" } });
+            // Best effort: a full queue means the server is busy; the answer is dropped anyway.
+            let _ = self.to_server.try_send(cancel.to_string());
+        }
+    }
+
+    /// Removes `ids` from the requests in flight; the ones that were still there.
+    fn forget(&self, ids: &[u64]) -> Vec<u64> {
+        let mut routes = self.routes();
+        ids.iter()
+            .copied()
+            .filter(|id| routes.pending.remove(id).is_some())
+            .collect()
+    }
+
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        // Every update leaves the maps consistent, so a poisoned lock is still usable.
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Routes one message from the server.
+    fn incoming(&self, mut message: Value) {
+        let is_request = message.get("method").is_some();
+        match (is_request, message.get("id").cloned()) {
+            // An answer to one of the bridge's requests.
+            (false, Some(id)) => {
+                let Some(pending) = id.as_u64().and_then(|id| self.routes().pending.remove(&id))
+                else {
+                    return;
+                };
+                message["id"] = pending.client_id;
+                if pending.reply.try_send(message).is_err() {
+                    tracing::debug!(server = %self.server, "a client left before its answer");
+                }
+            }
+            // A request of the server to its client.
+            (true, Some(id)) => {
+                let method = message["method"].as_str().unwrap_or_default().to_owned();
+                let refusal = json!({ "jsonrpc": "2.0", "id": id, "error": {
+                    "code": METHOD_NOT_FOUND,
+                    "message": format!("{method} is not available: the Apiary gateway shares this stdio server between clients"),
+                } });
+                let _ = self.to_server.try_send(refusal.to_string());
+            }
+            (true, None) => self.notification(message),
+            (false, None) => {}
+        }
+    }
+
+    fn notification(&self, mut message: Value) {
+        let routes = self.routes();
+        if message["method"] == "notifications/progress" {
+            let token = message
+                .pointer("/params/progressToken")
+                .and_then(Value::as_u64);
+            let Some(pending) = token.and_then(|t| routes.pending.get(&t)) else {
+                return;
+            };
+            if let Some(client_token) = &pending.progress_token {
+                message["params"]["progressToken"] = client_token.clone();
+                // Progress is advisory: dropped when the client does not keep up.
+                let _ = pending.reply.try_send(message);
+            }
+            return;
+        }
+        for listener in routes.sessions.values().flatten() {
+            // Change notices are hints; dropped for a session that does not keep up.
+            let _ = listener.try_send(message.clone());
+        }
+    }
+
+    /// The server's stdio ended: every request in flight gets an error.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let mut routes = self.routes();
+        for (_, pending) in routes.pending.drain() {
+            let error = jsonrpc::error(
+                pending.client_id,
+                INTERNAL_ERROR,
+                format!("the stdio server {} stopped before answering", self.server),
+            );
+            let _ = pending.reply.try_send(error);
+        }
+        routes.sessions.clear();
+    }
+}
+
+impl Routes {
+    /// The line to send for a session's `message`, with the bridge's request id when it is a
+    /// request; `None` for messages the bridge keeps to itself.
+    fn outgoing(
+        &mut self,
+        session: &str,
+        mut message: Value,
+        reply: &mpsc::Sender<Value>,
+    ) -> Option<(String, Option<u64>)> {
+        let method = message
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let id = message.get("id").cloned();
+        match (method.as_deref(), id) {
+            // The bridge initialized the server once, for everyone.
+            (Some("notifications/initialized"), None) => None,
+            (Some("notifications/cancelled"), None) => {
+                let client_id = message.pointer("/params/requestId")?.clone();
+                let ours = self
+                    .pending
+                    .iter()
+                    .find(|(_, p)| p.session == session && p.client_id == client_id)
+                    .map(|(id, _)| *id)?;
+                self.pending.remove(&ours);
+                message["params"]["requestId"] = json!(ours);
+                Some((message.to_string(), None))
+            }
+            (Some(_), None) => Some((message.to_string(), None)),
+            (Some(_), Some(client_id)) => {
+                self.next_id += 1;
+                let ours = self.next_id;
+                message["id"] = json!(ours);
+                let progress_token = message
+                    .pointer_mut("/params/_meta")
+                    .and_then(Value::as_object_mut)
+                    .and_then(|meta: &mut Map<String, Value>| {
+                        let token = meta.remove("progressToken")?;
+                        meta.insert("progressToken".into(), json!(ours));
+                        Some(token)
+                    });
+                self.pending.insert(
+                    ours,
+                    Pending {
+                        session: session.to_owned(),
+                        client_id,
+                        progress_token,
+                        reply: reply.clone(),
+                    },
+                );
+                Some((message.to_string(), Some(ours)))
+            }
+            // Answers to server requests: the bridge answered those itself.
+            (None, _) => None,
+        }
+    }
+}
+
+async fn write_loop<W>(server: String, mut queue: mpsc::Receiver<String>, write: W)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut sink = FramedWrite::new(write, LinesCodec::new());
+    while let Some(line) = queue.recv().await {
+        if let Err(error) = sink.send(line).await {
+            tracing::info!(%server, %error, "the stdio server's input closed");
+            break;
+        }
+    }
+}
+
+async fn read_loop<R>(bridge: Arc<Bridge>, mut lines: FramedRead<R, LinesCodec>)
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    while let Some(line) = lines.next().await {
+        match line {
+            Ok(line) => match serde_json::from_str::<Value>(&line) {
+                Ok(Value::Array(batch)) => batch.into_iter().for_each(|m| bridge.incoming(m)),
+                Ok(message) => bridge.incoming(message),
+                Err(error) => {
+                    tracing::debug!(server = %bridge.server, %error, "a stdio line that is not JSON")
+                }
+            },
+            Err(error) => {
+                tracing::warn!(server = %bridge.server, %error, "the stdio server's output broke");
+                break;
+            }
+        }
+    }
+    bridge.close();
+}

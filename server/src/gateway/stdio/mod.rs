@@ -1,0 +1,264 @@
+//! Stdio backends: the gateway speaks streamable HTTP to clients and line-delimited JSON-RPC
+//! to a local stdio server, through one shared [`Bridge`] per running process.
+//!
+//! Each answer travels on the event stream of the POST that asked, through the same
+//! [`Inspector`] as an HTTP backend's answers, so curation and measurement are the same.
+
+mod bridge;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::runtime::{Runtime, RuntimeError, ServerId};
+
+pub use bridge::{Bridge, BridgeError};
+
+use super::inspect::Inspector;
+use super::jsonrpc::{Plan, INTERNAL_ERROR, INVALID_REQUEST};
+use super::proxy::{failure, local_answer};
+use super::target::Target;
+use super::{sse, MAX_RESPONSE_BYTES};
+
+/// Messages (answers and progress) a POST's stream holds for a slow client.
+const REPLY_QUEUE: usize = 32;
+/// Notices a session's event stream holds for a slow client.
+const LISTEN_QUEUE: usize = 64;
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// The open bridges, by server.
+#[derive(Debug, Default)]
+pub struct Bridges {
+    open: tokio::sync::Mutex<HashMap<String, Arc<Bridge>>>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge").finish_non_exhaustive()
+    }
+}
+
+impl Bridges {
+    /// The bridge to `target`'s process, connecting (and initializing) it when there is none.
+    pub async fn get(
+        &self,
+        runtime: &dyn Runtime,
+        target: &Target,
+        server: &ServerId,
+        timeout: Duration,
+    ) -> Result<Arc<Bridge>, Response> {
+        let mut open = self.open.lock().await;
+        if let Some(bridge) = open.get(&target.id) {
+            if !bridge.is_closed() {
+                return Ok(bridge.clone());
+            }
+        }
+        open.remove(&target.id);
+        let deadline = Instant::now() + timeout;
+        let handle = loop {
+            match runtime.open_stdio(server).await {
+                Ok(handle) => break handle,
+                // The process is (re)starting: its channel shows up in a moment.
+                Err(RuntimeError::StdioUnavailable(_)) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => {
+                    target.metrics.backend_error();
+                    return Err(failure(
+                        StatusCode::BAD_GATEWAY,
+                        INTERNAL_ERROR,
+                        format!("cannot reach the stdio server {}: {error}", target.id),
+                    ));
+                }
+            }
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        let bridge = Bridge::start(target.id.clone(), handle, left)
+            .await
+            .map_err(|error| {
+                target.metrics.backend_error();
+                failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, error.to_string())
+            })?;
+        open.insert(target.id.clone(), bridge.clone());
+        Ok(bridge)
+    }
+}
+
+/// `POST`: a client's planned messages, sent over the bridge.
+pub async fn post(
+    bridge: Arc<Bridge>,
+    target: Arc<Target>,
+    headers: &HeaderMap,
+    plan: Plan,
+) -> Response {
+    let Some(forward) = plan.forward else {
+        return local_answer(plan.local, plan.batch);
+    };
+    let messages = match serde_json::from_slice::<Value>(&forward) {
+        Ok(Value::Array(messages)) => messages,
+        Ok(message) => vec![message],
+        Err(_) => Vec::new(),
+    };
+    if let Some(init) = messages.iter().find(|m| m["method"] == "initialize") {
+        if messages.len() > 1 || plan.batch {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                "Invalid Request: initialize must be sent on its own",
+            );
+        }
+        let (session, answer) = bridge.open_session(init["id"].clone());
+        let mut response = Json(answer).into_response();
+        if let Ok(value) = HeaderValue::from_str(&session) {
+            response.headers_mut().insert(SESSION_HEADER, value);
+        }
+        return response;
+    }
+    let Some(session) = session_of(headers) else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Bad Request: no Mcp-Session-Id header; send initialize first",
+        );
+    };
+    let started = Instant::now();
+    let (reply, answers) = mpsc::channel(REPLY_QUEUE + messages.len());
+    let ids = match bridge.send(session, messages, &reply).await {
+        Ok(ids) => ids,
+        Err(error) => return bridge_failure(&target, error),
+    };
+    drop(reply);
+    if ids.is_empty() {
+        return local_answer(plan.local, plan.batch);
+    }
+    let inspector = Inspector::new(target, plan.calls, started);
+    let first = plan
+        .local
+        .iter()
+        .map(|answer| sse::event(answer.to_string().as_bytes()))
+        .collect();
+    let events = replies(bridge, ids, answers);
+    event_stream(sse::inspect(events, first, inspector, MAX_RESPONSE_BYTES))
+}
+
+/// `GET`: the session's stream of notices that belong to no request.
+pub fn listen(bridge: &Bridge, target: Arc<Target>, headers: &HeaderMap) -> Response {
+    let Some(session) = session_of(headers) else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Bad Request: no Mcp-Session-Id header; send initialize first",
+        );
+    };
+    let notices = match bridge.listen(session, LISTEN_QUEUE) {
+        Ok(notices) => notices,
+        Err(error) => return bridge_failure(&target, error),
+    };
+    let events = tokio_stream_of(notices)
+        .map(|notice| Ok::<_, std::io::Error>(sse::event(notice.to_string().as_bytes())));
+    let inspector = Inspector::new(target, Vec::new(), Instant::now());
+    event_stream(sse::inspect(
+        events.boxed(),
+        Vec::new(),
+        inspector,
+        MAX_RESPONSE_BYTES,
+    ))
+}
+
+/// `DELETE`: ends the session.
+pub fn close(bridge: &Bridge, target: &Target, headers: &HeaderMap) -> Response {
+    let Some(session) = session_of(headers) else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Bad Request: no Mcp-Session-Id header",
+        );
+    };
+    match bridge.close_session(session) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => bridge_failure(target, error),
+    }
+}
+
+fn session_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+}
+
+fn bridge_failure(target: &Target, error: BridgeError) -> Response {
+    match error {
+        BridgeError::UnknownSession => {
+            failure(StatusCode::NOT_FOUND, INVALID_REQUEST, error.to_string())
+        }
+        _ => {
+            target.metrics.backend_error();
+            failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, error.to_string())
+        }
+    }
+}
+
+fn event_stream<S>(events: S) -> Response
+where
+    S: futures::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static,
+{
+    let mut response = Response::new(Body::from_stream(events));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// The answers to the requests `ids` as events, ending after the last answer. When the client
+/// leaves first, the requests still open are cancelled at the server.
+fn replies(
+    bridge: Arc<Bridge>,
+    ids: Vec<u64>,
+    answers: mpsc::Receiver<Value>,
+) -> futures::stream::BoxStream<'static, Result<axum::body::Bytes, std::io::Error>> {
+    struct Open {
+        bridge: Arc<Bridge>,
+        ids: Vec<u64>,
+        left: usize,
+        answers: mpsc::Receiver<Value>,
+    }
+    impl Drop for Open {
+        fn drop(&mut self) {
+            if self.left > 0 {
+                self.bridge.abandon(&self.ids);
+            }
+        }
+    }
+    let open = Open {
+        left: ids.len(),
+        bridge,
+        ids,
+        answers,
+    };
+    futures::stream::unfold(open, |mut open| async move {
+        if open.left == 0 {
+            return None;
+        }
+        let message = open.answers.recv().await?;
+        if message.get("id").is_some() {
+            open.left -= 1;
+        }
+        Some((Ok(sse::event(message.to_string().as_bytes())), open))
+    })
+    .boxed()
+}
