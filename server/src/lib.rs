@@ -169,19 +169,33 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .clone()
         .spawn_periodic(refresh_interval, shutdown.clone());
     tracing::info!(%url, "Apiary is listening");
+    let gateway = state.gateway.clone();
+    let drain = async {
+        shutdown.cancelled().await;
+        gateway.drain();
+    };
     let web = async {
-        let served = axum::serve(web::without_nagle(listener), web::router(state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await;
+        let serving = axum::serve(web::without_nagle(listener), web::router(state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let served = tokio::select! {
+            served = serving => served,
+            // The gateway cuts its streams within the grace period; this is the backstop for
+            // anything else that holds a connection open.
+            () = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(gateway::DRAIN_GRACE + std::time::Duration::from_secs(5)).await;
+            } => {
+                tracing::warn!("connections still open after the drain; stopping anyway");
+                Ok(())
+            }
+        };
         // Whatever stopped the web server stops the runtime and the operator too.
         shutdown.cancel();
         served
     };
-    let stop_runtime = async {
-        shutdown.cancelled().await;
-        runtime.shutdown().await;
-    };
-    let (served, ()) = tokio::join!(web, stop_runtime);
+    // The runtime stops after the web server drained, so calls in flight reach their servers.
+    let ((), served) = tokio::join!(drain, web);
+    runtime.shutdown().await;
     if let Err(error) = refreshing.await {
         tracing::error!(%error, "the tool refresh task panicked");
     }

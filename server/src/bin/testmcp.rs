@@ -40,6 +40,9 @@ struct Args {
     /// Milliseconds to wait before answering each tools/list.
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Milliseconds to wait before answering each tools/call.
+    #[arg(long, default_value_t = 0)]
+    call_delay_ms: u64,
     /// Serve streamable HTTP on this address instead of stdio.
     #[arg(long)]
     http: Option<String>,
@@ -117,6 +120,9 @@ impl ServerHandler for TestServer {
     ) -> Result<CallToolResponse, ErrorData> {
         if let Some(log) = &self.args.call_log {
             log_call(log, &request.name).await?;
+        }
+        if self.args.call_delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(self.args.call_delay_ms)).await;
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         Ok(CallToolResult::success(vec![ContentBlock::text(arguments.to_string())]).into())

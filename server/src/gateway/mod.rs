@@ -35,6 +35,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use futures::{Stream, StreamExt};
 
 use crate::db::{Db, DbError};
 use crate::web::AppState;
@@ -45,6 +46,10 @@ use target::{Target, Targets};
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// The largest JSON answer or single event the gateway reads from a backend.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How long answers in flight may still take once shutdown begins; event streams that wait
+/// for server notices end at once.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 /// The gateway's routes.
 pub fn routes() -> Router<AppState> {
@@ -66,6 +71,8 @@ struct Inner {
     bridges: stdio::Bridges,
     client: reqwest::Client,
     timeout: Duration,
+    /// Cancelled when shutdown begins.
+    draining: tokio_util::sync::CancellationToken,
 }
 
 impl Gateway {
@@ -88,8 +95,30 @@ impl Gateway {
                 bridges: stdio::Bridges::default(),
                 client,
                 timeout,
+                draining: tokio_util::sync::CancellationToken::new(),
             }),
         }
+    }
+
+    /// Begins a graceful drain: streams that only wait for notices end now, answers in flight
+    /// get [`DRAIN_GRACE`] to finish.
+    pub fn drain(&self) {
+        self.inner.draining.cancel();
+    }
+
+    /// `stream`, cut when the drain asks: at once for a notice stream, after the grace period
+    /// for one that carries answers to requests.
+    fn until_drained<S>(&self, stream: S, answering: bool) -> impl Stream<Item = S::Item> + Send
+    where
+        S: Stream + Send + 'static,
+    {
+        let draining = self.inner.draining.clone();
+        stream.take_until(Box::pin(async move {
+            draining.cancelled().await;
+            if answering {
+                tokio::time::sleep(DRAIN_GRACE).await;
+            }
+        }))
     }
 
     /// Forgets what the gateway knows about `namespace/name` (after a registration or a

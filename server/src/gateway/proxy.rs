@@ -69,7 +69,7 @@ pub async fn post(
         Backend::Http(url) => url.clone(),
         Backend::Stdio(server) => {
             return match state.gateway.bridge(&*state.runtime, &target, server).await {
-                Ok(bridge) => stdio::post(bridge, target, &headers, plan).await,
+                Ok(bridge) => stdio::post(&state.gateway, bridge, target, &headers, plan).await,
                 Err(response) => response,
             }
         }
@@ -87,7 +87,7 @@ pub async fn post(
         .headers(pick(&headers, REQUEST_HEADERS))
         .body(forward);
     match state.gateway.send(&target, request).await {
-        Ok(response) => relay(response, inspector, plan.local, plan.batch).await,
+        Ok(response) => relay(&state, response, inspector, (plan.local, plan.batch), true).await,
         Err(response) => response,
     }
 }
@@ -130,7 +130,7 @@ async fn without_body(
                 Err(response) => return response,
             };
             return match method {
-                Method::GET => stdio::listen(&bridge, target, headers),
+                Method::GET => stdio::listen(&state.gateway, &bridge, target, headers),
                 _ => stdio::close(&bridge, &target, headers),
             };
         }
@@ -143,7 +143,7 @@ async fn without_body(
         .request(method, &*url)
         .headers(pick(headers, REQUEST_HEADERS));
     match state.gateway.send(&target, request).await {
-        Ok(response) => relay(response, inspector, Vec::new(), false).await,
+        Ok(response) => relay(&state, response, inspector, (Vec::new(), false), false).await,
         Err(response) => response,
     }
 }
@@ -172,12 +172,14 @@ async fn resolve(state: &AppState, namespace: &str, name: &str) -> Result<Arc<Ta
 }
 
 /// Passes the backend's answer on, inspected where needed, with the gateway's own answers
-/// (`local`) added.
+/// (`local`, in a batch or not) added. `answering` says the stream carries answers to requests
+/// (a POST's), not only notices (a GET's), which matters for the drain.
 async fn relay(
+    state: &AppState,
     upstream: reqwest::Response,
     mut inspector: Inspector,
-    local: Vec<Value>,
-    batch: bool,
+    (local, batch): (Vec<Value>, bool),
+    answering: bool,
 ) -> Response {
     let status = upstream.status();
     let headers = pick(upstream.headers(), RESPONSE_HEADERS);
@@ -197,7 +199,7 @@ async fn relay(
             inspector,
             MAX_RESPONSE_BYTES,
         );
-        Body::from_stream(events)
+        Body::from_stream(state.gateway.until_drained(events, answering))
     } else if content_type.starts_with("application/json") {
         let bytes = match read_bounded(upstream).await {
             Ok(bytes) => bytes,
@@ -209,7 +211,7 @@ async fn relay(
         // Everything forwarded was a notification (202, no body): only the gateway answers.
         return local_answer(local, batch);
     } else {
-        Body::from_stream(upstream.bytes_stream())
+        Body::from_stream(state.gateway.until_drained(upstream.bytes_stream(), false))
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;

@@ -26,7 +26,7 @@ use super::inspect::Inspector;
 use super::jsonrpc::{Plan, INTERNAL_ERROR, INVALID_REQUEST};
 use super::proxy::{failure, local_answer};
 use super::target::Target;
-use super::{sse, MAX_RESPONSE_BYTES};
+use super::{sse, Gateway, MAX_RESPONSE_BYTES};
 
 /// Messages (answers and progress) a POST's stream holds for a slow client.
 const REPLY_QUEUE: usize = 32;
@@ -94,6 +94,7 @@ impl Bridges {
 
 /// `POST`: a client's planned messages, sent over the bridge.
 pub async fn post(
+    gateway: &Gateway,
     bridge: Arc<Bridge>,
     target: Arc<Target>,
     headers: &HeaderMap,
@@ -146,11 +147,17 @@ pub async fn post(
         .map(|answer| sse::event(answer.to_string().as_bytes()))
         .collect();
     let events = replies(bridge, ids, answers);
-    event_stream(sse::inspect(events, first, inspector, MAX_RESPONSE_BYTES))
+    let events = sse::inspect(events, first, inspector, MAX_RESPONSE_BYTES);
+    event_stream(gateway.until_drained(events, true))
 }
 
 /// `GET`: the session's stream of notices that belong to no request.
-pub fn listen(bridge: &Bridge, target: Arc<Target>, headers: &HeaderMap) -> Response {
+pub fn listen(
+    gateway: &Gateway,
+    bridge: &Bridge,
+    target: Arc<Target>,
+    headers: &HeaderMap,
+) -> Response {
     let Some(session) = session_of(headers) else {
         return failure(
             StatusCode::BAD_REQUEST,
@@ -165,12 +172,8 @@ pub fn listen(bridge: &Bridge, target: Arc<Target>, headers: &HeaderMap) -> Resp
     let events = tokio_stream_of(notices)
         .map(|notice| Ok::<_, std::io::Error>(sse::event(notice.to_string().as_bytes())));
     let inspector = Inspector::new(target, Vec::new(), Instant::now());
-    event_stream(sse::inspect(
-        events.boxed(),
-        Vec::new(),
-        inspector,
-        MAX_RESPONSE_BYTES,
-    ))
+    let events = sse::inspect(events.boxed(), Vec::new(), inspector, MAX_RESPONSE_BYTES);
+    event_stream(gateway.until_drained(events, false))
 }
 
 /// `DELETE`: ends the session.
