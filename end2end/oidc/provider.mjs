@@ -11,8 +11,8 @@
 // crashed test run leaves no provider behind.
 //
 // Clients `apiary` and `other-app` (client_secret_basic, authorization code with PKCE S256),
-// machine clients `robot` and `robot-nobody` (client credentials; JWT access tokens for the
-// `resource` they ask for, with the client's groups), and the test users below. Signing keys and cookie keys are fresh on every start.
+// machine clients `robot`, `robot-nobody` and `robot-search` (client credentials; JWT access
+// tokens for the `resource` they ask for, with the client's groups), and the test users below. Signing keys and cookie keys are fresh on every start.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -48,6 +48,7 @@ const CLIENTS = [
 const MACHINES = [
   { id: 'robot', secret: 'robot-secret', groups: ['apiary-consumers'] },
   { id: 'robot-nobody', secret: 'robot-nobody-secret', groups: [] },
+  { id: 'robot-search', secret: 'robot-search-secret', groups: ['apiary-consumers', 'team-search'] },
 ];
 
 /** Parses the command line; exits with a usage message on anything unknown. */

@@ -103,6 +103,7 @@ enum Rule {
 const ROUTES: &[(&str, &str, Rule)] = &[
     ("PUT", "/api/v1/servers/matrix/osv", Rule::Admin),
     ("PUT", "/api/v1/servers/matrix/osv/curation", Rule::Admin),
+    ("PUT", "/api/v1/servers/matrix/osv/access", Rule::Admin),
     (
         "POST",
         "/api/v1/servers/matrix/osv/refresh",

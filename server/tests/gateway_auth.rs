@@ -8,7 +8,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::mcp_servers::{testmcp_http, HttpBackend};
-use support::oidc::{Options, ROBOT, ROBOT_WITHOUT_GROUPS};
+use support::oidc::{Options, ROBOT, ROBOT_SEARCH, ROBOT_WITHOUT_GROUPS};
 use support::signed_in::{self, challenge, Client, SignedInApp};
 
 /// Publishes `gw/echo` (apiary-testmcp over HTTP) as the admin and fetches its tools.
@@ -151,5 +151,112 @@ async fn an_expired_token_is_refused_at_the_gateway() {
         challenge(&expired).contains("ExpiredSignature"),
         "{}",
         challenge(&expired)
+    );
+}
+
+#[tokio::test]
+async fn per_server_access_opens_the_endpoint_or_narrows_it_to_roles_and_teams() {
+    let db = support::sqlite().await;
+    let Some(app) = signed_in::start(&db).await else {
+        return;
+    };
+    let (_backend, _dir) = publish_echo(&app).await;
+    let endpoint = format!("{}/mcp/gw/echo", app.url);
+    let access_url = format!("{}/api/v1/servers/gw/echo/access", app.url);
+    let admin = Client::new(&app);
+    admin.sign_in_as("adam").await;
+    let put = |policy: Value| {
+        let http = admin.http.clone();
+        let url = access_url.clone();
+        async move {
+            let response = http.put(url).json(&policy).send().await.expect("put");
+            let status = response.status();
+            (status, response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let consumer = app.provider.machine_token(ROBOT, &endpoint).await;
+    let searcher = app.provider.machine_token(ROBOT_SEARCH, &endpoint).await;
+
+    // Unknown servers are not told apart from protected ones without a token.
+    let unknown = reqwest::Client::new()
+        .post(format!("{}/mcp/gw/nothing", app.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, answer) = put(json!({ "anonymous": true })).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        initialize(&app, None).await.status(),
+        StatusCode::OK,
+        "an anonymous endpoint needs no token"
+    );
+
+    let (status, _) = put(json!({ "teams": ["search"] })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        initialize(&app, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        initialize(&app, Some(&searcher)).await.status(),
+        StatusCode::OK,
+        "a member of team search"
+    );
+    let outsider = initialize(&app, Some(&consumer)).await;
+    assert_eq!(outsider.status(), StatusCode::FORBIDDEN);
+    let why: Value = outsider.json().await.expect("JSON");
+    assert!(
+        why.to_string().contains("teams search"),
+        "the refusal says which teams: {why}"
+    );
+
+    let (status, _) = put(json!({ "roles": ["owner", "admin"] })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        initialize(&app, Some(&searcher)).await.status(),
+        StatusCode::FORBIDDEN,
+        "a consumer is not an owner or admin"
+    );
+
+    let (status, answer) = put(json!({ "teams": ["Search Team"] })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["field"], "teams[0]", "{answer}");
+    let (status, answer) = put(json!({ "anonymous": true, "roles": ["admin"] })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["field"], "anonymous", "{answer}");
+    let (status, answer) = put(json!({ "roles": ["superuser"] })).await;
+    assert!(status.is_client_error(), "{status} {answer}");
+    assert!(answer.to_string().contains("roles"), "{answer}");
+
+    let owner = Client::new(&app);
+    owner.sign_in_as("olga").await;
+    let refused = owner
+        .http
+        .put(&access_url)
+        .json(&json!({ "anonymous": true }))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "only admins set access"
+    );
+    let shown: Value = admin
+        .http
+        .get(&access_url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        shown,
+        json!({ "anonymous": false, "roles": ["owner", "admin"], "teams": [] }),
+        "the last good policy stayed"
     );
 }

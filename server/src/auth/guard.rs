@@ -41,14 +41,17 @@ pub async fn require_sign_in(
         return next.run(request).await;
     }
     if path.starts_with("/mcp/") {
-        // MCP clients are not browsers: the gateway takes bearer tokens only.
-        return match super::resource::admit(&auth, &path, bearer_token(&request)).await {
-            Ok(viewer) => {
-                request.extensions_mut().insert(viewer);
-                next.run(request).await
+        // MCP clients are not browsers: the gateway takes bearer tokens only, and decides per
+        // server who may use it (some servers are open without a token).
+        if let Some(token) = bearer_token(&request) {
+            match super::resource::verify(&auth, &path, &token).await {
+                Ok(viewer) => {
+                    request.extensions_mut().insert(viewer);
+                }
+                Err(refusal) => return refusal,
             }
-            Err(refusal) => refusal,
-        };
+        }
+        return next.run(request).await;
     }
     if let Some(token) = bearer_token(&request) {
         return match auth.bearer.verify(&token, &[auth.audience.as_str()]).await {

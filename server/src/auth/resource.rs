@@ -9,9 +9,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use apiary_app::access::{Action, Viewer};
+use apiary_app::access::Viewer;
 
-use super::{Auth, Forbidden};
+use super::Auth;
 use crate::web::AppState;
 
 /// Where the metadata of `/mcp/...` lives: this prefix plus the endpoint's path.
@@ -43,34 +43,33 @@ async fn metadata(
     .into_response()
 }
 
-/// Admits a gateway request for `path` with `token`: a valid token for this endpoint (or for
-/// Apiary) whose holder may browse; otherwise 401 with a challenge pointing at the metadata,
-/// or 403.
-pub async fn admit(auth: &Auth, path: &str, token: Option<String>) -> Result<Viewer, Response> {
+/// Checks the bearer `token` of a gateway request for `path`: valid for this endpoint (or for
+/// Apiary). Whether its holder may use the endpoint is the gateway's decision (per server, see
+/// [`crate::gateway::access`]); a bad token gets 401 with a challenge pointing at the metadata.
+pub async fn verify(auth: &Auth, path: &str, token: &str) -> Result<Viewer, Response> {
     let endpoint = endpoint_of(path);
     let resource = format!("{}{endpoint}", auth.public_url);
-    let metadata = format!("{}{METADATA_PREFIX}{endpoint}", auth.public_url);
-    let Some(token) = token else {
-        return Err(challenge(Some(&metadata), None));
-    };
     let identity = auth
         .bearer
-        .verify(&token, &[resource.as_str(), auth.audience.as_str()])
+        .verify(token, &[resource.as_str(), auth.audience.as_str()])
         .await
         .map_err(|error| {
             tracing::info!(%error, %resource, "refused a gateway token");
-            challenge(Some(&metadata), Some(&error.to_string()))
+            challenge(
+                Some(&metadata_of(auth, &endpoint)),
+                Some(&error.to_string()),
+            )
         })?;
-    let viewer = auth.viewer_for(identity);
-    if viewer.may(Action::Browse, None) {
-        Ok(viewer)
-    } else {
-        Err(Forbidden(format!(
-            "{} has a valid token but no Apiary role, so it may not use {resource}",
-            viewer.name
-        ))
-        .into_response())
-    }
+    Ok(auth.viewer_for(identity))
+}
+
+/// 401 asking for a bearer token for the gateway endpoint of `path`, naming its metadata.
+pub fn ask_for_token(auth: &Auth, path: &str) -> Response {
+    challenge(Some(&metadata_of(auth, &endpoint_of(path))), None)
+}
+
+fn metadata_of(auth: &Auth, endpoint: &str) -> String {
+    format!("{}{METADATA_PREFIX}{endpoint}", auth.public_url)
 }
 
 /// `/mcp/{namespace}/{name}` of a gateway path (dropping anything after the name).

@@ -18,6 +18,7 @@
 //! says so. With sign-in on, every request needs a bearer token for the
 //! endpoint ([`crate::auth::resource`]); in local mode the gateway serves this machine only.
 
+pub mod access;
 #[doc(hidden)]
 pub mod fuzzing;
 mod inspect;

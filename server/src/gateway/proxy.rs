@@ -9,11 +9,17 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use futures::StreamExt;
 use serde_json::Value;
 
+use apiary_app::access::Viewer;
+
+use crate::auth::resource::ask_for_token;
+use crate::auth::Forbidden;
 use crate::web::AppState;
+
+use super::access::Decision;
 
 use super::inspect::Inspector;
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST};
@@ -44,10 +50,12 @@ const RESPONSE_HEADERS: &[&str] = &[
 pub async fn post(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
+    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let target = match resolve(&state, &namespace, &name).await {
+    let viewer = viewer.map(|Extension(viewer)| viewer);
+    let target = match resolve(&state, &namespace, &name, viewer.as_ref()).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -97,28 +105,32 @@ pub async fn post(
 pub async fn get(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
+    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Response {
-    without_body(state, Method::GET, &namespace, &name, &headers).await
+    let viewer = viewer.map(|Extension(viewer)| viewer);
+    without_body(state, Method::GET, (&namespace, &name), viewer, &headers).await
 }
 
 /// `DELETE /mcp/{namespace}/{name}`: ends the client's session.
 pub async fn delete(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
+    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Response {
-    without_body(state, Method::DELETE, &namespace, &name, &headers).await
+    let viewer = viewer.map(|Extension(viewer)| viewer);
+    without_body(state, Method::DELETE, (&namespace, &name), viewer, &headers).await
 }
 
 async fn without_body(
     state: AppState,
     method: Method,
-    namespace: &str,
-    name: &str,
+    (namespace, name): (&str, &str),
+    viewer: Option<Viewer>,
     headers: &HeaderMap,
 ) -> Response {
-    let target = match resolve(&state, namespace, name).await {
+    let target = match resolve(&state, namespace, name, viewer.as_ref()).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -148,10 +160,25 @@ async fn without_body(
     }
 }
 
-/// The published server, or the answer that there is none.
-async fn resolve(state: &AppState, namespace: &str, name: &str) -> Result<Arc<Target>, Response> {
+/// The published server, when `viewer` (the holder of a valid bearer token, if any) may use
+/// it; otherwise the answer: a challenge, a refusal, or that there is no such server.
+async fn resolve(
+    state: &AppState,
+    namespace: &str,
+    name: &str,
+    viewer: Option<&Viewer>,
+) -> Result<Arc<Target>, Response> {
+    let path = format!("/mcp/{namespace}/{name}");
     let target = match state.gateway.target(&state.db, namespace, name).await {
         Ok(Some(target)) => target,
+        // Which servers exist is not told to clients without a token.
+        Ok(None) if viewer.is_none() && state.auth.is_some() => {
+            return Err(state
+                .auth
+                .as_ref()
+                .map(|auth| ask_for_token(auth, &path))
+                .unwrap_or_default())
+        }
         Ok(None) => {
             return Err(failure(
                 StatusCode::NOT_FOUND,
@@ -168,6 +195,13 @@ async fn resolve(state: &AppState, namespace: &str, name: &str) -> Result<Arc<Ta
             ));
         }
     };
+    if let Some(auth) = &state.auth {
+        match target.access.decide(viewer, &target.id) {
+            Decision::Allow => {}
+            Decision::Challenge => return Err(ask_for_token(auth, &path)),
+            Decision::Forbid(why) => return Err(Forbidden(why).into_response()),
+        }
+    }
     Ok(target)
 }
 

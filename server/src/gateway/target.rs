@@ -14,6 +14,7 @@ use crate::registry::listing::{list_published, PublishedServer, Query};
 use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
 
+use super::access::Access;
 use super::measure::{ServerMetrics, ToolMetrics};
 
 /// How long a loaded target is used before it is read again. Curation and registration
@@ -117,6 +118,8 @@ pub struct Target {
     pub tools: ToolMap,
     /// How calls of other tools are refused.
     pub unknown_tools: UnknownTools,
+    /// Who may use it.
+    pub access: Access,
     /// Its metric handles.
     pub metrics: ServerMetrics,
 }
@@ -130,11 +133,12 @@ impl Target {
             backend: Backend::Unsupported(String::new()),
             tools: ToolMap::detached(names),
             unknown_tools,
+            access: Access::default(),
             metrics: ServerMetrics::new("tests/tests"),
         }
     }
 
-    fn of(server: &PublishedServer) -> Self {
+    fn of(server: &PublishedServer, access: Access) -> Self {
         let id = server.id();
         Self {
             backend: backend_of(
@@ -143,6 +147,7 @@ impl Target {
             ),
             tools: ToolMap::of(server, &id),
             unknown_tools: server.curation.unknown_tools,
+            access,
             metrics: ServerMetrics::new(&id),
             id,
         }
@@ -197,10 +202,14 @@ impl Targets {
             .await?
             .into_iter()
             .next();
+        let access = match &server {
+            Some(_) => super::access::store::load_by_name(db, namespace, name).await?,
+            None => Access::default(),
+        };
         let mut loaded = self.write();
         Ok(match server {
             Some(server) => {
-                let target = Arc::new(Target::of(&server));
+                let target = Arc::new(Target::of(&server, access));
                 loaded.insert(key, (Instant::now(), target.clone()));
                 Some(target)
             }

@@ -23,6 +23,8 @@ use utoipa::OpenApi;
         crate::registry::internal_api::refresh,
         crate::registry::curation::api::show,
         crate::registry::curation::api::replace,
+        crate::gateway::access::api::show,
+        crate::gateway::access::api::replace,
         super::servers_api::register,
         super::health::live,
         super::health::ready,

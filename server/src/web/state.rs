@@ -16,6 +16,7 @@ use crate::registry::fetch::FetchLimits;
 use crate::registry::refresh::Refresher;
 use crate::registry::RegistrySettings;
 use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
+use crate::web::ApiError;
 use crate::Settings;
 
 /// Everything a request handler can reach.
@@ -102,5 +103,16 @@ impl AppState {
             catalog: Arc::new(self.servers.clone()),
             server_pages: Arc::new(ServerPages::new(self.db.clone(), &self.registry)),
         }
+    }
+}
+
+impl AppState {
+    /// The database id of server `namespace/name`, or a 404 that names it.
+    pub async fn server_id(&self, namespace: &str, name: &str) -> Result<String, ApiError> {
+        self.servers
+            .id_of(namespace, name)
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))?
+            .ok_or_else(|| ApiError::NotFound(format!("no server {namespace}/{name}")))
     }
 }

@@ -20,6 +20,8 @@ pub const CLIENT_ID: &str = "apiary";
 pub const CLIENT_SECRET: &str = "apiary-test-secret";
 /// A machine client (client credentials) whose access tokens carry the consumer group.
 pub const ROBOT: (&str, &str) = ("robot", "robot-secret");
+/// A machine client of team search (and a consumer).
+pub const ROBOT_SEARCH: (&str, &str) = ("robot-search", "robot-search-secret");
 /// A machine client whose access tokens carry no group.
 pub const ROBOT_WITHOUT_GROUPS: (&str, &str) = ("robot-nobody", "robot-nobody-secret");
 /// A second registered client, for tokens issued to someone else ("wrong audience").

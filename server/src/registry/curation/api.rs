@@ -39,7 +39,7 @@ pub async fn show(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Action::Curate, None)?;
-    let id = server_id(&state, &namespace, &name).await?;
+    let id = state.server_id(&namespace, &name).await?;
     let curation = store::load(&state.db, &id).await.map_err(internal)?;
     let published = published_of(&state.db, &id).await.map_err(internal)?;
     Ok(Json(view(&curation, &published)))
@@ -63,7 +63,7 @@ pub async fn replace(
 ) -> Result<Json<Value>, ApiError> {
     let actor = principal.require(Action::Curate, None)?;
     let Json(curation) = body?;
-    let id = server_id(&state, &namespace, &name).await?;
+    let id = state.server_id(&namespace, &name).await?;
     let published = published_of(&state.db, &id).await.map_err(internal)?;
     validate(&curation, &published)?;
     store::save(
@@ -82,15 +82,6 @@ pub async fn replace(
 fn view(curation: &Curation, published: &[ToolDef]) -> Value {
     let curated = curated_tools(published, None, None, curation);
     json!({ "curation": curation, "published": published, "curated": curated.tools })
-}
-
-async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<String, ApiError> {
-    state
-        .servers
-        .id_of(namespace, name)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::NotFound(format!("no server {namespace}/{name}")))
 }
 
 /// The tools server `id` publishes before curation.
