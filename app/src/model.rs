@@ -100,6 +100,35 @@ impl Health {
         }
     }
 
+    /// Classifies recent calls through the gateway: failing when at least half failed, slow
+    /// when the 95th percentile is over `slow_ms`.
+    pub fn of_calls(calls: u64, errors: u64, p95_ms: u64, slow_ms: i64) -> Self {
+        if calls == 0 {
+            Health::Unknown
+        } else if errors * 2 >= calls {
+            Health::Failing
+        } else if i64::try_from(p95_ms).unwrap_or(i64::MAX) > slow_ms {
+            Health::Slow
+        } else {
+            Health::Healthy
+        }
+    }
+
+    /// The worse of two readings; a known reading beats an unknown one.
+    pub fn worse(self, other: Health) -> Health {
+        let rank = |health: Health| match health {
+            Health::Unknown => 0,
+            Health::Healthy => 1,
+            Health::Slow => 2,
+            Health::Failing => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+
     /// The value in URLs and the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -169,6 +198,17 @@ impl ServerCard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateway_calls_set_health_and_the_worse_reading_wins() {
+        assert_eq!(Health::of_calls(0, 0, 0, 1000), Health::Unknown);
+        assert_eq!(Health::of_calls(10, 5, 20, 1000), Health::Failing);
+        assert_eq!(Health::of_calls(10, 1, 2000, 1000), Health::Slow);
+        assert_eq!(Health::of_calls(10, 1, 20, 1000), Health::Healthy);
+        assert_eq!(Health::Healthy.worse(Health::Failing), Health::Failing);
+        assert_eq!(Health::Slow.worse(Health::Healthy), Health::Slow);
+        assert_eq!(Health::Unknown.worse(Health::Healthy), Health::Healthy);
+    }
 
     fn card(name: &str, description: &str) -> ServerCard {
         ServerCard {

@@ -35,6 +35,9 @@ pub struct Settings {
     /// How often every published server's tools are fetched again, in seconds
     /// (`APIARY_REFRESH_INTERVAL_SECS`).
     pub refresh_interval_secs: u64,
+    /// How often the gateway's measurements are stored for the console and health, in
+    /// seconds (`APIARY_GATEWAY_SAMPLE_SECS`).
+    pub gateway_sample_secs: u64,
     /// The longest one live tool fetch may take, in seconds (`APIARY_FETCH_TIMEOUT_SECS`).
     pub fetch_timeout_secs: u64,
     /// The schema contract every tool snapshot is checked against (the `[policy]` table of
@@ -96,6 +99,7 @@ struct RawSettings {
     public_url: Option<String>,
     health_slow_ms: Option<String>,
     refresh_interval_secs: Option<String>,
+    gateway_sample_secs: Option<String>,
     fetch_timeout_secs: Option<String>,
     runtime: Option<String>,
     watch_namespace: Option<String>,
@@ -127,6 +131,7 @@ const KEYS: &[&str] = &[
     "public_url",
     "health_slow_ms",
     "refresh_interval_secs",
+    "gateway_sample_secs",
     "fetch_timeout_secs",
     "runtime",
     "watch_namespace",
@@ -258,6 +263,11 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         raw.refresh_interval_secs,
         300,
     )?;
+    let gateway_sample_secs = positive(
+        "gateway_sample_secs (APIARY_GATEWAY_SAMPLE_SECS)",
+        raw.gateway_sample_secs,
+        60,
+    )?;
     let fetch_timeout_secs = positive(
         "fetch_timeout_secs (APIARY_FETCH_TIMEOUT_SECS)",
         raw.fetch_timeout_secs,
@@ -271,6 +281,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     Ok(Settings {
         policy: raw.policy.unwrap_or_default(),
         refresh_interval_secs,
+        gateway_sample_secs,
         fetch_timeout_secs,
         public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
         health_slow_ms,

@@ -168,6 +168,11 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .refresher
         .clone()
         .spawn_periodic(refresh_interval, shutdown.clone());
+    let sampling = state.gateway.usage().spawn_periodic(
+        state.db.clone(),
+        std::time::Duration::from_secs(state.settings.gateway_sample_secs),
+        shutdown.clone(),
+    );
     tracing::info!(%url, "Apiary is listening");
     let gateway = state.gateway.clone();
     let drain = async {
@@ -196,6 +201,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     // The runtime stops after the web server drained, so calls in flight reach their servers.
     let ((), served) = tokio::join!(drain, web);
     runtime.shutdown().await;
+    if let Err(error) = sampling.await {
+        tracing::error!(%error, "the gateway sampling task panicked");
+    }
     if let Err(error) = refreshing.await {
         tracing::error!(%error, "the tool refresh task panicked");
     }

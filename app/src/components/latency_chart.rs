@@ -1,11 +1,13 @@
 use leptos::prelude::*;
 
 use super::EmptyState;
-use crate::model::server_detail::HealthPoint;
-use crate::present::latency_chart::{layout, summary, BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH};
+use crate::model::server_detail::{CallPoint, HealthPoint};
+use crate::present::latency_chart::{
+    call_summary, calls_as_points, layout, summary, ChartLayout, BOTTOM, HEIGHT, LEFT, RIGHT, TOP,
+    WIDTH,
+};
 
-/// Fetch latency over time as an inline SVG drawn on the server: gridlines with labels,
-/// a line through the samples, failures marked with a cross, and the chart in words.
+/// Fetch latency over time: every live tool fetch, failures marked with a cross.
 #[component]
 pub fn LatencyChart(samples: Vec<HealthPoint>) -> impl IntoView {
     let Some(chart) = layout(&samples) else {
@@ -16,7 +18,56 @@ pub fn LatencyChart(samples: Vec<HealthPoint>) -> impl IntoView {
         }
         .into_any();
     };
-    let words = summary(&samples);
+    view! {
+        <TimeChart
+            chart
+            title="Fetch latency over time"
+            words=summary(&samples)
+            legend="Dots: successful fetches. Crosses: failed fetches."
+            test_id="latency-chart"
+            summary_test_id="latency-summary"
+        />
+    }
+    .into_any()
+}
+
+/// Tool-call latency through the gateway: the 95th percentile of each sampling interval,
+/// intervals with failed calls marked with a cross.
+#[component]
+pub fn CallLatencyChart(calls: Vec<CallPoint>) -> impl IntoView {
+    let points = calls_as_points(&calls);
+    let Some(chart) = layout(&points) else {
+        return view! {
+            <EmptyState title="No calls through the gateway yet">
+                <p>"Apiary measures every tool call that goes through its gateway endpoint and stores the counts and latencies every minute. Connect a client (below) to see them here."</p>
+            </EmptyState>
+        }
+        .into_any();
+    };
+    view! {
+        <TimeChart
+            chart
+            title="Tool-call latency through the gateway (95th percentile per interval)"
+            words=call_summary(&calls)
+            legend="Dots: intervals without failed calls. Crosses: intervals with failed calls."
+            test_id="call-chart"
+            summary_test_id="call-summary"
+        />
+    }
+    .into_any()
+}
+
+/// A time series as an inline SVG drawn on the server: gridlines with labels, a line through
+/// the points, failures marked with a cross, and the chart in words.
+#[component]
+fn TimeChart(
+    chart: ChartLayout,
+    title: &'static str,
+    words: String,
+    legend: &'static str,
+    test_id: &'static str,
+    summary_test_id: &'static str,
+) -> impl IntoView {
     let axis_y = HEIGHT - BOTTOM;
     let right = WIDTH - RIGHT;
     let gridlines = chart
@@ -49,15 +100,15 @@ pub fn LatencyChart(samples: Vec<HealthPoint>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <figure data-testid="latency-chart">
+        <figure data-testid=test_id>
             <div class="overflow-x-auto">
                 <svg
                     viewBox=format!("0 0 {WIDTH} {HEIGHT}")
                     role="img"
-                    aria-label=format!("Fetch latency over time. {words}")
+                    aria-label=format!("{title}. {words}")
                     class="h-auto w-full min-w-[20rem] max-w-3xl"
                 >
-                    <title>"Fetch latency over time"</title>
+                    <title>{title}</title>
                     {gridlines}
                     <line x1=LEFT x2=right y1=axis_y y2=axis_y class="stroke-slate-500" stroke-width="1" />
                     <line x1=LEFT x2=LEFT y1=TOP y2=axis_y class="stroke-slate-500" stroke-width="1" />
@@ -67,9 +118,9 @@ pub fn LatencyChart(samples: Vec<HealthPoint>) -> impl IntoView {
                     {marks}
                 </svg>
             </div>
-            <figcaption class="mt-2 text-sm text-slate-700 dark:text-slate-300" data-testid="latency-summary">
+            <figcaption class="mt-2 text-sm text-slate-700 dark:text-slate-300" data-testid=summary_test_id>
                 {words}
-                <span class="ml-2 text-xs text-slate-600 dark:text-slate-400">"Dots: successful fetches. Crosses: failed fetches."</span>
+                <span class="ml-2 text-xs text-slate-600 dark:text-slate-400">{legend}</span>
             </figcaption>
         </figure>
     }

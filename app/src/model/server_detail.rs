@@ -13,6 +13,10 @@ pub struct ServerDetail {
     pub tools: Vec<ToolView>,
     /// Health samples, oldest first.
     pub health: Vec<HealthPoint>,
+    /// Tool calls through the gateway per sampling interval, oldest first.
+    pub calls: Vec<CallPoint>,
+    /// Each published tool's calls through the gateway over the last day.
+    pub tool_usage: Vec<ToolUsage>,
     /// Tool snapshots, newest first.
     pub history: Vec<SnapshotEntry>,
     /// Policy findings of the newest snapshot.
@@ -89,6 +93,38 @@ pub struct HealthPoint {
     pub ok: bool,
     /// Its latency (time to failure for errors), in milliseconds.
     pub latency_ms: i64,
+}
+
+/// One sampling interval of the tool calls through the gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallPoint {
+    /// When, in Unix milliseconds.
+    pub at_ms: i64,
+    /// When, for display.
+    pub at_label: String,
+    /// Calls in the interval.
+    pub calls: u64,
+    /// Failed calls in the interval.
+    pub errors: u64,
+    /// Median latency, in milliseconds.
+    pub p50_ms: u64,
+    /// 95th percentile latency, in milliseconds.
+    pub p95_ms: u64,
+}
+
+/// One tool's calls through the gateway over a span of time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolUsage {
+    /// The published name.
+    pub tool: String,
+    /// Calls.
+    pub calls: u64,
+    /// Failed calls (an error, a result with `isError`, or no answer).
+    pub errors: u64,
+    /// Median latency, in milliseconds.
+    pub p50_ms: u64,
+    /// 95th percentile latency, in milliseconds.
+    pub p95_ms: u64,
 }
 
 /// One stored tool snapshot.

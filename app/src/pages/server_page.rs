@@ -4,8 +4,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::load_server_detail;
 use crate::components::{
-    ConnectionSnippets, CopyableCode, LatencyChart, PageSection, PolicyFindings,
-    ServerOverviewView, SnapshotHistory, ToolList,
+    CallLatencyChart, ConnectionSnippets, CopyableCode, LatencyChart, PageSection, PolicyFindings,
+    ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
 };
 use crate::model::server_detail::{Manifest, ServerDetail};
 
@@ -87,6 +87,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
             <ul class="flex flex-wrap gap-x-4 gap-y-1 text-sm">
                 <li><a class="underline" href="#tools">{format!("Tools ({tool_count})")}</a></li>
                 <li><a class="underline" href="#health">"Health"</a></li>
+                <li><a class="underline" href="#calls">"Calls"</a></li>
                 <li><a class="underline" href="#history">"History"</a></li>
                 <li><a class="underline" href="#findings">"Policy findings"</a></li>
                 <li><a class="underline" href="#connect">"Connect"</a></li>
@@ -96,6 +97,10 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
         <div class="mt-4"><ServerOverviewView overview=detail.overview /></div>
         <PageSection id="tools" title="Tools"><ToolList tools=detail.tools /></PageSection>
         <PageSection id="health" title="Fetch latency"><LatencyChart samples=detail.health /></PageSection>
+        <PageSection id="calls" title="Tool calls through the gateway">
+            <CallLatencyChart calls=detail.calls />
+            <ToolUsageTable usage=detail.tool_usage />
+        </PageSection>
         <PageSection id="history" title="Snapshot history"><SnapshotHistory history=detail.history /></PageSection>
         <PageSection id="findings" title="Policy findings"><PolicyFindings findings=detail.findings /></PageSection>
         <PageSection id="connect" title="Connect a client">

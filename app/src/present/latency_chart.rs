@@ -1,7 +1,7 @@
 //! The geometry and the text summary of the latency chart: samples placed on a time axis
 //! (x) and a latency axis (y) of a fixed-size SVG, with "nice" tick values.
 
-use crate::model::server_detail::HealthPoint;
+use crate::model::server_detail::{CallPoint, HealthPoint};
 
 /// The SVG's width in user units.
 pub const WIDTH: f64 = 640.0;
@@ -147,6 +147,41 @@ pub fn summary(samples: &[HealthPoint]) -> String {
     )
 }
 
+/// The gateway's intervals as chart points: the 95th percentile as the latency, and an
+/// interval with failed calls as a failure.
+pub fn calls_as_points(calls: &[CallPoint]) -> Vec<HealthPoint> {
+    calls
+        .iter()
+        .map(|c| HealthPoint {
+            at_ms: c.at_ms,
+            at_label: c.at_label.clone(),
+            ok: c.errors == 0,
+            latency_ms: i64::try_from(c.p95_ms).unwrap_or(i64::MAX),
+        })
+        .collect()
+}
+
+/// The gateway chart in words.
+pub fn call_summary(calls: &[CallPoint]) -> String {
+    let (Some(first), Some(last)) = (calls.first(), calls.last()) else {
+        return "No calls through the gateway yet.".into();
+    };
+    let total: u64 = calls.iter().map(|c| c.calls).sum();
+    let failed: u64 = calls.iter().map(|c| c.errors).sum();
+    let worst = calls.iter().map(|c| c.p95_ms).max().unwrap_or(0);
+    format!(
+        "{total} calls in {count} intervals from {from} to {to}, {failed} failed; the worst \
+         interval's 95th percentile was {worst} ms; in the newest, {calls} calls took {p50} ms \
+         at the median and {p95} ms at the 95th percentile.",
+        count = calls.len(),
+        from = first.at_label,
+        to = last.at_label,
+        calls = last.calls,
+        p50 = last.p50_ms,
+        p95 = last.p95_ms,
+    )
+}
+
 /// The nearest-rank percentile of sorted, non-empty `values`.
 fn percentile(sorted: &[i64], percent: usize) -> i64 {
     let rank = (percent * sorted.len()).div_ceil(100).max(1);
@@ -164,6 +199,37 @@ mod tests {
             ok,
             latency_ms,
         }
+    }
+
+    #[test]
+    fn gateway_intervals_plot_their_95th_percentile_and_read_as_words() {
+        let calls = vec![
+            CallPoint {
+                at_ms: 0,
+                at_label: "t0".into(),
+                calls: 10,
+                errors: 0,
+                p50_ms: 5,
+                p95_ms: 20,
+            },
+            CallPoint {
+                at_ms: 60_000,
+                at_label: "t1".into(),
+                calls: 4,
+                errors: 1,
+                p50_ms: 10,
+                p95_ms: 50,
+            },
+        ];
+        let points = calls_as_points(&calls);
+        assert_eq!((points[0].latency_ms, points[0].ok), (20, true));
+        assert_eq!((points[1].latency_ms, points[1].ok), (50, false));
+        assert_eq!(
+            call_summary(&calls),
+            "14 calls in 2 intervals from t0 to t1, 1 failed; the worst interval's 95th \
+             percentile was 50 ms; in the newest, 4 calls took 10 ms at the median and 50 ms at \
+             the 95th percentile."
+        );
     }
 
     #[test]

@@ -40,6 +40,9 @@ struct Args {
     /// Milliseconds to wait before answering each tools/list.
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Calls of this tool answer with a tool error (`isError: true`).
+    #[arg(long)]
+    failing: Option<String>,
     /// Milliseconds to wait before answering each tools/call.
     #[arg(long, default_value_t = 0)]
     call_delay_ms: u64,
@@ -125,6 +128,13 @@ impl ServerHandler for TestServer {
             tokio::time::sleep(Duration::from_millis(self.args.call_delay_ms)).await;
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        if self.args.failing.as_deref() == Some(request.name.as_ref()) {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "{} failed on purpose",
+                request.name
+            ))])
+            .into());
+        }
         Ok(CallToolResult::success(vec![ContentBlock::text(arguments.to_string())]).into())
     }
 }

@@ -12,7 +12,7 @@ use crate::db::{Db, DbError};
 use crate::registry::curation::store::{
     curated_from_row, CURATED_TOOL_COLUMNS, CURATED_TOOL_JOINS,
 };
-use crate::registry::store::{latest_health, LATEST_HEALTH_COLUMNS};
+use crate::registry::store::{latest_health, latest_health_columns};
 
 /// One server as the catalog searches it.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,10 +49,11 @@ impl CatalogEntry {
 /// Every server that is not retired, by namespace and name. Tools are the curated published
 /// tools, as consumers see them; `slow_ms` classifies the newest health sample.
 pub async fn load_catalog(db: &Db, slow_ms: i64) -> Result<Vec<CatalogEntry>, DbError> {
+    let health = latest_health_columns(crate::db::now_millis());
     let sql = format!(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.transport, s.lifecycle, s.replacement, \
-         {LATEST_HEALTH_COLUMNS}, {CURATED_TOOL_COLUMNS} \
+         {health}, {CURATED_TOOL_COLUMNS} \
          FROM servers s {CURATED_TOOL_JOINS} \
          WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
     );

@@ -1,28 +1,32 @@
-//! The data behind one server's page: metadata, published tools, health samples, snapshot
-//! history, policy findings, connection snippets and the manifest.
+//! The data behind one server's page: metadata, published tools, health samples, the calls
+//! through the gateway, snapshot history, policy findings, connection snippets and the
+//! manifest.
 
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::Row;
 
 use apiary_app::model::server_detail::{
-    HealthPoint, ServerDetail, ServerOverview, Snippet, ToolView,
+    CallPoint, HealthPoint, ServerDetail, ServerOverview, Snippet, ToolUsage, ToolView,
 };
 use apiary_app::model::{Health, Lifecycle, Transport};
 use apiary_app::services::{ServerPageService, ServiceError};
 
 use crate::db::{json_column, Db, DbError};
+use crate::gateway::usage;
 use crate::registry::curation::{self, curated_tools};
 use crate::registry::export::client_snippets;
-use crate::registry::store::{SnapshotStore, StoredSnapshot};
+use crate::registry::store::{SnapshotStore, StoredSnapshot, GATEWAY_HEALTH_WINDOW_MS};
 use crate::registry::RegistrySettings;
 
 use super::display_time::display_time;
 use super::manifest::render_manifest;
 use super::snapshot_view::{finding_view, snapshot_entry};
 
-/// How many of the newest health samples the latency chart plots.
+/// How many of the newest health samples (and gateway intervals) the charts plot.
 pub const CHART_SAMPLES: i64 = 200;
+/// The span of the per-tool call table.
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Reads server pages from the database.
 #[derive(Clone, Debug)]
@@ -64,6 +68,16 @@ impl ServerPages {
                 Health::classify(Some(last.ok), Some(last.latency_ms), self.slow_ms);
             server.overview.last_fetched = Some(display_time(last.at));
         }
+        let now = crate::db::now_millis();
+        let calls = usage::store::recent_totals(&self.db, &server.id, CHART_SAMPLES).await?;
+        if let Some(last) = calls
+            .last()
+            .filter(|last| last.at >= now - GATEWAY_HEALTH_WINDOW_MS)
+        {
+            let called = Health::of_calls(last.calls, last.errors, last.p95_ms, self.slow_ms);
+            server.overview.health = server.overview.health.worse(called);
+        }
+        let tool_usage = usage::store::tools_since(&self.db, &server.id, now - DAY_MS).await?;
         let find = |id: &Option<String>| -> Option<&StoredSnapshot> {
             let id = id.as_deref()?;
             history.iter().find(|s| s.id == id)
@@ -100,6 +114,27 @@ impl ServerPages {
                     at_label: display_time(s.at),
                     ok: s.ok,
                     latency_ms: s.latency_ms,
+                })
+                .collect(),
+            calls: calls
+                .iter()
+                .map(|c| CallPoint {
+                    at_ms: c.at,
+                    at_label: display_time(c.at),
+                    calls: c.calls,
+                    errors: c.errors,
+                    p50_ms: c.p50_ms,
+                    p95_ms: c.p95_ms,
+                })
+                .collect(),
+            tool_usage: tool_usage
+                .into_iter()
+                .map(|(tool, counts)| ToolUsage {
+                    tool,
+                    calls: counts.calls,
+                    errors: counts.errors,
+                    p50_ms: counts.quantile_ms(0.5),
+                    p95_ms: counts.quantile_ms(0.95),
                 })
                 .collect(),
             history: history

@@ -1,10 +1,14 @@
 //! Per-tool measurement: call count by outcome and a latency histogram, exported at
-//! `/metrics`. The metric handles are registered once, when a server's target is loaded, so
-//! recording a call is a few atomic operations: no lock and no registry lookup.
+//! `/metrics` and kept in the tool's usage [`Window`] for the console and health. The handles
+//! are registered once, when a server's target is loaded, so recording a call is a few atomic
+//! operations: no lock and no registry lookup.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::{Counter, Histogram};
+
+use super::usage::Window;
 
 /// Calls by `server`, `tool` and `outcome` (`ok`, `error`, `refused`).
 const CALLS: &str = "apiary_gateway_tool_calls_total";
@@ -19,11 +23,13 @@ pub struct ToolMetrics {
     ok: Counter,
     error: Counter,
     latency: Histogram,
+    window: Arc<Window>,
 }
 
 impl ToolMetrics {
-    /// Registers the handles of `tool` (its published name) on `server`.
-    pub fn new(server: &str, tool: &str) -> Self {
+    /// Registers the handles of `tool` (its published name) on `server`, counting into
+    /// `window` too.
+    pub fn new(server: &str, tool: &str, window: Arc<Window>) -> Self {
         let labels = |outcome: &'static str| {
             [
                 ("server", server.to_owned()),
@@ -38,6 +44,7 @@ impl ToolMetrics {
                 LATENCY,
                 &[("server", server.to_owned()), ("tool", tool.to_owned())]
             ),
+            window,
         }
     }
 
@@ -46,6 +53,7 @@ impl ToolMetrics {
     pub fn record(&self, ok: bool, elapsed: Duration) {
         if ok { &self.ok } else { &self.error }.increment(1);
         self.latency.record(elapsed.as_secs_f64());
+        self.window.record(ok, elapsed);
     }
 }
 

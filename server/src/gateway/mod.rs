@@ -28,6 +28,7 @@ mod proxy;
 mod sse;
 mod stdio;
 mod target;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,6 +121,11 @@ impl Gateway {
                 tokio::time::sleep(DRAIN_GRACE).await;
             }
         }))
+    }
+
+    /// The measured calls, for the periodic flush to the database.
+    pub fn usage(&self) -> Arc<usage::Usage> {
+        self.inner.targets.usage.clone()
     }
 
     /// Forgets what the gateway knows about `namespace/name` (after a registration or a

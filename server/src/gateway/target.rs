@@ -16,6 +16,7 @@ use crate::runtime::ServerId;
 
 use super::access::Access;
 use super::measure::{ServerMetrics, ToolMetrics};
+use super::usage::Usage;
 
 /// How long a loaded target is used before it is read again. Curation and registration
 /// changes drop it at once ([`Targets::forget`]); new snapshots show within this time.
@@ -43,7 +44,7 @@ pub struct ToolMap {
 
 impl ToolMap {
     /// The map for `server`'s curated tools.
-    fn of(server: &PublishedServer, id: &str) -> Self {
+    fn of(server: &PublishedServer, id: &str, usage: &Usage) -> Self {
         let mut map = Self::default();
         for (tool, upstream) in server.tools.iter().zip(&server.upstream_names) {
             let own = server.curation.overrides.get(upstream);
@@ -56,7 +57,7 @@ impl ToolMap {
                 upstream: upstream.clone(),
                 public: tool.name.clone(),
                 change,
-                metrics: ToolMetrics::new(id, &tool.name),
+                metrics: ToolMetrics::new(id, &tool.name, usage.window(id, &tool.name)),
             });
         }
         map
@@ -89,7 +90,7 @@ impl ToolMap {
                     name: (public != upstream).then(|| (*public).into()),
                     ..ToolOverride::default()
                 },
-                metrics: ToolMetrics::new("tests/tests", public),
+                metrics: ToolMetrics::new("tests/tests", public, Arc::default()),
             });
         }
         map
@@ -138,14 +139,14 @@ impl Target {
         }
     }
 
-    fn of(server: &PublishedServer, access: Access) -> Self {
+    fn of(server: &PublishedServer, access: Access, usage: &Usage) -> Self {
         let id = server.id();
         Self {
             backend: backend_of(
                 &server.spec,
                 &ServerId::new(&server.namespace, &server.name),
             ),
-            tools: ToolMap::of(server, &id),
+            tools: ToolMap::of(server, &id, usage),
             unknown_tools: server.curation.unknown_tools,
             access,
             metrics: ServerMetrics::new(&id),
@@ -175,6 +176,8 @@ fn backend_of(spec: &serde_json::Value, server: &ServerId) -> Backend {
 #[derive(Debug, Default)]
 pub struct Targets {
     loaded: RwLock<Loaded>,
+    /// Where the tools' calls are counted for the console.
+    pub usage: Arc<Usage>,
 }
 
 /// Targets by `(namespace, name)`, with the time each was loaded.
@@ -209,7 +212,7 @@ impl Targets {
         let mut loaded = self.write();
         Ok(match server {
             Some(server) => {
-                let target = Arc::new(Target::of(&server, access));
+                let target = Arc::new(Target::of(&server, access, &self.usage));
                 loaded.insert(key, (Instant::now(), target.clone()));
                 Some(target)
             }

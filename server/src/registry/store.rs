@@ -8,22 +8,52 @@ use crate::db::{json_column, now_millis, Db, DbError};
 
 use super::model::{FetchedTools, PolicyFinding, SchemaDiff, ToolDef};
 
-/// SQL select-list items for the newest health sample of the server aliased `s`: `health_ok`
-/// (0 or 1, since SQLite booleans do not decode through `Any`) and `health_latency`.
-pub const LATEST_HEALTH_COLUMNS: &str = "\
-    (SELECT CAST(CASE WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) FROM health_samples h \
-     WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
-    (SELECT h.latency_ms FROM health_samples h \
-     WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency";
+/// How far back the gateway's newest interval still counts for health.
+pub const GATEWAY_HEALTH_WINDOW_MS: i64 = 15 * 60 * 1000;
 
-/// The health of the server in a row selected with [`LATEST_HEALTH_COLUMNS`], against
-/// `slow_ms`.
+/// SQL select-list items for the health of the server aliased `s` at `now` (Unix ms): its
+/// newest fetch, `health_ok` (0 or 1, since SQLite booleans do not decode through `Any`) and
+/// `health_latency`, and the gateway's newest interval of the last 15 minutes,
+/// `gateway_calls`, `gateway_errors` and `gateway_p95`. Read them with [`latest_health`].
+pub fn latest_health_columns(now: i64) -> String {
+    let since = now - GATEWAY_HEALTH_WINDOW_MS;
+    let gateway = |column: &str| {
+        format!(
+            "(SELECT g.{column} FROM gateway_samples g WHERE g.server_id = s.id AND g.tool = '' \
+             AND g.at >= {since} ORDER BY g.at DESC LIMIT 1) AS gateway_{column}"
+        )
+    };
+    format!(
+        "(SELECT CAST(CASE WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) FROM health_samples h \
+         WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
+         (SELECT h.latency_ms FROM health_samples h \
+         WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency, {}, {}, {}",
+        gateway("calls"),
+        gateway("errors"),
+        gateway("p95_ms"),
+    )
+}
+
+/// The health of the server in a row selected with [`latest_health_columns`], against
+/// `slow_ms`: the worse of its newest fetch and the gateway's recent calls.
 pub fn latest_health(row: &AnyRow, slow_ms: i64) -> Result<apiary_app::model::Health, DbError> {
+    use apiary_app::model::Health;
     let ok = row
         .try_get::<Option<i64>, _>("health_ok")?
         .map(|ok| ok != 0);
     let latency: Option<i64> = row.try_get("health_latency")?;
-    Ok(apiary_app::model::Health::classify(ok, latency, slow_ms))
+    let fetched = Health::classify(ok, latency, slow_ms);
+    let count = |column: &str| -> Result<u64, DbError> {
+        let value: Option<i64> = row.try_get(column)?;
+        Ok(value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+    };
+    let called = Health::of_calls(
+        count("gateway_calls")?,
+        count("gateway_errors")?,
+        count("gateway_p95_ms")?,
+        slow_ms,
+    );
+    Ok(fetched.worse(called))
 }
 
 /// A snapshot as stored.

@@ -93,6 +93,7 @@ pub fn settings() -> Settings {
         public_url: Some("http://apiary.test".into()),
         health_slow_ms: 1_000,
         refresh_interval_secs: 300,
+        gateway_sample_secs: 60,
         fetch_timeout_secs: 20,
         policy: Default::default(),
         runtime: apiary_server::config::Runtime::Local,
@@ -108,11 +109,16 @@ pub fn app(db: &Db) -> Router {
 /// Serves the whole router over `db` on a free loopback port; returns its base URL. The
 /// server stops when the test's runtime ends.
 pub async fn serve(db: &Db) -> String {
+    serve_state(AppState::new(settings(), db.clone())).await
+}
+
+/// Serves the whole router over `state` on a free loopback port; returns its base URL.
+pub async fn serve_state(state: AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("address"));
-    let app = app(db);
+    let app = router(state);
     tokio::spawn(async move {
         axum::serve(apiary_server::web::without_nagle(listener), app)
             .await

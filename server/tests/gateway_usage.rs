@@ -1,0 +1,127 @@
+//! What the gateway measures reaches people: calls through it are stored every sampling
+//! interval, the server page plots them with a per-tool table, and failing calls turn the
+//! server's health to failing in the catalog and the registry API.
+
+mod support;
+
+use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::ServiceExt;
+use serde_json::{json, Value};
+
+use apiary_server::web::AppState;
+use support::gateway::register_and_refresh;
+use support::mcp_servers::testmcp_http;
+
+#[tokio::test]
+async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
+    for (n, db) in support::all_backends().await.into_iter().enumerate() {
+        let id = format!("usage/measured{n}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tools = dir.path().join("tools.json");
+        std::fs::write(
+            &tools,
+            json!([
+                { "name": "echo", "inputSchema": { "type": "object" } },
+                { "name": "boom", "inputSchema": { "type": "object" } },
+            ])
+            .to_string(),
+        )
+        .expect("write tools");
+        let backend =
+            testmcp_http(&["--tools", tools.to_str().expect("path"), "--failing", "boom"]).await;
+        let state = AppState::new(support::settings(), db.db.clone());
+        let usage = state.gateway.usage();
+        let base = support::serve_state(state).await;
+        let http = reqwest::Client::new();
+        register_and_refresh(&http, &base, &id, &backend.url).await;
+
+        let page = |http: reqwest::Client, url: String| async move {
+            http.get(url)
+                .send()
+                .await
+                .expect("page")
+                .text()
+                .await
+                .expect("HTML")
+        };
+        let before = page(http.clone(), format!("{base}/servers/{id}")).await;
+        assert!(
+            before.contains("No calls through the gateway yet"),
+            "an empty state before any call"
+        );
+
+        let client = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("usage-test", "0"),
+        )
+        .serve(StreamableHttpClientTransport::from_uri(format!("{base}/mcp/{id}")))
+        .await
+        .expect("connect");
+        for tool in ["echo", "echo", "echo", "boom", "boom", "boom"] {
+            let _ = client.call_tool(CallToolRequestParams::new(tool)).await;
+        }
+        client.cancel().await.expect("close");
+        let written = usage.flush(&db.db).await.expect("flush");
+        assert_eq!(written, 3, "one row per tool and the server's total");
+
+        let after = page(http.clone(), format!("{base}/servers/{id}")).await;
+        assert!(after.contains("data-testid=\"call-chart\""), "the chart is drawn");
+        assert!(
+            after.contains("6 calls in 1 intervals") && after.contains("3 failed"),
+            "the chart in words"
+        );
+        let rows: Vec<&str> = after.split("data-testid=\"tool-usage-row\"").skip(1).collect();
+        assert_eq!(rows.len(), 2, "one row per tool");
+        let row_of = |tool: &str| {
+            rows.iter()
+                .find(|row| row.contains(&format!(">{tool}<")))
+                .copied()
+                .unwrap_or_else(|| panic!("a row for {tool}"))
+        };
+        let cells = |row: &str| -> Vec<String> {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let text = &cell[cell.find('>').map_or(0, |i| i + 1)..];
+                    text[..text.find('<').unwrap_or(text.len())].to_owned()
+                })
+                .collect()
+        };
+        assert_eq!(&cells(row_of("echo"))[..2], ["3", "0"], "echo: 3 calls, none failed");
+        assert_eq!(&cells(row_of("boom"))[..2], ["3", "3"], "boom: 3 calls, 3 failed");
+
+        // Half the calls failed in the newest interval: the server is failing everywhere.
+        let list: Value = http
+            .get(format!("{base}/v0.1/servers"))
+            .send()
+            .await
+            .expect("registry")
+            .json()
+            .await
+            .expect("JSON");
+        let entry = list["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .find(|s| s["server"]["name"] == id)
+            .unwrap_or_else(|| panic!("{id} is listed: {list}"));
+        assert_eq!(
+            entry["_meta"]["dev.apiary/server"]["health"]["status"],
+            "failing",
+            "{entry}"
+        );
+        let badge = |html: &str| {
+            let at = html
+                .find("data-testid=\"health-badge\"")
+                .expect("a health badge");
+            let rest = &html[at..];
+            let text = rest.split("</span>").nth(1).unwrap_or_default();
+            text.trim().trim_start_matches("<!>").trim().to_owned()
+        };
+        assert_eq!(badge(&before), "healthy", "the fetch alone looked healthy");
+        let catalog = page(http.clone(), format!("{base}/?q=measured{n}")).await;
+        assert_eq!(badge(&catalog), "failing", "the catalog card");
+        assert_eq!(badge(&after), "failing", "the server page");
+    }
+}
