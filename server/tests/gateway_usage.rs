@@ -28,8 +28,13 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
             .to_string(),
         )
         .expect("write tools");
-        let backend =
-            testmcp_http(&["--tools", tools.to_str().expect("path"), "--failing", "boom"]).await;
+        let backend = testmcp_http(&[
+            "--tools",
+            tools.to_str().expect("path"),
+            "--failing",
+            "boom",
+        ])
+        .await;
         let state = AppState::new(support::settings(), db.db.clone());
         let usage = state.gateway.usage();
         let base = support::serve_state(state).await;
@@ -55,7 +60,9 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
             ClientCapabilities::default(),
             Implementation::new("usage-test", "0"),
         )
-        .serve(StreamableHttpClientTransport::from_uri(format!("{base}/mcp/{id}")))
+        .serve(StreamableHttpClientTransport::from_uri(format!(
+            "{base}/mcp/{id}"
+        )))
         .await
         .expect("connect");
         for tool in ["echo", "echo", "echo", "boom", "boom", "boom"] {
@@ -66,12 +73,18 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
         assert_eq!(written, 3, "one row per tool and the server's total");
 
         let after = page(http.clone(), format!("{base}/servers/{id}")).await;
-        assert!(after.contains("data-testid=\"call-chart\""), "the chart is drawn");
+        assert!(
+            after.contains("data-testid=\"call-chart\""),
+            "the chart is drawn"
+        );
         assert!(
             after.contains("6 calls in 1 intervals") && after.contains("3 failed"),
             "the chart in words"
         );
-        let rows: Vec<&str> = after.split("data-testid=\"tool-usage-row\"").skip(1).collect();
+        let rows: Vec<&str> = after
+            .split("data-testid=\"tool-usage-row\"")
+            .skip(1)
+            .collect();
         assert_eq!(rows.len(), 2, "one row per tool");
         let row_of = |tool: &str| {
             rows.iter()
@@ -88,8 +101,16 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
                 })
                 .collect()
         };
-        assert_eq!(&cells(row_of("echo"))[..2], ["3", "0"], "echo: 3 calls, none failed");
-        assert_eq!(&cells(row_of("boom"))[..2], ["3", "3"], "boom: 3 calls, 3 failed");
+        assert_eq!(
+            &cells(row_of("echo"))[..2],
+            ["3", "0"],
+            "echo: 3 calls, none failed"
+        );
+        assert_eq!(
+            &cells(row_of("boom"))[..2],
+            ["3", "3"],
+            "boom: 3 calls, 3 failed"
+        );
 
         // Half the calls failed in the newest interval: the server is failing everywhere.
         let list: Value = http
@@ -107,8 +128,7 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
             .find(|s| s["server"]["name"] == id)
             .unwrap_or_else(|| panic!("{id} is listed: {list}"));
         assert_eq!(
-            entry["_meta"]["dev.apiary/server"]["health"]["status"],
-            "failing",
+            entry["_meta"]["dev.apiary/server"]["health"]["status"], "failing",
             "{entry}"
         );
         let badge = |html: &str| {

@@ -8,6 +8,9 @@
 //!   without that tool gives (`-32602 Unknown tool: X`) and never reach the backend; renamed
 //!   tools are mapped back to the server's name ([`jsonrpc`]).
 //!
+//! Older clients can use the legacy HTTP+SSE transport at `/mcp/{namespace}/{name}/sse`
+//! ([`legacy`]), an adapter in front of the same handlers.
+//!
 //! Everything else (initialize, resources, prompts, logging, completion, notifications,
 //! progress, cancellation, ping, server requests on the event streams, sessions and
 //! `Last-Event-ID` resumption) passes through unchanged, and bodies stream ([`sse`]). Every
@@ -23,6 +26,7 @@ pub mod access;
 pub mod fuzzing;
 mod inspect;
 mod jsonrpc;
+mod legacy;
 mod measure;
 mod proxy;
 mod sse;
@@ -35,7 +39,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use futures::{Stream, StreamExt};
 
@@ -55,10 +59,13 @@ pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 /// The gateway's routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/mcp/{namespace}/{name}",
-        post(proxy::post).get(proxy::get).delete(proxy::delete),
-    )
+    Router::new()
+        .route(
+            "/mcp/{namespace}/{name}",
+            post(proxy::post).get(proxy::get).delete(proxy::delete),
+        )
+        .route("/mcp/{namespace}/{name}/sse", get(legacy::open))
+        .route("/mcp/{namespace}/{name}/messages", post(legacy::message))
 }
 
 /// The gateway's shared state: the loaded servers and one pooled HTTP client.
@@ -71,6 +78,7 @@ pub struct Gateway {
 struct Inner {
     targets: Targets,
     bridges: stdio::Bridges,
+    legacy: legacy::LegacySessions,
     client: reqwest::Client,
     timeout: Duration,
     /// Cancelled when shutdown begins.
@@ -95,6 +103,7 @@ impl Gateway {
             inner: Arc::new(Inner {
                 targets: Targets::default(),
                 bridges: stdio::Bridges::default(),
+                legacy: legacy::LegacySessions::default(),
                 client,
                 timeout,
                 draining: tokio_util::sync::CancellationToken::new(),
@@ -121,6 +130,10 @@ impl Gateway {
                 tokio::time::sleep(DRAIN_GRACE).await;
             }
         }))
+    }
+
+    fn legacy(&self) -> &legacy::LegacySessions {
+        &self.inner.legacy
     }
 
     /// The measured calls, for the periodic flush to the database.

@@ -162,7 +162,7 @@ async fn without_body(
 
 /// The published server, when `viewer` (the holder of a valid bearer token, if any) may use
 /// it; otherwise the answer: a challenge, a refusal, or that there is no such server.
-async fn resolve(
+pub(super) async fn resolve(
     state: &AppState,
     namespace: &str,
     name: &str,

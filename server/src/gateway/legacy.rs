@@ -1,0 +1,268 @@
+//! The legacy HTTP+SSE transport (MCP 2024-11-05) for older clients, in front of the same
+//! endpoint: `GET /mcp/{ns}/{name}/sse` opens the event stream and names the message URL,
+//! `POST /mcp/{ns}/{name}/messages?sessionId=…` takes JSON-RPC messages and answers 202; the
+//! answers arrive on the event stream.
+//!
+//! It adapts, nothing more: each posted message goes through the streamable HTTP handlers
+//! ([`super::proxy`]) with the session's `Mcp-Session-Id`, so curation, measurement, access and
+//! every backend kind are the same, and their answers (JSON or events) are copied to the
+//! session's stream.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use apiary_app::access::Viewer;
+
+use crate::web::AppState;
+
+use super::jsonrpc::INVALID_REQUEST;
+use super::proxy::{self, failure};
+use super::sse;
+
+/// Events a session's stream holds for a slow client; a full stream slows the backend.
+const STREAM_QUEUE: usize = 64;
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Open legacy sessions by id.
+#[derive(Debug, Default)]
+pub struct LegacySessions {
+    open: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+#[derive(Debug)]
+struct Session {
+    namespace: String,
+    name: String,
+    events: mpsc::Sender<Bytes>,
+    /// Who opened it, for the requests the gateway makes on the session's behalf.
+    viewer: Option<Viewer>,
+    /// The streamable session behind it, once `initialize` was answered.
+    upstream: Mutex<Option<HeaderValue>>,
+}
+
+/// The message URL's query.
+#[derive(Debug, Deserialize)]
+pub struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: String,
+}
+
+/// `GET /mcp/{namespace}/{name}/sse`: opens a session and its event stream.
+pub async fn open(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    viewer: Option<Extension<Viewer>>,
+) -> Response {
+    let viewer = viewer.map(|Extension(viewer)| viewer);
+    if let Err(refusal) = proxy::resolve(&state, &namespace, &name, viewer.as_ref()).await {
+        return refusal;
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (events, stream) = mpsc::channel(STREAM_QUEUE);
+    let endpoint = format!("/mcp/{namespace}/{name}/messages?sessionId={id}");
+    let first = Bytes::from(format!("event: endpoint\ndata: {endpoint}\n\n"));
+    let session = Arc::new(Session {
+        namespace,
+        name,
+        events,
+        viewer,
+        upstream: Mutex::new(None),
+    });
+    state.gateway.legacy().insert(id.clone(), session.clone());
+    let closer = Closer {
+        state: state.clone(),
+        id,
+        session,
+    };
+    let body = futures::stream::once(async move { first })
+        .chain(futures::stream::unfold(
+            (stream, closer),
+            |(mut stream, closer)| async move {
+                let event = stream.recv().await?;
+                Some((event, (stream, closer)))
+            },
+        ))
+        .map(Ok::<_, std::io::Error>);
+    let body = state.gateway.until_drained(body, false);
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `POST /mcp/{namespace}/{name}/messages?sessionId=…`: one message (or batch) of a session.
+pub async fn message(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    Query(query): Query<SessionQuery>,
+    viewer: Option<Extension<Viewer>>,
+    body: Body,
+) -> Response {
+    let Some(session) = state
+        .gateway
+        .legacy()
+        .get(&query.session_id)
+        .filter(|s| s.namespace == namespace && s.name == name)
+    else {
+        return failure(
+            StatusCode::NOT_FOUND,
+            INVALID_REQUEST,
+            "unknown or ended session; open a new one at the sse endpoint",
+        );
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    let upstream = lock(&session.upstream).clone();
+    if let Some(upstream) = upstream.clone() {
+        headers.insert(SESSION_HEADER, upstream);
+    }
+    let answer = proxy::post(
+        State(state.clone()),
+        Path((namespace.clone(), name.clone())),
+        viewer.clone(),
+        headers,
+        body,
+    )
+    .await;
+    let status = answer.status();
+    if !status.is_success() {
+        // The gateway refused it outright (bad JSON, access, backend down): the client hears
+        // it on the POST, as a legacy server says so.
+        return answer;
+    }
+    let opened = upstream.is_none() && answer.headers().contains_key(SESSION_HEADER);
+    if let Some(upstream) = answer.headers().get(SESSION_HEADER) {
+        *lock(&session.upstream) = Some(upstream.clone());
+    }
+    tokio::spawn(copy_answer(answer, session.events.clone()));
+    if opened {
+        tokio::spawn(listen(state, session));
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// Copies a streamable answer (JSON or events) to the session's stream, event by event.
+async fn copy_answer(answer: Response, events: mpsc::Sender<Bytes>) {
+    let json = answer
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let body = answer.into_body();
+    if json {
+        let Ok(bytes) = axum::body::to_bytes(body, super::MAX_RESPONSE_BYTES).await else {
+            return;
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        let messages = match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Array(messages)) => messages,
+            Ok(message) => vec![message],
+            Err(_) => return,
+        };
+        for message in messages {
+            if events
+                .send(sse::event(message.to_string().as_bytes()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        return;
+    }
+    let mut stream = sse_stream::SseStream::from_bytes_stream(body.into_data_stream());
+    while let Some(Ok(event)) = stream.next().await {
+        let Some(data) = event.data else { continue };
+        if events.send(sse::event(data.as_bytes())).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Copies the streamable session's notices (its `GET` stream) to the legacy stream.
+async fn listen(state: AppState, session: Arc<Session>) {
+    let Some(upstream) = lock(&session.upstream).clone() else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(SESSION_HEADER, upstream);
+    let answer = proxy::get(
+        State(state),
+        Path((session.namespace.clone(), session.name.clone())),
+        session.viewer.clone().map(Extension),
+        headers,
+    )
+    .await;
+    if answer.status().is_success() {
+        copy_answer(answer, session.events.clone()).await;
+    }
+}
+
+/// Ends the session when its event stream goes: the streamable session behind it too.
+struct Closer {
+    state: AppState,
+    id: String,
+    session: Arc<Session>,
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.state.gateway.legacy().remove(&self.id);
+        let Some(upstream) = lock(&self.session.upstream).take() else {
+            return;
+        };
+        let state = self.state.clone();
+        let (namespace, name) = (self.session.namespace.clone(), self.session.name.clone());
+        let viewer = self.session.viewer.clone().map(Extension);
+        tokio::spawn(async move {
+            let mut headers = HeaderMap::new();
+            headers.insert(SESSION_HEADER, upstream);
+            proxy::delete(State(state), Path((namespace, name)), viewer, headers).await;
+        });
+    }
+}
+
+impl LegacySessions {
+    fn insert(&self, id: String, session: Arc<Session>) {
+        lock(&self.open).insert(id, session);
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Session>> {
+        lock(&self.open).get(id).cloned()
+    }
+
+    fn remove(&self, id: &str) {
+        lock(&self.open).remove(id);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every update is a single insert, remove or replace, so a poisoned lock is consistent.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
