@@ -134,3 +134,60 @@ async fn a_message_for_an_unknown_session_is_refused() {
         "no stream for a server that is not published"
     );
 }
+
+#[tokio::test]
+async fn legacy_sse_servers_are_published_over_streamable_http() {
+    use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::ServiceExt;
+
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let backend = support::mcp_servers::everything_sse().await;
+    register_spec(
+        &http,
+        &base,
+        "legacy/everything",
+        json!({ "transport": "sse", "url": backend.url }),
+    )
+    .await;
+    refresh(&http, &base, "legacy/everything").await;
+    let curated = http
+        .put(format!("{base}/api/v1/servers/legacy/everything/curation"))
+        .json(&json!({ "allow": ["echo", "get-sum"] }))
+        .send()
+        .await
+        .expect("curate");
+    assert_eq!(curated.status(), 200);
+
+    let connect = || {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("legacy-backend-test", "0"),
+        )
+        .serve(StreamableHttpClientTransport::from_uri(format!(
+            "{base}/mcp/legacy/everything"
+        )))
+    };
+    // Two sessions at once: each has a connection of its own to the legacy server.
+    let (first, second) = tokio::join!(connect(), connect());
+    let (first, second) = (first.expect("connect"), second.expect("connect"));
+    for client in [&first, &second] {
+        let tools = client.list_all_tools().await.expect("tools");
+        let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+        assert_eq!(names, ["echo", "get-sum"]);
+    }
+    let mut echo = CallToolRequestParams::new("echo");
+    echo.arguments = json!({ "message": "over legacy sse" }).as_object().cloned();
+    let result = second.call_tool(echo).await.expect("echo");
+    let text = serde_json::to_string(&result.content).expect("JSON");
+    assert!(text.contains("over legacy sse"), "{text}");
+    let refused = first
+        .call_tool(CallToolRequestParams::new("get-env"))
+        .await
+        .expect_err("not published");
+    assert!(refused.to_string().contains("Unknown tool"), "{refused}");
+    first.cancel().await.expect("close");
+    second.cancel().await.expect("close");
+}

@@ -16,12 +16,13 @@
 //! `Last-Event-ID` resumption) passes through unchanged, and bodies stream ([`sse`]). Every
 //! tool call is measured ([`measure`]).
 //!
-//! Backends: servers with a streamable-http `url`, and local processes that speak stdio
-//! ([`stdio`]: one process shared by every client session). Legacy SSE servers get a 502 that
-//! says so. With sign-in on, every request needs a bearer token for the
+//! Backends: servers with a streamable-http `url`; local processes that speak stdio and legacy
+//! HTTP+SSE servers, both through a [`bridge`] (one stdio process is shared by every client
+//! session; a legacy SSE server gets one connection per session). With sign-in on, every request needs a bearer token for the
 //! endpoint ([`crate::auth::resource`]); in local mode the gateway serves this machine only.
 
 pub mod access;
+mod bridge;
 #[doc(hidden)]
 pub mod fuzzing;
 mod inspect;
@@ -30,7 +31,6 @@ mod legacy;
 mod measure;
 mod proxy;
 mod sse;
-mod stdio;
 mod target;
 pub mod usage;
 
@@ -77,7 +77,7 @@ pub struct Gateway {
 #[derive(Debug)]
 struct Inner {
     targets: Targets,
-    bridges: stdio::Bridges,
+    bridges: bridge::Bridges,
     legacy: legacy::LegacySessions,
     client: reqwest::Client,
     timeout: Duration,
@@ -102,7 +102,7 @@ impl Gateway {
         Self {
             inner: Arc::new(Inner {
                 targets: Targets::default(),
-                bridges: stdio::Bridges::default(),
+                bridges: bridge::Bridges::default(),
                 legacy: legacy::LegacySessions::default(),
                 client,
                 timeout,
@@ -156,17 +156,12 @@ impl Gateway {
         self.inner.targets.get(db, namespace, name).await
     }
 
-    /// The shared connection to a stdio `target` running as `server` in `runtime`.
-    async fn bridge(
-        &self,
-        runtime: &dyn crate::runtime::Runtime,
-        target: &Target,
-        server: &crate::runtime::ServerId,
-    ) -> Result<Arc<stdio::Bridge>, Response> {
-        self.inner
-            .bridges
-            .get(runtime, target, server, self.inner.timeout)
-            .await
+    fn bridges(&self) -> &bridge::Bridges {
+        &self.inner.bridges
+    }
+
+    fn timeout(&self) -> Duration {
+        self.inner.timeout
     }
 
     fn client(&self) -> &reqwest::Client {

@@ -24,7 +24,7 @@ use super::access::Decision;
 use super::inspect::Inspector;
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST};
 use super::target::{Backend, Target};
-use super::{sse, stdio};
+use super::{bridge, sse};
 use super::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 
 /// Request headers the backend gets; nothing else (no cookies, no Apiary credentials).
@@ -75,11 +75,8 @@ pub async fn post(
     }
     let url = match &target.backend {
         Backend::Http(url) => url.clone(),
-        Backend::Stdio(server) => {
-            return match state.gateway.bridge(&*state.runtime, &target, server).await {
-                Ok(bridge) => stdio::post(&state.gateway, bridge, target, &headers, plan).await,
-                Err(response) => response,
-            }
+        Backend::Stdio(_) | Backend::LegacySse(_) => {
+            return bridge::post(&state.gateway, &*state.runtime, target, &headers, plan).await
         }
         Backend::Unsupported(why) => return failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why),
     };
@@ -136,14 +133,11 @@ async fn without_body(
     };
     let url = match &target.backend {
         Backend::Http(url) => url.clone(),
-        Backend::Stdio(server) => {
-            let bridge = match state.gateway.bridge(&*state.runtime, &target, server).await {
-                Ok(bridge) => bridge,
-                Err(response) => return response,
-            };
+        Backend::Stdio(_) | Backend::LegacySse(_) => {
+            let (gateway, runtime) = (&state.gateway, &*state.runtime);
             return match method {
-                Method::GET => stdio::listen(&state.gateway, &bridge, target, headers),
-                _ => stdio::close(&bridge, &target, headers),
+                Method::GET => bridge::listen(gateway, runtime, target, headers).await,
+                _ => bridge::close(gateway, runtime, &target, headers).await,
             };
         }
         Backend::Unsupported(why) => return failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why),

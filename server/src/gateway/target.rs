@@ -102,8 +102,10 @@ impl ToolMap {
 pub enum Backend {
     /// A streamable HTTP endpoint.
     Http(Arc<str>),
-    /// A local process that speaks MCP on stdio, reached through a [`super::stdio::Bridge`].
+    /// A local process that speaks MCP on stdio, reached through a shared bridge.
     Stdio(ServerId),
+    /// A legacy HTTP+SSE server's event-stream URL, reached through a bridge per session.
+    LegacySse(Arc<str>),
     /// A server the gateway cannot reach yet; the text says why and what to do.
     Unsupported(String),
 }
@@ -163,9 +165,7 @@ fn backend_of(spec: &serde_json::Value, server: &ServerId) -> Backend {
             url,
             transport: Transport::StreamableHttp,
         }) => Backend::Http(url.into()),
-        Ok(LocalSpec::Remote { .. }) => Backend::Unsupported(format!(
-            "{id} speaks legacy SSE; the gateway reaches only streamable-http servers so far"
-        )),
+        Ok(LocalSpec::Remote { url, .. }) => Backend::LegacySse(url.into()),
         Ok(LocalSpec::Process(_)) => Backend::Stdio(server.clone()),
         Err(error) => Backend::Unsupported(format!("{id} has a spec that cannot run: {error}")),
     }

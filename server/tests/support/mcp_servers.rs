@@ -93,13 +93,23 @@ pub async fn testmcp_http(args: &[&str]) -> HttpBackend {
 
 /// npm server-everything in streamable HTTP mode on a free port, once it accepts connections.
 pub async fn everything_http() -> HttpBackend {
+    everything_over("streamableHttp", "/mcp").await
+}
+
+/// npm server-everything in legacy HTTP+SSE mode; `url` is its event-stream endpoint.
+pub async fn everything_sse() -> HttpBackend {
+    everything_over("sse", "/sse").await
+}
+
+/// npm server-everything serving `transport` on a free port; `url` is its `path` there.
+async fn everything_over(transport: &str, path: &str) -> HttpBackend {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
     let child = tokio::process::Command::new("node")
         .arg(everything())
-        .arg("streamableHttp")
+        .arg(transport)
         .env("PORT", port.to_string())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -118,7 +128,7 @@ pub async fn everything_http() -> HttpBackend {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     HttpBackend {
-        url: format!("http://127.0.0.1:{port}/mcp"),
+        url: format!("http://127.0.0.1:{port}{path}"),
         _child: child,
     }
 }

@@ -1,6 +1,7 @@
-//! One stdio MCP server shared by many client sessions.
+//! One MCP server connection shared by client sessions: a stdio process (shared by every
+//! session) or a legacy SSE connection (one per session).
 //!
-//! A stdio server speaks to one client, so the bridge is that client: it runs `initialize`
+//! Such a connection speaks to one client, so the bridge is that client: it runs `initialize`
 //! once, then forwards every session's messages with request ids (and progress tokens)
 //! rewritten to its own, so answers find their way back to the session and request that asked.
 //! Notifications that belong to no request (list changes, log messages) go to every session's
@@ -12,20 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{Stream, StreamExt};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
-
-use crate::runtime::StdioHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::super::jsonrpc::{self, INTERNAL_ERROR};
-use super::super::MAX_RESPONSE_BYTES;
 
 /// The protocol version the bridge asks the server for.
 const PROTOCOL_VERSION: &str = "2025-06-18";
-/// Messages waiting for the server's stdin; a full queue makes senders wait.
-const STDIN_QUEUE: usize = 64;
 /// JSON-RPC: the method does not exist.
 const METHOD_NOT_FOUND: i64 = -32601;
 
@@ -50,7 +46,7 @@ struct Routes {
     sessions: HashMap<String, Option<mpsc::Sender<Value>>>,
 }
 
-/// A connected, initialized stdio server.
+/// A connected, initialized server.
 pub struct Bridge {
     server: String,
     to_server: mpsc::Sender<String>,
@@ -58,16 +54,18 @@ pub struct Bridge {
     /// The server's `initialize` result, given to every session that initializes.
     initialized: Value,
     closed: AtomicBool,
+    /// Cancelled to drop the connection (a legacy SSE session that ended).
+    stop: CancellationToken,
 }
 
 /// Why the bridge could not reach the server.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
-    /// The server's stdio ended (it exited or was replaced).
-    #[error("the stdio server {0} stopped; try again once it runs")]
+    /// The connection ended (the process exited or was replaced, the stream broke).
+    #[error("the server {0} went away; try again once it runs")]
     Closed(String),
     /// The server did not finish `initialize` in time.
-    #[error("the stdio server {server} did not answer initialize within {secs} s")]
+    #[error("the server {server} did not answer initialize within {secs} s")]
     Timeout {
         /// `namespace/name`.
         server: String,
@@ -75,11 +73,19 @@ pub enum BridgeError {
         secs: u64,
     },
     /// The server answered `initialize` with an error.
-    #[error("the stdio server {server} refused initialize: {reason}")]
+    #[error("the server {server} refused initialize: {reason}")]
     Refused {
         /// `namespace/name`.
         server: String,
         /// The error it gave.
+        reason: String,
+    },
+    /// The server could not be reached.
+    #[error("cannot reach the server {server}: {reason}")]
+    Unreachable {
+        /// `namespace/name`.
+        server: String,
+        /// Why.
         reason: String,
     },
     /// The session id is not one the bridge gave out (or it ended).
@@ -88,29 +94,29 @@ pub enum BridgeError {
 }
 
 impl Bridge {
-    /// Connects to the server on `handle` and runs `initialize`, within `timeout`.
-    pub async fn start(
+    /// Runs `initialize` with the server over a connection: `to_server` takes one JSON-RPC
+    /// message at a time, `incoming` yields the server's messages (ending when it goes away).
+    pub async fn start<I>(
         server: String,
-        handle: StdioHandle,
+        to_server: mpsc::Sender<String>,
+        mut incoming: I,
         timeout: Duration,
-    ) -> Result<Arc<Self>, BridgeError> {
-        let (read, write) = tokio::io::split(handle);
-        let (to_server, queue) = mpsc::channel::<String>(STDIN_QUEUE);
-        tokio::spawn(write_loop(server.clone(), queue, write));
+    ) -> Result<Arc<Self>, BridgeError>
+    where
+        I: Stream<Item = String> + Send + Unpin + 'static,
+    {
         let hello = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": {},
             "clientInfo": { "name": "apiary-gateway", "version": env!("CARGO_PKG_VERSION") },
         } });
-        let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(MAX_RESPONSE_BYTES));
         let closed = || BridgeError::Closed(server.clone());
         to_server
             .send(hello.to_string())
             .await
             .map_err(|_| closed())?;
         let answer = tokio::time::timeout(timeout, async {
-            while let Some(line) = lines.next().await {
-                let Ok(line) = line else { break };
+            while let Some(line) = incoming.next().await {
                 let Ok(message) = serde_json::from_str::<Value>(&line) else {
                     continue;
                 };
@@ -146,14 +152,28 @@ impl Bridge {
             routes: Mutex::default(),
             initialized,
             closed: AtomicBool::new(false),
+            stop: CancellationToken::new(),
         });
-        tokio::spawn(read_loop(bridge.clone(), lines));
+        tokio::spawn(read_loop(bridge.clone(), incoming));
+        // A connection whose sending side broke is dropped as a whole.
+        let watched = bridge.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = watched.to_server.closed() => watched.stop.cancel(),
+                () = watched.stop.cancelled() => {}
+            }
+        });
         Ok(bridge)
     }
 
-    /// True once the server's stdio ended.
+    /// True once the connection ended.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire) || self.to_server.is_closed()
+    }
+
+    /// Drops the connection: requests in flight get an error, and the server's side ends.
+    pub fn shut_down(&self) {
+        self.stop.cancel();
     }
 
     /// Starts a session: its id and the answer to the client's `initialize` request `id`.
@@ -268,7 +288,7 @@ impl Bridge {
                 let method = message["method"].as_str().unwrap_or_default().to_owned();
                 let refusal = json!({ "jsonrpc": "2.0", "id": id, "error": {
                     "code": METHOD_NOT_FOUND,
-                    "message": format!("{method} is not available: the Apiary gateway shares this stdio server between clients"),
+                    "message": format!("{method} is not available: the Apiary gateway cannot pass server requests to clients of this server"),
                 } });
                 let _ = self.to_server.try_send(refusal.to_string());
             }
@@ -299,7 +319,7 @@ impl Bridge {
         }
     }
 
-    /// The server's stdio ended: every request in flight gets an error.
+    /// The connection ended: every request in flight gets an error.
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let mut routes = self.routes();
@@ -307,7 +327,7 @@ impl Bridge {
             let error = jsonrpc::error(
                 pending.client_id,
                 INTERNAL_ERROR,
-                format!("the stdio server {} stopped before answering", self.server),
+                format!("the server {} went away before answering", self.server),
             );
             let _ = pending.reply.try_send(error);
         }
@@ -373,35 +393,21 @@ impl Routes {
     }
 }
 
-async fn write_loop<W>(server: String, mut queue: mpsc::Receiver<String>, write: W)
+async fn read_loop<I>(bridge: Arc<Bridge>, mut incoming: I)
 where
-    W: tokio::io::AsyncWrite + Unpin,
+    I: Stream<Item = String> + Unpin,
 {
-    let mut sink = FramedWrite::new(write, LinesCodec::new());
-    while let Some(line) = queue.recv().await {
-        if let Err(error) = sink.send(line).await {
-            tracing::info!(%server, %error, "the stdio server's input closed");
-            break;
-        }
-    }
-}
-
-async fn read_loop<R>(bridge: Arc<Bridge>, mut lines: FramedRead<R, LinesCodec>)
-where
-    R: tokio::io::AsyncRead + Unpin,
-{
-    while let Some(line) = lines.next().await {
-        match line {
-            Ok(line) => match serde_json::from_str::<Value>(&line) {
-                Ok(Value::Array(batch)) => batch.into_iter().for_each(|m| bridge.incoming(m)),
-                Ok(message) => bridge.incoming(message),
-                Err(error) => {
-                    tracing::debug!(server = %bridge.server, %error, "a stdio line that is not JSON")
-                }
-            },
+    loop {
+        let line = tokio::select! {
+            line = incoming.next() => line,
+            () = bridge.stop.cancelled() => None,
+        };
+        let Some(line) = line else { break };
+        match serde_json::from_str::<Value>(&line) {
+            Ok(Value::Array(batch)) => batch.into_iter().for_each(|m| bridge.incoming(m)),
+            Ok(message) => bridge.incoming(message),
             Err(error) => {
-                tracing::warn!(server = %bridge.server, %error, "the stdio server's output broke");
-                break;
+                tracing::debug!(server = %bridge.server, %error, "a message that is not JSON")
             }
         }
     }

@@ -1,13 +1,17 @@
-//! Stdio backends: the gateway speaks streamable HTTP to clients and line-delimited JSON-RPC
-//! to a local stdio server, through one shared [`Bridge`] per running process.
+//! Backends that speak MCP over a connection of their own rather than streamable HTTP: a
+//! local stdio process ([`stdio`], one process shared by every client session) or a legacy
+//! HTTP+SSE server ([`legacy_sse`], one connection per client session). The gateway speaks
+//! streamable HTTP to clients and forwards through a [`Bridge`].
 //!
 //! Each answer travels on the event stream of the POST that asked, through the same
 //! [`Inspector`] as an HTTP backend's answers, so curation and measurement are the same.
 
-mod bridge;
+mod legacy_sse;
+mod mux;
+mod stdio;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -18,26 +22,29 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::runtime::{Runtime, RuntimeError, ServerId};
+use crate::runtime::{Runtime, RuntimeError};
 
-pub use bridge::{Bridge, BridgeError};
+pub use mux::{Bridge, BridgeError};
 
 use super::inspect::Inspector;
 use super::jsonrpc::{Plan, INTERNAL_ERROR, INVALID_REQUEST};
 use super::proxy::{failure, local_answer};
-use super::target::Target;
+use super::target::{Backend, Target};
 use super::{sse, Gateway, MAX_RESPONSE_BYTES};
 
+/// Messages waiting to go to a server; a full queue makes senders wait.
+const OUTGOING_QUEUE: usize = 64;
 /// Messages (answers and progress) a POST's stream holds for a slow client.
 const REPLY_QUEUE: usize = 32;
 /// Notices a session's event stream holds for a slow client.
 const LISTEN_QUEUE: usize = 64;
 const SESSION_HEADER: &str = "mcp-session-id";
 
-/// The open bridges, by server.
+/// The open bridges: one per stdio server, one per legacy SSE session.
 #[derive(Debug, Default)]
 pub struct Bridges {
-    open: tokio::sync::Mutex<HashMap<String, Arc<Bridge>>>,
+    shared: tokio::sync::Mutex<HashMap<String, Arc<Bridge>>>,
+    sessions: Mutex<HashMap<String, Arc<Bridge>>>,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -47,21 +54,66 @@ impl std::fmt::Debug for Bridge {
 }
 
 impl Bridges {
-    /// The bridge to `target`'s process, connecting (and initializing) it when there is none.
-    pub async fn get(
+    /// The bridge for a request to `target`: a new connection for a legacy SSE server's
+    /// `initialize`, the session's connection otherwise; the shared one for a stdio server.
+    pub async fn for_request(
+        &self,
+        gateway: &Gateway,
+        runtime: &dyn Runtime,
+        target: &Target,
+        session: Option<&str>,
+        initializing: bool,
+    ) -> Result<Arc<Bridge>, Response> {
+        let reached = match &target.backend {
+            Backend::Stdio(server) => return self.shared(runtime, target, server, gateway).await,
+            Backend::LegacySse(url) if initializing => {
+                legacy_sse::connect(target.id.clone(), gateway.client(), url, gateway.timeout())
+                    .await
+            }
+            Backend::LegacySse(_) => {
+                let known = session.and_then(|s| lock(&self.sessions).get(s).cloned());
+                return known.ok_or_else(|| bridge_failure(target, BridgeError::UnknownSession));
+            }
+            _ => {
+                return Err(failure(
+                    StatusCode::BAD_GATEWAY,
+                    INTERNAL_ERROR,
+                    format!("{} is not reached through a bridge", target.id),
+                ))
+            }
+        };
+        reached.map_err(|error| bridge_failure(target, error))
+    }
+
+    /// Keeps `bridge` as the connection of legacy SSE `session`.
+    fn remember(&self, session: String, bridge: Arc<Bridge>) {
+        lock(&self.sessions).insert(session, bridge);
+    }
+
+    /// Drops the connection of legacy SSE `session`, if it has one of its own.
+    fn forget(&self, session: &str) {
+        if let Some(bridge) = lock(&self.sessions).remove(session) {
+            bridge.shut_down();
+        }
+    }
+
+    /// The bridge to a stdio `target`'s process, connecting (and initializing) it when there
+    /// is none.
+    async fn shared(
         &self,
         runtime: &dyn Runtime,
         target: &Target,
-        server: &ServerId,
-        timeout: Duration,
+        server: &crate::runtime::ServerId,
+        gateway: &Gateway,
     ) -> Result<Arc<Bridge>, Response> {
-        let mut open = self.open.lock().await;
+        let mut open = self.shared.lock().await;
         if let Some(bridge) = open.get(&target.id) {
             if !bridge.is_closed() {
                 return Ok(bridge.clone());
             }
         }
         open.remove(&target.id);
+        let timeout = gateway.timeout();
         let deadline = Instant::now() + timeout;
         let handle = loop {
             match runtime.open_stdio(server).await {
@@ -81,21 +133,23 @@ impl Bridges {
             }
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        let bridge = Bridge::start(target.id.clone(), handle, left)
+        let bridge = stdio::connect(target.id.clone(), handle, left)
             .await
-            .map_err(|error| {
-                target.metrics.backend_error();
-                failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, error.to_string())
-            })?;
+            .map_err(|error| bridge_failure(target, error))?;
         open.insert(target.id.clone(), bridge.clone());
         Ok(bridge)
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every update is a single insert or remove, so a poisoned map is consistent.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// `POST`: a client's planned messages, sent over the bridge.
 pub async fn post(
     gateway: &Gateway,
-    bridge: Arc<Bridge>,
+    runtime: &dyn Runtime,
     target: Arc<Target>,
     headers: &HeaderMap,
     plan: Plan,
@@ -108,15 +162,33 @@ pub async fn post(
         Ok(message) => vec![message],
         Err(_) => Vec::new(),
     };
-    if let Some(init) = messages.iter().find(|m| m["method"] == "initialize") {
-        if messages.len() > 1 || plan.batch {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                INVALID_REQUEST,
-                "Invalid Request: initialize must be sent on its own",
-            );
-        }
+    let init = messages.iter().find(|m| m["method"] == "initialize");
+    if init.is_some() && (messages.len() > 1 || plan.batch) {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Invalid Request: initialize must be sent on its own",
+        );
+    }
+    let bridges = gateway.bridges();
+    let bridge = match bridges
+        .for_request(
+            gateway,
+            runtime,
+            &target,
+            session_of(headers),
+            init.is_some(),
+        )
+        .await
+    {
+        Ok(bridge) => bridge,
+        Err(response) => return response,
+    };
+    if let Some(init) = init {
         let (session, answer) = bridge.open_session(init["id"].clone());
+        if matches!(target.backend, Backend::LegacySse(_)) {
+            bridges.remember(session.clone(), bridge);
+        }
         let mut response = Json(answer).into_response();
         if let Ok(value) = HeaderValue::from_str(&session) {
             response.headers_mut().insert(SESSION_HEADER, value);
@@ -152,9 +224,9 @@ pub async fn post(
 }
 
 /// `GET`: the session's stream of notices that belong to no request.
-pub fn listen(
+pub async fn listen(
     gateway: &Gateway,
-    bridge: &Bridge,
+    runtime: &dyn Runtime,
     target: Arc<Target>,
     headers: &HeaderMap,
 ) -> Response {
@@ -164,6 +236,14 @@ pub fn listen(
             INVALID_REQUEST,
             "Bad Request: no Mcp-Session-Id header; send initialize first",
         );
+    };
+    let bridge = match gateway
+        .bridges()
+        .for_request(gateway, runtime, &target, Some(session), false)
+        .await
+    {
+        Ok(bridge) => bridge,
+        Err(response) => return response,
     };
     let notices = match bridge.listen(session, LISTEN_QUEUE) {
         Ok(notices) => notices,
@@ -177,7 +257,12 @@ pub fn listen(
 }
 
 /// `DELETE`: ends the session.
-pub fn close(bridge: &Bridge, target: &Target, headers: &HeaderMap) -> Response {
+pub async fn close(
+    gateway: &Gateway,
+    runtime: &dyn Runtime,
+    target: &Target,
+    headers: &HeaderMap,
+) -> Response {
     let Some(session) = session_of(headers) else {
         return failure(
             StatusCode::BAD_REQUEST,
@@ -185,7 +270,17 @@ pub fn close(bridge: &Bridge, target: &Target, headers: &HeaderMap) -> Response 
             "Bad Request: no Mcp-Session-Id header",
         );
     };
-    match bridge.close_session(session) {
+    let bridges = gateway.bridges();
+    let bridge = match bridges
+        .for_request(gateway, runtime, target, Some(session), false)
+        .await
+    {
+        Ok(bridge) => bridge,
+        Err(response) => return response,
+    };
+    let closed = bridge.close_session(session);
+    bridges.forget(session);
+    match closed {
         Ok(()) => StatusCode::OK.into_response(),
         Err(error) => bridge_failure(target, error),
     }
