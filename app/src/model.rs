@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod audit;
 pub mod catalog_search;
 pub mod server_detail;
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use leptos::prelude::{use_context, ServerFnError};
 
 use crate::access::{Action, Viewer};
+use crate::model::audit::{AuditPage, AuditQuery};
 use crate::model::catalog_search::{CatalogQuery, CatalogResults};
 use crate::model::server_detail::ServerDetail;
 
@@ -34,6 +35,13 @@ pub trait ServerPageService: Send + Sync {
     ) -> Result<Option<ServerDetail>, ServiceError>;
 }
 
+/// Read access to the audit log.
+#[async_trait]
+pub trait AuditService: Send + Sync {
+    /// One page of the entries that match `query`, newest first.
+    async fn search(&self, query: &AuditQuery) -> Result<AuditPage, ServiceError>;
+}
+
 /// Everything server functions can reach, provided once per router.
 #[derive(Clone)]
 pub struct Services {
@@ -41,6 +49,8 @@ pub struct Services {
     pub catalog: Arc<dyn CatalogService>,
     /// The server pages.
     pub server_pages: Arc<dyn ServerPageService>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditService>,
 }
 
 /// The services of the current request, or a clear error when the server forgot to provide them.
@@ -65,6 +75,10 @@ pub fn authorize(action: Action, owner_team: Option<&str>) -> Result<Viewer, Ser
     if viewer.may(action, owner_team) {
         Ok(viewer)
     } else {
+        // The refusal is a 403 for API clients too, not a generic server error.
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::FORBIDDEN);
+        }
         Err(ServerFnError::new(format!(
             "{} may not {} here; ask an Apiary admin for the right role",
             viewer.name,

@@ -117,6 +117,7 @@ const SERVER_FNS: &[(&str, Rule)] = &[
     ("search_catalog", Rule::AnyRole),
     ("load_server_detail", Rule::AnyRole),
     ("current_viewer", Rule::AnyRole),
+    ("load_audit", Rule::Admin),
 ];
 
 fn registration() -> serde_json::Value {

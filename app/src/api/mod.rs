@@ -1,9 +1,11 @@
 //! Server functions, one module per domain.
 
+mod audit;
 mod catalog;
 mod server_page;
 mod session;
 
+pub use audit::*;
 pub use catalog::*;
 pub use server_page::*;
 pub use session::*;

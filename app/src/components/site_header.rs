@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::access::Action;
 use crate::api::current_viewer;
 use crate::model::Viewer;
 
@@ -14,7 +15,12 @@ pub fn SiteHeader() -> impl IntoView {
                 <a href="/" class="text-sm hover:underline">"Catalog"</a>
                 <Suspense>
                     {move || Suspend::new(async move {
-                        viewer.await.ok().filter(|v| !v.local_mode).map(|v| view! { <SignedIn viewer=v /> })
+                        let viewer = viewer.await.ok()?;
+                        let audit = viewer.may(Action::Audit, None).then(|| view! {
+                            <a href="/admin/audit" class="text-sm hover:underline">"Audit log"</a>
+                        });
+                        let signed_in = (!viewer.local_mode).then(|| view! { <SignedIn viewer /> });
+                        Some(view! { {audit} {signed_in} })
                     })}
                 </Suspense>
             </nav>

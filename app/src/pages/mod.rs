@@ -1,9 +1,11 @@
 //! Routed pages, one per file.
 
+mod audit_log;
 mod catalog;
 mod not_found;
 mod server_page;
 
+pub use audit_log::AuditLogPage;
 pub use catalog::CatalogPage;
 pub use not_found::NotFoundPage;
 pub use server_page::ServerPage;

@@ -25,6 +25,7 @@ use utoipa::OpenApi;
         crate::registry::curation::api::replace,
         crate::gateway::access::api::show,
         crate::gateway::access::api::replace,
+        crate::audit::export::export,
         super::servers_api::register,
         super::health::live,
         super::health::ready,

@@ -102,6 +102,7 @@ impl AppState {
         Services {
             catalog: Arc::new(self.servers.clone()),
             server_pages: Arc::new(ServerPages::new(self.db.clone(), &self.registry)),
+            audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
         }
     }
 }
