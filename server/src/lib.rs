@@ -1,5 +1,6 @@
 //! Apiary's server: configuration, database, the web router and the background services.
 
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
@@ -7,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod gateway;
+pub mod onboarding;
 pub mod operator;
 pub mod registry;
 pub mod runtime;
