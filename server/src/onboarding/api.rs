@@ -100,19 +100,7 @@ async fn read_input(
     match content_type.as_str() {
         "application/json" => {
             let mut deserializer = serde_json::Deserializer::from_slice(body);
-            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-                let path = error.path().to_string();
-                let inner = error.into_inner();
-                if inner.is_syntax() || inner.is_eof() {
-                    ApiError::Rejected {
-                        status: StatusCode::BAD_REQUEST,
-                        message: format!("the body is not valid JSON: {inner}"),
-                    }
-                } else {
-                    let field = if path == "." { "body".into() } else { path };
-                    ApiError::Invalid(FieldError::new(field, format!("{inner}")))
-                }
-            })
+            serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let text = std::str::from_utf8(body).map_err(|_| {
@@ -148,6 +136,34 @@ async fn read_input(
             ),
         }),
     }
+}
+
+/// A JSON body that did not decode: 400 for malformed JSON, otherwise 422 naming the field
+/// (an unknown field by its own name).
+fn body_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("the body is not valid JSON: {inner}"),
+        };
+    }
+    let text = inner.to_string();
+    let unknown = text
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path.as_str(), unknown) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "body".to_owned(),
+        (_, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
+        _ => path,
+    };
+    let message = match unknown {
+        Some(_) => format!("is not a field here; remove it or check its spelling ({text})"),
+        None => format!("{text}; fix the value"),
+    };
+    ApiError::Invalid(FieldError::new(field, message))
 }
 
 /// Query of `GET /api/v1/proposals`.
@@ -264,19 +280,7 @@ pub async fn decision(
     }
     let mut deserializer = serde_json::Deserializer::from_slice(&body);
     let input: DecisionInput =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            let inner = error.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                ApiError::Rejected {
-                    status: StatusCode::BAD_REQUEST,
-                    message: format!("the body is not valid JSON: {inner}"),
-                }
-            } else {
-                let field = if path == "." { "body".into() } else { path };
-                ApiError::Invalid(FieldError::new(field, inner.to_string()))
-            }
-        })?;
+        serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)?;
     let reviewer = &principal.0;
     let decided = match decide(&store, reviewer, proposal, &input).await {
         Ok(decided) => decided,

@@ -179,7 +179,11 @@ pub fn validate(input: &ProposalInput, context: &Context) -> Result<ValidProposa
         kind,
         namespace: input.namespace.clone(),
         name: input.name.clone(),
-        owner_team: registration.owner_team.clone(),
+        // The current owners review a change of their server, even one that hands it over.
+        owner_team: context
+            .existing
+            .as_ref()
+            .map_or_else(|| registration.owner_team.clone(), |e| e.owner_team.clone()),
         base_revision,
         spec: registration.spec.clone(),
         metadata: metadata_json(&registration),
