@@ -523,3 +523,84 @@ async fn manifest_of(client: &Client, path: &str) -> (StatusCode, String) {
     let status = response.status();
     (status, response.text().await.expect("text"))
 }
+
+#[tokio::test]
+async fn an_approval_the_runtime_refuses_fails_with_its_error_and_changes_nothing() {
+    use apiary_server::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
+    use std::sync::Arc;
+    for db in support::all_backends().await {
+        // A runtime that has shut down refuses every server.
+        let runtime: Arc<dyn Runtime> = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
+        runtime.shutdown().await;
+        let Some(app) =
+            signed_in::start_configured(&db, Default::default(), |_| {}, Some(runtime)).await
+        else {
+            return;
+        };
+        let paul = signed_in_as(&app, "paul").await;
+        let spec = json!({ "command": support::mcp_servers::TESTMCP, "transport": "stdio" });
+        let proposal = propose(&paul, &create("broken", "words", spec)).await;
+        let olga = signed_in_as(&app, "olga").await;
+        let (status, failed) = decide(&olga, &proposal, "approve", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{failed}");
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert!(
+            failed["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("the runtime is shut down")),
+            "the runtime's error is kept: {failed}"
+        );
+        let servers: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM servers WHERE namespace = 'broken'")
+                .fetch_one(db.db.pool())
+                .await
+                .expect("count");
+        let revisions: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM server_revisions WHERE namespace = 'broken'")
+                .fetch_one(db.db.pool())
+                .await
+                .expect("count");
+        assert_eq!((servers, revisions), (0, 0), "nothing half-applied");
+        let mut actions = audit_actions(&db.db, proposal["id"].as_str().expect("id")).await;
+        actions.sort();
+        assert_eq!(
+            actions,
+            audit_actions_sorted(&["proposal.proposed", "proposal.approved", "proposal.failed"])
+        );
+    }
+}
+
+#[tokio::test]
+async fn kubernetes_mode_approvals_fail_clearly_until_kubernetes_apply_exists() {
+    for db in support::all_backends().await {
+        let Some(app) = signed_in::start_configured(
+            &db,
+            Default::default(),
+            |settings| settings.runtime = apiary_server::config::Runtime::Kubernetes,
+            None,
+        )
+        .await
+        else {
+            return;
+        };
+        let paul = signed_in_as(&app, "paul").await;
+        let spec = json!({ "image": "ghcr.io/stackloklabs/osv-mcp/server:0.1.0", "transport": "streamable-http" });
+        let proposal = propose(&paul, &create("cluster", "osv", spec)).await;
+        let olga = signed_in_as(&app, "olga").await;
+        let (status, failed) = decide(&olga, &proposal, "approve", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{failed}");
+        assert_eq!(failed["status"], "failed");
+        assert!(
+            failed["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("not implemented")),
+            "{failed}"
+        );
+        let servers: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM servers WHERE namespace = 'cluster'")
+                .fetch_one(db.db.pool())
+                .await
+                .expect("count");
+        assert_eq!(servers, 0);
+    }
+}

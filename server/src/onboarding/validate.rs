@@ -364,8 +364,7 @@ pub fn spec(spec: &Value, namespace: &str, name: &str, runtime: Runtime) -> Resu
             format!("{}; fix the value's type", error.inner()),
         )
     })?;
-    let server = MCPServer::new(name, typed);
-    let mut server = server;
+    let mut server = MCPServer::new(name, typed);
     server.metadata.namespace = Some(namespace.to_owned());
     // A ConfigMap profile is read from the cluster when the server is reconciled; here only
     // its reference is checked.

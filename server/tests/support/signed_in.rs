@@ -49,6 +49,17 @@ pub async fn start_with_expired_tokens(db: &TestDb, expired: bool) -> Option<Sig
 
 /// Like [`start`], with the provider's token lifetimes and delays set by `options`.
 pub async fn start_with(db: &TestDb, options: oidc::Options) -> Option<SignedInApp> {
+    start_configured(db, options, |_| {}, None).await
+}
+
+/// Like [`start_with`], with the settings adjusted by `configure` and, when given, this
+/// runtime instead of a fresh local one.
+pub async fn start_configured(
+    db: &TestDb,
+    options: oidc::Options,
+    configure: impl FnOnce(&mut apiary_server::Settings),
+    runtime: Option<std::sync::Arc<dyn apiary_server::runtime::Runtime>>,
+) -> Option<SignedInApp> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
@@ -63,7 +74,12 @@ pub async fn start_with(db: &TestDb, options: oidc::Options) -> Option<SignedInA
     let auth = Auth::connect(oidc, &db.url, &url)
         .await
         .expect("set up sign-in");
-    let state = AppState::new(settings, db.db.clone()).with_auth(auth);
+    configure(&mut settings);
+    let state = match runtime {
+        Some(runtime) => AppState::with_runtime(settings, db.db.clone(), runtime),
+        None => AppState::new(settings, db.db.clone()),
+    }
+    .with_auth(auth);
     let app = router(state);
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
