@@ -225,7 +225,18 @@ fn yaml_cases() -> Vec<(String, &'static str)> {
         ),
         (
             manifest("    apiary.dev/description: Every MCP feature\n", GOOD_SPEC),
-            "ownerTeam",
+            "metadata.annotations[apiary.dev/owner-team]",
+        ),
+        (
+            manifest(GOOD_ANNOTATIONS, GOOD_SPEC).replace("name: everything", "name: Everything"),
+            "metadata.name",
+        ),
+        (
+            manifest(
+                &format!("{GOOD_ANNOTATIONS}    apiary.dev/docs-url: docs\n"),
+                GOOD_SPEC,
+            ),
+            "metadata.annotations[apiary.dev/docs-url]",
         ),
         (
             manifest(

@@ -20,7 +20,7 @@ use crate::web::{ApiError, AppState};
 use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
-use super::manifest::parse_manifest;
+use super::manifest::{manifest_field, parse_manifest};
 use super::model::{DecisionInput, ProposalKind, ProposalStatus};
 use super::revisions;
 use super::store::{ListFilter, ProposalStore, ProposeError};
@@ -70,24 +70,30 @@ pub async fn propose(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let author = principal.require(Action::Propose, None)?;
-    let input = read_input(&state, &headers, &body, query.kind.as_deref()).await?;
+    let (input, from_manifest) = read_input(&state, &headers, &body, query.kind.as_deref()).await?;
     let store = ProposalStore::new(state.db.clone());
     let proposal = store
         .propose(&input, author, state.settings.runtime)
         .await
         .map_err(|error| match error {
-            ProposeError::Invalid(field) => ApiError::Invalid(field),
+            ProposeError::Invalid(mut invalid) => {
+                if from_manifest {
+                    invalid.field = manifest_field(&invalid.field);
+                }
+                ApiError::Invalid(invalid)
+            }
             ProposeError::Db(db) => ApiError::Internal(db.to_string()),
         })?;
     Ok((StatusCode::CREATED, Json(json!(proposal))))
 }
 
+/// The proposal in the body, and whether it came from a manifest.
 async fn read_input(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
     kind: Option<&str>,
-) -> Result<ProposalInput, ApiError> {
+) -> Result<(ProposalInput, bool), ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -100,7 +106,8 @@ async fn read_input(
     match content_type.as_str() {
         "application/json" => {
             let mut deserializer = serde_json::Deserializer::from_slice(body);
-            serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)
+            let input = serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)?;
+            Ok((input, false))
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let text = std::str::from_utf8(body).map_err(|_| {
@@ -127,7 +134,7 @@ async fn read_input(
                     None => ProposalKind::Create,
                 },
             });
-            Ok(input)
+            Ok((input, true))
         }
         other => Err(ApiError::Rejected {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,

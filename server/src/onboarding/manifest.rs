@@ -120,6 +120,24 @@ pub fn parse_manifest(yaml: &str) -> Result<ProposalInput, FieldError> {
     })
 }
 
+/// Where a field of a proposal lives in a pasted manifest, so an error about a manifest's
+/// proposal names what its author wrote: `ownerTeam` is the `apiary.dev/owner-team` annotation,
+/// `name` is `metadata.name`; spec fields keep their path.
+pub fn manifest_field(field: &str) -> String {
+    let annotation = |key: &str| format!("metadata.annotations[{ANNOTATION_PREFIX}{key}]");
+    match field {
+        "name" | "namespace" => format!("metadata.{field}"),
+        "description" => annotation("description"),
+        "ownerTeam" => annotation("owner-team"),
+        "category" => annotation("category"),
+        "costClass" => annotation("cost-class"),
+        "sensitivity" => annotation("sensitivity"),
+        "docsUrl" => annotation("docs-url"),
+        tags if tags.starts_with("tags") => annotation("tags"),
+        other => other.to_owned(),
+    }
+}
+
 /// The manifest YAML of a revision: an `MCPServer` (`v1alpha1`) with the applied spec exactly
 /// as stored and the metadata as `apiary.dev/` annotations. A local command or remote URL spec
 /// keeps its `command` or `url`, which only Apiary's local runtime reads.
