@@ -84,3 +84,95 @@ async fn two_transitions_from_one_version_write_exactly_one() {
         assert!(late.is_none());
     }
 }
+
+#[tokio::test]
+async fn of_two_approved_changes_from_one_base_the_second_fails_when_applied() {
+    use apiary_server::catalog::{ServerRegistration, ServerStore};
+    use apiary_server::onboarding::apply::{apply, ApplyTarget};
+    use apiary_server::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime as _};
+    for db in support::all_backends().await {
+        let spec = json!({ "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" });
+        ServerStore::new(db.db.clone())
+            .register(
+                "lock",
+                "osv",
+                &ServerRegistration {
+                    description: "Before".into(),
+                    owner_team: "search".into(),
+                    spec: spec.clone(),
+                    published: true,
+                    ..ServerRegistration::default()
+                },
+                "seed",
+            )
+            .await
+            .expect("registered");
+        let store = ProposalStore::new(db.db.clone());
+        let update = |description: &str| ProposalInput {
+            kind: Some(ProposalKind::Update),
+            namespace: "lock".into(),
+            name: "osv".into(),
+            description: description.into(),
+            owner_team: "search".into(),
+            spec: Some(spec.clone()),
+            ..ProposalInput::default()
+        };
+        let author = Viewer::local_admin();
+        let mut approved = Vec::new();
+        for description in ["First", "Second"] {
+            let proposal = store
+                .propose(&update(description), &author, Runtime::Local)
+                .await
+                .expect("proposed");
+            assert_eq!(proposal.base_revision, Some(1));
+            // Both pass review before either is applied.
+            let approval = decision("olga");
+            let change = Transition {
+                id: &proposal.id,
+                version: proposal.version,
+                from: ProposalStatus::Open,
+                to: ProposalStatus::Approved,
+                decision: Some(&approval),
+                error: None,
+            };
+            approved.push(
+                store
+                    .transition(change, "olga")
+                    .await
+                    .expect("no db error")
+                    .expect("approved"),
+            );
+        }
+        let runtime = LocalRuntime::new(LocalRuntimeConfig::default());
+        let target = ApplyTarget {
+            mode: Runtime::Local,
+            runtime: &runtime,
+        };
+        let mut results = Vec::new();
+        for proposal in approved {
+            results.push(
+                apply(&store, target, proposal, &author)
+                    .await
+                    .expect("no db error"),
+            );
+        }
+        assert_eq!(results[0].status, ProposalStatus::Applied);
+        assert_eq!(results[1].status, ProposalStatus::Failed);
+        assert!(
+            results[1]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("changed while this proposal was being applied")),
+            "{:?}",
+            results[1].error
+        );
+        let description: String = sqlx::query_scalar(
+            "SELECT description FROM servers WHERE namespace = 'lock' AND name = 'osv'",
+        )
+        .fetch_one(db.db.pool())
+        .await
+        .expect("read");
+        assert_eq!(description, "First", "the first change stays");
+        runtime.shutdown().await;
+    }
+}

@@ -128,6 +128,30 @@ async fn write(
     actor: &Viewer,
 ) -> Result<(), String> {
     let mut tx = store.db().pool().begin().await.map_err(|e| e.to_string())?;
+    // The decision checked the base revision; check it again where it counts, so a change
+    // that landed in between (another proposal applied at the same time) is not overwritten.
+    // Two such transactions still racing collide on the revision number.
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
+            .bind(&proposal.namespace)
+            .bind(&proposal.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+    let current = revisions::current(&mut tx, &proposal.namespace, &proposal.name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let moved = match (proposal.kind, exists) {
+        (ProposalKind::Create, exists) => exists.is_some(),
+        (_, None) => true,
+        (_, Some(_)) => proposal.base_revision.unwrap_or(0) != current,
+    };
+    if moved {
+        return Err(format!(
+            "{}/{} changed while this proposal was being applied (it is at revision {current} now); nothing was changed, propose it again",
+            proposal.namespace, proposal.name
+        ));
+    }
     match registration {
         Some(registration) => {
             write_registration(
