@@ -532,8 +532,16 @@ async fn an_approval_the_runtime_refuses_fails_with_its_error_and_changes_nothin
         // A runtime that has shut down refuses every server.
         let runtime: Arc<dyn Runtime> = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
         runtime.shutdown().await;
-        let Some(app) =
-            signed_in::start_configured(&db, Default::default(), |_| {}, Some(runtime)).await
+        let Some(app) = signed_in::start_configured(
+            &db,
+            Default::default(),
+            |_| {},
+            |mut state| {
+                state.runtime = runtime;
+                state
+            },
+        )
+        .await
         else {
             return;
         };
@@ -571,36 +579,113 @@ async fn an_approval_the_runtime_refuses_fails_with_its_error_and_changes_nothin
 }
 
 #[tokio::test]
-async fn kubernetes_mode_approvals_fail_clearly_until_kubernetes_apply_exists() {
+async fn in_kubernetes_mode_an_approval_server_side_applies_the_mcpserver_and_a_retire_deletes_it()
+{
+    use apiary_server::operator::crd::MCPServer;
+    use kube::Api;
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
     for db in support::all_backends().await {
+        let namespace = support::kube::namespace(&cluster).await;
+        let client = cluster.clone();
         let Some(app) = signed_in::start_configured(
             &db,
             Default::default(),
             |settings| settings.runtime = apiary_server::config::Runtime::Kubernetes,
-            None,
+            |state| state.with_kube(client),
         )
         .await
         else {
             return;
         };
         let paul = signed_in_as(&app, "paul").await;
-        let spec = json!({ "image": "ghcr.io/stackloklabs/osv-mcp/server:0.1.0", "transport": "streamable-http" });
-        let proposal = propose(&paul, &create("cluster", "osv", spec)).await;
         let olga = signed_in_as(&app, "olga").await;
+        // Packages run only on the local runtime.
+        let (status, refused) = call(
+            &paul,
+            "POST",
+            "/api/v1/proposals",
+            Some(&create(
+                &namespace,
+                "npx",
+                json!({ "image": "npx://pkg", "transport": "stdio" }),
+            )),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(refused["field"], "spec.image");
+
+        let spec = json!({ "image": "ghcr.io/stackloklabs/osv-mcp/server:0.1.0",
+                           "transport": "streamable-http", "targetPort": 8080 });
+        let proposal = propose(&paul, &create(&namespace, "osv", spec)).await;
+        let (status, applied) = decide(&olga, &proposal, "approve", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{applied}");
+        assert_eq!(applied["status"], "applied", "{applied}");
+        let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), &namespace);
+        let server = servers.get("osv").await.expect("the MCPServer exists");
+        assert_eq!(
+            server.spec.image,
+            "ghcr.io/stackloklabs/osv-mcp/server:0.1.0"
+        );
+        assert_eq!(server.spec.target_port, Some(8080));
+        assert_eq!(
+            server
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("apiary.dev/owner-team"))
+                .map(String::as_str),
+            Some("search")
+        );
+        let managers: Vec<_> = server
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter_map(|m| m.manager.clone())
+            .collect();
+        assert!(managers.contains(&"apiary".to_owned()), "{managers:?}");
+
+        let retire = propose(
+            &paul,
+            &json!({ "kind": "retire", "namespace": namespace, "name": "osv", "message": "gone" }),
+        )
+        .await;
+        let (status, retired) = decide(&olga, &retire, "approve", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{retired}");
+        assert_eq!(retired["status"], "applied", "{retired}");
+        assert!(
+            servers.get_opt("osv").await.expect("get").is_none(),
+            "the MCPServer is deleted"
+        );
+        let lifecycle: String = sqlx::query_scalar(
+            "SELECT lifecycle FROM servers WHERE namespace = $1 AND name = 'osv'",
+        )
+        .bind(&namespace)
+        .fetch_one(db.db.pool())
+        .await
+        .expect("read");
+        assert_eq!(lifecycle, "retired");
+
+        // A namespace the cluster does not have: the apiserver's error, and nothing stored.
+        let absent = format!("{namespace}-absent");
+        let spec = json!({ "image": "ghcr.io/stackloklabs/osv-mcp/server:0.1.0", "transport": "streamable-http" });
+        let proposal = propose(&paul, &create(&absent, "osv", spec)).await;
         let (status, failed) = decide(&olga, &proposal, "approve", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{failed}");
-        assert_eq!(failed["status"], "failed");
+        assert_eq!(failed["status"], "failed", "{failed}");
         assert!(
             failed["error"]
                 .as_str()
-                .is_some_and(|e| e.contains("not implemented")),
+                .is_some_and(|e| e.contains("Kubernetes API refused")),
             "{failed}"
         );
-        let servers: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM servers WHERE namespace = 'cluster'")
-                .fetch_one(db.db.pool())
-                .await
-                .expect("count");
-        assert_eq!(servers, 0);
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM servers WHERE namespace = $1")
+            .bind(&absent)
+            .fetch_one(db.db.pool())
+            .await
+            .expect("count");
+        assert_eq!(stored, 0, "nothing half-applied");
     }
 }

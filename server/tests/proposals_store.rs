@@ -147,6 +147,7 @@ async fn of_two_approved_changes_from_one_base_the_second_fails_when_applied() {
         let target = ApplyTarget {
             mode: Runtime::Local,
             runtime: &runtime,
+            kube: None,
         };
         let mut results = Vec::new();
         for proposal in approved {

@@ -299,6 +299,7 @@ pub async fn decision(
     let target = ApplyTarget {
         mode: state.settings.runtime,
         runtime: state.runtime.as_ref(),
+        kube: state.kube.as_ref(),
     };
     let applied = apply(&store, target, decided, reviewer)
         .await

@@ -1,14 +1,14 @@
-//! Applying an approved proposal, all or nothing.
+//! Applying an approved proposal, all or nothing. The runtime is changed first, then one
+//! transaction writes the server row, its revision, the audit events and the proposal's
+//! `applied` state through the registration's own [`write_registration`]. If the runtime
+//! refuses, or the transaction fails, the runtime is put back in line with the database and the
+//! proposal becomes `failed` with the error: nothing is half-applied.
 //!
-//! Local runtime: the runtime is changed first, with the same desired-state types the direct
-//! registration path uses; then one transaction writes the server row, its revision, the
-//! audit events and the proposal's `applied` state through the registration's own
-//! [`write_registration`]. If the runtime refuses, or the transaction fails, the runtime is put
-//! back in line with the database ([`desired::sync`]) and the proposal becomes `failed` with
-//! the error: nothing is half-applied.
-//!
-//! Kubernetes runtime: not implemented yet ([`apply_kubernetes`]); such an approval fails with
-//! a message saying so, and nothing is written.
+//! - Local runtime: the same desired-state types the direct registration path uses; put back
+//!   with [`desired::sync`].
+//! - Kubernetes runtime: server-side apply of the `MCPServer` manifest that the revision keeps
+//!   (deleted on retirement; a remote `url` server has no workload); put back with
+//!   [`kubernetes::restore`]. The `MCPToolConfig` is curation's business, not applied here.
 
 use serde_json::Value;
 
@@ -19,6 +19,8 @@ use crate::config::Runtime as RuntimeMode;
 use crate::db::{now_millis, DbError};
 use crate::runtime::{desired, DesiredServer, Runtime, ServerId};
 
+use super::kubernetes;
+use super::manifest::manifest_object;
 use super::model::{Proposal, ProposalKind, ProposalStatus};
 use super::revisions::{self, NewRevision};
 use super::store::{transition_in, ProposalStore, Transition};
@@ -30,6 +32,8 @@ pub struct ApplyTarget<'a> {
     pub mode: RuntimeMode,
     /// The local runtime.
     pub runtime: &'a dyn Runtime,
+    /// The cluster, in Kubernetes mode.
+    pub kube: Option<&'a kube::Client>,
 }
 
 /// Applies `proposal` (state `approved`) and returns it as `applied` or `failed`.
@@ -41,7 +45,13 @@ pub async fn apply(
 ) -> Result<Proposal, DbError> {
     let outcome = match target.mode {
         RuntimeMode::Local => apply_local(store, target.runtime, &proposal, actor).await,
-        RuntimeMode::Kubernetes => apply_kubernetes(&proposal),
+        RuntimeMode::Kubernetes => match target.kube {
+            Some(client) => apply_kubernetes(store, client, &proposal, actor).await,
+            None => Err(
+                "Apiary runs the Kubernetes runtime without a cluster client; nothing was changed"
+                    .into(),
+            ),
+        },
     };
     match outcome {
         Ok(()) => store
@@ -52,14 +62,37 @@ pub async fn apply(
     }
 }
 
-/// Not implemented yet: server-side apply of the `MCPServer` (and `MCPToolConfig`) with field
-/// manager `apiary`, then the same transaction as the local path.
-fn apply_kubernetes(_proposal: &Proposal) -> Result<(), String> {
-    Err(
-        "applying proposals to the Kubernetes runtime is not implemented yet; nothing was \
-         changed. Apply the manifest with kubectl or GitOps, or run Apiary with the local runtime"
-            .into(),
-    )
+async fn apply_kubernetes(
+    store: &ProposalStore,
+    client: &kube::Client,
+    proposal: &Proposal,
+    actor: &Viewer,
+) -> Result<(), String> {
+    let (namespace, name) = (&proposal.namespace, &proposal.name);
+    let registration = match proposal.kind {
+        ProposalKind::Create | ProposalKind::Update => Some(registration_of(proposal)?),
+        ProposalKind::Retire => None,
+    };
+    let changed = match &registration {
+        Some(_) if kubernetes::is_remote(&proposal.spec) => Ok(()),
+        Some(registration) => {
+            let metadata = super::validate::metadata_json(registration);
+            let object = manifest_object(namespace, name, &proposal.spec, &metadata);
+            kubernetes::apply(client, &object).await
+        }
+        None => kubernetes::remove(client, namespace, name).await,
+    };
+    if let Err(error) = changed {
+        kubernetes::restore(store.db(), client, namespace, name).await;
+        return Err(format!(
+            "the Kubernetes API refused the MCPServer {namespace}/{name}: {error}"
+        ));
+    }
+    if let Err(error) = write(store, proposal, registration.as_ref(), actor).await {
+        kubernetes::restore(store.db(), client, namespace, name).await;
+        return Err(format!("could not record the applied change: {error}"));
+    }
+    Ok(())
 }
 
 async fn apply_local(

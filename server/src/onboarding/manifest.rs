@@ -142,6 +142,13 @@ pub fn manifest_field(field: &str) -> String {
 /// as stored and the metadata as `apiary.dev/` annotations. A local command or remote URL spec
 /// keeps its `command` or `url`, which only Apiary's local runtime reads.
 pub fn revision_manifest(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> String {
+    // Plain JSON values always serialize.
+    serde_yaml::to_string(&manifest_object(namespace, name, spec, metadata)).unwrap_or_default()
+}
+
+/// The `MCPServer` object (`v1alpha1`) for `spec` and `metadata`, as JSON: what the Kubernetes
+/// apply sends, and what [`revision_manifest`] writes as YAML.
+pub fn manifest_object(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> Value {
     let text = |key: &str| metadata[key].as_str().unwrap_or_default().to_owned();
     let tags = metadata["tags"]
         .as_array()
@@ -174,8 +181,7 @@ pub fn revision_manifest(namespace: &str, name: &str, spec: &Value, metadata: &V
     if !annotations.is_empty() {
         object["metadata"]["annotations"] = json!(annotations);
     }
-    // Plain JSON values always serialize.
-    serde_yaml::to_string(&object).unwrap_or_default()
+    object
 }
 
 #[cfg(test)]

@@ -10,12 +10,14 @@
 //! - [`findings`]: the policy findings a reviewer weighs;
 //! - [`decide`]: who may decide, and how;
 //! - [`apply`]: applying an approved proposal, all or nothing;
+//! - [`kubernetes`]: the cluster side of an apply in Kubernetes mode;
 //! - [`api`]: the JSON API.
 
 pub mod api;
 pub mod apply;
 pub mod decide;
 pub mod findings;
+pub mod kubernetes;
 pub mod manifest;
 pub mod model;
 pub mod revisions;

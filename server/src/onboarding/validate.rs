@@ -387,6 +387,15 @@ pub fn spec(spec: &Value, namespace: &str, name: &str, runtime: Runtime) -> Resu
             "spec.command",
             "the Kubernetes runtime runs container images, not local commands; set image instead",
         )),
+        Runtime::Kubernetes if package => {
+            return Err(FieldError::new(
+                "spec.image",
+                format!(
+                    "{image:?} is a package, which only the local runtime runs; the Kubernetes \
+                     runtime needs a container image (such as ghcr.io/org/server:1.0)"
+                ),
+            ))
+        }
         Runtime::Kubernetes if runs_locally => {
             crate::runtime::parse_spec(spec)?;
         }
