@@ -39,6 +39,8 @@ pub enum Action {
     Browse,
     /// Propose a new server or a change.
     Propose,
+    /// Read proposals and follow their review.
+    FollowProposals,
     /// Fetch a server's live tools again now.
     Refresh,
     /// Approve or reject a change to a server.
@@ -57,6 +59,7 @@ impl Action {
         match self {
             Action::Browse => "browse the catalog",
             Action::Propose => "propose servers or changes",
+            Action::FollowProposals => "read proposals and reviews",
             Action::Refresh => "refresh this server's tools",
             Action::Review => "review changes to this server",
             Action::Curate => "curate published tools",
@@ -115,7 +118,9 @@ impl Viewer {
         let owns = || self.has(Role::Owner) && owner_team.is_some_and(|t| self.in_team(t));
         match action {
             Action::Browse => !self.roles.is_empty(),
-            Action::Propose => self.has(Role::Proposer) || self.has(Role::Owner),
+            Action::Propose | Action::FollowProposals => {
+                self.has(Role::Proposer) || self.has(Role::Owner)
+            }
             Action::Refresh | Action::Review => owns(),
             Action::Curate | Action::Register | Action::Audit => false,
         }
@@ -151,6 +156,8 @@ mod tests {
         assert!(!person(&[], &["search"]).may(Action::Browse, None));
         assert!(person(&[Role::Consumer], &[]).may(Action::Browse, None));
         assert!(!person(&[Role::Consumer], &[]).may(Action::Propose, None));
+        assert!(!person(&[Role::Consumer], &[]).may(Action::FollowProposals, None));
+        assert!(person(&[Role::Proposer], &[]).may(Action::FollowProposals, None));
     }
 
     #[test]

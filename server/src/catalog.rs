@@ -138,8 +138,8 @@ impl ServerStore {
         Self { slow_ms, ..self }
     }
 
-    /// Creates or replaces `namespace/name`, recording an audit event in the same transaction.
-    /// Returns true when the server was created.
+    /// Creates or replaces `namespace/name`, recording an audit event and a revision in the
+    /// same transaction. Returns true when the server was created.
     pub async fn register(
         &self,
         namespace: &str,
@@ -147,59 +147,9 @@ impl ServerStore {
         registration: &ServerRegistration,
         actor: &str,
     ) -> Result<bool, RegisterError> {
-        let transport = registration.validate(namespace, name)?;
-        let now = now_millis();
-        let tags = serde_json::to_string(&registration.tags).unwrap_or_else(|_| "[]".into());
-        let spec = registration.spec.to_string();
         let mut tx = self.db.pool().begin().await?;
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-                .bind(namespace)
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let created = existing.is_none();
-        let id = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        sqlx::query(
-            "INSERT INTO servers (id, namespace, name, description, owner_team, category, cost_class, \
-             sensitivity, tags, docs_url, transport, spec, published, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
-             ON CONFLICT (id) DO UPDATE SET description = $4, owner_team = $5, category = $6, \
-             cost_class = $7, sensitivity = $8, tags = $9, docs_url = $10, transport = $11, \
-             spec = $12, published = $13, updated_at = $14",
-        )
-        .bind(&id)
-        .bind(namespace)
-        .bind(name)
-        .bind(&registration.description)
-        .bind(&registration.owner_team)
-        .bind(&registration.category)
-        .bind(&registration.cost_class)
-        .bind(&registration.sensitivity)
-        .bind(&tags)
-        .bind(&registration.docs_url)
-        .bind(transport.as_str())
-        .bind(&spec)
-        .bind(registration.published)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO audit_events (id, at, actor, action, target, after_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(now)
-        .bind(actor)
-        .bind(if created {
-            "server.register"
-        } else {
-            "server.update"
-        })
-        .bind(format!("{namespace}/{name}"))
-        .bind(content_hash(&spec))
-        .execute(&mut *tx)
-        .await?;
+        let created =
+            write_registration(&mut tx, namespace, name, registration, actor, None).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -268,6 +218,86 @@ impl ServerStore {
             .map(|entry| entry.card)
             .collect())
     }
+}
+
+/// Validates and writes a registration inside the caller's transaction: the server row, its
+/// audit event and its next revision (`proposal_id` when a proposal is being applied). Every
+/// change of a server's spec or metadata goes through here, directly or by proposal. Returns
+/// true when the server was created.
+pub async fn write_registration(
+    conn: &mut sqlx::AnyConnection,
+    namespace: &str,
+    name: &str,
+    registration: &ServerRegistration,
+    actor: &str,
+    proposal_id: Option<&str>,
+) -> Result<bool, RegisterError> {
+    let transport = registration.validate(namespace, name)?;
+    let now = now_millis();
+    let tags = serde_json::to_string(&registration.tags).unwrap_or_else(|_| "[]".into());
+    let spec = registration.spec.to_string();
+    let existing: Option<(String, String)> =
+        sqlx::query_as("SELECT id, spec FROM servers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let created = existing.is_none();
+    let before_hash = existing.as_ref().map(|(_, old)| content_hash(old));
+    let id = existing.map_or_else(|| uuid::Uuid::new_v4().to_string(), |(id, _)| id);
+    sqlx::query(
+        "INSERT INTO servers (id, namespace, name, description, owner_team, category, cost_class, \
+         sensitivity, tags, docs_url, transport, spec, published, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+         ON CONFLICT (id) DO UPDATE SET description = $4, owner_team = $5, category = $6, \
+         cost_class = $7, sensitivity = $8, tags = $9, docs_url = $10, transport = $11, \
+         spec = $12, published = $13, updated_at = $14",
+    )
+    .bind(&id)
+    .bind(namespace)
+    .bind(name)
+    .bind(&registration.description)
+    .bind(&registration.owner_team)
+    .bind(&registration.category)
+    .bind(&registration.cost_class)
+    .bind(&registration.sensitivity)
+    .bind(&tags)
+    .bind(&registration.docs_url)
+    .bind(transport.as_str())
+    .bind(&spec)
+    .bind(registration.published)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let target = format!("{namespace}/{name}");
+    crate::audit::record(
+        &mut *conn,
+        crate::audit::AuditEvent {
+            actor,
+            action: if created {
+                "server.register"
+            } else {
+                "server.update"
+            },
+            target: &target,
+            before_hash,
+            after_hash: Some(content_hash(&spec)),
+        },
+    )
+    .await?;
+    crate::onboarding::revisions::record(
+        conn,
+        crate::onboarding::revisions::NewRevision {
+            namespace,
+            name,
+            spec: &registration.spec,
+            metadata: &crate::onboarding::validate::metadata_json(registration),
+            proposal_id,
+            actor,
+        },
+    )
+    .await?;
+    Ok(created)
 }
 
 #[async_trait]

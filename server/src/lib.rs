@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod gateway;
+pub mod onboarding;
 pub mod operator;
 pub mod registry;
 pub mod runtime;
@@ -120,20 +121,22 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         listener.local_addr().map_err(StartError::Serve)?
     );
     // The operator runs inside the server in Kubernetes mode; local processes otherwise.
-    let operator = match settings.runtime {
+    let kube_client = match settings.runtime {
         config::Runtime::Local => None,
-        config::Runtime::Kubernetes => {
-            let client = kube::Client::try_default()
+        config::Runtime::Kubernetes => Some(
+            kube::Client::try_default()
                 .await
-                .map_err(operator::OperatorError::Client)?;
-            let namespace = settings.watch_namespace.clone();
-            Some(tokio::spawn(operator::reconcile::run(
-                client,
-                namespace,
-                shutdown.clone(),
-            )))
-        }
+                .map_err(operator::OperatorError::Client)?,
+        ),
     };
+    let operator = kube_client.clone().map(|client| {
+        let namespace = settings.watch_namespace.clone();
+        tokio::spawn(operator::reconcile::run(
+            client,
+            namespace,
+            shutdown.clone(),
+        ))
+    });
     let runtime: Arc<dyn Runtime> = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
     if settings.runtime == config::Runtime::Local {
         match runtime::desired::apply_all(&db, runtime.as_ref()).await {
@@ -164,6 +167,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let mut state = web::AppState::with_runtime(settings, db, runtime.clone());
     if let Some(auth) = auth {
         state = state.with_auth(auth);
+    }
+    if let Some(client) = kube_client {
+        state = state.with_kube(client);
     }
     let refreshing = state
         .refresher

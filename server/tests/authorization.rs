@@ -78,6 +78,7 @@ fn expected(rule: Rule, who: Who) -> Outcome {
         Rule::Anyone | Rule::AnyRole => true,
         Rule::Admin => who == Who::Adam,
         Rule::OwnerOfSearchOrAdmin => matches!(who, Who::Olga | Who::Adam),
+        Rule::Proposer => matches!(who, Who::Paul | Who::Olga | Who::Otto | Who::Adam),
     };
     if allowed {
         Outcome::Allowed
@@ -96,12 +97,21 @@ enum Rule {
     Admin,
     /// Owners of the server's team (search), and admins.
     OwnerOfSearchOrAdmin,
+    /// Proposers, owners and admins.
+    Proposer,
 }
 
 /// The state-changing routes: method, path (the target server is `matrix/osv`, owned by team
-/// search) and rule. Kept in step with the OpenAPI document by the test below.
+/// search; `{id}` is an open proposal to update it) and rule. Kept in step with the OpenAPI
+/// document by the test below.
 const ROUTES: &[(&str, &str, Rule)] = &[
     ("PUT", "/api/v1/servers/matrix/osv", Rule::Admin),
+    ("POST", "/api/v1/proposals", Rule::Proposer),
+    (
+        "POST",
+        "/api/v1/proposals/{id}/decision",
+        Rule::OwnerOfSearchOrAdmin,
+    ),
     ("PUT", "/api/v1/servers/matrix/osv/curation", Rule::Admin),
     ("PUT", "/api/v1/servers/matrix/osv/access", Rule::Admin),
     (
@@ -127,6 +137,25 @@ fn registration() -> serde_json::Value {
         // A closed loopback port: refreshing fails fast without leaving the machine.
         "spec": { "transport": "streamable-http", "url": "http://127.0.0.1:9/mcp" },
     })
+}
+
+/// Paul proposes an update of `matrix/osv`; returns the open proposal's id.
+async fn open_proposal(paul: &Client) -> String {
+    let mut body = registration();
+    body["kind"] = json!("update");
+    body["namespace"] = json!("matrix");
+    body["name"] = json!("osv");
+    let response = paul
+        .http
+        .post(format!("{}/api/v1/proposals", paul.base))
+        .header(ORIGIN, &paul.base)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::CREATED, "paul proposes");
+    let proposal: serde_json::Value = response.json().await.expect("JSON");
+    proposal["id"].as_str().expect("an id").to_owned()
 }
 
 async fn client_for(app: &SignedInApp, who: Who) -> Client {
@@ -228,9 +257,11 @@ async fn each_role_gets_exactly_what_the_matrix_allows() {
             StatusCode::CREATED,
             "the admin sets up the target server"
         );
+        let proposal = open_proposal(&client_for(&app, Who::Paul).await).await;
         let mut failures = Vec::new();
         for who in EVERYONE {
             for (method, path, rule) in ROUTES {
+                let path = &path.replace("{id}", &proposal);
                 // Signing out ends the session, so it goes last, with a fresh sign-in.
                 let client = client_for(&app, who).await;
                 let status = attempt(&client, method, path).await;

@@ -1,7 +1,11 @@
 //! The append-only audit log (table `audit_events`): every state change writes one entry in
-//! its own transaction; this module reads them for the console and the exports.
+//! its own transaction ([`record`]); [`AuditLog`] reads them for the console and [`export`]
+//! downloads them.
 
 pub mod export;
+mod record;
+
+pub use record::{record, AuditEvent};
 
 use sqlx::Row;
 

@@ -44,6 +44,8 @@ pub struct AppState {
     pub form_targets: FormTargets,
     /// The MCP gateway's loaded servers and HTTP client.
     pub gateway: Gateway,
+    /// The cluster client in Kubernetes mode, for applying approved proposals.
+    pub kube: Option<kube::Client>,
 }
 
 impl AppState {
@@ -87,6 +89,7 @@ impl AppState {
             auth: None,
             form_targets: FormTargets::default(),
             gateway,
+            kube: None,
         }
     }
 
@@ -94,6 +97,13 @@ impl AppState {
     pub fn with_auth(mut self, auth: Auth) -> Self {
         self.form_targets = FormTargets(Some(auth.provider.issuer_origin()));
         self.auth = Some(auth);
+        self
+    }
+
+    /// The same state with a Kubernetes client, which approved proposals are applied through
+    /// in Kubernetes mode.
+    pub fn with_kube(mut self, client: kube::Client) -> Self {
+        self.kube = Some(client);
         self
     }
 

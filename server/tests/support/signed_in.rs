@@ -49,6 +49,19 @@ pub async fn start_with_expired_tokens(db: &TestDb, expired: bool) -> Option<Sig
 
 /// Like [`start`], with the provider's token lifetimes and delays set by `options`.
 pub async fn start_with(db: &TestDb, options: oidc::Options) -> Option<SignedInApp> {
+    start_configured(db, options, |_| {}, |state| state).await
+}
+
+/// Like [`start_with`], with the settings adjusted by `settings` and the state (its runtime,
+/// a cluster client) by `state`.
+pub async fn start_configured(
+    db: &TestDb,
+    options: oidc::Options,
+    settings: impl FnOnce(&mut apiary_server::Settings),
+    state: impl FnOnce(AppState) -> AppState,
+) -> Option<SignedInApp> {
+    let configure = settings;
+    let adjust = state;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
@@ -63,7 +76,8 @@ pub async fn start_with(db: &TestDb, options: oidc::Options) -> Option<SignedInA
     let auth = Auth::connect(oidc, &db.url, &url)
         .await
         .expect("set up sign-in");
-    let state = AppState::new(settings, db.db.clone()).with_auth(auth);
+    configure(&mut settings);
+    let state = adjust(AppState::new(settings, db.db.clone()).with_auth(auth));
     let app = router(state);
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");

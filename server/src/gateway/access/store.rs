@@ -72,17 +72,16 @@ pub async fn save(
     .bind(actor)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO audit_events (id, at, actor, action, target, before_hash, after_hash) \
-         VALUES ($1, $2, $3, 'server.access', $4, $5, $6)",
+    crate::audit::record(
+        &mut tx,
+        crate::audit::AuditEvent {
+            actor,
+            action: "server.access",
+            target,
+            before_hash: before.map(|(policy,)| content_hash(&policy)),
+            after_hash: Some(content_hash(&policy)),
+        },
     )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(now)
-    .bind(actor)
-    .bind(target)
-    .bind(before.map(|(policy,)| content_hash(&policy)))
-    .bind(content_hash(&policy))
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(())

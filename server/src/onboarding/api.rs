@@ -1,0 +1,389 @@
+//! The onboarding JSON API: propose, list, read, decide, and the applied revisions.
+//!
+//! Every state-changing handler checks who is asking before it reads the body.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use apiary_app::access::Action;
+
+use crate::auth::Principal;
+use crate::validation::FieldError;
+use crate::web::{ApiError, AppState};
+
+use super::apply::{apply, ApplyTarget};
+use super::decide::{authorize, decide, DecideError};
+use super::findings;
+use super::manifest::{manifest_field, parse_manifest};
+use super::model::{DecisionInput, ProposalKind, ProposalStatus};
+use super::revisions;
+use super::store::{ListFilter, ProposalStore, ProposeError};
+use super::validate::ProposalInput;
+
+/// The onboarding routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/proposals", post(propose).get(list))
+        .route("/api/v1/proposals/{id}", get(show))
+        .route("/api/v1/proposals/{id}/decision", post(decision))
+        .route(
+            "/api/v1/servers/{namespace}/{name}/revisions",
+            get(revision_list),
+        )
+        .route(
+            "/api/v1/servers/{namespace}/{name}/revisions/{number}/manifest",
+            get(revision_manifest),
+        )
+}
+
+/// Query of `POST /api/v1/proposals` for a YAML body.
+#[derive(Debug, Default, Deserialize)]
+pub struct ProposeQuery {
+    /// `create` or `update`; without it, update when the server exists, else create.
+    pub kind: Option<String>,
+}
+
+/// `POST /api/v1/proposals`: proposes a create, update or retire. The body is JSON
+/// (`kind`, `namespace`, `name`, the metadata and `spec`; for a retire `replacement` and
+/// `message`), or an `MCPServer` manifest with content type `application/yaml`, its metadata in
+/// `apiary.dev/` annotations. Nothing is stored when a field is invalid.
+#[utoipa::path(post, path = "/api/v1/proposals", tag = "proposals",
+    params(("kind" = Option<String>, Query, description = "For a YAML body: create or update")),
+    request_body(content = Object, description = "JSON proposal, or an MCPServer manifest as application/yaml"),
+    responses((status = 201, description = "Proposed; the proposal with its id and version", body = Object),
+               (status = 400, description = "Malformed JSON", body = Object),
+               (status = 401, description = "No session", body = Object),
+               (status = 403, description = "Not a proposer, or a cross-site request", body = Object),
+               (status = 415, description = "Neither JSON nor YAML", body = Object),
+               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+pub async fn propose(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ProposeQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let author = principal.require(Action::Propose, None)?;
+    let (input, from_manifest) = read_input(&state, &headers, &body, query.kind.as_deref()).await?;
+    let store = ProposalStore::new(state.db.clone());
+    let proposal = store
+        .propose(&input, author, state.settings.runtime)
+        .await
+        .map_err(|error| match error {
+            ProposeError::Invalid(mut invalid) => {
+                if from_manifest {
+                    invalid.field = manifest_field(&invalid.field);
+                }
+                ApiError::Invalid(invalid)
+            }
+            ProposeError::Db(db) => ApiError::Internal(db.to_string()),
+        })?;
+    Ok((StatusCode::CREATED, Json(json!(proposal))))
+}
+
+/// The proposal in the body, and whether it came from a manifest.
+async fn read_input(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: Option<&str>,
+) -> Result<(ProposalInput, bool), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match content_type.as_str() {
+        "application/json" => {
+            let mut deserializer = serde_json::Deserializer::from_slice(body);
+            let input = serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)?;
+            Ok((input, false))
+        }
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let text = std::str::from_utf8(body).map_err(|_| {
+                FieldError::new("manifest", "is not UTF-8 text; paste the YAML as text")
+            })?;
+            let mut input = parse_manifest(text)?;
+            input.kind = Some(match kind {
+                Some("create") => ProposalKind::Create,
+                Some("update") => ProposalKind::Update,
+                Some(other) => {
+                    return Err(FieldError::new(
+                        "kind",
+                        format!("{other:?} is not create or update (a manifest cannot retire a server)"),
+                    )
+                    .into())
+                }
+                None => match state
+                    .servers
+                    .id_of(&input.namespace, &input.name)
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?
+                {
+                    Some(_) => ProposalKind::Update,
+                    None => ProposalKind::Create,
+                },
+            });
+            Ok((input, true))
+        }
+        other => Err(ApiError::Rejected {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!(
+                "content type {other:?} is not accepted; send application/json or an MCPServer manifest as application/yaml"
+            ),
+        }),
+    }
+}
+
+/// A JSON body that did not decode: 400 for malformed JSON, otherwise 422 naming the field
+/// (an unknown field by its own name).
+fn body_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("the body is not valid JSON: {inner}"),
+        };
+    }
+    let text = inner.to_string();
+    let unknown = text
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path.as_str(), unknown) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "body".to_owned(),
+        (_, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
+        _ => path,
+    };
+    let message = match unknown {
+        Some(_) => format!("is not a field here; remove it or check its spelling ({text})"),
+        None => format!("{text}; fix the value"),
+    };
+    ApiError::Invalid(FieldError::new(field, message))
+}
+
+/// Query of `GET /api/v1/proposals`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// open, approved, applied, failed, rejected or superseded.
+    pub status: Option<String>,
+    /// The reviewing team.
+    pub team: Option<String>,
+}
+
+/// `GET /api/v1/proposals`: proposals, newest first, filtered by `status` and `team`.
+#[utoipa::path(get, path = "/api/v1/proposals", tag = "proposals",
+    params(("status" = Option<String>, Query, description = "open, approved, applied, failed, rejected or superseded"),
+           ("team" = Option<String>, Query, description = "The reviewing (owner) team")),
+    responses((status = 200, description = "`{proposals: [...]}`", body = Object),
+               (status = 403, description = "Not a proposer, owner or admin", body = Object),
+               (status = 422, description = "Unknown status", body = Object)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Action::FollowProposals, None)?;
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(ProposalStatus::parse(text).ok_or_else(|| {
+            FieldError::new(
+                "status",
+                format!("{text:?} is not a state; use open, approved, applied, failed, rejected or superseded"),
+            )
+        })?),
+    };
+    let filter = ListFilter {
+        status,
+        team: query.team.filter(|t| !t.is_empty()),
+    };
+    let proposals = ProposalStore::new(state.db.clone())
+        .list(&filter)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(json!({ "proposals": proposals })))
+}
+
+/// `GET /api/v1/proposals/{id}`: the proposal, the policy findings a reviewer weighs, and the
+/// base revision it was made against (for the diff).
+#[utoipa::path(get, path = "/api/v1/proposals/{id}", tag = "proposals",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`{proposal, findings, base}`", body = Object),
+               (status = 403, description = "Not a proposer, owner or admin", body = Object),
+               (status = 404, description = "No such proposal", body = Object)))]
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Action::FollowProposals, None)?;
+    let internal = |e: crate::db::DbError| ApiError::Internal(e.to_string());
+    let proposal = ProposalStore::new(state.db.clone())
+        .get(&id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("no proposal {id}")))?;
+    let findings = findings::for_proposal(&state.db, &proposal)
+        .await
+        .map_err(internal)?;
+    let base = match proposal.base_revision {
+        Some(number) => revisions::list(&state.db, &proposal.namespace, &proposal.name)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .find(|r| r.number == number),
+        None => None,
+    };
+    Ok(Json(
+        json!({ "proposal": proposal, "findings": findings, "base": base }),
+    ))
+}
+
+/// `POST /api/v1/proposals/{id}/decision`: `{decision: approve|reject, comment, version,
+/// overrideReason?}`. An approval is applied at once; the answer is the proposal, `applied` or
+/// `failed`. 409 when another reviewer decided first (the message names them) or the server
+/// changed since the proposal was made (it becomes `superseded`).
+#[utoipa::path(post, path = "/api/v1/proposals/{id}/decision", tag = "proposals",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "`{decision: approve|reject, comment, version, overrideReason?}`"),
+    responses((status = 200, description = "Decided (and for an approval, applied or failed)", body = Object),
+               (status = 400, description = "Malformed JSON", body = Object),
+               (status = 403, description = "Not an owner of the team, the author approving their own proposal, or an owner approving over an error-level finding", body = Object),
+               (status = 404, description = "No such proposal", body = Object),
+               (status = 409, description = "Already decided, stale version, or superseded; `proposal` is its current state", body = Object),
+               (status = 422, description = "A field is invalid (comment, overrideReason)", body = Object)))]
+pub async fn decision(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let store = ProposalStore::new(state.db.clone());
+    let proposal = match authorize(&store, &principal, &id).await {
+        Ok(proposal) => proposal,
+        Err(error) => return Ok(decide_error(error)),
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::Rejected {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "send the decision as application/json".into(),
+        });
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    let input: DecisionInput =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)?;
+    let reviewer = &principal.0;
+    let decided = match decide(&store, reviewer, proposal, &input).await {
+        Ok(decided) => decided,
+        Err(error) => return Ok(decide_error(error)),
+    };
+    if decided.status != ProposalStatus::Approved {
+        return Ok(Json(json!(decided)).into_response());
+    }
+    let target = ApplyTarget {
+        mode: state.settings.runtime,
+        runtime: state.runtime.as_ref(),
+        kube: state.kube.as_ref(),
+    };
+    let applied = apply(&store, target, decided, reviewer)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if applied.status == ProposalStatus::Applied {
+        after_apply(&state, &applied.namespace, &applied.name, applied.kind);
+    }
+    Ok(Json(json!(applied)).into_response())
+}
+
+/// What the registration path does after a change: the gateway reloads the server, and a
+/// published server's tools are fetched in the background.
+fn after_apply(state: &AppState, namespace: &str, name: &str, kind: ProposalKind) {
+    state.gateway.forget(namespace, name);
+    if kind == ProposalKind::Retire {
+        return;
+    }
+    let (ns, n) = (namespace.to_owned(), name.to_owned());
+    let refresher = state.refresher.clone();
+    tokio::spawn(async move {
+        if let Err(error) = refresher.refresh(&ns, &n).await {
+            tracing::error!(%error, server = %format!("{ns}/{n}"), "tool refresh after an applied proposal failed");
+        }
+    });
+}
+
+fn decide_error(error: DecideError) -> Response {
+    let (status, body) = match error {
+        DecideError::NotFound(message) => (StatusCode::NOT_FOUND, json!({ "error": message })),
+        DecideError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({ "error": message })),
+        DecideError::Invalid(field) => {
+            return ApiError::Invalid(field).into_response();
+        }
+        DecideError::Conflict { message, current } => (
+            StatusCode::CONFLICT,
+            json!({ "error": message, "proposal": current }),
+        ),
+        DecideError::Superseded { message, current } => (
+            StatusCode::CONFLICT,
+            json!({ "error": message, "proposal": current }),
+        ),
+        DecideError::Db(db) => return ApiError::Internal(db.to_string()).into_response(),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `GET /api/v1/servers/{namespace}/{name}/revisions`: every applied revision, oldest first.
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions", tag = "proposals",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "`{revisions: [...]}`", body = Object)))]
+pub async fn revision_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Action::Browse, None)?;
+    let list = revisions::list(&state.db, &namespace, &name)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(json!({ "revisions": list })))
+}
+
+/// `GET …/revisions/{number}/manifest`: the exact manifest YAML applied in that revision.
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions/{number}/manifest", tag = "proposals",
+    params(("namespace" = String, Path), ("name" = String, Path), ("number" = i64, Path)),
+    responses((status = 200, description = "The manifest", content_type = "application/yaml", body = String),
+               (status = 404, description = "No such revision", body = Object)))]
+pub async fn revision_manifest(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name, number)): Path<(String, String, i64)>,
+) -> Result<Response, ApiError> {
+    principal.require(Action::Browse, None)?;
+    let revision = revisions::list(&state.db, &namespace, &name)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .into_iter()
+        .find(|r| r.number == number)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("{namespace}/{name} has no revision {number}"))
+        })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/yaml")],
+        revision.manifest,
+    )
+        .into_response())
+}

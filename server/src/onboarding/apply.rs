@@ -1,0 +1,299 @@
+//! Applying an approved proposal, all or nothing. The runtime is changed first, then one
+//! transaction writes the server row, its revision, the audit events and the proposal's
+//! `applied` state through the registration's own [`write_registration`]. If the runtime
+//! refuses, or the transaction fails, the runtime is put back in line with the database and the
+//! proposal becomes `failed` with the error: nothing is half-applied.
+//!
+//! - Local runtime: the same desired-state types the direct registration path uses; put back
+//!   with [`desired::sync`].
+//! - Kubernetes runtime: server-side apply of the `MCPServer` manifest that the revision keeps
+//!   (deleted on retirement; a remote `url` server has no workload); put back with
+//!   [`kubernetes::restore`]. The `MCPToolConfig` is curation's business, not applied here.
+
+use serde_json::Value;
+
+use apiary_app::access::Viewer;
+
+use crate::catalog::{write_registration, ServerRegistration};
+use crate::config::Runtime as RuntimeMode;
+use crate::db::{now_millis, DbError};
+use crate::runtime::{desired, DesiredServer, Runtime, ServerId};
+
+use super::kubernetes;
+use super::manifest::manifest_object;
+use super::model::{Proposal, ProposalKind, ProposalStatus};
+use super::revisions::{self, NewRevision};
+use super::store::{transition_in, ProposalStore, Transition};
+
+/// Where an approved proposal is applied.
+#[derive(Clone, Copy)]
+pub struct ApplyTarget<'a> {
+    /// Which runtime Apiary runs.
+    pub mode: RuntimeMode,
+    /// The local runtime.
+    pub runtime: &'a dyn Runtime,
+    /// The cluster, in Kubernetes mode.
+    pub kube: Option<&'a kube::Client>,
+}
+
+/// Applies `proposal` (state `approved`) and returns it as `applied` or `failed`.
+pub async fn apply(
+    store: &ProposalStore,
+    target: ApplyTarget<'_>,
+    proposal: Proposal,
+    actor: &Viewer,
+) -> Result<Proposal, DbError> {
+    let outcome = match target.mode {
+        RuntimeMode::Local => apply_local(store, target.runtime, &proposal, actor).await,
+        RuntimeMode::Kubernetes => match target.kube {
+            Some(client) => apply_kubernetes(store, client, &proposal, actor).await,
+            None => Err(
+                "Apiary runs the Kubernetes runtime without a cluster client; nothing was changed"
+                    .into(),
+            ),
+        },
+    };
+    match outcome {
+        Ok(()) => store
+            .get(&proposal.id)
+            .await?
+            .ok_or_else(|| DbError::Query(sqlx::Error::RowNotFound)),
+        Err(error) => fail(store, &proposal, actor, &error).await,
+    }
+}
+
+async fn apply_kubernetes(
+    store: &ProposalStore,
+    client: &kube::Client,
+    proposal: &Proposal,
+    actor: &Viewer,
+) -> Result<(), String> {
+    let (namespace, name) = (&proposal.namespace, &proposal.name);
+    let registration = match proposal.kind {
+        ProposalKind::Create | ProposalKind::Update => Some(registration_of(proposal)?),
+        ProposalKind::Retire => None,
+    };
+    let changed = match &registration {
+        Some(_) if kubernetes::is_remote(&proposal.spec) => Ok(()),
+        Some(registration) => {
+            let metadata = super::validate::metadata_json(registration);
+            let object = manifest_object(namespace, name, &proposal.spec, &metadata);
+            kubernetes::apply(client, &object).await
+        }
+        None => kubernetes::remove(client, namespace, name).await,
+    };
+    if let Err(error) = changed {
+        kubernetes::restore(store.db(), client, namespace, name).await;
+        return Err(format!(
+            "the Kubernetes API refused the MCPServer {namespace}/{name}: {error}"
+        ));
+    }
+    if let Err(error) = write(store, proposal, registration.as_ref(), actor).await {
+        kubernetes::restore(store.db(), client, namespace, name).await;
+        return Err(format!("could not record the applied change: {error}"));
+    }
+    Ok(())
+}
+
+async fn apply_local(
+    store: &ProposalStore,
+    runtime: &dyn Runtime,
+    proposal: &Proposal,
+    actor: &Viewer,
+) -> Result<(), String> {
+    let id = ServerId::new(&proposal.namespace, &proposal.name);
+    let registration = match proposal.kind {
+        ProposalKind::Create | ProposalKind::Update => Some(registration_of(proposal)?),
+        ProposalKind::Retire => None,
+    };
+    let runs = registration.as_ref().is_some_and(|r| r.published);
+    let changed = if runs {
+        let spec = &proposal.spec;
+        let server = DesiredServer::from_spec(id.clone(), spec).map_err(|e| e.to_string())?;
+        runtime.apply(&server).await
+    } else {
+        runtime.remove(&id).await
+    };
+    if let Err(error) = changed {
+        desired::sync(store.db(), runtime, &id).await;
+        return Err(format!("the local runtime refused {id}: {error}"));
+    }
+    let written = write(store, proposal, registration.as_ref(), actor).await;
+    if let Err(error) = written {
+        // Put the runtime back as the database still says.
+        desired::sync(store.db(), runtime, &id).await;
+        return Err(format!("could not record the applied change: {error}"));
+    }
+    Ok(())
+}
+
+/// The server registration a create or update proposal carries.
+fn registration_of(proposal: &Proposal) -> Result<ServerRegistration, String> {
+    let meta = &proposal.metadata;
+    let text = |key: &str| meta[key].as_str().unwrap_or_default().to_owned();
+    Ok(ServerRegistration {
+        description: text("description"),
+        owner_team: text("ownerTeam"),
+        category: text("category"),
+        cost_class: text("costClass"),
+        sensitivity: text("sensitivity"),
+        tags: meta["tags"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        docs_url: text("docsUrl"),
+        spec: proposal.spec.clone(),
+        published: meta["published"].as_bool().unwrap_or(true),
+    })
+}
+
+/// One transaction: the server change with its revision and audit, and the proposal's move
+/// from `approved` to `applied`.
+async fn write(
+    store: &ProposalStore,
+    proposal: &Proposal,
+    registration: Option<&ServerRegistration>,
+    actor: &Viewer,
+) -> Result<(), String> {
+    let mut tx = store.db().pool().begin().await.map_err(|e| e.to_string())?;
+    // The decision checked the base revision; check it again where it counts, so a change
+    // that landed in between (another proposal applied at the same time) is not overwritten.
+    // Two such transactions still racing collide on the revision number.
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
+            .bind(&proposal.namespace)
+            .bind(&proposal.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+    let current = revisions::current(&mut tx, &proposal.namespace, &proposal.name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let moved = match (proposal.kind, exists) {
+        (ProposalKind::Create, exists) => exists.is_some(),
+        (_, None) => true,
+        (_, Some(_)) => proposal.base_revision.unwrap_or(0) != current,
+    };
+    if moved {
+        return Err(format!(
+            "{}/{} changed while this proposal was being applied (it is at revision {current} now); nothing was changed, propose it again",
+            proposal.namespace, proposal.name
+        ));
+    }
+    match registration {
+        Some(registration) => {
+            write_registration(
+                &mut tx,
+                &proposal.namespace,
+                &proposal.name,
+                registration,
+                &actor.subject,
+                Some(&proposal.id),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        None => retire(&mut tx, proposal, actor)
+            .await
+            .map_err(|e| e.to_string())?,
+    }
+    let change = Transition {
+        id: &proposal.id,
+        version: proposal.version,
+        from: ProposalStatus::Approved,
+        to: ProposalStatus::Applied,
+        decision: None,
+        error: None,
+    };
+    let moved = transition_in(&mut tx, &change, &actor.subject)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !moved {
+        return Err("the proposal changed while it was being applied".into());
+    }
+    tx.commit().await.map_err(|e| e.to_string())
+}
+
+/// Retires the server: unpublished, lifecycle `retired`, the replacement recorded; a revision
+/// and an audit event.
+async fn retire(
+    conn: &mut sqlx::AnyConnection,
+    proposal: &Proposal,
+    actor: &Viewer,
+) -> Result<(), DbError> {
+    let replacement = proposal.metadata["replacement"].as_str();
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT spec FROM servers WHERE namespace = $1 AND name = $2")
+            .bind(&proposal.namespace)
+            .bind(&proposal.name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let spec: Value = row
+        .and_then(|(spec,)| serde_json::from_str(&spec).ok())
+        .unwrap_or(Value::Null);
+    sqlx::query(
+        "UPDATE servers SET lifecycle = 'retired', published = FALSE, replacement = $1, \
+         updated_at = $2 WHERE namespace = $3 AND name = $4",
+    )
+    .bind(replacement)
+    .bind(now_millis())
+    .bind(&proposal.namespace)
+    .bind(&proposal.name)
+    .execute(&mut *conn)
+    .await?;
+    let target = format!("{}/{}", proposal.namespace, proposal.name);
+    crate::audit::record(
+        &mut *conn,
+        crate::audit::AuditEvent {
+            actor: &actor.subject,
+            action: "server.retire",
+            target: &target,
+            before_hash: Some(crate::catalog::content_hash(&spec.to_string())),
+            after_hash: None,
+        },
+    )
+    .await?;
+    let mut metadata = proposal.metadata.clone();
+    metadata["lifecycle"] = Value::from("retired");
+    revisions::record(
+        conn,
+        NewRevision {
+            namespace: &proposal.namespace,
+            name: &proposal.name,
+            spec: &spec,
+            metadata: &metadata,
+            proposal_id: Some(&proposal.id),
+            actor: &actor.subject,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records that applying failed, with the error, and returns the proposal as it is now.
+async fn fail(
+    store: &ProposalStore,
+    proposal: &Proposal,
+    actor: &Viewer,
+    error: &str,
+) -> Result<Proposal, DbError> {
+    tracing::warn!(proposal = %proposal.id, %error, "applying a proposal failed");
+    let change = Transition {
+        id: &proposal.id,
+        version: proposal.version,
+        from: ProposalStatus::Approved,
+        to: ProposalStatus::Failed,
+        decision: None,
+        error: Some(error),
+    };
+    store.transition(change, &actor.subject).await?;
+    store
+        .get(&proposal.id)
+        .await?
+        .ok_or_else(|| DbError::Query(sqlx::Error::RowNotFound))
+}

@@ -1,0 +1,104 @@
+//! The cluster side of applying a proposal in Kubernetes mode: server-side apply of the
+//! `MCPServer` manifest (field manager `apiary`, `v1alpha1` as in the revision manifest), its
+//! deletion on retirement, and putting the cluster back as the database says when the
+//! database side of an apply fails.
+
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::db::{Db, DbError};
+use crate::operator::crd::{GROUP, LEGACY_VERSION};
+use crate::operator::render::FIELD_MANAGER;
+
+use super::manifest::manifest_object;
+
+fn mcpservers(client: &Client, namespace: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk(GROUP, LEGACY_VERSION, "MCPServer");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "mcpservers");
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// True for a spec the cluster has no workload for: a remote `url` server, which only the
+/// registry records.
+pub fn is_remote(spec: &Value) -> bool {
+    spec.get("url")
+        .and_then(Value::as_str)
+        .is_some_and(|u| !u.is_empty())
+}
+
+/// Server-side applies `object` (an `MCPServer` manifest as JSON).
+pub async fn apply(client: &Client, object: &Value) -> Result<(), kube::Error> {
+    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    mcpservers(client, namespace)
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes the `MCPServer`; one that is already gone is fine.
+pub async fn remove(client: &Client, namespace: &str, name: &str) -> Result<(), kube::Error> {
+    match mcpservers(client, namespace)
+        .delete(name, &DeleteParams::default())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Puts the cluster back as the database says after a failed apply: the stored server's
+/// manifest, or no `MCPServer` when the server is not stored, retired or remote. Failures are
+/// logged: the operator and the next change will see them.
+pub async fn restore(db: &Db, client: &Client, namespace: &str, name: &str) {
+    let outcome = match stored_manifest(db, namespace, name).await {
+        Ok(Some(object)) => apply(client, &object).await,
+        Ok(None) => remove(client, namespace, name).await,
+        Err(error) => {
+            tracing::error!(server = %format!("{namespace}/{name}"), %error, "cannot read the server to restore the cluster");
+            return;
+        }
+    };
+    if let Err(error) = outcome {
+        tracing::error!(server = %format!("{namespace}/{name}"), %error, "cannot restore the cluster after a failed apply");
+    }
+}
+
+/// The manifest of the stored server, if it should have an `MCPServer`.
+async fn stored_manifest(db: &Db, namespace: &str, name: &str) -> Result<Option<Value>, DbError> {
+    let row = sqlx::query(
+        "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
+         docs_url, lifecycle FROM servers WHERE namespace = $1 AND name = $2",
+    )
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let lifecycle: String = row.try_get("lifecycle")?;
+    let spec: Value = crate::db::json_column(&row, "spec")?.unwrap_or(Value::Null);
+    if lifecycle == "retired" || is_remote(&spec) {
+        return Ok(None);
+    }
+    let tags: Value = crate::db::json_column(&row, "tags")?.unwrap_or_else(|| json!([]));
+    let text = |column: &str| row.try_get::<String, _>(column);
+    let metadata = json!({
+        "description": text("description")?,
+        "ownerTeam": text("owner_team")?,
+        "category": text("category")?,
+        "costClass": text("cost_class")?,
+        "sensitivity": text("sensitivity")?,
+        "tags": tags,
+        "docsUrl": text("docs_url")?,
+    });
+    Ok(Some(manifest_object(namespace, name, &spec, &metadata)))
+}

@@ -1,0 +1,26 @@
+//! Self-service onboarding: propose a server, a change or a retirement; review it under the
+//! four-eyes rule; apply it to the runtime; keep every applied revision; audit every step.
+//!
+//! - [`model`]: proposal kinds, states and decisions;
+//! - [`validate`]: field-by-field validation of a proposal (pure);
+//! - [`secrets`]: secrets only as references to Kubernetes Secrets;
+//! - [`manifest`]: pasted `MCPServer` manifests in, revision manifests out;
+//! - [`store`]: proposal rows under an optimistic lock;
+//! - [`revisions`]: the applied revisions;
+//! - [`findings`]: the policy findings a reviewer weighs;
+//! - [`decide`]: who may decide, and how;
+//! - [`apply`]: applying an approved proposal, all or nothing;
+//! - [`kubernetes`]: the cluster side of an apply in Kubernetes mode;
+//! - [`api`]: the JSON API.
+
+pub mod api;
+pub mod apply;
+pub mod decide;
+pub mod findings;
+pub mod kubernetes;
+pub mod manifest;
+pub mod model;
+pub mod revisions;
+pub mod secrets;
+pub mod store;
+pub mod validate;
