@@ -42,6 +42,25 @@ pub trait AuditService: Send + Sync {
     async fn search(&self, query: &AuditQuery) -> Result<AuditPage, ServiceError>;
 }
 
+/// Approving schema drift.
+#[async_trait]
+pub trait DriftService: Send + Sync {
+    /// The owner team of `namespace/name`, or `None` when there is no such server.
+    async fn owner_team(&self, namespace: &str, name: &str)
+        -> Result<Option<String>, ServiceError>;
+
+    /// Makes `snapshot_id` the baseline of `namespace/name` on behalf of `viewer` (who may
+    /// review it); refused when the comment is empty or the snapshot is no longer pending.
+    async fn approve(
+        &self,
+        viewer: &Viewer,
+        namespace: &str,
+        name: &str,
+        snapshot_id: &str,
+        comment: &str,
+    ) -> Result<(), ServiceError>;
+}
+
 /// Everything server functions can reach, provided once per router.
 #[derive(Clone)]
 pub struct Services {
@@ -51,6 +70,8 @@ pub struct Services {
     pub server_pages: Arc<dyn ServerPageService>,
     /// The audit log.
     pub audit: Arc<dyn AuditService>,
+    /// Drift approvals.
+    pub drift: Arc<dyn DriftService>,
 }
 
 /// The services of the current request, or a clear error when the server forgot to provide them.

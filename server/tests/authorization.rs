@@ -116,18 +116,30 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("PUT", "/api/v1/servers/matrix/osv/access", Rule::Admin),
     (
         "POST",
+        "/api/v1/servers/matrix/osv/drift/approve",
+        Rule::OwnerOfSearchOrAdmin,
+    ),
+    (
+        "POST",
         "/api/v1/servers/matrix/osv/refresh",
         Rule::OwnerOfSearchOrAdmin,
     ),
     ("POST", "/auth/logout", Rule::Anyone),
 ];
 
-/// Server functions by name, with their rule. Every registered server function must be here.
-const SERVER_FNS: &[(&str, Rule)] = &[
-    ("search_catalog", Rule::AnyRole),
-    ("load_server_detail", Rule::AnyRole),
-    ("current_viewer", Rule::AnyRole),
-    ("load_audit", Rule::Admin),
+/// Server functions by name, with their rule and the form body they are called with (empty
+/// unless the rule depends on the target server). Every registered server function must be
+/// here.
+const SERVER_FNS: &[(&str, Rule, &str)] = &[
+    ("search_catalog", Rule::AnyRole, ""),
+    ("load_server_detail", Rule::AnyRole, ""),
+    ("current_viewer", Rule::AnyRole, ""),
+    ("load_audit", Rule::Admin, ""),
+    (
+        "approve_drift",
+        Rule::OwnerOfSearchOrAdmin,
+        "namespace=matrix&name=osv&snapshot_id=none&comment=matrix",
+    ),
 ];
 
 fn registration() -> serde_json::Value {
@@ -167,6 +179,11 @@ async fn client_for(app: &SignedInApp, who: Who) -> Client {
 }
 
 async fn attempt(client: &Client, method: &str, path: &str) -> StatusCode {
+    attempt_with(client, method, path, "").await
+}
+
+/// Like [`attempt`]; a POST carries the form `body`.
+async fn attempt_with(client: &Client, method: &str, path: &str, body: &str) -> StatusCode {
     let url = format!("{}{path}", client.base);
     let request = match method {
         "PUT" => client.http.put(url).json(&registration()),
@@ -174,7 +191,7 @@ async fn attempt(client: &Client, method: &str, path: &str) -> StatusCode {
             .http
             .post(url)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(""),
+            .body(body.to_owned()),
         other => panic!("no method {other} in the matrix"),
     };
     request
@@ -200,15 +217,15 @@ fn server_fn_paths() -> Vec<String> {
         .collect()
 }
 
-fn server_fn_rule(path: &str) -> Option<Rule> {
+fn server_fn_rule(path: &str) -> Option<(Rule, &'static str)> {
     let name = path.trim_start_matches("/api/");
     SERVER_FNS
         .iter()
-        .find(|(fn_name, _)| {
+        .find(|(fn_name, _, _)| {
             name.strip_prefix(fn_name)
                 .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit()))
         })
-        .map(|(_, rule)| *rule)
+        .map(|(_, rule, body)| (*rule, *body))
 }
 
 #[tokio::test]
@@ -274,8 +291,8 @@ async fn each_role_gets_exactly_what_the_matrix_allows() {
             }
             let client = client_for(&app, who).await;
             for path in server_fn_paths() {
-                let rule = server_fn_rule(&path).expect("every server function has a rule");
-                let status = attempt(&client, "POST", &path).await;
+                let (rule, body) = server_fn_rule(&path).expect("every server function has a rule");
+                let status = attempt_with(&client, "POST", &path, body).await;
                 let (got, want) = (outcome_of(status, &path), expected(rule, who));
                 if got != want {
                     failures.push(format!("{who:?} POST {path}: got {status}, want {want:?}"));

@@ -283,7 +283,20 @@ async fn drift_keeps_added_tools_and_broadened_schemas_unpublished() {
         );
         assert_eq!(meta["drift"], true);
 
-        snapshots.approve_latest(&id).await.expect("approve");
+        let latest = snapshots
+            .latest(&id)
+            .await
+            .expect("read")
+            .expect("a snapshot");
+        apiary_server::registry::drift_review::approve_snapshot(
+            &test_db.db,
+            &id,
+            "test/server",
+            &latest.id,
+            "tester",
+        )
+        .await
+        .expect("approve");
         let body = get_json(&app, "/v0.1/servers").await;
         let meta = &body["servers"][0]["_meta"]["dev.apiary/server"];
         assert_eq!(

@@ -44,8 +44,9 @@ fn SnapshotItem(entry: SnapshotEntry) -> impl IntoView {
     }
 }
 
+/// A drift in words: tools added, removed and changed, broadened schemas marked.
 #[component]
-fn DriftDetails(drift: DriftView) -> impl IntoView {
+pub fn DriftDetails(drift: DriftView) -> impl IntoView {
     let nothing = drift.tools_added.is_empty()
         && drift.tools_removed.is_empty()
         && drift.tools_changed.is_empty();

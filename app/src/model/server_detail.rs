@@ -17,6 +17,8 @@ pub struct ServerDetail {
     pub calls: Vec<CallPoint>,
     /// Each published tool's calls through the gateway over the last day.
     pub tool_usage: Vec<ToolUsage>,
+    /// Schema drift waiting for an owner's approval, if any.
+    pub pending_drift: Option<PendingDrift>,
     /// Tool snapshots, newest first.
     pub history: Vec<SnapshotEntry>,
     /// Policy findings of the newest snapshot.
@@ -93,6 +95,18 @@ pub struct HealthPoint {
     pub ok: bool,
     /// Its latency (time to failure for errors), in milliseconds.
     pub latency_ms: i64,
+}
+
+/// A newer tool snapshot that differs from the approved baseline: consumers see the baseline
+/// until an owner of the server's team (or an admin) approves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDrift {
+    /// The snapshot an approval makes the baseline.
+    pub snapshot_id: String,
+    /// When it was fetched, for display.
+    pub fetched_at: String,
+    /// What changed.
+    pub drift: DriftView,
 }
 
 /// One sampling interval of the tool calls through the gateway.

@@ -4,8 +4,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::load_server_detail;
 use crate::components::{
-    CallLatencyChart, ConnectionSnippets, CopyableCode, LatencyChart, PageSection, PolicyFindings,
-    ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
+    CallLatencyChart, ConnectionSnippets, CopyableCode, DriftApproval, LatencyChart, PageSection,
+    PolicyFindings, ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
 };
 use crate::model::server_detail::{Manifest, ServerDetail};
 
@@ -72,6 +72,11 @@ fn UnknownServer(id: String) -> impl IntoView {
 fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
     let id = detail.overview.id();
     let published = detail.overview.published;
+    let owner = (
+        detail.overview.namespace.clone(),
+        detail.overview.name.clone(),
+        detail.overview.owner_team.clone(),
+    );
     let tool_count = detail.tools.len();
     let manifest = match detail.manifest {
         Manifest::Yaml(yaml) => {
@@ -88,6 +93,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
                 <li><a class="underline" href="#tools">{format!("Tools ({tool_count})")}</a></li>
                 <li><a class="underline" href="#health">"Health"</a></li>
                 <li><a class="underline" href="#calls">"Calls"</a></li>
+                <li><a class="underline" href="#drift">"Drift"</a></li>
                 <li><a class="underline" href="#history">"History"</a></li>
                 <li><a class="underline" href="#findings">"Policy findings"</a></li>
                 <li><a class="underline" href="#connect">"Connect"</a></li>
@@ -100,6 +106,9 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
         <PageSection id="calls" title="Tool calls through the gateway">
             <CallLatencyChart calls=detail.calls />
             <ToolUsageTable usage=detail.tool_usage />
+        </PageSection>
+        <PageSection id="drift" title="Schema drift">
+            <DriftApproval namespace=owner.0 name=owner.1 owner_team=owner.2 pending=detail.pending_drift />
         </PageSection>
         <PageSection id="history" title="Snapshot history"><SnapshotHistory history=detail.history /></PageSection>
         <PageSection id="findings" title="Policy findings"><PolicyFindings findings=detail.findings /></PageSection>

@@ -5,6 +5,7 @@ pub mod api;
 pub mod canonical;
 pub mod curation;
 pub mod diff;
+pub mod drift_review;
 pub mod export;
 pub mod fetch;
 pub mod internal_api;

@@ -204,18 +204,6 @@ impl SnapshotStore {
         Ok(outcome)
     }
 
-    /// Makes the newest snapshot the approved baseline (a drift approval).
-    pub async fn approve_latest(&self, server_id: &str) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE servers SET baseline_snapshot_id = latest_snapshot_id, updated_at = $1 WHERE id = $2",
-        )
-        .bind(now_millis())
-        .bind(server_id)
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
-    }
-
     /// The approved baseline of `server_id`.
     pub async fn baseline(&self, server_id: &str) -> Result<Option<StoredSnapshot>, DbError> {
         self.snapshot_by_pointer(server_id, "baseline_snapshot_id")

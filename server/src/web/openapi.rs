@@ -21,6 +21,8 @@ use utoipa::OpenApi;
         crate::registry::internal_api::drift,
         crate::registry::internal_api::health,
         crate::registry::internal_api::refresh,
+        crate::registry::drift_review::list,
+        crate::registry::drift_review::approve,
         crate::registry::curation::api::show,
         crate::registry::curation::api::replace,
         crate::gateway::access::api::show,

@@ -113,6 +113,7 @@ impl AppState {
             catalog: Arc::new(self.servers.clone()),
             server_pages: Arc::new(ServerPages::new(self.db.clone(), &self.registry)),
             audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
+            drift: Arc::new(crate::registry::drift_review::DriftApprovals(self.clone())),
         }
     }
 }

@@ -1,0 +1,26 @@
+//! Drift approval server functions.
+
+use leptos::prelude::*;
+
+/// Approves the pending drift `snapshot_id` of `namespace/name`; owners of the server's team
+/// and admins, with a comment.
+#[server]
+pub async fn approve_drift(
+    #[server(default)] namespace: String,
+    #[server(default)] name: String,
+    #[server(default)] snapshot_id: String,
+    #[server(default)] comment: String,
+) -> Result<(), ServerFnError> {
+    let services = crate::services::services()?;
+    let team = services
+        .drift
+        .owner_team(&namespace, &name)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))?;
+    let viewer = crate::services::authorize(crate::access::Action::Review, team.as_deref())?;
+    services
+        .drift
+        .approve(&viewer, &namespace, &name, &snapshot_id, &comment)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
+}

@@ -1,0 +1,227 @@
+//! Drift approval: when a fetch finds new tools or broadened schemas, consumers keep seeing the
+//! approved baseline (registry API and gateway) until an owner of the server's team approves;
+//! the approval needs a comment, is audited, and loses to a newer fetch.
+
+mod support;
+
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::ServiceExt;
+use serde_json::{json, Value};
+
+use support::mcp_servers::testmcp_http;
+use support::signed_in::{self, Client, SignedInApp};
+
+async fn published_tools(client: &Client, app: &SignedInApp) -> Vec<Value> {
+    let list: Value = client
+        .http
+        .get(format!("{}/v0.1/servers", app.url))
+        .send()
+        .await
+        .expect("registry")
+        .json()
+        .await
+        .expect("JSON");
+    list["servers"][0]["_meta"]["dev.apiary/server"]["tools"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn gateway_tools(app: &SignedInApp) -> Vec<String> {
+    let client = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("drift-test", "0"),
+    )
+    .serve(StreamableHttpClientTransport::from_uri(format!(
+        "{}/mcp/drift/tools",
+        app.url
+    )))
+    .await
+    .expect("connect");
+    let tools = client.list_all_tools().await.expect("tools");
+    client.cancel().await.expect("close");
+    tools.iter().map(|t| t.name.to_string()).collect()
+}
+
+async fn approve(
+    client: &Client,
+    app: &SignedInApp,
+    snapshot: &str,
+    comment: &str,
+) -> (u16, Value) {
+    let response = client
+        .http
+        .post(format!(
+            "{}/api/v1/servers/drift/tools/drift/approve",
+            app.url
+        ))
+        .json(&json!({ "snapshotId": snapshot, "comment": comment }))
+        .send()
+        .await
+        .expect("approve");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
+    for db in support::all_backends().await {
+        let Some(app) = signed_in::start(&db).await else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tools = dir.path().join("tools.json");
+        let narrow = json!({ "type": "object", "properties": { "text": { "type": "string" } } });
+        std::fs::write(
+            &tools,
+            json!([{ "name": "echo", "inputSchema": narrow }]).to_string(),
+        )
+        .expect("write");
+        let backend = testmcp_http(&["--tools", tools.to_str().expect("path")]).await;
+        let adam = Client::new(&app);
+        adam.sign_in_as("adam").await;
+        let registered = adam
+            .http
+            .put(format!("{}/api/v1/servers/drift/tools", app.url))
+            .json(&json!({ "ownerTeam": "search", "published": true,
+                "spec": { "transport": "streamable-http", "url": backend.url } }))
+            .send()
+            .await
+            .expect("register");
+        assert!(registered.status().is_success());
+        let open = adam
+            .http
+            .put(format!("{}/api/v1/servers/drift/tools/access", app.url))
+            .json(&json!({ "anonymous": true }))
+            .send()
+            .await
+            .expect("access");
+        assert_eq!(open.status(), 200);
+        let refresh = || {
+            adam.http
+                .post(format!("{}/api/v1/servers/drift/tools/refresh", app.url))
+                .send()
+        };
+        assert!(refresh().await.expect("refresh").status().is_success());
+
+        // The server grows a tool and widens echo's schema.
+        let wide = json!({ "type": "object", "properties": {
+            "text": { "type": "string" }, "shell": { "type": "string" } } });
+        std::fs::write(
+            &tools,
+            json!([{ "name": "echo", "inputSchema": wide }, { "name": "extra", "inputSchema": narrow }])
+                .to_string(),
+        )
+        .expect("rewrite");
+        assert!(refresh().await.expect("refresh").status().is_success());
+
+        let before = published_tools(&adam, &app).await;
+        let names: Vec<_> = before.iter().map(|t| t["name"].clone()).collect();
+        assert_eq!(names, [json!("echo")], "the added tool waits");
+        assert_eq!(
+            before[0]["inputSchema"], narrow,
+            "the broadened schema waits"
+        );
+        assert_eq!(gateway_tools(&app).await, ["echo"], "the gateway agrees");
+
+        let olga = Client::new(&app);
+        olga.sign_in_as("olga").await;
+        let otto = Client::new(&app);
+        otto.sign_in_as("otto").await;
+        let reviews: Value = olga
+            .http
+            .get(format!("{}/api/v1/drift-reviews", app.url))
+            .send()
+            .await
+            .expect("reviews")
+            .json()
+            .await
+            .expect("JSON");
+        let review = &reviews["reviews"][0];
+        assert_eq!(review["name"], "tools", "{reviews}");
+        assert_eq!(review["drift"]["toolsAdded"], json!(["extra"]), "{reviews}");
+        let snapshot = review["snapshotId"]
+            .as_str()
+            .expect("snapshot id")
+            .to_owned();
+        let none: Value = otto
+            .http
+            .get(format!("{}/api/v1/drift-reviews", app.url))
+            .send()
+            .await
+            .expect("reviews")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(none["reviews"], json!([]), "not otto's team");
+
+        let page = olga
+            .page("/servers/drift/tools")
+            .await
+            .text()
+            .await
+            .expect("HTML");
+        assert!(
+            page.contains("data-testid=\"drift-review\""),
+            "the server page shows it"
+        );
+        assert!(
+            page.contains("name=\"comment\""),
+            "with an approval form for olga"
+        );
+        let carol = Client::new(&app);
+        carol.sign_in_as("carol").await;
+        let page = carol
+            .page("/servers/drift/tools")
+            .await
+            .text()
+            .await
+            .expect("HTML");
+        assert!(page.contains("Owners of team search and admins can approve it."));
+        assert!(!page.contains("name=\"comment\""));
+
+        assert_eq!(approve(&otto, &app, &snapshot, "looks fine").await.0, 403);
+        let (status, answer) = approve(&olga, &app, &snapshot, "  ").await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(answer["field"], "comment", "{answer}");
+        let (status, answer) = approve(&olga, &app, "some-older-snapshot", "ok").await;
+        assert_eq!(status, 409, "{answer}");
+        assert_eq!(gateway_tools(&app).await, ["echo"], "nothing moved");
+
+        let (status, answer) = approve(&olga, &app, &snapshot, "extra is read-only").await;
+        assert_eq!(status, 200, "{answer}");
+        let (status, _) = approve(&olga, &app, &snapshot, "again").await;
+        assert_eq!(status, 409, "an approved drift is not approved twice");
+
+        let after = published_tools(&adam, &app).await;
+        let names: Vec<_> = after.iter().map(|t| t["name"].clone()).collect();
+        assert_eq!(names, [json!("echo"), json!("extra")]);
+        assert_eq!(after[0]["inputSchema"], wide);
+        assert_eq!(gateway_tools(&app).await, ["echo", "extra"]);
+
+        let audit = adam
+            .http
+            .get(format!(
+                "{}/api/v1/audit/export?format=jsonl&action=server.drift.approve",
+                app.url
+            ))
+            .send()
+            .await
+            .expect("audit")
+            .text()
+            .await
+            .expect("text");
+        let entries: Vec<Value> = audit
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect();
+        assert_eq!(entries.len(), 1, "{audit}");
+        assert_eq!(entries[0]["target"], "drift/tools");
+        assert!(entries[0]["actor"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&app.provider.issuer));
+        assert_ne!(entries[0]["beforeHash"], entries[0]["afterHash"]);
+    }
+}
