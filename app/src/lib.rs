@@ -23,7 +23,7 @@ use leptos_router::{
 };
 
 use crate::components::{LocalModeBanner, SiteHeader};
-use crate::pages::{AuditLogPage, CatalogPage, NotFoundPage, ServerPage};
+use crate::pages::{AuditLogPage, CatalogPage, CuratePage, NotFoundPage, ServerPage};
 
 /// The HTML document around every page, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/servers/:namespace/:name") view=ServerPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/audit") view=AuditLogPage ssr=SsrMode::Async />
+                    <Route path=path!("/servers/:namespace/:name/curate") view=CuratePage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

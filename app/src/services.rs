@@ -9,6 +9,7 @@ use leptos::prelude::{use_context, ServerFnError};
 use crate::access::{Action, Viewer};
 use crate::model::audit::{AuditPage, AuditQuery};
 use crate::model::catalog_search::{CatalogQuery, CatalogResults};
+use crate::model::curation_form::CurationPage;
 use crate::model::server_detail::ServerDetail;
 
 /// A failure that is safe to show to the person who caused it.
@@ -42,6 +43,19 @@ pub trait AuditService: Send + Sync {
     async fn search(&self, query: &AuditQuery) -> Result<AuditPage, ServiceError>;
 }
 
+/// The admin's curation form.
+#[async_trait]
+pub trait CurationService: Send + Sync {
+    /// The form of `namespace/name`: the saved curation, or the unsaved `draft` (the form's
+    /// query string) with its preview and any error; `None` when there is no such server.
+    async fn page(
+        &self,
+        namespace: &str,
+        name: &str,
+        draft: Option<&str>,
+    ) -> Result<Option<CurationPage>, ServiceError>;
+}
+
 /// Approving schema drift.
 #[async_trait]
 pub trait DriftService: Send + Sync {
@@ -72,6 +86,8 @@ pub struct Services {
     pub audit: Arc<dyn AuditService>,
     /// Drift approvals.
     pub drift: Arc<dyn DriftService>,
+    /// The curation form.
+    pub curation: Arc<dyn CurationService>,
 }
 
 /// The services of the current request, or a clear error when the server forgot to provide them.

@@ -135,6 +135,7 @@ const SERVER_FNS: &[(&str, Rule, &str)] = &[
     ("load_server_detail", Rule::AnyRole, ""),
     ("current_viewer", Rule::AnyRole, ""),
     ("load_audit", Rule::Admin, ""),
+    ("load_curation", Rule::Admin, ""),
     (
         "approve_drift",
         Rule::OwnerOfSearchOrAdmin,

@@ -2,12 +2,14 @@
 
 mod audit;
 mod catalog;
+mod curation;
 mod drift;
 mod server_page;
 mod session;
 
 pub use audit::*;
 pub use catalog::*;
+pub use curation::*;
 pub use drift::*;
 pub use server_page::*;
 pub use session::*;

@@ -71,6 +71,7 @@ fn UnknownServer(id: String) -> impl IntoView {
 #[component]
 fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
     let id = detail.overview.id();
+    let admin_id = id.clone();
     let published = detail.overview.published;
     let owner = (
         detail.overview.namespace.clone(),
@@ -98,6 +99,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
                 <li><a class="underline" href="#findings">"Policy findings"</a></li>
                 <li><a class="underline" href="#connect">"Connect"</a></li>
                 <li><a class="underline" href="#manifest">"Manifest"</a></li>
+                <AdminLinks id=admin_id />
             </ul>
         </nav>
         <div class="mt-4"><ServerOverviewView overview=detail.overview /></div>
@@ -116,5 +118,24 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
             <ConnectionSnippets snippets=detail.snippets published />
         </PageSection>
         <PageSection id="manifest" title="MCPServer manifest">{manifest}</PageSection>
+    }
+}
+
+/// Links to what an admin can do with the server.
+#[component]
+fn AdminLinks(id: String) -> impl IntoView {
+    let viewer = OnceResource::new(crate::api::current_viewer());
+    view! {
+        <Suspense>
+            {move || {
+                let id = id.clone();
+                Suspend::new(async move {
+                    let viewer = viewer.await.ok()?;
+                    viewer.may(crate::access::Action::Curate, None).then(|| view! {
+                        <li><a class="underline" href=format!("/servers/{id}/curate")>"Curate published tools"</a></li>
+                    })
+                })
+            }}
+        </Suspense>
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod catalog_index;
 pub mod catalog_search;
+pub mod curate;
 pub mod display_time;
 pub mod manifest;
 pub mod server_page;

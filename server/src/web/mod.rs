@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::registry::curation::api::routes())
         .merge(crate::gateway::access::api::routes())
         .merge(crate::audit::export::routes())
+        .merge(crate::console::curate::routes())
         .merge(crate::onboarding::api::routes())
         .merge(crate::gateway::routes())
         .merge(crate::auth::routes())

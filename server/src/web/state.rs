@@ -114,6 +114,10 @@ impl AppState {
             server_pages: Arc::new(ServerPages::new(self.db.clone(), &self.registry)),
             audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
             drift: Arc::new(crate::registry::drift_review::DriftApprovals(self.clone())),
+            curation: Arc::new(crate::console::curate::CurationForms::new(
+                self.db.clone(),
+                self.servers.clone(),
+            )),
         }
     }
 }

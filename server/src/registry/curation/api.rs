@@ -85,7 +85,7 @@ fn view(curation: &Curation, published: &[ToolDef]) -> Value {
 }
 
 /// The tools server `id` publishes before curation.
-async fn published_of(db: &Db, id: &str) -> Result<Vec<ToolDef>, DbError> {
+pub(crate) async fn published_of(db: &Db, id: &str) -> Result<Vec<ToolDef>, DbError> {
     let snapshots = SnapshotStore::new(db.clone());
     let Some(baseline) = snapshots.baseline(id).await? else {
         return Ok(Vec::new());

@@ -1,0 +1,146 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_location, use_params_map};
+
+use crate::api::load_curation;
+use crate::components::{EmptyState, PageSection};
+use crate::model::curation_form::{CurateToolRow, CurationPage};
+
+/// An admin's curation of one server: which published tools consumers see, under which name
+/// and description, with allow and deny globs. "Preview" shows exactly what consumers will see
+/// (a GET of the same page with the draft in the URL); "Save" stores it, audited, and the
+/// registry and gateway use it at once. Both work without JavaScript.
+#[component]
+pub fn CuratePage() -> impl IntoView {
+    let params = use_params_map();
+    let location = use_location();
+    let key = Memo::new(move |_| {
+        let namespace = params.with(|p| p.get("namespace").unwrap_or_default());
+        let name = params.with(|p| p.get("name").unwrap_or_default());
+        let search = location.search.get();
+        let draft = search.contains("draft=1").then_some(search);
+        (namespace, name, draft)
+    });
+    let page = Resource::new(
+        move || key.get(),
+        |(namespace, name, draft)| load_curation(namespace, name, draft),
+    );
+    view! {
+        <Title text="Curate" />
+        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the tools…"</p> }>
+            <ErrorBoundary fallback=|errors| view! {
+                <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
+                    "The curation could not be loaded: "
+                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+                </div>
+            }>
+                {move || Suspend::new(async move {
+                    let found = page.await?;
+                    let saved = location.search.get_untracked().contains("saved=1");
+                    Ok::<_, ServerFnError>(match found {
+                        Some(found) => view! { <CurateForm found saved /> }.into_any(),
+                        None => view! {
+                            <EmptyState title="No such server"><p><a class="underline" href="/">"Back to the catalog"</a></p></EmptyState>
+                        }.into_any(),
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+#[component]
+fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
+    let id = format!("{}/{}", found.namespace, found.name);
+    let here = format!("/servers/{id}/curate");
+    let discard = here.clone();
+    let field = "mt-1 block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900";
+    let error_for = |name: &str| {
+        found
+            .error
+            .as_ref()
+            .filter(|(f, _)| f == name || f.starts_with(&format!("{name}.")) || f.starts_with(&format!("{name}[")))
+            .map(|(_, message)| view! { <p class="text-sm text-red-800 dark:text-red-300" role="alert">{message.clone()}</p> })
+    };
+    let other_error = found
+        .error
+        .as_ref()
+        .filter(|(f, _)| !f.starts_with("allow") && !f.starts_with("deny"))
+        .map(|(f, message)| view! {
+            <p class="mt-2 text-sm text-red-800 dark:text-red-300" role="alert" data-testid="curation-error">{format!("{f}: {message}")}</p>
+        });
+    let rows = found
+        .tools
+        .iter()
+        .map(|tool| view! { <ToolRow tool=tool.clone() /> })
+        .collect_view();
+    let preview = if found.preview.is_empty() {
+        view! { <p class="text-sm" data-testid="preview-empty">"Consumers would see no tools."</p> }
+            .into_any()
+    } else {
+        view! {
+            <ul class="list-disc space-y-1 pl-5 text-sm" data-testid="preview">
+                {found.preview.iter().map(|t| view! {
+                    <li><code>{t.name.clone()}</code>" — "{t.description.clone()}</li>
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <nav aria-label="Breadcrumb" class="text-sm">
+            <a class="underline" href="/">"Catalog"</a>" / "
+            <a class="underline" href=format!("/servers/{id}")>{id.clone()}</a>" / curate"
+        </nav>
+        <h1 class="mt-2 text-2xl font-bold">{format!("Curate {id}")}</h1>
+        {saved.then(|| view! { <p role="status" class="mt-2 text-sm text-emerald-800 dark:text-emerald-300">"Saved: the catalog, the registry API and the gateway use it now."</p> })}
+        {found.draft.then(|| view! { <p role="status" class="mt-2 text-sm">"Not saved yet: this is a preview of your changes."</p> })}
+        {other_error}
+        <form method="post" action=here.clone() class="mt-4 space-y-4" aria-label="Curation">
+            <input type="hidden" name="draft" value="1" />
+            <div class="overflow-x-auto">
+                <table class="min-w-full text-sm" data-testid="curate-tools">
+                    <thead>
+                        <tr class="text-left text-slate-600 dark:text-slate-400">
+                            <th scope="col" class="px-2 py-2">"Shown"</th>
+                            <th scope="col" class="px-2 py-2">"Tool"</th>
+                            <th scope="col" class="px-2 py-2">"Name consumers see"</th>
+                            <th scope="col" class="px-2 py-2">"Description consumers see"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+            <div class="grid gap-4 sm:grid-cols-2">
+                <label class="block text-sm">"Allow globs (one per line; empty allows every tool)"
+                    <textarea name="allow" rows="3" class=field>{found.allow.clone()}</textarea>
+                    {error_for("allow")}
+                </label>
+                <label class="block text-sm">"Deny globs (one per line)"
+                    <textarea name="deny" rows="3" class=field>{found.deny.clone()}</textarea>
+                    {error_for("deny")}
+                </label>
+            </div>
+            <div class="flex gap-3">
+                <button type="submit" formmethod="get" formaction=here.clone() class="rounded border border-slate-300 px-3 py-1 dark:border-slate-700">"Preview"</button>
+                <button type="submit" class="rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900">"Save"</button>
+                <a class="self-center text-sm underline" href=discard>"Discard changes"</a>
+            </div>
+        </form>
+        <PageSection id="preview" title="What consumers will see">{preview}</PageSection>
+    }
+}
+
+#[component]
+fn ToolRow(tool: CurateToolRow) -> impl IntoView {
+    let input = "block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900";
+    let label = format!("Show {}", tool.name);
+    view! {
+        <tr class="border-t border-slate-200 align-top dark:border-slate-800" data-testid="curate-row">
+            <td class="px-2 py-2"><input type="checkbox" name="show" value=tool.name.clone() checked=tool.shown aria-label=label /></td>
+            <td class="px-2 py-2"><code>{tool.name.clone()}</code><span class="block text-xs text-slate-600 dark:text-slate-400">{tool.description.clone()}</span></td>
+            <td class="px-2 py-2"><input class=input name=format!("name.{}", tool.name) value=tool.rename placeholder=tool.name.clone() aria-label=format!("New name for {}", tool.name) /></td>
+            <td class="px-2 py-2"><input class=input name=format!("description.{}", tool.name) value=tool.describe aria-label=format!("New description for {}", tool.name) /></td>
+        </tr>
+    }
+}

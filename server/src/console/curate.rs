@@ -1,0 +1,217 @@
+//! The admin's curation form (`/servers/{namespace}/{name}/curate`): the page's data, and the
+//! form post that saves it. The form is plain HTML: checkboxes named `show`, text fields
+//! `name.<tool>` and `description.<tool>`, and `allow` and `deny` globs one per line. A preview
+//! is the same form sent with GET, so the page reads the draft from its own URL.
+
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+
+use apiary_app::access::Action;
+use apiary_app::model::curation_form::{CurateToolRow, CurationPage, PreviewTool};
+use apiary_app::services::{CurationService, ServiceError};
+
+use crate::auth::Principal;
+use crate::db::{Db, DbError};
+use crate::registry::curation::api::published_of;
+use crate::registry::curation::{curated_tools, store, validate, Curation, ToolOverride};
+use crate::registry::model::ToolDef;
+use crate::web::{ApiError, AppState};
+
+/// The form post route.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/servers/{namespace}/{name}/curate", post(save))
+}
+
+/// The curation a submitted form describes, over the published tools; what the form does not
+/// edit (annotations, how unknown tools are refused) stays as `saved` has it.
+pub fn curation_from_form(
+    form: &[(String, String)],
+    published: &[ToolDef],
+    saved: &Curation,
+) -> Curation {
+    let value = |key: &str| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let lines = |key: &str| -> Vec<String> {
+        value(key)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let shown: HashSet<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "show")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let mut curation = Curation {
+        allow: lines("allow"),
+        deny: lines("deny"),
+        hidden: published
+            .iter()
+            .filter(|t| !shown.contains(t.name.as_str()))
+            .map(|t| t.name.clone())
+            .collect(),
+        overrides: Default::default(),
+        unknown_tools: saved.unknown_tools,
+    };
+    for tool in published {
+        let rename = value(&format!("name.{}", tool.name));
+        let describe = value(&format!("description.{}", tool.name));
+        let annotations = saved
+            .overrides
+            .get(&tool.name)
+            .and_then(|o| o.annotations.clone());
+        let change = ToolOverride {
+            name: (!rename.is_empty() && rename != tool.name).then_some(rename),
+            description: (!describe.is_empty()).then_some(describe),
+            annotations,
+        };
+        if change != ToolOverride::default() {
+            curation.overrides.insert(tool.name.clone(), change);
+        }
+    }
+    curation
+}
+
+/// The page for `curation` over `published`.
+fn page_of(
+    (namespace, name): (&str, &str),
+    published: &[ToolDef],
+    curation: &Curation,
+    draft: bool,
+) -> CurationPage {
+    let error = draft
+        .then(|| validate(curation, published).err())
+        .flatten()
+        .map(|e| (e.field, e.message));
+    let preview = curated_tools(published, None, None, curation)
+        .tools
+        .into_iter()
+        .map(|t| PreviewTool {
+            name: t.name,
+            description: t.description.unwrap_or_default(),
+        })
+        .collect();
+    CurationPage {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        tools: published
+            .iter()
+            .map(|tool| {
+                let own = curation.overrides.get(&tool.name);
+                CurateToolRow {
+                    name: tool.name.clone(),
+                    description: tool.description.clone().unwrap_or_default(),
+                    shown: !curation.hidden.contains(&tool.name),
+                    rename: own.and_then(|o| o.name.clone()).unwrap_or_default(),
+                    describe: own.and_then(|o| o.description.clone()).unwrap_or_default(),
+                }
+            })
+            .collect(),
+        allow: curation.allow.join("\n"),
+        deny: curation.deny.join("\n"),
+        preview,
+        error,
+        draft,
+    }
+}
+
+/// The curation form's data over a database.
+#[derive(Clone, Debug)]
+pub struct CurationForms {
+    db: Db,
+    servers: crate::catalog::ServerStore,
+}
+
+impl CurationForms {
+    /// Forms over `db`.
+    pub fn new(db: Db, servers: crate::catalog::ServerStore) -> Self {
+        Self { db, servers }
+    }
+
+    async fn load(
+        &self,
+        namespace: &str,
+        name: &str,
+        draft: Option<&str>,
+    ) -> Result<Option<CurationPage>, DbError> {
+        let Some(id) = self.servers.id_of(namespace, name).await? else {
+            return Ok(None);
+        };
+        let published = published_of(&self.db, &id).await?;
+        let saved = store::load(&self.db, &id).await?;
+        Ok(Some(match draft {
+            Some(query) => {
+                let form = parse(query.trim_start_matches('?').as_bytes());
+                let curation = curation_from_form(&form, &published, &saved);
+                page_of((namespace, name), &published, &curation, true)
+            }
+            None => page_of((namespace, name), &published, &saved, false),
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl CurationService for CurationForms {
+    async fn page(
+        &self,
+        namespace: &str,
+        name: &str,
+        draft: Option<&str>,
+    ) -> Result<Option<CurationPage>, ServiceError> {
+        self.load(namespace, name, draft).await.map_err(|error| {
+            tracing::error!(%error, "cannot read the curation");
+            ServiceError("the curation cannot be read right now; try again shortly".into())
+        })
+    }
+}
+
+/// `POST /servers/{namespace}/{name}/curate`: saves the form (admins), then back to the page:
+/// saved, or the draft with the reason it was refused.
+pub async fn save(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let actor = principal.require(Action::Curate, None)?;
+    let id = state.server_id(&namespace, &name).await?;
+    let internal = |error: DbError| ApiError::Internal(error.to_string());
+    let published = published_of(&state.db, &id).await.map_err(internal)?;
+    let saved = store::load(&state.db, &id).await.map_err(internal)?;
+    let form = parse(&body);
+    let curation = curation_from_form(&form, &published, &saved);
+    let page = format!("/servers/{namespace}/{name}/curate");
+    let location = if validate(&curation, &published).is_ok() {
+        store::save(
+            &state.db,
+            &id,
+            &format!("{namespace}/{name}"),
+            &curation,
+            &actor.subject,
+        )
+        .await
+        .map_err(internal)?;
+        state.gateway.forget(&namespace, &name);
+        format!("{page}?saved=1")
+    } else {
+        // Back to the form with what was typed; the page says what to fix.
+        format!("{page}?{}", String::from_utf8_lossy(&body))
+    };
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
+}
+
+fn parse(form: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(form).into_owned().collect()
+}
