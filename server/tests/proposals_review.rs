@@ -629,6 +629,41 @@ async fn in_kubernetes_mode_an_approval_server_side_applies_the_mcpserver_and_a_
             "ghcr.io/stackloklabs/osv-mcp/server:0.1.0"
         );
         assert_eq!(server.spec.target_port, Some(8080));
+        // The published view goes with it: an MCPToolConfig the server refers to.
+        let configs: Api<apiary_server::operator::crd::MCPToolConfig> =
+            Api::namespaced(cluster.clone(), &namespace);
+        let config = configs.get("osv").await.expect("the MCPToolConfig exists");
+        assert!(config.spec.deny.is_empty() && config.spec.allow.is_empty());
+        let server = servers.get("osv").await.expect("the MCPServer exists");
+        assert_eq!(
+            server
+                .spec
+                .tool_config_ref
+                .as_ref()
+                .map(|r| r.name.as_str()),
+            Some("osv")
+        );
+        // An admin's curation is written to the cluster too.
+        let adam = signed_in_as(&app, "adam").await;
+        let curated = adam
+            .http
+            .put(format!(
+                "{}/api/v1/servers/{namespace}/osv/curation",
+                app.url
+            ))
+            .json(&json!({ "deny": ["secret*"], "allow": ["get_*", "list_*"] }))
+            .send()
+            .await
+            .expect("curate");
+        assert_eq!(curated.status(), StatusCode::OK);
+        let config = configs.get("osv").await.expect("the MCPToolConfig exists");
+        assert_eq!(config.spec.deny, ["secret*"]);
+        assert_eq!(config.spec.allow, ["get_*", "list_*"]);
+        let server = servers.get("osv").await.expect("the MCPServer exists");
+        assert_eq!(
+            server.spec.image, "ghcr.io/stackloklabs/osv-mcp/server:0.1.0",
+            "the curation's write left the server's own fields alone"
+        );
         assert_eq!(
             server
                 .metadata
@@ -658,6 +693,10 @@ async fn in_kubernetes_mode_an_approval_server_side_applies_the_mcpserver_and_a_
         assert!(
             servers.get_opt("osv").await.expect("get").is_none(),
             "the MCPServer is deleted"
+        );
+        assert!(
+            configs.get_opt("osv").await.expect("get").is_none(),
+            "and its MCPToolConfig"
         );
         let lifecycle: String = sqlx::query_scalar(
             "SELECT lifecycle FROM servers WHERE namespace = $1 AND name = 'osv'",

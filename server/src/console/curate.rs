@@ -18,7 +18,7 @@ use apiary_app::services::{CurationService, ServiceError};
 
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
-use crate::registry::curation::api::published_of;
+use crate::registry::curation::api::{published_of, save_everywhere};
 use crate::registry::curation::{curated_tools, store, validate, Curation, ToolOverride};
 use crate::registry::model::ToolDef;
 use crate::web::{ApiError, AppState};
@@ -194,16 +194,7 @@ pub async fn save(
     let curation = curation_from_form(&form, &published, &saved);
     let page = format!("/servers/{namespace}/{name}/curate");
     let location = if validate(&curation, &published).is_ok() {
-        store::save(
-            &state.db,
-            &id,
-            &format!("{namespace}/{name}"),
-            &curation,
-            &actor.subject,
-        )
-        .await
-        .map_err(internal)?;
-        state.gateway.forget(&namespace, &name);
+        save_everywhere(&state, (&namespace, &name), &id, &curation, &actor.subject).await?;
         format!("{page}?saved=1")
     } else {
         // Back to the form with what was typed; the page says what to fix.

@@ -8,7 +8,7 @@
 //!   with [`desired::sync`].
 //! - Kubernetes runtime: server-side apply of the `MCPServer` manifest that the revision keeps
 //!   (deleted on retirement; a remote `url` server has no workload); put back with
-//!   [`kubernetes::restore`]. The `MCPToolConfig` is curation's business, not applied here.
+//!   [`kubernetes::restore`]. The server's `MCPToolConfig` (its curation) is applied with it.
 
 use serde_json::Value;
 
@@ -78,14 +78,25 @@ async fn apply_kubernetes(
         Some(registration) => {
             let metadata = super::validate::metadata_json(registration);
             let object = manifest_object(namespace, name, &proposal.spec, &metadata);
-            kubernetes::apply(client, &object).await
+            match kubernetes::apply(client, &object).await {
+                // The published view goes with it: the server's curation (none for a new one).
+                Ok(()) => {
+                    let curation = curation_of(store.db(), namespace, name).await;
+                    crate::registry::curation::cluster::apply(client, namespace, name, &curation)
+                        .await
+                }
+                Err(error) => Err(error),
+            }
         }
-        None => kubernetes::remove(client, namespace, name).await,
+        None => match kubernetes::remove(client, namespace, name).await {
+            Ok(()) => crate::registry::curation::cluster::remove(client, namespace, name).await,
+            Err(error) => Err(error),
+        },
     };
     if let Err(error) = changed {
         kubernetes::restore(store.db(), client, namespace, name).await;
         return Err(format!(
-            "the Kubernetes API refused the MCPServer {namespace}/{name}: {error}"
+            "the Kubernetes API refused the MCPServer or MCPToolConfig {namespace}/{name}: {error}"
         ));
     }
     if let Err(error) = write(store, proposal, registration.as_ref(), actor).await {
@@ -93,6 +104,27 @@ async fn apply_kubernetes(
         return Err(format!("could not record the applied change: {error}"));
     }
     Ok(())
+}
+
+/// The stored curation of `namespace/name`; the default for a server not stored yet.
+async fn curation_of(
+    db: &crate::db::Db,
+    namespace: &str,
+    name: &str,
+) -> crate::registry::curation::Curation {
+    let id: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(db.pool())
+            .await
+            .unwrap_or_default();
+    match id {
+        Some((id,)) => crate::registry::curation::store::load(db, &id)
+            .await
+            .unwrap_or_default(),
+        None => Default::default(),
+    }
 }
 
 async fn apply_local(

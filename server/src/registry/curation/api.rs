@@ -66,17 +66,41 @@ pub async fn replace(
     let id = state.server_id(&namespace, &name).await?;
     let published = published_of(&state.db, &id).await.map_err(internal)?;
     validate(&curation, &published)?;
+    save_everywhere(&state, (&namespace, &name), &id, &curation, &actor.subject).await?;
+    Ok(Json(view(&curation, &published)))
+}
+
+/// Stores a validated curation of server `id` (`namespace/name`) for `actor`: first the
+/// cluster's `MCPToolConfig` in Kubernetes mode (when the cluster refuses, nothing is saved),
+/// then the database with its audit event; the gateway uses it at once.
+pub(crate) async fn save_everywhere(
+    state: &AppState,
+    (namespace, name): (&str, &str),
+    id: &str,
+    curation: &Curation,
+    actor: &str,
+) -> Result<(), ApiError> {
+    if let Some(client) = &state.kube {
+        super::cluster::apply(client, namespace, name, curation)
+            .await
+            .map_err(|error| ApiError::Rejected {
+                status: axum::http::StatusCode::BAD_GATEWAY,
+                message: format!(
+                    "the Kubernetes API refused the MCPToolConfig {namespace}/{name}: {error}; nothing was saved"
+                ),
+            })?;
+    }
     store::save(
         &state.db,
-        &id,
+        id,
         &format!("{namespace}/{name}"),
-        &curation,
-        &actor.subject,
+        curation,
+        actor,
     )
     .await
     .map_err(internal)?;
-    state.gateway.forget(&namespace, &name);
-    Ok(Json(view(&curation, &published)))
+    state.gateway.forget(namespace, name);
+    Ok(())
 }
 
 fn view(curation: &Curation, published: &[ToolDef]) -> Value {
