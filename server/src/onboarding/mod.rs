@@ -6,7 +6,7 @@
 //! - [`secrets`]: secrets only as references to Kubernetes Secrets;
 //! - [`manifest`]: pasted `MCPServer` manifests in, revision manifests out;
 //! - [`store`]: proposal rows under an optimistic lock;
-//! - [`revisions`]: the applied revisions;
+//! - [`revisions`]: the applied revisions, and [`revision_diff`] between any two;
 //! - [`findings`]: the policy findings a reviewer weighs;
 //! - [`decide`]: who may decide, and how;
 //! - [`apply`]: applying an approved proposal, all or nothing;
@@ -20,6 +20,7 @@ pub mod findings;
 pub mod kubernetes;
 pub mod manifest;
 pub mod model;
+pub mod revision_diff;
 pub mod revisions;
 pub mod secrets;
 pub mod store;

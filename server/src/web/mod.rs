@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::audit::export::routes())
         .merge(crate::console::curate::routes())
         .merge(crate::onboarding::api::routes())
+        .merge(crate::onboarding::revision_diff::routes())
         .merge(crate::gateway::routes())
         .merge(crate::auth::routes())
         .merge(crate::auth::resource::routes())

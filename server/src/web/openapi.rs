@@ -28,6 +28,7 @@ use utoipa::OpenApi;
         crate::gateway::access::api::show,
         crate::gateway::access::api::replace,
         crate::audit::export::export,
+        crate::onboarding::revision_diff::diff,
         super::servers_api::register,
         crate::onboarding::api::propose,
         crate::onboarding::api::list,

@@ -1,0 +1,68 @@
+//! `GET /api/v1/servers/{namespace}/{name}/revisions/diff?from=A&to=B`: a unified diff of two
+//! applied revisions' manifests, so any two can be compared.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use apiary_app::access::Action;
+
+use crate::auth::Principal;
+use crate::validation::FieldError;
+use crate::web::{ApiError, AppState};
+
+use super::revisions;
+
+/// The diff route.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/servers/{namespace}/{name}/revisions/diff",
+        get(diff),
+    )
+}
+
+/// Which two revisions.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DiffQuery {
+    /// The older revision's number.
+    from: i64,
+    /// The newer revision's number.
+    to: i64,
+}
+
+/// The unified diff of revision `from`'s manifest to revision `to`'s.
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions/diff", tag = "onboarding",
+    params(("namespace" = String, Path), ("name" = String, Path), DiffQuery),
+    responses((status = 200, description = "A unified diff of the two manifests (empty when equal)", content_type = "text/plain"),
+               (status = 404, description = "No such revision", body = Object)))]
+pub async fn diff(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+    Query(query): Query<DiffQuery>,
+) -> Result<Response, ApiError> {
+    principal.require(Action::Browse, None)?;
+    if query.from == query.to {
+        return Err(FieldError::new("to", "pick two different revisions to compare").into());
+    }
+    let all = revisions::list(&state.db, &namespace, &name)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let find = |number: i64| {
+        all.iter().find(|r| r.number == number).ok_or_else(|| {
+            ApiError::NotFound(format!("{namespace}/{name} has no revision {number}"))
+        })
+    };
+    let (old, new) = (find(query.from)?, find(query.to)?);
+    let text = similar::TextDiff::from_lines(&old.manifest, &new.manifest)
+        .unified_diff()
+        .header(
+            &format!("{namespace}/{name} revision {}", old.number),
+            &format!("{namespace}/{name} revision {}", new.number),
+        )
+        .to_string();
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
