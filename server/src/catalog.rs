@@ -154,6 +154,39 @@ impl ServerStore {
         Ok(created)
     }
 
+    /// Removes `namespace/name` from the registry (its snapshots, health, curation, access and
+    /// measurements go with it; revisions and proposals stay as history), audited for `actor`
+    /// in the same transaction. False when there was no such server.
+    pub async fn delete(&self, namespace: &str, name: &str, actor: &str) -> Result<bool, DbError> {
+        let mut tx = self.db.pool().begin().await?;
+        let existing: Option<(String, String)> =
+            sqlx::query_as("SELECT id, spec FROM servers WHERE namespace = $1 AND name = $2")
+                .bind(namespace)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((id, spec)) = existing else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM servers WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        crate::audit::record(
+            &mut tx,
+            crate::audit::AuditEvent {
+                actor,
+                action: "server.delete",
+                target: &format!("{namespace}/{name}"),
+                before_hash: Some(content_hash(&spec)),
+                after_hash: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The id of `namespace/name`, if it exists.
     pub async fn id_of(&self, namespace: &str, name: &str) -> Result<Option<String>, DbError> {
         Ok(

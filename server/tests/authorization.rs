@@ -124,6 +124,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
         "/api/v1/servers/matrix/osv/refresh",
         Rule::OwnerOfSearchOrAdmin,
     ),
+    // Deletes the matrix server: it goes last but one, after every route that needs it.
+    ("DELETE", "/api/v1/servers/matrix/osv", Rule::Admin),
     ("POST", "/auth/logout", Rule::Anyone),
 ];
 
@@ -188,6 +190,7 @@ async fn attempt_with(client: &Client, method: &str, path: &str, body: &str) -> 
     let url = format!("{}{path}", client.base);
     let request = match method {
         "PUT" => client.http.put(url).json(&registration()),
+        "DELETE" => client.http.delete(url),
         "POST" => client
             .http
             .post(url)

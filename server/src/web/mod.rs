@@ -70,7 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route(
             "/api/v1/servers/{namespace}/{name}",
-            put(servers_api::register),
+            put(servers_api::register).delete(servers_api::remove),
         )
         .route(
             "/api/v1/servers/{namespace}/{name}/runtime",

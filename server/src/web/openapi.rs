@@ -30,6 +30,7 @@ use utoipa::OpenApi;
         crate::audit::export::export,
         crate::onboarding::revision_diff::diff,
         super::servers_api::register,
+        super::servers_api::remove,
         crate::onboarding::api::propose,
         crate::onboarding::api::list,
         crate::onboarding::api::show,

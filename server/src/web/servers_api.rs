@@ -61,3 +61,52 @@ pub async fn register(
         Json(json!({ "namespace": namespace, "name": name })),
     ))
 }
+
+/// `DELETE /api/v1/servers/{namespace}/{name}`: removes a server from the registry (admins):
+/// its workload first (the local process, or the `MCPServer` and `MCPToolConfig` in Kubernetes
+/// mode; a refusal deletes nothing), then the registry's records, audited.
+#[utoipa::path(delete, path = "/api/v1/servers/{namespace}/{name}", tag = "servers",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 204, description = "Deleted"),
+               (status = 403, description = "Not an admin, or a cross-site request", body = Object),
+               (status = 404, description = "No such server", body = Object),
+               (status = 502, description = "The cluster refused; nothing was deleted", body = Object)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let actor = principal.require(Action::Register, None)?;
+    state.server_id(&namespace, &name).await?;
+    if let Some(client) = &state.kube {
+        let removed = match crate::onboarding::kubernetes::remove(client, &namespace, &name).await {
+            Ok(()) => crate::registry::curation::cluster::remove(client, &namespace, &name).await,
+            Err(error) => Err(error),
+        };
+        removed.map_err(|error| ApiError::Rejected {
+            status: StatusCode::BAD_GATEWAY,
+            message: format!(
+                "the Kubernetes API refused to delete {namespace}/{name}: {error}; nothing was deleted"
+            ),
+        })?;
+    }
+    let deleted = state
+        .servers
+        .delete(&namespace, &name, &actor.subject)
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    state.gateway.forget(&namespace, &name);
+    if state.settings.runtime == crate::config::Runtime::Local {
+        desired::sync(
+            &state.db,
+            state.runtime.as_ref(),
+            &ServerId::new(&namespace, &name),
+        )
+        .await;
+    }
+    if deleted {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("no server {namespace}/{name}")))
+    }
+}
