@@ -174,6 +174,9 @@ pub struct ServerCard {
     /// The `namespace/name` that replaces a deprecated server.
     #[serde(default)]
     pub replacement: Option<String>,
+    /// Why it is deprecated or retired, in the owners' words.
+    #[serde(default)]
+    pub lifecycle_message: String,
     /// How the last live fetch went.
     pub health: Health,
 }
@@ -223,6 +226,7 @@ mod tests {
             tool_count: 0,
             lifecycle: Lifecycle::Active,
             replacement: None,
+            lifecycle_message: String::new(),
             health: Health::Unknown,
         }
     }

@@ -124,6 +124,16 @@ const ROUTES: &[(&str, &str, Rule)] = &[
         "/api/v1/servers/matrix/osv/refresh",
         Rule::OwnerOfSearchOrAdmin,
     ),
+    (
+        "PUT",
+        "/api/v1/servers/matrix/osv/deprecation",
+        Rule::OwnerOfSearchOrAdmin,
+    ),
+    (
+        "DELETE",
+        "/api/v1/servers/matrix/osv/deprecation",
+        Rule::OwnerOfSearchOrAdmin,
+    ),
     // Deletes the matrix server: it goes last but one, after every route that needs it.
     ("DELETE", "/api/v1/servers/matrix/osv", Rule::Admin),
     ("POST", "/auth/logout", Rule::Anyone),

@@ -2,10 +2,14 @@ use leptos::prelude::*;
 
 use crate::model::Lifecycle;
 
-/// "deprecated" or "retired" as a badge, with a link to the replacement of a deprecated server.
-/// Active servers get nothing.
+/// "deprecated" or "retired" as a badge, with a link to the replacement of a deprecated server
+/// and the owners' message. Active servers get nothing.
 #[component]
-pub fn LifecycleBadge(lifecycle: Lifecycle, replacement: Option<String>) -> impl IntoView {
+pub fn LifecycleBadge(
+    lifecycle: Lifecycle,
+    replacement: Option<String>,
+    #[prop(optional)] message: String,
+) -> impl IntoView {
     (lifecycle != Lifecycle::Active).then(|| {
         let replacement = replacement.filter(|r| r.contains('/'));
         view! {
@@ -19,6 +23,9 @@ pub fn LifecycleBadge(lifecycle: Lifecycle, replacement: Option<String>) -> impl
                     <a class="underline" href=format!("/servers/{target}")>{target.clone()}</a>
                 })}
             </span>
+            {(!message.is_empty()).then(|| view! {
+                <span class="text-xs text-amber-900 dark:text-amber-200" data-testid="lifecycle-message">{message}</span>
+            })}
         }
     })
 }

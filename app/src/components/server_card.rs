@@ -27,7 +27,7 @@ pub fn ServerCardView(server: ServerCard) -> impl IntoView {
                     <a class="hover:underline" href=format!("/servers/{id}")>{id.clone()}</a>
                 </h2>
                 <div class="flex flex-wrap gap-1">
-                    <LifecycleBadge lifecycle=server.lifecycle replacement=server.replacement />
+                    <LifecycleBadge lifecycle=server.lifecycle replacement=server.replacement message=server.lifecycle_message />
                     <HealthBadge health=server.health />
                 </div>
             </div>

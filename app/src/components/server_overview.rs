@@ -48,7 +48,7 @@ pub fn ServerOverviewView(overview: ServerOverview) -> impl IntoView {
     view! {
         <div class="flex flex-wrap items-center gap-2">
             <HealthBadge health=overview.health />
-            <LifecycleBadge lifecycle=overview.lifecycle replacement=overview.replacement.clone() />
+            <LifecycleBadge lifecycle=overview.lifecycle replacement=overview.replacement.clone() message=overview.lifecycle_message.clone() />
         </div>
         <p class="mt-3 break-words">
             {if overview.description.is_empty() { "No description.".to_owned() } else { overview.description.clone() }}

@@ -56,6 +56,9 @@ pub struct ServerOverview {
     pub lifecycle: Lifecycle,
     /// The `namespace/name` that replaces a deprecated server.
     pub replacement: Option<String>,
+    /// Why it is deprecated or retired, in the owners' words.
+    #[serde(default)]
+    pub lifecycle_message: String,
     /// Whether consumers see it (registry, gateway).
     pub published: bool,
     /// How the last live fetch went.

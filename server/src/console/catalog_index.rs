@@ -52,7 +52,7 @@ pub async fn load_catalog(db: &Db, slow_ms: i64) -> Result<Vec<CatalogEntry>, Db
     let health = latest_health_columns(crate::db::now_millis());
     let sql = format!(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
-         s.sensitivity, s.transport, s.lifecycle, s.replacement, \
+         s.sensitivity, s.transport, s.lifecycle, s.replacement, s.lifecycle_message, \
          {health}, {CURATED_TOOL_COLUMNS} \
          FROM servers s {CURATED_TOOL_JOINS} \
          WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
@@ -77,6 +77,7 @@ fn entry_from_row(row: &AnyRow, slow_ms: i64) -> Result<CatalogEntry, DbError> {
         tool_count: u32::try_from(tools.len()).unwrap_or(u32::MAX),
         lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
         replacement: row.try_get("replacement")?,
+        lifecycle_message: row.try_get("lifecycle_message")?,
         health: latest_health(row, slow_ms)?,
     };
     let mut search_text = format!(

@@ -111,6 +111,7 @@ mod tests {
                 tool_count: 1,
                 lifecycle: Lifecycle::Active,
                 replacement: None,
+                lifecycle_message: String::new(),
                 health,
             },
             cost_class: "free".into(),

@@ -112,6 +112,7 @@ mod tests {
             transport: Transport::StreamableHttp,
             lifecycle: Lifecycle::Active,
             replacement: None,
+            lifecycle_message: String::new(),
             published: true,
             health: Health::Unknown,
             last_fetched: None,

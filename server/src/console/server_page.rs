@@ -178,7 +178,7 @@ impl ServerPages {
     async fn server_row(&self, namespace: &str, name: &str) -> Result<Option<ServerRow>, DbError> {
         let row = sqlx::query(
             "SELECT id, namespace, name, description, owner_team, category, cost_class, \
-             sensitivity, tags, docs_url, transport, spec, lifecycle, replacement, \
+             sensitivity, tags, docs_url, transport, spec, lifecycle, replacement, lifecycle_message, \
              CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) AS published, \
              baseline_snapshot_id, latest_snapshot_id \
              FROM servers WHERE namespace = $1 AND name = $2",
@@ -205,6 +205,7 @@ impl ServerPages {
                 transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
                 lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
                 replacement: row.try_get("replacement")?,
+                lifecycle_message: row.try_get("lifecycle_message")?,
                 published: row.try_get::<i64, _>("published")? != 0,
                 health: Health::Unknown,
                 last_fetched: None,

@@ -43,6 +43,8 @@ pub struct PublishedServer {
     pub lifecycle: String,
     /// The replacement of a deprecated server.
     pub replacement: Option<String>,
+    /// Why it is deprecated, in the owners' words.
+    pub lifecycle_message: String,
     /// The server spec.
     pub spec: serde_json::Value,
     /// The server's own version from its baseline snapshot, `0.0.0` before the first fetch.
@@ -110,7 +112,7 @@ pub async fn list_published(
     let health = latest_health_columns(crate::db::now_millis());
     let base = format!(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
-         s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.spec, s.created_at, \
+         s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.lifecycle_message, s.spec, s.created_at, \
          s.updated_at, b.server_version, l.findings AS latest_findings, \
          {health}, {CURATED_TOOL_COLUMNS} \
          FROM servers s {CURATED_TOOL_JOINS} \
@@ -212,6 +214,7 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
         docs_url: row.try_get("docs_url")?,
         lifecycle: row.try_get("lifecycle")?,
         replacement: row.try_get("replacement")?,
+        lifecycle_message: row.try_get("lifecycle_message")?,
         spec: json_column(row, "spec")?.unwrap_or_default(),
         version: row
             .try_get::<Option<String>, _>("server_version")?

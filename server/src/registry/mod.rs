@@ -4,6 +4,7 @@
 pub mod api;
 pub mod canonical;
 pub mod curation;
+pub mod deprecation;
 pub mod diff;
 pub mod drift_review;
 pub mod export;

@@ -64,6 +64,7 @@ pub fn registry_entry(server: &PublishedServer, public_url: &str) -> Value {
                 "docsUrl": server.docs_url,
                 "lifecycle": server.lifecycle,
                 "replacement": server.replacement,
+                "lifecycleMessage": server.lifecycle_message,
                 "transport": transport_of(&server.spec).as_str(),
                 "health": { "status": server.health, "latencyMs": server.latency_ms },
                 "drift": server.drift,

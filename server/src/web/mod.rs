@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::registry::export::routes())
         .merge(crate::registry::internal_api::routes())
         .merge(crate::registry::drift_review::routes())
+        .merge(crate::registry::deprecation::routes())
         .merge(crate::registry::curation::api::routes())
         .merge(crate::gateway::access::api::routes())
         .merge(crate::audit::export::routes())

@@ -23,6 +23,8 @@ use utoipa::OpenApi;
         crate::registry::internal_api::refresh,
         crate::registry::drift_review::list,
         crate::registry::drift_review::approve,
+        crate::registry::deprecation::deprecate,
+        crate::registry::deprecation::reinstate,
         crate::registry::curation::api::show,
         crate::registry::curation::api::replace,
         crate::gateway::access::api::show,

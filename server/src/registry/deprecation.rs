@@ -1,0 +1,208 @@
+//! Deprecation: the owners of a server's team (or an admin) mark it deprecated, with a message
+//! and optionally the server that replaces it; both show on its catalog card, its page and in
+//! the registry API (`status: deprecated`). It stays published until it is retired.
+//!
+//! `PUT /api/v1/servers/{namespace}/{name}/deprecation` deprecates;
+//! `DELETE` of the same path makes it active again. Both are audited.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::put;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use apiary_app::access::Action;
+
+use crate::audit::{record, AuditEvent};
+use crate::auth::Principal;
+use crate::db::{now_millis, DbError};
+use crate::validation::FieldError;
+use crate::web::{ApiError, AppState};
+
+/// The longest deprecation message.
+const MAX_MESSAGE: usize = 500;
+
+/// The deprecation routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/servers/{namespace}/{name}/deprecation",
+        put(deprecate).delete(reinstate),
+    )
+}
+
+/// A deprecation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deprecation {
+    /// Why, and what consumers should do.
+    pub message: String,
+    /// The `namespace/name` of the server that replaces it, if any.
+    #[serde(default)]
+    pub replacement: Option<String>,
+}
+
+/// `PUT …/deprecation`: marks the server deprecated.
+#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/deprecation", tag = "servers",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    request_body(content = Deprecation, description = "The message and the replacement"),
+    responses((status = 200, description = "Deprecated", body = Object),
+               (status = 403, description = "Not an owner of the server's team or an admin", body = Object),
+               (status = 404, description = "No such server", body = Object),
+               (status = 409, description = "The server is retired", body = Object),
+               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+pub async fn deprecate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Result<Json<Deprecation>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = authorize(&state, &principal, &namespace, &name).await?;
+    let Json(deprecation) = body?;
+    let message = deprecation.message.trim();
+    if message.is_empty() || message.chars().count() > MAX_MESSAGE {
+        return Err(FieldError::new(
+            "message",
+            format!("say why it is deprecated and what to use instead, in 1 to {MAX_MESSAGE} characters"),
+        )
+        .into());
+    }
+    let replacement = deprecation
+        .replacement
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    if let Some(replacement) = replacement {
+        let known = replacement
+            .split_once('/')
+            .filter(|(ns, n)| (*ns, *n) != (namespace.as_str(), name.as_str()));
+        let exists = match known {
+            Some((ns, n)) => state
+                .servers
+                .id_of(ns, n)
+                .await
+                .map_err(internal)?
+                .is_some(),
+            None => false,
+        };
+        if !exists {
+            return Err(FieldError::new(
+                "replacement",
+                format!("{replacement} is not another registered server; give its namespace/name, or leave it out"),
+            )
+            .into());
+        }
+    }
+    change(
+        &state,
+        (&namespace, &name),
+        &actor,
+        "deprecated",
+        replacement,
+        message,
+    )
+    .await?;
+    Ok(Json(
+        json!({ "lifecycle": "deprecated", "replacement": replacement, "message": message }),
+    ))
+}
+
+/// `DELETE …/deprecation`: makes the server active again.
+#[utoipa::path(delete, path = "/api/v1/servers/{namespace}/{name}/deprecation", tag = "servers",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "Active again", body = Object),
+               (status = 403, description = "Not an owner of the server's team or an admin", body = Object),
+               (status = 404, description = "No such server", body = Object),
+               (status = 409, description = "The server is retired", body = Object)))]
+pub async fn reinstate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = authorize(&state, &principal, &namespace, &name).await?;
+    change(&state, (&namespace, &name), &actor, "active", None, "").await?;
+    Ok(Json(json!({ "lifecycle": "active" })))
+}
+
+/// The actor's subject, when they may change `namespace/name`'s lifecycle.
+async fn authorize(
+    state: &AppState,
+    principal: &Principal,
+    namespace: &str,
+    name: &str,
+) -> Result<String, ApiError> {
+    let team = state
+        .servers
+        .owner_team_of(namespace, name)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("no server {namespace}/{name}")))?;
+    Ok(principal
+        .require(Action::Review, Some(&team))?
+        .subject
+        .clone())
+}
+
+/// Sets the lifecycle of a server that is not retired, audited in the same transaction.
+async fn change(
+    state: &AppState,
+    (namespace, name): (&str, &str),
+    actor: &str,
+    lifecycle: &str,
+    replacement: Option<&str>,
+    message: &str,
+) -> Result<(), ApiError> {
+    let mut tx = state
+        .db
+        .pool()
+        .begin()
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let changed = sqlx::query(
+        "UPDATE servers SET lifecycle = $1, replacement = $2, lifecycle_message = $3, \
+         updated_at = $4 WHERE namespace = $5 AND name = $6 AND lifecycle <> 'retired'",
+    )
+    .bind(lifecycle)
+    .bind(replacement)
+    .bind(message)
+    .bind(now_millis())
+    .bind(namespace)
+    .bind(name)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| internal(e.into()))?;
+    if changed.rows_affected() == 0 {
+        return Err(ApiError::Rejected {
+            status: StatusCode::CONFLICT,
+            message: format!("{namespace}/{name} is retired; propose it again to bring it back"),
+        });
+    }
+    let action = if lifecycle == "deprecated" {
+        "server.deprecate"
+    } else {
+        "server.reinstate"
+    };
+    record(
+        &mut tx,
+        AuditEvent {
+            actor,
+            action,
+            target: &format!("{namespace}/{name}"),
+            before_hash: None,
+            after_hash: Some(crate::catalog::content_hash(&format!(
+                "{lifecycle}\n{}\n{message}",
+                replacement.unwrap_or_default()
+            ))),
+        },
+    )
+    .await
+    .map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(|e| internal(e.into()))?;
+    state.gateway.forget(namespace, name);
+    Ok(())
+}
+
+fn internal(error: DbError) -> ApiError {
+    ApiError::Internal(error.to_string())
+}
