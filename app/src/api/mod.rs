@@ -2,10 +2,12 @@
 
 mod audit;
 mod catalog;
+mod proposals;
 mod server_page;
 mod session;
 
 pub use audit::*;
 pub use catalog::*;
+pub use proposals::*;
 pub use server_page::*;
 pub use session::*;

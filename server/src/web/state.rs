@@ -113,6 +113,9 @@ impl AppState {
             catalog: Arc::new(self.servers.clone()),
             server_pages: Arc::new(ServerPages::new(self.db.clone(), &self.registry)),
             audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
+            onboarding: Arc::new(crate::onboarding::console::OnboardingConsole::new(
+                self.clone(),
+            )),
         }
     }
 }
