@@ -53,6 +53,7 @@ pub fn FormField(
             })}
         </div>
     }
+    .into_any()
 }
 
 /// The refusal of a field the form has no input for (such as `kind` or an unusual spec field),
@@ -157,6 +158,7 @@ pub fn ProposalFormView(
             </div>
         </form>
     }
+    .into_any()
 }
 
 /// The retire form of a server: an optional replacement and a message for consumers.
@@ -187,4 +189,5 @@ pub fn RetireFormView(
             </div>
         </form>
     }
+    .into_any()
 }

@@ -38,7 +38,7 @@ pub fn ProposePage() -> impl IntoView {
         {move || {
             let (mut form, error) = refused_from_query(&search.get());
             form.kind = "create".into();
-            view! { <ProposalFormView form error /> }
+            view! { <ProposalFormView form error /> }.into_any()
         }}
     }
 }

@@ -285,10 +285,11 @@ impl OnboardingConsole {
 
     /// The current spec and metadata of `namespace/name`.
     async fn current(&self, namespace: &str, name: &str) -> Result<Option<(Value, Value)>, DbError> {
-        type Row = (String, String, String, String, String, String, String, String, bool);
+        type Row = (String, String, String, String, String, String, String, String, i64);
         let row: Option<Row> = sqlx::query_as(
             "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
-             docs_url, published FROM servers WHERE namespace = $1 AND name = $2",
+             docs_url, CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
+             WHERE namespace = $1 AND name = $2",
         )
         .bind(namespace)
         .bind(name)
@@ -303,7 +304,7 @@ impl OnboardingConsole {
                 json!({
                     "description": description, "ownerTeam": owner_team, "category": category,
                     "costClass": cost_class, "sensitivity": sensitivity, "tags": tags,
-                    "docsUrl": docs_url, "published": published,
+                    "docsUrl": docs_url, "published": published != 0,
                 }),
             ))
         })
