@@ -104,8 +104,14 @@ async fn a_refused_form_comes_back_with_the_fields_message_and_values_and_stores
         assert!(back.starts_with("/propose?"), "{back}");
         let page = html(&paul, &back).await;
         assert!(page.contains("data-testid=\"error-namespace\""), "{page}");
-        assert!(!page.contains("data-testid=\"error-name\""), "only the refused field: {page}");
-        assert!(page.contains("value=\"Bad_Namespace\""), "the value is kept: {page}");
+        assert!(
+            !page.contains("data-testid=\"error-name\""),
+            "only the refused field: {page}"
+        );
+        assert!(
+            page.contains("value=\"Bad_Namespace\""),
+            "the value is kept: {page}"
+        );
         assert!(page.contains("Fetches pages for the search team"), "{page}");
         assert!(page.contains("value=\"http://127.0.0.1:9/mcp\""), "{page}");
         assert!(
@@ -130,7 +136,10 @@ async fn a_refused_form_comes_back_with_the_fields_message_and_values_and_stores
         let back = post_form(&paul, &action, &fields).await;
         let page = html(&paul, &back).await;
         assert!(page.contains("data-testid=\"error-manifest\""), "{page}");
-        assert!(page.contains("carrier-pigeon"), "the manifest is kept: {page}");
+        assert!(
+            page.contains("carrier-pigeon"),
+            "the manifest is kept: {page}"
+        );
 
         assert_eq!(proposals(&db.db).await, 0, "nothing is stored");
     }
@@ -145,7 +154,10 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         let paul = signed_in_as(&app, "paul").await;
         let header = html(&paul, "/propose").await;
         assert!(header.contains("href=\"/propose\""), "{header}");
-        assert!(!header.contains("href=\"/reviews\""), "paul reviews nothing: {header}");
+        assert!(
+            !header.contains("href=\"/reviews\""),
+            "paul reviews nothing: {header}"
+        );
         let action = form_action(&header, "propose_server");
         let landed = post_form(&paul, &action, &good_fields()).await;
         let id = landed
@@ -158,8 +170,13 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         assert!(mine.contains("data-testid=\"cannot-approve\""), "{mine}");
         assert!(mine.contains("four-eyes"), "{mine}");
         assert!(!mine.contains("data-testid=\"approve-form\""), "{mine}");
-        assert!(mine.contains("Fetches pages for the search team"), "the diff shows: {mine}");
-        assert!(html(&paul, "/reviews").await.contains(&format!("/reviews/{id}")));
+        assert!(
+            mine.contains("Fetches pages for the search team"),
+            "the diff shows: {mine}"
+        );
+        assert!(html(&paul, "/reviews")
+            .await
+            .contains(&format!("/reviews/{id}")));
 
         // Otto owns team data: the proposal is not in his queue, and his post is refused.
         let otto = signed_in_as(&app, "otto").await;
@@ -168,7 +185,10 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         let olga = signed_in_as(&app, "olga").await;
         let queue = html(&olga, "/reviews").await;
         assert!(queue.contains(&format!("/reviews/{id}")), "{queue}");
-        assert!(queue.contains("href=\"/reviews\""), "the header links reviews: {queue}");
+        assert!(
+            queue.contains("href=\"/reviews\""),
+            "the header links reviews: {queue}"
+        );
         let review = html(&olga, &landed).await;
         assert!(review.contains("data-testid=\"approve-form\""), "{review}");
         assert!(review.contains("data-testid=\"reject-form\""), "{review}");
@@ -177,7 +197,12 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         let refused = post_form(
             &otto,
             &decide,
-            &[("id", &id), ("decision", "approve"), ("comment", "mine now"), ("version", "1")],
+            &[
+                ("id", &id),
+                ("decision", "approve"),
+                ("comment", "mine now"),
+                ("version", "1"),
+            ],
         )
         .await;
         let page = html(&otto, &refused).await;
@@ -188,17 +213,30 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         let back = post_form(
             &olga,
             &decide,
-            &[("id", &id), ("decision", "reject"), ("comment", "  "), ("version", "1")],
+            &[
+                ("id", &id),
+                ("decision", "reject"),
+                ("comment", "  "),
+                ("version", "1"),
+            ],
         )
         .await;
         let page = html(&olga, &back).await;
-        assert!(page.contains("data-testid=\"error-reject-comment\""), "{page}");
+        assert!(
+            page.contains("data-testid=\"error-reject-comment\""),
+            "{page}"
+        );
         assert_eq!(status_of(&db.db, &id).await, "open");
 
         let done = post_form(
             &olga,
             &decide,
-            &[("id", &id), ("decision", "approve"), ("comment", "Looks right"), ("version", "1")],
+            &[
+                ("id", &id),
+                ("decision", "approve"),
+                ("comment", "Looks right"),
+                ("version", "1"),
+            ],
         )
         .await;
         assert!(done.starts_with(&landed), "{done}");
@@ -215,7 +253,12 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         let late = post_form(
             &olga,
             &decide,
-            &[("id", &id), ("decision", "reject"), ("comment", "too late"), ("version", "1")],
+            &[
+                ("id", &id),
+                ("decision", "reject"),
+                ("comment", "too late"),
+                ("version", "1"),
+            ],
         )
         .await;
         let page = html(&olga, &late).await;
@@ -224,8 +267,14 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
 
         // The change page starts from the applied spec and metadata.
         let change = html(&paul, "/servers/ui/uifetch/change").await;
-        assert!(change.contains("Fetches pages for the search team"), "{change}");
-        assert!(change.contains("API_TOKEN=secret:fetch-keys/token"), "{change}");
+        assert!(
+            change.contains("Fetches pages for the search team"),
+            "{change}"
+        );
+        assert!(
+            change.contains("API_TOKEN=secret:fetch-keys/token"),
+            "{change}"
+        );
         assert!(change.contains("data-testid=\"retire-form\""), "{change}");
     }
 }

@@ -70,8 +70,21 @@ fn general_error(error: &Option<FormError>, fields: &[&str]) -> Option<impl Into
 }
 
 const FIELDS: &[&str] = &[
-    "namespace", "name", "description", "owner_team", "category", "cost_class", "sensitivity",
-    "tags", "docs_url", "source", "command", "args", "transport", "env", "manifest",
+    "namespace",
+    "name",
+    "description",
+    "owner_team",
+    "category",
+    "cost_class",
+    "sensitivity",
+    "tags",
+    "docs_url",
+    "source",
+    "command",
+    "args",
+    "transport",
+    "env",
+    "manifest",
 ];
 
 /// The propose form for a new server (`kind` create) or a change (`kind` update): a plain POST

@@ -62,10 +62,14 @@ fn outcome_text(review: &ProposalReview) -> String {
             review.error.clone().unwrap_or_default()
         ),
         "rejected" => "Rejected.".into(),
-        "superseded" => format!(
-            "Superseded: {}",
-            review.error.clone().unwrap_or_else(|| "the server changed since it was proposed; propose again".into())
-        ),
+        "superseded" => {
+            format!(
+                "Superseded: {}",
+                review.error.clone().unwrap_or_else(|| {
+                    "the server changed since it was proposed; propose again".into()
+                })
+            )
+        }
         other => format!("{other}."),
     }
 }
@@ -73,19 +77,22 @@ fn outcome_text(review: &ProposalReview) -> String {
 #[component]
 fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
     let target = format!("{}/{}", review.namespace, review.name);
-    let base = review
-        .base_revision
-        .map_or_else(|| "none (a new server)".to_owned(), |n| format!("revision {n}"));
+    let base = review.base_revision.map_or_else(
+        || "none (a new server)".to_owned(),
+        |n| format!("revision {n}"),
+    );
     let refused = (!notice.refused.is_empty()).then(|| view! {
         <div role="alert" data-testid="decision-refused" class="mt-4 rounded border border-amber-400 p-3 text-sm">
             "Your decision was not taken: " {notice.refused.clone()}
         </div>
     });
-    let decision = review.decision.clone().map(|d| view! {
-        <p class="mt-2 text-sm" data-testid="decision">
-            {format!("Decided by {} on {}: “{}”", d.by_name, d.at_label, d.comment)}
-            {d.override_reason.map(|r| format!(" Policy override: {r}"))}
-        </p>
+    let decision = review.decision.clone().map(|d| {
+        view! {
+            <p class="mt-2 text-sm" data-testid="decision">
+                {format!("Decided by {} on {}: “{}”", d.by_name, d.at_label, d.comment)}
+                {d.override_reason.map(|r| format!(" Policy override: {r}"))}
+            </p>
+        }
     });
     let author_note = review.viewer_is_author.then(|| view! {
         <p class="mt-4 rounded border border-slate-300 p-3 text-sm dark:border-slate-700" data-testid="cannot-approve">
@@ -136,7 +143,11 @@ fn decision_forms(review: &ProposalReview, notice: &Notice) -> Option<AnyView> {
     }
     let comment_for = |decision: &str| -> (String, Option<String>) {
         if notice.decision == decision {
-            (notice.comment.clone(), (notice.field == "comment" || notice.field == "overrideReason").then(|| notice.error.clone()))
+            (
+                notice.comment.clone(),
+                (notice.field == "comment" || notice.field == "overrideReason")
+                    .then(|| notice.error.clone()),
+            )
         } else {
             (String::new(), None)
         }
@@ -179,12 +190,15 @@ fn decision_forms(review: &ProposalReview, notice: &Notice) -> Option<AnyView> {
         Some(form("approve", "Approve and apply", extra).into_any())
     };
     let reject = form("reject", "Reject", None).into_any();
-    Some(view! {
-        <PageSection id="decide" title="Decide">
-            {approve}
-            {reject}
-        </PageSection>
-    }.into_any())
+    Some(
+        view! {
+            <PageSection id="decide" title="Decide">
+                {approve}
+                {reject}
+            </PageSection>
+        }
+        .into_any(),
+    )
 }
 
 #[component]

@@ -70,7 +70,10 @@ pub fn form_field(path: &str) -> &'static str {
         "replacement" => "replacement",
         "message" => "message",
         "env" | "secrets" => "env",
-        "spec" => match path.strip_prefix("spec.").map(|rest| rest.split(['.', '[']).next()) {
+        "spec" => match path
+            .strip_prefix("spec.")
+            .map(|rest| rest.split(['.', '[']).next())
+        {
             Some(Some("command")) => "command",
             Some(Some("args")) => "args",
             Some(Some("transport")) => "transport",
@@ -129,7 +132,9 @@ pub fn form_spec(form: &ProposalForm) -> Result<Value, FormError> {
                         ),
                     });
                 };
-                secrets.push(json!({ "name": secret.trim(), "key": key.trim(), "targetEnvName": name }));
+                secrets.push(
+                    json!({ "name": secret.trim(), "key": key.trim(), "targetEnvName": name }),
+                );
             }
             None => env.push(json!({ "name": name, "value": value.trim() })),
         }
@@ -284,8 +289,22 @@ impl OnboardingConsole {
     }
 
     /// The current spec and metadata of `namespace/name`.
-    async fn current(&self, namespace: &str, name: &str) -> Result<Option<(Value, Value)>, DbError> {
-        type Row = (String, String, String, String, String, String, String, String, i64);
+    async fn current(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<(Value, Value)>, DbError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
         let row: Option<Row> = sqlx::query_as(
             "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
              docs_url, CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
@@ -296,30 +315,54 @@ impl OnboardingConsole {
         .fetch_optional(self.state.db.pool())
         .await?;
         let decode = |e: serde_json::Error| DbError::Query(sqlx::Error::Decode(Box::new(e)));
-        row.map(|(spec, description, owner_team, category, cost_class, sensitivity, tags, docs_url, published)| {
-            let spec: Value = serde_json::from_str(&spec).map_err(decode)?;
-            let tags: Value = serde_json::from_str(&tags).map_err(decode)?;
-            Ok((
+        row.map(
+            |(
                 spec,
-                json!({
-                    "description": description, "ownerTeam": owner_team, "category": category,
-                    "costClass": cost_class, "sensitivity": sensitivity, "tags": tags,
-                    "docsUrl": docs_url, "published": published != 0,
-                }),
-            ))
-        })
+                description,
+                owner_team,
+                category,
+                cost_class,
+                sensitivity,
+                tags,
+                docs_url,
+                published,
+            )| {
+                let spec: Value = serde_json::from_str(&spec).map_err(decode)?;
+                let tags: Value = serde_json::from_str(&tags).map_err(decode)?;
+                Ok((
+                    spec,
+                    json!({
+                        "description": description, "ownerTeam": owner_team, "category": category,
+                        "costClass": cost_class, "sensitivity": sensitivity, "tags": tags,
+                        "docsUrl": docs_url, "published": published != 0,
+                    }),
+                ))
+            },
+        )
         .transpose()
     }
 }
 
 /// The propose form filled from a spec and metadata (the inverse of [`form_spec`]).
 fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> ProposalForm {
-    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |value: &Value, key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let list = |value: &Value, key: &str| -> Vec<String> {
         value
             .get(key)
             .and_then(Value::as_array)
-            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut env: Vec<String> = spec
@@ -337,7 +380,11 @@ fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> Propo
             let target = Some(text(secret, "targetEnvName"))
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| text(secret, "key"));
-            env.push(format!("{target}=secret:{}/{}", text(secret, "name"), text(secret, "key")));
+            env.push(format!(
+                "{target}=secret:{}/{}",
+                text(secret, "name"),
+                text(secret, "key")
+            ));
         }
     }
     let url = text(spec, "url");
@@ -352,7 +399,11 @@ fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> Propo
         sensitivity: text(metadata, "sensitivity"),
         tags: list(metadata, "tags").join(", "),
         docs_url: text(metadata, "docsUrl"),
-        source: if url.is_empty() { text(spec, "image") } else { url },
+        source: if url.is_empty() {
+            text(spec, "image")
+        } else {
+            url
+        },
         command: text(spec, "command"),
         args: list(spec, "args").join("\n"),
         transport: text(spec, "transport"),
@@ -372,9 +423,15 @@ impl OnboardingService for OnboardingConsole {
             Ok(found) => found,
             Err(error) => return Ok(Err(error)),
         };
-        match self.store().propose(&input, author, self.state.settings.runtime).await {
+        match self
+            .store()
+            .propose(&input, author, self.state.settings.runtime)
+            .await
+        {
             Ok(proposal) => Ok(Ok(proposal.id)),
-            Err(ProposeError::Invalid(invalid)) if from_manifest => Ok(Err(manifest_error(&invalid))),
+            Err(ProposeError::Invalid(invalid)) if from_manifest => {
+                Ok(Err(manifest_error(&invalid)))
+            }
             Err(ProposeError::Invalid(invalid)) => Ok(Err(field_error(&invalid))),
             Err(ProposeError::Db(db)) => Err(failed(db)),
         }
@@ -440,7 +497,11 @@ impl OnboardingService for OnboardingConsole {
             findings: found.iter().map(finding_view).collect(),
             blocked,
             decision: proposal.decision.as_ref().map(|d| DecisionView {
-                by_name: if d.by_name.is_empty() { "Apiary".into() } else { d.by_name.clone() },
+                by_name: if d.by_name.is_empty() {
+                    "Apiary".into()
+                } else {
+                    d.by_name.clone()
+                },
                 at_label: display_time(d.at),
                 comment: d.comment.clone(),
                 override_reason: d.override_reason.clone(),
@@ -482,7 +543,11 @@ impl OnboardingService for OnboardingConsole {
             Err(error) => return refused(error),
         };
         let input = DecisionInput {
-            decision: if approve { Verdict::Approve } else { Verdict::Reject },
+            decision: if approve {
+                Verdict::Approve
+            } else {
+                Verdict::Reject
+            },
             comment: comment.to_owned(),
             version,
             override_reason,
@@ -499,10 +564,14 @@ impl OnboardingService for OnboardingConsole {
             runtime: self.state.runtime.as_ref(),
             kube: self.state.kube.as_ref(),
         };
-        let applied = apply(&store, target, decided, reviewer).await.map_err(|error| {
-            tracing::error!(%error, proposal = %id, "applying an approved proposal failed");
-            ServiceError("the approval was recorded but applying it failed; see the proposal".into())
-        })?;
+        let applied = apply(&store, target, decided, reviewer)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, proposal = %id, "applying an approved proposal failed");
+                ServiceError(
+                    "the approval was recorded but applying it failed; see the proposal".into(),
+                )
+            })?;
         if applied.status == ProposalStatus::Applied {
             after_apply(&self.state, &applied.namespace, &applied.name, applied.kind);
         }
@@ -536,15 +605,27 @@ mod tests {
             ..ProposalForm::default()
         };
         let spec = form_spec(&form).expect("a spec");
-        assert_eq!(spec["image"], "npx://@modelcontextprotocol/server-everything");
-        assert_eq!(spec["env"][0], json!({ "name": "LOG_LEVEL", "value": "debug" }));
+        assert_eq!(
+            spec["image"],
+            "npx://@modelcontextprotocol/server-everything"
+        );
+        assert_eq!(
+            spec["env"][0],
+            json!({ "name": "LOG_LEVEL", "value": "debug" })
+        );
         assert_eq!(
             spec["secrets"][0],
             json!({ "name": "search-keys", "key": "token", "targetEnvName": "API_TOKEN" })
         );
         let back = form_of("ns", "n", &spec, &json!({}));
-        assert_eq!(back.env, "LOG_LEVEL=debug\nAPI_TOKEN=secret:search-keys/token");
-        let bad = ProposalForm { env: "NOEQUALS".into(), ..ProposalForm::default() };
+        assert_eq!(
+            back.env,
+            "LOG_LEVEL=debug\nAPI_TOKEN=secret:search-keys/token"
+        );
+        let bad = ProposalForm {
+            env: "NOEQUALS".into(),
+            ..ProposalForm::default()
+        };
         assert_eq!(form_spec(&bad).expect_err("refused").field, "env");
     }
 
