@@ -56,6 +56,15 @@ async fn post_form(client: &Client, action: &str, fields: &[(&str, &str)]) -> St
         .to_owned()
 }
 
+/// The markup of the element with `data-testid="{id}"`, up to its first closing tag.
+fn element_text<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("data-testid=\"{id}\""))
+        .unwrap_or_else(|| panic!("{id} in {html}"));
+    let end = start + html[start..].find("</").expect("a closing tag");
+    &html[start..end]
+}
+
 async fn proposals(db: &apiary_server::db::Db) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM proposals")
         .fetch_one(db.pool())
@@ -250,8 +259,9 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         assert!(listed.contains("uifetch"), "published: {listed}");
 
         // A second decision finds it decided, and says by whom.
+        let adam = signed_in_as(&app, "adam").await;
         let late = post_form(
-            &olga,
+            &adam,
             &decide,
             &[
                 ("id", &id),
@@ -261,9 +271,10 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
             ],
         )
         .await;
-        let page = html(&olga, &late).await;
-        assert!(page.contains("data-testid=\"decision-refused\""), "{page}");
-        assert!(page.contains("Olga Owner"), "{page}");
+        let page = html(&adam, &late).await;
+        let refused = element_text(&page, "decision-refused");
+        assert!(refused.contains("Olga Owner"), "{refused}");
+        assert_eq!(status_of(&db.db, &id).await, "applied");
 
         // The change page starts from the applied spec and metadata.
         let change = html(&paul, "/servers/ui/uifetch/change").await;
@@ -276,5 +287,142 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
             "{change}"
         );
         assert!(change.contains("data-testid=\"retire-form\""), "{change}");
+    }
+}
+
+#[tokio::test]
+async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the_form() {
+    use apiary_server::registry::model::{FetchedTools, ToolDef};
+    use apiary_server::registry::policy::{check, Policy};
+    use apiary_server::registry::store::SnapshotStore;
+    use serde_json::json;
+    for db in support::all_backends().await {
+        let Some(app) = signed_in::start(&db).await else {
+            return;
+        };
+        let adam = signed_in_as(&app, "adam").await;
+        let registered = adam
+            .http
+            .put(format!("{}/api/v1/servers/policy/users", adam.base))
+            .header(ORIGIN, &adam.base)
+            .json(&json!({ "description": "Registered directly", "ownerTeam": "search",
+                           "spec": { "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" } }))
+            .send()
+            .await
+            .expect("register");
+        assert!(registered.status().is_success());
+        // The live tools ask for a password: an error-level finding.
+        let tools = vec![ToolDef::new(
+            "add_user",
+            "Adds a user",
+            json!({ "type": "object", "properties": { "password": { "type": "string" } },
+                    "additionalProperties": false }),
+        )];
+        let findings = check(&Policy::default(), &tools);
+        let server_id: String = sqlx::query_scalar(
+            "SELECT id FROM servers WHERE namespace = 'policy' AND name = 'users'",
+        )
+        .fetch_one(db.db.pool())
+        .await
+        .expect("id");
+        let fetched = FetchedTools {
+            server_name: "users".into(),
+            server_version: "1.0.0".into(),
+            protocol_version: "2025-06-18".into(),
+            capabilities: json!({ "tools": {} }),
+            tools,
+            latency_ms: 5,
+        };
+        SnapshotStore::new(db.db.clone())
+            .record_fetch(&server_id, &fetched, "hash-1", &findings, None)
+            .await
+            .expect("record the snapshot");
+
+        // Paul proposes a change through the change page, which starts from the current spec.
+        let paul = signed_in_as(&app, "paul").await;
+        let server = html(&paul, "/servers/policy/users").await;
+        assert!(
+            server.contains("href=\"/servers/policy/users/change\""),
+            "{server}"
+        );
+        let change = html(&paul, "/servers/policy/users/change").await;
+        assert!(
+            change.contains("value=\"http://127.0.0.1:9/mcp\""),
+            "{change}"
+        );
+        let action = form_action(&change, "propose_server");
+        let landed = post_form(
+            &paul,
+            &action,
+            &[
+                ("kind", "update"),
+                ("namespace", "policy"),
+                ("name", "users"),
+                ("description", "Manages user accounts"),
+                ("owner_team", "search"),
+                ("source", "http://127.0.0.1:9/mcp"),
+                ("transport", "streamable-http"),
+            ],
+        )
+        .await;
+        let id = landed
+            .strip_prefix("/reviews/")
+            .expect("a review")
+            .to_owned();
+        let review = html(&paul, &landed).await;
+        assert!(review.contains("data-testid=\"findings\""), "{review}");
+        assert!(
+            review.contains("Registered directly") && review.contains("Manages user accounts"),
+            "before and after: {review}"
+        );
+
+        let olga = signed_in_as(&app, "olga").await;
+        let review = html(&olga, &landed).await;
+        assert!(review.contains("data-testid=\"blocked\""), "{review}");
+        assert!(!review.contains("data-testid=\"approve-form\""), "{review}");
+        assert!(review.contains("data-testid=\"reject-form\""), "{review}");
+
+        let review = html(&adam, &landed).await;
+        assert!(
+            review.contains("data-testid=\"override-reason\""),
+            "{review}"
+        );
+        let decide = form_action(&review, "decide_proposal");
+        let back = post_form(
+            &adam,
+            &decide,
+            &[
+                ("id", &id),
+                ("decision", "approve"),
+                ("comment", "Fine"),
+                ("version", "1"),
+            ],
+        )
+        .await;
+        let page = html(&adam, &back).await;
+        assert!(
+            page.contains("data-testid=\"error-approve-comment\""),
+            "{page}"
+        );
+        assert_eq!(status_of(&db.db, &id).await, "open");
+
+        let done = post_form(
+            &adam,
+            &decide,
+            &[
+                ("id", &id),
+                ("decision", "approve"),
+                ("comment", "Fine"),
+                ("version", "1"),
+                (
+                    "override_reason",
+                    "Initial passwords only; tracked in SEC-12",
+                ),
+            ],
+        )
+        .await;
+        let page = html(&adam, &done).await;
+        assert_eq!(status_of(&db.db, &id).await, "applied", "{page}");
+        assert!(page.contains("SEC-12"), "the override shows: {page}");
     }
 }
