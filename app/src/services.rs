@@ -67,6 +67,10 @@ pub trait OnboardingService: Send + Sync {
         form: &ProposalForm,
     ) -> Result<Result<String, FormError>, ServiceError>;
 
+    /// The `MCPServer` manifest `form` would propose (not validated), or a YAML comment that
+    /// says why there is none yet.
+    async fn preview(&self, form: &ProposalForm) -> Result<String, ServiceError>;
+
     /// The form of an update of `namespace/name`, filled from its current spec and metadata, or
     /// `None` when there is no such server.
     async fn change_form(

@@ -132,6 +132,7 @@ const SERVER_FNS: &[(&str, Rule)] = &[
     ("current_viewer", Rule::AnyRole),
     ("load_audit", Rule::Admin),
     ("propose_server", Rule::Proposer),
+    ("preview_proposal", Rule::Proposer),
     ("load_review_queue", Rule::Proposer),
     ("load_proposal_review", Rule::Proposer),
     ("load_change_form", Rule::Proposer),

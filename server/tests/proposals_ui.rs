@@ -127,6 +127,11 @@ async fn a_refused_form_comes_back_with_the_fields_message_and_values_and_stores
             page.contains("<option value=\"streamable-http\" selected"),
             "the transport stays chosen: {page}"
         );
+        let preview = element_text(&page, "yaml-preview");
+        assert!(
+            preview.contains("kind: MCPServer") && preview.contains("url: http://127.0.0.1:9/mcp"),
+            "the preview shows the submitted values: {preview}"
+        );
 
         // A secret value is refused next to the environment, and never echoed into the URL.
         let mut fields = good_fields();

@@ -24,6 +24,21 @@ pub async fn propose_server(#[server(flatten)] form: ProposalForm) -> Result<(),
     Ok(())
 }
 
+/// The `MCPServer` manifest the propose form's values would propose, for the live preview; a
+/// line saying what is missing when the values do not make one yet.
+#[server]
+pub async fn preview_proposal(
+    #[server(flatten)] form: ProposalForm,
+) -> Result<String, ServerFnError> {
+    crate::services::authorize(crate::access::Action::Propose, None)?;
+    let services = crate::services::services()?;
+    services
+        .onboarding
+        .preview(&form)
+        .await
+        .map_err(|e| ServerFnError::new(e.0))
+}
+
 /// Approves (`decision=approve`) or rejects proposal `id`; the review page then shows what
 /// happened. Owners and admins only; whether this owner may decide this proposal (their team,
 /// not their own approval) is checked against the proposal.

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use crate::api::ProposeServer;
+use crate::api::{preview_proposal, ProposeServer};
 use crate::model::proposals::{FormError, ProposalForm};
 
 const INPUT: &str = "mt-1 block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900";
@@ -87,6 +87,44 @@ const FIELDS: &[&str] = &[
     "manifest",
 ];
 
+/// The form's current values, read from the form element an input event came from.
+fn read_form(event: &leptos::ev::Event) -> Option<ProposalForm> {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let form: web_sys::HtmlFormElement = event.current_target()?.dyn_into().ok()?;
+        let data = web_sys::FormData::new_with_form(&form).ok()?;
+        let params = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()?;
+        serde_urlencoded::from_str(&String::from(params.to_string())).ok()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = event;
+        None
+    }
+}
+
+/// The `MCPServer` the form's values would propose: rendered with the page, and updated as
+/// you type once the page is hydrated.
+#[component]
+fn YamlPreview(values: ReadSignal<ProposalForm>) -> impl IntoView {
+    let preview = Resource::new(move || values.get(), preview_proposal);
+    view! {
+        <section aria-labelledby="preview-heading" class="mt-6">
+            <h2 id="preview-heading" class="text-lg font-semibold">"Preview"</h2>
+            <p class="text-xs text-slate-600 dark:text-slate-400">"The MCPServer this form proposes; it updates as you type."</p>
+            <Transition fallback=|| view! { <p role="status">"Rendering the preview…"</p> }>
+                <pre class="mt-2 overflow-x-auto rounded bg-slate-100 p-3 text-xs dark:bg-slate-900" data-testid="yaml-preview">
+                    {move || Suspend::new(async move {
+                        preview.await.unwrap_or_else(|e| format!("# the preview is not available: {e}"))
+                    })}
+                </pre>
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
+
 /// The propose form for a new server (`kind` create) or a change (`kind` update): a plain POST
 /// to the `propose_server` server function, which works without JavaScript.
 #[component]
@@ -106,9 +144,15 @@ pub fn ProposalFormView(
         view! { <option value=value selected=selected>{label}</option> }
     };
     let transport_error = error.clone();
+    let (values, set_values) = signal(form.clone());
+    let on_input = move |event: leptos::ev::Event| {
+        if let Some(current) = read_form(&event) {
+            set_values.set(current);
+        }
+    };
     view! {
         {general_error(&error, FIELDS)}
-        <form method="post" action=ProposeServer::url() class="mt-4 grid gap-4" data-testid="propose-form"
+        <form method="post" action=ProposeServer::url() class="mt-4 grid gap-4" data-testid="propose-form" on:input=on_input
             aria-label=if update { "Propose a change" } else { "Propose a server" }>
             <input type="hidden" name="kind" value=if update { "update" } else { "create" } />
             <fieldset class="grid gap-3 sm:grid-cols-2">
@@ -170,6 +214,7 @@ pub fn ProposalFormView(
                 </button>
             </div>
         </form>
+        <YamlPreview values />
     }
     .into_any()
 }

@@ -24,7 +24,7 @@ use super::api::after_apply;
 use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
-use super::manifest::{manifest_field, parse_manifest};
+use super::manifest::{manifest_field, parse_manifest, revision_manifest};
 use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdict};
 use super::revisions;
 use super::store::{ListFilter, ProposalStore, ProposeError};
@@ -435,6 +435,22 @@ impl OnboardingService for OnboardingConsole {
             Err(ProposeError::Invalid(invalid)) => Ok(Err(field_error(&invalid))),
             Err(ProposeError::Db(db)) => Err(failed(db)),
         }
+    }
+
+    async fn preview(&self, form: &ProposalForm) -> Result<String, ServiceError> {
+        Ok(match form_input(form) {
+            Err(error) => format!("# {}: {}\n", error.field, error.message),
+            Ok((input, _)) => {
+                let metadata = json!({
+                    "description": input.description, "ownerTeam": input.owner_team,
+                    "category": input.category, "costClass": input.cost_class,
+                    "sensitivity": input.sensitivity, "tags": input.tags,
+                    "docsUrl": input.docs_url, "published": input.published.unwrap_or(true),
+                });
+                let spec = input.spec.unwrap_or_else(|| json!({}));
+                revision_manifest(&input.namespace, &input.name, &spec, &metadata)
+            }
+        })
     }
 
     async fn change_form(
