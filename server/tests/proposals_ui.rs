@@ -292,6 +292,33 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
             "{change}"
         );
         assert!(change.contains("data-testid=\"retire-form\""), "{change}");
+
+        // Retiring: an unknown replacement is refused next to that field, on the change page.
+        let retire = [
+            ("kind", "retire"),
+            ("namespace", "ui"),
+            ("name", "uifetch"),
+            ("replacement", "nowhere/else"),
+            ("message", "Use the new fetcher"),
+        ];
+        let back = post_form(&paul, &action, &retire).await;
+        assert!(back.starts_with("/servers/ui/uifetch/change?"), "{back}");
+        let page = html(&paul, &back).await;
+        assert!(page.contains("data-testid=\"error-replacement\""), "{page}");
+        assert!(
+            page.contains("Use the new fetcher"),
+            "the message is kept: {page}"
+        );
+        let retire = [
+            retire[0],
+            retire[1],
+            retire[2],
+            ("message", "Use the new fetcher"),
+        ];
+        let landed = post_form(&paul, &action, &retire).await;
+        assert!(landed.starts_with("/reviews/"), "{landed}");
+        let page = html(&paul, &landed).await;
+        assert!(page.contains("retire ui/uifetch"), "{page}");
     }
 }
 
