@@ -203,6 +203,12 @@ pub fn ProposalFormView(
                 <FormField name="env" label="Environment" value=form.env.clone() error=error.clone() rows=3
                     hint="One NAME=value per line. Secrets only as references: NAME=secret:secret-name/key." />
             </fieldset>
+            {(!form.extra_spec.is_empty()).then(|| view! {
+                <input type="hidden" name="extra_spec" value=form.extra_spec.clone() />
+                <p class="text-sm" data-testid="extra-spec">
+                    "Kept as they are (paste a manifest to change them): " <code class="break-all">{form.extra_spec.clone()}</code>
+                </p>
+            })}
             <fieldset class="grid gap-3">
                 <legend class="font-semibold">"Or paste an MCPServer manifest"</legend>
                 <FormField name="manifest" label="MCPServer YAML" value=form.manifest.clone() error=error.clone() rows=8

@@ -37,6 +37,9 @@ pub struct ProposalForm {
     pub transport: String,
     /// Environment, one `NAME=value` or `NAME=secret:secret-name/key` per line.
     pub env: String,
+    /// The rest of the current spec that the form has no field for (such as `resources` or
+    /// `permissionProfile`), as a JSON object; the change form carries it along unchanged.
+    pub extra_spec: String,
     /// A pasted `MCPServer` manifest; when given, it replaces the fields above.
     pub manifest: String,
     /// A retire proposal's replacement server, `namespace/name`.

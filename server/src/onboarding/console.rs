@@ -92,6 +92,16 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
 /// The spec the form's source, command, arguments, transport and environment describe.
 pub fn form_spec(form: &ProposalForm) -> Result<Value, FormError> {
     let mut spec = Map::new();
+    if !form.extra_spec.trim().is_empty() {
+        let extra: Map<String, Value> =
+            serde_json::from_str(&form.extra_spec).map_err(|e| FormError {
+                field: "spec".into(),
+                message: format!(
+                    "the rest of the current spec is not a JSON object ({e}); reload the change page"
+                ),
+            })?;
+        spec.extend(extra);
+    }
     let source = form.source.trim();
     let command = form.command.trim();
     if source.starts_with("http://") || source.starts_with("https://") {
@@ -343,6 +353,17 @@ impl OnboardingConsole {
     }
 }
 
+/// The spec fields the form edits itself; the rest travel in `extra_spec`.
+const FORM_SPEC_FIELDS: &[&str] = &[
+    "image",
+    "url",
+    "command",
+    "args",
+    "transport",
+    "env",
+    "secrets",
+];
+
 /// The propose form filled from a spec and metadata (the inverse of [`form_spec`]).
 fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> ProposalForm {
     let text = |value: &Value, key: &str| {
@@ -388,7 +409,21 @@ fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> Propo
         }
     }
     let url = text(spec, "url");
+    let extra: Map<String, Value> = spec
+        .as_object()
+        .map(|all| {
+            all.iter()
+                .filter(|(key, _)| !FORM_SPEC_FIELDS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     ProposalForm {
+        extra_spec: if extra.is_empty() {
+            String::new()
+        } else {
+            Value::Object(extra).to_string()
+        },
         kind: "update".into(),
         namespace: namespace.into(),
         name: name.into(),
@@ -633,7 +668,15 @@ mod tests {
             spec["secrets"][0],
             json!({ "name": "search-keys", "key": "token", "targetEnvName": "API_TOKEN" })
         );
-        let back = form_of("ns", "n", &spec, &json!({}));
+        let mut with_more = spec.clone();
+        with_more["proxyPort"] = json!(8080);
+        let back = form_of("ns", "n", &with_more, &json!({}));
+        assert_eq!(back.extra_spec, r#"{"proxyPort":8080}"#);
+        assert_eq!(
+            form_spec(&back).expect("a spec"),
+            with_more,
+            "nothing is lost"
+        );
         assert_eq!(
             back.env,
             "LOG_LEVEL=debug\nAPI_TOKEN=secret:search-keys/token"
