@@ -23,7 +23,10 @@ use leptos_router::{
 };
 
 use crate::components::{LocalModeBanner, SiteHeader};
-use crate::pages::{AuditLogPage, CatalogPage, CuratePage, NotFoundPage, ServerPage};
+use crate::pages::{
+    AuditLogPage, CatalogPage, ChangePage, CuratePage, NotFoundPage, ProposePage, ReviewPage,
+    ReviewsPage, ServerPage,
+};
 
 /// The HTML document around every page, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,6 +67,10 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/servers/:namespace/:name") view=ServerPage ssr=SsrMode::Async />
+                    <Route path=path!("/servers/:namespace/:name/change") view=ChangePage ssr=SsrMode::Async />
+                    <Route path=path!("/propose") view=ProposePage ssr=SsrMode::Async />
+                    <Route path=path!("/reviews") view=ReviewsPage ssr=SsrMode::Async />
+                    <Route path=path!("/reviews/:id") view=ReviewPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/audit") view=AuditLogPage ssr=SsrMode::Async />
                     <Route path=path!("/servers/:namespace/:name/curate") view=CuratePage ssr=SsrMode::Async />
                 </Routes>

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub mod audit;
 pub mod catalog_search;
 pub mod curation_form;
+pub mod proposals;
 pub mod server_detail;
 
 pub use crate::access::{Role, Viewer};

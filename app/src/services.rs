@@ -10,6 +10,7 @@ use crate::access::{Action, Viewer};
 use crate::model::audit::{AuditPage, AuditQuery};
 use crate::model::catalog_search::{CatalogQuery, CatalogResults};
 use crate::model::curation_form::CurationPage;
+use crate::model::proposals::{FormError, ProposalForm, ProposalReview, ProposalSummary};
 use crate::model::server_detail::ServerDetail;
 
 /// A failure that is safe to show to the person who caused it.
@@ -75,6 +76,65 @@ pub trait DriftService: Send + Sync {
     ) -> Result<(), ServiceError>;
 }
 
+/// What a reviewer's decision led to, for the review page to say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecisionOutcome {
+    /// Taken; the proposal now has this status (applied, failed, rejected, superseded).
+    Decided(String),
+    /// Not taken: a field of the decision is invalid.
+    Invalid(FormError),
+    /// Not taken: someone decided first, the proposal changed, or the viewer may not decide it.
+    Refused(String),
+    /// No such proposal.
+    NotFound,
+}
+
+/// Proposals: propose, the review queue, one review, and decisions.
+#[async_trait]
+pub trait OnboardingService: Send + Sync {
+    /// Validates `form` as `author`'s proposal and stores it; its id, or the field that is wrong
+    /// (nothing is stored then).
+    async fn propose(
+        &self,
+        author: &Viewer,
+        form: &ProposalForm,
+    ) -> Result<Result<String, FormError>, ServiceError>;
+
+    /// The `MCPServer` manifest `form` would propose (not validated), or a YAML comment that
+    /// says why there is none yet.
+    async fn preview(&self, form: &ProposalForm) -> Result<String, ServiceError>;
+
+    /// The form of an update of `namespace/name`, filled from its current spec and metadata, or
+    /// `None` when there is no such server.
+    async fn change_form(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<ProposalForm>, ServiceError>;
+
+    /// The open proposals `viewer` may decide, and their own open ones, newest first.
+    async fn queue(&self, viewer: &Viewer) -> Result<Vec<ProposalSummary>, ServiceError>;
+
+    /// One proposal with its diff and findings, as `viewer` sees it.
+    async fn review(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<Option<ProposalReview>, ServiceError>;
+
+    /// `reviewer` approves (`approve` true) or rejects proposal `id` at `version`; an approval
+    /// is applied at once.
+    async fn decide(
+        &self,
+        reviewer: &Viewer,
+        id: &str,
+        approve: bool,
+        comment: &str,
+        version: i64,
+        override_reason: Option<String>,
+    ) -> Result<DecisionOutcome, ServiceError>;
+}
+
 /// Everything server functions can reach, provided once per router.
 #[derive(Clone)]
 pub struct Services {
@@ -88,6 +148,8 @@ pub struct Services {
     pub drift: Arc<dyn DriftService>,
     /// The curation form.
     pub curation: Arc<dyn CurationService>,
+    /// Proposals and reviews.
+    pub onboarding: Arc<dyn OnboardingService>,
 }
 
 /// The services of the current request, or a clear error when the server forgot to provide them.

@@ -79,6 +79,7 @@ fn expected(rule: Rule, who: Who) -> Outcome {
         Rule::Admin => who == Who::Adam,
         Rule::OwnerOfSearchOrAdmin => matches!(who, Who::Olga | Who::Adam),
         Rule::Proposer => matches!(who, Who::Paul | Who::Olga | Who::Otto | Who::Adam),
+        Rule::Reviewer => matches!(who, Who::Olga | Who::Otto | Who::Adam),
     };
     if allowed {
         Outcome::Allowed
@@ -99,6 +100,8 @@ enum Rule {
     OwnerOfSearchOrAdmin,
     /// Proposers, owners and admins.
     Proposer,
+    /// Owners of any team, and admins.
+    Reviewer,
 }
 
 /// The state-changing routes: method, path (the target server is `matrix/osv`, owned by team
@@ -153,6 +156,14 @@ const SERVER_FNS: &[(&str, Rule, &str)] = &[
         Rule::OwnerOfSearchOrAdmin,
         "namespace=matrix&name=osv&snapshot_id=none&comment=matrix",
     ),
+    ("propose_server", Rule::Proposer, ""),
+    ("preview_proposal", Rule::Proposer, ""),
+    ("load_review_queue", Rule::Proposer, ""),
+    ("load_proposal_review", Rule::Proposer, ""),
+    ("load_change_form", Rule::Proposer, ""),
+    // Any owner or admin reaches it; whether an owner may decide a given proposal (their
+    // team, not their own approval) is checked against the proposal (tests/proposals_ui.rs).
+    ("decide_proposal", Rule::Reviewer, ""),
 ];
 
 fn registration() -> serde_json::Value {

@@ -4,6 +4,7 @@ mod audit;
 mod catalog;
 mod curation;
 mod drift;
+mod proposals;
 mod server_page;
 mod session;
 
@@ -11,5 +12,6 @@ pub use audit::*;
 pub use catalog::*;
 pub use curation::*;
 pub use drift::*;
+pub use proposals::*;
 pub use server_page::*;
 pub use session::*;

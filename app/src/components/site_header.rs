@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::access::Action;
 use crate::api::current_viewer;
-use crate::model::Viewer;
+use crate::model::{Role, Viewer};
 
 /// The top bar with the product name, the main navigation and who is signed in.
 #[component]
@@ -19,8 +19,14 @@ pub fn SiteHeader() -> impl IntoView {
                         let audit = viewer.may(Action::Audit, None).then(|| view! {
                             <a href="/admin/audit" class="text-sm hover:underline">"Audit log"</a>
                         });
+                        let propose = viewer.may(Action::Propose, None).then(|| view! {
+                            <a href="/propose" class="text-sm hover:underline">"Propose a server"</a>
+                        });
+                        let reviews = (viewer.has(Role::Owner) || viewer.has(Role::Admin)).then(|| view! {
+                            <a href="/reviews" class="text-sm hover:underline">"Reviews"</a>
+                        });
                         let signed_in = (!viewer.local_mode).then(|| view! { <SignedIn viewer /> });
-                        Some(view! { {audit} {signed_in} })
+                        Some(view! { {propose} {reviews} {audit} {signed_in} })
                     })}
                 </Suspense>
             </nav>

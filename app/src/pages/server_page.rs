@@ -88,7 +88,8 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
     view! {
         <Title text=id.clone() />
         <nav aria-label="Breadcrumb" class="text-sm"><a class="underline" href="/">"Catalog"</a>" / "{id.clone()}</nav>
-        <h1 class="mt-2 text-2xl font-bold break-words" data-testid="server-title">{id}</h1>
+        <h1 class="mt-2 text-2xl font-bold break-words" data-testid="server-title">{id.clone()}</h1>
+        <p class="mt-1 text-sm"><a class="underline" href=format!("/servers/{id}/change") data-testid="propose-change">"Propose a change"</a></p>
         <nav aria-label="On this page" class="mt-3">
             <ul class="flex flex-wrap gap-x-4 gap-y-1 text-sm">
                 <li><a class="underline" href="#tools">{format!("Tools ({tool_count})")}</a></li>

@@ -312,7 +312,7 @@ pub async fn decision(
 
 /// What the registration path does after a change: the gateway reloads the server, and a
 /// published server's tools are fetched in the background.
-fn after_apply(state: &AppState, namespace: &str, name: &str, kind: ProposalKind) {
+pub(crate) fn after_apply(state: &AppState, namespace: &str, name: &str, kind: ProposalKind) {
     state.gateway.forget(namespace, name);
     if kind == ProposalKind::Retire {
         return;

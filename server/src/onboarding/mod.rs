@@ -11,10 +11,12 @@
 //! - [`decide`]: who may decide, and how;
 //! - [`apply`]: applying an approved proposal, all or nothing;
 //! - [`kubernetes`]: the cluster side of an apply in Kubernetes mode;
-//! - [`api`]: the JSON API.
+//! - [`api`]: the JSON API;
+//! - [`console`]: what the console's proposal pages and forms reach.
 
 pub mod api;
 pub mod apply;
+pub mod console;
 pub mod decide;
 pub mod findings;
 pub mod kubernetes;

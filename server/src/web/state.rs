@@ -118,6 +118,9 @@ impl AppState {
                 self.db.clone(),
                 self.servers.clone(),
             )),
+            onboarding: Arc::new(crate::onboarding::console::OnboardingConsole::new(
+                self.clone(),
+            )),
         }
     }
 }

@@ -1,0 +1,257 @@
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+
+use crate::api::{preview_proposal, ProposeServer};
+use crate::model::proposals::{FormError, ProposalForm};
+
+const INPUT: &str = "mt-1 block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900";
+
+/// One labelled form field with its message, when the server refused that field.
+#[component]
+pub fn FormField(
+    /// The form field's name.
+    name: &'static str,
+    /// The label.
+    label: &'static str,
+    /// The value to show.
+    value: String,
+    /// The refusal, when there was one.
+    error: Option<FormError>,
+    /// A hint under the field.
+    #[prop(optional)]
+    hint: &'static str,
+    /// Rows for a textarea; 0 makes a one-line input.
+    #[prop(optional)]
+    rows: u32,
+) -> impl IntoView {
+    let message = error.filter(|e| e.field == name).map(|e| e.message);
+    let invalid = message.is_some().then_some("true");
+    let described = format!("{name}-hint {name}-error");
+    let control = if rows == 0 {
+        view! {
+            <input class=INPUT id=name name=name value=value aria-invalid=invalid
+                aria-describedby=described.clone() />
+        }
+        .into_any()
+    } else {
+        view! {
+            <textarea class=format!("{INPUT} font-mono text-sm") id=name name=name rows=rows
+                aria-invalid=invalid aria-describedby=described.clone()>{value}</textarea>
+        }
+        .into_any()
+    };
+    view! {
+        <div class="text-sm" data-testid=format!("field-{name}")>
+            <label for=name class="font-medium">{label}</label>
+            {control}
+            {(!hint.is_empty()).then(|| view! {
+                <p id=format!("{name}-hint") class="mt-1 text-xs text-slate-600 dark:text-slate-400">{hint}</p>
+            })}
+            {message.map(|m| view! {
+                <p id=format!("{name}-error") role="alert" data-testid=format!("error-{name}")
+                    class="mt-1 text-sm text-red-800 dark:text-red-300">{m}</p>
+            })}
+        </div>
+    }
+    .into_any()
+}
+
+/// The refusal of a field the form has no input for (such as `kind` or an unusual spec field),
+/// shown above the form.
+fn general_error(error: &Option<FormError>, fields: &[&str]) -> Option<impl IntoView> {
+    error.as_ref().filter(|e| !fields.contains(&e.field.as_str())).map(|e| {
+        view! {
+            <div role="alert" data-testid="error-form"
+                class="mt-4 rounded border border-red-300 p-3 text-sm text-red-800 dark:text-red-200">
+                {format!("{}: {}", e.field, e.message)}
+            </div>
+        }
+    })
+}
+
+const FIELDS: &[&str] = &[
+    "namespace",
+    "name",
+    "description",
+    "owner_team",
+    "category",
+    "cost_class",
+    "sensitivity",
+    "tags",
+    "docs_url",
+    "source",
+    "command",
+    "args",
+    "transport",
+    "env",
+    "manifest",
+];
+
+/// The form's current values, read from the form element an input event came from.
+fn read_form(event: &leptos::ev::Event) -> Option<ProposalForm> {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let form: web_sys::HtmlFormElement = event.current_target()?.dyn_into().ok()?;
+        let data = web_sys::FormData::new_with_form(&form).ok()?;
+        let params = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()?;
+        serde_urlencoded::from_str(&String::from(params.to_string())).ok()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = event;
+        None
+    }
+}
+
+/// The `MCPServer` the form's values would propose: rendered with the page, and updated as
+/// you type once the page is hydrated.
+#[component]
+fn YamlPreview(values: ReadSignal<ProposalForm>) -> impl IntoView {
+    let preview = Resource::new(move || values.get(), preview_proposal);
+    view! {
+        <section aria-labelledby="preview-heading" class="mt-6">
+            <h2 id="preview-heading" class="text-lg font-semibold">"Preview"</h2>
+            <p class="text-xs text-slate-600 dark:text-slate-400">"The MCPServer this form proposes; it updates as you type."</p>
+            <Transition fallback=|| view! { <p role="status">"Rendering the preview…"</p> }>
+                <pre class="mt-2 overflow-x-auto rounded bg-slate-100 p-3 text-xs dark:bg-slate-900" data-testid="yaml-preview">
+                    {move || Suspend::new(async move {
+                        preview.await.unwrap_or_else(|e| format!("# the preview is not available: {e}"))
+                    })}
+                </pre>
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
+
+/// The propose form for a new server (`kind` create) or a change (`kind` update): a plain POST
+/// to the `propose_server` server function, which works without JavaScript.
+#[component]
+pub fn ProposalFormView(
+    /// The values to show.
+    form: ProposalForm,
+    /// The refusal of the previous post, if any.
+    error: Option<FormError>,
+) -> impl IntoView {
+    let update = form.kind == "update";
+    let f = |name: &'static str, label: &'static str, value: &String| {
+        view! { <FormField name label value=value.clone() error=error.clone() /> }
+    };
+    let transport = form.transport.clone();
+    let option = move |value: &'static str, label: &'static str| {
+        let selected = transport == value;
+        view! { <option value=value selected=selected>{label}</option> }
+    };
+    let transport_error = error.clone();
+    let (values, set_values) = signal(form.clone());
+    let on_input = move |event: leptos::ev::Event| {
+        if let Some(current) = read_form(&event) {
+            set_values.set(current);
+        }
+    };
+    view! {
+        {general_error(&error, FIELDS)}
+        <form method="post" action=ProposeServer::url() class="mt-4 grid gap-4" data-testid="propose-form" on:input=on_input
+            aria-label=if update { "Propose a change" } else { "Propose a server" }>
+            <input type="hidden" name="kind" value=if update { "update" } else { "create" } />
+            <fieldset class="grid gap-3 sm:grid-cols-2">
+                <legend class="font-semibold">"Server"</legend>
+                {if update {
+                    view! {
+                        <input type="hidden" name="namespace" value=form.namespace.clone() />
+                        <input type="hidden" name="name" value=form.name.clone() />
+                        <p class="text-sm sm:col-span-2">"Changing " <code>{format!("{}/{}", form.namespace, form.name)}</code></p>
+                    }.into_any()
+                } else {
+                    view! {
+                        {f("namespace", "Namespace", &form.namespace)}
+                        {f("name", "Name", &form.name)}
+                    }.into_any()
+                }}
+                <div class="sm:col-span-2">
+                    <FormField name="description" label="Description" value=form.description.clone() error=error.clone() rows=2 />
+                </div>
+                {f("owner_team", "Owner team", &form.owner_team)}
+                {f("category", "Category", &form.category)}
+                {f("cost_class", "Cost class", &form.cost_class)}
+                {f("sensitivity", "Sensitivity", &form.sensitivity)}
+                <FormField name="tags" label="Tags" value=form.tags.clone() error=error.clone() hint="Separated by commas." />
+                {f("docs_url", "Docs URL", &form.docs_url)}
+            </fieldset>
+            <fieldset class="grid gap-3 sm:grid-cols-2">
+                <legend class="font-semibold">"What runs"</legend>
+                <div class="sm:col-span-2">
+                    <FormField name="source" label="Source" value=form.source.clone() error=error.clone()
+                        hint="A container image (ghcr.io/org/server:1.0), npx://package, uvx://package, or the https:// URL of a remote server. Leave empty for a command." />
+                </div>
+                <FormField name="command" label="Command" value=form.command.clone() error=error.clone()
+                    hint="A local command instead of a source (local runtime only)." />
+                <FormField name="args" label="Arguments" value=form.args.clone() error=error.clone() rows=3 hint="One per line." />
+                <div class="text-sm" data-testid="field-transport">
+                    <label for="transport" class="font-medium">"Transport"</label>
+                    <select class=INPUT id="transport" name="transport">
+                        {option("", "Default (stdio)")}
+                        {option("stdio", "stdio")}
+                        {option("streamable-http", "streamable HTTP")}
+                        {option("sse", "HTTP + SSE (legacy)")}
+                    </select>
+                    {transport_error.filter(|e| e.field == "transport").map(|e| view! {
+                        <p role="alert" data-testid="error-transport" class="mt-1 text-sm text-red-800 dark:text-red-300">{e.message}</p>
+                    })}
+                </div>
+                <FormField name="env" label="Environment" value=form.env.clone() error=error.clone() rows=3
+                    hint="One NAME=value per line. Secrets only as references: NAME=secret:secret-name/key." />
+            </fieldset>
+            {(!form.extra_spec.is_empty()).then(|| view! {
+                <input type="hidden" name="extra_spec" value=form.extra_spec.clone() />
+                <p class="text-sm" data-testid="extra-spec">
+                    "Kept as they are (paste a manifest to change them): " <code class="break-all">{form.extra_spec.clone()}</code>
+                </p>
+            })}
+            <fieldset class="grid gap-3">
+                <legend class="font-semibold">"Or paste an MCPServer manifest"</legend>
+                <FormField name="manifest" label="MCPServer YAML" value=form.manifest.clone() error=error.clone() rows=8
+                    hint="When given, the manifest is proposed instead of the fields above; Apiary's metadata goes into apiary.dev/ annotations." />
+            </fieldset>
+            <div>
+                <button type="submit" class="rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900">
+                    {if update { "Propose the change" } else { "Propose the server" }}
+                </button>
+            </div>
+        </form>
+        <YamlPreview values />
+    }
+    .into_any()
+}
+
+/// The retire form of a server: an optional replacement and a message for consumers.
+#[component]
+pub fn RetireFormView(
+    /// The server's namespace.
+    namespace: String,
+    /// The server's name.
+    name: String,
+    /// The values of a refused post.
+    replacement: String,
+    /// The message of a refused post.
+    message: String,
+    /// The refusal, if any.
+    error: Option<FormError>,
+) -> impl IntoView {
+    view! {
+        {general_error(&error, &["replacement", "message"])}
+        <form method="post" action=ProposeServer::url() class="mt-4 grid gap-3" data-testid="retire-form" aria-label="Propose retiring">
+            <input type="hidden" name="kind" value="retire" />
+            <input type="hidden" name="namespace" value=namespace />
+            <input type="hidden" name="name" value=name />
+            <FormField name="replacement" label="Replacement server (optional)" value=replacement error=error.clone()
+                hint="namespace/name of the server consumers should use instead." />
+            <FormField name="message" label="Message for consumers" value=message error=error rows=2 />
+            <div>
+                <button type="submit" class="rounded border border-red-400 px-3 py-1 text-red-800 dark:text-red-200">"Propose retiring"</button>
+            </div>
+        </form>
+    }
+    .into_any()
+}

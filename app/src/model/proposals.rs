@@ -1,0 +1,146 @@
+//! Proposals as the console shows them: the propose form, the review queue and one review.
+
+use serde::{Deserialize, Serialize};
+
+/// The propose form's values, as submitted (every field a string, as a browser sends it).
+/// The same struct pre-fills the form again after a refused post, from the query string.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProposalForm {
+    /// `create`, `update` or `retire`.
+    pub kind: String,
+    /// The target server's namespace.
+    pub namespace: String,
+    /// The target server's name.
+    pub name: String,
+    /// One-paragraph description.
+    pub description: String,
+    /// The owning team.
+    pub owner_team: String,
+    /// Category.
+    pub category: String,
+    /// Cost class.
+    pub cost_class: String,
+    /// Data sensitivity.
+    pub sensitivity: String,
+    /// Tags, separated by commas.
+    pub tags: String,
+    /// Documentation link.
+    pub docs_url: String,
+    /// A container image, `npx://pkg`, `uvx://pkg`, or an `http(s)://` URL of a remote server.
+    pub source: String,
+    /// A local command to run instead of an image (local runtime).
+    pub command: String,
+    /// Arguments, one per line.
+    pub args: String,
+    /// `stdio`, `streamable-http` or `sse`.
+    pub transport: String,
+    /// Environment, one `NAME=value` or `NAME=secret:secret-name/key` per line.
+    pub env: String,
+    /// The rest of the current spec that the form has no field for (such as `resources` or
+    /// `permissionProfile`), as a JSON object; the change form carries it along unchanged.
+    pub extra_spec: String,
+    /// A pasted `MCPServer` manifest; when given, it replaces the fields above.
+    pub manifest: String,
+    /// A retire proposal's replacement server, `namespace/name`.
+    pub replacement: String,
+    /// A retire proposal's message for consumers.
+    pub message: String,
+}
+
+/// A refused proposal: the form field the message belongs next to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormError {
+    /// A field of [`ProposalForm`] (`source`, `env`, `manifest`, …).
+    pub field: String,
+    /// What is wrong and how to fix it; names the validation path where it helps.
+    pub message: String,
+}
+
+/// One line of the review queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalSummary {
+    /// UUID.
+    pub id: String,
+    /// create, update or retire.
+    pub kind: String,
+    /// `namespace/name`.
+    pub target: String,
+    /// The author's display name.
+    pub author_name: String,
+    /// The reviewing team.
+    pub owner_team: String,
+    /// open, applied, …
+    pub status: String,
+    /// When it was proposed, for people.
+    pub created_label: String,
+    /// True when the viewer may decide it; otherwise it is listed because they proposed it.
+    pub decidable: bool,
+}
+
+/// One row of the before/after diff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffRow {
+    /// The field, such as `spec.image` or `description`.
+    pub field: String,
+    /// The base revision's value (empty for a create).
+    pub before: String,
+    /// The proposed value.
+    pub after: String,
+    /// True when they differ.
+    pub changed: bool,
+}
+
+/// The decision taken on a proposal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionView {
+    /// Who decided (`Apiary` when the system superseded it).
+    pub by_name: String,
+    /// When, for people.
+    pub at_label: String,
+    /// Their comment.
+    pub comment: String,
+    /// An admin's override reason.
+    pub override_reason: Option<String>,
+}
+
+/// Everything `/reviews/{id}` shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposalReview {
+    /// UUID.
+    pub id: String,
+    /// create, update or retire.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The author's display name.
+    pub author_name: String,
+    /// The reviewing team.
+    pub owner_team: String,
+    /// The base revision, when there is one.
+    pub base_revision: Option<i64>,
+    /// open, approved, applied, failed, rejected or superseded.
+    pub status: String,
+    /// The optimistic lock the decision forms send back.
+    pub version: i64,
+    /// When it was proposed, for people.
+    pub created_label: String,
+    /// Spec and metadata, before and after.
+    pub diff: Vec<DiffRow>,
+    /// The policy findings a reviewer weighs.
+    pub findings: Vec<crate::model::server_detail::FindingView>,
+    /// True when an error-level finding blocks approval (admins may override with a reason).
+    pub blocked: bool,
+    /// The decision, once taken.
+    pub decision: Option<DecisionView>,
+    /// Why applying failed, or why it was superseded.
+    pub error: Option<String>,
+    /// True when the viewer may decide it (an owner of the team, or an admin).
+    pub may_decide: bool,
+    /// True when the viewer proposed it (and so may not approve it).
+    pub viewer_is_author: bool,
+    /// True when the viewer is an admin (the override field).
+    pub viewer_is_admin: bool,
+}

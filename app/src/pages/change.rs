@@ -1,0 +1,73 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_location, use_params_map};
+
+use crate::api::load_change_form;
+use crate::components::{PageSection, ProposalFormView, RetireFormView};
+
+use super::propose::refused_from_query;
+
+/// `/servers/{namespace}/{name}/change`: the propose form filled from the server's current
+/// spec and metadata (an update), and the retire form.
+#[component]
+pub fn ChangePage() -> impl IntoView {
+    let params = use_params_map();
+    let search = use_location().search;
+    let id = Memo::new(move |_| {
+        params.with(|p| {
+            (
+                p.get("namespace").unwrap_or_default(),
+                p.get("name").unwrap_or_default(),
+            )
+        })
+    });
+    let current = Resource::new(
+        move || id.get(),
+        |(namespace, name)| load_change_form(namespace, name),
+    );
+    view! {
+        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the server…"</p> }>
+            <ErrorBoundary fallback=|errors| view! {
+                <div role="alert" class="rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
+                    "This server could not be loaded: "
+                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+                </div>
+            }>
+                {move || Suspend::new(async move {
+                    let found = current.await?;
+                    let (namespace, name) = id.get_untracked();
+                    let target = format!("{namespace}/{name}");
+                    let Some(current) = found else {
+                        return Ok::<_, ServerFnError>(view! {
+                            <Title text="Server not found" />
+                            <h1 class="text-2xl font-bold">"Server not found"</h1>
+                            <p class="mt-2">"There is no server " <code>{target}</code> " to change. "
+                                <a class="underline" href="/propose">"Propose a new server"</a></p>
+                        }.into_any());
+                    };
+                    let (refused, error) = refused_from_query(&search.get_untracked());
+                    let retire_refused = refused.kind == "retire";
+                    let form = if refused.kind == "update" && error.is_some() { refused.clone() } else { current };
+                    let update_error = error.clone().filter(|_| !retire_refused);
+                    let retire_error = error.filter(|_| retire_refused);
+                    Ok(view! {
+                        <Title text=format!("Change {target}") />
+                        <nav aria-label="Breadcrumb" class="text-sm">
+                            <a class="underline" href="/">"Catalog"</a>" / "
+                            <a class="underline" href=format!("/servers/{namespace}/{name}")>{target.clone()}</a>" / change"
+                        </nav>
+                        <h1 class="mt-2 text-2xl font-bold">"Propose a change to " {target.clone()}</h1>
+                        <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
+                            "The form starts from the server's current spec and metadata. The owners of its team review the change."
+                        </p>
+                        <ProposalFormView form error=update_error />
+                        <PageSection id="retire" title="Retire this server">
+                            <p class="text-sm">"Retiring unpublishes the server and stops it once an owner approves."</p>
+                            <RetireFormView namespace name replacement=refused.replacement message=refused.message error=retire_error />
+                        </PageSection>
+                    }.into_any())
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}

@@ -1,0 +1,239 @@
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_location, use_params_map};
+
+use crate::api::{load_proposal_review, DecideProposal};
+use crate::components::{EmptyState, PageSection, PolicyFindings};
+use crate::model::proposals::{DiffRow, ProposalReview};
+
+/// What the previous decision post came back with, from the query string.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Notice {
+    decided: String,
+    refused: String,
+    field: String,
+    error: String,
+    decision: String,
+    comment: String,
+}
+
+/// `/reviews/{id}`: one proposal, its before/after diff against the base revision, the policy
+/// findings, its status, and the approve and reject forms for those who may decide.
+#[component]
+pub fn ReviewPage() -> impl IntoView {
+    let params = use_params_map();
+    let search = use_location().search;
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let review = Resource::new(move || id.get(), load_proposal_review);
+    view! {
+        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the proposal…"</p> }>
+            <ErrorBoundary fallback=|errors| view! {
+                <div role="alert" class="rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
+                    "This proposal could not be loaded: "
+                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+                </div>
+            }>
+                {move || Suspend::new(async move {
+                    let found = review.await?;
+                    let notice: Notice = serde_urlencoded::from_str(search.get_untracked().trim_start_matches('?')).unwrap_or_default();
+                    Ok::<_, ServerFnError>(match found {
+                        Some(review) => view! { <ReviewView review notice /> }.into_any(),
+                        None => view! {
+                            <Title text="Proposal not found" />
+                            <EmptyState title="Proposal not found">
+                                <p>"There is no such proposal. "<a class="underline" href="/reviews">"Back to the reviews"</a></p>
+                            </EmptyState>
+                        }.into_any(),
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+fn outcome_text(review: &ProposalReview) -> String {
+    match review.status.as_str() {
+        "open" => "Open: waiting for a decision by an owner of the team.".into(),
+        "applied" => "Approved and applied.".into(),
+        "failed" => format!(
+            "Approved, but applying it failed; nothing was changed. {}",
+            review.error.clone().unwrap_or_default()
+        ),
+        "rejected" => "Rejected.".into(),
+        "superseded" => {
+            format!(
+                "Superseded: {}",
+                review.error.clone().unwrap_or_else(|| {
+                    "the server changed since it was proposed; propose again".into()
+                })
+            )
+        }
+        other => format!("{other}."),
+    }
+}
+
+#[component]
+fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
+    let target = format!("{}/{}", review.namespace, review.name);
+    let base = review.base_revision.map_or_else(
+        || "none (a new server)".to_owned(),
+        |n| format!("revision {n}"),
+    );
+    let refused = (!notice.refused.is_empty()).then(|| view! {
+        <div role="alert" data-testid="decision-refused" class="mt-4 rounded border border-amber-400 p-3 text-sm">
+            "Your decision was not taken: " {notice.refused.clone()}
+        </div>
+    });
+    let decision = review.decision.clone().map(|d| {
+        view! {
+            <p class="mt-2 text-sm" data-testid="decision">
+                {format!("Decided by {} on {}: “{}”", d.by_name, d.at_label, d.comment)}
+                {d.override_reason.map(|r| format!(" Policy override: {r}"))}
+            </p>
+        }
+    });
+    let author_note = review.viewer_is_author.then(|| view! {
+        <p class="mt-4 rounded border border-slate-300 p-3 text-sm dark:border-slate-700" data-testid="cannot-approve">
+            {format!(
+                "You proposed this change, so you cannot approve it (four-eyes rule): another owner of team {} must review it.",
+                review.owner_team
+            )}
+        </p>
+    });
+    let forms = decision_forms(&review, &notice);
+    view! {
+        <Title text=format!("Review of {target}") />
+        <nav aria-label="Breadcrumb" class="text-sm"><a class="underline" href="/reviews">"Reviews"</a>" / "{target.clone()}</nav>
+        <h1 class="mt-2 text-2xl font-bold break-words">{format!("{} {}", review.kind, target)}</h1>
+        <dl class="mt-3 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
+            <dt class="font-medium">"Status"</dt><dd data-testid="status">{review.status.clone()}</dd>
+            <dt class="font-medium">"Proposed by"</dt><dd>{review.author_name.clone()}</dd>
+            <dt class="font-medium">"Reviewed by team"</dt><dd>{review.owner_team.clone()}</dd>
+            <dt class="font-medium">"Base"</dt><dd>{base}</dd>
+            <dt class="font-medium">"Proposed"</dt><dd>{review.created_label.clone()}</dd>
+        </dl>
+        {refused}
+        <div class="mt-4 rounded border border-slate-300 p-3 dark:border-slate-700" data-testid="outcome" role="status">
+            <p class="font-medium">{outcome_text(&review)}</p>
+            {decision}
+        </div>
+        {author_note}
+        <PageSection id="diff" title="Changes">
+            <DiffTable rows=review.diff.clone() />
+        </PageSection>
+        <PageSection id="findings" title="Policy findings">
+            <PolicyFindings findings=review.findings.clone() />
+        </PageSection>
+        {forms}
+    }
+}
+
+fn decision_forms(review: &ProposalReview, notice: &Notice) -> Option<AnyView> {
+    if review.status != "open" {
+        return None;
+    }
+    if !review.may_decide {
+        return Some(view! {
+            <p class="mt-8 text-sm" data-testid="may-not-decide">
+                {format!("Only owners of team {} and admins decide this proposal.", review.owner_team)}
+            </p>
+        }.into_any());
+    }
+    let comment_for = |decision: &str| -> (String, Option<String>) {
+        if notice.decision == decision {
+            (
+                notice.comment.clone(),
+                (notice.field == "comment" || notice.field == "overrideReason")
+                    .then(|| notice.error.clone()),
+            )
+        } else {
+            (String::new(), None)
+        }
+    };
+    let field = "mt-1 block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900";
+    let form = |decision: &'static str, label: &'static str, extra: Option<AnyView>| {
+        let (comment, error) = comment_for(decision);
+        let comment_id = format!("{decision}-comment");
+        let error_id = format!("{decision}-comment-error");
+        view! {
+            <form method="post" action=DecideProposal::url() class="mt-3 grid gap-2" data-testid=format!("{decision}-form")>
+                <input type="hidden" name="id" value=review.id.clone() />
+                <input type="hidden" name="decision" value=decision />
+                <input type="hidden" name="version" value=review.version.to_string() />
+                <label for=comment_id.clone() class="text-sm font-medium">"Comment (required)"</label>
+                <textarea id=comment_id name="comment" rows="2" class=field aria-describedby=error_id.clone()
+                    aria-invalid=error.is_some().then_some("true")>{comment}</textarea>
+                {error.map(|e| view! {
+                    <p id=error_id role="alert" data-testid=format!("error-{decision}-comment")
+                        class="text-sm text-red-800 dark:text-red-300">{e}</p>
+                })}
+                {extra}
+                <div><button type="submit" class="rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900">{label}</button></div>
+            </form>
+        }
+    };
+    let approve = if review.viewer_is_author {
+        None
+    } else if review.blocked && !review.viewer_is_admin {
+        Some(view! {
+            <p class="mt-3 text-sm" data-testid="blocked">
+                "An error-level policy finding blocks approval. Only an admin can approve it, with a reason."
+            </p>
+        }.into_any())
+    } else {
+        let extra = (review.blocked && review.viewer_is_admin).then(|| view! {
+            <label for="override_reason" class="text-sm font-medium">"Override reason (an error-level finding blocks approval)"</label>
+            <textarea id="override_reason" name="override_reason" rows="2" class=field data-testid="override-reason"></textarea>
+        }.into_any());
+        Some(form("approve", "Approve and apply", extra).into_any())
+    };
+    let reject = form("reject", "Reject", None).into_any();
+    Some(
+        view! {
+            <PageSection id="decide" title="Decide">
+                {approve}
+                {reject}
+            </PageSection>
+        }
+        .into_any(),
+    )
+}
+
+#[component]
+fn DiffTable(rows: Vec<DiffRow>) -> impl IntoView {
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let class = if row.changed {
+                "border-t border-slate-200 align-top bg-amber-50 dark:border-slate-800 dark:bg-amber-950"
+            } else {
+                "border-t border-slate-200 align-top dark:border-slate-800"
+            };
+            view! {
+                <tr class=class data-testid="diff-row" data-changed=row.changed.to_string()>
+                    <th scope="row" class="px-3 py-1 text-left font-mono text-xs">{row.field}</th>
+                    <td class="px-3 py-1 font-mono text-xs break-all">{row.before}</td>
+                    <td class="px-3 py-1 font-mono text-xs break-all">{row.after}</td>
+                    <td class="px-3 py-1 text-xs">{if row.changed { "changed" } else { "" }}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="overflow-x-auto">
+            <table class="min-w-full text-sm" data-testid="diff">
+                <thead>
+                    <tr class="text-left text-slate-600 dark:text-slate-400">
+                        <th scope="col" class="px-3 py-1">"Field"</th>
+                        <th scope="col" class="px-3 py-1">"Before (base)"</th>
+                        <th scope="col" class="px-3 py-1">"After (proposed)"</th>
+                        <th scope="col" class="px-3 py-1"><span class="sr-only">"Changed"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}

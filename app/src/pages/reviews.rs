@@ -1,0 +1,81 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::load_review_queue;
+use crate::components::EmptyState;
+use crate::model::proposals::ProposalSummary;
+
+/// `/reviews`: the open proposals the viewer may decide (owners of the team, admins) and their
+/// own open proposals, newest first.
+#[component]
+pub fn ReviewsPage() -> impl IntoView {
+    let queue = Resource::new(|| (), |_| load_review_queue());
+    view! {
+        <Title text="Reviews" />
+        <h1 class="text-2xl font-bold">"Reviews"</h1>
+        <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
+            "Open proposals for your teams' servers, and the ones you proposed, newest first."
+        </p>
+        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the reviews…"</p> }>
+            <ErrorBoundary fallback=|errors| view! {
+                <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
+                    "The reviews could not be loaded: "
+                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+                </div>
+            }>
+                {move || Suspend::new(async move {
+                    let queue = queue.await?;
+                    Ok::<_, ServerFnError>(view! { <ReviewQueue queue /> })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+#[component]
+fn ReviewQueue(queue: Vec<ProposalSummary>) -> impl IntoView {
+    if queue.is_empty() {
+        return view! {
+            <div class="mt-6">
+                <EmptyState title="Nothing to review">
+                    <p>"No open proposals for your teams. "<a class="underline" href="/propose">"Propose a server"</a></p>
+                </EmptyState>
+            </div>
+        }
+        .into_any();
+    }
+    let rows = queue
+        .into_iter()
+        .map(|p| {
+            let role = if p.decidable { "to review" } else { "yours" };
+            view! {
+                <tr class="border-t border-slate-200 align-top dark:border-slate-800" data-testid="review-row">
+                    <td class="px-3 py-2"><a class="underline" href=format!("/reviews/{}", p.id)>{p.target.clone()}</a></td>
+                    <td class="px-3 py-2">{p.kind.clone()}</td>
+                    <td class="px-3 py-2">{p.author_name.clone()}</td>
+                    <td class="px-3 py-2">{p.owner_team.clone()}</td>
+                    <td class="px-3 py-2 whitespace-nowrap">{p.created_label.clone()}</td>
+                    <td class="px-3 py-2">{role}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="mt-6 overflow-x-auto">
+            <table class="min-w-full text-sm" data-testid="review-queue">
+                <thead>
+                    <tr class="text-left text-slate-600 dark:text-slate-400">
+                        <th scope="col" class="px-3 py-2">"Server"</th>
+                        <th scope="col" class="px-3 py-2">"Kind"</th>
+                        <th scope="col" class="px-3 py-2">"Proposed by"</th>
+                        <th scope="col" class="px-3 py-2">"Team"</th>
+                        <th scope="col" class="px-3 py-2">"When"</th>
+                        <th scope="col" class="px-3 py-2">""</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}

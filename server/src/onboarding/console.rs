@@ -1,0 +1,701 @@
+//! The console's side of onboarding ([`OnboardingService`]): the propose form turned into a
+//! [`ProposalInput`] and validated like the JSON API, the review queue, one review with its
+//! before/after diff, and decisions, applied like the JSON API applies them.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+
+use apiary_app::access::{Action, Role, Viewer};
+use apiary_app::model::proposals::{
+    DecisionView, DiffRow, FormError, ProposalForm, ProposalReview, ProposalSummary,
+};
+use apiary_app::services::{DecisionOutcome, OnboardingService, ServiceError};
+
+use crate::auth::Principal;
+use crate::console::display_time::display_time;
+use crate::console::snapshot_view::finding_view;
+use crate::db::DbError;
+use crate::validation::FieldError;
+use crate::web::AppState;
+
+use super::api::after_apply;
+use super::apply::{apply, ApplyTarget};
+use super::decide::{authorize, decide, DecideError};
+use super::findings;
+use super::manifest::{manifest_field, parse_manifest, revision_manifest};
+use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdict};
+use super::revisions;
+use super::store::{ListFilter, ProposalStore, ProposeError};
+use super::validate::ProposalInput;
+
+/// Onboarding for the console, over the whole application state (an approval is applied to
+/// the runtime and reloads the gateway, as through the JSON API).
+#[derive(Clone)]
+pub struct OnboardingConsole {
+    state: AppState,
+}
+
+impl OnboardingConsole {
+    /// Onboarding over `state`.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    fn store(&self) -> ProposalStore {
+        ProposalStore::new(self.state.db.clone())
+    }
+}
+
+fn failed(error: DbError) -> ServiceError {
+    tracing::error!(%error, "onboarding console");
+    ServiceError("the proposals could not be read or written; try again".into())
+}
+
+/// The form field a validation path belongs next to.
+pub fn form_field(path: &str) -> &'static str {
+    let head = path.split(['.', '[']).next().unwrap_or_default();
+    match head {
+        "kind" => "kind",
+        "namespace" => "namespace",
+        "name" => "name",
+        "description" => "description",
+        "ownerTeam" => "owner_team",
+        "category" => "category",
+        "costClass" => "cost_class",
+        "sensitivity" => "sensitivity",
+        "tags" => "tags",
+        "docsUrl" => "docs_url",
+        "replacement" => "replacement",
+        "message" => "message",
+        "env" | "secrets" => "env",
+        "spec" => match path
+            .strip_prefix("spec.")
+            .map(|rest| rest.split(['.', '[']).next())
+        {
+            Some(Some("command")) => "command",
+            Some(Some("args")) => "args",
+            Some(Some("transport")) => "transport",
+            Some(Some("env" | "secrets")) => "env",
+            Some(Some("image" | "url")) | None => "source",
+            _ => "spec",
+        },
+        _ => "form",
+    }
+}
+
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty())
+}
+
+/// The spec the form's source, command, arguments, transport and environment describe.
+pub fn form_spec(form: &ProposalForm) -> Result<Value, FormError> {
+    let mut spec = Map::new();
+    if !form.extra_spec.trim().is_empty() {
+        let extra: Map<String, Value> =
+            serde_json::from_str(&form.extra_spec).map_err(|e| FormError {
+                field: "spec".into(),
+                message: format!(
+                    "the rest of the current spec is not a JSON object ({e}); reload the change page"
+                ),
+            })?;
+        spec.extend(extra);
+    }
+    let source = form.source.trim();
+    let command = form.command.trim();
+    if source.starts_with("http://") || source.starts_with("https://") {
+        spec.insert("url".into(), json!(source));
+    } else if !source.is_empty() {
+        spec.insert("image".into(), json!(source));
+    }
+    if !command.is_empty() {
+        spec.insert("command".into(), json!(command));
+    }
+    let args: Vec<&str> = lines(&form.args).collect();
+    if !args.is_empty() {
+        spec.insert("args".into(), json!(args));
+    }
+    if !form.transport.trim().is_empty() {
+        spec.insert("transport".into(), json!(form.transport.trim()));
+    }
+    let (mut env, mut secrets) = (Vec::new(), Vec::new());
+    for (i, line) in lines(&form.env).enumerate() {
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(FormError {
+                field: "env".into(),
+                message: format!(
+                    "line {} is not NAME=value (or NAME=secret:secret-name/key); add the = and a value",
+                    i + 1
+                ),
+            });
+        };
+        let name = name.trim();
+        match value.trim().strip_prefix("secret:") {
+            Some(reference) => {
+                let Some((secret, key)) = reference.split_once('/') else {
+                    return Err(FormError {
+                        field: "env".into(),
+                        message: format!(
+                            "line {} references {reference:?}; write secret:secret-name/key",
+                            i + 1
+                        ),
+                    });
+                };
+                secrets.push(
+                    json!({ "name": secret.trim(), "key": key.trim(), "targetEnvName": name }),
+                );
+            }
+            None => env.push(json!({ "name": name, "value": value.trim() })),
+        }
+    }
+    if !env.is_empty() {
+        spec.insert("env".into(), json!(env));
+    }
+    if !secrets.is_empty() {
+        spec.insert("secrets".into(), json!(secrets));
+    }
+    Ok(Value::Object(spec))
+}
+
+/// The proposal the form describes; for a pasted manifest, `manifest` is true and errors
+/// belong to the manifest field.
+fn form_input(form: &ProposalForm) -> Result<(ProposalInput, bool), FormError> {
+    let kind = ProposalKind::parse(form.kind.trim());
+    if !form.manifest.trim().is_empty() && kind != Some(ProposalKind::Retire) {
+        let mut input = parse_manifest(&form.manifest).map_err(|e| manifest_error(&e))?;
+        input.kind = kind.or(Some(ProposalKind::Create));
+        return Ok((input, true));
+    }
+    let text = |value: &str| value.trim().to_owned();
+    let mut input = ProposalInput {
+        kind,
+        namespace: text(&form.namespace),
+        name: text(&form.name),
+        ..ProposalInput::default()
+    };
+    if kind == Some(ProposalKind::Retire) {
+        input.replacement = Some(text(&form.replacement));
+        input.message = Some(text(&form.message));
+        return Ok((input, false));
+    }
+    input.description = text(&form.description);
+    input.owner_team = text(&form.owner_team);
+    input.category = text(&form.category);
+    input.cost_class = text(&form.cost_class);
+    input.sensitivity = text(&form.sensitivity);
+    input.docs_url = text(&form.docs_url);
+    input.tags = form
+        .tags
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    input.spec = Some(form_spec(form)?);
+    Ok((input, false))
+}
+
+fn manifest_error(error: &FieldError) -> FormError {
+    FormError {
+        field: "manifest".into(),
+        message: format!("{}: {}", manifest_field(&error.field), error.message),
+    }
+}
+
+fn field_error(error: &FieldError) -> FormError {
+    let field = form_field(&error.field);
+    let message = if error.field == field {
+        error.message.clone()
+    } else {
+        format!("{}: {}", error.field, error.message)
+    };
+    FormError {
+        field: field.into(),
+        message,
+    }
+}
+
+/// `value` flattened to `path → compact value` rows.
+fn flatten(prefix: &str, value: &Value, into: &mut BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, inner) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, inner, into);
+            }
+        }
+        Value::Object(_) => {}
+        Value::String(text) => {
+            into.insert(prefix.to_owned(), text.clone());
+        }
+        other => {
+            into.insert(prefix.to_owned(), other.to_string());
+        }
+    }
+}
+
+/// The before/after rows of spec and metadata.
+pub fn diff(before: &Value, after: &Value) -> Vec<DiffRow> {
+    let (mut old, mut new) = (BTreeMap::new(), BTreeMap::new());
+    flatten("", before, &mut old);
+    flatten("", after, &mut new);
+    let mut fields: Vec<&String> = old.keys().chain(new.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    fields
+        .into_iter()
+        .map(|field| {
+            let before = old.get(field).cloned().unwrap_or_default();
+            let after = new.get(field).cloned().unwrap_or_default();
+            DiffRow {
+                field: field.clone(),
+                changed: before != after,
+                before,
+                after,
+            }
+        })
+        .collect()
+}
+
+fn summary(proposal: &Proposal, decidable: bool) -> ProposalSummary {
+    ProposalSummary {
+        id: proposal.id.clone(),
+        kind: proposal.kind.as_str().into(),
+        target: format!("{}/{}", proposal.namespace, proposal.name),
+        author_name: proposal.author_name.clone(),
+        owner_team: proposal.owner_team.clone(),
+        status: proposal.status.as_str().into(),
+        created_label: display_time(proposal.created_at),
+        decidable,
+    }
+}
+
+impl OnboardingConsole {
+    /// The spec and metadata the proposal is compared with: its base revision, or (for a server
+    /// registered directly, which has no revision) the server as it is now.
+    async fn before(&self, proposal: &Proposal) -> Result<Value, DbError> {
+        if proposal.kind == ProposalKind::Create {
+            return Ok(json!({}));
+        }
+        if let Some(number) = proposal.base_revision {
+            let base = revisions::list(&self.state.db, &proposal.namespace, &proposal.name)
+                .await?
+                .into_iter()
+                .find(|r| r.number == number);
+            if let Some(base) = base {
+                return Ok(json!({ "spec": base.spec, "metadata": base.metadata }));
+            }
+        }
+        Ok(self
+            .current(&proposal.namespace, &proposal.name)
+            .await?
+            .map(|(spec, metadata)| json!({ "spec": spec, "metadata": metadata }))
+            .unwrap_or_else(|| json!({})))
+    }
+
+    /// The current spec and metadata of `namespace/name`.
+    async fn current(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<(Value, Value)>, DbError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
+             docs_url, CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
+             WHERE namespace = $1 AND name = $2",
+        )
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(self.state.db.pool())
+        .await?;
+        let decode = |e: serde_json::Error| DbError::Query(sqlx::Error::Decode(Box::new(e)));
+        row.map(
+            |(
+                spec,
+                description,
+                owner_team,
+                category,
+                cost_class,
+                sensitivity,
+                tags,
+                docs_url,
+                published,
+            )| {
+                let spec: Value = serde_json::from_str(&spec).map_err(decode)?;
+                let tags: Value = serde_json::from_str(&tags).map_err(decode)?;
+                Ok((
+                    spec,
+                    json!({
+                        "description": description, "ownerTeam": owner_team, "category": category,
+                        "costClass": cost_class, "sensitivity": sensitivity, "tags": tags,
+                        "docsUrl": docs_url, "published": published != 0,
+                    }),
+                ))
+            },
+        )
+        .transpose()
+    }
+}
+
+/// The spec fields the form edits itself; the rest travel in `extra_spec`.
+const FORM_SPEC_FIELDS: &[&str] = &[
+    "image",
+    "url",
+    "command",
+    "args",
+    "transport",
+    "env",
+    "secrets",
+];
+
+/// The propose form filled from a spec and metadata (the inverse of [`form_spec`]).
+fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> ProposalForm {
+    let text = |value: &Value, key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let list = |value: &Value, key: &str| -> Vec<String> {
+        value
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut env: Vec<String> = spec
+        .get("env")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| format!("{}={}", text(e, "name"), text(e, "value")))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(secrets) = spec.get("secrets").and_then(Value::as_array) {
+        for secret in secrets {
+            let target = Some(text(secret, "targetEnvName"))
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| text(secret, "key"));
+            env.push(format!(
+                "{target}=secret:{}/{}",
+                text(secret, "name"),
+                text(secret, "key")
+            ));
+        }
+    }
+    let url = text(spec, "url");
+    let extra: Map<String, Value> = spec
+        .as_object()
+        .map(|all| {
+            all.iter()
+                .filter(|(key, _)| !FORM_SPEC_FIELDS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    ProposalForm {
+        extra_spec: if extra.is_empty() {
+            String::new()
+        } else {
+            Value::Object(extra).to_string()
+        },
+        kind: "update".into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        description: text(metadata, "description"),
+        owner_team: text(metadata, "ownerTeam"),
+        category: text(metadata, "category"),
+        cost_class: text(metadata, "costClass"),
+        sensitivity: text(metadata, "sensitivity"),
+        tags: list(metadata, "tags").join(", "),
+        docs_url: text(metadata, "docsUrl"),
+        source: if url.is_empty() {
+            text(spec, "image")
+        } else {
+            url
+        },
+        command: text(spec, "command"),
+        args: list(spec, "args").join("\n"),
+        transport: text(spec, "transport"),
+        env: env.join("\n"),
+        ..ProposalForm::default()
+    }
+}
+
+#[async_trait]
+impl OnboardingService for OnboardingConsole {
+    async fn propose(
+        &self,
+        author: &Viewer,
+        form: &ProposalForm,
+    ) -> Result<Result<String, FormError>, ServiceError> {
+        let (input, from_manifest) = match form_input(form) {
+            Ok(found) => found,
+            Err(error) => return Ok(Err(error)),
+        };
+        match self
+            .store()
+            .propose(&input, author, self.state.settings.runtime)
+            .await
+        {
+            Ok(proposal) => Ok(Ok(proposal.id)),
+            Err(ProposeError::Invalid(invalid)) if from_manifest => {
+                Ok(Err(manifest_error(&invalid)))
+            }
+            Err(ProposeError::Invalid(invalid)) => Ok(Err(field_error(&invalid))),
+            Err(ProposeError::Db(db)) => Err(failed(db)),
+        }
+    }
+
+    async fn preview(&self, form: &ProposalForm) -> Result<String, ServiceError> {
+        Ok(match form_input(form) {
+            Err(error) => format!("# {}: {}\n", error.field, error.message),
+            Ok((input, _)) => {
+                let metadata = json!({
+                    "description": input.description, "ownerTeam": input.owner_team,
+                    "category": input.category, "costClass": input.cost_class,
+                    "sensitivity": input.sensitivity, "tags": input.tags,
+                    "docsUrl": input.docs_url, "published": input.published.unwrap_or(true),
+                });
+                let spec = input.spec.unwrap_or_else(|| json!({}));
+                revision_manifest(&input.namespace, &input.name, &spec, &metadata)
+            }
+        })
+    }
+
+    async fn change_form(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<ProposalForm>, ServiceError> {
+        Ok(self
+            .current(namespace, name)
+            .await
+            .map_err(failed)?
+            .map(|(spec, metadata)| form_of(namespace, name, &spec, &metadata)))
+    }
+
+    async fn queue(&self, viewer: &Viewer) -> Result<Vec<ProposalSummary>, ServiceError> {
+        let filter = ListFilter {
+            status: Some(ProposalStatus::Open),
+            team: None,
+        };
+        let open = self.store().list(&filter).await.map_err(failed)?;
+        Ok(open
+            .iter()
+            .filter_map(|p| {
+                let decidable = viewer.may(Action::Review, Some(&p.owner_team));
+                (decidable || p.author_subject == viewer.subject).then(|| summary(p, decidable))
+            })
+            .collect())
+    }
+
+    async fn review(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<Option<ProposalReview>, ServiceError> {
+        let Some(proposal) = self.store().get(id).await.map_err(failed)? else {
+            return Ok(None);
+        };
+        let found = findings::for_proposal(&self.state.db, &proposal)
+            .await
+            .map_err(failed)?;
+        let blocked = !findings::blocking(&found).is_empty();
+        let before = self.before(&proposal).await.map_err(failed)?;
+        let after = if proposal.kind == ProposalKind::Retire {
+            json!({ "retire": proposal.metadata })
+        } else {
+            json!({ "spec": proposal.spec, "metadata": proposal.metadata })
+        };
+        Ok(Some(ProposalReview {
+            id: proposal.id.clone(),
+            kind: proposal.kind.as_str().into(),
+            namespace: proposal.namespace.clone(),
+            name: proposal.name.clone(),
+            author_name: proposal.author_name.clone(),
+            owner_team: proposal.owner_team.clone(),
+            base_revision: proposal.base_revision,
+            status: proposal.status.as_str().into(),
+            version: proposal.version,
+            created_label: display_time(proposal.created_at),
+            diff: diff(&before, &after),
+            findings: found.iter().map(finding_view).collect(),
+            blocked,
+            decision: proposal.decision.as_ref().map(|d| DecisionView {
+                by_name: if d.by_name.is_empty() {
+                    "Apiary".into()
+                } else {
+                    d.by_name.clone()
+                },
+                at_label: display_time(d.at),
+                comment: d.comment.clone(),
+                override_reason: d.override_reason.clone(),
+            }),
+            error: proposal.error.clone(),
+            may_decide: viewer.may(Action::Review, Some(&proposal.owner_team)),
+            viewer_is_author: proposal.author_subject == viewer.subject,
+            viewer_is_admin: viewer.has(Role::Admin),
+        }))
+    }
+
+    async fn decide(
+        &self,
+        reviewer: &Viewer,
+        id: &str,
+        approve: bool,
+        comment: &str,
+        version: i64,
+        override_reason: Option<String>,
+    ) -> Result<DecisionOutcome, ServiceError> {
+        let store = self.store();
+        let principal = Principal(reviewer.clone());
+        let refused = |error: DecideError| -> Result<DecisionOutcome, ServiceError> {
+            match error {
+                DecideError::NotFound(_) => Ok(DecisionOutcome::NotFound),
+                DecideError::Forbidden(message) => Ok(DecisionOutcome::Refused(message)),
+                DecideError::Invalid(field) => Ok(DecisionOutcome::Invalid(FormError {
+                    field: field.field,
+                    message: field.message,
+                })),
+                DecideError::Conflict { message, .. } | DecideError::Superseded { message, .. } => {
+                    Ok(DecisionOutcome::Refused(message))
+                }
+                DecideError::Db(db) => Err(failed(db)),
+            }
+        };
+        let proposal = match authorize(&store, &principal, id).await {
+            Ok(proposal) => proposal,
+            Err(error) => return refused(error),
+        };
+        let input = DecisionInput {
+            decision: if approve {
+                Verdict::Approve
+            } else {
+                Verdict::Reject
+            },
+            comment: comment.to_owned(),
+            version,
+            override_reason,
+        };
+        let decided = match decide(&store, reviewer, proposal, &input).await {
+            Ok(decided) => decided,
+            Err(error) => return refused(error),
+        };
+        if decided.status != ProposalStatus::Approved {
+            return Ok(DecisionOutcome::Decided(decided.status.as_str().into()));
+        }
+        let target = ApplyTarget {
+            mode: self.state.settings.runtime,
+            runtime: self.state.runtime.as_ref(),
+            kube: self.state.kube.as_ref(),
+        };
+        let applied = apply(&store, target, decided, reviewer)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, proposal = %id, "applying an approved proposal failed");
+                ServiceError(
+                    "the approval was recorded but applying it failed; see the proposal".into(),
+                )
+            })?;
+        if applied.status == ProposalStatus::Applied {
+            after_apply(&self.state, &applied.namespace, &applied.name, applied.kind);
+        }
+        Ok(DecisionOutcome::Decided(applied.status.as_str().into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_paths_land_next_to_their_form_field() {
+        assert_eq!(form_field("spec.image"), "source");
+        assert_eq!(form_field("spec.url"), "source");
+        assert_eq!(form_field("spec"), "source");
+        assert_eq!(form_field("spec.env[0].value"), "env");
+        assert_eq!(form_field("spec.secrets[1].key"), "env");
+        assert_eq!(form_field("spec.transport"), "transport");
+        assert_eq!(form_field("ownerTeam"), "owner_team");
+        assert_eq!(form_field("tags[2]"), "tags");
+        assert_eq!(form_field("spec.proxyPort"), "spec");
+    }
+
+    #[test]
+    fn env_lines_become_values_and_secret_references() {
+        let form = ProposalForm {
+            source: "npx://@modelcontextprotocol/server-everything".into(),
+            transport: "stdio".into(),
+            env: "LOG_LEVEL=debug\nAPI_TOKEN=secret:search-keys/token\n".into(),
+            ..ProposalForm::default()
+        };
+        let spec = form_spec(&form).expect("a spec");
+        assert_eq!(
+            spec["image"],
+            "npx://@modelcontextprotocol/server-everything"
+        );
+        assert_eq!(
+            spec["env"][0],
+            json!({ "name": "LOG_LEVEL", "value": "debug" })
+        );
+        assert_eq!(
+            spec["secrets"][0],
+            json!({ "name": "search-keys", "key": "token", "targetEnvName": "API_TOKEN" })
+        );
+        let mut with_more = spec.clone();
+        with_more["proxyPort"] = json!(8080);
+        let back = form_of("ns", "n", &with_more, &json!({}));
+        assert_eq!(back.extra_spec, r#"{"proxyPort":8080}"#);
+        assert_eq!(
+            form_spec(&back).expect("a spec"),
+            with_more,
+            "nothing is lost"
+        );
+        assert_eq!(
+            back.env,
+            "LOG_LEVEL=debug\nAPI_TOKEN=secret:search-keys/token"
+        );
+        let bad = ProposalForm {
+            env: "NOEQUALS".into(),
+            ..ProposalForm::default()
+        };
+        assert_eq!(form_spec(&bad).expect_err("refused").field, "env");
+    }
+
+    #[test]
+    fn the_diff_marks_changed_fields() {
+        let rows = diff(
+            &json!({ "spec": { "image": "a", "transport": "stdio" } }),
+            &json!({ "spec": { "image": "b", "transport": "stdio" } }),
+        );
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].changed && rows[0].field == "spec.image");
+        assert!(!rows[1].changed);
+    }
+}
