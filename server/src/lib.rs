@@ -168,6 +168,14 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     if let Some(auth) = auth {
         state = state.with_auth(auth);
     }
+    let unpublishing = kube_client.clone().map(|client| {
+        onboarding::cluster_watch::spawn(
+            state.db.clone(),
+            client,
+            state.settings.watch_namespace.clone(),
+            shutdown.clone(),
+        )
+    });
     if let Some(client) = kube_client {
         state = state.with_kube(client);
     }
@@ -208,6 +216,11 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     // The runtime stops after the web server drained, so calls in flight reach their servers.
     let ((), served) = tokio::join!(drain, web);
     runtime.shutdown().await;
+    if let Some(unpublishing) = unpublishing {
+        if let Err(error) = unpublishing.await {
+            tracing::error!(%error, "the MCPServer deletion watch panicked");
+        }
+    }
     if let Err(error) = sampling.await {
         tracing::error!(%error, "the gateway sampling task panicked");
     }

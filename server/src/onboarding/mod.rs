@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod cluster_watch;
 pub mod console;
 pub mod decide;
 pub mod findings;
