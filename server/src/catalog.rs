@@ -147,7 +147,7 @@ impl ServerStore {
         registration: &ServerRegistration,
         actor: &str,
     ) -> Result<bool, RegisterError> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let created =
             write_registration(&mut tx, namespace, name, registration, actor, None).await?;
         tx.commit().await?;
@@ -158,7 +158,7 @@ impl ServerStore {
     /// measurements go with it; revisions and proposals stay as history), audited for `actor`
     /// in the same transaction. False when there was no such server.
     pub async fn delete(&self, namespace: &str, name: &str, actor: &str) -> Result<bool, DbError> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let existing: Option<(String, String)> =
             sqlx::query_as("SELECT id, spec FROM servers WHERE namespace = $1 AND name = $2")
                 .bind(namespace)

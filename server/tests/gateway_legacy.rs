@@ -58,27 +58,6 @@ async fn older_clients_get_the_curated_tools_over_legacy_sse() {
     register(&http, &base, "legacy/http", &backend.url).await;
     for id in ["legacy/stdio", "legacy/http"] {
         refresh(&http, &base, id).await;
-        // Registration also fetched in the background; let it finish first. (A curation
-        // written while a fetch writes can fail on SQLite: see the closing note.)
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let health: Value = http
-                .get(format!("{base}/api/v1/servers/{id}/health"))
-                .send()
-                .await
-                .expect("health")
-                .json()
-                .await
-                .expect("JSON");
-            if health["samples"].as_array().map_or(0, Vec::len) >= 2 {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the background fetch of {id} never finished"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
         let curated = http
             .put(format!("{base}/api/v1/servers/{id}/curation"))
             .json(&json!({ "hidden": ["secret"], "overrides": { "upper": { "name": "shout" } } }))

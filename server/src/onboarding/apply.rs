@@ -192,7 +192,7 @@ async fn write(
     registration: Option<&ServerRegistration>,
     actor: &Viewer,
 ) -> Result<(), String> {
-    let mut tx = store.db().pool().begin().await.map_err(|e| e.to_string())?;
+    let mut tx = store.db().begin_write().await.map_err(|e| e.to_string())?;
     // The decision checked the base revision; check it again where it counts, so a change
     // that landed in between (another proposal applied at the same time) is not overwritten.
     // Two such transactions still racing collide on the revision number.

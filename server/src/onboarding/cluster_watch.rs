@@ -57,7 +57,7 @@ pub fn spawn(
 
 /// Unpublishes `namespace/name` if it is published and not retired; true when it was.
 pub async fn unpublish(db: &Db, namespace: &str, name: &str) -> Result<bool, DbError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let changed = sqlx::query(
         "UPDATE servers SET published = FALSE, updated_at = $1 \
          WHERE namespace = $2 AND name = $3 AND published = TRUE AND lifecycle <> 'retired'",

@@ -84,7 +84,7 @@ impl ProposalStore {
         author: &Viewer,
         runtime: Runtime,
     ) -> Result<Proposal, ProposeError> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let context = context(&mut tx, input, runtime).await?;
         let valid = validate(input, &context)?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -155,7 +155,7 @@ impl ProposalStore {
         change: Transition<'_>,
         actor: &str,
     ) -> Result<Option<Proposal>, DbError> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         if !transition_in(&mut tx, &change, actor).await? {
             return Ok(None);
         }

@@ -155,8 +155,7 @@ async fn change(
 ) -> Result<(), ApiError> {
     let mut tx = state
         .db
-        .pool()
-        .begin()
+        .begin_write()
         .await
         .map_err(|e| internal(e.into()))?;
     let changed = sqlx::query(

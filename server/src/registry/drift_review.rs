@@ -111,7 +111,7 @@ pub async fn approve_snapshot(
     snapshot_id: &str,
     actor: &str,
 ) -> Result<(), ApproveError> {
-    let mut tx = db.pool().begin().await.map_err(DbError::from)?;
+    let mut tx = db.begin_write().await.map_err(DbError::from)?;
     let hashes: Option<(Option<String>, String)> = sqlx::query_as(
         "SELECT b.content_hash, l.content_hash FROM servers s \
          JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \

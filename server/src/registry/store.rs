@@ -131,7 +131,7 @@ impl SnapshotStore {
         findings: &[PolicyFinding],
         drift: Option<SchemaDiff>,
     ) -> Result<Recorded, DbError> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         // Write first: it takes the server's row lock (PostgreSQL) or the write lock (SQLite)
         // before anything is read, so two refreshes of one server queue up instead of one
         // failing to upgrade its read lock or overwriting the other's pointers.

@@ -54,7 +54,7 @@ pub async fn save(
 ) -> Result<(), DbError> {
     let now = now_millis();
     let policy = serde_json::to_string(access).unwrap_or_else(|_| "{}".into());
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let before: Option<(String,)> =
         sqlx::query_as("SELECT policy FROM gateway_access WHERE server_id = $1")
             .bind(server_id)

@@ -17,7 +17,7 @@ pub async fn write(
     at: i64,
     taken: &HashMap<String, Vec<(String, Counts)>>,
 ) -> Result<usize, DbError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let mut written = 0;
     for (server, tools) in taken {
         let Some((namespace, name)) = server.split_once('/') else {

@@ -94,7 +94,7 @@ pub async fn save(
     actor: &str,
 ) -> Result<(), DbError> {
     let now = now_millis();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let before: Option<Stored> = sqlx::query_as(
         "SELECT allow_globs, deny_globs, hidden, overrides, unknown_tools FROM tool_curations \
          WHERE server_id = $1",
