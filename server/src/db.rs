@@ -167,13 +167,13 @@ mod tests {
     /// fetch and an admin's curation do: each must wait its turn, none may fail as locked.
     #[tokio::test]
     async fn concurrent_read_then_write_transactions_all_commit_on_sqlite() {
-        let folder = tempfile::tempdir().unwrap();
+        let folder = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}/apiary.db?mode=rwc", folder.path().display());
-        let db = Db::connect(&url).await.unwrap();
+        let db = Db::connect(&url).await.expect("connect");
         sqlx::query("CREATE TABLE counter (n INTEGER NOT NULL)")
             .execute(db.pool())
             .await
-            .unwrap();
+            .expect("create the table");
         let writers = (0..16).map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
@@ -190,13 +190,13 @@ mod tests {
             })
         });
         for writer in writers.collect::<Vec<_>>() {
-            writer.await.unwrap().expect("a writer failed");
+            writer.await.expect("join").expect("a writer failed");
         }
         let (rows, distinct): (i64, i64) =
             sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT n) FROM counter")
                 .fetch_one(db.pool())
                 .await
-                .unwrap();
+                .expect("count");
         // Serialised writers each saw the rows before them: 0, 1, …, 15.
         assert_eq!((rows, distinct), (16, 16));
     }

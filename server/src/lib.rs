@@ -137,7 +137,10 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             shutdown.clone(),
         ))
     });
-    let runtime: Arc<dyn Runtime> = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
+    let runtime: Arc<dyn Runtime> = match &kube_client {
+        None => Arc::new(LocalRuntime::new(LocalRuntimeConfig::default())),
+        Some(client) => Arc::new(runtime::cluster::ClusterRuntime::new(client.clone())),
+    };
     if settings.runtime == config::Runtime::Local {
         match runtime::desired::apply_all(&db, runtime.as_ref()).await {
             Ok(count) => {

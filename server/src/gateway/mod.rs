@@ -86,8 +86,9 @@ struct Inner {
 }
 
 impl Gateway {
-    /// A gateway whose backends must answer (with headers) within `timeout`.
-    pub fn new(timeout: Duration) -> Self {
+    /// A gateway for servers that run in `mode`, whose backends must answer (with headers)
+    /// within `timeout`.
+    pub fn new(timeout: Duration, mode: crate::config::Runtime) -> Self {
         crate::tls::install_crypto_provider();
         // No redirects: an MCP endpoint has no reason to send the client's session elsewhere.
         let client = reqwest::Client::builder()
@@ -101,7 +102,7 @@ impl Gateway {
             });
         Self {
             inner: Arc::new(Inner {
-                targets: Targets::default(),
+                targets: Targets::new(mode),
                 bridges: bridge::Bridges::default(),
                 legacy: legacy::LegacySessions::default(),
                 client,

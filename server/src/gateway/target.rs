@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use apiary_app::model::Transport;
 
+use crate::config::Runtime as RuntimeMode;
 use crate::db::{Db, DbError};
 use crate::registry::curation::{ToolOverride, UnknownTools};
 use crate::registry::listing::{list_published, PublishedServer, Query};
+use crate::runtime::cluster::{self, ClusterEndpoint};
 use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
 
@@ -141,13 +143,14 @@ impl Target {
         }
     }
 
-    fn of(server: &PublishedServer, access: Access, usage: &Usage) -> Self {
+    fn of(server: &PublishedServer, access: Access, usage: &Usage, mode: RuntimeMode) -> Self {
         let id = server.id();
+        let server_id = ServerId::new(&server.namespace, &server.name);
         Self {
-            backend: backend_of(
-                &server.spec,
-                &ServerId::new(&server.namespace, &server.name),
-            ),
+            backend: match mode {
+                RuntimeMode::Local => backend_of(&server.spec, &server_id),
+                RuntimeMode::Kubernetes => cluster_backend_of(&server.spec, &server_id),
+            },
             tools: ToolMap::of(server, &id, usage),
             unknown_tools: server.curation.unknown_tools,
             access,
@@ -171,6 +174,17 @@ fn backend_of(spec: &serde_json::Value, server: &ServerId) -> Backend {
     }
 }
 
+/// The backend of a server with `spec` in Kubernetes mode, where the operator runs it: its
+/// Service, or its pod's attach API for stdio (through the cluster runtime).
+fn cluster_backend_of(spec: &serde_json::Value, server: &ServerId) -> Backend {
+    match cluster::endpoint(server, spec) {
+        Ok(ClusterEndpoint::StreamableHttp(url)) => Backend::Http(url.into()),
+        Ok(ClusterEndpoint::Sse(url)) => Backend::LegacySse(url.into()),
+        Ok(ClusterEndpoint::Attach) => Backend::Stdio(server.clone()),
+        Err(error) => Backend::Unsupported(error),
+    }
+}
+
 /// Loaded targets by `(namespace, name)`. Only published servers are kept, so the map is as
 /// large as the fleet, whatever names clients try.
 #[derive(Debug, Default)]
@@ -178,12 +192,22 @@ pub struct Targets {
     loaded: RwLock<Loaded>,
     /// Where the tools' calls are counted for the console.
     pub usage: Arc<Usage>,
+    /// Where servers run, which decides how their backends are reached.
+    mode: RuntimeMode,
 }
 
 /// Targets by `(namespace, name)`, with the time each was loaded.
 type Loaded = HashMap<(String, String), (Instant, Arc<Target>)>;
 
 impl Targets {
+    /// No targets yet, for servers that run in `mode`.
+    pub fn new(mode: RuntimeMode) -> Self {
+        Self {
+            mode,
+            ..Self::default()
+        }
+    }
+
     /// The published, non-retired server `namespace/name`, or `None`.
     pub async fn get(
         &self,
@@ -212,7 +236,7 @@ impl Targets {
         let mut loaded = self.write();
         Ok(match server {
             Some(server) => {
-                let target = Arc::new(Target::of(&server, access, &self.usage));
+                let target = Arc::new(Target::of(&server, access, &self.usage, self.mode));
                 loaded.insert(key, (Instant::now(), target.clone()));
                 Some(target)
             }

@@ -435,7 +435,20 @@ pub fn service_name(name: &str) -> String {
 
 /// The in-cluster URL clients use (the path depends on the transport).
 pub fn url(server: &MCPServer, plan: &Plan) -> String {
-    let path = match (plan.transport, server.spec.proxy_mode.unwrap_or_default()) {
+    service_url(server, plan.transport, plan.proxy_port)
+}
+
+/// Where clients reach `server` inside the cluster: its transport and its Service URL. Reads
+/// only the fields the URL depends on, so it needs no permission profile.
+pub fn endpoint(server: &MCPServer) -> Result<(Transport, String), InvalidSpec> {
+    let spec = &server.spec;
+    let proxy_port = port(spec.proxy_port, "spec.proxyPort", spec.port, "spec.port")?;
+    let transport = spec.transport.unwrap_or_default();
+    Ok((transport, service_url(server, transport, proxy_port)))
+}
+
+fn service_url(server: &MCPServer, transport: Transport, proxy_port: i32) -> String {
+    let path = match (transport, server.spec.proxy_mode.unwrap_or_default()) {
         (Transport::StreamableHttp, _) | (Transport::Stdio, ProxyMode::StreamableHttp) => "/mcp",
         (Transport::Sse, _) | (Transport::Stdio, ProxyMode::Sse) => "/sse",
     };
@@ -443,7 +456,7 @@ pub fn url(server: &MCPServer, plan: &Plan) -> String {
         "http://{}.{}.svc.cluster.local:{}{path}",
         service_name(&server.name_any()),
         server.namespace().unwrap_or_default(),
-        plan.proxy_port
+        proxy_port
     )
 }
 

@@ -11,8 +11,11 @@ use tokio_util::sync::CancellationToken;
 use apiary_app::model::Transport;
 
 use crate::catalog::ServerStore;
+use crate::config::Runtime as RuntimeMode;
 use crate::db::{Db, DbError};
+use crate::runtime::cluster::{self, ClusterEndpoint};
 use crate::runtime::spec::{parse_spec, LocalSpec};
+use crate::runtime::ServerId;
 
 use super::canonical::content_hash;
 use super::diff::diff;
@@ -69,15 +72,17 @@ pub struct Refresher {
     db: Db,
     policy: Arc<Policy>,
     limits: FetchLimits,
+    mode: RuntimeMode,
 }
 
 impl Refresher {
-    /// A refresher with the given policy and fetch limits.
-    pub fn new(db: Db, policy: Policy, limits: FetchLimits) -> Self {
+    /// A refresher with the given policy and fetch limits, for servers that run in `mode`.
+    pub fn new(db: Db, policy: Policy, limits: FetchLimits, mode: RuntimeMode) -> Self {
         Self {
             db,
             policy: Arc::new(policy),
             limits,
+            mode,
         }
     }
 
@@ -91,7 +96,11 @@ impl Refresher {
             .spec_of(namespace, name)
             .await?
             .ok_or_else(|| RefreshError::NotFound(format!("{namespace}/{name}")))?;
-        let target = match fetch_target(&spec) {
+        let target = match self.mode {
+            RuntimeMode::Local => fetch_target(&spec),
+            RuntimeMode::Kubernetes => cluster_fetch_target(&ServerId::new(namespace, name), &spec),
+        };
+        let target = match target {
             Ok(target) => target,
             Err(reason) => return Ok(RefreshOutcome::Unreachable { reason }),
         };
@@ -173,6 +182,19 @@ impl Refresher {
                 () = run => {},
             }
         })
+    }
+}
+
+/// How the registry reaches a server that the operator runs in the cluster: at its Service.
+fn cluster_fetch_target(id: &ServerId, spec: &serde_json::Value) -> Result<FetchTarget, String> {
+    match cluster::endpoint(id, spec)? {
+        ClusterEndpoint::StreamableHttp(url) => Ok(FetchTarget::StreamableHttp { url, bearer: None }),
+        ClusterEndpoint::Sse(url) => Ok(FetchTarget::Sse { url, bearer: None }),
+        // A pod's stdin is one channel, which the gateway's bridge holds; a second attach
+        // would interleave two protocol sessions on it.
+        ClusterEndpoint::Attach => Err(format!(
+            "{id} speaks stdio in the cluster; the registry cannot fetch its tools there yet (use streamable-http or sse)"
+        )),
     }
 }
 

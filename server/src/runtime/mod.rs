@@ -9,6 +9,7 @@
 //! Instead [`Runtime::open_stdio`] hands out the connected pair as one [`StdioHandle`], at most
 //! once per process start; see [`stdio`] for the life cycle.
 
+pub mod cluster;
 pub mod desired;
 mod local;
 mod logs;
@@ -126,6 +127,9 @@ pub enum RuntimeError {
     /// running right now.
     #[error("the stdio channel of {0} is not available (in use, or the process is restarting)")]
     StdioUnavailable(ServerId),
+    /// The cluster refused or could not do what was asked; the text says what and why.
+    #[error("{0}")]
+    Cluster(String),
 }
 
 /// A place where desired servers run. Implementations are cheap to share (`Arc<dyn Runtime>`).

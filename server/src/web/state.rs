@@ -75,8 +75,13 @@ impl AppState {
             timeout: std::time::Duration::from_secs(settings.fetch_timeout_secs),
             ..FetchLimits::default()
         };
-        let gateway = Gateway::new(limits.timeout);
-        let refresher = Refresher::new(db.clone(), settings.policy.clone(), limits);
+        let gateway = Gateway::new(limits.timeout, settings.runtime);
+        let refresher = Refresher::new(
+            db.clone(),
+            settings.policy.clone(),
+            limits,
+            settings.runtime,
+        );
         Self {
             refresher,
             registry,
