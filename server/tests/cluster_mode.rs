@@ -233,4 +233,44 @@ async fn the_gateway_attaches_to_a_stdio_servers_pod() {
         took < Duration::from_secs(10),
         "answered within the timeout, took {took:?}"
     );
+
+    // The runtime API reports what the operator wrote, and why the pod's logs are missing.
+    let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), &namespace);
+    let object = json!({
+        "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
+        "metadata": { "name": "osv", "namespace": namespace },
+        "spec": { "image": "ghcr.io/example/osv:1", "transport": "stdio" },
+    });
+    servers
+        .patch(
+            "osv",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .expect("create the MCPServer");
+    servers
+        .patch_status(
+            "osv",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({ "status": { "phase": "Failed", "message": "spec.image: pull refused" } }),
+            ),
+        )
+        .await
+        .expect("write a status");
+    let runtime: serde_json::Value =
+        reqwest::get(format!("{base}/api/v1/servers/{namespace}/osv/runtime"))
+            .await
+            .expect("runtime")
+            .json()
+            .await
+            .expect("JSON");
+    assert_eq!(runtime["state"], "failed", "{runtime}");
+    assert_eq!(runtime["reason"], "spec.image: pull refused", "{runtime}");
+    let logs = runtime["logs"].to_string();
+    assert!(
+        logs.contains("cannot read the logs of pod osv-1"),
+        "{runtime}"
+    );
 }
