@@ -1,6 +1,6 @@
-// Steps of the onboarding journey: proposals and decisions through a signed-in browser
-// context's requests (its session cookie), curation through the admin's form, and reading the
-// registry, the catalog and the audit log.
+// Steps of the onboarding journey: proposals and decisions through the console's forms (or a
+// signed-in browser context's API requests), curation through the admin's form, and reading
+// the registry, the catalog and the audit log.
 import { fileURLToPath } from 'node:url';
 
 /** npm server-everything's entry point, installed by `.ci/setup --test`. */
@@ -9,17 +9,55 @@ export function everythingEntry() {
     '../mcp-servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url));
 }
 
-/** Proposes a new server as the person behind `page`; resolves to the proposal (JSON). */
-export async function proposeServer(page, baseUrl, proposal) {
-  const res = await page.request.post(`${baseUrl}/api/v1/proposals`, {
-    data: { kind: 'create', ...proposal },
-    headers: { origin: baseUrl },
-  });
-  if (res.status() !== 201) throw new Error(`proposing: ${res.status()} ${await res.text()}`);
-  return res.json();
+/** Waits until the propose form's YAML preview contains `text`. */
+export async function previewShows(page, text, timeout = 10_000) {
+  await page.getByTestId('yaml-preview').filter({ hasText: text }).waitFor({ timeout })
+    .catch(async (error) => {
+      const shown = await page.getByTestId('yaml-preview').textContent();
+      throw new Error(`the preview never showed ${JSON.stringify(text)}; it shows:\n${shown}\n${error.message}`);
+    });
 }
 
-/** Decides a proposal as the person behind `page`; resolves to `{ status, body }`. */
+/**
+ * Fills `/propose` as the person behind `page` (`fields` maps labels to values; `Transport`
+ * is chosen from its list) and submits it; resolves to the new proposal's id from the review
+ * page it lands on.
+ */
+export async function proposeThroughForm(page, baseUrl, fields) {
+  await page.goto(`${baseUrl}/propose`);
+  for (const [label, value] of Object.entries(fields)) {
+    const field = page.getByLabel(label, { exact: true });
+    if (label === 'Transport') await field.selectOption(value);
+    else await field.fill(value);
+  }
+  await page.getByRole('button', { name: 'Propose the server' }).click();
+  await page.waitForURL((url) => url.pathname.startsWith('/reviews/') || url.searchParams.has('error'));
+  const url = new URL(page.url());
+  if (!url.pathname.startsWith('/reviews/')) {
+    throw new Error(`the proposal was refused: ${url.searchParams.get('error_field')}: ${url.searchParams.get('error')}`);
+  }
+  return url.pathname.slice('/reviews/'.length);
+}
+
+/**
+ * Approves or rejects proposal `id` with `comment` through its review page's form, as the
+ * person behind `page`; resolves to the status the page shows afterwards.
+ */
+export async function decideThroughForm(page, baseUrl, id, decision, comment) {
+  await page.goto(`${baseUrl}/reviews/${id}`);
+  const form = page.getByTestId(`${decision}-form`);
+  await form.getByLabel('Comment (required)').fill(comment);
+  await form.getByRole('button').click();
+  await page.waitForURL((url) => url.searchParams.has('decided') || url.searchParams.has('refused'));
+  const refused = new URL(page.url()).searchParams.get('refused');
+  if (refused) throw new Error(`the decision was refused: ${refused}`);
+  return (await page.getByTestId('status').textContent()).trim();
+}
+
+/**
+ * Decides a proposal (`{ id, version }`) through the JSON API as the person behind `page`;
+ * resolves to `{ status, body }`.
+ */
 export async function decide(page, baseUrl, proposal, decision, comment) {
   const res = await page.request.post(`${baseUrl}/api/v1/proposals/${proposal.id}/decision`, {
     data: { decision, comment, version: proposal.version },

@@ -1,6 +1,7 @@
 // The onboarding journey in a real browser, with the real OpenID provider and npm
-// server-everything on the local runtime: a proposer proposes it and cannot approve it, an
-// owner of the team approves it, it starts and its tools reach the catalog and the registry
+// server-everything on the local runtime: a proposer proposes it on /propose and cannot
+// approve it (no approve form, and the API refuses), an owner of the team approves it on its
+// review page, it starts and its tools reach the catalog and the registry
 // API, an admin curates one tool away on the curation page, and the audit log shows each step.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,8 @@ import { collectErrors, launchBrowser } from '../harness.mjs';
 import { signIn, startSignedInApiary } from '../signin.mjs';
 import { cardIds, searchCatalog, waitForCards } from '../steps/console.mjs';
 import {
-  auditRows, curateAway, decide, everythingEntry, proposeServer, registryTools,
+  auditRows, curateAway, decide, decideThroughForm, everythingEntry, proposeThroughForm,
+  registryTools,
 } from '../steps/onboarding.mjs';
 
 let apiary;
@@ -37,22 +39,32 @@ test('propose, four-eyes approval, publish, curate and audit', async () => {
   const adam = await personPage('adam');
   const errors = collectErrors(adam);
 
-  const proposal = await proposeServer(paul, apiary.url, {
-    namespace: 'platform',
-    name: 'everything',
-    description: 'The MCP reference server',
-    ownerTeam: 'search',
-    category: 'testing',
-    spec: { transport: 'stdio', command: 'node', args: [everythingEntry()] },
+  const id = await proposeThroughForm(paul, apiary.url, {
+    Namespace: 'platform',
+    Name: 'everything',
+    Description: 'The MCP reference server',
+    'Owner team': 'search',
+    Category: 'testing',
+    Command: 'node',
+    Arguments: everythingEntry(),
+    Transport: 'stdio',
   });
-  assert.equal(proposal.status, 'open');
-
-  const own = await decide(paul, apiary.url, proposal, 'approve', 'mine, looks good');
+  assert.equal((await paul.getByTestId('status').textContent()).trim(), 'open');
+  await paul.getByTestId('cannot-approve').waitFor();
+  assert.equal(await paul.getByTestId('approve-form').count(), 0, 'the author gets no approve form');
+  // A new proposal is at version 1; posting past the missing form is refused too.
+  const own = await decide(paul, apiary.url, { id, version: 1 }, 'approve', 'mine, looks good');
   assert.equal(own.status, 403, 'the author cannot approve: ' + JSON.stringify(own.body));
 
-  const approved = await decide(olga, apiary.url, proposal, 'approve', 'reviewed the spec');
-  assert.equal(approved.status, 200, JSON.stringify(approved.body));
-  assert.equal(approved.body.status, 'applied', JSON.stringify(approved.body));
+  // The owner reads the proposed manifest beside the (missing) approved one: all added.
+  await olga.goto(`${apiary.url}/reviews/${id}`);
+  const diff = olga.getByRole('table', { name: /approved MCPServer manifest and the proposed one/ });
+  await diff.getByRole('columnheader', { name: 'Approved (none: a new server)' }).waitFor();
+  await diff.getByRole('columnheader', { name: 'Proposed', exact: true }).waitFor();
+  await diff.getByRole('cell', { name: 'added: command: node' }).waitFor();
+
+  const status = await decideThroughForm(olga, apiary.url, id, 'approve', 'reviewed the spec');
+  assert.equal(status, 'applied');
 
   const tools = await registryTools(adam, apiary.url, 'platform/everything', { atLeast: 5 });
   assert.ok(tools.includes('echo') && tools.includes('get-sum'), tools.join(', '));

@@ -1,7 +1,8 @@
 //! The console's proposal pages without JavaScript, as the real signed-in users of the test
 //! provider: a refused form post comes back with the field's message and the values kept and
 //! stores nothing; a good one lands on its review page; the author sees they cannot approve;
-//! a reject needs a comment; an owner approves through the form and the server is published.
+//! a reject needs a comment; an owner approves through the form and the server is published;
+//! the review shows the manifests side by side and the server's pending schema drift.
 
 mod support;
 
@@ -63,6 +64,100 @@ fn element_text<'a>(html: &'a str, id: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{id} in {html}"));
     let end = start + html[start..].find("</").expect("a closing tag");
     &html[start..end]
+}
+
+/// One row of the review's side-by-side diff: each side's change (`same`, `removed`, `added`
+/// or `none` for no line) and its line's text.
+#[derive(Debug, PartialEq)]
+struct Row {
+    before: (String, String),
+    after: (String, String),
+}
+
+/// The `data-change` and the text of the first cell with test id `side` in `row`.
+fn diff_cell(row: &str, side: &str) -> (String, String) {
+    let start = row
+        .find(&format!("data-testid=\"{side}\""))
+        .unwrap_or_else(|| panic!("a {side} cell in {row}"));
+    let cell = &row[start..row[start..].find("</td>").map_or(row.len(), |e| start + e)];
+    let change = cell
+        .split("data-change=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("data-change in {cell}"))
+        .to_owned();
+    let text = cell
+        .split("<code")
+        .nth(1)
+        .and_then(|code| code.split_once('>'))
+        .map(|(_, rest)| rest.split("</code>").next().unwrap_or_default())
+        .unwrap_or_default()
+        .replace("<!---->", "")
+        .replace("<!>", "");
+    (change, text)
+}
+
+/// The rows of the review page's side-by-side diff.
+fn diff_rows(html: &str) -> Vec<Row> {
+    html.split("data-testid=\"diff-row\"")
+        .skip(1)
+        .map(|row| {
+            let row = &row[..row.find("</tr>").expect("the row ends")];
+            Row {
+                before: diff_cell(row, "diff-before"),
+                after: diff_cell(row, "diff-after"),
+            }
+        })
+        .collect()
+}
+
+/// The diff row whose either side's text contains `text`.
+fn row_with<'a>(rows: &'a [Row], text: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| r.before.1.contains(text) || r.after.1.contains(text))
+        .unwrap_or_else(|| panic!("a diff row with {text:?} in {rows:#?}"))
+}
+
+/// Registers `namespace/name` directly (as admin `client`), owned by team search: revision 1.
+async fn register(client: &Client, namespace: &str, name: &str, description: &str) {
+    let registered = client
+        .http
+        .put(format!("{}/api/v1/servers/{namespace}/{name}", client.base))
+        .header(ORIGIN, &client.base)
+        .json(&serde_json::json!({ "description": description, "ownerTeam": "search",
+                       "spec": { "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" } }))
+        .send()
+        .await
+        .expect("register");
+    assert!(registered.status().is_success(), "{registered:?}");
+}
+
+/// Paul's update of `namespace/name` with a new description, through the change page's form;
+/// the review page's path.
+async fn propose_description(
+    paul: &Client,
+    namespace: &str,
+    name: &str,
+    description: &str,
+) -> String {
+    let change = html(paul, &format!("/servers/{namespace}/{name}/change")).await;
+    let action = form_action(&change, "propose_server");
+    let landed = post_form(
+        paul,
+        &action,
+        &[
+            ("kind", "update"),
+            ("namespace", namespace),
+            ("name", name),
+            ("description", description),
+            ("owner_team", "search"),
+            ("source", "http://127.0.0.1:9/mcp"),
+            ("transport", "streamable-http"),
+        ],
+    )
+    .await;
+    assert!(landed.starts_with("/reviews/"), "{landed}");
+    landed
 }
 
 async fn proposals(db: &apiary_server::db::Db) -> i64 {
@@ -185,8 +280,24 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         assert!(mine.contains("four-eyes"), "{mine}");
         assert!(!mine.contains("data-testid=\"approve-form\""), "{mine}");
         assert!(
-            mine.contains("Fetches pages for the search team"),
-            "the diff shows: {mine}"
+            mine.contains(">Approved (none: a new server)</th>"),
+            "{mine}"
+        );
+        let rows = diff_rows(&mine);
+        assert!(
+            !rows.is_empty()
+                && rows
+                    .iter()
+                    .all(|r| r.before.0 == "none" && r.after.0 == "added"),
+            "a new server's manifest is all added: {rows:#?}"
+        );
+        assert_eq!(
+            row_with(&rows, "url:").after.1,
+            "  url: http://127.0.0.1:9/mcp"
+        );
+        assert!(
+            row_with(&rows, "Fetches pages for the search team").after.0 == "added",
+            "{rows:#?}"
         );
         assert!(html(&paul, "/reviews")
             .await
@@ -319,6 +430,19 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         assert!(landed.starts_with("/reviews/"), "{landed}");
         let page = html(&paul, &landed).await;
         assert!(page.contains("retire ui/uifetch"), "{page}");
+        assert!(
+            page.contains("data-testid=\"retire\"") && page.contains("Use the new fetcher"),
+            "the retirement's message shows: {page}"
+        );
+        assert!(page.contains(">Approved (revision 1)</th>"), "{page}");
+        let rows = diff_rows(&page);
+        assert!(
+            !rows.is_empty()
+                && rows
+                    .iter()
+                    .all(|r| r.before.0 == "removed" && r.after.0 == "none"),
+            "a retired server's manifest is all removed: {rows:#?}"
+        );
     }
 }
 
@@ -333,16 +457,7 @@ async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the
             return;
         };
         let adam = signed_in_as(&app, "adam").await;
-        let registered = adam
-            .http
-            .put(format!("{}/api/v1/servers/policy/users", adam.base))
-            .header(ORIGIN, &adam.base)
-            .json(&json!({ "description": "Registered directly", "ownerTeam": "search",
-                           "spec": { "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" } }))
-            .send()
-            .await
-            .expect("register");
-        assert!(registered.status().is_success());
+        register(&adam, "policy", "users", "Registered directly").await;
         // The live tools ask for a password: an error-level finding.
         let tools = vec![ToolDef::new(
             "add_user",
@@ -382,21 +497,7 @@ async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the
             change.contains("value=\"http://127.0.0.1:9/mcp\""),
             "{change}"
         );
-        let action = form_action(&change, "propose_server");
-        let landed = post_form(
-            &paul,
-            &action,
-            &[
-                ("kind", "update"),
-                ("namespace", "policy"),
-                ("name", "users"),
-                ("description", "Manages user accounts"),
-                ("owner_team", "search"),
-                ("source", "http://127.0.0.1:9/mcp"),
-                ("transport", "streamable-http"),
-            ],
-        )
-        .await;
+        let landed = propose_description(&paul, "policy", "users", "Manages user accounts").await;
         let id = landed
             .strip_prefix("/reviews/")
             .expect("a review")
@@ -456,5 +557,133 @@ async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the
         let page = html(&adam, &done).await;
         assert_eq!(status_of(&db.db, &id).await, "applied", "{page}");
         assert!(page.contains("SEC-12"), "the override shows: {page}");
+    }
+}
+
+#[tokio::test]
+async fn an_updates_review_shows_both_manifests_side_by_side_with_the_changed_line_marked() {
+    for db in support::all_backends().await {
+        let Some(app) = signed_in::start(&db).await else {
+            return;
+        };
+        let adam = signed_in_as(&app, "adam").await;
+        register(&adam, "sbs", "fetcher", "Registered directly").await;
+        let paul = signed_in_as(&app, "paul").await;
+        let landed =
+            propose_description(&paul, "sbs", "fetcher", "Fetches pages for the search team").await;
+
+        let olga = signed_in_as(&app, "olga").await;
+        let page = html(&olga, &landed).await;
+        assert!(
+            page.contains(">Approved (revision 1)</th>") && page.contains(">Proposed</th>"),
+            "the columns name the base revision: {page}"
+        );
+        let rows = diff_rows(&page);
+        let described = row_with(&rows, "apiary.dev/description:");
+        assert_eq!(described.before.0, "removed", "{rows:#?}");
+        assert!(
+            described
+                .before
+                .1
+                .ends_with("description: Registered directly"),
+            "{rows:#?}"
+        );
+        assert_eq!(described.after.0, "added", "{rows:#?}");
+        assert!(
+            described
+                .after
+                .1
+                .ends_with("description: Fetches pages for the search team"),
+            "{rows:#?}"
+        );
+        let unchanged = row_with(&rows, "kind: MCPServer");
+        assert_eq!(
+            (unchanged.before.0.as_str(), unchanged.after.0.as_str()),
+            ("same", "same")
+        );
+        assert_eq!(
+            rows.iter().filter(|r| r.before.0 != "same").count(),
+            1,
+            "only the description changed: {rows:#?}"
+        );
+        assert!(
+            page.contains("removed: </span>") && page.contains("added: </span>"),
+            "the change is in words too, not only in colour: {page}"
+        );
+        assert!(
+            !page.contains("data-testid=\"review-drift\""),
+            "no drift to show: {page}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_review_shows_the_servers_pending_schema_drift_and_links_to_its_approval() {
+    use apiary_server::registry::diff::diff;
+    use apiary_server::registry::model::{FetchedTools, ToolDef};
+    use apiary_server::registry::store::SnapshotStore;
+    use serde_json::json;
+    for db in support::all_backends().await {
+        let Some(app) = signed_in::start(&db).await else {
+            return;
+        };
+        let adam = signed_in_as(&app, "adam").await;
+        register(&adam, "drifting", "tools", "Echoes").await;
+        let server_id: String = sqlx::query_scalar(
+            "SELECT id FROM servers WHERE namespace = 'drifting' AND name = 'tools'",
+        )
+        .fetch_one(db.db.pool())
+        .await
+        .expect("id");
+        let schema = json!({ "type": "object", "properties": { "text": { "type": "string" } },
+                             "additionalProperties": false });
+        let echo = ToolDef::new("echo", "Echoes", schema.clone());
+        let extra = ToolDef::new("shout_louder", "Shouts", schema);
+        let fetched = |tools: Vec<ToolDef>| FetchedTools {
+            server_name: "tools".into(),
+            server_version: "1.0.0".into(),
+            protocol_version: "2025-06-18".into(),
+            capabilities: json!({ "tools": {} }),
+            tools,
+            latency_ms: 5,
+        };
+        let snapshots = SnapshotStore::new(db.db.clone());
+        snapshots
+            .record_fetch(
+                &server_id,
+                &fetched(vec![echo.clone()]),
+                "hash-1",
+                &[],
+                None,
+            )
+            .await
+            .expect("the baseline");
+        let grown = vec![echo.clone(), extra];
+        let drift = diff(&[echo], &grown);
+        snapshots
+            .record_fetch(&server_id, &fetched(grown), "hash-2", &[], Some(drift))
+            .await
+            .expect("the drift");
+
+        let paul = signed_in_as(&app, "paul").await;
+        let landed = propose_description(&paul, "drifting", "tools", "Echoes and shouts").await;
+        let olga = signed_in_as(&app, "olga").await;
+        let page = html(&olga, &landed).await;
+        let section = &page[page
+            .find("data-testid=\"review-drift\"")
+            .unwrap_or_else(|| panic!("the drift section: {page}"))..];
+        let section = &section[..section.find("</section>").expect("the section ends")];
+        assert!(
+            section.contains("Tools added (wait for approval)") && section.contains("shout_louder"),
+            "the added tool is listed: {section}"
+        );
+        assert!(
+            section.contains("href=\"/servers/drifting/tools#drift\""),
+            "it links to the server page's approval: {section}"
+        );
+        assert!(
+            !section.contains("name=\"snapshot_id\""),
+            "approving is on the server page, not here: {section}"
+        );
     }
 }

@@ -78,17 +78,44 @@ pub struct ProposalSummary {
     pub decidable: bool,
 }
 
-/// One row of the before/after diff.
+/// One line of a manifest in the side-by-side diff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffLine {
+    /// Its line number in its manifest, from 1.
+    pub number: usize,
+    /// The line's text, without the line break.
+    pub text: String,
+    /// True when the line is removed (on the approved side) or added (on the proposed side).
+    pub changed: bool,
+}
+
+/// One row of the side-by-side diff of the approved manifest against the proposed one. A side
+/// is `None` where the other side's line has no counterpart (an added or removed line).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffRow {
-    /// The field, such as `spec.image` or `description`.
-    pub field: String,
-    /// The base revision's value (empty for a create).
-    pub before: String,
-    /// The proposed value.
-    pub after: String,
-    /// True when they differ.
-    pub changed: bool,
+    /// The approved (base revision's) line.
+    pub before: Option<DiffLine>,
+    /// The proposed line.
+    pub after: Option<DiffLine>,
+}
+
+impl DiffRow {
+    /// True when either side of the row is a removed or added line.
+    pub fn changed(&self) -> bool {
+        [&self.before, &self.after]
+            .into_iter()
+            .flatten()
+            .any(|line| line.changed)
+    }
+}
+
+/// What a retire proposal asks for, besides the server going away.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetireView {
+    /// The server consumers should use instead, `namespace/name`; empty for none.
+    pub replacement: String,
+    /// The message for consumers.
+    pub message: String,
 }
 
 /// The decision taken on a proposal.
@@ -127,8 +154,13 @@ pub struct ProposalReview {
     pub version: i64,
     /// When it was proposed, for people.
     pub created_label: String,
-    /// Spec and metadata, before and after.
+    /// The base revision's manifest (left) against the proposed one (right), line by line;
+    /// a new server has only added lines, a retirement only removed ones.
     pub diff: Vec<DiffRow>,
+    /// A retirement's replacement and message; `None` for a create or an update.
+    pub retire: Option<RetireView>,
+    /// The server's schema drift that waits for an owner's approval, if there is any.
+    pub pending_drift: Option<crate::model::server_detail::PendingDrift>,
     /// The policy findings a reviewer weighs.
     pub findings: Vec<crate::model::server_detail::FindingView>,
     /// True when an error-level finding blocks approval (admins may override with a reason).

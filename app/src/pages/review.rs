@@ -4,8 +4,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::{load_proposal_review, DecideProposal};
-use crate::components::{EmptyState, PageSection, PolicyFindings};
-use crate::model::proposals::{DiffRow, ProposalReview};
+use crate::components::{DriftDetails, EmptyState, ManifestDiff, PageSection, PolicyFindings};
+use crate::model::proposals::{ProposalReview, RetireView};
+use crate::model::server_detail::PendingDrift;
 
 /// What the previous decision post came back with, from the query string.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -19,8 +20,9 @@ struct Notice {
     comment: String,
 }
 
-/// `/reviews/{id}`: one proposal, its before/after diff against the base revision, the policy
-/// findings, its status, and the approve and reject forms for those who may decide.
+/// `/reviews/{id}`: one proposal, its manifest side by side with the base revision's, the
+/// server's pending schema drift, the policy findings, its status, and the approve and reject
+/// forms for those who may decide.
 #[component]
 pub fn ReviewPage() -> impl IntoView {
     let params = use_params_map();
@@ -103,6 +105,19 @@ fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
         </p>
     });
     let forms = decision_forms(&review, &notice);
+    let approved = approved_label(&review);
+    let retire = review
+        .retire
+        .clone()
+        .map(|retire| view! { <RetireDetails retire /> });
+    let server = target.clone();
+    let drift = review.pending_drift.clone().map(|pending| {
+        view! {
+            <PageSection id="drift" title="Schema drift">
+                <PendingDriftNote server pending />
+            </PageSection>
+        }
+    });
     view! {
         <Title text=format!("Review of {target}") />
         <nav aria-label="Breadcrumb" class="text-sm"><a class="underline" href="/reviews">"Reviews"</a>" / "{target.clone()}</nav>
@@ -121,12 +136,64 @@ fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
         </div>
         {author_note}
         <PageSection id="diff" title="Changes">
-            <DiffTable rows=review.diff.clone() />
+            {retire}
+            <ManifestDiff approved rows=review.diff.clone() />
         </PageSection>
+        {drift}
         <PageSection id="findings" title="Policy findings">
             <PolicyFindings findings=review.findings.clone() />
         </PageSection>
         {forms}
+    }
+}
+
+/// The header of the diff's approved column: the base revision, or what stands in for it.
+fn approved_label(review: &ProposalReview) -> String {
+    match (review.kind.as_str(), review.base_revision) {
+        ("create", _) => "Approved (none: a new server)".into(),
+        (_, Some(number)) => format!("Approved (revision {number})"),
+        (_, None) => "Approved (the current server)".into(),
+    }
+}
+
+/// A retirement's replacement and message.
+#[component]
+fn RetireDetails(retire: RetireView) -> impl IntoView {
+    let or_none = |text: String| {
+        if text.is_empty() {
+            "none".to_owned()
+        } else {
+            text
+        }
+    };
+    view! {
+        <p class="mb-2 text-sm">"Retiring stops the server and unpublishes it, so nothing is proposed in place of its manifest."</p>
+        <dl class="mb-3 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm" data-testid="retire">
+            <dt class="font-medium">"Replacement"</dt><dd>{or_none(retire.replacement)}</dd>
+            <dt class="font-medium">"Message for consumers"</dt><dd>{or_none(retire.message)}</dd>
+        </dl>
+    }
+}
+
+/// The server's schema drift that waits for approval: what changed (the server page's
+/// [`DriftDetails`]) and a link to the server page, where owners approve it.
+#[component]
+fn PendingDriftNote(
+    /// `namespace/name`.
+    server: String,
+    /// The drift.
+    pending: PendingDrift,
+) -> impl IntoView {
+    view! {
+        <div data-testid="review-drift" class="rounded-lg border border-amber-300 bg-amber-50 p-3 dark:border-amber-700 dark:bg-amber-950">
+            <p class="text-sm font-medium">
+                {format!("The live tools of {server}, fetched {}, differ from the approved ones. Consumers see the approved tools until an owner approves the drift; deciding this proposal does not approve it.", pending.fetched_at)}
+            </p>
+            <DriftDetails drift=pending.drift />
+            <p class="mt-2 text-sm">
+                <a class="underline" href=format!("/servers/{server}#drift") data-testid="drift-link">"Review and approve the drift on the server page"</a>
+            </p>
+        </div>
     }
 }
 
@@ -199,41 +266,4 @@ fn decision_forms(review: &ProposalReview, notice: &Notice) -> Option<AnyView> {
         }
         .into_any(),
     )
-}
-
-#[component]
-fn DiffTable(rows: Vec<DiffRow>) -> impl IntoView {
-    let rows = rows
-        .into_iter()
-        .map(|row| {
-            let class = if row.changed {
-                "border-t border-slate-200 align-top bg-amber-50 dark:border-slate-800 dark:bg-amber-950"
-            } else {
-                "border-t border-slate-200 align-top dark:border-slate-800"
-            };
-            view! {
-                <tr class=class data-testid="diff-row" data-changed=row.changed.to_string()>
-                    <th scope="row" class="px-3 py-1 text-left font-mono text-xs">{row.field}</th>
-                    <td class="px-3 py-1 font-mono text-xs break-all">{row.before}</td>
-                    <td class="px-3 py-1 font-mono text-xs break-all">{row.after}</td>
-                    <td class="px-3 py-1 text-xs">{if row.changed { "changed" } else { "" }}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="overflow-x-auto">
-            <table class="min-w-full text-sm" data-testid="diff">
-                <thead>
-                    <tr class="text-left text-slate-600 dark:text-slate-400">
-                        <th scope="col" class="px-3 py-1">"Field"</th>
-                        <th scope="col" class="px-3 py-1">"Before (base)"</th>
-                        <th scope="col" class="px-3 py-1">"After (proposed)"</th>
-                        <th scope="col" class="px-3 py-1"><span class="sr-only">"Changed"</span></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
 }

@@ -7,8 +7,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use apiary_app::model::server_detail::{
-    CallPoint, HealthPoint, PendingDrift, ServerDetail, ServerOverview, Snippet, ToolUsage,
-    ToolView,
+    CallPoint, HealthPoint, ServerDetail, ServerOverview, Snippet, ToolUsage, ToolView,
 };
 use apiary_app::model::{Health, Lifecycle, Transport};
 use apiary_app::services::{ServerPageService, ServiceError};
@@ -22,7 +21,7 @@ use crate::registry::RegistrySettings;
 
 use super::display_time::display_time;
 use super::manifest::render_manifest;
-use super::snapshot_view::{drift_view, finding_view, snapshot_entry};
+use super::snapshot_view::{finding_view, pending_drift, snapshot_entry};
 
 /// How many of the newest health samples (and gateway intervals) the charts plot.
 pub const CHART_SAMPLES: i64 = 200;
@@ -98,16 +97,10 @@ impl ServerPages {
             })
             .unwrap_or_default();
         let pending_drift = match (baseline, latest) {
-            (Some(b), Some(l)) if b.id != l.id => {
-                l.drift
-                    .as_ref()
-                    .filter(|d| !d.is_empty())
-                    .map(|d| PendingDrift {
-                        snapshot_id: l.id.clone(),
-                        fetched_at: display_time(l.fetched_at),
-                        drift: drift_view(d),
-                    })
-            }
+            (Some(b), Some(l)) if b.id != l.id => l
+                .drift
+                .as_ref()
+                .and_then(|d| pending_drift(&l.id, l.fetched_at, d)),
             _ => None,
         };
         let overview = server.overview;

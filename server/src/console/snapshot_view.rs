@@ -1,6 +1,8 @@
 //! Stored snapshots, drift and policy findings turned into the server page's readable form.
 
-use apiary_app::model::server_detail::{DriftView, FindingView, SnapshotEntry, ToolChangeView};
+use apiary_app::model::server_detail::{
+    DriftView, FindingView, PendingDrift, SnapshotEntry, ToolChangeView,
+};
 
 use crate::registry::model::{PolicyFinding, SchemaDiff, Severity, ToolChange};
 use crate::registry::store::StoredSnapshot;
@@ -30,6 +32,20 @@ pub fn drift_view(diff: &SchemaDiff) -> DriftView {
         tools_removed: diff.tools_removed.clone(),
         tools_changed: diff.tools_changed.iter().map(change_view).collect(),
     }
+}
+
+/// Drift that waits for approval: snapshot `snapshot_id`, fetched at `fetched_at` (Unix
+/// milliseconds), differs from the baseline by `diff`. `None` when the diff is empty.
+pub fn pending_drift(
+    snapshot_id: &str,
+    fetched_at: i64,
+    diff: &SchemaDiff,
+) -> Option<PendingDrift> {
+    (!diff.is_empty()).then(|| PendingDrift {
+        snapshot_id: snapshot_id.to_owned(),
+        fetched_at: display_time(fetched_at),
+        drift: drift_view(diff),
+    })
 }
 
 fn change_view(change: &ToolChange) -> ToolChangeView {

@@ -1,22 +1,22 @@
 //! The console's side of onboarding ([`OnboardingService`]): the propose form turned into a
 //! [`ProposalInput`] and validated like the JSON API, the review queue, one review with its
-//! before/after diff, and decisions, applied like the JSON API applies them.
-
-use std::collections::BTreeMap;
+//! side-by-side manifest diff and pending schema drift, and decisions, applied like the JSON
+//! API applies them.
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use apiary_app::access::{Action, Role, Viewer};
 use apiary_app::model::proposals::{
-    DecisionView, DiffRow, FormError, ProposalForm, ProposalReview, ProposalSummary,
+    DecisionView, FormError, ProposalForm, ProposalReview, ProposalSummary, RetireView,
 };
 use apiary_app::services::{DecisionOutcome, OnboardingService, ServiceError};
 
 use crate::auth::Principal;
 use crate::console::display_time::display_time;
-use crate::console::snapshot_view::finding_view;
+use crate::console::snapshot_view::{finding_view, pending_drift};
 use crate::db::DbError;
+use crate::registry::drift_review;
 use crate::validation::FieldError;
 use crate::web::AppState;
 
@@ -25,6 +25,7 @@ use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
 use super::manifest::{manifest_field, parse_manifest, revision_manifest};
+use super::manifest_diff::side_by_side;
 use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdict};
 use super::revisions;
 use super::store::{ListFilter, ProposalStore, ProposeError};
@@ -216,52 +217,6 @@ fn field_error(error: &FieldError) -> FormError {
     }
 }
 
-/// `value` flattened to `path → compact value` rows.
-fn flatten(prefix: &str, value: &Value, into: &mut BTreeMap<String, String>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (key, inner) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, inner, into);
-            }
-        }
-        Value::Object(_) => {}
-        Value::String(text) => {
-            into.insert(prefix.to_owned(), text.clone());
-        }
-        other => {
-            into.insert(prefix.to_owned(), other.to_string());
-        }
-    }
-}
-
-/// The before/after rows of spec and metadata.
-pub fn diff(before: &Value, after: &Value) -> Vec<DiffRow> {
-    let (mut old, mut new) = (BTreeMap::new(), BTreeMap::new());
-    flatten("", before, &mut old);
-    flatten("", after, &mut new);
-    let mut fields: Vec<&String> = old.keys().chain(new.keys()).collect();
-    fields.sort();
-    fields.dedup();
-    fields
-        .into_iter()
-        .map(|field| {
-            let before = old.get(field).cloned().unwrap_or_default();
-            let after = new.get(field).cloned().unwrap_or_default();
-            DiffRow {
-                field: field.clone(),
-                changed: before != after,
-                before,
-                after,
-            }
-        })
-        .collect()
-}
-
 fn summary(proposal: &Proposal, decidable: bool) -> ProposalSummary {
     ProposalSummary {
         id: proposal.id.clone(),
@@ -276,26 +231,27 @@ fn summary(proposal: &Proposal, decidable: bool) -> ProposalSummary {
 }
 
 impl OnboardingConsole {
-    /// The spec and metadata the proposal is compared with: its base revision, or (for a server
-    /// registered directly, which has no revision) the server as it is now.
-    async fn before(&self, proposal: &Proposal) -> Result<Value, DbError> {
+    /// The manifest the proposal is compared with: its base revision's, or (for a server
+    /// without that revision) the server as it is now; empty for a new server.
+    async fn base_manifest(&self, proposal: &Proposal) -> Result<String, DbError> {
+        let (namespace, name) = (&proposal.namespace, &proposal.name);
         if proposal.kind == ProposalKind::Create {
-            return Ok(json!({}));
+            return Ok(String::new());
         }
         if let Some(number) = proposal.base_revision {
-            let base = revisions::list(&self.state.db, &proposal.namespace, &proposal.name)
+            let base = revisions::list(&self.state.db, namespace, name)
                 .await?
                 .into_iter()
                 .find(|r| r.number == number);
             if let Some(base) = base {
-                return Ok(json!({ "spec": base.spec, "metadata": base.metadata }));
+                return Ok(base.manifest);
             }
         }
         Ok(self
-            .current(&proposal.namespace, &proposal.name)
+            .current(namespace, name)
             .await?
-            .map(|(spec, metadata)| json!({ "spec": spec, "metadata": metadata }))
-            .unwrap_or_else(|| json!({})))
+            .map(|(spec, metadata)| revision_manifest(namespace, name, &spec, &metadata))
+            .unwrap_or_default())
     }
 
     /// The current spec and metadata of `namespace/name`.
@@ -527,12 +483,33 @@ impl OnboardingService for OnboardingConsole {
             .await
             .map_err(failed)?;
         let blocked = !findings::blocking(&found).is_empty();
-        let before = self.before(&proposal).await.map_err(failed)?;
-        let after = if proposal.kind == ProposalKind::Retire {
-            json!({ "retire": proposal.metadata })
+        let before = self.base_manifest(&proposal).await.map_err(failed)?;
+        let (after, retire) = if proposal.kind == ProposalKind::Retire {
+            let text = |key: &str| {
+                proposal.metadata[key]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let retire = RetireView {
+                replacement: text("replacement"),
+                message: text("message"),
+            };
+            (String::new(), Some(retire))
         } else {
-            json!({ "spec": proposal.spec, "metadata": proposal.metadata })
+            let after = revision_manifest(
+                &proposal.namespace,
+                &proposal.name,
+                &proposal.spec,
+                &proposal.metadata,
+            );
+            (after, None)
         };
+        let pending_drift =
+            drift_review::pending_for(&self.state.db, &proposal.namespace, &proposal.name)
+                .await
+                .map_err(failed)?
+                .and_then(|open| pending_drift(&open.snapshot_id, open.fetched_at, &open.drift));
         Ok(Some(ProposalReview {
             id: proposal.id.clone(),
             kind: proposal.kind.as_str().into(),
@@ -544,7 +521,9 @@ impl OnboardingService for OnboardingConsole {
             status: proposal.status.as_str().into(),
             version: proposal.version,
             created_label: display_time(proposal.created_at),
-            diff: diff(&before, &after),
+            diff: side_by_side(&before, &after),
+            retire,
+            pending_drift,
             findings: found.iter().map(finding_view).collect(),
             blocked,
             decision: proposal.decision.as_ref().map(|d| DecisionView {
@@ -686,16 +665,5 @@ mod tests {
             ..ProposalForm::default()
         };
         assert_eq!(form_spec(&bad).expect_err("refused").field, "env");
-    }
-
-    #[test]
-    fn the_diff_marks_changed_fields() {
-        let rows = diff(
-            &json!({ "spec": { "image": "a", "transport": "stdio" } }),
-            &json!({ "spec": { "image": "b", "transport": "stdio" } }),
-        );
-        assert_eq!(rows.len(), 2);
-        assert!(rows[0].changed && rows[0].field == "spec.image");
-        assert!(!rows[1].changed);
     }
 }

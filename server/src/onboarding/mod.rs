@@ -7,6 +7,7 @@
 //! - [`manifest`]: pasted `MCPServer` manifests in, revision manifests out;
 //! - [`store`]: proposal rows under an optimistic lock;
 //! - [`revisions`]: the applied revisions, and [`revision_diff`] between any two;
+//! - [`manifest_diff`]: the side-by-side manifest diff a reviewer reads;
 //! - [`findings`]: the policy findings a reviewer weighs;
 //! - [`decide`]: who may decide, and how;
 //! - [`apply`]: applying an approved proposal, all or nothing;
@@ -22,6 +23,7 @@ pub mod decide;
 pub mod findings;
 pub mod kubernetes;
 pub mod manifest;
+pub mod manifest_diff;
 pub mod model;
 pub mod revision_diff;
 pub mod revisions;

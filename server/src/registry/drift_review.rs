@@ -63,18 +63,41 @@ pub struct Approval {
     pub comment: String,
 }
 
+/// The servers with open drift: the newest snapshot is not the approved baseline.
+const OPEN_DRIFT: &str = "SELECT s.namespace, s.name, s.owner_team, l.id, l.fetched_at, l.drift \
+     FROM servers s JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
+     WHERE s.baseline_snapshot_id IS NOT NULL \
+     AND s.latest_snapshot_id <> s.baseline_snapshot_id";
+
 /// Every open drift review, by namespace and name.
 pub async fn pending(db: &Db) -> Result<Vec<DriftReview>, DbError> {
-    let rows = sqlx::query(
-        "SELECT s.namespace, s.name, s.owner_team, l.id, l.fetched_at, l.drift \
-         FROM servers s JOIN tool_snapshots l ON l.id = s.latest_snapshot_id \
-         WHERE s.baseline_snapshot_id IS NOT NULL \
-         AND s.latest_snapshot_id <> s.baseline_snapshot_id ORDER BY s.namespace, s.name",
-    )
+    let rows = sqlx::query(&format!("{OPEN_DRIFT} ORDER BY s.namespace, s.name"))
+        .fetch_all(db.pool())
+        .await?;
+    reviews(&rows)
+}
+
+/// The open drift review of `namespace/name`, if it has one.
+pub async fn pending_for(
+    db: &Db,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<DriftReview>, DbError> {
+    let rows = sqlx::query(&format!(
+        "{OPEN_DRIFT} AND s.namespace = $1 AND s.name = $2"
+    ))
+    .bind(namespace)
+    .bind(name)
     .fetch_all(db.pool())
     .await?;
+    Ok(reviews(&rows)?.pop())
+}
+
+/// The reviews of [`OPEN_DRIFT`] rows; a snapshot whose drift is empty (different bytes, no
+/// structural change) is left out.
+fn reviews(rows: &[sqlx::any::AnyRow]) -> Result<Vec<DriftReview>, DbError> {
     let mut reviews = Vec::new();
-    for row in &rows {
+    for row in rows {
         let drift: Option<SchemaDiff> = json_column(row, "drift")?;
         let Some(drift) = drift.filter(|d| !d.is_empty()) else {
             continue;
