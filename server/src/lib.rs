@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod gateway;
+pub mod locks;
 pub mod onboarding;
 pub mod operator;
 pub mod registry;

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use apiary_app::access::Viewer;
 
+use crate::locks::lock;
 use crate::web::AppState;
 
 use super::jsonrpc::INVALID_REQUEST;
@@ -260,9 +261,4 @@ impl LegacySessions {
     fn remove(&self, id: &str) {
         lock(&self.open).remove(id);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every update is a single insert, remove or replace, so a poisoned lock is consistent.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -254,11 +254,10 @@ impl Targets {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
-        // A panic while holding the lock leaves a consistent map: writers only insert or remove.
-        self.loaded.read().unwrap_or_else(|p| p.into_inner())
+        crate::locks::read(&self.loaded)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Loaded> {
-        self.loaded.write().unwrap_or_else(|p| p.into_inner())
+        crate::locks::write(&self.loaded)
     }
 }

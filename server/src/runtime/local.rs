@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -36,6 +36,7 @@ use super::{
     DesiredServer, LocalSpec, ProcessSpec, Runtime, RuntimeError, RuntimeState, RuntimeStatus,
     ServerId, StdioHandle,
 };
+use crate::locks::lock;
 
 /// How long a SIGKILLed process group gets to disappear.
 const KILL_SETTLE: Duration = Duration::from_secs(1);
@@ -121,10 +122,6 @@ struct StdioParts {
     stdout: ChildStdout,
     stdin: ChildStdin,
     release: oneshot::Sender<()>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {

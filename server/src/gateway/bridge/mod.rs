@@ -22,6 +22,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::locks::lock;
 use crate::runtime::{Runtime, RuntimeError};
 
 pub use mux::{Bridge, BridgeError};
@@ -139,11 +140,6 @@ impl Bridges {
         open.insert(target.id.clone(), bridge.clone());
         Ok(bridge)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every update is a single insert or remove, so a poisoned map is consistent.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// `POST`: a client's planned messages, sent over the bridge.

@@ -264,8 +264,7 @@ impl Bridge {
     }
 
     fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
-        // Every update leaves the maps consistent, so a poisoned lock is still usable.
-        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locks::lock(&self.routes)
     }
 
     /// Routes one message from the server.

@@ -85,7 +85,6 @@ impl Usage {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<Window>>> {
-        // Entries are only added, so a poisoned map is still consistent.
-        self.windows.lock().unwrap_or_else(|p| p.into_inner())
+        crate::locks::lock(&self.windows)
     }
 }
