@@ -687,3 +687,61 @@ async fn a_review_shows_the_servers_pending_schema_drift_and_links_to_its_approv
         );
     }
 }
+
+#[tokio::test]
+async fn ports_permissions_and_resources_from_the_form_reach_the_proposed_spec() {
+    for db in support::all_backends().await {
+        let Some(app) = signed_in::start(&db).await else {
+            return;
+        };
+        let paul = signed_in_as(&app, "paul").await;
+        let page = html(&paul, "/propose").await;
+        for field in ["port", "mcp_port", "permission_profile", "memory_limit"] {
+            assert!(
+                page.contains(&format!("data-testid=\"field-{field}\"")),
+                "the form has {field}: {page}"
+            );
+        }
+        let action = form_action(&page, "propose_server");
+        let workload = [
+            ("port", "9090"),
+            ("permission_profile", "network"),
+            ("cpu_request", "100m"),
+            ("memory_limit", "256Mi"),
+        ];
+
+        // A quantity Kubernetes would refuse is refused next to its field, values kept.
+        let mut fields = good_fields();
+        fields.extend(workload);
+        fields.push(("cpu_limit", "lots"));
+        let back = post_form(&paul, &action, &fields).await;
+        let page = html(&paul, &back).await;
+        assert!(page.contains("data-testid=\"error-cpu_limit\""), "{page}");
+        assert!(page.contains("value=\"lots\""), "{page}");
+        assert!(page.contains("value=\"9090\""), "{page}");
+        let mut fields = good_fields();
+        fields.push(("port", "eighty"));
+        let page = html(&paul, &post_form(&paul, &action, &fields).await).await;
+        assert!(page.contains("data-testid=\"error-port\""), "{page}");
+        assert_eq!(proposals(&db.db).await, 0, "nothing is stored");
+
+        let mut fields = good_fields();
+        fields.extend(workload);
+        let back = post_form(&paul, &action, &fields).await;
+        assert!(back.starts_with("/reviews/"), "{back}");
+        let spec: String = sqlx::query_scalar("SELECT spec FROM proposals")
+            .fetch_one(db.db.pool())
+            .await
+            .expect("the proposal");
+        let spec: serde_json::Value = serde_json::from_str(&spec).expect("JSON");
+        assert_eq!(spec["proxyPort"], 9090, "{spec}");
+        assert_eq!(
+            spec["permissionProfile"],
+            serde_json::json!({ "type": "builtin", "name": "network" })
+        );
+        assert_eq!(
+            spec["resources"],
+            serde_json::json!({ "requests": { "cpu": "100m" }, "limits": { "memory": "256Mi" } })
+        );
+    }
+}

@@ -84,6 +84,13 @@ const FIELDS: &[&str] = &[
     "args",
     "transport",
     "env",
+    "port",
+    "mcp_port",
+    "permission_profile",
+    "cpu_request",
+    "memory_request",
+    "cpu_limit",
+    "memory_limit",
     "manifest",
 ];
 
@@ -202,6 +209,21 @@ pub fn ProposalFormView(
                 </div>
                 <FormField name="env" label="Environment" value=form.env.clone() error=error.clone() rows=3
                     hint="One NAME=value per line. Secrets only as references: NAME=secret:secret-name/key." />
+            </fieldset>
+            <fieldset class="grid gap-3 sm:grid-cols-2">
+                <legend class="font-semibold">"Ports, permissions and resources"</legend>
+                <FormField name="port" label="Port" value=form.port.clone() error=error.clone()
+                    hint="The Service port clients use (default 8080)." />
+                <FormField name="mcp_port" label="Container port" value=form.mcp_port.clone() error=error.clone()
+                    hint="The port the server listens on in its container (default 8080)." />
+                <div class="sm:col-span-2">
+                    <FormField name="permission_profile" label="Permission profile" value=form.permission_profile.clone() error=error.clone()
+                        hint="none (no network, the default), network, or configmap:NAME[/KEY] for a ToolHive profile in a ConfigMap." />
+                </div>
+                {f("cpu_request", "CPU request", &form.cpu_request)}
+                {f("memory_request", "Memory request", &form.memory_request)}
+                {f("cpu_limit", "CPU limit", &form.cpu_limit)}
+                {f("memory_limit", "Memory limit", &form.memory_limit)}
             </fieldset>
             {(!form.extra_spec.is_empty()).then(|| view! {
                 <input type="hidden" name="extra_spec" value=form.extra_spec.clone() />

@@ -37,6 +37,20 @@ pub struct ProposalForm {
     pub transport: String,
     /// Environment, one `NAME=value` or `NAME=secret:secret-name/key` per line.
     pub env: String,
+    /// The Service port clients use (`spec.proxyPort`).
+    pub port: String,
+    /// The port the server listens on in its container (`spec.mcpPort`).
+    pub mcp_port: String,
+    /// `none` or `network` (builtin profiles), or `configmap:NAME` / `configmap:NAME/KEY`.
+    pub permission_profile: String,
+    /// CPU request, such as `100m`.
+    pub cpu_request: String,
+    /// Memory request, such as `128Mi`.
+    pub memory_request: String,
+    /// CPU limit.
+    pub cpu_limit: String,
+    /// Memory limit.
+    pub memory_limit: String,
     /// The rest of the current spec that the form has no field for (such as `resources` or
     /// `permissionProfile`), as a JSON object; the change form carries it along unchanged.
     pub extra_spec: String,

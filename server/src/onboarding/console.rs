@@ -24,6 +24,7 @@ use super::api::after_apply;
 use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
+use super::form_workload;
 use super::manifest::{manifest_field, parse_manifest, revision_manifest};
 use super::manifest_diff::side_by_side;
 use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdict};
@@ -79,10 +80,25 @@ pub fn form_field(path: &str) -> &'static str {
             Some(Some("args")) => "args",
             Some(Some("transport")) => "transport",
             Some(Some("env" | "secrets")) => "env",
+            Some(Some("proxyPort" | "port")) => "port",
+            Some(Some("mcpPort" | "targetPort")) => "mcp_port",
+            Some(Some("permissionProfile")) => "permission_profile",
+            Some(Some("resources")) => resources_field(path),
             Some(Some("image" | "url")) | None => "source",
             _ => "spec",
         },
         _ => "form",
+    }
+}
+
+/// The resources input a `spec.resources…` path belongs next to.
+fn resources_field(path: &str) -> &'static str {
+    let limits = path.contains("limits");
+    match (limits, path.ends_with("memory")) {
+        (false, false) => "cpu_request",
+        (false, true) => "memory_request",
+        (true, false) => "cpu_limit",
+        (true, true) => "memory_limit",
     }
 }
 
@@ -156,6 +172,7 @@ pub fn form_spec(form: &ProposalForm) -> Result<Value, FormError> {
     if !secrets.is_empty() {
         spec.insert("secrets".into(), json!(secrets));
     }
+    form_workload::insert_into(&mut spec, form)?;
     Ok(Value::Object(spec))
 }
 
@@ -309,7 +326,8 @@ impl OnboardingConsole {
     }
 }
 
-/// The spec fields the form edits itself; the rest travel in `extra_spec`.
+/// The spec fields the form edits itself (besides [`form_workload::SPEC_FIELDS`]); the rest
+/// travel in `extra_spec`.
 const FORM_SPEC_FIELDS: &[&str] = &[
     "image",
     "url",
@@ -369,12 +387,15 @@ fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> Propo
         .as_object()
         .map(|all| {
             all.iter()
-                .filter(|(key, _)| !FORM_SPEC_FIELDS.contains(&key.as_str()))
+                .filter(|(key, _)| {
+                    !FORM_SPEC_FIELDS.contains(&key.as_str())
+                        && !form_workload::SPEC_FIELDS.contains(&key.as_str())
+                })
                 .map(|(key, value)| (key.clone(), value.clone()))
                 .collect()
         })
         .unwrap_or_default();
-    ProposalForm {
+    let mut form = ProposalForm {
         extra_spec: if extra.is_empty() {
             String::new()
         } else {
@@ -400,7 +421,9 @@ fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> Propo
         transport: text(spec, "transport"),
         env: env.join("\n"),
         ..ProposalForm::default()
-    }
+    };
+    form_workload::fill_from(&mut form, spec);
+    form
 }
 
 #[async_trait]
@@ -623,7 +646,15 @@ mod tests {
         assert_eq!(form_field("spec.transport"), "transport");
         assert_eq!(form_field("ownerTeam"), "owner_team");
         assert_eq!(form_field("tags[2]"), "tags");
-        assert_eq!(form_field("spec.proxyPort"), "spec");
+        assert_eq!(form_field("spec.proxyPort"), "port");
+        assert_eq!(form_field("spec.targetPort"), "mcp_port");
+        assert_eq!(
+            form_field("spec.permissionProfile.name"),
+            "permission_profile"
+        );
+        assert_eq!(form_field("spec.resources.limits.memory"), "memory_limit");
+        assert_eq!(form_field("spec.resources.requests.cpu"), "cpu_request");
+        assert_eq!(form_field("spec.podTemplateSpec"), "spec");
     }
 
     #[test]
@@ -649,8 +680,10 @@ mod tests {
         );
         let mut with_more = spec.clone();
         with_more["proxyPort"] = json!(8080);
+        with_more["replicas"] = json!(2);
         let back = form_of("ns", "n", &with_more, &json!({}));
-        assert_eq!(back.extra_spec, r#"{"proxyPort":8080}"#);
+        assert_eq!(back.port, "8080");
+        assert_eq!(back.extra_spec, r#"{"replicas":2}"#);
         assert_eq!(
             form_spec(&back).expect("a spec"),
             with_more,

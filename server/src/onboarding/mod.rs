@@ -21,6 +21,7 @@ pub mod cluster_watch;
 pub mod console;
 pub mod decide;
 pub mod findings;
+pub mod form_workload;
 pub mod kubernetes;
 pub mod manifest;
 pub mod manifest_diff;
