@@ -177,25 +177,31 @@ async fn a_resource_changed_outside_apiary_shows_against_the_approved_revision()
         let html = page(&carol_blind, &namespace).await;
         assert!(html.contains("could not compare this server with the cluster"));
 
-        // Deleted in the cluster: reported missing (the cluster watch unpublishes it too).
+        // Deleted in the cluster: reported missing, and the cluster watch unpublishes it.
+        let stop = tokio_util::sync::CancellationToken::new();
+        let watch = apiary_server::onboarding::cluster_watch::spawn(
+            db.db.clone(),
+            cluster.clone(),
+            Some(namespace.clone()),
+            stop.clone(),
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         servers
             .delete("osv", &DeleteParams::default())
             .await
             .expect("kubectl delete");
-        let gone = support::kube::eventually("the MCPServer to be gone", || async {
-            servers
-                .get_opt("osv")
-                .await
-                .expect("get")
-                .is_none()
-                .then_some(())
-        });
-        gone.await;
         let body = changes(&carol, &namespace).await;
         assert_eq!(body["status"], "changed", "{body}");
         assert_eq!(body["missing"], json!(["MCPServer"]), "{body}");
-        let html = page(&olga, &namespace).await;
-        assert!(html.contains("is missing in the cluster"), "{html}");
+        support::kube::eventually("the page to say the server is unpublished", || async {
+            let html = page(&olga, &namespace).await;
+            (html.contains("is missing in the cluster")
+                && html.contains("the server is unpublished"))
+            .then_some(())
+        })
+        .await;
+        stop.cancel();
+        watch.await.expect("the watch stops");
     }
 }
 

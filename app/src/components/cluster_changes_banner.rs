@@ -16,6 +16,8 @@ pub fn ClusterChangesBanner(
     owner_team: String,
     /// The comparison; `None` in local mode.
     changes: Option<ClusterChanges>,
+    /// Whether consumers see the server.
+    published: bool,
 ) -> impl IntoView {
     let (revision, missing, fields) = match changes {
         Some(ClusterChanges::Changed {
@@ -35,11 +37,14 @@ pub fn ClusterChangesBanner(
         _ => return ().into_any(),
     };
     let missing = missing.into_iter().map(|kind| {
-        let unpublished = (kind == "MCPServer")
-            .then_some(" It was deleted outside Apiary, so Apiary unpublished the server.");
+        let consequence = (kind == "MCPServer").then_some(if published {
+            " It was deleted outside Apiary, yet the server is still published: consumers see a server that does not run."
+        } else {
+            " It was deleted outside Apiary, and the server is unpublished: consumers no longer see it."
+        });
         view! {
             <li data-testid="cluster-missing">
-                <code>{kind.clone()}</code>" is missing in the cluster." {unpublished}
+                <code>{kind.clone()}</code>" is missing in the cluster." {consequence}
             </li>
         }
     });

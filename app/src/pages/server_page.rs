@@ -80,7 +80,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
         detail.overview.owner_team.clone(),
     );
     let tool_count = detail.tools.len();
-    let cluster = view! { <ClusterChangesBanner id=id.clone() owner_team=owner.2.clone() changes=detail.cluster /> };
+    let cluster = view! { <ClusterChangesBanner id=id.clone() owner_team=owner.2.clone() changes=detail.cluster published /> };
     let manifest = match detail.manifest {
         Manifest::Yaml(yaml) => {
             view! { <CopyableCode label="MCPServer manifest".to_owned() code=yaml /> }.into_any()
