@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod audit;
 pub mod catalog_search;
+pub mod cluster_changes;
 pub mod curation_form;
 pub mod proposals;
 pub mod server_detail;

@@ -6,44 +6,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::ORIGIN;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::proposals::{call, decide, propose, signed_in_as};
 use support::signed_in::{self, Client, SignedInApp};
-
-async fn signed_in_as(app: &SignedInApp, user: &str) -> Client {
-    let client = Client::new(app);
-    client.sign_in_as(user).await;
-    client
-}
-
-/// Sends a JSON request as `client`, from Apiary's own origin.
-async fn call(
-    client: &Client,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> (StatusCode, Value) {
-    let url = format!("{}{path}", client.base);
-    let request = match method {
-        "GET" => client.http.get(url),
-        "POST" => client.http.post(url),
-        "PUT" => client.http.put(url),
-        other => panic!("no method {other}"),
-    };
-    let request = match body {
-        Some(body) => request.json(body),
-        None => request,
-    };
-    let response = request
-        .header(ORIGIN, &client.base)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 /// A remote server on a closed loopback port: the local runtime records it, nothing runs.
 fn remote_spec() -> Value {
@@ -62,36 +28,6 @@ fn update(namespace: &str, name: &str) -> Value {
         "kind": "update", "namespace": namespace, "name": name,
         "description": "A better description", "ownerTeam": "search", "spec": remote_spec(),
     })
-}
-
-async fn propose(client: &Client, body: &Value) -> Value {
-    let (status, proposal) = call(client, "POST", "/api/v1/proposals", Some(body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{proposal}");
-    proposal
-}
-
-async fn decide(
-    client: &Client,
-    proposal: &Value,
-    decision: &str,
-    extra: Value,
-) -> (StatusCode, Value) {
-    let mut body = json!({
-        "decision": decision,
-        "comment": format!("{decision}: looks right to me"),
-        "version": proposal["version"],
-    });
-    for (key, value) in extra.as_object().expect("an object") {
-        body[key] = value.clone();
-    }
-    let id = proposal["id"].as_str().expect("id");
-    call(
-        client,
-        "POST",
-        &format!("/api/v1/proposals/{id}/decision"),
-        Some(&body),
-    )
-    .await
 }
 
 async fn audit_actions(db: &apiary_server::db::Db, id: &str) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! Reusable view components, one per file.
 
 mod catalog_filters;
+mod cluster_changes_banner;
 mod connection_snippets;
 mod copyable_code;
 mod drift_approval;
@@ -23,6 +24,7 @@ mod tool_list;
 mod tool_usage_table;
 
 pub use catalog_filters::CatalogFilters;
+pub use cluster_changes_banner::ClusterChangesBanner;
 pub use connection_snippets::ConnectionSnippets;
 pub use copyable_code::CopyableCode;
 pub use drift_approval::DriftApproval;

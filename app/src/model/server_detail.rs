@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::cluster_changes::ClusterChanges;
 use super::{Health, Lifecycle, Transport};
 
 /// One server's page.
@@ -27,6 +28,10 @@ pub struct ServerDetail {
     pub snippets: Vec<Snippet>,
     /// The `MCPServer` manifest, or why there is none.
     pub manifest: Manifest,
+    /// In Kubernetes mode, how the cluster compares with the approved revision; `None` in
+    /// local mode.
+    #[serde(default)]
+    pub cluster: Option<ClusterChanges>,
 }
 
 /// A server's metadata and state.

@@ -4,8 +4,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::load_server_detail;
 use crate::components::{
-    CallLatencyChart, ConnectionSnippets, CopyableCode, DriftApproval, LatencyChart, PageSection,
-    PolicyFindings, ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
+    CallLatencyChart, ClusterChangesBanner, ConnectionSnippets, CopyableCode, DriftApproval,
+    LatencyChart, PageSection, PolicyFindings, ServerOverviewView, SnapshotHistory, ToolList,
+    ToolUsageTable,
 };
 use crate::model::server_detail::{Manifest, ServerDetail};
 
@@ -79,6 +80,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
         detail.overview.owner_team.clone(),
     );
     let tool_count = detail.tools.len();
+    let cluster = view! { <ClusterChangesBanner id=id.clone() owner_team=owner.2.clone() changes=detail.cluster published /> };
     let manifest = match detail.manifest {
         Manifest::Yaml(yaml) => {
             view! { <CopyableCode label="MCPServer manifest".to_owned() code=yaml /> }.into_any()
@@ -103,6 +105,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
                 <AdminLinks id=admin_id />
             </ul>
         </nav>
+        {cluster}
         <div class="mt-4"><ServerOverviewView overview=detail.overview /></div>
         <PageSection id="tools" title="Tools"><ToolList tools=detail.tools /></PageSection>
         <PageSection id="health" title="Fetch latency"><LatencyChart samples=detail.health /></PageSection>

@@ -14,6 +14,7 @@ use apiary_app::services::{ServerPageService, ServiceError};
 
 use crate::db::{json_column, Db, DbError};
 use crate::gateway::usage;
+use crate::onboarding::cluster_changes;
 use crate::registry::curation::{self, curated_tools};
 use crate::registry::export::client_snippets;
 use crate::registry::store::{SnapshotStore, StoredSnapshot, GATEWAY_HEALTH_WINDOW_MS};
@@ -29,11 +30,12 @@ pub const CHART_SAMPLES: i64 = 200;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Reads server pages from the database.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerPages {
     db: Db,
     slow_ms: i64,
     public_url: String,
+    cluster: Option<kube::Client>,
 }
 
 /// The `servers` row of one server, with its snapshot pointers.
@@ -52,7 +54,15 @@ impl ServerPages {
             db,
             slow_ms: registry.slow_ms,
             public_url: registry.public_url.clone(),
+            cluster: None,
         }
+    }
+
+    /// The same pages comparing each server with the cluster (Kubernetes mode; `None` keeps
+    /// the comparison off).
+    pub fn with_cluster(mut self, client: Option<kube::Client>) -> Self {
+        self.cluster = client;
+        self
     }
 
     /// Everything the page of `namespace/name` shows, or `None` when there is no such server.
@@ -103,8 +113,15 @@ impl ServerPages {
                 .and_then(|d| pending_drift(&l.id, l.fetched_at, d)),
             _ => None,
         };
+        let cluster = match &self.cluster {
+            Some(client) => {
+                Some(cluster_changes::check(&self.db, client, &server.id, namespace, name).await?)
+            }
+            None => None,
+        };
         let overview = server.overview;
         Ok(Some(ServerDetail {
+            cluster,
             tools: tools
                 .into_iter()
                 .map(|t| ToolView {

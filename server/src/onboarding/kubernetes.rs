@@ -14,10 +14,27 @@ use crate::operator::render::FIELD_MANAGER;
 
 use super::manifest::manifest_object;
 
-fn mcpservers(client: &Client, namespace: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(GROUP, LEGACY_VERSION, "MCPServer");
-    let resource = ApiResource::from_gvk_with_plural(&gvk, "mcpservers");
+/// The untyped API of Apiary's `kind` (plural `plural`) at `version` in `namespace`: objects
+/// exactly as the apiserver serves them.
+pub fn resources(
+    client: &Client,
+    namespace: &str,
+    version: &str,
+    (kind, plural): (&str, &str),
+) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk(GROUP, version, kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
     Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// `MCPServer`s at `v1alpha1`, the version of the revision manifests.
+pub fn mcpservers(client: &Client, namespace: &str) -> Api<DynamicObject> {
+    resources(
+        client,
+        namespace,
+        LEGACY_VERSION,
+        ("MCPServer", "mcpservers"),
+    )
 }
 
 /// True for a spec the cluster has no workload for: a remote `url` server, which only the

@@ -12,11 +12,14 @@
 //! - [`decide`]: who may decide, and how;
 //! - [`apply`]: applying an approved proposal, all or nothing;
 //! - [`kubernetes`]: the cluster side of an apply in Kubernetes mode;
+//! - [`outside_changes`] and [`cluster_changes`]: a resource changed in the cluster outside
+//!   Apiary, against the revision Apiary applied;
 //! - [`api`]: the JSON API;
 //! - [`console`]: what the console's proposal pages and forms reach.
 
 pub mod api;
 pub mod apply;
+pub mod cluster_changes;
 pub mod cluster_watch;
 pub mod console;
 pub mod decide;
@@ -26,6 +29,7 @@ pub mod kubernetes;
 pub mod manifest;
 pub mod manifest_diff;
 pub mod model;
+pub mod outside_changes;
 pub mod revision_diff;
 pub mod revisions;
 pub mod secrets;

@@ -92,27 +92,46 @@ pub async fn record(conn: &mut AnyConnection, revision: NewRevision<'_>) -> Resu
     Ok(number)
 }
 
+const COLUMNS: &str = "number, manifest, spec, metadata, proposal_id, actor, applied_at";
+
 /// Every revision of `namespace/name`, oldest first.
 pub async fn list(db: &Db, namespace: &str, name: &str) -> Result<Vec<Revision>, DbError> {
-    let rows = sqlx::query(
-        "SELECT number, manifest, spec, metadata, proposal_id, actor, applied_at \
-         FROM server_revisions WHERE namespace = $1 AND name = $2 ORDER BY number",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM server_revisions WHERE namespace = $1 AND name = $2 ORDER BY number"
+    ))
     .bind(namespace)
     .bind(name)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Revision {
-                number: row.try_get("number")?,
-                manifest: row.try_get("manifest")?,
-                spec: json_column(row, "spec")?.unwrap_or(Value::Null),
-                metadata: json_column(row, "metadata")?.unwrap_or(Value::Null),
-                proposal_id: row.try_get("proposal_id")?,
-                actor: row.try_get("actor")?,
-                applied_at: row.try_get("applied_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(from_row).collect()
+}
+
+/// The newest revision of `namespace/name` that an approved proposal applied (direct
+/// registrations never reach the cluster), if any.
+pub async fn latest_from_proposal(
+    db: &Db,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Revision>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM server_revisions WHERE namespace = $1 AND name = $2 \
+         AND proposal_id IS NOT NULL ORDER BY number DESC LIMIT 1"
+    ))
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(db.pool())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Revision, DbError> {
+    Ok(Revision {
+        number: row.try_get("number")?,
+        manifest: row.try_get("manifest")?,
+        spec: json_column(row, "spec")?.unwrap_or(Value::Null),
+        metadata: json_column(row, "metadata")?.unwrap_or(Value::Null),
+        proposal_id: row.try_get("proposal_id")?,
+        actor: row.try_get("actor")?,
+        applied_at: row.try_get("applied_at")?,
+    })
 }

@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::curate::routes())
         .merge(crate::onboarding::api::routes())
         .merge(crate::onboarding::revision_diff::routes())
+        .merge(crate::onboarding::cluster_changes::routes())
         .merge(crate::gateway::routes())
         .merge(crate::auth::routes())
         .merge(crate::auth::resource::routes())

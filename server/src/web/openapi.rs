@@ -31,6 +31,7 @@ use utoipa::OpenApi;
         crate::gateway::access::api::replace,
         crate::audit::export::export,
         crate::onboarding::revision_diff::diff,
+        crate::onboarding::cluster_changes::show,
         super::servers_api::register,
         super::servers_api::remove,
         crate::onboarding::api::propose,

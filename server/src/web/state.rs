@@ -116,7 +116,10 @@ impl AppState {
     pub fn services(&self) -> Services {
         Services {
             catalog: Arc::new(self.servers.clone()),
-            server_pages: Arc::new(ServerPages::new(self.db.clone(), &self.registry)),
+            server_pages: Arc::new(
+                ServerPages::new(self.db.clone(), &self.registry)
+                    .with_cluster(self.cluster().cloned()),
+            ),
             audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
             drift: Arc::new(crate::registry::drift_review::DriftApprovals(self.clone())),
             curation: Arc::new(crate::console::curate::CurationForms::new(
@@ -131,6 +134,13 @@ impl AppState {
 }
 
 impl AppState {
+    /// The cluster client when Apiary runs the Kubernetes runtime; `None` in local mode.
+    pub fn cluster(&self) -> Option<&kube::Client> {
+        self.kube
+            .as_ref()
+            .filter(|_| self.settings.runtime == crate::config::Runtime::Kubernetes)
+    }
+
     /// The database id of server `namespace/name`, or a 404 that names it.
     pub async fn server_id(&self, namespace: &str, name: &str) -> Result<String, ApiError> {
         self.servers

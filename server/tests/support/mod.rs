@@ -8,6 +8,7 @@ pub mod http;
 pub mod kube;
 pub mod mcp_servers;
 pub mod oidc;
+pub mod proposals;
 pub mod seed;
 pub mod signed_in;
 

@@ -16,7 +16,7 @@ use super::Curation;
 
 /// The field manager of Apiary's curation writes (the `MCPServer` itself belongs to `apiary`,
 /// so a curation never takes over or drops the server's other fields).
-const FIELD_MANAGER: &str = "apiary-curation";
+pub const FIELD_MANAGER: &str = "apiary-curation";
 
 /// The `MCPToolConfig` spec of `curation`: hidden tools become exact deny patterns.
 pub fn tool_config_spec(curation: &Curation) -> MCPToolConfigSpec {
