@@ -4,24 +4,15 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use support::gateway::register_and_refresh;
 use support::mcp_servers::testmcp_http;
+use support::registry;
 use support::signed_in::{self, Client};
 
 async fn registry_tools(http: &reqwest::Client, base: &str) -> Vec<(String, String)> {
-    let list: Value = http
-        .get(format!("{base}/v0.1/servers"))
-        .send()
-        .await
-        .expect("registry")
-        .json()
-        .await
-        .expect("JSON");
-    list["servers"][0]["_meta"]["dev.apiary/server"]["tools"]
-        .as_array()
-        .expect("tools")
+    registry::tools(&registry::servers(http, base).await["servers"][0])
         .iter()
         .map(|t| {
             (

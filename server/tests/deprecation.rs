@@ -6,6 +6,7 @@ mod support;
 
 use serde_json::{json, Value};
 
+use support::registry;
 use support::signed_in::{self, Client, SignedInApp};
 
 async fn register(admin: &Client, app: &SignedInApp, id: &str) {
@@ -33,22 +34,8 @@ async fn deprecate(client: &Client, app: &SignedInApp, body: Value) -> (u16, Val
 }
 
 async fn registry_entry(client: &Client, app: &SignedInApp) -> Value {
-    let list: Value = client
-        .http
-        .get(format!("{}/v0.1/servers", app.url))
-        .send()
-        .await
-        .expect("registry")
-        .json()
-        .await
-        .expect("JSON");
-    list["servers"]
-        .as_array()
-        .expect("servers")
-        .iter()
-        .find(|s| s["server"]["name"] == "old/osv")
-        .cloned()
-        .expect("old/osv is listed")
+    let list = registry::servers(&client.http, &app.url).await;
+    registry::entry(&list, "old/osv").clone()
 }
 
 #[tokio::test]

@@ -4,44 +4,19 @@
 
 mod support;
 
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
+use support::mcp_client::tool_names;
 use support::mcp_servers::testmcp_http;
+use support::registry;
 use support::signed_in::{self, Client, SignedInApp};
 
 async fn published_tools(client: &Client, app: &SignedInApp) -> Vec<Value> {
-    let list: Value = client
-        .http
-        .get(format!("{}/v0.1/servers", app.url))
-        .send()
-        .await
-        .expect("registry")
-        .json()
-        .await
-        .expect("JSON");
-    list["servers"][0]["_meta"]["dev.apiary/server"]["tools"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    registry::tools(&registry::servers(&client.http, &app.url).await["servers"][0])
 }
 
 async fn gateway_tools(app: &SignedInApp) -> Vec<String> {
-    let client = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("drift-test", "0"),
-    )
-    .serve(StreamableHttpClientTransport::from_uri(format!(
-        "{}/mcp/drift/tools",
-        app.url
-    )))
-    .await
-    .expect("connect");
-    let tools = client.list_all_tools().await.expect("tools");
-    client.cancel().await.expect("close");
-    tools.iter().map(|t| t.name.to_string()).collect()
+    tool_names(&format!("{}/mcp/drift/tools", app.url)).await
 }
 
 async fn approve(
