@@ -141,8 +141,7 @@ async fn only_admins_curate() {
     let Some(app) = signed_in::start(&db).await else {
         return;
     };
-    let adam = Client::new(&app);
-    adam.sign_in_as("adam").await;
+    let adam = Client::signed_in(&app, "adam").await;
     let registered = adam
         .http
         .put(format!("{}/api/v1/servers/cur/owned", app.url))
@@ -151,8 +150,7 @@ async fn only_admins_curate() {
         .await
         .expect("register");
     assert!(registered.status().is_success());
-    let olga = Client::new(&app);
-    olga.sign_in_as("olga").await;
+    let olga = Client::signed_in(&app, "olga").await;
     let page = olga
         .page("/servers/cur/owned/curate")
         .await

@@ -44,14 +44,11 @@ async fn owners_deprecate_with_a_message_and_a_replacement() {
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let adam = Client::new(&app);
-        adam.sign_in_as("adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         register(&adam, &app, "old/osv").await;
         register(&adam, &app, "new/osv").await;
-        let olga = Client::new(&app);
-        olga.sign_in_as("olga").await;
-        let otto = Client::new(&app);
-        otto.sign_in_as("otto").await;
+        let olga = Client::signed_in(&app, "olga").await;
+        let otto = Client::signed_in(&app, "otto").await;
 
         let message = "Use new/osv: it covers PyPI too";
         let (status, _) = deprecate(&otto, &app, json!({ "message": message })).await;

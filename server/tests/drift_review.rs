@@ -54,8 +54,7 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
         )
         .expect("write");
         let backend = testmcp_http(&["--tools", tools.to_str().expect("path")]).await;
-        let adam = Client::new(&app);
-        adam.sign_in_as("adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         let registered = adam
             .http
             .put(format!("{}/api/v1/servers/drift/tools", app.url))
@@ -100,10 +99,8 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
         );
         assert_eq!(gateway_tools(&app).await, ["echo"], "the gateway agrees");
 
-        let olga = Client::new(&app);
-        olga.sign_in_as("olga").await;
-        let otto = Client::new(&app);
-        otto.sign_in_as("otto").await;
+        let olga = Client::signed_in(&app, "olga").await;
+        let otto = Client::signed_in(&app, "otto").await;
         let reviews: Value = olga
             .http
             .get(format!("{}/api/v1/drift-reviews", app.url))
@@ -145,8 +142,7 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
             page.contains("name=\"comment\""),
             "with an approval form for olga"
         );
-        let carol = Client::new(&app);
-        carol.sign_in_as("carol").await;
+        let carol = Client::signed_in(&app, "carol").await;
         let page = carol
             .page("/servers/drift/tools")
             .await
