@@ -3,6 +3,7 @@
 mod catalog_filters;
 mod connection_snippets;
 mod copyable_code;
+mod data_table;
 mod drift_approval;
 mod empty_state;
 mod health_badge;
@@ -25,6 +26,7 @@ mod tool_usage_table;
 pub use catalog_filters::CatalogFilters;
 pub use connection_snippets::ConnectionSnippets;
 pub use copyable_code::CopyableCode;
+pub use data_table::DataTable;
 pub use drift_approval::DriftApproval;
 pub use empty_state::EmptyState;
 pub use health_badge::HealthBadge;
