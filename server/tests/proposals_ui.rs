@@ -8,7 +8,7 @@ mod support;
 
 use reqwest::header::{ACCEPT, ORIGIN};
 use reqwest::StatusCode;
-use support::signed_in::{self, location, Client, SignedInApp};
+use support::signed_in::{self, location, Client};
 
 /// The HTML of `path`, which must answer 200.
 async fn html(client: &Client, path: &str) -> String {
