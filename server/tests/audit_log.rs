@@ -33,6 +33,17 @@ async fn changes(http: &reqwest::Client, base: &str) {
     assert_eq!(access.status(), 200);
 }
 
+/// The body of `GET url` as text.
+async fn text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("text")
+}
+
 fn rows(html: &str) -> usize {
     html.matches("data-testid=\"audit-row\"").count()
 }
@@ -50,14 +61,7 @@ async fn changes_show_filter_and_export() {
         assert!(empty.text().await.expect("HTML").contains("No entries"));
         changes(&http, &base).await;
 
-        let page = http
-            .get(format!("{base}/admin/audit"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("HTML");
+        let page = text(&http, &format!("{base}/admin/audit")).await;
         assert_eq!(
             rows(&page),
             4,
@@ -66,23 +70,9 @@ async fn changes_show_filter_and_export() {
         for action in ["server.register", "server.curate", "server.access"] {
             assert!(page.contains(action), "{action} is listed");
         }
-        let curations = http
-            .get(format!("{base}/admin/audit?action=server.curate"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("HTML");
+        let curations = text(&http, &format!("{base}/admin/audit?action=server.curate")).await;
         assert_eq!(rows(&curations), 1, "filtered by action");
-        let two = http
-            .get(format!("{base}/admin/audit?target=audit%2Ftwo"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("HTML");
+        let two = text(&http, &format!("{base}/admin/audit?target=audit%2Ftwo")).await;
         assert_eq!(rows(&two), 2, "filtered by target");
 
         let csv_text = http
@@ -117,14 +107,7 @@ async fn changes_show_filter_and_export() {
         assert_eq!(&records[0][2], "local-admin");
         assert!(!records[0][6].is_empty(), "an after hash");
 
-        let jsonl = http
-            .get(format!("{base}/api/v1/audit/export?format=jsonl"))
-            .send()
-            .await
-            .expect("jsonl")
-            .text()
-            .await
-            .expect("text");
+        let jsonl = text(&http, &format!("{base}/api/v1/audit/export?format=jsonl")).await;
         let lines: Vec<Value> = jsonl
             .lines()
             .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
@@ -149,11 +132,9 @@ async fn only_admins_read_the_audit_log() {
     let Some(app) = signed_in::start(&db).await else {
         return;
     };
-    let admin = Client::new(&app);
-    admin.sign_in_as("adam").await;
+    let admin = Client::signed_in(&app, "adam").await;
     changes(&admin.http, &app.url).await;
-    let olga = Client::new(&app);
-    olga.sign_in_as("olga").await;
+    let olga = Client::signed_in(&app, "olga").await;
     let refused = olga
         .http
         .get(format!("{}/api/v1/audit/export?format=jsonl", app.url))
@@ -161,15 +142,7 @@ async fn only_admins_read_the_audit_log() {
         .await
         .expect("export");
     assert_eq!(refused.status(), 403);
-    let page = olga
-        .http
-        .get(format!("{}/admin/audit", app.url))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("HTML");
+    let page = text(&olga.http, &format!("{}/admin/audit", app.url)).await;
     assert!(
         page.contains("may not read the audit log"),
         "the page says why"
@@ -180,15 +153,7 @@ async fn only_admins_read_the_audit_log() {
         "no link for a non-admin"
     );
 
-    let allowed = admin
-        .http
-        .get(format!("{}/admin/audit", app.url))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("HTML");
+    let allowed = text(&admin.http, &format!("{}/admin/audit", app.url)).await;
     assert_eq!(rows(&allowed), 4);
     assert!(
         allowed.contains("href=\"/admin/audit\""),

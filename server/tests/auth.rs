@@ -219,8 +219,7 @@ async fn an_expired_id_token_is_refused() {
 #[tokio::test]
 async fn a_person_without_an_apiary_group_is_told_so() {
     for (_db, app) in apps(false).await {
-        let browser = Client::new(&app);
-        browser.sign_in_as("nora").await;
+        let browser = Client::signed_in(&app, "nora").await;
         let page = browser.page("/").await;
         assert_eq!(page.status(), StatusCode::FORBIDDEN);
         let text = page.text().await.expect("body");

@@ -14,14 +14,14 @@ use serde_json::{json, Value};
 use apiary_server::config::Runtime;
 use apiary_server::onboarding::kubernetes::mcpservers;
 use apiary_server::operator::crd::MCPToolConfig;
-use support::proposals::{call, decide, propose, signed_in_as};
+use support::proposals::{decide, propose};
 use support::signed_in::{self, Client};
 
 const IMAGE: &str = "ghcr.io/stackloklabs/osv-mcp/server:0.1.0";
 
 async fn changes(client: &Client, namespace: &str) -> Value {
     let path = format!("/api/v1/servers/{namespace}/osv/cluster-changes");
-    let (status, body) = call(client, "GET", &path, None).await;
+    let (status, body) = client.call("GET", &path, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
@@ -59,10 +59,10 @@ async fn a_resource_changed_outside_apiary_shows_against_the_approved_revision()
             return;
         };
         let (paul, olga) = (
-            signed_in_as(&app, "paul").await,
-            signed_in_as(&app, "olga").await,
+            Client::signed_in(&app, "paul").await,
+            Client::signed_in(&app, "olga").await,
         );
-        let carol = signed_in_as(&app, "carol").await;
+        let carol = Client::signed_in(&app, "carol").await;
         let proposal = propose(
             &paul,
             &json!({
@@ -167,7 +167,7 @@ async fn a_resource_changed_outside_apiary_shows_against_the_approved_revision()
         else {
             return;
         };
-        let carol_blind = signed_in_as(&blind, "carol").await;
+        let carol_blind = Client::signed_in(&blind, "carol").await;
         let body = changes(&carol_blind, &namespace).await;
         assert_eq!(body["status"], "unreadable", "{body}");
         assert!(

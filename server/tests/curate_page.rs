@@ -4,24 +4,15 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use support::gateway::register_and_refresh;
 use support::mcp_servers::testmcp_http;
+use support::registry;
 use support::signed_in::{self, Client};
 
 async fn registry_tools(http: &reqwest::Client, base: &str) -> Vec<(String, String)> {
-    let list: Value = http
-        .get(format!("{base}/v0.1/servers"))
-        .send()
-        .await
-        .expect("registry")
-        .json()
-        .await
-        .expect("JSON");
-    list["servers"][0]["_meta"]["dev.apiary/server"]["tools"]
-        .as_array()
-        .expect("tools")
+    registry::tools(&registry::servers(http, base).await["servers"][0])
         .iter()
         .map(|t| {
             (
@@ -150,8 +141,7 @@ async fn only_admins_curate() {
     let Some(app) = signed_in::start(&db).await else {
         return;
     };
-    let adam = Client::new(&app);
-    adam.sign_in_as("adam").await;
+    let adam = Client::signed_in(&app, "adam").await;
     let registered = adam
         .http
         .put(format!("{}/api/v1/servers/cur/owned", app.url))
@@ -160,8 +150,7 @@ async fn only_admins_curate() {
         .await
         .expect("register");
     assert!(registered.status().is_success());
-    let olga = Client::new(&app);
-    olga.sign_in_as("olga").await;
+    let olga = Client::signed_in(&app, "olga").await;
     let page = olga
         .page("/servers/cur/owned/curate")
         .await

@@ -6,6 +6,7 @@ mod support;
 
 use serde_json::{json, Value};
 
+use support::registry;
 use support::signed_in::{self, Client, SignedInApp};
 
 async fn register(admin: &Client, app: &SignedInApp, id: &str) {
@@ -33,22 +34,8 @@ async fn deprecate(client: &Client, app: &SignedInApp, body: Value) -> (u16, Val
 }
 
 async fn registry_entry(client: &Client, app: &SignedInApp) -> Value {
-    let list: Value = client
-        .http
-        .get(format!("{}/v0.1/servers", app.url))
-        .send()
-        .await
-        .expect("registry")
-        .json()
-        .await
-        .expect("JSON");
-    list["servers"]
-        .as_array()
-        .expect("servers")
-        .iter()
-        .find(|s| s["server"]["name"] == "old/osv")
-        .cloned()
-        .expect("old/osv is listed")
+    let list = registry::servers(&client.http, &app.url).await;
+    registry::entry(&list, "old/osv").clone()
 }
 
 #[tokio::test]
@@ -57,14 +44,11 @@ async fn owners_deprecate_with_a_message_and_a_replacement() {
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let adam = Client::new(&app);
-        adam.sign_in_as("adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         register(&adam, &app, "old/osv").await;
         register(&adam, &app, "new/osv").await;
-        let olga = Client::new(&app);
-        olga.sign_in_as("olga").await;
-        let otto = Client::new(&app);
-        otto.sign_in_as("otto").await;
+        let olga = Client::signed_in(&app, "olga").await;
+        let otto = Client::signed_in(&app, "otto").await;
 
         let message = "Use new/osv: it covers PyPI too";
         let (status, _) = deprecate(&otto, &app, json!({ "message": message })).await;

@@ -4,44 +4,19 @@
 
 mod support;
 
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
+use support::mcp_client::tool_names;
 use support::mcp_servers::testmcp_http;
+use support::registry;
 use support::signed_in::{self, Client, SignedInApp};
 
 async fn published_tools(client: &Client, app: &SignedInApp) -> Vec<Value> {
-    let list: Value = client
-        .http
-        .get(format!("{}/v0.1/servers", app.url))
-        .send()
-        .await
-        .expect("registry")
-        .json()
-        .await
-        .expect("JSON");
-    list["servers"][0]["_meta"]["dev.apiary/server"]["tools"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    registry::tools(&registry::servers(&client.http, &app.url).await["servers"][0])
 }
 
 async fn gateway_tools(app: &SignedInApp) -> Vec<String> {
-    let client = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("drift-test", "0"),
-    )
-    .serve(StreamableHttpClientTransport::from_uri(format!(
-        "{}/mcp/drift/tools",
-        app.url
-    )))
-    .await
-    .expect("connect");
-    let tools = client.list_all_tools().await.expect("tools");
-    client.cancel().await.expect("close");
-    tools.iter().map(|t| t.name.to_string()).collect()
+    tool_names(&format!("{}/mcp/drift/tools", app.url)).await
 }
 
 async fn approve(
@@ -79,8 +54,7 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
         )
         .expect("write");
         let backend = testmcp_http(&["--tools", tools.to_str().expect("path")]).await;
-        let adam = Client::new(&app);
-        adam.sign_in_as("adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         let registered = adam
             .http
             .put(format!("{}/api/v1/servers/drift/tools", app.url))
@@ -125,10 +99,8 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
         );
         assert_eq!(gateway_tools(&app).await, ["echo"], "the gateway agrees");
 
-        let olga = Client::new(&app);
-        olga.sign_in_as("olga").await;
-        let otto = Client::new(&app);
-        otto.sign_in_as("otto").await;
+        let olga = Client::signed_in(&app, "olga").await;
+        let otto = Client::signed_in(&app, "otto").await;
         let reviews: Value = olga
             .http
             .get(format!("{}/api/v1/drift-reviews", app.url))
@@ -170,8 +142,7 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
             page.contains("name=\"comment\""),
             "with an approval form for olga"
         );
-        let carol = Client::new(&app);
-        carol.sign_in_as("carol").await;
+        let carol = Client::signed_in(&app, "carol").await;
         let page = carol
             .page("/servers/drift/tools")
             .await

@@ -5,29 +5,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, GetPromptRequestParams,
-    Implementation, ReadResourceRequestParams,
-};
-use rmcp::service::{RoleClient, RunningService, ServiceError};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::ServiceExt;
+use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams};
+use rmcp::service::ServiceError;
 use serde_json::{json, Value};
 
 use support::gateway::{register, register_and_refresh};
+use support::mcp_client::{call, connect, names, text_of, Client};
 use support::mcp_servers::{everything_http, testmcp_http};
-
-type Client = RunningService<RoleClient, ClientConfig>;
-
-async fn connect(url: &str) -> Client {
-    ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("apiary-gateway-test", "0"),
-    )
-    .serve(StreamableHttpClientTransport::from_uri(url))
-    .await
-    .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
-}
+use support::registry;
 
 async fn put_curation(
     http: &reqwest::Client,
@@ -43,10 +28,6 @@ async fn put_curation(
         .expect("curate");
     let status = response.status().as_u16();
     (status, response.json().await.expect("JSON"))
-}
-
-fn names(tools: &[rmcp::model::Tool]) -> Vec<String> {
-    tools.iter().map(|t| t.name.to_string()).collect()
 }
 
 fn mcp_error(result: Result<impl std::fmt::Debug, ServiceError>) -> (i32, String) {
@@ -126,20 +107,13 @@ async fn curation_is_enforced_through_the_gateway() {
             Some(true)
         );
 
-        let arguments = json!({ "text": "hi" }).as_object().cloned();
-        let mut call = CallToolRequestParams::new("shout");
-        call.arguments = arguments.clone();
-        let result = client
-            .call_tool(call)
-            .await
-            .expect("the renamed tool works");
-        let text = serde_json::to_string(&result.content).expect("JSON");
+        let arguments = json!({ "text": "hi" });
+        let text = text_of(&client, call("shout", arguments.clone())).await;
         assert!(text.contains("hi"), "{text}");
 
         for hidden in ["secret", "upper", "nonexistent"] {
-            let mut call = CallToolRequestParams::new(hidden);
-            call.arguments = arguments.clone();
-            let (code, message) = mcp_error(client.call_tool(call).await);
+            let (code, message) =
+                mcp_error(client.call_tool(call(hidden, arguments.clone())).await);
             assert_eq!(code, -32602, "{hidden}");
             assert_eq!(message, format!("Unknown tool: {hidden}"));
         }
@@ -151,23 +125,10 @@ async fn curation_is_enforced_through_the_gateway() {
         );
         client.cancel().await.expect("close the client");
 
-        let list: Value = http
-            .get(format!("{base}/v0.1/servers"))
-            .send()
-            .await
-            .expect("registry")
-            .json()
-            .await
-            .expect("JSON");
-        let registry_tools: Vec<_> = list["servers"][0]["_meta"]["dev.apiary/server"]["tools"]
-            .as_array()
-            .expect("tools")
-            .iter()
-            .map(|t| t["name"].clone())
-            .collect();
+        let list = registry::servers(&http, &base).await;
         assert_eq!(
-            registry_tools,
-            [json!("echo"), json!("shout")],
+            registry::tool_names(&list["servers"][0]),
+            ["echo", "shout"],
             "the registry agrees"
         );
 
@@ -316,12 +277,8 @@ async fn everything_else_passes_through_unchanged() {
         .expect("prompt");
     assert_eq!(as_json(&via_gateway), as_json(&own));
 
-    let mut echo = CallToolRequestParams::new("echo");
-    echo.arguments = json!({ "message": "through the gateway" })
-        .as_object()
-        .cloned();
-    let result = gateway.call_tool(echo).await.expect("echo");
-    let text = serde_json::to_string(&result.content).expect("JSON");
+    let echo = call("echo", json!({ "message": "through the gateway" }));
+    let text = text_of(&gateway, echo).await;
     assert!(text.contains("through the gateway"), "{text}");
 
     gateway.cancel().await.expect("close");

@@ -163,8 +163,7 @@ async fn per_server_access_opens_the_endpoint_or_narrows_it_to_roles_and_teams()
     let (_backend, _dir) = publish_echo(&app).await;
     let endpoint = format!("{}/mcp/gw/echo", app.url);
     let access_url = format!("{}/api/v1/servers/gw/echo/access", app.url);
-    let admin = Client::new(&app);
-    admin.sign_in_as("adam").await;
+    let admin = Client::signed_in(&app, "adam").await;
     let put = |policy: Value| {
         let http = admin.http.clone();
         let url = access_url.clone();
@@ -231,8 +230,7 @@ async fn per_server_access_opens_the_endpoint_or_narrows_it_to_roles_and_teams()
     assert!(status.is_client_error(), "{status} {answer}");
     assert!(answer.to_string().contains("roles"), "{answer}");
 
-    let owner = Client::new(&app);
-    owner.sign_in_as("olga").await;
+    let owner = Client::signed_in(&app, "olga").await;
     let refused = owner
         .http
         .put(&access_url)

@@ -8,12 +8,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
 use support::gateway::{refresh, register_spec};
+use support::mcp_client::{call, connect};
 use support::mcp_servers::TESTMCP;
 
 #[tokio::test]
@@ -65,13 +63,7 @@ async fn sigterm_lets_calls_in_flight_finish_and_closes_idle_streams() {
     refresh(&http, &base, "team/slow").await;
 
     let url = format!("{base}/mcp/team/slow");
-    let client = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("drain-test", "0"),
-    )
-    .serve(StreamableHttpClientTransport::from_uri(url.as_str()))
-    .await
-    .expect("connect");
+    let client = connect(&url).await;
     // A second session holds an idle event stream open, as clients that listen for notices do.
     let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } } });
@@ -95,9 +87,8 @@ async fn sigterm_lets_calls_in_flight_finish_and_closes_idle_streams() {
 
     let peer = client.peer().clone();
     let call = tokio::spawn(async move {
-        let mut call = CallToolRequestParams::new("slow");
-        call.arguments = json!({ "text": "finished" }).as_object().cloned();
-        peer.call_tool(call).await
+        peer.call_tool(call("slow", json!({ "text": "finished" })))
+            .await
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stopping = Instant::now();

@@ -137,9 +137,8 @@ async fn a_message_for_an_unknown_session_is_refused() {
 
 #[tokio::test]
 async fn legacy_sse_servers_are_published_over_streamable_http() {
-    use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
-    use rmcp::transport::StreamableHttpClientTransport;
-    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use support::mcp_client::{call, connect, names, text_of};
 
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
@@ -161,27 +160,15 @@ async fn legacy_sse_servers_are_published_over_streamable_http() {
         .expect("curate");
     assert_eq!(curated.status(), 200);
 
-    let connect = || {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("legacy-backend-test", "0"),
-        )
-        .serve(StreamableHttpClientTransport::from_uri(format!(
-            "{base}/mcp/legacy/everything"
-        )))
-    };
+    let url = format!("{base}/mcp/legacy/everything");
     // Two sessions at once: each has a connection of its own to the legacy server.
-    let (first, second) = tokio::join!(connect(), connect());
-    let (first, second) = (first.expect("connect"), second.expect("connect"));
+    let (first, second) = tokio::join!(connect(&url), connect(&url));
     for client in [&first, &second] {
         let tools = client.list_all_tools().await.expect("tools");
-        let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names, ["echo", "get-sum"]);
+        assert_eq!(names(&tools), ["echo", "get-sum"]);
     }
-    let mut echo = CallToolRequestParams::new("echo");
-    echo.arguments = json!({ "message": "over legacy sse" }).as_object().cloned();
-    let result = second.call_tool(echo).await.expect("echo");
-    let text = serde_json::to_string(&result.content).expect("JSON");
+    let echo = call("echo", json!({ "message": "over legacy sse" }));
+    let text = text_of(&second, echo).await;
     assert!(text.contains("over legacy sse"), "{text}");
     let refused = first
         .call_tool(CallToolRequestParams::new("get-env"))

@@ -4,44 +4,13 @@
 
 mod support;
 
-use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation,
-    ReadResourceRequestParams,
-};
-use rmcp::service::{RoleClient, RunningService, ServiceError};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::ServiceExt;
+use rmcp::model::ReadResourceRequestParams;
+use rmcp::service::ServiceError;
 use serde_json::{json, Value};
 
 use support::gateway::{refresh, register_spec};
+use support::mcp_client::{call, connect, names, text_of, Client};
 use support::mcp_servers::{everything, mcp_time, TESTMCP};
-
-type Client = RunningService<RoleClient, ClientConfig>;
-
-async fn connect(url: &str) -> Client {
-    ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("apiary-gateway-test", "0"),
-    )
-    .serve(StreamableHttpClientTransport::from_uri(url))
-    .await
-    .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
-}
-
-fn names(tools: &[rmcp::model::Tool]) -> Vec<String> {
-    tools.iter().map(|t| t.name.to_string()).collect()
-}
-
-fn call(tool: &str, arguments: Value) -> CallToolRequestParams {
-    let mut call = CallToolRequestParams::new(tool.to_owned());
-    call.arguments = arguments.as_object().cloned();
-    call
-}
-
-async fn text_of(client: &Client, call: CallToolRequestParams) -> String {
-    let result = client.call_tool(call).await.expect("tools/call");
-    serde_json::to_string(&result.content).expect("JSON")
-}
 
 #[tokio::test]
 async fn sessions_share_one_stdio_process_with_curation_enforced() {

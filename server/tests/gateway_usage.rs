@@ -4,14 +4,14 @@
 
 mod support;
 
-use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::ServiceExt;
-use serde_json::{json, Value};
+use rmcp::model::CallToolRequestParams;
+use serde_json::json;
 
 use apiary_server::web::AppState;
 use support::gateway::register_and_refresh;
+use support::mcp_client::connect;
 use support::mcp_servers::testmcp_http;
+use support::registry;
 
 #[tokio::test]
 async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
@@ -56,15 +56,7 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
             "an empty state before any call"
         );
 
-        let client = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("usage-test", "0"),
-        )
-        .serve(StreamableHttpClientTransport::from_uri(format!(
-            "{base}/mcp/{id}"
-        )))
-        .await
-        .expect("connect");
+        let client = connect(&format!("{base}/mcp/{id}")).await;
         for tool in ["echo", "echo", "echo", "boom", "boom", "boom"] {
             let _ = client.call_tool(CallToolRequestParams::new(tool)).await;
         }
@@ -113,20 +105,8 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
         );
 
         // Half the calls failed in the newest interval: the server is failing everywhere.
-        let list: Value = http
-            .get(format!("{base}/v0.1/servers"))
-            .send()
-            .await
-            .expect("registry")
-            .json()
-            .await
-            .expect("JSON");
-        let entry = list["servers"]
-            .as_array()
-            .expect("servers")
-            .iter()
-            .find(|s| s["server"]["name"] == id)
-            .unwrap_or_else(|| panic!("{id} is listed: {list}"));
+        let list = registry::servers(&http, &base).await;
+        let entry = registry::entry(&list, &id);
         assert_eq!(
             entry["_meta"]["dev.apiary/server"]["health"]["status"], "failing",
             "{entry}"

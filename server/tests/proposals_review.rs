@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::proposals::{call, decide, propose, signed_in_as};
+use support::proposals::{decide, propose};
 use support::signed_in::{self, Client, SignedInApp};
 
 /// A remote server on a closed loopback port: the local runtime records it, nothing runs.
@@ -39,8 +39,7 @@ async fn audit_actions(db: &apiary_server::db::Db, id: &str) -> Vec<String> {
 }
 
 async fn register(admin: &Client, namespace: &str, name: &str) {
-    let (status, body) = call(
-        admin,
+    let (status, body) = admin.call(
         "PUT",
         &format!("/api/v1/servers/{namespace}/{name}"),
         Some(&json!({ "description": "Registered directly", "ownerTeam": "search", "spec": remote_spec() })),
@@ -55,14 +54,14 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let proposal = propose(&paul, &create("eyes", "fetch", remote_spec())).await;
         assert_eq!(proposal["authorName"], "Paul Proposer");
 
         let (status, refused) = decide(&paul, &proposal, "approve", json!({})).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
         let (status, refused) = decide(
-            &signed_in_as(&app, "otto").await,
+            &Client::signed_in(&app, "otto").await,
             &proposal,
             "approve",
             json!({}),
@@ -74,7 +73,7 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
             "otto owns team data, not search: {refused}"
         );
         let (status, refused) = decide(
-            &signed_in_as(&app, "carol").await,
+            &Client::signed_in(&app, "carol").await,
             &proposal,
             "approve",
             json!({}),
@@ -83,7 +82,7 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
         assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
 
         // Paul is also an owner nowhere; make the author rule visible with an admin author.
-        let adam = signed_in_as(&app, "adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         let own = propose(&adam, &create("eyes", "own", remote_spec())).await;
         let (status, refused) = decide(&adam, &own, "approve", json!({})).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
@@ -95,7 +94,7 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
         );
 
         // An owner who proposes may not approve either.
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let hers = propose(&olga, &create("eyes", "hers", remote_spec())).await;
         let (status, refused) = decide(&olga, &hers, "approve", json!({})).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
@@ -125,7 +124,9 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
             audit_actions_sorted(&["proposal.proposed", "proposal.approved", "proposal.applied"]),
             "every step is audited"
         );
-        let (_, revisions) = call(&olga, "GET", "/api/v1/servers/eyes/fetch/revisions", None).await;
+        let (_, revisions) = olga
+            .call("GET", "/api/v1/servers/eyes/fetch/revisions", None)
+            .await;
         assert_eq!(revisions["revisions"][0]["number"], 1, "{revisions}");
         assert_eq!(revisions["revisions"][0]["proposalId"], id);
         assert!(
@@ -140,7 +141,9 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
         let (status, rejected) = decide(&olga, &rejected_one, "reject", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{rejected}");
         assert_eq!(rejected["status"], "rejected");
-        let (status, _) = call(&olga, "GET", "/api/v1/servers/eyes/other/revisions", None).await;
+        let (status, _) = olga
+            .call("GET", "/api/v1/servers/eyes/other/revisions", None)
+            .await;
         assert_eq!(status, StatusCode::OK);
         let exists: Option<String> = sqlx::query_scalar(
             "SELECT id FROM servers WHERE namespace = 'eyes' AND name = 'other'",
@@ -164,9 +167,9 @@ async fn two_reviewers_deciding_at_once_exactly_one_wins_and_the_other_learns_wh
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let paul = signed_in_as(&app, "paul").await;
-        let olga = signed_in_as(&app, "olga").await;
-        let adam = signed_in_as(&app, "adam").await;
+        let paul = Client::signed_in(&app, "paul").await;
+        let olga = Client::signed_in(&app, "olga").await;
+        let adam = Client::signed_in(&app, "adam").await;
         for round in 0..3 {
             let proposal =
                 propose(&paul, &create("race", &format!("r{round}"), remote_spec())).await;
@@ -224,15 +227,15 @@ async fn a_proposal_whose_base_revision_moved_is_superseded_when_decided() {
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let adam = signed_in_as(&app, "adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         register(&adam, "moved", "osv").await;
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let proposal = propose(&paul, &update("moved", "osv")).await;
         assert_eq!(proposal["baseRevision"], 1);
         // Someone changes the server before the review.
         register(&adam, "moved", "osv").await;
 
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let (status, superseded) = decide(&olga, &proposal, "approve", json!({})).await;
         assert_eq!(status, StatusCode::CONFLICT, "{superseded}");
         assert_eq!(superseded["proposal"]["status"], "superseded");
@@ -277,14 +280,12 @@ async fn a_proposal_whose_base_revision_moved_is_superseded_when_decided() {
 
 #[tokio::test]
 async fn error_level_findings_block_owners_and_need_an_admin_override_reason() {
-    use apiary_server::registry::model::{FetchedTools, ToolDef};
-    use apiary_server::registry::policy::{check, Policy};
-    use apiary_server::registry::store::SnapshotStore;
+    use apiary_server::registry::model::ToolDef;
     for db in support::all_backends().await {
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let adam = signed_in_as(&app, "adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         register(&adam, "policy", "users").await;
         // The server's live tools ask for a password: an error-level finding.
         let tools = vec![ToolDef::new(
@@ -293,43 +294,25 @@ async fn error_level_findings_block_owners_and_need_an_admin_override_reason() {
             json!({ "type": "object", "properties": { "name": { "type": "string" }, "password": { "type": "string" } },
                     "additionalProperties": false }),
         )];
-        let findings = check(&Policy::default(), &tools);
+        let findings = support::seed::tools_with_findings(&db.db, "policy", "users", tools).await;
         assert!(findings.iter().any(|f| f.rule == "forbidden-property"));
-        let server_id: String = sqlx::query_scalar(
-            "SELECT id FROM servers WHERE namespace = 'policy' AND name = 'users'",
-        )
-        .fetch_one(db.db.pool())
-        .await
-        .expect("id");
-        let fetched = FetchedTools {
-            server_name: "users".into(),
-            server_version: "1.0.0".into(),
-            protocol_version: "2025-06-18".into(),
-            capabilities: json!({ "tools": {} }),
-            tools,
-            latency_ms: 5,
-        };
-        SnapshotStore::new(db.db.clone())
-            .record_fetch(&server_id, &fetched, "hash-1", &findings, None)
-            .await
-            .expect("record the snapshot");
 
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let proposal = propose(&paul, &update("policy", "users")).await;
-        let (status, shown) = call(
-            &paul,
-            "GET",
-            &format!("/api/v1/proposals/{}", proposal["id"].as_str().expect("id")),
-            None,
-        )
-        .await;
+        let (status, shown) = paul
+            .call(
+                "GET",
+                &format!("/api/v1/proposals/{}", proposal["id"].as_str().expect("id")),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert!(
             shown["findings"].as_array().is_some_and(|f| !f.is_empty()),
             "{shown}"
         );
 
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let (status, blocked) = decide(
             &olga,
             &proposal,
@@ -394,34 +377,32 @@ async fn an_approved_proposal_runs_on_the_local_runtime_and_appears_in_the_regis
             "args": ["--tools", tools.display().to_string()],
             "transport": "stdio",
         });
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let proposal = propose(&paul, &create("local", "words", spec)).await;
-        let (_, listed) = call(&paul, "GET", "/v0.1/servers", None).await;
+        let (_, listed) = paul.call("GET", "/v0.1/servers", None).await;
         assert!(
             !listed.to_string().contains("words"),
             "not listed before approval: {listed}"
         );
 
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let (status, applied) = decide(&olga, &proposal, "approve", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{applied}");
         assert_eq!(applied["status"], "applied", "{applied}");
 
-        let (status, runtime) =
-            call(&olga, "GET", "/api/v1/servers/local/words/runtime", None).await;
+        let (status, runtime) = olga
+            .call("GET", "/api/v1/servers/local/words/runtime", None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{runtime}");
         assert!(runtime.to_string().contains("apiary-testmcp"), "{runtime}");
 
         // The server is published at once, and its tools arrive with the background fetch.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (status, listed) = call(
-                &carol(&app).await,
-                "GET",
-                "/v0.1/servers?search=words",
-                None,
-            )
-            .await;
+            let (status, listed) = carol(&app)
+                .await
+                .call("GET", "/v0.1/servers?search=words", None)
+                .await;
             assert_eq!(status, StatusCode::OK);
             let text = listed.to_string();
             if text.contains("words") && text.contains("lookup") {
@@ -446,7 +427,7 @@ async fn an_approved_proposal_runs_on_the_local_runtime_and_appears_in_the_regis
 }
 
 async fn carol(app: &SignedInApp) -> Client {
-    signed_in_as(app, "carol").await
+    Client::signed_in(app, "carol").await
 }
 
 async fn manifest_of(client: &Client, path: &str) -> (StatusCode, String) {
@@ -481,10 +462,10 @@ async fn an_approval_the_runtime_refuses_fails_with_its_error_and_changes_nothin
         else {
             return;
         };
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let spec = json!({ "command": support::mcp_servers::TESTMCP, "transport": "stdio" });
         let proposal = propose(&paul, &create("broken", "words", spec)).await;
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let (status, failed) = decide(&olga, &proposal, "approve", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{failed}");
         assert_eq!(failed["status"], "failed", "{failed}");
@@ -535,20 +516,20 @@ async fn in_kubernetes_mode_an_approval_server_side_applies_the_mcpserver_and_a_
         else {
             return;
         };
-        let paul = signed_in_as(&app, "paul").await;
-        let olga = signed_in_as(&app, "olga").await;
+        let paul = Client::signed_in(&app, "paul").await;
+        let olga = Client::signed_in(&app, "olga").await;
         // Packages run only on the local runtime.
-        let (status, refused) = call(
-            &paul,
-            "POST",
-            "/api/v1/proposals",
-            Some(&create(
-                &namespace,
-                "npx",
-                json!({ "image": "npx://pkg", "transport": "stdio" }),
-            )),
-        )
-        .await;
+        let (status, refused) = paul
+            .call(
+                "POST",
+                "/api/v1/proposals",
+                Some(&create(
+                    &namespace,
+                    "npx",
+                    json!({ "image": "npx://pkg", "transport": "stdio" }),
+                )),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
         assert_eq!(refused["field"], "spec.image");
 
@@ -580,7 +561,7 @@ async fn in_kubernetes_mode_an_approval_server_side_applies_the_mcpserver_and_a_
             Some("osv")
         );
         // An admin's curation is written to the cluster too.
-        let adam = signed_in_as(&app, "adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         let curated = adam
             .http
             .put(format!(

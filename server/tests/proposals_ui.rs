@@ -8,13 +8,7 @@ mod support;
 
 use reqwest::header::{ACCEPT, ORIGIN};
 use reqwest::StatusCode;
-use support::signed_in::{self, location, Client, SignedInApp};
-
-async fn signed_in_as(app: &SignedInApp, user: &str) -> Client {
-    let client = Client::new(app);
-    client.sign_in_as(user).await;
-    client
-}
+use support::signed_in::{self, location, Client};
 
 /// The HTML of `path`, which must answer 200.
 async fn html(client: &Client, path: &str) -> String {
@@ -55,6 +49,26 @@ async fn post_form(client: &Client, action: &str, fields: &[(&str, &str)]) -> St
         .strip_prefix(&client.base)
         .unwrap_or_else(|| panic!("{target} stays on Apiary"))
         .to_owned()
+}
+
+/// Posts a review's decision form (`decide`) on version 1 of proposal `id` as `client`, with
+/// any `extra` fields; returns the redirect's path and query.
+async fn post_decision(
+    client: &Client,
+    decide: &str,
+    id: &str,
+    decision: &str,
+    comment: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut fields = vec![
+        ("id", id),
+        ("decision", decision),
+        ("comment", comment),
+        ("version", "1"),
+    ];
+    fields.extend_from_slice(extra);
+    post_form(client, decide, &fields).await
 }
 
 /// The markup of the element with `data-testid="{id}"`, up to its first closing tag.
@@ -120,16 +134,15 @@ fn row_with<'a>(rows: &'a [Row], text: &str) -> &'a Row {
 
 /// Registers `namespace/name` directly (as admin `client`), owned by team search: revision 1.
 async fn register(client: &Client, namespace: &str, name: &str, description: &str) {
-    let registered = client
-        .http
-        .put(format!("{}/api/v1/servers/{namespace}/{name}", client.base))
-        .header(ORIGIN, &client.base)
-        .json(&serde_json::json!({ "description": description, "ownerTeam": "search",
-                       "spec": { "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" } }))
-        .send()
-        .await
-        .expect("register");
-    assert!(registered.status().is_success(), "{registered:?}");
+    let (status, body) = client
+        .call(
+            "PUT",
+            &format!("/api/v1/servers/{namespace}/{name}"),
+            Some(&serde_json::json!({ "description": description, "ownerTeam": "search",
+                       "spec": { "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" } })),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
 }
 
 /// Paul's update of `namespace/name` with a new description, through the change page's form;
@@ -197,7 +210,7 @@ async fn a_refused_form_comes_back_with_the_fields_message_and_values_and_stores
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let page = html(&paul, "/propose").await;
         assert!(page.contains("data-testid=\"propose-form\""), "{page}");
         let action = form_action(&page, "propose_server");
@@ -260,7 +273,7 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let header = html(&paul, "/propose").await;
         assert!(header.contains("href=\"/propose\""), "{header}");
         assert!(
@@ -304,10 +317,10 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
             .contains(&format!("/reviews/{id}")));
 
         // Otto owns team data: the proposal is not in his queue, and his post is refused.
-        let otto = signed_in_as(&app, "otto").await;
+        let otto = Client::signed_in(&app, "otto").await;
         assert!(html(&otto, "/reviews").await.contains("Nothing to review"));
 
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let queue = html(&olga, "/reviews").await;
         assert!(queue.contains(&format!("/reviews/{id}")), "{queue}");
         assert!(
@@ -319,33 +332,13 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         assert!(review.contains("data-testid=\"reject-form\""), "{review}");
         let decide = form_action(&review, "decide_proposal");
 
-        let refused = post_form(
-            &otto,
-            &decide,
-            &[
-                ("id", &id),
-                ("decision", "approve"),
-                ("comment", "mine now"),
-                ("version", "1"),
-            ],
-        )
-        .await;
+        let refused = post_decision(&otto, &decide, &id, "approve", "mine now", &[]).await;
         let page = html(&otto, &refused).await;
         assert!(page.contains("data-testid=\"decision-refused\""), "{page}");
         assert_eq!(status_of(&db.db, &id).await, "open");
 
         // A reject without a comment is refused next to the comment.
-        let back = post_form(
-            &olga,
-            &decide,
-            &[
-                ("id", &id),
-                ("decision", "reject"),
-                ("comment", "  "),
-                ("version", "1"),
-            ],
-        )
-        .await;
+        let back = post_decision(&olga, &decide, &id, "reject", "  ", &[]).await;
         let page = html(&olga, &back).await;
         assert!(
             page.contains("data-testid=\"error-reject-comment\""),
@@ -353,17 +346,7 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         );
         assert_eq!(status_of(&db.db, &id).await, "open");
 
-        let done = post_form(
-            &olga,
-            &decide,
-            &[
-                ("id", &id),
-                ("decision", "approve"),
-                ("comment", "Looks right"),
-                ("version", "1"),
-            ],
-        )
-        .await;
+        let done = post_decision(&olga, &decide, &id, "approve", "Looks right", &[]).await;
         assert!(done.starts_with(&landed), "{done}");
         let page = html(&olga, &done).await;
         assert_eq!(status_of(&db.db, &id).await, "applied", "{page}");
@@ -375,18 +358,8 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         assert!(listed.contains("uifetch"), "published: {listed}");
 
         // A second decision finds it decided, and says by whom.
-        let adam = signed_in_as(&app, "adam").await;
-        let late = post_form(
-            &adam,
-            &decide,
-            &[
-                ("id", &id),
-                ("decision", "reject"),
-                ("comment", "too late"),
-                ("version", "1"),
-            ],
-        )
-        .await;
+        let adam = Client::signed_in(&app, "adam").await;
+        let late = post_decision(&adam, &decide, &id, "reject", "too late", &[]).await;
         let page = html(&adam, &late).await;
         let refused = element_text(&page, "decision-refused");
         assert!(refused.contains("Olga Owner"), "{refused}");
@@ -448,15 +421,13 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
 
 #[tokio::test]
 async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the_form() {
-    use apiary_server::registry::model::{FetchedTools, ToolDef};
-    use apiary_server::registry::policy::{check, Policy};
-    use apiary_server::registry::store::SnapshotStore;
+    use apiary_server::registry::model::ToolDef;
     use serde_json::json;
     for db in support::all_backends().await {
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let adam = signed_in_as(&app, "adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         register(&adam, "policy", "users", "Registered directly").await;
         // The live tools ask for a password: an error-level finding.
         let tools = vec![ToolDef::new(
@@ -465,28 +436,10 @@ async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the
             json!({ "type": "object", "properties": { "password": { "type": "string" } },
                     "additionalProperties": false }),
         )];
-        let findings = check(&Policy::default(), &tools);
-        let server_id: String = sqlx::query_scalar(
-            "SELECT id FROM servers WHERE namespace = 'policy' AND name = 'users'",
-        )
-        .fetch_one(db.db.pool())
-        .await
-        .expect("id");
-        let fetched = FetchedTools {
-            server_name: "users".into(),
-            server_version: "1.0.0".into(),
-            protocol_version: "2025-06-18".into(),
-            capabilities: json!({ "tools": {} }),
-            tools,
-            latency_ms: 5,
-        };
-        SnapshotStore::new(db.db.clone())
-            .record_fetch(&server_id, &fetched, "hash-1", &findings, None)
-            .await
-            .expect("record the snapshot");
+        support::seed::tools_with_findings(&db.db, "policy", "users", tools).await;
 
         // Paul proposes a change through the change page, which starts from the current spec.
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let server = html(&paul, "/servers/policy/users").await;
         assert!(
             server.contains("href=\"/servers/policy/users/change\""),
@@ -509,7 +462,7 @@ async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the
             "before and after: {review}"
         );
 
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let review = html(&olga, &landed).await;
         assert!(review.contains("data-testid=\"blocked\""), "{review}");
         assert!(!review.contains("data-testid=\"approve-form\""), "{review}");
@@ -521,17 +474,7 @@ async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the
             "{review}"
         );
         let decide = form_action(&review, "decide_proposal");
-        let back = post_form(
-            &adam,
-            &decide,
-            &[
-                ("id", &id),
-                ("decision", "approve"),
-                ("comment", "Fine"),
-                ("version", "1"),
-            ],
-        )
-        .await;
+        let back = post_decision(&adam, &decide, &id, "approve", "Fine", &[]).await;
         let page = html(&adam, &back).await;
         assert!(
             page.contains("data-testid=\"error-approve-comment\""),
@@ -539,19 +482,16 @@ async fn a_change_blocked_by_a_policy_finding_needs_an_admin_and_a_reason_in_the
         );
         assert_eq!(status_of(&db.db, &id).await, "open");
 
-        let done = post_form(
+        let done = post_decision(
             &adam,
             &decide,
-            &[
-                ("id", &id),
-                ("decision", "approve"),
-                ("comment", "Fine"),
-                ("version", "1"),
-                (
-                    "override_reason",
-                    "Initial passwords only; tracked in SEC-12",
-                ),
-            ],
+            &id,
+            "approve",
+            "Fine",
+            &[(
+                "override_reason",
+                "Initial passwords only; tracked in SEC-12",
+            )],
         )
         .await;
         let page = html(&adam, &done).await;
@@ -566,13 +506,13 @@ async fn an_updates_review_shows_both_manifests_side_by_side_with_the_changed_li
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let adam = signed_in_as(&app, "adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         register(&adam, "sbs", "fetcher", "Registered directly").await;
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let landed =
             propose_description(&paul, "sbs", "fetcher", "Fetches pages for the search team").await;
 
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let page = html(&olga, &landed).await;
         assert!(
             page.contains(">Approved (revision 1)</th>") && page.contains(">Proposed</th>"),
@@ -627,7 +567,7 @@ async fn a_review_shows_the_servers_pending_schema_drift_and_links_to_its_approv
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let adam = signed_in_as(&app, "adam").await;
+        let adam = Client::signed_in(&app, "adam").await;
         register(&adam, "drifting", "tools", "Echoes").await;
         let server_id: String = sqlx::query_scalar(
             "SELECT id FROM servers WHERE namespace = 'drifting' AND name = 'tools'",
@@ -665,9 +605,9 @@ async fn a_review_shows_the_servers_pending_schema_drift_and_links_to_its_approv
             .await
             .expect("the drift");
 
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let landed = propose_description(&paul, "drifting", "tools", "Echoes and shouts").await;
-        let olga = signed_in_as(&app, "olga").await;
+        let olga = Client::signed_in(&app, "olga").await;
         let page = html(&olga, &landed).await;
         let section = &page[page
             .find("data-testid=\"review-drift\"")
@@ -694,7 +634,7 @@ async fn ports_permissions_and_resources_from_the_form_reach_the_proposed_spec()
         let Some(app) = signed_in::start(&db).await else {
             return;
         };
-        let paul = signed_in_as(&app, "paul").await;
+        let paul = Client::signed_in(&app, "paul").await;
         let page = html(&paul, "/propose").await;
         for field in ["port", "mcp_port", "permission_profile", "memory_limit"] {
             assert!(

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use support::http::call;
 use support::mcp_servers::{everything, mcp_time, TESTMCP};
+use support::registry;
 
 /// Registers a published server, fetches it on demand and returns the refresh outcome.
 async fn register_and_refresh(
@@ -37,18 +38,7 @@ async fn register_and_refresh(
 }
 
 fn published_tools(list: &Value, id: &str) -> Vec<String> {
-    let entry = list["servers"]
-        .as_array()
-        .expect("servers")
-        .iter()
-        .find(|s| s["server"]["name"] == id)
-        .unwrap_or_else(|| panic!("{id} is listed: {list}"));
-    entry["_meta"]["dev.apiary/server"]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .map(|t| t["name"].as_str().expect("name").to_owned())
-        .collect()
+    registry::tool_names(registry::entry(list, id))
 }
 
 #[tokio::test]

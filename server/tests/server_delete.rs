@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use support::gateway::{refresh, register_spec};
 use support::mcp_servers::TESTMCP;
+use support::registry;
 
 #[tokio::test]
 async fn a_deleted_server_stops_and_leaves_the_registry() {
@@ -52,14 +53,7 @@ async fn a_deleted_server_stops_and_leaves_the_registry() {
             .expect("delete");
         assert_eq!(deleted.status(), 204);
 
-        let list: Value = http
-            .get(format!("{base}/v0.1/servers"))
-            .send()
-            .await
-            .expect("registry")
-            .json()
-            .await
-            .expect("JSON");
+        let list = registry::servers(&http, &base).await;
         assert_eq!(list["servers"], json!([]), "{list}");
         let page = http
             .get(format!("{base}/servers/gone/soon"))

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::load_audit;
-use crate::components::{EmptyState, PageSection};
+use crate::components::{DataTable, EmptyState, PageSection};
 use crate::model::audit::{AuditEntry, AuditPage, AuditQuery};
 
 /// The audit log for admins: who did what to which server, when, with hashes of the state
@@ -131,21 +131,12 @@ fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="overflow-x-auto">
-            <table class="min-w-full text-sm" data-testid="audit-log">
-                <thead>
-                    <tr class="text-left text-slate-600 dark:text-slate-400">
-                        <th scope="col" class="px-3 py-2">"When"</th>
-                        <th scope="col" class="px-3 py-2">"Actor"</th>
-                        <th scope="col" class="px-3 py-2">"Action"</th>
-                        <th scope="col" class="px-3 py-2">"Target"</th>
-                        <th scope="col" class="px-3 py-2">"Before"</th>
-                        <th scope="col" class="px-3 py-2">"After"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <DataTable
+            testid="audit-log"
+            columns=&["When", "Actor", "Action", "Target", "Before", "After"]
+        >
+            {rows}
+        </DataTable>
     }
     .into_any()
 }

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::load_review_queue;
-use crate::components::EmptyState;
+use crate::components::{DataTable, EmptyState};
 use crate::model::proposals::ProposalSummary;
 
 /// `/reviews`: the open proposals the viewer may decide (owners of the team, admins) and their
@@ -61,21 +61,13 @@ fn ReviewQueue(queue: Vec<ProposalSummary>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="mt-6 overflow-x-auto">
-            <table class="min-w-full text-sm" data-testid="review-queue">
-                <thead>
-                    <tr class="text-left text-slate-600 dark:text-slate-400">
-                        <th scope="col" class="px-3 py-2">"Server"</th>
-                        <th scope="col" class="px-3 py-2">"Kind"</th>
-                        <th scope="col" class="px-3 py-2">"Proposed by"</th>
-                        <th scope="col" class="px-3 py-2">"Team"</th>
-                        <th scope="col" class="px-3 py-2">"When"</th>
-                        <th scope="col" class="px-3 py-2">""</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <DataTable
+            testid="review-queue"
+            class="mt-6"
+            columns=&["Server", "Kind", "Proposed by", "Team", "When", ""]
+        >
+            {rows}
+        </DataTable>
     }
     .into_any()
 }

@@ -185,11 +185,11 @@ pub async fn save(
     Path((namespace, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let actor = principal.require(Action::Curate, None)?;
-    let id = state.server_id(&namespace, &name).await?;
-    let internal = |error: DbError| ApiError::Internal(error.to_string());
-    let published = published_of(&state.db, &id).await.map_err(internal)?;
-    let saved = store::load(&state.db, &id).await.map_err(internal)?;
+    let (actor, id) = state
+        .admin_of(&principal, Action::Curate, &namespace, &name)
+        .await?;
+    let published = published_of(&state.db, &id).await?;
+    let saved = store::load(&state.db, &id).await?;
     let form = parse(&body);
     let curation = curation_from_form(&form, &published, &saved);
     let page = format!("/servers/{namespace}/{name}/curate");

@@ -82,7 +82,7 @@ pub async fn propose(
                 }
                 ApiError::Invalid(invalid)
             }
-            ProposeError::Db(db) => ApiError::Internal(db.to_string()),
+            ProposeError::Db(db) => db.into(),
         })?;
     Ok((StatusCode::CREATED, Json(json!(proposal))))
 }
@@ -127,8 +127,7 @@ async fn read_input(
                 None => match state
                     .servers
                     .id_of(&input.namespace, &input.name)
-                    .await
-                    .map_err(|e| ApiError::Internal(e.to_string()))?
+                    .await?
                 {
                     Some(_) => ProposalKind::Update,
                     None => ProposalKind::Create,
@@ -208,10 +207,7 @@ pub async fn list(
         status,
         team: query.team.filter(|t| !t.is_empty()),
     };
-    let proposals = ProposalStore::new(state.db.clone())
-        .list(&filter)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let proposals = ProposalStore::new(state.db.clone()).list(&filter).await?;
     Ok(Json(json!({ "proposals": proposals })))
 }
 
@@ -228,19 +224,14 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Action::FollowProposals, None)?;
-    let internal = |e: crate::db::DbError| ApiError::Internal(e.to_string());
     let proposal = ProposalStore::new(state.db.clone())
         .get(&id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("no proposal {id}")))?;
-    let findings = findings::for_proposal(&state.db, &proposal)
-        .await
-        .map_err(internal)?;
+    let findings = findings::for_proposal(&state.db, &proposal).await?;
     let base = match proposal.base_revision {
         Some(number) => revisions::list(&state.db, &proposal.namespace, &proposal.name)
-            .await
-            .map_err(internal)?
+            .await?
             .into_iter()
             .find(|r| r.number == number),
         None => None,
@@ -301,9 +292,7 @@ pub async fn decision(
         runtime: state.runtime.as_ref(),
         kube: state.kube.as_ref(),
     };
-    let applied = apply(&store, target, decided, reviewer)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let applied = apply(&store, target, decided, reviewer).await?;
     if applied.status == ProposalStatus::Applied {
         after_apply(&state, &applied.namespace, &applied.name, applied.kind);
     }
@@ -341,7 +330,7 @@ fn decide_error(error: DecideError) -> Response {
             StatusCode::CONFLICT,
             json!({ "error": message, "proposal": current }),
         ),
-        DecideError::Db(db) => return ApiError::Internal(db.to_string()).into_response(),
+        DecideError::Db(db) => return ApiError::from(db).into_response(),
     };
     (status, Json(body)).into_response()
 }
@@ -356,9 +345,7 @@ pub async fn revision_list(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Action::Browse, None)?;
-    let list = revisions::list(&state.db, &namespace, &name)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let list = revisions::list(&state.db, &namespace, &name).await?;
     Ok(Json(json!({ "revisions": list })))
 }
 
@@ -374,8 +361,7 @@ pub async fn revision_manifest(
 ) -> Result<Response, ApiError> {
     principal.require(Action::Browse, None)?;
     let revision = revisions::list(&state.db, &namespace, &name)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .await?
         .into_iter()
         .find(|r| r.number == number)
         .ok_or_else(|| {

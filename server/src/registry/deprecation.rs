@@ -78,12 +78,7 @@ pub async fn deprecate(
             .split_once('/')
             .filter(|(ns, n)| (*ns, *n) != (namespace.as_str(), name.as_str()));
         let exists = match known {
-            Some((ns, n)) => state
-                .servers
-                .id_of(ns, n)
-                .await
-                .map_err(internal)?
-                .is_some(),
+            Some((ns, n)) => state.servers.id_of(ns, n).await?.is_some(),
             None => false,
         };
         if !exists {
@@ -132,16 +127,10 @@ async fn authorize(
     namespace: &str,
     name: &str,
 ) -> Result<String, ApiError> {
-    let team = state
-        .servers
-        .owner_team_of(namespace, name)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::NotFound(format!("no server {namespace}/{name}")))?;
-    Ok(principal
-        .require(Action::Review, Some(&team))?
-        .subject
-        .clone())
+    let viewer = state
+        .owner_of(principal, Action::Review, namespace, name)
+        .await?;
+    Ok(viewer.subject.clone())
 }
 
 /// Sets the lifecycle of a server that is not retired, audited in the same transaction.
@@ -153,11 +142,7 @@ async fn change(
     replacement: Option<&str>,
     message: &str,
 ) -> Result<(), ApiError> {
-    let mut tx = state
-        .db
-        .begin_write()
-        .await
-        .map_err(|e| internal(e.into()))?;
+    let mut tx = state.db.begin_write().await.map_err(DbError::from)?;
     let changed = sqlx::query(
         "UPDATE servers SET lifecycle = $1, replacement = $2, lifecycle_message = $3, \
          updated_at = $4 WHERE namespace = $5 AND name = $6 AND lifecycle <> 'retired'",
@@ -170,7 +155,7 @@ async fn change(
     .bind(name)
     .execute(&mut *tx)
     .await
-    .map_err(|e| internal(e.into()))?;
+    .map_err(DbError::from)?;
     if changed.rows_affected() == 0 {
         return Err(ApiError::Rejected {
             status: StatusCode::CONFLICT,
@@ -196,12 +181,8 @@ async fn change(
         },
     )
     .await
-    .map_err(|e| internal(e.into()))?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
     state.gateway.forget(namespace, name);
     Ok(())
-}
-
-fn internal(error: DbError) -> ApiError {
-    ApiError::Internal(error.to_string())
 }

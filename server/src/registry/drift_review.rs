@@ -186,7 +186,7 @@ pub async fn list(
     principal: Principal,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let viewer = principal.require(Action::Browse, None)?;
-    let reviews = pending(&state.db).await.map_err(internal)?;
+    let reviews = pending(&state.db).await?;
     let mine: Vec<_> = reviews
         .into_iter()
         .filter(|r| viewer.may(Action::Review, Some(&r.owner_team)))
@@ -210,13 +210,9 @@ pub async fn approve(
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<Approval>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let owner_team = state
-        .servers
-        .owner_team_of(&namespace, &name)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::NotFound(format!("no server {namespace}/{name}")))?;
-    let viewer = principal.require(Action::Review, Some(&owner_team))?;
+    let viewer = state
+        .owner_of(&principal, Action::Review, &namespace, &name)
+        .await?;
     let Json(approval) = body?;
     approve_as(&state, viewer, &namespace, &name, &approval).await?;
     Ok(Json(
@@ -260,12 +256,8 @@ pub async fn approve_as(
             status: StatusCode::CONFLICT,
             message,
         }),
-        Err(ApproveError::Db(error)) => Err(internal(error)),
+        Err(ApproveError::Db(error)) => Err(error.into()),
     }
-}
-
-fn internal(error: DbError) -> ApiError {
-    ApiError::Internal(error.to_string())
 }
 
 /// The console's drift approvals, over the whole app state (the gateway forgets the server's
@@ -283,7 +275,7 @@ impl apiary_app::services::DriftService for DriftApprovals {
             .servers
             .owner_team_of(namespace, name)
             .await
-            .map_err(|error| service_error(ApiError::Internal(error.to_string())))
+            .map_err(|error| service_error(error.into()))
     }
 
     async fn approve(

@@ -41,6 +41,12 @@ impl From<RegisterError> for ApiError {
     }
 }
 
+impl From<crate::db::DbError> for ApiError {
+    fn from(error: crate::db::DbError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
 impl From<crate::auth::Forbidden> for ApiError {
     fn from(refused: crate::auth::Forbidden) -> Self {
         ApiError::Forbidden(refused.0)

@@ -7,6 +7,7 @@ mod local_guard;
 pub mod openapi;
 mod runtime_api;
 mod security_headers;
+mod server_guard;
 mod servers_api;
 mod state;
 

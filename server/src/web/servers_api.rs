@@ -76,8 +76,9 @@ pub async fn remove(
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let actor = principal.require(Action::Register, None)?;
-    state.server_id(&namespace, &name).await?;
+    let (actor, _) = state
+        .admin_of(&principal, Action::Register, &namespace, &name)
+        .await?;
     if let Some(client) = &state.kube {
         let removed = match crate::onboarding::kubernetes::remove(client, &namespace, &name).await {
             Ok(()) => crate::registry::curation::cluster::remove(client, &namespace, &name).await,
@@ -93,8 +94,7 @@ pub async fn remove(
     let deleted = state
         .servers
         .delete(&namespace, &name, &actor.subject)
-        .await
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+        .await?;
     state.gateway.forget(&namespace, &name);
     if state.settings.runtime == crate::config::Runtime::Local {
         desired::sync(

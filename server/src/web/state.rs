@@ -16,7 +16,6 @@ use crate::registry::fetch::FetchLimits;
 use crate::registry::refresh::Refresher;
 use crate::registry::RegistrySettings;
 use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
-use crate::web::ApiError;
 use crate::Settings;
 
 /// Everything a request handler can reach.
@@ -139,14 +138,5 @@ impl AppState {
         self.kube
             .as_ref()
             .filter(|_| self.settings.runtime == crate::config::Runtime::Kubernetes)
-    }
-
-    /// The database id of server `namespace/name`, or a 404 that names it.
-    pub async fn server_id(&self, namespace: &str, name: &str) -> Result<String, ApiError> {
-        self.servers
-            .id_of(namespace, name)
-            .await
-            .map_err(|error| ApiError::Internal(error.to_string()))?
-            .ok_or_else(|| ApiError::NotFound(format!("no server {namespace}/{name}")))
     }
 }

@@ -6,9 +6,11 @@
 pub mod gateway;
 pub mod http;
 pub mod kube;
+pub mod mcp_client;
 pub mod mcp_servers;
 pub mod oidc;
 pub mod proposals;
+pub mod registry;
 pub mod seed;
 pub mod signed_in;
 

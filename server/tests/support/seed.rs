@@ -3,7 +3,8 @@
 
 use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::db::Db;
-use apiary_server::registry::model::{FetchedTools, ToolDef};
+use apiary_server::registry::model::{FetchedTools, PolicyFinding, ToolDef};
+use apiary_server::registry::policy::{check, Policy};
 use apiary_server::registry::store::SnapshotStore;
 use serde_json::{json, Value};
 
@@ -66,6 +67,35 @@ pub async fn tools(db: &Db, id: &str, tools: Vec<ToolDef>) {
         .record_fetch(id, &fetched, &hash, &[], None)
         .await
         .expect("record a fetch");
+}
+
+/// Records a fetch of `tools` for server `namespace/name` with the findings the default policy
+/// gives them (the first fetch becomes the baseline); returns the findings.
+pub async fn tools_with_findings(
+    db: &Db,
+    namespace: &str,
+    name: &str,
+    tools: Vec<ToolDef>,
+) -> Vec<PolicyFinding> {
+    let findings = check(&Policy::default(), &tools);
+    let id = ServerStore::new(db.clone())
+        .id_of(namespace, name)
+        .await
+        .expect("read the id")
+        .expect("the server exists");
+    let fetched = FetchedTools {
+        server_name: name.into(),
+        server_version: "1.0.0".into(),
+        protocol_version: "2025-06-18".into(),
+        capabilities: json!({ "tools": {} }),
+        tools,
+        latency_ms: 5,
+    };
+    SnapshotStore::new(db.clone())
+        .record_fetch(&id, &fetched, "hash-1", &findings, None)
+        .await
+        .expect("record the snapshot");
+    findings
 }
 
 /// Records one health sample for server `id`.

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use apiary_server::auth::{Auth, OidcSettings, RawOidc};
 use apiary_server::web::{router, AppState};
-use reqwest::header::{ACCEPT, LOCATION};
+use reqwest::header::{ACCEPT, LOCATION, ORIGIN};
 use reqwest::{StatusCode, Url};
+use serde_json::Value;
 
 use super::oidc::{self, OidcProvider};
 use super::TestDb;
@@ -130,6 +131,43 @@ impl Client {
             base: app.url.clone(),
             jar,
         }
+    }
+
+    /// A fresh browser for `app`, signed in as `user`.
+    pub async fn signed_in(app: &SignedInApp, user: &str) -> Self {
+        let client = Client::new(app);
+        client.sign_in_as(user).await;
+        client
+    }
+
+    /// Sends a JSON request (`GET`, `POST`, `PUT` or `DELETE`) from Apiary's own origin;
+    /// returns the status and the JSON answer (`Null` when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let url = format!("{}{path}", self.base);
+        let request = match method {
+            "GET" => self.http.get(url),
+            "POST" => self.http.post(url),
+            "PUT" => self.http.put(url),
+            "DELETE" => self.http.delete(url),
+            other => panic!("no method {other}"),
+        };
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        let response = request
+            .header(ORIGIN, &self.base)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// `GET path` as a page load (accepting HTML).

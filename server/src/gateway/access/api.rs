@@ -32,9 +32,10 @@ pub async fn show(
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Access>, ApiError> {
-    principal.require(Action::Curate, None)?;
-    let id = state.server_id(&namespace, &name).await?;
-    let access = store::load(&state.db, &id).await.map_err(internal)?;
+    let (_, id) = state
+        .admin_of(&principal, Action::Curate, &namespace, &name)
+        .await?;
+    let access = store::load(&state.db, &id).await?;
     Ok(Json(access))
 }
 
@@ -65,12 +66,7 @@ pub async fn replace(
         &access,
         &actor.subject,
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     state.gateway.forget(&namespace, &name);
     Ok(Json(access))
-}
-
-fn internal(error: crate::db::DbError) -> ApiError {
-    ApiError::Internal(error.to_string())
 }

@@ -38,10 +38,11 @@ pub async fn show(
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require(Action::Curate, None)?;
-    let id = state.server_id(&namespace, &name).await?;
-    let curation = store::load(&state.db, &id).await.map_err(internal)?;
-    let published = published_of(&state.db, &id).await.map_err(internal)?;
+    let (_, id) = state
+        .admin_of(&principal, Action::Curate, &namespace, &name)
+        .await?;
+    let curation = store::load(&state.db, &id).await?;
+    let published = published_of(&state.db, &id).await?;
     Ok(Json(view(&curation, &published)))
 }
 
@@ -64,7 +65,7 @@ pub async fn replace(
     let actor = principal.require(Action::Curate, None)?;
     let Json(curation) = body?;
     let id = state.server_id(&namespace, &name).await?;
-    let published = published_of(&state.db, &id).await.map_err(internal)?;
+    let published = published_of(&state.db, &id).await?;
     validate(&curation, &published)?;
     save_everywhere(&state, (&namespace, &name), &id, &curation, &actor.subject).await?;
     Ok(Json(view(&curation, &published)))
@@ -97,8 +98,7 @@ pub(crate) async fn save_everywhere(
         curation,
         actor,
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     state.gateway.forget(namespace, name);
     Ok(())
 }
@@ -120,8 +120,4 @@ pub(crate) async fn published_of(db: &Db, id: &str) -> Result<Vec<ToolDef>, DbEr
         latest.as_ref().map(|l| l.tools.as_slice()),
         latest.as_ref().and_then(|l| l.drift.as_ref()),
     ))
-}
-
-fn internal(error: DbError) -> ApiError {
-    ApiError::Internal(error.to_string())
 }
