@@ -50,7 +50,8 @@ async fn preview_then_save_what_consumers_see() {
     std::fs::write(
         &tools,
         json!([
-            { "name": "echo", "description": "Echoes", "inputSchema": { "type": "object" } },
+            { "name": "echo", "description": "Echoes", "inputSchema": { "type": "object" },
+              "annotations": { "readOnlyHint": true } },
             { "name": "upper", "description": "Upper-cases", "inputSchema": { "type": "object" } },
         ])
         .to_string(),
@@ -75,10 +76,19 @@ async fn preview_then_save_what_consumers_see() {
     let first = page("").await;
     assert_eq!(first.matches("data-testid=\"curate-row\"").count(), 2);
     assert_eq!(preview(&first), ["echo", "upper"]);
+    assert!(
+        first.contains("as the server says (true)"),
+        "each hint says what the server says"
+    );
 
     let draft = page("?draft=1&show=echo&name.echo=speak&description.echo=Says+it+back").await;
     assert_eq!(preview(&draft), ["speak"], "the preview applies the draft");
     assert!(draft.contains("Not saved yet"));
+    let hinted = page("?draft=1&show=echo&hint.echo.destructiveHint=true").await;
+    assert!(
+        hinted.contains("(read-only, destructive)"),
+        "the preview shows the server's hint and the override"
+    );
     assert_eq!(
         registry_tools(&http, &base).await.len(),
         2,
@@ -107,9 +117,11 @@ async fn preview_then_save_what_consumers_see() {
     );
     assert_eq!(registry_tools(&http, &base).await.len(), 2, "nothing saved");
 
-    let saved = post("draft=1&show=echo&description.echo=Says+it+back&allow=&deny=")
-        .await
-        .expect("post");
+    let saved = post(
+        "draft=1&show=echo&description.echo=Says+it+back&hint.echo.readOnlyHint=false&allow=&deny=",
+    )
+    .await
+    .expect("post");
     assert_eq!(saved.status(), 303);
     assert_eq!(
         saved.headers()["location"],
@@ -119,7 +131,17 @@ async fn preview_then_save_what_consumers_see() {
         registry_tools(&http, &base).await,
         [("echo".to_owned(), "Says it back".to_owned())]
     );
+    let listed = registry::servers(&http, &base).await;
+    let echo = &registry::tools(&listed["servers"][0])[0];
+    assert_eq!(
+        echo["annotations"]["readOnlyHint"], false,
+        "consumers see the override: {echo}"
+    );
     let after = page("?saved=1").await;
+    assert!(
+        after.contains("<option value=\"false\" selected"),
+        "the saved override is chosen in the form"
+    );
     assert!(after.contains("Saved: the catalog"));
     assert_eq!(preview(&after), ["echo"]);
     let audit = http

@@ -16,6 +16,29 @@ pub struct CurateToolRow {
     pub rename: String,
     /// The description consumers see instead, empty for none.
     pub describe: String,
+    /// The behaviour hints consumers see, one per [`HINTS`] key.
+    pub hints: Vec<HintChoice>,
+}
+
+/// The MCP tool annotations the form can override, with their labels.
+pub const HINTS: [(&str, &str); 4] = [
+    ("readOnlyHint", "read-only"),
+    ("destructiveHint", "destructive"),
+    ("idempotentHint", "idempotent"),
+    ("openWorldHint", "open world"),
+];
+
+/// One behaviour hint of a tool in the form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HintChoice {
+    /// The annotation key, such as `readOnlyHint`.
+    pub key: String,
+    /// What people read, such as `read-only`.
+    pub label: String,
+    /// What the server itself says, if it says anything.
+    pub server: Option<bool>,
+    /// The override: empty for the server's value, `true` or `false`.
+    pub chosen: String,
 }
 
 /// One tool as consumers will see it.
@@ -25,6 +48,8 @@ pub struct PreviewTool {
     pub name: String,
     /// The description consumers read.
     pub description: String,
+    /// The behaviour hints that are true for it, such as `read-only, idempotent`.
+    pub hints: String,
 }
 
 /// Everything the curation page shows.

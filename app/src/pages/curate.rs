@@ -4,7 +4,7 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::load_curation;
 use crate::components::{EmptyState, PageSection};
-use crate::model::curation_form::{CurateToolRow, CurationPage};
+use crate::model::curation_form::{CurateToolRow, CurationPage, HintChoice};
 
 /// An admin's curation of one server: which published tools consumers see, under which name
 /// and description, with allow and deny globs. "Preview" shows exactly what consumers will see
@@ -81,7 +81,11 @@ fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
         view! {
             <ul class="list-disc space-y-1 pl-5 text-sm" data-testid="preview">
                 {found.preview.iter().map(|t| view! {
-                    <li><code>{t.name.clone()}</code>" — "{t.description.clone()}</li>
+                    <li><code>{t.name.clone()}</code>" — "{t.description.clone()}
+                        {(!t.hints.is_empty()).then(|| view! {
+                            <span class="ml-1 text-xs text-slate-600 dark:text-slate-400" data-testid="preview-hints">{format!("({})", t.hints)}</span>
+                        })}
+                    </li>
                 }).collect_view()}
             </ul>
         }
@@ -106,6 +110,7 @@ fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
                             <th scope="col" class="px-2 py-2">"Tool"</th>
                             <th scope="col" class="px-2 py-2">"Name consumers see"</th>
                             <th scope="col" class="px-2 py-2">"Description consumers see"</th>
+                            <th scope="col" class="px-2 py-2">"Hints consumers see"</th>
                         </tr>
                     </thead>
                     <tbody>{rows}</tbody>
@@ -141,6 +146,36 @@ fn ToolRow(tool: CurateToolRow) -> impl IntoView {
             <td class="px-2 py-2"><code>{tool.name.clone()}</code><span class="block text-xs text-slate-600 dark:text-slate-400">{tool.description.clone()}</span></td>
             <td class="px-2 py-2"><input class=input name=format!("name.{}", tool.name) value=tool.rename placeholder=tool.name.clone() aria-label=format!("New name for {}", tool.name) /></td>
             <td class="px-2 py-2"><input class=input name=format!("description.{}", tool.name) value=tool.describe aria-label=format!("New description for {}", tool.name) /></td>
+            <td class="px-2 py-2">
+                <div class="grid gap-1">
+                    {tool.hints.iter().map(|hint| view! { <HintSelect tool=tool.name.clone() hint=hint.clone() /> }).collect_view()}
+                </div>
+            </td>
         </tr>
+    }
+}
+
+/// One behaviour hint of a tool: the server's own value, or an override to true or false.
+#[component]
+fn HintSelect(tool: String, hint: HintChoice) -> impl IntoView {
+    let server = match hint.server {
+        Some(value) => format!("as the server says ({value})"),
+        None => "as the server says (unset)".to_owned(),
+    };
+    let option = |value: &'static str, text: String| {
+        let selected = hint.chosen == value;
+        view! { <option value=value selected=selected>{text}</option> }
+    };
+    view! {
+        <label class="flex items-center justify-between gap-2 text-xs">
+            <span>{hint.label.clone()}</span>
+            <select class="rounded border border-slate-300 px-1 py-0.5 dark:border-slate-700 dark:bg-slate-900"
+                name=format!("hint.{tool}.{}", hint.key)
+                aria-label=format!("{} hint for {tool}", hint.label)>
+                {option("", server)}
+                {option("true", "true".to_owned())}
+                {option("false", "false".to_owned())}
+            </select>
+        </label>
     }
 }

@@ -1,6 +1,7 @@
 //! The admin's curation form (`/servers/{namespace}/{name}/curate`): the page's data, and the
 //! form post that saves it. The form is plain HTML: checkboxes named `show`, text fields
-//! `name.<tool>` and `description.<tool>`, and `allow` and `deny` globs one per line. A preview
+//! `name.<tool>` and `description.<tool>`, selects `hint.<tool>.<annotation>` (empty, `true` or
+//! `false`), and `allow` and `deny` globs one per line. A preview
 //! is the same form sent with GET, so the page reads the draft from its own URL.
 
 use std::collections::HashSet;
@@ -13,8 +14,11 @@ use axum::routing::post;
 use axum::Router;
 
 use apiary_app::access::Action;
-use apiary_app::model::curation_form::{CurateToolRow, CurationPage, PreviewTool};
+use apiary_app::model::curation_form::{
+    CurateToolRow, CurationPage, HintChoice, PreviewTool, HINTS,
+};
 use apiary_app::services::{CurationService, ServiceError};
+use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
@@ -29,7 +33,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The curation a submitted form describes, over the published tools; what the form does not
-/// edit (annotations, how unknown tools are refused) stays as `saved` has it.
+/// edit (annotations other than the [`HINTS`], how unknown tools are refused) stays as `saved`
+/// has it.
 pub fn curation_from_form(
     form: &[(String, String)],
     published: &[ToolDef],
@@ -68,10 +73,19 @@ pub fn curation_from_form(
     for tool in published {
         let rename = value(&format!("name.{}", tool.name));
         let describe = value(&format!("description.{}", tool.name));
-        let annotations = saved
+        let mut annotations = saved
             .overrides
             .get(&tool.name)
-            .and_then(|o| o.annotations.clone());
+            .and_then(|o| o.annotations.clone())
+            .unwrap_or_default();
+        for (key, _) in HINTS {
+            match value(&format!("hint.{}.{key}", tool.name)).as_str() {
+                "true" => annotations.insert(key.into(), Value::Bool(true)),
+                "false" => annotations.insert(key.into(), Value::Bool(false)),
+                _ => annotations.remove(key),
+            };
+        }
+        let annotations = (!annotations.is_empty()).then_some(annotations);
         let change = ToolOverride {
             name: (!rename.is_empty() && rename != tool.name).then_some(rename),
             description: (!describe.is_empty()).then_some(describe),
@@ -99,6 +113,12 @@ fn page_of(
         .tools
         .into_iter()
         .map(|t| PreviewTool {
+            hints: HINTS
+                .iter()
+                .filter(|(key, _)| hint(t.annotations.as_ref(), key) == Some(true))
+                .map(|(_, label)| *label)
+                .collect::<Vec<_>>()
+                .join(", "),
             name: t.name,
             description: t.description.unwrap_or_default(),
         })
@@ -116,6 +136,20 @@ fn page_of(
                     shown: !curation.hidden.contains(&tool.name),
                     rename: own.and_then(|o| o.name.clone()).unwrap_or_default(),
                     describe: own.and_then(|o| o.description.clone()).unwrap_or_default(),
+                    hints: HINTS
+                        .iter()
+                        .map(|(key, label)| HintChoice {
+                            key: (*key).into(),
+                            label: (*label).into(),
+                            server: hint(tool.annotations.as_ref(), key),
+                            chosen: own
+                                .and_then(|o| o.annotations.as_ref())
+                                .and_then(|a| a.get(*key))
+                                .and_then(Value::as_bool)
+                                .map(|b| b.to_string())
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
                 }
             })
             .collect(),
@@ -125,6 +159,11 @@ fn page_of(
         error,
         draft,
     }
+}
+
+/// The boolean annotation `key` of a tool's `annotations`, if set.
+fn hint(annotations: Option<&Value>, key: &str) -> Option<bool> {
+    annotations?.get(key)?.as_bool()
 }
 
 /// The curation form's data over a database.
