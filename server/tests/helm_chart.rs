@@ -1,7 +1,7 @@
-//! The Helm chart `deploy/helm/apiary`, rendered by a real `helm template`: what it renders, and
-//! that its ServiceAccount, with exactly the chart's RBAC on the real kube-apiserver of
-//! `end2end/envtest` (RBAC authorization on), runs the operator and Apiary's cluster calls, in
-//! both the cluster-wide and the namespace-scoped mode, and cannot read Secrets.
+//! The Helm chart `deploy/helm/apiary`, rendered by a real `helm template`: what it renders, that
+//! the real kube-apiserver of `end2end/envtest` (RBAC authorization on) accepts every object, and
+//! that its ServiceAccount, with exactly the chart's RBAC, runs the operator and Apiary's cluster
+//! calls, in both the cluster-wide and the namespace-scoped mode, and cannot read Secrets.
 
 mod support;
 
@@ -236,9 +236,9 @@ async fn the_cluster_wide_chart_reconciles_the_seed_and_cannot_read_secrets() {
         return;
     };
     let ns = namespace(&admin).await;
-    let objects = chart::render(&helm, "apiary", &ns, &[]);
+    let objects = chart::render(&helm, "apiary", &ns, &["ingress.enabled=true"]);
     assert_eq!(of_kind(&objects, "ClusterRole").len(), 1);
-    let name = chart::apply_rbac(&admin, &objects).await;
+    let name = chart::apply(&admin, &objects).await;
     let identity = service_account_client(&ns, &name).await;
     let everywhere: Api<MCPServer> = Api::all(identity.clone());
     eventually(
@@ -272,7 +272,7 @@ async fn the_namespace_scoped_chart_reconciles_only_its_namespace() {
         env(the(&objects, "Deployment"), "APIARY_WATCH_NAMESPACE").expect("the env var")["value"],
         watched.as_str()
     );
-    let name = chart::apply_rbac(&admin, &objects).await;
+    let name = chart::apply(&admin, &objects).await;
     let identity = service_account_client(&release, &name).await;
     let mine: Api<MCPServer> = Api::namespaced(identity.clone(), &watched);
     eventually(
@@ -313,7 +313,7 @@ async fn the_charts_identity_applies_curates_retires_and_reaches_pods() {
     };
     let ns = namespace(&admin).await;
     let objects = chart::render(&helm, "apiary", &ns, &[]);
-    let name = chart::apply_rbac(&admin, &objects).await;
+    let name = chart::apply(&admin, &objects).await;
     let identity = service_account_client(&ns, &name).await;
     let nobody = service_account_client(&ns, "nobody").await;
 
