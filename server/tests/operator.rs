@@ -12,49 +12,14 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::{Api, Client, ResourceExt};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use support::kube::{
-    eventually, namespace, operator_ns, service_account_client, start_operator, wait_for,
+    apply_manifest, eventually, namespace, operator_ns, seed_in, service_account_client,
+    start_operator, wait_for, SEED,
 };
-
-const SEED: &str = include_str!("fixtures/osv-mcpserver.yaml");
-
-/// Server-side applies a manifest verbatim (any version), as `kubectl apply --server-side` would,
-/// with strict field validation: an unknown field fails instead of being dropped silently.
-async fn apply_manifest(client: &Client, namespace: &str, yaml: &str) -> Result<(), kube::Error> {
-    let mut object: DynamicObject = serde_yaml::from_str(yaml).expect("manifest parses");
-    object.metadata.namespace = Some(namespace.to_owned());
-    let types = object
-        .types
-        .clone()
-        .expect("manifest has apiVersion and kind");
-    let (group, version) = types
-        .api_version
-        .split_once('/')
-        .unwrap_or(("", types.api_version.as_str()));
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, &types.kind));
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    api.patch(
-        &object.name_any(),
-        &PatchParams::apply("kubectl-test")
-            .force()
-            .validation_strict(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .map(|_| ())
-}
-
-/// The seed with its namespace rewritten (the fixture file itself stays byte-identical).
-fn seed_in(namespace: &str) -> String {
-    SEED.replace(
-        "namespace: my-namespace",
-        &format!("namespace: {namespace}"),
-    )
-}
 
 fn phase_is(phase: Phase) -> impl Fn(&MCPServer) -> bool {
     move |server| server.status.as_ref().and_then(|s| s.phase) == Some(phase)

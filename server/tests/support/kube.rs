@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use apiary_server::operator::{crd, reconcile};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams, PostParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::{Api, Client, Config, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 /// How long a test waits for the operator to converge.
@@ -186,4 +188,45 @@ where
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The shared seed manifest (`/work/shared/seed/osv-mcpserver.yaml`, copied verbatim).
+pub const SEED: &str = include_str!("../fixtures/osv-mcpserver.yaml");
+
+/// Server-side applies a manifest verbatim (any version), as `kubectl apply --server-side` would,
+/// with strict field validation: an unknown field fails instead of being dropped silently.
+pub async fn apply_manifest(
+    client: &Client,
+    namespace: &str,
+    yaml: &str,
+) -> Result<(), kube::Error> {
+    let mut object: DynamicObject = serde_yaml::from_str(yaml).expect("manifest parses");
+    object.metadata.namespace = Some(namespace.to_owned());
+    let types = object
+        .types
+        .clone()
+        .expect("manifest has apiVersion and kind");
+    let (group, version) = types
+        .api_version
+        .split_once('/')
+        .unwrap_or(("", types.api_version.as_str()));
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, &types.kind));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    api.patch(
+        &object.name_any(),
+        &PatchParams::apply("kubectl-test")
+            .force()
+            .validation_strict(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The seed with its namespace rewritten (the fixture file itself stays byte-identical).
+pub fn seed_in(namespace: &str) -> String {
+    SEED.replace(
+        "namespace: my-namespace",
+        &format!("namespace: {namespace}"),
+    )
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod chart;
 pub mod gateway;
 pub mod http;
 pub mod kube;

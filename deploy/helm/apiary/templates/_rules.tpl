@@ -1,0 +1,53 @@
+{{/*
+What Apiary does in the cluster, and nothing more (derived from the code; docs/DEPLOY.md
+explains each rule). Nothing on Secrets: MCP servers get theirs as secretKeyRef env vars,
+which the kubelet resolves.
+*/}}
+{{- define "apiary.rules" -}}
+# The operator watches MCPServers and MCPToolConfigs; proposals apply and retire MCPServers
+# (server-side apply: create + patch), curation applies and deletes MCPToolConfigs.
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpservers, mcptoolconfigs]
+  verbs: [get, list, watch, create, patch, delete]
+# The operator's status (server-side apply on the subresource).
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpservers/status]
+  verbs: [patch]
+# Children carry blockOwnerDeletion, which needs update on the owner's finalizers.
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpservers/finalizers]
+  verbs: [update]
+# The children: applied (create + patch) and watched to restore drift; the Service is read to
+# replace a port list edited by hand.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [list, watch, create, patch]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [list, watch, create, patch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [list, watch, create, patch]
+# ConfigMap permission profiles.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]
+# The runtime API: the server's running pod and its log lines, and the gateway's attach to a
+# stdio server: a websocket GET, authorized as get (and since Kubernetes 1.35 also as create).
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods/attach]
+  verbs: [get, create]
+# Warning Events about invalid MCPServers.
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
