@@ -72,7 +72,7 @@ fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
     let rows = found
         .tools
         .iter()
-        .map(|tool| view! { <ToolRow tool=tool.clone() /> })
+        .map(|tool| view! { <ToolRow tool=tool.clone() /> }.into_any())
         .collect_view();
     let preview = if found.preview.is_empty() {
         view! { <p class="text-sm" data-testid="preview-empty">"Consumers would see no tools."</p> }
@@ -148,7 +148,7 @@ fn ToolRow(tool: CurateToolRow) -> impl IntoView {
             <td class="px-2 py-2"><input class=input name=format!("description.{}", tool.name) value=tool.describe aria-label=format!("New description for {}", tool.name) /></td>
             <td class="px-2 py-2">
                 <div class="grid gap-1">
-                    {tool.hints.iter().map(|hint| view! { <HintSelect tool=tool.name.clone() hint=hint.clone() /> }).collect_view()}
+                    {tool.hints.iter().map(|hint| view! { <HintSelect tool=tool.name.clone() hint=hint.clone() /> }.into_any()).collect_view()}
                 </div>
             </td>
         </tr>
