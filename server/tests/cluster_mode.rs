@@ -234,7 +234,18 @@ async fn the_gateway_attaches_to_a_stdio_servers_pod() {
         "answered within the timeout, took {took:?}"
     );
 
-    // The runtime API reports what the operator wrote, and why the pod's logs are missing.
+    // The runtime API says when there is no MCPServer to report on yet…
+    let missing = reqwest::get(format!("{base}/api/v1/servers/{namespace}/osv/runtime"))
+        .await
+        .expect("runtime");
+    assert_eq!(missing.status(), 404);
+    let missing = missing.text().await.expect("body");
+    assert!(
+        missing.contains("has no MCPServer in the cluster"),
+        "{missing}"
+    );
+
+    // …and then what the operator wrote, and why the pod's logs are missing.
     let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), &namespace);
     let object = json!({
         "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::config::{Runtime as RuntimeMode, Settings};
 use crate::db::Db;
 use crate::runtime::desired::{self, Desired};
 use crate::runtime::{Runtime, ServerId};
@@ -15,6 +16,7 @@ use super::ApiError;
 pub async fn status(
     State(runtime): State<Arc<dyn Runtime>>,
     State(db): State<Db>,
+    State(settings): State<Arc<Settings>>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let id = ServerId::new(namespace, name);
@@ -28,6 +30,11 @@ pub async fn status(
             body.extend(status);
         }
         return Ok(Json(body));
+    }
+    if settings.runtime == RuntimeMode::Kubernetes {
+        return Err(ApiError::NotFound(format!(
+            "{id} has no MCPServer in the cluster; an approved proposal applies one"
+        )));
     }
     match desired::load_one(&db, &id)
         .await
