@@ -175,6 +175,7 @@ impl ServerStore {
         crate::audit::record(
             &mut tx,
             crate::audit::AuditEvent {
+                comment: None,
                 actor,
                 action: "server.delete",
                 target: &format!("{namespace}/{name}"),
@@ -306,6 +307,7 @@ pub async fn write_registration(
     crate::audit::record(
         &mut *conn,
         crate::audit::AuditEvent {
+            comment: None,
             actor,
             action: if created {
                 "server.register"

@@ -98,7 +98,8 @@ async fn changes_show_filter_and_export() {
                 "action",
                 "target",
                 "before_hash",
-                "after_hash"
+                "after_hash",
+                "comment"
             ]
         );
         let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();

@@ -194,5 +194,12 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
             .unwrap_or_default()
             .contains(&app.provider.issuer));
         assert_ne!(entries[0]["beforeHash"], entries[0]["afterHash"]);
+        assert_eq!(
+            entries[0]["comment"], "extra is read-only",
+            "the approval's comment is kept with it"
+        );
+        let page = adam.page("/admin/audit?action=server.drift.approve").await;
+        let page = page.text().await.expect("HTML");
+        assert!(page.contains("extra is read-only"), "{page}");
     }
 }

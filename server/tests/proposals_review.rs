@@ -124,6 +124,14 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
             audit_actions_sorted(&["proposal.proposed", "proposal.approved", "proposal.applied"]),
             "every step is audited"
         );
+        let comment: Option<String> = sqlx::query_scalar(
+            "SELECT comment FROM audit_events WHERE target = $1 AND action = 'proposal.approved'",
+        )
+        .bind(format!("proposal/{id}"))
+        .fetch_one(db.db.pool())
+        .await
+        .expect("the approval's audit row");
+        assert_eq!(comment.as_deref(), Some("approve: looks right to me"));
         let (_, revisions) = olga
             .call("GET", "/api/v1/servers/eyes/fetch/revisions", None)
             .await;

@@ -71,6 +71,8 @@ pub struct AuditEntry {
     pub before_hash: Option<String>,
     /// Hash of the state after.
     pub after_hash: Option<String>,
+    /// The reviewer's comment, for a decision or an approval.
+    pub comment: Option<String>,
 }
 
 /// One page of the filtered audit log, newest first.

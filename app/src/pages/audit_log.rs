@@ -126,6 +126,7 @@ fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
                     <td class="px-3 py-2 break-all">{entry.target.clone()}</td>
                     <td class="px-3 py-2 font-mono text-xs" title=entry.before_hash.clone().unwrap_or_default()>{short(&entry.before_hash)}</td>
                     <td class="px-3 py-2 font-mono text-xs" title=entry.after_hash.clone().unwrap_or_default()>{short(&entry.after_hash)}</td>
+                    <td class="px-3 py-2" data-testid="audit-comment">{entry.comment.clone().unwrap_or_default()}</td>
                 </tr>
             }
         })
@@ -133,7 +134,7 @@ fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
     view! {
         <DataTable
             testid="audit-log"
-            columns=&["When", "Actor", "Action", "Target", "Before", "After"]
+            columns=&["When", "Actor", "Action", "Target", "Before", "After", "Comment"]
         >
             {rows}
         </DataTable>

@@ -102,6 +102,7 @@ fn csv_of(entries: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
             "target",
             "before_hash",
             "after_hash",
+            "comment",
         ])
         .map_err(failed)?;
     for entry in entries {
@@ -114,6 +115,7 @@ fn csv_of(entries: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
                 &entry.target,
                 entry.before_hash.as_deref().unwrap_or_default(),
                 entry.after_hash.as_deref().unwrap_or_default(),
+                entry.comment.as_deref().unwrap_or_default(),
             ])
             .map_err(failed)?;
     }
@@ -133,6 +135,7 @@ fn jsonl_of(entries: &[AuditEntry]) -> Vec<u8> {
             "target": entry.target,
             "beforeHash": entry.before_hash,
             "afterHash": entry.after_hash,
+            "comment": entry.comment,
         });
         out.extend_from_slice(line.to_string().as_bytes());
         out.push(b'\n');

@@ -36,7 +36,7 @@ impl AuditLog {
     ) -> Result<Vec<AuditEntry>, DbError> {
         let target = format!("%{}%", escape_like(&query.target));
         let rows = sqlx::query(
-            "SELECT at, actor, action, target, before_hash, after_hash FROM audit_events \
+            "SELECT at, actor, action, target, before_hash, after_hash, comment FROM audit_events \
              WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) \
              AND target LIKE $3 ESCAPE '\\' ORDER BY at DESC, id DESC LIMIT $4 OFFSET $5",
         )
@@ -58,6 +58,7 @@ impl AuditLog {
                     target: row.try_get("target")?,
                     before_hash: row.try_get("before_hash")?,
                     after_hash: row.try_get("after_hash")?,
+                    comment: row.try_get("comment")?,
                 })
             })
             .collect()

@@ -17,13 +17,15 @@ pub struct AuditEvent<'a> {
     pub before_hash: Option<String>,
     /// Hash of the state after, when there is one.
     pub after_hash: Option<String>,
+    /// The reviewer's comment, for a decision or an approval.
+    pub comment: Option<&'a str>,
 }
 
 /// Appends `event` inside the caller's transaction.
 pub async fn record(conn: &mut AnyConnection, event: AuditEvent<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO audit_events (id, at, actor, action, target, before_hash, after_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_events (id, at, actor, action, target, before_hash, after_hash, \
+         comment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(now_millis())
@@ -32,6 +34,7 @@ pub async fn record(conn: &mut AnyConnection, event: AuditEvent<'_>) -> Result<(
     .bind(event.target)
     .bind(event.before_hash)
     .bind(event.after_hash)
+    .bind(event.comment)
     .execute(conn)
     .await?;
     Ok(())

@@ -282,6 +282,7 @@ async fn retire(
     crate::audit::record(
         &mut *conn,
         crate::audit::AuditEvent {
+            comment: None,
             actor: &actor.subject,
             action: "server.retire",
             target: &target,

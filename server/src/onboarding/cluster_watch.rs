@@ -73,6 +73,7 @@ pub async fn unpublish(db: &Db, namespace: &str, name: &str) -> Result<bool, DbE
     record(
         &mut tx,
         AuditEvent {
+            comment: None,
             actor: "cluster",
             action: "server.unpublish",
             target: &format!("{namespace}/{name}"),

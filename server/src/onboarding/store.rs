@@ -112,6 +112,7 @@ impl ProposalStore {
         audit::record(
             &mut tx,
             AuditEvent {
+                comment: None,
                 actor: &author.subject,
                 action: "proposal.proposed",
                 target: &target(&id),
@@ -210,6 +211,7 @@ pub async fn transition_in(
     audit::record(
         conn,
         AuditEvent {
+            comment: decision.map(|d| d.comment.as_str()),
             actor,
             action: &format!("proposal.{}", change.to.as_str()),
             target: &target(change.id),

@@ -170,6 +170,7 @@ async fn change(
     record(
         &mut tx,
         AuditEvent {
+            comment: None,
             actor,
             action,
             target: &format!("{namespace}/{name}"),

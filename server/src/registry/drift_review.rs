@@ -132,7 +132,7 @@ pub async fn approve_snapshot(
     server_id: &str,
     target: &str,
     snapshot_id: &str,
-    actor: &str,
+    (actor, comment): (&str, &str),
 ) -> Result<(), ApproveError> {
     let mut tx = db.begin_write().await.map_err(DbError::from)?;
     let hashes: Option<(Option<String>, String)> = sqlx::query_as(
@@ -165,6 +165,7 @@ pub async fn approve_snapshot(
     record(
         &mut tx,
         AuditEvent {
+            comment: Some(comment),
             actor,
             action: "server.drift.approve",
             target,
@@ -243,12 +244,12 @@ pub async fn approve_as(
         &id,
         &target,
         &approval.snapshot_id,
-        &viewer.subject,
+        (&viewer.subject, approval.comment.trim()),
     )
     .await
     {
         Ok(()) => {
-            tracing::info!(server = %target, comment = %approval.comment, "drift approved");
+            tracing::info!(server = %target, "drift approved");
             state.gateway.forget(namespace, name);
             Ok(())
         }

@@ -75,6 +75,7 @@ pub async fn save(
     crate::audit::record(
         &mut tx,
         crate::audit::AuditEvent {
+            comment: None,
             actor,
             action: "server.access",
             target,
