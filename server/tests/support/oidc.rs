@@ -135,9 +135,9 @@ pub async fn start_with(
 
     let stdout = child.stdout.take().expect("provider stdout is piped");
     let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+    let first = tokio::time::timeout(Duration::from_secs(90), lines.next_line())
         .await
-        .expect("the OIDC provider did not print its issuer within 30 s")
+        .expect("the OIDC provider did not print its issuer within 90 s")
         .expect("read the OIDC provider's stdout")
         .unwrap_or_else(|| panic!("the OIDC provider exited before it was ready; see its stderr"));
     let ready: serde_json::Value = serde_json::from_str(&first)
