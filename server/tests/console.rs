@@ -204,6 +204,8 @@ async fn the_server_page_shows_tools_with_their_argument_tables_and_a_latency_ch
         )
         .await;
         seed::health(db, &id, true, 120).await;
+        // Samples are ordered by their millisecond; two in the same one would tie.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         seed::health(db, &id, false, 30_000).await;
         let app = support::app(db);
 
