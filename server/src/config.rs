@@ -47,6 +47,31 @@ pub struct Settings {
     pub runtime: Runtime,
     /// The one namespace the operator watches; `None` watches all (`APIARY_WATCH_NAMESPACE`).
     pub watch_namespace: Option<String>,
+    /// Leader election between replicas in Kubernetes mode.
+    pub lease: LeaseConfig,
+}
+
+/// Which Lease the replicas of one installation compete for (Kubernetes mode).
+#[derive(Clone, Debug)]
+pub struct LeaseConfig {
+    /// The Lease's name (`APIARY_LEASE_NAME`, default `apiary-leader`).
+    pub name: String,
+    /// Its namespace; `None` uses the client's namespace: the pod's own in the cluster, the
+    /// kubeconfig context's outside (`APIARY_LEASE_NAMESPACE`).
+    pub namespace: Option<String>,
+    /// Seconds the Lease stays valid without renewal: how long a follower waits before it
+    /// takes over from a leader that died (`APIARY_LEASE_DURATION_SECS`, default 15).
+    pub duration_secs: u64,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        Self {
+            name: "apiary-leader".into(),
+            namespace: None,
+            duration_secs: 15,
+        }
+    }
 }
 
 /// Where MCP servers run.
@@ -79,32 +104,93 @@ impl Runtime {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSettings {
+    #[serde(default, deserialize_with = "scalar_as_text")]
     listen: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     data_dir: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     database_url: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     site_dir: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_issuer: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_client_id: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_client_secret: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_client_secret_file: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_scopes: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_roles_claim: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_team_prefix: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_audience: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_consumer_groups: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_proposer_groups: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_owner_groups: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_admin_groups: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     log: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     public_url: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     health_slow_ms: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     refresh_interval_secs: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     gateway_sample_secs: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     fetch_timeout_secs: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     runtime: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     watch_namespace: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
+    lease_name: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
+    lease_namespace: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
+    lease_duration_secs: Option<String>,
     /// Only from the settings file: a table, not text.
     policy: Option<crate::registry::policy::Policy>,
+}
+
+/// Reads any scalar as its text: the environment provider parses `APIARY_FETCH_TIMEOUT_SECS=5`
+/// as a number and `APIARY_OIDC_CLIENT_ID=12345` too, and every value is validated as text.
+fn scalar_as_text<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Option<String>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("text, a number or true/false")
+        }
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
+            Ok(Some(value.to_owned()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+            Ok(Some(value.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+            Ok(Some(value.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
+            Ok(Some(value.to_string()))
+        }
+        fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Self::Value, E> {
+            Ok(Some(value.to_string()))
+        }
+    }
+    deserializer.deserialize_any(Text)
 }
 
 /// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the environment.
@@ -135,6 +221,9 @@ const KEYS: &[&str] = &[
     "fetch_timeout_secs",
     "runtime",
     "watch_namespace",
+    "lease_name",
+    "lease_namespace",
+    "lease_duration_secs",
 ];
 
 /// A setting that is missing or wrong.
@@ -278,7 +367,29 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         None => Runtime::default(),
     };
     let watch_namespace = raw.watch_namespace.filter(|s| !s.trim().is_empty());
+    let defaults = LeaseConfig::default();
+    let lease = LeaseConfig {
+        name: raw
+            .lease_name
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or(defaults.name),
+        namespace: raw.lease_namespace.filter(|s| !s.trim().is_empty()),
+        duration_secs: positive(
+            "lease_duration_secs (APIARY_LEASE_DURATION_SECS)",
+            raw.lease_duration_secs,
+            defaults.duration_secs,
+        )?,
+    };
+    if lease.duration_secs < 2 {
+        return Err(ConfigError::Invalid {
+            setting: "lease_duration_secs (APIARY_LEASE_DURATION_SECS)",
+            value: lease.duration_secs.to_string(),
+            fix: "use at least 2 seconds (the leader renews a third of the way before expiry); 15 is the default".into(),
+        });
+    }
     Ok(Settings {
+        lease,
         policy: raw.policy.unwrap_or_default(),
         refresh_interval_secs,
         gateway_sample_secs,
@@ -392,6 +503,32 @@ mod tests {
         let message = validate(raw).expect_err("must fail").to_string();
         assert!(message.contains("APIARY_RUNTIME"), "{message}");
         assert!(message.contains("kubernetes"), "{message}");
+    }
+
+    #[test]
+    fn numbers_are_read_as_numbers_or_text() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("apiary.toml");
+        std::fs::write(
+            &file,
+            "fetch_timeout_secs = 5\nlease_duration_secs = \"8\"\nlease_name = \"apiary-a\"\n",
+        )
+        .expect("write settings");
+        let settings = load(Some(&file)).expect("valid settings");
+        assert_eq!(settings.fetch_timeout_secs, 5);
+        assert_eq!(settings.lease.duration_secs, 8);
+        assert_eq!(settings.lease.name, "apiary-a");
+    }
+
+    #[test]
+    fn a_lease_shorter_than_two_seconds_is_refused() {
+        let raw = RawSettings {
+            lease_duration_secs: Some("1".into()),
+            ..RawSettings::default()
+        };
+        let message = validate(raw).expect_err("must fail").to_string();
+        assert!(message.contains("APIARY_LEASE_DURATION_SECS"), "{message}");
+        assert!(message.contains("at least 2"), "{message}");
     }
 
     #[test]

@@ -74,7 +74,8 @@ pub async fn run(cli: cli::Cli) -> Result<(), StartError> {
         }
         cli::Command::Operator { namespace } => {
             let shutdown = shutdown::on_signal();
-            operator::run_default(namespace.or(settings.watch_namespace), shutdown).await?;
+            let namespace = namespace.or(settings.watch_namespace.clone());
+            operator::run_default(namespace, &settings.lease, shutdown).await?;
             Ok(())
         }
         cli::Command::Crds { out } => crds(out.as_deref()),
@@ -105,6 +106,65 @@ fn crds(out: Option<&std::path::Path>) -> Result<(), StartError> {
     }
 }
 
+/// The work done once for the whole fleet, by the replica that leads: the periodic tool
+/// refresh and, in Kubernetes mode, the operator and the `MCPServer` deletion watch.
+fn spawn_fleet_work(
+    state: &web::AppState,
+    kube_client: Option<kube::Client>,
+    refresh_interval: std::time::Duration,
+    leading: &operator::leader::Leading,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+    use operator::leader::while_leading;
+    let refresher = state.refresher.clone();
+    let mut tasks = vec![(
+        "tool refresh",
+        tokio::spawn(while_leading(
+            "tool refresh",
+            leading.clone(),
+            shutdown.clone(),
+            move |token| refresher.clone().run_periodic(refresh_interval, token),
+        )),
+    )];
+    if let Some(client) = kube_client {
+        let namespace = state.settings.watch_namespace.clone();
+        let (operator_client, operator_namespace) = (client.clone(), namespace.clone());
+        tasks.push((
+            "operator",
+            tokio::spawn(while_leading(
+                "operator",
+                leading.clone(),
+                shutdown.clone(),
+                move |token| {
+                    operator::reconcile::run(
+                        operator_client.clone(),
+                        operator_namespace.clone(),
+                        token,
+                    )
+                },
+            )),
+        ));
+        let db = state.db.clone();
+        tasks.push((
+            "MCPServer deletion watch",
+            tokio::spawn(while_leading(
+                "MCPServer deletion watch",
+                leading.clone(),
+                shutdown.clone(),
+                move |token| {
+                    onboarding::cluster_watch::run(
+                        db.clone(),
+                        client.clone(),
+                        namespace.clone(),
+                        token,
+                    )
+                },
+            )),
+        ));
+    }
+    tasks
+}
+
 /// Opens the database, builds the router and serves it until shutdown. With the Kubernetes
 /// runtime the operator runs alongside, stopped by the same token.
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
@@ -122,22 +182,22 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         listener.local_addr().map_err(StartError::Serve)?
     );
     // The operator runs inside the server in Kubernetes mode; local processes otherwise.
-    let kube_client = match settings.runtime {
+    let cluster = match settings.runtime {
         config::Runtime::Local => None,
-        config::Runtime::Kubernetes => Some(
-            kube::Client::try_default()
-                .await
-                .map_err(operator::OperatorError::Client)?,
-        ),
+        config::Runtime::Kubernetes => Some(operator::connect().await?),
     };
-    let operator = kube_client.clone().map(|client| {
-        let namespace = settings.watch_namespace.clone();
-        tokio::spawn(operator::reconcile::run(
-            client,
-            namespace,
-            shutdown.clone(),
-        ))
-    });
+    let kube_client = cluster.as_ref().map(|(_, client)| client.clone());
+    // Replicas share the fleet-wide work through a Lease; the local runtime is one process.
+    let stop_election = tokio_util::sync::CancellationToken::new();
+    let (leading, election) = match &cluster {
+        None => (operator::leader::always_leading(), None),
+        Some((config, client)) => {
+            let lease = operator::lease_settings(&settings.lease, client);
+            let (leading, election) =
+                operator::leader::elect(config.clone(), lease, stop_election.clone());
+            (leading, Some(election))
+        }
+    };
     let runtime: Arc<dyn Runtime> = match &kube_client {
         None => Arc::new(LocalRuntime::new(LocalRuntimeConfig::default())),
         Some(client) => Arc::new(runtime::cluster::ClusterRuntime::new(client.clone())),
@@ -172,21 +232,10 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     if let Some(auth) = auth {
         state = state.with_auth(auth);
     }
-    let unpublishing = kube_client.clone().map(|client| {
-        onboarding::cluster_watch::spawn(
-            state.db.clone(),
-            client,
-            state.settings.watch_namespace.clone(),
-            shutdown.clone(),
-        )
-    });
-    if let Some(client) = kube_client {
+    if let Some(client) = kube_client.clone() {
         state = state.with_kube(client);
     }
-    let refreshing = state
-        .refresher
-        .clone()
-        .spawn_periodic(refresh_interval, shutdown.clone());
+    let fleet_work = spawn_fleet_work(&state, kube_client, refresh_interval, &leading, &shutdown);
     let sampling = state.gateway.usage().spawn_periodic(
         state.db.clone(),
         std::time::Duration::from_secs(state.settings.gateway_sample_secs),
@@ -220,24 +269,23 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     // The runtime stops after the web server drained, so calls in flight reach their servers.
     let ((), served) = tokio::join!(drain, web);
     runtime.shutdown().await;
-    if let Some(unpublishing) = unpublishing {
-        if let Err(error) = unpublishing.await {
-            tracing::error!(%error, "the MCPServer deletion watch panicked");
-        }
-    }
     if let Err(error) = sampling.await {
         tracing::error!(%error, "the gateway sampling task panicked");
     }
-    if let Err(error) = refreshing.await {
-        tracing::error!(%error, "the tool refresh task panicked");
+    for (what, task) in fleet_work {
+        if let Err(error) = task.await {
+            tracing::error!(%error, what, "a background task panicked");
+        }
+    }
+    // Last: the Lease is handed over only once this replica stopped reconciling.
+    stop_election.cancel();
+    if let Some(election) = election {
+        if let Err(error) = election.await {
+            tracing::error!(%error, "the leader election task panicked");
+        }
     }
     if let Some(cleanup) = sessions_cleanup {
         cleanup.abort();
-    }
-    if let Some(operator) = operator {
-        if let Err(error) = operator.await {
-            tracing::error!(%error, "the operator task failed");
-        }
     }
     served.map_err(StartError::Serve)?;
     tracing::info!("Apiary stopped");

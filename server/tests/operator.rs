@@ -729,6 +729,7 @@ async fn serve_with_the_kubernetes_runtime_runs_the_operator_and_stops_on_sigter
             std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
         )
         .env("APIARY_WATCH_NAMESPACE", &ns)
+        .env("APIARY_LEASE_NAMESPACE", &ns)
         .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
         .env("APIARY_DATA_DIR", dir.path())
         .args(["serve", "--runtime", "kubernetes"])

@@ -16,43 +16,46 @@ use crate::audit::{record, AuditEvent};
 use crate::db::{now_millis, Db, DbError};
 use crate::operator::crd::MCPServer;
 
-/// Watches `MCPServer` deletions (in `namespace`, or everywhere) until `shutdown`.
+/// Watches `MCPServer` deletions on a task of its own; see [`run`].
 pub fn spawn(
     db: Db,
     client: Client,
     namespace: Option<String>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let servers: Api<MCPServer> = match &namespace {
-            Some(namespace) => Api::namespaced(client, namespace),
-            None => Api::all(client),
+    tokio::spawn(run(db, client, namespace, shutdown))
+}
+
+/// Watches `MCPServer` deletions (in `namespace`, or everywhere) until `shutdown`.
+pub async fn run(db: Db, client: Client, namespace: Option<String>, shutdown: CancellationToken) {
+    let servers: Api<MCPServer> = match &namespace {
+        Some(namespace) => Api::namespaced(client, namespace),
+        None => Api::all(client),
+    };
+    let mut events = watcher(servers, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    loop {
+        let event = tokio::select! {
+            event = events.next() => event,
+            () = shutdown.cancelled() => break,
         };
-        let mut events = watcher(servers, watcher::Config::default())
-            .default_backoff()
-            .boxed();
-        loop {
-            let event = tokio::select! {
-                event = events.next() => event,
-                () = shutdown.cancelled() => break,
-            };
-            match event {
-                Some(Ok(Event::Delete(server))) => {
-                    let namespace = server.namespace().unwrap_or_default();
-                    let name = server.name_any();
-                    match unpublish(&db, &namespace, &name).await {
-                        Ok(true) => tracing::info!(server = %format!("{namespace}/{name}"),
-                            "its MCPServer was deleted in the cluster; unpublished"),
-                        Ok(false) => {}
-                        Err(error) => tracing::error!(%error, "cannot unpublish a deleted server"),
-                    }
+        match event {
+            Some(Ok(Event::Delete(server))) => {
+                let namespace = server.namespace().unwrap_or_default();
+                let name = server.name_any();
+                match unpublish(&db, &namespace, &name).await {
+                    Ok(true) => tracing::info!(server = %format!("{namespace}/{name}"),
+                        "its MCPServer was deleted in the cluster; unpublished"),
+                    Ok(false) => {}
+                    Err(error) => tracing::error!(%error, "cannot unpublish a deleted server"),
                 }
-                Some(Ok(_)) => {}
-                Some(Err(error)) => tracing::warn!(%error, "the MCPServer watch failed; retrying"),
-                None => break,
             }
+            Some(Ok(_)) => {}
+            Some(Err(error)) => tracing::warn!(%error, "the MCPServer watch failed; retrying"),
+            None => break,
         }
-    })
+    }
 }
 
 /// Unpublishes `namespace/name` if it is published and not retired; true when it was.

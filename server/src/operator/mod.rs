@@ -5,9 +5,11 @@
 //! - [`merge`]: the `podTemplateSpec` overlay;
 //! - [`profile`]: permission profiles → egress;
 //! - [`status`]: the status, derived from what was applied;
-//! - [`reconcile`]: the controller that ties them to the cluster.
+//! - [`reconcile`]: the controller that ties them to the cluster;
+//! - [`leader`]: which replica reconciles, through a Lease.
 
 pub mod crd;
+pub mod leader;
 pub mod merge;
 pub mod profile;
 pub mod reconcile;
@@ -22,16 +24,61 @@ pub enum OperatorError {
     /// No kubeconfig and no in-cluster service account, or a broken one.
     #[error("cannot build a Kubernetes client (KUBECONFIG, ~/.kube/config or in-cluster): {0}")]
     Client(#[from] kube::Error),
+    /// The kubeconfig or in-cluster configuration could not be read.
+    #[error(
+        "cannot read the Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster): {0}"
+    )]
+    Config(#[from] kube::config::InferConfigError),
 }
 
-/// Connects with the default configuration (`KUBECONFIG`, `~/.kube/config`, then in-cluster)
-/// and runs the operator until `shutdown` is cancelled. `namespace` limits it to one namespace.
+/// The cluster connection from the default configuration (`KUBECONFIG`, `~/.kube/config`,
+/// then in-cluster): its configuration, for clients with other timeouts, and a client.
+pub async fn connect() -> Result<(kube::Config, kube::Client), OperatorError> {
+    let config = kube::Config::infer().await?;
+    let client = kube::Client::try_from(config.clone())?;
+    Ok((config, client))
+}
+
+/// The Lease this process competes for: `settings`, with the client's namespace by default.
+pub fn lease_settings(
+    settings: &crate::config::LeaseConfig,
+    client: &kube::Client,
+) -> leader::LeaseSettings {
+    leader::LeaseSettings {
+        name: settings.name.clone(),
+        namespace: settings
+            .namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_owned()),
+        identity: leader::LeaseSettings::identity_for_this_process(),
+        duration: std::time::Duration::from_secs(settings.duration_secs),
+    }
+}
+
+/// `apiary operator`: connects with the default configuration and reconciles while this
+/// process holds the Lease, until `shutdown` is cancelled. `namespace` limits it to one
+/// namespace.
 pub async fn run_default(
     namespace: Option<String>,
+    lease: &crate::config::LeaseConfig,
     shutdown: CancellationToken,
 ) -> Result<(), OperatorError> {
-    let client = kube::Client::try_default().await?;
-    reconcile::run(client, namespace, shutdown).await;
+    let (config, client) = connect().await?;
+    let stop_election = CancellationToken::new();
+    let (leading, election) = leader::elect(
+        config,
+        lease_settings(lease, &client),
+        stop_election.clone(),
+    );
+    leader::while_leading("operator", leading, shutdown, move |token| {
+        reconcile::run(client.clone(), namespace.clone(), token)
+    })
+    .await;
+    // Reconciling has stopped: hand the Lease over.
+    stop_election.cancel();
+    if let Err(error) = election.await {
+        tracing::error!(%error, "the leader election task panicked");
+    }
     Ok(())
 }
 

@@ -159,29 +159,23 @@ impl Refresher {
     }
 
     /// Refreshes everything now and then every `interval`, until `shutdown`.
-    pub fn spawn_periodic(
-        self,
-        interval: Duration,
-        shutdown: CancellationToken,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // A fetch in flight is dropped on shutdown, which kills its process or closes its
-            // connection, so stopping Apiary never waits for a slow server.
-            let run = async {
-                loop {
-                    ticker.tick().await;
-                    if let Err(error) = self.refresh_all().await {
-                        tracing::error!(%error, "periodic tool refresh failed");
-                    }
+    pub async fn run_periodic(self, interval: Duration, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A fetch in flight is dropped on shutdown, which kills its process or closes its
+        // connection, so stopping Apiary never waits for a slow server.
+        let run = async {
+            loop {
+                ticker.tick().await;
+                if let Err(error) = self.refresh_all().await {
+                    tracing::error!(%error, "periodic tool refresh failed");
                 }
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => {},
-                () = run => {},
             }
-        })
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => {},
+            () = run => {},
+        }
     }
 }
 

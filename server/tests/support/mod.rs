@@ -10,6 +10,7 @@ pub mod kube;
 pub mod mcp_client;
 pub mod mcp_servers;
 pub mod oidc;
+pub mod process;
 pub mod proposals;
 pub mod registry;
 pub mod seed;
@@ -102,6 +103,7 @@ pub fn settings() -> Settings {
         policy: Default::default(),
         runtime: apiary_server::config::Runtime::Local,
         watch_namespace: None,
+        lease: Default::default(),
     }
 }
 

@@ -1,0 +1,101 @@
+//! The real `apiary` binary as a child process, for tests about several replicas.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `apiary serve`, killed when dropped. Its log goes to a file, shown by [`Self::log`].
+pub struct ApiaryProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ApiaryProcess {
+    /// Starts `apiary serve` on a free loopback port with a clean environment plus `env`, and
+    /// waits until `/healthz` answers.
+    pub async fn start(env: &[(&str, String)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let log = dir.path().join("apiary.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_apiary"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("APIARY_DATA_DIR", dir.path())
+            .env("APIARY_LOG", "info,kube_lease_manager=info")
+            .envs(env.iter().map(|(key, value)| (*key, value)))
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        let child = command.spawn().expect("start apiary");
+        let mut process = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        };
+        process.wait_healthy().await;
+        process
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "apiary exited with {status} while starting:\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(response) = reqwest::get(format!("{}/healthz", self.url)).await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "apiary did not answer /healthz within 60 s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The process's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The value of the unlabelled metric `name` on `/metrics`, if it is exported.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines().find_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            (key == name).then(|| value.trim().parse().ok()).flatten()
+        })
+    }
+
+    /// Kills the process at once (SIGKILL): no graceful stop, no Lease handed over.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ApiaryProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
