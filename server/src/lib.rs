@@ -65,6 +65,8 @@ pub async fn run(cli: cli::Cli) -> Result<(), StartError> {
     }
     let mut settings = config::load(cli.config.as_deref())?;
     telemetry::init_tracing(&settings.log);
+    // Installed before any task starts, so no early measurement (such as leadership) is lost.
+    telemetry::metrics_handle();
     match command {
         cli::Command::Serve(args) => {
             if let Some(runtime) = args.runtime {

@@ -7,6 +7,7 @@ mod support;
 
 use apiary_server::onboarding::kubernetes as onboarding_cluster;
 use apiary_server::operator::crd::{MCPServer, MCPToolConfig, Phase};
+use apiary_server::operator::leader;
 use apiary_server::operator::render;
 use apiary_server::registry::curation::{cluster as curation_cluster, Curation};
 use apiary_server::runtime::cluster::ClusterRuntime;
@@ -22,9 +23,10 @@ use serde_json::{json, Value};
 
 use support::chart::{self, of_kind};
 use support::kube::{
-    apply_manifest, eventually, namespace, seed_in, service_account_client, start_operator,
-    wait_for,
+    apply_manifest, eventually, namespace, seed_in, service_account_client, service_account_config,
+    start_operator, wait_for,
 };
+use tokio_util::sync::CancellationToken;
 
 /// True for the apiserver's 403.
 fn is_forbidden<T>(result: &Result<T, kube::Error>) -> bool {
@@ -410,13 +412,46 @@ async fn the_charts_identity_applies_curates_retires_and_reaches_pods() {
         "{refused:?}"
     );
 
-    // Leases for leader election: in the release namespace, and nowhere else.
+    // Leader election, as the chart configures it: the identity takes the Lease in the release
+    // namespace, and can create none elsewhere.
+    let deployment = the(&objects, "Deployment");
+    let lease_name = env(deployment, "APIARY_LEASE_NAME").expect("the Lease's name")["value"]
+        .as_str()
+        .expect("a literal name")
+        .to_owned();
+    let lease_namespace = env(deployment, "APIARY_LEASE_NAMESPACE").expect("the Lease's namespace")
+        ["value"]
+        .as_str()
+        .expect("a literal namespace")
+        .to_owned();
+    assert_eq!(lease_namespace, ns);
+    let stop = CancellationToken::new();
+    let (mut leading, election) = leader::elect(
+        service_account_config(&ns, &name).await,
+        leader::LeaseSettings {
+            name: lease_name.clone(),
+            namespace: lease_namespace,
+            identity: "chart-test".into(),
+            duration: std::time::Duration::from_secs(15),
+        },
+        stop.clone(),
+    );
+    tokio::time::timeout(support::kube::TIMEOUT, leading.wait_for(|now| *now))
+        .await
+        .expect("the chart's identity takes the Lease")
+        .expect("the election runs");
+    let held = Api::<Lease>::namespaced(admin.clone(), &ns)
+        .get(&lease_name)
+        .await
+        .expect("the Lease exists");
+    assert_eq!(
+        held.spec.and_then(|spec| spec.holder_identity).as_deref(),
+        Some("chart-test")
+    );
+    stop.cancel();
+    election.await.expect("the election stops");
     let lease: Lease =
         serde_json::from_value(json!({"metadata": {"name": "apiary-leader"}})).expect("a Lease");
-    Api::<Lease>::namespaced(identity.clone(), &ns)
-        .create(&PostParams::default(), &lease)
-        .await
-        .expect("create a Lease in the release namespace");
     let elsewhere = namespace(&admin).await;
     assert!(is_forbidden(
         &Api::<Lease>::namespaced(identity.clone(), &elsewhere)

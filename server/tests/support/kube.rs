@@ -51,6 +51,12 @@ pub async fn client() -> Option<Client> {
 /// A client that acts as ServiceAccount `name` of `namespace` (through impersonation), to test
 /// what the operator can do with only its documented RBAC.
 pub async fn service_account_client(namespace: &str, name: &str) -> Client {
+    Client::try_from(service_account_config(namespace, name).await)
+        .expect("an impersonating client")
+}
+
+/// The configuration of [`service_account_client`], for code that builds its own clients.
+pub async fn service_account_config(namespace: &str, name: &str) -> Config {
     let mut config = config().await.expect("a test cluster");
     config.auth_info.impersonate = Some(format!("system:serviceaccount:{namespace}:{name}"));
     config.auth_info.impersonate_groups = Some(vec![
@@ -58,7 +64,7 @@ pub async fn service_account_client(namespace: &str, name: &str) -> Client {
         format!("system:serviceaccounts:{namespace}"),
         "system:authenticated".into(),
     ]);
-    Client::try_from(config).expect("an impersonating client")
+    config
 }
 
 /// Applies the generated CRDs (idempotent) and waits until both are Established.

@@ -1,7 +1,7 @@
 //! The real `apiary` binary as a child process, for tests about several replicas.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// A running `apiary serve`, killed when dropped. Its log goes to a file, shown by [`Self::log`].
@@ -32,8 +32,13 @@ impl ApiaryProcess {
             .env("APIARY_LOG", "info,kube_lease_manager=info")
             .envs(env.iter().map(|(key, value)| (*key, value)))
             .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
+            .stdout(std::fs::File::create(&log).expect("log file"))
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&log)
+                    .expect("log file"),
+            );
         let child = command.spawn().expect("start apiary");
         let mut process = Self {
             child,
