@@ -215,24 +215,28 @@ log "etcd healthy on 127.0.0.1:$etcd_port after $((SECONDS - t0))s"
 start_apiserver() {
   api_port="$(free_port)"
   server="https://127.0.0.1:$api_port"
-  spawn kube-apiserver "$bin/kube-apiserver" \
-    --etcd-servers="http://127.0.0.1:$etcd_port" \
-    --bind-address=127.0.0.1 \
-    --advertise-address=127.0.0.1 \
-    --secure-port="$api_port" \
-    --tls-cert-file="$pki/apiserver.crt" \
-    --tls-private-key-file="$pki/apiserver.key" \
-    --client-ca-file="$pki/ca.crt" \
-    --authorization-mode=RBAC \
-    --anonymous-auth=true \
-    --service-account-issuer="$server" \
-    --service-account-key-file="$pki/sa.pub" \
-    --service-account-signing-key-file="$pki/sa.key" \
-    --service-cluster-ip-range=10.0.0.0/24 \
-    --endpoint-reconciler-type=none \
-    --allow-privileged=true \
-    --enable-priority-and-fairness=false \
+  local command=("$bin/kube-apiserver"
+    --etcd-servers="http://127.0.0.1:$etcd_port"
+    --bind-address=127.0.0.1
+    --advertise-address=127.0.0.1
+    --secure-port="$api_port"
+    --tls-cert-file="$pki/apiserver.crt"
+    --tls-private-key-file="$pki/apiserver.key"
+    --client-ca-file="$pki/ca.crt"
+    --authorization-mode=RBAC
+    --anonymous-auth=true
+    --service-account-issuer="$server"
+    --service-account-key-file="$pki/sa.pub"
+    --service-account-signing-key-file="$pki/sa.key"
+    --service-cluster-ip-range=10.0.0.0/24
+    --endpoint-reconciler-type=none
+    --allow-privileged=true
+    --enable-priority-and-fairness=false
     --profiling=false
+  )
+  # Kept for end2end/envtest/apiserver.sh, which restarts it the same way (fault tests).
+  printf '%s\n' "${command[@]}" >"$state/kube-apiserver.args"
+  spawn kube-apiserver "${command[@]}"
   local pid deadline=$((SECONDS + timeout_s))
   pid="$(read_pid kube-apiserver)"
   while (( SECONDS < deadline )); do

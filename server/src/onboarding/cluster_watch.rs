@@ -33,7 +33,7 @@ pub async fn run(db: Db, client: Client, namespace: Option<String>, shutdown: Ca
         None => Api::all(client),
     };
     let mut events = watcher(servers, watcher::Config::default())
-        .default_backoff()
+        .backoff(crate::operator::reconcile::WatchBackoff::default())
         .boxed();
     loop {
         let event = tokio::select! {

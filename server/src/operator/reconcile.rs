@@ -34,6 +34,42 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 const RESYNC: Duration = Duration::from_secs(300);
 /// The cap of the per-object backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The first and the longest wait between attempts to watch again after a watch failed.
+const WATCH_RETRY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(5));
+
+/// The backoff of the controller's watches: 0.5 s doubling to 5 s, reset by any event.
+///
+/// kube's default grows to 30 s and only resets after two quiet minutes, so after an
+/// apiserver restart the first answer (410 Gone: relist) could leave the operator blind for
+/// another 20-30 s. A 5 s cap still keeps a missing apiserver to one attempt per 5 s.
+#[derive(Debug, Clone)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self {
+            next: WATCH_RETRY.0,
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (now * 2).min(WATCH_RETRY.1);
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
 
 /// Why a reconcile did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +197,7 @@ pub async fn run(client: Client, namespace: Option<String>, shutdown: Cancellati
                     .collect::<Vec<_>>()
             },
         )
+        .trigger_backoff(WatchBackoff::default())
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -499,5 +536,17 @@ mod tests {
         assert_eq!(backoff(5), Duration::from_secs(16));
         assert_eq!(backoff(20), MAX_BACKOFF);
         assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn the_watch_backoff_caps_at_five_seconds_and_resets() {
+        use kube::runtime::utils::Backoff;
+        let mut watch = WatchBackoff::default();
+        let waits: Vec<Duration> = watch.by_ref().take(6).collect();
+        assert_eq!(waits[0], Duration::from_millis(500));
+        assert_eq!(waits[1], Duration::from_secs(1));
+        assert_eq!(waits[5], Duration::from_secs(5));
+        watch.reset();
+        assert_eq!(watch.next(), Some(Duration::from_millis(500)));
     }
 }

@@ -4,6 +4,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use apiary_server::operator::{crd, reconcile};
@@ -35,11 +36,90 @@ pub async fn config() -> Option<Config> {
         eprintln!("skipped: no Kubernetes test cluster; {HOW}");
         return None;
     };
-    let kubeconfig = Kubeconfig::read_from(&path).expect("read APIARY_TEST_KUBECONFIG");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    Some(config_at(Path::new(&path)).await)
+}
+
+/// The client configuration of the kubeconfig file at `path`.
+pub async fn config_at(path: &Path) -> Config {
+    let kubeconfig = Kubeconfig::read_from(path).expect("read the kubeconfig");
+    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .expect("a usable kubeconfig");
-    Some(config)
+        .expect("a usable kubeconfig")
+}
+
+/// A control plane of this test's own (`end2end/envtest/up.sh` in a temporary folder), for
+/// tests that stop its apiserver; stopped when dropped. `None` when there is no test cluster
+/// (the shared one names the binaries to use).
+pub struct PrivateCluster {
+    state: tempfile::TempDir,
+    /// Its admin client configuration.
+    pub config: Config,
+}
+
+impl PrivateCluster {
+    /// Starts it with the binaries of the shared test cluster.
+    pub async fn start() -> Option<Self> {
+        let shared = std::env::var("APIARY_TEST_KUBECONFIG").ok();
+        if shared.is_none() {
+            config().await?; // skips, or fails when the cluster is required
+        }
+        let shared_env = Path::new(&shared?).with_file_name("env");
+        let bin_dir = std::fs::read_to_string(shared_env).ok().and_then(|env| {
+            env.lines().find_map(|line| {
+                line.strip_prefix("APIARY_ENVTEST_BIN_DIR=")
+                    .map(str::to_owned)
+            })
+        });
+        let state = tempfile::tempdir().expect("temp dir");
+        let mut up = std::process::Command::new(envtest_script("up.sh"));
+        up.arg(state.path()).stderr(std::process::Stdio::inherit());
+        if let Some(bin_dir) = bin_dir {
+            up.env("APIARY_ENVTEST_BIN_DIR", bin_dir);
+        }
+        let output = up.output().expect("run end2end/envtest/up.sh");
+        assert!(output.status.success(), "a private control plane starts");
+        let config = config_at(&state.path().join("kubeconfig")).await;
+        Some(Self { state, config })
+    }
+
+    /// A client for it.
+    pub fn client(&self) -> Client {
+        Client::try_from(self.config.clone()).expect("a client")
+    }
+
+    /// Kills its apiserver (etcd and the data stay).
+    pub async fn stop_apiserver(&self) {
+        self.apiserver("stop").await;
+    }
+
+    /// Starts its apiserver again on the same port, and waits until it is ready.
+    pub async fn start_apiserver(&self) {
+        self.apiserver("start").await;
+    }
+
+    async fn apiserver(&self, action: &str) {
+        let status = tokio::process::Command::new(envtest_script("apiserver.sh"))
+            .arg(self.state.path())
+            .arg(action)
+            .status()
+            .await
+            .expect("run end2end/envtest/apiserver.sh");
+        assert!(status.success(), "apiserver.sh {action}");
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(envtest_script("down.sh"))
+            .arg(self.state.path())
+            .status();
+    }
+}
+
+fn envtest_script(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../end2end/envtest")
+        .join(name)
 }
 
 /// An admin client for the test cluster, or `None` (the test is skipped) when none is
