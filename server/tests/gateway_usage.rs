@@ -61,7 +61,10 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
             let _ = client.call_tool(CallToolRequestParams::new(tool)).await;
         }
         client.cancel().await.expect("close");
-        let written = usage.flush(&db.db).await.expect("flush");
+        let written = usage
+            .flush(&db.db, std::time::Duration::from_secs(60))
+            .await
+            .expect("flush");
         assert_eq!(written, 3, "one row per tool and the server's total");
 
         let after = page(http.clone(), format!("{base}/servers/{id}")).await;
@@ -123,5 +126,72 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
         let catalog = page(http.clone(), format!("{base}/?q=measured{n}")).await;
         assert_eq!(badge(&catalog), "failing", "the catalog card");
         assert_eq!(badge(&after), "failing", "the server page");
+    }
+}
+
+/// Two replicas on one database each store what their own gateway measured; the server page
+/// and health add the two up, so people see the fleet, not whichever replica wrote last.
+#[tokio::test]
+async fn two_replicas_measurements_add_up_to_the_fleets() {
+    for (n, db) in support::all_backends().await.into_iter().enumerate() {
+        let id = format!("usage/fleet{n}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tools = dir.path().join("tools.json");
+        std::fs::write(
+            &tools,
+            json!([
+                { "name": "echo", "inputSchema": { "type": "object" } },
+                { "name": "boom", "inputSchema": { "type": "object" } },
+            ])
+            .to_string(),
+        )
+        .expect("write tools");
+        let backend = testmcp_http(&[
+            "--tools",
+            tools.to_str().expect("path"),
+            "--failing",
+            "boom",
+        ])
+        .await;
+        let first = AppState::new(support::settings(), db.db.clone());
+        let second = AppState::new(support::settings(), db.db.clone());
+        let (first_usage, second_usage) = (first.gateway.usage(), second.gateway.usage());
+        let first = support::serve_state(first).await;
+        let second = support::serve_state(second).await;
+        let http = reqwest::Client::new();
+        register_and_refresh(&http, &first, &id, &backend.url).await;
+
+        // Every call through the second replica fails; every call through the first succeeds.
+        for (base, tool) in [(&second, "boom"), (&first, "echo")] {
+            let client = connect(&format!("{base}/mcp/{id}")).await;
+            for _ in 0..4 {
+                let _ = client.call_tool(CallToolRequestParams::new(tool)).await;
+            }
+            client.cancel().await.expect("close");
+        }
+        // One sampling period (ten minutes, so two flushes a moment apart share it, and it is
+        // within health's 15-minute window); the healthy replica writes last.
+        let period = std::time::Duration::from_secs(600);
+        second_usage.flush(&db.db, period).await.expect("flush");
+        first_usage.flush(&db.db, period).await.expect("flush");
+
+        let page = http
+            .get(format!("{second}/servers/{id}"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("HTML");
+        assert!(
+            page.contains("8 calls in 1 intervals") && page.contains("4 failed"),
+            "the chart adds both replicas' calls into one interval"
+        );
+        let list = registry::servers(&http, &first).await;
+        let entry = registry::entry(&list, &id);
+        assert_eq!(
+            entry["_meta"]["dev.apiary/server"]["health"]["status"], "failing",
+            "half the fleet's calls failed, whatever the last replica saw: {entry}"
+        );
     }
 }

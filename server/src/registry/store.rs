@@ -13,14 +13,17 @@ pub const GATEWAY_HEALTH_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// SQL select-list items for the health of the server aliased `s` at `now` (Unix ms): its
 /// newest fetch, `health_ok` (0 or 1, since SQLite booleans do not decode through `Any`) and
-/// `health_latency`, and the gateway's newest interval of the last 15 minutes,
-/// `gateway_calls`, `gateway_errors` and `gateway_p95`. Read them with [`latest_health`].
+/// `health_latency`, and the gateway's newest interval of the last 15 minutes across every
+/// replica: `gateway_calls` and `gateway_errors` added up, `gateway_p95_ms` the slowest
+/// replica's. Read them with [`latest_health`].
 pub fn latest_health_columns(now: i64) -> String {
     let since = now - GATEWAY_HEALTH_WINDOW_MS;
-    let gateway = |column: &str| {
+    let gateway = |aggregate: &str, column: &str| {
         format!(
-            "(SELECT g.{column} FROM gateway_samples g WHERE g.server_id = s.id AND g.tool = '' \
-             AND g.at >= {since} ORDER BY g.at DESC LIMIT 1) AS gateway_{column}"
+            "(SELECT CAST({aggregate}(g.{column}) AS BIGINT) FROM gateway_samples g \
+             WHERE g.server_id = s.id AND g.tool = '' AND g.at = (SELECT MAX(n.at) \
+             FROM gateway_samples n WHERE n.server_id = s.id AND n.tool = '' AND n.at >= {since})) \
+             AS gateway_{column}"
         )
     };
     format!(
@@ -28,9 +31,9 @@ pub fn latest_health_columns(now: i64) -> String {
          WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
          (SELECT h.latency_ms FROM health_samples h \
          WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency, {}, {}, {}",
-        gateway("calls"),
-        gateway("errors"),
-        gateway("p95_ms"),
+        gateway("SUM", "calls"),
+        gateway("SUM", "errors"),
+        gateway("MAX", "p95_ms"),
     )
 }
 

@@ -3,7 +3,8 @@
 //! and written as rows of `gateway_samples`, one per tool plus one total per server.
 //!
 //! Prometheus' `/metrics` shows the same calls for this one process; these rows are the fleet's
-//! history that the console plots and that sets health.
+//! history that the console plots and that sets health: each replica writes its own rows, at
+//! the start of the sampling period, and readers add up the rows of one period.
 
 pub mod store;
 mod window;
@@ -49,13 +50,17 @@ impl Usage {
         taken
     }
 
-    /// Takes the windows and writes them to `db`; the number of rows written.
-    pub async fn flush(&self, db: &Db) -> Result<usize, DbError> {
+    /// Takes the windows and writes them to `db`, stamped with the start of the current
+    /// sampling `period`: every replica's rows for one period share that time, so readers add
+    /// them up into the fleet's. The number of rows written.
+    pub async fn flush(&self, db: &Db, period: Duration) -> Result<usize, DbError> {
         let taken = self.take();
         if taken.is_empty() {
             return Ok(0);
         }
-        store::write(db, crate::db::now_millis(), &taken).await
+        let now = crate::db::now_millis();
+        let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX).max(1);
+        store::write(db, now - now.rem_euclid(period_ms), &taken).await
     }
 
     /// Flushes every `interval` until `shutdown`, and once more then.
@@ -74,7 +79,7 @@ impl Usage {
                     _ = ticks.tick() => false,
                     () = shutdown.cancelled() => true,
                 };
-                if let Err(error) = self.flush(&db).await {
+                if let Err(error) = self.flush(&db, interval).await {
                     tracing::warn!(%error, "cannot store the gateway's measurements");
                 }
                 if stop {

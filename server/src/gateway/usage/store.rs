@@ -72,31 +72,36 @@ pub struct Interval {
     pub p95_ms: u64,
 }
 
-/// The newest `limit` intervals of server `server_id`'s total, oldest first.
+/// The newest `limit` intervals of server `server_id`'s total across replicas, oldest first:
+/// the rows of one period are added up, and the percentiles come from their merged buckets.
 pub async fn recent_totals(db: &Db, server_id: &str, limit: i64) -> Result<Vec<Interval>, DbError> {
     let rows = sqlx::query(
-        "SELECT at, calls, errors, p50_ms, p95_ms FROM gateway_samples \
-         WHERE server_id = $1 AND tool = $2 ORDER BY at DESC LIMIT $3",
+        "SELECT at, calls, errors, max_ms, buckets FROM gateway_samples \
+         WHERE server_id = $1 AND tool = $2 AND at IN (SELECT DISTINCT at FROM gateway_samples \
+         WHERE server_id = $1 AND tool = $2 ORDER BY at DESC LIMIT $3)",
     )
     .bind(server_id)
     .bind(TOTAL)
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    let mut intervals = rows
-        .iter()
-        .map(|row| {
-            Ok(Interval {
-                at: row.try_get("at")?,
-                calls: to_u64(row.try_get("calls")?),
-                errors: to_u64(row.try_get("errors")?),
-                p50_ms: to_u64(row.try_get("p50_ms")?),
-                p95_ms: to_u64(row.try_get("p95_ms")?),
-            })
+    let mut by_period: std::collections::BTreeMap<i64, Counts> = Default::default();
+    for row in &rows {
+        by_period
+            .entry(row.try_get("at")?)
+            .or_default()
+            .add(&counts_of(row)?);
+    }
+    Ok(by_period
+        .into_iter()
+        .map(|(at, counts)| Interval {
+            at,
+            calls: counts.calls,
+            errors: counts.errors,
+            p50_ms: counts.quantile_ms(0.5),
+            p95_ms: counts.quantile_ms(0.95),
         })
-        .collect::<Result<Vec<_>, DbError>>()?;
-    intervals.reverse();
-    Ok(intervals)
+        .collect())
 }
 
 /// Each tool's counts of server `server_id` since `since`, summed, by tool name.
@@ -116,27 +121,32 @@ pub async fn tools_since(
     .await?;
     let mut by_tool: std::collections::BTreeMap<String, Counts> = Default::default();
     for row in &rows {
-        let buckets: Vec<u64> =
-            serde_json::from_str(&row.try_get::<String, _>("buckets")?).unwrap_or_default();
-        let mut counts = Counts {
-            calls: to_u64(row.try_get("calls")?),
-            errors: to_u64(row.try_get("errors")?),
-            max_ms: to_u64(row.try_get("max_ms")?),
-            ..Counts::default()
-        };
-        for (slot, value) in counts
-            .buckets
-            .iter_mut()
-            .zip(buckets.into_iter().take(BUCKET_COUNT))
-        {
-            *slot = value;
-        }
         by_tool
             .entry(row.try_get("tool")?)
             .or_default()
-            .add(&counts);
+            .add(&counts_of(row)?);
     }
     Ok(by_tool.into_iter().collect())
+}
+
+/// The counts of one row: calls, errors, the slowest call and the latency buckets.
+fn counts_of(row: &sqlx::any::AnyRow) -> Result<Counts, DbError> {
+    let buckets: Vec<u64> =
+        serde_json::from_str(&row.try_get::<String, _>("buckets")?).unwrap_or_default();
+    let mut counts = Counts {
+        calls: to_u64(row.try_get("calls")?),
+        errors: to_u64(row.try_get("errors")?),
+        max_ms: to_u64(row.try_get("max_ms")?),
+        ..Counts::default()
+    };
+    for (slot, value) in counts
+        .buckets
+        .iter_mut()
+        .zip(buckets.into_iter().take(BUCKET_COUNT))
+    {
+        *slot = value;
+    }
+    Ok(counts)
 }
 
 fn to_i64(value: u64) -> i64 {
