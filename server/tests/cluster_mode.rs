@@ -172,14 +172,9 @@ async fn the_gateway_reaches_an_http_server_at_its_service() {
         "answered within the timeout, took {took:?}"
     );
     // The registry fetches its tools from the same place.
-    let refreshed: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/servers/{namespace}/web/refresh"))
-        .send()
-        .await
-        .expect("refresh")
-        .json()
-        .await
-        .expect("JSON");
+    let refreshed =
+        support::gateway::try_refresh(&reqwest::Client::new(), &base, &format!("{namespace}/web"))
+            .await;
     assert_eq!(refreshed["outcome"], "failed", "{refreshed}");
 }
 

@@ -134,17 +134,17 @@ pub async fn save(
         .execute(&mut *tx)
         .await?;
     let hash = |(a, d, h, o, u): &Stored| content_hash(&format!("{a}\n{d}\n{h}\n{o}\n{u}"));
-    sqlx::query(
-        "INSERT INTO audit_events (id, at, actor, action, target, before_hash, after_hash) \
-         VALUES ($1, $2, $3, 'server.curate', $4, $5, $6)",
+    crate::audit::record(
+        &mut tx,
+        crate::audit::AuditEvent {
+            actor,
+            action: "server.curate",
+            target,
+            before_hash: before.as_ref().map(hash),
+            after_hash: Some(hash(&after)),
+            comment: None,
+        },
     )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(now)
-    .bind(actor)
-    .bind(target)
-    .bind(before.as_ref().map(hash))
-    .bind(hash(&after))
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(())
