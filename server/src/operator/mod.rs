@@ -74,7 +74,7 @@ pub async fn run_default(
         reconcile::run(client.clone(), namespace.clone(), token)
     })
     .await;
-    // Reconciling has stopped: hand the Lease over.
+    // Reconciling has stopped: clear the Lease.
     stop_election.cancel();
     if let Err(error) = election.await {
         tracing::error!(%error, "the leader election task panicked");
