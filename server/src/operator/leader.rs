@@ -70,9 +70,10 @@ pub fn always_leading() -> Leading {
 }
 
 /// Takes part in the election until `stop`, then clears the Lease if held (followers take it
-/// when they next look, at the latest when it would have expired). Cancel `stop` only after the leader's work has stopped (see [`while_leading`]),
-/// so two replicas never reconcile at once. `config` is the cluster connection; its timeouts
-/// are tightened for the Lease's own client.
+/// when they next look, at the latest when it would have expired). Cancel `stop` only after
+/// the leader's work has stopped (see [`while_leading`]), so two replicas never reconcile at
+/// once. `config` is the cluster connection; its timeouts are tightened for the Lease's own
+/// client.
 pub fn elect(
     config: kube::Config,
     settings: LeaseSettings,
