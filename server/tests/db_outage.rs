@@ -1,8 +1,9 @@
 //! The database goes away and comes back: Apiary on its own PostgreSQL server, which the test
-//! stops and starts again on the same port (`.ci/postgres pause` / `resume`). While it is down
-//! Apiary stays alive but not ready, and a write fails at once with a 503 that says to retry;
-//! a write cut off half-way leaves nothing behind; once it is back Apiary is ready again
-//! without a restart and the same write succeeds.
+//! stops at once, as a crash would, and starts again on the same port (`.ci/postgres pause` /
+//! `resume`). While it is down Apiary stays alive but not ready, and a write fails within
+//! seconds with a 503 that says to try again; a write cut off half-way leaves nothing behind;
+//! once the database is back Apiary is ready again without a restart and the same write
+//! succeeds.
 
 mod support;
 
@@ -128,23 +129,28 @@ async fn proposals_named(db: &Db, name: &str) -> i64 {
         .expect("count")
 }
 
-/// Waits until a backend of the server waits for a lock: the write under test got that far.
-async fn until_a_write_waits_for_a_lock(admin: &mut sqlx::PgConnection) {
+/// Waits until the write under test waits for the lock on `audit_events` the test holds: it
+/// got as far as its audit event, after its proposal row. (Only writes wait for that lock.)
+async fn until_a_write_waits_for_the_audit_log(
+    admin: &mut sqlx::PgConnection,
+    write: &tokio::task::JoinHandle<(StatusCode, Value)>,
+) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-             AND query LIKE 'INSERT INTO audit_events%'",
+            "SELECT COUNT(*) FROM pg_locks \
+             WHERE relation = 'audit_events'::regclass AND NOT granted",
         )
         .fetch_one(&mut *admin)
         .await
-        .expect("read pg_stat_activity");
+        .expect("read pg_locks");
         if waiting > 0 {
             return;
         }
         assert!(
-            Instant::now() < deadline,
-            "the proposal never reached its audit insert"
+            Instant::now() < deadline && !write.is_finished(),
+            "the proposal did not wait for the audit log (finished: {})",
+            write.is_finished()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -178,7 +184,7 @@ async fn while_the_database_is_down_apiary_says_so_loses_nothing_and_recovers_by
         let app = app.clone();
         async move { propose(&app, "cut-off").await }
     });
-    until_a_write_waits_for_a_lock(&mut admin).await;
+    until_a_write_waits_for_the_audit_log(&mut admin, &cut_off).await;
     postgres.pause().await;
     let (status, body) = cut_off.await.expect("the cut-off proposal");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");

@@ -9,7 +9,7 @@ use apiary_server::db::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::proposals::{decide, propose};
-use support::replicas::start_two;
+use support::replicas::{start_two, start_two_behind_one_url};
 use support::signed_in::Client;
 
 fn create(name: &str) -> Value {
@@ -92,20 +92,36 @@ async fn a_sign_in_on_one_replica_is_valid_on_the_other_and_so_is_a_sign_out() {
     let Some(db) = support::postgres().await else {
         return;
     };
-    let Some((_provider, a, b)) = start_two(&db.url).await else {
+    let Some((_provider, a, b)) = start_two_behind_one_url(&db.url).await else {
         return;
     };
-    let olga = Client::signed_in_at(&a.url, "olga").await;
-    let olga_on_b = olga.with_session_at(&b.url);
+    // Behind a load balancer the sign-in may start on A and come back on B: B finds the
+    // PKCE verifier, state and nonce that A kept in the session.
+    let olga_on_a = Client::at(&a.url);
+    let authorize = olga_on_a.start_sign_in().await;
+    let callback = olga_on_a
+        .provider
+        .sign_in(&authorize, "olga", "olga-pw")
+        .await;
+    assert!(callback.starts_with(&a.url), "{callback}");
+    let olga_on_b = olga_on_a.with_session_at(&b.url);
+    let back = olga_on_b
+        .finish_sign_in(&callback.replacen(&a.url, &b.url, 1))
+        .await;
+    assert_eq!(
+        back.status(),
+        StatusCode::SEE_OTHER,
+        "B completes the sign-in A began: {}",
+        back.text().await.unwrap_or_default()
+    );
     let page = olga_on_b.page("/").await;
     assert_eq!(page.status(), StatusCode::OK, "the catalog renders on B");
     let html = page.text().await.expect("page");
-    assert!(
-        html.contains("Olga Owner"),
-        "B names the person A signed in"
-    );
+    assert!(html.contains("Olga Owner"), "B names the person signed in");
     let (status, list) = olga_on_b.call("GET", "/api/v1/proposals", None).await;
     assert_eq!(status, StatusCode::OK, "{list}");
+    let olga = olga_on_b.with_session_at(&a.url);
+    assert!(olga.is_signed_in().await, "and so does A");
 
     // Without the cookie, B knows nobody.
     let stranger = Client::at(&b.url);
@@ -113,7 +129,8 @@ async fn a_sign_in_on_one_replica_is_valid_on_the_other_and_so_is_a_sign_out() {
     let (status, _) = stranger.call("GET", "/api/v1/proposals", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    // A state-changing request (same-origin checked) on B, with A's session.
+    // A sign-in on A, its cookie sent to B, and a state-changing request (same-origin
+    // checked) on B.
     let paul = Client::signed_in_at(&a.url, "paul").await;
     let paul_on_b = paul.with_session_at(&b.url);
     let proposal = propose(&paul_on_b, &create("shared-session")).await;

@@ -11,7 +11,7 @@ use super::oidc;
 
 /// One running `apiary serve`; dropping it kills the process.
 pub struct Replica {
-    /// `http://127.0.0.1:PORT`, also its public URL.
+    /// `http://127.0.0.1:PORT`.
     pub url: String,
     child: Child,
     log: std::path::PathBuf,
@@ -33,9 +33,9 @@ pub fn redirect_uris(port: u16) -> (String, String) {
 }
 
 impl Replica {
-    /// Starts `apiary` on `port` over `database_url`, signing in through the provider at
-    /// `issuer`, without waiting for it to be ready.
-    pub fn spawn(port: u16, database_url: &str, issuer: &str) -> Self {
+    /// Starts `apiary` on `port` with `public_url` over `database_url`, signing in through the
+    /// provider at `issuer`, without waiting for it to be ready.
+    pub fn spawn(port: u16, public_url: &str, database_url: &str, issuer: &str) -> Self {
         // reqwest uses rustls without a built-in crypto provider; in-process tests get ring
         // from the server, these from here.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -48,7 +48,7 @@ impl Replica {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("APIARY_PUBLIC_URL", &url)
+            .env("APIARY_PUBLIC_URL", public_url)
             .env("APIARY_DATA_DIR", data.path())
             .env("APIARY_DATABASE_URL", database_url)
             .env("APIARY_OIDC_ISSUER", issuer)
@@ -109,17 +109,36 @@ impl Replica {
     }
 }
 
-/// Starts the test provider and two replicas over `database_url` at the same moment, and
-/// waits until both are ready; `None` when the provider is not configured.
+/// Starts the test provider and two replicas over `database_url` at the same moment, each
+/// with its own URL as its public URL, and waits until both are ready; `None` when the
+/// provider is not configured.
 pub async fn start_two(database_url: &str) -> Option<(oidc::OidcProvider, Replica, Replica)> {
+    start(database_url, false).await
+}
+
+/// Like [`start_two`], but both replicas have the first one's URL as their public URL, as
+/// replicas behind one load balancer do: the provider sends every sign-in back to it, and a
+/// test may deliver the callback to either replica.
+pub async fn start_two_behind_one_url(
+    database_url: &str,
+) -> Option<(oidc::OidcProvider, Replica, Replica)> {
+    start(database_url, true).await
+}
+
+async fn start(
+    database_url: &str,
+    one_url: bool,
+) -> Option<(oidc::OidcProvider, Replica, Replica)> {
     let ports = free_ports::<2>();
     let (callbacks, homes): (Vec<String>, Vec<String>) =
         ports.iter().map(|port| redirect_uris(*port)).unzip();
     let callbacks: Vec<&str> = callbacks.iter().map(String::as_str).collect();
     let homes: Vec<&str> = homes.iter().map(String::as_str).collect();
     let provider = oidc::start(&callbacks, &homes, None).await?;
-    let mut a = Replica::spawn(ports[0], database_url, &provider.issuer);
-    let mut b = Replica::spawn(ports[1], database_url, &provider.issuer);
+    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    let public_b = url(if one_url { ports[0] } else { ports[1] });
+    let mut a = Replica::spawn(ports[0], &url(ports[0]), database_url, &provider.issuer);
+    let mut b = Replica::spawn(ports[1], &public_b, database_url, &provider.issuer);
     tokio::join!(a.wait_ready(), b.wait_ready());
     Some((provider, a, b))
 }
