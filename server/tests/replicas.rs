@@ -8,9 +8,67 @@ mod support;
 use apiary_server::db::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::oidc::{self, OidcProvider};
+use support::process::{free_ports, ApiaryProcess};
 use support::proposals::{decide, propose};
-use support::replicas::{start_two, start_two_behind_one_url};
 use support::signed_in::Client;
+
+/// Where the replicas' public URLs point.
+#[derive(Clone, Copy)]
+enum PublicUrl {
+    /// Each replica's own URL.
+    Own,
+    /// The first replica's URL for both, as for replicas behind one load balancer: the
+    /// provider sends every sign-in back to it, and a test may hand the callback to either.
+    Shared,
+}
+
+/// Starts the test provider, then two replicas with sign-in over `database_url` at the same
+/// moment, and checks that both are ready; `None` when the provider is not configured.
+async fn start_two(
+    database_url: &str,
+    public: PublicUrl,
+) -> Option<(OidcProvider, ApiaryProcess, ApiaryProcess)> {
+    let ports = free_ports::<2>();
+    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    let callbacks = ports.map(|port| format!("{}/auth/callback", url(port)));
+    let homes = ports.map(|port| format!("{}/", url(port)));
+    let provider = oidc::start(
+        &callbacks.each_ref().map(String::as_str),
+        &homes.each_ref().map(String::as_str),
+        None,
+    )
+    .await?;
+    let env = |public_url: String| {
+        [
+            ("APIARY_PUBLIC_URL", public_url),
+            ("APIARY_DATABASE_URL", database_url.to_owned()),
+            ("APIARY_OIDC_ISSUER", provider.issuer.clone()),
+            ("APIARY_OIDC_CLIENT_ID", oidc::CLIENT_ID.to_owned()),
+            ("APIARY_OIDC_CLIENT_SECRET", oidc::CLIENT_SECRET.to_owned()),
+            (
+                "APIARY_OIDC_SCOPES",
+                "openid profile email groups".to_owned(),
+            ),
+        ]
+    };
+    let env_a = env(url(ports[0]));
+    let env_b = env(url(match public {
+        PublicUrl::Own => ports[1],
+        PublicUrl::Shared => ports[0],
+    }));
+    let (a, b) = tokio::join!(
+        ApiaryProcess::start_on(ports[0], &env_a),
+        ApiaryProcess::start_on(ports[1], &env_b),
+    );
+    for replica in [&a, &b] {
+        let ready = reqwest::get(format!("{}/readyz", replica.url))
+            .await
+            .expect("GET /readyz");
+        assert_eq!(ready.status(), StatusCode::OK, "{}", replica.log());
+    }
+    Some((provider, a, b))
+}
 
 fn create(name: &str) -> Value {
     json!({
@@ -55,7 +113,7 @@ async fn two_replicas_starting_at_once_on_an_empty_database_migrate_it_once() {
             return;
         };
         // Both start at the same moment; start_two fails when either exits or is not ready.
-        let Some((_provider, mut a, mut b)) = start_two(&url).await else {
+        let Some((_provider, mut a, mut b)) = start_two(&url, PublicUrl::Own).await else {
             return;
         };
         for replica in [&mut a, &mut b] {
@@ -92,7 +150,7 @@ async fn a_sign_in_on_one_replica_is_valid_on_the_other_and_so_is_a_sign_out() {
     let Some(db) = support::postgres().await else {
         return;
     };
-    let Some((_provider, a, b)) = start_two_behind_one_url(&db.url).await else {
+    let Some((_provider, a, b)) = start_two(&db.url, PublicUrl::Shared).await else {
         return;
     };
     // Behind a load balancer the sign-in may start on A and come back on B: B finds the
@@ -159,7 +217,7 @@ async fn two_owners_approving_one_proposal_on_two_replicas_at_once_exactly_one_w
     let Some(db) = support::postgres().await else {
         return;
     };
-    let Some((_provider, a, b)) = start_two(&db.url).await else {
+    let Some((_provider, a, b)) = start_two(&db.url, PublicUrl::Own).await else {
         return;
     };
     let paul = Client::signed_in_at(&a.url, "paul").await;

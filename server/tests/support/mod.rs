@@ -13,7 +13,6 @@ pub mod oidc;
 pub mod process;
 pub mod proposals;
 pub mod registry;
-pub mod replicas;
 pub mod seed;
 pub mod signed_in;
 
