@@ -38,6 +38,36 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
 }
 
+impl DbError {
+    /// True when the database could not be reached (it is down, restarting, or unreachable,
+    /// or the connection broke mid-request), rather than refusing the request itself: the same
+    /// request may well succeed once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Connect(error) | DbError::Query(error) => is_unavailable(error),
+            DbError::Migrate(sqlx::migrate::MigrateError::Execute(error)) => is_unavailable(error),
+            DbError::Folder { .. } | DbError::Migrate(_) => false,
+        }
+    }
+}
+
+/// See [`DbError::is_unavailable`].
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's connection exceptions (class 08), and a server that is shutting down,
+        // crashed or still starting up (57P01, 57P02, 57P03).
+        sqlx::Error::Database(error) => error
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
+    }
+}
+
 /// The shared connection pool.
 #[derive(Clone, Debug)]
 pub struct Db {

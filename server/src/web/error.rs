@@ -27,23 +27,34 @@ pub enum ApiError {
     /// The thing asked for does not exist (404); the message says what.
     #[error("{0}")]
     NotFound(String),
+    /// The database does not answer (503); the same request may succeed once it is back.
+    #[error("{}", UNAVAILABLE)]
+    Unavailable(String),
     /// Something failed inside Apiary (500).
     #[error("internal error")]
     Internal(String),
 }
 
+/// What a client is told while the database does not answer.
+pub const UNAVAILABLE: &str =
+    "Apiary's database is unavailable right now, so nothing could be read or saved; try again in a moment";
+
 impl From<RegisterError> for ApiError {
     fn from(error: RegisterError) -> Self {
         match error {
             RegisterError::Invalid(field) => ApiError::Invalid(field),
-            RegisterError::Db(db) => ApiError::Internal(db.to_string()),
+            RegisterError::Db(db) => db.into(),
         }
     }
 }
 
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
-        ApiError::Internal(error.to_string())
+        if error.is_unavailable() {
+            ApiError::Unavailable(error.to_string())
+        } else {
+            ApiError::Internal(error.to_string())
+        }
     }
 }
 
@@ -78,6 +89,15 @@ impl IntoResponse for ApiError {
             }
             ApiError::NotFound(message) => {
                 (StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response()
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(%cause, "request failed: the database is unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "5")],
+                    Json(json!({ "error": UNAVAILABLE })),
+                )
+                    .into_response()
             }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "request failed");

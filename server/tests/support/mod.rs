@@ -50,25 +50,7 @@ pub async fn sqlite() -> TestDb {
 /// when no server is configured. `.ci/test` sets `APIARY_REQUIRE_POSTGRES=1`, which turns a
 /// missing server into a failure instead of a silent SQLite-only run.
 pub async fn postgres() -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var("APIARY_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("APIARY_REQUIRE_POSTGRES").is_err(),
-            "APIARY_REQUIRE_POSTGRES is set but APIARY_TEST_POSTGRES_URL is not"
-        );
-        return None;
-    };
-    let name = format!("apiary_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to the test PostgreSQL server");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create a test database");
-    let url = match admin_url.rsplit_once('/') {
-        Some((server, _db)) => format!("{server}/{name}"),
-        None => panic!("APIARY_TEST_POSTGRES_URL must end in /database"),
-    };
+    let url = empty_postgres().await?;
     let db = Db::connect(&url).await.expect("open postgres");
     assert_eq!(db.backend(), Backend::Postgres);
     db.migrate().await.expect("migrate postgres");
@@ -77,6 +59,35 @@ pub async fn postgres() -> Option<TestDb> {
         url,
         _dir: None,
     })
+}
+
+/// Like [`postgres`], but the database is left empty (not migrated); returns its URL.
+pub async fn empty_postgres() -> Option<String> {
+    let Ok(admin_url) = std::env::var("APIARY_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("APIARY_REQUIRE_POSTGRES").is_err(),
+            "APIARY_REQUIRE_POSTGRES is set but APIARY_TEST_POSTGRES_URL is not"
+        );
+        return None;
+    };
+    Some(create_database(&admin_url).await)
+}
+
+/// Creates a database with a fresh name on the server of `admin_url` (which ends in
+/// `/database`); returns the new database's URL.
+pub async fn create_database(admin_url: &str) -> String {
+    let name = format!("apiary_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    match admin_url.rsplit_once('/') {
+        Some((server, _db)) => format!("{server}/{name}"),
+        None => panic!("APIARY_TEST_POSTGRES_URL must end in /database"),
+    }
 }
 
 /// Every database backend available to this run: SQLite always, PostgreSQL when configured.

@@ -17,11 +17,17 @@ impl ApiaryProcess {
     /// Starts `apiary serve` on a free loopback port with a clean environment plus `env`, and
     /// waits until `/healthz` answers.
     pub async fn start(env: &[(&str, String)]) -> Self {
+        let [port] = free_ports();
+        Self::start_on(port, env).await
+    }
+
+    /// Like [`Self::start`], on `port` (from [`free_ports`]), for settings that name the URL
+    /// before the process starts, such as `APIARY_PUBLIC_URL`.
+    pub async fn start_on(port: u16, env: &[(&str, String)]) -> Self {
+        // reqwest uses rustls without a built-in crypto provider; the server installs ring
+        // only in its own process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
         let log = dir.path().join("apiary.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiary"));
         command
@@ -73,6 +79,11 @@ impl ApiaryProcess {
         }
     }
 
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The process's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -97,6 +108,14 @@ impl ApiaryProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `N` distinct free loopback ports (bound together, then released).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("local address").port())
 }
 
 impl Drop for ApiaryProcess {

@@ -118,6 +118,11 @@ pub struct Client {
 impl Client {
     /// A fresh browser for `app`.
     pub fn new(app: &SignedInApp) -> Self {
+        Self::at(&app.url)
+    }
+
+    /// A fresh browser for the Apiary at `base` (`http://127.0.0.1:PORT`).
+    pub fn at(base: &str) -> Self {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
@@ -128,14 +133,19 @@ impl Client {
         Client {
             http,
             provider: oidc::Browser::new(),
-            base: app.url.clone(),
+            base: base.to_owned(),
             jar,
         }
     }
 
     /// A fresh browser for `app`, signed in as `user`.
     pub async fn signed_in(app: &SignedInApp, user: &str) -> Self {
-        let client = Client::new(app);
+        Self::signed_in_at(&app.url, user).await
+    }
+
+    /// A fresh browser for the Apiary at `base`, signed in as `user`.
+    pub async fn signed_in_at(base: &str, user: &str) -> Self {
+        let client = Client::at(base);
         client.sign_in_as(user).await;
         client
     }
@@ -220,6 +230,20 @@ impl Client {
     /// True when Apiary treats this browser as signed in (the catalog renders).
     pub async fn is_signed_in(&self) -> bool {
         self.page("/").await.status() == StatusCode::OK
+    }
+
+    /// A browser for the Apiary at `base` that sends this browser's session cookie, as a load
+    /// balancer does when it sends the next request to another replica.
+    pub fn with_session_at(&self, base: &str) -> Self {
+        let cookie = self
+            .session_cookie()
+            .expect("a session cookie to carry over");
+        let client = Client::at(base);
+        let url = Url::parse(base).expect("base URL");
+        client
+            .jar
+            .add_cookie_str(&format!("apiary_session={cookie}; Path=/"), &url);
+        client
     }
 
     /// The current session cookie's value, if any.
