@@ -53,7 +53,8 @@ trap 'exit 130' INT TERM
 run_size() {
   local n="$1" kubeconfig crds result="$out/result-$profile-$n.json"
   "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
-  kubeconfig="$("$root/end2end/envtest/up.sh" "$state" 2>"$state/up.log" | tail -n1)"
+  # The default /24 Service range holds about 250 Services (each server has one): use a /16.
+  kubeconfig="$(APIARY_ENVTEST_SERVICE_CIDR=10.0.0.0/16 "$root/end2end/envtest/up.sh" "$state" 2>"$state/up.log" | tail -n1)"
   # shellcheck disable=SC1091
   source "$state/env"
   admin() {
