@@ -201,6 +201,10 @@ def request_counts(api):
             res += "/" + labels["subresource"]
         key = f'{labels.get("verb")} {res}'
         counts[key] = counts.get(key, 0) + float(m.group(2))
+        code = labels.get("code", "")
+        if not code.startswith("2"):
+            key = f"code {code}"
+            counts[key] = counts.get(key, 0) + float(m.group(2))
     return counts
 
 

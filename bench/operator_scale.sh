@@ -39,12 +39,24 @@ log() { printf 'operator_scale: %s\n' "$*" >&2; }
 mkdir -p "$state" "$out"
 
 operator_pid=
-cleanup() {
-  if [[ -n "$operator_pid" ]] && kill -0 "$operator_pid" 2>/dev/null; then
+# SIGTERM, then SIGKILL after 20 s: with thousands of requests in flight the operator's graceful
+# shutdown waits for them (a 5,000-server run still had not exited after 2 minutes).
+stop_operator() {
+  [[ -n "$operator_pid" ]] || return 0
+  if kill -0 "$operator_pid" 2>/dev/null; then
     kill -TERM "$operator_pid" 2>/dev/null || true
-    wait "$operator_pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 200); do kill -0 "$operator_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$operator_pid" 2>/dev/null; then
+      log "the operator (pid $operator_pid) ignored SIGTERM for 20 s: SIGKILL"
+      kill -KILL "$operator_pid" 2>/dev/null || true
+    fi
   fi
+  wait "$operator_pid" 2>/dev/null || true
   operator_pid=
+}
+cleanup() {
+  stop_operator
   "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -99,9 +111,7 @@ run_size() {
     --etcd-pid "$APIARY_ENVTEST_ETCD_PID" --profile "$profile" --timeout "$timeout_s" \
     >"$result" || rc=$?
 
-  kill -TERM "$operator_pid" 2>/dev/null || true
-  wait "$operator_pid" 2>/dev/null || true
-  operator_pid=
+  stop_operator
   "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
   if [[ ! -s "$result" ]]; then
     log "size $n: no result (exit $rc)"
