@@ -18,6 +18,9 @@
 #   OPBENCH_PROFILE  none (default: the minimal spec, image + stdio + port, so no
 #                  permissionProfile and no egress) or network (permissionProfile builtin/network)
 #   OPBENCH_TIMEOUT  seconds after the first create before a size is given up (default 300)
+#   OPBENCH_IDENTITY admin (default: envtest's system:masters certificate, which the apiserver's
+#                  max-in-flight limits exempt) or operator (a client certificate for user
+#                  apiary-operator bound to deploy/rbac/operator.yaml, so the limits apply)
 #
 # Idempotent: a control plane left over in OPBENCH_STATE is stopped first; the operator and the
 # control plane are stopped on exit (also on Ctrl-C or failure).
@@ -33,6 +36,8 @@ sizes=("$@")
 ns=opbench
 profile="${OPBENCH_PROFILE:-none}"
 timeout_s="${OPBENCH_TIMEOUT:-300}"
+identity="${OPBENCH_IDENTITY:-admin}"
+[[ "$identity" == admin || "$identity" == operator ]] || { echo "OPBENCH_IDENTITY: admin or operator" >&2; exit 2; }
 
 log() { printf 'operator_scale: %s\n' "$*" >&2; }
 [[ -x "$bin" ]] || { log "no apiary binary at $bin (set APIARY_BIN)"; exit 1; }
@@ -62,8 +67,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A kubeconfig for user apiary-operator (client certificate signed by the envtest CA), bound to
+# the documented ClusterRole; prints its path.
+operator_kubeconfig() {
+  local admin_kubeconfig="$1" dir="$state/operator-identity"
+  mkdir -p "$dir"
+  if [[ ! -s "$dir/operator.crt" || "$dir/operator.crt" -ot "$state/pki/ca.crt" ]]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/operator.key" 2>/dev/null
+    openssl req -new -key "$dir/operator.key" -subj "/CN=apiary-operator" -out "$dir/operator.csr"
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >"$dir/operator.ext"
+    openssl x509 -req -in "$dir/operator.csr" -CA "$state/pki/ca.crt" -CAkey "$state/pki/ca.key" \
+      -CAcreateserial -CAserial "$dir/ca.srl" -sha256 -days 30 -extfile "$dir/operator.ext" \
+      -out "$dir/operator.crt" 2>/dev/null
+  fi
+  admin -X PATCH -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$root/deploy/rbac/operator.yaml" \
+    "$APIARY_ENVTEST_SERVER/apis/rbac.authorization.k8s.io/v1/clusterroles/apiary-operator?fieldManager=opbench&force=true" >/dev/null
+  admin -X PATCH -H 'Content-Type: application/apply-patch+yaml' \
+    "$APIARY_ENVTEST_SERVER/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/apiary-operator?fieldManager=opbench&force=true" \
+    --data-binary '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"apiary-operator"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"apiary-operator"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"apiary-operator"}]}' >/dev/null
+  sed -e "s|client-certificate-data: .*|client-certificate-data: $(base64 -w0 <"$dir/operator.crt")|" \
+      -e "s|client-key-data: .*|client-key-data: $(base64 -w0 <"$dir/operator.key")|" \
+      "$admin_kubeconfig" >"$dir/kubeconfig"
+  echo "$dir/kubeconfig"
+}
+
 run_size() {
-  local n="$1" kubeconfig crds result="$out/result-$profile-$n.json"
+  local n="$1" kubeconfig crds result="$out/result-$profile-$identity-$n.json"
   "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
   # The default /24 Service range holds about 250 Services (each server has one): use a /16.
   kubeconfig="$(APIARY_ENVTEST_SERVICE_CIDR=10.0.0.0/16 "$root/end2end/envtest/up.sh" "$state" 2>"$state/up.log" | tail -n1)"
@@ -96,11 +125,14 @@ run_size() {
   admin -X POST -H 'Content-Type: application/json' "$APIARY_ENVTEST_SERVER/api/v1/namespaces" \
     -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}" >/dev/null
 
+  if [[ "$identity" == operator ]]; then
+    kubeconfig="$(operator_kubeconfig "$kubeconfig")"
+  fi
   KUBECONFIG="$kubeconfig" APIARY_LOG="${APIARY_LOG:-warn}" "$bin" operator --namespace "$ns" \
-    >"$out/operator-$profile-$n.log" 2>&1 &
+    >"$out/operator-$profile-$identity-$n.log" 2>&1 &
   operator_pid=$!
   sleep 3
-  kill -0 "$operator_pid" 2>/dev/null || { log "the operator exited: $(tail -5 "$out/operator-$profile-$n.log")"; return 1; }
+  kill -0 "$operator_pid" 2>/dev/null || { log "the operator exited: $(tail -5 "$out/operator-$profile-$identity-$n.log")"; return 1; }
 
   log "size $n: control plane $APIARY_ENVTEST_SERVER, operator pid $operator_pid, load $(cut -d' ' -f1-3 /proc/loadavg)"
   local rc=0
@@ -117,7 +149,7 @@ run_size() {
     log "size $n: no result (exit $rc)"
     return 1
   fi
-  python3 - "$result" <<'EOF'
+  python3 - "$result" "$identity" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 note = "" if r["finished"] else f" (gave up: {r['done']:,} done)"
@@ -125,7 +157,8 @@ rate = r["servers_per_s"] if r["finished"] else round(r["done"] / r["converge_s"
 settle = r["after_done"]
 applies = sum(v for k, v in settle["requests_per_s"].items() if k.startswith("APPLY"))
 idle = f"operator {settle['cpu_percent'].get('operator', '?')} % CPU, {applies:g} applies/s"
-print(f"| {r['size']:,} | {r['profile']} | {r['create_s']} s | {r['converge_s']} s{note} | {rate} "
+who = "" if sys.argv[2] == "admin" else f", as {sys.argv[2]}"
+print(f"| {r['size']:,} | {r['profile']}{who} | {r['create_s']} s | {r['converge_s']} s{note} | {rate} "
       f"| {r['operator_peak_rss_mib']} | {' '.join(r['load_start'])} | {idle} |")
 EOF
   (( rc == 0 )) || log "size $n: did not converge (exit $rc), see $result"
