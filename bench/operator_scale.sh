@@ -60,7 +60,9 @@ stop_operator() {
   wait "$operator_pid" 2>/dev/null || true
   operator_pid=
 }
+helper_pid=
 cleanup() {
+  if [[ -n "$helper_pid" ]]; then kill -TERM "$helper_pid" 2>/dev/null || true; wait "$helper_pid" 2>/dev/null || true; fi
   stop_operator
   "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
 }
@@ -141,7 +143,11 @@ run_size() {
     --cert "$APIARY_ENVTEST_ADMIN_CERT" --key "$APIARY_ENVTEST_ADMIN_KEY" \
     --operator-pid "$operator_pid" --apiserver-pid "$APIARY_ENVTEST_APISERVER_PID" \
     --etcd-pid "$APIARY_ENVTEST_ETCD_PID" --profile "$profile" --timeout "$timeout_s" \
-    >"$result" || rc=$?
+    >"$result" &
+  helper_pid=$!
+  # `wait` (unlike a foreground command) lets a signal's trap run at once.
+  wait "$helper_pid" || rc=$?
+  helper_pid=
 
   stop_operator
   "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
