@@ -20,6 +20,9 @@
 #   APIARY_ENVTEST_BIN_DIR   use these kube-apiserver/etcd binaries instead of build.sh
 #   APIARY_ENVTEST_TIMEOUT   seconds to wait for /readyz (default 60)
 #   APIARY_CACHE_DIR         passed on to build.sh
+#   APIARY_ENVTEST_SERVICE_CIDR  the Service ClusterIP range (default 10.0.0.0/24, room for
+#                            about 250 Services; bench/operator_scale.sh uses a /16). Its first
+#                            address must stay 10.0.0.1, which the serving certificate names.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +35,7 @@ mkdir -p "$1"
 state="$(cd "$1" && pwd)"
 pki="$state/pki"
 timeout_s="${APIARY_ENVTEST_TIMEOUT:-60}"
+service_cidr="${APIARY_ENVTEST_SERVICE_CIDR:-10.0.0.0/24}"
 
 for tool in openssl curl setsid; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' is required"
@@ -228,7 +232,7 @@ start_apiserver() {
     --service-account-issuer="$server"
     --service-account-key-file="$pki/sa.pub"
     --service-account-signing-key-file="$pki/sa.key"
-    --service-cluster-ip-range=10.0.0.0/24
+    --service-cluster-ip-range="$service_cidr"
     --endpoint-reconciler-type=none
     --allow-privileged=true
     --enable-priority-and-fairness=false

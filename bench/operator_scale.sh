@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Operator scale benchmark (issue #8): N MCPServers on a real kube-apiserver + etcd.
+#
+#   bench/operator_scale.sh [SIZE...]          # default: 100 1000 5000
+#
+# For each size: a fresh envtest control plane (end2end/envtest/up.sh, empty etcd), the CRDs
+# (`apiary crds`, server-side applied with curl), a namespace, then `apiary operator
+# --namespace NS` as its own process, idle for 3 s; then bench/operator_scale.py creates the
+# servers (16 workers) and waits until every status and every child is there. Prints one
+# Markdown table row per size; the full JSON of each run (request counts, CPU time per process,
+# a 250 ms timeline) goes to $OPBENCH_OUT (default /tmp/opbench/results).
+#
+# Environment:
+#   APIARY_BIN     the apiary binary (default target/release/apiary; it is not built here)
+#   OPBENCH_STATE  state folder for the control plane (default /tmp/opbench/kube-bench)
+#   OPBENCH_OUT    where the JSON results go (default /tmp/opbench/results)
+#   APIARY_LOG     the operator's log filter (default warn)
+#   OPBENCH_PROFILE  none (default: the minimal spec, image + stdio + port, so no
+#                  permissionProfile and no egress) or network (permissionProfile builtin/network)
+#   OPBENCH_TIMEOUT  seconds after the first create before a size is given up (default 300)
+#   OPBENCH_IDENTITY admin (default: envtest's system:masters certificate, which the apiserver's
+#                  max-in-flight limits exempt) or operator (a client certificate for user
+#                  apiary-operator bound to deploy/rbac/operator.yaml, so the limits apply)
+#
+# Idempotent: a control plane left over in OPBENCH_STATE is stopped first; the operator and the
+# control plane are stopped on exit (also on Ctrl-C or failure).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+bin="${APIARY_BIN:-$root/target/release/apiary}"
+state="${OPBENCH_STATE:-/tmp/opbench/kube-bench}"
+out="${OPBENCH_OUT:-/tmp/opbench/results}"
+sizes=("$@")
+[[ ${#sizes[@]} -gt 0 ]] || sizes=(100 1000 5000)
+ns=opbench
+profile="${OPBENCH_PROFILE:-none}"
+timeout_s="${OPBENCH_TIMEOUT:-300}"
+identity="${OPBENCH_IDENTITY:-admin}"
+[[ "$identity" == admin || "$identity" == operator ]] || { echo "OPBENCH_IDENTITY: admin or operator" >&2; exit 2; }
+
+log() { printf 'operator_scale: %s\n' "$*" >&2; }
+[[ -x "$bin" ]] || { log "no apiary binary at $bin (set APIARY_BIN)"; exit 1; }
+mkdir -p "$state" "$out"
+
+operator_pid=
+# SIGTERM, then SIGKILL after 20 s: with thousands of requests in flight the operator's graceful
+# shutdown waits for them (a 5,000-server run still had not exited after 2 minutes).
+stop_operator() {
+  [[ -n "$operator_pid" ]] || return 0
+  if kill -0 "$operator_pid" 2>/dev/null; then
+    kill -TERM "$operator_pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 200); do kill -0 "$operator_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$operator_pid" 2>/dev/null; then
+      log "the operator (pid $operator_pid) ignored SIGTERM for 20 s: SIGKILL"
+      kill -KILL "$operator_pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$operator_pid" 2>/dev/null || true
+  operator_pid=
+}
+helper_pid=
+cleanup() {
+  if [[ -n "$helper_pid" ]]; then kill -TERM "$helper_pid" 2>/dev/null || true; wait "$helper_pid" 2>/dev/null || true; fi
+  stop_operator
+  "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A kubeconfig for user apiary-operator (client certificate signed by the envtest CA), bound to
+# the documented ClusterRole; prints its path.
+operator_kubeconfig() {
+  local admin_kubeconfig="$1" dir="$state/operator-identity"
+  mkdir -p "$dir"
+  if [[ ! -s "$dir/operator.crt" || "$dir/operator.crt" -ot "$state/pki/ca.crt" ]]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/operator.key" 2>/dev/null
+    openssl req -new -key "$dir/operator.key" -subj "/CN=apiary-operator" -out "$dir/operator.csr"
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >"$dir/operator.ext"
+    openssl x509 -req -in "$dir/operator.csr" -CA "$state/pki/ca.crt" -CAkey "$state/pki/ca.key" \
+      -CAcreateserial -CAserial "$dir/ca.srl" -sha256 -days 30 -extfile "$dir/operator.ext" \
+      -out "$dir/operator.crt" 2>/dev/null
+  fi
+  admin -X PATCH -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$root/deploy/rbac/operator.yaml" \
+    "$APIARY_ENVTEST_SERVER/apis/rbac.authorization.k8s.io/v1/clusterroles/apiary-operator?fieldManager=opbench&force=true" >/dev/null
+  admin -X PATCH -H 'Content-Type: application/apply-patch+yaml' \
+    "$APIARY_ENVTEST_SERVER/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/apiary-operator?fieldManager=opbench&force=true" \
+    --data-binary '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"apiary-operator"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"apiary-operator"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"apiary-operator"}]}' >/dev/null
+  sed -e "s|client-certificate-data: .*|client-certificate-data: $(base64 -w0 <"$dir/operator.crt")|" \
+      -e "s|client-key-data: .*|client-key-data: $(base64 -w0 <"$dir/operator.key")|" \
+      "$admin_kubeconfig" >"$dir/kubeconfig"
+  echo "$dir/kubeconfig"
+}
+
+run_size() {
+  local n="$1" kubeconfig crds result="$out/result-$profile-$identity-$n.json"
+  "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
+  # The default /24 Service range holds about 250 Services (each server has one): use a /16.
+  kubeconfig="$(APIARY_ENVTEST_SERVICE_CIDR=10.0.0.0/16 "$root/end2end/envtest/up.sh" "$state" 2>"$state/up.log" | tail -n1)"
+  # shellcheck disable=SC1091
+  source "$state/env"
+  admin() {
+    curl -sS --fail-with-body --max-time 30 --cacert "$APIARY_ENVTEST_CA" \
+      --cert "$APIARY_ENVTEST_ADMIN_CERT" --key "$APIARY_ENVTEST_ADMIN_KEY" "$@"
+  }
+  # CRDs, generated by this binary, applied server-side (YAML is accepted as apply patch).
+  crds="$state/crds"
+  rm -rf "$crds"
+  "$bin" crds --out "$crds" 2>/dev/null
+  local f name
+  for f in "$crds"/*.yaml; do
+    name="$(basename "$f" .yaml).toolhive.stacklok.dev"
+    admin -X PATCH -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$f" \
+      "$APIARY_ENVTEST_SERVER/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name?fieldManager=opbench&force=true" >/dev/null
+    for _ in $(seq 1 100); do
+      admin "$APIARY_ENVTEST_SERVER/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" |
+        python3 -c 'import json,sys; c=json.load(sys.stdin)["status"].get("conditions") or []; sys.exit(0 if any(x["type"]=="Established" and x["status"]=="True" for x in c) else 1)' && break
+      sleep 0.1
+    done
+  done
+  # The served version must answer before the operator starts its watches.
+  for _ in $(seq 1 100); do
+    admin "$APIARY_ENVTEST_SERVER/apis/toolhive.stacklok.dev/v1beta1" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  admin -X POST -H 'Content-Type: application/json' "$APIARY_ENVTEST_SERVER/api/v1/namespaces" \
+    -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}" >/dev/null
+
+  if [[ "$identity" == operator ]]; then
+    kubeconfig="$(operator_kubeconfig "$kubeconfig")"
+  fi
+  KUBECONFIG="$kubeconfig" APIARY_LOG="${APIARY_LOG:-warn}" "$bin" operator --namespace "$ns" \
+    >"$out/operator-$profile-$identity-$n.log" 2>&1 &
+  operator_pid=$!
+  sleep 3
+  kill -0 "$operator_pid" 2>/dev/null || { log "the operator exited: $(tail -5 "$out/operator-$profile-$identity-$n.log")"; return 1; }
+
+  log "size $n: control plane $APIARY_ENVTEST_SERVER, operator pid $operator_pid, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  local rc=0
+  python3 "$here/operator_scale.py" --size "$n" --namespace "$ns" \
+    --server "$APIARY_ENVTEST_SERVER" --ca "$APIARY_ENVTEST_CA" \
+    --cert "$APIARY_ENVTEST_ADMIN_CERT" --key "$APIARY_ENVTEST_ADMIN_KEY" \
+    --operator-pid "$operator_pid" --apiserver-pid "$APIARY_ENVTEST_APISERVER_PID" \
+    --etcd-pid "$APIARY_ENVTEST_ETCD_PID" --profile "$profile" --timeout "$timeout_s" \
+    >"$result" &
+  helper_pid=$!
+  # `wait` (unlike a foreground command) lets a signal's trap run at once.
+  wait "$helper_pid" || rc=$?
+  helper_pid=
+
+  stop_operator
+  "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
+  if [[ ! -s "$result" ]]; then
+    log "size $n: no result (exit $rc)"
+    return 1
+  fi
+  python3 - "$result" "$identity" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+note = "" if r["finished"] else f" (gave up: {r['done']:,} done)"
+rate = r["servers_per_s"] if r["finished"] else round(r["done"] / r["converge_s"], 1)
+settle = r["after_done"]
+applies = sum(v for k, v in settle["requests_per_s"].items() if k.startswith("APPLY"))
+idle = f"operator {settle['cpu_percent'].get('operator', '?')} % CPU, {applies:g} applies/s"
+who = "" if sys.argv[2] == "admin" else f", as {sys.argv[2]}"
+print(f"| {r['size']:,} | {r['profile']}{who} | {r['create_s']} s | {r['converge_s']} s{note} | {rate} "
+      f"| {r['operator_peak_rss_mib']} | {' '.join(r['load_start'])} | {idle} |")
+EOF
+  (( rc == 0 )) || log "size $n: did not converge (exit $rc), see $result"
+}
+
+echo "| servers | profile | create | converge (first create → all done) | servers/s | operator peak RSS MiB | load at start | 5 s after done |"
+echo "|---|---|---|---|---|---|---|---|"
+status=0
+for n in "${sizes[@]}"; do
+  run_size "$n" || status=1
+done
+exit $status
