@@ -800,3 +800,66 @@ fn the_seed_fixture_is_the_shared_seed_verbatim() {
     assert!(SEED.contains("namespace: my-namespace # Update with your namespace"));
     assert!(SEED.starts_with("apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\n"));
 }
+
+/// Once a server has converged the operator leaves it alone: no child, and not the server,
+/// changes again. Covers both a server without a permission profile (deny-all egress) and the
+/// seed's builtin `network` profile.
+#[tokio::test]
+async fn a_converged_server_is_left_alone() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(&ns.client, &ns.name, &seed_in(&ns.name))
+        .await
+        .expect("apply the seed");
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\nmetadata:\n  name: closed\n\
+         spec:\n  image: ghcr.io/example/closed:1.0\n  transport: streamable-http\n  port: 8080\n",
+    )
+    .await
+    .expect("apply a server without a permission profile");
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    for name in ["osv", "closed"] {
+        wait_for(&servers, name, "its status", phase_is(Phase::Pending)).await;
+    }
+    // Versions of everything the operator writes, after the dust of the first reconciles.
+    let versions = || async {
+        let mut versions = BTreeMap::new();
+        for name in ["osv", "closed"] {
+            let child = name.to_owned();
+            let server = servers.get(name).await.expect("the server");
+            versions.insert(format!("MCPServer/{name}"), server.resource_version());
+            let deployment = Api::<Deployment>::namespaced(ns.client.clone(), &ns.name)
+                .get(&child)
+                .await
+                .expect("its Deployment");
+            versions.insert(format!("Deployment/{name}"), deployment.resource_version());
+            let policy = Api::<NetworkPolicy>::namespaced(ns.client.clone(), &ns.name)
+                .get(&child)
+                .await
+                .expect("its NetworkPolicy");
+            versions.insert(format!("NetworkPolicy/{name}"), policy.resource_version());
+            let account = Api::<ServiceAccount>::namespaced(ns.client.clone(), &ns.name)
+                .get(&format!("{name}-sa"))
+                .await
+                .expect("its ServiceAccount");
+            versions.insert(format!("ServiceAccount/{name}"), account.resource_version());
+            let service = Api::<Service>::namespaced(ns.client.clone(), &ns.name)
+                .get(&format!("mcp-{name}"))
+                .await
+                .expect("its Service");
+            versions.insert(format!("Service/{name}"), service.resource_version());
+        }
+        versions
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = versions().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        versions().await,
+        settled,
+        "something kept being rewritten after convergence"
+    );
+}

@@ -34,14 +34,23 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 const RESYNC: Duration = Duration::from_secs(300);
 /// The cap of the per-object backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// At most this many servers are reconciled at once: unlimited (kube's default) opens one
+/// connection per server in flight, and at a few thousand servers the apiserver times out.
+const CONCURRENCY: u16 = 16;
+/// Triggers for one server within this time are merged into one reconcile: creating its
+/// children and writing its status each trigger one.
+const DEBOUNCE: Duration = Duration::from_millis(250);
 /// The first and the longest wait between attempts to watch again after a watch failed.
-const WATCH_RETRY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(5));
+const WATCH_RETRY: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(1));
 
-/// The backoff of the controller's watches: 0.5 s doubling to 5 s, reset by any event.
+/// The backoff of the controller's watches: 0.25 s doubling to 1 s, reset by any event.
 ///
-/// kube's default grows to 30 s and only resets after two quiet minutes, so after an
-/// apiserver restart the first answer (410 Gone: relist) could leave the operator blind for
-/// another 20-30 s. A 5 s cap still keeps a missing apiserver to one attempt per 5 s.
+/// The controller's six watches (servers, tool configs, four child kinds) share this one
+/// backoff, so each failure pauses all of them. After an apiserver restart every watch fails
+/// once with 410 Gone (its resource version is older than the new watch cache) and then
+/// lists again: with kube's default (up to 30 s, reset only after two quiet minutes) that left
+/// the operator blind for half a minute or more. A 1 s cap keeps a restart to a few seconds
+/// and a missing apiserver to one attempt a second.
 #[derive(Debug, Clone)]
 pub struct WatchBackoff {
     next: Duration,
@@ -198,6 +207,11 @@ pub async fn run(client: Client, namespace: Option<String>, shutdown: Cancellati
             },
         )
         .trigger_backoff(WatchBackoff::default())
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(CONCURRENCY)
+                .debounce(DEBOUNCE),
+        )
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -539,14 +553,14 @@ mod tests {
     }
 
     #[test]
-    fn the_watch_backoff_caps_at_five_seconds_and_resets() {
+    fn the_watch_backoff_caps_at_one_second_and_resets() {
         use kube::runtime::utils::Backoff;
         let mut watch = WatchBackoff::default();
         let waits: Vec<Duration> = watch.by_ref().take(6).collect();
-        assert_eq!(waits[0], Duration::from_millis(500));
-        assert_eq!(waits[1], Duration::from_secs(1));
-        assert_eq!(waits[5], Duration::from_secs(5));
+        assert_eq!(waits[0], Duration::from_millis(250));
+        assert_eq!(waits[1], Duration::from_millis(500));
+        assert_eq!(waits[5], Duration::from_secs(1));
         watch.reset();
-        assert_eq!(watch.next(), Some(Duration::from_millis(500)));
+        assert_eq!(watch.next(), Some(Duration::from_millis(250)));
     }
 }

@@ -715,7 +715,10 @@ fn network_policy(metadata: ObjectMeta, name: &str, plan: &Plan) -> NetworkPolic
                 from: Some(vec![gateway]),
                 ports: Some(vec![tcp(plan.mcp_port)]),
             }]),
-            egress: Some(egress),
+            // Deny-all is no rules at all. An empty list is not sent: the apiserver stores it
+            // as absent, so every apply would look like a change and bump the generation,
+            // and the operator would reconcile its own write forever.
+            egress: (!egress.is_empty()).then_some(egress),
         }),
     }
 }
@@ -839,7 +842,13 @@ mod tests {
             json!({"name": "GITHUB_TOKEN", "valueFrom": {"secretKeyRef": {"name": "gh-token", "key": "token"}}})
         );
         assert_eq!(out["deployment"]["spec"]["replicas"], 1);
-        assert_eq!(out["networkPolicy"]["spec"]["egress"], json!([]));
+        // No profile denies all egress: policy type Egress with no rule (and no empty list,
+        // which the apiserver would store as absent).
+        assert_eq!(
+            out["networkPolicy"]["spec"]["policyTypes"],
+            json!(["Ingress", "Egress"])
+        );
+        assert!(out["networkPolicy"]["spec"].get("egress").is_none());
         assert_eq!(
             url(&server, &plan),
             "http://mcp-gh.ns1.svc.cluster.local:9000/mcp"
