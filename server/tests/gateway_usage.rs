@@ -10,31 +10,38 @@ use serde_json::json;
 use apiary_server::web::AppState;
 use support::gateway::register_and_refresh;
 use support::mcp_client::connect;
-use support::mcp_servers::testmcp_http;
+use support::mcp_servers::{testmcp_http, HttpBackend};
 use support::registry;
+
+/// A test MCP server with two tools: `echo` answers, `boom` always fails. The folder holds its
+/// tool list and lives as long as the server needs it.
+async fn echo_and_failing_boom() -> (tempfile::TempDir, HttpBackend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([
+            { "name": "echo", "inputSchema": { "type": "object" } },
+            { "name": "boom", "inputSchema": { "type": "object" } },
+        ])
+        .to_string(),
+    )
+    .expect("write tools");
+    let backend = testmcp_http(&[
+        "--tools",
+        tools.to_str().expect("path"),
+        "--failing",
+        "boom",
+    ])
+    .await;
+    (dir, backend)
+}
 
 #[tokio::test]
 async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
     for (n, db) in support::all_backends().await.into_iter().enumerate() {
         let id = format!("usage/measured{n}");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let tools = dir.path().join("tools.json");
-        std::fs::write(
-            &tools,
-            json!([
-                { "name": "echo", "inputSchema": { "type": "object" } },
-                { "name": "boom", "inputSchema": { "type": "object" } },
-            ])
-            .to_string(),
-        )
-        .expect("write tools");
-        let backend = testmcp_http(&[
-            "--tools",
-            tools.to_str().expect("path"),
-            "--failing",
-            "boom",
-        ])
-        .await;
+        let (_tools, backend) = echo_and_failing_boom().await;
         let state = AppState::new(support::settings(), db.db.clone());
         let usage = state.gateway.usage();
         let base = support::serve_state(state).await;
@@ -135,24 +142,7 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
 async fn two_replicas_measurements_add_up_to_the_fleets() {
     for (n, db) in support::all_backends().await.into_iter().enumerate() {
         let id = format!("usage/fleet{n}");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let tools = dir.path().join("tools.json");
-        std::fs::write(
-            &tools,
-            json!([
-                { "name": "echo", "inputSchema": { "type": "object" } },
-                { "name": "boom", "inputSchema": { "type": "object" } },
-            ])
-            .to_string(),
-        )
-        .expect("write tools");
-        let backend = testmcp_http(&[
-            "--tools",
-            tools.to_str().expect("path"),
-            "--failing",
-            "boom",
-        ])
-        .await;
+        let (_tools, backend) = echo_and_failing_boom().await;
         let first = AppState::new(support::settings(), db.db.clone());
         let second = AppState::new(support::settings(), db.db.clone());
         let (first_usage, second_usage) = (first.gateway.usage(), second.gateway.usage());

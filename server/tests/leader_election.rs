@@ -11,21 +11,11 @@ use apiary_server::operator::crd::MCPServer;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use support::kube::{apply_manifest, namespace, wait_for};
+use support::kube::{apply_manifest, namespace, server_manifest, wait_for};
 use support::process::ApiaryProcess;
 
 /// Short, so the test is quick; production defaults to 15 s.
 const LEASE_SECS: u64 = 6;
-
-fn server_manifest(name: &str) -> String {
-    format!(
-        "apiVersion: toolhive.stacklok.dev/v1alpha1\n\
-         kind: MCPServer\n\
-         metadata:\n  name: {name}\n\
-         spec:\n  image: ghcr.io/example/{name}:1.0\n  transport: streamable-http\n  \
-         port: 8080\n  targetPort: 8080\n"
-    )
-}
 
 /// Whether each replica says it leads (`apiary_leader` on its `/metrics`).
 async fn leaders(replicas: &[&ApiaryProcess]) -> Vec<bool> {

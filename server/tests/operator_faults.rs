@@ -12,20 +12,12 @@ use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::ListParams;
 use kube::{Api, Client};
-use support::kube::{apply_manifest, eventually, namespace, start_operator, PrivateCluster};
+use support::kube::{
+    apply_manifest, eventually, namespace, server_manifest, start_operator, PrivateCluster,
+};
 
 const SERVERS: usize = 5;
 const OUTAGE: Duration = Duration::from_secs(8);
-
-fn server_manifest(name: &str) -> String {
-    format!(
-        "apiVersion: toolhive.stacklok.dev/v1alpha1\n\
-         kind: MCPServer\n\
-         metadata:\n  name: {name}\n\
-         spec:\n  image: ghcr.io/example/{name}:1.0\n  transport: streamable-http\n  \
-         port: 8080\n  targetPort: 8080\n"
-    )
-}
 
 /// CPU time this process has used (user + system), from /proc.
 fn cpu_time() -> Duration {

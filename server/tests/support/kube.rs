@@ -276,6 +276,17 @@ where
     }
 }
 
+/// A minimal streamable-http `MCPServer` named `name`, without a permission profile.
+pub fn server_manifest(name: &str) -> String {
+    format!(
+        "apiVersion: toolhive.stacklok.dev/v1alpha1\n\
+         kind: MCPServer\n\
+         metadata:\n  name: {name}\n\
+         spec:\n  image: ghcr.io/example/{name}:1.0\n  transport: streamable-http\n  \
+         port: 8080\n  targetPort: 8080\n"
+    )
+}
+
 /// The shared seed manifest (`/work/shared/seed/osv-mcpserver.yaml`, copied verbatim).
 pub const SEED: &str = include_str!("../fixtures/osv-mcpserver.yaml");
 
