@@ -71,8 +71,7 @@ pub async fn export(
     };
     let entries = AuditLog::new(state.db.clone())
         .entries(&filters, MAX_EXPORT, 0)
-        .await
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+        .await?;
     let body = if extension == "csv" {
         csv_of(&entries)?
     } else {

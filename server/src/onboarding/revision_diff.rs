@@ -48,9 +48,7 @@ pub async fn diff(
     if query.from == query.to {
         return Err(FieldError::new("to", "pick two different revisions to compare").into());
     }
-    let all = revisions::list(&state.db, &namespace, &name)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let all = revisions::list(&state.db, &namespace, &name).await?;
     let find = |number: i64| {
         all.iter().find(|r| r.number == number).ok_or_else(|| {
             ApiError::NotFound(format!("{namespace}/{name} has no revision {number}"))

@@ -36,10 +36,7 @@ pub async fn status(
             "{id} has no MCPServer in the cluster; an approved proposal applies one"
         )));
     }
-    match desired::load_one(&db, &id)
-        .await
-        .map_err(|error| ApiError::Internal(error.to_string()))?
-    {
+    match desired::load_one(&db, &id).await? {
         Desired::Unknown => Err(ApiError::NotFound(format!("there is no server {id}"))),
         Desired::Idle { reason } => {
             Err(ApiError::NotFound(format!("{reason}, so it does not run")))
