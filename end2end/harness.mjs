@@ -9,38 +9,48 @@ import { chromium } from 'playwright-core';
 
 const repo = resolve(import.meta.dirname, '..');
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
+/**
+ * A listening socket on a free loopback port, to hand to apiary (socket activation: the
+ * systemd `LISTEN_FDS` protocol), so no other process can take the port in between.
+ * `close()` releases this process's copy; startApiary calls it once the child has its own.
+ */
+export async function bindSocket() {
+  const server = createServer();
+  await new Promise((ok, fail) => {
     server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
+    server.listen({ port: 0, host: '127.0.0.1' }, ok);
   });
+  return {
+    port: server.address().port,
+    fd: server._handle.fd,
+    close: () => server.close(),
+  };
 }
 
 /**
  * Starts apiary (APIARY_BIN, or the debug build) and waits until /readyz answers.
- * `port` fixes the port (sign-in tests register the callback URL with the provider first).
+ * `socket` (from bindSocket) fixes the port, for sign-in tests that register the callback URL
+ * with the provider first; by default a fresh one is bound.
  */
-export async function startApiary(extraEnv = {}, { port: fixedPort } = {}) {
-  const port = fixedPort ?? await freePort();
+export async function startApiary(extraEnv = {}, { socket: given } = {}) {
+  const socket = given ?? await bindSocket();
+  const { port } = socket;
   const dataDir = mkdtempSync(join(tmpdir(), 'apiary-e2e-'));
   const bin = process.env.APIARY_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(repo, 'target'), 'debug', 'apiary');
   const child = spawn(bin, ['serve'], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      APIARY_LISTEN: `127.0.0.1:${port}`,
+      LISTEN_FDS: '1',
       APIARY_DATA_DIR: dataDir,
       APIARY_LOG: 'warn',
       ...(process.env.APIARY_SITE_DIR ? { APIARY_SITE_DIR: process.env.APIARY_SITE_DIR } : {}),
       ...extraEnv,
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    // fd 3 is the listening socket.
+    stdio: ['ignore', 'inherit', 'inherit', socket.fd],
   });
+  socket.close();
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

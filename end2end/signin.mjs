@@ -1,12 +1,12 @@
 // Apiary with OIDC sign-in in front of the real test provider, and signing in through the
 // provider's form the way a person does.
 import { startOidcProvider } from './oidc.mjs';
-import { freePort, startApiary } from './harness.mjs';
+import { bindSocket, startApiary } from './harness.mjs';
 
 /** Starts the provider and an Apiary that trusts it; `stop()` stops both. */
 export async function startSignedInApiary() {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const socket = await bindSocket();
+  const url = `http://127.0.0.1:${socket.port}`;
   const oidc = await startOidcProvider({
     redirectUris: [`${url}/auth/callback`],
     postLogoutRedirectUris: [`${url}/`],
@@ -17,7 +17,7 @@ export async function startSignedInApiary() {
     APIARY_OIDC_CLIENT_SECRET: 'apiary-test-secret',
     APIARY_OIDC_SCOPES: 'openid profile email groups',
     APIARY_PUBLIC_URL: url,
-  }, { port });
+  }, { socket });
   return {
     url,
     issuer: oidc.issuer,

@@ -125,24 +125,12 @@ if ! [[ -s "$pki/ca.crt" && -s "$pki/apiserver.crt" && -s "$pki/admin.crt" && -s
 fi
 
 # --- ports -------------------------------------------------------------------
-port_in_use() {
-  local hex
-  hex="$(printf ':%04X$' "$1")"
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '{print $2}' | grep -qi -- "$hex"
-}
-declare -A taken=()
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
-    [[ -z "${taken[$p]:-}" ]] || continue
-    port_in_use "$p" && continue
-    taken[$p]=1
-    echo "$p"
-    return 0
-  done
-  die "could not find a free port"
-}
+# candidate_port and listens_on: a server counts as started only once the very process this
+# script started listens on its port; if another process took the port first, it is started
+# again on another.
+# shellcheck source=../ports.sh
+source "$here/../ports.sh"
+START_ATTEMPTS=5
 
 # Start "$@" detached (own session, immune to SIGHUP, stdin closed), logging to
 # $state/$name.log, pid in $state/$name.pid (the exec'd process itself).
@@ -178,7 +166,9 @@ t0=$SECONDS
 # --- etcd --------------------------------------------------------------------
 start_etcd() {
   rm -rf "$state/etcd-data"
-  etcd_port="$(free_port)"; peer_port="$(free_port)"
+  etcd_port="$(candidate_port)"
+  peer_port="$(candidate_port)"
+  while [[ "$peer_port" == "$etcd_port" ]]; do peer_port="$(candidate_port)"; done
   spawn etcd "$bin/etcd" \
     --name=envtest \
     --data-dir="$state/etcd-data" \
@@ -194,30 +184,31 @@ start_etcd() {
   pid="$(read_pid etcd)"
   while (( SECONDS < deadline )); do
     if ! proc_is etcd "$pid"; then return 1; fi
-    if curl -s --max-time 2 "http://127.0.0.1:$etcd_port/health" 2>/dev/null | grep -q '"health":"true"'; then
+    # Healthy, and the answer came from this etcd: it holds both of its ports.
+    if listens_on "$pid" "$etcd_port" && listens_on "$pid" "$peer_port" &&
+      curl -s --max-time 2 "http://127.0.0.1:$etcd_port/health" 2>/dev/null | grep -q '"health":"true"'; then
       return 0
     fi
     sleep 0.2
   done
-  return 1
+  return 2
 }
 logs_to_show=(etcd)
 ok=
-for attempt in 1 2 3; do
-  if start_etcd; then ok=1; break; fi
-  if grep -q 'address already in use' "$state/etcd.log" 2>/dev/null; then
-    log "etcd port clash, retrying ($attempt)"
-    "$here/down.sh" "$state" >&2
-    continue
-  fi
-  break
+for attempt in $(seq 1 "$START_ATTEMPTS"); do
+  rc=0; start_etcd || rc=$?
+  if (( rc == 0 )); then ok=1; break; fi
+  (( rc == 2 )) && break
+  log "WARNING: etcd exited during startup (start $attempt of $START_ATTEMPTS; a port was probably taken): $(grep -m1 -i 'error\|fatal' "$state/etcd.log" 2>/dev/null || true)"
+  "$here/down.sh" "$state" >&2
 done
 [[ -n "$ok" ]] || fail "etcd did not become healthy"
 log "etcd healthy on 127.0.0.1:$etcd_port after $((SECONDS - t0))s"
 
 # --- kube-apiserver ----------------------------------------------------------
 start_apiserver() {
-  api_port="$(free_port)"
+  api_port="$(candidate_port)"
+  while [[ "$api_port" == "$etcd_port" || "$api_port" == "$peer_port" ]]; do api_port="$(candidate_port)"; done
   server="https://127.0.0.1:$api_port"
   local command=("$bin/kube-apiserver"
     --etcd-servers="http://127.0.0.1:$etcd_port"
@@ -245,7 +236,7 @@ start_apiserver() {
   pid="$(read_pid kube-apiserver)"
   while (( SECONDS < deadline )); do
     if ! proc_is kube-apiserver "$pid"; then return 1; fi
-    if [[ "$(curl_admin "$server/readyz" 2>/dev/null || true)" == ok ]]; then
+    if listens_on "$pid" "$api_port" && [[ "$(curl_admin "$server/readyz" 2>/dev/null || true)" == ok ]]; then
       return 0
     fi
     sleep 0.25
@@ -254,19 +245,16 @@ start_apiserver() {
 }
 logs_to_show=(kube-apiserver etcd)
 ok=
-for attempt in 1 2 3; do
+for attempt in $(seq 1 "$START_ATTEMPTS"); do
   rc=0; start_apiserver || rc=$?
   if (( rc == 0 )); then ok=1; break; fi
-  if (( rc == 1 )) && grep -q 'address already in use' "$state/kube-apiserver.log" 2>/dev/null; then
-    log "kube-apiserver port clash, retrying ($attempt)"
-    kill "$(read_pid kube-apiserver)" 2>/dev/null || true
-    continue
-  fi
   if (( rc == 2 )); then
     { echo "----- $server/readyz?verbose -----"; curl_admin "$server/readyz?verbose" 2>&1 | grep -v '^\[+\]' || true; } >&2
     fail "kube-apiserver not ready at $server/readyz after ${timeout_s}s"
   fi
-  fail "kube-apiserver exited during startup"
+  if ! proc_is etcd "$(read_pid etcd)"; then fail "etcd exited while kube-apiserver started"; fi
+  log "WARNING: kube-apiserver exited during startup (start $attempt of $START_ATTEMPTS; its port was probably taken): $(grep -m1 -i 'address already in use\|failed to listen\|error' "$state/kube-apiserver.log" 2>/dev/null || true)"
+  kill "$(read_pid kube-apiserver)" 2>/dev/null || true
 done
 [[ -n "$ok" ]] || fail "kube-apiserver did not start"
 log "kube-apiserver ready at $server after $((SECONDS - t0))s"

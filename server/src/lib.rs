@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod gateway;
+pub mod listener;
 pub mod locks;
 pub mod onboarding;
 pub mod operator;
@@ -34,14 +35,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Db(#[from] db::DbError),
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr} (APIARY_LISTEN): {source}")]
-    Bind {
-        /// The configured address.
-        addr: std::net::SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// No socket to serve on.
+    #[error(transparent)]
+    Listen(#[from] listener::ListenError),
     /// The web server failed while running.
     #[error("the web server stopped: {0}")]
     Serve(std::io::Error),
@@ -169,20 +165,14 @@ fn spawn_fleet_work(
 
 /// Opens the database, builds the router and serves it until shutdown. With the Kubernetes
 /// runtime the operator runs alongside, stopped by the same token.
-pub async fn serve(settings: Settings) -> Result<(), StartError> {
+pub async fn serve(mut settings: Settings) -> Result<(), StartError> {
     let db = db::Db::connect(&settings.database_url).await?;
     db.migrate().await?;
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
+    let listener = listener::open(settings.listen, settings.oidc.is_none()).await?;
+    // The address actually served: a passed socket's, or the port the system chose for `:0`.
+    settings.listen = listener.local_addr().map_err(StartError::Serve)?;
     let shutdown = shutdown::on_signal();
-    let url = format!(
-        "http://{}",
-        listener.local_addr().map_err(StartError::Serve)?
-    );
+    let url = format!("http://{}", settings.listen);
     // The operator runs inside the server in Kubernetes mode; local processes otherwise.
     let cluster = match settings.runtime {
         config::Runtime::Local => None,

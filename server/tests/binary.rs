@@ -1,5 +1,9 @@
 //! The `apiary` binary itself: settings errors are clear, and it serves and stops on SIGTERM.
 
+#[path = "support/ports.rs"]
+#[allow(dead_code)] // the binary tests use only the passed socket
+mod ports;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,6 +29,29 @@ fn a_bad_listen_value_fails_with_a_message_naming_the_setting() {
     assert!(
         stderr.contains("127.0.0.1:3000"),
         "the fix shows an example: {stderr}"
+    );
+}
+
+#[test]
+fn a_passed_socket_on_a_public_address_needs_sign_in_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = ports::PassedSocket::bind_to("0.0.0.0:0");
+    let mut command = apiary();
+    command.env("APIARY_DATA_DIR", dir.path());
+    socket.pass_to(&mut command);
+    let output = command.output().expect("run apiary");
+    assert!(
+        !output.status.success(),
+        "a socket from the service manager must not serve other machines without sign-in"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("LISTEN_FDS"),
+        "names where the socket came from: {stderr}"
+    );
+    assert!(
+        stderr.contains("APIARY_OIDC_ISSUER"),
+        "names the fix: {stderr}"
     );
 }
 
@@ -60,17 +87,16 @@ fn a_public_bind_needs_sign_in_and_sign_in_needs_a_public_url() {
 #[test]
 fn it_serves_health_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = apiary()
-        .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
+    let socket = ports::PassedSocket::bind();
+    let port = socket.port;
+    let mut command = apiary();
+    command
         .env("APIARY_DATA_DIR", dir.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start apiary");
+        .stderr(Stdio::null());
+    socket.pass_to(&mut command);
+    let mut child = command.spawn().expect("start apiary");
+    drop(socket);
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let body = loop {

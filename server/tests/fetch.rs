@@ -89,44 +89,6 @@ struct Server {
     url: String,
 }
 
-/// A free loopback port (the small race with another binder is acceptable in tests).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-async fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Starts server-everything with `transport` (`streamableHttp` or `sse`) on a free port.
-async fn everything_http(transport: &str, path: &str) -> Server {
-    let port = free_port();
-    let child = tokio::process::Command::new("node")
-        .arg(everything())
-        .arg(transport)
-        .env("PORT", port.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    wait_for_port(port).await;
-    Server {
-        _child: child,
-        url: format!("http://127.0.0.1:{port}{path}"),
-    }
-}
-
 /// Starts `apiary-testmcp --http` and reads its URL from the first stdout line.
 async fn testmcp_http(file: &ToolsFile, extra: &[&str]) -> Server {
     let mut child = tokio::process::Command::new(TESTMCP)
@@ -189,7 +151,7 @@ async fn everything_over_stdio() {
 
 #[tokio::test]
 async fn everything_over_streamable_http() {
-    let server = everything_http("streamableHttp", "/mcp").await;
+    let server = support::mcp_servers::everything_http().await;
     let target = FetchTarget::StreamableHttp {
         url: server.url.clone(),
         bearer: Some("not-checked-by-this-server".into()),
@@ -202,7 +164,7 @@ async fn everything_over_streamable_http() {
 
 #[tokio::test]
 async fn everything_over_legacy_sse() {
-    let server = everything_http("sse", "/sse").await;
+    let server = support::mcp_servers::everything_sse().await;
     let target = FetchTarget::Sse {
         url: server.url.clone(),
         bearer: None,
@@ -389,7 +351,8 @@ async fn dead_servers_fail_quickly() {
         "{err}"
     );
 
-    let port = free_port();
+    // Free now, and below the range the system hands out, so nothing else takes it.
+    let port = support::ports::candidate();
     for target in [
         FetchTarget::StreamableHttp {
             url: format!("http://127.0.0.1:{port}/mcp"),

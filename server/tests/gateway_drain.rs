@@ -19,21 +19,19 @@ async fn sigterm_lets_calls_in_flight_finish_and_closes_idle_streams() {
     // reqwest uses rustls without a built-in crypto provider; the server installs ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_apiary"))
+    let socket = support::ports::PassedSocket::bind();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_apiary"));
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
         .env("APIARY_DATA_DIR", dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start apiary");
-    let base = format!("http://127.0.0.1:{port}");
+        .kill_on_drop(true);
+    socket.pass_to(command.as_std_mut());
+    let mut child = command.spawn().expect("start apiary");
+    let base = socket.url();
+    drop(socket);
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while http.get(format!("{base}/healthz")).send().await.is_err() {

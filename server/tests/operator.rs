@@ -717,11 +717,9 @@ async fn serve_with_the_kubernetes_runtime_runs_the_operator_and_stops_on_sigter
     };
     let ns = namespace(&admin).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_apiary"))
+    let socket = support::ports::PassedSocket::bind();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_apiary"));
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
@@ -730,14 +728,14 @@ async fn serve_with_the_kubernetes_runtime_runs_the_operator_and_stops_on_sigter
         )
         .env("APIARY_WATCH_NAMESPACE", &ns)
         .env("APIARY_LEASE_NAMESPACE", &ns)
-        .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
         .env("APIARY_DATA_DIR", dir.path())
         .args(["serve", "--runtime", "kubernetes"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start apiary");
+        .kill_on_drop(true);
+    socket.pass_to(command.as_std_mut());
+    let mut child = command.spawn().expect("start apiary");
+    drop(socket);
 
     apply_manifest(&admin, &ns, &seed_in(&ns))
         .await

@@ -9,7 +9,8 @@ use apiary_server::db::Db;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::oidc::{self, OidcProvider};
-use support::process::{free_ports, ApiaryProcess};
+use support::ports::PassedSocket;
+use support::process::ApiaryProcess;
 use support::proposals::{decide, propose};
 use support::signed_in::Client;
 
@@ -29,7 +30,8 @@ async fn start_two(
     database_url: &str,
     public: PublicUrl,
 ) -> Option<(OidcProvider, ApiaryProcess, ApiaryProcess)> {
-    let ports = free_ports::<2>();
+    let sockets = [PassedSocket::bind(), PassedSocket::bind()];
+    let ports = sockets.each_ref().map(|socket| socket.port);
     let url = |port: u16| format!("http://127.0.0.1:{port}");
     let callbacks = ports.map(|port| format!("{}/auth/callback", url(port)));
     let homes = ports.map(|port| format!("{}/", url(port)));
@@ -57,9 +59,10 @@ async fn start_two(
         PublicUrl::Own => ports[1],
         PublicUrl::Shared => ports[0],
     }));
+    let [socket_a, socket_b] = sockets;
     let (a, b) = tokio::join!(
-        ApiaryProcess::start_on(ports[0], &env_a),
-        ApiaryProcess::start_on(ports[1], &env_b),
+        ApiaryProcess::start_on(socket_a, &env_a),
+        ApiaryProcess::start_on(socket_b, &env_b),
     );
     for replica in [&a, &b] {
         let ready = reqwest::get(format!("{}/readyz", replica.url))

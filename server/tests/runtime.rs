@@ -540,19 +540,18 @@ struct Apiary {
 }
 
 fn start_apiary(data_dir: &std::path::Path) -> Apiary {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_apiary"))
+    let socket = support::ports::PassedSocket::bind();
+    let port = socket.port;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_apiary"));
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
         .env("APIARY_DATA_DIR", data_dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start apiary");
+        .stderr(Stdio::null());
+    socket.pass_to(&mut command);
+    let child = command.spawn().expect("start apiary");
+    drop(socket);
     let deadline = Instant::now() + Duration::from_secs(30);
     while http(port, "GET", "/healthz", None).is_err() {
         assert!(Instant::now() < deadline, "apiary did not answer /healthz");

@@ -103,30 +103,19 @@ pub async fn everything_sse() -> HttpBackend {
 
 /// npm server-everything serving `transport` on a free port; `url` is its `path` there.
 async fn everything_over(transport: &str, path: &str) -> HttpBackend {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = tokio::process::Command::new("node")
-        .arg(everything())
-        .arg(transport)
-        .env("PORT", port.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start server-everything (node)");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server-everything did not listen on port {port} within 30 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (child, port) = super::ports::start_on_candidate("server-everything", |port| {
+        tokio::process::Command::new("node")
+            .arg(everything())
+            .arg(transport)
+            .env("PORT", port.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start server-everything (node)")
+    })
+    .await;
     HttpBackend {
         url: format!("http://127.0.0.1:{port}{path}"),
         _child: child,

@@ -10,6 +10,7 @@ pub mod kube;
 pub mod mcp_client;
 pub mod mcp_servers;
 pub mod oidc;
+pub mod ports;
 pub mod process;
 pub mod proposals;
 pub mod registry;

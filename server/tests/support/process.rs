@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use super::ports::PassedSocket;
+
 /// A running `apiary serve`, killed when dropped. Its log goes to a file, shown by [`Self::log`].
 pub struct ApiaryProcess {
     child: Child,
@@ -17,13 +19,13 @@ impl ApiaryProcess {
     /// Starts `apiary serve` on a free loopback port with a clean environment plus `env`, and
     /// waits until `/healthz` answers.
     pub async fn start(env: &[(&str, String)]) -> Self {
-        let [port] = free_ports();
-        Self::start_on(port, env).await
+        Self::start_on(PassedSocket::bind(), env).await
     }
 
-    /// Like [`Self::start`], on `port` (from [`free_ports`]), for settings that name the URL
-    /// before the process starts, such as `APIARY_PUBLIC_URL`.
-    pub async fn start_on(port: u16, env: &[(&str, String)]) -> Self {
+    /// Like [`Self::start`], serving on `socket` (handed over already bound, so no other
+    /// process can take its port), for settings that name the URL before the process starts,
+    /// such as `APIARY_PUBLIC_URL`.
+    pub async fn start_on(socket: PassedSocket, env: &[(&str, String)]) -> Self {
         // reqwest uses rustls without a built-in crypto provider; the server installs ring
         // only in its own process.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -33,7 +35,6 @@ impl ApiaryProcess {
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("APIARY_LISTEN", format!("127.0.0.1:{port}"))
             .env("APIARY_DATA_DIR", dir.path())
             .env("APIARY_LOG", "info,kube_lease_manager=info")
             .envs(env.iter().map(|(key, value)| (*key, value)))
@@ -45,10 +46,13 @@ impl ApiaryProcess {
                     .open(&log)
                     .expect("log file"),
             );
+        socket.pass_to(&mut command);
         let child = command.spawn().expect("start apiary");
+        let url = socket.url();
+        drop(socket);
         let mut process = Self {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             log,
             _dir: dir,
         };
@@ -108,14 +112,6 @@ impl ApiaryProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `N` distinct free loopback ports (bound together, then released).
-pub fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<std::net::TcpListener> = (0..N)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
-        .collect();
-    std::array::from_fn(|i| listeners[i].local_addr().expect("local address").port())
 }
 
 impl Drop for ApiaryProcess {
