@@ -861,3 +861,203 @@ async fn a_converged_server_is_left_alone() {
         "something kept being rewritten after convergence"
     );
 }
+
+/// The MCPServer document of a (possibly multi-document) ToolHive example, unchanged.
+fn toolhive_mcpserver(text: &str) -> &str {
+    text.split("\n---\n")
+        .find(|document| document.contains("\nkind: MCPServer\n"))
+        .expect("an MCPServer document")
+}
+
+/// The `UnsupportedFields` condition's status, reason and message.
+fn unsupported(server: &MCPServer) -> Option<(String, String, String)> {
+    server
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "UnsupportedFields")
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// The cells of `kubectl get mcpserver NAME` (the apiserver's Table), by column name.
+async fn printed_columns(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> BTreeMap<String, serde_json::Value> {
+    let request = axum::http::Request::get(format!(
+        "/apis/toolhive.stacklok.dev/v1beta1/namespaces/{namespace}/mcpservers/{name}"
+    ))
+    .header(
+        "Accept",
+        "application/json;as=Table;g=meta.k8s.io;v=v1,application/json",
+    )
+    .body(Vec::new())
+    .expect("a request");
+    let table: serde_json::Value = client.request(request).await.expect("the Table");
+    let names = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_owned());
+    let cells = table["rows"][0]["cells"].as_array().expect("one row");
+    names.zip(cells.iter().cloned()).collect()
+}
+
+/// ToolHive fields Apiary does not act on are named in condition `UnsupportedFields`, a Warning
+/// Event and `kubectl get`; the security ones are called "not enforced"; removing the field
+/// clears the condition.
+#[tokio::test]
+async fn fields_apiary_does_not_act_on_are_flagged() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    // ToolHive's own examples, unchanged but for the namespace (apply_manifest sets it).
+    let overrides =
+        include_str!("fixtures/toolhive/mcp-servers/mcpserver_with_resource_overrides.yaml");
+    let oidc = toolhive_mcpserver(include_str!(
+        "fixtures/toolhive/mcp-servers/mcpserver_with_oidcconfig_ref.yaml"
+    ));
+    for manifest in [overrides, oidc] {
+        apply_manifest(&ns.client, &ns.name, manifest)
+            .await
+            .expect("ToolHive's example is accepted strictly");
+    }
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        &support::kube::server_manifest("plain"),
+    )
+    .await
+    .expect("apply a plain server");
+
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let flagged = |s: &MCPServer| unsupported(s).is_some_and(|(status, _, _)| status == "True");
+    let server = wait_for(
+        &servers,
+        "github-with-overrides",
+        "UnsupportedFields=True",
+        flagged,
+    )
+    .await;
+    let (_, reason, message) = unsupported(&server).expect("the condition");
+    assert_eq!(reason, "FieldsIgnored");
+    assert!(
+        message.starts_with("Ignored by Apiary: spec.resourceOverrides ("),
+        "{message}"
+    );
+    assert!(!message.contains("NOT ENFORCED"), "{message}");
+
+    let server = wait_for(
+        &servers,
+        "fetch-with-shared-oidc",
+        "UnsupportedFields=True",
+        flagged,
+    )
+    .await;
+    let (_, reason, message) = unsupported(&server).expect("the condition");
+    assert_eq!(reason, "FieldsIgnored");
+    assert!(
+        message.starts_with("NOT ENFORCED (security): spec.oidcConfigRef ("),
+        "the security field comes first, marked not enforced: {message}"
+    );
+
+    let plain = wait_for(&servers, "plain", "its status", phase_is(Phase::Pending)).await;
+    let (status, reason, _) = unsupported(&plain).expect("the condition");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "AllFieldsHonoured")
+    );
+
+    // kubectl get shows it.
+    let columns = printed_columns(&ns.client, &ns.name, "fetch-with-shared-oidc").await;
+    assert_eq!(columns["Unsupported"], "True", "{columns:?}");
+    let columns = printed_columns(&ns.client, &ns.name, "plain").await;
+    assert_eq!(columns["Unsupported"], "False", "{columns:?}");
+
+    // One Warning Event per object, naming the fields.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(ns.client.clone(), &ns.name);
+    let warnings = |name: &'static str| {
+        let events = events.clone();
+        async move {
+            events
+                .list(&Default::default())
+                .await
+                .expect("list events")
+                .items
+                .into_iter()
+                .filter(|e| {
+                    e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                        && e.reason.as_deref() == Some("UnsupportedFields")
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    for (name, field) in [
+        ("github-with-overrides", "spec.resourceOverrides"),
+        ("fetch-with-shared-oidc", "spec.oidcConfigRef"),
+    ] {
+        let event = eventually("a Warning event naming the fields", || async {
+            warnings(name).await.into_iter().next()
+        })
+        .await;
+        assert_eq!(event.type_.as_deref(), Some("Warning"));
+        let note = event.note.unwrap_or_default();
+        assert!(note.contains(field), "{name}: {note}");
+    }
+    assert!(
+        warnings("plain").await.is_empty(),
+        "no Warning for a plain server"
+    );
+
+    // Another reconcile (a deleted child brings one) announces nothing new.
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policy = wait_for(
+        &policies,
+        "github-with-overrides",
+        "the NetworkPolicy",
+        |_| true,
+    )
+    .await;
+    policies
+        .delete("github-with-overrides", &DeleteParams::default())
+        .await
+        .expect("delete the NetworkPolicy");
+    wait_for(
+        &policies,
+        "github-with-overrides",
+        "the NetworkPolicy to be recreated",
+        |p| p.uid() != policy.uid(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let repeated = warnings("github-with-overrides").await;
+    assert_eq!(repeated.len(), 1, "{repeated:#?}");
+    assert!(
+        repeated[0].series.is_none(),
+        "published once, not on every reconcile: {repeated:#?}"
+    );
+
+    // Removing the field clears the condition.
+    servers
+        .patch(
+            "github-with-overrides",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"resourceOverrides": null}})),
+        )
+        .await
+        .expect("remove resourceOverrides");
+    let server = wait_for(
+        &servers,
+        "github-with-overrides",
+        "UnsupportedFields=False",
+        |s| unsupported(s).is_some_and(|(status, _, _)| status == "False"),
+    )
+    .await;
+    assert!(server.spec.resource_overrides.is_none());
+    let (_, reason, message) = unsupported(&server).expect("the condition");
+    assert_eq!(reason, "AllFieldsHonoured");
+    assert_eq!(message, "every field is honoured");
+}

@@ -11,7 +11,7 @@
 //! The spec accepts the seed's legacy names (`port`, `targetPort`, `tools`) and ToolHive's
 //! current ones (`proxyPort`, `mcpPort`, `toolConfigRef`). ToolHive fields that Apiary does not
 //! act on yet are declared explicitly as free-form objects, so ToolHive manifests apply unchanged
-//! under strict field validation.
+//! under strict field validation; [`super::unsupported`] names them in the status.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +49,12 @@ pub const LEGACY_VERSION: &str = "v1alpha1";
     printcolumn(name = "Transport", type_ = "string", json_path = ".spec.transport"),
     printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
     printcolumn(name = "Tools", type_ = "integer", json_path = ".status.toolCount"),
+    printcolumn(
+        name = "Unsupported",
+        type_ = "string",
+        description = "True when the server sets fields Apiary does not act on (condition UnsupportedFields names them)",
+        json_path = ".status.conditions[?(@.type==\"UnsupportedFields\")].status"
+    ),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -337,7 +343,7 @@ pub struct MCPServerStatus {
     /// The generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, ToolConfigResolved, PolicyCompliant (and ToolsDiscovered, set by the registry).
+    /// Ready, ToolConfigResolved, PolicyCompliant, UnsupportedFields, ToolsDiscovered (registry).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

@@ -5,6 +5,7 @@
 //! - [`merge`]: the `podTemplateSpec` overlay;
 //! - [`profile`]: permission profiles → egress;
 //! - [`status`]: the status, derived from what was applied;
+//! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
 //! - [`reconcile`]: the controller that ties them to the cluster;
 //! - [`leader`]: which replica reconciles, through a Lease.
 
@@ -15,6 +16,7 @@ pub mod profile;
 pub mod reconcile;
 pub mod render;
 pub mod status;
+pub mod unsupported;
 
 use tokio_util::sync::CancellationToken;
 

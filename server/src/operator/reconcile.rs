@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::crd::{MCPServer, MCPToolConfig, ProfileKind};
 use super::render::{self, InvalidSpec, FIELD_MANAGER};
 use super::status::{self, Outcome, ToolConfigState};
+use super::unsupported;
 
 /// How long a status patch may take.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -124,6 +125,11 @@ pub struct Context {
     recorder: Recorder,
     /// Consecutive transient failures per object, for the exponential backoff.
     failures: Mutex<HashMap<ObjectRef<DeserializeGuard<MCPServer>>, u32>>,
+    /// The last unsupported-fields Event note published per object uid. The status alone
+    /// decides when to announce, but a reconcile can start from a cached object older than the
+    /// status just written; this keeps that from publishing the same Warning twice. (An entry
+    /// outlives a deleted object: one short string.)
+    announced: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -133,7 +139,25 @@ impl Context {
             recorder: Recorder::new(client.clone(), "apiary-operator".into()),
             client,
             failures: Mutex::new(HashMap::new()),
+            announced: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Records `note` as announced for the object `uid`; false when it already was.
+    fn first_announcement(&self, uid: String, note: &str) -> bool {
+        let mut announced = self
+            .announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        announced.insert(uid, note.to_owned()).as_deref() != Some(note)
+    }
+
+    /// Forgets what was announced for `uid` (its fields are all honoured now).
+    fn forget_announcement(&self, uid: &str) {
+        self.announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
     }
 
     fn failures(
@@ -296,7 +320,7 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
         }
     };
     if server.meta().deletion_timestamp.is_some() {
-        write_status(client, server, &Outcome::Terminating, &tool_config).await?;
+        write_status(context, server, &Outcome::Terminating, &tool_config).await?;
         return Ok(Action::await_change());
     }
     let profile_text = match read_configmap_profile(server, client, &namespace).await? {
@@ -343,7 +367,7 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
         deployment: &deployment,
         policy_gap: plan.policy_gap(),
     };
-    write_status(client, server, &outcome, &tool_config).await?;
+    write_status(context, server, &outcome, &tool_config).await?;
     tracing::debug!(%name, "children applied");
     Ok(Action::requeue(RESYNC))
 }
@@ -389,7 +413,7 @@ async fn fail(
         other => (other.to_string(), "Error"),
     };
     write_status(
-        &context.client,
+        context,
         server,
         &Outcome::Failed {
             message: message.clone(),
@@ -398,10 +422,16 @@ async fn fail(
         tool_config,
     )
     .await?;
+    warn(context, server, reason, message).await;
+    Err(error)
+}
+
+/// Publishes a Warning Event about `server`; a failure is only logged.
+async fn warn(context: &Context, server: &MCPServer, reason: &str, note: String) {
     let event = Event {
         type_: EventType::Warning,
         reason: reason.into(),
-        note: Some(message),
+        note: Some(note),
         action: "Reconcile".into(),
         secondary: None,
     };
@@ -412,7 +442,6 @@ async fn fail(
     {
         tracing::warn!(%error, "cannot publish an event");
     }
-    Err(error)
 }
 
 /// A malformed object gets phase Failed with the decoding error, written without decoding it.
@@ -493,23 +522,34 @@ where
 
 /// Server-side applies the status derived from `outcome`, bounded by [`STATUS_TIMEOUT`]. An
 /// unchanged status is not written, so the controller's own writes do not wake it up again.
+/// Once a status that flags a new set of unsupported fields is written, a Warning Event names
+/// them (so it is published once per change, not on every reconcile).
 async fn write_status(
-    client: &Client,
+    context: &Context,
     server: &MCPServer,
     outcome: &Outcome<'_>,
     tool_config: &ToolConfigState,
 ) -> Result<(), Error> {
+    let unsupported = unsupported::fields(server);
+    let uid = server.uid().unwrap_or_default();
+    if unsupported.is_empty() {
+        context.forget_announcement(&uid);
+    }
     let status = status::derive(
         server,
         outcome,
         tool_config,
+        &unsupported,
         &Time(k8s_openapi::jiff::Timestamp::now()),
     );
     if server.status.as_ref() == Some(&status) {
         return Ok(());
     }
-    let api: Api<MCPServer> =
-        Api::namespaced(client.clone(), &server.namespace().unwrap_or_default());
+    let announce = status::newly_unsupported(server.status.as_ref(), &status);
+    let api: Api<MCPServer> = Api::namespaced(
+        context.client.clone(),
+        &server.namespace().unwrap_or_default(),
+    );
     let patch = serde_json::json!({
         "apiVersion": MCPServer::api_version(&()),
         "kind": MCPServer::kind(&()),
@@ -527,7 +567,13 @@ async fn write_status(
     };
     metrics::counter!("apiary_operator_status_patches_total", "result" => outcome).increment(1);
     match result {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(_)) => {
+            let note = unsupported::note(&unsupported);
+            if announce && context.first_announcement(uid, &note) {
+                warn(context, server, status::UNSUPPORTED_FIELDS, note).await;
+            }
+            Ok(())
+        }
         Ok(Err(error)) => Err(error.into()),
         Err(_) => Err(Error::StatusTimeout),
     }

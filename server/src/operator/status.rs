@@ -1,11 +1,12 @@
 //! The status of an `MCPServer`, derived (purely) from the validation outcome, the applied
-//! Deployment and the referenced MCPToolConfig.
+//! Deployment, the referenced MCPToolConfig and the fields Apiary does not act on.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
 use super::crd::{MCPServer, MCPServerStatus, Phase};
+use super::unsupported::{self, Unsupported};
 
 /// Condition type: at least one pod is ready.
 pub const READY: &str = "Ready";
@@ -13,6 +14,8 @@ pub const READY: &str = "Ready";
 pub const TOOL_CONFIG_RESOLVED: &str = "ToolConfigResolved";
 /// Condition type: the NetworkPolicy enforces the permission profile in full.
 pub const POLICY_COMPLIANT: &str = "PolicyCompliant";
+/// Condition type: `True` when the object sets fields Apiary does not act on (it names them).
+pub const UNSUPPORTED_FIELDS: &str = "UnsupportedFields";
 
 /// What became of the referenced MCPToolConfig.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,12 +59,14 @@ pub enum Outcome<'a> {
     Terminating,
 }
 
-/// The full status to apply. `now` stamps conditions whose status changed; unchanged ones keep
-/// their previous `lastTransitionTime`, so re-applying an unchanged status is a no-op.
+/// The full status to apply. `unsupported` are the fields of `server` that Apiary does not act
+/// on ([`unsupported::fields`]). `now` stamps conditions whose status changed; unchanged ones
+/// keep their previous `lastTransitionTime`, so re-applying an unchanged status is a no-op.
 pub fn derive(
     server: &MCPServer,
     outcome: &Outcome<'_>,
     tool_config: &ToolConfigState,
+    unsupported: &[Unsupported],
     now: &Time,
 ) -> MCPServerStatus {
     let generation = server.metadata.generation;
@@ -174,7 +179,31 @@ pub fn derive(
             ),
         ),
     });
+    status.conditions.push(condition(
+        UNSUPPORTED_FIELDS,
+        !unsupported.is_empty(),
+        if unsupported.is_empty() {
+            "AllFieldsHonoured"
+        } else {
+            "FieldsIgnored"
+        },
+        unsupported::message(unsupported),
+    ));
     status
+}
+
+/// Whether `next` flags a different set of unsupported fields than `previous` did (and flags
+/// any): the moment for a Warning Event, rather than every reconcile.
+pub fn newly_unsupported(previous: Option<&MCPServerStatus>, next: &MCPServerStatus) -> bool {
+    let find = |status: &MCPServerStatus| {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == UNSUPPORTED_FIELDS)
+            .map(|c| (c.status.clone(), c.message.clone()))
+    };
+    let next = find(next);
+    next.as_ref().is_some_and(|(status, _)| status == "True") && previous.and_then(find) != next
 }
 
 #[cfg(test)]
@@ -220,7 +249,13 @@ mod tests {
                 deployment: &deployment,
                 policy_gap: None,
             };
-            let status = derive(&server(), &outcome, &ToolConfigState::NotReferenced, &now);
+            let status = derive(
+                &server(),
+                &outcome,
+                &ToolConfigState::NotReferenced,
+                &[],
+                &now,
+            );
             assert_eq!(status.phase, Some(phase));
             assert_eq!(status.observed_generation, Some(3));
             assert_eq!(status.conditions[0].type_, READY);
@@ -241,6 +276,7 @@ mod tests {
             &ToolConfigState::Missing {
                 name: "tools".into(),
             },
+            &[],
             &now,
         );
         assert_eq!(status.phase, Some(Phase::Failed));
@@ -265,13 +301,97 @@ mod tests {
             policy_gap: None,
         };
         let mut server = server();
+        let unsupported = unsupported_audit();
         server.status = Some(derive(
             &server,
             &outcome,
             &ToolConfigState::NotReferenced,
+            &unsupported,
             &earlier,
         ));
-        let again = derive(&server, &outcome, &ToolConfigState::NotReferenced, &later);
+        let again = derive(
+            &server,
+            &outcome,
+            &ToolConfigState::NotReferenced,
+            &unsupported,
+            &later,
+        );
         assert_eq!(Some(&again), server.status.as_ref());
+    }
+
+    fn unsupported_audit() -> Vec<Unsupported> {
+        let mut server = server();
+        server.spec.audit = Some(serde_json::json!({"enabled": true}));
+        unsupported::fields(&server)
+    }
+
+    fn unsupported_condition(status: &MCPServerStatus) -> &Condition {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == UNSUPPORTED_FIELDS)
+            .expect("the UnsupportedFields condition")
+    }
+
+    #[test]
+    fn unsupported_fields_are_a_condition_and_announced_once_per_change() {
+        let now = Time(Timestamp::UNIX_EPOCH);
+        let outcome = Outcome::Terminating;
+        let mut server = server();
+        let clean = derive(
+            &server,
+            &outcome,
+            &ToolConfigState::NotReferenced,
+            &[],
+            &now,
+        );
+        let condition = unsupported_condition(&clean);
+        assert_eq!(
+            (condition.status.as_str(), condition.reason.as_str()),
+            ("False", "AllFieldsHonoured")
+        );
+        assert!(!newly_unsupported(None, &clean), "nothing to announce");
+
+        let unsupported = unsupported_audit();
+        let flagged = derive(
+            &server,
+            &outcome,
+            &ToolConfigState::NotReferenced,
+            &unsupported,
+            &now,
+        );
+        let condition = unsupported_condition(&flagged);
+        assert_eq!(
+            (condition.status.as_str(), condition.reason.as_str()),
+            ("True", "FieldsIgnored")
+        );
+        assert!(condition.message.contains("spec.audit"), "{condition:?}");
+        assert!(newly_unsupported(Some(&clean), &flagged));
+        assert!(newly_unsupported(None, &flagged));
+
+        // The same set again: no new announcement.
+        server.status = Some(flagged.clone());
+        let again = derive(
+            &server,
+            &outcome,
+            &ToolConfigState::NotReferenced,
+            &unsupported,
+            &now,
+        );
+        assert!(!newly_unsupported(server.status.as_ref(), &again));
+
+        // Another set: announced.
+        let mut more = server.clone();
+        more.spec.rate_limiting = Some(serde_json::json!({"shared": {}}));
+        let other = derive(
+            &server,
+            &outcome,
+            &ToolConfigState::NotReferenced,
+            &unsupported::fields(&more),
+            &now,
+        );
+        assert!(newly_unsupported(server.status.as_ref(), &other));
+        // All gone: the condition turns False, with no Warning.
+        assert!(!newly_unsupported(server.status.as_ref(), &clean));
     }
 }

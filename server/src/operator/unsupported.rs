@@ -1,0 +1,450 @@
+//! The `MCPServer` fields that Apiary accepts and keeps but does not act on, so that none is
+//! ignored in silence: the status names them in condition `UnsupportedFields`, and a Warning
+//! Event names them whenever the set changes. Pure: a function of the stored object.
+//!
+//! [`RULES`] is the one list of such fields, each with what Apiary does instead. A field counts
+//! only when it is present with a value: an empty object, list or string is not, and neither is
+//! a value that asks for what Apiary does anyway (`trustProxyHeaders: false`,
+//! `sessionAffinity: None`, `audit: {enabled: false}`).
+
+use serde_json::Value;
+
+use super::crd::MCPServer;
+
+/// Where a field lives in the object.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// A top-level key of `spec`.
+    Spec(&'static str),
+    /// A key of `metadata.annotations`.
+    Annotation(&'static str),
+}
+
+/// A field that Apiary stores but does not act on.
+struct Rule {
+    place: Place,
+    /// A security control (authentication or authorization) that is therefore not enforced.
+    security: bool,
+    /// What happens instead, for the status message.
+    reason: &'static str,
+    /// Values that ask for what Apiary does anyway, so they are honoured, not ignored.
+    honoured_value: fn(&Value) -> bool,
+}
+
+fn never(_: &Value) -> bool {
+    false
+}
+
+/// The fields Apiary does not act on (docs/OPERATOR.md, "ToolHive fields and kinds").
+const RULES: &[Rule] = &[
+    Rule {
+        place: Place::Spec("oidcConfigRef"),
+        security: true,
+        reason: "inbound OIDC is not enforced: the server's Service checks no tokens, only its \
+                 NetworkPolicy limits callers to Apiary's gateway",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("oidcConfig"),
+        security: true,
+        reason: "legacy inline OIDC, not enforced either",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("authzConfig"),
+        security: true,
+        reason: "no Cedar policy is enforced: every call that reaches the server is allowed",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("authzConfigRef"),
+        security: true,
+        reason: "the MCPAuthzConfig is not read: no policy is enforced",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("externalAuthConfigRef"),
+        security: true,
+        reason: "no token exchange or header injection toward the backend: the server gets only \
+                 its own env and secrets",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("audit"),
+        security: false,
+        reason: "no per-request audit log is written",
+        honoured_value: |value| *value == serde_json::json!({"enabled": false}),
+    },
+    Rule {
+        place: Place::Spec("telemetryConfigRef"),
+        security: false,
+        reason: "no OpenTelemetry or Prometheus settings are applied",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("telemetry"),
+        security: false,
+        reason: "legacy inline telemetry, not applied",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("resourceOverrides"),
+        security: false,
+        reason: "Apiary runs no proxy Deployment or proxy Service: set pod metadata and pull \
+                 secrets through podTemplateSpec",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("sessionAffinity"),
+        security: false,
+        reason: "the Service keeps session affinity None",
+        honoured_value: |value| value == "None",
+    },
+    Rule {
+        place: Place::Spec("volumes"),
+        security: false,
+        reason: "host paths are not mounted: add volumes through podTemplateSpec",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("webhookConfigRef"),
+        security: false,
+        reason: "no request webhooks are called",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("authServerRef"),
+        security: false,
+        reason: "no embedded authorization server runs",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("trustProxyHeaders"),
+        security: false,
+        reason: "no proxy reads X-Forwarded-* headers",
+        honoured_value: |value| *value == Value::Bool(false),
+    },
+    Rule {
+        place: Place::Spec("endpointPrefix"),
+        security: false,
+        reason: "SSE endpoint URLs get no prefix",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("groupRef"),
+        security: false,
+        reason: "MCPGroup is not served: the server belongs to no group",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("backendReplicas"),
+        security: false,
+        reason: "the one Deployment's replicas come from spec.replicas",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("sessionStorage"),
+        security: false,
+        reason: "no session storage: Apiary runs no proxy that keeps sessions",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("rateLimiting"),
+        security: false,
+        reason: "no rate limits are applied",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Spec("tools"),
+        security: false,
+        reason: "the legacy inline allow-list is not applied: Apiary publishes tools by its \
+                 curation (toolConfigRef)",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Annotation("mcpserver.toolhive.stacklok.dev/restarted-at"),
+        security: false,
+        reason: "no restart is triggered: change podTemplateSpec.metadata.annotations to roll \
+                 the pods",
+        honoured_value: never,
+    },
+    Rule {
+        place: Place::Annotation("mcpserver.toolhive.stacklok.dev/restart-strategy"),
+        security: false,
+        reason: "no restart is triggered",
+        honoured_value: never,
+    },
+];
+
+/// One field present in an object that Apiary does not act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported {
+    /// Its path, such as `spec.oidcConfigRef` or `metadata.annotations[...]`.
+    pub path: String,
+    /// An authentication or authorization setting, so something is **not enforced**.
+    pub security: bool,
+    /// What Apiary does instead.
+    pub reason: &'static str,
+}
+
+/// The fields of `server` that Apiary does not act on: security settings first, then the
+/// others, each group in the order of [`RULES`].
+pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
+    let spec = serde_json::to_value(&server.spec).unwrap_or_else(|error| {
+        // Unreachable: the spec is plain data with string keys.
+        panic!("serializing an MCPServer spec: {error}")
+    });
+    let annotations = server.metadata.annotations.as_ref();
+    let mut found: Vec<Unsupported> = RULES
+        .iter()
+        .filter_map(|rule| {
+            let (path, value) = match rule.place {
+                Place::Spec(key) => (format!("spec.{key}"), spec.get(key).cloned()),
+                Place::Annotation(key) => (
+                    format!("metadata.annotations[{key}]"),
+                    annotations
+                        .and_then(|a| a.get(key))
+                        .map(|v| Value::String(v.clone())),
+                ),
+            };
+            let value = value?;
+            (is_set(&value) && !(rule.honoured_value)(&value)).then_some(Unsupported {
+                path,
+                security: rule.security,
+                reason: rule.reason,
+            })
+        })
+        .collect();
+    // Stable: keeps the order of RULES within each group.
+    found.sort_by_key(|field| !field.security);
+    found
+}
+
+/// Whether a value says anything: `null`, `{}`, `[]` and `""` do not.
+fn is_set(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Object(map) => !map.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::String(text) => !text.is_empty(),
+        Value::Bool(_) | Value::Number(_) => true,
+    }
+}
+
+/// The condition message: every field with what happens instead, the security ones first and
+/// marked "not enforced".
+pub fn message(fields: &[Unsupported]) -> String {
+    if fields.is_empty() {
+        return "every field is honoured".into();
+    }
+    let list = |security: bool| {
+        fields
+            .iter()
+            .filter(|f| f.security == security)
+            .map(|f| format!("{} ({})", f.path, f.reason))
+            .collect::<Vec<_>>()
+    };
+    join_groups(list(true), list(false), "; ")
+}
+
+/// The Event note: the paths only, short enough for the 1 kB limit of `events.k8s.io` notes.
+pub fn note(fields: &[Unsupported]) -> String {
+    let list = |security: bool| {
+        fields
+            .iter()
+            .filter(|f| f.security == security)
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>()
+    };
+    format!(
+        "{}. See condition UnsupportedFields",
+        join_groups(list(true), list(false), ", ")
+    )
+}
+
+fn join_groups(security: Vec<String>, other: Vec<String>, separator: &str) -> String {
+    let mut parts = Vec::new();
+    if !security.is_empty() {
+        parts.push(format!(
+            "NOT ENFORCED (security): {}",
+            security.join(separator)
+        ));
+    }
+    if !other.is_empty() {
+        parts.push(format!("Ignored by Apiary: {}", other.join(separator)));
+    }
+    parts.join(". ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(yaml: &str) -> MCPServer {
+        serde_yaml::from_str(yaml).expect("an MCPServer")
+    }
+
+    fn paths(server: &MCPServer) -> Vec<String> {
+        fields(server).into_iter().map(|f| f.path).collect()
+    }
+
+    /// The MCPServer document of a (possibly multi-document) ToolHive example.
+    fn toolhive(text: &str) -> MCPServer {
+        let document = text
+            .split("\n---\n")
+            .find(|doc| doc.contains("\nkind: MCPServer\n"))
+            .expect("an MCPServer document");
+        server(document)
+    }
+
+    #[test]
+    fn a_plain_server_has_none() {
+        let seed = server(include_str!("../../tests/fixtures/osv-mcpserver.yaml"));
+        assert_eq!(paths(&seed), Vec::<String>::new());
+        assert_eq!(message(&[]), "every field is honoured");
+    }
+
+    #[test]
+    fn toolhive_examples_are_flagged_by_field() {
+        let cases = [
+            (
+                include_str!(
+                    "../../tests/fixtures/toolhive/mcp-servers/mcpserver_with_resource_overrides.yaml"
+                ),
+                vec!["spec.resourceOverrides"],
+            ),
+            (
+                include_str!(
+                    "../../tests/fixtures/toolhive/mcp-servers/mcpserver_with_oidcconfig_ref.yaml"
+                ),
+                vec!["spec.oidcConfigRef"],
+            ),
+            (
+                include_str!(
+                    "../../tests/fixtures/toolhive/external-auth/mcpserver_with_external_auth.yaml"
+                ),
+                vec!["spec.externalAuthConfigRef"],
+            ),
+            (
+                include_str!("../../tests/fixtures/toolhive/mcp-servers/mcpserver_fetch_otel.yaml"),
+                vec!["spec.telemetryConfigRef"],
+            ),
+            // `restarted-at: ""` is empty: nothing to act on.
+            (
+                include_str!(
+                    "../../tests/fixtures/toolhive/mcp-servers/mcpserver_with_restart_strategy.yaml"
+                ),
+                vec![],
+            ),
+            (
+                include_str!("../../tests/fixtures/toolhive/mcp-servers/mcpserver_fetch.yaml"),
+                vec![],
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(paths(&toolhive(text)), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn security_fields_come_first_and_are_marked_not_enforced() {
+        let server = server(
+            "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\n\
+             metadata:\n  name: x\n  annotations:\n    \
+             mcpserver.toolhive.stacklok.dev/restarted-at: '2026-01-01T00:00:00Z'\n\
+             spec:\n  image: x\n  volumes: [{name: d, hostPath: /d, mountPath: /d}]\n  \
+             audit: {enabled: true}\n  authzConfig: {type: inline}\n  \
+             oidcConfigRef: {name: idp, audience: x}\n  groupRef: legacy\n",
+        );
+        assert_eq!(
+            paths(&server),
+            [
+                "spec.oidcConfigRef",
+                "spec.authzConfig",
+                "spec.audit",
+                "spec.volumes",
+                "spec.groupRef",
+                "metadata.annotations[mcpserver.toolhive.stacklok.dev/restarted-at]",
+            ]
+        );
+        let found = fields(&server);
+        let text = message(&found);
+        assert!(
+            text.starts_with(
+                "NOT ENFORCED (security): spec.oidcConfigRef (inbound OIDC is not enforced"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(". Ignored by Apiary: spec.audit (no per-request audit log"),
+            "{text}"
+        );
+        assert_eq!(
+            note(&found),
+            "NOT ENFORCED (security): spec.oidcConfigRef, spec.authzConfig. Ignored by Apiary: \
+             spec.audit, spec.volumes, spec.groupRef, \
+             metadata.annotations[mcpserver.toolhive.stacklok.dev/restarted-at]. \
+             See condition UnsupportedFields"
+        );
+    }
+
+    #[test]
+    fn empty_values_and_values_apiary_follows_anyway_do_not_count() {
+        let server = server(
+            "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: x}\n\
+             spec: {image: x, oidcConfigRef: {}, authzConfig: null, tools: [], endpointPrefix: '',\n\
+             trustProxyHeaders: false, sessionAffinity: None, audit: {enabled: false}}",
+        );
+        assert_eq!(paths(&server), Vec::<String>::new());
+        let flagged = self::server(
+            "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: x}\n\
+             spec: {image: x, trustProxyHeaders: true, sessionAffinity: ClientIP, backendReplicas: 0}",
+        );
+        assert_eq!(
+            paths(&flagged),
+            [
+                "spec.sessionAffinity",
+                "spec.trustProxyHeaders",
+                "spec.backendReplicas"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_rule_is_reported_and_the_note_fits_an_event() {
+        let mut server = server(
+            "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: x}\n\
+             spec: {image: x}",
+        );
+        let mut spec = serde_json::to_value(&server.spec).expect("json");
+        let mut annotations = std::collections::BTreeMap::new();
+        for rule in RULES {
+            match rule.place {
+                Place::Spec(key) => {
+                    let value = match key {
+                        "volumes" => {
+                            serde_json::json!([{"name": "d", "hostPath": "/d", "mountPath": "/d"}])
+                        }
+                        "tools" => serde_json::json!(["a"]),
+                        "trustProxyHeaders" => serde_json::json!(true),
+                        "backendReplicas" => serde_json::json!(2),
+                        "sessionAffinity" | "endpointPrefix" => serde_json::json!("x"),
+                        _ => serde_json::json!({"name": "x"}),
+                    };
+                    spec[key] = value;
+                }
+                Place::Annotation(key) => {
+                    annotations.insert(key.to_owned(), "x".to_owned());
+                }
+            }
+        }
+        server.spec = serde_json::from_value(spec).expect("every rule names a spec field");
+        server.metadata.annotations = Some(annotations);
+        let found = fields(&server);
+        assert_eq!(found.len(), RULES.len(), "{found:#?}");
+        assert_eq!(found.iter().filter(|f| f.security).count(), 5);
+        assert!(found[..5].iter().all(|f| f.security));
+        // events.k8s.io refuses a note over 1024 bytes.
+        assert!(note(&found).len() <= 1024, "{}", note(&found).len());
+    }
+}
