@@ -20,7 +20,7 @@ use crate::web::{ApiError, AppState};
 use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
-use super::manifest::{manifest_field, parse_manifest};
+use super::manifest::{manifest_field, parse_manifest_off_thread};
 use super::model::{DecisionInput, ProposalKind, ProposalStatus};
 use super::revisions;
 use super::store::{ListFilter, ProposalStore, ProposeError};
@@ -61,7 +61,8 @@ pub struct ProposeQuery {
                (status = 401, description = "No session", body = Object),
                (status = 403, description = "Not a proposer, or a cross-site request", body = Object),
                (status = 415, description = "Neither JSON nor YAML", body = Object),
-               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+               (status = 413, description = "The body is over the 2 MiB cap", body = Object),
+               (status = 422, description = "Fields are invalid: `field` and `message` name the first, `fields` lists every one; a manifest nested deeper than 64 levels or using anchors is refused as `manifest`", body = Object)))]
 pub async fn propose(
     State(state): State<AppState>,
     principal: Principal,
@@ -76,12 +77,10 @@ pub async fn propose(
         .propose(&input, author, state.settings.runtime)
         .await
         .map_err(|error| match error {
-            ProposeError::Invalid(mut invalid) => {
-                if from_manifest {
-                    invalid.field = manifest_field(&invalid.field);
-                }
-                ApiError::Invalid(invalid)
+            ProposeError::Invalid(invalid) if from_manifest => {
+                ApiError::Invalid(invalid.map_fields(manifest_field))
             }
+            ProposeError::Invalid(invalid) => ApiError::Invalid(invalid),
             ProposeError::Db(db) => db.into(),
         })?;
     Ok((StatusCode::CREATED, Json(json!(proposal))))
@@ -110,10 +109,10 @@ async fn read_input(
             Ok((input, false))
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let text = std::str::from_utf8(body).map_err(|_| {
+            let text = String::from_utf8(body.to_vec()).map_err(|_| {
                 FieldError::new("manifest", "is not UTF-8 text; paste the YAML as text")
             })?;
-            let mut input = parse_manifest(text)?;
+            let mut input = parse_manifest_off_thread(text).await?;
             input.kind = Some(match kind {
                 Some("create") => ProposalKind::Create,
                 Some("update") => ProposalKind::Update,
@@ -169,7 +168,7 @@ fn body_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
         Some(_) => format!("is not a field here; remove it or check its spelling ({text})"),
         None => format!("{text}; fix the value"),
     };
-    ApiError::Invalid(FieldError::new(field, message))
+    FieldError::new(field, message).into()
 }
 
 /// Query of `GET /api/v1/proposals`.
@@ -320,7 +319,7 @@ fn decide_error(error: DecideError) -> Response {
         DecideError::NotFound(message) => (StatusCode::NOT_FOUND, json!({ "error": message })),
         DecideError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({ "error": message })),
         DecideError::Invalid(field) => {
-            return ApiError::Invalid(field).into_response();
+            return ApiError::from(field).into_response();
         }
         DecideError::Conflict { message, current } => (
             StatusCode::CONFLICT,

@@ -4,14 +4,15 @@ use axum::Json;
 use serde_json::json;
 
 use crate::catalog::RegisterError;
-use crate::validation::FieldError;
+use crate::validation::{FieldError, FieldErrors};
 
 /// An API failure: the client gets a clear, safe JSON message; the cause is logged on the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// A field of the request is invalid (422).
+    /// Fields of the request are invalid (422): the first is named at the top level, every
+    /// one under `fields`.
     #[error(transparent)]
-    Invalid(#[from] FieldError),
+    Invalid(#[from] FieldErrors),
     /// The body was refused before validation: malformed JSON (400), or JSON of the wrong
     /// shape (422); the message names the field.
     #[error("{message}")]
@@ -48,6 +49,12 @@ impl From<RegisterError> for ApiError {
     }
 }
 
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::Invalid(error.into())
+    }
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
         if error.is_unavailable() {
@@ -76,11 +83,19 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Invalid(field) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "error": field.to_string(), "field": field.field, "message": field.message })),
-            )
-                .into_response(),
+            ApiError::Invalid(errors) => {
+                let first = errors.first();
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({
+                        "error": first.to_string(),
+                        "field": first.field,
+                        "message": first.message,
+                        "fields": errors.all(),
+                    })),
+                )
+                    .into_response()
+            }
             ApiError::Rejected { status, message } => {
                 (status, Json(json!({ "error": message }))).into_response()
             }

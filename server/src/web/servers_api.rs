@@ -22,7 +22,7 @@ use super::{ApiError, AppState};
                (status = 400, description = "Malformed JSON", body = Object),
                (status = 401, description = "No session", body = Object),
                (status = 403, description = "Not an admin, or a cross-site request", body = Object),
-               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+               (status = 422, description = "Fields are invalid (the checks a proposal gets): `field` and `message` name the first, `fields` lists every one", body = Object)))]
 pub async fn register(
     State(state): State<AppState>,
     principal: Principal,
