@@ -53,7 +53,11 @@ fn command(extra: Value) -> Value {
 
 fn cases() -> Vec<Case> {
     vec![
-        case("port 70000", command(json!({ "port": 70_000 })), "spec.port"),
+        case(
+            "port 70000",
+            command(json!({ "port": 70_000 })),
+            "spec.port",
+        ),
         case(
             "proxyPort 70000",
             command(json!({ "proxyPort": 70_000 })),
@@ -200,8 +204,7 @@ fn named(status: StatusCode, text: &str) -> Result<(String, Vec<String>), String
         && answer["fields"]
             .as_array()
             .is_some_and(|all| all.iter().all(|f| f["message"].is_string()));
-    if status != StatusCode::UNPROCESSABLE_ENTITY || !explained || fields.first() != Some(&field)
-    {
+    if status != StatusCode::UNPROCESSABLE_ENTITY || !explained || fields.first() != Some(&field) {
         return Err(format!("got {status} {text}"));
     }
     Ok((field, fields))
@@ -237,7 +240,12 @@ async fn every_bad_spec_gets_the_same_422_from_every_endpoint_and_nothing_is_sto
             let answers = [
                 ("admin PUT", status, &put, case.field),
                 ("proposal JSON", status_json, &proposed, case.field),
-                ("proposal YAML", status_yaml, &pasted, manifest_field(case.field)),
+                (
+                    "proposal YAML",
+                    status_yaml,
+                    &pasted,
+                    manifest_field(case.field),
+                ),
             ];
             let mut lists = Vec::new();
             for (endpoint, status, text, field) in answers {
@@ -247,9 +255,7 @@ async fn every_bad_spec_gets_the_same_422_from_every_endpoint_and_nothing_is_sto
                         "{} via {endpoint}: want {field}, got {first}: {text}",
                         case.what
                     )),
-                    Err(error) => {
-                        failures.push(format!("{} via {endpoint}: {error}", case.what))
-                    }
+                    Err(error) => failures.push(format!("{} via {endpoint}: {error}", case.what)),
                 }
                 if let Some(secret) = case.secret {
                     if text.contains(secret) {
@@ -274,7 +280,11 @@ async fn every_bad_spec_gets_the_same_422_from_every_endpoint_and_nothing_is_sto
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
-        assert_eq!(counts(&db.db).await, before, "nothing was stored or audited");
+        assert_eq!(
+            counts(&db.db).await,
+            before,
+            "nothing was stored or audited"
+        );
 
         // Each case breaks one thing: without it, both paths take the same body.
         let good = case("a good spec", command(json!({})), "");

@@ -236,9 +236,12 @@ pub fn check_shape(yaml: &str) -> Result<(), FieldError> {
         while i < bytes.len() {
             let c = bytes[i];
             if let Some(open) = quote {
-                if open == b'"' && c == b'\\' {
-                    i += 1;
-                } else if open == b'\'' && c == b'\'' && bytes.get(i + 1) == Some(&b'\'') {
+                // An escape: `\x` in double quotes, `''` in single quotes.
+                let escaped = match open {
+                    b'"' => c == b'\\',
+                    _ => c == b'\'' && bytes.get(i + 1) == Some(&b'\''),
+                };
+                if escaped {
                     i += 1;
                 } else if c == open {
                     quote = None;
@@ -433,7 +436,10 @@ mod tests {
             assert_eq!(input.description, metadata["description"], "{yaml}");
             assert_eq!(input.docs_url, metadata["docsUrl"]);
             assert_eq!(input.tags, ["a", "b"]);
-            assert_eq!((input.namespace.as_str(), input.name.as_str()), ("tools", "x"));
+            assert_eq!(
+                (input.namespace.as_str(), input.name.as_str()),
+                ("tools", "x")
+            );
         }
     }
 
@@ -466,6 +472,9 @@ mod tests {
             assert!(error.message.contains("anchor or alias"), "{error}");
         }
         let big = format!("{head}[{}]\n", "x, ".repeat(MAX_BYTES / 3));
-        assert!(parse_manifest(&big).expect_err("too big").message.contains("bytes"));
+        assert!(parse_manifest(&big)
+            .expect_err("too big")
+            .message
+            .contains("bytes"));
     }
 }

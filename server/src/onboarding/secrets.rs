@@ -90,7 +90,10 @@ pub fn scan(spec: &Map<String, Value>, problems: &mut Problems) -> Vec<String> {
 /// An `{name, value}` environment entry: no literal value for a secret-looking name, and no
 /// credential-looking value.
 fn variable(path: &str, entry: &Value, problems: &mut Problems, found: &mut Vec<String>) {
-    let name = entry.get("name").and_then(Value::as_str).unwrap_or_default();
+    let name = entry
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let Some(value) = entry.get("value").and_then(Value::as_str) else {
         return;
     };
@@ -211,7 +214,16 @@ fn flag_looks_secret(flag: &str) -> bool {
     let points_elsewhere = name.rsplit('_').next().is_some_and(|last| {
         matches!(
             last,
-            "file" | "path" | "dir" | "env" | "var" | "name" | "ref" | "url" | "endpoint" | "header"
+            "file"
+                | "path"
+                | "dir"
+                | "env"
+                | "var"
+                | "name"
+                | "ref"
+                | "url"
+                | "endpoint"
+                | "header"
         )
     });
     !points_elsewhere && name_looks_secret(&name)
@@ -420,7 +432,10 @@ mod tests {
             for value in &found {
                 assert!(!error.message.contains(value.as_str()), "{error}");
             }
-            assert!(error.message.contains("spec.secrets") || error.field.starts_with("spec.secrets"), "{error}");
+            assert!(
+                error.message.contains("spec.secrets") || error.field.starts_with("spec.secrets"),
+                "{error}"
+            );
         }
         let (clean, _) = scanned(serde_json::json!({
             "command": "mcp-fetch", "args": ["--token", "$(FETCH_TOKEN)", "--key-file", "/k"],

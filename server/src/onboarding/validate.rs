@@ -156,8 +156,11 @@ fn check_registration(
     } else {
         ("apiary", "server")
     };
-    let mut hidden = [hidden, check_spec(problems, &registration.spec, namespace, name, runs_on)]
-        .concat();
+    let mut hidden = [
+        hidden,
+        check_spec(problems, &registration.spec, namespace, name, runs_on),
+    ]
+    .concat();
     hidden.retain(|h| !h.is_empty());
     problems.redact(&hidden);
 }
@@ -220,10 +223,7 @@ fn check_tags(problems: &mut Problems, tags: &[String]) {
     if tags.len() > MAX_TAGS {
         problems.push(FieldError::new(
             "tags",
-            format!(
-                "has {} tags; keep at most {MAX_TAGS}",
-                tags.len()
-            ),
+            format!("has {} tags; keep at most {MAX_TAGS}", tags.len()),
         ));
         return;
     }
@@ -231,7 +231,10 @@ fn check_tags(problems: &mut Problems, tags: &[String]) {
     for (i, tag) in tags.iter().enumerate() {
         let field = format!("tags[{i}]");
         let refused = if tag.is_empty() {
-            Err(FieldError::new(&field, "is empty; remove it or write a tag"))
+            Err(FieldError::new(
+                &field,
+                "is empty; remove it or write a tag",
+            ))
         } else if tag.contains(',') {
             Err(FieldError::new(
                 &field,
@@ -578,9 +581,15 @@ fn env_entries(problems: &mut Problems, spec: &Map<String, Value>) {
                     ));
                 }
             }
-            let name = entry.get("name").and_then(Value::as_str).unwrap_or_default();
+            let name = entry
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if !is_env_name(name) {
-                problems.push(FieldError::new(format!("spec.env[{i}].name"), ENV_NAME_RULE));
+                problems.push(FieldError::new(
+                    format!("spec.env[{i}].name"),
+                    ENV_NAME_RULE,
+                ));
             }
         }
     }
@@ -651,17 +660,30 @@ mod tests {
         let image = registration_of(json!({ "image": "ghcr.io/example/mcp:1.0" }));
         assert!(registration("tools", "osv", &image, RunsOn::Recorded).is_ok());
         assert_eq!(
-            fields(registration("tools", "osv", &image, RunsOn::Runtime(Runtime::Local))),
+            fields(registration(
+                "tools",
+                "osv",
+                &image,
+                RunsOn::Runtime(Runtime::Local)
+            )),
             ["spec.image"]
         );
         let package = registration_of(json!({ "image": "npx://--foo;rm -rf" }));
         for runs_on in [RunsOn::Recorded, RunsOn::Runtime(Runtime::Kubernetes)] {
-            assert_eq!(fields(registration("tools", "x", &package, runs_on)), ["spec.image"]);
+            assert_eq!(
+                fields(registration("tools", "x", &package, runs_on)),
+                ["spec.image"]
+            );
         }
         let command = registration_of(json!({ "command": "mcp", "transport": "stdio" }));
         assert!(registration("tools", "x", &command, RunsOn::Recorded).is_ok());
         assert_eq!(
-            fields(registration("tools", "x", &command, RunsOn::Runtime(Runtime::Kubernetes))),
+            fields(registration(
+                "tools",
+                "x",
+                &command,
+                RunsOn::Runtime(Runtime::Kubernetes)
+            )),
             ["spec.command"]
         );
     }
@@ -675,10 +697,16 @@ mod tests {
         ] {
             let mut r = registration_of(json!({ "command": "mcp" }));
             r.tags = tags.iter().map(|t| t.to_string()).collect();
-            assert_eq!(fields(registration("tools", "x", &r, RunsOn::Recorded)), [field]);
+            assert_eq!(
+                fields(registration("tools", "x", &r, RunsOn::Recorded)),
+                [field]
+            );
         }
         let mut long = registration_of(json!({ "command": "mcp" }));
         long.tags = vec!["t".repeat(64)];
-        assert_eq!(fields(registration("tools", "x", &long, RunsOn::Recorded)), ["tags[0]"]);
+        assert_eq!(
+            fields(registration("tools", "x", &long, RunsOn::Recorded)),
+            ["tags[0]"]
+        );
     }
 }

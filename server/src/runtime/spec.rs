@@ -385,7 +385,13 @@ mod tests {
             error_of(json!({ "url": "https://x/mcp" })).field,
             "spec.transport"
         );
-        for url in ["ftp://x", "file:///etc/passwd", "https://", "http:// x", "https"] {
+        for url in [
+            "ftp://x",
+            "file:///etc/passwd",
+            "https://",
+            "http:// x",
+            "https",
+        ] {
             assert_eq!(
                 error_of(json!({ "url": url, "transport": "sse" })).field,
                 "spec.url",
