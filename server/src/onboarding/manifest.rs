@@ -444,6 +444,32 @@ mod tests {
     }
 
     #[test]
+    fn the_pre_scan_passes_every_real_manifest_in_the_fixtures() {
+        fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("read the fixtures").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    found.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+            &mut files,
+        );
+        assert!(files.len() > 10, "{files:?}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read a fixture");
+            if let Err(error) = check_shape(&text) {
+                panic!("{}: {error}", file.display());
+            }
+        }
+    }
+
+    #[test]
     fn deep_nesting_and_aliases_are_refused_before_parsing() {
         let head = "apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\n\
                     metadata: {name: a, namespace: b}\nspec:\n  args: ";

@@ -229,11 +229,16 @@ fn flag_looks_secret(flag: &str) -> bool {
     !points_elsewhere && name_looks_secret(&name)
 }
 
-/// A value written out, rather than a reference to a variable (`$(TOKEN)`, `${TOKEN}`) or to
-/// a file (`/run/secrets/token`).
+/// A value written out that could be a secret, rather than a reference to a variable
+/// (`$(TOKEN)`, `${TOKEN}`) or a file (`/run/secrets/token`), a number (`--token-limit 100`)
+/// or a switch (`--token-auth true`).
 fn is_literal(value: &str) -> bool {
     let value = value.trim();
-    !value.is_empty() && !value.starts_with(['$', '/', '~']) && !value.starts_with("./")
+    !value.is_empty()
+        && !value.starts_with(['$', '/', '~'])
+        && !value.starts_with("./")
+        && !value.bytes().all(|b| b.is_ascii_digit())
+        && !matches!(value, "true" | "false")
 }
 
 /// True when a URL carries credentials: user info (`user:password@`, or a token as the user),
@@ -438,7 +443,8 @@ mod tests {
             );
         }
         let (clean, _) = scanned(serde_json::json!({
-            "command": "mcp-fetch", "args": ["--token", "$(FETCH_TOKEN)", "--key-file", "/k"],
+            "command": "mcp-fetch", "args": ["--token", "$(FETCH_TOKEN)", "--key-file", "/k",
+                "--token-limit", "100", "--max-tokens=2000"],
             "url": "https://mcp.example.com/mcp",
             "secrets": [{ "name": "s", "key": "k", "targetEnvName": "FETCH_TOKEN" }],
         }));
