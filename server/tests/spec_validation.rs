@@ -428,3 +428,30 @@ async fn the_manifests_apiary_writes_propose_back_unchanged() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_misshapen_body_is_named_alike_by_both_endpoints_without_quoting_it() {
+    let db = support::sqlite().await;
+    let app = support::app(&db.db);
+    let good = case("a good spec", command(json!({})), "");
+    for (path, value, field) in [
+        ("tags", json!(TOKEN), "tags"),
+        ("colour", json!("blue"), "colour"),
+    ] {
+        let mut put = registration(&good);
+        put[path] = value.clone();
+        let mut proposed = proposal(&good, "shape");
+        proposed[path] = value;
+        for (method, uri, body) in [
+            ("PUT", "/api/v1/servers/tools/shape", put),
+            ("POST", "/api/v1/proposals", proposed),
+        ] {
+            let (status, text) = send(&app, support::http::request(method, uri, Some(&body))).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {text}");
+            let answer: Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(answer["field"], field, "{method} {text}");
+            assert!(!text.contains(TOKEN), "{method} echoes the value: {text}");
+        }
+    }
+    assert_eq!(counts(&db.db).await, [0, 0, 0, 0]);
+}

@@ -15,7 +15,7 @@ use apiary_app::access::Action;
 
 use crate::auth::Principal;
 use crate::validation::FieldError;
-use crate::web::{ApiError, AppState};
+use crate::web::{json_body, ApiError, AppState};
 
 use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
@@ -104,9 +104,7 @@ async fn read_input(
         .to_ascii_lowercase();
     match content_type.as_str() {
         "application/json" => {
-            let mut deserializer = serde_json::Deserializer::from_slice(body);
-            let input = serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)?;
-            Ok((input, false))
+            Ok((json_body(body)?, false))
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let text = String::from_utf8(body.to_vec()).map_err(|_| {
@@ -141,34 +139,6 @@ async fn read_input(
             ),
         }),
     }
-}
-
-/// A JSON body that did not decode: 400 for malformed JSON, otherwise 422 naming the field
-/// (an unknown field by its own name).
-fn body_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = error.path().to_string();
-    let inner = error.into_inner();
-    if inner.is_syntax() || inner.is_eof() {
-        return ApiError::Rejected {
-            status: StatusCode::BAD_REQUEST,
-            message: format!("the body is not valid JSON: {inner}"),
-        };
-    }
-    let text = inner.to_string();
-    let unknown = text
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next());
-    let field = match (path.as_str(), unknown) {
-        (".", Some(name)) => name.to_owned(),
-        (".", None) => "body".to_owned(),
-        (_, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
-        _ => path,
-    };
-    let message = match unknown {
-        Some(_) => format!("is not a field here; remove it or check its spelling ({text})"),
-        None => format!("{text}; fix the value"),
-    };
-    FieldError::new(field, message).into()
 }
 
 /// Query of `GET /api/v1/proposals`.
@@ -275,9 +245,7 @@ pub async fn decision(
             message: "send the decision as application/json".into(),
         });
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(&body);
-    let input: DecisionInput =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)?;
+    let input: DecisionInput = json_body(&body)?;
     let reviewer = &principal.0;
     let decided = match decide(&store, reviewer, proposal, &input).await {
         Ok(decided) => decided,
