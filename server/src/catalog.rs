@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use apiary_app::model::catalog_search::{CatalogQuery, CatalogResults};
-use apiary_app::model::{ServerCard, Transport};
+use apiary_app::model::ServerCard;
 use apiary_app::services::{CatalogService, ServiceError};
 
 use crate::console::catalog_index::load_catalog;
 use crate::console::catalog_search::search;
 use crate::db::{now_millis, Db, DbError};
-use crate::validation::{dns_label, max_len, FieldError};
+use crate::onboarding::validate::{self, RunsOn};
+use crate::validation::FieldErrors;
 
 /// A request to register or update a server directly (admin API).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -47,9 +48,9 @@ pub struct ServerRegistration {
 /// Why a registration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
-    /// A field is invalid.
+    /// Fields are invalid; nothing was written.
     #[error(transparent)]
-    Invalid(#[from] FieldError),
+    Invalid(#[from] FieldErrors),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -58,65 +59,6 @@ pub enum RegisterError {
 impl From<sqlx::Error> for RegisterError {
     fn from(error: sqlx::Error) -> Self {
         RegisterError::Db(DbError::Query(error))
-    }
-}
-
-impl ServerRegistration {
-    /// Checks every field and returns the transport.
-    pub fn validate(&self, namespace: &str, name: &str) -> Result<Transport, FieldError> {
-        dns_label("namespace", namespace)?;
-        dns_label("name", name)?;
-        max_len("description", &self.description, 2_000)?;
-        for (field, value) in [
-            ("ownerTeam", &self.owner_team),
-            ("category", &self.category),
-            ("costClass", &self.cost_class),
-            ("sensitivity", &self.sensitivity),
-        ] {
-            max_len(field, value, 63)?;
-        }
-        for (i, tag) in self.tags.iter().enumerate() {
-            max_len(&format!("tags[{i}]"), tag, 63)?;
-        }
-        if !self.docs_url.is_empty()
-            && !self.docs_url.starts_with("https://")
-            && !self.docs_url.starts_with("http://")
-        {
-            return Err(FieldError::new(
-                "docsUrl",
-                "must be an http:// or https:// URL",
-            ));
-        }
-        let spec = self.spec.as_object().ok_or_else(|| {
-            FieldError::new(
-                "spec",
-                "must be an object with transport and image, command or url",
-            )
-        })?;
-        let transport_text = spec
-            .get("transport")
-            .and_then(|t| t.as_str())
-            .unwrap_or("stdio");
-        let transport = Transport::parse(transport_text).ok_or_else(|| {
-            FieldError::new(
-                "spec.transport",
-                format!("{transport_text:?} is not a transport; use stdio, streamable-http or sse"),
-            )
-        })?;
-        let sources = ["image", "command", "url"]
-            .into_iter()
-            .filter(|key| {
-                spec.get(*key)
-                    .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-            })
-            .count();
-        if sources != 1 {
-            return Err(FieldError::new(
-                "spec",
-                "set exactly one of image (a container image, npx://pkg or uvx://pkg), command or url",
-            ));
-        }
-        Ok(transport)
     }
 }
 
@@ -256,8 +198,9 @@ impl ServerStore {
 
 /// Validates and writes a registration inside the caller's transaction: the server row, its
 /// audit event and its next revision (`proposal_id` when a proposal is being applied). Every
-/// change of a server's spec or metadata goes through here, directly or by proposal. Returns
-/// true when the server was created.
+/// change of a server's spec or metadata goes through here, directly or by proposal, and so
+/// through [`validate::registration`], the checks a proposal gets too. Returns true when the
+/// server was created.
 pub async fn write_registration(
     conn: &mut sqlx::AnyConnection,
     namespace: &str,
@@ -266,7 +209,8 @@ pub async fn write_registration(
     actor: &str,
     proposal_id: Option<&str>,
 ) -> Result<bool, RegisterError> {
-    let transport = registration.validate(namespace, name)?;
+    validate::registration(namespace, name, registration, RunsOn::Recorded)?;
+    let transport = crate::registry::source::transport_of(&registration.spec);
     let now = now_millis();
     let tags = serde_json::to_string(&registration.tags).unwrap_or_else(|_| "[]".into());
     let spec = registration.spec.to_string();
@@ -326,7 +270,7 @@ pub async fn write_registration(
             namespace,
             name,
             spec: &registration.spec,
-            metadata: &crate::onboarding::validate::metadata_json(registration),
+            metadata: &validate::metadata_json(registration),
             proposal_id,
             actor,
         },

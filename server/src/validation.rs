@@ -22,6 +22,98 @@ impl FieldError {
     }
 }
 
+/// Every invalid field of one request, in the order found; never empty. The first is the one
+/// a client that reads a single `field` sees.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.first())]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// The first invalid field.
+    pub fn first(&self) -> &FieldError {
+        // Never empty: built from one error, or by `Problems::finish` with at least one.
+        &self.0[0]
+    }
+
+    /// Every invalid field, in the order found.
+    pub fn all(&self) -> &[FieldError] {
+        &self.0
+    }
+
+    /// The same errors with each field renamed by `rename` (a manifest names fields its way).
+    pub fn map_fields(mut self, rename: impl Fn(&str) -> String) -> Self {
+        for error in &mut self.0 {
+            error.field = rename(&error.field);
+        }
+        self
+    }
+}
+
+impl From<FieldError> for FieldErrors {
+    fn from(error: FieldError) -> Self {
+        Self(vec![error])
+    }
+}
+
+/// Collects the invalid fields of one request, so a client hears of all of them at once.
+#[derive(Debug, Default)]
+pub struct Problems {
+    errors: Vec<FieldError>,
+}
+
+impl Problems {
+    /// Records `error`, unless the same field already has one (the first message stands).
+    pub fn push(&mut self, error: FieldError) {
+        if !self.errors.iter().any(|e| e.field == error.field) {
+            self.errors.push(error);
+        }
+    }
+
+    /// Records the error of `result`, if any, and returns its value.
+    pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|error| self.push(error)).ok()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// True when `field` already has an error.
+    pub fn has(&self, field: &str) -> bool {
+        self.errors.iter().any(|e| e.field == field)
+    }
+
+    /// Replaces every occurrence of the `hidden` strings in the messages, so a value found to
+    /// be a secret is never echoed, whichever check quoted it.
+    pub fn redact(&mut self, hidden: &[String]) {
+        for error in &mut self.errors {
+            for value in hidden.iter().filter(|v| !v.is_empty()) {
+                if error.message.contains(value.as_str()) {
+                    error.message = error.message.replace(value.as_str(), "[redacted]");
+                }
+            }
+        }
+    }
+
+    /// The errors recorded, for a caller that has recorded one.
+    pub fn into_errors(self) -> FieldErrors {
+        match self.finish() {
+            Err(errors) => errors,
+            Ok(()) => FieldError::new("body", "is invalid").into(),
+        }
+    }
+
+    /// `Ok` when nothing was recorded, else every error.
+    pub fn finish(self) -> Result<(), FieldErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(FieldErrors(self.errors))
+        }
+    }
+}
+
 /// Checks a Kubernetes DNS-1123 label: lower-case letters, digits and `-`, 1 to 63 characters,
 /// starting and ending with a letter or digit.
 pub fn dns_label(field: &str, value: &str) -> Result<(), FieldError> {
@@ -60,6 +152,21 @@ pub fn max_len(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problems_keep_the_first_error_of_each_field_in_order() {
+        let mut problems = Problems::default();
+        assert!(problems.check(Ok::<_, FieldError>(1)).is_some());
+        problems.push(FieldError::new("b", "first b"));
+        problems.push(FieldError::new("a", "quotes s3cret"));
+        problems.push(FieldError::new("b", "second b"));
+        problems.redact(&["s3cret".into()]);
+        let errors = problems.finish().expect_err("errors");
+        assert_eq!(errors.first().message, "first b");
+        assert_eq!(errors.all().len(), 2);
+        assert_eq!(errors.all()[1].message, "quotes [redacted]");
+        assert!(Problems::default().finish().is_ok());
+    }
 
     #[test]
     fn dns_labels_follow_kubernetes_rules() {

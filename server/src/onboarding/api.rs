@@ -15,12 +15,12 @@ use apiary_app::access::Action;
 
 use crate::auth::Principal;
 use crate::validation::FieldError;
-use crate::web::{ApiError, AppState};
+use crate::web::{json_body, ApiError, AppState};
 
 use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
-use super::manifest::{manifest_field, parse_manifest};
+use super::manifest::{manifest_field, parse_manifest_off_thread};
 use super::model::{DecisionInput, ProposalKind, ProposalStatus};
 use super::revisions;
 use super::store::{ListFilter, ProposalStore, ProposeError};
@@ -61,7 +61,8 @@ pub struct ProposeQuery {
                (status = 401, description = "No session", body = Object),
                (status = 403, description = "Not a proposer, or a cross-site request", body = Object),
                (status = 415, description = "Neither JSON nor YAML", body = Object),
-               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+               (status = 413, description = "The body is over the 2 MiB cap", body = Object),
+               (status = 422, description = "Fields are invalid: `field` and `message` name the first, `fields` lists every one; a manifest nested deeper than 64 levels or using anchors is refused as `manifest`", body = Object)))]
 pub async fn propose(
     State(state): State<AppState>,
     principal: Principal,
@@ -76,12 +77,10 @@ pub async fn propose(
         .propose(&input, author, state.settings.runtime)
         .await
         .map_err(|error| match error {
-            ProposeError::Invalid(mut invalid) => {
-                if from_manifest {
-                    invalid.field = manifest_field(&invalid.field);
-                }
-                ApiError::Invalid(invalid)
+            ProposeError::Invalid(invalid) if from_manifest => {
+                ApiError::Invalid(invalid.map_fields(manifest_field))
             }
+            ProposeError::Invalid(invalid) => ApiError::Invalid(invalid),
             ProposeError::Db(db) => db.into(),
         })?;
     Ok((StatusCode::CREATED, Json(json!(proposal))))
@@ -105,15 +104,13 @@ async fn read_input(
         .to_ascii_lowercase();
     match content_type.as_str() {
         "application/json" => {
-            let mut deserializer = serde_json::Deserializer::from_slice(body);
-            let input = serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)?;
-            Ok((input, false))
+            Ok((json_body(body)?, false))
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let text = std::str::from_utf8(body).map_err(|_| {
+            let text = String::from_utf8(body.to_vec()).map_err(|_| {
                 FieldError::new("manifest", "is not UTF-8 text; paste the YAML as text")
             })?;
-            let mut input = parse_manifest(text)?;
+            let mut input = parse_manifest_off_thread(text).await?;
             input.kind = Some(match kind {
                 Some("create") => ProposalKind::Create,
                 Some("update") => ProposalKind::Update,
@@ -142,34 +139,6 @@ async fn read_input(
             ),
         }),
     }
-}
-
-/// A JSON body that did not decode: 400 for malformed JSON, otherwise 422 naming the field
-/// (an unknown field by its own name).
-fn body_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = error.path().to_string();
-    let inner = error.into_inner();
-    if inner.is_syntax() || inner.is_eof() {
-        return ApiError::Rejected {
-            status: StatusCode::BAD_REQUEST,
-            message: format!("the body is not valid JSON: {inner}"),
-        };
-    }
-    let text = inner.to_string();
-    let unknown = text
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next());
-    let field = match (path.as_str(), unknown) {
-        (".", Some(name)) => name.to_owned(),
-        (".", None) => "body".to_owned(),
-        (_, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
-        _ => path,
-    };
-    let message = match unknown {
-        Some(_) => format!("is not a field here; remove it or check its spelling ({text})"),
-        None => format!("{text}; fix the value"),
-    };
-    ApiError::Invalid(FieldError::new(field, message))
 }
 
 /// Query of `GET /api/v1/proposals`.
@@ -276,9 +245,7 @@ pub async fn decision(
             message: "send the decision as application/json".into(),
         });
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(&body);
-    let input: DecisionInput =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)?;
+    let input: DecisionInput = json_body(&body)?;
     let reviewer = &principal.0;
     let decided = match decide(&store, reviewer, proposal, &input).await {
         Ok(decided) => decided,
@@ -320,7 +287,7 @@ fn decide_error(error: DecideError) -> Response {
         DecideError::NotFound(message) => (StatusCode::NOT_FOUND, json!({ "error": message })),
         DecideError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({ "error": message })),
         DecideError::Invalid(field) => {
-            return ApiError::Invalid(field).into_response();
+            return ApiError::from(field).into_response();
         }
         DecideError::Conflict { message, current } => (
             StatusCode::CONFLICT,

@@ -25,7 +25,7 @@ use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
 use super::form_workload;
-use super::manifest::{manifest_field, parse_manifest, revision_manifest};
+use super::manifest::{manifest_field, parse_manifest_off_thread, revision_manifest};
 use super::manifest_diff::side_by_side;
 use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdict};
 use super::revisions;
@@ -178,10 +178,12 @@ pub fn form_spec(form: &ProposalForm) -> Result<Value, FormError> {
 
 /// The proposal the form describes; for a pasted manifest, `manifest` is true and errors
 /// belong to the manifest field.
-fn form_input(form: &ProposalForm) -> Result<(ProposalInput, bool), FormError> {
+async fn form_input(form: &ProposalForm) -> Result<(ProposalInput, bool), FormError> {
     let kind = ProposalKind::parse(form.kind.trim());
     if !form.manifest.trim().is_empty() && kind != Some(ProposalKind::Retire) {
-        let mut input = parse_manifest(&form.manifest).map_err(|e| manifest_error(&e))?;
+        let mut input = parse_manifest_off_thread(form.manifest.clone())
+            .await
+            .map_err(|e| manifest_error(&e))?;
         input.kind = kind.or(Some(ProposalKind::Create));
         return Ok((input, true));
     }
@@ -433,7 +435,7 @@ impl OnboardingService for OnboardingConsole {
         author: &Viewer,
         form: &ProposalForm,
     ) -> Result<Result<String, FormError>, ServiceError> {
-        let (input, from_manifest) = match form_input(form) {
+        let (input, from_manifest) = match form_input(form).await {
             Ok(found) => found,
             Err(error) => return Ok(Err(error)),
         };
@@ -444,15 +446,15 @@ impl OnboardingService for OnboardingConsole {
         {
             Ok(proposal) => Ok(Ok(proposal.id)),
             Err(ProposeError::Invalid(invalid)) if from_manifest => {
-                Ok(Err(manifest_error(&invalid)))
+                Ok(Err(manifest_error(invalid.first())))
             }
-            Err(ProposeError::Invalid(invalid)) => Ok(Err(field_error(&invalid))),
+            Err(ProposeError::Invalid(invalid)) => Ok(Err(field_error(invalid.first()))),
             Err(ProposeError::Db(db)) => Err(failed(db)),
         }
     }
 
     async fn preview(&self, form: &ProposalForm) -> Result<String, ServiceError> {
-        Ok(match form_input(form) {
+        Ok(match form_input(form).await {
             Err(error) => format!("# {}: {}\n", error.field, error.message),
             Ok((input, _)) => {
                 let metadata = json!({

@@ -6,22 +6,63 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 use crate::console::manifest::ANNOTATION_PREFIX;
-use crate::operator::crd::{MCPServer, GROUP, LEGACY_VERSION, STORAGE_VERSION};
+use crate::operator::crd::{GROUP, LEGACY_VERSION, STORAGE_VERSION};
 use crate::validation::FieldError;
 
 use super::validate::ProposalInput;
 
+/// The deepest nesting a pasted manifest may have; one Apiary writes has under ten levels.
+pub const MAX_DEPTH: usize = 64;
+
+/// The largest pasted manifest, in bytes: the API's body cap (axum's default).
+pub const MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// [`parse_manifest`] on a blocking thread, so that parsing a pasted manifest never holds up an
+/// async worker.
+pub async fn parse_manifest_off_thread(yaml: String) -> Result<ProposalInput, FieldError> {
+    tokio::task::spawn_blocking(move || parse_manifest(&yaml))
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "parsing a pasted manifest failed");
+            Err(FieldError::new(
+                "manifest",
+                "could not be read; try again, or paste it as JSON",
+            ))
+        })
+}
+
 /// Parses a pasted `MCPServer` manifest (`toolhive.stacklok.dev/v1alpha1` or `v1beta1`) into
 /// a proposal input without a kind (the caller decides create or update). Errors name the
-/// manifest field.
+/// manifest field. A manifest over [`MAX_BYTES`], nested deeper than [`MAX_DEPTH`], or using
+/// anchors and aliases is refused before the YAML parser reads it (see [`check_shape`]). The
+/// spec is taken as written: validation checks it, so a spec without `image` (a `command` or
+/// `url` server, as Apiary's own revision manifests have) reads like any other.
 pub fn parse_manifest(yaml: &str) -> Result<ProposalInput, FieldError> {
+    if yaml.len() > MAX_BYTES {
+        return Err(FieldError::new(
+            "manifest",
+            format!(
+                "is {} bytes long; paste at most {MAX_BYTES} bytes (one MCPServer)",
+                yaml.len()
+            ),
+        ));
+    }
+    check_shape(yaml)?;
     let value: Value = serde_yaml::from_str(yaml).map_err(|error| {
+        if error.to_string().contains("recursion limit") {
+            return too_deep();
+        }
         FieldError::new(
             "manifest",
             format!("is not valid YAML ({error}); paste one MCPServer document"),
         )
     })?;
+    if depth(&value) > MAX_DEPTH {
+        return Err(too_deep());
+    }
     if !value.is_object() {
         return Err(FieldError::new(
             "manifest",
@@ -51,20 +92,27 @@ pub fn parse_manifest(yaml: &str) -> Result<ProposalInput, FieldError> {
             ),
         ));
     }
-    let server: MCPServer = serde_path_to_error::deserialize(value.clone()).map_err(|error| {
+    let metadata = value.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let metadata: ObjectMeta = serde_path_to_error::deserialize(metadata).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." {
+            "metadata".to_owned()
+        } else {
+            format!("metadata.{path}")
+        };
         FieldError::new(
-            error.path().to_string(),
+            field,
             format!("{}; fix it to match the MCPServer schema", error.inner()),
         )
     })?;
-    let namespace = server.metadata.namespace.clone().ok_or_else(|| {
+    let namespace = metadata.namespace.clone().ok_or_else(|| {
         FieldError::new(
             "metadata.namespace",
             "is missing; set the namespace the server belongs to",
         )
     })?;
-    let name = server.metadata.name.clone().unwrap_or_default();
-    let annotations = server.metadata.annotations.clone().unwrap_or_default();
+    let name = metadata.name.clone().unwrap_or_default();
+    let annotations = metadata.annotations.clone().unwrap_or_default();
     let annotation = |key: &str| {
         annotations
             .get(&format!("{ANNOTATION_PREFIX}{key}"))
@@ -118,6 +166,137 @@ pub fn parse_manifest(yaml: &str) -> Result<ProposalInput, FieldError> {
         replacement: None,
         message: None,
     })
+}
+
+fn too_deep() -> FieldError {
+    FieldError::new(
+        "manifest",
+        format!(
+            "is nested deeper than {MAX_DEPTH} levels, the limit for a pasted manifest; paste \
+             one MCPServer as Apiary writes it"
+        ),
+    )
+}
+
+/// How deeply `value` nests: a scalar is 0, a list or map one more than its deepest item.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// One linear pass over the text that refuses, before any YAML parser reads it, nesting
+/// deeper than [`MAX_DEPTH`] and anchors or aliases (`&a`, `*a`: a manifest needs none, and
+/// they can multiply a small text into a huge document). The depth counted on each line is the
+/// open flow collections (`[`, `{`), plus the block indentation levels, plus the compact block
+/// entries (`- - x`) on the line; quoted scalars, block scalars (`|`, `>`) and comments are
+/// skipped. It is within a level or two of the true depth for the nesting a manifest has, and
+/// never more than twice it; the parsed document's exact depth is checked after.
+pub fn check_shape(yaml: &str) -> Result<(), FieldError> {
+    let mut flow = 0usize;
+    let mut indents: Vec<usize> = Vec::new();
+    let mut quote: Option<u8> = None;
+    let mut block_scalar: Option<usize> = None;
+    let spaced = |b: Option<&u8>| b.is_none_or(|b| matches!(b, b' ' | b'\t' | b'\r'));
+    for line in yaml.split('\n') {
+        let bytes = line.as_bytes();
+        let indent = bytes.iter().take_while(|&&b| b == b' ').count();
+        let blank = bytes[indent..].iter().all(u8::is_ascii_whitespace);
+        if let Some(parent) = block_scalar {
+            if blank || indent > parent {
+                continue;
+            }
+            block_scalar = None;
+        }
+        let mut start = indent;
+        if quote.is_none() && flow == 0 {
+            if blank || bytes[indent] == b'#' || (indent == 0 && bytes[0] == b'%') {
+                continue;
+            }
+            if indent == 0
+                && (line.starts_with("---") || line.starts_with("..."))
+                && spaced(bytes.get(3))
+            {
+                indents.clear();
+                start = 3;
+            } else {
+                while indents.last().is_some_and(|&top| top > indent) {
+                    indents.pop();
+                }
+                if indents.last() != Some(&indent) {
+                    indents.push(indent);
+                }
+            }
+        }
+        let mut compact = 0usize;
+        let mut token_start = quote.is_none();
+        let mut i = start;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if let Some(open) = quote {
+                // An escape: `\x` in double quotes, `''` in single quotes.
+                let escaped = match open {
+                    b'"' => c == b'\\',
+                    _ => c == b'\'' && bytes.get(i + 1) == Some(&b'\''),
+                };
+                if escaped {
+                    i += 1;
+                } else if c == open {
+                    quote = None;
+                }
+                i += 1;
+                continue;
+            }
+            match c {
+                b' ' | b'\t' | b'\r' => {}
+                b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t') => break,
+                b'"' | b'\'' if token_start => {
+                    quote = Some(c);
+                    token_start = false;
+                }
+                b'[' | b'{' if token_start || flow > 0 => {
+                    flow += 1;
+                    token_start = true;
+                }
+                b']' | b'}' if flow > 0 => {
+                    flow -= 1;
+                    token_start = false;
+                }
+                b',' if flow > 0 => token_start = true,
+                b':' if flow > 0 || spaced(bytes.get(i + 1)) => token_start = true,
+                b'-' | b'?' if token_start && spaced(bytes.get(i + 1)) => {
+                    if flow == 0 {
+                        compact += 1;
+                    }
+                }
+                b'&' | b'*' if token_start => {
+                    return Err(FieldError::new(
+                        "manifest",
+                        "uses a YAML anchor or alias (& or *), which a pasted manifest may not; \
+                         write each value out",
+                    ))
+                }
+                b'!' if token_start => {
+                    // A tag: the node follows it.
+                    while bytes.get(i + 1).is_some_and(|b| !matches!(b, b' ' | b'\t')) {
+                        i += 1;
+                    }
+                }
+                b'|' | b'>' if token_start && flow == 0 => {
+                    block_scalar = Some(indent);
+                    break;
+                }
+                _ => token_start = false,
+            }
+            if flow + indents.len() + compact > MAX_DEPTH {
+                return Err(too_deep());
+            }
+            i += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Where a field of a proposal lives in a pasted manifest, so an error about a manifest's
@@ -224,11 +403,104 @@ mod tests {
                 "metadata.namespace",
             ),
             (
-                "apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\nmetadata: {name: a, namespace: b}\nspec: {image: x, port: high}",
-                "spec.port",
+                "apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\nmetadata: {name: a, namespace: b, labels: 3}\nspec: {}",
+                "metadata.labels",
             ),
         ] {
             assert_eq!(parse_manifest(yaml).expect_err(yaml).field, field, "{yaml}");
         }
+    }
+
+    #[test]
+    fn every_kind_of_revision_manifest_parses_back_to_its_spec_and_metadata() {
+        let metadata = json!({
+            "description": "Line one: [brackets], {braces}, & and *.\n  - not a list\n# not a comment",
+            "ownerTeam": "search", "category": "web", "costClass": "free",
+            "sensitivity": "public", "tags": ["a", "b"], "docsUrl": "https://docs.example.com/x?a=1#f",
+        });
+        for spec in [
+            json!({ "image": "npx://@modelcontextprotocol/server-everything@2025.9.1", "transport": "stdio",
+                    "args": ["--flag", "[x]", "'q'", "\"d\"", "#h", "a: b", "&a", "*b", "|", ">"],
+                    "env": [{ "name": "LOG_LEVEL", "value": "info" }, { "name": "EMPTY", "value": "" }],
+                    "secrets": [{ "name": "keys", "key": "token", "targetEnvName": "TOKEN" }],
+                    "resources": { "limits": { "cpu": "500m", "memory": "256Mi" } },
+                    "permissionProfile": { "type": "builtin", "name": "network" },
+                    "proxyPort": 8080, "mcpPort": 9090 }),
+            json!({ "url": "https://mcp.example.com/mcp", "transport": "streamable-http" }),
+            json!({ "command": "python3", "args": ["-m", "server"], "transport": "stdio" }),
+            json!({ "image": "ghcr.io/stackloklabs/osv-mcp/server:1.0", "transport": "sse" }),
+        ] {
+            let yaml = revision_manifest("tools", "x", &spec, &metadata);
+            let input = parse_manifest(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+            assert_eq!(input.spec.as_ref(), Some(&spec), "{yaml}");
+            assert_eq!(input.description, metadata["description"], "{yaml}");
+            assert_eq!(input.docs_url, metadata["docsUrl"]);
+            assert_eq!(input.tags, ["a", "b"]);
+            assert_eq!(
+                (input.namespace.as_str(), input.name.as_str()),
+                ("tools", "x")
+            );
+        }
+    }
+
+    #[test]
+    fn the_pre_scan_passes_every_real_manifest_in_the_fixtures() {
+        fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("read the fixtures").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    found.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+            &mut files,
+        );
+        assert!(files.len() > 10, "{files:?}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read a fixture");
+            if let Err(error) = check_shape(&text) {
+                panic!("{}: {error}", file.display());
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_and_aliases_are_refused_before_parsing() {
+        let head = "apiVersion: toolhive.stacklok.dev/v1alpha1\nkind: MCPServer\n\
+                    metadata: {name: a, namespace: b}\nspec:\n  args: ";
+        let levels = 100_000;
+        let flow = format!("{head}{}{}\n", "[".repeat(levels), "]".repeat(levels));
+        let maps = format!("{head}{}{}\n", "{a: ".repeat(levels), "}".repeat(levels));
+        let compact = format!("{head}\n  {}x\n", "- ".repeat(levels));
+        let indented: String = (0..200)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        for yaml in [flow, maps, compact, indented] {
+            let error = parse_manifest(&yaml).expect_err("too deep");
+            assert_eq!(error.field, "manifest");
+            assert!(error.message.contains("deeper than 64 levels"), "{error}");
+        }
+        let nested_ok = format!("{head}{}{}\n", "[".repeat(50), "]".repeat(50));
+        assert!(parse_manifest(&nested_ok).is_ok());
+        let just_over = format!("{head}{}{}\n", "[".repeat(70), "]".repeat(70));
+        assert!(parse_manifest(&just_over).is_err());
+        for yaml in [
+            format!("{head}&a [x]\n  env: *a\n"),
+            format!("{head}[&a x, *a]\n"),
+            format!("{head}\n  - !!str &a x\n"),
+        ] {
+            let error = parse_manifest(&yaml).expect_err("an alias");
+            assert!(error.message.contains("anchor or alias"), "{error}");
+        }
+        let big = format!("{head}[{}]\n", "x, ".repeat(MAX_BYTES / 3));
+        assert!(parse_manifest(&big)
+            .expect_err("too big")
+            .message
+            .contains("bytes"));
     }
 }

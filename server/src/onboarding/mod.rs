@@ -2,9 +2,11 @@
 //! four-eyes rule; apply it to the runtime; keep every applied revision; audit every step.
 //!
 //! - [`model`]: proposal kinds, states and decisions;
-//! - [`validate`]: field-by-field validation of a proposal (pure);
-//! - [`secrets`]: secrets only as references to Kubernetes Secrets;
-//! - [`manifest`]: pasted `MCPServer` manifests in, revision manifests out;
+//! - [`validate`]: the one validation of a server spec (pure), which every write of a server
+//!   (direct registration, proposal, applied proposal) goes through, plus a proposal's own rules;
+//! - [`secrets`]: secrets only as references to Kubernetes Secrets, wherever else they hide;
+//! - [`manifest`]: pasted `MCPServer` manifests in (with depth, size and alias limits), revision
+//!   manifests out;
 //! - [`store`]: proposal rows under an optimistic lock;
 //! - [`revisions`]: the applied revisions, and [`revision_diff`] between any two;
 //! - [`manifest_diff`]: the side-by-side manifest diff a reviewer reads;

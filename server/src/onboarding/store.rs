@@ -11,7 +11,7 @@ use crate::audit::{self, AuditEvent};
 use crate::catalog::content_hash;
 use crate::config::Runtime;
 use crate::db::{json_column, now_millis, Db, DbError};
-use crate::validation::FieldError;
+use crate::validation::FieldErrors;
 
 use super::model::{DecisionRecord, Proposal, ProposalKind, ProposalStatus};
 use super::revisions;
@@ -20,9 +20,9 @@ use super::validate::{validate, Context, Existing, ProposalInput};
 /// Why a proposal was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ProposeError {
-    /// A field is invalid; nothing was stored.
+    /// Fields are invalid; nothing was stored.
     #[error(transparent)]
-    Invalid(#[from] FieldError),
+    Invalid(#[from] FieldErrors),
     /// The database failed; nothing was stored.
     #[error(transparent)]
     Db(#[from] DbError),

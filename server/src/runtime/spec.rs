@@ -235,13 +235,10 @@ fn env_list(spec: &Map<String, Value>) -> Result<Vec<(String, String)>, FieldErr
         .enumerate()
         .map(|(i, item)| {
             let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
-            let valid_name = !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid_name {
+            if !is_env_name(name) {
                 return Err(FieldError::new(
                     format!("spec.env[{i}].name"),
-                    "must be a variable name: letters, digits and '_', not starting with a digit",
+                    ENV_NAME_RULE,
                 ));
             }
             let value = match item.get("value") {
@@ -259,11 +256,31 @@ fn env_list(spec: &Map<String, Value>) -> Result<Vec<(String, String)>, FieldErr
         .collect()
 }
 
+/// True for an environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What [`is_env_name`] accepts, for messages.
+pub const ENV_NAME_RULE: &str =
+    "must be a variable name: letters, digits and '_', not starting with a digit";
+
+/// True for an `http://` or `https://` URL with a host, as the parser reads it.
+pub fn is_http_url(text: &str) -> bool {
+    (text.starts_with("http://") || text.starts_with("https://"))
+        && !text.contains(char::is_whitespace)
+        && url::Url::parse(text)
+            .is_ok_and(|url| url.host_str().is_some_and(|host| !host.is_empty()))
+}
+
 fn remote(url: &str, transport: Transport) -> Result<LocalSpec, FieldError> {
-    if !url.starts_with("http://") && !url.starts_with("https://") {
+    if !is_http_url(url) {
         return Err(FieldError::new(
             "spec.url",
-            format!("{url:?} is not an http:// or https:// URL"),
+            "is not an http:// or https:// URL with a host; write the server's address, such as \
+             https://mcp.example.com/mcp",
         ));
     }
     if transport == Transport::Stdio {
@@ -368,10 +385,19 @@ mod tests {
             error_of(json!({ "url": "https://x/mcp" })).field,
             "spec.transport"
         );
-        assert_eq!(
-            error_of(json!({ "url": "ftp://x", "transport": "sse" })).field,
-            "spec.url"
-        );
+        for url in [
+            "ftp://x",
+            "file:///etc/passwd",
+            "https://",
+            "http:// x",
+            "https",
+        ] {
+            assert_eq!(
+                error_of(json!({ "url": url, "transport": "sse" })).field,
+                "spec.url",
+                "{url}"
+            );
+        }
     }
 
     #[test]

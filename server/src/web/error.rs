@@ -1,17 +1,21 @@
-use axum::http::StatusCode;
+use std::sync::LazyLock;
+
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::catalog::RegisterError;
-use crate::validation::FieldError;
+use crate::validation::{FieldError, FieldErrors};
 
 /// An API failure: the client gets a clear, safe JSON message; the cause is logged on the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// A field of the request is invalid (422).
+    /// Fields of the request are invalid (422): the first is named at the top level, every
+    /// one under `fields`.
     #[error(transparent)]
-    Invalid(#[from] FieldError),
+    Invalid(#[from] FieldErrors),
     /// The body was refused before validation: malformed JSON (400), or JSON of the wrong
     /// shape (422); the message names the field.
     #[error("{message}")]
@@ -48,6 +52,12 @@ impl From<RegisterError> for ApiError {
     }
 }
 
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::Invalid(error.into())
+    }
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
         if error.is_unavailable() {
@@ -76,11 +86,19 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Invalid(field) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "error": field.to_string(), "field": field.field, "message": field.message })),
-            )
-                .into_response(),
+            ApiError::Invalid(errors) => {
+                let first = errors.first();
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({
+                        "error": first.to_string(),
+                        "field": first.field,
+                        "message": first.message,
+                        "fields": errors.all(),
+                    })),
+                )
+                    .into_response()
+            }
             ApiError::Rejected { status, message } => {
                 (status, Json(json!({ "error": message }))).into_response()
             }
@@ -108,5 +126,104 @@ impl IntoResponse for ApiError {
                     .into_response()
             }
         }
+    }
+}
+
+/// Decodes a JSON body as every write of a server does (a direct registration, a proposal, a
+/// decision): 400 for malformed JSON, otherwise 422 naming the field (an unknown field by its
+/// own name). A string value is never quoted back: it may be a secret in the wrong place.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(body_error)
+}
+
+/// Refuses (415) a body that is not sent as `application/json`.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::Rejected {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "send the body as application/json".into(),
+        })
+    }
+}
+
+/// A quoted string value in a serde message (`invalid type: string "…"`).
+static QUOTED_STRING: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r#"string "(?:[^"\\]|\\.)*""#).expect("a valid pattern"));
+
+fn body_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("the body is not valid JSON: {inner}"),
+        };
+    }
+    let text = QUOTED_STRING
+        .replace_all(&inner.to_string(), "a string")
+        .into_owned();
+    let unknown = text
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path.as_str(), unknown) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "body".to_owned(),
+        (_, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
+        _ => path,
+    };
+    let message = match unknown {
+        Some(_) => format!("is not a field here; remove it or check its spelling ({text})"),
+        None => format!("{text}; fix the value"),
+    };
+    FieldError::new(field, message).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        tags: Vec<String>,
+    }
+
+    fn refused(body: &str) -> (StatusCode, String, String) {
+        match json_body::<Body>(body.as_bytes()) {
+            Ok(decoded) => panic!("{body} decoded to {} tags", decoded.tags.len()),
+            Err(ApiError::Invalid(errors)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors.first().field.clone(),
+                errors.first().message.clone(),
+            ),
+            Err(ApiError::Rejected { status, message }) => (status, String::new(), message),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn json_bodies_are_refused_naming_the_field_without_quoting_strings() {
+        let (status, field, message) = refused(r#"{"tags": "ghp_0123456789abcdef"}"#);
+        assert_eq!(
+            (status, field.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "tags")
+        );
+        assert!(!message.contains("ghp_"), "{message}");
+        assert!(message.contains("a string"), "{message}");
+        let (_, field, _) = refused(r#"{"tags": [], "colour": 1}"#);
+        assert_eq!(field, "colour");
+        let (status, _, _) = refused(r#"{"tags": "#);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

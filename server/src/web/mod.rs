@@ -11,7 +11,7 @@ mod server_guard;
 mod servers_api;
 mod state;
 
-pub use error::ApiError;
+pub use error::{json_body, ApiError};
 pub use state::AppState;
 
 use std::time::Duration;

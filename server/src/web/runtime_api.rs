@@ -41,7 +41,7 @@ pub async fn status(
         Desired::Idle { reason } => {
             Err(ApiError::NotFound(format!("{reason}, so it does not run")))
         }
-        Desired::Invalid(error) => Err(ApiError::Invalid(error)),
+        Desired::Invalid(error) => Err(error.into()),
         Desired::Run(_) => Err(ApiError::NotFound(format!(
             "{id} is not running yet; try again shortly"
         ))),

@@ -1,6 +1,6 @@
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -10,7 +10,8 @@ use crate::auth::Principal;
 use crate::catalog::ServerRegistration;
 use crate::runtime::{desired, ServerId};
 
-use super::{ApiError, AppState};
+use super::error::require_json;
+use super::{json_body, ApiError, AppState};
 
 /// `PUT /api/v1/servers/{namespace}/{name}`: registers or replaces a server (201 or 200), then
 /// brings the runtime in line with it and, for a published server, fetches its tools.
@@ -22,15 +23,19 @@ use super::{ApiError, AppState};
                (status = 400, description = "Malformed JSON", body = Object),
                (status = 401, description = "No session", body = Object),
                (status = 403, description = "Not an admin, or a cross-site request", body = Object),
-               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+               (status = 415, description = "Not application/json", body = Object),
+               (status = 422, description = "Fields are invalid (the checks a proposal gets): `field` and `message` name the first, `fields` lists every one", body = Object)))]
 pub async fn register(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
-    body: Result<Json<ServerRegistration>, JsonRejection>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let actor = principal.require(Action::Register, None)?;
-    let Json(registration) = body?;
+    require_json(&headers)?;
+    // Decoded as a proposal's body is, so a misshapen field is named the same way.
+    let registration: ServerRegistration = json_body(&body)?;
     let created = state
         .servers
         .register(&namespace, &name, &registration, &actor.subject)
