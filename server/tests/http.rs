@@ -183,6 +183,15 @@ async fn local_mode_refuses_other_hosts_and_cross_site_writes() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("local mode"), "{body}");
+    // The Host header is read strictly: user info is not skipped to find a loopback name.
+    for host in [
+        "127.0.0.1:3000@evil.example",
+        "localhost:99999",
+        "localhost:3000/x",
+    ] {
+        let (status, body) = send(&app, with("GET", "/healthz", &[("host", host)])).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{host}: {body}");
+    }
     let (status, _) = send(&app, with("GET", "/healthz", &[("host", "localhost:3000")])).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = send(&app, with("GET", "/healthz", &[("host", "[::1]:3000")])).await;
@@ -195,6 +204,11 @@ async fn local_mode_refuses_other_hosts_and_cross_site_writes() {
             ("origin", "https://evil.example"),
         ],
         [("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")],
+        // Same host and port over another scheme is another origin.
+        [
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://127.0.0.1:3000"),
+        ],
     ] {
         let (status, body) = send(&app, with("PUT", "/api/v1/servers/team/x", &headers)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}: {body}");

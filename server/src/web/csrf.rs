@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::authority::parse_origin;
 use crate::Settings;
 
 /// Middleware: refuses a state-changing request that a browser sent from another site.
@@ -35,30 +36,28 @@ pub async fn refuse_cross_site(
 }
 
 /// True unless the browser says the request is same-origin (or user-initiated), or its
-/// `Origin` is the public URL's origin or the origin of the `Host` it was sent to.
+/// `Origin` is the public URL's origin or `http://` and the `Host` it was sent to (Apiary
+/// itself serves plain HTTP). Both are read strictly: scheme, host and port must all match,
+/// and an origin that cannot be read (`null`, user info) is another site.
 fn is_cross_site(headers: &HeaderMap, settings: &Settings) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.as_bytes(), b"same-origin" | b"none");
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+    let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    let own_host = headers
+    let Some(origin) = origin.to_str().ok().and_then(|o| parse_origin(o, false)) else {
+        return true;
+    };
+    let public = settings
+        .public_url
+        .as_deref()
+        .and_then(|url| parse_origin(url, true));
+    let own = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let authority = origin.split("://").nth(1).unwrap_or_default();
-    let public_origin = settings.public_url.as_deref().and_then(origin_of);
-    let same_as_public = public_origin.as_deref() == Some(origin);
-    let same_as_host = !own_host.is_empty() && authority == own_host;
-    !(same_as_public || same_as_host)
-}
-
-/// `scheme://host[:port]` of `url`.
-fn origin_of(url: &str) -> Option<String> {
-    url::Url::parse(url)
-        .ok()
-        .map(|u| u.origin().ascii_serialization())
+        .and_then(|host| parse_origin(&format!("http://{host}"), false));
+    !(public.as_ref() == Some(&origin) || own.as_ref() == Some(&origin))
 }
 
 #[cfg(test)]
@@ -117,6 +116,30 @@ mod tests {
             &s
         ));
         assert!(is_cross_site(&headers(&[("origin", "null")]), &s));
+        assert!(
+            is_cross_site(
+                &headers(&[
+                    ("origin", "https://127.0.0.1:3000"),
+                    ("host", "127.0.0.1:3000")
+                ]),
+                &s
+            ),
+            "the scheme counts: Apiary serves plain HTTP on its own address"
+        );
+        assert!(
+            is_cross_site(
+                &headers(&[
+                    ("origin", "http://127.0.0.1:3000@evil.example"),
+                    ("host", "127.0.0.1:3000@evil.example")
+                ]),
+                &s
+            ),
+            "user info in an authority is refused, not read as the host"
+        );
+        assert!(is_cross_site(
+            &headers(&[("origin", "https://apiary.example.com:8443")]),
+            &s
+        ));
         assert!(
             !is_cross_site(&headers(&[]), &s),
             "non-browser clients pass"

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::authority::{parse_host, parse_origin};
 use crate::Settings;
 
 /// Middleware: in local mode, refuses other host names.
@@ -22,13 +23,15 @@ pub async fn guard(
     if settings.oidc.is_some() {
         return next.run(request).await;
     }
-    let allowed = allowed_hosts(&settings);
-    if let Some(host) = request
+    let host = request
         .headers()
         .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-    {
-        if !allowed.iter().any(|a| a == host_name(host)) {
+        .map(|h| h.to_str().unwrap_or_default().to_owned())
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
+    if let Some(host) = host {
+        let allowed = allowed_hosts(&settings);
+        let named = parse_host(&host).map(|h| h.host);
+        if !named.is_some_and(|name| allowed.contains(&name)) {
             return refuse(format!(
                 "Apiary runs in local mode and only answers requests for this machine \
                  (localhost, 127.0.0.1, [::1]), not {host:?}; set APIARY_OIDC_ISSUER to serve other hosts"
@@ -47,30 +50,12 @@ fn allowed_hosts(settings: &Settings) -> Vec<String> {
     let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
         .map(String::from)
         .to_vec();
-    if let Some(public) = &settings.public_url {
-        let authority = public.split("://").nth(1).unwrap_or_default();
-        let authority = authority.split('/').next().unwrap_or_default();
-        hosts.push(host_name(authority).to_owned());
+    if let Some(public) = settings
+        .public_url
+        .as_deref()
+        .and_then(|url| parse_origin(url, true))
+    {
+        hosts.push(public.host.host);
     }
     hosts
-}
-
-/// `host[:port]` → `host`, keeping the brackets of an IPv6 address.
-fn host_name(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority.split_inclusive(']').next().unwrap_or(authority);
-    }
-    authority.split(':').next().unwrap_or(authority)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_names_drop_the_port_and_keep_ipv6_brackets() {
-        assert_eq!(host_name("localhost:3000"), "localhost");
-        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
-        assert_eq!(host_name("[::1]:3000"), "[::1]");
-    }
 }

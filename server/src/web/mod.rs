@@ -1,5 +1,6 @@
 //! The HTTP surface: one router for the console, the JSON APIs, health and metrics.
 
+mod authority;
 mod csrf;
 mod error;
 mod health;
