@@ -149,6 +149,13 @@ pub fn max_len(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// The one shape of every error answer of the HTTP API: `error` and `message` say what went
+/// wrong (`error` is kept for older clients; for invalid fields it is prefixed with the first
+/// field's name), `fields` lists each bad field (empty when the error is not about fields).
+pub fn error_body(message: &str, fields: &[FieldError]) -> serde_json::Value {
+    serde_json::json!({ "error": message, "message": message, "fields": fields })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,3 +245,60 @@ async fn local_mode_refuses_other_hosts_and_cross_site_writes() {
         "the public URL's host is this machine's too"
     );
 }
+
+/// Every API error is JSON with `error`, `message` and `fields`, also those axum writes itself:
+/// an unknown API path, a method the route lacks, a body over the limit, a bad query string,
+/// and a body that is not JSON.
+#[tokio::test]
+async fn api_errors_are_json_of_one_shape() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let oversized = Request::builder()
+        .method("PUT")
+        .uri("/api/v1/servers/team/big")
+        .header("content-type", "application/json")
+        .body(Body::from(vec![b' '; 3 * 1024 * 1024]))
+        .expect("request");
+    let text_body = Request::builder()
+        .method("PUT")
+        .uri("/api/v1/servers/team/text")
+        .header("content-type", "text/plain")
+        .body(Body::from("hello"))
+        .expect("request");
+    let cases = [
+        (get("/api/v1/no-such-endpoint"), StatusCode::NOT_FOUND),
+        (get("/v0.1/no-such-endpoint"), StatusCode::NOT_FOUND),
+        (
+            request("PATCH", "/api/v1/servers/team/x", None),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (oversized, StatusCode::PAYLOAD_TOO_LARGE),
+        (get("/v0.1/servers?limit=many"), StatusCode::BAD_REQUEST),
+        (text_body, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (
+            put_json("/api/v1/servers/team/x", &json!([])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (request, expected) in cases {
+        let what = format!("{} {}", request.method(), request.uri());
+        let (status, body) = send(&app, request).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        let body: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{what}: the error is not JSON ({e}): {body:?}"));
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{what}: a message: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {body}"
+        );
+        assert!(body["fields"].is_array(), "{what}: a fields list: {body}");
+    }
+    // The console keeps its own 404 page.
+    let (status, body) = send(&app, get("/no-such-page")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body.contains("<html") || body.contains("<!DOCTYPE"),
+        "{body}"
+    );
+}

@@ -104,8 +104,11 @@ pub(super) fn challenge(metadata: Option<&str>, error: Option<&str>) -> Response
             .to_owned(),
     };
     let value = format!("Bearer {}", params.join(", "));
-    let mut response =
-        (StatusCode::UNAUTHORIZED, Json(json!({ "error": message }))).into_response();
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(crate::validation::error_body(&message, &[])),
+    )
+        .into_response();
     if let Ok(header_value) = HeaderValue::from_str(&value) {
         response
             .headers_mut()

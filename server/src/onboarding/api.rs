@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use apiary_app::access::Action;
 
 use crate::auth::Principal;
-use crate::validation::FieldError;
+use crate::validation::{error_body, FieldError};
 use crate::web::{json_body, ApiError, AppState};
 
 use super::apply::{apply, ApplyTarget};
@@ -284,19 +284,17 @@ pub(crate) fn after_apply(state: &AppState, namespace: &str, name: &str, kind: P
 
 fn decide_error(error: DecideError) -> Response {
     let (status, body) = match error {
-        DecideError::NotFound(message) => (StatusCode::NOT_FOUND, json!({ "error": message })),
-        DecideError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({ "error": message })),
+        DecideError::NotFound(message) => (StatusCode::NOT_FOUND, error_body(&message, &[])),
+        DecideError::Forbidden(message) => (StatusCode::FORBIDDEN, error_body(&message, &[])),
         DecideError::Invalid(field) => {
             return ApiError::from(field).into_response();
         }
-        DecideError::Conflict { message, current } => (
-            StatusCode::CONFLICT,
-            json!({ "error": message, "proposal": current }),
-        ),
-        DecideError::Superseded { message, current } => (
-            StatusCode::CONFLICT,
-            json!({ "error": message, "proposal": current }),
-        ),
+        DecideError::Conflict { message, current }
+        | DecideError::Superseded { message, current } => {
+            let mut body = error_body(&message, &[]);
+            body["proposal"] = json!(current);
+            (StatusCode::CONFLICT, body)
+        }
         DecideError::Db(db) => return ApiError::from(db).into_response(),
     };
     (status, Json(body)).into_response()

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::validation::{error_body, FieldError};
 use crate::web::AppState;
 
 use super::listing::{list_published, Query as ListQuery};
@@ -92,8 +93,14 @@ impl From<crate::auth::Forbidden> for RegistryError {
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let body = match self.field {
-            Some(field) => json!({ "error": format!("{field}: {}", self.message), "field": field }),
-            None => json!({ "error": self.message }),
+            Some(field) => {
+                let error = FieldError::new(field, self.message);
+                let mut body = error_body(&error.to_string(), std::slice::from_ref(&error));
+                body["field"] = json!(error.field);
+                body["message"] = json!(error.message);
+                body
+            }
+            None => error_body(&self.message, &[]),
         };
         (self.status, Json(body)).into_response()
     }

@@ -10,9 +10,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 use super::authority::parse_origin;
+use crate::validation::error_body;
 use crate::Settings;
 
 /// Middleware: refuses a state-changing request that a browser sent from another site.
@@ -25,10 +25,11 @@ pub async fn refuse_cross_site(
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "refused a cross-site request");
         return (
             StatusCode::FORBIDDEN,
-            Json(
-                json!({ "error": "a change from another site was refused (cross-site request); \
-                                   use Apiary's own pages or a non-browser API client" }),
-            ),
+            Json(error_body(
+                "a change from another site was refused (cross-site request); \
+                 use Apiary's own pages or a non-browser API client",
+                &[],
+            )),
         )
             .into_response();
     }

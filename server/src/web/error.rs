@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::catalog::RegisterError;
-use crate::validation::{FieldError, FieldErrors};
+use crate::validation::{error_body, FieldError, FieldErrors};
 
 /// An API failure: the client gets a clear, safe JSON message; the cause is logged on the server.
 #[derive(Debug, thiserror::Error)]
@@ -88,32 +88,27 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Invalid(errors) => {
                 let first = errors.first();
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Json(json!({
-                        "error": first.to_string(),
-                        "field": first.field,
-                        "message": first.message,
-                        "fields": errors.all(),
-                    })),
-                )
-                    .into_response()
+                let mut body = error_body(&first.to_string(), errors.all());
+                body["field"] = json!(first.field);
+                // `message` is the first field's own message, as before `fields` existed.
+                body["message"] = json!(first.message);
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
             }
             ApiError::Rejected { status, message } => {
-                (status, Json(json!({ "error": message }))).into_response()
+                (status, Json(error_body(&message, &[]))).into_response()
             }
             ApiError::Forbidden(message) => {
-                (StatusCode::FORBIDDEN, Json(json!({ "error": message }))).into_response()
+                (StatusCode::FORBIDDEN, Json(error_body(&message, &[]))).into_response()
             }
             ApiError::NotFound(message) => {
-                (StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response()
+                (StatusCode::NOT_FOUND, Json(error_body(&message, &[]))).into_response()
             }
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%cause, "request failed: the database is unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     [(axum::http::header::RETRY_AFTER, "5")],
-                    Json(json!({ "error": UNAVAILABLE })),
+                    Json(error_body(UNAVAILABLE, &[])),
                 )
                     .into_response()
             }
@@ -121,7 +116,10 @@ impl IntoResponse for ApiError {
                 tracing::error!(%cause, "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(json!({ "error": "Apiary could not complete the request; see the server log" })),
+                    Json(error_body(
+                        "Apiary could not complete the request; see the server log",
+                        &[],
+                    )),
                 )
                     .into_response()
             }

@@ -9,9 +9,9 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 use super::authority::{parse_host, parse_origin};
+use crate::validation::error_body;
 use crate::Settings;
 
 /// Middleware: in local mode, refuses other host names.
@@ -42,7 +42,7 @@ pub async fn guard(
 }
 
 fn refuse(message: String) -> Response {
-    (StatusCode::FORBIDDEN, Json(json!({ "error": message }))).into_response()
+    (StatusCode::FORBIDDEN, Json(error_body(&message, &[]))).into_response()
 }
 
 /// Loopback names plus the host of the public URL, if one is set.

@@ -4,6 +4,7 @@ mod authority;
 mod csrf;
 mod error;
 mod health;
+mod json_errors;
 mod local_guard;
 pub mod openapi;
 mod runtime_api;
@@ -128,8 +129,10 @@ pub fn router(state: AppState) -> Router {
         .layer((
             axum::middleware::from_fn(crate::telemetry::track_http),
             TraceLayer::new_for_http(),
-            TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)),
             CompressionLayer::new(),
+            // Outside the timeout, so its 408 is rewritten as JSON too.
+            axum::middleware::from_fn(json_errors::json_errors),
+            TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)),
         ))
         .with_state(state)
 }
