@@ -51,6 +51,11 @@ true
 {{- .Values.watchNamespace | default .Release.Namespace -}}
 {{- end -}}
 
+{{/* The namespace of Apiary's gateway pods, which the MCP servers' NetworkPolicies admit. */}}
+{{- define "apiary.gatewayNamespace" -}}
+{{- .Values.gateway.namespace | default .Release.Namespace -}}
+{{- end -}}
+
 {{/* The settings Apiary cannot start without, checked before anything is rendered. */}}
 {{- define "apiary.required" -}}
 {{- if not .Values.oidc.issuer -}}
