@@ -14,7 +14,8 @@
 
 {{/*
 Selector labels. `app.kubernetes.io/component: apiary-gateway` is the label the operator's
-NetworkPolicies admit to MCP servers (docs/OPERATOR.md): Apiary's pods must carry it.
+NetworkPolicies admit to MCP servers, from the gateway namespace only (docs/OPERATOR.md):
+Apiary's pods must carry it.
 */}}
 {{- define "apiary.selectorLabels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
