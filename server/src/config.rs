@@ -47,6 +47,10 @@ pub struct Settings {
     pub runtime: Runtime,
     /// The one namespace the operator watches; `None` watches all (`APIARY_WATCH_NAMESPACE`).
     pub watch_namespace: Option<String>,
+    /// The namespace of Apiary's gateway pods, the only ones each server's NetworkPolicy
+    /// admits; `None` uses the client's namespace: the pod's own in the cluster, the
+    /// kubeconfig context's outside (`APIARY_GATEWAY_NAMESPACE`).
+    pub gateway_namespace: Option<String>,
     /// Leader election between replicas in Kubernetes mode.
     pub lease: LeaseConfig,
 }
@@ -153,6 +157,8 @@ struct RawSettings {
     #[serde(default, deserialize_with = "scalar_as_text")]
     watch_namespace: Option<String>,
     #[serde(default, deserialize_with = "scalar_as_text")]
+    gateway_namespace: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     lease_name: Option<String>,
     #[serde(default, deserialize_with = "scalar_as_text")]
     lease_namespace: Option<String>,
@@ -221,6 +227,7 @@ const KEYS: &[&str] = &[
     "fetch_timeout_secs",
     "runtime",
     "watch_namespace",
+    "gateway_namespace",
     "lease_name",
     "lease_namespace",
     "lease_duration_secs",
@@ -367,6 +374,19 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         None => Runtime::default(),
     };
     let watch_namespace = raw.watch_namespace.filter(|s| !s.trim().is_empty());
+    let gateway_namespace = match raw.gateway_namespace.map(|s| s.trim().to_owned()) {
+        Some(name) if name.is_empty() => None,
+        Some(name) if !is_dns_label(&name) => {
+            return Err(ConfigError::Invalid {
+                setting: "gateway_namespace (APIARY_GATEWAY_NAMESPACE)",
+                value: name,
+                fix: "use the name of the namespace Apiary's gateway runs in: a DNS label of at \
+                      most 63 lower-case letters, digits and '-', such as apiary-system"
+                    .into(),
+            })
+        }
+        name => name,
+    };
     let defaults = LeaseConfig::default();
     let lease = LeaseConfig {
         name: raw
@@ -398,6 +418,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         health_slow_ms,
         runtime,
         watch_namespace,
+        gateway_namespace,
         listen,
         site_dir: raw
             .site_dir
@@ -408,6 +429,16 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         oidc,
         log,
     })
+}
+
+/// A DNS label (RFC 1123), such as a namespace name.
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Parses a whole number of seconds above zero, or takes the default.
@@ -503,6 +534,27 @@ mod tests {
         let message = validate(raw).expect_err("must fail").to_string();
         assert!(message.contains("APIARY_RUNTIME"), "{message}");
         assert!(message.contains("kubernetes"), "{message}");
+    }
+
+    #[test]
+    fn the_gateway_namespace_is_a_dns_label() {
+        let settings = validate(RawSettings::default()).expect("defaults are valid");
+        assert_eq!(settings.gateway_namespace, None, "the client's namespace");
+        let raw = RawSettings {
+            gateway_namespace: Some(" apiary-gw ".into()),
+            ..RawSettings::default()
+        };
+        let settings = validate(raw).expect("valid");
+        assert_eq!(settings.gateway_namespace.as_deref(), Some("apiary-gw"));
+        for bad in ["Apiary", "apiary_system", "-apiary", "a.b", &"a".repeat(64)] {
+            let raw = RawSettings {
+                gateway_namespace: Some(bad.to_owned()),
+                ..RawSettings::default()
+            };
+            let message = validate(raw).expect_err(bad).to_string();
+            assert!(message.contains("APIARY_GATEWAY_NAMESPACE"), "{message}");
+            assert!(message.contains("DNS label"), "{message}");
+        }
     }
 
     #[test]

@@ -73,7 +73,13 @@ pub async fn run(cli: cli::Cli) -> Result<(), StartError> {
         cli::Command::Operator { namespace } => {
             let shutdown = shutdown::on_signal();
             let namespace = namespace.or(settings.watch_namespace.clone());
-            operator::run_default(namespace, &settings.lease, shutdown).await?;
+            operator::run_default(
+                namespace,
+                settings.gateway_namespace.as_deref(),
+                &settings.lease,
+                shutdown,
+            )
+            .await?;
             Ok(())
         }
         cli::Command::Crds { out } => crds(out.as_deref()),
@@ -127,6 +133,8 @@ fn spawn_fleet_work(
     if let Some(client) = kube_client {
         let namespace = state.settings.watch_namespace.clone();
         let (operator_client, operator_namespace) = (client.clone(), namespace.clone());
+        let gateway_namespace =
+            operator::gateway_namespace(state.settings.gateway_namespace.as_deref(), &client);
         tasks.push((
             "operator",
             tokio::spawn(while_leading(
@@ -137,6 +145,7 @@ fn spawn_fleet_work(
                     operator::reconcile::run(
                         operator_client.clone(),
                         operator_namespace.clone(),
+                        gateway_namespace.clone(),
                         token,
                     )
                 },

@@ -103,6 +103,11 @@ fn the_chart_runs_apiary_hardened_with_secrets_only_by_reference() {
         env(deployment, "APIARY_WATCH_NAMESPACE").is_none(),
         "the cluster-wide mode watches every namespace"
     );
+    assert_eq!(
+        env(deployment, "APIARY_GATEWAY_NAMESPACE").expect("the gateway namespace")["value"],
+        "apiary-system",
+        "the MCP servers admit the gateway in the release namespace"
+    );
     let ingress = the(&objects, "Ingress");
     assert_eq!(
         spec(ingress)["rules"][0]["host"],
@@ -116,6 +121,24 @@ fn the_chart_runs_apiary_hardened_with_secrets_only_by_reference() {
         "ServiceAccount",
     ] {
         the(&objects, kind);
+    }
+}
+
+#[test]
+fn the_gateway_namespace_can_point_elsewhere() {
+    let Some(helm) = chart::helm() else {
+        return;
+    };
+    for mode in [&[][..], &["scope=namespace"][..]] {
+        let mut values = vec!["gateway.namespace=team-gateway"];
+        values.extend(mode);
+        let objects = chart::render(&helm, "apiary", "apiary-system", &values);
+        assert_eq!(
+            env(the(&objects, "Deployment"), "APIARY_GATEWAY_NAMESPACE").expect("the env var")
+                ["value"],
+            "team-gateway",
+            "{mode:?}"
+        );
     }
 }
 
@@ -273,6 +296,11 @@ async fn the_namespace_scoped_chart_reconciles_only_its_namespace() {
     assert_eq!(
         env(the(&objects, "Deployment"), "APIARY_WATCH_NAMESPACE").expect("the env var")["value"],
         watched.as_str()
+    );
+    assert_eq!(
+        env(the(&objects, "Deployment"), "APIARY_GATEWAY_NAMESPACE").expect("the env var")["value"],
+        release.as_str(),
+        "the gateway runs in the release namespace, not the watched one"
     );
     let name = chart::apply(&admin, &objects).await;
     let identity = service_account_client(&release, &name).await;

@@ -17,8 +17,8 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use support::kube::{
-    apply_manifest, eventually, namespace, operator_ns, seed_in, service_account_client,
-    start_operator, wait_for, SEED,
+    apply_manifest, eventually, namespace, operator_ns, printed_columns, seed_in,
+    service_account_client, start_operator, wait_for, SEED,
 };
 
 fn phase_is(phase: Phase) -> impl Fn(&MCPServer) -> bool {
@@ -121,11 +121,11 @@ async fn the_seed_manifest_reconciles_into_hardened_children_and_becomes_ready()
     assert_eq!(
         policy["ingress"],
         json!([{
-            "from": [{"namespaceSelector": {},
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns.client.default_namespace()}},
                       "podSelector": {"matchLabels": {"app.kubernetes.io/component": "apiary-gateway"}}}],
             "ports": [{"port": 8080, "protocol": "TCP"}]
         }]),
-        "ingress only from the gateway"
+        "ingress only from the gateway's pods in its namespace (by default the client's)"
     );
 
     let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
@@ -728,6 +728,7 @@ async fn serve_with_the_kubernetes_runtime_runs_the_operator_and_stops_on_sigter
         )
         .env("APIARY_WATCH_NAMESPACE", &ns)
         .env("APIARY_LEASE_NAMESPACE", &ns)
+        .env("APIARY_GATEWAY_NAMESPACE", "apiary-gateway-ns")
         .env("APIARY_DATA_DIR", dir.path())
         .args(["serve", "--runtime", "kubernetes"])
         .stdout(std::process::Stdio::null())
@@ -748,6 +749,7 @@ async fn serve_with_the_kubernetes_runtime_runs_the_operator_and_stops_on_sigter
         phase_is(Phase::Pending),
     )
     .await;
+    assert_admits_only(&admin, &ns, "osv", "apiary-gateway-ns").await;
 
     let killed = tokio::process::Command::new("kill")
         .args(["-TERM", &child.id().expect("running").to_string()])
@@ -760,6 +762,70 @@ async fn serve_with_the_kubernetes_runtime_runs_the_operator_and_stops_on_sigter
         .expect("apiary stops within 10 s of SIGTERM")
         .expect("wait");
     assert!(status.success(), "a graceful stop exits 0: {status}");
+}
+
+/// The NetworkPolicy of server `name`, as stored, admits only the gateway's pods in
+/// `gateway_namespace` (there is no CNI here: the object is what is checked).
+async fn assert_admits_only(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    gateway_namespace: &str,
+) {
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), namespace);
+    let policy = wait_for(&policies, name, "the NetworkPolicy", |_| true).await;
+    let policy = serde_json::to_value(policy.spec.expect("spec")).expect("json");
+    assert_eq!(
+        policy["ingress"][0]["from"],
+        json!([{
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/component": "apiary-gateway"}},
+        }]),
+        "{policy}"
+    );
+}
+
+/// The standalone `apiary operator` takes the gateway's namespace from
+/// `APIARY_GATEWAY_NAMESPACE`, and refuses a value that is not a namespace name.
+#[tokio::test]
+async fn apiary_operator_admits_the_gateway_namespace_it_is_given() {
+    let Some(admin) = support::kube::client().await else {
+        return;
+    };
+    let ns = namespace(&admin).await;
+    let kubeconfig = std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists");
+    let operator = |gateway_namespace: &str| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_apiary"));
+        command
+            .env_clear()
+            .env("KUBECONFIG", &kubeconfig)
+            .env("APIARY_LEASE_NAMESPACE", &ns)
+            .env("APIARY_GATEWAY_NAMESPACE", gateway_namespace)
+            .args(["operator", "--namespace", &ns])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command
+    };
+    let refused = operator("Apiary_System")
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .await
+        .expect("run apiary operator");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("APIARY_GATEWAY_NAMESPACE") && stderr.contains("Apiary_System"),
+        "{stderr}"
+    );
+
+    let _running = operator("team-gateway")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start apiary operator");
+    apply_manifest(&admin, &ns, &seed_in(&ns))
+        .await
+        .expect("apply the seed");
+    assert_admits_only(&admin, &ns, "osv", "team-gateway").await;
 }
 
 #[test]
@@ -880,31 +946,6 @@ fn unsupported(server: &MCPServer) -> Option<(String, String, String)> {
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-/// The cells of `kubectl get mcpserver NAME` (the apiserver's Table), by column name.
-async fn printed_columns(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> BTreeMap<String, serde_json::Value> {
-    let request = axum::http::Request::get(format!(
-        "/apis/toolhive.stacklok.dev/v1beta1/namespaces/{namespace}/mcpservers/{name}"
-    ))
-    .header(
-        "Accept",
-        "application/json;as=Table;g=meta.k8s.io;v=v1,application/json",
-    )
-    .body(Vec::new())
-    .expect("a request");
-    let table: serde_json::Value = client.request(request).await.expect("the Table");
-    let names = table["columnDefinitions"]
-        .as_array()
-        .expect("columns")
-        .iter()
-        .map(|c| c["name"].as_str().unwrap_or_default().to_owned());
-    let cells = table["rows"][0]["cells"].as_array().expect("one row");
-    names.zip(cells.iter().cloned()).collect()
-}
-
 /// ToolHive fields Apiary does not act on are named in condition `UnsupportedFields`, a Warning
 /// Event and `kubectl get`; the security ones are called "not enforced"; removing the field
 /// clears the condition.
@@ -944,8 +985,8 @@ async fn fields_apiary_does_not_act_on_are_flagged() {
     let (_, reason, message) = unsupported(&server).expect("the condition");
     assert_eq!(reason, "FieldsIgnored");
     assert!(
-        message.starts_with("Ignored by Apiary: spec.resourceOverrides ("),
-        "{message}"
+        message.starts_with("Ignored by Apiary: spec.resourceOverrides.proxyDeployment.env ("),
+        "only the part Apiary does not apply: {message}"
     );
     assert!(!message.contains("NOT ENFORCED"), "{message}");
 
@@ -996,7 +1037,10 @@ async fn fields_apiary_does_not_act_on_are_flagged() {
         }
     };
     for (name, field) in [
-        ("github-with-overrides", "spec.resourceOverrides"),
+        (
+            "github-with-overrides",
+            "spec.resourceOverrides.proxyDeployment.env",
+        ),
         ("fetch-with-shared-oidc", "spec.oidcConfigRef"),
     ] {
         let event = eventually("a Warning event naming the fields", || async {

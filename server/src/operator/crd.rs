@@ -65,8 +65,9 @@ pub const LEGACY_VERSION: &str = "v1alpha1";
 pub struct MCPServerSpec {
     /// The container image of the MCP server.
     pub image: String,
-    /// How clients talk to the server (default `stdio`).
+    /// How clients talk to the server (default `stdio`, filled in by the apiserver).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "stdio"))]
     pub transport: Option<Transport>,
     /// For `stdio`: how the proxy exposes the server (ToolHive field; default `streamable-http`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,9 +125,10 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub replicas: Option<i32>,
-    /// Service session affinity, `ClientIP` or `None` (ToolHive field; accepted).
+    /// The Service's session affinity (default `ClientIP`, filled in by the apiserver).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_affinity: Option<String>,
+    #[schemars(extend("default" = "ClientIP"))]
+    pub session_affinity: Option<SessionAffinity>,
     /// Trust `X-Forwarded-*` headers (ToolHive field; accepted, not used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_proxy_headers: Option<bool>,
@@ -137,7 +139,9 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub backend_replicas: Option<i32>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Labels and annotations for the Deployment (`proxyDeployment`), its pods
+    /// (`proxyDeployment.podTemplateMetadataOverrides`) and the Service (`proxyService`).
+    /// ToolHive's `env` and `imagePullSecrets` are kept, not applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub resource_overrides: Option<serde_json::Value>,
@@ -217,6 +221,28 @@ impl Transport {
             Self::Stdio => "stdio",
             Self::StreamableHttp => "streamable-http",
             Self::Sse => "sse",
+        }
+    }
+}
+
+/// Which pod of a Service a client's connections go to.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SessionAffinity {
+    /// Every connection from one client IP goes to the same pod (ToolHive's default).
+    #[default]
+    #[serde(rename = "ClientIP")]
+    ClientIp,
+    /// Any pod (Kubernetes' `None`).
+    #[serde(rename = "None")]
+    NoAffinity,
+}
+
+impl SessionAffinity {
+    /// The Service's `sessionAffinity` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientIp => "ClientIP",
+            Self::NoAffinity => "None",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! - [`crd`]: the custom resources as Rust types, and the CRD YAML generated from them;
 //! - [`render`]: validate and build, pure functions from a spec to its child objects;
 //! - [`merge`]: the `podTemplateSpec` overlay;
+//! - [`overrides`]: the `resourceOverrides` labels and annotations;
 //! - [`profile`]: permission profiles → egress;
 //! - [`status`]: the status, derived from what was applied;
 //! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
@@ -12,6 +13,7 @@
 pub mod crd;
 pub mod leader;
 pub mod merge;
+pub mod overrides;
 pub mod profile;
 pub mod reconcile;
 pub mod render;
@@ -57,15 +59,25 @@ pub fn lease_settings(
     }
 }
 
+/// The namespace of Apiary's gateway, which every server's NetworkPolicy admits: `setting`
+/// (`APIARY_GATEWAY_NAMESPACE`), else the client's namespace (in the cluster, the pod's own).
+pub fn gateway_namespace(setting: Option<&str>, client: &kube::Client) -> String {
+    setting
+        .unwrap_or_else(|| client.default_namespace())
+        .to_owned()
+}
+
 /// `apiary operator`: connects with the default configuration and reconciles while this
 /// process holds the Lease, until `shutdown` is cancelled. `namespace` limits it to one
-/// namespace.
+/// namespace; `gateway_namespace` is the setting of [`gateway_namespace`].
 pub async fn run_default(
     namespace: Option<String>,
+    gateway_namespace: Option<&str>,
     lease: &crate::config::LeaseConfig,
     shutdown: CancellationToken,
 ) -> Result<(), OperatorError> {
     let (config, client) = connect().await?;
+    let gateway_namespace = self::gateway_namespace(gateway_namespace, &client);
     let stop_election = CancellationToken::new();
     let (leading, election) = leader::elect(
         config,
@@ -73,7 +85,12 @@ pub async fn run_default(
         stop_election.clone(),
     );
     leader::while_leading("operator", leading, shutdown, move |token| {
-        reconcile::run(client.clone(), namespace.clone(), token)
+        reconcile::run(
+            client.clone(),
+            namespace.clone(),
+            gateway_namespace.clone(),
+            token,
+        )
     })
     .await;
     // Reconciling has stopped: clear the Lease.

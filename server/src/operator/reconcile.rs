@@ -38,6 +38,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// At most this many servers are reconciled at once: unlimited (kube's default) opens one
 /// connection per server in flight, and at a few thousand servers the apiserver times out.
 const CONCURRENCY: u16 = 16;
+/// The field manager that keeps a Deployment's replica count once `spec.replicas` is removed.
+const REPLICAS_HANDOFF: &str = "apiary-replicas-handoff";
 /// Triggers for one server within this time are merged into one reconcile: creating its
 /// children and writing its status each trigger one.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -123,6 +125,8 @@ impl Error {
 pub struct Context {
     client: Client,
     recorder: Recorder,
+    /// The namespace of Apiary's gateway, the only one each server's NetworkPolicy admits.
+    gateway_namespace: String,
     /// Consecutive transient failures per object, for the exponential backoff.
     failures: Mutex<HashMap<ObjectRef<DeserializeGuard<MCPServer>>, u32>>,
     /// The last unsupported-fields Event note published per object uid. The status alone
@@ -133,11 +137,12 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context for `client`.
-    pub fn new(client: Client) -> Self {
+    /// A context for `client`, whose servers admit the gateway in `gateway_namespace`.
+    pub fn new(client: Client, gateway_namespace: String) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), "apiary-operator".into()),
             client,
+            gateway_namespace,
             failures: Mutex::new(HashMap::new()),
             announced: Mutex::new(HashMap::new()),
         }
@@ -182,18 +187,25 @@ where
     }
 }
 
-/// Runs the controller until `shutdown` is cancelled. `namespace` limits it to one namespace.
-pub async fn run(client: Client, namespace: Option<String>, shutdown: CancellationToken) {
+/// Runs the controller until `shutdown` is cancelled. `namespace` limits it to one namespace;
+/// every server's NetworkPolicy admits Apiary's gateway pods in `gateway_namespace`.
+pub async fn run(
+    client: Client,
+    namespace: Option<String>,
+    gateway_namespace: String,
+    shutdown: CancellationToken,
+) {
     let namespace = namespace.as_deref();
     let servers = scoped::<DeserializeGuard<MCPServer>>(client.clone(), namespace);
     let children = watcher::Config::default().labels("app.kubernetes.io/managed-by=apiary");
     let controller = Controller::new(servers, watcher::Config::default().any_semantic());
     let store = controller.store();
-    let context = Arc::new(Context::new(client.clone()));
     tracing::info!(
         namespace = namespace.unwrap_or("(all)"),
+        gateway_namespace = %gateway_namespace,
         "MCPServer operator starting"
     );
+    let context = Arc::new(Context::new(client.clone(), gateway_namespace));
     controller
         .owns(
             scoped::<Deployment>(client.clone(), namespace),
@@ -346,7 +358,7 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
         .ok_or_else(|| Error::Malformed("the object has no uid yet".into()))?;
     // Foreground deletion of the MCPServer waits for its children (kube leaves this unset).
     owner.block_owner_deletion = Some(true);
-    let children = match render::build(server, &plan, owner) {
+    let children = match render::build(server, &plan, owner, &context.gateway_namespace) {
         Ok(children) => children,
         Err(invalid) => {
             return fail(server, context, &tool_config, Error::InvalidSpec(invalid)).await
@@ -356,6 +368,9 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
     // The Deployment goes right after its ServiceAccount; the NetworkPolicy is last.
     if let Some(account) = &children.service_account {
         apply(client, &namespace, account).await?;
+    }
+    if plan.replicas.is_none() {
+        keep_replicas(client, &namespace, &children.deployment).await?;
     }
     let deployment = apply(client, &namespace, &children.deployment).await?;
     repair_service_ports(client, &namespace, &children.service).await?;
@@ -462,6 +477,51 @@ async fn report_malformed(invalid: &InvalidObject, context: &Context) -> Result<
     api.patch_status(name, &params, &Patch::Apply(&patch))
         .await?;
     Err(Error::Malformed(invalid.error.clone()))
+}
+
+/// Hands the replica count of a Deployment whose `spec.replicas` was removed to another field
+/// manager, so that the next apply, which leaves replicas out, does not scale it down.
+///
+/// Server-side apply removes a field that its manager stops sending when no other manager
+/// owns it, and the apiserver then defaults `replicas` to 1. Applying the live count under
+/// [`REPLICAS_HANDOFF`] first makes that manager a co-owner, so the count stays until someone
+/// (`kubectl scale`, an HPA) changes it. Only done while Apiary owns the field: once released,
+/// this costs one GET.
+async fn keep_replicas(
+    client: &Client,
+    namespace: &str,
+    desired: &Deployment,
+) -> Result<(), kube::Error> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let name = desired.name_any();
+    let Some(live) = api.get_opt(&name).await? else {
+        return Ok(());
+    };
+    let owned = live.managed_fields().iter().any(|entry| {
+        entry.manager.as_deref() == Some(FIELD_MANAGER)
+            && entry.operation.as_deref() == Some("Apply")
+            && entry
+                .fields_v1
+                .as_ref()
+                .is_some_and(|fields| fields.0.pointer("/f:spec/f:replicas").is_some())
+    });
+    let Some(replicas) = live.spec.and_then(|spec| spec.replicas).filter(|_| owned) else {
+        return Ok(());
+    };
+    tracing::info!(deployment = %name, replicas, "spec.replicas removed: keeping the replica count");
+    let patch = serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas},
+    });
+    api.patch(
+        &name,
+        &PatchParams::apply(REPLICAS_HANDOFF),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Puts back a Service's port list when someone changed a port number by hand.

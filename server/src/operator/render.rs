@@ -11,15 +11,22 @@
 //!   survives (server-side apply leaves fields it does not own alone).
 //! - The `podTemplateSpec` overlay is merged last (see [`super::merge`]) and may override the
 //!   hardening; the selector labels are put back after it.
+//! - `resourceOverrides` metadata goes on the Deployment, pod template and Service (see
+//!   [`super::overrides`]); the MCPServer's `restarted-at` annotation is copied into the pod
+//!   template, so a new value rolls the pods.
+//! - `sessionAffinity` (default `ClientIP`, as in ToolHive) is set on the Service; with
+//!   `ClientIP` the timeout is applied too (the Kubernetes default, 3 hours), so that switching
+//!   to `None` removes it (the apiserver refuses a timeout without `ClientIP`).
+//! - The NetworkPolicy admits only pods labelled [`GATEWAY_LABEL`] in the gateway's namespace.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
-    VolumeMount,
+    Capabilities, ClientIPConfig, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort,
+    ServiceSpec, SessionAffinityConfig, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -30,8 +37,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
-use super::crd::{MCPServer, ProfileKind, ProxyMode, Resources, Transport};
+use super::crd::{MCPServer, ProfileKind, ProxyMode, Resources, SessionAffinity, Transport};
 use super::merge;
+use super::overrides::{self, Overrides, Target, RESTARTED_AT};
 use super::profile::{self, Egress};
 
 /// The port used when the spec names none.
@@ -42,6 +50,10 @@ pub const CONTAINER: &str = "mcp";
 pub const GATEWAY_LABEL: (&str, &str) = ("app.kubernetes.io/component", "apiary-gateway");
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "apiary";
+/// The label every namespace carries with its own name (set by the apiserver).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// The `ClientIP` session affinity timeout: the Kubernetes default, 3 hours.
+const CLIENT_IP_TIMEOUT_SECONDS: i32 = 10_800;
 
 /// A spec that cannot be rendered; `field` is the JSON path at fault.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +89,12 @@ pub struct Plan {
     pub create_service_account: bool,
     /// The egress the profile allows.
     pub egress: Egress,
+    /// The Service's session affinity.
+    pub session_affinity: SessionAffinity,
+    /// Extra metadata from `resourceOverrides`.
+    pub overrides: Overrides,
+    /// The MCPServer's `restarted-at` annotation, when set, for the pod template.
+    pub restarted_at: Option<String>,
 }
 
 impl Plan {
@@ -204,6 +222,12 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
             return Err(invalid("spec.podTemplateSpec", "must be an object"));
         }
     }
+    let overrides = overrides::parse(spec.resource_overrides.as_ref(), &labels(&name))?;
+    let restarted_at = server
+        .annotations()
+        .get(RESTARTED_AT)
+        .filter(|value| !value.is_empty())
+        .cloned();
     Ok(Plan {
         transport,
         proxy_port,
@@ -212,6 +236,9 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
         service_account,
         create_service_account,
         egress,
+        session_affinity: spec.session_affinity.unwrap_or_default(),
+        overrides,
+        restarted_at,
     })
 }
 
@@ -461,11 +488,13 @@ fn service_url(server: &MCPServer, transport: Transport, proxy_port: i32) -> Str
 }
 
 /// Builds the children of `server` from its validated `plan`; `owner` is the controller
-/// owner reference every child carries.
+/// owner reference every child carries, and `gateway_namespace` the namespace whose gateway
+/// pods the NetworkPolicy admits.
 pub fn build(
     server: &MCPServer,
     plan: &Plan,
     owner: OwnerReference,
+    gateway_namespace: &str,
 ) -> Result<Children, InvalidSpec> {
     let name = server.name_any();
     let meta = |object_name: String| ObjectMeta {
@@ -476,7 +505,7 @@ pub fn build(
         ..ObjectMeta::default()
     };
     let deployment = Deployment {
-        metadata: meta(name.clone()),
+        metadata: with_overrides(meta(name.clone()), plan, Target::Deployment),
         spec: Some(DeploymentSpec {
             replicas: plan.replicas,
             selector: LabelSelector {
@@ -488,10 +517,17 @@ pub fn build(
         }),
         ..Deployment::default()
     };
+    let client_ip = plan.session_affinity == SessionAffinity::ClientIp;
     let service = Service {
-        metadata: meta(service_name(&name)),
+        metadata: with_overrides(meta(service_name(&name)), plan, Target::Service),
         spec: Some(ServiceSpec {
             selector: Some(selector_labels(&name)),
+            session_affinity: Some(plan.session_affinity.as_str().into()),
+            session_affinity_config: client_ip.then_some(SessionAffinityConfig {
+                client_ip: Some(ClientIPConfig {
+                    timeout_seconds: Some(CLIENT_IP_TIMEOUT_SECONDS),
+                }),
+            }),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),
                 port: plan.proxy_port,
@@ -512,8 +548,25 @@ pub fn build(
         deployment,
         service,
         service_account,
-        network_policy: network_policy(meta(name.clone()), &name, plan),
+        network_policy: network_policy(meta(name.clone()), &name, plan, gateway_namespace),
     })
+}
+
+/// `metadata` with the `resourceOverrides` labels and annotations for `target`.
+fn with_overrides(mut metadata: ObjectMeta, plan: &Plan, target: Target) -> ObjectMeta {
+    let extra = plan.overrides.get(target);
+    metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .extend(extra.labels.clone());
+    let mut annotations = extra.annotations.clone();
+    if target == Target::Pod {
+        if let Some(value) = &plan.restarted_at {
+            annotations.insert(RESTARTED_AT.to_owned(), value.clone());
+        }
+    }
+    metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+    metadata
 }
 
 fn pod_template(server: &MCPServer, plan: &Plan) -> Result<PodTemplateSpec, InvalidSpec> {
@@ -580,10 +633,14 @@ fn pod_template(server: &MCPServer, plan: &Plan) -> Result<PodTemplateSpec, Inva
         ..Container::default()
     };
     let template = PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(labels(&name)),
-            ..ObjectMeta::default()
-        }),
+        metadata: Some(with_overrides(
+            ObjectMeta {
+                labels: Some(labels(&name)),
+                ..ObjectMeta::default()
+            },
+            plan,
+            Target::Pod,
+        )),
         spec: Some(PodSpec {
             containers: vec![container],
             service_account_name: Some(plan.service_account.clone()),
@@ -644,7 +701,12 @@ fn resource_requirements(resources: &Resources) -> ResourceRequirements {
     }
 }
 
-fn network_policy(metadata: ObjectMeta, name: &str, plan: &Plan) -> NetworkPolicy {
+fn network_policy(
+    metadata: ObjectMeta,
+    name: &str,
+    plan: &Plan,
+    gateway_namespace: &str,
+) -> NetworkPolicy {
     let tcp = |port: i32| NetworkPolicyPort {
         port: Some(IntOrString::Int(port)),
         protocol: Some("TCP".into()),
@@ -658,8 +720,14 @@ fn network_policy(metadata: ObjectMeta, name: &str, plan: &Plan) -> NetworkPolic
             )])),
             ..LabelSelector::default()
         }),
-        // The gateway may run in another namespace.
-        namespace_selector: Some(LabelSelector::default()),
+        // Only the gateway's namespace: the label alone could be put on a pod anywhere.
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                NAMESPACE_NAME_LABEL.to_owned(),
+                gateway_namespace.to_owned(),
+            )])),
+            ..LabelSelector::default()
+        }),
         ..NetworkPolicyPeer::default()
     };
     let egress = match &plan.egress {
@@ -752,7 +820,7 @@ mod tests {
 
     fn render(server: &MCPServer) -> (Plan, serde_json::Value) {
         let plan = validate(server, None).expect("valid");
-        let children = build(server, &plan, owner()).expect("builds");
+        let children = build(server, &plan, owner(), "apiary-gw").expect("builds");
         let value = json!({
             "deployment": children.deployment,
             "service": children.service,
@@ -806,9 +874,22 @@ mod tests {
         let policy = &out["networkPolicy"]["spec"];
         assert_eq!(policy["egress"], json!([{}]));
         assert_eq!(
-            policy["ingress"][0]["from"][0]["podSelector"]["matchLabels"],
-            json!({"app.kubernetes.io/component": "apiary-gateway"})
+            policy["ingress"][0]["from"],
+            json!([{
+                "podSelector": {"matchLabels": {"app.kubernetes.io/component": "apiary-gateway"}},
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "apiary-gw"}},
+            }]),
+            "only the gateway's pods, in the gateway's namespace"
         );
+        assert_eq!(out["service"]["spec"]["sessionAffinity"], "ClientIP");
+        assert_eq!(
+            out["service"]["spec"]["sessionAffinityConfig"],
+            json!({"clientIP": {"timeoutSeconds": 10800}})
+        );
+        assert!(deployment["metadata"].get("annotations").is_none());
+        assert!(deployment["spec"]["template"]["metadata"]
+            .get("annotations")
+            .is_none());
         assert_eq!(
             url(&server, &plan),
             "http://mcp-osv.ns1.svc.cluster.local:8080/mcp"
@@ -856,6 +937,40 @@ mod tests {
     }
 
     #[test]
+    fn overrides_restarts_and_session_affinity_reach_the_children() {
+        let server = server(
+            "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\n\
+             metadata: {name: o, annotations: {mcpserver.toolhive.stacklok.dev/restarted-at: '2026-12-01T00:00:00Z'}}\n\
+             spec: {image: x, sessionAffinity: None, resourceOverrides: {\n\
+             proxyDeployment: {labels: {team: a}, annotations: {d: '1'},\n\
+             podTemplateMetadataOverrides: {labels: {tier: mcp}, annotations: {p: '2'}}},\n\
+             proxyService: {labels: {svc: b}, annotations: {s: '3'}}},\n\
+             podTemplateSpec: {metadata: {annotations: {q: '4'}}}}",
+        );
+        let (_, out) = render(&server);
+        let deployment = &out["deployment"]["metadata"];
+        assert_eq!(deployment["labels"]["team"], "a");
+        assert_eq!(
+            deployment["labels"]["app.kubernetes.io/managed-by"],
+            "apiary"
+        );
+        assert_eq!(deployment["annotations"], json!({"d": "1"}));
+        let pod = &out["deployment"]["spec"]["template"]["metadata"];
+        assert_eq!(pod["labels"]["tier"], "mcp");
+        assert_eq!(pod["labels"]["app.kubernetes.io/instance"], "o");
+        assert_eq!(
+            pod["annotations"],
+            json!({"p": "2", "q": "4", "mcpserver.toolhive.stacklok.dev/restarted-at": "2026-12-01T00:00:00Z"})
+        );
+        let service = &out["service"];
+        assert_eq!(service["metadata"]["labels"]["svc"], "b");
+        assert!(service["metadata"]["labels"].get("team").is_none());
+        assert_eq!(service["metadata"]["annotations"], json!({"s": "3"}));
+        assert_eq!(service["spec"]["sessionAffinity"], "None");
+        assert!(service["spec"].get("sessionAffinityConfig").is_none());
+    }
+
+    #[test]
     fn invalid_specs_name_the_field() {
         let cases = [
             ("image: 'Bad Image'", "spec.image"),
@@ -874,6 +989,10 @@ mod tests {
             (
                 "{image: x, secrets: [{name: s, key: k, targetEnvName: 'A=B'}]}",
                 "spec.secrets[0].targetEnvName",
+            ),
+            (
+                "{image: x, resourceOverrides: {proxyDeployment: {podTemplateMetadataOverrides: {labels: {app.kubernetes.io/name: y}}}}}",
+                "spec.resourceOverrides.proxyDeployment.podTemplateMetadataOverrides.labels[app.kubernetes.io/name]",
             ),
         ];
         for (spec, field) in cases {
@@ -919,7 +1038,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(plan.policy_gap(), None);
-        let children = build(&server, &plan, owner()).expect("builds");
+        let children = build(&server, &plan, owner(), "apiary-gw").expect("builds");
         let egress = json!(children.network_policy)["spec"]["egress"].clone();
         assert_eq!(
             egress[1],

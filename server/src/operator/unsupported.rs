@@ -5,16 +5,18 @@
 //! [`RULES`] is the one list of such fields, each with what Apiary does instead. A field counts
 //! only when it is present with a value: an empty object, list or string is not, and neither is
 //! a value that asks for what Apiary does anyway (`trustProxyHeaders: false`,
-//! `sessionAffinity: None`, `audit: {enabled: false}`).
+//! `audit: {enabled: false}`). In `resourceOverrides`, whose schema is free-form, every key
+//! that is neither applied ([`super::overrides`]) nor in [`RULES`] is flagged too.
 
 use serde_json::Value;
 
 use super::crd::MCPServer;
+use super::overrides;
 
 /// Where a field lives in the object.
 #[derive(Clone, Copy, Debug)]
 enum Place {
-    /// A top-level key of `spec`.
+    /// A key of `spec`, or a dotted path of keys under it (`resourceOverrides.proxyDeployment.env`).
     Spec(&'static str),
     /// A key of `metadata.annotations`.
     Annotation(&'static str),
@@ -88,17 +90,16 @@ const RULES: &[Rule] = &[
         honoured_value: never,
     },
     Rule {
-        place: Place::Spec("resourceOverrides"),
+        place: Place::Spec("resourceOverrides.proxyDeployment.env"),
         security: false,
-        reason: "Apiary runs no proxy Deployment or proxy Service: set pod metadata and pull \
-                 secrets through podTemplateSpec",
+        reason: "Apiary runs no proxy container: set the server's env through spec.env",
         honoured_value: never,
     },
     Rule {
-        place: Place::Spec("sessionAffinity"),
+        place: Place::Spec("resourceOverrides.proxyDeployment.imagePullSecrets"),
         security: false,
-        reason: "the Service keeps session affinity None",
-        honoured_value: |value| value == "None",
+        reason: "not applied: set pull secrets through podTemplateSpec.spec.imagePullSecrets",
+        honoured_value: never,
     },
     Rule {
         place: Place::Spec("volumes"),
@@ -162,19 +163,15 @@ const RULES: &[Rule] = &[
         honoured_value: never,
     },
     Rule {
-        place: Place::Annotation("mcpserver.toolhive.stacklok.dev/restarted-at"),
-        security: false,
-        reason: "no restart is triggered: change podTemplateSpec.metadata.annotations to roll \
-                 the pods",
-        honoured_value: never,
-    },
-    Rule {
         place: Place::Annotation("mcpserver.toolhive.stacklok.dev/restart-strategy"),
         security: false,
-        reason: "no restart is triggered",
-        honoured_value: never,
+        reason: "a restart always rolls the pods: no immediate restart",
+        honoured_value: |value| value == "rolling",
     },
 ];
+
+/// Why a key of `resourceOverrides` that is neither applied nor in [`RULES`] is flagged.
+const UNKNOWN_OVERRIDE: &str = "not a resourceOverrides field Apiary knows";
 
 /// One field present in an object that Apiary does not act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,7 +196,12 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
         .iter()
         .filter_map(|rule| {
             let (path, value) = match rule.place {
-                Place::Spec(key) => (format!("spec.{key}"), spec.get(key).cloned()),
+                Place::Spec(key) => (
+                    format!("spec.{key}"),
+                    key.split('.')
+                        .try_fold(&spec, |value, key| value.get(key))
+                        .cloned(),
+                ),
                 Place::Annotation(key) => (
                     format!("metadata.annotations[{key}]"),
                     annotations
@@ -215,9 +217,44 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
             })
         })
         .collect();
+    if let Some(value) = spec.get("resourceOverrides") {
+        unknown_overrides(value, "resourceOverrides", &mut found);
+    }
     // Stable: keeps the order of RULES within each group.
     found.sort_by_key(|field| !field.security);
     found
+}
+
+/// Flags the keys under `value` (at `path` in the spec) that Apiary neither applies nor names
+/// in [`RULES`]. A key on the way to an applied one is walked into when it is an object (a
+/// value of another type is refused by [`overrides::parse`]).
+fn unknown_overrides(value: &Value, path: &str, found: &mut Vec<Unsupported>) {
+    let Value::Object(map) = value else { return };
+    for (key, value) in map {
+        let path = format!("{path}.{key}");
+        let relative = &path["resourceOverrides.".len()..];
+        let applied = overrides::PLACES.iter().any(|(place, _)| {
+            relative == format!("{place}.labels") || relative == format!("{place}.annotations")
+        });
+        let ruled = RULES
+            .iter()
+            .any(|rule| matches!(rule.place, Place::Spec(p) if p == path));
+        let on_the_way = overrides::PLACES
+            .iter()
+            .any(|(place, _)| *place == relative || place.starts_with(&format!("{relative}.")));
+        if applied || ruled {
+            continue;
+        }
+        if on_the_way {
+            unknown_overrides(value, &path, found);
+        } else if is_set(value) {
+            found.push(Unsupported {
+                path: format!("spec.{path}"),
+                security: false,
+                reason: UNKNOWN_OVERRIDE,
+            });
+        }
+    }
 }
 
 /// Whether a value says anything: `null`, `{}`, `[]` and `""` do not.
@@ -311,7 +348,7 @@ mod tests {
                 include_str!(
                     "../../tests/fixtures/toolhive/mcp-servers/mcpserver_with_resource_overrides.yaml"
                 ),
-                vec!["spec.resourceOverrides"],
+                vec!["spec.resourceOverrides.proxyDeployment.env"],
             ),
             (
                 include_str!(
@@ -351,7 +388,7 @@ mod tests {
         let server = server(
             "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\n\
              metadata:\n  name: x\n  annotations:\n    \
-             mcpserver.toolhive.stacklok.dev/restarted-at: '2026-01-01T00:00:00Z'\n\
+             mcpserver.toolhive.stacklok.dev/restart-strategy: immediate\n\
              spec:\n  image: x\n  volumes: [{name: d, hostPath: /d, mountPath: /d}]\n  \
              audit: {enabled: true}\n  authzConfig: {type: inline}\n  \
              oidcConfigRef: {name: idp, audience: x}\n  groupRef: legacy\n",
@@ -364,7 +401,7 @@ mod tests {
                 "spec.audit",
                 "spec.volumes",
                 "spec.groupRef",
-                "metadata.annotations[mcpserver.toolhive.stacklok.dev/restarted-at]",
+                "metadata.annotations[mcpserver.toolhive.stacklok.dev/restart-strategy]",
             ]
         );
         let found = fields(&server);
@@ -383,7 +420,7 @@ mod tests {
             note(&found),
             "NOT ENFORCED (security): spec.oidcConfigRef, spec.authzConfig. Ignored by Apiary: \
              spec.audit, spec.volumes, spec.groupRef, \
-             metadata.annotations[mcpserver.toolhive.stacklok.dev/restarted-at]. \
+             metadata.annotations[mcpserver.toolhive.stacklok.dev/restart-strategy]. \
              See condition UnsupportedFields"
         );
     }
@@ -393,19 +430,53 @@ mod tests {
         let server = server(
             "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: x}\n\
              spec: {image: x, oidcConfigRef: {}, authzConfig: null, tools: [], endpointPrefix: '',\n\
-             trustProxyHeaders: false, sessionAffinity: None, audit: {enabled: false}}",
+             trustProxyHeaders: false, audit: {enabled: false},\n\
+             resourceOverrides: {proxyDeployment: {env: [], labels: {a: b}}, proxyService: {}}}",
         );
         assert_eq!(paths(&server), Vec::<String>::new());
         let flagged = self::server(
             "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: x}\n\
-             spec: {image: x, trustProxyHeaders: true, sessionAffinity: ClientIP, backendReplicas: 0}",
+             spec: {image: x, trustProxyHeaders: true, backendReplicas: 0}",
         );
         assert_eq!(
             paths(&flagged),
+            ["spec.trustProxyHeaders", "spec.backendReplicas"]
+        );
+    }
+
+    #[test]
+    fn only_the_applied_parts_of_resource_overrides_go_unflagged() {
+        let server = server(
+            "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: x}\n\
+             spec:\n  image: x\n  resourceOverrides:\n    \
+             proxyDeployment:\n      labels: {a: b}\n      annotations: {c: d}\n      \
+             env: [{name: A, value: b}]\n      imagePullSecrets: [{name: reg}]\n      \
+             podTemplateMetadataOverrides: {labels: {e: f}, nodeName: n}\n      replicas: 2\n    \
+             proxyService: {annotations: {g: h}, type: LoadBalancer}\n    future: {x: 1}\n",
+        );
+        let found = fields(&server);
+        let flagged: Vec<_> = found.iter().map(|f| (f.path.as_str(), f.reason)).collect();
+        assert_eq!(
+            flagged,
             [
-                "spec.sessionAffinity",
-                "spec.trustProxyHeaders",
-                "spec.backendReplicas"
+                (
+                    "spec.resourceOverrides.proxyDeployment.env",
+                    "Apiary runs no proxy container: set the server's env through spec.env"
+                ),
+                (
+                    "spec.resourceOverrides.proxyDeployment.imagePullSecrets",
+                    "not applied: set pull secrets through podTemplateSpec.spec.imagePullSecrets"
+                ),
+                ("spec.resourceOverrides.future", UNKNOWN_OVERRIDE),
+                (
+                    "spec.resourceOverrides.proxyDeployment.podTemplateMetadataOverrides.nodeName",
+                    UNKNOWN_OVERRIDE
+                ),
+                (
+                    "spec.resourceOverrides.proxyDeployment.replicas",
+                    UNKNOWN_OVERRIDE
+                ),
+                ("spec.resourceOverrides.proxyService.type", UNKNOWN_OVERRIDE),
             ]
         );
     }
@@ -420,18 +491,32 @@ mod tests {
         let mut annotations = std::collections::BTreeMap::new();
         for rule in RULES {
             match rule.place {
-                Place::Spec(key) => {
+                Place::Spec(path) => {
+                    let key = path.rsplit('.').next().unwrap_or(path);
                     let value = match key {
                         "volumes" => {
                             serde_json::json!([{"name": "d", "hostPath": "/d", "mountPath": "/d"}])
                         }
-                        "tools" => serde_json::json!(["a"]),
+                        "tools" | "env" | "imagePullSecrets" => serde_json::json!(["a"]),
                         "trustProxyHeaders" => serde_json::json!(true),
                         "backendReplicas" => serde_json::json!(2),
-                        "sessionAffinity" | "endpointPrefix" => serde_json::json!("x"),
+                        "endpointPrefix" => serde_json::json!("x"),
                         _ => serde_json::json!({"name": "x"}),
                     };
-                    spec[key] = value;
+                    let parent = path
+                        .split('.')
+                        .rev()
+                        .skip(1)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .fold(&mut spec, |object, key| {
+                            if object.get(key).is_none() {
+                                object[key] = serde_json::json!({});
+                            }
+                            &mut object[key]
+                        });
+                    parent[key] = value;
                 }
                 Place::Annotation(key) => {
                     annotations.insert(key.to_owned(), "x".to_owned());

@@ -221,12 +221,15 @@ pub async fn namespace(client: &Client) -> String {
 }
 
 /// Starts the operator in-process on `namespace`, acting through `operator_client`; the test
-/// acts through `client`.
+/// acts through `client`. Its servers admit the gateway of the client's namespace (the
+/// default of `APIARY_GATEWAY_NAMESPACE`).
 pub fn start_operator(client: Client, operator_client: Client, namespace: &str) -> OperatorNs {
     let stop = CancellationToken::new();
+    let gateway_namespace = apiary_server::operator::gateway_namespace(None, &operator_client);
     tokio::spawn(reconcile::run(
         operator_client,
         Some(namespace.to_owned()),
+        gateway_namespace,
         stop.clone(),
     ));
     OperatorNs {
@@ -326,4 +329,29 @@ pub fn seed_in(namespace: &str) -> String {
         "namespace: my-namespace",
         &format!("namespace: {namespace}"),
     )
+}
+
+/// The cells of `kubectl get mcpserver NAME` (the apiserver's Table), by column name.
+pub async fn printed_columns(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let request = axum::http::Request::get(format!(
+        "/apis/toolhive.stacklok.dev/v1beta1/namespaces/{namespace}/mcpservers/{name}"
+    ))
+    .header(
+        "Accept",
+        "application/json;as=Table;g=meta.k8s.io;v=v1,application/json",
+    )
+    .body(Vec::new())
+    .expect("a request");
+    let table: serde_json::Value = client.request(request).await.expect("the Table");
+    let names = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_owned());
+    let cells = table["rows"][0]["cells"].as_array().expect("one row");
+    names.zip(cells.iter().cloned()).collect()
 }

@@ -115,6 +115,7 @@ pub fn settings() -> Settings {
         policy: Default::default(),
         runtime: apiary_server::config::Runtime::Local,
         watch_namespace: None,
+        gateway_namespace: None,
         lease: Default::default(),
     }
 }

@@ -14,7 +14,8 @@
 
 {{/*
 Selector labels. `app.kubernetes.io/component: apiary-gateway` is the label the operator's
-NetworkPolicies admit to MCP servers (docs/OPERATOR.md): Apiary's pods must carry it.
+NetworkPolicies admit to MCP servers, from the gateway namespace only (docs/OPERATOR.md):
+Apiary's pods must carry it.
 */}}
 {{- define "apiary.selectorLabels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
@@ -49,6 +50,11 @@ true
 {{/* The one namespace the operator watches in the namespace-scoped mode. */}}
 {{- define "apiary.watchNamespace" -}}
 {{- .Values.watchNamespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/* The namespace of Apiary's gateway pods, which the MCP servers' NetworkPolicies admit. */}}
+{{- define "apiary.gatewayNamespace" -}}
+{{- .Values.gateway.namespace | default .Release.Namespace -}}
 {{- end -}}
 
 {{/* The settings Apiary cannot start without, checked before anything is rendered. */}}

@@ -18,10 +18,11 @@ which the kubelet resolves.
   resources: [mcpservers/finalizers]
   verbs: [update]
 # The children: applied (create + patch) and watched to restore drift; the Service is read to
-# replace a port list edited by hand.
+# replace a port list edited by hand, the Deployment to keep its replica count when
+# spec.replicas is removed.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [list, watch, create, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [services]
   verbs: [get, list, watch, create, patch]

@@ -1,0 +1,391 @@
+//! ToolHive behaviours an `MCPServer` user expects, against a real kube-apiserver
+//! (`end2end/envtest`): session affinity, `resourceOverrides` metadata, the `restarted-at`
+//! annotation, the `Transport` column's default, and replicas that survive removing
+//! `spec.replicas`. Each test gets a fresh namespace and its own in-process controller.
+
+mod support;
+
+use apiary_server::operator::crd::{MCPServer, Phase, SessionAffinity, Transport};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use support::kube::{apply_manifest, operator_ns, printed_columns, server_manifest, wait_for};
+
+fn phase_is(phase: Phase) -> impl Fn(&MCPServer) -> bool {
+    move |server| server.status.as_ref().and_then(|s| s.phase) == Some(phase)
+}
+
+/// The `UnsupportedFields` condition's status and message.
+fn unsupported(server: &MCPServer) -> Option<(String, String)> {
+    server
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "UnsupportedFields")
+        .map(|c| (c.status.clone(), c.message.clone()))
+}
+
+async fn patch_spec(servers: &Api<MCPServer>, name: &str, spec: serde_json::Value) {
+    servers
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": spec })),
+        )
+        .await
+        .expect("patch the MCPServer");
+}
+
+fn affinity(service: &Service) -> (Option<String>, Option<i32>) {
+    let spec = service.spec.as_ref();
+    (
+        spec.and_then(|s| s.session_affinity.clone()),
+        spec.and_then(|s| s.session_affinity_config.as_ref())
+            .and_then(|c| c.client_ip.as_ref())
+            .and_then(|c| c.timeout_seconds),
+    )
+}
+
+/// Omitted, `sessionAffinity` is ToolHive's default `ClientIP` (filled in by the apiserver),
+/// and the Service follows every change, both ways.
+#[tokio::test]
+async fn session_affinity_is_set_on_the_service() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(&ns.client, &ns.name, &server_manifest("sticky"))
+        .await
+        .expect("apply a server without sessionAffinity");
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let server = servers.get("sticky").await.expect("the server");
+    assert_eq!(
+        server.spec.session_affinity,
+        Some(SessionAffinity::ClientIp),
+        "the CRD defaults it, as ToolHive's does"
+    );
+    let services: Api<Service> = Api::namespaced(ns.client.clone(), &ns.name);
+    let service = wait_for(&services, "mcp-sticky", "the Service", |_| true).await;
+    assert_eq!(affinity(&service), (Some("ClientIP".into()), Some(10_800)));
+
+    patch_spec(&servers, "sticky", json!({"sessionAffinity": "None"})).await;
+    let service = wait_for(&services, "mcp-sticky", "sessionAffinity None", |s| {
+        affinity(s).0.as_deref() == Some("None")
+    })
+    .await;
+    assert_eq!(
+        affinity(&service),
+        (Some("None".into()), None),
+        "the ClientIP timeout goes with it (the apiserver refuses it with None)"
+    );
+
+    patch_spec(&servers, "sticky", json!({"sessionAffinity": "ClientIP"})).await;
+    wait_for(
+        &services,
+        "mcp-sticky",
+        "sessionAffinity ClientIP again",
+        |s| affinity(s) == (Some("ClientIP".into()), Some(10_800)),
+    )
+    .await;
+    let server = wait_for(&servers, "sticky", "its status", phase_is(Phase::Pending)).await;
+    assert_eq!(
+        unsupported(&server).map(|(status, _)| status).as_deref(),
+        Some("False")
+    );
+
+    let refused = apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: odd}\n\
+         spec: {image: ghcr.io/x/y, sessionAffinity: Sticky}",
+    )
+    .await
+    .expect_err("an unknown affinity is refused at admission");
+    assert!(
+        refused.to_string().contains("spec.sessionAffinity"),
+        "{refused}"
+    );
+}
+
+/// ToolHive's own `resourceOverrides` example: its labels and annotations land on the
+/// Deployment, the pod template and the Service; only `env` stays flagged. A key that would
+/// replace one of Apiary's labels fails the server, naming it.
+#[tokio::test]
+async fn resource_overrides_metadata_lands_on_the_children() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        include_str!("fixtures/toolhive/mcp-servers/mcpserver_with_resource_overrides.yaml"),
+    )
+    .await
+    .expect("ToolHive's example is accepted strictly");
+    let name = "github-with-overrides";
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    patch_spec(
+        &servers,
+        name,
+        json!({"resourceOverrides": {"proxyDeployment": {
+            "podTemplateMetadataOverrides": {"labels": {"tier": "mcp"}, "annotations": {"example.com/pod": "yes"}}}}}),
+    )
+    .await;
+
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let deployment = wait_for(&deployments, name, "the pod template overrides", |d| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .is_some_and(|m| m.labels.as_ref().is_some_and(|l| l.contains_key("tier")))
+    })
+    .await;
+    let labels = deployment.labels();
+    assert_eq!(labels["team"], "platform");
+    assert_eq!(labels["environment"], "production");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "apiary");
+    let annotations = deployment.annotations();
+    assert_eq!(
+        annotations["example.com/deployment-annotation"],
+        "custom-deployment-value"
+    );
+    assert_eq!(annotations["monitoring.example.com/scrape"], "true");
+    let pod = deployment
+        .spec
+        .and_then(|s| s.template.metadata)
+        .expect("pod metadata");
+    let pod_labels = pod.labels.expect("pod labels");
+    assert_eq!(pod_labels["tier"], "mcp");
+    assert_eq!(pod_labels["app.kubernetes.io/instance"], name);
+    assert!(
+        !pod_labels.contains_key("team"),
+        "Deployment labels stay there"
+    );
+    assert_eq!(
+        pod.annotations.expect("pod annotations")["example.com/pod"],
+        "yes"
+    );
+
+    let services: Api<Service> = Api::namespaced(ns.client.clone(), &ns.name);
+    let service = wait_for(&services, &format!("mcp-{name}"), "the Service", |_| true).await;
+    assert_eq!(
+        service.labels()["example.com/service-label"],
+        "custom-service-label"
+    );
+    assert_eq!(
+        service.annotations()["external-dns.alpha.kubernetes.io/hostname"],
+        "github-mcp.example.com"
+    );
+    assert_eq!(
+        service
+            .spec
+            .and_then(|s| s.selector)
+            .expect("selector")
+            .len(),
+        2,
+        "the Service still selects by Apiary's labels only"
+    );
+
+    let server = wait_for(&servers, name, "UnsupportedFields=True", |s| {
+        unsupported(s).is_some_and(|(status, _)| status == "True")
+    })
+    .await;
+    let (_, message) = unsupported(&server).expect("the condition");
+    assert!(
+        message.starts_with("Ignored by Apiary: spec.resourceOverrides.proxyDeployment.env ("),
+        "{message}"
+    );
+    assert!(!message.contains("proxyService"), "{message}");
+
+    // Removing an override removes it from the child.
+    patch_spec(
+        &servers,
+        name,
+        json!({"resourceOverrides": {"proxyService": null}}),
+    )
+    .await;
+    wait_for(
+        &services,
+        &format!("mcp-{name}"),
+        "the Service override gone",
+        |s| {
+            !s.labels().contains_key("example.com/service-label")
+                && !s
+                    .annotations()
+                    .contains_key("external-dns.alpha.kubernetes.io/hostname")
+        },
+    )
+    .await;
+
+    // Apiary's own label cannot be overridden.
+    patch_spec(
+        &servers,
+        name,
+        json!({"resourceOverrides": {"proxyDeployment": {"labels": {"app.kubernetes.io/instance": "other"}}}}),
+    )
+    .await;
+    let server = wait_for(&servers, name, "phase Failed", phase_is(Phase::Failed)).await;
+    let message = server.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "spec.resourceOverrides.proxyDeployment.labels[app.kubernetes.io/instance]: "
+        ),
+        "{message}"
+    );
+    let deployment = deployments.get(name).await.expect("the Deployment");
+    assert_eq!(deployment.labels()["app.kubernetes.io/instance"], name);
+}
+
+/// A new `mcpserver.toolhive.stacklok.dev/restarted-at` value on the MCPServer changes the pod
+/// template, which rolls the Deployment; the annotation is no longer flagged.
+#[tokio::test]
+async fn the_restarted_at_annotation_rolls_the_deployment() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(&ns.client, &ns.name, &server_manifest("roll"))
+        .await
+        .expect("apply a server");
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let first = wait_for(&deployments, "roll", "the Deployment", |_| true).await;
+    let restarted_at = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| {
+                a.get("mcpserver.toolhive.stacklok.dev/restarted-at")
+                    .cloned()
+            })
+    };
+    assert_eq!(restarted_at(&first), None);
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let mut generation = first.metadata.generation;
+    for stamp in ["2026-12-04T10:00:00Z", "2026-12-04T11:00:00Z"] {
+        servers
+            .patch(
+                "roll",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {
+                    "mcpserver.toolhive.stacklok.dev/restarted-at": stamp}}})),
+            )
+            .await
+            .expect("annotate the MCPServer, as `kubectl annotate` would");
+        let deployment = wait_for(&deployments, "roll", "the new pod annotation", |d| {
+            restarted_at(d).as_deref() == Some(stamp)
+        })
+        .await;
+        assert!(
+            deployment.metadata.generation > generation,
+            "a new pod template: the Deployment controller rolls the pods"
+        );
+        generation = deployment.metadata.generation;
+    }
+    let server = wait_for(&servers, "roll", "its status", |s| {
+        s.status.as_ref().and_then(|s| s.observed_generation) == s.metadata.generation
+            && unsupported(s).is_some()
+    })
+    .await;
+    assert_eq!(
+        unsupported(&server).map(|(status, _)| status).as_deref(),
+        Some("False"),
+        "restarted-at is honoured"
+    );
+}
+
+/// `transport` omitted is `stdio`: the CRD fills it in, so `kubectl get` shows it.
+#[tokio::test]
+async fn the_transport_column_shows_the_default() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: plain}\n\
+         spec: {image: ghcr.io/example/plain:1.0}",
+    )
+    .await
+    .expect("apply a server without transport");
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let server = servers.get("plain").await.expect("the server");
+    assert_eq!(server.spec.transport, Some(Transport::Stdio));
+    let columns = printed_columns(&ns.client, &ns.name, "plain").await;
+    assert_eq!(columns["Transport"], "stdio", "{columns:?}");
+}
+
+/// Removing `spec.replicas` leaves the count where it was (it does not fall back to 1), and a
+/// later manual scale survives the reconciles that follow.
+#[tokio::test]
+async fn removing_spec_replicas_keeps_the_replica_count() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        &format!("{}  replicas: 3\n", server_manifest("scaled")),
+    )
+    .await
+    .expect("apply a server with 3 replicas");
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let replicas = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas);
+    wait_for(&deployments, "scaled", "3 replicas", |d| {
+        replicas(d) == Some(3)
+    })
+    .await;
+
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    // The manifest's owner removes the field, as `kubectl apply` of a manifest without it would.
+    apply_manifest(&ns.client, &ns.name, &server_manifest("scaled"))
+        .await
+        .expect("apply the server without replicas");
+    assert_eq!(
+        servers.get("scaled").await.expect("server").spec.replicas,
+        None
+    );
+    let apiary_owns_replicas = |d: &Deployment| {
+        d.managed_fields().iter().any(|entry| {
+            entry.manager.as_deref() == Some("apiary")
+                && entry
+                    .fields_v1
+                    .as_ref()
+                    .is_some_and(|f| f.0.pointer("/f:spec/f:replicas").is_some())
+        })
+    };
+    let deployment = wait_for(&deployments, "scaled", "Apiary to release replicas", |d| {
+        !apiary_owns_replicas(d)
+    })
+    .await;
+    assert_eq!(replicas(&deployment), Some(3), "not scaled down");
+
+    // A manual scale now survives a reconcile: the NetworkPolicy is applied after the
+    // Deployment, so once it is back, that pass has applied the Deployment again.
+    deployments
+        .patch_scale(
+            "scaled",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .expect("scale by hand");
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policy = wait_for(&policies, "scaled", "the NetworkPolicy", |_| true).await;
+    policies
+        .delete("scaled", &DeleteParams::default())
+        .await
+        .expect("delete the NetworkPolicy");
+    wait_for(
+        &policies,
+        "scaled",
+        "the NetworkPolicy to be recreated",
+        |p| p.uid() != policy.uid(),
+    )
+    .await;
+    let deployment = deployments.get("scaled").await.expect("the Deployment");
+    assert_eq!(replicas(&deployment), Some(5), "the manual scale survives");
+}
