@@ -166,6 +166,64 @@ async fn signing_in_rotates_the_session_and_signing_out_ends_it_at_the_provider(
     }
 }
 
+/// `url` without query parameter `name`.
+fn without_param(url: &str, name: &str) -> String {
+    let mut url = Url::parse(url).expect("URL");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.into()
+}
+
+#[tokio::test]
+async fn signing_out_sends_the_id_token_so_the_provider_ends_its_session_without_asking() {
+    for (_db, app) in apps(false).await {
+        let browser = Client::signed_in(&app, "carol").await;
+        let logout = browser
+            .http
+            .post(format!("{}/auth/logout", app.url))
+            .header(ORIGIN, &app.url)
+            .send()
+            .await
+            .expect("POST logout");
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+        let end_session = location(&logout);
+        let hint = param(&end_session, "id_token_hint").expect("an id_token_hint");
+        assert_eq!(
+            hint.split('.').count(),
+            3,
+            "the hint is the ID token: {hint}"
+        );
+
+        // Without the hint the provider asks, and a person who walks away stays signed in.
+        let asked = browser
+            .provider
+            .sign_out_unattended(&without_param(&end_session, "id_token_hint"))
+            .await
+            .expect_err("without id_token_hint the provider asks first");
+        assert!(asked.body.contains("Do you want to sign out"), "{asked:?}");
+
+        let back = browser
+            .provider
+            .sign_out_unattended(&end_session)
+            .await
+            .unwrap_or_else(|page| panic!("the provider asked despite the hint: {page:?}"));
+        assert!(back.starts_with(&format!("{}/", app.url)), "{back}");
+        let authorize = browser.start_sign_in().await;
+        let login_page = browser
+            .provider
+            .attempt_sign_in(&authorize, "carol", "wrong")
+            .await;
+        assert!(
+            login_page.is_err(),
+            "the provider's session ended: the next visit asks for the password again"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_tampered_state_is_refused() {
     for (_db, app) in apps(false).await {

@@ -88,6 +88,40 @@ pub struct PendingLogin {
     pub return_to: String,
 }
 
+/// A finished sign-in: who it is, and what the session keeps to end or renew it.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    /// The verified identity.
+    pub identity: VerifiedIdentity,
+    /// What the session keeps about the provider's side of this sign-in.
+    pub record: SignInRecord,
+}
+
+/// The provider's side of a sign-in, kept in the server-side session data (never in the
+/// cookie, never logged): the ID token for `id_token_hint` at sign-out, `sub` and `sid` for
+/// back-channel logout, and when it started.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SignInRecord {
+    /// The raw ID token.
+    pub id_token: String,
+    /// The provider's `sub`.
+    pub sub: String,
+    /// The provider's session id (`sid`), when the ID token carries one.
+    pub sid: Option<String>,
+    /// When the person signed in, Unix seconds.
+    pub signed_in_at: i64,
+}
+
+impl std::fmt::Debug for SignInRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInRecord")
+            .field("sub", &self.sub)
+            .field("sid", &self.sid)
+            .field("signed_in_at", &self.signed_in_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The verified identity from an ID token.
 #[derive(Clone, Debug)]
 pub struct VerifiedIdentity {
@@ -253,7 +287,7 @@ impl OidcProvider {
         &self,
         code: String,
         pending: &PendingLogin,
-    ) -> Result<VerifiedIdentity, OidcError> {
+    ) -> Result<SignedIn, OidcError> {
         let discovered = self.discovered().await?;
         let http = super::http::adapter(&self.http);
         let response = discovered
@@ -281,25 +315,52 @@ impl OidcProvider {
             .or(username)
             .or_else(|| email.clone())
             .unwrap_or_else(|| claims.subject().as_str().to_owned());
-        Ok(VerifiedIdentity {
-            subject: format!("{}#{}", claims.issuer().as_str(), claims.subject().as_str()),
-            name,
-            email,
-            groups,
+        let sid = claims
+            .additional_claims()
+            .0
+            .get("sid")
+            .and_then(|v| v.as_str())
+            .map(String::from);
+        let record = SignInRecord {
+            id_token: id_token.to_string(),
+            sub: claims.subject().as_str().to_owned(),
+            sid,
+            signed_in_at: unix_now(),
+        };
+        Ok(SignedIn {
+            identity: VerifiedIdentity {
+                subject: format!("{}#{}", claims.issuer().as_str(), claims.subject().as_str()),
+                name,
+                email,
+                groups,
+            },
+            record,
         })
     }
 
     /// Where to send the browser to end the provider's session too, when the provider offers
-    /// RP-initiated logout; it sends the browser back to the site's root.
-    pub async fn logout_url(&self) -> Option<String> {
+    /// RP-initiated logout; it sends the browser back to the site's root. With the session's
+    /// ID token as `id_token_hint`, providers end their session without asking.
+    pub async fn logout_url(&self, id_token_hint: Option<&str>) -> Option<String> {
         let discovered = self.discovered().await.ok()?;
         let endpoint = discovered.end_session.clone()?;
-        let url = LogoutRequest::from(endpoint)
+        let mut url = LogoutRequest::from(endpoint)
             .set_client_id(ClientId::new(self.settings.client_id.clone()))
             .set_post_logout_redirect_uri(self.post_logout.clone())
             .http_get_url();
+        if let Some(hint) = id_token_hint {
+            url.query_pairs_mut().append_pair("id_token_hint", hint);
+        }
         Some(url.to_string())
     }
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 /// The string values of `claim`: a list of strings, or one string.

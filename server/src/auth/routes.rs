@@ -10,12 +10,14 @@ use tower_sessions::Session;
 
 use apiary_app::access::Viewer;
 
-use super::oidc::PendingLogin;
+use super::oidc::{PendingLogin, SignInRecord};
 use super::Auth;
 use crate::web::AppState;
 
 /// Session key of the signed-in person.
 pub(super) const VIEWER_KEY: &str = "viewer";
+/// Session key of the provider's side of the sign-in ([`SignInRecord`]).
+pub(super) const SIGN_IN_KEY: &str = "sign_in";
 /// Session key of a sign-in in progress.
 const PENDING_KEY: &str = "pending_login";
 
@@ -109,19 +111,22 @@ async fn callback(
             "The identity provider sent no code.",
         );
     };
-    let identity = match auth.provider.finish(code, &pending).await {
-        Ok(identity) => identity,
+    let signed_in = match auth.provider.finish(code, &pending).await {
+        Ok(signed_in) => signed_in,
         Err(error) => {
             tracing::warn!(%error, "sign-in refused");
             return refused(StatusCode::UNAUTHORIZED, &error.to_string());
         }
     };
-    let viewer = auth.viewer_for(identity);
+    let viewer = auth.viewer_for(signed_in.identity);
     tracing::info!(subject = %viewer.subject, roles = ?viewer.roles, "signed in");
     if let Err(error) = session.cycle_id().await {
         return session_failed(error);
     }
     if let Err(error) = session.insert(VIEWER_KEY, &viewer).await {
+        return session_failed(error);
+    }
+    if let Err(error) = session.insert(SIGN_IN_KEY, &signed_in.record).await {
         return session_failed(error);
     }
     Redirect::to(&pending.return_to).into_response()
@@ -132,12 +137,17 @@ async fn logout(State(auth): State<Option<Auth>>, session: Option<Extension<Sess
     let (Some(auth), Some(Extension(session))) = (auth, session) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let record = match session.get::<SignInRecord>(SIGN_IN_KEY).await {
+        Ok(record) => record,
+        Err(error) => return session_failed(error),
+    };
     if let Err(error) = session.flush().await {
         return session_failed(error);
     }
+    let hint = record.as_ref().map(|r| r.id_token.as_str());
     let target = auth
         .provider
-        .logout_url()
+        .logout_url(hint)
         .await
         .unwrap_or_else(|| "/".into());
     Redirect::to(&target).into_response()

@@ -69,7 +69,9 @@ pub async fn start_configured(
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     let callback = format!("{url}/auth/callback");
     let home = format!("{url}/");
-    let provider = oidc::start_with(&[&callback], &[&home], options).await?;
+    let backchannel = format!("{url}/auth/backchannel-logout");
+    let backchannel = options.backchannel_logout.then_some(backchannel.as_str());
+    let provider = oidc::start_full(&[&callback], &[&home], backchannel, options).await?;
     let mut settings = super::settings();
     settings.public_url = Some(url.clone());
     let oidc = oidc_settings(&provider.issuer);
