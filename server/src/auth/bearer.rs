@@ -48,7 +48,9 @@ struct AccessClaims {
     iss: String,
     sub: Option<String>,
     client_id: Option<String>,
+    azp: Option<String>,
     name: Option<String>,
+    preferred_username: Option<String>,
     email: Option<String>,
     #[serde(flatten)]
     other: serde_json::Map<String, serde_json::Value>,
@@ -103,9 +105,17 @@ impl BearerVerifier {
         let claims = decode::<AccessClaims>(token, &key, &validation)
             .map_err(|e| BearerError::Invalid(format!("the token was refused: {e}")))?
             .claims;
-        let who = claims.sub.or(claims.client_id).ok_or_else(|| {
+        let client = claims.client_id.or(claims.azp);
+        let who = claims.sub.or_else(|| client.clone()).ok_or_else(|| {
             BearerError::Invalid("the token has neither sub nor client_id".into())
         })?;
+        // A person's name as for sign-in; a machine client's id.
+        let name = claims
+            .name
+            .or(claims.preferred_username)
+            .or_else(|| claims.email.clone())
+            .or(client)
+            .unwrap_or_else(|| who.clone());
         let groups = match claims.other.get(&settings.roles_claim) {
             Some(serde_json::Value::Array(values)) => values
                 .iter()
@@ -116,7 +126,7 @@ impl BearerVerifier {
         };
         Ok(VerifiedIdentity {
             subject: format!("{}#{who}", claims.iss),
-            name: claims.name.unwrap_or_else(|| who.clone()),
+            name,
             email: claims.email,
             groups,
         })
