@@ -283,6 +283,25 @@ async fn a_person_without_an_apiary_group_is_told_so() {
         let text = page.text().await.expect("body");
         assert!(text.contains("Nora Nobody"), "{text}");
         assert!(text.contains("none of your groups"), "{text}");
+        assert!(
+            text.contains(r#"<form method="post" action="/auth/logout">"#)
+                && !text.contains("/auth/login"),
+            "the page offers to sign out, not to sign in again: {text}"
+        );
+        let logout = browser
+            .http
+            .post(format!("{}/auth/logout", app.url))
+            .header(ORIGIN, &app.url)
+            .send()
+            .await
+            .expect("POST logout");
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+        assert!(
+            location(&logout).starts_with(&app.provider.issuer),
+            "on to the provider's sign-out"
+        );
+        let again = browser.page("/").await;
+        assert!(location(&again).contains("/auth/login"), "signed out");
     }
 }
 

@@ -180,8 +180,28 @@ fn session_failed(error: tower_sessions::session::Error) -> Response {
     )
 }
 
-/// A small standalone HTML page for sign-in outcomes, outside the console.
+/// A small standalone HTML page for sign-in outcomes, outside the console, that offers to sign in.
 pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    standalone(
+        status,
+        title,
+        message,
+        "<p><a href=\"/auth/login\">Sign in</a></p>",
+    )
+}
+
+/// Like [`page`], for someone signed in: it offers to sign out (the same POST form as the
+/// console's, under the same cross-site checks), so they can sign in as someone else.
+pub(super) fn signed_in_page(status: StatusCode, title: &str, message: &str) -> Response {
+    standalone(
+        status,
+        title,
+        message,
+        "<form method=\"post\" action=\"/auth/logout\"><button type=\"submit\">Sign out</button></form>",
+    )
+}
+
+fn standalone(status: StatusCode, title: &str, message: &str, action: &str) -> Response {
     let title = html_escape::encode_text(title);
     let message = html_escape::encode_text(message);
     let body = format!(
@@ -189,8 +209,7 @@ pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · Apiary</title></head>\
          <body>\
-         <h1>{title}</h1><p role=\"alert\">{message}</p>\
-         <p><a href=\"/auth/login\">Sign in</a></p></body></html>"
+         <h1>{title}</h1><p role=\"alert\">{message}</p>{action}</body></html>"
     );
     (status, Html(body)).into_response()
 }
