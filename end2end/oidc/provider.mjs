@@ -230,6 +230,12 @@ function configuration() {
     // Scope-requested claims go into the ID token too, not only to userinfo.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // The relying parties under test listen on loopback, which oidc-provider's SSRF guard for
+    // outgoing requests (back-channel logout) refuses: a test provider may reach them.
+    fetch: (url, options) => {
+      const { dispatcher: _ssrfGuard, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     // Like Keycloak: a refresh token with every code exchange for a client allowed to refresh.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: {
@@ -392,6 +398,9 @@ async function main() {
   const issuer = `http://${host}:${server.address().port}`;
 
   const provider = new Provider(issuer, configuration());
+  provider.on('backchannel.error', (_ctx, err, client) => {
+    process.stderr.write(`provider.mjs: back-channel logout to ${client.clientId} failed: ${err?.message ?? err} ${err?.cause?.message ?? ""}\n`);
+  });
   provider.use(admin());
   provider.use(interactions(provider));
   if (opts.tokenDelayMs > 0) {

@@ -4,8 +4,12 @@
 
 mod support;
 
+use std::time::Duration;
+
 use reqwest::header::{ACCEPT, ORIGIN, SET_COOKIE};
 use reqwest::{StatusCode, Url};
+use serde_json::json;
+use support::oidc::Options;
 use support::signed_in::{self, location, Client, SignedInApp};
 
 async fn apps(expired_tokens: bool) -> Vec<(support::TestDb, SignedInApp)> {
@@ -340,4 +344,133 @@ async fn session_cookies_are_secure_behind_an_https_public_url() {
         .expect("text");
     assert!(cookie.contains("Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
+}
+
+/// Apiary over `db` whose provider uses opaque subjects and knows Apiary's back-channel
+/// logout endpoint, with the sign-in settings adjusted by `oidc`.
+async fn app_with(
+    db: &support::TestDb,
+    oidc: impl FnOnce(&mut apiary_server::auth::OidcSettings),
+) -> Option<SignedInApp> {
+    let options = Options {
+        opaque_subjects: true,
+        backchannel_logout: true,
+        ..Options::default()
+    };
+    signed_in::start_configured(
+        db,
+        options,
+        |settings| oidc(settings.oidc.as_mut().expect("sign-in settings")),
+        |state| state,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_back_channel_logout_ends_that_persons_apiary_sessions_at_once() {
+    for db in support::all_backends().await {
+        let Some(app) = app_with(&db, |_| {}).await else {
+            return;
+        };
+        let carol = Client::signed_in(&app, "carol").await;
+        let adam = Client::signed_in(&app, "adam").await;
+        assert!(carol.is_signed_in().await && adam.is_signed_in().await);
+
+        // Carol signs out at the provider itself (another application's sign-out button):
+        // the provider tells Apiary over the back channel.
+        carol
+            .provider
+            .sign_out(&format!("{}/session/end", app.provider.issuer))
+            .await;
+        assert!(
+            !carol.is_signed_in().await,
+            "Carol's Apiary session ended with her provider session"
+        );
+        assert!(adam.is_signed_in().await, "Adam's session is untouched");
+
+        let forged = reqwest::Client::new()
+            .post(format!("{}/auth/backchannel-logout", app.url))
+            .form(&[("logout_token", "eyJhbGciOiJub25lIn0.e30.")])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+        let answer: serde_json::Value = forged.json().await.expect("JSON");
+        assert_eq!(answer["error"], "invalid_request", "{answer}");
+        assert!(adam.is_signed_in().await, "a forged token ends nothing");
+    }
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_maximum_age_however_active() {
+    let db = support::sqlite().await;
+    let Some(app) = app_with(&db, |oidc| {
+        oidc.session_max_age = Duration::from_secs(2);
+    })
+    .await
+    else {
+        return;
+    };
+    let carol = Client::signed_in(&app, "carol").await;
+    assert!(carol.is_signed_in().await);
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let page = carol.page("/").await;
+    assert!(
+        location(&page).contains("/auth/login"),
+        "past its maximum age the session is over: sign in again"
+    );
+    let (status, _) = carol
+        .call("GET", "/api/v1/audit/export?format=jsonl", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn roles_are_read_again_so_a_removed_group_or_a_disabled_user_takes_effect() {
+    let db = support::sqlite().await;
+    let Some(app) = app_with(&db, |oidc| {
+        oidc.session_recheck = Duration::from_secs(1);
+    })
+    .await
+    else {
+        return;
+    };
+    let carol = Client::signed_in(&app, "carol").await;
+    assert_eq!(carol.page("/").await.status(), StatusCode::OK);
+
+    app.provider
+        .change_user("carol", json!({ "groups": [] }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let page = carol.page("/").await;
+    assert_eq!(
+        page.status(),
+        StatusCode::FORBIDDEN,
+        "the consumer group is gone"
+    );
+    assert!(page
+        .text()
+        .await
+        .expect("body")
+        .contains("No access to Apiary"));
+
+    app.provider
+        .change_user("carol", json!({ "groups": ["apiary-consumers"] }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        carol.page("/").await.status(),
+        StatusCode::OK,
+        "and back once the group is back"
+    );
+
+    app.provider
+        .change_user("carol", json!({ "disabled": true }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let page = carol.page("/").await;
+    assert!(
+        location(&page).contains("/auth/login"),
+        "a disabled user's refresh fails and the session ends"
+    );
 }

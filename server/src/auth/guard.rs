@@ -12,7 +12,7 @@ use tower_sessions::Session;
 
 use apiary_app::access::{Action, Viewer};
 
-use super::routes::{page, signed_in_page, VIEWER_KEY};
+use super::routes::{page, signed_in_page};
 use super::Auth;
 
 /// Paths anyone may reach: probes, metrics, the API description, static files, sign-in and
@@ -72,7 +72,7 @@ pub async fn require_sign_in(
         };
     }
     let viewer = match request.extensions().get::<Session>() {
-        Some(session) => match session.get::<Viewer>(VIEWER_KEY).await {
+        Some(session) => match super::lifetime::current(&auth, session).await {
             Ok(viewer) => viewer,
             Err(error) => {
                 tracing::error!(%error, "cannot read the session");
