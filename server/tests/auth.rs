@@ -398,6 +398,33 @@ async fn a_back_channel_logout_ends_that_persons_apiary_sessions_at_once() {
         let answer: serde_json::Value = forged.json().await.expect("JSON");
         assert_eq!(answer["error"], "invalid_request", "{answer}");
         assert!(adam.is_signed_in().await, "a forged token ends nothing");
+
+        // A genuine, well-signed ID token of Adam's is not a logout token either (no
+        // back-channel logout event, and a nonce).
+        let adam_elsewhere = Client::signed_in(&app, "adam").await;
+        let logout = adam_elsewhere
+            .http
+            .post(format!("{}/auth/logout", app.url))
+            .header(ORIGIN, &app.url)
+            .send()
+            .await
+            .expect("POST logout");
+        let id_token = param(&location(&logout), "id_token_hint").expect("an ID token");
+        let replayed = reqwest::Client::new()
+            .post(format!("{}/auth/backchannel-logout", app.url))
+            .form(&[("logout_token", id_token.as_str())])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+        let answer: serde_json::Value = replayed.json().await.expect("JSON");
+        assert!(
+            answer["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains("backchannel-logout")),
+            "{answer}"
+        );
+        assert!(adam.is_signed_in().await, "an ID token ends no session");
     }
 }
 
@@ -405,7 +432,7 @@ async fn a_back_channel_logout_ends_that_persons_apiary_sessions_at_once() {
 async fn a_session_ends_at_its_maximum_age_however_active() {
     let db = support::sqlite().await;
     let Some(app) = app_with(&db, |oidc| {
-        oidc.session_max_age = Duration::from_secs(2);
+        oidc.session_max_age = Duration::from_secs(3);
     })
     .await
     else {
@@ -413,6 +440,8 @@ async fn a_session_ends_at_its_maximum_age_however_active() {
     };
     let carol = Client::signed_in(&app, "carol").await;
     assert!(carol.is_signed_in().await);
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(carol.is_signed_in().await, "still within its maximum age");
     tokio::time::sleep(Duration::from_millis(2_200)).await;
     let page = carol.page("/").await;
     assert!(
