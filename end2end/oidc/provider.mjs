@@ -3,18 +3,29 @@
 //
 //   node provider.mjs [--port N] [--redirect-uri URL]... [--post-logout-redirect-uri URL]...
 //                     [--id-token-ttl SECONDS] [--access-token-ttl SECONDS]
-//                     [--token-delay-ms MS] [--exit-on-stdin-close]
+//                     [--token-delay-ms MS] [--backchannel-logout-uri URL] [--opaque-subjects]
+//                     [--exit-on-stdin-close]
 //
 // Listens on 127.0.0.1 over plain http; once ready it prints one JSON line to stdout,
-// {"issuer":"http://127.0.0.1:PORT"}, and nothing else there. SIGTERM/SIGINT stop it; with
+// {"issuer":"http://127.0.0.1:PORT","adminToken":"…"}, and nothing else there. SIGTERM/SIGINT stop it; with
 // --exit-on-stdin-close it also stops when its parent closes (or loses) the stdin pipe, so a
 // crashed test run leaves no provider behind.
 //
 // Clients `apiary` and `other-app` (client_secret_basic, authorization code with PKCE S256),
 // machine clients `robot`, `robot-nobody` and `robot-search` (client credentials; JWT access
 // tokens for the `resource` they ask for, with the client's groups), and the test users below. Signing keys and cookie keys are fresh on every start.
+//
+// Like Keycloak, `apiary` gets a refresh token with every code exchange (no `offline_access`
+// needed), and sign-out asks "Do you want to sign out?" unless the request carries a valid
+// `id_token_hint`. With --backchannel-logout-uri, ending a provider session POSTs a
+// `logout_token` (with `sid`) there for `apiary`. With --opaque-subjects, `sub` is a random id
+// per user and start, as Keycloak's user ids are, instead of the username.
+//
+// Test-only administration, with the `adminToken` of the ready line as a bearer token:
+//   PUT /test-admin/users/USERNAME  {"groups": [...], "disabled": true|false}  (either field)
+// changes a user's groups or disables them (a disabled user's refresh tokens stop working).
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import process from 'node:process';
 
@@ -27,6 +38,8 @@ process.on('SIGTERM', () => stop());
 process.on('SIGINT', () => stop());
 const opts = parseArgs(process.argv.slice(2));
 const { default: Provider, errors } = await import('oidc-provider');
+/** The bearer token of the test-only admin endpoint. */
+const adminToken = randomBytes(24).toString('base64url');
 
 /** The test users: id (= username = `sub`), password, display name and groups. */
 const USERS = [
@@ -37,6 +50,10 @@ const USERS = [
   { username: 'adam', password: 'adam-pw', name: 'Adam Admin', groups: ['apiary-admins'] },
   { username: 'nora', password: 'nora-pw', name: 'Nora Nobody', groups: [] },
 ];
+for (const user of USERS) {
+  user.sub = opts.opaqueSubjects ? randomUUID() : user.username;
+  user.disabled = false;
+}
 
 /** The registered clients: id and secret; both share the redirect URIs from the command line. */
 const CLIENTS = [
@@ -53,11 +70,12 @@ const MACHINES = [
 
 /** Parses the command line; exits with a usage message on anything unknown. */
 function parseArgs(argv) {
-  const opts = { port: 0, redirectUris: [], postLogoutRedirectUris: [], idTokenTtl: 3600, accessTokenTtl: 3600, tokenDelayMs: 0, exitOnStdinClose: false };
+  const opts = { port: 0, redirectUris: [], postLogoutRedirectUris: [], idTokenTtl: 3600, accessTokenTtl: 3600, tokenDelayMs: 0, exitOnStdinClose: false, backchannelLogoutUri: undefined, opaqueSubjects: false };
   const usage = (why) => {
     process.stderr.write(`provider.mjs: ${why}\n`
       + 'usage: provider.mjs [--port N] [--redirect-uri URL]... [--post-logout-redirect-uri URL]... '
-      + '[--id-token-ttl SECONDS] [--access-token-ttl SECONDS] [--token-delay-ms MS] [--exit-on-stdin-close]\n');
+      + '[--id-token-ttl SECONDS] [--access-token-ttl SECONDS] [--token-delay-ms MS] '
+      + '[--backchannel-logout-uri URL] [--opaque-subjects] [--exit-on-stdin-close]\n');
     process.exit(2);
   };
   const number = (flag, value) => {
@@ -79,6 +97,8 @@ function parseArgs(argv) {
       case '--id-token-ttl': opts.idTokenTtl = number(flag, value()); break;
       case '--access-token-ttl': opts.accessTokenTtl = number(flag, value()); break;
       case '--token-delay-ms': opts.tokenDelayMs = number(flag, value()); break;
+      case '--backchannel-logout-uri': opts.backchannelLogoutUri = value(); break;
+      case '--opaque-subjects': opts.opaqueSubjects = true; break;
       case '--exit-on-stdin-close': opts.exitOnStdinClose = true; break;
       default: usage(`unknown argument ${flag}`);
     }
@@ -156,6 +176,9 @@ function configuration() {
       redirect_uris: opts.redirectUris,
       post_logout_redirect_uris: opts.postLogoutRedirectUris,
       id_token_signed_response_alg: 'RS256',
+      ...(id === 'apiary' && opts.backchannelLogoutUri
+        ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true }
+        : {}),
     })).concat(MACHINES.map(({ id, secret }) => ({
       client_id: id,
       client_secret: secret,
@@ -174,13 +197,13 @@ function configuration() {
       names: { session: 'op_session', interaction: 'op_interaction', resume: 'op_interaction_resume' },
     },
     async findAccount(_ctx, sub) {
-      const user = USERS.find((u) => u.username === sub);
-      if (!user) return undefined;
+      const user = USERS.find((u) => u.sub === sub);
+      if (!user || user.disabled) return undefined;
       return {
-        accountId: user.username,
+        accountId: user.sub,
         async claims() {
           return {
-            sub: user.username,
+            sub: user.sub,
             name: user.name,
             preferred_username: user.username,
             email: `${user.username}@apiary.test`,
@@ -201,12 +224,20 @@ function configuration() {
     async extraTokenClaims(_ctx, token) {
       const machine = MACHINES.find((m) => m.id === token.clientId && !token.accountId);
       if (machine) return { groups: machine.groups };
-      const user = USERS.find((u) => u.username === token.accountId);
+      const user = USERS.find((u) => u.sub === token.accountId);
       return user ? { groups: user.groups, name: user.name } : undefined;
     },
     // Scope-requested claims go into the ID token too, not only to userinfo.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // The relying parties under test listen on loopback, which oidc-provider's SSRF guard for
+    // outgoing requests (back-channel logout) refuses: a test provider may reach them.
+    fetch: (url, options) => {
+      const { dispatcher: _ssrfGuard, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
+    // Like Keycloak: a refresh token with every code exchange for a client allowed to refresh.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -234,6 +265,7 @@ function configuration() {
         logoutSource,
         postLogoutSuccessSource,
       },
+      backchannelLogout: { enabled: Boolean(opts.backchannelLogoutUri) },
     },
     ttl: {
       AccessToken: 3600,
@@ -253,17 +285,24 @@ function configuration() {
 }
 
 /**
- * The RP-initiated logout confirmation: a plain form that a script submits at once; without
- * JavaScript the user presses "Sign out".
+ * The RP-initiated logout page. With a valid `id_token_hint` (the provider checked it before
+ * this runs) the form is submitted at once by a script (`data-auto-submit`; without JavaScript
+ * the user presses "Sign out"). Without one, like Keycloak, it asks and waits for the person.
  */
 async function logoutSource(ctx, form) {
   const withButton = form.replace('</form>',
     '<input type="hidden" name="logout" value="yes"><button type="submit">Sign out</button></form>');
   ctx.type = 'html';
-  ctx.body = page('Sign out', `
-<p>Signing you out of the test provider.</p>
+  if (ctx.oidc.entities.IdTokenHint) {
+    ctx.body = page('Sign out', `
+<p data-auto-submit>Signing you out of the test provider.</p>
 ${withButton}
 <script>document.getElementById('op.logoutForm').submit();</script>`);
+  } else {
+    ctx.body = page('Sign out', `
+<p>Do you want to sign out of the test provider?</p>
+${withButton}`);
+  }
 }
 
 /** Shown after a logout without a post_logout_redirect_uri. */
@@ -300,7 +339,7 @@ function interactions(provider) {
         ctx.body = loginPage(uid, params.client_id, { error: 'Wrong username or password.', username });
         return undefined;
       }
-      return provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: user.username } }, {
+      return provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: user.sub } }, {
         mergeWithLastSubmission: false,
       });
     }
@@ -322,6 +361,32 @@ function interactions(provider) {
   };
 }
 
+/**
+ * The test-only admin endpoint: `PUT /test-admin/users/USERNAME` with the admin token changes
+ * the user's `groups` and/or `disabled`.
+ */
+function admin() {
+  return async (ctx, next) => {
+    const match = /^\/test-admin\/users\/([^/]+)$/.exec(ctx.path);
+    if (!match) return next();
+    if (ctx.get('authorization') !== `Bearer ${adminToken}`) ctx.throw(401, 'admin token required');
+    if (ctx.method !== 'PUT') ctx.throw(405, 'PUT only');
+    const user = USERS.find((u) => u.username === decodeURIComponent(match[1]));
+    if (!user) ctx.throw(404, 'no such user');
+    let text = '';
+    for await (const chunk of ctx.req) text += chunk;
+    const change = JSON.parse(text || '{}');
+    if (change.groups !== undefined) {
+      if (!Array.isArray(change.groups) || !change.groups.every((g) => typeof g === 'string')) ctx.throw(400, 'groups must be a list of strings');
+      user.groups = change.groups;
+    }
+    if (change.disabled !== undefined) user.disabled = Boolean(change.disabled);
+    ctx.type = 'json';
+    ctx.body = { username: user.username, sub: user.sub, groups: user.groups, disabled: user.disabled };
+    return undefined;
+  };
+}
+
 /** Binds the port first (the issuer carries it), then builds the provider around the server. */
 async function main() {
   let handler = (_req, res) => { res.statusCode = 503; res.end(); };
@@ -333,6 +398,10 @@ async function main() {
   const issuer = `http://${host}:${server.address().port}`;
 
   const provider = new Provider(issuer, configuration());
+  provider.on('backchannel.error', (_ctx, err, client) => {
+    process.stderr.write(`provider.mjs: back-channel logout to ${client.clientId} failed: ${err?.message ?? err} ${err?.cause?.message ?? ""}\n`);
+  });
+  provider.use(admin());
   provider.use(interactions(provider));
   if (opts.tokenDelayMs > 0) {
     // A slow network between provider and client: with a short --id-token-ttl, the ID token
@@ -354,7 +423,7 @@ async function main() {
     process.stdin.resume();
   }
 
-  process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+  process.stdout.write(`${JSON.stringify({ issuer, adminToken })}\n`);
 }
 
 main().catch((err) => {

@@ -82,13 +82,14 @@ impl ServerStore {
 
     /// Creates or replaces `namespace/name`, recording an audit event and a revision in the
     /// same transaction. Returns true when the server was created.
-    pub async fn register(
+    pub async fn register<'a>(
         &self,
         namespace: &str,
         name: &str,
         registration: &ServerRegistration,
-        actor: &str,
+        actor: impl Into<crate::audit::Actor<'a>>,
     ) -> Result<bool, RegisterError> {
+        let actor = actor.into();
         let mut tx = self.db.begin_write().await?;
         let created =
             write_registration(&mut tx, namespace, name, registration, actor, None).await?;
@@ -99,7 +100,13 @@ impl ServerStore {
     /// Removes `namespace/name` from the registry (its snapshots, health, curation, access and
     /// measurements go with it; revisions and proposals stay as history), audited for `actor`
     /// in the same transaction. False when there was no such server.
-    pub async fn delete(&self, namespace: &str, name: &str, actor: &str) -> Result<bool, DbError> {
+    pub async fn delete<'a>(
+        &self,
+        namespace: &str,
+        name: &str,
+        actor: impl Into<crate::audit::Actor<'a>>,
+    ) -> Result<bool, DbError> {
+        let actor = actor.into();
         let mut tx = self.db.begin_write().await?;
         let existing: Option<(String, String)> =
             sqlx::query_as("SELECT id, spec FROM servers WHERE namespace = $1 AND name = $2")
@@ -206,7 +213,7 @@ pub async fn write_registration(
     namespace: &str,
     name: &str,
     registration: &ServerRegistration,
-    actor: &str,
+    actor: crate::audit::Actor<'_>,
     proposal_id: Option<&str>,
 ) -> Result<bool, RegisterError> {
     validate::registration(namespace, name, registration, RunsOn::Recorded)?;
@@ -272,7 +279,7 @@ pub async fn write_registration(
             spec: &registration.spec,
             metadata: &validate::metadata_json(registration),
             proposal_id,
-            actor,
+            actor: actor.subject,
         },
     )
     .await?;

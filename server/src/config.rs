@@ -141,6 +141,10 @@ struct RawSettings {
     #[serde(default, deserialize_with = "scalar_as_text")]
     oidc_admin_groups: Option<String>,
     #[serde(default, deserialize_with = "scalar_as_text")]
+    session_max_age_secs: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
+    session_recheck_secs: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     log: Option<String>,
     #[serde(default, deserialize_with = "scalar_as_text")]
     public_url: Option<String>,
@@ -219,6 +223,8 @@ const KEYS: &[&str] = &[
     "oidc_proposer_groups",
     "oidc_owner_groups",
     "oidc_admin_groups",
+    "session_max_age_secs",
+    "session_recheck_secs",
     "log",
     "public_url",
     "health_slow_ms",
@@ -295,6 +301,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         ],
     }
     .validate()?;
+    let oidc = session_limits(oidc, raw.session_max_age_secs, raw.session_recheck_secs)?;
     if oidc.is_none() && !listen.ip().is_loopback() {
         return Err(ConfigError::Invalid {
             setting: "listen (APIARY_LISTEN)",
@@ -441,6 +448,42 @@ fn is_dns_label(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// Sets the session limits on the sign-in settings; refuses them without sign-in, where
+/// there are no sessions to limit.
+fn session_limits(
+    oidc: Option<crate::auth::OidcSettings>,
+    max_age: Option<String>,
+    recheck: Option<String>,
+) -> Result<Option<crate::auth::OidcSettings>, ConfigError> {
+    const MAX_AGE: &str = "session_max_age_secs (APIARY_SESSION_MAX_AGE_SECS)";
+    const RECHECK: &str = "session_recheck_secs (APIARY_SESSION_RECHECK_SECS)";
+    let Some(mut oidc) = oidc else {
+        if let Some((setting, value)) = [(MAX_AGE, max_age), (RECHECK, recheck)]
+            .into_iter()
+            .find_map(|(setting, value)| Some((setting, value?)))
+        {
+            return Err(ConfigError::Invalid {
+                setting,
+                value,
+                fix: "sessions exist only with sign-in: set APIARY_OIDC_ISSUER, or remove this"
+                    .into(),
+            });
+        }
+        return Ok(None);
+    };
+    oidc.session_max_age = std::time::Duration::from_secs(positive(
+        MAX_AGE,
+        max_age,
+        crate::auth::DEFAULT_SESSION_MAX_AGE.as_secs(),
+    )?);
+    oidc.session_recheck = std::time::Duration::from_secs(positive(
+        RECHECK,
+        recheck,
+        crate::auth::DEFAULT_SESSION_RECHECK.as_secs(),
+    )?);
+    Ok(Some(oidc))
+}
+
 /// Parses a whole number of seconds above zero, or takes the default.
 fn positive(
     setting: &'static str,
@@ -581,6 +624,39 @@ mod tests {
         let message = validate(raw).expect_err("must fail").to_string();
         assert!(message.contains("APIARY_LEASE_DURATION_SECS"), "{message}");
         assert!(message.contains("at least 2"), "{message}");
+    }
+
+    #[test]
+    fn session_limits_default_are_checked_and_need_sign_in() {
+        let signed_in = || RawSettings {
+            oidc_issuer: Some("https://idp.example.com".into()),
+            public_url: Some("https://apiary.example.com".into()),
+            ..RawSettings::default()
+        };
+        let oidc = validate(signed_in()).expect("valid").oidc.expect("sign-in");
+        assert_eq!(oidc.session_max_age.as_secs(), 12 * 60 * 60);
+        assert_eq!(oidc.session_recheck.as_secs(), 5 * 60);
+        let raw = RawSettings {
+            session_max_age_secs: Some("3600".into()),
+            session_recheck_secs: Some("60".into()),
+            ..signed_in()
+        };
+        let oidc = validate(raw).expect("valid").oidc.expect("sign-in");
+        assert_eq!(oidc.session_max_age.as_secs(), 3600);
+        assert_eq!(oidc.session_recheck.as_secs(), 60);
+        let raw = RawSettings {
+            session_max_age_secs: Some("0".into()),
+            ..signed_in()
+        };
+        let message = validate(raw).expect_err("zero").to_string();
+        assert!(message.contains("APIARY_SESSION_MAX_AGE_SECS"), "{message}");
+        let raw = RawSettings {
+            session_recheck_secs: Some("60".into()),
+            ..RawSettings::default()
+        };
+        let message = validate(raw).expect_err("no sessions").to_string();
+        assert!(message.contains("APIARY_SESSION_RECHECK_SECS"), "{message}");
+        assert!(message.contains("APIARY_OIDC_ISSUER"), "{message}");
     }
 
     #[test]

@@ -5,6 +5,8 @@ mod support;
 
 use serde_json::{json, Value};
 
+use support::oidc::Options;
+use support::proposals::{decide, propose};
 use support::signed_in::{self, Client};
 
 async fn changes(http: &reqwest::Client, base: &str) {
@@ -95,6 +97,7 @@ async fn changes_show_filter_and_export() {
                 "at",
                 "time",
                 "actor",
+                "actor_name",
                 "action",
                 "target",
                 "before_hash",
@@ -104,9 +107,10 @@ async fn changes_show_filter_and_export() {
         );
         let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
         assert_eq!(records.len(), 2, "{body}");
-        assert_eq!(&records[0][3], "server.curate", "newest first");
+        assert_eq!(&records[0][4], "server.curate", "newest first");
         assert_eq!(&records[0][2], "local-admin");
-        assert!(!records[0][6].is_empty(), "an after hash");
+        assert_eq!(&records[0][3], "local admin");
+        assert!(!records[0][7].is_empty(), "an after hash");
 
         let jsonl = text(&http, &format!("{base}/api/v1/audit/export?format=jsonl")).await;
         let lines: Vec<Value> = jsonl
@@ -164,4 +168,97 @@ async fn only_admins_read_the_audit_log() {
         allowed.contains(&app.provider.issuer),
         "the actor is adam's subject at the provider"
     );
+}
+
+#[tokio::test]
+async fn people_with_opaque_subjects_are_named_in_the_audit_log_and_on_proposals() {
+    let db = support::sqlite().await;
+    let options = Options {
+        opaque_subjects: true,
+        ..Options::default()
+    };
+    let Some(app) = signed_in::start_with(&db, options).await else {
+        return;
+    };
+    let subject = |sub: String| format!("{}#{sub}", app.provider.issuer);
+    let adam_sub = subject(app.provider.subject_of("adam").await);
+    let paul_sub = subject(app.provider.subject_of("paul").await);
+    let olga_sub = subject(app.provider.subject_of("olga").await);
+    assert!(
+        !adam_sub.ends_with("#adam"),
+        "an opaque subject: {adam_sub}"
+    );
+
+    let adam = Client::signed_in(&app, "adam").await;
+    changes(&adam.http, &app.url).await;
+    let paul = Client::signed_in(&app, "paul").await;
+    let proposal = propose(
+        &paul,
+        &json!({
+            "kind": "create", "namespace": "named", "name": "one",
+            "description": "A server under review", "ownerTeam": "search",
+            "spec": { "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" },
+        }),
+    )
+    .await;
+    assert_eq!(proposal["authorName"], "Paul Proposer", "{proposal}");
+    let olga = Client::signed_in(&app, "olga").await;
+    let (status, rejected) = decide(&olga, &proposal, "reject", json!({})).await;
+    assert_eq!(status, 200, "{rejected}");
+    assert_eq!(rejected["decision"]["byName"], "Olga Owner", "{rejected}");
+
+    let jsonl = text(
+        &adam.http,
+        &format!("{}/api/v1/audit/export?format=jsonl", app.url),
+    )
+    .await;
+    let lines: Vec<Value> = jsonl
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let named = |action: &str| {
+        lines
+            .iter()
+            .find(|line| line["action"] == action)
+            .map(|line| (line["actor"].clone(), line["actorName"].clone()))
+            .unwrap_or_else(|| panic!("no {action} in {jsonl}"))
+    };
+    assert_eq!(
+        named("server.register"),
+        (json!(adam_sub), json!("Adam Admin"))
+    );
+    assert_eq!(
+        named("proposal.proposed"),
+        (json!(paul_sub), json!("Paul Proposer"))
+    );
+    assert_eq!(
+        named("proposal.rejected"),
+        (json!(olga_sub), json!("Olga Owner"))
+    );
+
+    let csv_text = text(
+        &adam.http,
+        &format!(
+            "{}/api/v1/audit/export?format=csv&action=proposal.proposed",
+            app.url
+        ),
+    )
+    .await;
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let record = reader
+        .records()
+        .next()
+        .expect("one row")
+        .expect("a CSV row");
+    assert_eq!(
+        (&record[2], &record[3]),
+        (paul_sub.as_str(), "Paul Proposer")
+    );
+
+    let page = text(&adam.http, &format!("{}/admin/audit", app.url)).await;
+    assert!(
+        page.contains("Paul Proposer"),
+        "the console names the person"
+    );
+    assert!(page.contains("Adam Admin"), "the console names the person");
 }

@@ -4,8 +4,12 @@
 
 mod support;
 
+use std::time::Duration;
+
 use reqwest::header::{ACCEPT, ORIGIN, SET_COOKIE};
 use reqwest::{StatusCode, Url};
+use serde_json::json;
+use support::oidc::Options;
 use support::signed_in::{self, location, Client, SignedInApp};
 
 async fn apps(expired_tokens: bool) -> Vec<(support::TestDb, SignedInApp)> {
@@ -166,6 +170,64 @@ async fn signing_in_rotates_the_session_and_signing_out_ends_it_at_the_provider(
     }
 }
 
+/// `url` without query parameter `name`.
+fn without_param(url: &str, name: &str) -> String {
+    let mut url = Url::parse(url).expect("URL");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.into()
+}
+
+#[tokio::test]
+async fn signing_out_sends_the_id_token_so_the_provider_ends_its_session_without_asking() {
+    for (_db, app) in apps(false).await {
+        let browser = Client::signed_in(&app, "carol").await;
+        let logout = browser
+            .http
+            .post(format!("{}/auth/logout", app.url))
+            .header(ORIGIN, &app.url)
+            .send()
+            .await
+            .expect("POST logout");
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+        let end_session = location(&logout);
+        let hint = param(&end_session, "id_token_hint").expect("an id_token_hint");
+        assert_eq!(
+            hint.split('.').count(),
+            3,
+            "the hint is the ID token: {hint}"
+        );
+
+        // Without the hint the provider asks, and a person who walks away stays signed in.
+        let asked = browser
+            .provider
+            .sign_out_unattended(&without_param(&end_session, "id_token_hint"))
+            .await
+            .expect_err("without id_token_hint the provider asks first");
+        assert!(asked.body.contains("Do you want to sign out"), "{asked:?}");
+
+        let back = browser
+            .provider
+            .sign_out_unattended(&end_session)
+            .await
+            .unwrap_or_else(|page| panic!("the provider asked despite the hint: {page:?}"));
+        assert!(back.starts_with(&format!("{}/", app.url)), "{back}");
+        let authorize = browser.start_sign_in().await;
+        let login_page = browser
+            .provider
+            .attempt_sign_in(&authorize, "carol", "wrong")
+            .await;
+        assert!(
+            login_page.is_err(),
+            "the provider's session ended: the next visit asks for the password again"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_tampered_state_is_refused() {
     for (_db, app) in apps(false).await {
@@ -225,6 +287,25 @@ async fn a_person_without_an_apiary_group_is_told_so() {
         let text = page.text().await.expect("body");
         assert!(text.contains("Nora Nobody"), "{text}");
         assert!(text.contains("none of your groups"), "{text}");
+        assert!(
+            text.contains(r#"<form method="post" action="/auth/logout">"#)
+                && !text.contains("/auth/login"),
+            "the page offers to sign out, not to sign in again: {text}"
+        );
+        let logout = browser
+            .http
+            .post(format!("{}/auth/logout", app.url))
+            .header(ORIGIN, &app.url)
+            .send()
+            .await
+            .expect("POST logout");
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+        assert!(
+            location(&logout).starts_with(&app.provider.issuer),
+            "on to the provider's sign-out"
+        );
+        let again = browser.page("/").await;
+        assert!(location(&again).contains("/auth/login"), "signed out");
     }
 }
 
@@ -263,4 +344,162 @@ async fn session_cookies_are_secure_behind_an_https_public_url() {
         .expect("text");
     assert!(cookie.contains("Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
+}
+
+/// Apiary over `db` whose provider uses opaque subjects and knows Apiary's back-channel
+/// logout endpoint, with the sign-in settings adjusted by `oidc`.
+async fn app_with(
+    db: &support::TestDb,
+    oidc: impl FnOnce(&mut apiary_server::auth::OidcSettings),
+) -> Option<SignedInApp> {
+    let options = Options {
+        opaque_subjects: true,
+        backchannel_logout: true,
+        ..Options::default()
+    };
+    signed_in::start_configured(
+        db,
+        options,
+        |settings| oidc(settings.oidc.as_mut().expect("sign-in settings")),
+        |state| state,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_back_channel_logout_ends_that_persons_apiary_sessions_at_once() {
+    for db in support::all_backends().await {
+        let Some(app) = app_with(&db, |_| {}).await else {
+            return;
+        };
+        let carol = Client::signed_in(&app, "carol").await;
+        let adam = Client::signed_in(&app, "adam").await;
+        assert!(carol.is_signed_in().await && adam.is_signed_in().await);
+
+        // Carol signs out at the provider itself (another application's sign-out button):
+        // the provider tells Apiary over the back channel.
+        carol
+            .provider
+            .sign_out(&format!("{}/session/end", app.provider.issuer))
+            .await;
+        assert!(
+            !carol.is_signed_in().await,
+            "Carol's Apiary session ended with her provider session"
+        );
+        assert!(adam.is_signed_in().await, "Adam's session is untouched");
+
+        let forged = reqwest::Client::new()
+            .post(format!("{}/auth/backchannel-logout", app.url))
+            .form(&[("logout_token", "eyJhbGciOiJub25lIn0.e30.")])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+        let answer: serde_json::Value = forged.json().await.expect("JSON");
+        assert_eq!(answer["error"], "invalid_request", "{answer}");
+        assert!(adam.is_signed_in().await, "a forged token ends nothing");
+
+        // A genuine, well-signed ID token of Adam's is not a logout token either (no
+        // back-channel logout event, and a nonce).
+        let adam_elsewhere = Client::signed_in(&app, "adam").await;
+        let logout = adam_elsewhere
+            .http
+            .post(format!("{}/auth/logout", app.url))
+            .header(ORIGIN, &app.url)
+            .send()
+            .await
+            .expect("POST logout");
+        let id_token = param(&location(&logout), "id_token_hint").expect("an ID token");
+        let replayed = reqwest::Client::new()
+            .post(format!("{}/auth/backchannel-logout", app.url))
+            .form(&[("logout_token", id_token.as_str())])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+        let answer: serde_json::Value = replayed.json().await.expect("JSON");
+        assert!(
+            answer["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains("backchannel-logout")),
+            "{answer}"
+        );
+        assert!(adam.is_signed_in().await, "an ID token ends no session");
+    }
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_maximum_age_however_active() {
+    let db = support::sqlite().await;
+    let Some(app) = app_with(&db, |oidc| {
+        oidc.session_max_age = Duration::from_secs(3);
+    })
+    .await
+    else {
+        return;
+    };
+    let carol = Client::signed_in(&app, "carol").await;
+    assert!(carol.is_signed_in().await);
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(carol.is_signed_in().await, "still within its maximum age");
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let page = carol.page("/").await;
+    assert!(
+        location(&page).contains("/auth/login"),
+        "past its maximum age the session is over: sign in again"
+    );
+    let (status, _) = carol
+        .call("GET", "/api/v1/audit/export?format=jsonl", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn roles_are_read_again_so_a_removed_group_or_a_disabled_user_takes_effect() {
+    let db = support::sqlite().await;
+    let Some(app) = app_with(&db, |oidc| {
+        oidc.session_recheck = Duration::from_secs(1);
+    })
+    .await
+    else {
+        return;
+    };
+    let carol = Client::signed_in(&app, "carol").await;
+    assert_eq!(carol.page("/").await.status(), StatusCode::OK);
+
+    app.provider
+        .change_user("carol", json!({ "groups": [] }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let page = carol.page("/").await;
+    assert_eq!(
+        page.status(),
+        StatusCode::FORBIDDEN,
+        "the consumer group is gone"
+    );
+    assert!(page
+        .text()
+        .await
+        .expect("body")
+        .contains("No access to Apiary"));
+
+    app.provider
+        .change_user("carol", json!({ "groups": ["apiary-consumers"] }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        carol.page("/").await.status(),
+        StatusCode::OK,
+        "and back once the group is back"
+    );
+
+    app.provider
+        .change_user("carol", json!({ "disabled": true }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let page = carol.page("/").await;
+    assert!(
+        location(&page).contains("/auth/login"),
+        "a disabled user's refresh fails and the session ends"
+    );
 }

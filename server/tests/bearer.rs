@@ -60,6 +60,13 @@ async fn a_valid_token_reads_the_registry_and_bad_ones_get_a_challenge() {
         .await;
     let no_role = get(&app, "/v0.1/servers", Some(&nobody)).await;
     assert_eq!(no_role.status(), StatusCode::FORBIDDEN);
+    let refusal: serde_json::Value = no_role.json().await.expect("JSON");
+    assert_eq!(refusal["groups"], serde_json::json!([]), "{refusal}");
+    let error = refusal["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("robot-nobody") && error.contains("no groups in its `groups` claim"),
+        "names the client and what arrived: {error}"
+    );
 
     let register = reqwest::Client::new()
         .put(format!("{}/api/v1/servers/robots/osv", app.url))

@@ -293,7 +293,7 @@ async fn drift_keeps_added_tools_and_broadened_schemas_unpublished() {
             &id,
             "test/server",
             &latest.id,
-            ("tester", "the new tools are fine"),
+            ("tester".into(), "the new tools are fine"),
         )
         .await
         .expect("approve");

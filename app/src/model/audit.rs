@@ -61,8 +61,11 @@ pub struct AuditEntry {
     pub at_ms: i64,
     /// When, for display.
     pub at_label: String,
-    /// Who did it.
+    /// Who did it: their stable subject.
     pub actor: String,
+    /// Who did it, as people know them (`None` for entries written before names were kept).
+    #[serde(default)]
+    pub actor_name: Option<String>,
     /// What they did, such as `server.register`.
     pub action: String,
     /// What it was done to, such as `team/search`.

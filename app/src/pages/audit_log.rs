@@ -121,7 +121,10 @@ fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
             view! {
                 <tr class="border-t border-slate-200 align-top dark:border-slate-800" data-testid="audit-row">
                     <td class="px-3 py-2 whitespace-nowrap">{entry.at_label.clone()}</td>
-                    <td class="px-3 py-2 break-all">{entry.actor.clone()}</td>
+                    <td class="px-3 py-2 break-all" data-testid="audit-actor">
+                        {entry.actor_name.clone().unwrap_or_else(|| entry.actor.clone())}
+                        <span class="block text-xs text-slate-500">{entry.actor_name.is_some().then(|| entry.actor.clone())}</span>
+                    </td>
                     <td class="px-3 py-2 font-mono">{entry.action.clone()}</td>
                     <td class="px-3 py-2 break-all">{entry.target.clone()}</td>
                     <td class="px-3 py-2 font-mono text-xs" title=entry.before_hash.clone().unwrap_or_default()>{short(&entry.before_hash)}</td>

@@ -97,6 +97,7 @@ fn csv_of(entries: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
             "at",
             "time",
             "actor",
+            "actor_name",
             "action",
             "target",
             "before_hash",
@@ -110,6 +111,7 @@ fn csv_of(entries: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
                 entry.at_ms.to_string().as_str(),
                 &entry.at_label,
                 &entry.actor,
+                entry.actor_name.as_deref().unwrap_or_default(),
                 &entry.action,
                 &entry.target,
                 entry.before_hash.as_deref().unwrap_or_default(),
@@ -130,6 +132,7 @@ fn jsonl_of(entries: &[AuditEntry]) -> Vec<u8> {
         let line = serde_json::json!({
             "at": entry.at_ms,
             "actor": entry.actor,
+            "actorName": entry.actor_name,
             "action": entry.action,
             "target": entry.target,
             "beforeHash": entry.before_hash,

@@ -5,7 +5,7 @@
 pub mod export;
 mod record;
 
-pub use record::{record, AuditEvent};
+pub use record::{record, Actor, AuditEvent};
 
 use sqlx::Row;
 
@@ -36,7 +36,7 @@ impl AuditLog {
     ) -> Result<Vec<AuditEntry>, DbError> {
         let target = format!("%{}%", escape_like(&query.target));
         let rows = sqlx::query(
-            "SELECT at, actor, action, target, before_hash, after_hash, comment FROM audit_events \
+            "SELECT at, actor, actor_name, action, target, before_hash, after_hash, comment FROM audit_events \
              WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) \
              AND target LIKE $3 ESCAPE '\\' ORDER BY at DESC, id DESC LIMIT $4 OFFSET $5",
         )
@@ -54,6 +54,7 @@ impl AuditLog {
                     at_ms: at,
                     at_label: display_time(at),
                     actor: row.try_get("actor")?,
+                    actor_name: row.try_get("actor_name")?,
                     action: row.try_get("action")?,
                     target: row.try_get("target")?,
                     before_hash: row.try_get("before_hash")?,

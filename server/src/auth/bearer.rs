@@ -18,6 +18,22 @@ const LEEWAY_SECS: u64 = 2;
 const KEYS_FOR: Duration = Duration::from_secs(15 * 60);
 /// The least time between two fetches forced by an unknown key id.
 const REFETCH_AFTER: Duration = Duration::from_secs(30);
+/// How old (`iat`) a logout token may be, in seconds.
+const LOGOUT_TOKEN_FOR: i64 = 5 * 60;
+/// The `events` member that makes a JWT a back-channel logout token.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// The claims of a verified back-channel logout token.
+#[derive(Debug, Deserialize)]
+pub struct LogoutClaims {
+    /// The person whose sessions end.
+    pub sub: Option<String>,
+    /// The provider session that ended.
+    pub sid: Option<String>,
+    iat: Option<i64>,
+    events: Option<serde_json::Map<String, serde_json::Value>>,
+    nonce: Option<serde_json::Value>,
+}
 
 /// Why a bearer token was refused; the text goes into `WWW-Authenticate`, so it never
 /// contains the token.
@@ -48,7 +64,9 @@ struct AccessClaims {
     iss: String,
     sub: Option<String>,
     client_id: Option<String>,
+    azp: Option<String>,
     name: Option<String>,
+    preferred_username: Option<String>,
     email: Option<String>,
     #[serde(flatten)]
     other: serde_json::Map<String, serde_json::Value>,
@@ -70,6 +88,70 @@ impl BearerVerifier {
         token: &str,
         audiences: &[&str],
     ) -> Result<VerifiedIdentity, BearerError> {
+        let (alg, key) = self.signing_key(token).await?;
+        let settings = self.provider.settings();
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(audiences);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let claims = decode::<AccessClaims>(token, &key, &validation)
+            .map_err(|e| BearerError::Invalid(format!("the token was refused: {e}")))?
+            .claims;
+        identity_of(claims, &settings.roles_claim)
+    }
+
+    /// Verifies an OIDC back-channel `logout_token` for this client: the signature against
+    /// the provider's keys, `iss`, `aud` (the client id), `iat`, the back-channel logout
+    /// event, no `nonce`, and a `sub` or `sid`.
+    pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutClaims, BearerError> {
+        let (alg, key) = self.signing_key(token).await?;
+        let settings = self.provider.settings();
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(&[settings.client_id.as_str()]);
+        // `exp` is checked when present; the spec makes `iat` the required time.
+        validation.set_required_spec_claims(&["iss", "aud"]);
+        let claims = decode::<LogoutClaims>(token, &key, &validation)
+            .map_err(|e| BearerError::Invalid(format!("the logout token was refused: {e}")))?
+            .claims;
+        let now = super::oidc::unix_now();
+        match claims.iat {
+            Some(iat) if iat <= now + LEEWAY_SECS as i64 && now - iat <= LOGOUT_TOKEN_FOR => {}
+            Some(_) => {
+                return Err(BearerError::Invalid(
+                    "the logout token was issued too long ago or in the future (iat)".into(),
+                ))
+            }
+            None => return Err(BearerError::Invalid("the logout token has no iat".into())),
+        }
+        if !claims
+            .events
+            .as_ref()
+            .and_then(|events| events.get(BACKCHANNEL_LOGOUT_EVENT))
+            .is_some_and(serde_json::Value::is_object)
+        {
+            return Err(BearerError::Invalid(format!(
+                "the logout token lacks the {BACKCHANNEL_LOGOUT_EVENT} event"
+            )));
+        }
+        if claims.nonce.is_some() {
+            return Err(BearerError::Invalid(
+                "a logout token must not carry a nonce".into(),
+            ));
+        }
+        if claims.sub.is_none() && claims.sid.is_none() {
+            return Err(BearerError::Invalid(
+                "the logout token names neither sub nor sid".into(),
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// The algorithm and key that `token` says it is signed with, when the provider has them.
+    async fn signing_key(&self, token: &str) -> Result<(Algorithm, DecodingKey), BearerError> {
         let header = decode_header(token)
             .map_err(|e| BearerError::Invalid(format!("the token is not a JWT ({e})")))?;
         if !matches!(
@@ -92,36 +174,41 @@ impl BearerVerifier {
         let kid = header
             .kid
             .ok_or_else(|| BearerError::Invalid("the token names no signing key (kid)".into()))?;
-        let key = self.key(&kid).await?;
-        let settings = self.provider.settings();
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[settings.issuer.as_str()]);
-        validation.set_audience(audiences);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = decode::<AccessClaims>(token, &key, &validation)
-            .map_err(|e| BearerError::Invalid(format!("the token was refused: {e}")))?
-            .claims;
-        let who = claims.sub.or(claims.client_id).ok_or_else(|| {
-            BearerError::Invalid("the token has neither sub nor client_id".into())
-        })?;
-        let groups = match claims.other.get(&settings.roles_claim) {
-            Some(serde_json::Value::Array(values)) => values
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            Some(serde_json::Value::String(value)) => vec![value.clone()],
-            _ => Vec::new(),
-        };
-        Ok(VerifiedIdentity {
-            subject: format!("{}#{who}", claims.iss),
-            name: claims.name.unwrap_or_else(|| who.clone()),
-            email: claims.email,
-            groups,
-        })
+        Ok((header.alg, self.key(&kid).await?))
     }
+}
 
+/// Who an access token speaks for.
+fn identity_of(claims: AccessClaims, roles_claim: &str) -> Result<VerifiedIdentity, BearerError> {
+    let client = claims.client_id.or(claims.azp);
+    let who = claims
+        .sub
+        .or_else(|| client.clone())
+        .ok_or_else(|| BearerError::Invalid("the token has neither sub nor client_id".into()))?;
+    // A person's name as for sign-in; a machine client's id.
+    let name = claims
+        .name
+        .or(claims.preferred_username)
+        .or_else(|| claims.email.clone())
+        .or(client)
+        .unwrap_or_else(|| who.clone());
+    let groups = match claims.other.get(roles_claim) {
+        Some(serde_json::Value::Array(values)) => values
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        Some(serde_json::Value::String(value)) => vec![value.clone()],
+        _ => Vec::new(),
+    };
+    Ok(VerifiedIdentity {
+        subject: format!("{}#{who}", claims.iss),
+        name,
+        email: claims.email,
+        groups,
+    })
+}
+
+impl BearerVerifier {
     /// The decoding key for `kid`, fetching the key set when it is stale or lacks the key.
     async fn key(&self, kid: &str) -> Result<DecodingKey, BearerError> {
         {

@@ -12,7 +12,7 @@ use tower_sessions::Session;
 
 use apiary_app::access::{Action, Viewer};
 
-use super::routes::{page, VIEWER_KEY};
+use super::routes::{page, signed_in_page};
 use super::Auth;
 
 /// Paths anyone may reach: probes, metrics, the API description, static files, sign-in and
@@ -56,17 +56,13 @@ pub async fn require_sign_in(
     if let Some(token) = bearer_token(&request) {
         return match auth.bearer.verify(&token, &[auth.audience.as_str()]).await {
             Ok(identity) => {
+                let groups = identity.groups.clone();
                 let viewer = auth.viewer_for(identity);
                 if viewer.may(Action::Browse, None) {
                     request.extensions_mut().insert(viewer);
                     next.run(request).await
                 } else {
-                    Forbidden(format!(
-                        "{} has a valid token but no Apiary role; ask an Apiary admin to add \
-                         the client or person to a consumer, proposer, owner or admin group",
-                        viewer.name
-                    ))
-                    .into_response()
+                    without_role(&viewer, &auth.provider.settings().roles_claim, groups)
                 }
             }
             Err(error) => {
@@ -76,7 +72,7 @@ pub async fn require_sign_in(
         };
     }
     let viewer = match request.extensions().get::<Session>() {
-        Some(session) => match session.get::<Viewer>(VIEWER_KEY).await {
+        Some(session) => match super::lifetime::current(&auth, session).await {
             Ok(viewer) => viewer,
             Err(error) => {
                 tracing::error!(%error, "cannot read the session");
@@ -94,12 +90,13 @@ pub async fn require_sign_in(
             request.extensions_mut().insert(viewer);
             next.run(request).await
         }
-        Some(viewer) => page(
+        Some(viewer) => signed_in_page(
             StatusCode::FORBIDDEN,
             "No access to Apiary",
             &format!(
                 "You are signed in as {}, but none of your groups grants an Apiary role. \
-                 Ask your Apiary admin to add you to a consumer, proposer, owner or admin group.",
+                 Ask your Apiary admin to add you to a consumer, proposer, owner or admin group, \
+                 or sign out and sign in as someone else.",
                 viewer.name
             ),
         ),
@@ -121,6 +118,27 @@ pub async fn require_sign_in(
         )
             .into_response(),
     }
+}
+
+/// 403 for a valid bearer token without an Apiary role, naming the groups that arrived in
+/// `claim`, so whoever set up the client sees what the provider sent.
+fn without_role(viewer: &Viewer, claim: &str, groups: Vec<String>) -> Response {
+    tracing::debug!(subject = %viewer.subject, claim, ?groups, "a valid token without an Apiary role");
+    let received = if groups.is_empty() {
+        format!("no groups in its `{claim}` claim")
+    } else {
+        format!("the groups {} in its `{claim}` claim", groups.join(", "))
+    };
+    let message = format!(
+        "{} has a valid token but no Apiary role: it carried {received}; ask an Apiary admin \
+         to add the client or person to a consumer, proposer, owner or admin group",
+        viewer.name
+    );
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({ "error": message, "groups": groups })),
+    )
+        .into_response()
 }
 
 /// The token of an `Authorization: Bearer …` header.

@@ -6,6 +6,8 @@
 pub mod bearer;
 mod guard;
 mod http;
+mod index;
+mod lifetime;
 pub mod oidc;
 pub mod resource;
 mod routes;
@@ -13,8 +15,10 @@ pub mod session;
 mod settings;
 
 pub use guard::{require_sign_in, Forbidden, Principal};
-pub use routes::routes;
-pub use settings::{OidcSettings, RawOidc, RoleMapping, Secret};
+pub use routes::{routes, BACKCHANNEL_LOGOUT_PATH};
+pub use settings::{
+    OidcSettings, RawOidc, RoleMapping, Secret, DEFAULT_SESSION_MAX_AGE, DEFAULT_SESSION_RECHECK,
+};
 
 use apiary_app::access::Viewer;
 
@@ -36,6 +40,9 @@ pub struct Auth {
     pub audience: String,
     /// The URL people and clients reach Apiary at.
     pub public_url: String,
+    /// The database where sessions are indexed by the provider's `sub` and `sid`; set by
+    /// [`crate::web::AppState::with_auth`].
+    pub db: Option<crate::db::Db>,
 }
 
 /// Why sign-in could not be set up.
@@ -76,6 +83,7 @@ impl Auth {
             secure_cookies: public_url.starts_with("https://"),
             audience,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            db: None,
         })
     }
 

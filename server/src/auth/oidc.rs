@@ -11,11 +11,12 @@ use openidconnect::core::{
     CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
+    AccessToken, AdditionalClaims, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
     EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IdTokenFields, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope, StandardErrorResponse,
-    StandardTokenResponse, TokenResponse,
+    IdTokenFields, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
+    TokenResponse, UserInfoClaims, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -88,6 +89,60 @@ pub struct PendingLogin {
     pub return_to: String,
 }
 
+/// A finished sign-in: who it is, and what the session keeps to end or renew it.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    /// The verified identity.
+    pub identity: VerifiedIdentity,
+    /// What the session keeps about the provider's side of this sign-in.
+    pub record: SignInRecord,
+}
+
+/// The provider's side of a sign-in, kept in the server-side session data (never in the
+/// cookie, never logged): the ID token for `id_token_hint` at sign-out, `sub` and `sid` for
+/// back-channel logout, and when it started.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SignInRecord {
+    /// The raw ID token.
+    pub id_token: String,
+    /// The provider's `sub`.
+    pub sub: String,
+    /// The provider's session id (`sid`), when the ID token carries one.
+    pub sid: Option<String>,
+    /// When the person signed in, Unix seconds.
+    pub signed_in_at: i64,
+    /// The refresh token, when the provider gave one.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// The latest access token, for userinfo when there is no refresh token.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// When roles and teams were last read from the provider, Unix seconds.
+    #[serde(default)]
+    pub checked_at: i64,
+}
+
+/// Why reading a session's roles again failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecheckError {
+    /// The provider refused (revoked grant, disabled user, ended session): the session ends.
+    #[error("the identity provider no longer vouches for this sign-in: {0}")]
+    Refused(String),
+    /// The provider could not be asked; the session keeps its roles until the next check.
+    #[error("the identity provider cannot be reached: {0}")]
+    Unavailable(String),
+}
+
+impl std::fmt::Debug for SignInRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInRecord")
+            .field("sub", &self.sub)
+            .field("sid", &self.sid)
+            .field("signed_in_at", &self.signed_in_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The verified identity from an ID token.
 #[derive(Clone, Debug)]
 pub struct VerifiedIdentity {
@@ -103,6 +158,8 @@ pub struct VerifiedIdentity {
 
 struct Discovered {
     client: OidcClient,
+    /// The issuer exactly as the provider names itself (in `iss`).
+    issuer: String,
     jwks_uri: String,
     end_session: Option<EndSessionUrl>,
     fetched: Instant,
@@ -191,6 +248,7 @@ impl OidcProvider {
             .map_err(|e| bad(error_chain(&e)))?;
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
         let jwks_uri = metadata.jwks_uri().url().to_string();
+        let issuer = metadata.issuer().as_str().to_owned();
         let client = OidcClient::from_provider_metadata(
             metadata,
             ClientId::new(self.settings.client_id.clone()),
@@ -202,6 +260,7 @@ impl OidcProvider {
         .set_redirect_uri(self.redirect.clone());
         Ok(Discovered {
             client,
+            issuer,
             jwks_uri,
             end_session,
             fetched: Instant::now(),
@@ -253,7 +312,7 @@ impl OidcProvider {
         &self,
         code: String,
         pending: &PendingLogin,
-    ) -> Result<VerifiedIdentity, OidcError> {
+    ) -> Result<SignedIn, OidcError> {
         let discovered = self.discovered().await?;
         let http = super::http::adapter(&self.http);
         let response = discovered
@@ -271,35 +330,162 @@ impl OidcProvider {
         let claims = id_token
             .claims(&verifier, &Nonce::new(pending.nonce.clone()))
             .map_err(|e| OidcError::IdToken(e.to_string()))?;
-        let groups = claim_strings(claims.additional_claims(), &self.settings.roles_claim);
-        let email = claims.email().map(|e| e.as_str().to_owned());
-        let username = claims.preferred_username().map(|u| u.as_str().to_owned());
-        let name = claims
-            .name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.as_str().to_owned())
-            .or(username)
-            .or_else(|| email.clone())
-            .unwrap_or_else(|| claims.subject().as_str().to_owned());
-        Ok(VerifiedIdentity {
-            subject: format!("{}#{}", claims.issuer().as_str(), claims.subject().as_str()),
-            name,
-            email,
-            groups,
-        })
+        let identity = self.identity_of(
+            claims.issuer().as_str(),
+            claims.subject().as_str(),
+            claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+            claims.preferred_username().map(|u| u.as_str()),
+            claims.email().map(|e| e.as_str()),
+            claims.additional_claims(),
+        );
+        let sid = claims
+            .additional_claims()
+            .0
+            .get("sid")
+            .and_then(|v| v.as_str())
+            .map(String::from);
+        let record = SignInRecord {
+            id_token: id_token.to_string(),
+            sub: claims.subject().as_str().to_owned(),
+            sid,
+            signed_in_at: unix_now(),
+            refresh_token: response.refresh_token().map(|t| t.secret().clone()),
+            access_token: Some(response.access_token().secret().clone()),
+            checked_at: unix_now(),
+        };
+        Ok(SignedIn { identity, record })
+    }
+
+    /// The identity from a set of claims: `iss#sub`, a display name (`name`, else
+    /// `preferred_username`, else `email`, else `sub`) and the groups of the roles claim.
+    fn identity_of(
+        &self,
+        issuer: &str,
+        sub: &str,
+        name: Option<&str>,
+        username: Option<&str>,
+        email: Option<&str>,
+        extra: &ExtraClaims,
+    ) -> VerifiedIdentity {
+        VerifiedIdentity {
+            subject: format!("{issuer}#{sub}"),
+            name: name.or(username).or(email).unwrap_or(sub).to_owned(),
+            email: email.map(String::from),
+            groups: claim_strings(extra, &self.settings.roles_claim),
+        }
+    }
+
+    /// Reads the person's roles again: with the refresh token when there is one (a new ID
+    /// token, verified, for the same `sub`), else from userinfo with the access token. Returns
+    /// the fresh identity and the record with the new tokens.
+    pub async fn recheck(
+        &self,
+        record: &SignInRecord,
+    ) -> Result<(VerifiedIdentity, SignInRecord), RecheckError> {
+        let discovered = self
+            .discovered()
+            .await
+            .map_err(|e| RecheckError::Unavailable(e.to_string()))?;
+        let http = super::http::adapter(&self.http);
+        let mut fresh = record.clone();
+        fresh.checked_at = unix_now();
+        if let Some(refresh) = &record.refresh_token {
+            let refresh = RefreshToken::new(refresh.clone());
+            let response = discovered
+                .client
+                .exchange_refresh_token(&refresh)
+                .map_err(|e| RecheckError::Unavailable(e.to_string()))?
+                .request_async(&http)
+                .await
+                .map_err(|e| match e {
+                    RequestTokenError::ServerResponse(answer) => {
+                        RecheckError::Refused(answer.to_string())
+                    }
+                    other => RecheckError::Unavailable(error_chain(&other)),
+                })?;
+            if let Some(new) = response.refresh_token() {
+                fresh.refresh_token = Some(new.secret().clone());
+            }
+            fresh.access_token = Some(response.access_token().secret().clone());
+            if let Some(id_token) = response.id_token() {
+                let verifier = discovered.client.id_token_verifier();
+                // A refreshed ID token carries no nonce of this sign-in.
+                let claims = id_token
+                    .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+                    .map_err(|e| RecheckError::Refused(e.to_string()))?;
+                if claims.subject().as_str() != record.sub {
+                    return Err(RecheckError::Refused(
+                        "the refreshed ID token is for someone else".into(),
+                    ));
+                }
+                fresh.id_token = id_token.to_string();
+                let identity = self.identity_of(
+                    claims.issuer().as_str(),
+                    claims.subject().as_str(),
+                    claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+                    claims.preferred_username().map(|u| u.as_str()),
+                    claims.email().map(|e| e.as_str()),
+                    claims.additional_claims(),
+                );
+                return Ok((identity, fresh));
+            }
+        }
+        let access = fresh
+            .access_token
+            .clone()
+            .ok_or_else(|| RecheckError::Refused("no token to check the sign-in with".into()))?;
+        let request = discovered
+            .client
+            .user_info(
+                AccessToken::new(access),
+                Some(SubjectIdentifier::new(record.sub.clone())),
+            )
+            .map_err(|_| {
+                RecheckError::Refused(
+                    "the provider gave no refresh token and has no userinfo endpoint".into(),
+                )
+            })?;
+        let claims: UserInfoClaims<ExtraClaims, CoreGenderClaim> =
+            request.request_async(&http).await.map_err(|e| match e {
+                UserInfoError::Response(status, _, _) if status.is_client_error() => {
+                    RecheckError::Refused(format!("userinfo answered {status}"))
+                }
+                other => RecheckError::Unavailable(error_chain(&other)),
+            })?;
+        let identity = self.identity_of(
+            &discovered.issuer,
+            claims.subject().as_str(),
+            claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+            claims.preferred_username().map(|u| u.as_str()),
+            claims.email().map(|e| e.as_str()),
+            claims.additional_claims(),
+        );
+        Ok((identity, fresh))
     }
 
     /// Where to send the browser to end the provider's session too, when the provider offers
-    /// RP-initiated logout; it sends the browser back to the site's root.
-    pub async fn logout_url(&self) -> Option<String> {
+    /// RP-initiated logout; it sends the browser back to the site's root. With the session's
+    /// ID token as `id_token_hint`, providers end their session without asking.
+    pub async fn logout_url(&self, id_token_hint: Option<&str>) -> Option<String> {
         let discovered = self.discovered().await.ok()?;
         let endpoint = discovered.end_session.clone()?;
-        let url = LogoutRequest::from(endpoint)
+        let mut url = LogoutRequest::from(endpoint)
             .set_client_id(ClientId::new(self.settings.client_id.clone()))
             .set_post_logout_redirect_uri(self.post_logout.clone())
             .http_get_url();
+        if let Some(hint) = id_token_hint {
+            url.query_pairs_mut().append_pair("id_token_hint", hint);
+        }
         Some(url.to_string())
     }
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 /// The string values of `claim`: a list of strings, or one string.

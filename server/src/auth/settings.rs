@@ -1,6 +1,7 @@
 //! Sign-in settings: the identity provider, this client, and how its groups map to roles.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use apiary_app::access::Role;
 
@@ -50,7 +51,17 @@ pub struct OidcSettings {
     /// Groups that start with this prefix make the person a member of the team named by the
     /// rest (`APIARY_OIDC_TEAM_PREFIX`; `team-search` → team `search`).
     pub team_prefix: String,
+    /// A session ends this long after sign-in, however active (`APIARY_SESSION_MAX_AGE_SECS`).
+    pub session_max_age: Duration,
+    /// How often a session's roles and teams are read again from the provider
+    /// (`APIARY_SESSION_RECHECK_SECS`).
+    pub session_recheck: Duration,
 }
+
+/// The default [`OidcSettings::session_max_age`]: 12 hours.
+pub const DEFAULT_SESSION_MAX_AGE: Duration = Duration::from_secs(12 * 60 * 60);
+/// The default [`OidcSettings::session_recheck`]: 5 minutes.
+pub const DEFAULT_SESSION_RECHECK: Duration = Duration::from_secs(5 * 60);
 
 /// Which provider groups grant which Apiary role.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,6 +195,8 @@ impl RawOidc {
             roles,
             team_prefix: self.team_prefix.unwrap_or_else(|| "team-".into()),
             audience: self.audience.filter(|a| !a.trim().is_empty()),
+            session_max_age: DEFAULT_SESSION_MAX_AGE,
+            session_recheck: DEFAULT_SESSION_RECHECK,
         }))
     }
 }

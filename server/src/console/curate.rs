@@ -233,7 +233,7 @@ pub async fn save(
     let curation = curation_from_form(&form, &published, &saved);
     let page = format!("/servers/{namespace}/{name}/curate");
     let location = if validate(&curation, &published).is_ok() {
-        save_everywhere(&state, (&namespace, &name), &id, &curation, &actor.subject).await?;
+        save_everywhere(&state, (&namespace, &name), &id, &curation, actor.into()).await?;
         format!("{page}?saved=1")
     } else {
         // Back to the form with what was typed; the page says what to fix.

@@ -224,7 +224,7 @@ async fn write(
                 &proposal.namespace,
                 &proposal.name,
                 registration,
-                &actor.subject,
+                actor.into(),
                 Some(&proposal.id),
             )
             .await
@@ -242,7 +242,7 @@ async fn write(
         decision: None,
         error: None,
     };
-    let moved = transition_in(&mut tx, &change, &actor.subject)
+    let moved = transition_in(&mut tx, &change, actor.into())
         .await
         .map_err(|e| e.to_string())?;
     if !moved {
@@ -283,7 +283,7 @@ async fn retire(
         &mut *conn,
         crate::audit::AuditEvent {
             comment: None,
-            actor: &actor.subject,
+            actor: actor.into(),
             action: "server.retire",
             target: &target,
             before_hash: Some(crate::catalog::content_hash(&spec.to_string())),
@@ -324,7 +324,9 @@ async fn fail(
         decision: None,
         error: Some(error),
     };
-    store.transition(change, &actor.subject).await?;
+    store
+        .transition(change, crate::audit::Actor::from(actor))
+        .await?;
     store
         .get(&proposal.id)
         .await?

@@ -77,7 +77,7 @@ pub async fn unpublish(db: &Db, namespace: &str, name: &str) -> Result<bool, DbE
         &mut tx,
         AuditEvent {
             comment: None,
-            actor: "cluster",
+            actor: crate::audit::Actor::CLUSTER,
             action: "server.unpublish",
             target: &format!("{namespace}/{name}"),
             before_hash: None,

@@ -126,7 +126,10 @@ pub async fn decide(
         decision: Some(&record),
         error: None,
     };
-    match store.transition(change, &reviewer.subject).await? {
+    match store
+        .transition(change, crate::audit::Actor::from(reviewer))
+        .await?
+    {
         Some(decided) => Ok(decided),
         None => Err(lost_race(store, &proposal.id).await?),
     }
@@ -227,7 +230,10 @@ async fn supersede(
         decision: None,
         error: Some(&reason),
     };
-    match store.transition(change, &reviewer.subject).await? {
+    match store
+        .transition(change, crate::audit::Actor::from(reviewer))
+        .await?
+    {
         Some(current) => Err(DecideError::Superseded {
             message: format!("this proposal is superseded: {reason}"),
             current: Box::new(current),

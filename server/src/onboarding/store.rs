@@ -113,7 +113,7 @@ impl ProposalStore {
             &mut tx,
             AuditEvent {
                 comment: None,
-                actor: &author.subject,
+                actor: author.into(),
                 action: "proposal.proposed",
                 target: &target(&id),
                 before_hash: None,
@@ -151,11 +151,12 @@ impl ProposalStore {
     /// Moves a proposal as `change` says, writing its audit event in the same transaction.
     /// Returns the proposal after the change, or `None` when another change won the race (the
     /// version or state no longer matched) and nothing was written.
-    pub async fn transition(
+    pub async fn transition<'a>(
         &self,
         change: Transition<'_>,
-        actor: &str,
+        actor: impl Into<audit::Actor<'a>>,
     ) -> Result<Option<Proposal>, DbError> {
+        let actor = actor.into();
         let mut tx = self.db.begin_write().await?;
         if !transition_in(&mut tx, &change, actor).await? {
             return Ok(None);
@@ -181,7 +182,7 @@ pub fn target(id: &str) -> String {
 pub async fn transition_in(
     conn: &mut AnyConnection,
     change: &Transition<'_>,
-    actor: &str,
+    actor: audit::Actor<'_>,
 ) -> Result<bool, DbError> {
     let now = now_millis();
     let decision = change.decision;

@@ -92,7 +92,7 @@ pub async fn deprecate(
     change(
         &state,
         (&namespace, &name),
-        &actor,
+        (&actor).into(),
         "deprecated",
         replacement,
         message,
@@ -116,28 +116,36 @@ pub async fn reinstate(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = authorize(&state, &principal, &namespace, &name).await?;
-    change(&state, (&namespace, &name), &actor, "active", None, "").await?;
+    change(
+        &state,
+        (&namespace, &name),
+        (&actor).into(),
+        "active",
+        None,
+        "",
+    )
+    .await?;
     Ok(Json(json!({ "lifecycle": "active" })))
 }
 
-/// The actor's subject, when they may change `namespace/name`'s lifecycle.
+/// The actor, when they may change `namespace/name`'s lifecycle.
 async fn authorize(
     state: &AppState,
     principal: &Principal,
     namespace: &str,
     name: &str,
-) -> Result<String, ApiError> {
+) -> Result<apiary_app::access::Viewer, ApiError> {
     let viewer = state
         .owner_of(principal, Action::Review, namespace, name)
         .await?;
-    Ok(viewer.subject.clone())
+    Ok(viewer.clone())
 }
 
 /// Sets the lifecycle of a server that is not retired, audited in the same transaction.
 async fn change(
     state: &AppState,
     (namespace, name): (&str, &str),
-    actor: &str,
+    actor: crate::audit::Actor<'_>,
     lifecycle: &str,
     replacement: Option<&str>,
     message: &str,

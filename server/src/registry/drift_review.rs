@@ -132,7 +132,7 @@ pub async fn approve_snapshot(
     server_id: &str,
     target: &str,
     snapshot_id: &str,
-    (actor, comment): (&str, &str),
+    (actor, comment): (crate::audit::Actor<'_>, &str),
 ) -> Result<(), ApproveError> {
     let mut tx = db.begin_write().await.map_err(DbError::from)?;
     let hashes: Option<(Option<String>, String)> = sqlx::query_as(
@@ -244,7 +244,7 @@ pub async fn approve_as(
         &id,
         &target,
         &approval.snapshot_id,
-        (&viewer.subject, approval.comment.trim()),
+        (viewer.into(), approval.comment.trim()),
     )
     .await
     {

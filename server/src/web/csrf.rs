@@ -21,7 +21,9 @@ pub async fn refuse_cross_site(
     request: Request,
     next: Next,
 ) -> Response {
-    if !request.method().is_safe() && is_cross_site(request.headers(), &settings) {
+    // A back-channel logout is a server-to-server POST whose signed logout token is its proof.
+    let exempt = request.uri().path() == crate::auth::BACKCHANNEL_LOGOUT_PATH;
+    if !exempt && !request.method().is_safe() && is_cross_site(request.headers(), &settings) {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "refused a cross-site request");
         return (
             StatusCode::FORBIDDEN,

@@ -38,7 +38,12 @@ pub async fn register(
     let registration: ServerRegistration = json_body(&body)?;
     let created = state
         .servers
-        .register(&namespace, &name, &registration, &actor.subject)
+        .register(
+            &namespace,
+            &name,
+            &registration,
+            crate::audit::Actor::from(actor),
+        )
         .await?;
     state.gateway.forget(&namespace, &name);
     // In Kubernetes mode the operator runs servers from MCPServer resources instead.
@@ -98,7 +103,7 @@ pub async fn remove(
     }
     let deleted = state
         .servers
-        .delete(&namespace, &name, &actor.subject)
+        .delete(&namespace, &name, crate::audit::Actor::from(actor))
         .await?;
     state.gateway.forget(&namespace, &name);
     if state.settings.runtime == crate::config::Runtime::Local {

@@ -98,8 +98,9 @@ impl AppState {
     }
 
     /// The same state with OIDC sign-in.
-    pub fn with_auth(mut self, auth: Auth) -> Self {
+    pub fn with_auth(mut self, mut auth: Auth) -> Self {
         self.form_targets = FormTargets(Some(auth.provider.issuer_origin()));
+        auth.db = Some(self.db.clone());
         self.auth = Some(auth);
         self
     }

@@ -33,6 +33,8 @@ pub const OTHER_CLIENT_SECRET: &str = "other-app-secret";
 pub struct OidcProvider {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub issuer: String,
+    /// The bearer token of the provider's test-only admin endpoint.
+    admin_token: String,
     /// Holds the stdin pipe open (the provider exits when it closes) and the kill-on-drop child.
     _child: Child,
 }
@@ -87,7 +89,8 @@ fn provider_node(script: &str) -> std::path::PathBuf {
     node
 }
 
-/// Lifetimes and delays of the provider's tokens; `None` keeps its defaults (an hour).
+/// Lifetimes and delays of the provider's tokens (`None` keeps its defaults: an hour), and its
+/// optional behaviours.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// ID token lifetime.
@@ -96,6 +99,11 @@ pub struct Options {
     pub access_token_ttl_secs: Option<u64>,
     /// How late the token endpoint answers.
     pub token_delay_ms: Option<u64>,
+    /// Random-looking `sub`s instead of usernames (`--opaque-subjects`).
+    pub opaque_subjects: bool,
+    /// Register Apiary's back-channel logout endpoint (the harness that knows Apiary's URL
+    /// passes it to [`start_full`]).
+    pub backchannel_logout: bool,
 }
 
 /// Starts the provider with `options`.
@@ -104,10 +112,23 @@ pub async fn start_with(
     post_logout: &[&str],
     options: Options,
 ) -> Option<OidcProvider> {
+    start_full(redirect_uris, post_logout, None, options).await
+}
+
+/// Starts the provider with `options`, POSTing `logout_token`s for `apiary` to
+/// `backchannel_logout_uri` when it is set.
+pub async fn start_full(
+    redirect_uris: &[&str],
+    post_logout: &[&str],
+    backchannel_logout_uri: Option<&str>,
+    options: Options,
+) -> Option<OidcProvider> {
     let Options {
         id_token_ttl_secs,
         access_token_ttl_secs,
         token_delay_ms,
+        opaque_subjects,
+        backchannel_logout: _,
     } = options;
     let Ok(script) = std::env::var("APIARY_TEST_OIDC_PROVIDER") else {
         assert!(
@@ -139,6 +160,12 @@ pub async fn start_with(
     }
     if let Some(delay) = token_delay_ms {
         command.args(["--token-delay-ms", &delay.to_string()]);
+    }
+    if let Some(uri) = backchannel_logout_uri {
+        command.args(["--backchannel-logout-uri", uri]);
+    }
+    if opaque_subjects {
+        command.arg("--opaque-subjects");
     }
     // On Node 20 about one start in a hundred stalled before it bound its port; the pinned
     // Node 22 does not (end2end/oidc/starts.mjs). Should a start still say nothing within the
@@ -181,6 +208,10 @@ pub async fn start_with(
         .as_str()
         .unwrap_or_else(|| panic!("the provider's first line has no issuer: {first}"))
         .to_owned();
+    let admin_token = ready["adminToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the provider's first line has no adminToken: {first}"))
+        .to_owned();
     // Pass on anything printed later, so the pipe never fills up.
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
@@ -189,11 +220,39 @@ pub async fn start_with(
     });
     Some(OidcProvider {
         issuer,
+        admin_token,
         _child: child,
     })
 }
 
 impl OidcProvider {
+    /// Changes a test user at the provider (`{"groups": [...]}`, `{"disabled": true}`, or `{}`
+    /// to change nothing) and returns the user as the provider now has them, with their `sub`.
+    pub async fn change_user(
+        &self,
+        username: &str,
+        change: serde_json::Value,
+    ) -> serde_json::Value {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::Client::new()
+            .put(format!("{}/test-admin/users/{username}", self.issuer))
+            .bearer_auth(&self.admin_token)
+            .json(&change)
+            .send()
+            .await
+            .expect("admin request to the provider");
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.expect("the admin answer is JSON")
+    }
+
+    /// The provider's `sub` for `username`.
+    pub async fn subject_of(&self, username: &str) -> String {
+        self.change_user(username, serde_json::json!({})).await["sub"]
+            .as_str()
+            .expect("a sub")
+            .to_owned()
+    }
+
     /// A JWT access token for the machine client `(id, secret)`, with `resource` as its
     /// audience (client credentials grant).
     pub async fn machine_token(&self, client: (&str, &str), resource: &str) -> String {
@@ -399,6 +458,32 @@ impl Browser {
         {
             Stop::Left(url) => url.into(),
             Stop::Page(page) if page.status == StatusCode::OK => page.url.into(),
+            Stop::Page(page) => panic!("unexpected page after signing out: {}", page.describe()),
+        }
+    }
+
+    /// Visits an RP-initiated logout URL as a person who walks away: the provider's sign-out
+    /// form is submitted only when the page submits it by itself (a valid `id_token_hint`).
+    /// Returns where the provider then sends the user, or the page left unanswered when the
+    /// provider asked "Do you want to sign out?".
+    pub async fn sign_out_unattended(&self, end_session_url: &str) -> Result<String, Page> {
+        let url = Url::parse(end_session_url).expect("end session URL is absolute");
+        let page = match self.follow(self.client.get(url.clone()), url).await {
+            Stop::Left(url) => return Ok(url.into()),
+            Stop::Page(page) => page,
+        };
+        if page.status != StatusCode::OK || !page.body.contains("data-auto-submit") {
+            return Err(page);
+        }
+        let (action, fields) = page
+            .form()
+            .unwrap_or_else(|| panic!("expected the sign-out form, got {}", page.describe()));
+        match self
+            .follow(self.client.post(action.clone()).form(&fields), action)
+            .await
+        {
+            Stop::Left(url) => Ok(url.into()),
+            Stop::Page(page) if page.status == StatusCode::OK => Ok(page.url.into()),
             Stop::Page(page) => panic!("unexpected page after signing out: {}", page.describe()),
         }
     }

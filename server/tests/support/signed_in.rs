@@ -69,15 +69,17 @@ pub async fn start_configured(
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     let callback = format!("{url}/auth/callback");
     let home = format!("{url}/");
-    let provider = oidc::start_with(&[&callback], &[&home], options).await?;
+    let backchannel = format!("{url}/auth/backchannel-logout");
+    let backchannel = options.backchannel_logout.then_some(backchannel.as_str());
+    let provider = oidc::start_full(&[&callback], &[&home], backchannel, options).await?;
     let mut settings = super::settings();
     settings.public_url = Some(url.clone());
-    let oidc = oidc_settings(&provider.issuer);
-    settings.oidc = Some(oidc.clone());
+    settings.oidc = Some(oidc_settings(&provider.issuer));
+    configure(&mut settings);
+    let oidc = settings.oidc.clone().expect("sign-in settings");
     let auth = Auth::connect(oidc, &db.url, &url)
         .await
         .expect("set up sign-in");
-    configure(&mut settings);
     let state = adjust(AppState::new(settings, db.db.clone()).with_auth(auth));
     let app = router(state);
     let server = tokio::spawn(async move {

@@ -64,7 +64,7 @@ pub async fn replace(
         &id,
         &format!("{namespace}/{name}"),
         &access,
-        &actor.subject,
+        actor.into(),
     )
     .await?;
     state.gateway.forget(&namespace, &name);

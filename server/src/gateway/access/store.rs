@@ -50,7 +50,7 @@ pub async fn save(
     server_id: &str,
     target: &str,
     access: &Access,
-    actor: &str,
+    actor: crate::audit::Actor<'_>,
 ) -> Result<(), DbError> {
     let now = now_millis();
     let policy = serde_json::to_string(access).unwrap_or_else(|_| "{}".into());
@@ -69,7 +69,7 @@ pub async fn save(
     .bind(server_id)
     .bind(&policy)
     .bind(now)
-    .bind(actor)
+    .bind(actor.subject)
     .execute(&mut *tx)
     .await?;
     crate::audit::record(

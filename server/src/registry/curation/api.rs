@@ -67,7 +67,7 @@ pub async fn replace(
     let id = state.server_id(&namespace, &name).await?;
     let published = published_of(&state.db, &id).await?;
     validate(&curation, &published)?;
-    save_everywhere(&state, (&namespace, &name), &id, &curation, &actor.subject).await?;
+    save_everywhere(&state, (&namespace, &name), &id, &curation, actor.into()).await?;
     Ok(Json(view(&curation, &published)))
 }
 
@@ -79,7 +79,7 @@ pub(crate) async fn save_everywhere(
     (namespace, name): (&str, &str),
     id: &str,
     curation: &Curation,
-    actor: &str,
+    actor: crate::audit::Actor<'_>,
 ) -> Result<(), ApiError> {
     if let Some(client) = &state.kube {
         super::cluster::apply(client, namespace, name, curation)

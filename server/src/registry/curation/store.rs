@@ -91,7 +91,7 @@ pub async fn save(
     server_id: &str,
     target: &str,
     curation: &Curation,
-    actor: &str,
+    actor: crate::audit::Actor<'_>,
 ) -> Result<(), DbError> {
     let now = now_millis();
     let mut tx = db.begin_write().await?;
@@ -124,7 +124,7 @@ pub async fn save(
     .bind(&after.3)
     .bind(&after.4)
     .bind(now)
-    .bind(actor)
+    .bind(actor.subject)
     .execute(&mut *tx)
     .await?;
     // The registry API lists servers changed since a time; a curation changes what it shows.
