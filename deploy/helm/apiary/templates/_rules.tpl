@@ -17,20 +17,20 @@ which the kubelet resolves.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpservers/finalizers]
   verbs: [update]
-# The children: applied (create + patch) and watched to restore drift; the Service is read to
-# replace a port list edited by hand.
+# The children: applied (create + patch), watched, and read (get) to compare with what is
+# rendered and repair drift; the Service is read to replace a port list edited by hand.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [list, watch, create, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [services]
   verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [serviceaccounts]
-  verbs: [list, watch, create, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [list, watch, create, patch]
+  verbs: [get, list, watch, create, patch]
 # ConfigMap permission profiles.
 - apiGroups: [""]
   resources: [configmaps]
@@ -46,7 +46,7 @@ which the kubelet resolves.
 - apiGroups: [""]
   resources: [pods/attach]
   verbs: [get, create]
-# Warning Events about invalid MCPServers.
+# Events about MCPServers: Warnings (invalid spec, refused apply), drift repairs.
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
