@@ -706,6 +706,31 @@ async fn the_documented_rbac_is_enough() {
             .then_some(())
     })
     .await;
+    // Drift repair (managedFields taken back, an Event of its own) needs nothing more.
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    deployments
+        .patch(
+            "osv",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"hostNetwork": true}}}})),
+        )
+        .await
+        .expect("put the pod on the host network");
+    wait_for(&deployments, "osv", "hostNetwork removed", |d| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .is_some_and(|p| p.host_network.is_none())
+    })
+    .await;
+    eventually("a DriftReverted event", || async {
+        let list = events.list(&Default::default()).await.expect("list events");
+        list.items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("DriftReverted"))
+            .then_some(())
+    })
+    .await;
 }
 
 /// `apiary serve --runtime kubernetes` runs the operator next to the web server, and SIGTERM

@@ -394,6 +394,9 @@ pub enum Phase {
     Ready,
     /// The spec is invalid, or a dependency is missing; the message says which field.
     Failed,
+    /// The apiserver refused to apply a child; the message is what it said. The children
+    /// it did accept are in place, and it is retried.
+    Degraded,
     /// Being deleted.
     Terminating,
     /// Scaled to zero.

@@ -5,18 +5,22 @@
 //! - [`merge`]: the `podTemplateSpec` overlay;
 //! - [`overrides`]: the `resourceOverrides` labels and annotations;
 //! - [`profile`]: permission profiles → egress;
-//! - [`status`]: the status, derived from what was applied;
+//! - [`drift`]: live children against rendered ones, and taking back foreign fields;
+//! - [`repair`]: applies the children, taking back drifted fields;
+//! - [`status`]: the status, derived from the live children;
 //! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
 //! - [`reconcile`]: the controller that ties them to the cluster;
 //! - [`leader`]: which replica reconciles, through a Lease.
 
 pub mod crd;
+pub mod drift;
 pub mod leader;
 pub mod merge;
 pub mod overrides;
 pub mod profile;
 pub mod reconcile;
 pub mod render;
+pub mod repair;
 pub mod status;
 pub mod unsupported;
 

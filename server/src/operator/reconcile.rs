@@ -19,13 +19,14 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::crd::{MCPServer, MCPToolConfig, ProfileKind};
+use super::crd::{MCPServer, MCPToolConfig, Phase, ProfileKind};
+use super::drift;
 use super::render::{self, InvalidSpec, FIELD_MANAGER};
+use super::repair::{Applier, REPORTER};
 use super::status::{self, Outcome, ToolConfigState};
 use super::unsupported;
 
@@ -102,6 +103,9 @@ pub enum Error {
     /// The status patch took longer than allowed (transient).
     #[error("status update timed out")]
     StatusTimeout,
+    /// The apiserver refused to apply a child (transient: phase Degraded, backoff).
+    #[error("apply refused: {0}")]
+    Refused(String),
 }
 
 impl Error {
@@ -117,6 +121,7 @@ impl Error {
             Self::Dependency(_) => "dependency",
             Self::Malformed(_) => "malformed",
             Self::StatusTimeout => "status_timeout",
+            Self::Refused(_) => "refused",
         }
     }
 }
@@ -129,10 +134,11 @@ pub struct Context {
     gateway_namespace: String,
     /// Consecutive transient failures per object, for the exponential backoff.
     failures: Mutex<HashMap<ObjectRef<DeserializeGuard<MCPServer>>, u32>>,
-    /// The last unsupported-fields Event note published per object uid. The status alone
-    /// decides when to announce, but a reconcile can start from a cached object older than the
-    /// status just written; this keeps that from publishing the same Warning twice. (An entry
-    /// outlives a deleted object: one short string.)
+    /// The last Warning note published per object uid (unsupported fields), or per uid and
+    /// `/refused` (a refused apply). The status alone decides when to announce, but a
+    /// reconcile can start from a cached object older than the status just written; this
+    /// keeps that from publishing the same Warning twice. (An entry outlives a deleted
+    /// object: one short string.)
     announced: Mutex<HashMap<String, String>>,
 }
 
@@ -140,7 +146,7 @@ impl Context {
     /// A context for `client`, whose servers admit the gateway in `gateway_namespace`.
     pub fn new(client: Client, gateway_namespace: String) -> Self {
         Self {
-            recorder: Recorder::new(client.clone(), "apiary-operator".into()),
+            recorder: Recorder::new(client.clone(), REPORTER.into()),
             client,
             gateway_namespace,
             failures: Mutex::new(HashMap::new()),
@@ -148,7 +154,7 @@ impl Context {
         }
     }
 
-    /// Records `note` as announced for the object `uid`; false when it already was.
+    /// Records `note` as announced under `uid`; false when it already was.
     fn first_announcement(&self, uid: String, note: &str) -> bool {
         let mut announced = self
             .announced
@@ -364,25 +370,73 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
             return fail(server, context, &tool_config, Error::InvalidSpec(invalid)).await
         }
     };
-    // Apply.
-    // The Deployment goes right after its ServiceAccount; the NetworkPolicy is last.
+    // Apply, taking back what another manager changed. The Deployment goes right after its
+    // ServiceAccount; the NetworkPolicy is last. A child the apiserver refuses does not stop
+    // the others.
+    let mut children_applier = Applier {
+        client,
+        server,
+        namespace: &namespace,
+        applied_before: status::has_policy_condition(server),
+        refused: None,
+    };
     if let Some(account) = &children.service_account {
-        apply(client, &namespace, account).await?;
+        children_applier
+            .child(
+                account,
+                drift::service_account,
+                drift::SERVICE_ACCOUNT_SCOPE,
+            )
+            .await?;
     }
     if plan.replicas.is_none() {
         keep_replicas(client, &namespace, &children.deployment).await?;
     }
-    let deployment = apply(client, &namespace, &children.deployment).await?;
+    let deployment = children_applier
+        .child(
+            &children.deployment,
+            drift::deployment,
+            drift::DEPLOYMENT_SCOPE,
+        )
+        .await?;
     repair_service_ports(client, &namespace, &children.service).await?;
-    apply(client, &namespace, &children.service).await?;
-    apply(client, &namespace, &children.network_policy).await?;
-    // Status.
+    children_applier
+        .child(&children.service, |_, _| Vec::new(), &[])
+        .await?;
+    let policy = children_applier
+        .child(
+            &children.network_policy,
+            drift::network_policy,
+            drift::NETWORK_POLICY_SCOPE,
+        )
+        .await?;
+    // Status, from the live objects.
+    let refused = children_applier.refused;
     let outcome = Outcome::Applied {
         url: render::url(server, &plan),
-        deployment: &deployment,
-        policy_gap: plan.policy_gap(),
+        deployment: deployment.as_ref(),
+        policy: status::compliance(
+            &children,
+            plan.policy_gap(),
+            policy.as_ref(),
+            deployment.as_ref(),
+        ),
+        refused: refused.clone(),
     };
+    let was_degraded = server.status.as_ref().is_some_and(|s| {
+        s.phase == Some(Phase::Degraded) && s.message.as_deref() == refused.as_deref()
+    });
     write_status(context, server, &outcome, &tool_config).await?;
+    let key = format!("{}/refused", server.uid().unwrap_or_default());
+    match refused {
+        Some(message) => {
+            if !was_degraded && context.first_announcement(key, &message) {
+                warn(context, server, "ApplyRefused", message.clone()).await;
+            }
+            return Err(Error::Refused(message));
+        }
+        None => context.forget_announcement(&key),
+    }
     tracing::debug!(%name, "children applied");
     Ok(Action::requeue(RESYNC))
 }
@@ -563,21 +617,6 @@ async fn repair_service_ports(
     )
     .await?;
     Ok(())
-}
-
-/// Server-side applies one child under Apiary's field manager, taking over conflicting fields.
-async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K, kube::Error>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Serialize
-        + DeserializeOwned
-        + Clone
-        + Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(&object.name_any(), &params, &Patch::Apply(object))
-        .await
 }
 
 /// Server-side applies the status derived from `outcome`, bounded by [`STATUS_TIMEOUT`]. An

@@ -1,18 +1,23 @@
-//! The status of an `MCPServer`, derived (purely) from the validation outcome, the applied
-//! Deployment, the referenced MCPToolConfig and the fields Apiary does not act on.
+//! The status of an `MCPServer`, derived (purely) from the validation outcome, the live
+//! Deployment and NetworkPolicy, the referenced MCPToolConfig and the fields Apiary does not
+//! act on.
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
 use super::crd::{MCPServer, MCPServerStatus, Phase};
+use super::drift;
+use super::render::Children;
 use super::unsupported::{self, Unsupported};
 
 /// Condition type: at least one pod is ready.
 pub const READY: &str = "Ready";
 /// Condition type: the `toolConfigRef` names an existing MCPToolConfig (or there is none).
 pub const TOOL_CONFIG_RESOLVED: &str = "ToolConfigResolved";
-/// Condition type: the NetworkPolicy enforces the permission profile in full.
+/// Condition type: the live NetworkPolicy and pod template enforce the permission profile in
+/// full.
 pub const POLICY_COMPLIANT: &str = "PolicyCompliant";
 /// Condition type: `True` when the object sets fields Apiary does not act on (it names them).
 pub const UNSUPPORTED_FIELDS: &str = "UnsupportedFields";
@@ -36,17 +41,95 @@ pub enum ToolConfigState {
     },
 }
 
+/// Condition `PolicyCompliant`: whether the live objects enforce what the profile requires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compliance {
+    /// The condition's status.
+    pub enforced: bool,
+    /// Its reason.
+    pub reason: &'static str,
+    /// Its message.
+    pub message: String,
+}
+
+/// Compares the live NetworkPolicy and pod template with the rendered ones (which carry the
+/// profile, and the user's own `podTemplateSpec`). `gap` is what the profile asks that no
+/// NetworkPolicy can express ([`super::render::Plan::policy_gap`]).
+pub fn compliance(
+    rendered: &Children,
+    gap: Option<String>,
+    policy: Option<&NetworkPolicy>,
+    deployment: Option<&Deployment>,
+) -> Compliance {
+    let Some(policy) = policy else {
+        return Compliance {
+            enforced: false,
+            reason: "NetworkPolicyMissing",
+            message: format!(
+                "NetworkPolicy {} does not exist",
+                rendered.network_policy.name_any()
+            ),
+        };
+    };
+    let mut differences: Vec<String> = drift::network_policy(&rendered.network_policy, policy)
+        .into_iter()
+        .map(|d| format!("NetworkPolicy {}", d.path))
+        .collect();
+    if let Some(deployment) = deployment {
+        differences.extend(
+            drift::deployment(&rendered.deployment, deployment)
+                .into_iter()
+                .map(|d| format!("Deployment {}", d.path)),
+        );
+    }
+    if !differences.is_empty() {
+        return Compliance {
+            enforced: false,
+            reason: "LiveObjectsDiffer",
+            message: format!(
+                "the live objects differ from what the profile requires: {}",
+                differences.join(", ")
+            ),
+        };
+    }
+    match gap {
+        Some(gap) => Compliance {
+            enforced: false,
+            reason: "HostsNotEnforced",
+            message: gap,
+        },
+        None => Compliance {
+            enforced: true,
+            reason: "Enforced",
+            message:
+                "the live NetworkPolicy and pod security settings match the permission profile"
+                    .into(),
+        },
+    }
+}
+
+/// Whether `server`'s status has a `PolicyCompliant` condition, which only a reconcile that
+/// applied its children writes.
+pub fn has_policy_condition(server: &MCPServer) -> bool {
+    server
+        .status
+        .as_ref()
+        .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == POLICY_COMPLIANT))
+}
+
 /// How the reconcile went, as far as the status is concerned.
 #[derive(Clone, Debug)]
 pub enum Outcome<'a> {
-    /// The children were applied.
+    /// The children were applied, or the apiserver refused one of them.
     Applied {
         /// The in-cluster URL.
         url: String,
-        /// The Deployment as the apiserver returned it.
-        deployment: &'a Deployment,
-        /// Why the NetworkPolicy is weaker than the profile, if it is.
-        policy_gap: Option<String>,
+        /// The live Deployment, if there is one.
+        deployment: Option<&'a Deployment>,
+        /// The live objects against the profile.
+        policy: Compliance,
+        /// What the apiserver said when it refused a child (phase `Degraded`).
+        refused: Option<String>,
     },
     /// The spec (or something it needs) is wrong; the message names the field.
     Failed {
@@ -98,21 +181,22 @@ pub fn derive(
         Outcome::Applied {
             url,
             deployment,
-            policy_gap,
+            policy,
+            refused,
         } => {
             let desired = deployment
-                .spec
-                .as_ref()
+                .and_then(|d| d.spec.as_ref())
                 .and_then(|s| s.replicas)
                 .unwrap_or(1);
             let ready = deployment
-                .status
-                .as_ref()
+                .and_then(|d| d.status.as_ref())
                 .and_then(|s| s.ready_replicas)
                 .unwrap_or(0);
             status.url = Some(url.clone());
             status.ready_replicas = Some(ready);
-            let (phase, message) = if desired == 0 {
+            let (phase, message) = if let Some(refused) = refused {
+                (Phase::Degraded, refused.clone())
+            } else if desired == 0 {
                 (Phase::Stopped, "scaled to zero".to_owned())
             } else if ready > 0 {
                 (Phase::Ready, format!("{ready} of {desired} pods ready"))
@@ -123,15 +207,9 @@ pub fn derive(
             status.message = Some(message.clone());
             status.conditions.push(condition(
                 POLICY_COMPLIANT,
-                policy_gap.is_none(),
-                if policy_gap.is_none() {
-                    "Enforced"
-                } else {
-                    "HostsNotEnforced"
-                },
-                policy_gap
-                    .clone()
-                    .unwrap_or_else(|| "the NetworkPolicy enforces the permission profile".into()),
+                policy.enforced,
+                policy.reason,
+                policy.message.clone(),
             ));
             (
                 ready > 0,
@@ -209,8 +287,10 @@ pub fn newly_unsupported(previous: Option<&MCPServerStatus>, next: &MCPServerSta
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operator::render;
     use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStatus};
     use k8s_openapi::jiff::Timestamp;
+    use kube::Resource;
 
     fn server() -> MCPServer {
         let mut server: MCPServer =
@@ -234,6 +314,99 @@ mod tests {
         }
     }
 
+    fn enforced() -> Compliance {
+        Compliance {
+            enforced: true,
+            reason: "Enforced",
+            message: "ok".into(),
+        }
+    }
+
+    fn rendered(server: &MCPServer) -> Children {
+        let mut server = server.clone();
+        server.metadata.namespace = Some("ns1".into());
+        server.metadata.uid = Some("uid-1".into());
+        let plan = render::validate(&server, None).expect("valid");
+        let owner = server
+            .controller_owner_ref(&())
+            .expect("an owner reference");
+        render::build(&server, &plan, owner, "apiary-system").expect("builds")
+    }
+
+    #[test]
+    fn policy_compliance_is_read_from_the_live_objects() {
+        let mut server = server();
+        server.spec.permission_profile = None; // deny all egress
+        let children = rendered(&server);
+        let live_policy = children.network_policy.clone();
+        let live_deployment = children.deployment.clone();
+        let compliance = |policy: Option<&NetworkPolicy>, deployment: &Deployment| {
+            super::compliance(&children, None, policy, Some(deployment))
+        };
+        assert!(compliance(Some(&live_policy), &live_deployment).enforced);
+
+        // Egress opened on the live object, while the rendered intent still denies it.
+        let mut opened = live_policy.clone();
+        opened.spec.as_mut().expect("spec").egress = Some(vec![Default::default()]);
+        let found = compliance(Some(&opened), &live_deployment);
+        assert_eq!((found.enforced, found.reason), (false, "LiveObjectsDiffer"));
+        assert!(
+            found.message.contains("NetworkPolicy spec.egress"),
+            "{found:?}"
+        );
+
+        // A privileged container on the live pod template.
+        let mut privileged = live_deployment.clone();
+        let pod = privileged
+            .spec
+            .as_mut()
+            .expect("spec")
+            .template
+            .spec
+            .as_mut();
+        let context = pod.expect("pod").containers[0]
+            .security_context
+            .as_mut()
+            .expect("hardened");
+        context.privileged = Some(true);
+        let found = compliance(Some(&live_policy), &privileged);
+        assert!(!found.enforced);
+        assert!(
+            found
+                .message
+                .contains("containers[mcp].securityContext.privileged"),
+            "{found:?}"
+        );
+
+        let missing = compliance(None, &live_deployment);
+        assert_eq!(
+            (missing.enforced, missing.reason),
+            (false, "NetworkPolicyMissing")
+        );
+        let gap = super::compliance(&children, Some("hosts".into()), Some(&live_policy), None);
+        assert_eq!((gap.enforced, gap.reason), (false, "HostsNotEnforced"));
+    }
+
+    #[test]
+    fn a_refused_apply_is_degraded_with_the_apiservers_message() {
+        let deployment = deployment(Some(1), Some(1));
+        let outcome = Outcome::Applied {
+            url: "u".into(),
+            deployment: Some(&deployment),
+            policy: enforced(),
+            refused: Some("Deployment osv: forbidden".into()),
+        };
+        let status = derive(
+            &server(),
+            &outcome,
+            &ToolConfigState::NotReferenced,
+            &[],
+            &Time(Timestamp::UNIX_EPOCH),
+        );
+        assert_eq!(status.phase, Some(Phase::Degraded));
+        assert_eq!(status.message.as_deref(), Some("Deployment osv: forbidden"));
+    }
+
     #[test]
     fn phases_follow_the_deployment() {
         let now = Time(Timestamp::UNIX_EPOCH);
@@ -246,8 +419,9 @@ mod tests {
             let deployment = deployment(replicas, ready);
             let outcome = Outcome::Applied {
                 url: "http://x".into(),
-                deployment: &deployment,
-                policy_gap: None,
+                deployment: Some(&deployment),
+                policy: enforced(),
+                refused: None,
             };
             let status = derive(
                 &server(),
@@ -297,8 +471,9 @@ mod tests {
         let deployment = deployment(Some(1), Some(1));
         let outcome = Outcome::Applied {
             url: "u".into(),
-            deployment: &deployment,
-            policy_gap: None,
+            deployment: Some(&deployment),
+            policy: enforced(),
+            refused: None,
         };
         let mut server = server();
         let unsupported = unsupported_audit();

@@ -121,7 +121,7 @@ impl Runtime for ClusterRuntime {
         let state = match status.phase {
             None | Some(Phase::Pending) => RuntimeState::Starting,
             Some(Phase::Ready) => RuntimeState::Ready,
-            Some(Phase::Failed) => RuntimeState::Failed {
+            Some(Phase::Failed | Phase::Degraded) => RuntimeState::Failed {
                 reason: message,
                 exit_code: None,
             },

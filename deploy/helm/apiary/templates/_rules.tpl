@@ -17,9 +17,9 @@ which the kubelet resolves.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpservers/finalizers]
   verbs: [update]
-# The children: applied (create + patch) and watched to restore drift; the Service is read to
-# replace a port list edited by hand, the Deployment to keep its replica count when
-# spec.replicas is removed.
+# The children: applied (create + patch), watched, and read (get) to compare with what is
+# rendered and repair drift; the Service is read to replace a port list edited by hand, the
+# Deployment also to keep its replica count when spec.replicas is removed.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch]
@@ -28,10 +28,10 @@ which the kubelet resolves.
   verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [serviceaccounts]
-  verbs: [list, watch, create, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [list, watch, create, patch]
+  verbs: [get, list, watch, create, patch]
 # ConfigMap permission profiles.
 - apiGroups: [""]
   resources: [configmaps]
@@ -47,7 +47,7 @@ which the kubelet resolves.
 - apiGroups: [""]
   resources: [pods/attach]
   verbs: [get, create]
-# Warning Events about invalid MCPServers.
+# Events about MCPServers: Warnings (invalid spec, refused apply), drift repairs.
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]

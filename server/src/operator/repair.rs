@@ -1,0 +1,203 @@
+//! Applying an `MCPServer`'s children while repairing drift: compare each live child with
+//! the rendered one ([`super::drift`]), take back what other managers own, apply, and report
+//! each repair (a Normal Event and `apiary_operator_drift_repairs_total`).
+
+use std::fmt::Debug;
+
+use k8s_openapi::api::events;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::crd::MCPServer;
+use super::drift::{self, Drift};
+use super::render::FIELD_MANAGER;
+
+/// The controller named in the operator's Events.
+pub const REPORTER: &str = "apiary-operator";
+
+/// Applies the children of one server, one by one, repairing drift on the way.
+pub struct Applier<'a> {
+    /// The client.
+    pub client: &'a Client,
+    /// The server whose children these are.
+    pub server: &'a MCPServer,
+    /// Its namespace.
+    pub namespace: &'a str,
+    /// Whether the children were applied before (so a missing one was deleted).
+    pub applied_before: bool,
+    /// The first refusal of the apiserver, `Kind name: message`.
+    pub refused: Option<String>,
+}
+
+impl Applier<'_> {
+    /// Compares the live child with `desired` (`compare`), takes back the fields other
+    /// managers own under `scope` when they differ, applies `desired`, and reports what was
+    /// reverted. Returns the live child: as applied, or as found when the apiserver refused
+    /// the apply (recorded in `refused`); other errors are returned.
+    pub async fn child<K>(
+        &mut self,
+        desired: &K,
+        compare: impl Fn(&K, &K) -> Vec<Drift>,
+        scope: &[&str],
+    ) -> Result<Option<K>, kube::Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Serialize
+            + DeserializeOwned
+            + Clone
+            + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), self.namespace);
+        let name = desired.name_any();
+        let live = api.get_opt(&name).await?;
+        let mut repairs: Vec<(Drift, Vec<String>)> = Vec::new();
+        match &live {
+            Some(live) => {
+                let drifts = compare(desired, live);
+                if !drifts.is_empty() {
+                    let managed = live.meta().managed_fields.clone().unwrap_or_default();
+                    repairs = drifts
+                        .into_iter()
+                        .map(|drift| {
+                            let by = drift::changed_by(&managed, &drift);
+                            (drift, by)
+                        })
+                        .collect();
+                    take_back(&api, live, scope).await?;
+                }
+            }
+            None if self.applied_before => repairs.push((Drift::deleted(), Vec::new())),
+            None => {}
+        }
+        match apply(self.client, self.namespace, desired).await {
+            Ok(applied) => {
+                // Deleted between the read above and the apply, which created it anew.
+                let recreated = live
+                    .as_ref()
+                    .is_some_and(|live| live.uid().is_some() && live.uid() != applied.uid());
+                if recreated && !repairs.iter().any(|(drift, _)| *drift == Drift::deleted()) {
+                    repairs.push((Drift::deleted(), Vec::new()));
+                }
+                if !repairs.is_empty() {
+                    self.report(K::kind(&()).as_ref(), &name, &repairs).await;
+                }
+                Ok(Some(applied))
+            }
+            Err(kube::Error::Api(status)) if matches!(status.code, 400 | 403 | 422) => {
+                let message = format!("{} {name}: {}", K::kind(&()), status.message);
+                tracing::warn!(%message, "the apiserver refused a child");
+                self.refused.get_or_insert(message);
+                Ok(api.get_opt(&name).await?)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A Normal Event naming each reverted field and who changed it, and the metric.
+    async fn report(&self, kind: &str, name: &str, repairs: &[(Drift, Vec<String>)]) {
+        let reverted: Vec<String> = repairs
+            .iter()
+            .map(|(drift, by)| {
+                metrics::counter!(
+                    "apiary_operator_drift_repairs_total",
+                    "kind" => kind.to_owned(),
+                    "field" => drift.field.clone()
+                )
+                .increment(1);
+                if *drift == Drift::deleted() {
+                    return "the deletion (recreated it)".to_owned();
+                }
+                let by = if by.is_empty() {
+                    "an unknown manager".to_owned()
+                } else {
+                    by.join(", ")
+                };
+                format!("{} (changed by {by})", drift.path)
+            })
+            .collect();
+        let mut note = format!("{kind} {name}: reverted {}", reverted.join("; "));
+        if note.len() > 1000 {
+            let mut end = 997;
+            while !note.is_char_boundary(end) {
+                end -= 1;
+            }
+            note.truncate(end);
+            note.push_str("...");
+        }
+        tracing::info!(%note, "drift reverted");
+        if let Err(error) = self.publish_repair(note).await {
+            tracing::warn!(%error, "cannot publish an event");
+        }
+    }
+
+    /// Creates the Event itself: kube's recorder folds Events with the same reason about the
+    /// same object into one series that keeps the first note, and each repair names other
+    /// fields and managers.
+    async fn publish_repair(&self, note: String) -> Result<(), kube::Error> {
+        let server = self.server;
+        let events: Api<events::v1::Event> = Api::namespaced(self.client.clone(), self.namespace);
+        let event = events::v1::Event {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{}-drift-", server.name_any())),
+                namespace: Some(self.namespace.to_owned()),
+                ..ObjectMeta::default()
+            },
+            type_: Some("Normal".into()),
+            reason: Some("DriftReverted".into()),
+            action: Some("Revert".into()),
+            note: Some(note),
+            regarding: Some(server.object_ref(&())),
+            event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
+            reporting_controller: Some(REPORTER.into()),
+            reporting_instance: Some(std::env::var("HOSTNAME").unwrap_or_else(|_| REPORTER.into())),
+            ..events::v1::Event::default()
+        };
+        events.create(&PostParams::default(), &event).await?;
+        Ok(())
+    }
+}
+
+/// Moves the fields other managers own under `scope` of `live` into Apiary's apply entry
+/// (see [`drift::take_back`]), guarded by the live `resourceVersion`.
+async fn take_back<K>(api: &Api<K>, live: &K, scope: &[&str]) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let managed = live.meta().managed_fields.clone().unwrap_or_default();
+    let Some(entries) = drift::take_back(&managed, scope, &K::api_version(&())) else {
+        return Ok(());
+    };
+    let patch = serde_json::json!({"metadata": {
+        "resourceVersion": live.meta().resource_version,
+        "managedFields": entries,
+    }});
+    api.patch(
+        &live.name_any(),
+        &PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        },
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Server-side applies one child under Apiary's field manager, taking over conflicting fields.
+async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&object.name_any(), &params, &Patch::Apply(object))
+        .await
+}
