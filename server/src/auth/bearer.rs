@@ -192,14 +192,7 @@ fn identity_of(claims: AccessClaims, roles_claim: &str) -> Result<VerifiedIdenti
         .or_else(|| claims.email.clone())
         .or(client)
         .unwrap_or_else(|| who.clone());
-    let groups = match claims.other.get(roles_claim) {
-        Some(serde_json::Value::Array(values)) => values
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        Some(serde_json::Value::String(value)) => vec![value.clone()],
-        _ => Vec::new(),
-    };
+    let groups = super::oidc::claim_strings(&claims.other, roles_claim);
     Ok(VerifiedIdentity {
         subject: format!("{}#{who}", claims.iss),
         name,

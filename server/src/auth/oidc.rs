@@ -13,10 +13,10 @@ use openidconnect::core::{
 use openidconnect::{
     AccessToken, AdditionalClaims, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
     EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IdTokenFields, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
-    TokenResponse, UserInfoClaims, UserInfoError,
+    IdTokenClaims, IdTokenFields, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
+    RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardErrorResponse,
+    StandardTokenResponse, SubjectIdentifier, TokenResponse, UserInfoClaims, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -330,14 +330,7 @@ impl OidcProvider {
         let claims = id_token
             .claims(&verifier, &Nonce::new(pending.nonce.clone()))
             .map_err(|e| OidcError::IdToken(e.to_string()))?;
-        let identity = self.identity_of(
-            claims.issuer().as_str(),
-            claims.subject().as_str(),
-            claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
-            claims.preferred_username().map(|u| u.as_str()),
-            claims.email().map(|e| e.as_str()),
-            claims.additional_claims(),
-        );
+        let identity = self.identity_of_id_token(claims);
         let sid = claims
             .additional_claims()
             .0
@@ -371,8 +364,23 @@ impl OidcProvider {
             subject: format!("{issuer}#{sub}"),
             name: name.or(username).or(email).unwrap_or(sub).to_owned(),
             email: email.map(String::from),
-            groups: claim_strings(extra, &self.settings.roles_claim),
+            groups: claim_strings(&extra.0, &self.settings.roles_claim),
         }
+    }
+
+    /// The identity of a verified ID token's claims (see [`Self::identity_of`]).
+    fn identity_of_id_token(
+        &self,
+        claims: &IdTokenClaims<ExtraClaims, CoreGenderClaim>,
+    ) -> VerifiedIdentity {
+        self.identity_of(
+            claims.issuer().as_str(),
+            claims.subject().as_str(),
+            claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+            claims.preferred_username().map(|u| u.as_str()),
+            claims.email().map(|e| e.as_str()),
+            claims.additional_claims(),
+        )
     }
 
     /// Reads the person's roles again: with the refresh token when there is one (a new ID
@@ -419,14 +427,7 @@ impl OidcProvider {
                     ));
                 }
                 fresh.id_token = id_token.to_string();
-                let identity = self.identity_of(
-                    claims.issuer().as_str(),
-                    claims.subject().as_str(),
-                    claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
-                    claims.preferred_username().map(|u| u.as_str()),
-                    claims.email().map(|e| e.as_str()),
-                    claims.additional_claims(),
-                );
+                let identity = self.identity_of_id_token(claims);
                 return Ok((identity, fresh));
             }
         }
@@ -488,9 +489,13 @@ pub fn unix_now() -> i64 {
         .unwrap_or_default()
 }
 
-/// The string values of `claim`: a list of strings, or one string.
-fn claim_strings(extra: &ExtraClaims, claim: &str) -> Vec<String> {
-    match extra.0.get(claim) {
+/// The string values of `claim` (an ID token's, userinfo's or an access token's): a list of
+/// strings, or one string.
+pub(super) fn claim_strings(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    claim: &str,
+) -> Vec<String> {
+    match claims.get(claim) {
         Some(serde_json::Value::Array(values)) => values
             .iter()
             .filter_map(|v| v.as_str().map(String::from))
@@ -523,8 +528,8 @@ mod tests {
             "role": "admin",
         }))
         .expect("claims");
-        assert_eq!(claim_strings(&extra, "groups"), ["a", "b"]);
-        assert_eq!(claim_strings(&extra, "role"), ["admin"]);
-        assert!(claim_strings(&extra, "missing").is_empty());
+        assert_eq!(claim_strings(&extra.0, "groups"), ["a", "b"]);
+        assert_eq!(claim_strings(&extra.0, "role"), ["admin"]);
+        assert!(claim_strings(&extra.0, "missing").is_empty());
     }
 }
