@@ -23,11 +23,13 @@ fn is_api(path: &str) -> bool {
 /// Middleware: rewrites an API error answer that is not JSON into the one JSON shape, keeping
 /// its status and headers (such as `Allow` or `Retry-After`).
 pub async fn json_errors(request: Request, next: Next) -> Response {
-    let api = is_api(request.uri().path());
-    let path = request.uri().path().to_owned();
+    // Only API paths are kept (the gateway's requests pass through without a copy).
+    let Some(path) = is_api(request.uri().path()).then(|| request.uri().path().to_owned()) else {
+        return next.run(request).await;
+    };
     let response = next.run(request).await;
     let status = response.status();
-    if !api || !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
