@@ -4,8 +4,11 @@
 //! - the gateway and the registry reach cluster servers where the operator runs them: an
 //!   HTTP server at its Service, a stdio server through its pod's attach API.
 //!
-//! Envtest has neither a kubelet nor Service DNS, so these tests can only show that each
-//! request goes to the right place and that its failure is told clearly and in time.
+//! - the MCPServer status shows the tools the registry found, beside the operator's status.
+//!
+//! Envtest has neither a kubelet nor Service DNS, so these tests mostly show that each request
+//! goes to the right place and that its failure is told clearly and in time; where a live
+//! answer is needed, an HTTP proxy stands in for Service DNS.
 
 mod support;
 
@@ -278,5 +281,147 @@ async fn the_gateway_attaches_to_a_stdio_servers_pod() {
     assert!(
         logs.contains("cannot read the logs of pod osv-1"),
         "{runtime}"
+    );
+}
+
+/// The MCPServer's status shows what the registry's newest fetch found: `toolCount` (the
+/// `Tools` column of `kubectl get mcpservers`), `toolsHash` and condition `ToolsDiscovered`,
+/// next to what the embedded operator writes, neither removing the other's. A failed fetch
+/// keeps the tools last seen and says why.
+///
+/// Envtest has no Service DNS, so Apiary reaches the server's Service URL through an HTTP
+/// proxy (`HTTP_PROXY`, which Apiary's HTTP clients honour): the proxy is the MCP server
+/// itself, which answers for the Service's host name.
+#[tokio::test]
+async fn the_mcpserver_status_shows_the_tools_the_registry_found() {
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    let namespace = support::kube::namespace(&cluster).await;
+    let service = format!("mcp-web.{namespace}.svc.cluster.local:9090");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([
+            { "name": "search", "inputSchema": { "type": "object" } },
+            { "name": "fetch", "inputSchema": { "type": "object" } },
+        ])
+        .to_string(),
+    )
+    .expect("write the tools");
+    let backend = support::mcp_servers::testmcp_http(&[
+        "--tools",
+        tools.to_str().expect("path"),
+        "--allowed-host",
+        &service,
+    ])
+    .await;
+    let proxy = backend.url.trim_end_matches("/mcp").to_owned();
+    let apiary = support::process::ApiaryProcess::start(&[
+        (
+            "KUBECONFIG",
+            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
+        ),
+        ("APIARY_RUNTIME", "kubernetes".into()),
+        ("APIARY_WATCH_NAMESPACE", namespace.clone()),
+        ("APIARY_LEASE_NAMESPACE", namespace.clone()),
+        ("APIARY_FETCH_TIMEOUT_SECS", "5".into()),
+        ("HTTP_PROXY", proxy),
+        ("NO_PROXY", "127.0.0.1,localhost".into()),
+    ])
+    .await;
+    let spec = json!({ "image": "ghcr.io/example/web:1", "transport": "streamable-http",
+                       "proxyPort": 9090 });
+    support::kube::apply_manifest(
+        &cluster,
+        &namespace,
+        &serde_json::to_string(&json!({
+            "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
+            "metadata": { "name": "web" }, "spec": spec,
+        }))
+        .expect("manifest"),
+    )
+    .await
+    .expect("apply the MCPServer");
+    let http = reqwest::Client::new();
+    let id = format!("{namespace}/web");
+    support::gateway::register_spec(&http, &apiary.url, &id, spec).await;
+    let outcome = support::gateway::try_refresh(&http, &apiary.url, &id).await;
+    assert_eq!(outcome["outcome"], "fetched", "{outcome}\n{}", apiary.log());
+
+    let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), &namespace);
+    let tools_discovered = |server: &MCPServer| {
+        server.status.as_ref().and_then(|status| {
+            status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "ToolsDiscovered")
+                .map(|c| (c.status.clone(), c.message.clone()))
+        })
+    };
+    let found = support::kube::wait_for(
+        &servers,
+        "web",
+        "2 tools and phase Pending in the status",
+        |server| {
+            let status = server.status.clone().unwrap_or_default();
+            status.tool_count == Some(2)
+                && status.phase.is_some()
+                && status.conditions.iter().any(|c| c.type_ == "Ready")
+        },
+    )
+    .await;
+    let status = found.status.clone().expect("status");
+    assert!(
+        status.tools_hash.as_deref().is_some_and(|h| !h.is_empty()),
+        "{status:?}"
+    );
+    let (condition, message) = tools_discovered(&found).expect("ToolsDiscovered");
+    assert_eq!(condition, "True");
+    assert!(message.contains("found 2 tools"), "{message}");
+    let columns = support::kube::printed_columns(&cluster, &namespace, "web").await;
+    assert_eq!(columns["Tools"], json!(2), "{columns:?}");
+
+    // A spec change makes the operator write its part again; the registry's part stays.
+    servers
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "image": "ghcr.io/example/web:2" } })),
+        )
+        .await
+        .expect("change the image");
+    let generation = servers.get("web").await.expect("web").metadata.generation;
+    let rewritten = support::kube::wait_for(
+        &servers,
+        "web",
+        "the operator's status for the new generation",
+        |server| server.status.as_ref().and_then(|s| s.observed_generation) == generation,
+    )
+    .await;
+    assert_eq!(
+        rewritten.status.as_ref().and_then(|s| s.tool_count),
+        Some(2)
+    );
+    assert!(tools_discovered(&rewritten).is_some(), "{rewritten:?}");
+
+    // The server goes away: the fetch fails, the status says why and keeps what was seen.
+    drop(backend);
+    let outcome = support::gateway::try_refresh(&http, &apiary.url, &id).await;
+    assert_eq!(outcome["outcome"], "failed", "{outcome}");
+    let failed = support::kube::wait_for(&servers, "web", "ToolsDiscovered False", |server| {
+        tools_discovered(server).is_some_and(|(status, _)| status == "False")
+    })
+    .await;
+    let (_, message) = tools_discovered(&failed).expect("ToolsDiscovered");
+    assert!(message.starts_with("the newest fetch failed"), "{message}");
+    assert_eq!(failed.status.as_ref().and_then(|s| s.tool_count), Some(2));
+    assert!(
+        failed
+            .status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "PolicyCompliant")),
+        "the operator's conditions stay: {failed:?}"
     );
 }

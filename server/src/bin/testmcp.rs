@@ -9,6 +9,7 @@
 //!
 //! It serves stdio by default, or streamable HTTP at `/mcp` with `--http ADDR`; then it prints
 //! `listening on http://ADDR/mcp` as the first line on stdout (use port 0 for a free port).
+//! It answers requests whose `Host` is loopback, or one given with `--allowed-host`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,10 @@ struct Args {
     /// Append the name of every called tool to this file, one per line.
     #[arg(long)]
     call_log: Option<PathBuf>,
+    /// A `Host` it answers besides loopback (repeatable), for a test that reaches it as if it
+    /// were another host, through an HTTP proxy.
+    #[arg(long)]
+    allowed_host: Vec<String>,
     /// The server name reported in initialize.
     #[arg(long, default_value = "apiary-testmcp")]
     name: String,
@@ -187,10 +192,15 @@ async fn serve_stdio(args: Arc<Args>) -> Result<(), Box<dyn std::error::Error>> 
 
 async fn serve_http(args: Arc<Args>, addr: &str) -> Result<(), Box<dyn std::error::Error>> {
     let stop = apiary_server::shutdown::on_signal();
+    let mut config =
+        StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+    config
+        .allowed_hosts
+        .extend(args.allowed_host.iter().cloned());
     let service = StreamableHttpService::new(
         move || Ok(TestServer { args: args.clone() }),
         LocalSessionManager::default().into(),
-        StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
+        config,
     );
     let listener = tokio::net::TcpListener::bind(addr).await?;
     // The test harness reads this line to learn the port.

@@ -641,7 +641,9 @@ async fn write_status(
         &unsupported,
         &Time(k8s_openapi::jiff::Timestamp::now()),
     );
-    if server.status.as_ref() == Some(&status) {
+    // The registry writes the tool fields of the status (under its own field manager).
+    let current = server.status.as_ref().map(status::written_by_operator);
+    if current.as_ref() == Some(&status) {
         return Ok(());
     }
     let announce = status::newly_unsupported(server.status.as_ref(), &status);

@@ -21,6 +21,9 @@ pub const TOOL_CONFIG_RESOLVED: &str = "ToolConfigResolved";
 pub const POLICY_COMPLIANT: &str = "PolicyCompliant";
 /// Condition type: `True` when the object sets fields Apiary does not act on (it names them).
 pub const UNSUPPORTED_FIELDS: &str = "UnsupportedFields";
+/// Condition type written by the registry, not the operator
+/// ([`crate::registry::tool_status`]): whether the newest live fetch found the tools.
+pub const TOOLS_DISCOVERED: &str = "ToolsDiscovered";
 
 /// What became of the referenced MCPToolConfig.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,6 +271,22 @@ pub fn derive(
         unsupported::message(unsupported),
     ));
     status
+}
+
+/// The part of `status` that the operator writes: everything but the registry's
+/// `toolCount`, `toolsHash` and condition `ToolsDiscovered`.
+pub fn written_by_operator(status: &MCPServerStatus) -> MCPServerStatus {
+    MCPServerStatus {
+        tool_count: None,
+        tools_hash: None,
+        conditions: status
+            .conditions
+            .iter()
+            .filter(|c| c.type_ != TOOLS_DISCOVERED)
+            .cloned()
+            .collect(),
+        ..status.clone()
+    }
 }
 
 /// Whether `next` flags a different set of unsupported fields than `previous` did (and flags

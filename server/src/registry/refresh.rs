@@ -22,6 +22,7 @@ use super::diff::diff;
 use super::fetch::{fetch_tools, FetchLimits, FetchTarget};
 use super::policy::{check, Policy};
 use super::store::{Recorded, SnapshotStore};
+use super::tool_status::{Discovery, Seen, ToolStatusWriter};
 
 /// What one refresh found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -73,6 +74,8 @@ pub struct Refresher {
     policy: Arc<Policy>,
     limits: FetchLimits,
     mode: RuntimeMode,
+    /// In Kubernetes mode, where each outcome is written to the `MCPServer` status.
+    statuses: Option<ToolStatusWriter>,
 }
 
 impl Refresher {
@@ -83,15 +86,66 @@ impl Refresher {
             policy: Arc::new(policy),
             limits,
             mode,
+            statuses: None,
         }
     }
 
-    /// Fetches `namespace/name` now and records the result.
+    /// The same refresher, writing each outcome to the server's `MCPServer` status through
+    /// `client` ([`super::tool_status`]).
+    pub fn with_cluster_status(mut self, client: kube::Client) -> Self {
+        self.statuses = Some(ToolStatusWriter::new(client));
+        self
+    }
+
+    /// Fetches `namespace/name` now and records the result (in Kubernetes mode also in its
+    /// `MCPServer` status).
     pub async fn refresh(
         &self,
         namespace: &str,
         name: &str,
     ) -> Result<RefreshOutcome, RefreshError> {
+        let (id, outcome) = self.fetch_and_record(namespace, name).await?;
+        if let Some(statuses) = &self.statuses {
+            let last = SnapshotStore::new(self.db.clone())
+                .latest(&id)
+                .await?
+                .map(|snapshot| Seen {
+                    count: snapshot.tools.len(),
+                    hash: snapshot.content_hash,
+                });
+            let discovery = match &outcome {
+                RefreshOutcome::Fetched { .. } => match last {
+                    Some(seen) => Discovery::Found(seen),
+                    None => Discovery::Failed {
+                        error: "the fetch was recorded but no snapshot is stored".into(),
+                        last: None,
+                    },
+                },
+                RefreshOutcome::Failed { error } => Discovery::Failed {
+                    error: error.clone(),
+                    last,
+                },
+                RefreshOutcome::Unreachable { reason } => Discovery::Unreachable {
+                    reason: reason.clone(),
+                    last,
+                },
+            };
+            let server = ServerId::new(namespace, name);
+            // The registry has the result either way; the status is a view of it.
+            if let Err(error) = statuses.write(&server, &discovery).await {
+                tracing::warn!(%server, %error, "cannot write the tools to the MCPServer status");
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Fetches `namespace/name` and records the snapshot and health; returns the server's id
+    /// and the outcome.
+    async fn fetch_and_record(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(String, RefreshOutcome), RefreshError> {
         let (id, spec) = ServerStore::new(self.db.clone())
             .spec_of(namespace, name)
             .await?
@@ -102,7 +156,7 @@ impl Refresher {
         };
         let target = match target {
             Ok(target) => target,
-            Err(reason) => return Ok(RefreshOutcome::Unreachable { reason }),
+            Err(reason) => return Ok((id, RefreshOutcome::Unreachable { reason })),
         };
         let snapshots = SnapshotStore::new(self.db.clone());
         let started = std::time::Instant::now();
@@ -116,7 +170,7 @@ impl Refresher {
                     .await?;
                 metrics::counter!("apiary_tool_fetch_total", "result" => "error").increment(1);
                 tracing::warn!(server = %format!("{namespace}/{name}"), error = %text, "tool fetch failed");
-                return Ok(RefreshOutcome::Failed { error: text });
+                return Ok((id, RefreshOutcome::Failed { error: text }));
             }
         };
         let findings = check(&self.policy, &fetched.tools);
@@ -134,7 +188,7 @@ impl Refresher {
         metrics::counter!("apiary_tool_fetch_total", "result" => "ok").increment(1);
         metrics::histogram!("apiary_tool_fetch_duration_seconds")
             .record(Duration::from_millis(fetched.latency_ms).as_secs_f64());
-        Ok(RefreshOutcome::Fetched {
+        let outcome = RefreshOutcome::Fetched {
             tool_count: fetched.tools.len(),
             snapshot: match recorded {
                 Recorded::Baseline => "baseline",
@@ -144,7 +198,8 @@ impl Refresher {
             },
             findings: findings.len(),
             latency_ms: fetched.latency_ms,
-        })
+        };
+        Ok((id, outcome))
     }
 
     /// Refreshes every published, non-retired server, one after another.

@@ -106,8 +106,11 @@ impl AppState {
     }
 
     /// The same state with a Kubernetes client, which approved proposals are applied through
-    /// in Kubernetes mode.
+    /// and refresh results written to `MCPServer` statuses in Kubernetes mode.
     pub fn with_kube(mut self, client: kube::Client) -> Self {
+        if self.settings.runtime == crate::config::Runtime::Kubernetes {
+            self.refresher = self.refresher.with_cluster_status(client.clone());
+        }
         self.kube = Some(client);
         self
     }
