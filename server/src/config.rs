@@ -40,6 +40,9 @@ pub struct Settings {
     pub gateway_sample_secs: u64,
     /// The longest one live tool fetch may take, in seconds (`APIARY_FETCH_TIMEOUT_SECS`).
     pub fetch_timeout_secs: u64,
+    /// The longest wait for a request's headers, and the longest an idle connection stays
+    /// open, in seconds (`APIARY_HEADER_TIMEOUT_SECS`).
+    pub header_timeout_secs: u64,
     /// The schema contract every tool snapshot is checked against (the `[policy]` table of
     /// the settings file; defaults cover secrets, credentials and personal data).
     pub policy: crate::registry::policy::Policy,
@@ -157,6 +160,8 @@ struct RawSettings {
     #[serde(default, deserialize_with = "scalar_as_text")]
     fetch_timeout_secs: Option<String>,
     #[serde(default, deserialize_with = "scalar_as_text")]
+    header_timeout_secs: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     runtime: Option<String>,
     #[serde(default, deserialize_with = "scalar_as_text")]
     watch_namespace: Option<String>,
@@ -231,6 +236,7 @@ const KEYS: &[&str] = &[
     "refresh_interval_secs",
     "gateway_sample_secs",
     "fetch_timeout_secs",
+    "header_timeout_secs",
     "runtime",
     "watch_namespace",
     "gateway_namespace",
@@ -376,6 +382,11 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         raw.fetch_timeout_secs,
         30,
     )?;
+    let header_timeout_secs = positive(
+        "header_timeout_secs (APIARY_HEADER_TIMEOUT_SECS)",
+        raw.header_timeout_secs,
+        20,
+    )?;
     let runtime = match raw.runtime {
         Some(text) => Runtime::parse(&text)?,
         None => Runtime::default(),
@@ -421,6 +432,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         refresh_interval_secs,
         gateway_sample_secs,
         fetch_timeout_secs,
+        header_timeout_secs,
         public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
         health_slow_ms,
         runtime,

@@ -249,10 +249,12 @@ pub async fn serve(mut settings: Settings) -> Result<(), StartError> {
         gateway.drain();
     };
     let web = async {
-        let serving = axum::serve(web::without_nagle(listener), web::router(state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let served = tokio::select! {
-            served = serving => served,
+        let timeouts = web::serve::ConnectionTimeouts {
+            header: std::time::Duration::from_secs(state.settings.header_timeout_secs),
+        };
+        let serving = web::serve::serve(listener, web::router(state), timeouts, shutdown.clone());
+        tokio::select! {
+            () = serving => {},
             // The gateway cuts its streams within the grace period; this is the backstop for
             // anything else that holds a connection open.
             () = async {
@@ -260,15 +262,13 @@ pub async fn serve(mut settings: Settings) -> Result<(), StartError> {
                 tokio::time::sleep(gateway::DRAIN_GRACE + std::time::Duration::from_secs(5)).await;
             } => {
                 tracing::warn!("connections still open after the drain; stopping anyway");
-                Ok(())
             }
         };
         // Whatever stopped the web server stops the runtime and the operator too.
         shutdown.cancel();
-        served
     };
     // The runtime stops after the web server drained, so calls in flight reach their servers.
-    let ((), served) = tokio::join!(drain, web);
+    let ((), ()) = tokio::join!(drain, web);
     runtime.shutdown().await;
     if let Err(error) = sampling.await {
         tracing::error!(%error, "the gateway sampling task panicked");
@@ -288,7 +288,6 @@ pub async fn serve(mut settings: Settings) -> Result<(), StartError> {
     if let Some(cleanup) = sessions_cleanup {
         cleanup.abort();
     }
-    served.map_err(StartError::Serve)?;
     tracing::info!("Apiary stopped");
     Ok(())
 }

@@ -302,3 +302,74 @@ async fn api_errors_are_json_of_one_shape() {
         "{body}"
     );
 }
+
+/// A served Apiary whose connections may keep it waiting one second.
+async fn served_with_a_one_second_header_timeout() -> String {
+    let test_db = support::sqlite().await;
+    let mut settings = support::settings();
+    settings.header_timeout_secs = 1;
+    let state = apiary_server::web::AppState::new(settings, test_db.db.clone());
+    // The database lives as long as the test: the served state keeps its pool open.
+    std::mem::forget(test_db);
+    support::serve_state(state)
+        .await
+        .trim_start_matches("http://")
+        .to_owned()
+}
+
+/// Reads until the server closes the connection; what it sent. Panics if it stays open 15 s.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        stream.read_to_end(&mut received),
+    )
+    .await;
+    assert!(read.is_ok(), "the connection was still open after 15 s");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let address = served_with_a_one_second_header_timeout().await;
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\nX-Slow: ");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    // One header byte every 200 ms, 50 in all (10 s) unless the server hangs up first.
+    let mut cut_off = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if stream.write_all(b"a").await.is_err() {
+            cut_off = true;
+            break;
+        }
+    }
+    let answer = read_until_closed(&mut stream).await;
+    assert!(
+        cut_off || answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "no answer but a timeout to unfinished headers: {answer:?}"
+    );
+    assert!(
+        !answer.contains("200 OK"),
+        "the request was never finished: {answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    use tokio::io::AsyncWriteExt;
+    let address = served_with_a_one_second_header_timeout().await;
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    // The answer comes, and then, with nothing more asked, the server closes.
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with("ok"), "{answer}");
+}

@@ -206,8 +206,9 @@ async fn serve_http(args: Arc<Args>, addr: &str) -> Result<(), Box<dyn std::erro
     // The test harness reads this line to learn the port.
     println!("listening on http://{}/mcp", listener.local_addr()?);
     let app = axum::Router::new().nest_service("/mcp", service);
-    axum::serve(apiary_server::web::without_nagle(listener), app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await?;
+    let timeouts = apiary_server::web::serve::ConnectionTimeouts {
+        header: Duration::from_secs(20),
+    };
+    apiary_server::web::serve::serve(listener, app, timeouts, stop).await;
     Ok(())
 }

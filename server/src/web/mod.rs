@@ -9,6 +9,7 @@ mod local_guard;
 pub mod openapi;
 mod runtime_api;
 mod security_headers;
+pub mod serve;
 mod server_guard;
 mod servers_api;
 mod state;
@@ -37,20 +38,6 @@ use apiary_app::{shell, App};
 fn route_list() -> Vec<AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
-}
-
-/// `listener` with Nagle's algorithm off on every connection it accepts. A streamed answer
-/// (an MCP event stream through the gateway) goes out in several small writes, and Nagle
-/// would hold each one back until the client acknowledged the previous.
-pub fn without_nagle(
-    listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
-    use axum::serve::ListenerExt;
-    listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot turn Nagle's algorithm off");
-        }
-    })
 }
 
 /// Builds the whole router over `state`. Tests call it with `oneshot`, without a socket.

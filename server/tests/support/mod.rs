@@ -112,6 +112,7 @@ pub fn settings() -> Settings {
         refresh_interval_secs: 300,
         gateway_sample_secs: 60,
         fetch_timeout_secs: 20,
+        header_timeout_secs: 20,
         policy: Default::default(),
         runtime: apiary_server::config::Runtime::Local,
         watch_namespace: None,
@@ -137,11 +138,15 @@ pub async fn serve_state(state: AppState) -> String {
         .await
         .expect("bind a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("address"));
+    let timeouts = apiary_server::web::serve::ConnectionTimeouts {
+        header: std::time::Duration::from_secs(state.settings.header_timeout_secs),
+    };
     let app = router(state);
-    tokio::spawn(async move {
-        axum::serve(apiary_server::web::without_nagle(listener), app)
-            .await
-            .expect("serve");
-    });
+    tokio::spawn(apiary_server::web::serve::serve(
+        listener,
+        app,
+        timeouts,
+        tokio_util::sync::CancellationToken::new(),
+    ));
     url
 }
