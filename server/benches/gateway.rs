@@ -19,7 +19,7 @@ use serde_json::json;
 const PROTOCOL: &str = "2025-06-18";
 
 /// What to run: `--seconds S` per configuration, `--sessions N,N,...`, and `--nagle` to serve
-/// Apiary with Nagle's algorithm on (as before [`apiary_server::web::without_nagle`]).
+/// Apiary with Nagle's algorithm on (plain `axum::serve`, as before Apiary turned it off).
 struct Options {
     measure: Duration,
     warmup: Duration,
@@ -209,8 +209,16 @@ async fn serve(nagle: bool) -> (support::TestDb, String) {
     if nagle {
         tokio::spawn(async move { axum::serve(listener, app).await });
     } else {
-        let listener = apiary_server::web::without_nagle(listener);
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        // Apiary's own serve loop, which turns Nagle off on every connection.
+        let timeouts = apiary_server::web::serve::ConnectionTimeouts {
+            header: Duration::from_secs(20),
+        };
+        tokio::spawn(apiary_server::web::serve::serve(
+            listener,
+            app,
+            timeouts,
+            tokio_util::sync::CancellationToken::new(),
+        ));
     }
     (db, base)
 }
