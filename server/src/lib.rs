@@ -63,6 +63,8 @@ pub async fn run(cli: cli::Cli) -> Result<(), StartError> {
     telemetry::init_tracing(&settings.log);
     // Installed before any task starts, so no early measurement (such as leadership) is lost.
     telemetry::metrics_handle();
+    // Runs until the process ends; it holds nothing that needs a clean stop.
+    let _upkeep = telemetry::spawn_metrics_upkeep();
     match command {
         cli::Command::Serve(args) => {
             if let Some(runtime) = args.runtime {

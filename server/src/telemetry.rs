@@ -51,6 +51,25 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// How often recorded histogram samples are folded into their buckets.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds the recorder's histogram samples into their buckets every 5 s, for as long as the
+/// runtime runs. The recorder keeps each sample until a scrape or an upkeep drains it, so
+/// without this an Apiary that nobody scrapes grew by a few bytes with every request (about
+/// 25 bytes: a request records two or three histograms), and never shrank.
+pub fn spawn_metrics_upkeep() -> tokio::task::JoinHandle<()> {
+    let handle = metrics_handle();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(METRICS_UPKEEP);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            handle.run_upkeep();
+        }
+    })
+}
+
 /// Middleware: counts requests and records their latency by route template and status.
 pub async fn track_http(request: Request, next: Next) -> Response {
     let started = Instant::now();
