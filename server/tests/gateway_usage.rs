@@ -1,6 +1,7 @@
 //! What the gateway measures reaches people: calls through it are stored every sampling
 //! interval, the server page plots them with a per-tool table, and failing calls turn the
-//! server's health to failing in the catalog and the registry API.
+//! server's health to failing in the catalog and the registry API. A tool's own error result
+//! (`isError`) is its answer, not a failure of the server.
 
 mod support;
 
@@ -13,7 +14,8 @@ use support::mcp_client::connect;
 use support::mcp_servers::{testmcp_http, HttpBackend};
 use support::registry;
 
-/// A test MCP server with two tools: `echo` answers, `boom` always fails. The folder holds its
+/// A test MCP server with three tools: `echo` answers, `boom` always fails (a JSON-RPC
+/// internal error), `picky` always answers with a tool error (`isError`). The folder holds its
 /// tool list and lives as long as the server needs it.
 async fn echo_and_failing_boom() -> (tempfile::TempDir, HttpBackend) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -23,6 +25,7 @@ async fn echo_and_failing_boom() -> (tempfile::TempDir, HttpBackend) {
         json!([
             { "name": "echo", "inputSchema": { "type": "object" } },
             { "name": "boom", "inputSchema": { "type": "object" } },
+            { "name": "picky", "inputSchema": { "type": "object" } },
         ])
         .to_string(),
     )
@@ -30,8 +33,10 @@ async fn echo_and_failing_boom() -> (tempfile::TempDir, HttpBackend) {
     let backend = testmcp_http(&[
         "--tools",
         tools.to_str().expect("path"),
-        "--failing",
+        "--broken",
         "boom",
+        "--failing",
+        "picky",
     ])
     .await;
     (dir, backend)
@@ -184,4 +189,55 @@ async fn two_replicas_measurements_add_up_to_the_fleets() {
             "half the fleet's calls failed, whatever the last replica saw: {entry}"
         );
     }
+}
+
+/// Calls that the tool answers with `isError` (it refused the arguments, say) are answers:
+/// the server stays healthy and the usage table counts none of them as failed.
+#[tokio::test]
+async fn tool_error_results_do_not_make_a_server_failing() {
+    let db = support::sqlite().await;
+    let id = "usage/picky";
+    let (_tools, backend) = echo_and_failing_boom().await;
+    let state = AppState::new(support::settings(), db.db.clone());
+    let usage = state.gateway.usage();
+    let base = support::serve_state(state).await;
+    let http = reqwest::Client::new();
+    register_and_refresh(&http, &base, id, &backend.url).await;
+
+    let client = connect(&format!("{base}/mcp/{id}")).await;
+    for _ in 0..3 {
+        let result = client
+            .call_tool(CallToolRequestParams::new("picky"))
+            .await
+            .expect("an answer");
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "the tool's own error passes through"
+        );
+    }
+    client.cancel().await.expect("close");
+    usage
+        .flush(&db.db, std::time::Duration::from_secs(60))
+        .await
+        .expect("flush");
+
+    let list = registry::servers(&http, &base).await;
+    let entry = registry::entry(&list, id);
+    assert_eq!(
+        entry["_meta"]["dev.apiary/server"]["health"]["status"], "healthy",
+        "{entry}"
+    );
+    let page = http
+        .get(format!("{base}/servers/{id}"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(
+        page.contains("3 calls in 1 intervals") && page.contains("0 failed"),
+        "the chart counts no failure"
+    );
 }

@@ -44,6 +44,9 @@ struct Args {
     /// Calls of this tool answer with a tool error (`isError: true`).
     #[arg(long)]
     failing: Option<String>,
+    /// Calls of this tool answer with a JSON-RPC internal error: the server failed.
+    #[arg(long)]
+    broken: Option<String>,
     /// Milliseconds to wait before answering each tools/call.
     #[arg(long, default_value_t = 0)]
     call_delay_ms: u64,
@@ -133,6 +136,12 @@ impl ServerHandler for TestServer {
             tokio::time::sleep(Duration::from_millis(self.args.call_delay_ms)).await;
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        if self.args.broken.as_deref() == Some(request.name.as_ref()) {
+            return Err(ErrorData::internal_error(
+                format!("{} is broken on purpose", request.name),
+                None,
+            ));
+        }
         if self.args.failing.as_deref() == Some(request.name.as_ref()) {
             return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
                 "{} failed on purpose",

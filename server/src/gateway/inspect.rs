@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::jsonrpc::id_key;
+use super::measure::CallOutcome;
 use super::target::{Target, ToolEntry};
 
 /// Watches the messages of one backend response.
@@ -55,9 +56,8 @@ impl Inspector {
                 let key = id_key(id);
                 if let Some(at) = self.pending.iter().position(|(k, _)| *k == key) {
                     let (_, tool) = self.pending.swap_remove(at);
-                    let failed = message.get("error").is_some()
-                        || message.pointer("/result/isError") == Some(&Value::Bool(true));
-                    tool.metrics.record(!failed, self.started.elapsed());
+                    tool.metrics
+                        .record(CallOutcome::of(message), self.started.elapsed());
                 }
             }
         }
@@ -93,7 +93,7 @@ impl Drop for Inspector {
     fn drop(&mut self) {
         let elapsed = self.started.elapsed();
         for (_, tool) in self.pending.drain(..) {
-            tool.metrics.record(false, elapsed);
+            tool.metrics.record(CallOutcome::Failed, elapsed);
         }
     }
 }
