@@ -136,39 +136,48 @@ for name in "${names[@]}"; do
 done
 started=$(date +%s)
 echo "seconds,${names[*]}" | tr ' ' ',' > "$out/rss.csv"
+sample() {
+  local row
+  row="$(( $(date +%s) - started ))"
+  for name in "${names[@]}"; do row+=",$(rss_kib "${pid_of[$name]}")"; done
+  echo "$row" >> "$1"
+}
 while :; do
   any=0
   for a in "${attackers[@]}"; do kill -0 "$a" 2>/dev/null && any=1; done
-  row="$(( $(date +%s) - started ))"
-  for name in "${names[@]}"; do row+=",$(rss_kib "${pid_of[$name]}")"; done
-  echo "$row" >> "$out/rss.csv"
   [[ $any == 1 ]] || break
+  sample "$out/rss.csv"
   sleep 10
 done
 for a in "${attackers[@]}"; do wait "$a" || true; done
+# Idle for 30 s after the load: does what grew come back?
+sleep 30
+echo "seconds,${names[*]}" | tr ' ' ',' > "$out/rss-idle.csv"
+sample "$out/rss-idle.csv"
 
 echo
 echo "Soak: $minutes min at $rate tools/call per second per Apiary, one session each; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| Apiary | RSS at 1 min (MiB) | RSS at end (MiB) | change | bytes/request after 1 min | success | p50 | p99 |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| Apiary | RSS at 1 min (MiB) | RSS at end of load (MiB) | change | bytes/request after 1 min | RSS 30 s idle (MiB) | success | p50 | p99 |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for i in "${!names[@]}"; do
   name=${names[$i]}
   col=$(( i + 2 ))
   read -r first last < <(awk -F, -v c="$col" 'NR > 1 && $1 >= 60 && !f {f = $c} NR > 1 {l = $c} END {print f, l}' "$out/rss.csv")
+  idle=$(awk -F, -v c="$col" 'NR == 2 {print $c}' "$out/rss-idle.csv")
   "$vegeta" report -type=json < "$out/$name/results.bin" > "$out/$name/report.json"
   read -r requests success p50 p99 < <(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(r["requests"], r["success"], r["latencies"]["50th"] / 1e6, r["latencies"]["99th"] / 1e6)' "$out/$name/report.json")
-  python3 - "$name" "${binaries[$i]}" "$first" "$last" "$requests" "$success" "$p50" "$p99" "$minutes" <<'EOF'
+  python3 - "$name" "${binaries[$i]}" "$first" "$last" "$requests" "$success" "$p50" "$p99" "$minutes" "$idle" <<'EOF'
 import sys
-name, binary, first, last, requests, success, p50, p99, minutes = sys.argv[1:]
-first, last, requests, minutes = int(first), int(last), int(requests), float(minutes)
+name, binary, first, last, requests, success, p50, p99, minutes, idle = sys.argv[1:]
+first, last, requests, minutes, idle = int(first), int(last), int(requests), float(minutes), int(idle)
 after_first_minute = requests * (minutes - 1) / minutes
 per_request = (last - first) * 1024 / after_first_minute if after_first_minute else 0
 print(f"| {name} (`{binary}`) | {first / 1024:.1f} | {last / 1024:.1f} | {(last - first) / first * 100:+.1f} % "
-      f"| {per_request:.1f} | {float(success) * 100:.2f} % | {float(p50):.2f} ms | {float(p99):.2f} ms |")
+      f"| {per_request:.1f} | {idle / 1024:.1f} | {float(success) * 100:.2f} % | {float(p50):.2f} ms | {float(p99):.2f} ms |")
 EOF
 done
 echo
