@@ -1,0 +1,34 @@
+"""A legacy HTTP+SSE MCP client: the Python `mcp` SDK 1.0, which speaks protocol 2024-11-05
+only and refuses any other version in the initialize answer. For the gateway tests
+(server/tests/gateway_fidelity.rs): connects to URL, lists the tools, calls each tool named on
+the command line with {"text": "<name>"}, and prints one JSON object with what it saw.
+
+Usage: python legacy_python_client.py URL [TOOL...]
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession
+from mcp.client.sse import sse_client
+
+
+async def main(url, calls):
+    async with sse_client(url) as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            listed = await session.list_tools()
+            results = {}
+            for name in calls:
+                result = await session.call_tool(name, {"text": name})
+                texts = [c.text for c in result.content if c.type == "text"]
+                results[name] = {"isError": bool(result.isError), "text": " ".join(texts)}
+            print(json.dumps({
+                "protocolVersion": init.protocolVersion,
+                "tools": [tool.name for tool in listed.tools],
+                "results": results,
+            }))
+
+
+asyncio.run(main(sys.argv[1], sys.argv[2:]))
