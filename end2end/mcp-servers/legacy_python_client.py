@@ -10,13 +10,23 @@ import asyncio
 import json
 import sys
 
+import anyio
+
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 
 
+async def drain(session):
+    # SDK 1.0 hands each notification (such as tools/list_changed) to `incoming_messages` and
+    # reads no further message until someone takes it, so a client must keep reading them.
+    async for _ in session.incoming_messages:
+        pass
+
+
 async def main(url, calls):
     async with sse_client(url) as (read, write):
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write) as session, anyio.create_task_group() as tasks:
+            tasks.start_soon(drain, session)
             init = await session.initialize()
             listed = await session.list_tools()
             results = {}
@@ -29,6 +39,7 @@ async def main(url, calls):
                 "tools": [tool.name for tool in listed.tools],
                 "results": results,
             }))
+            tasks.cancel_scope.cancel()
 
 
 asyncio.run(main(sys.argv[1], sys.argv[2:]))

@@ -209,7 +209,12 @@ async fn copy_answer(answer: Response, events: mpsc::Sender<Bytes>, learn: Optio
     }
     let mut stream = sse_stream::SseStream::from_bytes_stream(body.into_data_stream());
     while let Some(Ok(event)) = stream.next().await {
-        let Some(data) = event.data else { continue };
+        // An event without a message (a streamable server's priming event, which only sets
+        // the id to resume from) means nothing on a legacy stream, and legacy clients would
+        // read its empty data as a broken message.
+        let Some(data) = event.data.filter(|data| !data.trim().is_empty()) else {
+            continue;
+        };
         if let Some(session) = &learn {
             if let Ok(message) = serde_json::from_str::<Value>(&data) {
                 session.learn_version(&message);
