@@ -395,7 +395,10 @@ async fn every_protocol_version_is_negotiated_end_to_end() {
     for id in ["versions/everything", "versions/legacy"] {
         let seen = python_legacy_client(&format!("{base}/mcp/{id}/sse"), &[]).await;
         assert_eq!(seen["protocolVersion"], "2024-11-05", "{id}: {seen}");
-        assert!(seen["tools"].to_string().contains("\"echo\""), "{id}: {seen}");
+        assert!(
+            seen["tools"].to_string().contains("\"echo\""),
+            "{id}: {seen}"
+        );
     }
 }
 
@@ -419,10 +422,16 @@ async fn the_stdio_bridge_answers_each_session_with_its_own_version() {
     // Sessions of different versions at once, on the one shared process.
     let (old, _) = Streamable::open(&http, &url, "2024-11-05").await;
     let (new, _) = Streamable::open(&http, &url, "2025-11-25").await;
-    assert_eq!((old.version.as_str(), new.version.as_str()), ("2024-11-05", "2025-11-25"));
+    assert_eq!(
+        (old.version.as_str(), new.version.as_str()),
+        ("2024-11-05", "2025-11-25")
+    );
     // A version the server does not know is answered with the server's own, as it would.
     let (future, answer) = Streamable::open(&http, &url, "2099-01-01").await;
-    assert_eq!(answer["result"]["protocolVersion"], "2025-11-25", "{answer}");
+    assert_eq!(
+        answer["result"]["protocolVersion"], "2025-11-25",
+        "{answer}"
+    );
     future.close().await;
 
     // A 2025-03-26 client may batch; the bridge passes the messages one at a time.
@@ -435,7 +444,10 @@ async fn the_stdio_bridge_answers_each_session_with_its_own_version() {
     assert_eq!(answered.status(), 200);
     let answers = messages(answered).await;
     let ids: Vec<&Value> = answers.iter().map(|m| &m["id"]).collect();
-    assert!(ids.contains(&&json!(7)) && ids.contains(&&json!(8)), "{answers:?}");
+    assert!(
+        ids.contains(&&json!(7)) && ids.contains(&&json!(8)),
+        "{answers:?}"
+    );
     batching.close().await;
 
     // A request that names another version than its session's is refused.
@@ -536,7 +548,11 @@ async fn key_order_and_every_tool_field_survive_the_gateway_and_the_registry() {
         assert_eq!(tools.as_array().map(Vec::len), Some(1), "{id}: {listed}");
         let commit = tool(tools, "commit");
         assert_eq!(commit["description"], "Records changes (curated)");
-        assert_eq!(keys(commit, "/inputSchema/properties"), order, "{id}: {commit}");
+        assert_eq!(
+            keys(commit, "/inputSchema/properties"),
+            order,
+            "{id}: {commit}"
+        );
         assert_eq!(
             keys(commit, "/_meta"),
             ["vendor.example/zeta", "vendor.example/alpha"],
@@ -546,9 +562,11 @@ async fn key_order_and_every_tool_field_survive_the_gateway_and_the_registry() {
 
         // A call result keeps the order of the server's answer.
         let called = client
-            .ask(json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            .ask(
+                json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
                 "name": "commit",
-                "arguments": { "repo_path": "/r", "message": "m", "author": "a" } } }))
+                "arguments": { "repo_path": "/r", "message": "m", "author": "a" } } }),
+            )
             .await;
         assert_eq!(
             keys(&called, "/result/structuredContent"),
@@ -568,13 +586,20 @@ async fn key_order_and_every_tool_field_survive_the_gateway_and_the_registry() {
             .expect("JSON");
         let stored = tool(&snapshots["snapshots"][0]["tools"], "commit");
         assert_eq!(stored["description"], "Records changes");
-        assert_eq!(keys(stored, "/inputSchema/properties"), order, "{id}: {stored}");
+        assert_eq!(
+            keys(stored, "/inputSchema/properties"),
+            order,
+            "{id}: {stored}"
+        );
         assert_eq!(
             keys(stored, "/_meta"),
             ["vendor.example/zeta", "vendor.example/alpha"],
             "{id}: {stored}"
         );
-        assert_eq!(stored["icons"][0]["mimeType"], "image/png", "{id}: {stored}");
+        assert_eq!(
+            stored["icons"][0]["mimeType"], "image/png",
+            "{id}: {stored}"
+        );
     }
 
     // The registry API publishes the curated tools in the server's order.
@@ -595,7 +620,10 @@ async fn key_order_and_every_tool_field_survive_the_gateway_and_the_registry() {
             .unwrap_or_else(|| panic!("Apiary's _meta with the tools: {entry}"));
         let commit = tool(&meta["tools"], "commit");
         assert_eq!(keys(commit, "/inputSchema/properties"), order, "{entry}");
-        assert!(commit["icons"].is_array() && commit["_meta"].is_object(), "{entry}");
+        assert!(
+            commit["icons"].is_array() && commit["_meta"].is_object(),
+            "{entry}"
+        );
     }
 }
 
@@ -623,7 +651,10 @@ async fn the_registry_keeps_tool_fields_it_does_not_read() {
         .expect("JSON");
     // server-everything declares `execution` (a 2025-11-25 field rmcp's types do not model)
     // on its task tool.
-    let task = tool(&snapshots["snapshots"][0]["tools"], "simulate-research-query");
+    let task = tool(
+        &snapshots["snapshots"][0]["tools"],
+        "simulate-research-query",
+    );
     assert_eq!(
         task["execution"],
         json!({ "taskSupport": "required" }),

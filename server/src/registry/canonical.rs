@@ -172,14 +172,23 @@ mod tests {
         )
         .expect("a tool");
         assert_eq!(
-            content_hash(&[reported.clone()]),
+            content_hash(std::slice::from_ref(&reported)),
             // sha256 of the sorted text, as stored
             "99940f76924e9366c382147e68aabc9806c42a77d3cfc85908b95f563d937fe7"
         );
-        assert_eq!(read_fields_hash(&[reported.clone()]), content_hash(&[reported.clone()]));
+        assert_eq!(
+            read_fields_hash(std::slice::from_ref(&reported)),
+            content_hash(std::slice::from_ref(&reported))
+        );
         let mut complete = reported.clone();
-        complete.extra.insert("icons".into(), json!([{"src": "https://example.com/i.png"}]));
-        assert_ne!(content_hash(&[complete.clone()]), content_hash(&[reported.clone()]));
+        complete.extra.insert(
+            "icons".into(),
+            json!([{"src": "https://example.com/i.png"}]),
+        );
+        assert_ne!(
+            content_hash(std::slice::from_ref(&complete)),
+            content_hash(std::slice::from_ref(&reported))
+        );
         assert_eq!(read_fields_hash(&[complete]), content_hash(&[reported]));
     }
 

@@ -562,7 +562,7 @@ mod tests {
         let mut new = old.clone();
         new.description = Some("Tells the weather".into());
         new.annotations = Some(json!({"readOnlyHint": true}));
-        let d = diff(&[old.clone()], &[new]);
+        let d = diff(std::slice::from_ref(&old), &[new]);
         assert_eq!(
             d.tools_changed,
             vec![ToolChange {
@@ -574,7 +574,9 @@ mod tests {
 
         // Fields the registry does not read count as metadata; key order never counts.
         let mut executed = old.clone();
-        executed.extra.insert("execution".into(), json!({"taskSupport": "optional"}));
+        executed
+            .extra
+            .insert("execution".into(), json!({"taskSupport": "optional"}));
         let d = diff(std::slice::from_ref(&old), &[executed]);
         assert!(d.tools_changed[0].metadata_changed, "{d:?}");
         let reordered: ToolDef =

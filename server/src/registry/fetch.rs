@@ -311,13 +311,13 @@ async fn connect(
                 raw.clone(),
             )
             .await
-                    .map_err(|e| match e {
-                        sse::SseConnectError::Rejected(reason) => FetchError::Rejected { reason },
-                        sse::SseConnectError::Protocol(reason) => FetchError::Protocol { reason },
-                        sse::SseConnectError::Http(e) => FetchError::Connect {
-                            reason: error_chain(&e),
-                        },
-                    })?;
+            .map_err(|e| match e {
+                sse::SseConnectError::Rejected(reason) => FetchError::Rejected { reason },
+                sse::SseConnectError::Protocol(reason) => FetchError::Protocol { reason },
+                sse::SseConnectError::Http(e) => FetchError::Connect {
+                    reason: error_chain(&e),
+                },
+            })?;
             initialize_over_http(transport, flag, raw).await
         }
     }

@@ -73,7 +73,11 @@ impl ToolDef {
     /// The tool as a JSON object: the server's fields in its order, then fields set since.
     pub fn to_json(&self) -> Map<String, Value> {
         let mut out = Map::new();
-        let keys = self.order.iter().map(String::as_str).chain(TYPED.iter().copied());
+        let keys = self
+            .order
+            .iter()
+            .map(String::as_str)
+            .chain(TYPED.iter().copied());
         for key in keys.chain(self.extra.keys().map(String::as_str)) {
             if out.contains_key(key) {
                 continue;
@@ -177,8 +181,8 @@ mod tests {
 
     #[test]
     fn fields_set_by_code_follow_the_servers() {
-        let mut tool: ToolDef = serde_json::from_str(r#"{"inputSchema":{},"name":"a"}"#)
-            .expect("a tool");
+        let mut tool: ToolDef =
+            serde_json::from_str(r#"{"inputSchema":{},"name":"a"}"#).expect("a tool");
         tool.title = Some("A".into());
         assert_eq!(
             serde_json::to_string(&tool).expect("JSON"),

@@ -185,13 +185,7 @@ pub async fn post(
     }
     let bridges = gateway.bridges();
     let bridge = match bridges
-        .for_request(
-            gateway,
-            runtime,
-            &target,
-            session_of(headers),
-            requested,
-        )
+        .for_request(gateway, runtime, &target, session_of(headers), requested)
         .await
     {
         Ok(bridge) => bridge,
