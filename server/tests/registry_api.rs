@@ -465,3 +465,76 @@ async fn internal_endpoints_show_snapshots_drift_and_health_history() {
         );
     }
 }
+
+/// A snapshot stored before the registry kept every tool field (keys sorted, no `icons`,
+/// `execution` or `_meta`) does not read as drift when the same server is fetched again: the
+/// new, complete snapshot becomes the baseline, and its key order never counts.
+#[tokio::test]
+async fn snapshots_stored_before_full_fidelity_do_not_read_as_drift() {
+    use apiary_server::registry::canonical::content_hash;
+    use apiary_server::registry::diff::diff;
+    use apiary_server::registry::store::Recorded;
+
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        let id = register(db, "team", "upgraded", false, npx()).await;
+        let snapshots = SnapshotStore::new(db.clone());
+        // As the server reports it: properties in its order, fields the registry did not keep.
+        let reported: ToolDef = serde_json::from_str(
+            r#"{"name":"commit","inputSchema":{"type":"object","properties":{"repo_path":{"type":"string"},"message":{"type":"string"}}},"description":"Records changes","execution":{"taskSupport":"optional"},"icons":[{"src":"https://example.com/i.png"}]}"#,
+        )
+        .expect("a tool");
+        // As it was stored then: only the fields read, keys sorted.
+        let stored: ToolDef = serde_json::from_str(
+            r#"{"description":"Records changes","inputSchema":{"properties":{"message":{"type":"string"},"repo_path":{"type":"string"}},"type":"object"},"name":"commit"}"#,
+        )
+        .expect("a tool");
+        let old = vec![stored];
+        assert_eq!(
+            snapshots
+                .record_fetch(&id, &fetched(old.clone()), &content_hash(&old), &[], None)
+                .await
+                .expect("baseline"),
+            Recorded::Baseline
+        );
+        let new = vec![reported];
+        let outcome = snapshots
+            .record_fetch(
+                &id,
+                &fetched(new.clone()),
+                &content_hash(&new),
+                &[],
+                Some(diff(&old, &new)),
+            )
+            .await
+            .expect("complete");
+        assert_eq!(outcome, Recorded::Completed);
+        let baseline = snapshots.baseline(&id).await.expect("read").expect("one");
+        assert_eq!(baseline.tools, new, "the complete snapshot is the baseline");
+        assert_eq!(
+            serde_json::to_string(&baseline.tools[0].input_schema).expect("JSON"),
+            r#"{"type":"object","properties":{"repo_path":{"type":"string"},"message":{"type":"string"}}}"#,
+            "stored in the server's order"
+        );
+        let again = snapshots
+            .record_fetch(&id, &fetched(new.clone()), &content_hash(&new), &[], None)
+            .await
+            .expect("again");
+        assert_eq!(again, Recorded::Unchanged);
+
+        // A real change of a field the registry does not read is drift as any other.
+        let mut changed = new.clone();
+        changed[0].extra["execution"] = json!({ "taskSupport": "required" });
+        let outcome = snapshots
+            .record_fetch(
+                &id,
+                &fetched(changed.clone()),
+                &content_hash(&changed),
+                &[],
+                Some(diff(&new, &changed)),
+            )
+            .await
+            .expect("drift");
+        assert!(matches!(outcome, Recorded::Drift(_)), "{outcome:?}");
+    }
+}

@@ -1,5 +1,6 @@
 //! A tool's input schema as table rows: one row per property, nested object properties
-//! indented under their parent (`filter.since`, `items[].id`), each with a readable type.
+//! indented under their parent (`filter.since`, `items[].id`), each with a readable type, in the
+//! order the server declares them.
 
 use serde_json::Value;
 
@@ -162,14 +163,15 @@ mod tests {
             .collect();
         assert_eq!(
             shown,
+            // In the server's order: what clients show as form fields.
             [
-                ("limit", "integer or null", false),
-                ("order", "string", false),
                 ("query", "string", true),
+                ("order", "string", false),
+                ("limit", "integer or null", false),
             ]
         );
         assert_eq!(rows[1].allowed, ["asc", "desc"]);
-        assert_eq!(rows[2].description, "What to look for");
+        assert_eq!(rows[0].description, "What to look for");
     }
 
     #[test]
@@ -196,12 +198,12 @@ mod tests {
         assert_eq!(
             shown,
             [
-                ("either", 0, "one of: string, number", false),
                 ("filter", 0, "object", false),
                 ("filter.since", 1, "string (date-time)", true),
                 ("items", 0, "array of object", false),
                 ("items[].id", 1, "integer", false),
                 ("labels", 0, "map of string", false),
+                ("either", 0, "one of: string, number", false),
             ]
         );
     }

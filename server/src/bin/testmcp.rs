@@ -4,7 +4,8 @@
 //! `tools/list`, so rewriting the file changes what the next fetch sees. `--page-size N` splits
 //! the list into pages, and `--delay-ms N` makes every `tools/list` slow. Every `tools/call`
 //! echoes its arguments back as JSON text, whatever the tool, without touching the file, so it
-//! can serve as a fast gateway benchmark backend. With `--call-log FILE` it appends the name of
+//! can serve as a fast gateway benchmark backend; with `--structured` the answer also carries
+//! the arguments as `structuredContent`, keys in the order the client sent them. With `--call-log FILE` it appends the name of
 //! every called tool to FILE, one per line, so a test can see what reached the server.
 //!
 //! It serves stdio by default, or streamable HTTP at `/mcp` with `--http ADDR`; then it prints
@@ -60,6 +61,9 @@ struct Args {
     /// were another host, through an HTTP proxy.
     #[arg(long)]
     allowed_host: Vec<String>,
+    /// Every tools/call answer also carries its arguments as structuredContent.
+    #[arg(long)]
+    structured: bool,
     /// The server name reported in initialize.
     #[arg(long, default_value = "apiary-testmcp")]
     name: String,
@@ -149,7 +153,11 @@ impl ServerHandler for TestServer {
             ))])
             .into());
         }
-        Ok(CallToolResult::success(vec![ContentBlock::text(arguments.to_string())]).into())
+        let mut result = CallToolResult::success(vec![ContentBlock::text(arguments.to_string())]);
+        if self.args.structured {
+            result.structured_content = Some(arguments);
+        }
+        Ok(result.into())
     }
 }
 

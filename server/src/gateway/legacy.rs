@@ -6,7 +6,8 @@
 //! It adapts, nothing more: each posted message goes through the streamable HTTP handlers
 //! ([`super::proxy`]) with the session's `Mcp-Session-Id`, so curation, measurement, access and
 //! every backend kind are the same, and their answers (JSON or events) are copied to the
-//! session's stream.
+//! session's stream. The protocol version the backend negotiated in `initialize` goes with
+//! every later request as `MCP-Protocol-Version`, as a streamable HTTP client sends it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,7 @@ use super::sse;
 /// Events a session's stream holds for a slow client; a full stream slows the backend.
 const STREAM_QUEUE: usize = 64;
 const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// Open legacy sessions by id.
 #[derive(Debug, Default)]
@@ -49,6 +51,8 @@ struct Session {
     viewer: Option<Viewer>,
     /// The streamable session behind it, once `initialize` was answered.
     upstream: Mutex<Option<HeaderValue>>,
+    /// The protocol version `initialize` negotiated.
+    version: Mutex<Option<HeaderValue>>,
 }
 
 /// The message URL's query.
@@ -78,6 +82,7 @@ pub async fn open(
         events,
         viewer,
         upstream: Mutex::new(None),
+        version: Mutex::new(None),
     });
     state.gateway.legacy().insert(id.clone(), session.clone());
     let closer = Closer {
@@ -138,6 +143,9 @@ pub async fn message(
     if let Some(upstream) = upstream.clone() {
         headers.insert(SESSION_HEADER, upstream);
     }
+    if let Some(version) = lock(&session.version).clone() {
+        headers.insert(VERSION_HEADER, version);
+    }
     let answer = proxy::post(
         State(state.clone()),
         Path((namespace.clone(), name.clone())),
@@ -156,15 +164,18 @@ pub async fn message(
     if let Some(upstream) = answer.headers().get(SESSION_HEADER) {
         *lock(&session.upstream) = Some(upstream.clone());
     }
-    tokio::spawn(copy_answer(answer, session.events.clone()));
+    let learn = upstream.is_none().then(|| session.clone());
+    tokio::spawn(copy_answer(answer, session.events.clone(), learn));
     if opened {
         tokio::spawn(listen(state, session));
     }
     StatusCode::ACCEPTED.into_response()
 }
 
-/// Copies a streamable answer (JSON or events) to the session's stream, event by event.
-async fn copy_answer(answer: Response, events: mpsc::Sender<Bytes>) {
+/// Copies a streamable answer (JSON or events) to the session's stream, event by event. With
+/// `learn`, the answer may be the one to `initialize`: its protocol version is kept for the
+/// session's later requests (before the client sees it, so none goes without).
+async fn copy_answer(answer: Response, events: mpsc::Sender<Bytes>, learn: Option<Arc<Session>>) {
     let json = answer
         .headers()
         .get(header::CONTENT_TYPE)
@@ -183,6 +194,9 @@ async fn copy_answer(answer: Response, events: mpsc::Sender<Bytes>) {
             Err(_) => return,
         };
         for message in messages {
+            if let Some(session) = &learn {
+                session.learn_version(&message);
+            }
             if events
                 .send(sse::event(message.to_string().as_bytes()))
                 .await
@@ -195,7 +209,17 @@ async fn copy_answer(answer: Response, events: mpsc::Sender<Bytes>) {
     }
     let mut stream = sse_stream::SseStream::from_bytes_stream(body.into_data_stream());
     while let Some(Ok(event)) = stream.next().await {
-        let Some(data) = event.data else { continue };
+        // An event without a message (a streamable server's priming event, which only sets
+        // the id to resume from) means nothing on a legacy stream, and legacy clients would
+        // read its empty data as a broken message.
+        let Some(data) = event.data.filter(|data| !data.trim().is_empty()) else {
+            continue;
+        };
+        if let Some(session) = &learn {
+            if let Ok(message) = serde_json::from_str::<Value>(&data) {
+                session.learn_version(&message);
+            }
+        }
         if events.send(sse::event(data.as_bytes())).await.is_err() {
             return;
         }
@@ -221,7 +245,7 @@ async fn listen(state: AppState, session: Arc<Session>) {
     )
     .await;
     if answer.status().is_success() {
-        copy_answer(answer, session.events.clone()).await;
+        copy_answer(answer, session.events.clone(), None).await;
     }
 }
 
@@ -246,6 +270,19 @@ impl Drop for Closer {
             headers.insert(SESSION_HEADER, upstream);
             proxy::delete(State(state), Path((namespace, name)), viewer, headers).await;
         });
+    }
+}
+
+impl Session {
+    /// Keeps the protocol version of an `initialize` answer.
+    fn learn_version(&self, message: &Value) {
+        let version = message
+            .pointer("/result/protocolVersion")
+            .and_then(Value::as_str)
+            .and_then(|v| HeaderValue::from_str(v).ok());
+        if let Some(version) = version {
+            *lock(&self.version) = Some(version);
+        }
     }
 }
 

@@ -421,16 +421,17 @@ mod tests {
                 { "env": [{ "name": "DB_PASSWORD", "value": "hunter2" }] }] } },
         }));
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        // In the order the spec lists them.
         assert_eq!(
             fields,
             [
+                "spec.env[0].value",
                 "spec.args[1]",
                 "spec.args[3]",
                 "spec.args[4]",
-                "spec.env[0].value",
-                "spec.podTemplateSpec.spec.containers[0].env[0].value",
-                "spec.secrets[0].value",
                 "spec.url",
+                "spec.secrets[0].value",
+                "spec.podTemplateSpec.spec.containers[0].env[0].value",
             ]
         );
         for error in &errors {

@@ -467,7 +467,6 @@ mod tests {
                     "spec.resourceOverrides.proxyDeployment.imagePullSecrets",
                     "not applied: set pull secrets through podTemplateSpec.spec.imagePullSecrets"
                 ),
-                ("spec.resourceOverrides.future", UNKNOWN_OVERRIDE),
                 (
                     "spec.resourceOverrides.proxyDeployment.podTemplateMetadataOverrides.nodeName",
                     UNKNOWN_OVERRIDE
@@ -477,6 +476,7 @@ mod tests {
                     UNKNOWN_OVERRIDE
                 ),
                 ("spec.resourceOverrides.proxyService.type", UNKNOWN_OVERRIDE),
+                ("spec.resourceOverrides.future", UNKNOWN_OVERRIDE),
             ]
         );
     }

@@ -4,7 +4,10 @@
 //! schemas: tools are sorted by name, object keys are sorted by their UTF-8 bytes, and there is
 //! no whitespace. Strings use serde_json's escaping and numbers its shortest form. Two fetches
 //! of an unchanged server therefore give the same hash, which lets the registry skip storing a
-//! snapshot that did not change.
+//! snapshot that did not change. The registry keeps keys in the server's order everywhere else
+//! (serde_json's `preserve_order`); the hash never depends on it, so snapshots stored when keys
+//! were kept sorted hash as they did. Every field of a tool counts, including the ones the
+//! registry does not read (`icons`, `execution`, `_meta`).
 
 use std::fmt::Write as _;
 
@@ -35,6 +38,21 @@ pub fn content_hash(tools: &[ToolDef]) -> String {
     hex::encode(Sha256::digest(canonical_json(tools).as_bytes()))
 }
 
+/// The hash of the fields the registry reads (name, title, description, schemas,
+/// annotations) and nothing else: what [`content_hash`] was before the registry kept every
+/// field, and so the hash of snapshots stored then.
+pub fn read_fields_hash(tools: &[ToolDef]) -> String {
+    let read: Vec<ToolDef> = tools
+        .iter()
+        .map(|tool| {
+            let mut read = tool.clone();
+            read.extra.clear();
+            read
+        })
+        .collect();
+    content_hash(&read)
+}
+
 /// The canonical JSON text of any value (sorted keys, no whitespace).
 pub fn canonical_value(value: &Value) -> String {
     let mut out = String::new();
@@ -42,25 +60,9 @@ pub fn canonical_value(value: &Value) -> String {
     out
 }
 
-/// A tool as a JSON value, written by hand so that it cannot fail (serializing a `ToolDef` has
-/// no failure case, but `serde_json::to_value` returns a `Result`).
+/// A tool as a JSON value, with every field.
 fn tool_value(tool: &ToolDef) -> Value {
-    let mut map = serde_json::Map::new();
-    map.insert("name".into(), Value::String(tool.name.clone()));
-    if let Some(title) = &tool.title {
-        map.insert("title".into(), Value::String(title.clone()));
-    }
-    if let Some(description) = &tool.description {
-        map.insert("description".into(), Value::String(description.clone()));
-    }
-    map.insert("inputSchema".into(), tool.input_schema.clone());
-    if let Some(output) = &tool.output_schema {
-        map.insert("outputSchema".into(), output.clone());
-    }
-    if let Some(annotations) = &tool.annotations {
-        map.insert("annotations".into(), annotations.clone());
-    }
-    Value::Object(map)
+    Value::Object(tool.to_json())
 }
 
 fn write_canonical(out: &mut String, value: &Value) {
@@ -160,6 +162,34 @@ mod tests {
             canonical_value(&json!({"k\"ey": "line\nbreak", "n": 1.5, "m": null})),
             r#"{"k\"ey":"line\nbreak","m":null,"n":1.5}"#
         );
+    }
+
+    #[test]
+    fn hashes_stored_before_key_order_was_kept_stay_the_same() {
+        // The server's order; stored hashes were of this canonical text (keys sorted).
+        let reported: ToolDef = serde_json::from_str(
+            r#"{"name":"commit","inputSchema":{"type":"object","properties":{"repo_path":{"type":"string"},"message":{"type":"string"}},"required":["repo_path"]},"description":"Records changes"}"#,
+        )
+        .expect("a tool");
+        assert_eq!(
+            content_hash(std::slice::from_ref(&reported)),
+            // sha256 of the sorted text, as stored
+            "99940f76924e9366c382147e68aabc9806c42a77d3cfc85908b95f563d937fe7"
+        );
+        assert_eq!(
+            read_fields_hash(std::slice::from_ref(&reported)),
+            content_hash(std::slice::from_ref(&reported))
+        );
+        let mut complete = reported.clone();
+        complete.extra.insert(
+            "icons".into(),
+            json!([{"src": "https://example.com/i.png"}]),
+        );
+        assert_ne!(
+            content_hash(std::slice::from_ref(&complete)),
+            content_hash(std::slice::from_ref(&reported))
+        );
+        assert_eq!(read_fields_hash(&[complete]), content_hash(&[reported]));
     }
 
     #[test]

@@ -128,7 +128,8 @@ fn tool_change(old: &ToolDef, new: &ToolDef) -> ToolChange {
     change.metadata_changed = old.title != new.title
         || old.description != new.description
         || old.annotations != new.annotations
-        || old.output_schema != new.output_schema;
+        || old.output_schema != new.output_schema
+        || old.extra != new.extra;
     change.broadened = widens(&old.input_schema, &new.input_schema);
     change
 }
@@ -561,7 +562,7 @@ mod tests {
         let mut new = old.clone();
         new.description = Some("Tells the weather".into());
         new.annotations = Some(json!({"readOnlyHint": true}));
-        let d = diff(&[old], &[new]);
+        let d = diff(std::slice::from_ref(&old), &[new]);
         assert_eq!(
             d.tools_changed,
             vec![ToolChange {
@@ -570,6 +571,18 @@ mod tests {
                 ..ToolChange::default()
             }]
         );
+
+        // Fields the registry does not read count as metadata; key order never counts.
+        let mut executed = old.clone();
+        executed
+            .extra
+            .insert("execution".into(), json!({"taskSupport": "optional"}));
+        let d = diff(std::slice::from_ref(&old), &[executed]);
+        assert!(d.tools_changed[0].metadata_changed, "{d:?}");
+        let reordered: ToolDef =
+            serde_json::from_str(&crate::registry::canonical::canonical_value(&json!(old)))
+                .expect("a tool");
+        assert!(diff(&[old], &[reordered]).is_empty());
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! ends, fails or times out, so nothing it started outlives the fetch.
 
 mod http;
+mod raw;
 mod sse;
 mod stdio;
 
@@ -35,7 +36,7 @@ use rmcp::service::{RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientCacheConfig, RoleClient, ServiceExt};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::model::{FetchedTools, ToolDef};
 
@@ -178,6 +179,8 @@ type OversizedFlag = Arc<AtomicBool>;
 /// What a connected transport can tell after a failure.
 struct Diagnostics {
     oversized: OversizedFlag,
+    /// The tools as the server sent them.
+    raw: raw::RawTools,
     /// A stdio server's stderr.
     child: Option<stdio::ChildDiagnostics>,
 }
@@ -188,7 +191,7 @@ async fn fetch_within(
     started: Instant,
 ) -> Result<FetchedTools, FetchError> {
     let (client, diagnostics) = connect(target, limits).await?;
-    let result = list(&client, limits, &diagnostics.oversized, started).await;
+    let result = list(&client, limits, &diagnostics, started).await;
     // Best effort and bounded, so closing never turns a result into a timeout: if the server
     // is slow to close, dropping the client kills or disconnects it.
     let remaining = limits
@@ -211,6 +214,7 @@ async fn fetch_within(
 async fn initialize_over_http<T, E, A>(
     transport: T,
     oversized: OversizedFlag,
+    raw: raw::RawTools,
 ) -> Result<(Client, Diagnostics), FetchError>
 where
     T: rmcp::transport::IntoTransport<RoleClient, E, A>,
@@ -224,6 +228,7 @@ where
         client,
         Diagnostics {
             oversized,
+            raw,
             child: None,
         },
     ))
@@ -253,6 +258,7 @@ async fn connect(
                     client,
                     Diagnostics {
                         oversized: diagnostics.oversized.clone(),
+                        raw: diagnostics.raw.clone(),
                         child: Some(diagnostics),
                     },
                 )),
@@ -277,9 +283,10 @@ async fn connect(
                 config = config.auth_header(token.as_str());
             }
             let flag = OversizedFlag::default();
-            let client = http::WatchedClient::new(http_client()?, flag.clone());
+            let raw = raw::RawTools::default();
+            let client = http::WatchedClient::new(http_client()?, flag.clone(), raw.clone());
             let transport = StreamableHttpClientTransport::with_client(client, config);
-            initialize_over_http(transport, flag).await
+            initialize_over_http(transport, flag, raw).await
         }
         FetchTarget::Sse { url, bearer } => {
             let mut headers = reqwest::header::HeaderMap::new();
@@ -294,17 +301,24 @@ async fn connect(
             let max_stream = limits
                 .max_message_bytes
                 .saturating_mul(limits.max_pages.saturating_add(2));
-            let transport =
-                sse::SseTransport::connect(http_client()?, url, headers, max_stream, flag.clone())
-                    .await
-                    .map_err(|e| match e {
-                        sse::SseConnectError::Rejected(reason) => FetchError::Rejected { reason },
-                        sse::SseConnectError::Protocol(reason) => FetchError::Protocol { reason },
-                        sse::SseConnectError::Http(e) => FetchError::Connect {
-                            reason: error_chain(&e),
-                        },
-                    })?;
-            initialize_over_http(transport, flag).await
+            let raw = raw::RawTools::default();
+            let transport = sse::SseTransport::connect(
+                http_client()?,
+                url,
+                headers,
+                max_stream,
+                flag.clone(),
+                raw.clone(),
+            )
+            .await
+            .map_err(|e| match e {
+                sse::SseConnectError::Rejected(reason) => FetchError::Rejected { reason },
+                sse::SseConnectError::Protocol(reason) => FetchError::Protocol { reason },
+                sse::SseConnectError::Http(e) => FetchError::Connect {
+                    reason: error_chain(&e),
+                },
+            })?;
+            initialize_over_http(transport, flag, raw).await
         }
     }
 }
@@ -341,9 +355,10 @@ fn initialize_error(message: &str, oversized: &AtomicBool, stderr: &str) -> Fetc
 async fn list(
     client: &Client,
     limits: &FetchLimits,
-    oversized: &AtomicBool,
+    diagnostics: &Diagnostics,
     started: Instant,
 ) -> Result<FetchedTools, FetchError> {
+    let oversized = &*diagnostics.oversized;
     // A fetch needs fresh data and real errors, never a cached or stale list.
     client
         .set_response_cache_config(ClientCacheConfig::disabled())
@@ -379,7 +394,8 @@ async fn list(
             });
         }
         for tool in result.tools {
-            let tool = tool_def(tool, limits)?;
+            let raw = diagnostics.raw.take(&tool.name);
+            let tool = tool_def(tool, raw, limits)?;
             if !names.insert(tool.name.clone()) {
                 return Err(FetchError::Rejected {
                     reason: format!("the tool {:?} is listed twice", tool.name),
@@ -465,25 +481,33 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Converts an rmcp tool after checking it against the limits.
-fn tool_def(tool: Tool, limits: &FetchLimits) -> Result<ToolDef, FetchError> {
+/// The tool as the server sent it (`raw`, when a transport saw it; otherwise as rmcp read
+/// it), after checking it against the limits.
+fn tool_def(
+    tool: Tool,
+    raw: Option<Map<String, Value>>,
+    limits: &FetchLimits,
+) -> Result<ToolDef, FetchError> {
     let name = tool.name.to_string();
-    let value = serde_json::to_value(&tool).map_err(|e| FetchError::Rejected {
-        reason: format!("the tool {name:?} cannot be represented as JSON: {e}"),
-    })?;
+    let value = match raw {
+        Some(raw) => Value::Object(raw),
+        None => serde_json::to_value(&tool).map_err(|e| FetchError::Rejected {
+            reason: format!("the tool {name:?} cannot be represented as JSON: {e}"),
+        })?,
+    };
     check_json(&format!("the tool {name:?}"), &value, limits)?;
     if name.is_empty() {
         return Err(FetchError::Rejected {
             reason: "a tool has an empty name".into(),
         });
     }
-    Ok(ToolDef {
-        name,
-        title: tool.title,
-        description: tool.description.map(|d| d.into_owned()),
-        input_schema: Value::Object((*tool.input_schema).clone()),
-        output_schema: tool.output_schema.map(|s| Value::Object((*s).clone())),
-        annotations: value.get("annotations").cloned(),
+    let Value::Object(json) = value else {
+        return Err(FetchError::Rejected {
+            reason: format!("the tool {name:?} is not a JSON object"),
+        });
+    };
+    ToolDef::from_json(json).map_err(|reason| FetchError::Rejected {
+        reason: format!("the tool {name:?}: {reason}"),
     })
 }
 

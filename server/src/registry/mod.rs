@@ -18,6 +18,7 @@ pub mod refresh;
 pub mod server_json;
 pub mod source;
 pub mod store;
+pub mod tool;
 pub mod tool_status;
 
 /// Registry settings.

@@ -4,45 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One tool as the server described it in `tools/list`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ToolDef {
-    /// The tool's name, unique within the server.
-    pub name: String,
-    /// Human-readable title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// What the tool does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// JSON Schema of the arguments.
-    pub input_schema: Value,
-    /// JSON Schema of structured results, if declared.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_schema: Option<Value>,
-    /// Hints such as `readOnlyHint` or `destructiveHint`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Value>,
-}
-
-impl ToolDef {
-    /// A tool with a name, a description and an input schema, and nothing else.
-    pub fn new(
-        name: impl Into<String>,
-        description: impl Into<String>,
-        input_schema: Value,
-    ) -> Self {
-        Self {
-            name: name.into(),
-            title: None,
-            description: Some(description.into()),
-            input_schema,
-            output_schema: None,
-            annotations: None,
-        }
-    }
-}
+pub use super::tool::ToolDef;
 
 /// What one successful live fetch (`initialize`, then every `tools/list` page) returned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,7 +72,8 @@ pub struct ToolChange {
     pub required_added: Vec<String>,
     /// Properties that stopped being required.
     pub required_removed: Vec<String>,
-    /// True when the description, title, annotations or output schema changed.
+    /// True when the description, title, annotations, output schema or a field the registry
+    /// does not read (`icons`, `execution`, `_meta`, ...) changed.
     pub metadata_changed: bool,
     /// True when the new schema accepts input the old one refused (new properties, fewer
     /// required, wider types): such a change stays unpublished until approved.

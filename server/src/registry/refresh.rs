@@ -192,7 +192,7 @@ impl Refresher {
             tool_count: fetched.tools.len(),
             snapshot: match recorded {
                 Recorded::Baseline => "baseline",
-                Recorded::Unchanged => "unchanged",
+                Recorded::Unchanged | Recorded::Completed => "unchanged",
                 Recorded::Drift(_) => "drift",
                 Recorded::BackToBaseline => "back-to-baseline",
             },

@@ -96,6 +96,10 @@ pub enum Recorded {
     Drift(SchemaDiff),
     /// New content identical to the baseline again (a drift was reverted).
     BackToBaseline,
+    /// The same content as the newest snapshot and the baseline (one snapshot), which was
+    /// stored before the registry kept the fields it does not read (`icons`, `execution`,
+    /// `_meta`): stored again with every field, as the new baseline.
+    Completed,
 }
 
 /// One health measurement.
@@ -158,8 +162,14 @@ impl SnapshotStore {
         if latest_hash.as_deref() == Some(content_hash) {
             return Ok(Recorded::Unchanged);
         }
+        // A snapshot without the fields the registry did not read hashes as those fields
+        // alone; a fetch that adds only such fields to it is the same content, now complete.
+        let has_unread = fetched.tools.iter().any(|t| !t.extra.is_empty());
+        let read_hash = has_unread.then(|| super::canonical::read_fields_hash(&fetched.tools));
+        let completes = |hash: &Option<String>| read_hash.is_some() && *hash == read_hash;
         let outcome = match (&baseline_id, drift) {
             (None, _) => Recorded::Baseline,
+            _ if completes(&latest_hash) && completes(&baseline_hash) => Recorded::Completed,
             _ if baseline_hash.as_deref() == Some(content_hash) => Recorded::BackToBaseline,
             (Some(_), Some(diff)) if !diff.is_empty() => Recorded::Drift(diff),
             // Different bytes, no structural difference (descriptions reworded in an
@@ -191,7 +201,7 @@ impl SnapshotStore {
         .bind(drift_json)
         .execute(&mut *tx)
         .await?;
-        let set_baseline = outcome == Recorded::Baseline;
+        let set_baseline = matches!(outcome, Recorded::Baseline | Recorded::Completed);
         sqlx::query(
             "UPDATE servers SET latest_snapshot_id = $1, \
              baseline_snapshot_id = CASE WHEN $2 THEN $1 ELSE baseline_snapshot_id END, \

@@ -13,11 +13,13 @@ use super::mux::{Bridge, BridgeError};
 use super::OUTGOING_QUEUE;
 
 /// Opens an event stream to `url`, waits (within `timeout`) for the message endpoint, and
-/// initializes the server over it.
+/// initializes the server over it, asking for protocol version `asked` (the connection is one
+/// client session's, so its client's version).
 pub async fn connect(
     server: String,
     client: &reqwest::Client,
     url: &str,
+    asked: &str,
     timeout: Duration,
 ) -> Result<Arc<Bridge>, BridgeError> {
     let unreachable = |reason: String| BridgeError::Unreachable {
@@ -81,7 +83,7 @@ pub async fn connect(
         };
         std::future::ready(message)
     });
-    Bridge::start(server, to_server, Box::pin(incoming), timeout).await
+    Bridge::start(server, to_server, Box::pin(incoming), asked, timeout).await
 }
 
 /// Posts each message to the server's endpoint, in order; a refusal ends the connection.

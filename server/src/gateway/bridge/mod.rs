@@ -5,10 +5,15 @@
 //!
 //! Each answer travels on the event stream of the POST that asked, through the same
 //! [`Inspector`] as an HTTP backend's answers, so curation and measurement are the same.
+//!
+//! Each session gets the protocol version it asked for where the server supports it: a legacy
+//! SSE connection is initialized with the version its client asked for, a stdio process with
+//! the newest the gateway knows, and [`version`] decides what each session is answered.
 
 mod legacy_sse;
 mod mux;
 mod stdio;
+mod version;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,6 +45,7 @@ const REPLY_QUEUE: usize = 32;
 /// Notices a session's event stream holds for a slow client.
 const LISTEN_QUEUE: usize = 64;
 const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// The open bridges: one per stdio server, one per legacy SSE session.
 #[derive(Debug, Default)]
@@ -56,20 +62,30 @@ impl std::fmt::Debug for Bridge {
 
 impl Bridges {
     /// The bridge for a request to `target`: a new connection for a legacy SSE server's
-    /// `initialize`, the session's connection otherwise; the shared one for a stdio server.
+    /// `initialize` (asking for the protocol version `initializing` names), the session's
+    /// connection otherwise; the shared one for a stdio server.
     pub async fn for_request(
         &self,
         gateway: &Gateway,
         runtime: &dyn Runtime,
         target: &Target,
         session: Option<&str>,
-        initializing: bool,
+        initializing: Option<&str>,
     ) -> Result<Arc<Bridge>, Response> {
         let reached = match &target.backend {
             Backend::Stdio(server) => return self.shared(runtime, target, server, gateway).await,
-            Backend::LegacySse(url) if initializing => {
-                legacy_sse::connect(target.id.clone(), gateway.client(), url, gateway.timeout())
-                    .await
+            Backend::LegacySse(url) if initializing.is_some() => {
+                let asked = initializing
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or(version::NEWEST);
+                legacy_sse::connect(
+                    target.id.clone(),
+                    gateway.client(),
+                    url,
+                    asked,
+                    gateway.timeout(),
+                )
+                .await
             }
             Backend::LegacySse(_) => {
                 let known = session.and_then(|s| lock(&self.sessions).get(s).cloned());
@@ -159,6 +175,7 @@ pub async fn post(
         Err(_) => Vec::new(),
     };
     let init = messages.iter().find(|m| m["method"] == "initialize");
+    let requested = init.map(|m| m["params"]["protocolVersion"].as_str().unwrap_or_default());
     if init.is_some() && (messages.len() > 1 || plan.batch) {
         return failure(
             StatusCode::BAD_REQUEST,
@@ -168,20 +185,14 @@ pub async fn post(
     }
     let bridges = gateway.bridges();
     let bridge = match bridges
-        .for_request(
-            gateway,
-            runtime,
-            &target,
-            session_of(headers),
-            init.is_some(),
-        )
+        .for_request(gateway, runtime, &target, session_of(headers), requested)
         .await
     {
         Ok(bridge) => bridge,
         Err(response) => return response,
     };
     if let Some(init) = init {
-        let (session, answer) = bridge.open_session(init["id"].clone());
+        let (session, answer) = bridge.open_session(init["id"].clone(), requested);
         if matches!(target.backend, Backend::LegacySse(_)) {
             bridges.remember(session.clone(), bridge);
         }
@@ -198,6 +209,9 @@ pub async fn post(
             "Bad Request: no Mcp-Session-Id header; send initialize first",
         );
     };
+    if let Err(error) = bridge.check_version(session, version_of(headers)) {
+        return bridge_failure(&target, error);
+    }
     let started = Instant::now();
     let (reply, answers) = mpsc::channel(REPLY_QUEUE + messages.len());
     let ids = match bridge.send(session, messages, &reply).await {
@@ -235,12 +249,15 @@ pub async fn listen(
     };
     let bridge = match gateway
         .bridges()
-        .for_request(gateway, runtime, &target, Some(session), false)
+        .for_request(gateway, runtime, &target, Some(session), None)
         .await
     {
         Ok(bridge) => bridge,
         Err(response) => return response,
     };
+    if let Err(error) = bridge.check_version(session, version_of(headers)) {
+        return bridge_failure(&target, error);
+    }
     let notices = match bridge.listen(session, LISTEN_QUEUE) {
         Ok(notices) => notices,
         Err(error) => return bridge_failure(&target, error),
@@ -268,7 +285,7 @@ pub async fn close(
     };
     let bridges = gateway.bridges();
     let bridge = match bridges
-        .for_request(gateway, runtime, target, Some(session), false)
+        .for_request(gateway, runtime, target, Some(session), None)
         .await
     {
         Ok(bridge) => bridge,
@@ -286,10 +303,17 @@ fn session_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
 }
 
+fn version_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok())
+}
+
 fn bridge_failure(target: &Target, error: BridgeError) -> Response {
     match error {
         BridgeError::UnknownSession => {
             failure(StatusCode::NOT_FOUND, INVALID_REQUEST, error.to_string())
+        }
+        BridgeError::WrongVersion { .. } => {
+            failure(StatusCode::BAD_REQUEST, INVALID_REQUEST, error.to_string())
         }
         _ => {
             target.metrics.backend_error();

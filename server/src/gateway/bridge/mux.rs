@@ -2,7 +2,8 @@
 //! session) or a legacy SSE connection (one per session).
 //!
 //! Such a connection speaks to one client, so the bridge is that client: it runs `initialize`
-//! once, then forwards every session's messages with request ids (and progress tokens)
+//! once, answers each session's `initialize` with the version that session asked for when the
+//! server supports it ([`super::version`]), then forwards every session's messages with request ids (and progress tokens)
 //! rewritten to its own, so answers find their way back to the session and request that asked.
 //! Notifications that belong to no request (list changes, log messages) go to every session's
 //! event stream. Requests the server sends to its client (sampling, roots, elicitation) are
@@ -19,9 +20,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::super::jsonrpc::{self, INTERNAL_ERROR};
+use super::version::Versions;
 
-/// The protocol version the bridge asks the server for.
-const PROTOCOL_VERSION: &str = "2025-06-18";
 /// JSON-RPC: the method does not exist.
 const METHOD_NOT_FOUND: i64 = -32601;
 
@@ -37,13 +37,21 @@ struct Pending {
     reply: mpsc::Sender<Value>,
 }
 
+/// One client session.
+struct Session {
+    /// The protocol version it negotiated.
+    version: String,
+    /// The sender of its event stream (`GET`), once it opened one.
+    listener: Option<mpsc::Sender<Value>>,
+}
+
 #[derive(Default)]
 struct Routes {
     next_id: u64,
     /// Requests in flight by the id the bridge gave them.
     pending: HashMap<u64, Pending>,
-    /// Open sessions, with the sender of their event stream (`GET`) once they opened one.
-    sessions: HashMap<String, Option<mpsc::Sender<Value>>>,
+    /// Open sessions by id.
+    sessions: HashMap<String, Session>,
 }
 
 /// A connected, initialized server.
@@ -51,8 +59,11 @@ pub struct Bridge {
     server: String,
     to_server: mpsc::Sender<String>,
     routes: Mutex<Routes>,
-    /// The server's `initialize` result, given to every session that initializes.
+    /// The server's `initialize` result, given to every session that initializes (with the
+    /// session's own protocol version).
     initialized: Value,
+    /// What the server answered to the version the bridge asked for.
+    versions: Versions,
     closed: AtomicBool,
     /// Cancelled to drop the connection (a legacy SSE session that ended).
     stop: CancellationToken,
@@ -91,22 +102,32 @@ pub enum BridgeError {
     /// The session id is not one the bridge gave out (or it ended).
     #[error("unknown or ended MCP session; send initialize to start a new one")]
     UnknownSession,
+    /// The request's `MCP-Protocol-Version` is not the one its session negotiated.
+    #[error("Bad Request: MCP-Protocol-Version {got} is not the version this session negotiated ({negotiated})")]
+    WrongVersion {
+        /// The header's value.
+        got: String,
+        /// The session's version.
+        negotiated: String,
+    },
 }
 
 impl Bridge {
-    /// Runs `initialize` with the server over a connection: `to_server` takes one JSON-RPC
-    /// message at a time, `incoming` yields the server's messages (ending when it goes away).
+    /// Runs `initialize` with the server over a connection, asking for protocol version
+    /// `asked`: `to_server` takes one JSON-RPC message at a time, `incoming` yields the
+    /// server's messages (ending when it goes away).
     pub async fn start<I>(
         server: String,
         to_server: mpsc::Sender<String>,
         mut incoming: I,
+        asked: &str,
         timeout: Duration,
     ) -> Result<Arc<Self>, BridgeError>
     where
         I: Stream<Item = String> + Send + Unpin + 'static,
     {
         let hello = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": PROTOCOL_VERSION,
+            "protocolVersion": asked,
             "capabilities": {},
             "clientInfo": { "name": "apiary-gateway", "version": env!("CARGO_PKG_VERSION") },
         } });
@@ -141,6 +162,13 @@ impl Bridge {
                 })
             }
         };
+        let Some(answered) = initialized["protocolVersion"].as_str() else {
+            return Err(BridgeError::Refused {
+                server,
+                reason: "its initialize result names no protocolVersion".into(),
+            });
+        };
+        let versions = Versions::new(asked, answered);
         let notice = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
         to_server
             .send(notice.to_string())
@@ -151,6 +179,7 @@ impl Bridge {
             to_server,
             routes: Mutex::default(),
             initialized,
+            versions,
             closed: AtomicBool::new(false),
             stop: CancellationToken::new(),
         });
@@ -176,12 +205,41 @@ impl Bridge {
         self.stop.cancel();
     }
 
-    /// Starts a session: its id and the answer to the client's `initialize` request `id`.
-    pub fn open_session(&self, id: Value) -> (String, Value) {
+    /// Starts a session for a client's `initialize` request `id` asking for protocol version
+    /// `requested`: the session's id and the answer, which names the version the session
+    /// gets (the one asked for when the server supports it, otherwise the server's).
+    pub fn open_session(&self, id: Value, requested: Option<&str>) -> (String, Value) {
         let session = uuid::Uuid::new_v4().simple().to_string();
-        self.routes().sessions.insert(session.clone(), None);
-        let answer = json!({ "jsonrpc": "2.0", "id": id, "result": self.initialized });
+        let version = self.versions.negotiate(requested).to_owned();
+        let mut result = self.initialized.clone();
+        result["protocolVersion"] = Value::String(version.clone());
+        self.routes().sessions.insert(
+            session.clone(),
+            Session {
+                version,
+                listener: None,
+            },
+        );
+        let answer = json!({ "jsonrpc": "2.0", "id": id, "result": result });
         (session, answer)
+    }
+
+    /// Checks a request's `MCP-Protocol-Version` header, when it has one, against the version
+    /// `session` negotiated (a client without the header is taken at its word, as the
+    /// specification says for clients of 2025-03-26).
+    pub fn check_version(&self, session: &str, header: Option<&str>) -> Result<(), BridgeError> {
+        let routes = self.routes();
+        let open = routes
+            .sessions
+            .get(session)
+            .ok_or(BridgeError::UnknownSession)?;
+        match header {
+            Some(got) if got != open.version => Err(BridgeError::WrongVersion {
+                got: got.to_owned(),
+                negotiated: open.version.clone(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Ends a session: its requests in flight are forgotten.
@@ -203,12 +261,12 @@ impl Bridge {
         capacity: usize,
     ) -> Result<mpsc::Receiver<Value>, BridgeError> {
         let mut routes = self.routes();
-        let slot = routes
+        let open = routes
             .sessions
             .get_mut(session)
             .ok_or(BridgeError::UnknownSession)?;
         let (tx, rx) = mpsc::channel(capacity);
-        *slot = Some(tx);
+        open.listener = Some(tx);
         Ok(rx)
     }
 
@@ -312,7 +370,7 @@ impl Bridge {
             }
             return;
         }
-        for listener in routes.sessions.values().flatten() {
+        for listener in routes.sessions.values().filter_map(|s| s.listener.as_ref()) {
             // Change notices are hints; dropped for a session that does not keep up.
             let _ = listener.try_send(message.clone());
         }

@@ -32,7 +32,8 @@ pub async fn connect(
         })
         .take_while(|line| std::future::ready(line.is_ok()))
         .filter_map(|line| std::future::ready(line.ok()));
-    Bridge::start(server, to_server, Box::pin(lines), timeout).await
+    let asked = super::version::NEWEST;
+    Bridge::start(server, to_server, Box::pin(lines), asked, timeout).await
 }
 
 async fn write_lines<W>(server: String, mut queue: mpsc::Receiver<String>, write: W)

@@ -4,7 +4,11 @@
 //! connection and the caller only sees "transport closed". This wrapper notices the size
 //! errors on their way through and sets the fetch's `oversized` flag, so the fetch can report
 //! `Rejected` instead of `Connect`. rmcp's event-size error type is private, so SSE events are
-//! recognized by its message, "exceeded the maximum size".
+//! recognized by its message, "exceeded the maximum size". The events' text is shown to
+//! [`RawTools`] before rmcp reads it (answers sent as one JSON body reach the fetch only as
+//! rmcp read them).
+
+use super::raw::RawTools;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,12 +32,18 @@ type HttpResult<T> = Result<T, StreamableHttpError<reqwest::Error>>;
 pub(super) struct WatchedClient {
     inner: reqwest::Client,
     oversized: Arc<AtomicBool>,
+    raw: RawTools,
 }
 
 impl WatchedClient {
-    /// Wraps `inner`; `oversized` is set when a response breaks a size limit.
-    pub fn new(inner: reqwest::Client, oversized: Arc<AtomicBool>) -> Self {
-        Self { inner, oversized }
+    /// Wraps `inner`; `oversized` is set when a response breaks a size limit, and `raw` sees
+    /// every event.
+    pub fn new(inner: reqwest::Client, oversized: Arc<AtomicBool>, raw: RawTools) -> Self {
+        Self {
+            inner,
+            oversized,
+            raw,
+        }
     }
 
     fn check<T>(&self, result: HttpResult<T>) -> HttpResult<T> {
@@ -45,13 +55,20 @@ impl WatchedClient {
 
     fn watch_stream(&self, stream: SseStream) -> SseStream {
         let flag = self.oversized.clone();
+        let raw = self.raw.clone();
         stream
-            .inspect(move |item| {
-                if let Err(SseError::Body(error)) = item {
+            .inspect(move |item| match item {
+                Ok(event) => {
+                    if let Some(data) = &event.data {
+                        raw.see(data.as_bytes());
+                    }
+                }
+                Err(SseError::Body(error)) => {
                     if error.to_string().contains("exceeded the maximum size") {
                         flag.store(true, Ordering::Relaxed);
                     }
                 }
+                Err(_) => {}
             })
             .boxed()
     }

@@ -20,6 +20,8 @@ use sse_stream::SseStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::raw::RawTools;
+
 /// Why the SSE connection could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum SseConnectError {
@@ -51,6 +53,7 @@ impl SseTransport {
         headers: HeaderMap,
         max_stream_bytes: usize,
         oversized: Arc<AtomicBool>,
+        raw: RawTools,
     ) -> Result<Self, SseConnectError> {
         let response = http
             .get(url)
@@ -117,6 +120,7 @@ impl SseTransport {
                 match event {
                     Some(Ok(event)) if matches!(event.event.as_deref(), None | Some("message")) => {
                         let Some(data) = event.data else { continue };
+                        raw.see(data.as_bytes());
                         match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
                             Ok(message) => {
                                 if tx.send(message).await.is_err() {

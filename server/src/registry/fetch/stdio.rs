@@ -16,6 +16,8 @@ use rmcp::RoleClient;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::process::{ChildStdin, ChildStdout};
 
+use super::raw::RawTools;
+
 /// How much of the server's stderr is kept for error messages.
 const STDERR_KEPT: usize = 4096;
 
@@ -32,6 +34,8 @@ pub(super) struct ChildDiagnostics {
     pub oversized: Arc<AtomicBool>,
     /// The first bytes the server wrote to stderr.
     pub stderr: Arc<Mutex<Vec<u8>>>,
+    /// Every line the server wrote, as it wrote it.
+    pub raw: RawTools,
 }
 
 impl ChildDiagnostics {
@@ -81,6 +85,8 @@ impl ChildTransport {
             max: max_line_bytes,
             current: 0,
             oversized: diagnostics.oversized.clone(),
+            line: Vec::new(),
+            raw: diagnostics.raw.clone(),
         };
         let inner = AsyncRwTransport::new(reader, stdin)
             .with_max_line_length(max_line_bytes.saturating_add(2));
@@ -133,12 +139,16 @@ impl Transport<RoleClient> for ChildTransport {
     }
 }
 
-/// A reader that fails once a line grows past `max` bytes, and remembers that it did.
+/// A reader that fails once a line grows past `max` bytes, and remembers that it did. Each
+/// whole line is shown to `raw`.
 pub(super) struct BoundedLines<R> {
     inner: R,
     max: usize,
     current: usize,
     oversized: Arc<AtomicBool>,
+    /// The line being read.
+    line: Vec<u8>,
+    raw: RawTools,
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for BoundedLines<R> {
@@ -169,6 +179,14 @@ impl<R: AsyncRead + Unpin> AsyncRead for BoundedLines<R> {
                     }
                 }
                 this.current = current;
+                let mut read = &buf.filled()[before..];
+                while let Some(end) = read.iter().position(|&b| b == b'\n') {
+                    this.line.extend_from_slice(&read[..end]);
+                    this.raw.see(&this.line);
+                    this.line.clear();
+                    read = &read[end + 1..];
+                }
+                this.line.extend_from_slice(read);
                 Poll::Ready(Ok(()))
             }
             other => other,
@@ -197,6 +215,8 @@ mod tests {
             max: 5,
             current: 0,
             oversized: flag.clone(),
+            line: Vec::new(),
+            raw: RawTools::default(),
         };
         let mut out = Vec::new();
         ok.read_to_end(&mut out)
@@ -209,6 +229,8 @@ mod tests {
             max: 5,
             current: 0,
             oversized: flag.clone(),
+            line: Vec::new(),
+            raw: RawTools::default(),
         };
         let err = long
             .read_to_end(&mut Vec::new())

@@ -1,0 +1,204 @@
+//! One tool exactly as a server described it in `tools/list`: the fields the registry reads
+//! (name, title, description, schemas, annotations) as typed values, every other field
+//! (`icons`, `execution`, `_meta`, fields of later protocol versions) kept as it came, and the
+//! fields in the server's order. Serialized, a tool is the object the server sent; fields set
+//! by code that the server did not send follow in a fixed order.
+//!
+//! Two tools are equal when they hold the same fields with the same values; the order of keys
+//! never counts (the JSON values compare as maps).
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// The fields the registry reads, in the order a tool built by code lists them.
+const TYPED: &[&str] = &[
+    "name",
+    "title",
+    "description",
+    "inputSchema",
+    "outputSchema",
+    "annotations",
+];
+
+/// One tool as the server described it in `tools/list`.
+#[derive(Clone, Debug, Default)]
+pub struct ToolDef {
+    /// The tool's name, unique within the server.
+    pub name: String,
+    /// Human-readable title.
+    pub title: Option<String>,
+    /// What the tool does.
+    pub description: Option<String>,
+    /// JSON Schema of the arguments.
+    pub input_schema: Value,
+    /// JSON Schema of structured results, if declared.
+    pub output_schema: Option<Value>,
+    /// Hints such as `readOnlyHint` or `destructiveHint`.
+    pub annotations: Option<Value>,
+    /// Every other field the server sent, such as `icons`, `execution` or `_meta` (and a
+    /// `title` or `description` that is not a string, as it came).
+    pub extra: Map<String, Value>,
+    /// The server's order of the fields.
+    order: Vec<String>,
+}
+
+impl PartialEq for ToolDef {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.title == other.title
+            && self.description == other.description
+            && self.input_schema == other.input_schema
+            && self.output_schema == other.output_schema
+            && self.annotations == other.annotations
+            && self.extra == other.extra
+    }
+}
+
+impl ToolDef {
+    /// A tool with a name, a description and an input schema, and nothing else.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        input_schema: Value,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            description: Some(description.into()),
+            input_schema,
+            ..Self::default()
+        }
+    }
+
+    /// The tool as a JSON object: the server's fields in its order, then fields set since.
+    pub fn to_json(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        let keys = self
+            .order
+            .iter()
+            .map(String::as_str)
+            .chain(TYPED.iter().copied());
+        for key in keys.chain(self.extra.keys().map(String::as_str)) {
+            if out.contains_key(key) {
+                continue;
+            }
+            if let Some(value) = self.field(key) {
+                out.insert(key.to_owned(), value);
+            }
+        }
+        out
+    }
+
+    /// Reads a tool object; `name` must be a string and `inputSchema` present.
+    pub fn from_json(mut json: Map<String, Value>) -> Result<Self, String> {
+        let order = json.keys().cloned().collect();
+        let name = match json.remove("name") {
+            Some(Value::String(name)) => name,
+            Some(_) => return Err("the tool's name is not a string".into()),
+            None => return Err("missing field `name`".into()),
+        };
+        let input_schema = json
+            .remove("inputSchema")
+            .ok_or_else(|| "missing field `inputSchema`".to_owned())?;
+        let mut text = |key: &str| match json.remove(key) {
+            Some(Value::String(text)) => Some(text),
+            Some(other) => {
+                // Not what the registry reads, but what the server sent: kept as it came.
+                json.insert(key.to_owned(), other);
+                None
+            }
+            None => None,
+        };
+        let title = text("title");
+        let description = text("description");
+        let output_schema = json.remove("outputSchema");
+        let annotations = json.remove("annotations");
+        Ok(Self {
+            name,
+            title,
+            description,
+            input_schema,
+            output_schema,
+            annotations,
+            extra: json,
+            order,
+        })
+    }
+
+    fn field(&self, key: &str) -> Option<Value> {
+        let text = |t: &Option<String>| t.clone().map(Value::String);
+        match key {
+            "name" => Some(Value::String(self.name.clone())),
+            "title" => text(&self.title).or_else(|| self.extra.get(key).cloned()),
+            "description" => text(&self.description).or_else(|| self.extra.get(key).cloned()),
+            "inputSchema" => Some(self.input_schema.clone()),
+            "outputSchema" => self.output_schema.clone(),
+            "annotations" => self.annotations.clone(),
+            other => self.extra.get(other).cloned(),
+        }
+    }
+}
+
+impl Serialize for ToolDef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ToolDef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = Map::deserialize(deserializer)?;
+        Self::from_json(json).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const REPORTED: &str = r#"{"name":"commit","inputSchema":{"type":"object","properties":{"repo_path":{"type":"string"},"message":{"type":"string"},"author":{"type":"string"}},"required":["repo_path","message"]},"execution":{"taskSupport":"optional"},"description":"Records changes","icons":[{"src":"https://example.com/i.png"}],"annotations":{"readOnlyHint":false,"customHint":1},"_meta":{"x/y":true},"title":null}"#;
+
+    #[test]
+    fn round_trips_every_field_in_the_servers_order() {
+        let tool: ToolDef = serde_json::from_str(REPORTED).expect("a tool");
+        assert_eq!(tool.name, "commit");
+        assert_eq!(tool.description.as_deref(), Some("Records changes"));
+        assert_eq!(tool.title, None);
+        assert_eq!(tool.extra["execution"], json!({"taskSupport": "optional"}));
+        assert_eq!(serde_json::to_string(&tool).expect("JSON"), REPORTED);
+    }
+
+    #[test]
+    fn key_order_does_not_count_for_equality() {
+        let tool: ToolDef = serde_json::from_str(REPORTED).expect("a tool");
+        let sorted = crate::registry::canonical::canonical_value(&json!(tool));
+        let again: ToolDef = serde_json::from_str(&sorted).expect("a tool");
+        assert_eq!(tool, again);
+        assert_ne!(serde_json::to_string(&again).expect("JSON"), REPORTED);
+    }
+
+    #[test]
+    fn fields_set_by_code_follow_the_servers() {
+        let mut tool: ToolDef =
+            serde_json::from_str(r#"{"inputSchema":{},"name":"a"}"#).expect("a tool");
+        tool.title = Some("A".into());
+        assert_eq!(
+            serde_json::to_string(&tool).expect("JSON"),
+            r#"{"inputSchema":{},"name":"a","title":"A"}"#
+        );
+        let built = ToolDef::new("b", "does b", json!({"type": "object"}));
+        assert_eq!(
+            serde_json::to_string(&built).expect("JSON"),
+            r#"{"name":"b","description":"does b","inputSchema":{"type":"object"}}"#
+        );
+    }
+
+    #[test]
+    fn a_tool_needs_a_name_and_an_input_schema() {
+        assert!(serde_json::from_str::<ToolDef>(r#"{"inputSchema":{}}"#).is_err());
+        assert!(serde_json::from_str::<ToolDef>(r#"{"name":"a"}"#).is_err());
+        assert!(serde_json::from_str::<ToolDef>(r#"{"name":1,"inputSchema":{}}"#).is_err());
+    }
+}
