@@ -7,5 +7,6 @@ pub mod catalog_search;
 pub mod curate;
 pub mod display_time;
 pub mod manifest;
+pub mod runtime_view;
 pub mod server_page;
 pub mod snapshot_view;
