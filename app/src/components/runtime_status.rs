@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::model::server_detail::{RunState, RuntimeView};
+use crate::model::server_detail::{ConditionView, EventView, RunState, RuntimeView};
 
 /// Is the server running, and if not, why: its state in words, the exit or start error, the
 /// restarts, the command, and the newest log lines (secrets already redacted).
@@ -24,7 +24,7 @@ pub fn RuntimeStatusView(
         RunState::Stopped => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
     };
     let summary = match runtime.state {
-        RunState::Running => "Running: the process is up and the gateway serves it.",
+        RunState::Running => "Running: it is up and the gateway serves it.",
         RunState::Remote => "Remote: Apiary does not run it; the gateway forwards to its URL.",
         RunState::Starting => "Starting: the process was started and is not ready yet.",
         RunState::Restarting => "Restarting: it stopped by itself and was started again.",
@@ -82,8 +82,70 @@ pub fn RuntimeStatusView(
                 <dd data-testid="runtime-restarts">{runtime.restarts}</dd>
                 {command}
             </dl>
+            <ClusterConditions conditions=runtime.conditions />
+            <ClusterEvents events=runtime.events />
             {logs}
         </div>
     }
     .into_any()
+}
+
+/// The `MCPServer`'s status conditions (Kubernetes mode), as a table.
+#[component]
+fn ClusterConditions(conditions: Vec<ConditionView>) -> impl IntoView {
+    (!conditions.is_empty()).then(|| {
+        let rows = conditions
+            .into_iter()
+            .map(|c| {
+                let kind = c.kind.clone();
+                view! {
+                    <tr class="border-t border-slate-200 align-top dark:border-slate-800" data-testid="runtime-condition" data-condition=kind>
+                        <td class="py-1 pr-3">{c.kind}</td>
+                        <td class="py-1 pr-3">{c.status}</td>
+                        <td class="py-1 pr-3">{c.reason}</td>
+                        <td class="py-1 break-words">{c.message}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="mt-4 overflow-x-auto">
+                <table class="w-full min-w-[32rem] text-left text-sm">
+                    <caption class="text-left font-medium">"MCPServer conditions"</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col" class="py-1 pr-3">"Condition"</th>
+                            <th scope="col" class="py-1 pr-3">"Status"</th>
+                            <th scope="col" class="py-1 pr-3">"Reason"</th>
+                            <th scope="col" class="py-1">"Message"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+    })
+}
+
+/// The newest Events about the `MCPServer` (Kubernetes mode), newest first.
+#[component]
+fn ClusterEvents(events: Vec<EventView>) -> impl IntoView {
+    (!events.is_empty()).then(|| {
+        let items = events
+            .into_iter()
+            .map(|e| {
+                let reason = e.reason.clone();
+                view! {
+                    <li data-testid="runtime-event" data-reason=reason>
+                        <span class="font-medium">{format!("{} {}", e.kind, e.reason)}</span>
+                        {format!(" ({}): {}", e.at_label, e.message)}
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <h3 class="mt-4 font-medium">"Recent Events"</h3>
+            <ul class="mt-1 list-disc pl-5 text-sm break-words">{items}</ul>
+        }
+    })
 }

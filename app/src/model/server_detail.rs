@@ -282,6 +282,38 @@ pub struct RuntimeView {
     pub command: Option<String>,
     /// The newest log lines (stderr and the runtime's own), oldest first, secrets redacted.
     pub logs: Vec<LogLineView>,
+    /// In Kubernetes mode, the `MCPServer`'s status conditions.
+    #[serde(default)]
+    pub conditions: Vec<ConditionView>,
+    /// In Kubernetes mode, the newest Events about the `MCPServer`, newest first.
+    #[serde(default)]
+    pub events: Vec<EventView>,
+}
+
+/// One status condition of an `MCPServer`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionView {
+    /// Such as `Ready` or `PolicyCompliant`.
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// A one-word reason.
+    pub reason: String,
+    /// More, in words.
+    pub message: String,
+}
+
+/// One Kubernetes Event about an `MCPServer`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// When it last happened, for display.
+    pub at_label: String,
+    /// `Normal` or `Warning`.
+    pub kind: String,
+    /// A one-word reason.
+    pub reason: String,
+    /// What happened.
+    pub message: String,
 }
 
 /// One captured log line.

@@ -4,6 +4,7 @@
 
 pub mod catalog_index;
 pub mod catalog_search;
+pub mod cluster_runtime_view;
 pub mod curate;
 pub mod display_time;
 pub mod manifest;

@@ -1,12 +1,12 @@
 //! The runtime section of a server page: what the runtime reports (state, exit reason,
-//! restarts, the newest log lines, already redacted as they were captured), or why nothing
-//! runs.
+//! restarts, the newest log lines with secrets redacted), or why nothing runs.
 
 use apiary_app::model::server_detail::{LogLineView, RunState, RuntimeView};
 
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{Db, DbError};
 use crate::runtime::desired::{self, Desired};
+use crate::runtime::redact::Redactor;
 use crate::runtime::{Runtime, RuntimeState, RuntimeStatus, ServerId};
 
 use super::display_time::display_time;
@@ -24,15 +24,17 @@ pub async fn load(
     if let Some(status) = runtime.status(id).await {
         let logs = runtime.logs(id).await;
         let skip = logs.len().saturating_sub(LOG_LINES);
+        // The local runtime redacted its lines as it captured them; a pod's are redacted here.
+        let redactor = Redactor::default();
         let logs = logs
             .into_iter()
             .skip(skip)
             .map(|l| LogLineView {
                 at_label: display_time(l.at),
-                line: l.line,
+                line: redactor.redact(&l.line),
             })
             .collect();
-        return Ok(Some(from_status(status, logs)));
+        return Ok(Some(from_status(status, mode, logs)));
     }
     let reason = match desired::load_one(db, id).await? {
         Desired::Unknown => return Ok(None),
@@ -52,6 +54,8 @@ pub async fn load(
                 restarts: 0,
                 command: None,
                 logs: Vec::new(),
+                conditions: Vec::new(),
+                events: Vec::new(),
             }))
         }
     };
@@ -62,13 +66,18 @@ pub async fn load(
         restarts: 0,
         command: None,
         logs: Vec::new(),
+        conditions: Vec::new(),
+        events: Vec::new(),
     }))
 }
 
-/// The page's words for a runtime status.
-fn from_status(status: RuntimeStatus, logs: Vec<LogLineView>) -> RuntimeView {
+/// The page's words for a runtime status. In local mode a ready server with a URL is a remote
+/// one; in Kubernetes mode the URL is the running server's Service.
+fn from_status(status: RuntimeStatus, mode: RuntimeMode, logs: Vec<LogLineView>) -> RuntimeView {
     let (state, reason, exit_code) = match status.state {
-        RuntimeState::Ready if status.url.is_some() => (RunState::Remote, None, None),
+        RuntimeState::Ready if status.url.is_some() && mode == RuntimeMode::Local => {
+            (RunState::Remote, None, None)
+        }
         RuntimeState::Ready => (RunState::Running, None, None),
         RuntimeState::Starting if status.restarts > 0 => (RunState::Restarting, None, None),
         RuntimeState::Starting => (RunState::Starting, None, None),
@@ -82,5 +91,7 @@ fn from_status(status: RuntimeStatus, logs: Vec<LogLineView>) -> RuntimeView {
         restarts: status.restarts,
         command: status.command,
         logs,
+        conditions: Vec::new(),
+        events: Vec::new(),
     }
 }

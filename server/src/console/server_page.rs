@@ -26,8 +26,8 @@ use crate::runtime::{Runtime, ServerId};
 
 use super::display_time::display_time;
 use super::manifest::render_manifest;
-use super::runtime_view;
 use super::snapshot_view::{finding_view, pending_drift, snapshot_entry};
+use super::{cluster_runtime_view, runtime_view};
 
 /// How many of the newest health samples (and gateway intervals) the charts plot.
 pub const CHART_SAMPLES: i64 = 200;
@@ -136,7 +136,12 @@ impl ServerPages {
         let runtime = match &self.runtime {
             Some((runtime, mode)) => {
                 let id = ServerId::new(namespace, name);
-                runtime_view::load(runtime.as_ref(), *mode, &self.db, &id).await?
+                let mut view = runtime_view::load(runtime.as_ref(), *mode, &self.db, &id).await?;
+                if let (Some(view), Some(client)) = (view.as_mut(), &self.cluster) {
+                    (view.conditions, view.events) =
+                        cluster_runtime_view::load(client, namespace, name).await;
+                }
+                view
             }
             None => None,
         };
