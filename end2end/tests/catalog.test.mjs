@@ -40,7 +40,11 @@ test('hydrated: empty state, then two servers, then a search with no page load',
   const empty = page.getByTestId('empty-state');
   await empty.waitFor();
   assert.match(await empty.innerText(), /No servers yet/);
-  assert.match(await empty.innerText(), /PUT \/api\/v1\/servers/, 'the empty state says how to add one');
+  assert.equal(
+    await empty.getByRole('link', { name: 'Propose a server' }).getAttribute('href'),
+    '/propose',
+    'the empty state leads to the propose form',
+  );
   assert.equal(await page.getByTestId('local-mode-banner').isVisible(), true);
 
   await registerServer(apiary.url, 'platform', 'everything', everything);

@@ -425,3 +425,84 @@ async fn the_mcpserver_status_shows_the_tools_the_registry_found() {
         "the operator's conditions stay: {failed:?}"
     );
 }
+
+/// In Kubernetes mode the server page says what the cluster says: the phase and its message,
+/// the `MCPServer`'s conditions, and the newest Events about it (secrets redacted).
+#[tokio::test]
+async fn the_server_page_shows_the_mcpservers_phase_conditions_and_events() {
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    let spec = json!({ "image": "ghcr.io/example/osv:1", "transport": "stdio" });
+    let (base, namespace) = kubernetes_mode(&cluster, "failing", spec.clone()).await;
+    let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), &namespace);
+    let object = json!({
+        "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
+        "metadata": { "name": "failing", "namespace": namespace }, "spec": spec,
+    });
+    servers
+        .patch(
+            "failing",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .expect("create the MCPServer");
+    let condition = json!({
+        "type": "Ready", "status": "False", "reason": "InvalidSpec",
+        "message": "spec.image: pull refused", "lastTransitionTime": "2026-01-01T00:00:00Z",
+    });
+    servers
+        .patch_status(
+            "failing",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": {
+                "phase": "Failed", "message": "spec.image: pull refused", "conditions": [condition],
+            } })),
+        )
+        .await
+        .expect("write a status");
+    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(json!({
+        "metadata": { "name": "failing.1", "namespace": namespace },
+        "involvedObject": {
+            "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
+            "name": "failing", "namespace": namespace,
+        },
+        "reason": "PullRefused", "type": "Warning",
+        "message": "the registry refused the pull with token=abcd1234secret",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+    }))
+    .expect("an Event");
+    Api::<k8s_openapi::api::core::v1::Event>::namespaced(cluster.clone(), &namespace)
+        .create(&PostParams::default(), &event)
+        .await
+        .expect("create the Event");
+
+    let page = reqwest::Client::new()
+        .get(format!("{base}/servers/{namespace}/failing"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("GET the page")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(page.contains("data-state=\"crashed\""), "{page}");
+    assert!(page.contains("spec.image: pull refused"), "{page}");
+    assert!(
+        page.contains("data-testid=\"runtime-condition\" data-condition=\"Ready\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-testid=\"runtime-event\" data-reason=\"PullRefused\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("token=[redacted]") && !page.contains("abcd1234secret"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("data-testid=\"snippets\""),
+        "no snippets for a failed server: {page}"
+    );
+}

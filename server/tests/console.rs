@@ -242,11 +242,14 @@ async fn the_server_page_shows_tools_with_their_argument_tables_and_a_latency_ch
             "the newest sample failed"
         );
 
+        // A container image cannot run in the local runtime: the page says so, and offers no
+        // snippets (runtime.rs shows them for a server that runs).
+        assert!(html.contains("data-state=\"stopped\""), "{html}");
         assert!(
-            html.contains("data-client=\"VS Code\""),
-            "published servers get snippets"
+            html.contains("its spec cannot run in the local runtime")
+                && !html.contains("data-client=\"VS Code\""),
+            "no snippets for a server that cannot run: {html}"
         );
-        assert!(html.contains("http://apiary.test/mcp/tools/search"));
         assert!(
             html.contains("apiVersion: toolhive.stacklok.dev/v1alpha1"),
             "the manifest"

@@ -288,3 +288,43 @@ async fn a_session_needs_initialize_and_ends_with_delete() {
     let after = post(Some(&session), list).await.expect("post");
     assert_eq!(after.status(), 404, "an ended session is unknown");
 }
+
+/// A stdio server that cannot start, or that exits at once, is answered with a 502 whose
+/// JSON-RPC error names the cause, not left to the request timeout.
+#[tokio::test]
+async fn a_stdio_server_that_cannot_run_is_answered_with_a_502_naming_the_cause() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } } });
+    let cases = [
+        (
+            "team/missing",
+            json!({ "command": "/nonexistent/apiary-test-server", "transport": "stdio" }),
+            "cannot start \"/nonexistent/apiary-test-server\": No such file or directory",
+        ),
+        (
+            "team/crashing",
+            json!({ "command": "sh", "args": ["-c", "echo boom >&2; exit 3"], "transport": "stdio" }),
+            "exited with code 3",
+        ),
+    ];
+    for (id, spec, cause) in cases {
+        register_spec(&http, &base, id, spec).await;
+        let answer = http
+            .post(format!("{base}/mcp/{id}"))
+            .header("accept", "application/json, text/event-stream")
+            .json(&init)
+            .send()
+            .await
+            .expect("initialize");
+        assert_eq!(answer.status(), 502, "{id}");
+        let body: Value = answer.json().await.expect("a JSON error");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(id) && message.contains(cause),
+            "{id}: the error names the server and {cause:?}: {body}"
+        );
+    }
+}

@@ -92,6 +92,12 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
                 .is_some_and(|e| e.contains("four-eyes")),
             "{refused}"
         );
+        let own_id = own["id"].as_str().expect("id");
+        assert_eq!(
+            audit_actions(&db.db, own_id).await,
+            ["proposal.proposed"],
+            "with sign-in on, even an admin's own approval is refused and nothing is recorded"
+        );
 
         // An owner who proposes may not approve either.
         let olga = Client::signed_in(&app, "olga").await;
@@ -115,6 +121,7 @@ async fn four_eyes_the_author_and_other_teams_cannot_approve_an_owner_of_the_tea
         assert_eq!(applied["status"], "applied", "{applied}");
         assert_eq!(applied["decision"]["byName"], "Olga Owner");
         assert_eq!(applied["decision"]["comment"], "approve: looks right to me");
+        assert_eq!(applied["decision"]["selfApproval"], false);
 
         let id = proposal["id"].as_str().expect("id");
         let mut actions = audit_actions(&db.db, id).await;
@@ -167,6 +174,66 @@ fn audit_actions_sorted(actions: &[&str]) -> Vec<String> {
     let mut actions: Vec<String> = actions.iter().map(|s| s.to_string()).collect();
     actions.sort();
     actions
+}
+
+/// Local mode has one person, the local admin: they approve their own proposal, but only with
+/// a comment, and the decision is a self-approval on the proposal and in the audit log. (With
+/// sign-in on the same approval is refused: see the four-eyes test above.)
+#[tokio::test]
+async fn in_local_mode_the_single_admin_self_approves_with_a_required_comment_recorded_as_such() {
+    for db in support::all_backends().await {
+        let admin = Client::at(&support::serve(&db.db).await);
+        let proposal = propose(&admin, &create("solo", "fetch", remote_spec())).await;
+        assert_eq!(proposal["authorName"], "local admin");
+
+        let (status, missing) =
+            decide(&admin, &proposal, "approve", json!({ "comment": " " })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{missing}");
+        assert_eq!(missing["field"], "comment");
+
+        let (status, applied) = decide(&admin, &proposal, "approve", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{applied}");
+        assert_eq!(applied["status"], "applied", "{applied}");
+        assert_eq!(applied["decision"]["selfApproval"], true, "{applied}");
+        assert_eq!(applied["decision"]["byName"], "local admin");
+
+        let id = proposal["id"].as_str().expect("id");
+        let (_, shown) = admin
+            .call("GET", &format!("/api/v1/proposals/{id}"), None)
+            .await;
+        assert_eq!(
+            shown["proposal"]["decision"]["selfApproval"], true,
+            "{shown}"
+        );
+        let mut actions = audit_actions(&db.db, id).await;
+        actions.sort();
+        assert_eq!(
+            actions,
+            audit_actions_sorted(&[
+                "proposal.proposed",
+                "proposal.self_approved",
+                "proposal.applied"
+            ]),
+        );
+        let comment: Option<String> = sqlx::query_scalar(
+            "SELECT comment FROM audit_events WHERE target = $1 AND action = 'proposal.self_approved'",
+        )
+        .bind(format!("proposal/{id}"))
+        .fetch_one(db.db.pool())
+        .await
+        .expect("the self-approval's audit row");
+        assert_eq!(comment.as_deref(), Some("approve: looks right to me"));
+
+        // Rejecting one's own proposal is no self-approval.
+        let withdrawn = propose(&admin, &create("solo", "other", remote_spec())).await;
+        let (status, rejected) = decide(&admin, &withdrawn, "reject", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{rejected}");
+        assert_eq!(rejected["decision"]["selfApproval"], false, "{rejected}");
+        let id = withdrawn["id"].as_str().expect("id");
+        assert!(audit_actions(&db.db, id)
+            .await
+            .contains(&"proposal.rejected".to_owned()));
+    }
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ fn decision(by: &str) -> DecisionRecord {
         at: 1,
         comment: "ok".into(),
         override_reason: None,
+        self_approval: false,
     }
 }
 

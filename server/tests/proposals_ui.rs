@@ -277,6 +277,11 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
         let header = html(&paul, "/propose").await;
         assert!(header.contains("href=\"/propose\""), "{header}");
         assert!(
+            header.contains("once an owner other than you approves it")
+                && !header.contains("Local mode: you are the only person"),
+            "the form says what happens with sign-in on: {header}"
+        );
+        assert!(
             !header.contains("href=\"/reviews\""),
             "paul reviews nothing: {header}"
         );
@@ -312,9 +317,17 @@ async fn propose_review_reject_needs_a_comment_and_an_owner_approves_through_the
             row_with(&rows, "Fetches pages for the search team").after.0 == "added",
             "{rows:#?}"
         );
-        assert!(html(&paul, "/reviews")
-            .await
-            .contains(&format!("/reviews/{id}")));
+        let queue = html(&paul, "/reviews").await;
+        assert!(queue.contains(&format!("/reviews/{id}")), "{queue}");
+        assert!(
+            queue.contains("yours: another owner of the team reviews it")
+                && !queue.contains("to review<"),
+            "the author's own proposal is not theirs to review: {queue}"
+        );
+        assert!(
+            queue.contains("Nobody approves their own proposal"),
+            "{queue}"
+        );
 
         // Otto owns team data: the proposal is not in his queue, and his post is refused.
         let otto = Client::signed_in(&app, "otto").await;
@@ -683,5 +696,79 @@ async fn ports_permissions_and_resources_from_the_form_reach_the_proposed_spec()
             spec["resources"],
             serde_json::json!({ "requests": { "cpu": "100m" }, "limits": { "memory": "256Mi" } })
         );
+    }
+}
+
+/// Local mode has one person: from the empty catalog, through the propose form, to approving
+/// their own proposal with the required comment, all as plain form posts; the pages say so
+/// and the decision shows as a self-approval.
+#[tokio::test]
+async fn in_local_mode_the_empty_catalog_leads_to_the_form_and_the_admin_self_approves_with_a_comment(
+) {
+    for db in support::all_backends().await {
+        let admin = Client::at(&support::serve(&db.db).await);
+        let catalog = html(&admin, "/").await;
+        let empty = element_text(&catalog, "empty-state");
+        assert!(empty.contains("No servers yet"), "{empty}");
+        assert!(
+            catalog.contains("data-testid=\"propose-first\"") && !catalog.contains("PUT /api"),
+            "the empty catalog leads to the form, not to the API: {catalog}"
+        );
+
+        let form = html(&admin, "/propose").await;
+        assert!(
+            form.contains("Local mode: you are the only person"),
+            "the form says the admin approves it themselves: {form}"
+        );
+        let action = form_action(&form, "propose_server");
+        let fields = [
+            ("kind", "create"),
+            ("namespace", "solo"),
+            ("name", "fetch"),
+            ("description", "Fetches pages"),
+            ("owner_team", "search"),
+            ("source", "http://127.0.0.1:9/mcp"),
+            ("transport", "streamable-http"),
+        ];
+        let landed = post_form(&admin, &action, &fields).await;
+        let id = landed
+            .strip_prefix("/reviews/")
+            .unwrap_or_else(|| panic!("a good post lands on its review: {landed}"))
+            .to_owned();
+
+        let queue = html(&admin, "/reviews").await;
+        assert!(
+            queue.contains("yours: approve it yourself (local mode)"),
+            "{queue}"
+        );
+        let review = html(&admin, &landed).await;
+        assert!(
+            review.contains("data-testid=\"self-approval-note\"")
+                && !review.contains("data-testid=\"cannot-approve\""),
+            "{review}"
+        );
+        assert!(review.contains("waiting for your decision"), "{review}");
+        assert!(review.contains("data-testid=\"approve-form\""), "{review}");
+        let decide = form_action(&review, "decide_proposal");
+
+        let back = post_decision(&admin, &decide, &id, "approve", "  ", &[]).await;
+        let page = html(&admin, &back).await;
+        assert!(
+            page.contains("data-testid=\"error-approve-comment\""),
+            "a self-approval needs a comment: {page}"
+        );
+        assert_eq!(status_of(&db.db, &id).await, "open");
+
+        let done = post_decision(&admin, &decide, &id, "approve", "Trying it out alone", &[]).await;
+        let page = html(&admin, &done).await;
+        assert_eq!(status_of(&db.db, &id).await, "applied", "{page}");
+        let decision = element_text(&page, "decision");
+        assert!(
+            decision.contains("Self-approved in local mode")
+                && decision.contains("Trying it out alone"),
+            "{decision}"
+        );
+        let audit = html(&admin, "/admin/audit").await;
+        assert!(audit.contains("proposal.self_approved"), "{audit}");
     }
 }

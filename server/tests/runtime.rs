@@ -641,3 +641,125 @@ fn stopping_apiary_leaves_no_child_process() {
     let left: Vec<_> = family.into_iter().filter(|pid| alive(*pid)).collect();
     assert_eq!(left, Vec::<u32>::new(), "no descendant outlives apiary");
 }
+
+#[tokio::test]
+async fn captured_stderr_has_the_specs_environment_values_and_credential_shapes_redacted() {
+    let runtime = runtime();
+    let server = DesiredServer {
+        id: ServerId::new("test", "leaky"),
+        spec: LocalSpec::Process(ProcessSpec {
+            program: "sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo \"connecting with $SERVICE_PASSPHRASE\" >&2; echo 'Authorization: Bearer abcdefgh12345678' >&2; echo 'plain line' >&2; sleep 30".into(),
+            ],
+            env: vec![("SERVICE_PASSPHRASE".into(), "correct-horse-battery".into())],
+        }),
+    };
+    runtime.apply(&server).await.expect("apply");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines = log_lines(&runtime, &server.id).await;
+        if lines.iter().any(|l| l == "plain line") || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        lines.contains(&"connecting with [redacted]".to_owned())
+            && lines
+                .iter()
+                .any(|l| l.starts_with("Authorization: ") && l.ends_with("[redacted]"))
+            && lines.contains(&"plain line".to_owned()),
+        "{lines:?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("correct-horse") || l.contains("abcdefgh1234")),
+        "{lines:?}"
+    );
+    runtime.shutdown().await;
+}
+
+/// The text of a server page, as a browser without JavaScript gets it.
+async fn server_page(base: &str, id: &str) -> String {
+    let response = reqwest::Client::new()
+        .get(format!("{base}/servers/{id}"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("GET the page");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("HTML")
+}
+
+#[tokio::test]
+async fn a_server_page_says_why_a_server_does_not_run_and_claims_nothing_it_has_no_data_for() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let register = |id: &str, spec: Value| {
+        http.put(format!("{base}/api/v1/servers/{id}"))
+            .json(&json!({ "description": "runtime page", "ownerTeam": "team", "spec": spec, "published": true }))
+            .send()
+    };
+    let answer = register(
+        "team/broken",
+        json!({ "command": "/nonexistent/apiary-server-x", "transport": "stdio" }),
+    )
+    .await
+    .expect("register");
+    assert!(answer.status().is_success(), "{}", answer.status());
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let page = server_page(&base, "team/broken").await;
+        if page.contains("data-state=\"crashed\"") || Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(page.contains("data-state=\"crashed\""), "{page}");
+    assert!(
+        page.contains(
+            "cannot start &quot;/nonexistent/apiary-server-x&quot;: No such file or directory"
+        ) || page
+            .contains("cannot start \"/nonexistent/apiary-server-x\": No such file or directory"),
+        "the page names the cause: {page}"
+    );
+    assert!(page.contains("data-testid=\"runtime-restarts\""), "{page}");
+    assert!(page.contains("data-testid=\"runtime-logs\""), "{page}");
+    assert!(
+        !page.contains("data-testid=\"snippets\"") && page.contains("data-testid=\"no-snippets\""),
+        "no snippets for a server that cannot run: {page}"
+    );
+    assert!(
+        !page.contains("meets the schema contract") && page.contains("data-testid=\"no-snapshot\""),
+        "no policy verdict without a snapshot: {page}"
+    );
+
+    // A server that runs says so, and offers the snippets.
+    let answer = register(
+        "team/sleeper",
+        json!({ "command": "sh", "args": ["-c", "sleep 60"], "transport": "stdio" }),
+    )
+    .await
+    .expect("register");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let page = server_page(&base, "team/sleeper").await;
+        if page.contains("data-state=\"running\"") || Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(page.contains("data-state=\"running\""), "{page}");
+    assert!(page.contains("data-testid=\"snippets\""), "{page}");
+    assert!(
+        page.contains("data-client=\"VS Code\"")
+            && page.contains("http://apiary.test/mcp/team/sleeper"),
+        "{page}"
+    );
+}

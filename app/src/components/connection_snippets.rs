@@ -5,7 +5,20 @@ use crate::model::server_detail::Snippet;
 
 /// Client configuration for connecting through Apiary's gateway, one copyable block per client.
 #[component]
-pub fn ConnectionSnippets(snippets: Vec<Snippet>, published: bool) -> impl IntoView {
+pub fn ConnectionSnippets(
+    snippets: Vec<Snippet>,
+    published: bool,
+    /// Why a published server gets no snippets (it cannot run), if so.
+    withheld: Option<String>,
+) -> impl IntoView {
+    if let Some(why) = withheld {
+        return view! {
+            <p class="text-sm" data-testid="no-snippets">
+                {format!("No connection snippets: {why}. They appear once it runs.")}
+            </p>
+        }
+        .into_any();
+    }
     if !published || snippets.is_empty() {
         return view! {
             <p class="text-sm" data-testid="no-snippets">

@@ -4,7 +4,18 @@ use crate::model::server_detail::FindingView;
 
 /// The schema contract findings of the newest snapshot, as a table.
 #[component]
-pub fn PolicyFindings(findings: Vec<FindingView>) -> impl IntoView {
+pub fn PolicyFindings(
+    findings: Vec<FindingView>,
+    /// False when there is no tool snapshot, so nothing was checked.
+    #[prop(default = true)]
+    checked: bool,
+) -> impl IntoView {
+    if !checked {
+        return view! {
+            <p class="text-sm" data-testid="no-snapshot">"Not checked yet: there is no tool snapshot to check against the schema contract. One is taken once the server's tools are fetched."</p>
+        }
+        .into_any();
+    }
     if findings.is_empty() {
         return view! {
             <p class="text-sm" data-testid="no-findings">"No policy findings: the newest snapshot meets the schema contract."</p>

@@ -88,8 +88,11 @@ pub struct ProposalSummary {
     pub status: String,
     /// When it was proposed, for people.
     pub created_label: String,
-    /// True when the viewer may decide it; otherwise it is listed because they proposed it.
+    /// True when the viewer may approve it: an owner of the team or an admin who did not
+    /// propose it, or, in local mode, the single admin whatever they proposed.
     pub decidable: bool,
+    /// True when the viewer proposed it.
+    pub yours: bool,
 }
 
 /// One line of a manifest in the side-by-side diff.
@@ -143,6 +146,8 @@ pub struct DecisionView {
     pub comment: String,
     /// An admin's override reason.
     pub override_reason: Option<String>,
+    /// True when the author approved their own proposal (local mode only).
+    pub self_approval: bool,
 }
 
 /// Everything `/reviews/{id}` shows.
@@ -185,8 +190,10 @@ pub struct ProposalReview {
     pub error: Option<String>,
     /// True when the viewer may decide it (an owner of the team, or an admin).
     pub may_decide: bool,
-    /// True when the viewer proposed it (and so may not approve it).
+    /// True when the viewer proposed it (and so, with sign-in on, may not approve it).
     pub viewer_is_author: bool,
+    /// True in local mode, where the single admin approves their own proposals.
+    pub local_mode: bool,
     /// True when the viewer is an admin (the override field).
     pub viewer_is_admin: bool,
 }

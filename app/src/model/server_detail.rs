@@ -24,8 +24,17 @@ pub struct ServerDetail {
     pub history: Vec<SnapshotEntry>,
     /// Policy findings of the newest snapshot.
     pub findings: Vec<FindingView>,
-    /// Client connection snippets; empty while the server is not published.
+    /// Client connection snippets; empty while the server is not published or cannot run.
     pub snippets: Vec<Snippet>,
+    /// Why no snippets are offered for a published server (it is not running), if so.
+    #[serde(default)]
+    pub snippets_withheld: Option<String>,
+    /// True when a tool snapshot exists, so the findings say what was checked.
+    #[serde(default)]
+    pub has_snapshot: bool,
+    /// Whether it runs, and if not, why; `None` when the runtime was not asked.
+    #[serde(default)]
+    pub runtime: Option<RuntimeView>,
     /// The `MCPServer` manifest, or why there is none.
     pub manifest: Manifest,
     /// In Kubernetes mode, how the cluster compares with the approved revision; `None` in
@@ -219,4 +228,99 @@ pub enum Manifest {
     Yaml(String),
     /// Why the server's spec has no `MCPServer` form.
     Unavailable(String),
+}
+
+/// Where a server is in its life, as the runtime reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Up and past its start-up.
+    Running,
+    /// Started for the first time, not yet ready.
+    Starting,
+    /// Started again after it stopped by itself.
+    Restarting,
+    /// It exited or could not start; the runtime tries again after a pause.
+    Crashed,
+    /// Nothing runs: unpublished, retired, or its spec cannot run here.
+    Stopped,
+    /// A remote server: Apiary does not run it.
+    Remote,
+}
+
+impl RunState {
+    /// The word shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Starting => "starting",
+            RunState::Restarting => "restarting",
+            RunState::Crashed => "crashed",
+            RunState::Stopped => "stopped",
+            RunState::Remote => "remote",
+        }
+    }
+
+    /// True when clients can reach it now.
+    pub fn serves(self) -> bool {
+        matches!(self, RunState::Running | RunState::Remote)
+    }
+}
+
+/// The runtime section of a server page: is it running, and if not, why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeView {
+    /// The state.
+    pub state: RunState,
+    /// Why it is not running (the exit or start error, or why nothing runs), if so.
+    pub reason: Option<String>,
+    /// The exit code of the last exit, when it had one.
+    pub exit_code: Option<i32>,
+    /// How many times it was started again after stopping by itself.
+    pub restarts: u32,
+    /// The command line, for a process.
+    pub command: Option<String>,
+    /// The newest log lines (stderr and the runtime's own), oldest first, secrets redacted.
+    pub logs: Vec<LogLineView>,
+    /// In Kubernetes mode, the `MCPServer`'s status conditions.
+    #[serde(default)]
+    pub conditions: Vec<ConditionView>,
+    /// In Kubernetes mode, the newest Events about the `MCPServer`, newest first.
+    #[serde(default)]
+    pub events: Vec<EventView>,
+}
+
+/// One status condition of an `MCPServer`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionView {
+    /// Such as `Ready` or `PolicyCompliant`.
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// A one-word reason.
+    pub reason: String,
+    /// More, in words.
+    pub message: String,
+}
+
+/// One Kubernetes Event about an `MCPServer`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// When it last happened, for display.
+    pub at_label: String,
+    /// `Normal` or `Warning`.
+    pub kind: String,
+    /// A one-word reason.
+    pub reason: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// One captured log line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLineView {
+    /// When, for display.
+    pub at_label: String,
+    /// The text.
+    pub line: String,
 }

@@ -2,7 +2,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::search_catalog;
+use crate::access::Action;
+use crate::api::{current_viewer, search_catalog};
 use crate::components::{CatalogFilters, EmptyState, Pagination, ServerCardView};
 use crate::model::catalog_search::{CatalogQuery, CatalogResults};
 
@@ -55,11 +56,7 @@ fn CatalogResultsView(query: CatalogQuery, found: CatalogResults) -> impl IntoVi
     let body = if found.total == 0 {
         view! {
             <EmptyState title="No servers yet">
-                <p>
-                    "Register your first MCP server with "
-                    <code>"PUT /api/v1/servers/{namespace}/{name}"</code>
-                    ", or apply an MCPServer manifest in Kubernetes mode. It will appear here."
-                </p>
+                <FirstServerHint />
             </EmptyState>
         }
         .into_any()
@@ -93,5 +90,31 @@ fn CatalogResultsView(query: CatalogQuery, found: CatalogResults) -> impl IntoVi
             {count}
         </p>
         {body}
+    }
+}
+
+/// How the first server gets into an empty catalog: for those who may propose, a link to the
+/// propose form; for the others, who to ask.
+#[component]
+fn FirstServerHint() -> impl IntoView {
+    let viewer = OnceResource::new(current_viewer());
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let may_propose = viewer.await.is_ok_and(|v| v.may(Action::Propose, None));
+                if may_propose {
+                    view! {
+                        <p>"Add your first MCP server: describe it in a short form, and it runs and appears here once the proposal is approved."</p>
+                        <p class="mt-3">
+                            <a href="/propose" data-testid="propose-first" class="inline-block rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900">"Propose a server"</a>
+                        </p>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p>"No MCP server is published yet. People with the proposer role add servers; ask your Apiary admin."</p>
+                    }.into_any()
+                }
+            })}
+        </Suspense>
     }
 }

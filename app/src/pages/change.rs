@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::load_change_form;
-use crate::components::{PageSection, ProposalFormView, RetireFormView};
+use crate::components::{PageSection, ProposalFormView, RetireFormView, ReviewModeNote};
 
 use super::propose::refused_from_query;
 
@@ -58,11 +58,15 @@ pub fn ChangePage() -> impl IntoView {
                         </nav>
                         <h1 class="mt-2 text-2xl font-bold">"Propose a change to " {target.clone()}</h1>
                         <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
-                            "The form starts from the server's current spec and metadata. The owners of its team review the change."
+                            "The form starts from the server's current spec and metadata."
                         </p>
+                        <ReviewModeNote
+                            local="Local mode: you are the only person, so you approve the change yourself on its review page, with a comment recorded as a self-approval."
+                            signed_in="The owners of its team review the change; an owner other than you approves it."
+                        />
                         <ProposalFormView form error=update_error />
                         <PageSection id="retire" title="Retire this server">
-                            <p class="text-sm">"Retiring unpublishes the server and stops it once an owner approves."</p>
+                            <p class="text-sm">"Retiring unpublishes the server and stops it once the retirement is approved."</p>
                             <RetireFormView namespace name replacement=refused.replacement message=refused.message error=retire_error />
                         </PageSection>
                     }.into_any())

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
-use crate::components::ProposalFormView;
+use crate::components::{ProposalFormView, ReviewModeNote};
 use crate::model::proposals::{FormError, ProposalForm};
 
 /// The values and refusal a refused post brought back in the query string (see
@@ -32,9 +32,10 @@ pub fn ProposePage() -> impl IntoView {
     view! {
         <Title text="Propose a server" />
         <h1 class="text-2xl font-bold">"Propose a server"</h1>
-        <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
-            "The owners of the team you name review the proposal; once an owner approves it, Apiary runs and publishes the server."
-        </p>
+        <ReviewModeNote
+            local="Local mode: you are the only person, so after proposing you approve the change yourself on its review page, with a comment recorded as a self-approval. Then Apiary runs and publishes the server."
+            signed_in="The owners of the team you name review the proposal; once an owner other than you approves it, Apiary runs and publishes the server."
+        />
         {move || {
             let (mut form, error) = refused_from_query(&search.get());
             form.kind = "create".into();

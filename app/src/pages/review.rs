@@ -57,7 +57,14 @@ pub fn ReviewPage() -> impl IntoView {
 
 fn outcome_text(review: &ProposalReview) -> String {
     match review.status.as_str() {
-        "open" => "Open: waiting for a decision by an owner of the team.".into(),
+        "open" if review.local_mode => {
+            "Open: waiting for your decision (local mode: you approve or reject it yourself)."
+                .into()
+        }
+        "open" => format!(
+            "Open: waiting for a decision by an owner of team {} or an admin.",
+            review.owner_team
+        ),
         "applied" => "Approved and applied.".into(),
         "failed" => format!(
             "Approved, but applying it failed; nothing was changed. {}",
@@ -89,21 +96,19 @@ fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
         </div>
     });
     let decision = review.decision.clone().map(|d| {
+        let how = if d.self_approval {
+            "Self-approved in local mode (no sign-in, one person) by"
+        } else {
+            "Decided by"
+        };
         view! {
             <p class="mt-2 text-sm" data-testid="decision">
-                {format!("Decided by {} on {}: “{}”", d.by_name, d.at_label, d.comment)}
+                {format!("{how} {} on {}: “{}”", d.by_name, d.at_label, d.comment)}
                 {d.override_reason.map(|r| format!(" Policy override: {r}"))}
             </p>
         }
     });
-    let author_note = review.viewer_is_author.then(|| view! {
-        <p class="mt-4 rounded border border-slate-300 p-3 text-sm dark:border-slate-700" data-testid="cannot-approve">
-            {format!(
-                "You proposed this change, so you cannot approve it (four-eyes rule): another owner of team {} must review it.",
-                review.owner_team
-            )}
-        </p>
-    });
+    let author_note = author_note(&review);
     let forms = decision_forms(&review, &notice);
     let approved = approved_label(&review);
     let retire = review
@@ -145,6 +150,35 @@ fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
         </PageSection>
         {forms}
     }
+}
+
+/// What the author of an open proposal may do with it: with sign-in on, wait for another
+/// owner (four-eyes rule); in local mode, approve it themselves, recorded as a self-approval.
+fn author_note(review: &ProposalReview) -> Option<AnyView> {
+    if !review.viewer_is_author || review.status != "open" {
+        return None;
+    }
+    let note = "mt-4 rounded border border-slate-300 p-3 text-sm dark:border-slate-700";
+    Some(if review.local_mode {
+        view! {
+            <p class=note data-testid="self-approval-note">
+                "Local mode: Apiary has no sign-in and one person, so you approve your own change. "
+                "Say why in the comment: it is recorded as a self-approval on this proposal and in the audit log. "
+                "With sign-in on, another owner of the team must approve it instead."
+            </p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <p class=note data-testid="cannot-approve">
+                {format!(
+                    "You proposed this change, so you cannot approve it (four-eyes rule): another owner of team {} must review it.",
+                    review.owner_team
+                )}
+            </p>
+        }
+        .into_any()
+    })
 }
 
 /// The header of the diff's approved column: the base revision, or what stands in for it.
@@ -241,7 +275,7 @@ fn decision_forms(review: &ProposalReview, notice: &Notice) -> Option<AnyView> {
             </form>
         }
     };
-    let approve = if review.viewer_is_author {
+    let approve = if review.viewer_is_author && !review.local_mode {
         None
     } else if review.blocked && !review.viewer_is_admin {
         Some(view! {

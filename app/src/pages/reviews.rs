@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::load_review_queue;
-use crate::components::{DataTable, EmptyState};
+use crate::components::{DataTable, EmptyState, ReviewModeNote};
 use crate::model::proposals::ProposalSummary;
 
 /// `/reviews`: the open proposals the viewer may decide (owners of the team, admins) and their
@@ -13,9 +13,10 @@ pub fn ReviewsPage() -> impl IntoView {
     view! {
         <Title text="Reviews" />
         <h1 class="text-2xl font-bold">"Reviews"</h1>
-        <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
-            "Open proposals for your teams' servers, and the ones you proposed, newest first."
-        </p>
+        <ReviewModeNote
+            local="Open proposals, newest first. Local mode: you are the only person, so you approve or reject your own proposals, each with a comment recorded as a self-approval."
+            signed_in="Open proposals for your teams' servers, and the ones you proposed, newest first. Nobody approves their own proposal: another owner of the team does."
+        />
         <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the reviews…"</p> }>
             <ErrorBoundary fallback=|errors| view! {
                 <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
@@ -47,7 +48,11 @@ fn ReviewQueue(queue: Vec<ProposalSummary>) -> impl IntoView {
     let rows = queue
         .into_iter()
         .map(|p| {
-            let role = if p.decidable { "to review" } else { "yours" };
+            let role = match (p.decidable, p.yours) {
+                (true, true) => "yours: approve it yourself (local mode)",
+                (true, false) => "to review",
+                (false, _) => "yours: another owner of the team reviews it",
+            };
             view! {
                 <tr class="border-t border-slate-200 align-top dark:border-slate-800" data-testid="review-row">
                     <td class="px-3 py-2"><a class="underline" href=format!("/reviews/{}", p.id)>{p.target.clone()}</a></td>

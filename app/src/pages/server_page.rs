@@ -5,12 +5,12 @@ use leptos_router::hooks::use_params_map;
 use crate::api::load_server_detail;
 use crate::components::{
     CallLatencyChart, ClusterChangesBanner, ConnectionSnippets, CopyableCode, DriftApproval,
-    LatencyChart, PageSection, PolicyFindings, ServerOverviewView, SnapshotHistory, ToolList,
-    ToolUsageTable,
+    LatencyChart, PageSection, PolicyFindings, RuntimeStatusView, ServerOverviewView,
+    SnapshotHistory, ToolList, ToolUsageTable,
 };
 use crate::model::server_detail::{Manifest, ServerDetail};
 
-/// One server: overview, published tools with their argument tables, latency chart, snapshot
+/// One server: overview, whether it runs (and if not, why), published tools with their argument tables, latency chart, snapshot
 /// history, policy findings, connection snippets and the `MCPServer` manifest. Unknown servers
 /// get a 404 page that says what to do.
 #[component]
@@ -94,6 +94,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
         <p class="mt-1 text-sm"><a class="underline" href=format!("/servers/{id}/change") data-testid="propose-change">"Propose a change"</a></p>
         <nav aria-label="On this page" class="mt-3">
             <ul class="flex flex-wrap gap-x-4 gap-y-1 text-sm">
+                <li><a class="underline" href="#runtime">"Runtime"</a></li>
                 <li><a class="underline" href="#tools">{format!("Tools ({tool_count})")}</a></li>
                 <li><a class="underline" href="#health">"Health"</a></li>
                 <li><a class="underline" href="#calls">"Calls"</a></li>
@@ -107,6 +108,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
         </nav>
         {cluster}
         <div class="mt-4"><ServerOverviewView overview=detail.overview /></div>
+        <PageSection id="runtime" title="Runtime"><RuntimeStatusView runtime=detail.runtime /></PageSection>
         <PageSection id="tools" title="Tools"><ToolList tools=detail.tools /></PageSection>
         <PageSection id="health" title="Fetch latency"><LatencyChart samples=detail.health /></PageSection>
         <PageSection id="calls" title="Tool calls through the gateway">
@@ -117,9 +119,9 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
             <DriftApproval namespace=owner.0 name=owner.1 owner_team=owner.2 pending=detail.pending_drift />
         </PageSection>
         <PageSection id="history" title="Snapshot history"><SnapshotHistory history=detail.history /></PageSection>
-        <PageSection id="findings" title="Policy findings"><PolicyFindings findings=detail.findings /></PageSection>
+        <PageSection id="findings" title="Policy findings"><PolicyFindings findings=detail.findings checked=detail.has_snapshot /></PageSection>
         <PageSection id="connect" title="Connect a client">
-            <ConnectionSnippets snippets=detail.snippets published />
+            <ConnectionSnippets snippets=detail.snippets published withheld=detail.snippets_withheld />
         </PageSection>
         <PageSection id="manifest" title="MCPServer manifest">{manifest}</PageSection>
     }

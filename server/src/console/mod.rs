@@ -4,8 +4,10 @@
 
 pub mod catalog_index;
 pub mod catalog_search;
+pub mod cluster_runtime_view;
 pub mod curate;
 pub mod display_time;
 pub mod manifest;
+pub mod runtime_view;
 pub mod server_page;
 pub mod snapshot_view;

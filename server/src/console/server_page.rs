@@ -2,16 +2,19 @@
 //! through the gateway, snapshot history, policy findings, connection snippets and the
 //! manifest.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::Row;
 
 use apiary_app::model::server_detail::{
-    CallPoint, HealthPoint, ServerDetail, ServerOverview, Snippet, ToolUsage, ToolView,
+    CallPoint, HealthPoint, RunState, ServerDetail, ServerOverview, Snippet, ToolUsage, ToolView,
 };
 use apiary_app::model::{Health, Lifecycle, Transport};
 use apiary_app::services::{ServerPageService, ServiceError};
 
+use crate::config::Runtime as RuntimeMode;
 use crate::db::{json_column, Db, DbError};
 use crate::gateway::usage;
 use crate::onboarding::cluster_changes;
@@ -19,10 +22,12 @@ use crate::registry::curation::{self, curated_tools};
 use crate::registry::export::client_snippets;
 use crate::registry::store::{SnapshotStore, StoredSnapshot, GATEWAY_HEALTH_WINDOW_MS};
 use crate::registry::RegistrySettings;
+use crate::runtime::{Runtime, ServerId};
 
 use super::display_time::display_time;
 use super::manifest::render_manifest;
 use super::snapshot_view::{finding_view, pending_drift, snapshot_entry};
+use super::{cluster_runtime_view, runtime_view};
 
 /// How many of the newest health samples (and gateway intervals) the charts plot.
 pub const CHART_SAMPLES: i64 = 200;
@@ -36,6 +41,7 @@ pub struct ServerPages {
     slow_ms: i64,
     public_url: String,
     cluster: Option<kube::Client>,
+    runtime: Option<(Arc<dyn Runtime>, RuntimeMode)>,
 }
 
 /// The `servers` row of one server, with its snapshot pointers.
@@ -55,6 +61,7 @@ impl ServerPages {
             slow_ms: registry.slow_ms,
             public_url: registry.public_url.clone(),
             cluster: None,
+            runtime: None,
         }
     }
 
@@ -62,6 +69,13 @@ impl ServerPages {
     /// the comparison off).
     pub fn with_cluster(mut self, client: Option<kube::Client>) -> Self {
         self.cluster = client;
+        self
+    }
+
+    /// The same pages with the runtime's status and logs of each server (`mode` says where
+    /// servers run).
+    pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>, mode: RuntimeMode) -> Self {
+        self.runtime = Some((runtime, mode));
         self
     }
 
@@ -119,8 +133,34 @@ impl ServerPages {
             }
             None => None,
         };
+        let runtime = match &self.runtime {
+            Some((runtime, mode)) => {
+                let id = ServerId::new(namespace, name);
+                let mut view = runtime_view::load(runtime.as_ref(), *mode, &self.db, &id).await?;
+                if let (Some(view), Some(client)) = (view.as_mut(), &self.cluster) {
+                    (view.conditions, view.events) =
+                        cluster_runtime_view::load(client, namespace, name).await;
+                }
+                view
+            }
+            None => None,
+        };
         let overview = server.overview;
+        let offered = overview.published && overview.lifecycle != Lifecycle::Retired;
+        let withheld = runtime
+            .as_ref()
+            .filter(|r| offered && matches!(r.state, RunState::Crashed | RunState::Stopped))
+            .map(|r| {
+                format!(
+                    "{} is {}, so the gateway cannot serve it: {}",
+                    overview.id(),
+                    r.state.label(),
+                    r.reason.as_deref().unwrap_or("see Runtime above")
+                )
+            });
         Ok(Some(ServerDetail {
+            runtime,
+            has_snapshot: latest.is_some(),
             cluster,
             tools: tools
                 .into_iter()
@@ -175,11 +215,12 @@ impl ServerPages {
             findings: latest
                 .map(|l| l.findings.iter().map(finding_view).collect())
                 .unwrap_or_default(),
-            snippets: if overview.published && overview.lifecycle != Lifecycle::Retired {
+            snippets: if offered && withheld.is_none() {
                 snippets(&overview.namespace, &overview.name, &self.public_url)
             } else {
                 Vec::new()
             },
+            snippets_withheld: withheld,
             manifest: render_manifest(&overview, &server.spec),
             overview,
         }))

@@ -219,7 +219,7 @@ pub async fn show(
     request_body(content = Object, description = "`{decision: approve|reject, comment, version, overrideReason?}`"),
     responses((status = 200, description = "Decided (and for an approval, applied or failed)", body = Object),
                (status = 400, description = "Malformed JSON", body = Object),
-               (status = 403, description = "Not an owner of the team, the author approving their own proposal, or an owner approving over an error-level finding", body = Object),
+               (status = 403, description = "Not an owner of the team, the author approving their own proposal with sign-in on (local mode records it as a self-approval instead), or an owner approving over an error-level finding", body = Object),
                (status = 404, description = "No such proposal", body = Object),
                (status = 409, description = "Already decided, stale version, or superseded; `proposal` is its current state", body = Object),
                (status = 422, description = "A field is invalid (comment, overrideReason)", body = Object)))]

@@ -236,7 +236,7 @@ fn field_error(error: &FieldError) -> FormError {
     }
 }
 
-fn summary(proposal: &Proposal, decidable: bool) -> ProposalSummary {
+fn summary(proposal: &Proposal, decidable: bool, yours: bool) -> ProposalSummary {
     ProposalSummary {
         id: proposal.id.clone(),
         kind: proposal.kind.as_str().into(),
@@ -246,6 +246,7 @@ fn summary(proposal: &Proposal, decidable: bool) -> ProposalSummary {
         status: proposal.status.as_str().into(),
         created_label: display_time(proposal.created_at),
         decidable,
+        yours,
     }
 }
 
@@ -490,8 +491,10 @@ impl OnboardingService for OnboardingConsole {
         Ok(open
             .iter()
             .filter_map(|p| {
-                let decidable = viewer.may(Action::Review, Some(&p.owner_team));
-                (decidable || p.author_subject == viewer.subject).then(|| summary(p, decidable))
+                let yours = p.author_subject == viewer.subject;
+                let decidable = viewer.may(Action::Review, Some(&p.owner_team))
+                    && (!yours || viewer.local_mode);
+                (decidable || yours).then(|| summary(p, decidable, yours))
             })
             .collect())
     }
@@ -560,10 +563,12 @@ impl OnboardingService for OnboardingConsole {
                 at_label: display_time(d.at),
                 comment: d.comment.clone(),
                 override_reason: d.override_reason.clone(),
+                self_approval: d.self_approval,
             }),
             error: proposal.error.clone(),
             may_decide: viewer.may(Action::Review, Some(&proposal.owner_team)),
             viewer_is_author: proposal.author_subject == viewer.subject,
+            local_mode: viewer.local_mode,
             viewer_is_admin: viewer.has(Role::Admin),
         }))
     }

@@ -1,5 +1,10 @@
 //! A reviewer's decision: who may decide, the four-eyes rule, comments, superseded proposals,
 //! policy findings with the admin override, and the optimistic lock between two reviewers.
+//!
+//! With sign-in on, the four-eyes rule is absolute: nobody approves their own proposal. Local
+//! mode has one person, the local admin, who approves their own changes; such a decision is a
+//! self-approval, recorded as one on the proposal and in the audit log
+//! (`proposal.self_approved`), and needs the same required comment.
 
 use apiary_app::access::{Action, Role, Viewer};
 
@@ -94,7 +99,8 @@ pub async fn decide(
             current: Box::new(proposal),
         });
     }
-    if input.decision == Verdict::Approve && proposal.author_subject == reviewer.subject {
+    let own = proposal.author_subject == reviewer.subject;
+    if input.decision == Verdict::Approve && own && !reviewer.local_mode {
         return Err(DecideError::Forbidden(format!(
             "four-eyes rule: {} proposed this change and may not approve it; another owner of team {} must review it",
             reviewer.name, proposal.owner_team
@@ -113,6 +119,7 @@ pub async fn decide(
         at: now_millis(),
         comment: comment.to_owned(),
         override_reason,
+        self_approval: input.decision == Verdict::Approve && own,
     };
     let to = match input.decision {
         Verdict::Approve => ProposalStatus::Approved,

@@ -134,6 +134,9 @@ pub struct DecisionRecord {
     pub comment: String,
     /// An admin's reason for approving despite error-level policy findings.
     pub override_reason: Option<String>,
+    /// True when the author approved their own proposal, which only local mode (one person,
+    /// no sign-in) allows.
+    pub self_approval: bool,
 }
 
 /// What a reviewer decides.

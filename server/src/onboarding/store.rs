@@ -209,12 +209,19 @@ pub async fn transition_in(
     if updated.rows_affected() != 1 {
         return Ok(false);
     }
+    let self_approved =
+        change.to == ProposalStatus::Approved && decision.is_some_and(|d| d.self_approval);
+    let action = if self_approved {
+        "proposal.self_approved".to_owned()
+    } else {
+        format!("proposal.{}", change.to.as_str())
+    };
     audit::record(
         conn,
         AuditEvent {
             comment: decision.map(|d| d.comment.as_str()),
             actor,
-            action: &format!("proposal.{}", change.to.as_str()),
+            action: &action,
             target: &target(change.id),
             before_hash: Some(content_hash(&format!(
                 "{}:{}",
@@ -296,19 +303,28 @@ fn decode(row: &AnyRow) -> Result<Proposal, DbError> {
     let status = text("status")?;
     let status = ProposalStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?;
     let decided_at: Option<i64> = row.try_get("decided_at")?;
+    let author_subject = text("author_subject")?;
+    let approved = matches!(
+        status,
+        ProposalStatus::Approved | ProposalStatus::Applied | ProposalStatus::Failed
+    );
     let decision = match decided_at {
-        Some(at) => Some(DecisionRecord {
-            by: row
+        Some(at) => Some({
+            let by = row
                 .try_get::<Option<String>, _>("decided_by")?
-                .unwrap_or_default(),
-            by_name: row
-                .try_get::<Option<String>, _>("decided_by_name")?
-                .unwrap_or_default(),
-            at,
-            comment: row
-                .try_get::<Option<String>, _>("decision_comment")?
-                .unwrap_or_default(),
-            override_reason: row.try_get("override_reason")?,
+                .unwrap_or_default();
+            DecisionRecord {
+                self_approval: approved && by == author_subject,
+                by,
+                by_name: row
+                    .try_get::<Option<String>, _>("decided_by_name")?
+                    .unwrap_or_default(),
+                at,
+                comment: row
+                    .try_get::<Option<String>, _>("decision_comment")?
+                    .unwrap_or_default(),
+                override_reason: row.try_get("override_reason")?,
+            }
         }),
         None => None,
     };
@@ -317,7 +333,7 @@ fn decode(row: &AnyRow) -> Result<Proposal, DbError> {
         kind,
         namespace: text("namespace")?,
         name: text("name")?,
-        author_subject: text("author_subject")?,
+        author_subject,
         author_name: text("author_name")?,
         owner_team: text("owner_team")?,
         base_revision: row.try_get("base_revision")?,

@@ -4,8 +4,10 @@
 //! - **Readiness.** A stdio MCP server writes nothing until a client speaks, so a process is
 //!   `ready` once it has stayed up for [`LocalRuntimeConfig::ready_after`] (500 ms by default).
 //! - **Logs.** stderr is captured line by line into a ring buffer (the last 200 lines by
-//!   default), together with the supervisor's own `apiary:` lines. stdout is never read here: it
-//!   is the MCP channel, handed out through [`Runtime::open_stdio`] (see [`super::stdio`]).
+//!   default), together with the supervisor's own `apiary:` lines; secrets (the spec's
+//!   environment values, credential shapes) are redacted as a line is captured. stdout is never
+//!   read here: it is the MCP channel, handed out through [`Runtime::open_stdio`] (see
+//!   [`super::stdio`]).
 //! - **Restarts.** A process that exits by itself is `failed` and is started again after an
 //!   exponential backoff (0.5 s doubling up to 30 s by default); the backoff starts over once a
 //!   process has stayed up for a minute. There is never a hot loop.
@@ -32,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::logs::{next_line, LogBuffer, LogLine};
 use super::process_group;
+use super::redact::Redactor;
 use super::{
     DesiredServer, LocalSpec, ProcessSpec, Runtime, RuntimeError, RuntimeState, RuntimeStatus,
     ServerId, StdioHandle,
@@ -112,6 +115,8 @@ struct Supervisor {
 #[derive(Debug)]
 struct Shared {
     id: ServerId,
+    /// Hides secrets in captured stderr lines.
+    redactor: Redactor,
     status: Mutex<RuntimeStatus>,
     logs: Mutex<LogBuffer>,
     stdio: Mutex<Option<StdioParts>>,
@@ -155,8 +160,15 @@ impl LocalRuntime {
                 (RuntimeState::Starting, None, Some(process.command_line()))
             }
         };
+        let redactor = match &server.spec {
+            LocalSpec::Process(process) => {
+                Redactor::new(process.env.iter().map(|(_, v)| v.as_str()))
+            }
+            LocalSpec::Remote { .. } => Redactor::default(),
+        };
         let shared = Arc::new(Shared {
             id: server.id.clone(),
+            redactor,
             status: Mutex::new(RuntimeStatus {
                 state,
                 pid: None,
@@ -503,6 +515,7 @@ async fn capture_stderr(stderr: ChildStderr, shared: Arc<Shared>) {
     loop {
         match next_line(&mut reader).await {
             Ok(Some(line)) => {
+                let line = shared.redactor.redact(&line);
                 tracing::debug!(server = %shared.id, %line, "stderr");
                 shared.log(line);
             }

@@ -14,6 +14,7 @@ pub mod desired;
 mod local;
 mod logs;
 mod process_group;
+pub mod redact;
 pub mod spec;
 pub mod stdio;
 

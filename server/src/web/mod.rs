@@ -17,6 +17,10 @@ mod state;
 pub use error::{json_body, ApiError};
 pub use state::AppState;
 
+/// The longest any request may take before it is answered with 408; the gateway gives up
+/// waiting for a server to start before this, so it can say why.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -119,7 +123,7 @@ pub fn router(state: AppState) -> Router {
             CompressionLayer::new(),
             // Outside the timeout, so its 408 is rewritten as JSON too.
             axum::middleware::from_fn(json_errors::json_errors),
-            TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)),
+            TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT),
         ))
         .with_state(state)
 }

@@ -121,7 +121,8 @@ impl AppState {
             catalog: Arc::new(self.servers.clone()),
             server_pages: Arc::new(
                 ServerPages::new(self.db.clone(), &self.registry)
-                    .with_cluster(self.cluster().cloned()),
+                    .with_cluster(self.cluster().cloned())
+                    .with_runtime(self.runtime.clone(), self.settings.runtime),
             ),
             audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
             drift: Arc::new(crate::registry::drift_review::DriftApprovals(self.clone())),

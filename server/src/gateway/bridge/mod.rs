@@ -28,7 +28,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::locks::lock;
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{Runtime, RuntimeError, RuntimeState};
 
 pub use mux::{Bridge, BridgeError};
 
@@ -46,6 +46,9 @@ const REPLY_QUEUE: usize = 32;
 const LISTEN_QUEUE: usize = 64;
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
+/// The longest the gateway waits for a stdio server to start (and initialize), so it answers
+/// 502 with the reason before the request timeout answers 408.
+const START_WAIT_LIMIT: Duration = Duration::from_secs(crate::web::REQUEST_TIMEOUT.as_secs() - 5);
 
 /// The open bridges: one per stdio server, one per legacy SSE session.
 #[derive(Debug, Default)]
@@ -130,31 +133,83 @@ impl Bridges {
             }
         }
         open.remove(&target.id);
-        let timeout = gateway.timeout();
+        let timeout = gateway.timeout().min(START_WAIT_LIMIT);
         let deadline = Instant::now() + timeout;
         let handle = loop {
-            match runtime.open_stdio(server).await {
+            let error = match runtime.open_stdio(server).await {
                 Ok(handle) => break handle,
-                // The process is (re)starting: its channel shows up in a moment.
-                Err(RuntimeError::StdioUnavailable(_)) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                // The process is (re)starting: its channel shows up in a moment, unless it
+                // failed, and then the runtime says why.
+                Err(RuntimeError::StdioUnavailable(_)) => {
+                    match not_running(runtime, server).await {
+                        Some(reason) => {
+                            format!("the stdio server {} is not running: {reason}", target.id)
+                        }
+                        None if Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                        None => format!(
+                            "the stdio server {} did not start within {} s",
+                            target.id,
+                            timeout.as_secs()
+                        ),
+                    }
                 }
-                Err(error) => {
-                    target.metrics.backend_error();
-                    return Err(failure(
-                        StatusCode::BAD_GATEWAY,
-                        INTERNAL_ERROR,
-                        format!("cannot reach the stdio server {}: {error}", target.id),
-                    ));
-                }
-            }
+                Err(error) => format!("cannot reach the stdio server {}: {error}", target.id),
+            };
+            target.metrics.backend_error();
+            return Err(failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, error));
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        let bridge = stdio::connect(target.id.clone(), handle, left)
-            .await
-            .map_err(|error| bridge_failure(target, error))?;
+        let bridge = match stdio::connect(target.id.clone(), handle, left).await {
+            Ok(bridge) => bridge,
+            Err(BridgeError::Closed(_)) => {
+                // It exited during initialize: say why once the runtime has noticed.
+                let why = exit_reason(runtime, server, deadline).await;
+                target.metrics.backend_error();
+                return Err(failure(
+                    StatusCode::BAD_GATEWAY,
+                    INTERNAL_ERROR,
+                    format!(
+                        "the stdio server {} exited during initialize{}",
+                        target.id,
+                        why.map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                ));
+            }
+            Err(error) => return Err(bridge_failure(target, error)),
+        };
         open.insert(target.id.clone(), bridge.clone());
         Ok(bridge)
+    }
+}
+
+/// Why the runtime says `server`'s process is not running, when it failed (it could not
+/// start, or it exited and waits to be started again).
+async fn not_running(runtime: &dyn Runtime, server: &crate::runtime::ServerId) -> Option<String> {
+    match runtime.status(server).await?.state {
+        RuntimeState::Failed { reason, .. } => Some(reason),
+        _ => None,
+    }
+}
+
+/// Why `server`'s process ended, once the runtime reports it (within a second, and before
+/// `deadline`).
+async fn exit_reason(
+    runtime: &dyn Runtime,
+    server: &crate::runtime::ServerId,
+    deadline: Instant,
+) -> Option<String> {
+    let until = deadline.min(Instant::now() + Duration::from_secs(1));
+    loop {
+        if let Some(reason) = not_running(runtime, server).await {
+            return Some(reason);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
