@@ -1028,6 +1028,38 @@ async fn fields_apiary_does_not_act_on_are_flagged() {
         message.starts_with("NOT ENFORCED (security): spec.oidcConfigRef ("),
         "the security field comes first, marked not enforced: {message}"
     );
+    // Unenforced inbound security: not run (so not served either), and the phase says why.
+    let server = wait_for(
+        &servers,
+        "fetch-with-shared-oidc",
+        "phase Failed",
+        phase_is(Phase::Failed),
+    )
+    .await;
+    let status = server.status.expect("a status");
+    let message = status.message.unwrap_or_default();
+    assert!(
+        message.starts_with("withheld: the manifest declares security that Apiary does not enforce: spec.oidcConfigRef ("),
+        "{message}"
+    );
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "SecurityNotEnforced")
+    );
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    assert!(
+        deployments
+            .get_opt("fetch-with-shared-oidc")
+            .await
+            .expect("read")
+            .is_none(),
+        "the operator does not run it"
+    );
 
     let plain = wait_for(&servers, "plain", "its status", phase_is(Phase::Pending)).await;
     let (status, reason, _) = unsupported(&plain).expect("the condition");

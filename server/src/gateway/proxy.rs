@@ -20,6 +20,7 @@ use crate::auth::Forbidden;
 use crate::web::AppState;
 
 use super::access::Decision;
+use super::inbound::Inbound;
 
 use super::inspect::Inspector;
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST};
@@ -195,6 +196,13 @@ pub(super) async fn resolve(
             Decision::Challenge => return Err(ask_for_token(auth, &path)),
             Decision::Forbid(why) => return Err(Forbidden(why).into_response()),
         }
+    }
+    if let Inbound::Withheld(why) = &target.inbound {
+        return Err(failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            INTERNAL_ERROR,
+            format!("{} is {why}", target.id),
+        ));
     }
     Ok(target)
 }

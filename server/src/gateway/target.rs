@@ -17,6 +17,7 @@ use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
 
 use super::access::Access;
+use super::inbound::Inbound;
 use super::measure::{ServerMetrics, ToolMetrics};
 use super::usage::Usage;
 
@@ -125,6 +126,8 @@ pub struct Target {
     pub unknown_tools: UnknownTools,
     /// Who may use it.
     pub access: Access,
+    /// The inbound security its manifest declares.
+    pub inbound: Inbound,
     /// Its metric handles.
     pub metrics: ServerMetrics,
 }
@@ -139,6 +142,7 @@ impl Target {
             tools: ToolMap::detached(names),
             unknown_tools,
             access: Access::default(),
+            inbound: Inbound::Apiary,
             metrics: ServerMetrics::new("tests/tests"),
         }
     }
@@ -154,6 +158,7 @@ impl Target {
             tools: ToolMap::of(server, &id, usage),
             unknown_tools: server.curation.unknown_tools,
             access,
+            inbound: Inbound::of(&server.spec),
             metrics: ServerMetrics::new(&id),
             id,
         }

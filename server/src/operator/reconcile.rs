@@ -106,12 +106,19 @@ pub enum Error {
     /// The apiserver refused to apply a child (transient: phase Degraded, backoff).
     #[error("apply refused: {0}")]
     Refused(String),
+    /// The spec declares inbound security that Apiary does not enforce, so the server is not
+    /// run (permanent: wait for a change). The text names the fields.
+    #[error("{0}")]
+    NotEnforced(String),
 }
 
 impl Error {
     /// Permanent errors wait for the object to change; others back off.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::InvalidSpec(_) | Self::Malformed(_))
+        matches!(
+            self,
+            Self::InvalidSpec(_) | Self::Malformed(_) | Self::NotEnforced(_)
+        )
     }
 
     fn kind(&self) -> &'static str {
@@ -122,6 +129,7 @@ impl Error {
             Self::Malformed(_) => "malformed",
             Self::StatusTimeout => "status_timeout",
             Self::Refused(_) => "refused",
+            Self::NotEnforced(_) => "not_enforced",
         }
     }
 }
@@ -341,6 +349,16 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
         write_status(context, server, &Outcome::Terminating, &tool_config).await?;
         return Ok(Action::await_change());
     }
+    // Inbound security the gateway cannot enforce: better not run than run open.
+    let unenforced =
+        unsupported::unenforced(&serde_json::to_value(&server.spec).unwrap_or_default());
+    if !unenforced.is_empty() {
+        let why = Error::NotEnforced(format!(
+            "{}. The operator does not run it either",
+            unsupported::withheld(&unenforced)
+        ));
+        return fail(server, context, &tool_config, why).await;
+    }
     let profile_text = match read_configmap_profile(server, client, &namespace).await? {
         Ok(text) => text,
         Err(missing) => {
@@ -479,6 +497,7 @@ async fn fail(
     let (message, reason) = match &error {
         Error::InvalidSpec(invalid) => (invalid.to_string(), "InvalidSpec"),
         Error::Dependency(invalid) => (invalid.to_string(), "DependencyMissing"),
+        Error::NotEnforced(why) => (why.clone(), "SecurityNotEnforced"),
         other => (other.to_string(), "Error"),
     };
     write_status(

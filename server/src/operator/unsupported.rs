@@ -8,6 +8,8 @@
 //! `audit: {enabled: false}`). In `resourceOverrides`, whose schema is free-form, every key
 //! that is neither applied ([`super::overrides`]) nor in [`RULES`] is flagged too.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::crd::MCPServer;
@@ -42,33 +44,31 @@ const RULES: &[Rule] = &[
     Rule {
         place: Place::Spec("oidcConfigRef"),
         security: true,
-        reason: "inbound OIDC is not enforced: the server's Service checks no tokens, only its \
-                 NetworkPolicy limits callers to Apiary's gateway",
+        reason: "inbound OIDC is not enforced",
         honoured_value: never,
     },
     Rule {
         place: Place::Spec("oidcConfig"),
         security: true,
-        reason: "legacy inline OIDC, not enforced either",
+        reason: "legacy inline OIDC, not enforced",
         honoured_value: never,
     },
     Rule {
         place: Place::Spec("authzConfig"),
         security: true,
-        reason: "no Cedar policy is enforced: every call that reaches the server is allowed",
+        reason: "its Cedar policies are not evaluated",
         honoured_value: never,
     },
     Rule {
         place: Place::Spec("authzConfigRef"),
         security: true,
-        reason: "the MCPAuthzConfig is not read: no policy is enforced",
+        reason: "the MCPAuthzConfig is not read: no policy is evaluated",
         honoured_value: never,
     },
     Rule {
         place: Place::Spec("externalAuthConfigRef"),
         security: true,
-        reason: "no token exchange or header injection toward the backend: the server gets only \
-                 its own env and secrets",
+        reason: "no token exchange or header injection toward the backend",
         honoured_value: never,
     },
     Rule {
@@ -191,7 +191,33 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
         // Unreachable: the spec is plain data with string keys.
         panic!("serializing an MCPServer spec: {error}")
     });
-    let annotations = server.metadata.annotations.as_ref();
+    fields_of(&spec, server.metadata.annotations.as_ref())
+}
+
+/// The security settings (authentication, authorization) that `spec`, an `MCPServer` spec as
+/// JSON, declares and Apiary does not enforce. A server with any is neither run by the
+/// operator nor served by the gateway ([`withheld`]).
+pub fn unenforced(spec: &Value) -> Vec<Unsupported> {
+    let mut found = fields_of(spec, None);
+    found.retain(|field| field.security);
+    found
+}
+
+/// Why a server that declares the `unenforced` security fields is not served, naming each.
+pub fn withheld(unenforced: &[Unsupported]) -> String {
+    let list: Vec<_> = unenforced
+        .iter()
+        .map(|f| format!("{} ({})", f.path, f.reason))
+        .collect();
+    format!(
+        "withheld: the manifest declares security that Apiary does not enforce: {}; so \
+         Apiary's gateway does not serve it. Remove the field, or use a form Apiary enforces \
+         (docs/OPERATOR.md, \"ToolHive fields and kinds\")",
+        list.join("; ")
+    )
+}
+
+fn fields_of(spec: &Value, annotations: Option<&BTreeMap<String, String>>) -> Vec<Unsupported> {
     let mut found: Vec<Unsupported> = RULES
         .iter()
         .filter_map(|rule| {
@@ -199,7 +225,7 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
                 Place::Spec(key) => (
                     format!("spec.{key}"),
                     key.split('.')
-                        .try_fold(&spec, |value, key| value.get(key))
+                        .try_fold(spec, |value, key| value.get(key))
                         .cloned(),
                 ),
                 Place::Annotation(key) => (
