@@ -154,10 +154,11 @@ impl Gateway {
     async fn target(
         &self,
         db: &Db,
+        cluster: Option<&kube::Client>,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<Target>>, DbError> {
-        self.inner.targets.get(db, namespace, name).await
+        self.inner.targets.get(db, cluster, namespace, name).await
     }
 
     fn bridges(&self) -> &bridge::Bridges {

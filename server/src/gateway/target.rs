@@ -17,7 +17,7 @@ use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
 
 use super::access::Access;
-use super::inbound::Inbound;
+use super::inbound::{Inbound, KeyCache};
 use super::measure::{ServerMetrics, ToolMetrics};
 use super::usage::Usage;
 
@@ -147,7 +147,12 @@ impl Target {
         }
     }
 
-    fn of(server: &PublishedServer, access: Access, usage: &Usage, mode: RuntimeMode) -> Self {
+    fn of(
+        server: &PublishedServer,
+        (access, inbound): (Access, Inbound),
+        usage: &Usage,
+        mode: RuntimeMode,
+    ) -> Self {
         let id = server.id();
         let server_id = ServerId::new(&server.namespace, &server.name);
         Self {
@@ -158,7 +163,7 @@ impl Target {
             tools: ToolMap::of(server, &id, usage),
             unknown_tools: server.curation.unknown_tools,
             access,
-            inbound: Inbound::of(&server.spec),
+            inbound,
             metrics: ServerMetrics::new(&id),
             id,
         }
@@ -199,6 +204,8 @@ pub struct Targets {
     pub usage: Arc<Usage>,
     /// Where servers run, which decides how their backends are reached.
     mode: RuntimeMode,
+    /// The signing keys of the issuers that servers' own OIDC names.
+    keys: KeyCache,
 }
 
 /// Targets by `(namespace, name)`, with the time each was loaded.
@@ -213,10 +220,12 @@ impl Targets {
         }
     }
 
-    /// The published, non-retired server `namespace/name`, or `None`.
+    /// The published, non-retired server `namespace/name`, or `None`. `cluster` reads the
+    /// `MCPOIDCConfig` a server references (Kubernetes mode).
     pub async fn get(
         &self,
         db: &Db,
+        cluster: Option<&kube::Client>,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<Target>>, DbError> {
@@ -234,14 +243,22 @@ impl Targets {
             .await?
             .into_iter()
             .next();
-        let access = match &server {
-            Some(_) => super::access::store::load_by_name(db, namespace, name).await?,
-            None => Access::default(),
+        let (access, inbound) = match &server {
+            Some(server) => (
+                super::access::store::load_by_name(db, namespace, name).await?,
+                Inbound::load(server, cluster, &self.keys).await,
+            ),
+            None => (Access::default(), Inbound::Apiary),
         };
         let mut loaded = self.write();
         Ok(match server {
             Some(server) => {
-                let target = Arc::new(Target::of(&server, access, &self.usage, self.mode));
+                let target = Arc::new(Target::of(
+                    &server,
+                    (access, inbound),
+                    &self.usage,
+                    self.mode,
+                ));
                 loaded.insert(key, (Instant::now(), target.clone()));
                 Some(target)
             }

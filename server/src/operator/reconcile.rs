@@ -23,8 +23,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::crd::{MCPServer, MCPToolConfig, Phase, ProfileKind};
+use super::crd::{MCPOIDCConfig, MCPServer, MCPToolConfig, Phase, ProfileKind};
 use super::drift;
+use super::oidc::Shared;
 use super::render::{self, InvalidSpec, FIELD_MANAGER};
 use super::repair::{Applier, REPORTER};
 use super::status::{self, Outcome, ToolConfigState};
@@ -214,6 +215,7 @@ pub async fn run(
     let children = watcher::Config::default().labels("app.kubernetes.io/managed-by=apiary");
     let controller = Controller::new(servers, watcher::Config::default().any_semantic());
     let store = controller.store();
+    let oidc_store = store.clone();
     tracing::info!(
         namespace = namespace.unwrap_or("(all)"),
         gateway_namespace = %gateway_namespace,
@@ -235,7 +237,7 @@ pub async fn run(
         )
         .owns(scoped::<NetworkPolicy>(client.clone(), namespace), children)
         .watches(
-            scoped::<DeserializeGuard<MCPToolConfig>>(client, namespace),
+            scoped::<DeserializeGuard<MCPToolConfig>>(client.clone(), namespace),
             watcher::Config::default(),
             move |config| {
                 let name = config.name_any();
@@ -250,6 +252,29 @@ pub async fn run(
                                     .tool_config_ref
                                     .as_ref()
                                     .is_some_and(|r| r.name == name)
+                            })
+                    })
+                    .map(|server| ObjectRef::from_obj(&*server))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            scoped::<DeserializeGuard<MCPOIDCConfig>>(client.clone(), namespace),
+            watcher::Config::default(),
+            move |config| {
+                let name = config.name_any();
+                let namespace = config.namespace();
+                oidc_store
+                    .state()
+                    .into_iter()
+                    .filter(|server| {
+                        server.namespace() == namespace
+                            && server.0.as_ref().is_ok_and(|s| {
+                                s.spec
+                                    .oidc_config_ref
+                                    .as_ref()
+                                    .and_then(|r| r.get("name"))
+                                    .is_some_and(|n| *n == name.as_str())
                             })
                     })
                     .map(|server| ObjectRef::from_obj(&*server))
@@ -350,8 +375,14 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
         return Ok(Action::await_change());
     }
     // Inbound security the gateway cannot enforce: better not run than run open.
-    let unenforced =
-        unsupported::unenforced(&serde_json::to_value(&server.spec).unwrap_or_default());
+    let spec = serde_json::to_value(&server.spec).unwrap_or_default();
+    let shared = read_oidc_config(server, client, &namespace).await?;
+    let shared = match &shared {
+        None => Shared::NotRead,
+        Some(Ok(config)) => Shared::Found(config),
+        Some(Err(why)) => Shared::Unavailable(why),
+    };
+    let unenforced = unsupported::unenforced_with(&spec, shared);
     if !unenforced.is_empty() {
         let why = Error::NotEnforced(format!(
             "{}. The operator does not run it either",
@@ -636,6 +667,24 @@ async fn repair_service_ports(
     )
     .await?;
     Ok(())
+}
+
+/// The spec of the `MCPOIDCConfig` that `server`'s `oidcConfigRef` names: `None` without a
+/// reference, `Err` saying why when it is missing.
+async fn read_oidc_config(
+    server: &MCPServer,
+    client: &Client,
+    namespace: &str,
+) -> Result<Option<Result<serde_json::Value, String>>, Error> {
+    let spec = serde_json::to_value(&server.spec).unwrap_or_default();
+    let Some(name) = crate::gateway::inbound::Inbound::shared_name(&spec) else {
+        return Ok(None);
+    };
+    let api: Api<MCPOIDCConfig> = Api::namespaced(client.clone(), namespace);
+    Ok(Some(match api.get_opt(name).await? {
+        Some(config) => Ok(serde_json::to_value(&config.spec).unwrap_or_default()),
+        None => Err(format!("not found in namespace {namespace}")),
+    }))
 }
 
 /// Server-side applies the status derived from `outcome`, bounded by [`STATUS_TIMEOUT`]. An

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::crd::MCPServer;
+use super::oidc;
 use super::overrides;
 
 /// Where a field lives in the object.
@@ -41,18 +42,6 @@ fn never(_: &Value) -> bool {
 
 /// The fields Apiary does not act on (docs/OPERATOR.md, "ToolHive fields and kinds").
 const RULES: &[Rule] = &[
-    Rule {
-        place: Place::Spec("oidcConfigRef"),
-        security: true,
-        reason: "inbound OIDC is not enforced",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("oidcConfig"),
-        security: true,
-        reason: "legacy inline OIDC, not enforced",
-        honoured_value: never,
-    },
     Rule {
         place: Place::Spec("authzConfig"),
         security: true,
@@ -181,7 +170,7 @@ pub struct Unsupported {
     /// An authentication or authorization setting, so something is **not enforced**.
     pub security: bool,
     /// What Apiary does instead.
-    pub reason: &'static str,
+    pub reason: String,
 }
 
 /// The fields of `server` that Apiary does not act on: security settings first, then the
@@ -198,8 +187,25 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
 /// JSON, declares and Apiary does not enforce. A server with any is neither run by the
 /// operator nor served by the gateway ([`withheld`]).
 pub fn unenforced(spec: &Value) -> Vec<Unsupported> {
+    unenforced_with(spec, oidc::Shared::NotRead)
+}
+
+/// [`unenforced`], with the `MCPOIDCConfig` an `oidcConfigRef` names (`shared`) checked too.
+pub fn unenforced_with(spec: &Value, shared: oidc::Shared<'_>) -> Vec<Unsupported> {
     let mut found = fields_of(spec, None);
     found.retain(|field| field.security);
+    if let Err(fault) = oidc::rule(spec, shared) {
+        if !found.iter().any(|f| f.path == fault.path) {
+            found.insert(
+                0,
+                Unsupported {
+                    path: fault.path,
+                    security: true,
+                    reason: fault.reason,
+                },
+            );
+        }
+    }
     found
 }
 
@@ -236,13 +242,25 @@ fn fields_of(spec: &Value, annotations: Option<&BTreeMap<String, String>>) -> Ve
                 ),
             };
             let value = value?;
-            (is_set(&value) && !(rule.honoured_value)(&value)).then_some(Unsupported {
+            (is_set(&value) && !(rule.honoured_value)(&value)).then(|| Unsupported {
                 path,
                 security: rule.security,
-                reason: rule.reason,
+                reason: rule.reason.into(),
             })
         })
         .collect();
+    // Inbound OIDC is enforced at the gateway, unless it takes a form Apiary cannot enforce.
+    // (An `oidcConfigRef` is checked with its MCPOIDCConfig by the reconcile.)
+    if let Err(unenforceable) = oidc::rule(spec, oidc::Shared::NotRead) {
+        found.insert(
+            0,
+            Unsupported {
+                path: unenforceable.path,
+                security: true,
+                reason: unenforceable.reason,
+            },
+        );
+    }
     if let Some(value) = spec.get("resourceOverrides") {
         unknown_overrides(value, "resourceOverrides", &mut found);
     }
@@ -277,7 +295,7 @@ fn unknown_overrides(value: &Value, path: &str, found: &mut Vec<Unsupported>) {
             found.push(Unsupported {
                 path: format!("spec.{path}"),
                 security: false,
-                reason: UNKNOWN_OVERRIDE,
+                reason: UNKNOWN_OVERRIDE.into(),
             });
         }
     }
@@ -380,7 +398,8 @@ mod tests {
                 include_str!(
                     "../../tests/fixtures/toolhive/mcp-servers/mcpserver_with_oidcconfig_ref.yaml"
                 ),
-                vec!["spec.oidcConfigRef"],
+                // Enforced at the gateway; its MCPOIDCConfig is checked by the reconcile.
+                vec![],
             ),
             (
                 include_str!(
@@ -417,12 +436,12 @@ mod tests {
              mcpserver.toolhive.stacklok.dev/restart-strategy: immediate\n\
              spec:\n  image: x\n  volumes: [{name: d, hostPath: /d, mountPath: /d}]\n  \
              audit: {enabled: true}\n  authzConfig: {type: inline}\n  \
-             oidcConfigRef: {name: idp, audience: x}\n  groupRef: legacy\n",
+             oidcConfig: {kubernetes: {}}\n  groupRef: legacy\n",
         );
         assert_eq!(
             paths(&server),
             [
-                "spec.oidcConfigRef",
+                "spec.oidcConfig.type",
                 "spec.authzConfig",
                 "spec.audit",
                 "spec.volumes",
@@ -434,7 +453,8 @@ mod tests {
         let text = message(&found);
         assert!(
             text.starts_with(
-                "NOT ENFORCED (security): spec.oidcConfigRef (inbound OIDC is not enforced"
+                "NOT ENFORCED (security): spec.oidcConfig.type (type kubernetes (the default): \
+                 Apiary's gateway does not validate Kubernetes service-account tokens"
             ),
             "{text}"
         );
@@ -444,7 +464,7 @@ mod tests {
         );
         assert_eq!(
             note(&found),
-            "NOT ENFORCED (security): spec.oidcConfigRef, spec.authzConfig. Ignored by Apiary: \
+            "NOT ENFORCED (security): spec.oidcConfig.type, spec.authzConfig. Ignored by Apiary: \
              spec.audit, spec.volumes, spec.groupRef, \
              metadata.annotations[mcpserver.toolhive.stacklok.dev/restart-strategy]. \
              See condition UnsupportedFields"
@@ -455,7 +475,7 @@ mod tests {
     fn empty_values_and_values_apiary_follows_anyway_do_not_count() {
         let server = server(
             "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: x}\n\
-             spec: {image: x, oidcConfigRef: {}, authzConfig: null, tools: [], endpointPrefix: '',\n\
+             spec: {image: x, oidcConfigRef: {}, oidcConfig: {}, authzConfig: null, tools: [], endpointPrefix: '',\n\
              trustProxyHeaders: false, audit: {enabled: false},\n\
              resourceOverrides: {proxyDeployment: {env: [], labels: {a: b}}, proxyService: {}}}",
         );
@@ -481,7 +501,10 @@ mod tests {
              proxyService: {annotations: {g: h}, type: LoadBalancer}\n    future: {x: 1}\n",
         );
         let found = fields(&server);
-        let flagged: Vec<_> = found.iter().map(|f| (f.path.as_str(), f.reason)).collect();
+        let flagged: Vec<_> = found
+            .iter()
+            .map(|f| (f.path.as_str(), f.reason.as_str()))
+            .collect();
         assert_eq!(
             flagged,
             [
@@ -553,8 +576,8 @@ mod tests {
         server.metadata.annotations = Some(annotations);
         let found = fields(&server);
         assert_eq!(found.len(), RULES.len(), "{found:#?}");
-        assert_eq!(found.iter().filter(|f| f.security).count(), 5);
-        assert!(found[..5].iter().all(|f| f.security));
+        assert_eq!(found.iter().filter(|f| f.security).count(), 3);
+        assert!(found[..3].iter().all(|f| f.security));
         // events.k8s.io refuses a note over 1024 bytes.
         assert!(note(&found).len() <= 1024, "{}", note(&found).len());
     }

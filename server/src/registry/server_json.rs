@@ -75,7 +75,7 @@ pub fn registry_entry(server: &PublishedServer, public_url: &str) -> Value {
         }
     });
     // A server whose own security Apiary does not enforce: the gateway does not serve it.
-    if let Inbound::Withheld(why) = Inbound::of(&server.spec) {
+    if let Some(why) = Inbound::withheld_by_spec(&server.spec) {
         entry["_meta"][APIARY_META]["gateway"] = json!({ "served": false, "reason": why });
     }
     entry
