@@ -11,7 +11,8 @@
 //! The spec accepts the seed's legacy names (`port`, `targetPort`, `tools`) and ToolHive's
 //! current ones (`proxyPort`, `mcpPort`, `toolConfigRef`). ToolHive fields that Apiary does not
 //! act on yet are declared explicitly as free-form objects, so ToolHive manifests apply unchanged
-//! under strict field validation; [`super::unsupported`] names them in the status.
+//! under strict field validation; [`super::unsupported`] names them in the status. The inbound
+//! OIDC fields are free-form too; [`super::oidc`] reads them.
 
 use std::collections::BTreeMap;
 
@@ -145,19 +146,24 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub resource_overrides: Option<serde_json::Value>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Inbound OIDC (`name` of an MCPOIDCConfig in this namespace, `audience`): Apiary's gateway
+    /// takes only that issuer's tokens for the audience. An MCPOIDCConfig of a type other than
+    /// `inline`, or a missing one, withholds the server (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub oidc_config_ref: Option<serde_json::Value>,
-    /// Legacy ToolHive field (≤ v0.20), accepted and kept, not acted on by Apiary.
+    /// Legacy inline OIDC (ToolHive ≤ v0.20): `type: inline` is enforced by Apiary's gateway
+    /// like `oidcConfigRef`; other types withhold the server (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub oidc_config: Option<serde_json::Value>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Cedar authorization (ToolHive field): not evaluated by Apiary, so a server that sets it
+    /// is withheld (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub authz_config: Option<serde_json::Value>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Shared MCPAuthzConfig (ToolHive field): not read by Apiary, so a server that sets it is
+    /// withheld (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub authz_config_ref: Option<serde_json::Value>,
@@ -165,7 +171,8 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub audit: Option<serde_json::Value>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Auth toward the backend (ToolHive field): not done by Apiary, so a server that sets it
+    /// is withheld (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub external_auth_config_ref: Option<serde_json::Value>,

@@ -6,7 +6,12 @@
 //! only when it is present with a value: an empty object, list or string is not, and neither is
 //! a value that asks for what Apiary does anyway (`trustProxyHeaders: false`,
 //! `audit: {enabled: false}`). In `resourceOverrides`, whose schema is free-form, every key
-//! that is neither applied ([`super::overrides`]) nor in [`RULES`] is flagged too.
+//! that is neither applied ([`super::overrides`]) nor in [`RULES`] is flagged too. Inbound OIDC
+//! is enforced at the gateway; only a form of it that Apiary cannot enforce is flagged
+//! ([`super::oidc`]).
+//!
+//! A security field flagged here is not enforced, so the server is withheld: not run by the
+//! operator, not served by the gateway ([`unenforced_with`], [`withheld`]).
 
 use std::collections::BTreeMap;
 
