@@ -506,3 +506,67 @@ async fn the_server_page_shows_the_mcpservers_phase_conditions_and_events() {
         "no snippets for a failed server: {page}"
     );
 }
+
+/// In Kubernetes mode the gateway reads the `MCPOIDCConfig` a server's `oidcConfigRef` names:
+/// missing, or of a type it does not enforce, the server is withheld (503 naming it); inline,
+/// the server takes only that issuer's tokens (401 naming issuer and audience).
+#[tokio::test]
+async fn the_gateway_enforces_the_mcpoidcconfig_a_server_references() {
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    support::kube::install_crds(&cluster).await;
+    let spec = json!({ "image": "ghcr.io/example/web:1", "transport": "streamable-http",
+                       "oidcConfigRef": { "name": "idp", "audience": "https://web.example.com" } });
+    let (base, namespace) = kubernetes_mode(&cluster, "web", spec).await;
+    // The gateway keeps what it loaded for a few seconds.
+    let answer_with = |wanted: &'static str| {
+        let (base, namespace) = (base.clone(), namespace.clone());
+        async move {
+            let started = Instant::now();
+            loop {
+                let (status, body, _) = initialize(&base, &namespace, "web").await;
+                if body.contains(wanted) || started.elapsed() > Duration::from_secs(15) {
+                    return (status, body);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let (status, body) = answer_with("MCPOIDCConfig idp: not found").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("spec.oidcConfigRef.name"), "{body}");
+
+    let configs: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        cluster.clone(),
+        &namespace,
+        &kube::api::ApiResource::erase::<apiary_server::operator::crd::MCPOIDCConfig>(&()),
+    );
+    let apply = |spec: serde_json::Value| {
+        let configs = configs.clone();
+        async move {
+            let object = json!({ "apiVersion": "toolhive.stacklok.dev/v1beta1",
+                                 "kind": "MCPOIDCConfig", "metadata": { "name": "idp" },
+                                 "spec": spec });
+            configs
+                .patch(
+                    "idp",
+                    &PatchParams::apply("test").force(),
+                    &Patch::Apply(&object),
+                )
+                .await
+                .expect("apply the MCPOIDCConfig");
+        }
+    };
+    apply(json!({ "type": "kubernetesServiceAccount", "kubernetesServiceAccount": {} })).await;
+    let (status, body) = answer_with("is of type kubernetesServiceAccount").await;
+    assert_eq!(status, 503, "{body}");
+
+    apply(json!({ "type": "inline", "inline": { "issuer": "https://idp.example.com" } })).await;
+    let (status, body) = answer_with("takes only bearer tokens of https://idp.example.com").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body.contains("for the audience https://web.example.com"),
+        "{body}"
+    );
+}

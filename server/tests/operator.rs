@@ -165,6 +165,15 @@ async fn a_toolhive_v1beta1_manifest_with_a_tool_config_reconciles_the_same_way(
     )
     .await
     .expect("the MCPToolConfig is accepted");
+    // Enforced at the gateway: an oidcConfigRef to an inline MCPOIDCConfig runs.
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPOIDCConfig\nmetadata: {name: oidc}\n\
+         spec: {type: inline, inline: {issuer: 'https://idp.example.com'}}",
+    )
+    .await
+    .expect("the MCPOIDCConfig is accepted");
     apply_manifest(
         &ns.client,
         &ns.name,
@@ -982,10 +991,10 @@ async fn fields_apiary_does_not_act_on_are_flagged() {
     // ToolHive's own examples, unchanged but for the namespace (apply_manifest sets it).
     let overrides =
         include_str!("fixtures/toolhive/mcp-servers/mcpserver_with_resource_overrides.yaml");
-    let oidc = toolhive_mcpserver(include_str!(
-        "fixtures/toolhive/mcp-servers/mcpserver_with_oidcconfig_ref.yaml"
+    let external = toolhive_mcpserver(include_str!(
+        "fixtures/toolhive/external-auth/mcpserver_with_external_auth.yaml"
     ));
-    for manifest in [overrides, oidc] {
+    for manifest in [overrides, external] {
         apply_manifest(&ns.client, &ns.name, manifest)
             .await
             .expect("ToolHive's example is accepted strictly");
@@ -1017,7 +1026,7 @@ async fn fields_apiary_does_not_act_on_are_flagged() {
 
     let server = wait_for(
         &servers,
-        "fetch-with-shared-oidc",
+        "fetch-with-auth",
         "UnsupportedFields=True",
         flagged,
     )
@@ -1025,8 +1034,40 @@ async fn fields_apiary_does_not_act_on_are_flagged() {
     let (_, reason, message) = unsupported(&server).expect("the condition");
     assert_eq!(reason, "FieldsIgnored");
     assert!(
-        message.starts_with("NOT ENFORCED (security): spec.oidcConfigRef ("),
+        message.starts_with("NOT ENFORCED (security): spec.externalAuthConfigRef ("),
         "the security field comes first, marked not enforced: {message}"
+    );
+    // Unenforced inbound security: not run (so not served either), and the phase says why.
+    let server = wait_for(
+        &servers,
+        "fetch-with-auth",
+        "phase Failed",
+        phase_is(Phase::Failed),
+    )
+    .await;
+    let status = server.status.expect("a status");
+    let message = status.message.unwrap_or_default();
+    assert!(
+        message.starts_with("withheld: the manifest declares security that Apiary does not enforce: spec.externalAuthConfigRef ("),
+        "{message}"
+    );
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "SecurityNotEnforced")
+    );
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    assert!(
+        deployments
+            .get_opt("fetch-with-auth")
+            .await
+            .expect("read")
+            .is_none(),
+        "the operator does not run it"
     );
 
     let plain = wait_for(&servers, "plain", "its status", phase_is(Phase::Pending)).await;
@@ -1037,7 +1078,7 @@ async fn fields_apiary_does_not_act_on_are_flagged() {
     );
 
     // kubectl get shows it.
-    let columns = printed_columns(&ns.client, &ns.name, "fetch-with-shared-oidc").await;
+    let columns = printed_columns(&ns.client, &ns.name, "fetch-with-auth").await;
     assert_eq!(columns["Unsupported"], "True", "{columns:?}");
     let columns = printed_columns(&ns.client, &ns.name, "plain").await;
     assert_eq!(columns["Unsupported"], "False", "{columns:?}");
@@ -1066,7 +1107,7 @@ async fn fields_apiary_does_not_act_on_are_flagged() {
             "github-with-overrides",
             "spec.resourceOverrides.proxyDeployment.env",
         ),
-        ("fetch-with-shared-oidc", "spec.oidcConfigRef"),
+        ("fetch-with-auth", "spec.externalAuthConfigRef"),
     ] {
         let event = eventually("a Warning event naming the fields", || async {
             warnings(name).await.into_iter().next()

@@ -389,3 +389,87 @@ async fn removing_spec_replicas_keeps_the_replica_count() {
     let deployment = deployments.get("scaled").await.expect("the Deployment");
     assert_eq!(replicas(&deployment), Some(5), "the manual scale survives");
 }
+
+/// The status message, when the phase is `phase`.
+fn message_in(phase: Phase) -> impl Fn(&MCPServer) -> bool {
+    move |server| {
+        server.status.as_ref().and_then(|s| s.phase) == Some(phase)
+            && server.metadata.generation
+                == server.status.as_ref().and_then(|s| s.observed_generation)
+    }
+}
+
+/// ToolHive's shared-OIDC example, every document applied unchanged: the server references the
+/// inline `MCPOIDCConfig`, which the gateway enforces, so it runs with no unsupported field.
+/// Pointed at the `kubernetesServiceAccount` one, or at one that does not exist, it is
+/// withheld (phase `Failed`, naming `spec.oidcConfigRef.name`); an MCPOIDCConfig created later
+/// brings it back without touching the server.
+#[tokio::test]
+async fn oidc_config_ref_runs_with_an_inline_mcpoidcconfig_and_is_withheld_otherwise() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    let example = include_str!("fixtures/toolhive/mcp-servers/mcpserver_with_oidcconfig_ref.yaml");
+    for document in example.split("\n---\n").filter(|d| d.contains("\nkind: ")) {
+        apply_manifest(&ns.client, &ns.name, document)
+            .await
+            .expect("ToolHive's example is accepted strictly");
+    }
+    let name = "fetch-with-shared-oidc";
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let server = wait_for(&servers, name, "phase Pending", phase_is(Phase::Pending)).await;
+    assert_eq!(
+        unsupported(&server).map(|(status, _)| status).as_deref(),
+        Some("False"),
+        "oidcConfigRef is honoured"
+    );
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    wait_for(&deployments, name, "the Deployment", |_| true).await;
+
+    patch_spec(
+        &servers,
+        name,
+        json!({"oidcConfigRef": {"name": "k8s-sa-idp"}}),
+    )
+    .await;
+    let server = wait_for(&servers, name, "phase Failed", message_in(Phase::Failed)).await;
+    let message = server.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(
+        message.contains(
+            "spec.oidcConfigRef.name (MCPOIDCConfig k8s-sa-idp is of type kubernetesServiceAccount"
+        ),
+        "{message}"
+    );
+
+    patch_spec(
+        &servers,
+        name,
+        json!({"oidcConfigRef": {"name": "late-idp"}}),
+    )
+    .await;
+    let server = wait_for(&servers, name, "phase Failed", |s| {
+        message_in(Phase::Failed)(s)
+            && s.status
+                .as_ref()
+                .and_then(|s| s.message.as_deref())
+                .is_some_and(|m| m.contains("MCPOIDCConfig late-idp: not found"))
+    })
+    .await;
+    assert!(server.status.is_some());
+
+    apply_manifest(
+        &ns.client,
+        &ns.name,
+        "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPOIDCConfig\nmetadata: {name: late-idp}\n\
+         spec: {type: inline, inline: {issuer: 'https://auth.example.com'}}",
+    )
+    .await
+    .expect("apply the MCPOIDCConfig");
+    wait_for(
+        &servers,
+        name,
+        "phase Pending again",
+        phase_is(Phase::Pending),
+    )
+    .await;
+}

@@ -1,6 +1,7 @@
 //! Bearer tokens for machines (orchestrators, CI, MCP clients): JWT access tokens from the same
 //! provider, verified against its JWKS (cached, refetched when an unknown key id appears) with
-//! `iss`, `aud`, `exp` and `nbf` checked.
+//! `iss`, `aud`, `exp` and `nbf` checked. [`IssuerVerifier`] checks the same for another
+//! issuer and audience (a server's own OIDC, enforced at the gateway).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,11 +53,95 @@ struct Keys {
     fetched: Instant,
 }
 
+/// Where an issuer's signing keys are found.
+#[derive(Clone)]
+enum KeySource {
+    /// Apiary's own provider, through its discovery.
+    Provider(OidcProvider),
+    /// Another issuer: its `jwks_url`, or else its discovery document.
+    Issuer {
+        issuer: String,
+        jwks_url: Option<String>,
+        http: reqwest::Client,
+    },
+}
+
+/// One issuer's signing keys, fetched on demand and cached ([`KEYS_FOR`]); an unknown key id
+/// fetches them again, at most every [`REFETCH_AFTER`].
+#[derive(Clone)]
+pub struct Jwks {
+    source: KeySource,
+    keys: Arc<RwLock<Option<Keys>>>,
+}
+
 /// Verifies bearer tokens issued by one provider.
 #[derive(Clone)]
 pub struct BearerVerifier {
     provider: OidcProvider,
-    keys: Arc<RwLock<Option<Keys>>>,
+    jwks: Jwks,
+}
+
+/// Verifies bearer tokens from an issuer other than Apiary's, for one audience: a server
+/// whose manifest declares its own OIDC ([`crate::gateway::inbound`]).
+#[derive(Clone)]
+pub struct IssuerVerifier {
+    issuer: String,
+    audience: String,
+    jwks: Jwks,
+}
+
+impl IssuerVerifier {
+    /// A verifier for tokens of `issuer` for `audience`, signed by keys from `jwks`.
+    pub fn new(issuer: String, audience: String, jwks: Jwks) -> Self {
+        Self {
+            issuer,
+            audience,
+            jwks,
+        }
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The audience.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// Verifies `token`: the signature against the issuer's keys, `iss`, `aud`, `exp` and
+    /// `nbf`. Returns all its claims.
+    pub async fn verify(
+        &self,
+        token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, BearerError> {
+        let (alg, key) = self.jwks.signing_key(token).await?;
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[self.issuer.as_str()]);
+        validation.set_audience(&[self.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| BearerError::Invalid(format!("the token was refused: {e}")))
+    }
+}
+
+impl Jwks {
+    /// The keys of `issuer`, from `jwks_url` or, without one, from the `jwks_uri` of its
+    /// discovery document; fetched with `http`, which must not follow redirects.
+    pub fn of_issuer(issuer: String, jwks_url: Option<String>, http: reqwest::Client) -> Self {
+        Self {
+            source: KeySource::Issuer {
+                issuer,
+                jwks_url,
+                http,
+            },
+            keys: Arc::default(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -76,8 +161,11 @@ impl BearerVerifier {
     /// A verifier for tokens from `provider`.
     pub fn new(provider: OidcProvider) -> Self {
         BearerVerifier {
+            jwks: Jwks {
+                source: KeySource::Provider(provider.clone()),
+                keys: Arc::default(),
+            },
             provider,
-            keys: Arc::default(),
         }
     }
 
@@ -88,7 +176,7 @@ impl BearerVerifier {
         token: &str,
         audiences: &[&str],
     ) -> Result<VerifiedIdentity, BearerError> {
-        let (alg, key) = self.signing_key(token).await?;
+        let (alg, key) = self.jwks.signing_key(token).await?;
         let settings = self.provider.settings();
         let mut validation = Validation::new(alg);
         validation.leeway = LEEWAY_SECS;
@@ -106,7 +194,7 @@ impl BearerVerifier {
     /// the provider's keys, `iss`, `aud` (the client id), `iat`, the back-channel logout
     /// event, no `nonce`, and a `sub` or `sid`.
     pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutClaims, BearerError> {
-        let (alg, key) = self.signing_key(token).await?;
+        let (alg, key) = self.jwks.signing_key(token).await?;
         let settings = self.provider.settings();
         let mut validation = Validation::new(alg);
         validation.leeway = LEEWAY_SECS;
@@ -149,7 +237,9 @@ impl BearerVerifier {
         }
         Ok(claims)
     }
+}
 
+impl Jwks {
     /// The algorithm and key that `token` says it is signed with, when the provider has them.
     async fn signing_key(&self, token: &str) -> Result<(Algorithm, DecodingKey), BearerError> {
         let header = decode_header(token)
@@ -201,7 +291,7 @@ fn identity_of(claims: AccessClaims, roles_claim: &str) -> Result<VerifiedIdenti
     })
 }
 
-impl BearerVerifier {
+impl Jwks {
     /// The decoding key for `kid`, fetching the key set when it is stale or lacks the key.
     async fn key(&self, kid: &str) -> Result<DecodingKey, BearerError> {
         {
@@ -233,14 +323,26 @@ impl BearerVerifier {
     }
 
     async fn fetch(&self) -> Result<JwkSet, BearerError> {
-        let uri = self
-            .provider
-            .jwks_uri()
-            .await
-            .map_err(|e| BearerError::Keys(e.to_string()))?;
-        let response = self
-            .provider
-            .http()
+        let (uri, http) = match &self.source {
+            KeySource::Provider(provider) => (
+                provider
+                    .jwks_uri()
+                    .await
+                    .map_err(|e| BearerError::Keys(e.to_string()))?,
+                provider.http(),
+            ),
+            KeySource::Issuer {
+                jwks_url: Some(url),
+                http,
+                ..
+            } => (url.clone(), http),
+            KeySource::Issuer {
+                issuer,
+                jwks_url: None,
+                http,
+            } => (discovered_jwks_uri(issuer, http).await?, http),
+        };
+        let response = http
             .get(&uri)
             .send()
             .await
@@ -251,6 +353,35 @@ impl BearerVerifier {
             .await
             .map_err(|e| BearerError::Keys(format!("{uri} is not a JWK set: {e}")))
     }
+}
+
+/// The `jwks_uri` of `issuer`'s discovery document, which must name the same issuer.
+async fn discovered_jwks_uri(issuer: &str, http: &reqwest::Client) -> Result<String, BearerError> {
+    #[derive(Deserialize)]
+    struct Discovery {
+        issuer: String,
+        jwks_uri: String,
+    }
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let discovery: Discovery = http
+        .get(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| BearerError::Keys(format!("{url}: {e}")))?
+        .json()
+        .await
+        .map_err(|e| BearerError::Keys(format!("{url} is not a discovery document: {e}")))?;
+    if discovery.issuer != issuer {
+        return Err(BearerError::Keys(format!(
+            "{url} names the issuer {}, not {issuer}",
+            discovery.issuer
+        )));
+    }
+    Ok(discovery.jwks_uri)
 }
 
 fn decoding_key(jwk: &jsonwebtoken::jwk::Jwk) -> Result<DecodingKey, BearerError> {

@@ -14,7 +14,7 @@ mod routes;
 pub mod session;
 mod settings;
 
-pub use guard::{require_sign_in, Forbidden, Principal};
+pub use guard::{bearer_of, require_sign_in, Forbidden, Principal};
 pub use routes::{routes, BACKCHANNEL_LOGOUT_PATH};
 pub use settings::{
     OidcSettings, RawOidc, RoleMapping, Secret, DEFAULT_SESSION_MAX_AGE, DEFAULT_SESSION_RECHECK,

@@ -16,13 +16,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
-
-use apiary_app::access::Viewer;
 
 use crate::locks::lock;
 use crate::web::AppState;
@@ -47,8 +44,9 @@ struct Session {
     namespace: String,
     name: String,
     events: mpsc::Sender<Bytes>,
-    /// Who opened it, for the requests the gateway makes on the session's behalf.
-    viewer: Option<Viewer>,
+    /// The `Authorization` it was opened with (marked sensitive), for the requests the
+    /// gateway makes on the session's behalf.
+    authorization: Option<HeaderValue>,
     /// The streamable session behind it, once `initialize` was answered.
     upstream: Mutex<Option<HeaderValue>>,
     /// The protocol version `initialize` negotiated.
@@ -66,12 +64,18 @@ pub struct SessionQuery {
 pub async fn open(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-    viewer: Option<Extension<Viewer>>,
+    request_headers: HeaderMap,
 ) -> Response {
-    let viewer = viewer.map(|Extension(viewer)| viewer);
-    if let Err(refusal) = proxy::resolve(&state, &namespace, &name, viewer.as_ref()).await {
+    if let Err(refusal) = proxy::resolve(&state, &namespace, &name, &request_headers).await {
         return refusal;
     }
+    let authorization = request_headers
+        .get(header::AUTHORIZATION)
+        .cloned()
+        .map(|mut value| {
+            value.set_sensitive(true);
+            value
+        });
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (events, stream) = mpsc::channel(STREAM_QUEUE);
     let endpoint = format!("/mcp/{namespace}/{name}/messages?sessionId={id}");
@@ -80,7 +84,7 @@ pub async fn open(
         namespace,
         name,
         events,
-        viewer,
+        authorization,
         upstream: Mutex::new(None),
         version: Mutex::new(None),
     });
@@ -115,7 +119,7 @@ pub async fn message(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Query(query): Query<SessionQuery>,
-    viewer: Option<Extension<Viewer>>,
+    request_headers: HeaderMap,
     body: Body,
 ) -> Response {
     let Some(session) = state
@@ -139,6 +143,9 @@ pub async fn message(
         header::ACCEPT,
         HeaderValue::from_static("application/json, text/event-stream"),
     );
+    if let Some(authorization) = request_headers.get(header::AUTHORIZATION) {
+        headers.insert(header::AUTHORIZATION, authorization.clone());
+    }
     let upstream = lock(&session.upstream).clone();
     if let Some(upstream) = upstream.clone() {
         headers.insert(SESSION_HEADER, upstream);
@@ -149,7 +156,6 @@ pub async fn message(
     let answer = proxy::post(
         State(state.clone()),
         Path((namespace.clone(), name.clone())),
-        viewer.clone(),
         headers,
         body,
     )
@@ -237,10 +243,12 @@ async fn listen(state: AppState, session: Arc<Session>) {
         HeaderValue::from_static("text/event-stream"),
     );
     headers.insert(SESSION_HEADER, upstream);
+    if let Some(authorization) = session.authorization.clone() {
+        headers.insert(header::AUTHORIZATION, authorization);
+    }
     let answer = proxy::get(
         State(state),
         Path((session.namespace.clone(), session.name.clone())),
-        session.viewer.clone().map(Extension),
         headers,
     )
     .await;
@@ -264,11 +272,14 @@ impl Drop for Closer {
         };
         let state = self.state.clone();
         let (namespace, name) = (self.session.namespace.clone(), self.session.name.clone());
-        let viewer = self.session.viewer.clone().map(Extension);
+        let authorization = self.session.authorization.clone();
         tokio::spawn(async move {
             let mut headers = HeaderMap::new();
             headers.insert(SESSION_HEADER, upstream);
-            proxy::delete(State(state), Path((namespace, name)), viewer, headers).await;
+            if let Some(authorization) = authorization {
+                headers.insert(header::AUTHORIZATION, authorization);
+            }
+            proxy::delete(State(state), Path((namespace, name)), headers).await;
         });
     }
 }

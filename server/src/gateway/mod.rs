@@ -18,13 +18,16 @@
 //!
 //! Backends: servers with a streamable-http `url`; local processes that speak stdio and legacy
 //! HTTP+SSE servers, both through a [`bridge`] (one stdio process is shared by every client
-//! session; a legacy SSE server gets one connection per session). With sign-in on, every request needs a bearer token for the
-//! endpoint ([`crate::auth::resource`]); in local mode the gateway serves this machine only.
+//! session; a legacy SSE server gets one connection per session). With sign-in on, every
+//! request needs a bearer token for the endpoint ([`crate::auth::resource`]); in local mode the
+//! gateway serves this machine only. A server whose manifest declares inbound security that
+//! Apiary does not enforce is not served at all ([`inbound`]).
 
 pub mod access;
 mod bridge;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod inbound;
 mod inspect;
 mod jsonrpc;
 mod legacy;
@@ -151,10 +154,11 @@ impl Gateway {
     async fn target(
         &self,
         db: &Db,
+        cluster: Option<&kube::Client>,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<Target>>, DbError> {
-        self.inner.targets.get(db, namespace, name).await
+        self.inner.targets.get(db, cluster, namespace, name).await
     }
 
     fn bridges(&self) -> &bridge::Bridges {

@@ -7,19 +7,19 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use futures::StreamExt;
 use serde_json::Value;
 
-use apiary_app::access::Viewer;
-
-use crate::auth::resource::ask_for_token;
-use crate::auth::Forbidden;
+use crate::auth::bearer::IssuerVerifier;
+use crate::auth::resource::{self, ask_for_token};
+use crate::auth::{bearer_of, Forbidden};
 use crate::web::AppState;
 
 use super::access::Decision;
+use super::inbound::Inbound;
 
 use super::inspect::Inspector;
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST};
@@ -50,12 +50,10 @@ const RESPONSE_HEADERS: &[&str] = &[
 pub async fn post(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let viewer = viewer.map(|Extension(viewer)| viewer);
-    let target = match resolve(&state, &namespace, &name, viewer.as_ref()).await {
+    let target = match resolve(&state, &namespace, &name, &headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -102,32 +100,27 @@ pub async fn post(
 pub async fn get(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Response {
-    let viewer = viewer.map(|Extension(viewer)| viewer);
-    without_body(state, Method::GET, (&namespace, &name), viewer, &headers).await
+    without_body(state, Method::GET, (&namespace, &name), &headers).await
 }
 
 /// `DELETE /mcp/{namespace}/{name}`: ends the client's session.
 pub async fn delete(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-    viewer: Option<Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Response {
-    let viewer = viewer.map(|Extension(viewer)| viewer);
-    without_body(state, Method::DELETE, (&namespace, &name), viewer, &headers).await
+    without_body(state, Method::DELETE, (&namespace, &name), &headers).await
 }
 
 async fn without_body(
     state: AppState,
     method: Method,
     (namespace, name): (&str, &str),
-    viewer: Option<Viewer>,
     headers: &HeaderMap,
 ) -> Response {
-    let target = match resolve(&state, namespace, name, viewer.as_ref()).await {
+    let target = match resolve(&state, namespace, name, headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -154,31 +147,39 @@ async fn without_body(
     }
 }
 
-/// The published server, when `viewer` (the holder of a valid bearer token, if any) may use
-/// it; otherwise the answer: a challenge, a refusal, or that there is no such server.
+/// The published server, when the caller may use it; otherwise the answer: a challenge, a
+/// refusal, or that there is no such server. The bearer token in `headers` is checked as the
+/// server asks: Apiary's (with the server's access rules), or its own issuer's
+/// ([`Inbound::Oidc`]); a withheld server is refused to everyone Apiary admits.
 pub(super) async fn resolve(
     state: &AppState,
     namespace: &str,
     name: &str,
-    viewer: Option<&Viewer>,
+    headers: &HeaderMap,
 ) -> Result<Arc<Target>, Response> {
     let path = format!("/mcp/{namespace}/{name}");
-    let target = match state.gateway.target(&state.db, namespace, name).await {
+    let token = bearer_of(headers);
+    let found = state
+        .gateway
+        .target(&state.db, state.kube.as_ref(), namespace, name)
+        .await;
+    let target = match found {
         Ok(Some(target)) => target,
-        // Which servers exist is not told to clients without a token.
-        Ok(None) if viewer.is_none() && state.auth.is_some() => {
-            return Err(state
-                .auth
-                .as_ref()
-                .map(|auth| ask_for_token(auth, &path))
-                .unwrap_or_default())
-        }
         Ok(None) => {
+            // Which servers exist is told only to holders of a valid Apiary token.
+            if let Some(auth) = &state.auth {
+                match token {
+                    None => return Err(ask_for_token(auth, &path)),
+                    Some(token) => {
+                        resource::verify(auth, &path, token).await?;
+                    }
+                }
+            }
             return Err(failure(
                 StatusCode::NOT_FOUND,
                 INVALID_REQUEST,
                 format!("no published server {namespace}/{name}; the registry lists the ones there are at /v0.1/servers"),
-            ))
+            ));
         }
         Err(error) => {
             tracing::error!(%error, server = %format!("{namespace}/{name}"), "the gateway cannot read the server");
@@ -189,14 +190,73 @@ pub(super) async fn resolve(
             ));
         }
     };
-    if let Some(auth) = &state.auth {
-        match target.access.decide(viewer, &target.id) {
-            Decision::Allow => {}
-            Decision::Challenge => return Err(ask_for_token(auth, &path)),
-            Decision::Forbid(why) => return Err(Forbidden(why).into_response()),
+    match &target.inbound {
+        Inbound::Oidc(verifier) => {
+            let Some(token) = token else {
+                return Err(own_issuer_challenge(&target.id, verifier, None));
+            };
+            if let Err(error) = verifier.verify(token).await {
+                tracing::info!(%error, server = %target.id, "refused a token for a server's own issuer");
+                return Err(own_issuer_challenge(
+                    &target.id,
+                    verifier,
+                    Some(&error.to_string()),
+                ));
+            }
+        }
+        Inbound::Apiary | Inbound::Withheld(_) => {
+            if let Some(auth) = &state.auth {
+                let viewer = match token {
+                    Some(token) => Some(resource::verify(auth, &path, token).await?),
+                    None => None,
+                };
+                match target.access.decide(viewer.as_ref(), &target.id) {
+                    Decision::Allow => {}
+                    Decision::Challenge => return Err(ask_for_token(auth, &path)),
+                    Decision::Forbid(why) => return Err(Forbidden(why).into_response()),
+                }
+            }
+            if let Inbound::Withheld(why) = &target.inbound {
+                return Err(failure(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    INTERNAL_ERROR,
+                    format!("{} is {why}", target.id),
+                ));
+            }
         }
     }
     Ok(target)
+}
+
+/// 401 for a server that takes only its own issuer's tokens: the challenge names the issuer
+/// and audience (and, for a bad token, why it was refused).
+fn own_issuer_challenge(id: &str, verifier: &IssuerVerifier, error: Option<&str>) -> Response {
+    let wanted = format!(
+        "{id} takes only bearer tokens of {} for the audience {} (its manifest's OIDC settings)",
+        verifier.issuer(),
+        verifier.audience()
+    );
+    let (message, header) = match error {
+        Some(reason) => {
+            let reason = reason.replace(['"', '\\'], "'");
+            (
+                format!("{wanted}; this one was refused: {reason}"),
+                format!("Bearer error=\"invalid_token\", error_description=\"{reason}\""),
+            )
+        }
+        None => (wanted, "Bearer".to_owned()),
+    };
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(crate::validation::error_body(&message, &[])),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&header) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// Passes the backend's answer on, inspected where needed, with the gateway's own answers

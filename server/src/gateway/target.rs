@@ -17,6 +17,7 @@ use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
 
 use super::access::Access;
+use super::inbound::{Inbound, KeyCache};
 use super::measure::{ServerMetrics, ToolMetrics};
 use super::usage::Usage;
 
@@ -125,6 +126,8 @@ pub struct Target {
     pub unknown_tools: UnknownTools,
     /// Who may use it.
     pub access: Access,
+    /// The inbound security its manifest declares.
+    pub inbound: Inbound,
     /// Its metric handles.
     pub metrics: ServerMetrics,
 }
@@ -139,11 +142,17 @@ impl Target {
             tools: ToolMap::detached(names),
             unknown_tools,
             access: Access::default(),
+            inbound: Inbound::Apiary,
             metrics: ServerMetrics::new("tests/tests"),
         }
     }
 
-    fn of(server: &PublishedServer, access: Access, usage: &Usage, mode: RuntimeMode) -> Self {
+    fn of(
+        server: &PublishedServer,
+        (access, inbound): (Access, Inbound),
+        usage: &Usage,
+        mode: RuntimeMode,
+    ) -> Self {
         let id = server.id();
         let server_id = ServerId::new(&server.namespace, &server.name);
         Self {
@@ -154,6 +163,7 @@ impl Target {
             tools: ToolMap::of(server, &id, usage),
             unknown_tools: server.curation.unknown_tools,
             access,
+            inbound,
             metrics: ServerMetrics::new(&id),
             id,
         }
@@ -194,6 +204,8 @@ pub struct Targets {
     pub usage: Arc<Usage>,
     /// Where servers run, which decides how their backends are reached.
     mode: RuntimeMode,
+    /// The signing keys of the issuers that servers' own OIDC names.
+    keys: KeyCache,
 }
 
 /// Targets by `(namespace, name)`, with the time each was loaded.
@@ -208,10 +220,12 @@ impl Targets {
         }
     }
 
-    /// The published, non-retired server `namespace/name`, or `None`.
+    /// The published, non-retired server `namespace/name`, or `None`. `cluster` reads the
+    /// `MCPOIDCConfig` a server references (Kubernetes mode).
     pub async fn get(
         &self,
         db: &Db,
+        cluster: Option<&kube::Client>,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<Target>>, DbError> {
@@ -229,14 +243,22 @@ impl Targets {
             .await?
             .into_iter()
             .next();
-        let access = match &server {
-            Some(_) => super::access::store::load_by_name(db, namespace, name).await?,
-            None => Access::default(),
+        let (access, inbound) = match &server {
+            Some(server) => (
+                super::access::store::load_by_name(db, namespace, name).await?,
+                Inbound::load(server, cluster, &self.keys).await,
+            ),
+            None => (Access::default(), Inbound::Apiary),
         };
         let mut loaded = self.write();
         Ok(match server {
             Some(server) => {
-                let target = Arc::new(Target::of(&server, access, &self.usage, self.mode));
+                let target = Arc::new(Target::of(
+                    &server,
+                    (access, inbound),
+                    &self.usage,
+                    self.mode,
+                ));
                 loaded.insert(key, (Instant::now(), target.clone()));
                 Some(target)
             }

@@ -1,5 +1,5 @@
-//! The custom resources, as Rust types: `MCPServer` and `MCPToolConfig` in group
-//! `toolhive.stacklok.dev`.
+//! The custom resources, as Rust types: `MCPServer`, `MCPToolConfig` and `MCPOIDCConfig` in
+//! group `toolhive.stacklok.dev`.
 //!
 //! Both kinds are served as `v1alpha1` and `v1beta1` with one identical schema, as ToolHive does
 //! since v0.23. `v1beta1` is the storage version (ToolHive's current one), and the controller
@@ -11,7 +11,8 @@
 //! The spec accepts the seed's legacy names (`port`, `targetPort`, `tools`) and ToolHive's
 //! current ones (`proxyPort`, `mcpPort`, `toolConfigRef`). ToolHive fields that Apiary does not
 //! act on yet are declared explicitly as free-form objects, so ToolHive manifests apply unchanged
-//! under strict field validation; [`super::unsupported`] names them in the status.
+//! under strict field validation; [`super::unsupported`] names them in the status. The inbound
+//! OIDC fields are free-form too; [`super::oidc`] reads them.
 
 use std::collections::BTreeMap;
 
@@ -145,19 +146,24 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub resource_overrides: Option<serde_json::Value>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Inbound OIDC (`name` of an MCPOIDCConfig in this namespace, `audience`): Apiary's gateway
+    /// takes only that issuer's tokens for the audience. An MCPOIDCConfig of a type other than
+    /// `inline`, or a missing one, withholds the server (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub oidc_config_ref: Option<serde_json::Value>,
-    /// Legacy ToolHive field (≤ v0.20), accepted and kept, not acted on by Apiary.
+    /// Legacy inline OIDC (ToolHive ≤ v0.20): `type: inline` is enforced by Apiary's gateway
+    /// like `oidcConfigRef`; other types withhold the server (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub oidc_config: Option<serde_json::Value>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Cedar authorization (ToolHive field): not evaluated by Apiary, so a server that sets it
+    /// is withheld (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub authz_config: Option<serde_json::Value>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Shared MCPAuthzConfig (ToolHive field): not read by Apiary, so a server that sets it is
+    /// withheld (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub authz_config_ref: Option<serde_json::Value>,
@@ -165,7 +171,8 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub audit: Option<serde_json::Value>,
-    /// ToolHive field, accepted and kept, not acted on by Apiary.
+    /// Auth toward the backend (ToolHive field): not done by Apiary, so a server that sets it
+    /// is withheld (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub external_auth_config_ref: Option<serde_json::Value>,
@@ -492,6 +499,116 @@ pub struct MCPToolConfigStatus {
     pub conditions: Vec<Condition>,
 }
 
+/// Shared OIDC settings for inbound auth, referenced by `MCPServer.spec.oidcConfigRef` (with
+/// the server's own audience). Apiary's gateway enforces `type: inline`; a server referencing
+/// another type is withheld ([`super::oidc`]).
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "toolhive.stacklok.dev",
+    version = "v1beta1",
+    kind = "MCPOIDCConfig",
+    plural = "mcpoidcconfigs",
+    singular = "mcpoidcconfig",
+    namespaced,
+    status = "MCPOIDCConfigStatus",
+    shortname = "mcpoidc",
+    category = "toolhive",
+    doc = "Shared OIDC settings that MCPServers in the same namespace reference for inbound auth.",
+    printcolumn(name = "Source", type_ = "string", json_path = ".spec.type"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPOIDCConfigSpec {
+    /// `inline` (enforced by Apiary's gateway) or `kubernetesServiceAccount` (not enforced: a
+    /// server referencing it is withheld).
+    #[serde(rename = "type")]
+    pub type_: OidcSourceType,
+    /// Service-account token settings (ToolHive); kept, not enforced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub kubernetes_service_account: Option<serde_json::Value>,
+    /// The issuer's settings; Apiary reads `issuer`, `jwksUrl` and `insecureAllowHTTP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<InlineOidc>,
+}
+
+/// Where an MCPOIDCConfig's settings come from.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum OidcSourceType {
+    /// Kubernetes service-account tokens (not enforced by Apiary).
+    #[serde(rename = "kubernetesServiceAccount")]
+    KubernetesServiceAccount,
+    /// An OIDC issuer named inline.
+    #[serde(rename = "inline")]
+    Inline,
+}
+
+/// An OIDC issuer, in ToolHive's shape.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineOidc {
+    /// The issuer URL: tokens must carry it as `iss`.
+    pub issuer: String,
+    /// Where its signing keys are; without it, the issuer's discovery document says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    /// Token introspection (ToolHive); not used: Apiary accepts only JWTs it can verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_url: Option<String>,
+    /// Client id for introspection (ToolHive); not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Client secret for introspection (ToolHive); not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub client_secret_ref: Option<serde_json::Value>,
+    /// A CA bundle for the issuer (ToolHive); not used: Apiary trusts its system roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub ca_bundle_ref: Option<serde_json::Value>,
+    /// A token file for JWKS requests (ToolHive); not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_auth_token_path: Option<String>,
+    /// Allow JWKS on private addresses (ToolHive); Apiary does not block them.
+    #[serde(
+        default,
+        rename = "jwksAllowPrivateIP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jwks_allow_private_ip: Option<bool>,
+    /// Allow the protected-resource endpoint on private addresses (ToolHive); not used.
+    #[serde(
+        default,
+        rename = "protectedResourceAllowPrivateIP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub protected_resource_allow_private_ip: Option<bool>,
+    /// Allow `http://` issuer and JWKS URLs (tests, development).
+    #[serde(
+        default,
+        rename = "insecureAllowHTTP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub insecure_allow_http: Option<bool>,
+}
+
+/// The observed state of an MCPOIDCConfig (ToolHive's shape; Apiary writes none yet).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPOIDCConfigStatus {
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
 /// A schemaless object whose unknown fields the apiserver keeps.
 fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
@@ -537,11 +654,17 @@ pub fn mcptoolconfig_crd() -> CustomResourceDefinition {
     with_legacy_version(MCPToolConfig::crd())
 }
 
+/// The `MCPOIDCConfig` CRD, served as `v1alpha1` and `v1beta1`.
+pub fn mcpoidcconfig_crd() -> CustomResourceDefinition {
+    with_legacy_version(MCPOIDCConfig::crd())
+}
+
 /// The CRD manifests Apiary ships, as `(file name, YAML)` pairs for `deploy/crds/`.
 pub fn crd_manifests() -> Vec<(&'static str, String)> {
     [
         ("mcpservers.yaml", mcpserver_crd()),
         ("mcptoolconfigs.yaml", mcptoolconfig_crd()),
+        ("mcpoidcconfigs.yaml", mcpoidcconfig_crd()),
     ]
     .into_iter()
     .map(|(file, crd)| (file, to_yaml(&crd)))

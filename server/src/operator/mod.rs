@@ -9,6 +9,7 @@
 //! - [`repair`]: applies the children, taking back drifted fields;
 //! - [`status`]: the status, derived from the live children;
 //! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
+//! - [`oidc`]: the inbound OIDC a server declares, which the gateway enforces;
 //! - [`reconcile`]: the controller that ties them to the cluster;
 //! - [`leader`]: which replica reconciles, through a Lease.
 
@@ -16,6 +17,7 @@ pub mod crd;
 pub mod drift;
 pub mod leader;
 pub mod merge;
+pub mod oidc;
 pub mod overrides;
 pub mod profile;
 pub mod reconcile;

@@ -23,8 +23,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::crd::{MCPServer, MCPToolConfig, Phase, ProfileKind};
+use super::crd::{MCPOIDCConfig, MCPServer, MCPToolConfig, Phase, ProfileKind};
 use super::drift;
+use super::oidc::Shared;
 use super::render::{self, InvalidSpec, FIELD_MANAGER};
 use super::repair::{Applier, REPORTER};
 use super::status::{self, Outcome, ToolConfigState};
@@ -106,12 +107,19 @@ pub enum Error {
     /// The apiserver refused to apply a child (transient: phase Degraded, backoff).
     #[error("apply refused: {0}")]
     Refused(String),
+    /// The spec declares inbound security that Apiary does not enforce, so the server is not
+    /// run (permanent: wait for a change). The text names the fields.
+    #[error("{0}")]
+    NotEnforced(String),
 }
 
 impl Error {
     /// Permanent errors wait for the object to change; others back off.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::InvalidSpec(_) | Self::Malformed(_))
+        matches!(
+            self,
+            Self::InvalidSpec(_) | Self::Malformed(_) | Self::NotEnforced(_)
+        )
     }
 
     fn kind(&self) -> &'static str {
@@ -122,6 +130,7 @@ impl Error {
             Self::Malformed(_) => "malformed",
             Self::StatusTimeout => "status_timeout",
             Self::Refused(_) => "refused",
+            Self::NotEnforced(_) => "not_enforced",
         }
     }
 }
@@ -206,6 +215,7 @@ pub async fn run(
     let children = watcher::Config::default().labels("app.kubernetes.io/managed-by=apiary");
     let controller = Controller::new(servers, watcher::Config::default().any_semantic());
     let store = controller.store();
+    let oidc_store = store.clone();
     tracing::info!(
         namespace = namespace.unwrap_or("(all)"),
         gateway_namespace = %gateway_namespace,
@@ -227,7 +237,7 @@ pub async fn run(
         )
         .owns(scoped::<NetworkPolicy>(client.clone(), namespace), children)
         .watches(
-            scoped::<DeserializeGuard<MCPToolConfig>>(client, namespace),
+            scoped::<DeserializeGuard<MCPToolConfig>>(client.clone(), namespace),
             watcher::Config::default(),
             move |config| {
                 let name = config.name_any();
@@ -242,6 +252,29 @@ pub async fn run(
                                     .tool_config_ref
                                     .as_ref()
                                     .is_some_and(|r| r.name == name)
+                            })
+                    })
+                    .map(|server| ObjectRef::from_obj(&*server))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            scoped::<DeserializeGuard<MCPOIDCConfig>>(client.clone(), namespace),
+            watcher::Config::default(),
+            move |config| {
+                let name = config.name_any();
+                let namespace = config.namespace();
+                oidc_store
+                    .state()
+                    .into_iter()
+                    .filter(|server| {
+                        server.namespace() == namespace
+                            && server.0.as_ref().is_ok_and(|s| {
+                                s.spec
+                                    .oidc_config_ref
+                                    .as_ref()
+                                    .and_then(|r| r.get("name"))
+                                    .is_some_and(|n| *n == name.as_str())
                             })
                     })
                     .map(|server| ObjectRef::from_obj(&*server))
@@ -340,6 +373,22 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
     if server.meta().deletion_timestamp.is_some() {
         write_status(context, server, &Outcome::Terminating, &tool_config).await?;
         return Ok(Action::await_change());
+    }
+    // Inbound security the gateway cannot enforce: better not run than run open.
+    let spec = serde_json::to_value(&server.spec).unwrap_or_default();
+    let shared = read_oidc_config(server, client, &namespace).await?;
+    let shared = match &shared {
+        None => Shared::NotRead,
+        Some(Ok(config)) => Shared::Found(config),
+        Some(Err(why)) => Shared::Unavailable(why),
+    };
+    let unenforced = unsupported::unenforced_with(&spec, shared);
+    if !unenforced.is_empty() {
+        let why = Error::NotEnforced(format!(
+            "{}. The operator does not run it either",
+            unsupported::withheld(&unenforced)
+        ));
+        return fail(server, context, &tool_config, why).await;
     }
     let profile_text = match read_configmap_profile(server, client, &namespace).await? {
         Ok(text) => text,
@@ -479,6 +528,7 @@ async fn fail(
     let (message, reason) = match &error {
         Error::InvalidSpec(invalid) => (invalid.to_string(), "InvalidSpec"),
         Error::Dependency(invalid) => (invalid.to_string(), "DependencyMissing"),
+        Error::NotEnforced(why) => (why.clone(), "SecurityNotEnforced"),
         other => (other.to_string(), "Error"),
     };
     write_status(
@@ -617,6 +667,24 @@ async fn repair_service_ports(
     )
     .await?;
     Ok(())
+}
+
+/// The spec of the `MCPOIDCConfig` that `server`'s `oidcConfigRef` names: `None` without a
+/// reference, `Err` saying why when it is missing.
+async fn read_oidc_config(
+    server: &MCPServer,
+    client: &Client,
+    namespace: &str,
+) -> Result<Option<Result<serde_json::Value, String>>, Error> {
+    let spec = serde_json::to_value(&server.spec).unwrap_or_default();
+    let Some(name) = crate::gateway::inbound::Inbound::shared_name(&spec) else {
+        return Ok(None);
+    };
+    let api: Api<MCPOIDCConfig> = Api::namespaced(client.clone(), namespace);
+    Ok(Some(match api.get_opt(name).await? {
+        Some(config) => Ok(serde_json::to_value(&config.spec).unwrap_or_default()),
+        None => Err(format!("not found in namespace {namespace}")),
+    }))
 }
 
 /// Server-side applies the status derived from `outcome`, bounded by [`STATUS_TIMEOUT`]. An

@@ -6,11 +6,19 @@
 //! only when it is present with a value: an empty object, list or string is not, and neither is
 //! a value that asks for what Apiary does anyway (`trustProxyHeaders: false`,
 //! `audit: {enabled: false}`). In `resourceOverrides`, whose schema is free-form, every key
-//! that is neither applied ([`super::overrides`]) nor in [`RULES`] is flagged too.
+//! that is neither applied ([`super::overrides`]) nor in [`RULES`] is flagged too. Inbound OIDC
+//! is enforced at the gateway; only a form of it that Apiary cannot enforce is flagged
+//! ([`super::oidc`]).
+//!
+//! A security field flagged here is not enforced, so the server is withheld: not run by the
+//! operator, not served by the gateway ([`unenforced_with`], [`withheld`]).
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use super::crd::MCPServer;
+use super::oidc;
 use super::overrides;
 
 /// Where a field lives in the object.
@@ -40,35 +48,21 @@ fn never(_: &Value) -> bool {
 /// The fields Apiary does not act on (docs/OPERATOR.md, "ToolHive fields and kinds").
 const RULES: &[Rule] = &[
     Rule {
-        place: Place::Spec("oidcConfigRef"),
-        security: true,
-        reason: "inbound OIDC is not enforced: the server's Service checks no tokens, only its \
-                 NetworkPolicy limits callers to Apiary's gateway",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("oidcConfig"),
-        security: true,
-        reason: "legacy inline OIDC, not enforced either",
-        honoured_value: never,
-    },
-    Rule {
         place: Place::Spec("authzConfig"),
         security: true,
-        reason: "no Cedar policy is enforced: every call that reaches the server is allowed",
+        reason: "its Cedar policies are not evaluated",
         honoured_value: never,
     },
     Rule {
         place: Place::Spec("authzConfigRef"),
         security: true,
-        reason: "the MCPAuthzConfig is not read: no policy is enforced",
+        reason: "the MCPAuthzConfig is not read: no policy is evaluated",
         honoured_value: never,
     },
     Rule {
         place: Place::Spec("externalAuthConfigRef"),
         security: true,
-        reason: "no token exchange or header injection toward the backend: the server gets only \
-                 its own env and secrets",
+        reason: "no token exchange or header injection toward the backend",
         honoured_value: never,
     },
     Rule {
@@ -181,7 +175,7 @@ pub struct Unsupported {
     /// An authentication or authorization setting, so something is **not enforced**.
     pub security: bool,
     /// What Apiary does instead.
-    pub reason: &'static str,
+    pub reason: String,
 }
 
 /// The fields of `server` that Apiary does not act on: security settings first, then the
@@ -191,7 +185,50 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
         // Unreachable: the spec is plain data with string keys.
         panic!("serializing an MCPServer spec: {error}")
     });
-    let annotations = server.metadata.annotations.as_ref();
+    fields_of(&spec, server.metadata.annotations.as_ref())
+}
+
+/// The security settings (authentication, authorization) that `spec`, an `MCPServer` spec as
+/// JSON, declares and Apiary does not enforce. A server with any is neither run by the
+/// operator nor served by the gateway ([`withheld`]).
+pub fn unenforced(spec: &Value) -> Vec<Unsupported> {
+    unenforced_with(spec, oidc::Shared::NotRead)
+}
+
+/// [`unenforced`], with the `MCPOIDCConfig` an `oidcConfigRef` names (`shared`) checked too.
+pub fn unenforced_with(spec: &Value, shared: oidc::Shared<'_>) -> Vec<Unsupported> {
+    let mut found = fields_of(spec, None);
+    found.retain(|field| field.security);
+    if let Err(fault) = oidc::rule(spec, shared) {
+        if !found.iter().any(|f| f.path == fault.path) {
+            found.insert(
+                0,
+                Unsupported {
+                    path: fault.path,
+                    security: true,
+                    reason: fault.reason,
+                },
+            );
+        }
+    }
+    found
+}
+
+/// Why a server that declares the `unenforced` security fields is not served, naming each.
+pub fn withheld(unenforced: &[Unsupported]) -> String {
+    let list: Vec<_> = unenforced
+        .iter()
+        .map(|f| format!("{} ({})", f.path, f.reason))
+        .collect();
+    format!(
+        "withheld: the manifest declares security that Apiary does not enforce: {}; so \
+         Apiary's gateway does not serve it. Remove the field, or use a form Apiary enforces \
+         (docs/OPERATOR.md, \"ToolHive fields and kinds\")",
+        list.join("; ")
+    )
+}
+
+fn fields_of(spec: &Value, annotations: Option<&BTreeMap<String, String>>) -> Vec<Unsupported> {
     let mut found: Vec<Unsupported> = RULES
         .iter()
         .filter_map(|rule| {
@@ -199,7 +236,7 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
                 Place::Spec(key) => (
                     format!("spec.{key}"),
                     key.split('.')
-                        .try_fold(&spec, |value, key| value.get(key))
+                        .try_fold(spec, |value, key| value.get(key))
                         .cloned(),
                 ),
                 Place::Annotation(key) => (
@@ -210,13 +247,25 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
                 ),
             };
             let value = value?;
-            (is_set(&value) && !(rule.honoured_value)(&value)).then_some(Unsupported {
+            (is_set(&value) && !(rule.honoured_value)(&value)).then(|| Unsupported {
                 path,
                 security: rule.security,
-                reason: rule.reason,
+                reason: rule.reason.into(),
             })
         })
         .collect();
+    // Inbound OIDC is enforced at the gateway, unless it takes a form Apiary cannot enforce.
+    // (An `oidcConfigRef` is checked with its MCPOIDCConfig by the reconcile.)
+    if let Err(unenforceable) = oidc::rule(spec, oidc::Shared::NotRead) {
+        found.insert(
+            0,
+            Unsupported {
+                path: unenforceable.path,
+                security: true,
+                reason: unenforceable.reason,
+            },
+        );
+    }
     if let Some(value) = spec.get("resourceOverrides") {
         unknown_overrides(value, "resourceOverrides", &mut found);
     }
@@ -251,7 +300,7 @@ fn unknown_overrides(value: &Value, path: &str, found: &mut Vec<Unsupported>) {
             found.push(Unsupported {
                 path: format!("spec.{path}"),
                 security: false,
-                reason: UNKNOWN_OVERRIDE,
+                reason: UNKNOWN_OVERRIDE.into(),
             });
         }
     }
@@ -354,7 +403,8 @@ mod tests {
                 include_str!(
                     "../../tests/fixtures/toolhive/mcp-servers/mcpserver_with_oidcconfig_ref.yaml"
                 ),
-                vec!["spec.oidcConfigRef"],
+                // Enforced at the gateway; its MCPOIDCConfig is checked by the reconcile.
+                vec![],
             ),
             (
                 include_str!(
@@ -391,12 +441,12 @@ mod tests {
              mcpserver.toolhive.stacklok.dev/restart-strategy: immediate\n\
              spec:\n  image: x\n  volumes: [{name: d, hostPath: /d, mountPath: /d}]\n  \
              audit: {enabled: true}\n  authzConfig: {type: inline}\n  \
-             oidcConfigRef: {name: idp, audience: x}\n  groupRef: legacy\n",
+             oidcConfig: {kubernetes: {}}\n  groupRef: legacy\n",
         );
         assert_eq!(
             paths(&server),
             [
-                "spec.oidcConfigRef",
+                "spec.oidcConfig.type",
                 "spec.authzConfig",
                 "spec.audit",
                 "spec.volumes",
@@ -408,7 +458,8 @@ mod tests {
         let text = message(&found);
         assert!(
             text.starts_with(
-                "NOT ENFORCED (security): spec.oidcConfigRef (inbound OIDC is not enforced"
+                "NOT ENFORCED (security): spec.oidcConfig.type (type kubernetes (the default): \
+                 Apiary's gateway does not validate Kubernetes service-account tokens"
             ),
             "{text}"
         );
@@ -418,7 +469,7 @@ mod tests {
         );
         assert_eq!(
             note(&found),
-            "NOT ENFORCED (security): spec.oidcConfigRef, spec.authzConfig. Ignored by Apiary: \
+            "NOT ENFORCED (security): spec.oidcConfig.type, spec.authzConfig. Ignored by Apiary: \
              spec.audit, spec.volumes, spec.groupRef, \
              metadata.annotations[mcpserver.toolhive.stacklok.dev/restart-strategy]. \
              See condition UnsupportedFields"
@@ -429,7 +480,7 @@ mod tests {
     fn empty_values_and_values_apiary_follows_anyway_do_not_count() {
         let server = server(
             "apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: x}\n\
-             spec: {image: x, oidcConfigRef: {}, authzConfig: null, tools: [], endpointPrefix: '',\n\
+             spec: {image: x, oidcConfigRef: {}, oidcConfig: {}, authzConfig: null, tools: [], endpointPrefix: '',\n\
              trustProxyHeaders: false, audit: {enabled: false},\n\
              resourceOverrides: {proxyDeployment: {env: [], labels: {a: b}}, proxyService: {}}}",
         );
@@ -455,7 +506,10 @@ mod tests {
              proxyService: {annotations: {g: h}, type: LoadBalancer}\n    future: {x: 1}\n",
         );
         let found = fields(&server);
-        let flagged: Vec<_> = found.iter().map(|f| (f.path.as_str(), f.reason)).collect();
+        let flagged: Vec<_> = found
+            .iter()
+            .map(|f| (f.path.as_str(), f.reason.as_str()))
+            .collect();
         assert_eq!(
             flagged,
             [
@@ -527,8 +581,8 @@ mod tests {
         server.metadata.annotations = Some(annotations);
         let found = fields(&server);
         assert_eq!(found.len(), RULES.len(), "{found:#?}");
-        assert_eq!(found.iter().filter(|f| f.security).count(), 5);
-        assert!(found[..5].iter().all(|f| f.security));
+        assert_eq!(found.iter().filter(|f| f.security).count(), 3);
+        assert!(found[..3].iter().all(|f| f.security));
         // events.k8s.io refuses a note over 1024 bytes.
         assert!(note(&found).len() <= 1024, "{}", note(&found).len());
     }

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::listing::PublishedServer;
 use super::source::{source_of, transport_of, Source};
+use crate::gateway::inbound::Inbound;
 
 /// The `server.json` schema this module emits.
 pub const SCHEMA_URL: &str =
@@ -44,7 +45,7 @@ pub fn server_detail(server: &PublishedServer, public_url: &str) -> Value {
 
 /// One `servers[]` entry: `server` plus the response-level `_meta`.
 pub fn registry_entry(server: &PublishedServer, public_url: &str) -> Value {
-    json!({
+    let mut entry = json!({
         "server": server_detail(server, public_url),
         "_meta": {
             OFFICIAL_META: {
@@ -72,7 +73,12 @@ pub fn registry_entry(server: &PublishedServer, public_url: &str) -> Value {
                 "policyFindings": server.findings,
             }
         }
-    })
+    });
+    // A server whose own security Apiary does not enforce: the gateway does not serve it.
+    if let Some(why) = Inbound::withheld_by_spec(&server.spec) {
+        entry["_meta"][APIARY_META]["gateway"] = json!({ "served": false, "reason": why });
+    }
+    entry
 }
 
 /// The schema caps descriptions at 100 characters; the full text stays in Apiary's `_meta`.

@@ -150,7 +150,11 @@ pub async fn service_account_config(namespace: &str, name: &str) -> Config {
 /// Applies the generated CRDs (idempotent) and waits until both are Established.
 pub async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in [crd::mcpserver_crd(), crd::mcptoolconfig_crd()] {
+    for crd in [
+        crd::mcpserver_crd(),
+        crd::mcptoolconfig_crd(),
+        crd::mcpoidcconfig_crd(),
+    ] {
         let name = crd.metadata.name.clone().expect("a CRD has a name");
         api.patch(
             &name,

@@ -13,6 +13,11 @@ which the kubelet resolves.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpservers/status]
   verbs: [patch]
+# Shared OIDC settings that servers reference (oidcConfigRef): read by the operator and by the
+# gateway, which enforces them.
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpoidcconfigs]
+  verbs: [get, list, watch]
 # Children carry blockOwnerDeletion, which needs update on the owner's finalizers.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpservers/finalizers]
