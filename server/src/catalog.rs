@@ -14,7 +14,7 @@ use crate::onboarding::validate::{self, RunsOn};
 use crate::validation::FieldErrors;
 
 /// A request to register or update a server directly (admin API).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerRegistration {
     /// One-paragraph description.

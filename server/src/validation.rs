@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// One invalid field: where, and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{field}: {message}")]
 pub struct FieldError {
     /// JSON path of the field, such as `spec.transport`.
@@ -149,11 +149,34 @@ pub fn max_len(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// The one shape of every error answer of the HTTP API (the `Error` schema of the OpenAPI
+/// document); [`error_body`] writes it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong (kept for older clients; for invalid fields it is prefixed with the
+    /// first field's name).
+    pub error: String,
+    /// What went wrong and what to do; for invalid fields, the first field's own message.
+    pub message: String,
+    /// The first invalid field, when the error is about fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Each invalid field, in the order found (empty when the error is not about fields).
+    pub fields: Vec<FieldError>,
+}
+
 /// The one shape of every error answer of the HTTP API: `error` and `message` say what went
 /// wrong (`error` is kept for older clients; for invalid fields it is prefixed with the first
 /// field's name), `fields` lists each bad field (empty when the error is not about fields).
 pub fn error_body(message: &str, fields: &[FieldError]) -> serde_json::Value {
-    serde_json::json!({ "error": message, "message": message, "fields": fields })
+    let body = ErrorBody {
+        error: message.to_owned(),
+        message: message.to_owned(),
+        field: None,
+        fields: fields.to_vec(),
+    };
+    serde_json::to_value(body).unwrap_or_else(|_| serde_json::json!({ "error": message }))
 }
 
 #[cfg(test)]

@@ -260,6 +260,11 @@ async fn every_state_changing_route_and_server_function_is_in_the_matrix() {
         serde_json::to_value(apiary_server::web::openapi::ApiDoc::openapi()).expect("JSON");
     let paths = document["paths"].as_object().expect("paths");
     for (path, operations) in paths {
+        // The gateway takes bearer tokens only and decides per server who may use it
+        // (`gateway::access`, tested in gateway_auth.rs), not by the console's roles.
+        if path.starts_with("/mcp/") {
+            continue;
+        }
         for method in ["put", "post", "patch", "delete"] {
             if operations.get(method).is_some() {
                 let concrete = path

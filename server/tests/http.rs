@@ -141,22 +141,193 @@ async fn the_openapi_document_describes_the_registry_api() {
     let (status, body) = send(&app, get("/openapi.json")).await;
     assert_eq!(status, StatusCode::OK);
     let doc: Value = serde_json::from_str(&body).expect("OpenAPI JSON");
-    assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
-    for path in [
-        "/v0.1/servers",
-        "/v0.1/servers/{name}/versions/{version}",
-        "/api/v1/exports/litellm.yaml",
-        "/api/v1/servers/{namespace}/{name}",
-        "/healthz",
-    ] {
-        assert!(doc["paths"].get(path).is_some(), "{path} is documented");
-    }
+    assert!(doc["openapi"]
+        .as_str()
+        .expect("version")
+        .starts_with("3.1."));
     let params = doc["paths"]["/v0.1/servers"]["get"]["parameters"]
         .as_array()
         .expect("parameters");
     let names: Vec<_> = params.iter().filter_map(|p| p["name"].as_str()).collect();
     for expected in ["cursor", "limit", "search", "updated_since"] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    // YAML proposals are documented beside JSON ones.
+    let propose = &doc["paths"]["/api/v1/proposals"]["post"]["requestBody"]["content"];
+    assert!(propose.get("application/yaml").is_some(), "{propose}");
+    assert!(
+        propose["application/json"]["schema"]["$ref"].is_string(),
+        "{propose}"
+    );
+}
+
+/// Every operation of the OpenAPI document, with its path and method.
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let mut all = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                all.push((path.clone(), method.clone(), operation));
+            }
+        }
+    }
+    all
+}
+
+/// Every `$ref` in `value`.
+fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(target)) => found.push(target),
+                    _ => refs(inner, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| refs(item, found)),
+        _ => {}
+    }
+}
+
+/// The `(method, path)` of every route the server's source declares with `.route("…", …)`.
+fn declared_routes() -> Vec<(String, String)> {
+    let path = regex::Regex::new(r#"^\s*"([^"]+)""#).expect("pattern");
+    let method = regex::Regex::new(r"\b(get|put|post|delete|patch)\(").expect("pattern");
+    let mut routes = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("source folder") {
+            let file = entry.expect("entry").path();
+            if file.is_dir() {
+                stack.push(file);
+                continue;
+            }
+            if file.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("source");
+            for piece in text.split(".route(").skip(1) {
+                let Some(found) = path.captures(piece) else {
+                    continue;
+                };
+                // The route's handlers, up to where the router chain goes on or ends.
+                let end = [";", ".merge", ".layer", ".with_state", "\n}"]
+                    .iter()
+                    .filter_map(|stop| piece.find(stop))
+                    .min()
+                    .unwrap_or(piece.len());
+                for m in method.captures_iter(&piece[..end]) {
+                    routes.push((m[1].to_owned(), found[1].to_owned()));
+                }
+            }
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_complete() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let (_, body) = send(&app, get("/openapi.json")).await;
+    let doc: Value = serde_json::from_str(&body).expect("OpenAPI JSON");
+
+    // Unique operation ids.
+    let mut ids = std::collections::BTreeMap::new();
+    for (path, method, operation) in operations(&doc) {
+        let id = operation["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        if let Some(other) = ids.insert(id.to_owned(), format!("{method} {path}")) {
+            panic!("operationId {id} of {method} {path} is also that of {other}");
+        }
+    }
+
+    // Every reference resolves.
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(!found.is_empty());
+    for target in found {
+        let pointer = target.strip_prefix('#').expect("a local reference");
+        assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
+    }
+
+    // Every API route the server declares is documented, with its methods. The `/v0/` paths
+    // are aliases of `/v0.1/`; the legacy SSE transport and the console are not JSON APIs.
+    let routes = declared_routes();
+    assert!(routes.len() > 30, "{routes:?}");
+    for (method, path) in routes {
+        let api = path.starts_with("/api/")
+            || path.starts_with("/v0.1/")
+            || path == "/mcp/{namespace}/{name}";
+        if !api {
+            continue;
+        }
+        assert!(
+            doc["paths"][&path].get(&method).is_some(),
+            "{method} {path} is a route but not in the OpenAPI document"
+        );
+    }
+
+    // Every operation documents its errors: the JSON error shape on every JSON error answer,
+    // and the statuses every body-taking handler gives.
+    for (path, method, operation) in operations(&doc) {
+        let responses = operation["responses"].as_object().expect("responses");
+        let errors: Vec<_> = responses.keys().filter(|s| s.starts_with('4')).collect();
+        assert!(
+            errors.len() >= 2,
+            "{method} {path} documents only {errors:?}"
+        );
+        for status in ["403", "408"] {
+            if !path.starts_with("/mcp/") {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} lacks {status}"
+                );
+            }
+        }
+        if path.starts_with("/api/") || path.starts_with("/v0.1/") {
+            for status in ["401", "503"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} lacks {status}"
+                );
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/Error",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+        if operation.get("requestBody").is_some() && !path.starts_with("/mcp/") {
+            for status in ["400", "413", "415", "422"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} lacks {status}"
+                );
+            }
+        }
+        if operation.get("parameters").is_some() && !path.starts_with("/mcp/") {
+            assert!(responses.contains_key("400"), "{method} {path} lacks 400");
+        }
+    }
+    // The error shape is described once.
+    let error = &doc["components"]["schemas"]["Error"];
+    for field in ["error", "message", "fields"] {
+        assert!(
+            error["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&json!(field))),
+            "{error}"
+        );
     }
 }
 

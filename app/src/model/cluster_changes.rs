@@ -7,6 +7,7 @@ use serde_json::Value;
 
 /// The outcome of comparing the cluster with the approved revision.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum ClusterChanges {
     /// Nothing of this server is expected in the cluster (never applied there, retired, or a
@@ -48,6 +49,7 @@ impl ClusterChanges {
 
 /// One field whose live value is not the approved one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FieldChange {
     /// `MCPServer` or `MCPToolConfig`.

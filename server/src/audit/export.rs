@@ -42,10 +42,10 @@ pub struct ExportQuery {
 }
 
 /// The filtered audit log as CSV or JSON lines.
-#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(ExportQuery),
+#[utoipa::path(get, path = "/api/v1/audit/export", operation_id = "export_audit", tag = "audit", params(ExportQuery),
     responses((status = 200, description = "The entries, newest first (at most 100,000)", content_type = "text/csv"),
-               (status = 403, description = "Not an admin", body = Object),
-               (status = 422, description = "An unknown format; `field` names it", body = Object)))]
+               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
+               (status = 422, description = "An unknown format; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,
     principal: Principal,

@@ -107,7 +107,10 @@ pub async fn require_sign_in(
         }
         None => (
             StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "sign in first: this request has no Apiary session" })),
+            Json(crate::validation::error_body(
+                "sign in first: this request has no Apiary session",
+                &[],
+            )),
         )
             .into_response(),
     }
@@ -127,11 +130,9 @@ fn without_role(viewer: &Viewer, claim: &str, groups: Vec<String>) -> Response {
          to add the client or person to a consumer, proposer, owner or admin group",
         viewer.name
     );
-    (
-        StatusCode::FORBIDDEN,
-        Json(json!({ "error": message, "groups": groups })),
-    )
-        .into_response()
+    let mut body = crate::validation::error_body(&message, &[]);
+    body["groups"] = json!(groups);
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
 }
 
 /// The token of an `Authorization: Bearer …` header.
@@ -184,7 +185,11 @@ pub struct Forbidden(pub String);
 
 impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {
-        (StatusCode::FORBIDDEN, Json(json!({ "error": self.0 }))).into_response()
+        (
+            StatusCode::FORBIDDEN,
+            Json(crate::validation::error_body(&self.0, &[])),
+        )
+            .into_response()
     }
 }
 
@@ -200,7 +205,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .ok_or_else(|| {
                 (
                     StatusCode::UNAUTHORIZED,
-                    Json(json!({ "error": "sign in first: this request has no Apiary session" })),
+                    Json(crate::validation::error_body(
+                        "sign in first: this request has no Apiary session",
+                        &[],
+                    )),
                 )
                     .into_response()
             })

@@ -32,7 +32,7 @@ mod inspect;
 mod jsonrpc;
 mod legacy;
 mod measure;
-mod proxy;
+pub(crate) mod proxy;
 mod sse;
 mod target;
 pub mod usage;

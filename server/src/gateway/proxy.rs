@@ -47,6 +47,20 @@ const RESPONSE_HEADERS: &[&str] = &[
 ];
 
 /// `POST /mcp/{namespace}/{name}`: JSON-RPC messages from the client.
+#[utoipa::path(post, path = "/mcp/{namespace}/{name}", tag = "gateway", operation_id = "gateway_post",
+    request_body(content = Object, content_type = "application/json", description = "A JSON-RPC 2.0 message or batch (MCP streamable HTTP)"),
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The JSON-RPC answers, as JSON or as an event stream", content(
+                   (Object = "application/json"), (String = "text/event-stream"))),
+               (status = 202, description = "Only notifications or responses were sent; nothing to answer"),
+               (status = 400, description = "Not a JSON-RPC message: a JSON-RPC error", body = Object),
+               (status = 413, description = "The body is over 4 MiB: a JSON-RPC error", body = Object),
+               (status = 401, description = "Sign-in is on and the server needs a bearer token for this endpoint (`WWW-Authenticate` names its metadata)", body = crate::validation::ErrorBody),
+               (status = 403, description = "The token's holder may not use this server, or local mode and another `Host`", body = crate::validation::ErrorBody),
+               (status = 404, description = "No published server of that name: a JSON-RPC error", body = Object),
+               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = Object),
+               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = Object),
+               (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn post(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
@@ -97,6 +111,16 @@ pub async fn post(
 
 /// `GET /mcp/{namespace}/{name}`: the server-to-client event stream (resumed with
 /// `Last-Event-ID` where the backend supports it).
+#[utoipa::path(get, path = "/mcp/{namespace}/{name}", tag = "gateway", operation_id = "gateway_listen",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The server-to-client event stream", content_type = "text/event-stream", body = String),
+               (status = 405, description = "The backend offers no event stream"),
+               (status = 401, description = "Sign-in is on and the server needs a bearer token for this endpoint (`WWW-Authenticate` names its metadata)", body = crate::validation::ErrorBody),
+               (status = 403, description = "The token's holder may not use this server, or local mode and another `Host`", body = crate::validation::ErrorBody),
+               (status = 404, description = "No published server of that name: a JSON-RPC error", body = Object),
+               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = Object),
+               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = Object),
+               (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn get(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
@@ -106,6 +130,16 @@ pub async fn get(
 }
 
 /// `DELETE /mcp/{namespace}/{name}`: ends the client's session.
+#[utoipa::path(delete, path = "/mcp/{namespace}/{name}", tag = "gateway", operation_id = "gateway_end_session",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The session ended"),
+               (status = 204, description = "The session ended"),
+               (status = 401, description = "Sign-in is on and the server needs a bearer token for this endpoint (`WWW-Authenticate` names its metadata)", body = crate::validation::ErrorBody),
+               (status = 403, description = "The token's holder may not use this server, or local mode and another `Host`", body = crate::validation::ErrorBody),
+               (status = 404, description = "No published server of that name: a JSON-RPC error", body = Object),
+               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = Object),
+               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = Object),
+               (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn delete(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,

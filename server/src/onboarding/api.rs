@@ -8,8 +8,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use apiary_app::access::Action;
 
@@ -21,10 +21,36 @@ use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
 use super::manifest::{manifest_field, parse_manifest_off_thread};
-use super::model::{DecisionInput, ProposalKind, ProposalStatus};
-use super::revisions;
+use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus};
+use super::revisions::{self, Revision};
 use super::store::{ListFilter, ProposalStore, ProposeError};
 use super::validate::ProposalInput;
+
+/// The answer of `GET /api/v1/proposals`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProposalList {
+    /// Newest first.
+    pub proposals: Vec<Proposal>,
+}
+
+/// The answer of `GET /api/v1/proposals/{id}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProposalView {
+    /// The proposal.
+    pub proposal: Proposal,
+    /// The policy findings a reviewer weighs (for an update: the current tools against the
+    /// proposed change).
+    pub findings: Vec<crate::registry::model::PolicyFinding>,
+    /// The revision the proposal was made against, for the diff.
+    pub base: Option<Revision>,
+}
+
+/// The answer of `GET …/revisions`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RevisionList {
+    /// Every applied revision.
+    pub revisions: Vec<Revision>,
+}
 
 /// The onboarding routes.
 pub fn routes() -> Router<AppState> {
@@ -53,23 +79,24 @@ pub struct ProposeQuery {
 /// (`kind`, `namespace`, `name`, the metadata and `spec`; for a retire `replacement` and
 /// `message`), or an `MCPServer` manifest with content type `application/yaml`, its metadata in
 /// `apiary.dev/` annotations. Nothing is stored when a field is invalid.
-#[utoipa::path(post, path = "/api/v1/proposals", tag = "proposals",
+#[utoipa::path(post, path = "/api/v1/proposals", operation_id = "propose", tag = "proposals",
     params(("kind" = Option<String>, Query, description = "For a YAML body: create or update")),
-    request_body(content = Object, description = "JSON proposal, or an MCPServer manifest as application/yaml"),
-    responses((status = 201, description = "Proposed; the proposal with its id and version", body = Object),
-               (status = 400, description = "Malformed JSON", body = Object),
-               (status = 401, description = "No session", body = Object),
-               (status = 403, description = "Not a proposer, or a cross-site request", body = Object),
-               (status = 415, description = "Neither JSON nor YAML", body = Object),
-               (status = 413, description = "The body is over the 2 MiB cap", body = Object),
-               (status = 422, description = "Fields are invalid: `field` and `message` name the first, `fields` lists every one; a manifest nested deeper than 64 levels or using anchors is refused as `manifest`", body = Object)))]
+    request_body(description = "A proposal as JSON, or an `MCPServer` manifest as YAML (its metadata in `apiary.dev/` annotations)",
+        content((ProposalInput = "application/json"), (Object = "application/yaml"))),
+    responses((status = 201, description = "Proposed; the proposal with its id and version", body = Proposal),
+               (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
+               (status = 401, description = "No session", body = crate::validation::ErrorBody),
+               (status = 403, description = "Not a proposer, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 415, description = "Neither JSON nor YAML", body = crate::validation::ErrorBody),
+               (status = 413, description = "The body is over the 2 MiB cap", body = crate::validation::ErrorBody),
+               (status = 422, description = "Fields are invalid: `field` and `message` name the first, `fields` lists every one; a manifest nested deeper than 64 levels or using anchors is refused as `manifest`", body = crate::validation::ErrorBody)))]
 pub async fn propose(
     State(state): State<AppState>,
     principal: Principal,
     Query(query): Query<ProposeQuery>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Proposal>), ApiError> {
     let author = principal.require(Action::Propose, None)?;
     let (input, from_manifest) = read_input(&state, &headers, &body, query.kind.as_deref()).await?;
     let store = ProposalStore::new(state.db.clone());
@@ -83,7 +110,7 @@ pub async fn propose(
             ProposeError::Invalid(invalid) => ApiError::Invalid(invalid),
             ProposeError::Db(db) => db.into(),
         })?;
-    Ok((StatusCode::CREATED, Json(json!(proposal))))
+    Ok((StatusCode::CREATED, Json(proposal)))
 }
 
 /// The proposal in the body, and whether it came from a manifest.
@@ -151,17 +178,17 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/proposals`: proposals, newest first, filtered by `status` and `team`.
-#[utoipa::path(get, path = "/api/v1/proposals", tag = "proposals",
+#[utoipa::path(get, path = "/api/v1/proposals", operation_id = "list_proposals", tag = "proposals",
     params(("status" = Option<String>, Query, description = "open, approved, applied, failed, rejected or superseded"),
            ("team" = Option<String>, Query, description = "The reviewing (owner) team")),
-    responses((status = 200, description = "`{proposals: [...]}`", body = Object),
-               (status = 403, description = "Not a proposer, owner or admin", body = Object),
-               (status = 422, description = "Unknown status", body = Object)))]
+    responses((status = 200, description = "The proposals, newest first", body = ProposalList),
+               (status = 403, description = "Not a proposer, owner or admin", body = crate::validation::ErrorBody),
+               (status = 422, description = "Unknown status", body = crate::validation::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProposalList>, ApiError> {
     principal.require(Action::FollowProposals, None)?;
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -177,21 +204,21 @@ pub async fn list(
         team: query.team.filter(|t| !t.is_empty()),
     };
     let proposals = ProposalStore::new(state.db.clone()).list(&filter).await?;
-    Ok(Json(json!({ "proposals": proposals })))
+    Ok(Json(ProposalList { proposals }))
 }
 
 /// `GET /api/v1/proposals/{id}`: the proposal, the policy findings a reviewer weighs, and the
 /// base revision it was made against (for the diff).
-#[utoipa::path(get, path = "/api/v1/proposals/{id}", tag = "proposals",
+#[utoipa::path(get, path = "/api/v1/proposals/{id}", operation_id = "get_proposal", tag = "proposals",
     params(("id" = String, Path)),
-    responses((status = 200, description = "`{proposal, findings, base}`", body = Object),
-               (status = 403, description = "Not a proposer, owner or admin", body = Object),
-               (status = 404, description = "No such proposal", body = Object)))]
+    responses((status = 200, description = "The proposal, its findings and its base revision", body = ProposalView),
+               (status = 403, description = "Not a proposer, owner or admin", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such proposal", body = crate::validation::ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProposalView>, ApiError> {
     principal.require(Action::FollowProposals, None)?;
     let proposal = ProposalStore::new(state.db.clone())
         .get(&id)
@@ -205,24 +232,26 @@ pub async fn show(
             .find(|r| r.number == number),
         None => None,
     };
-    Ok(Json(
-        json!({ "proposal": proposal, "findings": findings, "base": base }),
-    ))
+    Ok(Json(ProposalView {
+        proposal,
+        findings,
+        base,
+    }))
 }
 
 /// `POST /api/v1/proposals/{id}/decision`: `{decision: approve|reject, comment, version,
 /// overrideReason?}`. An approval is applied at once; the answer is the proposal, `applied` or
 /// `failed`. 409 when another reviewer decided first (the message names them) or the server
 /// changed since the proposal was made (it becomes `superseded`).
-#[utoipa::path(post, path = "/api/v1/proposals/{id}/decision", tag = "proposals",
+#[utoipa::path(post, path = "/api/v1/proposals/{id}/decision", operation_id = "decide_proposal", tag = "proposals",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{decision: approve|reject, comment, version, overrideReason?}`"),
-    responses((status = 200, description = "Decided (and for an approval, applied or failed)", body = Object),
-               (status = 400, description = "Malformed JSON", body = Object),
-               (status = 403, description = "Not an owner of the team, the author approving their own proposal with sign-in on (local mode records it as a self-approval instead), or an owner approving over an error-level finding", body = Object),
-               (status = 404, description = "No such proposal", body = Object),
-               (status = 409, description = "Already decided, stale version, or superseded; `proposal` is its current state", body = Object),
-               (status = 422, description = "A field is invalid (comment, overrideReason)", body = Object)))]
+    request_body(content = DecisionInput, description = "The decision, a comment and the version decided on"),
+    responses((status = 200, description = "Decided (and for an approval, applied or failed)", body = Proposal),
+               (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
+               (status = 403, description = "Not an owner of the team, the author approving their own proposal with sign-in on (local mode records it as a self-approval instead), or an owner approving over an error-level finding", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such proposal", body = crate::validation::ErrorBody),
+               (status = 409, description = "Already decided, stale version, or superseded; `proposal` is its current state", body = crate::validation::ErrorBody),
+               (status = 422, description = "A field is invalid (comment, overrideReason)", body = crate::validation::ErrorBody)))]
 pub async fn decision(
     State(state): State<AppState>,
     principal: Principal,
@@ -252,7 +281,7 @@ pub async fn decision(
         Err(error) => return Ok(decide_error(error)),
     };
     if decided.status != ProposalStatus::Approved {
-        return Ok(Json(json!(decided)).into_response());
+        return Ok(Json(decided).into_response());
     }
     let target = ApplyTarget {
         mode: state.settings.runtime,
@@ -263,7 +292,7 @@ pub async fn decision(
     if applied.status == ProposalStatus::Applied {
         after_apply(&state, &applied.namespace, &applied.name, applied.kind);
     }
-    Ok(Json(json!(applied)).into_response())
+    Ok(Json(applied).into_response())
 }
 
 /// What the registration path does after a change: the gateway reloads the server, and a
@@ -301,24 +330,24 @@ fn decide_error(error: DecideError) -> Response {
 }
 
 /// `GET /api/v1/servers/{namespace}/{name}/revisions`: every applied revision, oldest first.
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions", tag = "proposals",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions", operation_id = "list_revisions", tag = "proposals",
     params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "`{revisions: [...]}`", body = Object)))]
+    responses((status = 200, description = "Every applied revision", body = RevisionList)))]
 pub async fn revision_list(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RevisionList>, ApiError> {
     principal.require(Action::Browse, None)?;
-    let list = revisions::list(&state.db, &namespace, &name).await?;
-    Ok(Json(json!({ "revisions": list })))
+    let revisions = revisions::list(&state.db, &namespace, &name).await?;
+    Ok(Json(RevisionList { revisions }))
 }
 
 /// `GET …/revisions/{number}/manifest`: the exact manifest YAML applied in that revision.
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions/{number}/manifest", tag = "proposals",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions/{number}/manifest", operation_id = "get_revision_manifest", tag = "proposals",
     params(("namespace" = String, Path), ("name" = String, Path), ("number" = i64, Path)),
-    responses((status = 200, description = "The manifest", content_type = "application/yaml", body = String),
-               (status = 404, description = "No such revision", body = Object)))]
+    responses((status = 200, description = "The `MCPServer` manifest (YAML), with Apiary's metadata in `apiary.dev/` annotations", content_type = "application/yaml", body = Object),
+               (status = 404, description = "No such revision", body = crate::validation::ErrorBody)))]
 pub async fn revision_manifest(
     State(state): State<AppState>,
     principal: Principal,

@@ -193,10 +193,10 @@ pub async fn for_state(
 
 /// `GET /api/v1/servers/{namespace}/{name}/cluster-changes`: how the cluster's `MCPServer`
 /// and `MCPToolConfig` differ from what Apiary applied (anyone who may browse).
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/cluster-changes", tag = "onboarding",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/cluster-changes", operation_id = "get_cluster_changes", tag = "onboarding",
     params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "`status`: `in-sync`, `changed` (with `missing` kinds and `fields`: `kind`, `path`, `approved`, `live`, `changedBy`), `unreadable` (with `message`) or `not-applied` (with `reason`)", body = Object),
-               (status = 404, description = "No such server", body = Object)))]
+    responses((status = 200, description = "How the cluster compares with the approved revision (Kubernetes mode; `not-applied` otherwise)", body = ClusterChanges),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What a proposal changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProposalKind {
     /// A new server.
@@ -37,7 +37,7 @@ impl ProposalKind {
 }
 
 /// Where a proposal is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProposalStatus {
     /// Waiting for a decision.
@@ -83,7 +83,7 @@ impl ProposalStatus {
 }
 
 /// A proposal as the API returns it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Proposal {
     /// UUID.
@@ -121,7 +121,7 @@ pub struct Proposal {
 }
 
 /// Who decided a proposal, and how.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionRecord {
     /// The reviewer's subject (empty when the system superseded it).
@@ -140,7 +140,7 @@ pub struct DecisionRecord {
 }
 
 /// What a reviewer decides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Apply the proposal.
@@ -150,7 +150,7 @@ pub enum Verdict {
 }
 
 /// The body of `POST /api/v1/proposals/{id}/decision`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DecisionInput {
     /// Approve or reject.

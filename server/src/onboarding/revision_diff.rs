@@ -34,10 +34,11 @@ pub struct DiffQuery {
 }
 
 /// The unified diff of revision `from`'s manifest to revision `to`'s.
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions/diff", tag = "onboarding",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions/diff", operation_id = "diff_revisions", tag = "onboarding",
     params(("namespace" = String, Path), ("name" = String, Path), DiffQuery),
-    responses((status = 200, description = "A unified diff of the two manifests (empty when equal)", content_type = "text/plain"),
-               (status = 404, description = "No such revision", body = Object)))]
+    responses((status = 200, description = "A unified diff of the two manifests (empty when equal)", content_type = "text/plain", body = String),
+               (status = 404, description = "No such revision", body = crate::validation::ErrorBody),
+               (status = 422, description = "`from` and `to` are the same revision; `field` names `to`", body = crate::validation::ErrorBody)))]
 pub async fn diff(
     State(state): State<AppState>,
     principal: Principal,

@@ -11,7 +11,7 @@ use crate::db::{json_column, now_millis, Db, DbError};
 use super::manifest::revision_manifest;
 
 /// One applied revision.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Revision {
     /// 1, 2, …

@@ -24,7 +24,7 @@ use super::model::ProposalKind;
 use super::secrets;
 
 /// The body of `POST /api/v1/proposals` (JSON), or what a pasted `MCPServer` manifest becomes.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProposalInput {
     /// Create, update or retire.

@@ -106,7 +106,7 @@ impl IntoResponse for RegistryError {
     }
 }
 
-#[utoipa::path(get, path = "/v0.1/servers", tag = "registry",
+#[utoipa::path(get, path = "/v0.1/servers", operation_id = "list_servers", tag = "registry",
     params(
         ("cursor" = Option<String>, Query, description = "Opaque cursor from metadata.nextCursor"),
         ("limit" = Option<i64>, Query, description = "Page size, 1 to 100 (default 30)"),
@@ -117,10 +117,11 @@ impl IntoResponse for RegistryError {
         ("category" = Option<String>, Query, description = "Exact category"),
         ("cost_class" = Option<String>, Query, description = "Exact cost class"),
         ("sensitivity" = Option<String>, Query, description = "Exact sensitivity"),
+        ("include_deleted" = Option<bool>, Query, description = "`true` or `false`; Apiary lists no deleted servers either way"),
     ),
     responses(
         (status = 200, description = "Published servers in the official MCP Registry shape", body = Object),
-        (status = 400, description = "A parameter is invalid; `field` names it", body = Object),
+        (status = 400, description = "A parameter is invalid; `field` names it", body = crate::validation::ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -195,10 +196,10 @@ pub async fn list(
     Ok(Json(json!({ "servers": entries, "metadata": metadata })))
 }
 
-#[utoipa::path(get, path = "/v0.1/servers/{name}/versions", tag = "registry",
+#[utoipa::path(get, path = "/v0.1/servers/{name}/versions", operation_id = "list_server_versions", tag = "registry",
     params(("name" = String, Path, description = "URL-encoded `namespace/name`")),
     responses((status = 200, description = "Every version of the server", body = Object),
-               (status = 404, description = "No published server of that name", body = Object)))]
+               (status = 404, description = "No published server of that name", body = crate::validation::ErrorBody)))]
 pub async fn versions(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -210,11 +211,11 @@ pub async fn versions(
     })))
 }
 
-#[utoipa::path(get, path = "/v0.1/servers/{name}/versions/{version}", tag = "registry",
+#[utoipa::path(get, path = "/v0.1/servers/{name}/versions/{version}", operation_id = "get_server_version", tag = "registry",
     params(("name" = String, Path, description = "URL-encoded `namespace/name`"),
            ("version" = String, Path, description = "A version, or `latest`")),
     responses((status = 200, description = "One server version", body = Object),
-               (status = 404, description = "No such server or version", body = Object)))]
+               (status = 404, description = "No such server or version", body = crate::validation::ErrorBody)))]
 pub async fn version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,

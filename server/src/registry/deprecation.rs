@@ -10,8 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::put;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use apiary_app::access::Action;
 
@@ -43,21 +42,34 @@ pub struct Deprecation {
     pub replacement: Option<String>,
 }
 
+/// A server's lifecycle after a change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Lifecycle {
+    /// `deprecated` or `active`.
+    pub lifecycle: String,
+    /// The replacement's `namespace/name` (deprecated only; `null` when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<Option<String>>,
+    /// The deprecation message (deprecated only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
 /// `PUT …/deprecation`: marks the server deprecated.
-#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/deprecation", tag = "servers",
+#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/deprecation", operation_id = "deprecate_server", tag = "servers",
     params(("namespace" = String, Path), ("name" = String, Path)),
     request_body(content = Deprecation, description = "The message and the replacement"),
-    responses((status = 200, description = "Deprecated", body = Object),
-               (status = 403, description = "Not an owner of the server's team or an admin", body = Object),
-               (status = 404, description = "No such server", body = Object),
-               (status = 409, description = "The server is retired", body = Object),
-               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+    responses((status = 200, description = "Deprecated", body = Lifecycle),
+               (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
+               (status = 409, description = "The server is retired", body = crate::validation::ErrorBody),
+               (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn deprecate(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<Deprecation>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Lifecycle>, ApiError> {
     let actor = authorize(&state, &principal, &namespace, &name).await?;
     let Json(deprecation) = body?;
     let message = deprecation.message.trim();
@@ -98,23 +110,25 @@ pub async fn deprecate(
         message,
     )
     .await?;
-    Ok(Json(
-        json!({ "lifecycle": "deprecated", "replacement": replacement, "message": message }),
-    ))
+    Ok(Json(Lifecycle {
+        lifecycle: "deprecated".to_owned(),
+        replacement: Some(replacement.map(str::to_owned)),
+        message: Some(message.to_owned()),
+    }))
 }
 
 /// `DELETE …/deprecation`: makes the server active again.
-#[utoipa::path(delete, path = "/api/v1/servers/{namespace}/{name}/deprecation", tag = "servers",
+#[utoipa::path(delete, path = "/api/v1/servers/{namespace}/{name}/deprecation", operation_id = "reinstate_server", tag = "servers",
     params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "Active again", body = Object),
-               (status = 403, description = "Not an owner of the server's team or an admin", body = Object),
-               (status = 404, description = "No such server", body = Object),
-               (status = 409, description = "The server is retired", body = Object)))]
+    responses((status = 200, description = "Active again", body = Lifecycle),
+               (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
+               (status = 409, description = "The server is retired", body = crate::validation::ErrorBody)))]
 pub async fn reinstate(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Lifecycle>, ApiError> {
     let actor = authorize(&state, &principal, &namespace, &name).await?;
     change(
         &state,
@@ -125,7 +139,11 @@ pub async fn reinstate(
         "",
     )
     .await?;
-    Ok(Json(json!({ "lifecycle": "active" })))
+    Ok(Json(Lifecycle {
+        lifecycle: "active".to_owned(),
+        replacement: None,
+        message: None,
+    }))
 }
 
 /// The actor, when they may change `namespace/name`'s lifecycle.

@@ -24,6 +24,20 @@ use crate::web::{ApiError, AppState};
 
 use super::model::SchemaDiff;
 
+/// The answer of `GET /api/v1/drift-reviews`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DriftReviews {
+    /// The open reviews the caller may approve.
+    pub reviews: Vec<DriftReview>,
+}
+
+/// The answer of an approval.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Approved {
+    /// The snapshot that is now the baseline.
+    pub approved: String,
+}
+
 /// The drift review routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -49,7 +63,6 @@ pub struct DriftReview {
     /// When it was fetched, Unix milliseconds.
     pub fetched_at: i64,
     /// What changed against the baseline.
-    #[schema(value_type = Object)]
     pub drift: SchemaDiff,
 }
 
@@ -180,45 +193,45 @@ pub async fn approve_snapshot(
 }
 
 /// `GET /api/v1/drift-reviews`: the open drift reviews the caller may approve.
-#[utoipa::path(get, path = "/api/v1/drift-reviews", tag = "registry-internal",
-    responses((status = 200, description = "`reviews`: open drift reviews the caller may approve", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/drift-reviews", operation_id = "list_drift_reviews", tag = "registry-internal",
+    responses((status = 200, description = "Open drift reviews the caller may approve", body = DriftReviews)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DriftReviews>, ApiError> {
     let viewer = principal.require(Action::Browse, None)?;
     let reviews = pending(&state.db).await?;
     let mine: Vec<_> = reviews
         .into_iter()
         .filter(|r| viewer.may(Action::Review, Some(&r.owner_team)))
         .collect();
-    Ok(Json(serde_json::json!({ "reviews": mine })))
+    Ok(Json(DriftReviews { reviews: mine }))
 }
 
 /// `POST …/drift/approve`: approves the newest snapshot's drift; owners of the server's team
 /// and admins.
-#[utoipa::path(post, path = "/api/v1/servers/{namespace}/{name}/drift/approve", tag = "registry-internal",
+#[utoipa::path(post, path = "/api/v1/servers/{namespace}/{name}/drift/approve", operation_id = "approve_drift", tag = "registry-internal",
     params(("namespace" = String, Path), ("name" = String, Path)),
     request_body(content = Approval, description = "The snapshot reviewed and a comment"),
-    responses((status = 200, description = "Approved: the snapshot is the baseline", body = Object),
-               (status = 403, description = "Not an owner of the server's team or an admin", body = Object),
-               (status = 404, description = "No such server", body = Object),
-               (status = 409, description = "Already approved, or a newer fetch replaced the snapshot", body = Object),
-               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+    responses((status = 200, description = "Approved: the snapshot is the baseline", body = Approved),
+               (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
+               (status = 409, description = "Already approved, or a newer fetch replaced the snapshot", body = crate::validation::ErrorBody),
+               (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<Approval>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Approved>, ApiError> {
     let viewer = state
         .owner_of(&principal, Action::Review, &namespace, &name)
         .await?;
     let Json(approval) = body?;
     approve_as(&state, viewer, &namespace, &name, &approval).await?;
-    Ok(Json(
-        serde_json::json!({ "approved": approval.snapshot_id }),
-    ))
+    Ok(Json(Approved {
+        approved: approval.snapshot_id,
+    }))
 }
 
 /// Approves for `viewer` (already authorized): checks the comment, moves the baseline, and

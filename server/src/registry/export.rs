@@ -93,8 +93,8 @@ async fn all_published(state: &AppState) -> Result<Vec<PublishedServer>, Registr
         .map_err(RegistryError::internal)
 }
 
-#[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", tag = "exports",
-    responses((status = 200, description = "LiteLLM `mcp_servers` config (YAML)", content_type = "application/yaml", body = String)))]
+#[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", operation_id = "export_litellm", tag = "exports",
+    responses((status = 200, description = "LiteLLM config (YAML): `mcp_servers` maps each published server to its gateway `url`, `transport` and `description`", content_type = "application/yaml", body = Object)))]
 pub async fn litellm(State(state): State<AppState>) -> Result<impl IntoResponse, RegistryError> {
     let servers = all_published(&state).await?;
     let yaml = serde_yaml::to_string(&litellm_config(&servers, &state.registry.public_url))
@@ -105,7 +105,7 @@ pub async fn litellm(State(state): State<AppState>) -> Result<impl IntoResponse,
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/exports/toolhive-registry.json", tag = "exports",
+#[utoipa::path(get, path = "/api/v1/exports/toolhive-registry.json", operation_id = "export_toolhive", tag = "exports",
     responses((status = 200, description = "ToolHive registry (upstream format)", body = Object)))]
 pub async fn toolhive(State(state): State<AppState>) -> Result<Json<Value>, RegistryError> {
     let servers = all_published(&state).await?;
@@ -116,10 +116,10 @@ pub async fn toolhive(State(state): State<AppState>) -> Result<Json<Value>, Regi
     )))
 }
 
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snippets", tag = "exports",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snippets", operation_id = "get_snippets", tag = "exports",
     params(("namespace" = String, Path), ("name" = String, Path)),
     responses((status = 200, description = "VS Code, Claude Desktop, Cursor and LiteLLM snippets", body = Object),
-               (status = 404, description = "No published server of that name", body = Object)))]
+               (status = 404, description = "No published server of that name", body = crate::validation::ErrorBody)))]
 pub async fn snippets(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,

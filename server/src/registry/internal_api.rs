@@ -4,8 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use apiary_app::access::Action;
 
@@ -13,8 +12,40 @@ use crate::auth::Principal;
 use crate::web::AppState;
 
 use super::api::RegistryError;
-use super::refresh::RefreshError;
-use super::store::SnapshotStore;
+use super::model::SchemaDiff;
+use super::refresh::{RefreshError, RefreshOutcome};
+use super::store::{HealthSample, SnapshotStore, StoredSnapshot};
+
+/// The answer of `GET …/snapshots`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotHistory {
+    /// The approved baseline snapshot's id, if there is one.
+    pub baseline_id: Option<String>,
+    /// Every snapshot, newest first.
+    pub snapshots: Vec<StoredSnapshot>,
+}
+
+/// The answer of `GET …/drift`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftView {
+    /// The approved baseline's content hash.
+    pub baseline_hash: Option<String>,
+    /// The newest snapshot's content hash.
+    pub latest_hash: Option<String>,
+    /// Whether the newest snapshot differs from the baseline and waits for approval.
+    pub pending_approval: bool,
+    /// The difference, while an approval is pending.
+    pub diff: Option<SchemaDiff>,
+}
+
+/// The answer of `GET …/health`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthHistory {
+    /// The samples, oldest first.
+    pub samples: Vec<HealthSample>,
+}
 
 /// Internal registry routes under `/api/v1/servers/{namespace}/{name}`.
 pub fn routes() -> Router<AppState> {
@@ -38,33 +69,33 @@ async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<Stri
 }
 
 /// `GET …/snapshots`: every tool snapshot, newest first, with its findings and drift.
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snapshots", tag = "registry-internal",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snapshots", operation_id = "list_snapshots", tag = "registry-internal",
     params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "Tool snapshots, newest first", body = Object),
-               (status = 404, description = "No such server", body = Object)))]
+    responses((status = 200, description = "Tool snapshots, newest first", body = SnapshotHistory),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn snapshots(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, RegistryError> {
+) -> Result<Json<SnapshotHistory>, RegistryError> {
     let id = server_id(&state, &namespace, &name).await?;
     let store = SnapshotStore::new(state.db.clone());
     let history = store.history(&id).await.map_err(RegistryError::internal)?;
     let baseline = store.baseline(&id).await.map_err(RegistryError::internal)?;
-    Ok(Json(json!({
-        "baselineId": baseline.map(|b| b.id),
-        "snapshots": history,
-    })))
+    Ok(Json(SnapshotHistory {
+        baseline_id: baseline.map(|b| b.id),
+        snapshots: history,
+    }))
 }
 
 /// `GET …/drift`: the newest snapshot's diff against the approved baseline.
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/drift", tag = "registry-internal",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/drift", operation_id = "get_drift", tag = "registry-internal",
     params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "Drift of the newest snapshot against the baseline", body = Object),
-               (status = 404, description = "No such server", body = Object)))]
+    responses((status = 200, description = "Drift of the newest snapshot against the baseline", body = DriftView),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn drift(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, RegistryError> {
+) -> Result<Json<DriftView>, RegistryError> {
     let id = server_id(&state, &namespace, &name).await?;
     let store = SnapshotStore::new(state.db.clone());
     let baseline = store.baseline(&id).await.map_err(RegistryError::internal)?;
@@ -73,12 +104,16 @@ pub async fn drift(
         (Some(b), Some(l)) => b.id != l.id,
         _ => false,
     };
-    Ok(Json(json!({
-        "baselineHash": baseline.map(|b| b.content_hash),
-        "latestHash": latest.as_ref().map(|l| l.content_hash.clone()),
-        "pendingApproval": pending,
-        "diff": if pending { latest.and_then(|l| l.drift) } else { None },
-    })))
+    Ok(Json(DriftView {
+        baseline_hash: baseline.map(|b| b.content_hash),
+        latest_hash: latest.as_ref().map(|l| l.content_hash.clone()),
+        pending_approval: pending,
+        diff: if pending {
+            latest.and_then(|l| l.drift)
+        } else {
+            None
+        },
+    }))
 }
 
 /// Query of `GET …/health`.
@@ -89,17 +124,17 @@ pub struct HealthParams {
 }
 
 /// `GET …/health?limit=N`: the newest health samples, oldest first.
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/health", tag = "registry-internal",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/health", operation_id = "get_server_health", tag = "registry-internal",
     params(("namespace" = String, Path), ("name" = String, Path),
            ("limit" = Option<i64>, Query, description = "How many samples, 1 to 1000 (default 100)")),
-    responses((status = 200, description = "Health samples, oldest first", body = Object),
-               (status = 400, description = "Bad limit", body = Object),
-               (status = 404, description = "No such server", body = Object)))]
+    responses((status = 200, description = "Health samples, oldest first", body = HealthHistory),
+               (status = 400, description = "Bad limit", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn health(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Query(params): Query<HealthParams>,
-) -> Result<Json<Value>, RegistryError> {
+) -> Result<Json<HealthHistory>, RegistryError> {
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(RegistryError::invalid(
@@ -112,19 +147,19 @@ pub async fn health(
         .health_history(&id, limit)
         .await
         .map_err(RegistryError::internal)?;
-    Ok(Json(json!({ "samples": samples })))
+    Ok(Json(HealthHistory { samples }))
 }
 
 /// `POST …/refresh`: fetches the server's tools now and reports what was recorded.
-#[utoipa::path(post, path = "/api/v1/servers/{namespace}/{name}/refresh", tag = "registry-internal",
+#[utoipa::path(post, path = "/api/v1/servers/{namespace}/{name}/refresh", operation_id = "refresh_server", tag = "registry-internal",
     params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "The outcome: fetched, failed or unreachable", body = Object),
-               (status = 404, description = "No such server", body = Object)))]
+    responses((status = 200, description = "The outcome: fetched, failed or unreachable", body = RefreshOutcome),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, RegistryError> {
+) -> Result<Json<RefreshOutcome>, RegistryError> {
     let owner_team = state
         .servers
         .owner_team_of(&namespace, &name)
@@ -133,9 +168,7 @@ pub async fn refresh(
         .ok_or_else(|| RegistryError::not_found(format!("no server {namespace}/{name}")))?;
     principal.require(Action::Refresh, Some(&owner_team))?;
     match state.refresher.refresh(&namespace, &name).await {
-        Ok(outcome) => Ok(Json(
-            serde_json::to_value(outcome).map_err(RegistryError::internal)?,
-        )),
+        Ok(outcome) => Ok(Json(outcome)),
         Err(RefreshError::NotFound(id)) => Err(RegistryError::not_found(format!("no server {id}"))),
         Err(RefreshError::Db(error)) => Err(RegistryError::internal(error)),
     }

@@ -25,7 +25,7 @@ pub struct FetchedTools {
 }
 
 /// How serious a policy finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Shown, does not block.
@@ -35,7 +35,7 @@ pub enum Severity {
 }
 
 /// One violation of the schema contract policy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyFinding {
     /// The tool it concerns.
@@ -53,7 +53,7 @@ pub struct PolicyFinding {
 }
 
 /// How one tool's input schema changed between two snapshots.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolChange {
     /// The tool.
@@ -81,7 +81,7 @@ pub struct ToolChange {
 }
 
 /// The structured difference between a baseline and a newer snapshot.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaDiff {
     /// Tools only in the newer snapshot.

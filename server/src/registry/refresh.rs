@@ -25,7 +25,7 @@ use super::store::{Recorded, SnapshotStore};
 use super::tool_status::{Discovery, Seen, ToolStatusWriter};
 
 /// What one refresh found.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(
     rename_all = "camelCase",
     rename_all_fields = "camelCase",

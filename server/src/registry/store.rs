@@ -60,7 +60,7 @@ pub fn latest_health(row: &AnyRow, slow_ms: i64) -> Result<apiary_app::model::He
 }
 
 /// A snapshot as stored.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredSnapshot {
     /// Snapshot id.
@@ -103,7 +103,7 @@ pub enum Recorded {
 }
 
 /// One health measurement.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthSample {
     /// When, in Unix milliseconds.

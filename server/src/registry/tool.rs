@@ -152,6 +152,40 @@ impl<'de> Deserialize<'de> for ToolDef {
     }
 }
 
+/// The OpenAPI schema: the fields Apiary reads, and any other the server sent.
+impl utoipa::PartialSchema for ToolDef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        let object = || ObjectBuilder::new().schema_type(Type::Object);
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "One tool as the server described it in `tools/list`: every field it sent, in \
+                 its order",
+            ))
+            .property("name", ObjectBuilder::new().schema_type(Type::String))
+            .required("name")
+            .property(
+                "title",
+                ObjectBuilder::new()
+                    .description(Some("Usually a string; kept as the server sent it")),
+            )
+            .property(
+                "description",
+                ObjectBuilder::new()
+                    .description(Some("Usually a string; kept as the server sent it")),
+            )
+            .property("inputSchema", object())
+            .required("inputSchema")
+            .property("outputSchema", object())
+            .property("annotations", object())
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ToolDef {}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -9,7 +9,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 const MAX_LINE: usize = 4096;
 
 /// One captured line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LogLine {
     /// When it was captured, in Unix milliseconds.
     pub at: i64,

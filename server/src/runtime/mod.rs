@@ -76,7 +76,7 @@ impl DesiredServer {
 }
 
 /// Where a server is in its life.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum RuntimeState {
     /// The process was started and has not yet been up long enough to count as ready.
@@ -96,7 +96,7 @@ pub enum RuntimeState {
 }
 
 /// What a runtime reports about one server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeStatus {
     /// The current state.

@@ -2,34 +2,48 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::config::{Runtime as RuntimeMode, Settings};
 use crate::db::Db;
 use crate::runtime::desired::{self, Desired};
-use crate::runtime::{Runtime, ServerId};
+use crate::runtime::{LogLine, Runtime, RuntimeStatus, ServerId};
 
 use super::ApiError;
 
+/// The answer of `GET …/runtime`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RuntimeView {
+    /// `namespace/name`.
+    pub server: String,
+    /// The runtime's status.
+    #[serde(flatten)]
+    pub status: RuntimeStatus,
+    /// The last lines the server wrote, oldest first.
+    pub logs: Vec<LogLine>,
+}
+
 /// `GET /api/v1/servers/{namespace}/{name}/runtime`: the server's runtime status and its last
 /// log lines; 422 naming the field when its spec cannot run here, 404 when nothing should run.
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/runtime", operation_id = "get_runtime", tag = "servers",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The runtime status and the last log lines", body = RuntimeView),
+               (status = 404, description = "No such server, or nothing runs for it (not published, not yet started, or no MCPServer in the cluster)", body = crate::validation::ErrorBody),
+               (status = 422, description = "The stored spec cannot run here; `field` names the field", body = crate::validation::ErrorBody)))]
 pub async fn status(
     State(runtime): State<Arc<dyn Runtime>>,
     State(db): State<Db>,
     State(settings): State<Arc<Settings>>,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RuntimeView>, ApiError> {
     let id = ServerId::new(namespace, name);
     if let Some(status) = runtime.status(&id).await {
         let logs = runtime.logs(&id).await;
-        let mut body = json!({ "server": id.to_string(), "logs": logs });
-        if let (Some(body), Value::Object(status)) = (
-            body.as_object_mut(),
-            serde_json::to_value(status).map_err(|e| ApiError::Internal(e.to_string()))?,
-        ) {
-            body.extend(status);
-        }
-        return Ok(Json(body));
+        return Ok(Json(RuntimeView {
+            server: id.to_string(),
+            status,
+            logs,
+        }));
     }
     if settings.runtime == RuntimeMode::Kubernetes {
         return Err(ApiError::NotFound(format!(

@@ -2,7 +2,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use apiary_app::access::Action;
 
@@ -13,25 +13,34 @@ use crate::runtime::{desired, ServerId};
 use super::error::require_json;
 use super::{json_body, ApiError, AppState};
 
+/// The server a registration stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServerRef {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
 /// `PUT /api/v1/servers/{namespace}/{name}`: registers or replaces a server (201 or 200), then
 /// brings the runtime in line with it and, for a published server, fetches its tools.
-#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}", tag = "servers",
+#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}", operation_id = "register_server", tag = "servers",
     params(("namespace" = String, Path), ("name" = String, Path)),
-    request_body(content = Object, description = "Metadata plus `spec` (transport and image, command or url)"),
-    responses((status = 201, description = "Created", body = Object),
-               (status = 200, description = "Updated", body = Object),
-               (status = 400, description = "Malformed JSON", body = Object),
-               (status = 401, description = "No session", body = Object),
-               (status = 403, description = "Not an admin, or a cross-site request", body = Object),
-               (status = 415, description = "Not application/json", body = Object),
-               (status = 422, description = "Fields are invalid (the checks a proposal gets): `field` and `message` name the first, `fields` lists every one", body = Object)))]
+    request_body(content = ServerRegistration, description = "Metadata plus `spec` (transport and image, command or url)"),
+    responses((status = 201, description = "Created", body = ServerRef),
+               (status = 200, description = "Updated", body = ServerRef),
+               (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
+               (status = 401, description = "No session", body = crate::validation::ErrorBody),
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 415, description = "Not application/json", body = crate::validation::ErrorBody),
+               (status = 422, description = "Fields are invalid (the checks a proposal gets): `field` and `message` name the first, `fields` lists every one", body = crate::validation::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ServerRef>), ApiError> {
     let actor = principal.require(Action::Register, None)?;
     require_json(&headers)?;
     // Decoded as a proposal's body is, so a misshapen field is named the same way.
@@ -66,21 +75,18 @@ pub async fn register(
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(json!({ "namespace": namespace, "name": name })),
-    ))
+    Ok((status, Json(ServerRef { namespace, name })))
 }
 
 /// `DELETE /api/v1/servers/{namespace}/{name}`: removes a server from the registry (admins):
 /// its workload first (the local process, or the `MCPServer` and `MCPToolConfig` in Kubernetes
 /// mode; a refusal deletes nothing), then the registry's records, audited.
-#[utoipa::path(delete, path = "/api/v1/servers/{namespace}/{name}", tag = "servers",
+#[utoipa::path(delete, path = "/api/v1/servers/{namespace}/{name}", operation_id = "delete_server", tag = "servers",
     params(("namespace" = String, Path), ("name" = String, Path)),
     responses((status = 204, description = "Deleted"),
-               (status = 403, description = "Not an admin, or a cross-site request", body = Object),
-               (status = 404, description = "No such server", body = Object),
-               (status = 502, description = "The cluster refused; nothing was deleted", body = Object)))]
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
+               (status = 502, description = "The cluster refused; nothing was deleted", body = crate::validation::ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,

@@ -22,11 +22,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET …/access`: the server's gateway access policy.
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/access", tag = "gateway",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/access", operation_id = "get_access", tag = "gateway",
     params(("namespace" = String, Path), ("name" = String, Path)),
     responses((status = 200, description = "The policy", body = Access),
-               (status = 403, description = "Not an admin", body = Object),
-               (status = 404, description = "No such server", body = Object)))]
+               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -40,15 +40,15 @@ pub async fn show(
 }
 
 /// `PUT …/access`: replaces the policy; the gateway applies it to the next request.
-#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/access", tag = "gateway",
+#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/access", operation_id = "replace_access", tag = "gateway",
     params(("namespace" = String, Path), ("name" = String, Path)),
     request_body(content = Access, description = "Anonymous access, or the roles and teams that may use the endpoint"),
     responses((status = 200, description = "Stored", body = Access),
-               (status = 400, description = "Malformed JSON", body = Object),
-               (status = 401, description = "No session", body = Object),
-               (status = 403, description = "Not an admin, or a cross-site request", body = Object),
-               (status = 404, description = "No such server", body = Object),
-               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+               (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
+               (status = 401, description = "No session", body = crate::validation::ErrorBody),
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
+               (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn replace(
     State(state): State<AppState>,
     principal: Principal,

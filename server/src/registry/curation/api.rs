@@ -5,7 +5,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use apiary_app::access::Action;
 
@@ -18,6 +18,17 @@ use crate::web::{ApiError, AppState};
 
 use super::{curated_tools, store, validate, Curation};
 
+/// A server's curation with the tools before and after it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurationView {
+    /// The stored curation.
+    pub curation: Curation,
+    /// The published tools before curation.
+    pub published: Vec<ToolDef>,
+    /// The tools consumers see after it.
+    pub curated: Vec<ToolDef>,
+}
+
 /// The curation routes.
 pub fn routes() -> Router<AppState> {
     Router::new().route(
@@ -28,16 +39,16 @@ pub fn routes() -> Router<AppState> {
 
 /// `GET …/curation`: the stored curation, the published tools before it and the tools
 /// consumers see after it.
-#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/curation", tag = "curation",
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/curation", operation_id = "get_curation", tag = "curation",
     params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "`curation`, `published` (before curation) and `curated` tools", body = Object),
-               (status = 403, description = "Not an admin", body = Object),
-               (status = 404, description = "No such server", body = Object)))]
+    responses((status = 200, description = "The curation, the published tools before it and the tools consumers see", body = CurationView),
+               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CurationView>, ApiError> {
     let (_, id) = state
         .admin_of(&principal, Action::Curate, &namespace, &name)
         .await?;
@@ -47,21 +58,21 @@ pub async fn show(
 }
 
 /// `PUT …/curation`: replaces the curation. The gateway and the registry use it at once.
-#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/curation", tag = "curation",
+#[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/curation", operation_id = "replace_curation", tag = "curation",
     params(("namespace" = String, Path), ("name" = String, Path)),
     request_body(content = Curation, description = "Allow and deny globs, hidden tools and per-tool overrides"),
-    responses((status = 200, description = "Stored; the same view as GET", body = Object),
-               (status = 400, description = "Malformed JSON", body = Object),
-               (status = 401, description = "No session", body = Object),
-               (status = 403, description = "Not an admin, or a cross-site request", body = Object),
-               (status = 404, description = "No such server", body = Object),
-               (status = 422, description = "A field is invalid; `field` names it", body = Object)))]
+    responses((status = 200, description = "Stored; the same view as GET", body = CurationView),
+               (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
+               (status = 401, description = "No session", body = crate::validation::ErrorBody),
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
+               (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn replace(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<Curation>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CurationView>, ApiError> {
     let actor = principal.require(Action::Curate, None)?;
     let Json(curation) = body?;
     let id = state.server_id(&namespace, &name).await?;
@@ -103,9 +114,13 @@ pub(crate) async fn save_everywhere(
     Ok(())
 }
 
-fn view(curation: &Curation, published: &[ToolDef]) -> Value {
+fn view(curation: &Curation, published: &[ToolDef]) -> CurationView {
     let curated = curated_tools(published, None, None, curation);
-    json!({ "curation": curation, "published": published, "curated": curated.tools })
+    CurationView {
+        curation: curation.clone(),
+        published: published.to_vec(),
+        curated: curated.tools,
+    }
 }
 
 /// The tools server `id` publishes before curation.
