@@ -74,9 +74,10 @@ test('a consumer signs in, searches, filters, reads a schema, and signs out to t
   await waitForCards(page, ['search/osv']);
 
   await openServerFromCatalog(page, 'search/osv');
+  // In the order the server declares its properties.
   assert.deepEqual(await schemaRows(page, 'query_vulnerabilities'), [
-    { property: 'ecosystem', type: 'string', required: 'optional', allowed: 'npm, PyPI, crates.io' },
     { property: 'package', type: 'string', required: 'required', allowed: '' },
+    { property: 'ecosystem', type: 'string', required: 'optional', allowed: 'npm, PyPI, crates.io' },
   ]);
 
   // A consumer may browse but not change anything, even by calling the API directly.
