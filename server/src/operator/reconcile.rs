@@ -240,45 +240,27 @@ pub async fn run(
             scoped::<DeserializeGuard<MCPToolConfig>>(client.clone(), namespace),
             watcher::Config::default(),
             move |config| {
-                let name = config.name_any();
-                let namespace = config.namespace();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|server| {
-                        server.namespace() == namespace
-                            && server.0.as_ref().is_ok_and(|s| {
-                                s.spec
-                                    .tool_config_ref
-                                    .as_ref()
-                                    .is_some_and(|r| r.name == name)
-                            })
-                    })
-                    .map(|server| ObjectRef::from_obj(&*server))
-                    .collect::<Vec<_>>()
+                referencing(&store, &config, |server| {
+                    server
+                        .spec
+                        .tool_config_ref
+                        .as_ref()
+                        .map(|r| r.name.as_str())
+                })
             },
         )
         .watches(
             scoped::<DeserializeGuard<MCPOIDCConfig>>(client.clone(), namespace),
             watcher::Config::default(),
             move |config| {
-                let name = config.name_any();
-                let namespace = config.namespace();
-                oidc_store
-                    .state()
-                    .into_iter()
-                    .filter(|server| {
-                        server.namespace() == namespace
-                            && server.0.as_ref().is_ok_and(|s| {
-                                s.spec
-                                    .oidc_config_ref
-                                    .as_ref()
-                                    .and_then(|r| r.get("name"))
-                                    .is_some_and(|n| *n == name.as_str())
-                            })
-                    })
-                    .map(|server| ObjectRef::from_obj(&*server))
-                    .collect::<Vec<_>>()
+                referencing(&oidc_store, &config, |server| {
+                    server
+                        .spec
+                        .oidc_config_ref
+                        .as_ref()
+                        .and_then(|r| r.get("name"))
+                        .and_then(serde_json::Value::as_str)
+                })
             },
         )
         .trigger_backoff(WatchBackoff::default())
@@ -301,6 +283,29 @@ pub async fn run(
         })
         .await;
     tracing::info!("MCPServer operator stopped");
+}
+
+/// The servers in `store` that name `config` (by `reference`, in its namespace): the ones to
+/// reconcile again when it changes.
+fn referencing<K: ResourceExt>(
+    store: &kube::runtime::reflector::Store<DeserializeGuard<MCPServer>>,
+    config: &K,
+    reference: fn(&MCPServer) -> Option<&str>,
+) -> Vec<ObjectRef<DeserializeGuard<MCPServer>>> {
+    let name = config.name_any();
+    let namespace = config.namespace();
+    store
+        .state()
+        .into_iter()
+        .filter(|server| {
+            server.namespace() == namespace
+                && server
+                    .0
+                    .as_ref()
+                    .is_ok_and(|s| reference(s) == Some(name.as_str()))
+        })
+        .map(|server| ObjectRef::from_obj(&*server))
+        .collect()
 }
 
 /// Reconciles one object; a thin wrapper that records metrics.
