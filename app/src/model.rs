@@ -80,6 +80,7 @@ impl Lifecycle {
 
 /// How a server's last live tool fetch went.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     /// Answered within the latency threshold.

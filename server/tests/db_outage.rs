@@ -218,6 +218,13 @@ async fn while_the_database_is_down_apiary_says_so_loses_nothing_and_recovers_by
         waited < Duration::from_secs(10),
         "the write fails within seconds, not {waited:?}"
     );
+    // Reads say the same: the registry API and the exports too, not a 500.
+    for path in ["/v0.1/servers", "/api/v1/exports/toolhive-registry.json"] {
+        let (status, body) = http::call(&app, "GET", path, None).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.contains("try again"), "{path}: {message}");
+    }
 
     // Back again: ready without a restart, and nothing of the failed writes was kept.
     postgres.resume().await;

@@ -204,10 +204,9 @@ pub async fn show(
 ) -> Result<Json<ClusterChanges>, ApiError> {
     principal.require(Action::Browse, None)?;
     let server_id = state.server_id(&namespace, &name).await?;
-    for_state(&state, &server_id, &namespace, &name)
-        .await
-        .map(Json)
-        .map_err(|error| ApiError::Internal(error.to_string()))
+    Ok(Json(
+        for_state(&state, &server_id, &namespace, &name).await?,
+    ))
 }
 
 /// The routes of this module.

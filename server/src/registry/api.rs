@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::validation::{error_body, FieldError};
 use crate::web::AppState;
 
 use super::listing::{list_published, Query as ListQuery};
-use super::server_json::{parse_rfc3339, registry_entry};
+use super::server_json::{parse_rfc3339, registry_entry, ListMetadata, RegistryEntry, ServerList};
 
 /// Routes under `/v0.1` (and `/v0`, which the official registry serves identically).
 pub fn routes() -> Router<AppState> {
@@ -80,6 +80,22 @@ impl RegistryError {
     }
 }
 
+impl From<crate::db::DbError> for RegistryError {
+    /// A 503 when the database does not answer (the request may succeed once it is back),
+    /// else a 500.
+    fn from(error: crate::db::DbError) -> Self {
+        if !error.is_unavailable() {
+            return Self::internal(error);
+        }
+        tracing::warn!(cause = %error, "registry request failed: the database is unavailable");
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            field: None,
+            message: crate::web::UNAVAILABLE.into(),
+        }
+    }
+}
+
 impl From<crate::auth::Forbidden> for RegistryError {
     fn from(refused: crate::auth::Forbidden) -> Self {
         Self {
@@ -102,7 +118,14 @@ impl IntoResponse for RegistryError {
             }
             None => error_body(&self.message, &[]),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        response
     }
 }
 
@@ -120,13 +143,13 @@ impl IntoResponse for RegistryError {
         ("include_deleted" = Option<bool>, Query, description = "`true` or `false`; Apiary lists no deleted servers either way"),
     ),
     responses(
-        (status = 200, description = "Published servers in the official MCP Registry shape", body = Object),
+        (status = 200, description = "Published servers in the official MCP Registry shape", body = ServerList),
         (status = 400, description = "A parameter is invalid; `field` names it", body = crate::validation::ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, RegistryError> {
+) -> Result<Json<ServerList>, RegistryError> {
     let Query(params) = params.map_err(|e| RegistryError::invalid("query", e.body_text()))?;
     let limit = match params.limit.as_deref() {
         None => 30,
@@ -177,49 +200,50 @@ pub async fn list(
     };
     let mut servers = list_published(&state.db, &query, state.registry.slow_ms)
         .await
-        .map_err(RegistryError::internal)?;
+        .map_err(RegistryError::from)?;
     if let Some(version) = params.version.as_deref().filter(|v| *v != "latest") {
         servers.retain(|s| s.version == version);
     }
     let more = servers.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     servers.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let mut metadata = json!({ "count": servers.len() });
-    if more {
-        if let Some(last) = servers.last() {
-            metadata["nextCursor"] = json!(last.id());
-        }
-    }
-    let entries: Vec<Value> = servers
+    let metadata = ListMetadata {
+        count: servers.len(),
+        next_cursor: servers.last().filter(|_| more).map(|last| last.id()),
+    };
+    let servers = servers
         .iter()
         .map(|s| registry_entry(s, &state.registry.public_url))
         .collect();
-    Ok(Json(json!({ "servers": entries, "metadata": metadata })))
+    Ok(Json(ServerList { servers, metadata }))
 }
 
 #[utoipa::path(get, path = "/v0.1/servers/{name}/versions", operation_id = "list_server_versions", tag = "registry",
     params(("name" = String, Path, description = "URL-encoded `namespace/name`")),
-    responses((status = 200, description = "Every version of the server", body = Object),
+    responses((status = 200, description = "Every version of the server", body = ServerList),
                (status = 404, description = "No published server of that name", body = crate::validation::ErrorBody)))]
 pub async fn versions(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, RegistryError> {
+) -> Result<Json<ServerList>, RegistryError> {
     let server = find(&state, &name).await?;
-    Ok(Json(json!({
-        "servers": [registry_entry(&server, &state.registry.public_url)],
-        "metadata": { "count": 1 }
-    })))
+    Ok(Json(ServerList {
+        servers: vec![registry_entry(&server, &state.registry.public_url)],
+        metadata: ListMetadata {
+            count: 1,
+            next_cursor: None,
+        },
+    }))
 }
 
 #[utoipa::path(get, path = "/v0.1/servers/{name}/versions/{version}", operation_id = "get_server_version", tag = "registry",
     params(("name" = String, Path, description = "URL-encoded `namespace/name`"),
            ("version" = String, Path, description = "A version, or `latest`")),
-    responses((status = 200, description = "One server version", body = Object),
+    responses((status = 200, description = "One server version", body = RegistryEntry),
                (status = 404, description = "No such server or version", body = crate::validation::ErrorBody)))]
 pub async fn version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, RegistryError> {
+) -> Result<Json<RegistryEntry>, RegistryError> {
     let server = find(&state, &name).await?;
     if version != "latest" && version != server.version {
         return Err(RegistryError::not_found(format!(
@@ -250,7 +274,7 @@ pub async fn find_published(
     };
     list_published(&state.db, &query, state.registry.slow_ms)
         .await
-        .map_err(RegistryError::internal)?
+        .map_err(RegistryError::from)?
         .into_iter()
         .next()
         .ok_or_else(|| RegistryError::not_found(format!("no published server {namespace}/{name}")))

@@ -50,7 +50,8 @@ pub fn toolhive_registry(servers: &[PublishedServer], public_url: &str, now_mill
     let entries: Vec<Value> = servers
         .iter()
         .map(|s| {
-            let mut detail = server_detail(s, public_url);
+            let mut detail = serde_json::to_value(server_detail(s, public_url))
+                .expect("a server.json serializes");
             let extension = json!({
                 "status": if s.lifecycle == "deprecated" { "Deprecated" } else { "Active" },
                 "tier": "Official",
@@ -90,7 +91,7 @@ pub fn client_snippets(namespace: &str, name: &str, public_url: &str) -> Value {
 async fn all_published(state: &AppState) -> Result<Vec<PublishedServer>, RegistryError> {
     list_published(&state.db, &Query::default(), state.registry.slow_ms)
         .await
-        .map_err(RegistryError::internal)
+        .map_err(RegistryError::from)
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", operation_id = "export_litellm", tag = "exports",

@@ -64,7 +64,7 @@ async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<Stri
         .servers
         .id_of(namespace, name)
         .await
-        .map_err(RegistryError::internal)?
+        .map_err(RegistryError::from)?
         .ok_or_else(|| RegistryError::not_found(format!("no server {namespace}/{name}")))
 }
 
@@ -79,8 +79,8 @@ pub async fn snapshots(
 ) -> Result<Json<SnapshotHistory>, RegistryError> {
     let id = server_id(&state, &namespace, &name).await?;
     let store = SnapshotStore::new(state.db.clone());
-    let history = store.history(&id).await.map_err(RegistryError::internal)?;
-    let baseline = store.baseline(&id).await.map_err(RegistryError::internal)?;
+    let history = store.history(&id).await.map_err(RegistryError::from)?;
+    let baseline = store.baseline(&id).await.map_err(RegistryError::from)?;
     Ok(Json(SnapshotHistory {
         baseline_id: baseline.map(|b| b.id),
         snapshots: history,
@@ -98,8 +98,8 @@ pub async fn drift(
 ) -> Result<Json<DriftView>, RegistryError> {
     let id = server_id(&state, &namespace, &name).await?;
     let store = SnapshotStore::new(state.db.clone());
-    let baseline = store.baseline(&id).await.map_err(RegistryError::internal)?;
-    let latest = store.latest(&id).await.map_err(RegistryError::internal)?;
+    let baseline = store.baseline(&id).await.map_err(RegistryError::from)?;
+    let latest = store.latest(&id).await.map_err(RegistryError::from)?;
     let pending = match (&baseline, &latest) {
         (Some(b), Some(l)) => b.id != l.id,
         _ => false,
@@ -146,7 +146,7 @@ pub async fn health(
     let samples = SnapshotStore::new(state.db.clone())
         .health_history(&id, limit)
         .await
-        .map_err(RegistryError::internal)?;
+        .map_err(RegistryError::from)?;
     Ok(Json(HealthHistory { samples }))
 }
 
@@ -164,12 +164,12 @@ pub async fn refresh(
         .servers
         .owner_team_of(&namespace, &name)
         .await
-        .map_err(RegistryError::internal)?
+        .map_err(RegistryError::from)?
         .ok_or_else(|| RegistryError::not_found(format!("no server {namespace}/{name}")))?;
     principal.require(Action::Refresh, Some(&owner_team))?;
     match state.refresher.refresh(&namespace, &name).await {
         Ok(outcome) => Ok(Json(outcome)),
         Err(RefreshError::NotFound(id)) => Err(RegistryError::not_found(format!("no server {id}"))),
-        Err(RefreshError::Db(error)) => Err(RegistryError::internal(error)),
+        Err(RefreshError::Db(error)) => Err(RegistryError::from(error)),
     }
 }

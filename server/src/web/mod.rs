@@ -14,7 +14,7 @@ mod server_guard;
 mod servers_api;
 mod state;
 
-pub use error::{json_body, ApiError};
+pub use error::{json_body, ApiError, UNAVAILABLE};
 pub use state::AppState;
 
 /// The longest any request may take before it is answered with 408; the gateway gives up
