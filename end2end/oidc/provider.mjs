@@ -12,7 +12,7 @@
 // crashed test run leaves no provider behind.
 //
 // Clients `apiary` and `other-app` (client_secret_basic, authorization code with PKCE S256),
-// machine clients `robot`, `robot-nobody` and `robot-search` (client credentials; JWT access
+// machine clients `robot`, `robot-nobody`, `robot-search` and `robot-admin` (client credentials; JWT access
 // tokens for the `resource` they ask for, with the client's groups), and the test users below. Signing keys and cookie keys are fresh on every start.
 //
 // Like Keycloak, `apiary` gets a refresh token with every code exchange (no `offline_access`
@@ -66,6 +66,7 @@ const MACHINES = [
   { id: 'robot', secret: 'robot-secret', groups: ['apiary-consumers'] },
   { id: 'robot-nobody', secret: 'robot-nobody-secret', groups: [] },
   { id: 'robot-search', secret: 'robot-search-secret', groups: ['apiary-consumers', 'team-search'] },
+  { id: 'robot-admin', secret: 'robot-admin-secret', groups: ['apiary-admins'] },
 ];
 
 /** Parses the command line; exits with a usage message on anything unknown. */
