@@ -7,7 +7,7 @@ use apiary_app::model::catalog_search::{CatalogQuery, CatalogResults};
 use apiary_app::model::ServerCard;
 use apiary_app::services::{CatalogService, ServiceError};
 
-use crate::console::catalog_index::load_catalog;
+use crate::console::catalog_index::{load_catalog, CatalogCache};
 use crate::console::catalog_search::search;
 use crate::db::{now_millis, Db, DbError};
 use crate::onboarding::validate::{self, RunsOn};
@@ -67,12 +67,17 @@ impl From<sqlx::Error> for RegisterError {
 pub struct ServerStore {
     db: Db,
     slow_ms: i64,
+    catalog: CatalogCache,
 }
 
 impl ServerStore {
     /// A store over `db`.
     pub fn new(db: Db) -> Self {
-        Self { db, slow_ms: 1_000 }
+        Self {
+            db,
+            slow_ms: 1_000,
+            catalog: CatalogCache::default(),
+        }
     }
 
     /// The same store, calling a server slow above `slow_ms` milliseconds.
@@ -195,7 +200,7 @@ impl ServerStore {
 
     /// Every server that is not retired, by namespace and name.
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
-        Ok(load_catalog(&self.db, self.slow_ms)
+        Ok(load_catalog(&self.db, self.slow_ms, &self.catalog)
             .await?
             .into_iter()
             .map(|entry| entry.card)
@@ -289,7 +294,7 @@ pub async fn write_registration(
 #[async_trait]
 impl CatalogService for ServerStore {
     async fn search(&self, query: &CatalogQuery) -> Result<CatalogResults, ServiceError> {
-        let entries = load_catalog(&self.db, self.slow_ms)
+        let entries = load_catalog(&self.db, self.slow_ms, &self.catalog)
             .await
             .map_err(|error| {
                 tracing::error!(%error, "loading the catalog failed");

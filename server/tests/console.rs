@@ -143,6 +143,78 @@ async fn search_finds_a_server_by_its_tool_names_and_descriptions() {
     }
 }
 
+/// The catalog keeps each server's curated tool text between requests (snapshots never
+/// change); a new curation, a new baseline or a new health sample shows on the next request.
+#[tokio::test]
+async fn the_catalog_follows_curation_snapshots_and_health_between_requests() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        let weather =
+            seed::server(db, "tools", "weather", meta("team-z", "data", "Forecasts")).await;
+        let forecast = || {
+            seed::tool(
+                "get_forecast",
+                "Hourly outlook",
+                json!({ "type": "object" }),
+            )
+        };
+        seed::tools(db, &weather, vec![forecast()]).await;
+        seed::health(db, &weather, true, 20).await;
+        let app = support::app(db);
+        for _ in 0..2 {
+            assert_eq!(
+                cards(&ok_page(&app, "/?q=get_forecast").await),
+                ["tools/weather"]
+            );
+        }
+        assert_eq!(
+            cards(&ok_page(&app, "/?health=healthy").await),
+            ["tools/weather"]
+        );
+
+        // Hidden by curation: no longer found by its tool.
+        let (status, body) = support::http::call(
+            &app,
+            "PUT",
+            "/api/v1/servers/tools/weather/curation",
+            Some(&json!({ "hidden": ["get_forecast"] })),
+        )
+        .await;
+        assert!(status.is_success(), "{status} {body}");
+        assert!(cards(&ok_page(&app, "/?q=get_forecast").await).is_empty());
+        let (status, body) = support::http::call(
+            &app,
+            "PUT",
+            "/api/v1/servers/tools/weather/curation",
+            Some(&json!({})),
+        )
+        .await;
+        assert!(status.is_success(), "{status} {body}");
+        assert_eq!(
+            cards(&ok_page(&app, "/?q=get_forecast").await),
+            ["tools/weather"]
+        );
+
+        // A server seen for the first time after the cache filled, and a failing sample.
+        let clock = seed::server(db, "tools", "clock", meta("team-x", "utilities", "Time")).await;
+        seed::tools(
+            db,
+            &clock,
+            vec![seed::tool("now", "The time in a zone", json!({}))],
+        )
+        .await;
+        seed::health(db, &weather, false, 20).await;
+        assert_eq!(
+            cards(&ok_page(&app, "/?q=time+zone").await),
+            ["tools/clock"]
+        );
+        assert_eq!(
+            cards(&ok_page(&app, "/?health=failing").await),
+            ["tools/weather"]
+        );
+    }
+}
+
 #[tokio::test]
 async fn thirty_servers_fill_two_pages() {
     for test_db in support::all_backends().await {

@@ -15,7 +15,7 @@ use super::curation::store::{
 use super::curation::Curation;
 use super::model::{PolicyFinding, ToolDef};
 use super::store::latest_health;
-use super::store::latest_health_columns;
+use super::store::latest_health_sql;
 
 /// A published server with everything the registry shows about it.
 #[derive(Clone, Debug, Serialize)]
@@ -109,13 +109,14 @@ pub async fn list_published(
     query: &Query,
     slow_ms: i64,
 ) -> Result<Vec<PublishedServer>, DbError> {
-    let health = latest_health_columns(crate::db::now_millis());
+    let health = latest_health_sql(crate::db::now_millis());
+    let (health_columns, health_joins) = (health.columns, health.joins);
     let base = format!(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.lifecycle_message, s.spec, s.created_at, \
          s.updated_at, b.server_version, l.findings AS latest_findings, \
-         {health}, {CURATED_TOOL_COLUMNS} \
-         FROM servers s {CURATED_TOOL_JOINS} \
+         {health_columns}, {CURATED_TOOL_COLUMNS} \
+         FROM servers s {CURATED_TOOL_JOINS} {health_joins} \
          WHERE s.published = TRUE AND s.lifecycle <> 'retired'",
     );
     let mut sql = Sql {

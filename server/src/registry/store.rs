@@ -11,33 +11,39 @@ use super::model::{FetchedTools, PolicyFinding, SchemaDiff, ToolDef};
 /// How far back the gateway's newest interval still counts for health.
 pub const GATEWAY_HEALTH_WINDOW_MS: i64 = 15 * 60 * 1000;
 
-/// SQL select-list items for the health of the server aliased `s` at `now` (Unix ms): its
-/// newest fetch, `health_ok` (0 or 1, since SQLite booleans do not decode through `Any`) and
-/// `health_latency`, and the gateway's newest interval of the last 15 minutes across every
-/// replica: `gateway_calls` and `gateway_errors` added up, `gateway_p95_ms` the slowest
-/// replica's. Read them with [`latest_health`].
-pub fn latest_health_columns(now: i64) -> String {
-    let since = now - GATEWAY_HEALTH_WINDOW_MS;
-    let gateway = |aggregate: &str, column: &str| {
-        format!(
-            "(SELECT CAST({aggregate}(g.{column}) AS BIGINT) FROM gateway_samples g \
-             WHERE g.server_id = s.id AND g.tool = '' AND g.at = (SELECT MAX(n.at) \
-             FROM gateway_samples n WHERE n.server_id = s.id AND n.tool = '' AND n.at >= {since})) \
-             AS gateway_{column}"
-        )
-    };
-    format!(
-        "(SELECT CAST(CASE WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) FROM health_samples h \
-         WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_ok, \
-         (SELECT h.latency_ms FROM health_samples h \
-         WHERE h.server_id = s.id ORDER BY h.at DESC LIMIT 1) AS health_latency, {}, {}, {}",
-        gateway("SUM", "calls"),
-        gateway("SUM", "errors"),
-        gateway("MAX", "p95_ms"),
-    )
+/// SQL for the health of the server aliased `s` at `now` (Unix ms), read once per row: its
+/// newest fetch (`health_ok`, 0 or 1 since SQLite booleans do not decode through `Any`, and
+/// `health_latency`), and the gateway's newest interval of the last 15 minutes across every
+/// replica (`gateway_calls` and `gateway_errors` added up, `gateway_p95_ms` the slowest
+/// replica's). Put [`LatestHealth::columns`] in the select list and [`LatestHealth::joins`]
+/// after `FROM servers s`; read them with [`latest_health`].
+pub struct LatestHealth {
+    /// Select-list items.
+    pub columns: &'static str,
+    /// Joins over `servers s` (aliases `h` and `gw`).
+    pub joins: String,
 }
 
-/// The health of the server in a row selected with [`latest_health_columns`], against
+/// [`LatestHealth`] at `now`.
+pub fn latest_health_sql(now: i64) -> LatestHealth {
+    let since = now - GATEWAY_HEALTH_WINDOW_MS;
+    LatestHealth {
+        columns: "CAST(CASE WHEN h.id IS NULL THEN NULL WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) \
+             AS health_ok, h.latency_ms AS health_latency, gw.calls AS gateway_calls, \
+             gw.errors AS gateway_errors, gw.p95_ms AS gateway_p95_ms",
+        joins: format!(
+            "LEFT JOIN health_samples h ON h.id = (SELECT n.id FROM health_samples n \
+             WHERE n.server_id = s.id ORDER BY n.at DESC LIMIT 1) \
+             LEFT JOIN (SELECT g.server_id, CAST(SUM(g.calls) AS BIGINT) AS calls, \
+             CAST(SUM(g.errors) AS BIGINT) AS errors, CAST(MAX(g.p95_ms) AS BIGINT) AS p95_ms \
+             FROM gateway_samples g WHERE g.tool = '' AND g.at >= {since} AND g.at = \
+             (SELECT MAX(n.at) FROM gateway_samples n WHERE n.server_id = g.server_id \
+             AND n.tool = '') GROUP BY g.server_id) gw ON gw.server_id = s.id"
+        ),
+    }
+}
+
+/// The health of the server in a row selected with [`latest_health_sql`], against
 /// `slow_ms`: the worse of its newest fetch and the gateway's recent calls.
 pub fn latest_health(row: &AnyRow, slow_ms: i64) -> Result<apiary_app::model::Health, DbError> {
     use apiary_app::model::Health;
