@@ -1,5 +1,6 @@
 //! The HTTP surface: one router for the console, the JSON APIs, health and metrics.
 
+pub mod assets;
 mod authority;
 mod csrf;
 mod error;
@@ -23,14 +24,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -49,13 +48,7 @@ pub fn router(state: AppState) -> Router {
     let routes = route_list();
     let services = state.services();
     let options = state.leptos_options.clone();
-    let pkg_dir = state.settings.site_dir.join("pkg");
-    let static_files = tower::ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        ))
-        .service(ServeDir::new(pkg_dir));
+    let static_files = assets::service(&state.settings.site_dir.join("pkg"));
 
     Router::new()
         .route("/healthz", get(health::live))

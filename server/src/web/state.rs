@@ -58,7 +58,7 @@ impl AppState {
     /// Wires the state from settings, an open database and the runtime to use.
     pub fn with_runtime(settings: Settings, db: Db, runtime: Arc<dyn Runtime>) -> Self {
         let leptos_options = LeptosOptions::builder()
-            .output_name("apiary")
+            .output_name(super::assets::bundle_name(&settings.site_dir))
             .site_root(settings.site_dir.display().to_string())
             .site_pkg_dir("pkg")
             .site_addr(settings.listen)
