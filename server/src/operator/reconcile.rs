@@ -152,6 +152,11 @@ pub struct Context {
     /// keeps that from publishing the same Warning twice. (An entry outlives a deleted
     /// object: one short string.)
     announced: Mutex<HashMap<String, String>>,
+    /// Per server uid: the `resourceVersion` a status was derived from and the
+    /// [`status_fingerprint`] written for it. A reconcile that starts from that same cached
+    /// version (the status write's own event not in yet) and derives the same status does
+    /// not write it again.
+    written: Mutex<HashMap<String, (String, String)>>,
 }
 
 impl Context {
@@ -165,7 +170,14 @@ impl Context {
             caches,
             failures: Mutex::new(HashMap::new()),
             announced: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, String)>> {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records `note` as announced under `uid`; false when it already was.
@@ -256,7 +268,11 @@ pub async fn run(
     );
     let caches = Caches::new(deployments, services, accounts, policies);
     let context = Arc::new(Context::new(client.clone(), gateway_namespace, caches));
-    let pruning = tokio::spawn(forget_deleted(context.clone(), shutdown.clone()));
+    let pruning = tokio::spawn(forget_deleted(
+        context.clone(),
+        controller.store(),
+        shutdown.clone(),
+    ));
     controller
         .owns_stream(deployment_events)
         .owns_stream(service_events)
@@ -312,14 +328,23 @@ pub async fn run(
     tracing::info!("MCPServer operator stopped");
 }
 
-/// Every [`RESYNC`], forgets the verified versions of children that were deleted.
-async fn forget_deleted(context: Arc<Context>, shutdown: CancellationToken) {
+/// Every [`RESYNC`], forgets what it remembers of deleted children and servers.
+async fn forget_deleted(
+    context: Arc<Context>,
+    servers: kube::runtime::reflector::Store<DeserializeGuard<MCPServer>>,
+    shutdown: CancellationToken,
+) {
     let mut every = tokio::time::interval(RESYNC);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = every.tick() => context.caches.forget_deleted(),
+            _ = every.tick() => {
+                context.caches.forget_deleted();
+                let uids: std::collections::HashSet<String> =
+                    servers.state().iter().filter_map(|s| s.uid()).collect();
+                context.written().retain(|uid, _| uids.contains(uid));
+            }
         }
     }
 }
@@ -796,6 +821,11 @@ async fn write_status(
     if current.as_ref() == Some(&status) {
         return Ok(());
     }
+    let version = server.resource_version().unwrap_or_default();
+    let fingerprint = status_fingerprint(&status);
+    if context.written().get(&uid) == Some(&(version.clone(), fingerprint.clone())) {
+        return Ok(());
+    }
     let announce = status::newly_unsupported(server.status.as_ref(), &status);
     let api: Api<MCPServer> = Api::namespaced(
         context.client.clone(),
@@ -819,6 +849,9 @@ async fn write_status(
     metrics::counter!("apiary_operator_status_patches_total", "result" => outcome).increment(1);
     match result {
         Ok(Ok(_)) => {
+            context
+                .written()
+                .insert(uid.clone(), (version, fingerprint));
             let note = unsupported::note(&unsupported);
             if announce && context.first_announcement(uid, &note) {
                 warn(context, server, status::UNSUPPORTED_FIELDS, note).await;
@@ -828,6 +861,16 @@ async fn write_status(
         Ok(Err(error)) => Err(error.into()),
         Err(_) => Err(Error::StatusTimeout),
     }
+}
+
+/// The hash of `status` without its conditions' transition times, which a reconcile that
+/// starts from a stale copy (before its own last status write) stamps anew.
+fn status_fingerprint(status: &super::crd::MCPServerStatus) -> String {
+    let mut status = status.clone();
+    for condition in &mut status.conditions {
+        condition.last_transition_time = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+    }
+    hash_json(&status)
 }
 
 /// A stable hash of a spec, for change detection.
