@@ -67,9 +67,8 @@ def first(*owners):
     return owner
 
 
-# Per operator, per watched kind: (path prefix, name -> (server name, part) or None), and the
-# label selector of its children (for the final check). Each part must exist for a server to be
-# done, besides its status.
+# Per operator, per watched kind: (path prefix, name -> (server name, part) or None). Each part
+# in PARTS must exist for a server to be done, besides its status.
 CHILD_KINDS = {
     "apiary": {
         "deployments": ("/apis/apps/v1", suffixed("", "deployment")),
@@ -87,6 +86,7 @@ CHILD_KINDS = {
         "configmaps": ("/api/v1", suffixed("-runconfig", "configmap")),
     },
 }
+# The label selector of an operator's children, for the final list calls (ToolHive's: none).
 CHILD_SELECTOR = {"apiary": "app.kubernetes.io%2Fmanaged-by%3Dapiary", "toolhive": None}
 
 
