@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """One size of the operator scale benchmark (driven by bench/operator_scale.sh).
 
-Against a running kube-apiserver with the CRDs installed and `apiary operator --namespace NS`
-already running and idle, it:
+Against a running kube-apiserver with the CRDs installed and the operator under test
+(`apiary operator --namespace NS`, or ToolHive's `thv-operator` watching NS) already running
+and idle, it:
 
-1. watches MCPServers (full objects) and the four child kinds (metadata only) in NS;
+1. watches MCPServers (full objects) and the operator's child kinds (metadata only) in NS;
 2. creates N MCPServers with 16 concurrent workers (one keep-alive TLS connection each); the
    clock starts as the first create is sent;
 3. stops the clock when every server is "done": `.status.observedGeneration ==
-   .metadata.generation`, `.status.phase == Pending` (what the operator writes for a rendered
-   server whose Deployment has no ready pod; there is no kubelet) and its Deployment `N`,
-   Service `mcp-N`, ServiceAccount `N-sa` and NetworkPolicy `N` all exist;
+   .metadata.generation`, `.status.phase == Pending` (what both operators write for a server
+   whose Deployment has no ready pod; there is no kubelet) and every child the operator makes
+   for it exists. Apiary: Deployment `N`, Service `mcp-N`, ServiceAccount `N-sa`,
+   NetworkPolicy `N`. ToolHive: Deployment `N`, Service `mcp-N-proxy`, ServiceAccounts
+   `N-proxy-runner` and `N-sa`, Role and RoleBinding `N-proxy-runner`, ConfigMap
+   `N-runconfig`;
 4. checks the end state once more with paginated list calls, and reads the peak RSS (VmHWM) and
    CPU time of the operator, kube-apiserver and etcd, and the apiserver's request counts.
 
@@ -36,12 +40,61 @@ GROUP = "toolhive.stacklok.dev"
 VERSION = "v1beta1"
 META_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 META_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+def suffixed(suffix, part):
+    """Child name `<server><suffix>` -> (server, part)."""
+    return lambda n: (n[: len(n) - len(suffix)], part) if n.endswith(suffix) else None
+
+
+def prefixed(prefix, suffix, part):
+    """Child name `<prefix><server><suffix>` -> (server, part)."""
+    def owner(n):
+        if n.startswith(prefix) and n.endswith(suffix) and len(n) > len(prefix) + len(suffix):
+            return n[len(prefix): len(n) - len(suffix)], part
+        return None
+    return owner
+
+
+def first(*owners):
+    """The first owner function that recognises a name."""
+    def owner(n):
+        for o in owners:
+            found = o(n)
+            if found:
+                return found
+        return None
+    return owner
+
+
+# Per operator, per watched kind: (path prefix, name -> (server name, part) or None). Each part
+# in PARTS must exist for a server to be done, besides its status.
 CHILD_KINDS = {
-    # kind: (path prefix, name -> server name)
-    "deployments": ("/apis/apps/v1", lambda n: n),
-    "services": ("/api/v1", lambda n: n[4:] if n.startswith("mcp-") else None),
-    "serviceaccounts": ("/api/v1", lambda n: n[:-3] if n.endswith("-sa") else None),
-    "networkpolicies": ("/apis/networking.k8s.io/v1", lambda n: n),
+    "apiary": {
+        "deployments": ("/apis/apps/v1", suffixed("", "deployment")),
+        "services": ("/api/v1", prefixed("mcp-", "", "service")),
+        "serviceaccounts": ("/api/v1", suffixed("-sa", "serviceaccount")),
+        "networkpolicies": ("/apis/networking.k8s.io/v1", suffixed("", "networkpolicy")),
+    },
+    "toolhive": {
+        "deployments": ("/apis/apps/v1", suffixed("", "deployment")),
+        "services": ("/api/v1", prefixed("mcp-", "-proxy", "service")),
+        "serviceaccounts": ("/api/v1", first(suffixed("-proxy-runner", "proxy-runner account"),
+                                             suffixed("-sa", "server account"))),
+        "roles": ("/apis/rbac.authorization.k8s.io/v1", suffixed("-proxy-runner", "role")),
+        "rolebindings": ("/apis/rbac.authorization.k8s.io/v1", suffixed("-proxy-runner", "rolebinding")),
+        "configmaps": ("/api/v1", suffixed("-runconfig", "configmap")),
+    },
+}
+# The label selector of an operator's children, for the final list calls (ToolHive's: none).
+CHILD_SELECTOR = {"apiary": "app.kubernetes.io%2Fmanaged-by%3Dapiary", "toolhive": None}
+
+
+# The children each server of an operator has (the parts the owner functions above name).
+PARTS = {
+    "apiary": {"deployment", "service", "serviceaccount", "networkpolicy"},
+    "toolhive": {"deployment", "service", "proxy-runner account", "server account", "role",
+                 "rolebinding", "configmap"},
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -102,9 +155,10 @@ class Api:
 class Progress:
     """Per-server completion, fed by the watch threads."""
 
-    def __init__(self, names):
+    def __init__(self, names, parts):
         self.lock = threading.Lock()
         self.want = set(names)
+        self.needed = len(parts) + 1  # and the status
         self.parts = {}  # server -> set of parts seen
         self.done_at = {}  # server -> monotonic time it became done
         self.failed = set()
@@ -120,7 +174,7 @@ class Progress:
                 parts.add(part)
             else:
                 parts.discard(part)
-            if len(parts) == 5 and server not in self.done_at:
+            if len(parts) == self.needed and server not in self.done_at:
                 self.done_at[server] = time.monotonic()
                 if len(self.done_at) == len(self.want):
                     self.all_done.set()
@@ -222,6 +276,8 @@ def main():
     p.add_argument("--workers", type=int, default=16)
     p.add_argument("--timeout", type=float, default=300, help="give up this long after the first create")
     p.add_argument("--settle", type=float, default=5, help="then watch the operator this long: does it go idle?")
+    p.add_argument("--operator", choices=sorted(CHILD_KINDS), default="apiary",
+                   help="whose children and status make a server done")
     p.add_argument("--profile", choices=["none", "network"], default="none",
                    help="none: the minimal spec (no permissionProfile, so no egress); "
                         "network: permissionProfile builtin/network (egress to everything)")
@@ -230,7 +286,8 @@ def main():
     api = Api(args.server, args.ca, args.cert, args.key)
     ns, n = args.namespace, args.size
     names = [f"bench-{i:05d}" for i in range(n)]
-    progress = Progress(names)
+    kinds = CHILD_KINDS[args.operator]
+    progress = Progress(names, PARTS[args.operator])
     pids = {"operator": args.operator_pid, "apiserver": args.apiserver_pid, "etcd": args.etcd_pid}
 
     # Watches, started from the (empty) current state.
@@ -246,15 +303,15 @@ def main():
         progress.mark(name, "status", kind != "DELETED" and server_is_done(obj))
 
     threads = [threading.Thread(target=watch, args=(api, base, rv, "application/json", on_server, stop), daemon=True)]
-    for kind, (prefix, owner) in CHILD_KINDS.items():
+    for kind, (prefix, owner) in kinds.items():
         path = f"{prefix}/namespaces/{ns}/{kind}"
         _, crv = api.list_all(path, accept=META_LIST_ACCEPT)
 
-        def on_child(ev_type, obj, kind=kind, owner=owner):
+        def on_child(ev_type, obj, owner=owner):
             progress.events += 1
-            server = owner(obj["metadata"]["name"])
-            if server:
-                progress.mark(server, kind, ev_type != "DELETED")
+            found = owner(obj["metadata"]["name"])
+            if found:
+                progress.mark(found[0], found[1], ev_type != "DELETED")
 
         threads.append(threading.Thread(target=watch, args=(api, path, crv, META_ACCEPT, on_child, stop), daemon=True))
     for t in threads:
@@ -280,7 +337,8 @@ def main():
     with open("/proc/loadavg") as f:
         load_start = f.read().split()[:3]
 
-    spec = {"image": "ghcr.io/example/bench-mcp:1.0", "transport": "stdio", "port": 8080}
+    # proxyPort: the current field name, which both operators read.
+    spec = {"image": "ghcr.io/example/bench-mcp:1.0", "transport": "stdio", "proxyPort": 8080}
     if args.profile == "network":
         spec["permissionProfile"] = {"type": "builtin", "name": "network"}
 
@@ -328,9 +386,14 @@ def main():
     servers, _ = api.list_all(base)
     verified = {"mcpservers_done": sum(1 for s in servers if server_is_done(s)),
                 "mcpservers": len(servers)}
-    for kind, (prefix, _) in CHILD_KINDS.items():
-        items, _ = api.list_all(f"{prefix}/namespaces/{ns}/{kind}?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dapiary", accept=META_LIST_ACCEPT)
-        verified[kind] = len(items)
+    selector = CHILD_SELECTOR[args.operator]
+    for kind, (prefix, owner) in kinds.items():
+        query = f"?labelSelector={selector}" if selector else ""
+        items, _ = api.list_all(f"{prefix}/namespaces/{ns}/{kind}{query}", accept=META_LIST_ACCEPT)
+        for item in items:
+            found = owner(item["metadata"]["name"])
+            if found and found[0] in progress.want:
+                verified[found[1]] = verified.get(found[1], 0) + 1
 
     latencies = sorted(progress.done_at[s] - t0 for s in progress.done_at)
 
@@ -346,6 +409,7 @@ def main():
     deltas = {k: v for k, v in sorted(deltas.items(), key=lambda kv: -kv[1]) if v > 0}
     result = {
         "size": n,
+        "operator": args.operator,
         "profile": args.profile,
         "finished": finished,
         "done": progress.done(),

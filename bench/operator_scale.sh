@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# Operator scale benchmark (issue #8): N MCPServers on a real kube-apiserver + etcd.
+# Operator scale benchmark (issues #8, #22): N MCPServers on a real kube-apiserver + etcd,
+# reconciled by Apiary's operator, ToolHive's, or both in turn.
 #
 #   bench/operator_scale.sh [SIZE...]          # default: 100 1000 5000
+#   OPBENCH_OPERATOR=both OPBENCH_ROUNDS=3 bench/operator_scale.sh 1000
 #
-# For each size: a fresh envtest control plane (end2end/envtest/up.sh, empty etcd), the CRDs
-# (`apiary crds`, server-side applied with curl), a namespace, then `apiary operator
-# --namespace NS` as its own process, idle for 3 s; then bench/operator_scale.py creates the
-# servers (16 workers) and waits until every status and every child is there. Prints one
-# Markdown table row per size; the full JSON of each run (request counts, CPU time per process,
-# a 250 ms timeline) goes to $OPBENCH_OUT (default /tmp/opbench/results).
+# For each size (and round): a fresh envtest control plane (end2end/envtest/up.sh, empty etcd),
+# the operator's own CRDs (server-side applied with curl), a namespace, then the operator as its
+# own process, idle for 3 s; then bench/operator_scale.py creates the servers (16 workers, the
+# same manifest for both operators) and waits until every status and every child the operator
+# makes is there (operator_scale.py names each one's children). Prints one Markdown table row
+# per run. With OPBENCH_OPERATOR=both the operators alternate within each round (Apiary, then
+# ToolHive, each on a fresh control plane), each round adds a row with ToolHive's time and peak
+# RSS over Apiary's, and the end lists the median ratio per size. The full JSON of each run
+# (request counts, CPU time per process, a 250 ms timeline) goes to $OPBENCH_OUT (default
+# /tmp/opbench/results).
+#
+# ToolHive's operator is `thv-operator` v0.47.0, built (not here) with
+#   GOBIN=$HOME/.cache/apiary/bin go install github.com/stacklok/toolhive/cmd/thv-operator@v0.47.0
+# Its CRDs come from the same module in the Go module cache
+# (deploy/charts/operator-crds/files/crds, all its kinds). It runs with WATCH_NAMESPACE=NS, no
+# leader election, no metrics or probe listener, update checks off (TOOLHIVE_SKIP_UPDATE_CHECK)
+# and its default log level.
 #
 # Environment:
+#   OPBENCH_OPERATOR apiary (default), toolhive, or both (interleaved, with ratios)
+#   OPBENCH_ROUNDS   rounds per size (default 1)
 #   APIARY_BIN     the apiary binary (default target/release/apiary; it is not built here)
+#   THV_OPERATOR_BIN ToolHive's operator (default $HOME/.cache/apiary/bin/thv-operator)
+#   THV_CRDS       ToolHive's CRD folder (default: deploy/charts/operator-crds/files/crds of
+#                  github.com/stacklok/toolhive@v0.47.0 in `go env GOMODCACHE`)
 #   OPBENCH_STATE  state folder for the control plane (default /tmp/opbench/kube-bench)
 #   OPBENCH_OUT    where the JSON results go (default /tmp/opbench/results)
 #   APIARY_LOG     the operator's log filter (default warn)
@@ -38,9 +56,28 @@ profile="${OPBENCH_PROFILE:-none}"
 timeout_s="${OPBENCH_TIMEOUT:-300}"
 identity="${OPBENCH_IDENTITY:-admin}"
 [[ "$identity" == admin || "$identity" == operator ]] || { echo "OPBENCH_IDENTITY: admin or operator" >&2; exit 2; }
+which_operator="${OPBENCH_OPERATOR:-apiary}"
+case "$which_operator" in
+  apiary) operators=(apiary) ;;
+  toolhive) operators=(toolhive) ;;
+  both) operators=(apiary toolhive) ;;
+  *) echo "OPBENCH_OPERATOR: apiary, toolhive or both" >&2; exit 2 ;;
+esac
+rounds="${OPBENCH_ROUNDS:-1}"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "OPBENCH_ROUNDS: a positive number" >&2; exit 2; }
+thv_version=v0.47.0
+thv_bin="${THV_OPERATOR_BIN:-$HOME/.cache/apiary/bin/thv-operator}"
 
 log() { printf 'operator_scale: %s\n' "$*" >&2; }
-[[ -x "$bin" ]] || { log "no apiary binary at $bin (set APIARY_BIN)"; exit 1; }
+if [[ "$which_operator" != toolhive ]]; then
+  [[ -x "$bin" ]] || { log "no apiary binary at $bin (set APIARY_BIN)"; exit 1; }
+fi
+if [[ "$which_operator" != apiary ]]; then
+  [[ "$identity" == admin ]] || { log "OPBENCH_IDENTITY=operator binds Apiary's ClusterRole: use admin with ToolHive"; exit 2; }
+  [[ -x "$thv_bin" ]] || { log "no thv-operator at $thv_bin (GOBIN=\$HOME/.cache/apiary/bin go install github.com/stacklok/toolhive/cmd/thv-operator@$thv_version)"; exit 1; }
+  thv_crds="${THV_CRDS:-$(go env GOMODCACHE 2>/dev/null)/github.com/stacklok/toolhive@$thv_version/deploy/charts/operator-crds/files/crds}"
+  compgen -G "$thv_crds/*.yaml" >/dev/null || { log "no ToolHive CRDs in $thv_crds (set THV_CRDS)"; exit 1; }
+fi
 mkdir -p "$state" "$out"
 
 operator_pid=
@@ -93,8 +130,30 @@ operator_kubeconfig() {
   echo "$dir/kubeconfig"
 }
 
+# Server-side applies each CRD manifest in folder $1 and waits until it is Established.
+install_crds() {
+  local f name
+  for f in "$1"/*.yaml; do
+    name="$(awk '/^  name: /{print $2; exit}' "$f")"
+    admin -X PATCH -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$f" \
+      "$APIARY_ENVTEST_SERVER/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name?fieldManager=opbench&force=true" >/dev/null
+    for _ in $(seq 1 100); do
+      admin "$APIARY_ENVTEST_SERVER/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" |
+        python3 -c 'import json,sys; c=json.load(sys.stdin)["status"].get("conditions") or []; sys.exit(0 if any(x["type"]=="Established" and x["status"]=="True" for x in c) else 1)' && break
+      sleep 0.1
+    done
+  done
+}
+
+# The JSON result of operator $1, size $2, round $3.
+result_of() { echo "$out/result-$1-$profile-$identity-$2-r$3.json"; }
+
+# One run: operator $1 (apiary or toolhive), size $2, round $3, on a control plane of its own.
 run_size() {
-  local n="$1" kubeconfig crds result="$out/result-$profile-$identity-$n.json"
+  local op="$1" n="$2" round="$3" kubeconfig crds result operator_log
+  result="$(result_of "$op" "$n" "$round")"
+  operator_log="$out/operator-$op-$profile-$identity-$n-r$round.log"
+  rm -f "$result"
   "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
   # The default /24 Service range holds about 250 Services (each server has one): use a /16.
   kubeconfig="$(APIARY_ENVTEST_SERVICE_CIDR=10.0.0.0/16 "$root/end2end/envtest/up.sh" "$state" 2>"$state/up.log" | tail -n1)"
@@ -104,21 +163,15 @@ run_size() {
     curl -sS --fail-with-body --max-time 30 --cacert "$APIARY_ENVTEST_CA" \
       --cert "$APIARY_ENVTEST_ADMIN_CERT" --key "$APIARY_ENVTEST_ADMIN_KEY" "$@"
   }
-  # CRDs, generated by this binary, applied server-side (YAML is accepted as apply patch).
-  crds="$state/crds"
-  rm -rf "$crds"
-  "$bin" crds --out "$crds" 2>/dev/null
-  local f name
-  for f in "$crds"/*.yaml; do
-    name="$(basename "$f" .yaml).toolhive.stacklok.dev"
-    admin -X PATCH -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$f" \
-      "$APIARY_ENVTEST_SERVER/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name?fieldManager=opbench&force=true" >/dev/null
-    for _ in $(seq 1 100); do
-      admin "$APIARY_ENVTEST_SERVER/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" |
-        python3 -c 'import json,sys; c=json.load(sys.stdin)["status"].get("conditions") or []; sys.exit(0 if any(x["type"]=="Established" and x["status"]=="True" for x in c) else 1)' && break
-      sleep 0.1
-    done
-  done
+  # Each operator's own CRDs: Apiary's generated by its binary, ToolHive's from its module.
+  if [[ "$op" == apiary ]]; then
+    crds="$state/crds"
+    rm -rf "$crds"
+    "$bin" crds --out "$crds" 2>/dev/null
+  else
+    crds="$thv_crds"
+  fi
+  install_crds "$crds"
   # The served version must answer before the operator starts its watches.
   for _ in $(seq 1 100); do
     admin "$APIARY_ENVTEST_SERVER/apis/toolhive.stacklok.dev/v1beta1" >/dev/null 2>&1 && break
@@ -130,15 +183,21 @@ run_size() {
   if [[ "$identity" == operator ]]; then
     kubeconfig="$(operator_kubeconfig "$kubeconfig")"
   fi
-  KUBECONFIG="$kubeconfig" APIARY_LOG="${APIARY_LOG:-warn}" "$bin" operator --namespace "$ns" \
-    >"$out/operator-$profile-$identity-$n.log" 2>&1 &
+  if [[ "$op" == apiary ]]; then
+    KUBECONFIG="$kubeconfig" APIARY_LOG="${APIARY_LOG:-warn}" "$bin" operator --namespace "$ns" \
+      >"$operator_log" 2>&1 &
+  else
+    KUBECONFIG="$kubeconfig" WATCH_NAMESPACE="$ns" POD_NAMESPACE="$ns" TOOLHIVE_SKIP_UPDATE_CHECK=true \
+      "$thv_bin" --metrics-bind-address=0 --health-probe-bind-address=0 --leader-elect=false \
+      >"$operator_log" 2>&1 &
+  fi
   operator_pid=$!
   sleep 3
-  kill -0 "$operator_pid" 2>/dev/null || { log "the operator exited: $(tail -5 "$out/operator-$profile-$identity-$n.log")"; return 1; }
+  kill -0 "$operator_pid" 2>/dev/null || { log "the $op operator exited: $(tail -5 "$operator_log")"; return 1; }
 
-  log "size $n: control plane $APIARY_ENVTEST_SERVER, operator pid $operator_pid, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  log "$op, size $n, round $round: control plane $APIARY_ENVTEST_SERVER, operator pid $operator_pid, load $(cut -d' ' -f1-3 /proc/loadavg)"
   local rc=0
-  python3 "$here/operator_scale.py" --size "$n" --namespace "$ns" \
+  python3 "$here/operator_scale.py" --size "$n" --namespace "$ns" --operator "$op" \
     --server "$APIARY_ENVTEST_SERVER" --ca "$APIARY_ENVTEST_CA" \
     --cert "$APIARY_ENVTEST_ADMIN_CERT" --key "$APIARY_ENVTEST_ADMIN_KEY" \
     --operator-pid "$operator_pid" --apiserver-pid "$APIARY_ENVTEST_APISERVER_PID" \
@@ -152,7 +211,7 @@ run_size() {
   stop_operator
   "$root/end2end/envtest/down.sh" "$state" >/dev/null 2>&1 || true
   if [[ ! -s "$result" ]]; then
-    log "size $n: no result (exit $rc)"
+    log "$op, size $n: no result (exit $rc)"
     return 1
   fi
   python3 - "$result" "$identity" <<'EOF'
@@ -162,18 +221,57 @@ note = "" if r["finished"] else f" (gave up: {r['done']:,} done)"
 rate = r["servers_per_s"] if r["finished"] else round(r["done"] / r["converge_s"], 1)
 settle = r["after_done"]
 applies = sum(v for k, v in settle["requests_per_s"].items() if k.startswith("APPLY"))
-idle = f"operator {settle['cpu_percent'].get('operator', '?')} % CPU, {applies:g} applies/s"
+writes = sum(v for k, v in settle["requests_per_s"].items()
+             if k.split(" ")[0] in ("APPLY", "PATCH", "UPDATE", "CREATE", "DELETE"))
+idle = f"operator {settle['cpu_percent'].get('operator', '?')} % CPU, {applies:g} applies/s, {writes:g} writes/s"
 who = "" if sys.argv[2] == "admin" else f", as {sys.argv[2]}"
-print(f"| {r['size']:,} | {r['profile']}{who} | {r['create_s']} s | {r['converge_s']} s{note} | {rate} "
-      f"| {r['operator_peak_rss_mib']} | {' '.join(r['load_start'])} | {idle} |")
+print(f"| {r['operator']} | {r['size']:,} | {r['profile']}{who} | {r['create_s']} s | {r['converge_s']} s{note} "
+      f"| {rate} | {r['operator_peak_rss_mib']} | {' '.join(r['load_start'])} | {idle} |")
 EOF
-  (( rc == 0 )) || log "size $n: did not converge (exit $rc), see $result"
+  (( rc == 0 )) || log "$op, size $n: did not converge (exit $rc), see $result"
+  return "$rc"
 }
 
-echo "| servers | profile | create | converge (first create → all done) | servers/s | operator peak RSS MiB | load at start | 5 s after done |"
-echo "|---|---|---|---|---|---|---|---|"
+# ToolHive's convergence time and peak RSS over Apiary's, from JSON results given in pairs
+# (Apiary, ToolHive): the median over the pairs where both finished, and each pair's.
+ratios() {
+  python3 - "$@" <<'EOF'
+import json, statistics, sys
+runs = [json.load(open(p)) for p in sys.argv[1:]]
+pairs = [(a, t) for a, t in zip(runs[0::2], runs[1::2]) if a["finished"] and t["finished"]]
+if not pairs:
+    print(f"{runs[0]['size']:,} servers: no round where both finished")
+    sys.exit(0)
+time = [t["converge_s"] / a["converge_s"] for a, t in pairs]
+rss = [t["operator_peak_rss_mib"] / a["operator_peak_rss_mib"] for a, t in pairs]
+print(f"{runs[0]['size']:,} servers: ToolHive / Apiary convergence time {statistics.median(time):.2f}x "
+      f"({', '.join(f'{x:.2f}' for x in time)}), operator peak RSS {statistics.median(rss):.2f}x")
+EOF
+}
+
+echo "| operator | servers | profile | create | converge (first create → all done) | servers/s | operator peak RSS MiB | load at start | 5 s after done |"
+echo "|---|---|---|---|---|---|---|---|---|"
 status=0
+summary=()
 for n in "${sizes[@]}"; do
-  run_size "$n" || status=1
+  pairs=()
+  for round in $(seq 1 "$rounds"); do
+    for op in "${operators[@]}"; do
+      run_size "$op" "$n" "$round" || status=1
+    done
+    [[ "$which_operator" == both ]] || continue
+    apiary_result="$(result_of apiary "$n" "$round")"
+    toolhive_result="$(result_of toolhive "$n" "$round")"
+    if [[ -s "$apiary_result" && -s "$toolhive_result" ]]; then
+      pairs+=("$apiary_result" "$toolhive_result")
+      echo "| ratio, round $round | $(ratios "$apiary_result" "$toolhive_result") | | | | | | | |"
+    fi
+  done
+  if (( ${#pairs[@]} )); then summary+=("$(ratios "${pairs[@]}")"); fi
 done
+if (( ${#summary[@]} )); then
+  echo
+  echo "Median over rounds:"
+  printf -- '- %s\n' "${summary[@]}"
+fi
 exit $status

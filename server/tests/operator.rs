@@ -17,8 +17,8 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use support::kube::{
-    apply_manifest, eventually, namespace, operator_ns, printed_columns, seed_in,
-    service_account_client, start_operator, wait_for, SEED,
+    apply_manifest, eventually, namespace, operator_ns, printed_columns, recording_client, seed_in,
+    service_account_client, start_operator, wait_for, Writes, SEED,
 };
 
 fn phase_is(phase: Phase) -> impl Fn(&MCPServer) -> bool {
@@ -959,6 +959,111 @@ async fn a_converged_server_is_left_alone() {
         versions().await,
         settled,
         "something kept being rewritten after convergence"
+    );
+}
+
+/// The writes recorded so far, emptied.
+fn take(writes: &Writes) -> Vec<String> {
+    std::mem::take(&mut *writes.lock().expect("the write log"))
+}
+
+/// A converged server costs the apiserver no write: a reconcile forced by touching the server
+/// applies no child and writes no status (so no child's `resourceVersion` moves), while a
+/// tampering is still repaired, by writing the tampered child alone.
+#[tokio::test]
+async fn a_forced_reconcile_of_a_converged_server_writes_nothing_and_tampering_is_still_repaired() {
+    let Some(config) = support::kube::config().await else {
+        return;
+    };
+    let client = kube::Client::try_from(config.clone()).expect("a client");
+    let name = namespace(&client).await;
+    let (operator_client, writes) = recording_client(config);
+    let ns = start_operator(client, operator_client, &name);
+    apply_manifest(&ns.client, &ns.name, &seed_in(&ns.name))
+        .await
+        .expect("apply the seed");
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    wait_for(&servers, "osv", "its status", phase_is(Phase::Pending)).await;
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    let policies: Api<NetworkPolicy> = Api::namespaced(ns.client.clone(), &ns.name);
+    let services: Api<Service> = Api::namespaced(ns.client.clone(), &ns.name);
+    let accounts: Api<ServiceAccount> = Api::namespaced(ns.client.clone(), &ns.name);
+    let versions = || async {
+        [
+            deployments.get("osv").await.map(|o| o.resource_version()),
+            policies.get("osv").await.map(|o| o.resource_version()),
+            services.get("mcp-osv").await.map(|o| o.resource_version()),
+            accounts.get("osv-sa").await.map(|o| o.resource_version()),
+        ]
+        .map(|version| version.expect("a child"))
+    };
+    let written = take(&writes);
+    assert!(
+        written
+            .iter()
+            .any(|w| w.starts_with("PATCH ") && w.ends_with("/deployments/osv")),
+        "the operator's writes are recorded: {written:?}"
+    );
+    // Let the reconciles its own writes triggered pass.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = versions().await;
+    take(&writes);
+
+    servers
+        .patch(
+            "osv",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"test/touch": "1"}}})),
+        )
+        .await
+        .expect("touch the MCPServer");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        take(&writes),
+        Vec::<String>::new(),
+        "a reconcile of a converged server writes nothing"
+    );
+    assert_eq!(versions().await, settled, "no child changed");
+
+    // A tampering is still repaired: the NetworkPolicy alone is written (and an Event).
+    policies
+        .patch(
+            "osv",
+            &PatchParams {
+                field_manager: Some("tamperer".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Strategic(json!({"spec": {"ingress": [{}]}})),
+        )
+        .await
+        .expect("open the ingress");
+    let closed = |policy: &NetworkPolicy| {
+        policy
+            .spec
+            .as_ref()
+            .and_then(|s| s.ingress.as_ref())
+            .is_some_and(|rules| rules.iter().all(|rule| rule.from.is_some()))
+    };
+    wait_for(&policies, "osv", "the ingress to be closed again", closed).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let written = take(&writes);
+    assert!(
+        written
+            .iter()
+            .any(|w| w.starts_with("PATCH ") && w.ends_with("/networkpolicies/osv")),
+        "the repair applies the NetworkPolicy: {written:?}"
+    );
+    assert!(
+        written
+            .iter()
+            .all(|w| w.ends_with("/networkpolicies/osv") || w.ends_with("/events")),
+        "only the tampered child is written: {written:?}"
+    );
+    let now = versions().await;
+    assert_eq!(
+        (&now[0], &now[2], &now[3]),
+        (&settled[0], &settled[2], &settled[3]),
+        "the other children are untouched"
     );
 }
 

@@ -7,12 +7,14 @@
 //! - [`profile`]: permission profiles → egress;
 //! - [`drift`]: live children against rendered ones, and taking back foreign fields;
 //! - [`repair`]: applies the children, taking back drifted fields;
+//! - [`cache`]: the trimmed reflector caches, and which children need no apply;
 //! - [`status`]: the status, derived from the live children;
 //! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
 //! - [`oidc`]: the inbound OIDC a server declares, which the gateway enforces;
 //! - [`reconcile`]: the controller that ties them to the cluster;
 //! - [`leader`]: which replica reconciles, through a Lease.
 
+pub mod cache;
 pub mod crd;
 pub mod drift;
 pub mod leader;

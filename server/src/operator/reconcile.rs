@@ -16,13 +16,14 @@ use kube::core::error_boundary::InvalidObject;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{watcher, Controller, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+use super::cache::{self, Caches};
 use super::crd::{MCPOIDCConfig, MCPServer, MCPToolConfig, Phase, ProfileKind};
 use super::drift;
 use super::oidc::Shared;
@@ -141,6 +142,8 @@ pub struct Context {
     recorder: Recorder,
     /// The namespace of Apiary's gateway, the only one each server's NetworkPolicy admits.
     gateway_namespace: String,
+    /// The cached children.
+    caches: Caches,
     /// Consecutive transient failures per object, for the exponential backoff.
     failures: Mutex<HashMap<ObjectRef<DeserializeGuard<MCPServer>>, u32>>,
     /// The last Warning note published per object uid (unsupported fields), or per uid and
@@ -149,18 +152,32 @@ pub struct Context {
     /// keeps that from publishing the same Warning twice. (An entry outlives a deleted
     /// object: one short string.)
     announced: Mutex<HashMap<String, String>>,
+    /// Per server uid: the `resourceVersion` a status was derived from and the
+    /// [`status_fingerprint`] written for it. A reconcile that starts from that same cached
+    /// version (the status write's own event not in yet) and derives the same status does
+    /// not write it again.
+    written: Mutex<HashMap<String, (String, String)>>,
 }
 
 impl Context {
-    /// A context for `client`, whose servers admit the gateway in `gateway_namespace`.
-    pub fn new(client: Client, gateway_namespace: String) -> Self {
+    /// A context for `client`, whose servers admit the gateway in `gateway_namespace`, with
+    /// the children cached in `caches`.
+    pub fn new(client: Client, gateway_namespace: String, caches: Caches) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), REPORTER.into()),
             client,
             gateway_namespace,
+            caches,
             failures: Mutex::new(HashMap::new()),
             announced: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, String)>> {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records `note` as announced under `uid`; false when it already was.
@@ -211,9 +228,37 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let namespace = namespace.as_deref();
-    let servers = scoped::<DeserializeGuard<MCPServer>>(client.clone(), namespace);
-    let children = watcher::Config::default().labels("app.kubernetes.io/managed-by=apiary");
-    let controller = Controller::new(servers, watcher::Config::default().any_semantic());
+    // Reflectors of our own, to trim what they cache (see [`cache`]).
+    let (store, writer) = reflector::store();
+    let servers = watcher(
+        scoped::<DeserializeGuard<MCPServer>>(client.clone(), namespace),
+        watcher::Config::default().any_semantic(),
+    )
+    .modify(cache::trim)
+    .reflect(writer)
+    .applied_objects();
+    let children = || watcher::Config::default().labels("app.kubernetes.io/managed-by=apiary");
+    let (deployments, deployment_events) = cache::reflect(
+        scoped::<Deployment>(client.clone(), namespace),
+        children(),
+        cache::trim_deployment,
+    );
+    let (services, service_events) = cache::reflect(
+        scoped::<Service>(client.clone(), namespace),
+        children(),
+        cache::trim,
+    );
+    let (accounts, account_events) = cache::reflect(
+        scoped::<ServiceAccount>(client.clone(), namespace),
+        children(),
+        cache::trim,
+    );
+    let (policies, policy_events) = cache::reflect(
+        scoped::<NetworkPolicy>(client.clone(), namespace),
+        children(),
+        cache::trim,
+    );
+    let controller = Controller::for_stream(servers, store);
     let store = controller.store();
     let oidc_store = store.clone();
     tracing::info!(
@@ -221,21 +266,18 @@ pub async fn run(
         gateway_namespace = %gateway_namespace,
         "MCPServer operator starting"
     );
-    let context = Arc::new(Context::new(client.clone(), gateway_namespace));
+    let caches = Caches::new(deployments, services, accounts, policies);
+    let context = Arc::new(Context::new(client.clone(), gateway_namespace, caches));
+    let pruning = tokio::spawn(forget_deleted(
+        context.clone(),
+        controller.store(),
+        shutdown.clone(),
+    ));
     controller
-        .owns(
-            scoped::<Deployment>(client.clone(), namespace),
-            children.clone(),
-        )
-        .owns(
-            scoped::<Service>(client.clone(), namespace),
-            children.clone(),
-        )
-        .owns(
-            scoped::<ServiceAccount>(client.clone(), namespace),
-            children.clone(),
-        )
-        .owns(scoped::<NetworkPolicy>(client.clone(), namespace), children)
+        .owns_stream(deployment_events)
+        .owns_stream(service_events)
+        .owns_stream(account_events)
+        .owns_stream(policy_events)
         .watches(
             scoped::<DeserializeGuard<MCPToolConfig>>(client.clone(), namespace),
             watcher::Config::default(),
@@ -282,7 +324,29 @@ pub async fn run(
             }
         })
         .await;
+    pruning.abort();
     tracing::info!("MCPServer operator stopped");
+}
+
+/// Every [`RESYNC`], forgets what it remembers of deleted children and servers.
+async fn forget_deleted(
+    context: Arc<Context>,
+    servers: kube::runtime::reflector::Store<DeserializeGuard<MCPServer>>,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(RESYNC);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                context.caches.forget_deleted();
+                let uids: std::collections::HashSet<String> =
+                    servers.state().iter().filter_map(|s| s.uid()).collect();
+                context.written().retain(|uid, _| uids.contains(uid));
+            }
+        }
+    }
 }
 
 /// The servers in `store` that name `config` (by `reference`, in its namespace): the ones to
@@ -424,56 +488,94 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
             return fail(server, context, &tool_config, Error::InvalidSpec(invalid)).await
         }
     };
-    // Apply, taking back what another manager changed. The Deployment goes right after its
-    // ServiceAccount; the NetworkPolicy is last. A child the apiserver refuses does not stop
-    // the others.
+    let mut children = children;
+    if let Some(account) = &mut children.service_account {
+        cache::stamp(account);
+    }
+    cache::stamp(&mut children.deployment);
+    cache::stamp(&mut children.service);
+    cache::stamp(&mut children.network_policy);
+    // Apply, taking back what another manager changed; a child whose rendered form and live
+    // version are unchanged since its last apply is left alone. The Deployment goes right
+    // after its ServiceAccount; the NetworkPolicy is last. A child the apiserver refuses does
+    // not stop the others.
+    let caches = &context.caches;
+    let applied_before = status::has_policy_condition(server);
     let mut children_applier = Applier {
         client,
         server,
         namespace: &namespace,
-        applied_before: status::has_policy_condition(server),
+        applied_before,
         refused: None,
+        caches,
     };
     if let Some(account) = &children.service_account {
+        if caches.unchanged(&caches.accounts, account).is_none() {
+            let cached = Caches::cached(&caches.accounts, account);
+            children_applier
+                .child(
+                    account,
+                    cached,
+                    drift::service_account,
+                    drift::SERVICE_ACCOUNT_SCOPE,
+                )
+                .await?;
+        }
+    }
+    let deployment = match caches.unchanged(&caches.deployments, &children.deployment) {
+        Some(live) => Some(live),
+        None => {
+            let cached = Caches::cached(&caches.deployments, &children.deployment);
+            // A Deployment neither cached nor applied before is new: nothing to hand over.
+            if plan.replicas.is_none() && (cached.is_some() || applied_before) {
+                keep_replicas(client, &namespace, &children.deployment).await?;
+            }
+            children_applier
+                .child(
+                    &children.deployment,
+                    cached,
+                    drift::deployment,
+                    drift::DEPLOYMENT_SCOPE,
+                )
+                .await?
+        }
+    };
+    if caches
+        .unchanged(&caches.services, &children.service)
+        .is_none()
+    {
+        let cached = Caches::cached(&caches.services, &children.service);
+        if cached.is_some() || applied_before {
+            repair_service_ports(client, &namespace, &children.service).await?;
+        }
         children_applier
-            .child(
-                account,
-                drift::service_account,
-                drift::SERVICE_ACCOUNT_SCOPE,
-            )
+            .child(&children.service, cached, |_, _| Vec::new(), &[])
             .await?;
     }
-    if plan.replicas.is_none() {
-        keep_replicas(client, &namespace, &children.deployment).await?;
-    }
-    let deployment = children_applier
-        .child(
-            &children.deployment,
-            drift::deployment,
-            drift::DEPLOYMENT_SCOPE,
-        )
-        .await?;
-    repair_service_ports(client, &namespace, &children.service).await?;
-    children_applier
-        .child(&children.service, |_, _| Vec::new(), &[])
-        .await?;
-    let policy = children_applier
-        .child(
-            &children.network_policy,
-            drift::network_policy,
-            drift::NETWORK_POLICY_SCOPE,
-        )
-        .await?;
+    let policy = match caches.unchanged(&caches.policies, &children.network_policy) {
+        Some(live) => Some(live),
+        None => {
+            let cached = Caches::cached(&caches.policies, &children.network_policy);
+            children_applier
+                .child(
+                    &children.network_policy,
+                    cached,
+                    drift::network_policy,
+                    drift::NETWORK_POLICY_SCOPE,
+                )
+                .await?
+        }
+    };
     // Status, from the live objects.
     let refused = children_applier.refused;
     let outcome = Outcome::Applied {
         url: render::url(server, &plan),
-        deployment: deployment.as_ref(),
+        deployment: deployment.as_deref(),
         policy: status::compliance(
             &children,
             plan.policy_gap(),
-            policy.as_ref(),
-            deployment.as_ref(),
+            policy.as_deref(),
+            deployment.as_deref(),
         ),
         refused: refused.clone(),
     };
@@ -719,6 +821,11 @@ async fn write_status(
     if current.as_ref() == Some(&status) {
         return Ok(());
     }
+    let version = server.resource_version().unwrap_or_default();
+    let fingerprint = status_fingerprint(&status);
+    if context.written().get(&uid) == Some(&(version.clone(), fingerprint.clone())) {
+        return Ok(());
+    }
     let announce = status::newly_unsupported(server.status.as_ref(), &status);
     let api: Api<MCPServer> = Api::namespaced(
         context.client.clone(),
@@ -742,6 +849,9 @@ async fn write_status(
     metrics::counter!("apiary_operator_status_patches_total", "result" => outcome).increment(1);
     match result {
         Ok(Ok(_)) => {
+            context
+                .written()
+                .insert(uid.clone(), (version, fingerprint));
             let note = unsupported::note(&unsupported);
             if announce && context.first_announcement(uid, &note) {
                 warn(context, server, status::UNSUPPORTED_FIELDS, note).await;
@@ -751,6 +861,16 @@ async fn write_status(
         Ok(Err(error)) => Err(error.into()),
         Err(_) => Err(Error::StatusTimeout),
     }
+}
+
+/// The hash of `status` without its conditions' transition times, which a reconcile that
+/// starts from a stale copy (before its own last status write) stamps anew.
+fn status_fingerprint(status: &super::crd::MCPServerStatus) -> String {
+    let mut status = status.clone();
+    for condition in &mut status.conditions {
+        condition.last_transition_time = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+    }
+    hash_json(&status)
 }
 
 /// A stable hash of a spec, for change detection.

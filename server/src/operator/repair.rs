@@ -3,6 +3,7 @@
 //! each repair (a Normal Event and `apiary_operator_drift_repairs_total`).
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use k8s_openapi::api::events;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
@@ -12,6 +13,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::cache::Caches;
 use super::crd::MCPServer;
 use super::drift::{self, Drift};
 use super::render::FIELD_MANAGER;
@@ -31,6 +33,8 @@ pub struct Applier<'a> {
     pub applied_before: bool,
     /// The first refusal of the apiserver, `Kind name: message`.
     pub refused: Option<String>,
+    /// The cached children, and which versions were verified.
+    pub caches: &'a Caches,
 }
 
 impl Applier<'_> {
@@ -38,12 +42,18 @@ impl Applier<'_> {
     /// managers own under `scope` when they differ, applies `desired`, and reports what was
     /// reverted. Returns the live child: as applied, or as found when the apiserver refused
     /// the apply (recorded in `refused`); other errors are returned.
+    ///
+    /// `cached` is the child in the reflector cache. It stands for the live child while it
+    /// shows no drift; otherwise (and when it is missing though the children were applied
+    /// before) the live child is read, with the field managers the repair names. The applied
+    /// child is recorded as verified when it shows no drift ([`Caches::verify`]).
     pub async fn child<K>(
         &mut self,
         desired: &K,
+        cached: Option<Arc<K>>,
         compare: impl Fn(&K, &K) -> Vec<Drift>,
         scope: &[&str],
-    ) -> Result<Option<K>, kube::Error>
+    ) -> Result<Option<Arc<K>>, kube::Error>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
             + Serialize
@@ -53,7 +63,15 @@ impl Applier<'_> {
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), self.namespace);
         let name = desired.name_any();
-        let live = api.get_opt(&name).await?;
+        let read = match &cached {
+            Some(cached) => !compare(desired, cached).is_empty(),
+            None => self.applied_before,
+        };
+        let live = if read {
+            api.get_opt(&name).await?.map(Arc::new)
+        } else {
+            cached
+        };
         let mut repairs: Vec<(Drift, Vec<String>)> = Vec::new();
         match &live {
             Some(live) => {
@@ -85,13 +103,19 @@ impl Applier<'_> {
                 if !repairs.is_empty() {
                     self.report(K::kind(&()).as_ref(), &name, &repairs).await;
                 }
-                Ok(Some(applied))
+                self.caches
+                    .verify(&applied, compare(desired, &applied).is_empty());
+                Ok(Some(Arc::new(applied)))
             }
             Err(kube::Error::Api(status)) if matches!(status.code, 400 | 403 | 422) => {
                 let message = format!("{} {name}: {}", K::kind(&()), status.message);
                 tracing::warn!(%message, "the apiserver refused a child");
                 self.refused.get_or_insert(message);
-                Ok(api.get_opt(&name).await?)
+                let found = api.get_opt(&name).await?;
+                if let Some(found) = &found {
+                    self.caches.verify(found, false);
+                }
+                Ok(found.map(Arc::new))
             }
             Err(error) => Err(error),
         }

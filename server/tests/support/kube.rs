@@ -122,6 +122,29 @@ fn envtest_script(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// The method and path of each write request a [`recording_client`] sent.
+pub type Writes = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A client for `config` that records every request other than a read (`GET`) it sends, as
+/// `METHOD path`: what a component under test wrote to the apiserver.
+pub fn recording_client(config: Config) -> (Client, Writes) {
+    let writes = Writes::default();
+    let log = writes.clone();
+    let record = move |request: axum::http::Request<kube::client::Body>| {
+        if request.method() != axum::http::Method::GET {
+            log.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(format!("{} {}", request.method(), request.uri().path()));
+        }
+        request
+    };
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("a client stack")
+        .with_layer(&tower::util::MapRequestLayer::new(record))
+        .build();
+    (client, writes)
+}
+
 /// An admin client for the test cluster, or `None` (the test is skipped) when none is
 /// configured.
 pub async fn client() -> Option<Client> {
