@@ -21,7 +21,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// sqlx database URL, `sqlite://…` or `postgres://…` (`APIARY_DATABASE_URL`).
     pub database_url: String,
-    /// Folder with the built site: `pkg/apiary.js`, `pkg/apiary_bg.wasm`, `pkg/apiary.css` (`APIARY_SITE_DIR`).
+    /// Folder with the built site: `pkg/bundle-name` and the bundle it names (`pkg/apiary-<hash>.js`,
+    /// `_bg.wasm`, `.css`, with brotli and gzip copies) (`APIARY_SITE_DIR`).
     pub site_dir: PathBuf,
     /// OIDC sign-in; `None` runs as the single local admin (`APIARY_OIDC_ISSUER` and the
     /// other `APIARY_OIDC_*` settings).
