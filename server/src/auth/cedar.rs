@@ -140,7 +140,11 @@ impl Policies {
 
     /// Whether the holder of a token with `claims` may do `operation`. `Err` says why no
     /// decision could be made (which denies, too).
-    pub fn permits(&self, claims: &Map<String, Value>, operation: Operation<'_>) -> Result<bool, String> {
+    pub fn permits(
+        &self,
+        claims: &Map<String, Value>,
+        operation: Operation<'_>,
+    ) -> Result<bool, String> {
         let sub = claims
             .get("sub")
             .and_then(Value::as_str)
@@ -212,7 +216,10 @@ impl Policies {
             .map(ToString::to_string)
             .collect();
         if !errors.is_empty() {
-            return Err(format!("policies failed to evaluate: {}", errors.join("; ")));
+            return Err(format!(
+                "policies failed to evaluate: {}",
+                errors.join("; ")
+            ));
         }
         Ok(response.decision() == Decision::Allow)
     }
@@ -248,7 +255,9 @@ impl Policies {
                 .iter()
                 .filter_map(|hint| {
                     let value = tool.pointer(&format!("/annotations/{hint}"))?;
-                    value.is_boolean().then(|| ((*hint).to_owned(), value.clone()))
+                    value
+                        .is_boolean()
+                        .then(|| ((*hint).to_owned(), value.clone()))
                 })
                 .collect();
             known.insert(name.to_owned(), hints);
@@ -274,7 +283,11 @@ impl Policies {
                     .find_map(|claim| strings_of(claims, claim))
             })
             .unwrap_or_default();
-        if let Some(roles) = self.role_claim.as_deref().and_then(|c| strings_of(claims, c)) {
+        if let Some(roles) = self
+            .role_claim
+            .as_deref()
+            .and_then(|c| strings_of(claims, c))
+        {
             groups.extend(roles);
         }
         let mut seen = HashSet::new();
@@ -331,7 +344,6 @@ fn uid(kind: &str, id: &str) -> Result<EntityUid, String> {
     let kind = EntityTypeName::from_str(kind).map_err(|e| format!("entity type {kind}: {e}"))?;
     Ok(EntityUid::from_type_name_and_id(kind, EntityId::new(id)))
 }
-
 
 /// The Cedar values of `attrs`; values Cedar cannot hold (`null`, too deep) are left out.
 fn record(
@@ -412,9 +424,16 @@ mod tests {
         assert_eq!(p.permits(&user, call("anything", None)), Ok(true));
         let john = claims(json!({"sub": "john", "name": "John Doe"}));
         assert_eq!(p.permits(&john, call("weather", None)), Ok(true));
-        assert_eq!(p.permits(&john, call("other", None)), Ok(false), "default deny");
+        assert_eq!(
+            p.permits(&john, call("other", None)),
+            Ok(false),
+            "default deny"
+        );
         let nobody = claims(json!({"name": "John Doe"}));
-        assert!(p.permits(&nobody, call("weather", None)).is_err(), "no sub, no principal");
+        assert!(
+            p.permits(&nobody, call("weather", None)).is_err(),
+            "no sub, no principal"
+        );
     }
 
     #[test]
@@ -444,11 +463,20 @@ mod tests {
         let add = claims(json!({"operation": "add", "a": 1}));
         let divide = claims(json!({"operation": "divide"}));
         assert_eq!(p.permits(&who, call("calculator", Some(&add))), Ok(true));
-        assert_eq!(p.permits(&who, call("calculator", Some(&divide))), Ok(false));
+        assert_eq!(
+            p.permits(&who, call("calculator", Some(&divide))),
+            Ok(false)
+        );
         let low = claims(json!({"data_level": 2, "filter": {"x": 1}}));
         let high = claims(json!({"data_level": 5, "filter": []}));
-        assert_eq!(p.permits(&who, call("sensitive_data", Some(&low))), Ok(true));
-        assert_eq!(p.permits(&who, call("sensitive_data", Some(&high))), Ok(false));
+        assert_eq!(
+            p.permits(&who, call("sensitive_data", Some(&low))),
+            Ok(true)
+        );
+        assert_eq!(
+            p.permits(&who, call("sensitive_data", Some(&high))),
+            Ok(false)
+        );
     }
 
     #[test]
@@ -468,9 +496,16 @@ mod tests {
         assert_eq!(p.permits(&owner, call("weather", None)), Ok(true));
         assert_eq!(p.permits(&other, call("weather", None)), Ok(false));
         assert_eq!(p.permits(&other, call("read", None)), Ok(false));
-        p.remember_hints(&[json!({"name": "read", "annotations": {"readOnlyHint": true}}), json!({"name": "delete", "annotations": {"readOnlyHint": true}})]);
+        p.remember_hints(&[
+            json!({"name": "read", "annotations": {"readOnlyHint": true}}),
+            json!({"name": "delete", "annotations": {"readOnlyHint": true}}),
+        ]);
         assert_eq!(p.permits(&other, call("read", None)), Ok(true));
-        assert_eq!(p.permits(&other, call("delete", None)), Ok(false), "forbid wins");
+        assert_eq!(
+            p.permits(&other, call("delete", None)),
+            Ok(false),
+            "forbid wins"
+        );
     }
 
     #[test]
@@ -480,11 +515,25 @@ mod tests {
             r#"permit(principal, action == Action::"read_resource", resource == Resource::"file:///data") when { resource.uri == "file:///data" };"#,
         ]);
         let who = claims(json!({"sub": "s"}));
-        let prompt = |name| Operation::GetPrompt { name, arguments: None };
+        let prompt = |name| Operation::GetPrompt {
+            name,
+            arguments: None,
+        };
         assert_eq!(p.permits(&who, prompt("greeting")), Ok(true));
         assert_eq!(p.permits(&who, call("greeting", None)), Ok(false));
-        assert_eq!(p.permits(&who, Operation::ReadResource { uri: "file:///data" }), Ok(true));
-        assert_eq!(p.permits(&who, Operation::ReadResource { uri: "file:///etc" }), Ok(false));
+        assert_eq!(
+            p.permits(
+                &who,
+                Operation::ReadResource {
+                    uri: "file:///data"
+                }
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            p.permits(&who, Operation::ReadResource { uri: "file:///etc" }),
+            Ok(false)
+        );
     }
 
     #[test]
@@ -519,7 +568,9 @@ mod tests {
             ..Options::default()
         };
         let p = Policies::new(&options, "s").expect("parses");
-        let nested = claims(json!({"realm_access": {"groups": ["a", "b"]}, "groups": ["x"], "app_roles": ["b", "r"]}));
+        let nested = claims(
+            json!({"realm_access": {"groups": ["a", "b"]}, "groups": ["x"], "app_roles": ["b", "r"]}),
+        );
         assert_eq!(p.groups(&nested), ["a", "b", "r"]);
         let fallback = claims(json!({"roles": ["y"]}));
         assert_eq!(p.groups(&fallback), ["y"]);

@@ -157,8 +157,11 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub oidc_config: Option<serde_json::Value>,
-    /// Cedar authorization (ToolHive field): not evaluated by Apiary, so a server that sets it
-    /// is withheld (phase Failed, not served).
+    /// Cedar authorization (`type: inline` with `inline.policies`, or `type: configMap` with
+    /// `configMap.name` and `.key`, default authz.json): Apiary's gateway evaluates the policies
+    /// for every tools/call and tools/list entry, with the claims of the token that the server's
+    /// own OIDC verified. Without OIDC, or with policies that do not parse, the server is
+    /// withheld (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub authz_config: Option<serde_json::Value>,

@@ -10,9 +10,11 @@
 //! - [`status`]: the status, derived from the live children;
 //! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
 //! - [`oidc`]: the inbound OIDC a server declares, which the gateway enforces;
+//! - [`authz`]: the Cedar policies a server declares, which the gateway evaluates;
 //! - [`reconcile`]: the controller that ties them to the cluster;
 //! - [`leader`]: which replica reconciles, through a Lease.
 
+pub mod authz;
 pub mod crd;
 pub mod drift;
 pub mod leader;
