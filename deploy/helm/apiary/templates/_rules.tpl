@@ -37,7 +37,8 @@ which the kubelet resolves.
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [get, list, watch, create, patch]
-# ConfigMap permission profiles.
+# ConfigMap permission profiles, and Cedar policies (authzConfig type configMap), read by the
+# operator and by the gateway.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [get]
