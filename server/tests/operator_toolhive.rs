@@ -578,3 +578,65 @@ async fn authz_config_in_a_configmap_runs_once_it_exists_and_parses() {
         "{message}"
     );
 }
+
+/// ToolHive's `MCPExternalAuthConfig` examples, applied unchanged, are served (kept as
+/// written) and each gets condition `Enforced=False` saying that Apiary performs none of it
+/// and that a server referencing it is withheld.
+#[tokio::test]
+async fn external_auth_configs_are_kept_and_say_they_are_not_enforced() {
+    use apiary_server::operator::crd::MCPExternalAuthConfig;
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    let examples = [
+        (
+            "oauth-token-exchange",
+            "tokenExchange",
+            include_str!("fixtures/toolhive/external-auth/mcpexternalauthconfig_basic.yaml"),
+        ),
+        (
+            "auth-with-redis",
+            "embeddedAuthServer",
+            include_str!(
+                "fixtures/toolhive/redis-storage/mcpexternalauthconfig-redis-storage.yaml"
+            ),
+        ),
+    ];
+    let configs: Api<MCPExternalAuthConfig> = Api::namespaced(ns.client.clone(), &ns.name);
+    for (name, type_, example) in examples {
+        for document in example
+            .split("\n---\n")
+            .filter(|d| d.contains("kind: MCPExternalAuthConfig"))
+        {
+            apply_manifest(&ns.client, &ns.name, document)
+                .await
+                .expect("ToolHive's example is accepted strictly");
+        }
+        let config = wait_for(&configs, name, "condition Enforced", |c| {
+            c.status.as_ref().is_some_and(|s| !s.conditions.is_empty())
+        })
+        .await;
+        assert_eq!(config.spec.type_, type_);
+        let status = config.status.expect("a status");
+        assert_eq!(status.observed_generation, config.metadata.generation);
+        let condition = &status.conditions[0];
+        assert_eq!(
+            (
+                condition.type_.as_str(),
+                condition.status.as_str(),
+                condition.reason.as_str()
+            ),
+            ("Enforced", "False", "NotEnforcedByApiary")
+        );
+        assert!(
+            condition
+                .message
+                .starts_with(&format!("Apiary does not perform {type_} authentication"))
+                && condition
+                    .message
+                    .contains("is withheld: not run, not served"),
+            "{}",
+            condition.message
+        );
+    }
+}

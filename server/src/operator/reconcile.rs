@@ -227,7 +227,13 @@ pub async fn run(
         "MCPServer operator starting"
     );
     let context = Arc::new(Context::new(client.clone(), gateway_namespace));
-    controller
+    // MCPExternalAuthConfigs only get a status saying what Apiary does with them.
+    let external_auth = super::external_auth::run(
+        client.clone(),
+        namespace.map(str::to_owned),
+        shutdown.clone(),
+    );
+    let servers = controller
         .owns(
             scoped::<Deployment>(client.clone(), namespace),
             children.clone(),
@@ -285,8 +291,8 @@ pub async fn run(
                 }
                 Err(error) => tracing::warn!(error = %error, "reconcile failed"),
             }
-        })
-        .await;
+        });
+    tokio::join!(servers, external_auth);
     tracing::info!("MCPServer operator stopped");
 }
 

@@ -18,6 +18,13 @@ which the kubelet resolves.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpoidcconfigs]
   verbs: [get, list, watch]
+# MCPExternalAuthConfigs: kept, not acted on; the operator writes a status saying so.
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpexternalauthconfigs]
+  verbs: [get, list, watch]
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpexternalauthconfigs/status]
+  verbs: [patch]
 # Children carry blockOwnerDeletion, which needs update on the owner's finalizers.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpservers/finalizers]
