@@ -570,3 +570,68 @@ async fn the_gateway_enforces_the_mcpoidcconfig_a_server_references() {
         "{body}"
     );
 }
+
+/// In Kubernetes mode the gateway reads the ConfigMap of Cedar policies that a server's
+/// `authzConfig` names (ToolHive's authz file under `authz.json`): missing, or with a policy
+/// that does not parse, the server is withheld (503 naming the field and why); with good
+/// policies it is served to its issuer's tokens (401 for anyone else).
+#[tokio::test]
+async fn the_gateway_reads_the_configmap_of_a_servers_cedar_policies() {
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    support::kube::install_crds(&cluster).await;
+    let spec = json!({ "image": "ghcr.io/example/web:1", "transport": "streamable-http",
+                       "oidcConfig": { "type": "inline", "inline": {
+                           "issuer": "https://idp.example.com", "audience": "https://web.example.com" } },
+                       "authzConfig": { "type": "configMap", "configMap": { "name": "policies" } } });
+    let (base, namespace) = kubernetes_mode(&cluster, "web", spec).await;
+    // The gateway keeps what it loaded for a few seconds.
+    let answer_with = |wanted: &'static str| {
+        let (base, namespace) = (base.clone(), namespace.clone());
+        async move {
+            let started = Instant::now();
+            loop {
+                let (status, body, _) = initialize(&base, &namespace, "web").await;
+                if body.contains(wanted) || started.elapsed() > Duration::from_secs(15) {
+                    return (status, body);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let (status, body) = answer_with("ConfigMap policies: not found").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("spec.authzConfig.configMap.name"), "{body}");
+
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(cluster.clone(), &namespace);
+    let apply = |policy: &'static str| {
+        let maps = maps.clone();
+        async move {
+            let file = json!({ "version": "1.0", "type": "cedarv1",
+                               "cedar": { "policies": [policy], "entities_json": "[]" } });
+            let object = json!({ "apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": { "name": "policies" },
+                                 "data": { "authz.json": file.to_string() } });
+            maps.patch(
+                "policies",
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&object),
+            )
+            .await
+            .expect("apply the ConfigMap");
+        }
+    };
+    apply("permit(principal, action == Action::\"call_tool\", resource == Tool::\"fetch\")").await;
+    let wanted = "spec.authzConfig.configMap.name (ConfigMap policies key authz.json: policy 0 \
+                  does not parse: ";
+    let (status, body) = answer_with(wanted).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(wanted), "{body}");
+
+    apply("permit(principal, action == Action::\"call_tool\", resource == Tool::\"fetch\");").await;
+    let (status, body) = answer_with("takes only bearer tokens of https://idp.example.com").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("takes only bearer tokens of"), "{body}");
+}

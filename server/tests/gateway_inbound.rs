@@ -7,8 +7,9 @@ mod support;
 use serde_json::{json, Value};
 
 use support::gateway::{refresh, register_spec};
+use support::mcp_client;
 use support::mcp_servers::testmcp_http;
-use support::oidc::{ROBOT, ROBOT_SEARCH};
+use support::oidc::{ROBOT, ROBOT_SEARCH, ROBOT_WITHOUT_GROUPS};
 use support::registry;
 use support::signed_in::{self, Client};
 
@@ -50,9 +51,9 @@ async fn echo_backend() -> (support::mcp_servers::HttpBackend, tempfile::TempDir
     (backend, dir)
 }
 
-/// ToolHive's inline Cedar `authzConfig` (docs: "Authorization policies"), which Apiary does
-/// not evaluate yet: the server is not served, and the answer, the registry and the spec's
-/// removal all say so.
+/// ToolHive's inline Cedar `authzConfig` (docs: "Authorization policies") without OIDC: the
+/// policies judge the claims of a verified token, and there is none, so the server is not
+/// served, and the answer, the registry and the spec's removal all say so.
 #[tokio::test]
 async fn a_server_with_security_apiary_does_not_enforce_is_withheld_by_name() {
     let db = support::sqlite().await;
@@ -75,7 +76,10 @@ async fn a_server_with_security_apiary_does_not_enforce_is_withheld_by_name() {
     let message = answer["error"]["message"].as_str().unwrap_or_default();
     assert!(
         message.starts_with("team/guarded is withheld: ")
-            && message.contains("spec.authzConfig (its Cedar policies are not evaluated)"),
+            && message.contains(
+                "spec.authzConfig (Cedar policies judge the claims of the caller's token"
+            )
+            && message.contains("Apiary does not judge anonymous callers"),
         "{message}"
     );
 
@@ -230,5 +234,139 @@ async fn oidc_is_enforced_in_local_mode_too() {
             "spec.oidcConfigRef.name (MCPOIDCConfig corporate-idp: Apiary runs in local mode"
         ),
         "{message}"
+    );
+}
+
+/// An MCP session with `url` through rmcp's client, sending `token` as the bearer.
+async fn connect_with(url: &str, token: &str) -> mcp_client::Client {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::ServiceExt;
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+    rmcp::model::ClientConfig::new(
+        rmcp::model::ClientCapabilities::default(),
+        rmcp::model::Implementation::new("gateway-inbound-test", "0"),
+    )
+    .serve(StreamableHttpClientTransport::from_config(config))
+    .await
+    .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+}
+
+/// What one caller sees of the server: the tools listed, and for each of `tools` whether
+/// calling it succeeds (`Ok(text)`) or the JSON-RPC error the gateway answers (`Err`).
+async fn seen_by(
+    url: &str,
+    token: &str,
+    tools: &[&str],
+) -> (Vec<String>, Vec<Result<String, (i32, String)>>) {
+    let client = connect_with(url, token).await;
+    let listed = mcp_client::names(&client.list_all_tools().await.expect("tools/list"));
+    let mut calls = Vec::new();
+    for tool in tools {
+        let call = mcp_client::call(tool, json!({ "text": "hi" }));
+        calls.push(match client.call_tool(call).await {
+            Ok(result) => Ok(serde_json::to_string(&result.content).expect("JSON")),
+            Err(rmcp::ServiceError::McpError(error)) => {
+                Err((error.code.0, error.message.to_string()))
+            }
+            Err(other) => panic!("calling {tool}: {other}"),
+        });
+    }
+    client.cancel().await.expect("close");
+    (listed, calls)
+}
+
+/// Cedar policies in the forms of ToolHive's docs, on a server with its own OIDC: a policy
+/// for everyone, one on a claim (`principal.claim_groups.contains(...)`), one on a group
+/// parent (`principal in THVGroup::...`) and a `forbid` for one client. Each caller's
+/// `tools/list` shows only the tools it may call, and a call of another tool gets ToolHive's
+/// JSON-RPC error (403) naming the tool, without reaching the backend.
+#[tokio::test]
+async fn cedar_policies_permit_and_forbid_tools_per_caller() {
+    let Some(idp) = support::oidc::start(&["http://127.0.0.1:1/callback"], &[], None).await else {
+        return;
+    };
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let (backend, _dir) = echo_backend().await;
+    let mut spec = with_oidc(
+        json!({ "transport": "streamable-http", "url": backend.url }),
+        &idp.issuer,
+    );
+    spec["authzConfig"] = json!({
+        "type": "inline",
+        "inline": { "policies": [
+            "permit(principal, action == Action::\"call_tool\", resource == Tool::\"echo\");",
+            "permit(principal, action == Action::\"call_tool\", resource == Tool::\"upper\") when { principal.claim_groups.contains(\"team-search\") };",
+            "permit(principal in THVGroup::\"team-search\", action == Action::\"call_tool\", resource == Tool::\"echo\");",
+            "forbid(principal == Client::\"robot-nobody\", action, resource);"
+        ] }
+    });
+    register_spec(&http, &base, "team/cedar", spec.clone()).await;
+    refresh(&http, &base, "team/cedar").await;
+    let url = format!("{base}/mcp/team/cedar");
+    let tools = ["echo", "upper"];
+
+    // robot-search (groups: apiary-consumers, team-search): both tools.
+    let token = idp.machine_token(ROBOT_SEARCH, AUDIENCE).await;
+    let (listed, calls) = seen_by(&url, &token, &tools).await;
+    assert_eq!(listed, ["echo", "upper"]);
+    assert!(calls.iter().all(Result::is_ok), "{calls:?}");
+    assert!(
+        calls[1].as_ref().is_ok_and(|text| text.contains("hi")),
+        "{calls:?}"
+    );
+
+    // robot (groups: apiary-consumers): echo only; upper is refused by name.
+    let token = idp.machine_token(ROBOT, AUDIENCE).await;
+    let (listed, calls) = seen_by(&url, &token, &tools).await;
+    assert_eq!(listed, ["echo"]);
+    assert!(calls[0].is_ok(), "{calls:?}");
+    assert_eq!(
+        calls[1],
+        Err((
+            403,
+            "Unauthorized: the server's Cedar policies do not permit Client::\"robot\" to call \
+             the tool upper"
+                .to_owned()
+        ))
+    );
+
+    // robot-nobody: forbidden everything, even what everyone else may call.
+    let token = idp.machine_token(ROBOT_WITHOUT_GROUPS, AUDIENCE).await;
+    let (listed, calls) = seen_by(&url, &token, &tools).await;
+    assert_eq!(listed, Vec::<String>::new());
+    assert!(
+        calls
+            .iter()
+            .all(|c| matches!(c, Err((403, m)) if m.contains("robot-nobody"))),
+        "{calls:?}"
+    );
+
+    // A policy that does not parse (ToolHive's own example: a set in the scope) withholds
+    // the server, naming the field and Cedar's message; the registry says so too.
+    spec["authzConfig"]["inline"]["policies"] = json!([
+        "permit(principal, action == Action::\"call_tool\", resource in Tool::[\"calculator\", \"translator\"]) when { principal.claim_roles.contains(\"admin\") };"
+    ]);
+    register_spec(&http, &base, "team/cedar", spec).await;
+    let refused = initialize(&url, Some(&token)).await;
+    assert_eq!(refused.status(), 503);
+    let answer: Value = refused.json().await.expect("JSON");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("team/cedar is withheld: ")
+            && message
+                .contains("spec.authzConfig.inline (policy 0 does not parse: unexpected token"),
+        "{message}"
+    );
+    let listed = registry::servers(&http, &base).await;
+    let gateway = &registry::entry(&listed, "team/cedar")["_meta"]["dev.apiary/server"]["gateway"];
+    assert_eq!(gateway["served"], false, "{gateway}");
+    assert!(
+        gateway["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("policy 0 does not parse")),
+        "{gateway}"
     );
 }

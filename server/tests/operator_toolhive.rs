@@ -473,3 +473,170 @@ async fn oidc_config_ref_runs_with_an_inline_mcpoidcconfig_and_is_withheld_other
     )
     .await;
 }
+
+/// The `Ready` condition's status and reason.
+fn ready(server: &MCPServer) -> Option<(String, String)> {
+    server
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+/// Cedar policies in a ConfigMap (ToolHive's `authzConfig: {type: configMap}`, its authz file
+/// under the default key `authz.json`), with the inline OIDC whose tokens they judge. While the
+/// ConfigMap is missing the server is withheld (phase `Failed`, `Ready=False` with reason
+/// `SecurityNotEnforced`, naming the field); once it exists the server runs without touching
+/// it. A ConfigMap whose policy does not parse withholds it again with Cedar's message.
+#[tokio::test]
+async fn authz_config_in_a_configmap_runs_once_it_exists_and_parses() {
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    let name = "cedar-guarded";
+    let manifest = format!(
+        "{}  oidcConfig:\n    type: inline\n    inline: {{issuer: 'https://auth.example.com', audience: {name}}}\n  \
+         authzConfig:\n    type: configMap\n    configMap: {{name: tool-policies}}\n",
+        server_manifest(name)
+    );
+    apply_manifest(&ns.client, &ns.name, &manifest)
+        .await
+        .expect("the manifest is accepted strictly");
+    let servers: Api<MCPServer> = Api::namespaced(ns.client.clone(), &ns.name);
+    let server = wait_for(&servers, name, "phase Failed", message_in(Phase::Failed)).await;
+    let message = server
+        .status
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "spec.authzConfig.configMap.name (ConfigMap tool-policies: not found in namespace {})",
+            ns.name
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        ready(&server),
+        Some(("False".to_owned(), "SecurityNotEnforced".to_owned()))
+    );
+    let deployments: Api<Deployment> = Api::namespaced(ns.client.clone(), &ns.name);
+    assert!(
+        deployments.get_opt(name).await.expect("read").is_none(),
+        "the operator does not run it"
+    );
+
+    // ToolHive's authz file (examples/authz-config.json's shape), policies from its docs.
+    let file = json!({
+        "version": "1.0",
+        "type": "cedarv1",
+        "cedar": {
+            "policies": [
+                "permit(principal, action == Action::\"call_tool\", resource == Tool::\"weather\");",
+                "permit(principal, action == Action::\"call_tool\", resource) when { principal.claim_roles.contains(\"admin\") };"
+            ],
+            "entities_json": "[]"
+        }
+    });
+    let configmap = |name: &str, file: &serde_json::Value| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata:\n  authz.json: {}\n",
+            serde_json::to_string(&file.to_string()).expect("JSON")
+        )
+    };
+    apply_manifest(&ns.client, &ns.name, &configmap("tool-policies", &file))
+        .await
+        .expect("apply the ConfigMap");
+    let server = wait_for(&servers, name, "phase Pending", phase_is(Phase::Pending)).await;
+    assert_eq!(
+        unsupported(&server).map(|(status, _)| status).as_deref(),
+        Some("False"),
+        "authzConfig is honoured"
+    );
+    wait_for(&deployments, name, "the Deployment", |_| true).await;
+
+    let mut bad = file;
+    bad["cedar"]["policies"] =
+        json!(["permit(principal, action == Action::\"call_tool\" resource);"]);
+    apply_manifest(&ns.client, &ns.name, &configmap("bad-policies", &bad))
+        .await
+        .expect("apply the ConfigMap");
+    patch_spec(
+        &servers,
+        name,
+        json!({"authzConfig": {"configMap": {"name": "bad-policies"}}}),
+    )
+    .await;
+    let server = wait_for(&servers, name, "phase Failed", message_in(Phase::Failed)).await;
+    let message = server.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(
+        message.contains(
+            "spec.authzConfig.configMap.name (ConfigMap bad-policies key authz.json: policy 0 does not parse: "
+        ),
+        "{message}"
+    );
+}
+
+/// ToolHive's `MCPExternalAuthConfig` examples, applied unchanged, are served (kept as
+/// written) and each gets condition `Enforced=False` saying that Apiary performs none of it
+/// and that a server referencing it is withheld.
+#[tokio::test]
+async fn external_auth_configs_are_kept_and_say_they_are_not_enforced() {
+    use apiary_server::operator::crd::MCPExternalAuthConfig;
+    let Some(ns) = operator_ns().await else {
+        return;
+    };
+    let examples = [
+        (
+            "oauth-token-exchange",
+            "tokenExchange",
+            include_str!("fixtures/toolhive/external-auth/mcpexternalauthconfig_basic.yaml"),
+        ),
+        (
+            "auth-with-redis",
+            "embeddedAuthServer",
+            include_str!(
+                "fixtures/toolhive/redis-storage/mcpexternalauthconfig-redis-storage.yaml"
+            ),
+        ),
+    ];
+    let configs: Api<MCPExternalAuthConfig> = Api::namespaced(ns.client.clone(), &ns.name);
+    for (name, type_, example) in examples {
+        for document in example
+            .split("\n---\n")
+            .filter(|d| d.contains("kind: MCPExternalAuthConfig"))
+        {
+            apply_manifest(&ns.client, &ns.name, document)
+                .await
+                .expect("ToolHive's example is accepted strictly");
+        }
+        let config = wait_for(&configs, name, "condition Enforced", |c| {
+            c.status.as_ref().is_some_and(|s| !s.conditions.is_empty())
+        })
+        .await;
+        assert_eq!(config.spec.type_, type_);
+        let status = config.status.expect("a status");
+        assert_eq!(status.observed_generation, config.metadata.generation);
+        let condition = &status.conditions[0];
+        assert_eq!(
+            (
+                condition.type_.as_str(),
+                condition.status.as_str(),
+                condition.reason.as_str()
+            ),
+            ("Enforced", "False", "NotEnforcedByApiary")
+        );
+        assert!(
+            condition
+                .message
+                .starts_with(&format!("Apiary does not perform {type_} authentication"))
+                && condition
+                    .message
+                    .contains("is withheld: not run, not served"),
+            "{}",
+            condition.message
+        );
+    }
+}

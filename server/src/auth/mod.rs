@@ -4,6 +4,7 @@
 //! Without an issuer (the embedded default) every request acts as the single local admin.
 
 pub mod bearer;
+pub mod cedar;
 mod guard;
 mod http;
 mod index;

@@ -66,7 +66,10 @@ type ToolKey = (Option<String>, Option<String>, String);
 /// The [`ToolText`] of each server (by id) with the key it was computed for. Shared by the
 /// clones of a [`crate::catalog::ServerStore`]; it holds one entry per server loaded last.
 #[derive(Clone, Debug, Default)]
-pub struct CatalogCache(Arc<Mutex<HashMap<String, (ToolKey, Arc<ToolText>)>>>);
+pub struct CatalogCache(Arc<Mutex<HashMap<String, Cached>>>);
+
+/// A cached [`ToolText`] with the key it was computed for.
+type Cached = (ToolKey, Arc<ToolText>);
 
 impl CatalogCache {
     fn get(&self, server_id: &str, key: &ToolKey) -> Option<Arc<ToolText>> {

@@ -4,21 +4,27 @@
 //! - OIDC ([`crate::operator::oidc`]): only bearer tokens of the server's issuer for its
 //!   audience, verified as Apiary's own are (signature against the issuer's JWKS, `iss`, `aud`,
 //!   `exp`); Apiary's tokens and access rules do not apply to such a server;
+//! - Cedar authorization ([`crate::operator::authz`]), only together with such OIDC: the
+//!   verified token's claims are the principal ([`super::authz`]);
 //! - anything Apiary does not enforce withholds the server: every request gets an answer
 //!   naming the field, and nothing reaches the backend.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use kube::Api;
 
+use k8s_openapi::api::core::v1::ConfigMap;
+
 use crate::auth::bearer::{IssuerVerifier, Jwks};
+use crate::auth::cedar::Policies;
+use crate::operator::authz::{self, Source};
 use crate::operator::crd::MCPOIDCConfig;
 use crate::operator::oidc::{self, Shared};
-use crate::operator::unsupported;
+use crate::operator::unsupported::{self, Referenced};
 use crate::registry::listing::PublishedServer;
 
 /// How the gateway admits callers of one server.
@@ -27,8 +33,9 @@ pub enum Inbound {
     /// Apiary's own tokens and the server's access rules ([`super::access`]).
     #[default]
     Apiary,
-    /// Bearer tokens of the server's own issuer, for its audience.
-    Oidc(Box<IssuerVerifier>),
+    /// Bearer tokens of the server's own issuer, for its audience; with its Cedar policies
+    /// when it declares some.
+    Oidc(Box<IssuerVerifier>, Option<Arc<Policies>>),
     /// Not served; the text names the fields and why.
     Withheld(String),
 }
@@ -37,10 +44,11 @@ impl std::fmt::Debug for Inbound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Inbound::Apiary => f.write_str("Apiary"),
-            Inbound::Oidc(verifier) => f
+            Inbound::Oidc(verifier, policies) => f
                 .debug_struct("Oidc")
                 .field("issuer", &verifier.issuer())
                 .field("audience", &verifier.audience())
+                .field("cedar", &policies.is_some())
                 .finish(),
             Inbound::Withheld(why) => f.debug_tuple("Withheld").field(why).finish(),
         }
@@ -48,59 +56,56 @@ impl std::fmt::Debug for Inbound {
 }
 
 impl Inbound {
-    /// The inbound security of a server with `spec` (its `MCPServer` spec as JSON), whose
-    /// `oidcConfigRef` names `shared`; keys come from `keys`.
-    pub fn of(spec: &Value, shared: Shared<'_>, keys: &KeyCache) -> Self {
-        let unenforced = unsupported::unenforced_with(spec, shared);
-        let rule = oidc::rule(spec, shared).ok().flatten();
+    /// The inbound security of the server `name` with `spec` (its `MCPServer` spec as JSON),
+    /// given the objects it refers to; keys come from `keys`.
+    pub fn of(spec: &Value, name: &str, referenced: Referenced<'_>, keys: &KeyCache) -> Self {
+        let unenforced = unsupported::unenforced_with(spec, referenced);
         if !unenforced.is_empty() {
             return Inbound::Withheld(unsupported::withheld(&unenforced));
         }
+        let rule = oidc::rule(spec, referenced.oidc).ok().flatten();
+        let policies = authz::rule(spec, referenced.authz, name).ok().flatten();
         match rule {
-            Some(rule) => Inbound::Oidc(Box::new(IssuerVerifier::new(
-                rule.issuer.clone(),
-                rule.audience,
-                keys.get(rule.issuer, rule.jwks_url),
-            ))),
+            Some(rule) => Inbound::Oidc(
+                Box::new(IssuerVerifier::new(
+                    rule.issuer.clone(),
+                    rule.audience,
+                    keys.get(rule.issuer, rule.jwks_url),
+                )),
+                policies.map(Arc::new),
+            ),
             None => Inbound::Apiary,
         }
     }
 
     /// The inbound security of `server`, reading the `MCPOIDCConfig` its `oidcConfigRef`
-    /// names through `cluster` (none in local mode).
+    /// names and the ConfigMap its `authzConfig` names through `cluster` (none in local mode).
     pub async fn load(
         server: &PublishedServer,
         cluster: Option<&kube::Client>,
         keys: &KeyCache,
     ) -> Self {
-        let Some(name) = Self::shared_name(&server.spec) else {
-            return Self::of(&server.spec, Shared::NotRead, keys);
+        let shared = match Self::shared_name(&server.spec) {
+            None => None,
+            Some(name) => Some(read_shared(name, &server.namespace, cluster).await),
         };
-        let Some(client) = cluster else {
-            return Self::of(
-                &server.spec,
-                Shared::Unavailable(
-                    "Apiary runs in local mode, where no MCPOIDCConfig is read; use the \
-                     inline oidcConfig",
-                ),
-                keys,
-            );
+        let configmap = match authz::configmap(&server.spec) {
+            None => None,
+            Some((name, key)) => Some(read_authz(name, key, &server.namespace, cluster).await),
         };
-        let api: Api<MCPOIDCConfig> = Api::namespaced(client.clone(), &server.namespace);
-        match api.get_opt(name).await {
-            Ok(Some(config)) => {
-                let spec = serde_json::to_value(&config.spec).unwrap_or_default();
-                Self::of(&server.spec, Shared::Found(&spec), keys)
-            }
-            Ok(None) => {
-                let why = format!("not found in namespace {}", server.namespace);
-                Self::of(&server.spec, Shared::Unavailable(&why), keys)
-            }
-            Err(error) => {
-                let why = format!("cannot be read: {error}");
-                Self::of(&server.spec, Shared::Unavailable(&why), keys)
-            }
-        }
+        let referenced = Referenced {
+            oidc: match &shared {
+                None => Shared::NotRead,
+                Some(Ok(spec)) => Shared::Found(spec),
+                Some(Err(why)) => Shared::Unavailable(why),
+            },
+            authz: match &configmap {
+                None => Source::NotRead,
+                Some(Ok(text)) => Source::Found(text),
+                Some(Err(why)) => Source::Unavailable(why),
+            },
+        };
+        Self::of(&server.spec, &server.name, referenced, keys)
     }
 
     /// Why a server with `spec` is withheld, as far as the spec alone tells (the
@@ -117,6 +122,54 @@ impl Inbound {
             .as_str()
             .filter(|n| !n.is_empty())
     }
+}
+
+/// The spec of the `MCPOIDCConfig` `name`, or why it cannot be had.
+async fn read_shared(
+    name: &str,
+    namespace: &str,
+    cluster: Option<&kube::Client>,
+) -> Result<Value, String> {
+    let Some(client) = cluster else {
+        return Err(
+            "Apiary runs in local mode, where no MCPOIDCConfig is read; use the \
+                    inline oidcConfig"
+                .into(),
+        );
+    };
+    let api: Api<MCPOIDCConfig> = Api::namespaced(client.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(Some(config)) => Ok(serde_json::to_value(&config.spec).unwrap_or_default()),
+        Ok(None) => Err(format!("not found in namespace {namespace}")),
+        Err(error) => Err(format!("cannot be read: {error}")),
+    }
+}
+
+/// The text under `key` of the ConfigMap `name`, or why it cannot be had.
+async fn read_authz(
+    name: &str,
+    key: &str,
+    namespace: &str,
+    cluster: Option<&kube::Client>,
+) -> Result<String, String> {
+    let Some(client) = cluster else {
+        return Err(
+            "Apiary runs in local mode, where no ConfigMap is read; use type inline".into(),
+        );
+    };
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(Some(map)) => text_of(map, key, namespace),
+        Ok(None) => Err(format!("not found in namespace {namespace}")),
+        Err(error) => Err(format!("cannot be read: {error}")),
+    }
+}
+
+/// The text under `key` of `map`, or that it has no such key.
+pub fn text_of(map: ConfigMap, key: &str, namespace: &str) -> Result<String, String> {
+    map.data
+        .and_then(|mut data| data.remove(key))
+        .ok_or_else(|| format!("has no key {key} in namespace {namespace}"))
 }
 
 /// Issuers' keys by `(issuer, jwksUrl)`, kept across reloads of the targets, so a server's
@@ -170,7 +223,7 @@ mod tests {
     use serde_json::json;
 
     fn of(spec: Value) -> Inbound {
-        Inbound::of(&spec, Shared::NotRead, &KeyCache::default())
+        Inbound::of(&spec, "s", Referenced::NOT_READ, &KeyCache::default())
     }
 
     #[test]
@@ -187,7 +240,7 @@ mod tests {
 
     #[test]
     fn inline_oidc_is_enforced_with_its_issuer_and_audience() {
-        let Inbound::Oidc(verifier) = of(json!({"oidcConfig": {"type": "inline", "inline": {
+        let Inbound::Oidc(verifier, None) = of(json!({"oidcConfig": {"type": "inline", "inline": {
             "issuer": "https://idp.example.com", "audience": "fetch"}}}))
         else {
             panic!("enforced")
@@ -195,6 +248,45 @@ mod tests {
         assert_eq!(
             (verifier.issuer(), verifier.audience()),
             ("https://idp.example.com", "fetch")
+        );
+    }
+
+    #[test]
+    fn cedar_policies_come_with_the_oidc_that_verifies_the_principal() {
+        let oidc = json!({"type": "inline", "inline": {"issuer": "https://idp.example.com", "audience": "a"}});
+        let policies = json!({"type": "inline", "inline": {"policies": [
+            "permit(principal, action == Action::\"call_tool\", resource == Tool::\"weather\");"]}});
+        assert!(matches!(
+            of(json!({"image": "x", "oidcConfig": oidc, "authzConfig": policies})),
+            Inbound::Oidc(_, Some(_))
+        ));
+        let bad = json!({"type": "inline", "inline": {"policies": ["permit(principal,"]}});
+        let Inbound::Withheld(why) =
+            of(json!({"image": "x", "oidcConfig": oidc, "authzConfig": bad}))
+        else {
+            panic!("withheld")
+        };
+        assert!(
+            why.contains("spec.authzConfig.inline (policy 0 does not parse: "),
+            "{why}"
+        );
+        let reference = json!({"type": "configMap", "configMap": {"name": "authz"}});
+        let Inbound::Withheld(why) = Inbound::of(
+            &json!({"image": "x", "oidcConfig": oidc, "authzConfig": reference}),
+            "s",
+            Referenced {
+                oidc: Shared::NotRead,
+                authz: Source::Unavailable("Apiary runs in local mode"),
+            },
+            &KeyCache::default(),
+        ) else {
+            panic!("withheld")
+        };
+        assert!(
+            why.contains(
+                "spec.authzConfig.configMap.name (ConfigMap authz: Apiary runs in local mode)"
+            ),
+            "{why}"
         );
     }
 
@@ -214,7 +306,11 @@ mod tests {
         );
         let Inbound::Withheld(why) = Inbound::of(
             &json!({"oidcConfigRef": {"name": "idp", "audience": "a"}}),
-            Shared::Unavailable("Apiary runs in local mode"),
+            "s",
+            Referenced {
+                oidc: Shared::Unavailable("Apiary runs in local mode"),
+                authz: Source::NotRead,
+            },
             &KeyCache::default(),
         ) else {
             panic!("withheld")

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::authz::Caller;
 use super::jsonrpc::id_key;
 use super::measure::CallOutcome;
 use super::target::{Target, ToolEntry};
@@ -16,6 +17,8 @@ pub struct Inspector {
     target: Arc<Target>,
     pending: Vec<(String, Arc<ToolEntry>)>,
     started: Instant,
+    /// The caller the server's Cedar policies judge, whose lists are filtered.
+    caller: Option<Arc<Caller>>,
 }
 
 impl Inspector {
@@ -29,14 +32,25 @@ impl Inspector {
             target,
             pending: calls,
             started,
+            caller: None,
         }
+    }
+
+    /// This inspector, also leaving out of lists what `caller` may not use.
+    pub fn judged_by(mut self, caller: Option<Arc<Caller>>) -> Self {
+        self.caller = caller;
+        self
     }
 
     /// Looks at one JSON-RPC payload (a message or a batch) from the backend, and returns its
     /// replacement when the gateway changed it.
     pub fn payload(&mut self, data: &[u8]) -> Option<Vec<u8>> {
         // A key may be spelt with escapes (`"\u0074ools"`): those payloads are parsed too.
-        if self.pending.is_empty() && !contains(data, b"\"tools\"") && !contains(data, b"\\u") {
+        if self.pending.is_empty()
+            && self.caller.is_none()
+            && !contains(data, b"\"tools\"")
+            && !contains(data, b"\\u")
+        {
             return None;
         }
         let mut value: Value = serde_json::from_slice(data).ok()?;
@@ -61,12 +75,17 @@ impl Inspector {
                 }
             }
         }
+        // The policies judge the server's own names, so they go first.
+        let judged = match (&self.caller, message.get_mut("result")) {
+            (Some(caller), Some(result)) => caller.filter(result),
+            _ => false,
+        };
         match message.pointer_mut("/result/tools") {
             Some(Value::Array(tools)) => {
                 self.curate(tools);
                 true
             }
-            _ => false,
+            _ => judged,
         }
     }
 

@@ -1,6 +1,7 @@
 //! JSON-RPC on the way in: reads a client's POST body (one message or a batch), refuses calls
-//! of tools that are not published, maps renamed tools back to the server's name, and leaves
-//! every other message as it is.
+//! of tools that are not published, and requests the server's Cedar policies do not permit
+//! ([`super::authz`]), maps renamed tools back to the server's name, and leaves every other
+//! message as it is.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::registry::curation::UnknownTools;
 
+use super::authz::{Caller, DENIED};
 use super::target::{Target, ToolEntry};
 
 /// Invalid JSON.
@@ -43,6 +45,8 @@ pub struct Plan {
     pub refused: usize,
     /// True when the body was a batch (an array).
     pub batch: bool,
+    /// The caller the server's Cedar policies judge, if they do.
+    pub caller: Option<Arc<Caller>>,
 }
 
 /// Why a body cannot be planned; answered with this JSON-RPC error and HTTP 400.
@@ -68,11 +72,23 @@ pub fn unknown_tool(id: Value, name: &str, how: UnknownTools) -> Value {
 
 /// Plans a client's POST body against the server's published tools.
 pub fn plan(body: Bytes, target: &Target) -> Result<Plan, Refusal> {
+    plan_for(body, target, None)
+}
+
+/// [`plan`], with the requests of `caller` judged by the server's Cedar policies.
+pub fn plan_for(
+    body: Bytes,
+    target: &Target,
+    caller: Option<Arc<Caller>>,
+) -> Result<Plan, Refusal> {
     let parsed: Value = serde_json::from_slice(&body).map_err(|e| Refusal {
         code: PARSE_ERROR,
         message: format!("Parse error: {e}"),
     })?;
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        caller,
+        ..Plan::default()
+    };
     match parsed {
         Value::Object(_) => {
             let Some((message, _changed)) = check(parsed, target, &mut plan) else {
@@ -119,7 +135,12 @@ fn invalid(message: &str) -> Refusal {
 /// Checks one message: `None` when the gateway answered it itself (into `plan.local`),
 /// otherwise the message to forward and whether it was rewritten.
 fn check(mut message: Value, target: &Target, plan: &mut Plan) -> Option<(Value, bool)> {
+    let caller = plan.caller.clone();
     if message.get("method").and_then(Value::as_str) != Some("tools/call") {
+        if let Some(why) = caller.and_then(|c| c.refusal(&message, None)) {
+            refuse(&message, why, plan);
+            return None;
+        }
         return Some((message, false));
     }
     let id = message.get("id").cloned();
@@ -139,6 +160,10 @@ fn check(mut message: Value, target: &Target, plan: &mut Plan) -> Option<(Value,
         }
         return None;
     };
+    if let Some(why) = caller.and_then(|c| c.refusal(&message, Some(&entry.upstream))) {
+        refuse(&message, why, plan);
+        return None;
+    }
     if let Some(id) = &id {
         plan.calls.push((id_key(id), entry.clone()));
     }
@@ -149,6 +174,14 @@ fn check(mut message: Value, target: &Target, plan: &mut Plan) -> Option<(Value,
         }
     }
     Some((message, renamed))
+}
+
+/// Answers `message` with ToolHive's error for what its policies do not permit.
+fn refuse(message: &Value, why: String, plan: &mut Plan) {
+    plan.refused += 1;
+    if let Some(id) = message.get("id") {
+        plan.local.push(error(id.clone(), DENIED, why));
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@
 //! Apiary does not enforce is not served at all ([`inbound`]).
 
 pub mod access;
+pub mod authz;
 mod bridge;
 #[doc(hidden)]
 pub mod fuzzing;

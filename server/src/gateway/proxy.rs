@@ -19,6 +19,7 @@ use crate::auth::{bearer_of, Forbidden};
 use crate::web::AppState;
 
 use super::access::Decision;
+use super::authz::Caller;
 use super::inbound::Inbound;
 
 use super::inspect::Inspector;
@@ -67,7 +68,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let target = match resolve(&state, &namespace, &name, &headers).await {
+    let (target, caller) = match resolve(&state, &namespace, &name, &headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -78,7 +79,7 @@ pub async fn post(
             format!("the request body is larger than {MAX_REQUEST_BYTES} bytes, or was cut off"),
         );
     };
-    let plan = match jsonrpc::plan(body, &target) {
+    let plan = match jsonrpc::plan_for(body, &target, caller) {
         Ok(plan) => plan,
         Err(refusal) => return failure(StatusCode::BAD_REQUEST, refusal.code, refusal.message),
     };
@@ -96,7 +97,7 @@ pub async fn post(
         return local_answer(plan.local, plan.batch);
     };
     let started = Instant::now();
-    let inspector = Inspector::new(target.clone(), plan.calls, started);
+    let inspector = Inspector::new(target.clone(), plan.calls, started).judged_by(plan.caller);
     let request = state
         .gateway
         .client()
@@ -154,7 +155,7 @@ async fn without_body(
     (namespace, name): (&str, &str),
     headers: &HeaderMap,
 ) -> Response {
-    let target = match resolve(&state, namespace, name, headers).await {
+    let (target, caller) = match resolve(&state, namespace, name, headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -169,7 +170,7 @@ async fn without_body(
         }
         Backend::Unsupported(why) => return failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why),
     };
-    let inspector = Inspector::new(target.clone(), Vec::new(), Instant::now());
+    let inspector = Inspector::new(target.clone(), Vec::new(), Instant::now()).judged_by(caller);
     let request = state
         .gateway
         .client()
@@ -181,16 +182,17 @@ async fn without_body(
     }
 }
 
-/// The published server, when the caller may use it; otherwise the answer: a challenge, a
-/// refusal, or that there is no such server. The bearer token in `headers` is checked as the
-/// server asks: Apiary's (with the server's access rules), or its own issuer's
-/// ([`Inbound::Oidc`]); a withheld server is refused to everyone Apiary admits.
+/// The published server, when the caller may use it, with the caller its Cedar policies judge
+/// (if it has any); otherwise the answer: a challenge, a refusal, or that there is no such
+/// server. The bearer token in `headers` is checked as the server asks: Apiary's (with the
+/// server's access rules), or its own issuer's ([`Inbound::Oidc`]); a withheld server is
+/// refused to everyone Apiary admits.
 pub(super) async fn resolve(
     state: &AppState,
     namespace: &str,
     name: &str,
     headers: &HeaderMap,
-) -> Result<Arc<Target>, Response> {
+) -> Result<(Arc<Target>, Option<Arc<Caller>>), Response> {
     let path = format!("/mcp/{namespace}/{name}");
     let token = bearer_of(headers);
     let found = state
@@ -224,18 +226,26 @@ pub(super) async fn resolve(
             ));
         }
     };
+    let mut caller = None;
     match &target.inbound {
-        Inbound::Oidc(verifier) => {
+        Inbound::Oidc(verifier, policies) => {
             let Some(token) = token else {
                 return Err(own_issuer_challenge(&target.id, verifier, None));
             };
-            if let Err(error) = verifier.verify(token).await {
-                tracing::info!(%error, server = %target.id, "refused a token for a server's own issuer");
-                return Err(own_issuer_challenge(
-                    &target.id,
-                    verifier,
-                    Some(&error.to_string()),
-                ));
+            match verifier.verify(token).await {
+                Ok(claims) => {
+                    caller = policies
+                        .as_ref()
+                        .map(|policies| Arc::new(Caller::new(policies.clone(), claims)));
+                }
+                Err(error) => {
+                    tracing::info!(%error, server = %target.id, "refused a token for a server's own issuer");
+                    return Err(own_issuer_challenge(
+                        &target.id,
+                        verifier,
+                        Some(&error.to_string()),
+                    ));
+                }
             }
         }
         Inbound::Apiary | Inbound::Withheld(_) => {
@@ -259,7 +269,7 @@ pub(super) async fn resolve(
             }
         }
     }
-    Ok(target)
+    Ok((target, caller))
 }
 
 /// 401 for a server that takes only its own issuer's tokens: the challenge names the issuer

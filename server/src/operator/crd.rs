@@ -157,8 +157,11 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub oidc_config: Option<serde_json::Value>,
-    /// Cedar authorization (ToolHive field): not evaluated by Apiary, so a server that sets it
-    /// is withheld (phase Failed, not served).
+    /// Cedar authorization (`type: inline` with `inline.policies`, or `type: configMap` with
+    /// `configMap.name` and `.key`, default authz.json): Apiary's gateway evaluates the policies
+    /// for every tools/call and tools/list entry, with the claims of the token that the server's
+    /// own OIDC verified. Without OIDC, or with policies that do not parse, the server is
+    /// withheld (phase Failed, not served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub authz_config: Option<serde_json::Value>,
@@ -609,6 +612,90 @@ pub struct MCPOIDCConfigStatus {
     pub conditions: Vec<Condition>,
 }
 
+/// Authentication toward a server's backend or an upstream (token exchange, header injection,
+/// an embedded authorization server, ...), referenced by `MCPServer.spec.externalAuthConfigRef`
+/// or `.authServerRef`. Stored as ToolHive shapes it; Apiary's gateway does none of it, so a
+/// server referencing one is withheld, and the object's status says so
+/// ([`super::external_auth`]).
+// Two printer columns share `type_ = "string"`, which clippy mistakes for duplicate attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "toolhive.stacklok.dev",
+    version = "v1beta1",
+    kind = "MCPExternalAuthConfig",
+    plural = "mcpexternalauthconfigs",
+    singular = "mcpexternalauthconfig",
+    namespaced,
+    status = "MCPExternalAuthConfigStatus",
+    shortname = "extauth",
+    category = "toolhive",
+    doc = "Authentication toward MCP servers' backends (ToolHive); kept, not enforced by Apiary: servers referencing it are withheld.",
+    printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
+    printcolumn(
+        name = "Enforced",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Enforced\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPExternalAuthConfigSpec {
+    /// The kind of authentication (`tokenExchange`, `headerInjection`, `bearerToken`,
+    /// `embeddedAuthServer`, ...); none is performed by Apiary.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// OAuth 2.0 token exchange settings (ToolHive); kept, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub token_exchange: Option<serde_json::Value>,
+    /// Header injection settings (ToolHive); kept, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub header_injection: Option<serde_json::Value>,
+    /// Bearer token settings (ToolHive); kept, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub bearer_token: Option<serde_json::Value>,
+    /// Embedded authorization server settings (ToolHive); kept, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub embedded_auth_server: Option<serde_json::Value>,
+    /// AWS STS settings (ToolHive); kept, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub aws_sts: Option<serde_json::Value>,
+    /// Upstream token injection settings (ToolHive); kept, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub upstream_inject: Option<serde_json::Value>,
+    /// On-behalf-of settings (ToolHive); kept, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub obo: Option<serde_json::Value>,
+    /// Cross-app access settings (ToolHive); kept, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub xaa: Option<serde_json::Value>,
+}
+
+/// The observed state of an MCPExternalAuthConfig: condition `Enforced` (always `False`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPExternalAuthConfigStatus {
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
 /// A schemaless object whose unknown fields the apiserver keeps.
 fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
@@ -659,12 +746,18 @@ pub fn mcpoidcconfig_crd() -> CustomResourceDefinition {
     with_legacy_version(MCPOIDCConfig::crd())
 }
 
+/// The `MCPExternalAuthConfig` CRD, served as `v1alpha1` and `v1beta1`.
+pub fn mcpexternalauthconfig_crd() -> CustomResourceDefinition {
+    with_legacy_version(MCPExternalAuthConfig::crd())
+}
+
 /// The CRD manifests Apiary ships, as `(file name, YAML)` pairs for `deploy/crds/`.
 pub fn crd_manifests() -> Vec<(&'static str, String)> {
     [
         ("mcpservers.yaml", mcpserver_crd()),
         ("mcptoolconfigs.yaml", mcptoolconfig_crd()),
         ("mcpoidcconfigs.yaml", mcpoidcconfig_crd()),
+        ("mcpexternalauthconfigs.yaml", mcpexternalauthconfig_crd()),
     ]
     .into_iter()
     .map(|(file, crd)| (file, to_yaml(&crd)))

@@ -11,12 +11,16 @@
 //! - [`status`]: the status, derived from the live children;
 //! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
 //! - [`oidc`]: the inbound OIDC a server declares, which the gateway enforces;
+//! - [`authz`]: the Cedar policies a server declares, which the gateway evaluates;
+//! - [`external_auth`]: the status of MCPExternalAuthConfigs, which Apiary does not act on;
 //! - [`reconcile`]: the controller that ties them to the cluster;
 //! - [`leader`]: which replica reconciles, through a Lease.
 
+pub mod authz;
 pub mod cache;
 pub mod crd;
 pub mod drift;
+pub mod external_auth;
 pub mod leader;
 pub mod merge;
 pub mod oidc;

@@ -23,6 +23,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+use super::authz;
 use super::cache::{self, Caches};
 use super::crd::{MCPOIDCConfig, MCPServer, MCPToolConfig, Phase, ProfileKind};
 use super::drift;
@@ -30,7 +31,7 @@ use super::oidc::Shared;
 use super::render::{self, InvalidSpec, FIELD_MANAGER};
 use super::repair::{Applier, REPORTER};
 use super::status::{self, Outcome, ToolConfigState};
-use super::unsupported;
+use super::unsupported::{self, Referenced};
 
 /// How long a status patch may take.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,6 +113,10 @@ pub enum Error {
     /// run (permanent: wait for a change). The text names the fields.
     #[error("{0}")]
     NotEnforced(String),
+    /// As [`Self::NotEnforced`], for a fault of an object the spec refers to, such as a
+    /// missing ConfigMap of Cedar policies (transient: backoff).
+    #[error("{0}")]
+    NotEnforcedYet(String),
 }
 
 impl Error {
@@ -131,7 +136,7 @@ impl Error {
             Self::Malformed(_) => "malformed",
             Self::StatusTimeout => "status_timeout",
             Self::Refused(_) => "refused",
-            Self::NotEnforced(_) => "not_enforced",
+            Self::NotEnforced(_) | Self::NotEnforcedYet(_) => "not_enforced",
         }
     }
 }
@@ -273,7 +278,13 @@ pub async fn run(
         controller.store(),
         shutdown.clone(),
     ));
-    controller
+    // MCPExternalAuthConfigs only get a status saying what Apiary does with them.
+    let external_auth = super::external_auth::run(
+        client.clone(),
+        namespace.map(str::to_owned),
+        shutdown.clone(),
+    );
+    let servers = controller
         .owns_stream(deployment_events)
         .owns_stream(service_events)
         .owns_stream(account_events)
@@ -322,8 +333,8 @@ pub async fn run(
                 }
                 Err(error) => tracing::warn!(error = %error, "reconcile failed"),
             }
-        })
-        .await;
+        });
+    tokio::join!(servers, external_auth);
     pruning.abort();
     tracing::info!("MCPServer operator stopped");
 }
@@ -446,17 +457,32 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
     // Inbound security the gateway cannot enforce: better not run than run open.
     let spec = serde_json::to_value(&server.spec).unwrap_or_default();
     let shared = read_oidc_config(server, client, &namespace).await?;
-    let shared = match &shared {
-        None => Shared::NotRead,
-        Some(Ok(config)) => Shared::Found(config),
-        Some(Err(why)) => Shared::Unavailable(why),
+    let authz_text = read_authz_configmap(&spec, client, &namespace).await?;
+    let referenced = Referenced {
+        oidc: match &shared {
+            None => Shared::NotRead,
+            Some(Ok(config)) => Shared::Found(config),
+            Some(Err(why)) => Shared::Unavailable(why),
+        },
+        authz: match &authz_text {
+            None => authz::Source::NotRead,
+            Some(Ok(text)) => authz::Source::Found(text),
+            Some(Err(why)) => authz::Source::Unavailable(why),
+        },
     };
-    let unenforced = unsupported::unenforced_with(&spec, shared);
+    let unenforced = unsupported::unenforced_with(&spec, referenced);
     if !unenforced.is_empty() {
-        let why = Error::NotEnforced(format!(
+        let why = format!(
             "{}. The operator does not run it either",
             unsupported::withheld(&unenforced)
-        ));
+        );
+        // A fault of the spec waits for the spec to change; one of an object it refers to (a
+        // missing or bad MCPOIDCConfig or ConfigMap) is retried, since that object may change.
+        let why = if unsupported::unenforced(&spec).is_empty() {
+            Error::NotEnforcedYet(why)
+        } else {
+            Error::NotEnforced(why)
+        };
         return fail(server, context, &tool_config, why).await;
     }
     let profile_text = match read_configmap_profile(server, client, &namespace).await? {
@@ -635,7 +661,9 @@ async fn fail(
     let (message, reason) = match &error {
         Error::InvalidSpec(invalid) => (invalid.to_string(), "InvalidSpec"),
         Error::Dependency(invalid) => (invalid.to_string(), "DependencyMissing"),
-        Error::NotEnforced(why) => (why.clone(), "SecurityNotEnforced"),
+        Error::NotEnforced(why) | Error::NotEnforcedYet(why) => {
+            (why.clone(), "SecurityNotEnforced")
+        }
         other => (other.to_string(), "Error"),
     };
     write_status(
@@ -774,6 +802,23 @@ async fn repair_service_ports(
     )
     .await?;
     Ok(())
+}
+
+/// The text of the ConfigMap key that `spec`'s `authzConfig` names: `None` without one, `Err`
+/// saying why when the ConfigMap or its key is missing.
+async fn read_authz_configmap(
+    spec: &serde_json::Value,
+    client: &Client,
+    namespace: &str,
+) -> Result<Option<Result<String, String>>, Error> {
+    let Some((name, key)) = authz::configmap(spec) else {
+        return Ok(None);
+    };
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    Ok(Some(match api.get_opt(name).await? {
+        Some(map) => crate::gateway::inbound::text_of(map, key, namespace),
+        None => Err(format!("not found in namespace {namespace}")),
+    }))
 }
 
 /// The spec of the `MCPOIDCConfig` that `server`'s `oidcConfigRef` names: `None` without a

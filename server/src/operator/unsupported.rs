@@ -7,8 +7,8 @@
 //! a value that asks for what Apiary does anyway (`trustProxyHeaders: false`,
 //! `audit: {enabled: false}`). In `resourceOverrides`, whose schema is free-form, every key
 //! that is neither applied ([`super::overrides`]) nor in [`RULES`] is flagged too. Inbound OIDC
-//! is enforced at the gateway; only a form of it that Apiary cannot enforce is flagged
-//! ([`super::oidc`]).
+//! and Cedar authorization are enforced at the gateway; only a form of them that Apiary cannot
+//! enforce is flagged ([`super::oidc`], [`super::authz`]).
 //!
 //! A security field flagged here is not enforced, so the server is withheld: not run by the
 //! operator, not served by the gateway ([`unenforced_with`], [`withheld`]).
@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::authz;
 use super::crd::MCPServer;
 use super::oidc;
 use super::overrides;
@@ -47,12 +48,6 @@ fn never(_: &Value) -> bool {
 
 /// The fields Apiary does not act on (docs/OPERATOR.md, "ToolHive fields and kinds").
 const RULES: &[Rule] = &[
-    Rule {
-        place: Place::Spec("authzConfig"),
-        security: true,
-        reason: "its Cedar policies are not evaluated",
-        honoured_value: never,
-    },
     Rule {
         place: Place::Spec("authzConfigRef"),
         security: true,
@@ -188,18 +183,39 @@ pub fn fields(server: &MCPServer) -> Vec<Unsupported> {
     fields_of(&spec, server.metadata.annotations.as_ref())
 }
 
+/// What the objects that a spec's inbound security refers to turned out to be.
+#[derive(Clone, Copy, Debug)]
+pub struct Referenced<'a> {
+    /// The `MCPOIDCConfig` of an `oidcConfigRef`.
+    pub oidc: oidc::Shared<'a>,
+    /// The ConfigMap of an `authzConfig` of type `configMap`.
+    pub authz: authz::Source<'a>,
+}
+
+impl Referenced<'_> {
+    /// Nothing looked up: only the spec itself is checked.
+    pub const NOT_READ: Referenced<'static> = Referenced {
+        oidc: oidc::Shared::NotRead,
+        authz: authz::Source::NotRead,
+    };
+}
+
 /// The security settings (authentication, authorization) that `spec`, an `MCPServer` spec as
 /// JSON, declares and Apiary does not enforce. A server with any is neither run by the
 /// operator nor served by the gateway ([`withheld`]).
 pub fn unenforced(spec: &Value) -> Vec<Unsupported> {
-    unenforced_with(spec, oidc::Shared::NotRead)
+    unenforced_with(spec, Referenced::NOT_READ)
 }
 
-/// [`unenforced`], with the `MCPOIDCConfig` an `oidcConfigRef` names (`shared`) checked too.
-pub fn unenforced_with(spec: &Value, shared: oidc::Shared<'_>) -> Vec<Unsupported> {
+/// [`unenforced`], with the objects the spec refers to (`referenced`) checked too.
+pub fn unenforced_with(spec: &Value, referenced: Referenced<'_>) -> Vec<Unsupported> {
     let mut found = fields_of(spec, None);
     found.retain(|field| field.security);
-    if let Err(fault) = oidc::rule(spec, shared) {
+    let faults = [
+        oidc::rule(spec, referenced.oidc).err(),
+        authz::rule(spec, referenced.authz, "").err(),
+    ];
+    for fault in faults.into_iter().flatten().rev() {
         if !found.iter().any(|f| f.path == fault.path) {
             found.insert(
                 0,
@@ -254,9 +270,14 @@ fn fields_of(spec: &Value, annotations: Option<&BTreeMap<String, String>>) -> Ve
             })
         })
         .collect();
-    // Inbound OIDC is enforced at the gateway, unless it takes a form Apiary cannot enforce.
-    // (An `oidcConfigRef` is checked with its MCPOIDCConfig by the reconcile.)
-    if let Err(unenforceable) = oidc::rule(spec, oidc::Shared::NotRead) {
+    // Inbound OIDC and Cedar policies are enforced at the gateway, unless they take a form
+    // Apiary cannot enforce. (An `oidcConfigRef` and an authz ConfigMap are checked with the
+    // object they name by the reconcile.)
+    let faults = [
+        oidc::rule(spec, oidc::Shared::NotRead).err(),
+        authz::rule(spec, authz::Source::NotRead, "").err(),
+    ];
+    for unenforceable in faults.into_iter().flatten().rev() {
         found.insert(
             0,
             Unsupported {
@@ -447,7 +468,7 @@ mod tests {
             paths(&server),
             [
                 "spec.oidcConfig.type",
-                "spec.authzConfig",
+                "spec.authzConfig.inline.policies",
                 "spec.audit",
                 "spec.volumes",
                 "spec.groupRef",
@@ -469,8 +490,8 @@ mod tests {
         );
         assert_eq!(
             note(&found),
-            "NOT ENFORCED (security): spec.oidcConfig.type, spec.authzConfig. Ignored by Apiary: \
-             spec.audit, spec.volumes, spec.groupRef, \
+            "NOT ENFORCED (security): spec.oidcConfig.type, spec.authzConfig.inline.policies. \
+             Ignored by Apiary: spec.audit, spec.volumes, spec.groupRef, \
              metadata.annotations[mcpserver.toolhive.stacklok.dev/restart-strategy]. \
              See condition UnsupportedFields"
         );
@@ -581,8 +602,8 @@ mod tests {
         server.metadata.annotations = Some(annotations);
         let found = fields(&server);
         assert_eq!(found.len(), RULES.len(), "{found:#?}");
-        assert_eq!(found.iter().filter(|f| f.security).count(), 3);
-        assert!(found[..3].iter().all(|f| f.security));
+        assert_eq!(found.iter().filter(|f| f.security).count(), 2);
+        assert!(found[..2].iter().all(|f| f.security));
         // events.k8s.io refuses a note over 1024 bytes.
         assert!(note(&found).len() <= 1024, "{}", note(&found).len());
     }

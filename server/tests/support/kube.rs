@@ -177,6 +177,7 @@ pub async fn install_crds(client: &Client) {
         crd::mcpserver_crd(),
         crd::mcptoolconfig_crd(),
         crd::mcpoidcconfig_crd(),
+        crd::mcpexternalauthconfig_crd(),
     ] {
         let name = crd.metadata.name.clone().expect("a CRD has a name");
         api.patch(

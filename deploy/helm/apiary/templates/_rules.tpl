@@ -18,6 +18,13 @@ which the kubelet resolves.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpoidcconfigs]
   verbs: [get, list, watch]
+# MCPExternalAuthConfigs: kept, not acted on; the operator writes a status saying so.
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpexternalauthconfigs]
+  verbs: [get, list, watch]
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpexternalauthconfigs/status]
+  verbs: [patch]
 # Children carry blockOwnerDeletion, which needs update on the owner's finalizers.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpservers/finalizers]
@@ -37,7 +44,8 @@ which the kubelet resolves.
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [get, list, watch, create, patch]
-# ConfigMap permission profiles.
+# ConfigMap permission profiles, and Cedar policies (authzConfig type configMap), read by the
+# operator and by the gateway.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [get]

@@ -277,7 +277,7 @@ pub async fn post(
     if ids.is_empty() {
         return local_answer(plan.local, plan.batch);
     }
-    let inspector = Inspector::new(target, plan.calls, started);
+    let inspector = Inspector::new(target, plan.calls, started).judged_by(plan.caller);
     let first = plan
         .local
         .iter()
