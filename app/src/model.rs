@@ -7,6 +7,7 @@ pub mod catalog_search;
 pub mod cluster_changes;
 pub mod curation_form;
 pub mod proposals;
+pub mod refresh;
 pub mod server_detail;
 
 pub use crate::access::{Role, Viewer};

@@ -11,6 +11,7 @@ use crate::model::audit::{AuditPage, AuditQuery};
 use crate::model::catalog_search::{CatalogQuery, CatalogResults};
 use crate::model::curation_form::CurationPage;
 use crate::model::proposals::{FormError, ProposalForm, ProposalReview, ProposalSummary};
+use crate::model::refresh::{FleetProgress, RefreshReport};
 use crate::model::server_detail::ServerDetail;
 
 /// A failure that is safe to show to the person who caused it.
@@ -76,6 +77,29 @@ pub trait DriftService: Send + Sync {
     ) -> Result<(), ServiceError>;
 }
 
+/// Refreshing tools on demand: one server, or every published server as a background job.
+#[async_trait]
+pub trait RefreshService: Send + Sync {
+    /// The owner team of `namespace/name`, or `None` when there is no such server.
+    async fn owner_team(&self, namespace: &str, name: &str)
+        -> Result<Option<String>, ServiceError>;
+
+    /// Fetches the tools of `namespace/name` now and records them; `None` when there is no
+    /// such server.
+    async fn refresh(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<RefreshReport>, ServiceError>;
+
+    /// Starts refreshing every published server in the background on behalf of `viewer`,
+    /// unless a fleet refresh already runs; the progress either way.
+    async fn start_fleet(&self, viewer: &Viewer) -> Result<FleetProgress, ServiceError>;
+
+    /// The progress of the newest fleet refresh.
+    fn fleet(&self) -> FleetProgress;
+}
+
 /// What a reviewer's decision led to, for the review page to say.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecisionOutcome {
@@ -92,13 +116,13 @@ pub enum DecisionOutcome {
 /// Proposals: propose, the review queue, one review, and decisions.
 #[async_trait]
 pub trait OnboardingService: Send + Sync {
-    /// Validates `form` as `author`'s proposal and stores it; its id, or the field that is wrong
-    /// (nothing is stored then).
+    /// Validates `form` as `author`'s proposal and stores it; its id, or every field that is
+    /// wrong, in form order (nothing is stored then).
     async fn propose(
         &self,
         author: &Viewer,
         form: &ProposalForm,
-    ) -> Result<Result<String, FormError>, ServiceError>;
+    ) -> Result<Result<String, Vec<FormError>>, ServiceError>;
 
     /// The `MCPServer` manifest `form` would propose (not validated), or a YAML comment that
     /// says why there is none yet.
@@ -150,6 +174,8 @@ pub struct Services {
     pub curation: Arc<dyn CurationService>,
     /// Proposals and reviews.
     pub onboarding: Arc<dyn OnboardingService>,
+    /// Tool refreshes.
+    pub refresh: Arc<dyn RefreshService>,
 }
 
 /// The services of the current request, or a clear error when the server forgot to provide them.
@@ -184,6 +210,20 @@ pub fn authorize(action: Action, owner_team: Option<&str>) -> Result<Viewer, Ser
             action.describe()
         )))
     }
+}
+
+/// True when the current request is a plain form post from a browser without JavaScript (it
+/// accepts HTML), which is answered with a redirect to a page rather than with data.
+pub fn plain_form_post() -> bool {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.contains("text/html"))
+        })
+        .unwrap_or(false)
 }
 
 /// The Content-Security-Policy nonce the server chose for this response; the server's security

@@ -164,6 +164,14 @@ const SERVER_FNS: &[(&str, Rule, &str)] = &[
     // Any owner or admin reaches it; whether an owner may decide a given proposal (their
     // team, not their own approval) is checked against the proposal (tests/proposals_ui.rs).
     ("decide_proposal", Rule::Reviewer, ""),
+    // Fetching a server's tools is for its owners; the whole fleet, for admins.
+    (
+        "refresh_tools",
+        Rule::OwnerOfSearchOrAdmin,
+        "namespace=matrix&name=osv",
+    ),
+    ("start_fleet_refresh", Rule::Admin, ""),
+    ("fleet_refresh_status", Rule::Admin, ""),
 ];
 
 fn registration() -> serde_json::Value {

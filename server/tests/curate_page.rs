@@ -117,6 +117,27 @@ async fn preview_then_save_what_consumers_see() {
     );
     assert_eq!(registry_tools(&http, &base).await.len(), 2, "nothing saved");
 
+    // Every refusal at once: two bad deny globs and the name collision.
+    let refused = post("draft=1&show=echo&show=upper&name.upper=echo&allow=&deny=bad!%0Ano+spaces")
+        .await
+        .expect("post");
+    let back = refused.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let again = page(back.trim_start_matches("/servers/cur/tools/curate")).await;
+    assert!(again.contains("3 problems to fix"), "{again}");
+    assert!(
+        again.contains("data-testid=\"curation-error-deny\""),
+        "the deny globs' messages are next to them: {again}"
+    );
+    assert!(
+        again.contains("id=\"deny\" name=\"deny\"")
+            && again.contains("aria-describedby=\"deny-error\""),
+        "the deny field is marked: {again}"
+    );
+    assert!(again.contains("overrides.upper.name"), "{again}");
+
     let saved = post(
         "draft=1&show=echo&description.echo=Says+it+back&hint.echo.readOnlyHint=false&allow=&deny=",
     )

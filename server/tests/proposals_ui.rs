@@ -642,6 +642,55 @@ async fn a_review_shows_the_servers_pending_schema_drift_and_links_to_its_approv
 }
 
 #[tokio::test]
+async fn every_refused_field_is_reported_at_once_next_to_its_input() {
+    for db in support::all_backends().await {
+        let Some(app) = signed_in::start(&db).await else {
+            return;
+        };
+        let paul = Client::signed_in(&app, "paul").await;
+        let action = form_action(&html(&paul, "/propose").await, "propose_server");
+        let mut fields = good_fields();
+        fields[1] = ("namespace", "Bad_Namespace");
+        fields[4] = ("owner_team", "Search Team");
+        fields.push(("docs_url", "not a link"));
+        // Two the form itself cannot read, and two the proposal's validation refuses.
+        fields.push(("port", "eighty"));
+        fields.push(("permission_profile", "everything"));
+        let back = post_form(&paul, &action, &fields).await;
+        let page = html(&paul, &back).await;
+        for field in [
+            "namespace",
+            "owner_team",
+            "docs_url",
+            "port",
+            "permission_profile",
+        ] {
+            assert!(
+                page.contains(&format!("data-testid=\"error-{field}\"")),
+                "{field} has its message: {page}"
+            );
+            assert!(
+                page.contains(&format!("href=\"#{field}\"")),
+                "the summary links to {field}: {page}"
+            );
+        }
+        assert!(
+            page.contains("id=\"error-summary\" role=\"alert\""),
+            "the summary is announced: {page}"
+        );
+        assert!(
+            page.contains("5 problems to fix"),
+            "the summary counts them: {page}"
+        );
+        assert!(
+            page.contains("id=\"port\" name=\"port\" value=\"eighty\" aria-invalid=\"true\""),
+            "the input is marked invalid: {page}"
+        );
+        assert_eq!(proposals(&db.db).await, 0, "nothing is stored");
+    }
+}
+
+#[tokio::test]
 async fn ports_permissions_and_resources_from_the_form_reach_the_proposed_spec() {
     for db in support::all_backends().await {
         let Some(app) = signed_in::start(&db).await else {

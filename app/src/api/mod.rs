@@ -5,6 +5,7 @@ mod catalog;
 mod curation;
 mod drift;
 mod proposals;
+mod refresh;
 mod server_page;
 mod session;
 
@@ -13,5 +14,6 @@ pub use catalog::*;
 pub use curation::*;
 pub use drift::*;
 pub use proposals::*;
+pub use refresh::*;
 pub use server_page::*;
 pub use session::*;

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::model::proposals::{FormError, ProposalForm, ProposalReview, ProposalSummary};
 
 /// Proposes a create, update or retire from the propose form. Redirects to the new proposal's
-/// review page, or back to the form with the submitted values and the refused field's message.
+/// review page, or back to the form with the submitted values and every refused field's message.
 #[server]
 pub async fn propose_server(#[server(flatten)] form: ProposalForm) -> Result<(), ServerFnError> {
     let author = crate::services::authorize(crate::access::Action::Propose, None)?;
@@ -19,7 +19,7 @@ pub async fn propose_server(#[server(flatten)] form: ProposalForm) -> Result<(),
         .map_err(|e| ServerFnError::new(e.0))?;
     match proposed {
         Ok(id) => leptos_axum::redirect(&format!("/reviews/{}", path_segment(&id))),
-        Err(error) => leptos_axum::redirect(&refused_url(&form, &error)),
+        Err(errors) => leptos_axum::redirect(&refused_url(&form, &errors)),
     }
     Ok(())
 }
@@ -146,12 +146,16 @@ pub fn path_segment(text: &str) -> String {
         .collect()
 }
 
-/// Where a refused form post goes: the form's page with the submitted values and the error in
-/// the query string. When the refusal is about a secret, the environment and the pasted
-/// manifest are left out, so a secret value never lands in a URL.
-pub fn refused_url(form: &ProposalForm, error: &FormError) -> String {
+/// Where a refused form post goes: the form's page with the submitted values and each refusal
+/// (an `error_field` and `error` pair per field, in order) in the query string. When a
+/// refusal is about a secret, the environment and the pasted manifest are left out, so a
+/// secret value never lands in a URL.
+pub fn refused_url(form: &ProposalForm, errors: &[FormError]) -> String {
     let mut kept = form.clone();
-    if error.message.to_ascii_lowercase().contains("secret") {
+    if errors
+        .iter()
+        .any(|e| e.message.to_ascii_lowercase().contains("secret"))
+    {
         kept.env.clear();
         kept.manifest.clear();
     }
@@ -165,10 +169,15 @@ pub fn refused_url(form: &ProposalForm, error: &FormError) -> String {
         )
     };
     let values = serde_urlencoded::to_string(&kept).unwrap_or_default();
-    let problem = serde_urlencoded::to_string([
-        ("error_field", error.field.as_str()),
-        ("error", error.message.as_str()),
-    ])
-    .unwrap_or_default();
-    format!("{path}?{values}&{problem}")
+    let problems: Vec<(&str, &str)> = errors
+        .iter()
+        .flat_map(|e| {
+            [
+                ("error_field", e.field.as_str()),
+                ("error", e.message.as_str()),
+            ]
+        })
+        .collect();
+    let problems = serde_urlencoded::to_string(problems).unwrap_or_default();
+    format!("{path}?{values}&{problems}")
 }

@@ -15,8 +15,8 @@ pub fn FormField(
     label: &'static str,
     /// The value to show.
     value: String,
-    /// The refusal, when there was one.
-    error: Option<FormError>,
+    /// The refusals of the previous post; those of this field are shown next to it.
+    errors: Vec<FormError>,
     /// A hint under the field.
     #[prop(optional)]
     hint: &'static str,
@@ -24,7 +24,7 @@ pub fn FormField(
     #[prop(optional)]
     rows: u32,
 ) -> impl IntoView {
-    let message = error.filter(|e| e.field == name).map(|e| e.message);
+    let message = messages_for(&errors, name);
     let invalid = message.is_some().then_some("true");
     let described = format!("{name}-hint {name}-error");
     let control = if rows == 0 {
@@ -48,7 +48,7 @@ pub fn FormField(
                 <p id=format!("{name}-hint") class="mt-1 text-xs text-slate-600 dark:text-slate-400">{hint}</p>
             })}
             {message.map(|m| view! {
-                <p id=format!("{name}-error") role="alert" data-testid=format!("error-{name}")
+                <p id=format!("{name}-error") data-testid=format!("error-{name}")
                     class="mt-1 text-sm text-red-800 dark:text-red-300">{m}</p>
             })}
         </div>
@@ -56,42 +56,111 @@ pub fn FormField(
     .into_any()
 }
 
-/// The refusal of a field the form has no input for (such as `kind` or an unusual spec field),
-/// shown above the form.
-fn general_error(error: &Option<FormError>, fields: &[&str]) -> Option<impl IntoView> {
-    error.as_ref().filter(|e| !fields.contains(&e.field.as_str())).map(|e| {
-        view! {
-            <div role="alert" data-testid="error-form"
-                class="mt-4 rounded border border-red-300 p-3 text-sm text-red-800 dark:text-red-200">
-                {format!("{}: {}", e.field, e.message)}
-            </div>
-        }
-    })
+/// The messages of `field` among `errors`, joined; `None` when it has none.
+fn messages_for(errors: &[FormError], field: &str) -> Option<String> {
+    let messages: Vec<&str> = errors
+        .iter()
+        .filter(|e| e.field == field)
+        .map(|e| e.message.as_str())
+        .collect();
+    (!messages.is_empty()).then(|| messages.join(" "))
 }
 
-const FIELDS: &[&str] = &[
-    "namespace",
-    "name",
-    "description",
-    "owner_team",
-    "category",
-    "cost_class",
-    "sensitivity",
-    "tags",
-    "docs_url",
-    "source",
-    "command",
-    "args",
-    "transport",
-    "env",
-    "port",
-    "mcp_port",
-    "permission_profile",
-    "cpu_request",
-    "memory_request",
-    "cpu_limit",
-    "memory_limit",
-    "manifest",
+/// The summary of a refused post, above the form: every refusal, in form order, each linking
+/// to its field (`fields` are the inputs the form has, with their labels; other refusals are
+/// listed with the path they name). Once the page is hydrated, focus moves to the first
+/// invalid field.
+#[component]
+pub fn ErrorSummary(
+    /// The refusals.
+    errors: Vec<FormError>,
+    /// The form's inputs in form order: name and label.
+    fields: &'static [(&'static str, &'static str)],
+) -> impl IntoView {
+    if errors.is_empty() {
+        return ().into_any();
+    }
+    let position = |field: &str| fields.iter().position(|(name, _)| *name == field);
+    let mut ordered = errors;
+    // Fields without an input first (they explain the rest), then the inputs in form order.
+    ordered.sort_by_key(|e| position(&e.field).map_or(0, |i| i + 1));
+    let first_input = ordered
+        .iter()
+        .find_map(|e| position(&e.field).map(|i| fields[i].0));
+    Effect::new(move |_| focus(first_input.unwrap_or("error-summary")));
+    let heading = match ordered.len() {
+        1 => "The form was not accepted: 1 problem to fix.".to_owned(),
+        n => format!("The form was not accepted: {n} problems to fix."),
+    };
+    let items = ordered
+        .into_iter()
+        .map(|e| match position(&e.field) {
+            Some(i) => {
+                let (name, label) = fields[i];
+                view! { <li><a class="underline" href=format!("#{name}")>{label}</a>": "{e.message}</li> }.into_any()
+            }
+            None => view! { <li data-testid="error-form">{format!("{}: {}", e.field, e.message)}</li> }.into_any(),
+        })
+        .collect_view();
+    view! {
+        <div id="error-summary" role="alert" tabindex="-1" data-testid="error-summary"
+            class="mt-4 rounded border border-red-300 p-3 text-sm text-red-800 dark:text-red-200">
+            <p class="font-medium">{heading}</p>
+            <ul class="mt-1 list-disc pl-5">{items}</ul>
+        </div>
+    }
+    .into_any()
+}
+
+/// Moves focus to the element with `id`, in the browser.
+fn focus(id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(element) = document()
+            .get_element_by_id(id)
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = element.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
+/// The propose form's inputs in form order, with their labels.
+const FIELDS: &[(&str, &str)] = &[
+    ("namespace", "Namespace"),
+    ("name", "Name"),
+    ("description", "Description"),
+    ("owner_team", "Owner team"),
+    ("category", "Category"),
+    ("cost_class", "Cost class"),
+    ("sensitivity", "Sensitivity"),
+    ("tags", "Tags"),
+    ("docs_url", "Docs URL"),
+    ("source", "Source"),
+    ("command", "Command"),
+    ("args", "Arguments"),
+    ("transport", "Transport"),
+    ("env", "Environment"),
+    ("port", "Port"),
+    ("mcp_port", "Container port"),
+    ("permission_profile", "Permission profile"),
+    ("cpu_request", "CPU request"),
+    ("memory_request", "Memory request"),
+    ("cpu_limit", "CPU limit"),
+    ("memory_limit", "Memory limit"),
+    ("manifest", "MCPServer YAML"),
+];
+
+/// The change form's inputs: the propose form's, without the namespace and name it keeps.
+const CHANGE_FIELDS: &[(&str, &str)] = FIELDS.split_at(2).1;
+
+/// The retire form's inputs.
+const RETIRE_FIELDS: &[(&str, &str)] = &[
+    ("replacement", "Replacement server (optional)"),
+    ("message", "Message for consumers"),
 ];
 
 /// The form's current values, read from the form element an input event came from.
@@ -138,19 +207,19 @@ fn YamlPreview(values: ReadSignal<ProposalForm>) -> impl IntoView {
 pub fn ProposalFormView(
     /// The values to show.
     form: ProposalForm,
-    /// The refusal of the previous post, if any.
-    error: Option<FormError>,
+    /// The refusals of the previous post.
+    errors: Vec<FormError>,
 ) -> impl IntoView {
     let update = form.kind == "update";
     let f = |name: &'static str, label: &'static str, value: &String| {
-        view! { <FormField name label value=value.clone() error=error.clone() /> }
+        view! { <FormField name label value=value.clone() errors=errors.clone() /> }
     };
     let transport = form.transport.clone();
     let option = move |value: &'static str, label: &'static str| {
         let selected = transport == value;
         view! { <option value=value selected=selected>{label}</option> }
     };
-    let transport_error = error.clone();
+    let transport_error = messages_for(&errors, "transport");
     let (values, set_values) = signal(form.clone());
     let on_input = move |event: leptos::ev::Event| {
         if let Some(current) = read_form(&event) {
@@ -158,7 +227,7 @@ pub fn ProposalFormView(
         }
     };
     view! {
-        {general_error(&error, FIELDS)}
+        <ErrorSummary errors=errors.clone() fields=if update { CHANGE_FIELDS } else { FIELDS } />
         <form method="post" action=ProposeServer::url() class="mt-4 grid gap-4" data-testid="propose-form" on:input=on_input
             aria-label=if update { "Propose a change" } else { "Propose a server" }>
             <input type="hidden" name="kind" value=if update { "update" } else { "create" } />
@@ -177,47 +246,49 @@ pub fn ProposalFormView(
                     }.into_any()
                 }}
                 <div class="sm:col-span-2">
-                    <FormField name="description" label="Description" value=form.description.clone() error=error.clone() rows=2 />
+                    <FormField name="description" label="Description" value=form.description.clone() errors=errors.clone() rows=2 />
                 </div>
                 {f("owner_team", "Owner team", &form.owner_team)}
                 {f("category", "Category", &form.category)}
                 {f("cost_class", "Cost class", &form.cost_class)}
                 {f("sensitivity", "Sensitivity", &form.sensitivity)}
-                <FormField name="tags" label="Tags" value=form.tags.clone() error=error.clone() hint="Separated by commas." />
+                <FormField name="tags" label="Tags" value=form.tags.clone() errors=errors.clone() hint="Separated by commas." />
                 {f("docs_url", "Docs URL", &form.docs_url)}
             </fieldset>
             <fieldset class="grid gap-3 sm:grid-cols-2">
                 <legend class="font-semibold">"What runs"</legend>
                 <div class="sm:col-span-2">
-                    <FormField name="source" label="Source" value=form.source.clone() error=error.clone()
+                    <FormField name="source" label="Source" value=form.source.clone() errors=errors.clone()
                         hint="A container image (ghcr.io/org/server:1.0), npx://package, uvx://package, or the https:// URL of a remote server. Leave empty for a command." />
                 </div>
-                <FormField name="command" label="Command" value=form.command.clone() error=error.clone()
+                <FormField name="command" label="Command" value=form.command.clone() errors=errors.clone()
                     hint="A local command instead of a source (local runtime only)." />
-                <FormField name="args" label="Arguments" value=form.args.clone() error=error.clone() rows=3 hint="One per line." />
+                <FormField name="args" label="Arguments" value=form.args.clone() errors=errors.clone() rows=3 hint="One per line." />
                 <div class="text-sm" data-testid="field-transport">
                     <label for="transport" class="font-medium">"Transport"</label>
-                    <select class=INPUT id="transport" name="transport">
+                    <select class=INPUT id="transport" name="transport"
+                        aria-invalid=transport_error.is_some().then_some("true")
+                        aria-describedby=transport_error.is_some().then_some("transport-error")>
                         {option("", "Default (stdio)")}
                         {option("stdio", "stdio")}
                         {option("streamable-http", "streamable HTTP")}
                         {option("sse", "HTTP + SSE (legacy)")}
                     </select>
-                    {transport_error.filter(|e| e.field == "transport").map(|e| view! {
-                        <p role="alert" data-testid="error-transport" class="mt-1 text-sm text-red-800 dark:text-red-300">{e.message}</p>
+                    {transport_error.map(|message| view! {
+                        <p id="transport-error" data-testid="error-transport" class="mt-1 text-sm text-red-800 dark:text-red-300">{message}</p>
                     })}
                 </div>
-                <FormField name="env" label="Environment" value=form.env.clone() error=error.clone() rows=3
+                <FormField name="env" label="Environment" value=form.env.clone() errors=errors.clone() rows=3
                     hint="One NAME=value per line. Secrets only as references: NAME=secret:secret-name/key." />
             </fieldset>
             <fieldset class="grid gap-3 sm:grid-cols-2">
                 <legend class="font-semibold">"Ports, permissions and resources"</legend>
-                <FormField name="port" label="Port" value=form.port.clone() error=error.clone()
+                <FormField name="port" label="Port" value=form.port.clone() errors=errors.clone()
                     hint="The Service port clients use (default 8080)." />
-                <FormField name="mcp_port" label="Container port" value=form.mcp_port.clone() error=error.clone()
+                <FormField name="mcp_port" label="Container port" value=form.mcp_port.clone() errors=errors.clone()
                     hint="The port the server listens on in its container (default 8080)." />
                 <div class="sm:col-span-2">
-                    <FormField name="permission_profile" label="Permission profile" value=form.permission_profile.clone() error=error.clone()
+                    <FormField name="permission_profile" label="Permission profile" value=form.permission_profile.clone() errors=errors.clone()
                         hint="none (no network, the default), network, or configmap:NAME[/KEY] for a ToolHive profile in a ConfigMap." />
                 </div>
                 {f("cpu_request", "CPU request", &form.cpu_request)}
@@ -233,7 +304,7 @@ pub fn ProposalFormView(
             })}
             <fieldset class="grid gap-3">
                 <legend class="font-semibold">"Or paste an MCPServer manifest"</legend>
-                <FormField name="manifest" label="MCPServer YAML" value=form.manifest.clone() error=error.clone() rows=8
+                <FormField name="manifest" label="MCPServer YAML" value=form.manifest.clone() errors=errors.clone() rows=8
                     hint="When given, the manifest is proposed instead of the fields above; Apiary's metadata goes into apiary.dev/ annotations." />
             </fieldset>
             <div>
@@ -258,18 +329,18 @@ pub fn RetireFormView(
     replacement: String,
     /// The message of a refused post.
     message: String,
-    /// The refusal, if any.
-    error: Option<FormError>,
+    /// The refusals of the previous post.
+    errors: Vec<FormError>,
 ) -> impl IntoView {
     view! {
-        {general_error(&error, &["replacement", "message"])}
+        <ErrorSummary errors=errors.clone() fields=RETIRE_FIELDS />
         <form method="post" action=ProposeServer::url() class="mt-4 grid gap-3" data-testid="retire-form" aria-label="Propose retiring">
             <input type="hidden" name="kind" value="retire" />
             <input type="hidden" name="namespace" value=namespace />
             <input type="hidden" name="name" value=name />
-            <FormField name="replacement" label="Replacement server (optional)" value=replacement error=error.clone()
+            <FormField name="replacement" label="Replacement server (optional)" value=replacement errors=errors.clone()
                 hint="namespace/name of the server consumers should use instead." />
-            <FormField name="message" label="Message for consumers" value=message error=error rows=2 />
+            <FormField name="message" label="Message for consumers" value=message errors=errors rows=2 />
             <div>
                 <button type="submit" class="rounded border border-red-400 px-3 py-1 text-red-800 dark:text-red-200">"Propose retiring"</button>
             </div>

@@ -19,6 +19,9 @@ pub fn SiteHeader() -> impl IntoView {
                         let audit = viewer.may(Action::Audit, None).then(|| view! {
                             <a href="/admin/audit" class="text-sm hover:underline">"Audit log"</a>
                         });
+                        let refresh = viewer.may(Action::Refresh, None).then(|| view! {
+                            <a href="/admin/refresh" class="text-sm hover:underline">"Refresh tools"</a>
+                        });
                         let propose = viewer.may(Action::Propose, None).then(|| view! {
                             <a href="/propose" class="text-sm hover:underline">"Propose a server"</a>
                         });
@@ -26,7 +29,7 @@ pub fn SiteHeader() -> impl IntoView {
                             <a href="/reviews" class="text-sm hover:underline">"Reviews"</a>
                         });
                         let signed_in = (!viewer.local_mode).then(|| view! { <SignedIn viewer /> });
-                        Some(view! { {propose} {reviews} {audit} {signed_in} })
+                        Some(view! { {propose} {reviews} {audit} {refresh} {signed_in} })
                     })}
                 </Suspense>
             </nav>

@@ -67,8 +67,8 @@ pub struct CurationPage {
     pub deny: String,
     /// What consumers will see with these values.
     pub preview: Vec<PreviewTool>,
-    /// The field and message when the values cannot be saved.
-    pub error: Option<(String, String)>,
+    /// Every field and message, when the values cannot be saved.
+    pub errors: Vec<(String, String)>,
     /// True when the values are an unsaved draft (a preview, or a refused save).
     pub draft: bool,
 }

@@ -45,11 +45,10 @@ pub fn ChangePage() -> impl IntoView {
                                 <a class="underline" href="/propose">"Propose a new server"</a></p>
                         }.into_any());
                     };
-                    let (refused, error) = refused_from_query(&search.get_untracked());
+                    let (refused, errors) = refused_from_query(&search.get_untracked());
                     let retire_refused = refused.kind == "retire";
-                    let form = if refused.kind == "update" && error.is_some() { refused.clone() } else { current };
-                    let update_error = error.clone().filter(|_| !retire_refused);
-                    let retire_error = error.filter(|_| retire_refused);
+                    let form = if refused.kind == "update" && !errors.is_empty() { refused.clone() } else { current };
+                    let (update_errors, retire_errors) = if retire_refused { (Vec::new(), errors) } else { (errors, Vec::new()) };
                     Ok(view! {
                         <Title text=format!("Change {target}") />
                         <nav aria-label="Breadcrumb" class="text-sm">
@@ -64,10 +63,10 @@ pub fn ChangePage() -> impl IntoView {
                             local="Local mode: you are the only person, so you approve the change yourself on its review page, with a comment recorded as a self-approval."
                             signed_in="The owners of its team review the change; an owner other than you approves it."
                         />
-                        <ProposalFormView form error=update_error />
+                        <ProposalFormView form errors=update_errors />
                         <PageSection id="retire" title="Retire this server">
                             <p class="text-sm">"Retiring unpublishes the server and stops it once the retirement is approved."</p>
-                            <RetireFormView namespace name replacement=refused.replacement message=refused.message error=retire_error />
+                            <RetireFormView namespace name replacement=refused.replacement message=refused.message errors=retire_errors />
                         </PageSection>
                     }.into_any())
                 })}

@@ -55,20 +55,46 @@ fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
     let here = format!("/servers/{id}/curate");
     let discard = here.clone();
     let field = "mt-1 block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900";
-    let error_for = |name: &str| {
-        found
-            .error
-            .as_ref()
-            .filter(|(f, _)| f == name || f.starts_with(&format!("{name}.")) || f.starts_with(&format!("{name}[")))
-            .map(|(_, message)| view! { <p class="text-sm text-red-800 dark:text-red-300" role="alert">{message.clone()}</p> })
+    let belongs = |field: &str, name: &str| {
+        field == name
+            || field.starts_with(&format!("{name}."))
+            || field.starts_with(&format!("{name}["))
     };
-    let other_error = found
-        .error
-        .as_ref()
-        .filter(|(f, _)| !f.starts_with("allow") && !f.starts_with("deny"))
-        .map(|(f, message)| view! {
-            <p class="mt-2 text-sm text-red-800 dark:text-red-300" role="alert" data-testid="curation-error">{format!("{f}: {message}")}</p>
-        });
+    let messages_for = |name: &str| {
+        let messages: Vec<String> = found
+            .errors
+            .iter()
+            .filter(|(f, _)| belongs(f, name))
+            .map(|(f, message)| format!("{f}: {message}"))
+            .collect();
+        (!messages.is_empty()).then(|| messages.join(" "))
+    };
+    let (allow_error, deny_error) = (messages_for("allow"), messages_for("deny"));
+    let error_for = |name: &'static str, message: Option<String>| {
+        message.map(|m| view! {
+            <p id=format!("{name}-error") class="text-sm text-red-800 dark:text-red-300" data-testid=format!("curation-error-{name}")>{m}</p>
+        })
+    };
+    // Every refusal at once: a summary at the top, linking to the globs' fields.
+    let other_error = (!found.errors.is_empty()).then(|| {
+        let items = found
+            .errors
+            .iter()
+            .map(|(f, message)| {
+                let target = ["allow", "deny"].into_iter().find(|name| belongs(f, name));
+                match target {
+                    Some(name) => view! { <li><a class="underline" href=format!("#{name}")>{f.clone()}</a>": "{message.clone()}</li> }.into_any(),
+                    None => view! { <li>{format!("{f}: {message}")}</li> }.into_any(),
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="mt-2 text-sm text-red-800 dark:text-red-300" role="alert" data-testid="curation-error">
+                <p class="font-medium">{format!("Not saved: {} to fix.", match found.errors.len() { 1 => "1 problem".to_owned(), n => format!("{n} problems") })}</p>
+                <ul class="list-disc pl-5">{items}</ul>
+            </div>
+        }
+    });
     let rows = found
         .tools
         .iter()
@@ -118,12 +144,16 @@ fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
             </div>
             <div class="grid gap-4 sm:grid-cols-2">
                 <label class="block text-sm">"Allow globs (one per line; empty allows every tool)"
-                    <textarea name="allow" rows="3" class=field>{found.allow.clone()}</textarea>
-                    {error_for("allow")}
+                    <textarea id="allow" name="allow" rows="3" class=field
+                        aria-invalid=allow_error.is_some().then_some("true")
+                        aria-describedby=allow_error.is_some().then_some("allow-error")>{found.allow.clone()}</textarea>
+                    {error_for("allow", allow_error.clone())}
                 </label>
                 <label class="block text-sm">"Deny globs (one per line)"
-                    <textarea name="deny" rows="3" class=field>{found.deny.clone()}</textarea>
-                    {error_for("deny")}
+                    <textarea id="deny" name="deny" rows="3" class=field
+                        aria-invalid=deny_error.is_some().then_some("true")
+                        aria-describedby=deny_error.is_some().then_some("deny-error")>{found.deny.clone()}</textarea>
+                    {error_for("deny", deny_error.clone())}
                 </label>
             </div>
             <div class="flex gap-3">

@@ -5,27 +5,57 @@ use leptos_router::hooks::use_location;
 use crate::components::{ProposalFormView, ReviewModeNote};
 use crate::model::proposals::{FormError, ProposalForm};
 
-/// The values and refusal a refused post brought back in the query string (see
-/// `api::refused_url`).
-pub fn refused_from_query(search: &str) -> (ProposalForm, Option<FormError>) {
-    #[derive(serde::Deserialize, Default)]
-    #[serde(default)]
-    struct Refusal {
-        error_field: String,
-        error: String,
-    }
+/// The values and refusals a refused post brought back in the query string (see
+/// `api::refused_url`): each `error` belongs to the `error_field` before it.
+pub fn refused_from_query(search: &str) -> (ProposalForm, Vec<FormError>) {
     let search = search.trim_start_matches('?');
     let form: ProposalForm = serde_urlencoded::from_str(search).unwrap_or_default();
-    let refusal: Refusal = serde_urlencoded::from_str(search).unwrap_or_default();
-    let error = (!refusal.error.is_empty()).then_some(FormError {
-        field: refusal.error_field,
-        message: refusal.error,
-    });
-    (form, error)
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(search).unwrap_or_default();
+    let mut errors = Vec::new();
+    let mut field = String::new();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "error_field" => field = value,
+            "error" if !value.is_empty() => errors.push(FormError {
+                field: std::mem::take(&mut field),
+                message: value,
+            }),
+            _ => {}
+        }
+    }
+    (form, errors)
 }
 
-/// `/propose`: the form for a new server. A refused post comes back here with the values and
-/// the message next to the refused field.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_comes_back_with_its_field() {
+        let form = ProposalForm {
+            kind: "create".into(),
+            name: "Bad Name".into(),
+            ..ProposalForm::default()
+        };
+        let errors = vec![
+            FormError {
+                field: "name".into(),
+                message: "use lower case & digits".into(),
+            },
+            FormError {
+                field: "port".into(),
+                message: "\"x\" is not a port number".into(),
+            },
+        ];
+        let url = crate::api::refused_url(&form, &errors);
+        let (search_form, back) = refused_from_query(url.split_once('?').expect("a query").1);
+        assert_eq!(back, errors);
+        assert_eq!(search_form.name, "Bad Name");
+    }
+}
+
+/// `/propose`: the form for a new server. A refused post comes back here with the values, a
+/// summary of the refusals, and each message next to its field.
 #[component]
 pub fn ProposePage() -> impl IntoView {
     let search = use_location().search;
@@ -37,9 +67,9 @@ pub fn ProposePage() -> impl IntoView {
             signed_in="The owners of the team you name review the proposal; once an owner other than you approves it, Apiary runs and publishes the server."
         />
         {move || {
-            let (mut form, error) = refused_from_query(&search.get());
+            let (mut form, errors) = refused_from_query(&search.get());
             form.kind = "create".into();
-            view! { <ProposalFormView form error /> }.into_any()
+            view! { <ProposalFormView form errors /> }.into_any()
         }}
     }
 }

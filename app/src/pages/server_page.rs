@@ -5,8 +5,8 @@ use leptos_router::hooks::use_params_map;
 use crate::api::load_server_detail;
 use crate::components::{
     CallLatencyChart, ClusterChangesBanner, ConnectionSnippets, CopyableCode, DriftApproval,
-    LatencyChart, PageSection, PolicyFindings, RuntimeStatusView, ServerOverviewView,
-    SnapshotHistory, ToolList, ToolUsageTable,
+    LatencyChart, PageSection, PolicyFindings, RefreshToolsButton, RuntimeStatusView,
+    ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
 };
 use crate::model::server_detail::{Manifest, ServerDetail};
 
@@ -106,6 +106,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
                 <AdminLinks id=admin_id />
             </ul>
         </nav>
+        <RefreshToolsButton namespace=owner.0.clone() name=owner.1.clone() owner_team=owner.2.clone() />
         {cluster}
         <div class="mt-4"><ServerOverviewView overview=detail.overview /></div>
         <PageSection id="runtime" title="Runtime"><RuntimeStatusView runtime=detail.runtime /></PageSection>

@@ -105,10 +105,17 @@ fn page_of(
     curation: &Curation,
     draft: bool,
 ) -> CurationPage {
-    let error = draft
+    let errors = draft
         .then(|| validate(curation, published).err())
         .flatten()
-        .map(|e| (e.field, e.message));
+        .map(|errors| {
+            errors
+                .all()
+                .iter()
+                .map(|e| (e.field.clone(), e.message.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let preview = curated_tools(published, None, None, curation)
         .tools
         .into_iter()
@@ -156,7 +163,7 @@ fn page_of(
         allow: curation.allow.join("\n"),
         deny: curation.deny.join("\n"),
         preview,
-        error,
+        errors,
         draft,
     }
 }

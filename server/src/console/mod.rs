@@ -8,6 +8,7 @@ pub mod cluster_runtime_view;
 pub mod curate;
 pub mod display_time;
 pub mod manifest;
+pub mod refresh;
 pub mod runtime_view;
 pub mod server_page;
 pub mod snapshot_view;

@@ -106,18 +106,37 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines().map(str::trim).filter(|l| !l.is_empty())
 }
 
-/// The spec the form's source, command, arguments, transport and environment describe.
-pub fn form_spec(form: &ProposalForm) -> Result<Value, FormError> {
+/// The spec the form's source, command, arguments, transport and environment describe, or
+/// every field that cannot be read.
+pub fn form_spec(form: &ProposalForm) -> Result<Value, Vec<FormError>> {
+    let (spec, errors) = read_spec(form);
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The spec the form describes, without the fields that cannot be read, and those fields'
+/// refusals (one per field).
+fn read_spec(form: &ProposalForm) -> (Value, Vec<FormError>) {
+    let mut errors: Vec<FormError> = Vec::new();
+    let mut refuse = |error: FormError| {
+        if !errors.iter().any(|e| e.field == error.field) {
+            errors.push(error);
+        }
+    };
     let mut spec = Map::new();
     if !form.extra_spec.trim().is_empty() {
-        let extra: Map<String, Value> =
-            serde_json::from_str(&form.extra_spec).map_err(|e| FormError {
+        match serde_json::from_str::<Map<String, Value>>(&form.extra_spec) {
+            Ok(extra) => spec.extend(extra),
+            Err(e) => refuse(FormError {
                 field: "spec".into(),
                 message: format!(
                     "the rest of the current spec is not a JSON object ({e}); reload the change page"
                 ),
-            })?;
-        spec.extend(extra);
+            }),
+        }
     }
     let source = form.source.trim();
     let command = form.command.trim();
@@ -139,25 +158,27 @@ pub fn form_spec(form: &ProposalForm) -> Result<Value, FormError> {
     let (mut env, mut secrets) = (Vec::new(), Vec::new());
     for (i, line) in lines(&form.env).enumerate() {
         let Some((name, value)) = line.split_once('=') else {
-            return Err(FormError {
+            refuse(FormError {
                 field: "env".into(),
                 message: format!(
                     "line {} is not NAME=value (or NAME=secret:secret-name/key); add the = and a value",
                     i + 1
                 ),
             });
+            continue;
         };
         let name = name.trim();
         match value.trim().strip_prefix("secret:") {
             Some(reference) => {
                 let Some((secret, key)) = reference.split_once('/') else {
-                    return Err(FormError {
+                    refuse(FormError {
                         field: "env".into(),
                         message: format!(
                             "line {} references {reference:?}; write secret:secret-name/key",
                             i + 1
                         ),
                     });
+                    continue;
                 };
                 secrets.push(
                     json!({ "name": secret.trim(), "key": key.trim(), "targetEnvName": name }),
@@ -172,20 +193,25 @@ pub fn form_spec(form: &ProposalForm) -> Result<Value, FormError> {
     if !secrets.is_empty() {
         spec.insert("secrets".into(), json!(secrets));
     }
-    form_workload::insert_into(&mut spec, form)?;
-    Ok(Value::Object(spec))
+    if let Err(workload) = form_workload::insert_into(&mut spec, form) {
+        workload.into_iter().for_each(&mut refuse);
+    }
+    (Value::Object(spec), errors)
 }
 
-/// The proposal the form describes; for a pasted manifest, `manifest` is true and errors
-/// belong to the manifest field.
-async fn form_input(form: &ProposalForm) -> Result<(ProposalInput, bool), FormError> {
+/// The proposal the form describes, and the refusals of the fields that could not be read
+/// (left out of it); for a pasted manifest, `manifest` is true and errors belong to the
+/// manifest field.
+async fn form_input(
+    form: &ProposalForm,
+) -> Result<(ProposalInput, bool, Vec<FormError>), FormError> {
     let kind = ProposalKind::parse(form.kind.trim());
     if !form.manifest.trim().is_empty() && kind != Some(ProposalKind::Retire) {
         let mut input = parse_manifest_off_thread(form.manifest.clone())
             .await
             .map_err(|e| manifest_error(&e))?;
         input.kind = kind.or(Some(ProposalKind::Create));
-        return Ok((input, true));
+        return Ok((input, true, Vec::new()));
     }
     let text = |value: &str| value.trim().to_owned();
     let mut input = ProposalInput {
@@ -197,7 +223,7 @@ async fn form_input(form: &ProposalForm) -> Result<(ProposalInput, bool), FormEr
     if kind == Some(ProposalKind::Retire) {
         input.replacement = Some(text(&form.replacement));
         input.message = Some(text(&form.message));
-        return Ok((input, false));
+        return Ok((input, false, Vec::new()));
     }
     input.description = text(&form.description);
     input.owner_team = text(&form.owner_team);
@@ -212,8 +238,20 @@ async fn form_input(form: &ProposalForm) -> Result<(ProposalInput, bool), FormEr
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    input.spec = Some(form_spec(form)?);
-    Ok((input, false))
+    let (spec, errors) = read_spec(form);
+    input.spec = Some(spec);
+    Ok((input, false, errors))
+}
+
+/// `errors` followed by those of `more` whose form field has none yet (a field that could
+/// not be read is not also refused for what was left of it).
+fn merge(mut errors: Vec<FormError>, more: impl IntoIterator<Item = FormError>) -> Vec<FormError> {
+    for error in more {
+        if !errors.iter().any(|e| e.field == error.field) {
+            errors.push(error);
+        }
+    }
+    errors
 }
 
 fn manifest_error(error: &FieldError) -> FormError {
@@ -435,21 +473,31 @@ impl OnboardingService for OnboardingConsole {
         &self,
         author: &Viewer,
         form: &ProposalForm,
-    ) -> Result<Result<String, FormError>, ServiceError> {
-        let (input, from_manifest) = match form_input(form).await {
+    ) -> Result<Result<String, Vec<FormError>>, ServiceError> {
+        let (input, from_manifest, unreadable) = match form_input(form).await {
             Ok(found) => found,
-            Err(error) => return Ok(Err(error)),
+            Err(error) => return Ok(Err(vec![error])),
         };
-        match self
-            .store()
-            .propose(&input, author, self.state.settings.runtime)
-            .await
-        {
+        let runtime = self.state.settings.runtime;
+        if !unreadable.is_empty() {
+            // Nothing is stored; the other fields are checked too, so every refusal is listed.
+            return match self.store().check(&input, runtime).await {
+                Ok(()) => Ok(Err(unreadable)),
+                Err(ProposeError::Invalid(invalid)) => Ok(Err(merge(
+                    unreadable,
+                    invalid.all().iter().map(field_error),
+                ))),
+                Err(ProposeError::Db(db)) => Err(failed(db)),
+            };
+        }
+        match self.store().propose(&input, author, runtime).await {
             Ok(proposal) => Ok(Ok(proposal.id)),
             Err(ProposeError::Invalid(invalid)) if from_manifest => {
-                Ok(Err(manifest_error(invalid.first())))
+                Ok(Err(invalid.all().iter().map(manifest_error).collect()))
             }
-            Err(ProposeError::Invalid(invalid)) => Ok(Err(field_error(invalid.first()))),
+            Err(ProposeError::Invalid(invalid)) => {
+                Ok(Err(invalid.all().iter().map(field_error).collect()))
+            }
             Err(ProposeError::Db(db)) => Err(failed(db)),
         }
     }
@@ -457,7 +505,11 @@ impl OnboardingService for OnboardingConsole {
     async fn preview(&self, form: &ProposalForm) -> Result<String, ServiceError> {
         Ok(match form_input(form).await {
             Err(error) => format!("# {}: {}\n", error.field, error.message),
-            Ok((input, _)) => {
+            Ok((_, _, unreadable)) if !unreadable.is_empty() => unreadable
+                .iter()
+                .map(|error| format!("# {}: {}\n", error.field, error.message))
+                .collect(),
+            Ok((input, _, _)) => {
                 let metadata = json!({
                     "description": input.description, "ownerTeam": input.owner_team,
                     "category": input.category, "costClass": input.cost_class,
@@ -704,6 +756,6 @@ mod tests {
             env: "NOEQUALS".into(),
             ..ProposalForm::default()
         };
-        assert_eq!(form_spec(&bad).expect_err("refused").field, "env");
+        assert_eq!(form_spec(&bad).expect_err("refused")[0].field, "env");
     }
 }

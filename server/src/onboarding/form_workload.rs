@@ -8,18 +8,31 @@ use serde_json::{json, Map, Value};
 /// The spec fields these form fields edit.
 pub const SPEC_FIELDS: &[&str] = &["proxyPort", "mcpPort", "permissionProfile", "resources"];
 
-/// Adds the form's workload fields to `spec`; an empty field leaves its spec field unset.
-pub fn insert_into(spec: &mut Map<String, Value>, form: &ProposalForm) -> Result<(), FormError> {
+/// Adds the form's workload fields to `spec`; an empty field leaves its spec field unset. A
+/// field that cannot be read is left out too, and every such field is reported.
+pub fn insert_into(
+    spec: &mut Map<String, Value>,
+    form: &ProposalForm,
+) -> Result<(), Vec<FormError>> {
+    let mut errors = Vec::new();
     for (field, key, label) in [
         (&form.port, "proxyPort", "port"),
         (&form.mcp_port, "mcpPort", "mcp_port"),
     ] {
-        if let Some(port) = port(field, label)? {
-            spec.insert(key.into(), json!(port));
+        match port(field, label) {
+            Ok(Some(port)) => {
+                spec.insert(key.into(), json!(port));
+            }
+            Ok(None) => {}
+            Err(error) => errors.push(error),
         }
     }
-    if let Some(profile) = permission_profile(&form.permission_profile)? {
-        spec.insert("permissionProfile".into(), profile);
+    match permission_profile(&form.permission_profile) {
+        Ok(Some(profile)) => {
+            spec.insert("permissionProfile".into(), profile);
+        }
+        Ok(None) => {}
+        Err(error) => errors.push(error),
     }
     let list = |cpu: &str, memory: &str| {
         let mut list = Map::new();
@@ -40,7 +53,11 @@ pub fn insert_into(spec: &mut Map<String, Value>, form: &ProposalForm) -> Result
     if !resources.is_empty() {
         spec.insert("resources".into(), Value::Object(resources));
     }
-    Ok(())
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// Fills the form's workload fields from `spec` (the inverse of [`insert_into`]).
@@ -220,8 +237,29 @@ mod tests {
                 "permission_profile",
             ),
         ] {
-            let error = insert_into(&mut Map::new(), &form).expect_err("refused");
-            assert_eq!(error.field, field, "{error:?}");
+            let errors = insert_into(&mut Map::new(), &form).expect_err("refused");
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].field, field, "{errors:?}");
         }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let form = ProposalForm {
+            port: "eighty".into(),
+            mcp_port: "0".into(),
+            permission_profile: "everything".into(),
+            cpu_request: "100m".into(),
+            ..ProposalForm::default()
+        };
+        let mut spec = Map::new();
+        let errors = insert_into(&mut spec, &form).expect_err("refused");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["port", "mcp_port", "permission_profile"]);
+        assert_eq!(
+            Value::Object(spec),
+            json!({ "resources": { "requests": { "cpu": "100m" } } }),
+            "the readable fields are kept"
+        );
     }
 }

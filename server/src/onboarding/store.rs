@@ -76,6 +76,15 @@ impl ProposalStore {
         Self { db }
     }
 
+    /// Validates `input` exactly as [`Self::propose`] does, without storing anything: every
+    /// invalid field, for a form that has other refusals to report alongside.
+    pub async fn check(&self, input: &ProposalInput, runtime: Runtime) -> Result<(), ProposeError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let context = context(&mut conn, input, runtime).await?;
+        validate(input, &context)?;
+        Ok(())
+    }
+
     /// Validates `input` against the current state of its target and stores it with its audit
     /// event, all in one transaction: when validation fails, nothing is written.
     pub async fn propose(

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod drift_review;
 pub mod export;
 pub mod fetch;
+pub mod fleet;
 pub mod internal_api;
 pub mod listing;
 pub mod model;

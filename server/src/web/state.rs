@@ -13,6 +13,7 @@ use crate::console::server_page::ServerPages;
 use crate::db::Db;
 use crate::gateway::Gateway;
 use crate::registry::fetch::FetchLimits;
+use crate::registry::fleet::FleetRefresh;
 use crate::registry::refresh::Refresher;
 use crate::registry::RegistrySettings;
 use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub registry: Arc<RegistrySettings>,
     /// Live tool fetches.
     pub refresher: Refresher,
+    /// The fleet-wide refresh admins start from the console, and its progress.
+    pub fleet: FleetRefresh,
     /// OIDC sign-in and sessions; `None` in local mode, where everyone is the local admin.
     pub auth: Option<Auth>,
     /// Where forms may post besides this site (the identity provider, for sign-out).
@@ -83,6 +86,7 @@ impl AppState {
         );
         Self {
             refresher,
+            fleet: FleetRefresh::default(),
             registry,
             leptos_options,
             servers: ServerStore::new(db.clone()).slow_after(settings.health_slow_ms),
@@ -132,6 +136,11 @@ impl AppState {
             )),
             onboarding: Arc::new(crate::onboarding::console::OnboardingConsole::new(
                 self.clone(),
+            )),
+            refresh: Arc::new(crate::console::refresh::ConsoleRefresh::new(
+                self.servers.clone(),
+                self.refresher.clone(),
+                self.fleet.clone(),
             )),
         }
     }

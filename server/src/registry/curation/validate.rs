@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::registry::model::ToolDef;
-use crate::validation::{max_len, FieldError};
+use crate::validation::{max_len, FieldError, FieldErrors, Problems};
 
 use super::Curation;
 
@@ -15,47 +15,52 @@ const MAX_DESCRIPTION: usize = 4_000;
 const MAX_ENTRIES: usize = 1_000;
 
 /// Checks `curation` against the server's published tools (before curation): names and globs
-/// are well formed, and no renamed tool takes a name another shown tool already has.
-pub fn validate(curation: &Curation, published: &[ToolDef]) -> Result<(), FieldError> {
+/// are well formed, and no renamed tool takes a name another shown tool already has. Every
+/// invalid field is reported, not only the first.
+pub fn validate(curation: &Curation, published: &[ToolDef]) -> Result<(), FieldErrors> {
+    let mut problems = Problems::default();
     for (field, list) in [
         ("allow", &curation.allow),
         ("deny", &curation.deny),
         ("hidden", &curation.hidden),
     ] {
         if list.len() > MAX_ENTRIES {
-            return Err(FieldError::new(
+            problems.push(FieldError::new(
                 field,
                 format!(
                     "has {} entries; keep it to at most {MAX_ENTRIES}",
                     list.len()
                 ),
             ));
+            continue;
         }
         for (i, entry) in list.iter().enumerate() {
-            pattern(&format!("{field}[{i}]"), entry, field != "hidden")?;
+            problems.check(pattern(&format!("{field}[{i}]"), entry, field != "hidden"));
         }
     }
     if curation.overrides.len() > MAX_ENTRIES {
-        return Err(FieldError::new(
+        problems.push(FieldError::new(
             "overrides",
             format!("has more than {MAX_ENTRIES} tools"),
         ));
+        return problems.finish();
     }
     for (tool, change) in &curation.overrides {
         let field = format!("overrides.{tool}");
-        tool_name(&field, tool)?;
+        problems.check(tool_name(&field, tool));
         if let Some(name) = &change.name {
-            tool_name(&format!("{field}.name"), name)?;
+            problems.check(tool_name(&format!("{field}.name"), name));
         }
         if let Some(description) = &change.description {
-            max_len(
+            problems.check(max_len(
                 &format!("{field}.description"),
                 description,
                 MAX_DESCRIPTION,
-            )?;
+            ));
         }
     }
-    unique_names(curation, published)
+    problems.check(unique_names(curation, published));
+    problems.finish()
 }
 
 /// Every shown tool, renamed or not, has a name no other shown tool has.
@@ -139,7 +144,8 @@ mod tests {
 
     #[test]
     fn a_rename_onto_another_published_name_is_refused_naming_the_field() {
-        let error = validate(&rename("a", "b"), &tools(&["a", "b"])).expect_err("collision");
+        let errors = validate(&rename("a", "b"), &tools(&["a", "b"])).expect_err("collision");
+        let error = errors.first();
         assert_eq!(error.field, "overrides.a.name");
         assert!(error.message.contains("\"b\""), "{error}");
         // Hiding the other tool frees its name.
@@ -165,12 +171,25 @@ mod tests {
             ..Curation::default()
         };
         assert_eq!(
-            validate(&curation, &[]).expect_err("space").field,
+            validate(&curation, &[]).expect_err("space").first().field,
             "deny[1]"
         );
-        let error = validate(&rename("a", "b*"), &[]).expect_err("a glob is no name");
+        let errors = validate(&rename("a", "b*"), &[]).expect_err("a glob is no name");
+        let error = errors.first();
         assert_eq!(error.field, "overrides.a.name");
-        let error = validate(&rename("a", ""), &[]).expect_err("empty");
+        let errors = validate(&rename("a", ""), &[]).expect_err("empty");
+        let error = errors.first();
         assert_eq!(error.field, "overrides.a.name");
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let mut curation = rename("a", "b*");
+        curation.allow.push("no spaces".into());
+        curation.deny.push("ok".into());
+        curation.deny.push("bad!".into());
+        let errors = validate(&curation, &[]).expect_err("three problems");
+        let fields: Vec<&str> = errors.all().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["allow[0]", "deny[1]", "overrides.a.name"]);
     }
 }

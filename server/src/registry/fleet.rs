@@ -1,0 +1,81 @@
+//! The fleet-wide refresh an admin starts from the console: every published server's tools
+//! fetched one after another in a background task, with its progress (n of m done, the server
+//! being fetched, the failures) kept for the page that polls it. One runs at a time.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use apiary_app::model::refresh::{FleetFailure, FleetProgress};
+
+use crate::console::display_time::display_time;
+use crate::db::now_millis;
+
+use super::refresh::{RefreshOutcome, Refresher};
+
+/// The newest fleet refresh and its progress, shared by every request.
+#[derive(Clone, Debug, Default)]
+pub struct FleetRefresh {
+    progress: Arc<Mutex<FleetProgress>>,
+}
+
+impl FleetRefresh {
+    /// The progress of the newest fleet refresh.
+    pub fn progress(&self) -> FleetProgress {
+        self.progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut FleetProgress)) {
+        change(&mut self.progress.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// Starts refreshing `servers` with `refresher` on behalf of `by`, unless a fleet refresh
+    /// runs already; returns false then.
+    pub fn start(&self, refresher: Refresher, servers: Vec<(String, String)>, by: &str) -> bool {
+        {
+            let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+            if progress.running {
+                return false;
+            }
+            *progress = FleetProgress {
+                running: true,
+                started: true,
+                started_by: by.to_owned(),
+                started_label: display_time(now_millis()),
+                total: servers.len(),
+                ..FleetProgress::default()
+            };
+        }
+        let job = self.clone();
+        tokio::spawn(async move {
+            for (namespace, name) in servers {
+                let server = format!("{namespace}/{name}");
+                job.update(|p| p.current = Some(server.clone()));
+                let failure = match refresher.refresh(&namespace, &name).await {
+                    Ok(RefreshOutcome::Fetched { snapshot, .. }) => {
+                        if snapshot == "drift" {
+                            job.update(|p| p.drift += 1);
+                        }
+                        None
+                    }
+                    Ok(RefreshOutcome::Failed { error }) => Some(error),
+                    Ok(RefreshOutcome::Unreachable { reason }) => Some(reason),
+                    Err(error) => Some(error.to_string()),
+                };
+                job.update(|p| {
+                    p.done += 1;
+                    if let Some(error) = failure {
+                        p.failures.push(FleetFailure { server, error });
+                    }
+                });
+            }
+            job.update(|p| {
+                p.running = false;
+                p.current = None;
+                p.finished_label = display_time(now_millis());
+            });
+        });
+        true
+    }
+}
