@@ -11,12 +11,14 @@
 # latency (p50, p99, max) and the hostile requests' count, statuses and time to answer (p50,
 # max). Raw results go to $HOSTILE_OUT (default /tmp/hostile-input).
 #
-# Cases (each body at most the 2 MiB cap):
+# Cases (each body at most the API's 2 MiB body cap):
 #   yaml-flow-50k   YAML, a spec nested 50,000 levels deep in flow style (100 KiB)
 #   yaml-flow-1m    the same, 1,000,000 levels (2 MiB)
 #   yaml-block-deep YAML, nested block mappings as deep as 2 MiB allows (about 2,000 levels)
 #   yaml-aliases    YAML, "billion laughs": nine levels of aliases to ten copies each
-#   yaml-2mib       YAML, a valid manifest whose description fills 2 MiB (the legit worst case)
+#   yaml-256k       YAML, a manifest just under the 256 KiB manifest cap, its description filling
+#                   it (the largest YAML Apiary parses; refused for the description's length)
+#   yaml-2mib       YAML, the same filling 2 MiB (refused by the manifest cap before parsing)
 #   json-deep       JSON, a spec nested 1,000,000 levels deep (2 MiB)
 #
 # Environment:
@@ -41,7 +43,7 @@ bin="${APIARY_BIN:-$target_dir/release/apiary}"
 cache="${APIARY_CACHE_DIR:-$HOME/.cache/apiary}"
 vegeta="${VEGETA:-$cache/bin/vegeta}"
 out="${HOSTILE_OUT:-/tmp/hostile-input}"
-cases=(none yaml-flow-50k yaml-flow-1m yaml-block-deep yaml-aliases yaml-2mib json-deep)
+cases=(none yaml-flow-50k yaml-flow-1m yaml-block-deep yaml-aliases yaml-256k yaml-2mib json-deep)
 
 log() { printf 'hostile_input %s: %s\n' "$(date +%T)" "$*" >&2; }
 [[ -x "$bin" ]] || { log "no binary at $bin (see the header for APIARY_BIN)"; exit 1; }
@@ -88,9 +90,10 @@ for i, key in enumerate("bcdefghi"):
     laughs.append(f"{key}: &{key} [" + ",".join([f"*{prev}"] * 10) + "]")
 write("yaml-aliases", head + "spec:\n  image: npx://x\n  extra:\n" +
       "".join(f"    {line}\n" for line in laughs))
-description = "x" * (2 * 1024 * 1024 - 4096)
-write("yaml-2mib", head.replace("metadata:\n", "metadata:\n  annotations:\n"
-      f"    apiary.dev/description: {description}\n") + "spec:\n  image: npx://left-pad\n")
+for name, size in [("yaml-256k", 256 * 1024), ("yaml-2mib", 2 * 1024 * 1024)]:
+    description = "x" * (size - 4096)
+    write(name, head.replace("metadata:\n", "metadata:\n  annotations:\n"
+          f"    apiary.dev/description: {description}\n") + "spec:\n  image: npx://left-pad\n")
 n = (2 * 1024 * 1024 - 64) // 2
 write("json-deep", '{"kind":"create","namespace":"bench","name":"hostile","spec":'
       + "[" * n + "]" * n + "}")

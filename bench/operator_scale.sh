@@ -222,7 +222,7 @@ rate = r["servers_per_s"] if r["finished"] else round(r["done"] / r["converge_s"
 settle = r["after_done"]
 applies = sum(v for k, v in settle["requests_per_s"].items() if k.startswith("APPLY"))
 writes = sum(v for k, v in settle["requests_per_s"].items()
-             if k.split(" ")[0] in ("APPLY", "PATCH", "UPDATE", "CREATE", "DELETE"))
+             if k.split(" ")[0] in ("APPLY", "PATCH", "PUT", "UPDATE", "CREATE", "DELETE"))
 idle = f"operator {settle['cpu_percent'].get('operator', '?')} % CPU, {applies:g} applies/s, {writes:g} writes/s"
 who = "" if sys.argv[2] == "admin" else f", as {sys.argv[2]}"
 print(f"| {r['operator']} | {r['size']:,} | {r['profile']}{who} | {r['create_s']} s | {r['converge_s']} s{note} "
