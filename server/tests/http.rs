@@ -319,6 +319,41 @@ async fn the_openapi_document_is_valid_and_complete() {
             assert!(responses.contains_key("400"), "{method} {path} lacks 400");
         }
     }
+    // Every answer body has a real schema: a named type, or a string for text, never a bare
+    // object; the gateway's own errors are JSON-RPC errors. Only what a backend sends through
+    // the gateway is free-form.
+    for (path, method, operation) in operations(&doc) {
+        for (status, response) in operation["responses"].as_object().expect("responses") {
+            let Some(content) = response["content"].as_object() else {
+                continue;
+            };
+            for (media, body) in content {
+                let schema = &body["schema"];
+                let passed_through = path.starts_with("/mcp/") && status.starts_with('2');
+                if passed_through || schema["type"] == "string" {
+                    continue;
+                }
+                let named = schema["$ref"].is_string() || schema["items"]["$ref"].is_string();
+                assert!(named, "{method} {path} {status} {media}: {schema}");
+                if path.starts_with("/mcp/") && !["401", "403"].contains(&status.as_str()) {
+                    assert_eq!(
+                        schema["$ref"], "#/components/schemas/JsonRpcError",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    for name in [
+        "LiteLlmConfig",
+        "ToolHiveRegistry",
+        "ClientSnippets",
+        "Manifest",
+    ] {
+        let schema = &doc["components"]["schemas"][name];
+        assert!(schema["properties"].is_object(), "{name}: {schema}");
+    }
+
     // The error shape is described once.
     let error = &doc["components"]["schemas"]["Error"];
     for field in ["error", "message", "fields"] {

@@ -43,7 +43,8 @@ pub struct ExportQuery {
 
 /// The filtered audit log as CSV or JSON lines.
 #[utoipa::path(get, path = "/api/v1/audit/export", operation_id = "export_audit", tag = "audit", params(ExportQuery),
-    responses((status = 200, description = "The entries, newest first (at most 100,000)", content_type = "text/csv"),
+    responses((status = 200, description = "The entries, newest first (at most 100,000): CSV under a header row (`at`, `time`, `actor`, `actor_name`, `action`, `target`, `before_hash`, `after_hash`, `comment`), or one JSON object per line (`at`, `actor`, `actorName`, `action`, `target`, `beforeHash`, `afterHash`, `comment`)", content(
+                   (String = "text/csv"), (String = "application/jsonl"))),
                (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
                (status = 422, description = "An unknown format; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn export(

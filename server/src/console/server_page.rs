@@ -271,29 +271,33 @@ impl ServerPages {
 /// The shared client snippets (see [`client_snippets`]) as labelled, formatted text.
 fn snippets(namespace: &str, name: &str, public_url: &str) -> Vec<Snippet> {
     let all = client_snippets(namespace, name, public_url);
-    let json = |key: &str| serde_json::to_string_pretty(&all[key]).unwrap_or_default();
     vec![
         Snippet {
             client: "VS Code".into(),
             file: ".vscode/mcp.json".into(),
-            code: json("vscode"),
+            code: pretty_json(&all.vscode),
         },
         Snippet {
             client: "Claude Desktop".into(),
             file: "claude_desktop_config.json".into(),
-            code: json("claudeDesktop"),
+            code: pretty_json(&all.claude_desktop),
         },
         Snippet {
             client: "Cursor".into(),
             file: "~/.cursor/mcp.json".into(),
-            code: json("cursor"),
+            code: pretty_json(&all.cursor),
         },
         Snippet {
             client: "LiteLLM".into(),
             file: "the proxy's config.yaml".into(),
-            code: serde_yaml::to_string(&all["litellm"]).unwrap_or_default(),
+            code: serde_yaml::to_string(&all.litellm).unwrap_or_default(),
         },
     ]
+}
+
+/// `value` as indented JSON (plain strings and maps always serialize).
+fn pretty_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
 #[async_trait]

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::registry::curation::UnknownTools;
@@ -22,9 +23,40 @@ pub const INVALID_PARAMS: i64 = -32602;
 /// The gateway could not complete the request (backend down, too large).
 pub const INTERNAL_ERROR: i64 = -32603;
 
+/// A JSON-RPC error response, as the gateway writes one.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = JsonRpcError)]
+pub struct ErrorResponse {
+    /// Always `2.0`.
+    pub jsonrpc: String,
+    /// The id of the request it answers; null when the request could not be read.
+    pub id: Value,
+    /// What went wrong.
+    pub error: ErrorObject,
+}
+
+/// The `error` member of a JSON-RPC error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = JsonRpcErrorObject)]
+pub struct ErrorObject {
+    /// A JSON-RPC error code, such as -32602 for an unknown tool.
+    pub code: i64,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
 /// A JSON-RPC error response.
 pub fn error(id: Value, code: i64, message: impl Into<String>) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
+    let response = ErrorResponse {
+        jsonrpc: "2.0".into(),
+        id,
+        error: ErrorObject {
+            code,
+            message: message.into(),
+        },
+    };
+    // Strings, a number and a JSON value always serialize.
+    serde_json::to_value(response).unwrap_or_default()
 }
 
 /// The key under which a request id is matched with its response.

@@ -54,13 +54,13 @@ const RESPONSE_HEADERS: &[&str] = &[
     responses((status = 200, description = "The JSON-RPC answers, as JSON or as an event stream", content(
                    (Object = "application/json"), (String = "text/event-stream"))),
                (status = 202, description = "Only notifications or responses were sent; nothing to answer"),
-               (status = 400, description = "Not a JSON-RPC message: a JSON-RPC error", body = Object),
-               (status = 413, description = "The body is over 4 MiB: a JSON-RPC error", body = Object),
+               (status = 400, description = "Not a JSON-RPC message: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
+               (status = 413, description = "The body is over 4 MiB: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
                (status = 401, description = "Sign-in is on and the server needs a bearer token for this endpoint (`WWW-Authenticate` names its metadata)", body = crate::validation::ErrorBody),
                (status = 403, description = "The token's holder may not use this server, or local mode and another `Host`", body = crate::validation::ErrorBody),
-               (status = 404, description = "No published server of that name: a JSON-RPC error", body = Object),
-               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = Object),
-               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = Object),
+               (status = 404, description = "No published server of that name: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
+               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
+               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
                (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn post(
     State(state): State<AppState>,
@@ -118,9 +118,9 @@ pub async fn post(
                (status = 405, description = "The backend offers no event stream"),
                (status = 401, description = "Sign-in is on and the server needs a bearer token for this endpoint (`WWW-Authenticate` names its metadata)", body = crate::validation::ErrorBody),
                (status = 403, description = "The token's holder may not use this server, or local mode and another `Host`", body = crate::validation::ErrorBody),
-               (status = 404, description = "No published server of that name: a JSON-RPC error", body = Object),
-               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = Object),
-               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = Object),
+               (status = 404, description = "No published server of that name: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
+               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
+               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
                (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn get(
     State(state): State<AppState>,
@@ -137,9 +137,9 @@ pub async fn get(
                (status = 204, description = "The session ended"),
                (status = 401, description = "Sign-in is on and the server needs a bearer token for this endpoint (`WWW-Authenticate` names its metadata)", body = crate::validation::ErrorBody),
                (status = 403, description = "The token's holder may not use this server, or local mode and another `Host`", body = crate::validation::ErrorBody),
-               (status = 404, description = "No published server of that name: a JSON-RPC error", body = Object),
-               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = Object),
-               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = Object),
+               (status = 404, description = "No published server of that name: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
+               (status = 502, description = "The backend is unreachable, did not answer in time, or cannot run here: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
+               (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
                (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn delete(
     State(state): State<AppState>,

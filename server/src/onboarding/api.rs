@@ -82,7 +82,7 @@ pub struct ProposeQuery {
 #[utoipa::path(post, path = "/api/v1/proposals", operation_id = "propose", tag = "proposals",
     params(("kind" = Option<String>, Query, description = "For a YAML body: create or update")),
     request_body(description = "A proposal as JSON, or an `MCPServer` manifest as YAML (its metadata in `apiary.dev/` annotations)",
-        content((ProposalInput = "application/json"), (Object = "application/yaml"))),
+        content((ProposalInput = "application/json"), (super::manifest::Manifest = "application/yaml"))),
     responses((status = 201, description = "Proposed; the proposal with its id and version", body = Proposal),
                (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
                (status = 401, description = "No session", body = crate::validation::ErrorBody),
@@ -346,7 +346,7 @@ pub async fn revision_list(
 /// `GET …/revisions/{number}/manifest`: the exact manifest YAML applied in that revision.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions/{number}/manifest", operation_id = "get_revision_manifest", tag = "proposals",
     params(("namespace" = String, Path), ("name" = String, Path), ("number" = i64, Path)),
-    responses((status = 200, description = "The `MCPServer` manifest (YAML), with Apiary's metadata in `apiary.dev/` annotations", content_type = "application/yaml", body = Object),
+    responses((status = 200, description = "The `MCPServer` manifest (YAML), with Apiary's metadata in `apiary.dev/` annotations", content_type = "application/yaml", body = super::manifest::Manifest),
                (status = 404, description = "No such revision", body = crate::validation::ErrorBody)))]
 pub async fn revision_manifest(
     State(state): State<AppState>,

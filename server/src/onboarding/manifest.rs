@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -117,23 +118,63 @@ pub fn parse_manifest(yaml: &str) -> Result<ProposalInput, FieldError> {
     })?;
     let name = metadata.name.clone().unwrap_or_default();
     let annotations = metadata.annotations.clone().unwrap_or_default();
-    let annotation = |key: &str| {
-        annotations
-            .get(&format!("{ANNOTATION_PREFIX}{key}"))
-            .cloned()
-            .unwrap_or_default()
-    };
+    let meta = annotated_metadata(&annotations)?;
+    // The spec as written, not as re-serialized: a field the typed resource ignores still
+    // reaches validation, which refuses it by name.
+    let spec = value.get("spec").cloned().unwrap_or_else(|| json!({}));
+    Ok(ProposalInput {
+        kind: None,
+        namespace,
+        name,
+        description: meta.description,
+        owner_team: meta.owner_team,
+        category: meta.category,
+        cost_class: meta.cost_class,
+        sensitivity: meta.sensitivity,
+        tags: meta.tags,
+        docs_url: meta.docs_url,
+        spec: Some(spec),
+        published: None,
+        replacement: None,
+        message: None,
+    })
+}
+
+/// Apiary's metadata of a server, as a custom resource's `apiary.dev/` annotations give it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnnotatedMetadata {
+    /// `apiary.dev/description`.
+    pub description: String,
+    /// `apiary.dev/owner-team`.
+    pub owner_team: String,
+    /// `apiary.dev/category`.
+    pub category: String,
+    /// `apiary.dev/cost-class`.
+    pub cost_class: String,
+    /// `apiary.dev/sensitivity`.
+    pub sensitivity: String,
+    /// `apiary.dev/tags`, split at commas.
+    pub tags: Vec<String>,
+    /// `apiary.dev/docs-url`.
+    pub docs_url: String,
+}
+
+/// The metadata in `annotations`; an `apiary.dev/` annotation Apiary does not know is refused
+/// by name (a misspelt key would otherwise be lost).
+pub fn annotated_metadata(
+    annotations: &BTreeMap<String, String>,
+) -> Result<AnnotatedMetadata, FieldError> {
+    const KNOWN: [&str; 7] = [
+        "description",
+        "owner-team",
+        "category",
+        "cost-class",
+        "sensitivity",
+        "tags",
+        "docs-url",
+    ];
     for key in annotations.keys() {
         if let Some(short) = key.strip_prefix(ANNOTATION_PREFIX) {
-            const KNOWN: [&str; 7] = [
-                "description",
-                "owner-team",
-                "category",
-                "cost-class",
-                "sensitivity",
-                "tags",
-                "docs-url",
-            ];
             if !KNOWN.contains(&short) {
                 return Err(FieldError::new(
                     format!("metadata.annotations[{key}]"),
@@ -145,30 +186,25 @@ pub fn parse_manifest(yaml: &str) -> Result<ProposalInput, FieldError> {
             }
         }
     }
-    let tags = annotation("tags");
-    // The spec as written, not as re-serialized: a field the typed resource ignores still
-    // reaches validation, which refuses it by name.
-    let spec = value.get("spec").cloned().unwrap_or_else(|| json!({}));
-    Ok(ProposalInput {
-        kind: None,
-        namespace,
-        name,
+    let annotation = |key: &str| {
+        annotations
+            .get(&format!("{ANNOTATION_PREFIX}{key}"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    Ok(AnnotatedMetadata {
         description: annotation("description"),
         owner_team: annotation("owner-team"),
         category: annotation("category"),
         cost_class: annotation("cost-class"),
         sensitivity: annotation("sensitivity"),
-        tags: tags
+        tags: annotation("tags")
             .split(',')
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_owned)
             .collect(),
         docs_url: annotation("docs-url"),
-        spec: Some(spec),
-        published: None,
-        replacement: None,
-        message: None,
     })
 }
 
@@ -329,6 +365,35 @@ pub fn revision_manifest(namespace: &str, name: &str, spec: &Value, metadata: &V
     serde_yaml::to_string(&manifest_object(namespace, name, spec, metadata)).unwrap_or_default()
 }
 
+/// An `MCPServer` manifest as Apiary writes it (`v1alpha1`) and reads it (`v1alpha1` or
+/// `v1beta1`), with Apiary's metadata in `apiary.dev/` annotations.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// `toolhive.stacklok.dev/v1alpha1` (or `v1beta1` when pasted).
+    pub api_version: String,
+    /// `MCPServer`.
+    pub kind: String,
+    /// The server's name, namespace and annotations.
+    pub metadata: ManifestMetadata,
+    /// The `MCPServer` spec (ToolHive's fields; `command` or `url` for a local server).
+    #[schema(value_type = Object)]
+    pub spec: Value,
+}
+
+/// The `metadata` of a [`Manifest`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ManifestMetadata {
+    /// The server's name.
+    pub name: String,
+    /// The server's namespace.
+    pub namespace: String,
+    /// `apiary.dev/description`, `owner-team`, `category`, `cost-class`, `sensitivity`,
+    /// `tags` (comma-separated) and `docs-url`; absent when all are empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
 /// The `MCPServer` object (`v1alpha1`) for `spec` and `metadata`, as JSON: what the Kubernetes
 /// apply sends, and what [`revision_manifest`] writes as YAML.
 pub fn manifest_object(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> Value {
@@ -342,7 +407,7 @@ pub fn manifest_object(namespace: &str, name: &str, spec: &Value, metadata: &Val
                 .join(",")
         })
         .unwrap_or_default();
-    let annotations: BTreeMap<String, String> = [
+    let annotations = [
         ("description", text("description")),
         ("owner-team", text("ownerTeam")),
         ("category", text("category")),
@@ -355,16 +420,18 @@ pub fn manifest_object(namespace: &str, name: &str, spec: &Value, metadata: &Val
     .filter(|(_, value)| !value.is_empty())
     .map(|(key, value)| (format!("{ANNOTATION_PREFIX}{key}"), value))
     .collect();
-    let mut object = json!({
-        "apiVersion": format!("{GROUP}/{LEGACY_VERSION}"),
-        "kind": "MCPServer",
-        "metadata": { "name": name, "namespace": namespace },
-        "spec": spec,
-    });
-    if !annotations.is_empty() {
-        object["metadata"]["annotations"] = json!(annotations);
-    }
-    object
+    let manifest = Manifest {
+        api_version: format!("{GROUP}/{LEGACY_VERSION}"),
+        kind: "MCPServer".into(),
+        metadata: ManifestMetadata {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            annotations,
+        },
+        spec: spec.clone(),
+    };
+    // Strings, maps and a JSON value always serialize.
+    serde_json::to_value(manifest).unwrap_or_default()
 }
 
 #[cfg(test)]

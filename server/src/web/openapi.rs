@@ -130,7 +130,7 @@ fn add_common(operation: &mut Operation, public: bool, gateway: bool) {
         answers.push(("415", "The body is not sent as `application/json`"));
         answers.push((
             "422",
-            "The body is JSON of the wrong shape or a field is invalid; `field` names the first",
+            "The body is JSON of the wrong shape or fields are invalid; `fields` names each one",
         ));
     }
     if !public && !gateway {

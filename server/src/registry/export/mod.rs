@@ -1,0 +1,77 @@
+//! Exports for orchestrators and clients: a LiteLLM `mcp_servers` config, a ToolHive
+//! `registry.json` (upstream format), and per-server connection snippets. Every export points
+//! at Apiary's gateway, which serves only the curated tools.
+
+mod litellm;
+mod snippets;
+mod toolhive;
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::web::AppState;
+
+use super::api::{find_published, RegistryError};
+use super::listing::{list_published, PublishedServer, Query};
+
+pub use litellm::{litellm_config, litellm_name, LiteLlmConfig, LiteLlmServer};
+pub use snippets::{client_snippets, ClientSnippets};
+pub use toolhive::{toolhive_registry, ToolHiveRegistry};
+
+/// Export routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/exports/litellm.yaml", get(litellm))
+        .route("/api/v1/exports/toolhive-registry.json", get(toolhive))
+        .route("/api/v1/servers/{namespace}/{name}/snippets", get(snippets))
+}
+
+async fn all_published(state: &AppState) -> Result<Vec<PublishedServer>, RegistryError> {
+    list_published(&state.db, &Query::default(), state.registry.slow_ms)
+        .await
+        .map_err(RegistryError::from)
+}
+
+#[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", operation_id = "export_litellm", tag = "exports",
+    responses((status = 200, description = "LiteLLM config (YAML): `mcp_servers` maps each published server to its gateway `url`, `transport` and `description`", content_type = "application/yaml", body = LiteLlmConfig)))]
+pub async fn litellm(State(state): State<AppState>) -> Result<impl IntoResponse, RegistryError> {
+    let servers = all_published(&state).await?;
+    let yaml = serde_yaml::to_string(&litellm_config(&servers, &state.registry.public_url))
+        .map_err(RegistryError::internal)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        yaml,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/exports/toolhive-registry.json", operation_id = "export_toolhive", tag = "exports",
+    responses((status = 200, description = "ToolHive registry (upstream format)", body = ToolHiveRegistry)))]
+pub async fn toolhive(
+    State(state): State<AppState>,
+) -> Result<Json<ToolHiveRegistry>, RegistryError> {
+    let servers = all_published(&state).await?;
+    Ok(Json(toolhive_registry(
+        &servers,
+        &state.registry.public_url,
+        crate::db::now_millis(),
+    )))
+}
+
+#[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snippets", operation_id = "get_snippets", tag = "exports",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "VS Code, Claude Desktop, Cursor and LiteLLM snippets", body = ClientSnippets),
+               (status = 404, description = "No published server of that name", body = crate::validation::ErrorBody)))]
+pub async fn snippets(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<ClientSnippets>, RegistryError> {
+    let server = find_published(&state, &namespace, &name).await?;
+    Ok(Json(client_snippets(
+        &server.namespace,
+        &server.name,
+        &state.registry.public_url,
+    )))
+}
