@@ -14,7 +14,7 @@ use crate::onboarding::validate::{self, RunsOn};
 use crate::validation::FieldErrors;
 
 /// A request to register or update a server directly (admin API).
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerRegistration {
     /// One-paragraph description.
@@ -51,9 +51,31 @@ pub enum RegisterError {
     /// Fields are invalid; nothing was written.
     #[error(transparent)]
     Invalid(#[from] FieldErrors),
+    /// The server is declared elsewhere (`by`: a cluster kind, or `None` for Apiary's own
+    /// registrations) and only changes there; nothing was written.
+    #[error("{}", managed_message(server, by.as_deref()))]
+    Managed {
+        /// `namespace/name`.
+        server: String,
+        /// Who declares it.
+        by: Option<String>,
+    },
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+fn managed_message(server: &str, by: Option<&str>) -> String {
+    match by {
+        Some(kind) => format!(
+            "{server} is declared by the {kind} of that name in the cluster; change or delete \
+             the {kind} instead (its curation and access are still set in Apiary)"
+        ),
+        None => format!(
+            "{server} is a server registered through Apiary; a cluster object cannot take over \
+             its name, so give the object another name"
+        ),
+    }
 }
 
 impl From<sqlx::Error> for RegisterError {
@@ -221,24 +243,56 @@ pub async fn write_registration(
     actor: crate::audit::Actor<'_>,
     proposal_id: Option<&str>,
 ) -> Result<bool, RegisterError> {
+    write_registration_from(
+        conn,
+        (namespace, name),
+        registration,
+        actor,
+        proposal_id,
+        None,
+    )
+    .await
+}
+
+/// [`write_registration`] for a server that `origin` (a cluster kind) declares, or Apiary
+/// itself (`None`). A server is only ever changed by whoever registered it: Apiary's API and
+/// proposals do not change a server a cluster object declares, nor the other way round
+/// ([`RegisterError::Managed`]).
+pub async fn write_registration_from(
+    conn: &mut sqlx::AnyConnection,
+    (namespace, name): (&str, &str),
+    registration: &ServerRegistration,
+    actor: crate::audit::Actor<'_>,
+    proposal_id: Option<&str>,
+    origin: Option<&str>,
+) -> Result<bool, RegisterError> {
     validate::registration(namespace, name, registration, RunsOn::Recorded)?;
     let transport = crate::registry::source::transport_of(&registration.spec);
     let now = now_millis();
     let tags = serde_json::to_string(&registration.tags).unwrap_or_else(|_| "[]".into());
     let spec = registration.spec.to_string();
-    let existing: Option<(String, String)> =
-        sqlx::query_as("SELECT id, spec FROM servers WHERE namespace = $1 AND name = $2")
+    let existing: Option<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT id, spec, origin FROM servers WHERE namespace = $1 AND name = $2")
             .bind(namespace)
             .bind(name)
             .fetch_optional(&mut *conn)
             .await?;
+    if let Some((_, _, current)) = &existing {
+        if current.as_deref() != origin {
+            return Err(RegisterError::Managed {
+                server: format!("{namespace}/{name}"),
+                by: current.clone(),
+            });
+        }
+    }
+    let existing = existing.map(|(id, spec, _)| (id, spec));
     let created = existing.is_none();
     let before_hash = existing.as_ref().map(|(_, old)| content_hash(old));
     let id = existing.map_or_else(|| uuid::Uuid::new_v4().to_string(), |(id, _)| id);
     sqlx::query(
         "INSERT INTO servers (id, namespace, name, description, owner_team, category, cost_class, \
-         sensitivity, tags, docs_url, transport, spec, published, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+         sensitivity, tags, docs_url, transport, spec, published, created_at, updated_at, origin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
          ON CONFLICT (id) DO UPDATE SET description = $4, owner_team = $5, category = $6, \
          cost_class = $7, sensitivity = $8, tags = $9, docs_url = $10, transport = $11, \
          spec = $12, published = $13, updated_at = $14",
@@ -257,6 +311,7 @@ pub async fn write_registration(
     .bind(&spec)
     .bind(registration.published)
     .bind(now)
+    .bind(origin)
     .execute(&mut *conn)
     .await?;
     let target = format!("{namespace}/{name}");

@@ -113,7 +113,8 @@ fn crds(out: Option<&std::path::Path>) -> Result<(), StartError> {
 }
 
 /// The work done once for the whole fleet, by the replica that leads: the periodic tool
-/// refresh and, in Kubernetes mode, the operator and the `MCPServer` deletion watch.
+/// refresh and, in Kubernetes mode, the operator, the remote server objects and the
+/// `MCPServer` deletion watch.
 fn spawn_fleet_work(
     state: &web::AppState,
     kube_client: Option<kube::Client>,
@@ -148,6 +149,29 @@ fn spawn_fleet_work(
                         operator_client.clone(),
                         operator_namespace.clone(),
                         gateway_namespace.clone(),
+                        token,
+                    )
+                },
+            )),
+        ));
+        let remotes = onboarding::cluster_remotes::Context {
+            db: state.db.clone(),
+            refresher: state.refresher.clone(),
+            gateway: state.gateway.clone(),
+            public_url: state.registry.public_url.clone(),
+            client: client.clone(),
+        };
+        let remotes_namespace = namespace.clone();
+        tasks.push((
+            "remote servers from the cluster",
+            tokio::spawn(while_leading(
+                "remote servers from the cluster",
+                leading.clone(),
+                shutdown.clone(),
+                move |token| {
+                    onboarding::cluster_remotes::run(
+                        remotes.clone(),
+                        remotes_namespace.clone(),
                         token,
                     )
                 },

@@ -4,7 +4,9 @@
 //! - the gateway and the registry reach cluster servers where the operator runs them: an
 //!   HTTP server at its Service, a stdio server through its pod's attach API.
 //!
-//! - the MCPServer status shows the tools the registry found, beside the operator's status.
+//! - the MCPServer status shows the tools the registry found, beside the operator's status;
+//! - ToolHive's `MCPRemoteProxy` and `MCPServerEntry` register remote servers, served by the
+//!   gateway, refused by name where Apiary cannot honour them, and unpublished when deleted.
 //!
 //! Envtest has neither a kubelet nor Service DNS, so these tests mostly show that each request
 //! goes to the right place and that its failure is told clearly and in time; where a live
@@ -634,4 +636,223 @@ async fn the_gateway_reads_the_configmap_of_a_servers_cedar_policies() {
     let (status, body) = answer_with("takes only bearer tokens of https://idp.example.com").await;
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("takes only bearer tokens of"), "{body}");
+}
+
+/// A remote server object's phase, message and the status of condition `type_`.
+fn remote_state(
+    status: Option<&apiary_server::operator::remote_crd::RemoteServerStatus>,
+    type_: &str,
+) -> (String, String, Option<(String, String, String)>) {
+    let status = status.cloned().unwrap_or_default();
+    let condition = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+    (
+        status.phase.unwrap_or_default(),
+        status.message.unwrap_or_default(),
+        condition,
+    )
+}
+
+/// ToolHive's remote kinds in the cluster: an `MCPRemoteProxy` registers its remote server
+/// (no pod), which the registry fetches and the gateway serves, with the proxy-pod fields
+/// flagged in its status; an `MCPServerEntry` pointing at a loopback address with headers to
+/// forward is refused with both fields named and a Warning Event; Apiary's API cannot change a
+/// server the cluster declares; deleting the object unpublishes the server.
+///
+/// The remote server's host name is answered by an HTTP proxy that is the MCP server itself
+/// (as in the test above), so the URL is a public-looking one, as remote servers have.
+#[tokio::test]
+async fn remote_server_objects_register_servers_the_gateway_serves() {
+    use apiary_server::operator::remote_crd::{MCPRemoteProxy, MCPServerEntry};
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    let namespace = support::kube::namespace(&cluster).await;
+    let remote_host = "search.remote.example:9090";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([
+            { "name": "search", "inputSchema": { "type": "object" } },
+            { "name": "fetch", "inputSchema": { "type": "object" } },
+        ])
+        .to_string(),
+    )
+    .expect("write the tools");
+    let backend = support::mcp_servers::testmcp_http(&[
+        "--tools",
+        tools.to_str().expect("path"),
+        "--allowed-host",
+        remote_host,
+    ])
+    .await;
+    let proxy = backend.url.trim_end_matches("/mcp").to_owned();
+    let apiary = support::process::ApiaryProcess::start(&[
+        (
+            "KUBECONFIG",
+            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
+        ),
+        ("APIARY_RUNTIME", "kubernetes".into()),
+        ("APIARY_WATCH_NAMESPACE", namespace.clone()),
+        ("APIARY_LEASE_NAMESPACE", namespace.clone()),
+        ("APIARY_FETCH_TIMEOUT_SECS", "5".into()),
+        ("HTTP_PROXY", proxy),
+        ("NO_PROXY", "127.0.0.1,localhost".into()),
+    ])
+    .await;
+
+    // An MCPRemoteProxy as ToolHive's docs write one, with Apiary's metadata annotations.
+    support::kube::apply_manifest(
+        &cluster,
+        &namespace,
+        &serde_json::to_string(&json!({
+            "apiVersion": "toolhive.stacklok.dev/v1alpha1", "kind": "MCPRemoteProxy",
+            "metadata": { "name": "search",
+                          "annotations": { "apiary.dev/owner-team": "search",
+                                           "apiary.dev/description": "Web search" } },
+            "spec": { "remoteUrl": format!("http://{remote_host}/mcp"),
+                      "transport": "streamable-http", "proxyPort": 8080,
+                      "resources": { "limits": { "cpu": "500m" } } },
+        }))
+        .expect("manifest"),
+    )
+    .await
+    .expect("apply the MCPRemoteProxy");
+    let proxies: Api<MCPRemoteProxy> = Api::namespaced(cluster.clone(), &namespace);
+    let ready = support::kube::wait_for(&proxies, "search", "the proxy to be Ready", |p| {
+        remote_state(p.status.as_ref(), "Accepted").0 == "Ready"
+    })
+    .await;
+    let status = ready.status.clone().expect("status");
+    assert_eq!(status.tool_count, Some(2), "{status:?}\n{}", apiary.log());
+    let gateway = status.url.clone().expect("the gateway endpoint");
+    assert!(
+        gateway.ends_with(&format!("/mcp/{namespace}/search")),
+        "{gateway}"
+    );
+    let (_, _, unsupported) = remote_state(Some(&status), "UnsupportedFields");
+    let (flag, _, why) = unsupported.expect("UnsupportedFields");
+    assert_eq!(flag, "True");
+    assert!(
+        why.contains("spec.proxyPort") && why.contains("spec.resources"),
+        "{why}"
+    );
+
+    // The registry lists it with its metadata, and the gateway serves its tools.
+    let http = reqwest::Client::new();
+    let listed: serde_json::Value = http
+        .get(format!("{}/v0.1/servers?search=search", apiary.url))
+        .send()
+        .await
+        .expect("registry")
+        .json()
+        .await
+        .expect("JSON");
+    let entry = listed["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .find(|s| s["server"]["name"] == format!("{namespace}/search"))
+        .unwrap_or_else(|| panic!("listed: {listed}"))
+        .clone();
+    assert_eq!(entry["_meta"]["dev.apiary/server"]["ownerTeam"], "search");
+    let mut names =
+        support::mcp_client::tool_names(&format!("{}/mcp/{namespace}/search", apiary.url)).await;
+    names.sort();
+    assert_eq!(names, ["fetch", "search"]);
+
+    // Apiary's API does not change a server the cluster declares.
+    let refused = http
+        .put(format!("{}/api/v1/servers/{namespace}/search", apiary.url))
+        .json(&json!({ "spec": { "url": "https://elsewhere.example/mcp",
+                                 "transport": "streamable-http" }, "published": true }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(refused.status().as_u16(), 409);
+    let body = refused.text().await.expect("body");
+    assert!(body.contains("MCPRemoteProxy"), "{body}");
+
+    // An entry Apiary cannot honour is refused with each field named, and nothing is served.
+    support::kube::apply_manifest(
+        &cluster,
+        &namespace,
+        &serde_json::to_string(&json!({
+            "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServerEntry",
+            "metadata": { "name": "internal" },
+            "spec": { "remoteUrl": "http://127.0.0.1:9/mcp", "transport": "sse",
+                      "groupRef": { "name": "tools" },
+                      "headerForward": { "addPlaintextHeaders": { "X-Tenant": "a" } } },
+        }))
+        .expect("manifest"),
+    )
+    .await
+    .expect("apply the MCPServerEntry");
+    let entries: Api<MCPServerEntry> = Api::namespaced(cluster.clone(), &namespace);
+    let failed = support::kube::wait_for(&entries, "internal", "the entry to fail", |e| {
+        remote_state(e.status.as_ref(), "Accepted").0 == "Failed"
+    })
+    .await;
+    let (_, message, accepted) = remote_state(failed.status.as_ref(), "Accepted");
+    let (accepted, reason, _) = accepted.expect("Accepted");
+    assert_eq!(
+        (accepted.as_str(), reason.as_str()),
+        ("False", "FieldsRefused")
+    );
+    assert!(
+        message.contains("spec.remoteUrl") && message.contains("spec.headerForward"),
+        "{message}"
+    );
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(cluster.clone(), &namespace);
+    let warned = support::kube::eventually("a Warning Event about the entry", || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items.into_iter().find(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("internal")
+                && e.type_.as_deref() == Some("Warning")
+        })
+    })
+    .await;
+    assert!(
+        warned
+            .note
+            .unwrap_or_default()
+            .contains("spec.headerForward"),
+        "the Event names the field"
+    );
+    let missing = http
+        .get(format!(
+            "{}/v0.1/servers/{namespace}%2Finternal/versions/latest",
+            apiary.url
+        ))
+        .send()
+        .await
+        .expect("registry");
+    assert_eq!(missing.status().as_u16(), 404);
+
+    // Deleting the proxy unpublishes its server, audited as the cluster.
+    proxies
+        .delete("search", &DeleteParams::default())
+        .await
+        .expect("delete the MCPRemoteProxy");
+    support::kube::eventually("the server to be unpublished", || async {
+        let listed: serde_json::Value = http
+            .get(format!("{}/v0.1/servers?search=search", apiary.url))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let gone = !listed["servers"]
+            .as_array()?
+            .iter()
+            .any(|s| s["server"]["name"] == format!("{namespace}/search"));
+        gone.then_some(())
+    })
+    .await;
 }

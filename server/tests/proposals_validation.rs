@@ -448,3 +448,79 @@ async fn valid_json_and_yaml_proposals_are_stored_audited_and_listed() {
         assert_eq!(bad["field"], "status");
     }
 }
+
+/// A server a cluster object declares (an `MCPRemoteProxy`) changes only through that object:
+/// an update or retire proposal and the admin API are refused naming it, and nothing is
+/// stored; a cluster object cannot take the name of a server registered through Apiary.
+#[tokio::test]
+async fn servers_declared_in_the_cluster_change_only_there() {
+    use apiary_server::catalog::{write_registration_from, RegisterError, ServerRegistration};
+    for db in support::all_backends().await {
+        let app = support::app(&db.db);
+        register_existing(&app).await;
+        let declared = ServerRegistration {
+            description: "Remote search".into(),
+            spec: json!({ "url": "https://search.example.com/mcp",
+                          "transport": "streamable-http" }),
+            published: true,
+            ..ServerRegistration::default()
+        };
+        let mut tx = db.db.begin_write().await.expect("transaction");
+        write_registration_from(
+            &mut tx,
+            ("tools", "remote"),
+            &declared,
+            "cluster".into(),
+            None,
+            Some("MCPRemoteProxy"),
+        )
+        .await
+        .expect("the cluster registers its server");
+        tx.commit().await.expect("commit");
+        let proposals_before = count(&db.db, "proposals").await;
+
+        for body in [
+            json!({ "kind": "update", "namespace": "tools", "name": "remote",
+                    "description": "Changed", "spec": declared.spec }),
+            json!({ "kind": "retire", "namespace": "tools", "name": "remote" }),
+        ] {
+            let (status, answer) = call(&app, "POST", "/api/v1/proposals", Some(&body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+            assert!(answer.to_string().contains("MCPRemoteProxy"), "{answer}");
+        }
+        assert_eq!(count(&db.db, "proposals").await, proposals_before);
+        let (status, answer) = call(
+            &app,
+            "PUT",
+            "/api/v1/servers/tools/remote",
+            Some(&json!({ "spec": { "url": "https://elsewhere.example/mcp",
+                                    "transport": "streamable-http" } })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert!(answer.to_string().contains("MCPRemoteProxy"), "{answer}");
+        let spec: String = sqlx::query_scalar(
+            "SELECT spec FROM servers WHERE namespace = 'tools' AND name = 'remote'",
+        )
+        .fetch_one(db.db.pool())
+        .await
+        .expect("spec");
+        assert!(spec.contains("search.example.com"), "{spec}");
+
+        // The other way round: Apiary's server keeps its name.
+        let mut tx = db.db.begin_write().await.expect("transaction");
+        let taken = write_registration_from(
+            &mut tx,
+            ("tools", "existing"),
+            &declared,
+            "cluster".into(),
+            None,
+            Some("MCPServerEntry"),
+        )
+        .await;
+        assert!(
+            matches!(&taken, Err(RegisterError::Managed { by: None, .. })),
+            "{taken:?}"
+        );
+    }
+}

@@ -16,12 +16,15 @@
 //! - [`kubernetes`]: the cluster side of an apply in Kubernetes mode;
 //! - [`outside_changes`] and [`cluster_changes`]: a resource changed in the cluster outside
 //!   Apiary, against the revision Apiary applied;
+//! - [`cluster_remotes`]: remote servers that `MCPRemoteProxy` and `MCPServerEntry` objects
+//!   declare, registered and served;
 //! - [`api`]: the JSON API;
 //! - [`console`]: what the console's proposal pages and forms reach.
 
 pub mod api;
 pub mod apply;
 pub mod cluster_changes;
+pub mod cluster_remotes;
 pub mod cluster_watch;
 pub mod console;
 pub mod decide;

@@ -254,16 +254,17 @@ async fn context(
     input: &ProposalInput,
     runtime: Runtime,
 ) -> Result<Context, DbError> {
-    let owner: Option<String> =
-        sqlx::query_scalar("SELECT owner_team FROM servers WHERE namespace = $1 AND name = $2")
+    let owner: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT owner_team, origin FROM servers WHERE namespace = $1 AND name = $2")
             .bind(&input.namespace)
             .bind(&input.name)
             .fetch_optional(&mut *conn)
             .await?;
     let existing = match owner {
-        Some(owner_team) => Some(Existing {
+        Some((owner_team, origin)) => Some(Existing {
             owner_team,
             revision: revisions::current(&mut *conn, &input.namespace, &input.name).await?,
+            origin,
         }),
         None => None,
     };

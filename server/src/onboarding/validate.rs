@@ -88,6 +88,9 @@ pub struct Existing {
     pub owner_team: String,
     /// Its current revision number (0 before its first recorded revision).
     pub revision: i64,
+    /// The cluster kind that declares it (`MCPRemoteProxy`, `MCPServerEntry`); `None` for a
+    /// server registered through Apiary.
+    pub origin: Option<String>,
 }
 
 /// A proposal that passed validation, ready to be stored.
@@ -287,7 +290,18 @@ pub fn validate(input: &ProposalInput, context: &Context) -> Result<ValidProposa
             ));
             None
         }
-        (_, Some(existing)) => Some(existing.revision),
+        (_, Some(existing)) => {
+            if let Some(kind) = &existing.origin {
+                problems.push(FieldError::new(
+                    "name",
+                    format!(
+                        "{target} is declared by the {kind} of that name in the cluster; \
+                         change or delete the {kind} instead"
+                    ),
+                ));
+            }
+            Some(existing.revision)
+        }
     };
     if kind == ProposalKind::Retire {
         let valid = retire(&mut problems, input, context, base_revision, target);

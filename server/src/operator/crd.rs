@@ -697,7 +697,7 @@ pub struct MCPExternalAuthConfigStatus {
 }
 
 /// A schemaless object whose unknown fields the apiserver keeps.
-fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(super) fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
         "x-kubernetes-preserve-unknown-fields": true,
@@ -712,7 +712,7 @@ fn free_form_any(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 }
 
 /// Serves `crd`'s single version also as `v1alpha1`, with `v1beta1` stored.
-fn with_legacy_version(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+pub(super) fn with_legacy_version(crd: CustomResourceDefinition) -> CustomResourceDefinition {
     let mut legacy = crd.clone();
     for version in &mut legacy.spec.versions {
         version.name = LEGACY_VERSION.to_owned();
@@ -758,6 +758,14 @@ pub fn crd_manifests() -> Vec<(&'static str, String)> {
         ("mcptoolconfigs.yaml", mcptoolconfig_crd()),
         ("mcpoidcconfigs.yaml", mcpoidcconfig_crd()),
         ("mcpexternalauthconfigs.yaml", mcpexternalauthconfig_crd()),
+        (
+            "mcpremoteproxies.yaml",
+            super::remote_crd::mcpremoteproxy_crd(),
+        ),
+        (
+            "mcpserverentries.yaml",
+            super::remote_crd::mcpserverentry_crd(),
+        ),
     ]
     .into_iter()
     .map(|(file, crd)| (file, to_yaml(&crd)))

@@ -27,6 +27,7 @@ pub mod oidc;
 pub mod overrides;
 pub mod profile;
 pub mod reconcile;
+pub mod remote_crd;
 pub mod render;
 pub mod repair;
 pub mod status;

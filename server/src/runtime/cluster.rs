@@ -3,7 +3,8 @@
 //! stdio server's channel through the attach API of the server's pod (the operator renders
 //! stdio containers with `stdin: true` for this).
 //!
-//! HTTP and SSE servers need no runtime at all: clients reach them at their Service URL
+//! HTTP and SSE servers need no runtime at all: clients reach them at their Service URL, and a
+//! remote server (a `url` spec, which has no workload in the cluster) at its URL
 //! ([`endpoint`]).
 
 use std::pin::Pin;
@@ -39,6 +40,19 @@ pub enum ClusterEndpoint {
 
 /// The endpoint of server `id` whose `MCPServer` spec is `spec` (as stored in the registry).
 pub fn endpoint(id: &ServerId, spec: &serde_json::Value) -> Result<ClusterEndpoint, String> {
+    if spec.get("url").is_some() {
+        // A remote server: no workload, reached where it is, as in local mode.
+        return match super::parse_spec(spec).map_err(|error| format!("{id}: {error}"))? {
+            super::LocalSpec::Remote {
+                url,
+                transport: apiary_app::model::Transport::Sse,
+            } => Ok(ClusterEndpoint::Sse(url)),
+            super::LocalSpec::Remote { url, .. } => Ok(ClusterEndpoint::StreamableHttp(url)),
+            super::LocalSpec::Process(_) => Err(format!(
+                "{id} names both a url and a local command; the Kubernetes runtime runs neither"
+            )),
+        };
+    }
     let spec = serde_json::from_value(spec.clone())
         .map_err(|error| format!("{id} has a spec that is not an MCPServer spec: {error}"))?;
     let mut server = MCPServer::new(&id.name, spec);

@@ -20,7 +20,7 @@ pub enum ApiError {
     /// shape (422); the message names the field.
     #[error("{message}")]
     Rejected {
-        /// 400 or 422.
+        /// 400, 409 or 422.
         status: StatusCode,
         /// What was wrong.
         message: String,
@@ -47,6 +47,10 @@ impl From<RegisterError> for ApiError {
     fn from(error: RegisterError) -> Self {
         match error {
             RegisterError::Invalid(field) => ApiError::Invalid(field),
+            managed @ RegisterError::Managed { .. } => ApiError::Rejected {
+                status: axum::http::StatusCode::CONFLICT,
+                message: managed.to_string(),
+            },
             RegisterError::Db(db) => db.into(),
         }
     }

@@ -32,6 +32,7 @@ pub struct ServerRef {
                (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
                (status = 401, description = "No session", body = crate::validation::ErrorBody),
                (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 409, description = "The server is declared by a cluster object (`MCPRemoteProxy`, `MCPServerEntry`); change that object instead", body = crate::validation::ErrorBody),
                (status = 415, description = "Not application/json", body = crate::validation::ErrorBody),
                (status = 422, description = "Fields are invalid (the checks a proposal gets): `field` and `message` name the first, `fields` lists every one", body = crate::validation::ErrorBody)))]
 pub async fn register(

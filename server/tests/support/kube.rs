@@ -170,7 +170,7 @@ pub async fn service_account_config(namespace: &str, name: &str) -> Config {
     config
 }
 
-/// Applies the generated CRDs (idempotent) and waits until both are Established.
+/// Applies the generated CRDs (idempotent) and waits until each is Established.
 pub async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in [
@@ -178,6 +178,8 @@ pub async fn install_crds(client: &Client) {
         crd::mcptoolconfig_crd(),
         crd::mcpoidcconfig_crd(),
         crd::mcpexternalauthconfig_crd(),
+        apiary_server::operator::remote_crd::mcpremoteproxy_crd(),
+        apiary_server::operator::remote_crd::mcpserverentry_crd(),
     ] {
         let name = crd.metadata.name.clone().expect("a CRD has a name");
         api.patch(

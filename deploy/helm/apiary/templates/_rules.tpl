@@ -25,6 +25,14 @@ which the kubelet resolves.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpexternalauthconfigs/status]
   verbs: [patch]
+# Remote servers that MCPRemoteProxies and MCPServerEntries declare: read, registered in
+# the registry and served by the gateway (no pod), with a status saying so.
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpremoteproxies, mcpserverentries]
+  verbs: [get, list, watch]
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpremoteproxies/status, mcpserverentries/status]
+  verbs: [patch]
 # Children carry blockOwnerDeletion, which needs update on the owner's finalizers.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpservers/finalizers]

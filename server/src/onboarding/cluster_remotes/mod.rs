@@ -1,0 +1,350 @@
+//! Remote MCP servers declared in the cluster: ToolHive's `MCPRemoteProxy` and
+//! `MCPServerEntry`. Apiary runs no proxy pod for them: each object registers its remote server
+//! in the registry (the same validation as any registration, audited as the object) and the
+//! gateway serves it, with curation, drift and health like any other server. Its status says
+//! what was done: `Ready` once the remote answered the registry's fetch, `Failed` with the
+//! fields named when a field is refused or the server withheld ([`declaration`]).
+//!
+//! The server follows its object: a change re-registers it and fetches its tools; deleting the
+//! object unpublishes it (also when it happened while Apiary was down: the first full list
+//! sweeps). Apiary's API does not change such a server (409), and an object cannot take the
+//! name of a server registered through Apiary. Every [`RESYNC`] the objects are checked again,
+//! so a failed write is retried and the status follows the registry's newest fetch.
+
+mod address;
+pub mod declaration;
+pub mod status;
+mod store;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, watcher, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::RegisterError;
+use crate::db::Db;
+use crate::gateway::inbound::Inbound;
+use crate::gateway::Gateway;
+use crate::operator::reconcile::WatchBackoff;
+use crate::operator::remote_crd::{MCPRemoteProxy, MCPServerEntry, RemoteServerStatus};
+use crate::operator::render::FIELD_MANAGER;
+use crate::registry::refresh::Refresher;
+use crate::registry::server_json::gateway_url;
+
+use declaration::declaration;
+use status::{refused_message, Outcome, ACCEPTED, UNSUPPORTED_FIELDS};
+use store::Synced;
+
+/// How often every object is checked again.
+pub const RESYNC: Duration = Duration::from_secs(15);
+
+/// The Events' reporting controller.
+const REPORTER: &str = "apiary-remote-servers";
+
+/// A kind that declares a remote server.
+pub trait RemoteObject:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Serialize
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    /// The spec as JSON.
+    fn spec_json(&self) -> Value;
+    /// The status Apiary wrote last.
+    fn remote_status(&self) -> Option<&RemoteServerStatus>;
+}
+
+impl RemoteObject for MCPRemoteProxy {
+    fn spec_json(&self) -> Value {
+        serde_json::to_value(&self.spec).unwrap_or_default()
+    }
+    fn remote_status(&self) -> Option<&RemoteServerStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl RemoteObject for MCPServerEntry {
+    fn spec_json(&self) -> Value {
+        serde_json::to_value(&self.spec).unwrap_or_default()
+    }
+    fn remote_status(&self) -> Option<&RemoteServerStatus> {
+        self.status.as_ref()
+    }
+}
+
+/// What the follower needs.
+#[derive(Clone)]
+pub struct Context {
+    /// The registry's database.
+    pub db: Db,
+    /// Fetches a server's tools after it changes.
+    pub refresher: Refresher,
+    /// Forgets a changed server's loaded state.
+    pub gateway: Gateway,
+    /// Apiary's public URL, for the gateway endpoint in the status.
+    pub public_url: String,
+    /// The cluster.
+    pub client: Client,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Follows `MCPRemoteProxy` and `MCPServerEntry` objects (in `namespace`, or everywhere)
+/// until `shutdown`.
+pub async fn run(context: Context, namespace: Option<String>, shutdown: CancellationToken) {
+    let context = Arc::new(context);
+    tokio::join!(
+        follow::<MCPRemoteProxy>(context.clone(), namespace.clone(), shutdown.clone()),
+        follow::<MCPServerEntry>(context, namespace, shutdown),
+    );
+}
+
+async fn follow<K: RemoteObject>(
+    context: Arc<Context>,
+    namespace: Option<String>,
+    shutdown: CancellationToken,
+) {
+    let api: Api<K> = match &namespace {
+        Some(namespace) => Api::namespaced(context.client.clone(), namespace),
+        None => Api::all(context.client.clone()),
+    };
+    let recorder = Recorder::new(context.client.clone(), REPORTER.into());
+    let (reader, writer) = reflector::store();
+    let mut events = watcher(api, watcher::Config::default())
+        .backoff(WatchBackoff::default())
+        .reflect(writer)
+        .boxed();
+    let mut resync = tokio::time::interval(RESYNC);
+    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The store holds every object only after the first full list.
+    let mut listed = false;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            event = events.next() => match event {
+                Some(Ok(Event::Apply(object) | Event::InitApply(object))) => {
+                    handle(&context, &recorder, &object).await;
+                }
+                Some(Ok(Event::Delete(object))) => gone::<K>(&context, &object).await,
+                Some(Ok(Event::InitDone)) => {
+                    listed = true;
+                    sweep::<K>(&context, namespace.as_deref(), &reader).await;
+                }
+                Some(Ok(Event::Init)) => {}
+                Some(Err(error)) => {
+                    tracing::warn!(%error, kind = %K::kind(&()), "the watch failed; retrying");
+                }
+                None => break,
+            },
+            _ = resync.tick(), if listed => {
+                for object in reader.state() {
+                    handle(&context, &recorder, object.as_ref()).await;
+                }
+                sweep::<K>(&context, namespace.as_deref(), &reader).await;
+            }
+        }
+    }
+}
+
+/// Registers what `object` declares and writes its status.
+async fn handle<K: RemoteObject>(context: &Context, recorder: &Recorder, object: &K) {
+    let kind = K::kind(&());
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let annotations: BTreeMap<String, String> = object.annotations().clone();
+    let declared = declaration(&object.spec_json(), &annotations);
+    let outcome = match &declared.registration {
+        None => Outcome::NotRegistered {
+            reason: "FieldsRefused",
+            message: refused_message(&declared.refused),
+        },
+        Some(registration) => {
+            match store::sync(&context.db, &kind, (&namespace, &name), registration).await {
+                Ok(synced) => {
+                    if synced == Synced::Written {
+                        context.gateway.forget(&namespace, &name);
+                        if let Err(error) = context.refresher.refresh(&namespace, &name).await {
+                            tracing::warn!(%error, server = %format!("{namespace}/{name}"),
+                                "cannot fetch the tools of a remote server");
+                        }
+                    }
+                    let fetch = match store::last_fetch(&context.db, &namespace, &name).await {
+                        Ok(fetch) => fetch,
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot read a remote server's health");
+                            return;
+                        }
+                    };
+                    Outcome::Registered {
+                        withheld: Inbound::withheld_by_spec(&registration.spec),
+                        fetch,
+                    }
+                }
+                Err(RegisterError::Invalid(errors)) => Outcome::NotRegistered {
+                    reason: "Invalid",
+                    message: errors
+                        .all()
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                },
+                Err(managed @ RegisterError::Managed { .. }) => Outcome::NotRegistered {
+                    reason: "NameTaken",
+                    message: managed.to_string(),
+                },
+                Err(RegisterError::Db(error)) => {
+                    tracing::warn!(%error, "cannot register a remote server; retrying");
+                    return;
+                }
+            }
+        }
+    };
+    if matches!(&outcome, Outcome::NotRegistered { reason, .. } if *reason != "NameTaken") {
+        // A server this object registered before it was changed is not served any more.
+        match store::withdraw(&context.db, &kind, &namespace, &name).await {
+            Ok(true) => context.gateway.forget(&namespace, &name),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "cannot unpublish a refused remote server"),
+        }
+    }
+    let previous = object
+        .remote_status()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let next = status::status(
+        &outcome,
+        &declared.flagged,
+        &gateway_url(&context.public_url, &namespace, &name),
+        (object.meta().generation, &previous),
+        &Time(k8s_openapi::jiff::Timestamp::now()),
+    );
+    if object.remote_status() == Some(&next) {
+        return;
+    }
+    warn_on_change(recorder, object, &previous, &next).await;
+    let api: Api<K> = Api::namespaced(context.client.clone(), &namespace);
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": kind,
+        "status": next,
+    });
+    if let Err(error) = api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+    {
+        tracing::warn!(%error, object = %format!("{kind} {namespace}/{name}"),
+            "cannot write the status; retrying");
+    }
+}
+
+/// A Warning Event when the object turns refused, or starts to set fields without effect.
+async fn warn_on_change<K: RemoteObject>(
+    recorder: &Recorder,
+    object: &K,
+    previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    next: &RemoteServerStatus,
+) {
+    for (type_, bad) in [(ACCEPTED, "False"), (UNSUPPORTED_FIELDS, "True")] {
+        let Some(now) = next.conditions.iter().find(|c| c.type_ == type_) else {
+            continue;
+        };
+        let was_bad = previous
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == bad && c.message == now.message);
+        if now.status != bad || was_bad {
+            continue;
+        }
+        let event = KubeEvent {
+            type_: EventType::Warning,
+            reason: if type_ == ACCEPTED {
+                now.reason.clone()
+            } else {
+                UNSUPPORTED_FIELDS.into()
+            },
+            note: Some(now.message.chars().take(1000).collect()),
+            action: "Register".into(),
+            secondary: None,
+        };
+        if let Err(error) = recorder.publish(&event, &object.object_ref(&())).await {
+            tracing::warn!(%error, "cannot publish an event");
+        }
+    }
+}
+
+/// The object was deleted: its server is unpublished.
+async fn gone<K: RemoteObject>(context: &Context, object: &K) {
+    let kind = K::kind(&());
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    match store::withdraw(&context.db, &kind, &namespace, &name).await {
+        Ok(true) => {
+            context.gateway.forget(&namespace, &name);
+            tracing::info!(server = %format!("{namespace}/{name}"),
+                "its {kind} was deleted in the cluster; unpublished");
+        }
+        Ok(false) => {}
+        Err(error) => tracing::error!(%error, "cannot unpublish a deleted remote server"),
+    }
+}
+
+/// Unpublishes the servers of `K` objects that no longer exist (deleted while the watch was
+/// down), in the watched `namespace` only.
+async fn sweep<K: RemoteObject>(context: &Context, namespace: Option<&str>, reader: &Store<K>) {
+    let kind = K::kind(&());
+    let present: HashSet<(String, String)> = reader
+        .state()
+        .iter()
+        .map(|o| (o.namespace().unwrap_or_default(), o.name_any()))
+        .collect();
+    let registered = match store::registered(&context.db, &kind).await {
+        Ok(registered) => registered,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list remote servers");
+            return;
+        }
+    };
+    for (ns, name) in registered {
+        if namespace.is_some_and(|watched| watched != ns)
+            || present.contains(&(ns.clone(), name.clone()))
+        {
+            continue;
+        }
+        match store::withdraw(&context.db, &kind, &ns, &name).await {
+            Ok(true) => {
+                context.gateway.forget(&ns, &name);
+                tracing::info!(server = %format!("{ns}/{name}"),
+                    "its {kind} no longer exists; unpublished");
+            }
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "cannot unpublish a remote server"),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The database side of remote server objects: registering the server an object declares
+//! (through the registration's own validation, only when something changed), unpublishing it
+//! when the object goes, and reading the registry's newest fetch for the status.
+
+use sqlx::Row;
+
+use crate::audit::{record, Actor, AuditEvent};
+use crate::catalog::{write_registration_from, RegisterError, ServerRegistration};
+use crate::db::{now_millis, Db, DbError};
+
+use super::status::LastFetch;
+
+/// What [`sync`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synced {
+    /// The stored server already said it.
+    Unchanged,
+    /// The server was registered or updated (audited, with a revision).
+    Written,
+}
+
+/// The audit actor for the object `kind` `namespace/name`.
+fn actor_name(kind: &str, namespace: &str, name: &str) -> String {
+    format!("{kind} {namespace}/{name}")
+}
+
+/// Registers `registration` as the server of the `kind` object `namespace/name`, unless the
+/// stored server already says exactly that. Refused when Apiary or another kind registered
+/// that name ([`RegisterError::Managed`]) or a field is invalid ([`RegisterError::Invalid`]).
+pub async fn sync(
+    db: &Db,
+    kind: &str,
+    (namespace, name): (&str, &str),
+    registration: &ServerRegistration,
+) -> Result<Synced, RegisterError> {
+    let mut tx = db.begin_write().await?;
+    let stored = sqlx::query(
+        "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
+         docs_url, CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) AS published, origin \
+         FROM servers WHERE namespace = $1 AND name = $2",
+    )
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = stored {
+        let text = |column: &str| row.try_get::<String, _>(column);
+        let spec: serde_json::Value = serde_json::from_str(&text("spec")?).unwrap_or_default();
+        let tags: Vec<String> = serde_json::from_str(&text("tags")?).unwrap_or_default();
+        let stored = ServerRegistration {
+            description: text("description")?,
+            owner_team: text("owner_team")?,
+            category: text("category")?,
+            cost_class: text("cost_class")?,
+            sensitivity: text("sensitivity")?,
+            tags,
+            docs_url: text("docs_url")?,
+            spec,
+            published: row.try_get::<i64, _>("published")? == 1,
+        };
+        let origin: Option<String> = row.try_get("origin")?;
+        if origin.as_deref() == Some(kind) && &stored == registration {
+            return Ok(Synced::Unchanged);
+        }
+    }
+    let who = actor_name(kind, namespace, name);
+    let actor = Actor {
+        subject: Actor::CLUSTER.subject,
+        name: &who,
+    };
+    write_registration_from(
+        &mut tx,
+        (namespace, name),
+        registration,
+        actor,
+        None,
+        Some(kind),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Synced::Written)
+}
+
+/// Unpublishes the server the `kind` object `namespace/name` registered, audited; false when
+/// there is none, or it is not published.
+pub async fn withdraw(db: &Db, kind: &str, namespace: &str, name: &str) -> Result<bool, DbError> {
+    let mut tx = db.begin_write().await?;
+    let changed = sqlx::query(
+        "UPDATE servers SET published = FALSE, updated_at = $1 \
+         WHERE namespace = $2 AND name = $3 AND origin = $4 AND published = TRUE",
+    )
+    .bind(now_millis())
+    .bind(namespace)
+    .bind(name)
+    .bind(kind)
+    .execute(&mut *tx)
+    .await?;
+    if changed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let who = actor_name(kind, namespace, name);
+    record(
+        &mut tx,
+        AuditEvent {
+            comment: Some("its object was deleted in the cluster"),
+            actor: Actor {
+                subject: Actor::CLUSTER.subject,
+                name: &who,
+            },
+            action: "server.unpublish",
+            target: &format!("{namespace}/{name}"),
+            before_hash: None,
+            after_hash: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The published servers that `kind` objects registered, as `(namespace, name)`.
+pub async fn registered(db: &Db, kind: &str) -> Result<Vec<(String, String)>, DbError> {
+    Ok(
+        sqlx::query_as(
+            "SELECT namespace, name FROM servers WHERE origin = $1 AND published = TRUE",
+        )
+        .bind(kind)
+        .fetch_all(db.pool())
+        .await?,
+    )
+}
+
+/// The newest health sample of `namespace/name` and the tools of its newest snapshot; `None`
+/// before the first fetch.
+pub async fn last_fetch(
+    db: &Db,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<LastFetch>, DbError> {
+    let newest = sqlx::query(
+        "SELECT CAST(CASE WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) AS ok, h.error, \
+         (SELECT t.tool_count FROM tool_snapshots t WHERE t.id = s.latest_snapshot_id) \
+           AS tool_count \
+         FROM health_samples h JOIN servers s ON s.id = h.server_id \
+         WHERE s.namespace = $1 AND s.name = $2 ORDER BY h.at DESC LIMIT 1",
+    )
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = newest else {
+        return Ok(None);
+    };
+    let ok = row.try_get::<i64, _>("ok")? == 1;
+    let error: Option<String> = row.try_get("error")?;
+    Ok(Some(LastFetch {
+        error: (!ok).then(|| error.unwrap_or_else(|| "no answer".into())),
+        tool_count: row.try_get("tool_count")?,
+    }))
+}
