@@ -856,3 +856,149 @@ async fn remote_server_objects_register_servers_the_gateway_serves() {
     })
     .await;
 }
+
+/// ToolHive's own remote server examples (`server/tests/fixtures/toolhive`, unchanged but for
+/// the namespace), each with the outcome a ToolHive user should expect from Apiary: the
+/// objects they reference (`MCPOIDCConfig`, `MCPExternalAuthConfig`) are applied too; kinds
+/// Apiary does not serve (`MCPGroup`, `VirtualMCPServer`) and plain Secrets and ConfigMaps
+/// are left out. `mcpserverentry_mixed_group.yaml` holds the same `context7` entry as the
+/// basic example, in another group.
+#[tokio::test]
+async fn toolhives_remote_server_examples_get_the_outcome_their_fields_call_for() {
+    use apiary_server::operator::remote_crd::{MCPRemoteProxy, MCPServerEntry};
+    use serde::Deserialize;
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    let namespace = support::kube::namespace(&cluster).await;
+    let _apiary = support::process::ApiaryProcess::start(&[
+        (
+            "KUBECONFIG",
+            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
+        ),
+        ("APIARY_RUNTIME", "kubernetes".into()),
+        ("APIARY_WATCH_NAMESPACE", namespace.clone()),
+        ("APIARY_LEASE_NAMESPACE", namespace.clone()),
+        ("APIARY_FETCH_TIMEOUT_SECS", "3".into()),
+    ])
+    .await;
+    let examples = [
+        include_str!("fixtures/toolhive/mcp-server-entries/mcpserverentry_basic.yaml"),
+        include_str!(
+            "fixtures/toolhive/mcp-server-entries/mcpserverentry_with_header_forward.yaml"
+        ),
+        include_str!(
+            "fixtures/toolhive/mcp-server-entries/mcpserverentry_with_token_exchange.yaml"
+        ),
+        include_str!("fixtures/toolhive/mcp-server-entries/mcpserverentry_with_ca_bundle.yaml"),
+        include_str!("fixtures/toolhive/mcp-servers/mcpremoteproxy_with_oidcconfig_ref.yaml"),
+        include_str!("fixtures/toolhive/external-auth/mcpremoteproxy_with_bearer_token.yaml"),
+    ];
+    for example in examples {
+        for document in serde_yaml::Deserializer::from_str(example) {
+            let object = serde_json::Value::deserialize(document).expect("a YAML document");
+            let kind = object["kind"].as_str().unwrap_or_default();
+            let served = [
+                "MCPRemoteProxy",
+                "MCPServerEntry",
+                "MCPOIDCConfig",
+                "MCPExternalAuthConfig",
+            ];
+            if !served.contains(&kind) {
+                continue;
+            }
+            support::kube::apply_manifest(
+                &cluster,
+                &namespace,
+                &serde_json::to_string(&object).expect("JSON"),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{kind} applies unchanged: {error}"));
+        }
+    }
+
+    /// One example's object: its name, condition `Accepted`, the fields its message names,
+    /// the fields flagged, and whether the gateway serves it.
+    type Expected<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a str], bool);
+    let entries: Api<MCPServerEntry> = Api::namespaced(cluster.clone(), &namespace);
+    let proxies: Api<MCPRemoteProxy> = Api::namespaced(cluster.clone(), &namespace);
+    let expectations: [Expected; 6] = [
+        ("context7", "True", &[], &["spec.groupRef"], true),
+        (
+            "internal-api",
+            "False",
+            &["spec.headerForward"],
+            &["spec.groupRef"],
+            false,
+        ),
+        (
+            "salesforce-mcp",
+            "True",
+            &["spec.externalAuthConfigRef"],
+            &["spec.groupRef"],
+            false,
+        ),
+        (
+            "internal-mcp",
+            "True",
+            &[],
+            &["spec.groupRef", "spec.caBundleRef"],
+            true,
+        ),
+        (
+            "github-proxy",
+            "True",
+            &["oidcConfigRef"],
+            &["spec.resources"],
+            false,
+        ),
+        (
+            "api-proxy",
+            "True",
+            &["spec.externalAuthConfigRef"],
+            &["spec.proxyPort", "spec.resources"],
+            false,
+        ),
+    ];
+    for (name, accepted, named, flagged, served) in expectations {
+        let settled = |status: Option<&apiary_server::operator::remote_crd::RemoteServerStatus>| {
+            // Settled: refused, withheld, or fetched once (these hosts are not reachable here).
+            let (phase, _, available) = remote_state(status, "RemoteAvailable");
+            let (_, _, accepted) = remote_state(status, "Accepted");
+            phase == "Failed"
+                && (accepted.is_some_and(|a| a.0 == "False")
+                    || available.is_some_and(|a| a.0 != "Unknown"))
+                || phase == "Ready"
+        };
+        let status = if name.ends_with("-proxy") {
+            support::kube::wait_for(&proxies, name, "its status", |p| settled(p.status.as_ref()))
+                .await
+                .status
+        } else {
+            support::kube::wait_for(&entries, name, "its status", |e| settled(e.status.as_ref()))
+                .await
+                .status
+        };
+        let (phase, message, condition) = remote_state(status.as_ref(), "Accepted");
+        assert_eq!(
+            condition.map(|c| c.0).as_deref(),
+            Some(accepted),
+            "{name}: {message}"
+        );
+        for field in named {
+            assert!(message.contains(field), "{name} names {field}: {message}");
+        }
+        if !served {
+            assert_eq!(phase, "Failed", "{name}: {message}");
+            assert!(message.starts_with("not "), "{name}: {message}");
+        }
+        let (_, _, unsupported) = remote_state(status.as_ref(), "UnsupportedFields");
+        let unsupported = unsupported.expect("UnsupportedFields").2;
+        for field in flagged {
+            assert!(
+                unsupported.contains(field),
+                "{name} flags {field}: {unsupported}"
+            );
+        }
+    }
+}

@@ -85,27 +85,20 @@ impl Inbound {
         cluster: Option<&kube::Client>,
         keys: &KeyCache,
     ) -> Self {
-        let shared = match Self::shared_name(&server.spec) {
-            None => None,
-            Some(name) => Some(read_shared(name, &server.namespace, cluster).await),
-        };
-        let configmap = match authz::configmap(&server.spec) {
-            None => None,
-            Some((name, key)) => Some(read_authz(name, key, &server.namespace, cluster).await),
-        };
-        let referenced = Referenced {
-            oidc: match &shared {
-                None => Shared::NotRead,
-                Some(Ok(spec)) => Shared::Found(spec),
-                Some(Err(why)) => Shared::Unavailable(why),
-            },
-            authz: match &configmap {
-                None => Source::NotRead,
-                Some(Ok(text)) => Source::Found(text),
-                Some(Err(why)) => Source::Unavailable(why),
-            },
-        };
-        Self::of(&server.spec, &server.name, referenced, keys)
+        let reads = Reads::of(&server.spec, &server.namespace, cluster).await;
+        Self::of(&server.spec, &server.name, reads.referenced(), keys)
+    }
+
+    /// Why the gateway withholds a server with `spec` in `namespace`, reading what it refers
+    /// to as [`Self::load`] does; `None` when it is served.
+    pub async fn withheld(
+        spec: &Value,
+        namespace: &str,
+        cluster: Option<&kube::Client>,
+    ) -> Option<String> {
+        let reads = Reads::of(spec, namespace, cluster).await;
+        let unenforced = unsupported::unenforced_with(spec, reads.referenced());
+        (!unenforced.is_empty()).then(|| unsupported::withheld(&unenforced))
     }
 
     /// Why a server with `spec` is withheld, as far as the spec alone tells (the
@@ -121,6 +114,41 @@ impl Inbound {
             .get("name")?
             .as_str()
             .filter(|n| !n.is_empty())
+    }
+}
+
+/// The objects a spec refers to, as read (or why they could not be).
+struct Reads {
+    shared: Option<Result<Value, String>>,
+    configmap: Option<Result<String, String>>,
+}
+
+impl Reads {
+    async fn of(spec: &Value, namespace: &str, cluster: Option<&kube::Client>) -> Self {
+        let shared = match Inbound::shared_name(spec) {
+            None => None,
+            Some(name) => Some(read_shared(name, namespace, cluster).await),
+        };
+        let configmap = match authz::configmap(spec) {
+            None => None,
+            Some((name, key)) => Some(read_authz(name, key, namespace, cluster).await),
+        };
+        Self { shared, configmap }
+    }
+
+    fn referenced(&self) -> Referenced<'_> {
+        Referenced {
+            oidc: match &self.shared {
+                None => Shared::NotRead,
+                Some(Ok(spec)) => Shared::Found(spec),
+                Some(Err(why)) => Shared::Unavailable(why),
+            },
+            authz: match &self.configmap {
+                None => Source::NotRead,
+                Some(Ok(text)) => Source::Found(text),
+                Some(Err(why)) => Source::Unavailable(why),
+            },
+        }
     }
 }
 

@@ -198,10 +198,10 @@ async fn handle<K: RemoteObject>(context: &Context, recorder: &Recorder, object:
                             return;
                         }
                     };
-                    Outcome::Registered {
-                        withheld: Inbound::withheld_by_spec(&registration.spec),
-                        fetch,
-                    }
+                    let withheld =
+                        Inbound::withheld(&registration.spec, &namespace, Some(&context.client))
+                            .await;
+                    Outcome::Registered { withheld, fetch }
                 }
                 Err(RegisterError::Invalid(errors)) => Outcome::NotRegistered {
                     reason: "Invalid",
