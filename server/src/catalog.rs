@@ -164,6 +164,18 @@ impl ServerStore {
         Ok(true)
     }
 
+    /// The cluster kind that declares `namespace/name` (`MCPRemoteProxy`, `MCPServerEntry`);
+    /// `None` for a server registered through Apiary, or no such server.
+    pub async fn origin_of(&self, namespace: &str, name: &str) -> Result<Option<String>, DbError> {
+        let origin: Option<Option<String>> =
+            sqlx::query_scalar("SELECT origin FROM servers WHERE namespace = $1 AND name = $2")
+                .bind(namespace)
+                .bind(name)
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(origin.flatten())
+    }
+
     /// The id of `namespace/name`, if it exists.
     pub async fn id_of(&self, namespace: &str, name: &str) -> Result<Option<String>, DbError> {
         Ok(

@@ -450,8 +450,8 @@ async fn valid_json_and_yaml_proposals_are_stored_audited_and_listed() {
 }
 
 /// A server a cluster object declares (an `MCPRemoteProxy`) changes only through that object:
-/// an update or retire proposal and the admin API are refused naming it, and nothing is
-/// stored; a cluster object cannot take the name of a server registered through Apiary.
+/// an update or retire proposal and the admin API (replace, delete) are refused naming it,
+/// and nothing is stored or deleted; a cluster object cannot take the name of a server registered through Apiary.
 #[tokio::test]
 async fn servers_declared_in_the_cluster_change_only_there() {
     use apiary_server::catalog::{write_registration_from, RegisterError, ServerRegistration};
@@ -506,6 +506,9 @@ async fn servers_declared_in_the_cluster_change_only_there() {
         .await
         .expect("spec");
         assert!(spec.contains("search.example.com"), "{spec}");
+        let (status, answer) = call(&app, "DELETE", "/api/v1/servers/tools/remote", None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert_eq!(count(&db.db, "servers").await, 3, "nothing was deleted");
 
         // The other way round: Apiary's server keeps its name.
         let mut tx = db.db.begin_write().await.expect("transaction");

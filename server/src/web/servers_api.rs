@@ -81,12 +81,14 @@ pub async fn register(
 
 /// `DELETE /api/v1/servers/{namespace}/{name}`: removes a server from the registry (admins):
 /// its workload first (the local process, or the `MCPServer` and `MCPToolConfig` in Kubernetes
-/// mode; a refusal deletes nothing), then the registry's records, audited.
+/// mode; a refusal deletes nothing), then the registry's records, audited. A server a cluster
+/// object declares is deleted with its object, not here (409).
 #[utoipa::path(delete, path = "/api/v1/servers/{namespace}/{name}", operation_id = "delete_server", tag = "servers",
     params(("namespace" = String, Path), ("name" = String, Path)),
     responses((status = 204, description = "Deleted"),
                (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
                (status = 404, description = "No such server", body = crate::validation::ErrorBody),
+               (status = 409, description = "The server is declared by a cluster object (`MCPRemoteProxy`, `MCPServerEntry`); delete that object instead", body = crate::validation::ErrorBody),
                (status = 502, description = "The cluster refused; nothing was deleted", body = crate::validation::ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
@@ -96,6 +98,14 @@ pub async fn remove(
     let (actor, _) = state
         .admin_of(&principal, Action::Register, &namespace, &name)
         .await?;
+    if let Some(kind) = state.servers.origin_of(&namespace, &name).await? {
+        // Deleting it here would not last: its object registers it again.
+        return Err(crate::catalog::RegisterError::Managed {
+            server: format!("{namespace}/{name}"),
+            by: Some(kind),
+        }
+        .into());
+    }
     if let Some(client) = &state.kube {
         let removed = match crate::onboarding::kubernetes::remove(client, &namespace, &name).await {
             Ok(()) => crate::registry::curation::cluster::remove(client, &namespace, &name).await,
