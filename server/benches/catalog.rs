@@ -1,5 +1,6 @@
 //! Server time to render the catalog (`/`) with 1,000 servers in SQLite, 20 tools each:
-//! the first page, a text search that reaches into tool descriptions, and two facets.
+//! the first page, a text search that reaches into tool descriptions, and two facets, beside
+//! `/healthz` through the same router as the anchor (the cost of the HTTP stack itself).
 //! The router runs in-process (`oneshot`), so the numbers exclude the network.
 //!
 //! Run: `cargo bench -p apiary-server --bench catalog`
@@ -75,6 +76,7 @@ fn catalog(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("catalog_{SERVERS}_servers"));
     group.measurement_time(Duration::from_secs(10));
     for (name, uri) in [
+        ("anchor_healthz", "/healthz"),
         ("first_page", "/"),
         ("text_search_in_tools", "/?q=forecast+7"),
         (

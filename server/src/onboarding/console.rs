@@ -367,8 +367,8 @@ impl OnboardingConsole {
     }
 }
 
-/// The spec fields the form edits itself (besides [`form_workload::SPEC_FIELDS`]); the rest
-/// travel in `extra_spec`.
+/// The spec fields the form edits (the last four through [`form_workload`]); the rest travel
+/// in `extra_spec`.
 const FORM_SPEC_FIELDS: &[&str] = &[
     "image",
     "url",
@@ -377,6 +377,10 @@ const FORM_SPEC_FIELDS: &[&str] = &[
     "transport",
     "env",
     "secrets",
+    "proxyPort",
+    "mcpPort",
+    "permissionProfile",
+    "resources",
 ];
 
 /// The propose form filled from a spec and metadata (the inverse of [`form_spec`]).
@@ -428,10 +432,7 @@ fn form_of(namespace: &str, name: &str, spec: &Value, metadata: &Value) -> Propo
         .as_object()
         .map(|all| {
             all.iter()
-                .filter(|(key, _)| {
-                    !FORM_SPEC_FIELDS.contains(&key.as_str())
-                        && !form_workload::SPEC_FIELDS.contains(&key.as_str())
-                })
+                .filter(|(key, _)| !FORM_SPEC_FIELDS.contains(&key.as_str()))
                 .map(|(key, value)| (key.clone(), value.clone()))
                 .collect()
         })

@@ -5,9 +5,6 @@
 use apiary_app::model::proposals::{FormError, ProposalForm};
 use serde_json::{json, Map, Value};
 
-/// The spec fields these form fields edit.
-pub const SPEC_FIELDS: &[&str] = &["proxyPort", "mcpPort", "permissionProfile", "resources"];
-
 /// Adds the form's workload fields to `spec`; an empty field leaves its spec field unset. A
 /// field that cannot be read is left out too, and every such field is reported.
 pub fn insert_into(
