@@ -369,6 +369,31 @@ async fn litellm_and_toolhive_exports_list_every_published_server() {
         get(&app, "/api/v1/servers/platform/draft/snippets").await.0,
         StatusCode::NOT_FOUND
     );
+
+    // Two servers whose LiteLLM names meet are both exported, each under the name its own
+    // snippet gives.
+    register(db, "time", "team-time", true, npx()).await;
+    let (_, yaml) = get(&app, "/api/v1/exports/litellm.yaml").await;
+    let config: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("LiteLLM YAML parses");
+    let servers = config["mcp_servers"].as_mapping().expect("mcp_servers map");
+    assert_eq!(servers.len(), 3, "{yaml}");
+    for (namespace, name) in [("time-team", "time"), ("time", "team-time")] {
+        let snippet = get_json(
+            &app,
+            &format!("/api/v1/servers/{namespace}/{name}/snippets"),
+        )
+        .await;
+        let key = snippet["litellm"]["mcp_servers"]
+            .as_object()
+            .and_then(|entries| entries.keys().next().cloned())
+            .expect("one LiteLLM entry");
+        assert!(key.starts_with("time_team_time_"), "{key}");
+        assert_eq!(
+            config["mcp_servers"][key.as_str()]["url"].as_str(),
+            Some(format!("http://apiary.test/mcp/{namespace}/{name}").as_str()),
+            "{yaml}"
+        );
+    }
 }
 
 fn urlencode(text: &str) -> String {

@@ -19,7 +19,7 @@ use crate::db::{json_column, Db, DbError};
 use crate::gateway::usage;
 use crate::onboarding::cluster_changes;
 use crate::registry::curation::{self, curated_tools};
-use crate::registry::export::client_snippets;
+use crate::registry::export::{client_snippets, fleet_litellm_name};
 use crate::registry::store::{SnapshotStore, StoredSnapshot, GATEWAY_HEALTH_WINDOW_MS};
 use crate::registry::RegistrySettings;
 use crate::runtime::{Runtime, ServerId};
@@ -216,7 +216,14 @@ impl ServerPages {
                 .map(|l| l.findings.iter().map(finding_view).collect())
                 .unwrap_or_default(),
             snippets: if offered && withheld.is_none() {
-                snippets(&overview.namespace, &overview.name, &self.public_url)
+                let litellm =
+                    fleet_litellm_name(&self.db, &overview.namespace, &overview.name).await?;
+                snippets(
+                    &overview.namespace,
+                    &overview.name,
+                    &self.public_url,
+                    litellm,
+                )
             } else {
                 Vec::new()
             },
@@ -269,8 +276,8 @@ impl ServerPages {
 }
 
 /// The shared client snippets (see [`client_snippets`]) as labelled, formatted text.
-fn snippets(namespace: &str, name: &str, public_url: &str) -> Vec<Snippet> {
-    let all = client_snippets(namespace, name, public_url);
+fn snippets(namespace: &str, name: &str, public_url: &str, litellm: String) -> Vec<Snippet> {
+    let all = client_snippets(namespace, name, public_url, litellm);
     vec![
         Snippet {
             client: "VS Code".into(),

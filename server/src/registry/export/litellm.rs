@@ -1,10 +1,12 @@
 //! LiteLLM's `mcp_servers` configuration, one entry per published server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use crate::db::{Db, DbError};
 use crate::registry::listing::PublishedServer;
 use crate::registry::server_json::gateway_url;
 
@@ -12,6 +14,52 @@ use crate::registry::server_json::gateway_url;
 /// `-`, so only `_`.
 pub fn litellm_name(namespace: &str, name: &str) -> String {
     format!("{namespace}_{name}").replace('-', "_")
+}
+
+/// The LiteLLM name of each of `servers` (`(namespace, name)`), in their order:
+/// [`litellm_name`], unless several servers share it (`team-a/search` and `team/a-search`
+/// both give `team_a_search`); then each of those gets `_` and the first eight hex digits of
+/// the SHA-256 of its `namespace/name`, so none replaces another in LiteLLM's map.
+pub fn litellm_names(servers: &[(&str, &str)]) -> Vec<String> {
+    let base: Vec<String> = servers
+        .iter()
+        .map(|(namespace, name)| litellm_name(namespace, name))
+        .collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for name in &base {
+        *counts.entry(name.as_str()).or_default() += 1;
+    }
+    servers
+        .iter()
+        .zip(&base)
+        .map(|((namespace, name), plain)| {
+            if counts[plain.as_str()] > 1 {
+                let digest = hex::encode(Sha256::digest(format!("{namespace}/{name}")));
+                format!("{plain}_{}", &digest[..8])
+            } else {
+                plain.clone()
+            }
+        })
+        .collect()
+}
+
+/// The LiteLLM name of the published server `namespace/name` among all published servers, as
+/// the export gives it.
+pub async fn fleet_litellm_name(db: &Db, namespace: &str, name: &str) -> Result<String, DbError> {
+    let published: Vec<(String, String)> =
+        sqlx::query_as("SELECT namespace, name FROM servers WHERE published = TRUE")
+            .fetch_all(db.pool())
+            .await?;
+    let ids: Vec<(&str, &str)> = published
+        .iter()
+        .map(|(ns, n)| (ns.as_str(), n.as_str()))
+        .collect();
+    let names = litellm_names(&ids);
+    Ok(ids
+        .iter()
+        .zip(names)
+        .find(|((ns, n), _)| *ns == namespace && *n == name)
+        .map_or_else(|| litellm_name(namespace, name), |(_, found)| found))
 }
 
 /// A LiteLLM proxy `config.yaml` fragment: `mcp_servers`, keyed by [`litellm_name`].
@@ -46,13 +94,43 @@ impl LiteLlmServer {
 
 /// LiteLLM's `mcp_servers` map for `servers`.
 pub fn litellm_config(servers: &[PublishedServer], public_url: &str) -> LiteLlmConfig {
+    let ids: Vec<(&str, &str)> = servers
+        .iter()
+        .map(|s| (s.namespace.as_str(), s.name.as_str()))
+        .collect();
     let mcp_servers = servers
         .iter()
-        .map(|s| {
+        .zip(litellm_names(&ids))
+        .map(|(s, key)| {
             let url = gateway_url(public_url, &s.namespace, &s.name);
-            let entry = LiteLlmServer::new(url, Some(s.description.clone()));
-            (litellm_name(&s.namespace, &s.name), entry)
+            (key, LiteLlmServer::new(url, Some(s.description.clone())))
         })
         .collect();
     LiteLlmConfig { mcp_servers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::litellm_names;
+
+    #[test]
+    fn servers_whose_names_meet_in_litellm_both_stay_distinct() {
+        let names = litellm_names(&[
+            ("team-a", "search"),
+            ("team", "a-search"),
+            ("tools", "fetch"),
+        ]);
+        assert_eq!(names[2], "tools_fetch", "a name nobody shares stays plain");
+        assert!(names[0].starts_with("team_a_search_") && names[1].starts_with("team_a_search_"));
+        assert_ne!(names[0], names[1]);
+        assert_eq!(
+            names,
+            litellm_names(&[
+                ("team-a", "search"),
+                ("team", "a-search"),
+                ("tools", "fetch")
+            ]),
+            "the same fleet always gets the same names"
+        );
+    }
 }

@@ -17,7 +17,9 @@ use crate::web::AppState;
 use super::api::{find_published, RegistryError};
 use super::listing::{list_published, PublishedServer, Query};
 
-pub use litellm::{litellm_config, litellm_name, LiteLlmConfig, LiteLlmServer};
+pub use litellm::{
+    fleet_litellm_name, litellm_config, litellm_name, litellm_names, LiteLlmConfig, LiteLlmServer,
+};
 pub use snippets::{client_snippets, ClientSnippets};
 pub use toolhive::{toolhive_registry, ToolHiveRegistry};
 
@@ -69,9 +71,11 @@ pub async fn snippets(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<ClientSnippets>, RegistryError> {
     let server = find_published(&state, &namespace, &name).await?;
+    let litellm = fleet_litellm_name(&state.db, &server.namespace, &server.name).await?;
     Ok(Json(client_snippets(
         &server.namespace,
         &server.name,
         &state.registry.public_url,
+        litellm,
     )))
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::litellm::{litellm_name, LiteLlmConfig, LiteLlmServer};
+use super::litellm::{LiteLlmConfig, LiteLlmServer};
 use crate::registry::server_json::gateway_url;
 
 /// The snippets of one server, each in its client's own file format.
@@ -72,8 +72,14 @@ pub struct UrlEntry {
     pub url: String,
 }
 
-/// Client configuration snippets for the published server `namespace/name`.
-pub fn client_snippets(namespace: &str, name: &str, public_url: &str) -> ClientSnippets {
+/// Client configuration snippets for the published server `namespace/name`, whose LiteLLM
+/// name is `litellm` (see [`super::litellm::fleet_litellm_name`]).
+pub fn client_snippets(
+    namespace: &str,
+    name: &str,
+    public_url: &str,
+    litellm: String,
+) -> ClientSnippets {
     let url = gateway_url(public_url, namespace, name);
     ClientSnippets {
         vscode: VsCodeConfig {
@@ -98,10 +104,7 @@ pub fn client_snippets(namespace: &str, name: &str, public_url: &str) -> ClientS
             mcp_servers: BTreeMap::from([(name.to_owned(), UrlEntry { url: url.clone() })]),
         },
         litellm: LiteLlmConfig {
-            mcp_servers: BTreeMap::from([(
-                litellm_name(namespace, name),
-                LiteLlmServer::new(url, None),
-            )]),
+            mcp_servers: BTreeMap::from([(litellm, LiteLlmServer::new(url, None))]),
         },
     }
 }
