@@ -156,6 +156,76 @@ impl Health {
     }
 }
 
+/// What a health badge rests on: the newest tool fetch and the gateway's recent tool calls,
+/// judged against the latency above which a server counts as slow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealthEvidence {
+    /// The newest fetch: whether it succeeded, and its round trip in milliseconds.
+    pub fetch: Option<(bool, i64)>,
+    /// Tool calls through the gateway in its newest recent interval.
+    pub calls: u64,
+    /// How many of them failed (a tool's own `isError` answer is not a failure).
+    pub errors: u64,
+    /// Their 95th-percentile latency in milliseconds.
+    pub p95_ms: u64,
+    /// The slow threshold in milliseconds.
+    pub slow_ms: i64,
+}
+
+impl HealthEvidence {
+    /// The badge: the worse of the fetch and the calls.
+    pub fn health(&self) -> Health {
+        self.fetched().worse(self.called())
+    }
+
+    fn fetched(&self) -> Health {
+        Health::classify(
+            self.fetch.map(|(ok, _)| ok),
+            self.fetch.map(|(_, ms)| ms),
+            self.slow_ms,
+        )
+    }
+
+    fn called(&self) -> Health {
+        Health::of_calls(self.calls, self.errors, self.p95_ms, self.slow_ms)
+    }
+
+    /// Why the badge reads as it does, in one sentence: the reading that decided it first.
+    pub fn reason(&self) -> String {
+        let fetch = match self.fetch {
+            None => "no tool fetch yet".to_owned(),
+            Some((false, _)) => "the newest tool fetch failed".to_owned(),
+            Some((true, ms)) => format!("the newest tool fetch took {ms} ms"),
+        };
+        let calls = if self.calls == 0 {
+            "no tool calls through the gateway in the last 15 minutes".to_owned()
+        } else {
+            format!(
+                "{} of {} recent tool calls through the gateway failed, p95 {} ms",
+                self.errors, self.calls, self.p95_ms
+            )
+        };
+        let (first, second) = if self.called().worse(self.fetched()) != self.fetched() {
+            (calls, fetch)
+        } else {
+            (fetch, calls)
+        };
+        format!(
+            "{}: {first}; {second} (slow above {} ms)",
+            capitalized(self.health().label()),
+            self.slow_ms
+        )
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// One server as the catalog shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerCard {
@@ -183,6 +253,9 @@ pub struct ServerCard {
     pub lifecycle_message: String,
     /// How the last live fetch went.
     pub health: Health,
+    /// Why the health reads as it does.
+    #[serde(default)]
+    pub health_reason: String,
 }
 
 impl ServerCard {
@@ -232,6 +305,7 @@ mod tests {
             replacement: None,
             lifecycle_message: String::new(),
             health: Health::Unknown,
+            health_reason: String::new(),
         }
     }
 

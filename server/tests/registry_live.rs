@@ -158,3 +158,63 @@ async fn a_dead_server_records_a_failed_health_sample() {
         "failing"
     );
 }
+
+/// In local mode the registry fetches a stdio server over the process the runtime supervises:
+/// no second copy of the server starts, the wait for a slow start is reported apart from the
+/// fetch's latency, and a server that starts slowly but answers fast reads "healthy".
+#[tokio::test]
+async fn a_local_server_is_fetched_over_its_running_process_and_start_up_is_not_latency() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    let starts = dir.path().join("starts.log");
+    let spec = json!({ "command": TESTMCP, "transport": "stdio", "args": [
+        "--tools", tools.display().to_string(),
+        "--starts-log", starts.display().to_string(),
+        // Slower to start than the 1,000 ms slow threshold.
+        "--start-delay-ms", "1500",
+    ] });
+    let outcome = register_and_refresh(&app, "team", "sleepy", spec).await;
+    assert_eq!(outcome["outcome"], "fetched", "{outcome}");
+    for _ in 0..2 {
+        let (_, outcome) = call(&app, "POST", "/api/v1/servers/team/sleepy/refresh", None).await;
+        assert_eq!(outcome["outcome"], "fetched", "{outcome}");
+        assert!(
+            outcome.get("startupMs").is_none(),
+            "the process was already running: {outcome}"
+        );
+    }
+    let pids = std::fs::read_to_string(&starts).expect("starts log");
+    assert_eq!(
+        pids.lines().count(),
+        1,
+        "one process, the runtime's, served every fetch: {pids}"
+    );
+
+    let (_, health) = call(&app, "GET", "/api/v1/servers/team/sleepy/health", None).await;
+    let samples = health["samples"].as_array().expect("samples");
+    let waited: Vec<i64> = samples
+        .iter()
+        .filter_map(|s| s["startupMs"].as_i64())
+        .collect();
+    assert_eq!(waited.len(), 1, "only the first fetch waited: {health}");
+    assert!(waited[0] >= 1500, "the start-up was measured: {health}");
+    assert!(
+        samples
+            .iter()
+            .all(|s| s["ok"] == true && s["latencyMs"].as_i64() < Some(1000)),
+        "the fetch's latency leaves the start-up out: {health}"
+    );
+    let (_, list) = call(&app, "GET", "/v0.1/servers?search=team/sleepy", None).await;
+    let entry = registry::entry(&list, "team/sleepy");
+    assert_eq!(
+        entry["_meta"]["dev.apiary/server"]["health"]["status"], "healthy",
+        "{entry}"
+    );
+}

@@ -2,9 +2,10 @@ use leptos::prelude::*;
 
 use crate::model::Health;
 
-/// A coloured badge with the health in words, so colour is never the only signal.
+/// A coloured badge with the health in words, so colour is never the only signal; `reason`
+/// (why it reads so) shows on hover.
 #[component]
-pub fn HealthBadge(health: Health) -> impl IntoView {
+pub fn HealthBadge(health: Health, #[prop(optional, into)] reason: String) -> impl IntoView {
     let colours = match health {
         Health::Healthy => {
             "bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100"
@@ -14,7 +15,11 @@ pub fn HealthBadge(health: Health) -> impl IntoView {
         Health::Unknown => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
     };
     view! {
-        <span class=format!("rounded px-2 text-xs {colours}") data-testid="health-badge">
+        <span
+            class=format!("rounded px-2 text-xs {colours}")
+            data-testid="health-badge"
+            title=(!reason.is_empty()).then_some(reason)
+        >
             <span class="sr-only">"Health: "</span>
             {health.label()}
         </span>

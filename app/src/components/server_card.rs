@@ -28,7 +28,7 @@ pub fn ServerCardView(server: ServerCard) -> impl IntoView {
                 </h2>
                 <div class="flex flex-wrap gap-1">
                     <LifecycleBadge lifecycle=server.lifecycle replacement=server.replacement message=server.lifecycle_message />
-                    <HealthBadge health=server.health />
+                    <HealthBadge health=server.health reason=server.health_reason />
                 </div>
             </div>
             <p class="mt-1 text-sm break-words text-slate-600 dark:text-slate-400">{server.description}</p>

@@ -38,6 +38,13 @@ pub fn ServerOverviewView(overview: ServerOverview) -> impl IntoView {
             if overview.published { "yes" } else { "no" }.to_owned(),
         ),
         (
+            "Start-up",
+            overview
+                .startup_ms
+                .map(|ms| format!("{ms} ms (the last time a fetch waited for it)"))
+                .unwrap_or_else(|| "not measured".to_owned()),
+        ),
+        (
             "Last fetched",
             overview
                 .last_fetched
@@ -47,9 +54,12 @@ pub fn ServerOverviewView(overview: ServerOverview) -> impl IntoView {
     ];
     view! {
         <div class="flex flex-wrap items-center gap-2">
-            <HealthBadge health=overview.health />
+            <HealthBadge health=overview.health reason=overview.health_reason.clone() />
             <LifecycleBadge lifecycle=overview.lifecycle replacement=overview.replacement.clone() message=overview.lifecycle_message.clone() />
         </div>
+        <p class="mt-2 text-sm text-slate-600 dark:text-slate-400" data-testid="health-reason">
+            {overview.health_reason.clone()}
+        </p>
         <p class="mt-3 break-words">
             {if overview.description.is_empty() { "No description.".to_owned() } else { overview.description.clone() }}
         </p>

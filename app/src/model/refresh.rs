@@ -14,8 +14,11 @@ pub enum RefreshReport {
         snapshot: String,
         /// Policy findings in the new snapshot.
         findings: usize,
-        /// `initialize` plus `tools/list`, in milliseconds.
+        /// The fetch's round trip, in milliseconds.
         latency_ms: u64,
+        /// How long the fetch waited for the server to start, when it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        startup_ms: Option<u64>,
     },
     /// The fetch failed.
     Failed {
@@ -43,6 +46,7 @@ impl RefreshReport {
                 snapshot,
                 findings,
                 latency_ms,
+                startup_ms,
             } => {
                 let tools = match tools {
                     1 => "1 tool".to_owned(),
@@ -59,7 +63,10 @@ impl RefreshReport {
                     1 => "1 policy finding".to_owned(),
                     n => format!("{n} policy findings"),
                 };
-                format!("Found {tools} in {latency_ms} ms, {snapshot}; {findings}.")
+                let started = startup_ms
+                    .map(|ms| format!(" (after waiting {ms} ms for the server to start)"))
+                    .unwrap_or_default();
+                format!("Found {tools} in {latency_ms} ms{started}, {snapshot}; {findings}.")
             }
             RefreshReport::Failed { error } => format!("The fetch failed: {error}"),
             RefreshReport::Unreachable { error } => {
@@ -85,6 +92,7 @@ impl RefreshReport {
                 snapshot: get("snapshot")?,
                 findings: usize::try_from(number("findings")?).ok()?,
                 latency_ms: number("latency_ms")?,
+                startup_ms: number("startup_ms"),
             }),
             "failed" => Some(RefreshReport::Failed {
                 error: get("error")?,
@@ -143,6 +151,7 @@ mod tests {
                 snapshot: "drift".into(),
                 findings: 1,
                 latency_ms: 42,
+                startup_ms: Some(1300),
             },
             RefreshReport::Failed {
                 error: "cannot start \"x\": No such file & more".into(),
@@ -163,6 +172,7 @@ mod tests {
             snapshot: "drift".into(),
             findings: 2,
             latency_ms: 5,
+            startup_ms: None,
         };
         let sentence = report.sentence();
         assert!(

@@ -77,6 +77,12 @@ pub struct ServerOverview {
     pub published: bool,
     /// How the last live fetch went.
     pub health: Health,
+    /// Why the health reads as it does.
+    #[serde(default)]
+    pub health_reason: String,
+    /// How long the server took to start the last time a fetch waited for it, in ms.
+    #[serde(default)]
+    pub startup_ms: Option<i64>,
     /// When the tools were last fetched, for display; `None` before the first fetch.
     pub last_fetched: Option<String>,
 }

@@ -67,6 +67,12 @@ struct Args {
     /// The server name reported in initialize.
     #[arg(long, default_value = "apiary-testmcp")]
     name: String,
+    /// Append this process's id to this file when it starts, one line per start.
+    #[arg(long)]
+    starts_log: Option<PathBuf>,
+    /// Milliseconds to wait before serving, as a server that is slow to start.
+    #[arg(long, default_value_t = 0)]
+    start_delay_ms: u64,
 }
 
 /// The handler: shared, read-only settings.
@@ -188,6 +194,19 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let args = Arc::new(Args::parse());
+    if let Some(log) = &args.starts_log {
+        use std::io::Write;
+        let logged = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut file| writeln!(file, "{}", std::process::id()));
+        if let Err(error) = logged {
+            tracing::error!("cannot write {}: {error}", log.display());
+            return std::process::ExitCode::FAILURE;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(args.start_delay_ms)).await;
     let result = match args.http.clone() {
         Some(addr) => serve_http(args, &addr).await,
         None => serve_stdio(args).await,

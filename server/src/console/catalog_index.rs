@@ -16,7 +16,7 @@ use crate::registry::curation::store::{
     curated_from_row, CURATED_TOOL_COLUMNS, CURATED_TOOL_JOINS,
 };
 use crate::registry::model::ToolDef;
-use crate::registry::store::{latest_health, latest_health_sql};
+use crate::registry::store::{latest_health_evidence, latest_health_sql};
 
 /// One server as the catalog searches it.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,6 +223,7 @@ fn tool_text(tools: &[ToolDef]) -> ToolText {
 fn entry_from_row(row: &AnyRow, tools: &ToolText, slow_ms: i64) -> Result<CatalogEntry, DbError> {
     let transport: String = row.try_get("transport")?;
     let lifecycle: String = row.try_get("lifecycle")?;
+    let health = latest_health_evidence(row, slow_ms)?;
     let card = ServerCard {
         namespace: row.try_get("namespace")?,
         name: row.try_get("name")?,
@@ -234,7 +235,8 @@ fn entry_from_row(row: &AnyRow, tools: &ToolText, slow_ms: i64) -> Result<Catalo
         lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
         replacement: row.try_get("replacement")?,
         lifecycle_message: row.try_get("lifecycle_message")?,
-        health: latest_health(row, slow_ms)?,
+        health: health.health(),
+        health_reason: health.reason(),
     };
     let mut search_text = format!(
         "{}/{} {} {} {}",

@@ -113,6 +113,7 @@ mod tests {
                 replacement: None,
                 lifecycle_message: String::new(),
                 health,
+                health_reason: String::new(),
             },
             cost_class: "free".into(),
             sensitivity: String::new(),

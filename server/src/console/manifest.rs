@@ -115,6 +115,8 @@ mod tests {
             lifecycle_message: String::new(),
             published: true,
             health: Health::Unknown,
+            health_reason: String::new(),
+            startup_ms: None,
             last_fetched: None,
         }
     }

@@ -44,11 +44,13 @@ pub fn report(outcome: RefreshOutcome) -> RefreshReport {
             snapshot,
             findings,
             latency_ms,
+            startup_ms,
         } => RefreshReport::Fetched {
             tools: tool_count,
             snapshot: snapshot.into(),
             findings,
             latency_ms,
+            startup_ms,
         },
         RefreshOutcome::Failed { error } => RefreshReport::Failed { error },
         RefreshOutcome::Unreachable { reason } => RefreshReport::Unreachable { error: reason },

@@ -11,7 +11,7 @@ use sqlx::Row;
 use apiary_app::model::server_detail::{
     CallPoint, HealthPoint, RunState, ServerDetail, ServerOverview, Snippet, ToolUsage, ToolView,
 };
-use apiary_app::model::{Health, Lifecycle, Transport};
+use apiary_app::model::{Health, HealthEvidence, Lifecycle, Transport};
 use apiary_app::services::{ServerPageService, ServiceError};
 
 use crate::config::Runtime as RuntimeMode;
@@ -87,20 +87,27 @@ impl ServerPages {
         let snapshots = SnapshotStore::new(self.db.clone());
         let history = snapshots.history(&server.id).await?;
         let samples = snapshots.health_history(&server.id, CHART_SAMPLES).await?;
+        let mut evidence = HealthEvidence {
+            slow_ms: self.slow_ms,
+            ..HealthEvidence::default()
+        };
         if let Some(last) = samples.last() {
-            server.overview.health =
-                Health::classify(Some(last.ok), Some(last.latency_ms), self.slow_ms);
+            evidence.fetch = Some((last.ok, last.latency_ms));
             server.overview.last_fetched = Some(display_time(last.at));
         }
+        server.overview.startup_ms = samples.iter().rev().find_map(|s| s.startup_ms);
         let now = crate::db::now_millis();
         let calls = usage::store::recent_totals(&self.db, &server.id, CHART_SAMPLES).await?;
         if let Some(last) = calls
             .last()
             .filter(|last| last.at >= now - GATEWAY_HEALTH_WINDOW_MS)
         {
-            let called = Health::of_calls(last.calls, last.errors, last.p95_ms, self.slow_ms);
-            server.overview.health = server.overview.health.worse(called);
+            evidence.calls = last.calls;
+            evidence.errors = last.errors;
+            evidence.p95_ms = last.p95_ms;
         }
+        server.overview.health = evidence.health();
+        server.overview.health_reason = evidence.reason();
         let tool_usage = usage::store::tools_since(&self.db, &server.id, now - DAY_MS).await?;
         let find = |id: &Option<String>| -> Option<&StoredSnapshot> {
             let id = id.as_deref()?;
@@ -266,6 +273,8 @@ impl ServerPages {
                 lifecycle_message: row.try_get("lifecycle_message")?,
                 published: row.try_get::<i64, _>("published")? != 0,
                 health: Health::Unknown,
+                health_reason: String::new(),
+                startup_ms: None,
                 last_fetched: None,
             },
             spec: json_column(&row, "spec")?.unwrap_or_default(),

@@ -162,6 +162,15 @@ impl Gateway {
         self.inner.targets.get(db, cluster, namespace, name).await
     }
 
+    /// Sessions of Apiary's own with the local stdio servers `runtime` runs, shared with the
+    /// gateway's clients (for the registry's fetch).
+    pub fn local_sessions(
+        &self,
+        runtime: std::sync::Arc<dyn crate::runtime::Runtime>,
+    ) -> std::sync::Arc<dyn crate::registry::fetch::LocalSessions> {
+        std::sync::Arc::new(bridge::BridgedSessions::new(self.clone(), runtime))
+    }
+
     fn bridges(&self) -> &bridge::Bridges {
         &self.inner.bridges
     }

@@ -22,8 +22,11 @@
 
 mod http;
 mod raw;
+mod running;
 mod sse;
 mod stdio;
+
+pub use running::{fetch_running, LocalSessions, RunningFetch, SessionPipe};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -209,7 +212,6 @@ async fn fetch_within(
     })
 }
 
-/// The client's identity in `initialize`.
 /// Runs `initialize` over an HTTP transport (streamable HTTP or SSE).
 async fn initialize_over_http<T, E, A>(
     transport: T,

@@ -19,7 +19,7 @@ use crate::runtime::ServerId;
 
 use super::canonical::content_hash;
 use super::diff::diff;
-use super::fetch::{fetch_tools, FetchLimits, FetchTarget};
+use super::fetch::{fetch_running, fetch_tools, FetchLimits, FetchTarget, LocalSessions};
 use super::policy::{check, Policy};
 use super::store::{Recorded, SnapshotStore};
 use super::tool_status::{Discovery, Seen, ToolStatusWriter};
@@ -40,8 +40,12 @@ pub enum RefreshOutcome {
         snapshot: &'static str,
         /// Policy findings in this snapshot.
         findings: usize,
-        /// `initialize` plus `tools/list`, in milliseconds.
+        /// The fetch's round trip in milliseconds: `tools/list` over the running process
+        /// for a local stdio server, `initialize` plus `tools/list` otherwise.
         latency_ms: u64,
+        /// How long the fetch waited for the server to start, when it did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        startup_ms: Option<u64>,
     },
     /// The fetch failed; a failed health sample was recorded.
     Failed {
@@ -76,6 +80,16 @@ pub struct Refresher {
     mode: RuntimeMode,
     /// In Kubernetes mode, where each outcome is written to the `MCPServer` status.
     statuses: Option<ToolStatusWriter>,
+    /// In local mode, sessions over the stdio processes the runtime supervises.
+    sessions: Option<Arc<dyn LocalSessions>>,
+}
+
+/// How one fetch reaches its server.
+enum Reach {
+    /// A connection of the fetch's own (a remote URL, or a process it starts).
+    Direct(FetchTarget),
+    /// A session over the local process the runtime supervises.
+    Running(Arc<dyn LocalSessions>),
 }
 
 impl Refresher {
@@ -87,7 +101,15 @@ impl Refresher {
             limits,
             mode,
             statuses: None,
+            sessions: None,
         }
+    }
+
+    /// The same refresher, fetching local stdio servers over the processes the runtime runs
+    /// (through `sessions`) instead of starting a copy of its own.
+    pub fn with_local_sessions(mut self, sessions: Arc<dyn LocalSessions>) -> Self {
+        self.sessions = Some(sessions);
+        self
     }
 
     /// The same refresher, writing each outcome to the server's `MCPServer` status through
@@ -150,26 +172,31 @@ impl Refresher {
             .spec_of(namespace, name)
             .await?
             .ok_or_else(|| RefreshError::NotFound(format!("{namespace}/{name}")))?;
-        let target = match self.mode {
-            RuntimeMode::Local => fetch_target(&spec),
-            RuntimeMode::Kubernetes => cluster_fetch_target(&ServerId::new(namespace, name), &spec),
-        };
-        let target = match target {
-            Ok(target) => target,
+        let server = ServerId::new(namespace, name);
+        let reach = match self.reach(&server, &spec).await {
+            Ok(reach) => reach,
             Err(reason) => return Ok((id, RefreshOutcome::Unreachable { reason })),
         };
         let snapshots = SnapshotStore::new(self.db.clone());
         let started = std::time::Instant::now();
-        let fetched = match fetch_tools(&target, &self.limits).await {
+        let (result, startup) = match reach {
+            Reach::Direct(target) => (fetch_tools(&target, &self.limits).await, None),
+            Reach::Running(sessions) => {
+                let fetched = fetch_running(sessions.as_ref(), &server, &self.limits).await;
+                (fetched.result, fetched.startup)
+            }
+        };
+        let startup_ms = startup.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let fetched = match result {
             Ok(fetched) => fetched,
             Err(error) => {
                 let latency = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 let text = error.to_string();
                 snapshots
-                    .record_health(&id, false, latency, Some(&text))
+                    .record_health_started(&id, false, latency, Some(&text), startup_ms)
                     .await?;
                 metrics::counter!("apiary_tool_fetch_total", "result" => "error").increment(1);
-                tracing::warn!(server = %format!("{namespace}/{name}"), error = %text, "tool fetch failed");
+                tracing::warn!(%server, error = %text, "tool fetch failed");
                 return Ok((id, RefreshOutcome::Failed { error: text }));
             }
         };
@@ -183,7 +210,7 @@ impl Refresher {
             .record_fetch(&id, &fetched, &hash, &findings, drift)
             .await?;
         snapshots
-            .record_health(&id, true, fetched.latency_ms, None)
+            .record_health_started(&id, true, fetched.latency_ms, None, startup_ms)
             .await?;
         metrics::counter!("apiary_tool_fetch_total", "result" => "ok").increment(1);
         metrics::histogram!("apiary_tool_fetch_duration_seconds")
@@ -198,8 +225,24 @@ impl Refresher {
             },
             findings: findings.len(),
             latency_ms: fetched.latency_ms,
+            startup_ms,
         };
         Ok((id, outcome))
+    }
+
+    /// How to reach `server`, described by `spec`, in this refresher's mode: a local stdio
+    /// server the runtime runs through its process; one it does not run (unpublished) through
+    /// a short-lived process of the fetch's own.
+    async fn reach(&self, server: &ServerId, spec: &serde_json::Value) -> Result<Reach, String> {
+        match self.mode {
+            RuntimeMode::Kubernetes => cluster_fetch_target(server, spec).map(Reach::Direct),
+            RuntimeMode::Local => match (fetch_target(spec)?, &self.sessions) {
+                (FetchTarget::Stdio { .. }, Some(sessions)) if sessions.runs(server).await => {
+                    Ok(Reach::Running(sessions.clone()))
+                }
+                (target, _) => Ok(Reach::Direct(target)),
+            },
+        }
     }
 
     /// Refreshes every published, non-retired server, one after another.
@@ -247,8 +290,8 @@ fn cluster_fetch_target(id: &ServerId, spec: &serde_json::Value) -> Result<Fetch
     }
 }
 
-/// How the registry reaches a server described by `spec`: the same command the local runtime
-/// runs (a short-lived process of its own), or the remote URL.
+/// How the registry reaches a server described by `spec` on its own: the command the local
+/// runtime runs (started as a short-lived process), or the remote URL.
 pub fn fetch_target(spec: &serde_json::Value) -> Result<FetchTarget, String> {
     match parse_spec(spec).map_err(|e| e.to_string())? {
         LocalSpec::Process(process) => Ok(FetchTarget::Stdio {

@@ -46,23 +46,29 @@ pub fn latest_health_sql(now: i64) -> LatestHealth {
 /// The health of the server in a row selected with [`latest_health_sql`], against
 /// `slow_ms`: the worse of its newest fetch and the gateway's recent calls.
 pub fn latest_health(row: &AnyRow, slow_ms: i64) -> Result<apiary_app::model::Health, DbError> {
-    use apiary_app::model::Health;
+    Ok(latest_health_evidence(row, slow_ms)?.health())
+}
+
+/// What the health of the server in a row selected with [`latest_health_sql`] rests on.
+pub fn latest_health_evidence(
+    row: &AnyRow,
+    slow_ms: i64,
+) -> Result<apiary_app::model::HealthEvidence, DbError> {
     let ok = row
         .try_get::<Option<i64>, _>("health_ok")?
         .map(|ok| ok != 0);
     let latency: Option<i64> = row.try_get("health_latency")?;
-    let fetched = Health::classify(ok, latency, slow_ms);
     let count = |column: &str| -> Result<u64, DbError> {
         let value: Option<i64> = row.try_get(column)?;
         Ok(value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
     };
-    let called = Health::of_calls(
-        count("gateway_calls")?,
-        count("gateway_errors")?,
-        count("gateway_p95_ms")?,
+    Ok(apiary_app::model::HealthEvidence {
+        fetch: ok.map(|ok| (ok, latency.unwrap_or(0))),
+        calls: count("gateway_calls")?,
+        errors: count("gateway_errors")?,
+        p95_ms: count("gateway_p95_ms")?,
         slow_ms,
-    );
-    Ok(fetched.worse(called))
+    })
 }
 
 /// A snapshot as stored.
@@ -120,6 +126,8 @@ pub struct HealthSample {
     pub latency_ms: i64,
     /// The error, for failures.
     pub error: Option<String>,
+    /// How long the fetch waited for the server to start, when it did.
+    pub startup_ms: Option<i64>,
 }
 
 /// Snapshot and health storage.
@@ -269,9 +277,23 @@ impl SnapshotStore {
         latency_ms: u64,
         error: Option<&str>,
     ) -> Result<(), DbError> {
+        self.record_health_started(server_id, ok, latency_ms, error, None)
+            .await
+    }
+
+    /// Records one health measurement of a fetch that waited `startup_ms` for the server to
+    /// start (kept apart from `latency_ms`, the fetch's own round trip).
+    pub async fn record_health_started(
+        &self,
+        server_id: &str,
+        ok: bool,
+        latency_ms: u64,
+        error: Option<&str>,
+        startup_ms: Option<u64>,
+    ) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO health_samples (id, server_id, at, ok, latency_ms, error) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO health_samples (id, server_id, at, ok, latency_ms, error, startup_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(server_id)
@@ -279,6 +301,7 @@ impl SnapshotStore {
         .bind(ok)
         .bind(i64::try_from(latency_ms).unwrap_or(i64::MAX))
         .bind(error)
+        .bind(startup_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)))
         .execute(self.db.pool())
         .await?;
         Ok(())
@@ -291,7 +314,7 @@ impl SnapshotStore {
         limit: i64,
     ) -> Result<Vec<HealthSample>, DbError> {
         let rows = sqlx::query(
-            "SELECT at, CAST(CASE WHEN ok THEN 1 ELSE 0 END AS BIGINT) AS ok, latency_ms, error FROM health_samples WHERE server_id = $1 \
+            "SELECT at, CAST(CASE WHEN ok THEN 1 ELSE 0 END AS BIGINT) AS ok, latency_ms, error, startup_ms FROM health_samples WHERE server_id = $1 \
              ORDER BY at DESC LIMIT $2",
         )
         .bind(server_id)
@@ -306,6 +329,7 @@ impl SnapshotStore {
                     ok: row.try_get::<i64, _>("ok")? != 0,
                     latency_ms: row.try_get("latency_ms")?,
                     error: row.try_get("error")?,
+                    startup_ms: row.try_get("startup_ms")?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;

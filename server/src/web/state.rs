@@ -83,7 +83,8 @@ impl AppState {
             settings.policy.clone(),
             limits,
             settings.runtime,
-        );
+        )
+        .with_local_sessions(gateway.local_sessions(runtime.clone()));
         Self {
             refresher,
             fleet: FleetRefresh::default(),

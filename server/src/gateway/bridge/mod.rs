@@ -12,6 +12,7 @@
 
 mod legacy_sse;
 mod mux;
+mod sessions;
 mod stdio;
 mod version;
 
@@ -31,6 +32,7 @@ use crate::locks::lock;
 use crate::runtime::{Runtime, RuntimeError, RuntimeState};
 
 pub use mux::{Bridge, BridgeError};
+pub use sessions::BridgedSessions;
 
 use super::inspect::Inspector;
 use super::jsonrpc::{Plan, INTERNAL_ERROR, INVALID_REQUEST};
@@ -50,10 +52,13 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 /// 502 with the reason before the request timeout answers 408.
 const START_WAIT_LIMIT: Duration = Duration::from_secs(crate::web::REQUEST_TIMEOUT.as_secs() - 5);
 
+/// The bridge to one stdio server, once connected; its lock is held while connecting.
+type SharedSlot = Arc<tokio::sync::Mutex<Option<Arc<Bridge>>>>;
+
 /// The open bridges: one per stdio server, one per legacy SSE session.
 #[derive(Debug, Default)]
 pub struct Bridges {
-    shared: tokio::sync::Mutex<HashMap<String, Arc<Bridge>>>,
+    shared: Mutex<HashMap<String, SharedSlot>>,
     sessions: Mutex<HashMap<String, Arc<Bridge>>>,
 }
 
@@ -76,7 +81,16 @@ impl Bridges {
         initializing: Option<&str>,
     ) -> Result<Arc<Bridge>, Response> {
         let reached = match &target.backend {
-            Backend::Stdio(server) => return self.shared(runtime, target, server, gateway).await,
+            Backend::Stdio(server) => {
+                let timeout = gateway.timeout().min(START_WAIT_LIMIT);
+                return match self.shared(runtime, server, timeout).await {
+                    Ok((bridge, _)) => Ok(bridge),
+                    Err(why) => {
+                        target.metrics.backend_error();
+                        Err(failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why))
+                    }
+                };
+            }
             Backend::LegacySse(url) if initializing.is_some() => {
                 let asked = initializing
                     .filter(|v| !v.is_empty())
@@ -117,24 +131,27 @@ impl Bridges {
         }
     }
 
-    /// The bridge to a stdio `target`'s process, connecting (and initializing) it when there
-    /// is none.
-    async fn shared(
+    /// The bridge to the stdio server `server`'s process, connecting (and initializing) it
+    /// when there is none, waiting at most `timeout` for the process to start. Also says how
+    /// long the start took when this call waited for it. Only callers for the same server wait
+    /// for each other.
+    pub(super) async fn shared(
         &self,
         runtime: &dyn Runtime,
-        target: &Target,
         server: &crate::runtime::ServerId,
-        gateway: &Gateway,
-    ) -> Result<Arc<Bridge>, Response> {
-        let mut open = self.shared.lock().await;
-        if let Some(bridge) = open.get(&target.id) {
-            if !bridge.is_closed() {
-                return Ok(bridge.clone());
-            }
+        timeout: Duration,
+    ) -> Result<(Arc<Bridge>, Option<Duration>), String> {
+        let slot = lock(&self.shared)
+            .entry(server.to_string())
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().await;
+        if let Some(bridge) = slot.as_ref().filter(|b| !b.is_closed()) {
+            return Ok((bridge.clone(), None));
         }
-        open.remove(&target.id);
-        let timeout = gateway.timeout().min(START_WAIT_LIMIT);
-        let deadline = Instant::now() + timeout;
+        *slot = None;
+        let started = Instant::now();
+        let deadline = started + timeout;
         let handle = loop {
             let error = match runtime.open_stdio(server).await {
                 Ok(handle) => break handle,
@@ -143,45 +160,37 @@ impl Bridges {
                 Err(RuntimeError::StdioUnavailable(_)) => {
                     match not_running(runtime, server).await {
                         Some(reason) => {
-                            format!("the stdio server {} is not running: {reason}", target.id)
+                            format!("the stdio server {server} is not running: {reason}")
                         }
                         None if Instant::now() < deadline => {
                             tokio::time::sleep(Duration::from_millis(100)).await;
                             continue;
                         }
                         None => format!(
-                            "the stdio server {} did not start within {} s",
-                            target.id,
+                            "the stdio server {server} did not start within {} s",
                             timeout.as_secs()
                         ),
                     }
                 }
-                Err(error) => format!("cannot reach the stdio server {}: {error}", target.id),
+                Err(error) => format!("cannot reach the stdio server {server}: {error}"),
             };
-            target.metrics.backend_error();
-            return Err(failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, error));
+            return Err(error);
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        let bridge = match stdio::connect(target.id.clone(), handle, left).await {
+        let bridge = match stdio::connect(server.to_string(), handle, left).await {
             Ok(bridge) => bridge,
             Err(BridgeError::Closed(_)) => {
                 // It exited during initialize: say why once the runtime has noticed.
                 let why = exit_reason(runtime, server, deadline).await;
-                target.metrics.backend_error();
-                return Err(failure(
-                    StatusCode::BAD_GATEWAY,
-                    INTERNAL_ERROR,
-                    format!(
-                        "the stdio server {} exited during initialize{}",
-                        target.id,
-                        why.map(|r| format!(": {r}")).unwrap_or_default()
-                    ),
+                return Err(format!(
+                    "the stdio server {server} exited during initialize{}",
+                    why.map(|r| format!(": {r}")).unwrap_or_default()
                 ));
             }
-            Err(error) => return Err(bridge_failure(target, error)),
+            Err(error) => return Err(error.to_string()),
         };
-        open.insert(target.id.clone(), bridge.clone());
-        Ok(bridge)
+        *slot = Some(bridge.clone());
+        Ok((bridge, Some(started.elapsed())))
     }
 }
 
