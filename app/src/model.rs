@@ -292,6 +292,42 @@ mod tests {
         assert_eq!(Health::Unknown.worse(Health::Healthy), Health::Healthy);
     }
 
+    #[test]
+    fn a_health_reason_names_the_reading_that_decided_it_first() {
+        let slow_calls = HealthEvidence {
+            fetch: Some((true, 12)),
+            calls: 40,
+            errors: 1,
+            p95_ms: 1800,
+            slow_ms: 1000,
+        };
+        assert_eq!(slow_calls.health(), Health::Slow);
+        assert_eq!(
+            slow_calls.reason(),
+            "Slow: 1 of 40 recent tool calls through the gateway failed, p95 1800 ms; \
+             the newest tool fetch took 12 ms (slow above 1000 ms)"
+        );
+        let failed_fetch = HealthEvidence {
+            fetch: Some((false, 3)),
+            slow_ms: 1000,
+            ..HealthEvidence::default()
+        };
+        assert_eq!(failed_fetch.health(), Health::Failing);
+        assert!(
+            failed_fetch
+                .reason()
+                .starts_with("Failing: the newest tool fetch failed; no tool calls"),
+            "{}",
+            failed_fetch.reason()
+        );
+        let unknown = HealthEvidence {
+            slow_ms: 500,
+            ..HealthEvidence::default()
+        };
+        assert_eq!(unknown.health(), Health::Unknown);
+        assert!(unknown.reason().starts_with("Not checked yet: no tool fetch yet"));
+    }
+
     fn card(name: &str, description: &str) -> ServerCard {
         ServerCard {
             namespace: "default".into(),

@@ -196,3 +196,23 @@ test('without JavaScript, the refused form lists every field with links to them'
   }
   await context.close();
 });
+
+test('each health badge says why it reads so, on hover and on the server page', async () => {
+  const page = await browser.newPage();
+  // Every tools/list of e2e/slow takes 1.5 s, over the 1 s threshold; e2e/closed cannot be reached.
+  for (const name of ['slow', 'closed']) {
+    await fetch(`${apiary.url}/api/v1/servers/e2e/${name}/refresh`, { method: 'POST' });
+  }
+  await page.goto(`${apiary.url}/servers/e2e/slow`);
+  const reason = await page.getByTestId('health-reason').innerText();
+  assert.match(reason, /^Slow: the newest tool fetch took 1\d{3} ms; no tool calls through the gateway in the last 15 minutes \(slow above 1000 ms\)$/);
+  assert.equal(await page.getByTestId('health-badge').getAttribute('title'), reason, 'the badge says the same on hover');
+  // The start-up the first fetch waited for is shown apart from the fetch's latency.
+  assert.match(await page.getByTestId('overview').innerText(), /Start-up\s+\d+ ms \(the last time a fetch waited for it\)/);
+
+  await page.goto(`${apiary.url}/`);
+  const closed = page.locator('[data-server="e2e/closed"]').getByTestId('health-badge');
+  assert.match(await closed.innerText(), /failing/);
+  assert.match(await closed.getAttribute('title'), /^Failing: the newest tool fetch failed; /);
+  await page.close();
+});

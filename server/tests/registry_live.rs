@@ -218,3 +218,46 @@ async fn a_local_server_is_fetched_over_its_running_process_and_start_up_is_not_
         "{entry}"
     );
 }
+
+/// The fleet refresh fetches several servers side by side (a bounded number at once) and
+/// shows which ones are under way.
+#[tokio::test]
+async fn the_fleet_refresh_fetches_servers_side_by_side_and_shows_them_under_way() {
+    let test_db = support::sqlite().await;
+    let state = apiary_server::web::AppState::new(support::settings(), test_db.db.clone());
+    let app = apiary_server::web::router(state.clone());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    let names = ["a", "b", "c"];
+    for name in names {
+        // Every tools/list takes 1.5 s, so the three fetches overlap only if they run at once.
+        let spec = json!({ "command": TESTMCP, "transport": "stdio", "args": [
+            "--tools", tools.display().to_string(), "--delay-ms", "1500",
+        ] });
+        let outcome = register_and_refresh(&app, "fleet", name, spec).await;
+        assert_eq!(outcome["outcome"], "fetched", "{outcome}");
+    }
+    let servers = names
+        .iter()
+        .map(|n| ("fleet".to_owned(), (*n).to_owned()))
+        .collect();
+    assert!(state.fleet.start(state.refresher.clone(), servers, "test"));
+    let mut most_at_once = 0;
+    let progress = loop {
+        let progress = state.fleet.progress();
+        most_at_once = most_at_once.max(progress.in_flight.len());
+        if !progress.running {
+            break progress;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(most_at_once, 3, "all three were under way at once: {progress:?}");
+    assert_eq!(progress.done, 3, "{progress:?}");
+    assert!(progress.failures.is_empty(), "{progress:?}");
+    assert!(progress.in_flight.is_empty(), "{progress:?}");
+}

@@ -131,8 +131,9 @@ pub struct FleetProgress {
     pub total: usize,
     /// How many are done (fetched or failed).
     pub done: usize,
-    /// The server being fetched now, `namespace/name`.
-    pub current: Option<String>,
+    /// The servers being fetched now, `namespace/name`, in the order they started.
+    #[serde(default)]
+    pub in_flight: Vec<String>,
     /// How many fetches found drift.
     pub drift: usize,
     /// The servers whose fetch failed, in the order they were tried.

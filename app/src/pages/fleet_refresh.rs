@@ -103,7 +103,8 @@ fn FleetProgressView(progress: FleetProgress) -> impl IntoView {
         <progress class="w-full max-w-md" max=total.max(1) value=done aria-label="Servers refreshed"></progress>
         <p class="text-xs text-slate-600 dark:text-slate-400">
             {format!("Started {} by {}.", progress.started_label, progress.started_by)}
-            {progress.current.map(|c| format!(" Now fetching {c}."))}
+            {(!progress.in_flight.is_empty())
+                .then(|| format!(" Now fetching {}.", progress.in_flight.join(", ")))}
         </p>
         {failures}
     }

@@ -1,8 +1,11 @@
 //! The fleet-wide refresh an admin starts from the console: every published server's tools
-//! fetched one after another in a background task, with its progress (n of m done, the server
-//! being fetched, the failures) kept for the page that polls it. One runs at a time.
+//! fetched in a background task, a few at a time ([`super::refresh::FLEET_CONCURRENCY`]), with
+//! its progress (n of m done, the servers being fetched, the failures) kept for the page that
+//! polls it. One runs at a time.
 
 use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::StreamExt;
 
 use apiary_app::model::refresh::{FleetFailure, FleetProgress};
 
@@ -49,10 +52,14 @@ impl FleetRefresh {
         }
         let job = self.clone();
         tokio::spawn(async move {
-            for (namespace, name) in servers {
+            let shown = job.clone();
+            let starting = move |namespace: &str, name: &str| {
+                shown.update(|p| p.in_flight.push(format!("{namespace}/{name}")));
+            };
+            let mut done = std::pin::pin!(refresher.refresh_each(servers, starting));
+            while let Some(((namespace, name), outcome)) = done.next().await {
                 let server = format!("{namespace}/{name}");
-                job.update(|p| p.current = Some(server.clone()));
-                let failure = match refresher.refresh(&namespace, &name).await {
+                let failure = match outcome {
                     Ok(RefreshOutcome::Fetched { snapshot, .. }) => {
                         if snapshot == "drift" {
                             job.update(|p| p.drift += 1);
@@ -65,6 +72,7 @@ impl FleetRefresh {
                 };
                 job.update(|p| {
                     p.done += 1;
+                    p.in_flight.retain(|s| *s != server);
                     if let Some(error) = failure {
                         p.failures.push(FleetFailure { server, error });
                     }
@@ -72,7 +80,7 @@ impl FleetRefresh {
             }
             job.update(|p| {
                 p.running = false;
-                p.current = None;
+                p.in_flight.clear();
                 p.finished_label = display_time(now_millis());
             });
         });

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::{Stream, StreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +24,10 @@ use super::fetch::{fetch_running, fetch_tools, FetchLimits, FetchTarget, LocalSe
 use super::policy::{check, Policy};
 use super::store::{Recorded, SnapshotStore};
 use super::tool_status::{Discovery, Seen, ToolStatusWriter};
+
+/// How many fetches a fleet-wide refresh runs at once: enough to hide each server's round
+/// trip, few enough that a large fleet does not crowd the database or the machine.
+pub const FLEET_CONCURRENCY: usize = 8;
 
 /// What one refresh found.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -245,15 +250,39 @@ impl Refresher {
         }
     }
 
-    /// Refreshes every published, non-retired server, one after another.
+    /// Refreshes `servers` (`namespace`, `name`), at most [`FLEET_CONCURRENCY`] at once;
+    /// yields each server with its outcome as it finishes. `starting` is told each server as
+    /// its fetch begins.
+    pub fn refresh_each<'a>(
+        &'a self,
+        servers: Vec<(String, String)>,
+        starting: impl Fn(&str, &str) + Send + Sync + 'a,
+    ) -> impl Stream<Item = ((String, String), Result<RefreshOutcome, RefreshError>)> + Send + 'a
+    {
+        let starting = Arc::new(starting);
+        futures::stream::iter(servers)
+            .map(move |(namespace, name)| {
+                let starting = starting.clone();
+                async move {
+                    starting(&namespace, &name);
+                    let outcome = self.refresh(&namespace, &name).await;
+                    ((namespace, name), outcome)
+                }
+            })
+            .buffer_unordered(FLEET_CONCURRENCY)
+    }
+
+    /// Refreshes every published, non-retired server, a few at a time.
     pub async fn refresh_all(&self) -> Result<usize, RefreshError> {
         let servers = ServerStore::new(self.db.clone()).published_ids().await?;
-        for (namespace, name) in &servers {
-            if let Err(error) = self.refresh(namespace, name).await {
+        let count = servers.len();
+        let mut done = std::pin::pin!(self.refresh_each(servers, |_, _| {}));
+        while let Some(((namespace, name), outcome)) = done.next().await {
+            if let Err(error) = outcome {
                 tracing::error!(%error, server = %format!("{namespace}/{name}"), "refresh failed");
             }
         }
-        Ok(servers.len())
+        Ok(count)
     }
 
     /// Refreshes everything now and then every `interval`, until `shutdown`.
