@@ -12,7 +12,7 @@ use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{record, AuditEvent};
+use crate::audit::{record, Actor, AuditEvent};
 use crate::db::{now_millis, Db, DbError};
 use crate::operator::crd::MCPServer;
 
@@ -60,24 +60,43 @@ pub async fn run(db: Db, client: Client, namespace: Option<String>, shutdown: Ca
 
 /// Unpublishes `namespace/name` if it is published and not retired; true when it was.
 pub async fn unpublish(db: &Db, namespace: &str, name: &str) -> Result<bool, DbError> {
+    unpublish_deleted(db, namespace, name, None, Actor::CLUSTER, None).await
+}
+
+/// Unpublishes `namespace/name` because the cluster object that declared it was deleted, in one
+/// transaction with its audit record by `actor` (with `comment`): only when it is published and
+/// not retired, and, when `origin` names a kind, only a server that kind registered. True when
+/// it was unpublished.
+pub async fn unpublish_deleted(
+    db: &Db,
+    namespace: &str,
+    name: &str,
+    origin: Option<&str>,
+    actor: Actor<'_>,
+    comment: Option<&str>,
+) -> Result<bool, DbError> {
+    let mut sql = "UPDATE servers SET published = FALSE, updated_at = $1 \
+         WHERE namespace = $2 AND name = $3 AND published = TRUE AND lifecycle <> 'retired'"
+        .to_owned();
+    if origin.is_some() {
+        sql.push_str(" AND origin = $4");
+    }
+    let mut query = sqlx::query(&sql)
+        .bind(now_millis())
+        .bind(namespace)
+        .bind(name);
+    if let Some(kind) = origin {
+        query = query.bind(kind);
+    }
     let mut tx = db.begin_write().await?;
-    let changed = sqlx::query(
-        "UPDATE servers SET published = FALSE, updated_at = $1 \
-         WHERE namespace = $2 AND name = $3 AND published = TRUE AND lifecycle <> 'retired'",
-    )
-    .bind(now_millis())
-    .bind(namespace)
-    .bind(name)
-    .execute(&mut *tx)
-    .await?;
-    if changed.rows_affected() == 0 {
+    if query.execute(&mut *tx).await?.rows_affected() == 0 {
         return Ok(false);
     }
     record(
         &mut tx,
         AuditEvent {
-            comment: None,
-            actor: crate::audit::Actor::CLUSTER,
+            comment,
+            actor,
             action: "server.unpublish",
             target: &format!("{namespace}/{name}"),
             before_hash: None,

@@ -28,16 +28,6 @@ pub enum RemoteTransport {
     Sse,
 }
 
-impl RemoteTransport {
-    /// The name as in a spec.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::StreamableHttp => "streamable-http",
-            Self::Sse => "sse",
-        }
-    }
-}
-
 /// A remote MCP server behind ToolHive's proxy. Apiary's gateway is the proxy: no pod runs.
 // Several printer columns share `type_ = "string"`, which clippy mistakes for duplicate attributes.
 #[allow(clippy::duplicated_attributes)]

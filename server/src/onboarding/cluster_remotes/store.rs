@@ -4,9 +4,10 @@
 
 use sqlx::Row;
 
-use crate::audit::{record, Actor, AuditEvent};
+use crate::audit::Actor;
+use crate::onboarding::cluster_watch::unpublish_deleted;
 use crate::catalog::{write_registration_from, RegisterError, ServerRegistration};
-use crate::db::{now_millis, Db, DbError};
+use crate::db::{Db, DbError};
 
 use super::status::LastFetch;
 
@@ -84,38 +85,13 @@ pub async fn sync(
 /// Unpublishes the server the `kind` object `namespace/name` registered, audited; false when
 /// there is none, or it is not published.
 pub async fn withdraw(db: &Db, kind: &str, namespace: &str, name: &str) -> Result<bool, DbError> {
-    let mut tx = db.begin_write().await?;
-    let changed = sqlx::query(
-        "UPDATE servers SET published = FALSE, updated_at = $1 \
-         WHERE namespace = $2 AND name = $3 AND origin = $4 AND published = TRUE",
-    )
-    .bind(now_millis())
-    .bind(namespace)
-    .bind(name)
-    .bind(kind)
-    .execute(&mut *tx)
-    .await?;
-    if changed.rows_affected() == 0 {
-        return Ok(false);
-    }
     let who = actor_name(kind, namespace, name);
-    record(
-        &mut tx,
-        AuditEvent {
-            comment: Some("its object was deleted in the cluster"),
-            actor: Actor {
-                subject: Actor::CLUSTER.subject,
-                name: &who,
-            },
-            action: "server.unpublish",
-            target: &format!("{namespace}/{name}"),
-            before_hash: None,
-            after_hash: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
+    let actor = Actor {
+        subject: Actor::CLUSTER.subject,
+        name: &who,
+    };
+    let comment = Some("its object was deleted in the cluster");
+    unpublish_deleted(db, namespace, name, Some(kind), actor, comment).await
 }
 
 /// The published servers that `kind` objects registered, as `(namespace, name)`.
