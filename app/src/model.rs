@@ -325,7 +325,9 @@ mod tests {
             ..HealthEvidence::default()
         };
         assert_eq!(unknown.health(), Health::Unknown);
-        assert!(unknown.reason().starts_with("Not checked yet: no tool fetch yet"));
+        assert!(unknown
+            .reason()
+            .starts_with("Not checked yet: no tool fetch yet"));
     }
 
     fn card(name: &str, description: &str) -> ServerCard {

@@ -53,14 +53,23 @@ async fn bench() {
         let name = format!("server-{i:03}");
         let body = json!({ "description": "fleet", "ownerTeam": "fleet", "published": true,
             "spec": { "command": TESTMCP, "transport": "stdio", "args": ["--tools", tools.display().to_string()] } });
-        let (status, answer) = call(&app, "PUT", &format!("/api/v1/servers/fleet/{name}"), Some(&body)).await;
+        let (status, answer) = call(
+            &app,
+            "PUT",
+            &format!("/api/v1/servers/fleet/{name}"),
+            Some(&body),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
         servers.push(("fleet".to_owned(), name));
     }
     // Warm: every process started and its bridge initialized.
     let warm = Instant::now();
     assert_all_fetched(&state.refresher, &servers).await;
-    eprintln!("warm-up (starting {SERVERS} processes): {:?}", warm.elapsed());
+    eprintln!(
+        "warm-up (starting {SERVERS} processes): {:?}",
+        warm.elapsed()
+    );
 
     let own = Refresher::new(
         test_db.db.clone(),
@@ -79,7 +88,10 @@ async fn bench() {
                 1 => {
                     for (namespace, name) in &servers {
                         let outcome = state.refresher.refresh(namespace, name).await;
-                        assert!(matches!(outcome, Ok(RefreshOutcome::Fetched { .. })), "{outcome:?}");
+                        assert!(
+                            matches!(outcome, Ok(RefreshOutcome::Fetched { .. })),
+                            "{outcome:?}"
+                        );
                     }
                 }
                 _ => assert_all_fetched(&own, &servers).await,

@@ -3,6 +3,8 @@
 //! Every value is read as text and validated here, so a bad value fails with the name of the
 //! setting, the value and the fix, instead of a serde message.
 
+pub mod oidc;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +28,7 @@ pub struct Settings {
     pub site_dir: PathBuf,
     /// OIDC sign-in; `None` runs as the single local admin (`APIARY_OIDC_ISSUER` and the
     /// other `APIARY_OIDC_*` settings).
-    pub oidc: Option<crate::auth::OidcSettings>,
+    pub oidc: Option<oidc::OidcSettings>,
     /// Tracing filter, such as `info` or `apiary_server=debug` (`APIARY_LOG`).
     pub log: String,
     /// The URL clients use to reach Apiary; `http://<listen>` when unset (`APIARY_PUBLIC_URL`).
@@ -291,7 +293,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         value: listen_text.clone(),
         fix: "use an IP address and port, such as 127.0.0.1:3000 or 0.0.0.0:8080".into(),
     })?;
-    let oidc = crate::auth::RawOidc {
+    let oidc = oidc::RawOidc {
         issuer: raw.oidc_issuer,
         client_id: raw.oidc_client_id,
         client_secret: raw.oidc_client_secret,
@@ -464,10 +466,10 @@ fn is_dns_label(name: &str) -> bool {
 /// Sets the session limits on the sign-in settings; refuses them without sign-in, where
 /// there are no sessions to limit.
 fn session_limits(
-    oidc: Option<crate::auth::OidcSettings>,
+    oidc: Option<oidc::OidcSettings>,
     max_age: Option<String>,
     recheck: Option<String>,
-) -> Result<Option<crate::auth::OidcSettings>, ConfigError> {
+) -> Result<Option<oidc::OidcSettings>, ConfigError> {
     const MAX_AGE: &str = "session_max_age_secs (APIARY_SESSION_MAX_AGE_SECS)";
     const RECHECK: &str = "session_recheck_secs (APIARY_SESSION_RECHECK_SECS)";
     let Some(mut oidc) = oidc else {
@@ -487,12 +489,12 @@ fn session_limits(
     oidc.session_max_age = std::time::Duration::from_secs(positive(
         MAX_AGE,
         max_age,
-        crate::auth::DEFAULT_SESSION_MAX_AGE.as_secs(),
+        oidc::DEFAULT_SESSION_MAX_AGE.as_secs(),
     )?);
     oidc.session_recheck = std::time::Duration::from_secs(positive(
         RECHECK,
         recheck,
-        crate::auth::DEFAULT_SESSION_RECHECK.as_secs(),
+        oidc::DEFAULT_SESSION_RECHECK.as_secs(),
     )?);
     Ok(Some(oidc))
 }

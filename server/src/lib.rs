@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod display_time;
 pub mod gateway;
 pub mod listener;
 pub mod locks;

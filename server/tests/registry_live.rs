@@ -256,7 +256,10 @@ async fn the_fleet_refresh_fetches_servers_side_by_side_and_shows_them_under_way
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(most_at_once, 3, "all three were under way at once: {progress:?}");
+    assert_eq!(
+        most_at_once, 3,
+        "all three were under way at once: {progress:?}"
+    );
     assert_eq!(progress.done, 3, "{progress:?}");
     assert!(progress.failures.is_empty(), "{progress:?}");
     assert!(progress.in_flight.is_empty(), "{progress:?}");

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::load_audit;
-use crate::components::{DataTable, EmptyState, PageSection};
+use crate::components::{DataTable, EmptyState, Loaded, PageSection};
 use crate::model::audit::{AuditEntry, AuditPage, AuditQuery};
 
 /// The audit log for admins: who did what to which server, when, with hashes of the state
@@ -27,20 +27,10 @@ pub fn AuditLogPage() -> impl IntoView {
         <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
             "Every change to a server, its curation and its access, newest first. Entries are only ever added."
         </p>
-        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the audit log…"</p> }>
-            <ErrorBoundary fallback=|errors| view! {
-                <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
-                    "The audit log could not be loaded: "
-                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
-                </div>
-            }>
-                {move || Suspend::new(async move {
-                    let found = page.await?;
-                    let query = query.get_untracked();
-                    Ok::<_, ServerFnError>(view! { <AuditView query found /> })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <Loaded loading="the audit log" failure="The audit log" resource=page render={move |found| {
+            let query = query.get_untracked();
+            view! { <AuditView query found /> }
+        }} />
     }
 }
 

@@ -4,7 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::access::Action;
 use crate::api::{current_viewer, search_catalog};
-use crate::components::{CatalogFilters, EmptyState, Pagination, ServerCardView};
+use crate::components::{CatalogFilters, EmptyState, Loaded, Pagination, ServerCardView};
 use crate::model::catalog_search::{CatalogQuery, CatalogResults};
 
 /// The catalog: search and facet filters read from the URL query, one page of cards, and page
@@ -22,24 +22,13 @@ pub fn CatalogPage() -> impl IntoView {
     view! {
         <Title text="Catalog" />
         <h1 class="text-2xl font-bold">"Catalog"</h1>
-        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the catalog…"</p> }>
-            <ErrorBoundary fallback=|errors| view! {
-                <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
-                    "The catalog could not be loaded: "
-                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
-                    " Reload the page to try again."
-                </div>
-            }>
-                {move || Suspend::new(async move {
-                    let found = results.await?;
-                    let query = query.get_untracked();
-                    Ok::<_, ServerFnError>(view! {
-                        <CatalogFilters query=query.clone() facets=found.facets.clone() />
-                        <CatalogResultsView query found />
-                    })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <Loaded loading="the catalog" failure="The catalog" resource=results render={move |found: CatalogResults| {
+            let query = query.get_untracked();
+            view! {
+                <CatalogFilters query=query.clone() facets=found.facets.clone() />
+                <CatalogResultsView query found />
+            }
+        }} />
     }
 }
 

@@ -3,7 +3,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::load_change_form;
-use crate::components::{PageSection, ProposalFormView, RetireFormView, ReviewModeNote};
+use crate::components::{
+    Loaded, NotFound, PageSection, ProposalFormView, RetireFormView, ReviewModeNote,
+};
+use crate::model::proposals::ProposalForm;
 
 use super::propose::refused_from_query;
 
@@ -25,52 +28,51 @@ pub fn ChangePage() -> impl IntoView {
         move || id.get(),
         |(namespace, name)| load_change_form(namespace, name),
     );
-    view! {
-        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the server…"</p> }>
-            <ErrorBoundary fallback=|errors| view! {
-                <div role="alert" class="rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
-                    "This server could not be loaded: "
-                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
-                </div>
-            }>
-                {move || Suspend::new(async move {
-                    let found = current.await?;
-                    let (namespace, name) = id.get_untracked();
-                    let target = format!("{namespace}/{name}");
-                    let Some(current) = found else {
-                        return Ok::<_, ServerFnError>(view! {
-                            <Title text="Server not found" />
-                            <h1 class="text-2xl font-bold">"Server not found"</h1>
-                            <p class="mt-2">"There is no server " <code>{target}</code> " to change. "
-                                <a class="underline" href="/propose">"Propose a new server"</a></p>
-                        }.into_any());
-                    };
-                    let (refused, errors) = refused_from_query(&search.get_untracked());
-                    let retire_refused = refused.kind == "retire";
-                    let form = if refused.kind == "update" && !errors.is_empty() { refused.clone() } else { current };
-                    let (update_errors, retire_errors) = if retire_refused { (Vec::new(), errors) } else { (errors, Vec::new()) };
-                    Ok(view! {
-                        <Title text=format!("Change {target}") />
-                        <nav aria-label="Breadcrumb" class="text-sm">
-                            <a class="underline" href="/">"Catalog"</a>" / "
-                            <a class="underline" href=format!("/servers/{namespace}/{name}")>{target.clone()}</a>" / change"
-                        </nav>
-                        <h1 class="mt-2 text-2xl font-bold">"Propose a change to " {target.clone()}</h1>
-                        <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
-                            "The form starts from the server's current spec and metadata."
-                        </p>
-                        <ReviewModeNote
-                            local="Local mode: you are the only person, so you approve the change yourself on its review page, with a comment recorded as a self-approval."
-                            signed_in="The owners of its team review the change; an owner other than you approves it."
-                        />
-                        <ProposalFormView form errors=update_errors />
-                        <PageSection id="retire" title="Retire this server">
-                            <p class="text-sm">"Retiring unpublishes the server and stops it once the retirement is approved."</p>
-                            <RetireFormView namespace name replacement=refused.replacement message=refused.message errors=retire_errors />
-                        </PageSection>
-                    }.into_any())
-                })}
-            </ErrorBoundary>
-        </Transition>
-    }
+    let render = move |found: Option<ProposalForm>| {
+        let (namespace, name) = id.get_untracked();
+        let target = format!("{namespace}/{name}");
+        let Some(current) = found else {
+            return view! {
+                <NotFound title="Server not found">
+                    <p class="mt-2">"There is no server " <code>{target}</code> " to change. "
+                        <a class="underline" href="/propose">"Propose a new server"</a></p>
+                </NotFound>
+            }
+            .into_any();
+        };
+        let (refused, errors) = refused_from_query(&search.get_untracked());
+        let retire_refused = refused.kind == "retire";
+        let form = if refused.kind == "update" && !errors.is_empty() {
+            refused.clone()
+        } else {
+            current
+        };
+        let (update_errors, retire_errors) = if retire_refused {
+            (Vec::new(), errors)
+        } else {
+            (errors, Vec::new())
+        };
+        view! {
+            <Title text=format!("Change {target}") />
+            <nav aria-label="Breadcrumb" class="text-sm">
+                <a class="underline" href="/">"Catalog"</a>" / "
+                <a class="underline" href=format!("/servers/{namespace}/{name}")>{target.clone()}</a>" / change"
+            </nav>
+            <h1 class="mt-2 text-2xl font-bold">"Propose a change to " {target.clone()}</h1>
+            <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
+                "The form starts from the server's current spec and metadata."
+            </p>
+            <ReviewModeNote
+                local="Local mode: you are the only person, so you approve the change yourself on its review page, with a comment recorded as a self-approval."
+                signed_in="The owners of its team review the change; an owner other than you approves it."
+            />
+            <ProposalFormView form errors=update_errors />
+            <PageSection id="retire" title="Retire this server">
+                <p class="text-sm">"Retiring unpublishes the server and stops it once the retirement is approved."</p>
+                <RetireFormView namespace name replacement=refused.replacement message=refused.message errors=retire_errors />
+            </PageSection>
+        }
+        .into_any()
+    };
+    view! { <Loaded loading="the server" failure="This server" resource=current render /> }
 }

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::load_curation;
-use crate::components::{EmptyState, PageSection};
+use crate::components::{Loaded, NotFound, PageSection};
 use crate::model::curation_form::{CurateToolRow, CurationPage, HintChoice};
 
 /// An admin's curation of one server: which published tools consumers see, under which name
@@ -27,25 +27,18 @@ pub fn CuratePage() -> impl IntoView {
     );
     view! {
         <Title text="Curate" />
-        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the tools…"</p> }>
-            <ErrorBoundary fallback=|errors| view! {
-                <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
-                    "The curation could not be loaded: "
-                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
-                </div>
-            }>
-                {move || Suspend::new(async move {
-                    let found = page.await?;
-                    let saved = location.search.get_untracked().contains("saved=1");
-                    Ok::<_, ServerFnError>(match found {
-                        Some(found) => view! { <CurateForm found saved /> }.into_any(),
-                        None => view! {
-                            <EmptyState title="No such server"><p><a class="underline" href="/">"Back to the catalog"</a></p></EmptyState>
-                        }.into_any(),
-                    })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <Loaded loading="the tools" failure="The curation" resource=page render={move |found: Option<CurationPage>| {
+            let saved = location.search.get_untracked().contains("saved=1");
+            match found {
+                Some(found) => view! { <CurateForm found saved /> }.into_any(),
+                None => view! {
+                    <NotFound title="No such server">
+                        <p><a class="underline" href="/">"Back to the catalog"</a></p>
+                    </NotFound>
+                }
+                .into_any(),
+            }
+        }} />
     }
 }
 

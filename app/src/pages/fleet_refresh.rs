@@ -31,7 +31,7 @@ pub fn FleetRefreshPage() -> impl IntoView {
         <Title text="Refresh all tools" />
         <h1 class="text-2xl font-bold">"Refresh all servers' tools"</h1>
         <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
-            "Fetches the tools of every published server again, one after another, and records snapshots, drift and policy findings as the periodic refresh does. It runs in the background: you can leave this page."
+            "Fetches the tools of every published server again, up to 8 at once, and records snapshots, drift and policy findings as the periodic refresh does. It runs in the background: you can leave this page."
         </p>
         <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the progress…"</p> }>
             <ErrorBoundary fallback=|errors| view! {

@@ -4,7 +4,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::{load_proposal_review, DecideProposal};
-use crate::components::{DriftDetails, EmptyState, ManifestDiff, PageSection, PolicyFindings};
+use crate::components::{
+    DriftDetails, Loaded, ManifestDiff, NotFound, PageSection, PolicyFindings,
+};
 use crate::model::proposals::{ProposalReview, RetireView};
 use crate::model::server_detail::PendingDrift;
 
@@ -29,30 +31,21 @@ pub fn ReviewPage() -> impl IntoView {
     let search = use_location().search;
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let review = Resource::new(move || id.get(), load_proposal_review);
-    view! {
-        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the proposal…"</p> }>
-            <ErrorBoundary fallback=|errors| view! {
-                <div role="alert" class="rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
-                    "This proposal could not be loaded: "
-                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
-                </div>
-            }>
-                {move || Suspend::new(async move {
-                    let found = review.await?;
-                    let notice: Notice = serde_urlencoded::from_str(search.get_untracked().trim_start_matches('?')).unwrap_or_default();
-                    Ok::<_, ServerFnError>(match found {
-                        Some(review) => view! { <ReviewView review notice /> }.into_any(),
-                        None => view! {
-                            <Title text="Proposal not found" />
-                            <EmptyState title="Proposal not found">
-                                <p>"There is no such proposal. "<a class="underline" href="/reviews">"Back to the reviews"</a></p>
-                            </EmptyState>
-                        }.into_any(),
-                    })
-                })}
-            </ErrorBoundary>
-        </Transition>
-    }
+    let render = move |found: Option<ProposalReview>| {
+        let notice: Notice =
+            serde_urlencoded::from_str(search.get_untracked().trim_start_matches('?'))
+                .unwrap_or_default();
+        match found {
+            Some(review) => view! { <ReviewView review notice /> }.into_any(),
+            None => view! {
+                <NotFound title="Proposal not found">
+                    <p class="mt-2">"There is no such proposal. "<a class="underline" href="/reviews">"Back to the reviews"</a></p>
+                </NotFound>
+            }
+            .into_any(),
+        }
+    };
+    view! { <Loaded loading="the proposal" failure="This proposal" resource=review render /> }
 }
 
 fn outcome_text(review: &ProposalReview) -> String {

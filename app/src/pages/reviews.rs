@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::load_review_queue;
-use crate::components::{DataTable, EmptyState, ReviewModeNote};
+use crate::components::{DataTable, EmptyState, Loaded, ReviewModeNote};
 use crate::model::proposals::ProposalSummary;
 
 /// `/reviews`: the open proposals the viewer may decide (owners of the team, admins) and their
@@ -17,19 +17,7 @@ pub fn ReviewsPage() -> impl IntoView {
             local="Open proposals, newest first. Local mode: you are the only person, so you approve or reject your own proposals, each with a comment recorded as a self-approval."
             signed_in="Open proposals for your teams' servers, and the ones you proposed, newest first. Nobody approves their own proposal: another owner of the team does."
         />
-        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the reviews…"</p> }>
-            <ErrorBoundary fallback=|errors| view! {
-                <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
-                    "The reviews could not be loaded: "
-                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
-                </div>
-            }>
-                {move || Suspend::new(async move {
-                    let queue = queue.await?;
-                    Ok::<_, ServerFnError>(view! { <ReviewQueue queue /> })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <Loaded loading="the reviews" failure="The reviews" resource=queue render={|queue| view! { <ReviewQueue queue /> }} />
     }
 }
 

@@ -5,8 +5,8 @@ use leptos_router::hooks::use_params_map;
 use crate::api::load_server_detail;
 use crate::components::{
     CallLatencyChart, ClusterChangesBanner, ConnectionSnippets, CopyableCode, DriftApproval,
-    LatencyChart, PageSection, PolicyFindings, RefreshToolsButton, RuntimeStatusView,
-    ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
+    LatencyChart, Loaded, NotFound, PageSection, PolicyFindings, RefreshToolsButton,
+    RuntimeStatusView, ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
 };
 use crate::model::server_detail::{Manifest, ServerDetail};
 
@@ -29,44 +29,23 @@ pub fn ServerPage() -> impl IntoView {
         |(namespace, name)| load_server_detail(namespace, name),
     );
 
-    view! {
-        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the server…"</p> }>
-            <ErrorBoundary fallback=|errors| view! {
-                <div role="alert" class="rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
-                    "This server could not be loaded: "
-                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
-                    " Reload the page to try again."
-                </div>
-            }>
-                {move || Suspend::new(async move {
-                    let found = detail.await?;
-                    let (namespace, name) = id.get_untracked();
-                    Ok::<_, ServerFnError>(match found {
-                        Some(detail) => view! { <ServerDetailView detail /> }.into_any(),
-                        None => view! { <UnknownServer id=format!("{namespace}/{name}") /> }.into_any(),
-                    })
-                })}
-            </ErrorBoundary>
-        </Transition>
-    }
-}
-
-/// The 404 answer for a server that does not exist.
-#[component]
-fn UnknownServer(id: String) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::NOT_FOUND);
-    }
-    view! {
-        <Title text="Server not found" />
-        <h1 class="text-2xl font-bold" data-testid="server-not-found">"Server not found"</h1>
-        <p class="mt-2">
-            "There is no server named " <code>{id}</code>
-            ". It may have been renamed or retired, or the link has a typo."
-        </p>
-        <p class="mt-2"><a class="underline" href="/">"Search the catalog"</a></p>
-    }
+    let render = move |found: Option<ServerDetail>| match found {
+        Some(detail) => view! { <ServerDetailView detail /> }.into_any(),
+        None => {
+            let (namespace, name) = id.get_untracked();
+            view! {
+                <NotFound title="Server not found">
+                    <p class="mt-2">
+                        "There is no server named " <code>{format!("{namespace}/{name}")}</code>
+                        ". It may have been renamed or retired, or the link has a typo."
+                    </p>
+                    <p class="mt-2"><a class="underline" href="/">"Search the catalog"</a></p>
+                </NotFound>
+            }
+            .into_any()
+        }
+    };
+    view! { <Loaded loading="the server" failure="This server" resource=detail render /> }
 }
 
 #[component]

@@ -12,8 +12,8 @@ use sqlx::Row;
 use apiary_app::model::audit::{AuditEntry, AuditPage, AuditQuery, PAGE_SIZE};
 use apiary_app::services::{AuditService, ServiceError};
 
-use crate::console::display_time::display_time;
 use crate::db::{Db, DbError};
+use crate::display_time::display_time;
 
 /// Reads the audit log.
 #[derive(Clone, Debug)]

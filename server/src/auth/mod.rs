@@ -13,13 +13,12 @@ pub mod oidc;
 pub mod resource;
 mod routes;
 pub mod session;
-mod settings;
 
-pub use guard::{bearer_of, require_sign_in, Forbidden, Principal};
-pub use routes::{routes, BACKCHANNEL_LOGOUT_PATH};
-pub use settings::{
+pub use crate::config::oidc::{
     OidcSettings, RawOidc, RoleMapping, Secret, DEFAULT_SESSION_MAX_AGE, DEFAULT_SESSION_RECHECK,
 };
+pub use guard::{bearer_of, require_sign_in, Forbidden, Principal};
+pub use routes::{routes, BACKCHANNEL_LOGOUT_PATH};
 
 use apiary_app::access::Viewer;
 

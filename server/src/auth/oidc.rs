@@ -21,7 +21,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use super::settings::OidcSettings;
+use crate::config::oidc::OidcSettings;
 
 /// Claims beyond the standard ones, kept as JSON so the roles claim can be configured.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -11,7 +11,7 @@ use apiary_app::model::server_detail::{ConditionView, EventView};
 use crate::operator::crd::MCPServer;
 use crate::runtime::redact::Redactor;
 
-use super::display_time::display_time;
+use crate::display_time::display_time;
 
 /// How many of the newest Events the page shows.
 pub const EVENTS: usize = 10;

@@ -12,8 +12,7 @@ use apiary_app::model::server_detail::{Manifest, ServerOverview};
 use crate::operator::crd::{MCPServerSpec, GROUP, LEGACY_VERSION};
 use crate::registry::source::{source_of, Source};
 
-/// The prefix of the annotations that carry Apiary's metadata.
-pub const ANNOTATION_PREFIX: &str = "apiary.dev/";
+use crate::onboarding::manifest::ANNOTATION_PREFIX;
 
 /// An `MCPServer` object as a manifest: `v1alpha1`, the version most ToolHive manifests use
 /// (the CRD serves it with the same schema as the storage version).

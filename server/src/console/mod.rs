@@ -6,7 +6,6 @@ pub mod catalog_index;
 pub mod catalog_search;
 pub mod cluster_runtime_view;
 pub mod curate;
-pub mod display_time;
 pub mod manifest;
 pub mod refresh;
 pub mod runtime_view;

@@ -9,7 +9,7 @@ use crate::runtime::desired::{self, Desired};
 use crate::runtime::redact::Redactor;
 use crate::runtime::{Runtime, RuntimeState, RuntimeStatus, ServerId};
 
-use super::display_time::display_time;
+use crate::display_time::display_time;
 
 /// How many of the newest log lines the page shows.
 pub const LOG_LINES: usize = 30;

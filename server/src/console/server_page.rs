@@ -24,10 +24,10 @@ use crate::registry::store::{SnapshotStore, StoredSnapshot, GATEWAY_HEALTH_WINDO
 use crate::registry::RegistrySettings;
 use crate::runtime::{Runtime, ServerId};
 
-use super::display_time::display_time;
 use super::manifest::render_manifest;
 use super::snapshot_view::{finding_view, pending_drift, snapshot_entry};
 use super::{cluster_runtime_view, runtime_view};
+use crate::display_time::display_time;
 
 /// How many of the newest health samples (and gateway intervals) the charts plot.
 pub const CHART_SAMPLES: i64 = 200;

@@ -7,7 +7,7 @@ use apiary_app::model::server_detail::{
 use crate::registry::model::{PolicyFinding, SchemaDiff, Severity, ToolChange};
 use crate::registry::store::StoredSnapshot;
 
-use super::display_time::display_time;
+use crate::display_time::display_time;
 
 /// One history entry; `baseline_id` and `latest_id` are the server's pointers.
 pub fn snapshot_entry(

@@ -13,9 +13,9 @@ use apiary_app::model::proposals::{
 use apiary_app::services::{DecisionOutcome, OnboardingService, ServiceError};
 
 use crate::auth::Principal;
-use crate::console::display_time::display_time;
 use crate::console::snapshot_view::{finding_view, pending_drift};
 use crate::db::DbError;
+use crate::display_time::display_time;
 use crate::registry::drift_review;
 use crate::validation::FieldError;
 use crate::web::AppState;

@@ -9,11 +9,13 @@ use serde_json::{json, Value};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::console::manifest::ANNOTATION_PREFIX;
 use crate::operator::crd::{GROUP, LEGACY_VERSION, STORAGE_VERSION};
 use crate::validation::FieldError;
 
 use super::validate::ProposalInput;
+
+/// The prefix of the annotations that carry Apiary's metadata.
+pub const ANNOTATION_PREFIX: &str = "apiary.dev/";
 
 /// The deepest nesting a pasted manifest may have; one Apiary writes has under ten levels.
 pub const MAX_DEPTH: usize = 64;

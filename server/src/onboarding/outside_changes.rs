@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use apiary_app::model::cluster_changes::FieldChange;
 
-use crate::console::manifest::ANNOTATION_PREFIX;
+use super::manifest::ANNOTATION_PREFIX;
 
 /// Apiary's field managers: the server's own fields, and its curation's `toolConfigRef`.
 const APIARY_MANAGERS: [&str; 2] = [

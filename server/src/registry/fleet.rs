@@ -9,8 +9,8 @@ use futures::StreamExt;
 
 use apiary_app::model::refresh::{FleetFailure, FleetProgress};
 
-use crate::console::display_time::display_time;
 use crate::db::now_millis;
+use crate::display_time::display_time;
 
 use super::refresh::{RefreshOutcome, Refresher};
 

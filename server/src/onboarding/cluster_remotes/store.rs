@@ -5,9 +5,9 @@
 use sqlx::Row;
 
 use crate::audit::Actor;
-use crate::onboarding::cluster_watch::unpublish_deleted;
 use crate::catalog::{write_registration_from, RegisterError, ServerRegistration};
 use crate::db::{Db, DbError};
+use crate::onboarding::cluster_watch::unpublish_deleted;
 
 use super::status::LastFetch;
 

@@ -1,4 +1,4 @@
-//! Times as the console shows them.
+//! Times as people read them (the console, progress reports, the audit log).
 
 use time::macros::format_description;
 use time::OffsetDateTime;

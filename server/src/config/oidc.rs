@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use apiary_app::access::Role;
 
-use crate::config::ConfigError;
+use super::ConfigError;
 
 /// A secret value: never printed, logged or stored.
 #[derive(Clone)]

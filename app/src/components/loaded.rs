@@ -1,0 +1,59 @@
+use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The frame of a page that loads one thing: a busy marker while `resource` loads, an alert
+/// when loading fails ("{failure} could not be loaded: …"), then `render` of what it loaded.
+#[component]
+pub fn Loaded<T, V, F>(
+    /// What loads, for the busy marker: "the server".
+    loading: &'static str,
+    /// What failed to load, for the alert: "This server".
+    failure: &'static str,
+    /// The loader.
+    resource: Resource<Result<T, ServerFnError>>,
+    /// The page for what was loaded.
+    render: F,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    V: IntoView + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+{
+    view! {
+        <Transition fallback=move || view! { <p role="status" aria-busy="true">{format!("Loading {loading}…")}</p> }>
+            <ErrorBoundary fallback=move |errors| view! {
+                <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
+                    {failure} " could not be loaded: "
+                    {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+                    " Reload the page to try again."
+                </div>
+            }>
+                {move || {
+                    let render = render.clone();
+                    Suspend::new(async move { resource.await.map(render) })
+                }}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+/// The page for something that does not exist: its title and heading, what to do (the
+/// children), answered with 404.
+#[component]
+pub fn NotFound(
+    /// The headline, also the page title: "Server not found".
+    title: &'static str,
+    /// What the person can do about it.
+    children: Children,
+) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <leptos_meta::Title text=title />
+        <h1 class="text-2xl font-bold" data-testid="not-found">{title}</h1>
+        {children()}
+    }
+}
