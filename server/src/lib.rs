@@ -228,7 +228,9 @@ pub async fn serve(mut settings: Settings) -> Result<(), StartError> {
     };
     let runtime: Arc<dyn Runtime> = match &kube_client {
         None => Arc::new(LocalRuntime::new(LocalRuntimeConfig::default())),
-        Some(client) => Arc::new(runtime::cluster::ClusterRuntime::new(client.clone())),
+        Some(client) => Arc::new(operator::cluster_runtime::ClusterRuntime::new(
+            client.clone(),
+        )),
     };
     if settings.runtime == config::Runtime::Local {
         match runtime::desired::apply_all(&db, runtime.as_ref()).await {

@@ -22,8 +22,8 @@ use kube::Api;
 use serde_json::json;
 
 use apiary_server::catalog::{ServerRegistration, ServerStore};
+use apiary_server::operator::cluster_runtime::ClusterRuntime;
 use apiary_server::operator::crd::MCPServer;
-use apiary_server::runtime::cluster::ClusterRuntime;
 use apiary_server::web::AppState;
 
 #[tokio::test]

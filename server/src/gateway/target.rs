@@ -10,9 +10,9 @@ use apiary_app::model::Transport;
 
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{Db, DbError};
+use crate::operator::cluster_runtime::{self as cluster, ClusterEndpoint};
 use crate::registry::curation::{ToolOverride, UnknownTools};
 use crate::registry::listing::{list_published, PublishedServer, Query};
-use crate::runtime::cluster::{self, ClusterEndpoint};
 use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
 

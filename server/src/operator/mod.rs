@@ -18,6 +18,7 @@
 
 pub mod authz;
 pub mod cache;
+pub mod cluster_runtime;
 pub mod crd;
 pub mod drift;
 pub mod external_auth;

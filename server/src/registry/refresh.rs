@@ -14,7 +14,7 @@ use apiary_app::model::Transport;
 use crate::catalog::ServerStore;
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{Db, DbError};
-use crate::runtime::cluster::{self, ClusterEndpoint};
+use crate::operator::cluster_runtime::{self as cluster, ClusterEndpoint};
 use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
 

@@ -9,7 +9,6 @@
 //! Instead [`Runtime::open_stdio`] hands out the connected pair as one [`StdioHandle`], at most
 //! once per process start; see [`stdio`] for the life cycle.
 
-pub mod cluster;
 pub mod desired;
 mod local;
 mod logs;

@@ -44,12 +44,15 @@ pub fn litellm_names(servers: &[(&str, &str)]) -> Vec<String> {
 }
 
 /// The LiteLLM name of the published server `namespace/name` among all published servers, as
-/// the export gives it.
+/// the export gives it. Only the servers whose plain name is the same are read.
 pub async fn fleet_litellm_name(db: &Db, namespace: &str, name: &str) -> Result<String, DbError> {
-    let published: Vec<(String, String)> =
-        sqlx::query_as("SELECT namespace, name FROM servers WHERE published = TRUE")
-            .fetch_all(db.pool())
-            .await?;
+    let published: Vec<(String, String)> = sqlx::query_as(
+        "SELECT namespace, name FROM servers WHERE published = TRUE \
+         AND REPLACE(namespace || '_' || name, '-', '_') = $1",
+    )
+    .bind(litellm_name(namespace, name))
+    .fetch_all(db.pool())
+    .await?;
     let ids: Vec<(&str, &str)> = published
         .iter()
         .map(|(ns, n)| (ns.as_str(), n.as_str()))

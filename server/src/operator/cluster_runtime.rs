@@ -16,13 +16,13 @@ use kube::api::{Api, AttachParams, AttachedProcess, ListParams, LogParams};
 use kube::ResourceExt;
 use tokio::io::{AsyncRead, ReadBuf, ReadHalf, SimplexStream};
 
-use crate::operator::crd::{MCPServer, Phase, Transport};
-use crate::operator::render;
-
-use super::logs::LogLine;
-use super::{
-    DesiredServer, Runtime, RuntimeError, RuntimeState, RuntimeStatus, ServerId, StdioHandle,
+use crate::runtime::{
+    DesiredServer, LogLine, Runtime, RuntimeError, RuntimeState, RuntimeStatus, ServerId,
+    StdioHandle,
 };
+
+use super::crd::{MCPServer, Phase, Transport};
+use super::render;
 
 /// How many of a pod's last log lines the console shows.
 const LOG_LINES: i64 = 200;
@@ -42,13 +42,13 @@ pub enum ClusterEndpoint {
 pub fn endpoint(id: &ServerId, spec: &serde_json::Value) -> Result<ClusterEndpoint, String> {
     if spec.get("url").is_some() {
         // A remote server: no workload, reached where it is, as in local mode.
-        return match super::parse_spec(spec).map_err(|error| format!("{id}: {error}"))? {
-            super::LocalSpec::Remote {
+        return match crate::runtime::parse_spec(spec).map_err(|error| format!("{id}: {error}"))? {
+            crate::runtime::LocalSpec::Remote {
                 url,
                 transport: apiary_app::model::Transport::Sse,
             } => Ok(ClusterEndpoint::Sse(url)),
-            super::LocalSpec::Remote { url, .. } => Ok(ClusterEndpoint::StreamableHttp(url)),
-            super::LocalSpec::Process(_) => Err(format!(
+            crate::runtime::LocalSpec::Remote { url, .. } => Ok(ClusterEndpoint::StreamableHttp(url)),
+            crate::runtime::LocalSpec::Process(_) => Err(format!(
                 "{id} names both a url and a local command; the Kubernetes runtime runs neither"
             )),
         };
