@@ -47,7 +47,9 @@ pub fn endpoint(id: &ServerId, spec: &serde_json::Value) -> Result<ClusterEndpoi
                 url,
                 transport: apiary_app::model::Transport::Sse,
             } => Ok(ClusterEndpoint::Sse(url)),
-            crate::runtime::LocalSpec::Remote { url, .. } => Ok(ClusterEndpoint::StreamableHttp(url)),
+            crate::runtime::LocalSpec::Remote { url, .. } => {
+                Ok(ClusterEndpoint::StreamableHttp(url))
+            }
             crate::runtime::LocalSpec::Process(_) => Err(format!(
                 "{id} names both a url and a local command; the Kubernetes runtime runs neither"
             )),

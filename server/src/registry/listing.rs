@@ -14,7 +14,7 @@ use super::curation::store::{
 };
 use super::curation::Curation;
 use super::model::{PolicyFinding, ToolDef};
-use super::store::latest_health;
+use super::store::latest_health_evidence;
 use super::store::latest_health_sql;
 
 /// A published server with everything the registry shows about it.
@@ -64,6 +64,8 @@ pub struct PublishedServer {
     pub drift: bool,
     /// Health.
     pub health: Health,
+    /// Why the health reads as it does.
+    pub health_reason: String,
     /// Latency of the last fetch in milliseconds.
     pub latency_ms: Option<i64>,
     /// First registration, Unix milliseconds.
@@ -201,7 +203,7 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
         curation,
         drift,
     } = curated_from_row(row)?;
-    let health = latest_health(row, slow_ms)?;
+    let evidence = latest_health_evidence(row, slow_ms)?;
     let latency_ms: Option<i64> = row.try_get("health_latency")?;
     Ok(PublishedServer {
         namespace: row.try_get("namespace")?,
@@ -226,7 +228,8 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
         curation,
         findings: json_column(row, "latest_findings")?.unwrap_or_default(),
         drift: drift.is_some_and(|d| !d.is_empty()),
-        health,
+        health: evidence.health(),
+        health_reason: evidence.reason(),
         latency_ms,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -181,6 +181,9 @@ pub struct HealthMeta {
     pub status: Health,
     /// Latency of the last fetch in milliseconds.
     pub latency_ms: Option<i64>,
+    /// Why the status reads as it does: the newest fetch and the gateway's recent calls,
+    /// against the slow threshold.
+    pub reason: String,
 }
 
 /// Whether the gateway serves a server.
@@ -263,6 +266,7 @@ pub fn registry_entry(server: &PublishedServer, public_url: &str) -> RegistryEnt
                 health: HealthMeta {
                     status: server.health,
                     latency_ms: server.latency_ms,
+                    reason: server.health_reason.clone(),
                 },
                 drift: server.drift,
                 tools: server.tools.clone(),
