@@ -216,3 +216,39 @@ test('each health badge says why it reads so, on hover and on the server page', 
   assert.match(await closed.getAttribute('title'), /^Failing: the newest tool fetch failed; /);
   await page.close();
 });
+
+test('the copy button says whether the browser copied, and the header marks the current page', async () => {
+  // A browser that refuses the clipboard: the button must not claim that it copied.
+  const refusing = await browser.newContext();
+  await refusing.addInitScript(() => {
+    Object.defineProperty(navigator, 'clipboard', {
+      value: { writeText: () => Promise.reject(new DOMException('refused', 'NotAllowedError')) },
+    });
+  });
+  let page = await refusing.newPage();
+  await page.goto(`${apiary.url}/servers/e2e/slow`);
+  await hydrated(page);
+  let snippet = page.getByTestId('snippet').first();
+  await snippet.getByRole('button', { name: /^Copy the / }).click();
+  await snippet.getByRole('status').filter({ hasText: /\S/ }).waitFor();
+  assert.match(await snippet.getByRole('status').innerText(), /^The browser did not allow copying: select the text and copy it yourself\.$/);
+  await refusing.close();
+
+  // A browser that copies: the button says so, and the clipboard holds the snippet.
+  const copying = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  page = await copying.newPage();
+  await page.goto(`${apiary.url}/servers/e2e/slow`);
+  await hydrated(page);
+  snippet = page.getByTestId('snippet').first();
+  await snippet.getByRole('button', { name: /^Copy the / }).click();
+  await snippet.getByRole('status').filter({ hasText: /\S/ }).waitFor();
+  assert.equal(await snippet.getByRole('status').innerText(), 'Copied to the clipboard.');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), await snippet.locator('pre').innerText());
+
+  // The header marks where the person is.
+  const current = () => page.getByRole('navigation', { name: 'Main' }).locator('[aria-current="page"]').allTextContents();
+  assert.deepEqual(await current(), ['Catalog'], 'a server page belongs to the catalog');
+  await page.goto(`${apiary.url}/reviews`);
+  assert.deepEqual(await current(), ['Reviews']);
+  await copying.close();
+});

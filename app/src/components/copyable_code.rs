@@ -11,12 +11,12 @@ pub fn CopyableCode(
 ) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    // `None` until a copy was tried; then whether the browser says it worked.
     let copied = RwSignal::new(None::<bool>);
     let text = StoredValue::new(code.clone());
     let copy = move |_| {
-        let clipboard = window().navigator().clipboard();
-        let _ = text.with_value(|t| clipboard.write_text(t));
-        copied.set(Some(true));
+        copied.set(None);
+        write_to_clipboard(text.get_value(), copied);
     };
     view! {
         <div class="relative">
@@ -36,9 +36,31 @@ pub fn CopyableCode(
                     "Copy"
                 </button>
                 <span role="status" class="text-xs text-slate-600 dark:text-slate-400">
-                    {move || copied.get().map(|_| "Copied to the clipboard.")}
+                    {move || copied.get().map(|done| if done {
+                        "Copied to the clipboard."
+                    } else {
+                        "The browser did not allow copying: select the text and copy it yourself."
+                    })}
                 </span>
             </div>
         </div>
+    }
+}
+
+/// Writes `text` to the clipboard and sets `copied` to what the browser answered (it may
+/// refuse: no permission, the page not focused).
+fn write_to_clipboard(text: String, copied: RwSignal<Option<bool>>) {
+    #[cfg(feature = "hydrate")]
+    {
+        let written = window().navigator().clipboard().write_text(&text);
+        leptos::task::spawn_local(async move {
+            let done = wasm_bindgen_futures::JsFuture::from(written).await.is_ok();
+            copied.set(Some(done));
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        // Only a hydrated page has the button.
+        let _ = (text, copied);
     }
 }
