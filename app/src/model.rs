@@ -239,6 +239,12 @@ pub struct ServerCard {
     pub owner_team: String,
     /// Free-form category, such as `search` or `knowledge`.
     pub category: String,
+    /// Data sensitivity, such as `public` or `confidential`; empty when unset.
+    #[serde(default)]
+    pub sensitivity: String,
+    /// Cost class, such as `free` or `metered`; empty when unset.
+    #[serde(default)]
+    pub cost_class: String,
     /// How clients connect.
     pub transport: Transport,
     /// Published tools.
@@ -337,6 +343,8 @@ mod tests {
             description: description.into(),
             owner_team: "platform".into(),
             category: "search".into(),
+            sensitivity: String::new(),
+            cost_class: String::new(),
             transport: Transport::Stdio,
             tool_count: 0,
             lifecycle: Lifecycle::Active,

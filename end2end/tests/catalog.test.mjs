@@ -20,6 +20,8 @@ const everything = {
   description: 'Reference server that exercises every MCP feature',
   ownerTeam: 'platform',
   category: 'testing',
+  sensitivity: 'public',
+  costClass: 'free',
   spec: { image: 'npx://@modelcontextprotocol/server-everything', transport: 'stdio' },
   published: false, // listed, but not started or fetched: these tests need no package downloads
 };
@@ -61,6 +63,11 @@ test('hydrated: empty state, then two servers, then a search with no page load',
     await page.getByTestId('health-badge').allTextContents(),
     ['Health: not checked yet', 'Health: not checked yet'],
     'unpublished servers are never fetched, and the badge says so in words',
+  );
+  assert.deepEqual(
+    await cards.evaluateAll((els) => els.map((e) => e.querySelector('[data-testid="metadata-chips"]')?.innerText.replace(/\s+/g, ' ').trim())),
+    ['Category: testing Sensitivity: public Cost: free', 'Category: utilities'],
+    'each card shows the metadata that is set, and only that',
   );
 
   // Mark this document: a page load would replace it and lose the mark.

@@ -32,6 +32,7 @@ pub fn ServerCardView(server: ServerCard) -> impl IntoView {
                 </div>
             </div>
             <p class="mt-1 text-sm break-words text-slate-600 dark:text-slate-400">{server.description}</p>
+            <MetadataChips category=server.category sensitivity=server.sensitivity cost_class=server.cost_class />
             <dl class="mt-auto flex flex-wrap gap-x-4 gap-y-1 pt-3 text-xs text-slate-600 dark:text-slate-400">
                 <div><dt class="inline">"Owner: "</dt><dd class="inline">{owner}</dd></div>
                 <div><dt class="inline">"Transport: "</dt><dd class="inline">{server.transport.as_str()}</dd></div>
@@ -39,4 +40,32 @@ pub fn ServerCardView(server: ServerCard) -> impl IntoView {
             </dl>
         </li>
     }
+}
+
+/// The card's metadata as labelled chips; unset values are left out.
+#[component]
+fn MetadataChips(category: String, sensitivity: String, cost_class: String) -> impl IntoView {
+    let chips: Vec<(&'static str, String)> = [
+        ("Category", category),
+        ("Sensitivity", sensitivity),
+        ("Cost", cost_class),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .collect();
+    (!chips.is_empty()).then(|| {
+        view! {
+            <dl class="mt-2 flex flex-wrap gap-1 text-xs" data-testid="metadata-chips">
+                {chips
+                    .into_iter()
+                    .map(|(term, value)| view! {
+                        <div class="rounded-full border border-slate-300 px-2 dark:border-slate-700">
+                            <dt class="inline text-slate-500 dark:text-slate-400">{term}": "</dt>
+                            <dd class="inline">{value}</dd>
+                        </div>
+                    })
+                    .collect_view()}
+            </dl>
+        }
+    })
 }

@@ -23,10 +23,6 @@ use crate::registry::store::{latest_health_evidence, latest_health_sql};
 pub struct CatalogEntry {
     /// What its card shows.
     pub card: ServerCard,
-    /// Cost class (not on the card, but a facet).
-    pub cost_class: String,
-    /// Sensitivity (not on the card, but a facet).
-    pub sensitivity: String,
     /// Lower-case name, description, owner, category, and tool names, titles and descriptions.
     pub search_text: String,
 }
@@ -37,8 +33,8 @@ impl CatalogEntry {
         match kind {
             FacetKind::Category => &self.card.category,
             FacetKind::Owner => &self.card.owner_team,
-            FacetKind::Sensitivity => &self.sensitivity,
-            FacetKind::Cost => &self.cost_class,
+            FacetKind::Sensitivity => &self.card.sensitivity,
+            FacetKind::Cost => &self.card.cost_class,
             FacetKind::Lifecycle => self.card.lifecycle.as_str(),
             FacetKind::Health => self.card.health.as_str(),
         }
@@ -230,6 +226,8 @@ fn entry_from_row(row: &AnyRow, tools: &ToolText, slow_ms: i64) -> Result<Catalo
         description: row.try_get("description")?,
         owner_team: row.try_get("owner_team")?,
         category: row.try_get("category")?,
+        sensitivity: row.try_get("sensitivity")?,
+        cost_class: row.try_get("cost_class")?,
         transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
         tool_count: tools.count,
         lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
@@ -244,10 +242,5 @@ fn entry_from_row(row: &AnyRow, tools: &ToolText, slow_ms: i64) -> Result<Catalo
     )
     .to_lowercase();
     search_text.push_str(&tools.text);
-    Ok(CatalogEntry {
-        card,
-        cost_class: row.try_get("cost_class")?,
-        sensitivity: row.try_get("sensitivity")?,
-        search_text,
-    })
+    Ok(CatalogEntry { card, search_text })
 }

@@ -107,6 +107,8 @@ mod tests {
                 description: format!("{name} server"),
                 owner_team: owner.into(),
                 category: category.into(),
+                sensitivity: String::new(),
+                cost_class: "free".into(),
                 transport: Transport::Stdio,
                 tool_count: 1,
                 lifecycle: Lifecycle::Active,
@@ -115,8 +117,6 @@ mod tests {
                 health,
                 health_reason: String::new(),
             },
-            cost_class: "free".into(),
-            sensitivity: String::new(),
             search_text: format!("ns/{name} {name} server {owner} {category} {tools}"),
         }
     }
