@@ -37,6 +37,18 @@ async fn register_and_refresh(
     outcome
 }
 
+/// A temporary folder holding `tools.json` with one tool, for `apiary-testmcp --tools`.
+fn one_tool_file() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    (dir, tools)
+}
+
 fn published_tools(list: &Value, id: &str) -> Vec<String> {
     registry::tool_names(registry::entry(list, id))
 }
@@ -166,13 +178,7 @@ async fn a_dead_server_records_a_failed_health_sample() {
 async fn a_local_server_is_fetched_over_its_running_process_and_start_up_is_not_latency() {
     let test_db = support::sqlite().await;
     let app = support::app(&test_db.db);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tools = dir.path().join("tools.json");
-    std::fs::write(
-        &tools,
-        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
-    )
-    .expect("write tools");
+    let (dir, tools) = one_tool_file();
     let starts = dir.path().join("starts.log");
     let spec = json!({ "command": TESTMCP, "transport": "stdio", "args": [
         "--tools", tools.display().to_string(),
@@ -226,13 +232,7 @@ async fn the_fleet_refresh_fetches_servers_side_by_side_and_shows_them_under_way
     let test_db = support::sqlite().await;
     let state = apiary_server::web::AppState::new(support::settings(), test_db.db.clone());
     let app = apiary_server::web::router(state.clone());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tools = dir.path().join("tools.json");
-    std::fs::write(
-        &tools,
-        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
-    )
-    .expect("write tools");
+    let (_dir, tools) = one_tool_file();
     let names = ["a", "b", "c"];
     for name in names {
         // Every tools/list takes 1.5 s, so the three fetches overlap only if they run at once.

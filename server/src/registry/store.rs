@@ -16,7 +16,7 @@ pub const GATEWAY_HEALTH_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// `health_latency`), and the gateway's newest interval of the last 15 minutes across every
 /// replica (`gateway_calls` and `gateway_errors` added up, `gateway_p95_ms` the slowest
 /// replica's). Put [`LatestHealth::columns`] in the select list and [`LatestHealth::joins`]
-/// after `FROM servers s`; read them with [`latest_health`].
+/// after `FROM servers s`; read them with [`latest_health_evidence`].
 pub struct LatestHealth {
     /// Select-list items.
     pub columns: &'static str,
@@ -43,13 +43,9 @@ pub fn latest_health_sql(now: i64) -> LatestHealth {
     }
 }
 
-/// The health of the server in a row selected with [`latest_health_sql`], against
-/// `slow_ms`: the worse of its newest fetch and the gateway's recent calls.
-pub fn latest_health(row: &AnyRow, slow_ms: i64) -> Result<apiary_app::model::Health, DbError> {
-    Ok(latest_health_evidence(row, slow_ms)?.health())
-}
-
-/// What the health of the server in a row selected with [`latest_health_sql`] rests on.
+/// What the health of the server in a row selected with [`latest_health_sql`] rests on
+/// (against `slow_ms`); its `health()` is the worse of the newest fetch and the gateway's
+/// recent calls.
 pub fn latest_health_evidence(
     row: &AnyRow,
     slow_ms: i64,
