@@ -11,7 +11,7 @@ use crate::console::catalog_index::{load_catalog, CatalogCache};
 use crate::console::catalog_search::search;
 use crate::db::{now_millis, Db, DbError};
 use crate::onboarding::validate::{self, RunsOn};
-use crate::validation::FieldErrors;
+use crate::validation::{FieldError, FieldErrors};
 
 /// A request to register or update a server directly (admin API).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, utoipa::ToSchema)]
@@ -266,6 +266,21 @@ pub async fn write_registration(
     .await
 }
 
+/// True when `namespace/name` is a virtual server's name (a name is one or the other).
+async fn is_virtual_server(
+    conn: &mut sqlx::AnyConnection,
+    namespace: &str,
+    name: &str,
+) -> Result<bool, DbError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM virtual_servers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// [`write_registration`] for a server that `origin` (a cluster kind) declares, or Apiary
 /// itself (`None`). A server is only ever changed by whoever registered it: Apiary's API and
 /// proposals do not change a server a cluster object declares, nor the other way round
@@ -299,6 +314,13 @@ pub async fn write_registration_from(
     }
     let existing = existing.map(|(id, spec, _)| (id, spec));
     let created = existing.is_none();
+    if created && is_virtual_server(conn, namespace, name).await? {
+        return Err(FieldErrors::from(FieldError::new(
+            "name",
+            format!("{namespace}/{name} is a virtual server's name; a server needs a name no virtual server has"),
+        ))
+        .into());
+    }
     let before_hash = existing.as_ref().map(|(_, old)| content_hash(old));
     let id = existing.map_or_else(|| uuid::Uuid::new_v4().to_string(), |(id, _)| id);
     sqlx::query(

@@ -19,6 +19,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 pub mod validation;
+pub mod virtual_servers;
 pub mod web;
 
 use std::sync::Arc;

@@ -137,6 +137,14 @@ const ROUTES: &[(&str, &str, Rule)] = &[
         "/api/v1/servers/matrix/osv/deprecation",
         Rule::OwnerOfSearchOrAdmin,
     ),
+    // Virtual servers are the admin's (the body is a server's, so an admin gets 415 or 422).
+    ("PUT", "/api/v1/virtual-servers/matrix/osv", Rule::Admin),
+    (
+        "POST",
+        "/api/v1/virtual-servers/matrix/osv/preview",
+        Rule::Admin,
+    ),
+    ("DELETE", "/api/v1/virtual-servers/matrix/osv", Rule::Admin),
     // Deletes the matrix server: it goes last but one, after every route that needs it.
     ("DELETE", "/api/v1/servers/matrix/osv", Rule::Admin),
     ("POST", "/auth/logout", Rule::Anyone),

@@ -7,26 +7,8 @@ mod support;
 use serde_json::{json, Value};
 
 use support::gateway::{refresh, register, register_spec};
-use support::mcp_servers::{repo, testmcp_http, TESTMCP};
-
-/// Runs the SDK's legacy SSE client against `url`, calling `tools`.
-async fn legacy_client(url: &str, tools: &[&str]) -> Value {
-    let script = repo().join("end2end/mcp-servers/legacy-sse-client.mjs");
-    let output = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(url)
-        .args(tools)
-        .output()
-        .await
-        .expect("run node");
-    assert!(
-        output.status.success(),
-        "the legacy client failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
-}
+use support::mcp_client::legacy_client;
+use support::mcp_servers::{testmcp_http, TESTMCP};
 
 #[tokio::test]
 async fn older_clients_get_the_curated_tools_over_legacy_sse() {

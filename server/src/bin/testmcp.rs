@@ -6,7 +6,8 @@
 //! echoes its arguments back as JSON text, whatever the tool, without touching the file, so it
 //! can serve as a fast gateway benchmark backend; with `--structured` the answer also carries
 //! the arguments as `structuredContent`, keys in the order the client sent them. With `--call-log FILE` it appends the name of
-//! every called tool to FILE, one per line, so a test can see what reached the server.
+//! every called tool to FILE, one per line, so a test can see what reached the server. With
+//! `--notify-on TOOL` a call of TOOL first tells the client its tool list changed.
 //!
 //! It serves stdio by default, or streamable HTTP at `/mcp` with `--http ADDR`; then it prints
 //! `listening on http://ADDR/mcp` as the first line on stdout (use port 0 for a free port).
@@ -73,6 +74,9 @@ struct Args {
     /// Milliseconds to wait before serving, as a server that is slow to start.
     #[arg(long, default_value_t = 0)]
     start_delay_ms: u64,
+    /// A call of this tool first sends `notifications/tools/list_changed` to the client.
+    #[arg(long)]
+    notify_on: Option<String>,
 }
 
 /// The handler: shared, read-only settings.
@@ -100,9 +104,14 @@ impl TestServer {
 
 impl ServerHandler for TestServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
-            Implementation::new(self.args.name.clone(), env!("CARGO_PKG_VERSION")),
-        )
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build();
+        ServerConfig::new(capabilities).with_server_info(Implementation::new(
+            self.args.name.clone(),
+            env!("CARGO_PKG_VERSION"),
+        ))
     }
 
     async fn list_tools(
@@ -137,10 +146,17 @@ impl ServerHandler for TestServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if let Some(log) = &self.args.call_log {
             log_call(log, &request.name).await?;
+        }
+        if self.args.notify_on.as_deref() == Some(request.name.as_ref()) {
+            context
+                .peer
+                .notify_tool_list_changed()
+                .await
+                .map_err(|e| ErrorData::internal_error(format!("cannot notify: {e}"), None))?;
         }
         if self.args.call_delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.args.call_delay_ms)).await;

@@ -66,7 +66,23 @@ pub async fn open(
     Path((namespace, name)): Path<(String, String)>,
     request_headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = proxy::resolve(&state, &namespace, &name, &request_headers).await {
+    let admitted = match proxy::lookup(&state, &namespace, &name).await {
+        Ok(Some(target)) => proxy::admit(&state, &target, &request_headers)
+            .await
+            .map(drop),
+        Ok(None) => match state.gateway.fallback() {
+            Some(fallback) => match fallback
+                .admits(&state, (&namespace, &name), &request_headers)
+                .await
+            {
+                Some(admitted) => admitted,
+                None => Err(proxy::missing(&state, (&namespace, &name), &request_headers).await),
+            },
+            None => Err(proxy::missing(&state, (&namespace, &name), &request_headers).await),
+        },
+        Err(response) => Err(response),
+    };
+    if let Err(refusal) = admitted {
         return refusal;
     }
     let authorization = request_headers

@@ -35,7 +35,7 @@ mod legacy;
 mod measure;
 pub(crate) mod proxy;
 mod sse;
-mod target;
+pub(crate) mod target;
 pub mod usage;
 
 use std::sync::Arc;
@@ -87,6 +87,37 @@ struct Inner {
     timeout: Duration,
     /// Cancelled when shutdown begins.
     draining: tokio_util::sync::CancellationToken,
+    /// Serves the names no published server has (virtual servers).
+    fallback: std::sync::OnceLock<Arc<dyn Fallback>>,
+}
+
+/// Endpoints under `/mcp/{namespace}/{name}` that are not a published server's own (virtual
+/// servers, served by [`crate::virtual_servers`]); asked only for names no server has, so the
+/// servers' hot path never waits for it.
+pub trait Fallback: Send + Sync + std::fmt::Debug {
+    /// The answer to `request` for `namespace/name`, or the request back when nothing is
+    /// served under that name.
+    fn serve<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: (&'a str, &'a str),
+        request: axum::extract::Request,
+    ) -> futures::future::BoxFuture<'a, Result<Response, axum::extract::Request>>;
+
+    /// Whether the holder of the bearer token in `headers` may use `namespace/name` (the
+    /// refusal otherwise); `None` when nothing is served under that name.
+    fn admits<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: (&'a str, &'a str),
+        headers: &'a axum::http::HeaderMap,
+    ) -> futures::future::BoxFuture<'a, Option<Result<(), Response>>>;
+
+    /// Drops what is cached about `namespace/name` (it was changed).
+    fn forget(&self, namespace: &str, name: &str);
+
+    /// Ends every session of `namespace/name` (it was removed).
+    fn close(&self, namespace: &str, name: &str);
 }
 
 impl Gateway {
@@ -112,6 +143,7 @@ impl Gateway {
                 client,
                 timeout,
                 draining: tokio_util::sync::CancellationToken::new(),
+                fallback: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -135,6 +167,39 @@ impl Gateway {
                 tokio::time::sleep(DRAIN_GRACE).await;
             }
         }))
+    }
+
+    /// Serves the names no published server has with `fallback` (once; later calls are
+    /// ignored).
+    pub fn serve_also(&self, fallback: Arc<dyn Fallback>) {
+        let _ = self.inner.fallback.set(fallback);
+    }
+
+    /// Forgets what is known about the endpoint `namespace/name` that is not a server's (after
+    /// a change); with `removed`, its sessions end.
+    pub fn forget_other(&self, namespace: &str, name: &str, removed: bool) {
+        if let Some(fallback) = self.fallback() {
+            if removed {
+                fallback.close(namespace, name);
+            } else {
+                fallback.forget(namespace, name);
+            }
+        }
+    }
+
+    fn fallback(&self) -> Option<&Arc<dyn Fallback>> {
+        self.inner.fallback.get()
+    }
+
+    /// The published server `namespace/name` as the gateway serves it, if there is one.
+    pub(crate) async fn published(
+        &self,
+        db: &Db,
+        cluster: Option<&kube::Client>,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<Target>>, DbError> {
+        self.target(db, cluster, namespace, name).await
     }
 
     fn legacy(&self) -> &legacy::LegacySessions {

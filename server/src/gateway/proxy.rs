@@ -68,10 +68,29 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (target, caller) = match resolve(&state, &namespace, &name, &headers).await {
-        Ok(found) => found,
+    let target = match lookup(&state, &namespace, &name).await {
+        Ok(Some(target)) => target,
+        Ok(None) => {
+            let request = request_of(Method::POST, (&namespace, &name), headers, body);
+            return elsewhere(&state, (&namespace, &name), request).await;
+        }
         Err(response) => return response,
     };
+    let caller = match admit(&state, &target, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    post_to(&state, target, caller, &headers, body).await
+}
+
+/// [`post`] to a server the caller may use, judged as `caller` by its Cedar policies.
+pub(crate) async fn post_to(
+    state: &AppState,
+    target: Arc<Target>,
+    caller: Option<Arc<Caller>>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
     let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
         return failure(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,7 +108,7 @@ pub async fn post(
     let url = match &target.backend {
         Backend::Http(url) => url.clone(),
         Backend::Stdio(_) | Backend::LegacySse(_) => {
-            return bridge::post(&state.gateway, &*state.runtime, target, &headers, plan).await
+            return bridge::post(&state.gateway, &*state.runtime, target, headers, plan).await
         }
         Backend::Unsupported(why) => return failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, why),
     };
@@ -102,10 +121,10 @@ pub async fn post(
         .gateway
         .client()
         .post(&*url)
-        .headers(pick(&headers, REQUEST_HEADERS))
+        .headers(pick(headers, REQUEST_HEADERS))
         .body(forward);
     match state.gateway.send(&target, request).await {
-        Ok(response) => relay(&state, response, inspector, (plan.local, plan.batch), true).await,
+        Ok(response) => relay(state, response, inspector, (plan.local, plan.batch), true).await,
         Err(response) => response,
     }
 }
@@ -127,7 +146,7 @@ pub async fn get(
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    without_body(state, Method::GET, (&namespace, &name), &headers).await
+    without_body(state, Method::GET, (&namespace, &name), headers).await
 }
 
 /// `DELETE /mcp/{namespace}/{name}`: ends the client's session.
@@ -146,19 +165,38 @@ pub async fn delete(
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    without_body(state, Method::DELETE, (&namespace, &name), &headers).await
+    without_body(state, Method::DELETE, (&namespace, &name), headers).await
 }
 
 async fn without_body(
     state: AppState,
     method: Method,
     (namespace, name): (&str, &str),
-    headers: &HeaderMap,
+    headers: HeaderMap,
 ) -> Response {
-    let (target, caller) = match resolve(&state, namespace, name, headers).await {
-        Ok(found) => found,
+    let target = match lookup(&state, namespace, name).await {
+        Ok(Some(target)) => target,
+        Ok(None) => {
+            let request = request_of(method, (namespace, name), headers, Body::empty());
+            return elsewhere(&state, (namespace, name), request).await;
+        }
         Err(response) => return response,
     };
+    let caller = match admit(&state, &target, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    without_body_to(&state, method, target, caller, &headers).await
+}
+
+/// A `GET` or `DELETE` to a server the caller may use, judged as `caller`.
+pub(crate) async fn without_body_to(
+    state: &AppState,
+    method: Method,
+    target: Arc<Target>,
+    caller: Option<Arc<Caller>>,
+    headers: &HeaderMap,
+) -> Response {
     let url = match &target.backend {
         Backend::Http(url) => url.clone(),
         Backend::Stdio(_) | Backend::LegacySse(_) => {
@@ -177,55 +215,99 @@ async fn without_body(
         .request(method, &*url)
         .headers(pick(headers, REQUEST_HEADERS));
     match state.gateway.send(&target, request).await {
-        Ok(response) => relay(&state, response, inspector, (Vec::new(), false), false).await,
+        Ok(response) => relay(state, response, inspector, (Vec::new(), false), false).await,
         Err(response) => response,
     }
 }
 
-/// The published server, when the caller may use it, with the caller its Cedar policies judge
-/// (if it has any); otherwise the answer: a challenge, a refusal, or that there is no such
-/// server. The bearer token in `headers` is checked as the server asks: Apiary's (with the
-/// server's access rules), or its own issuer's ([`Inbound::Oidc`]); a withheld server is
-/// refused to everyone Apiary admits.
-pub(super) async fn resolve(
+/// The published server `namespace/name`, `None` when there is none; 503 when the registry
+/// cannot be read.
+pub(crate) async fn lookup(
     state: &AppState,
     namespace: &str,
     name: &str,
-    headers: &HeaderMap,
-) -> Result<(Arc<Target>, Option<Arc<Caller>>), Response> {
-    let path = format!("/mcp/{namespace}/{name}");
-    let token = bearer_of(headers);
+) -> Result<Option<Arc<Target>>, Response> {
     let found = state
         .gateway
         .target(&state.db, state.kube.as_ref(), namespace, name)
         .await;
-    let target = match found {
-        Ok(Some(target)) => target,
-        Ok(None) => {
-            // Which servers exist is told only to holders of a valid Apiary token.
-            if let Some(auth) = &state.auth {
-                match token {
-                    None => return Err(ask_for_token(auth, &path)),
-                    Some(token) => {
-                        resource::verify(auth, &path, token).await?;
-                    }
+    found.map_err(|error| {
+        tracing::error!(%error, server = %format!("{namespace}/{name}"), "the gateway cannot read the server");
+        failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            INTERNAL_ERROR,
+            "the gateway cannot read the registry right now; try again shortly",
+        )
+    })
+}
+
+/// The answer for a name no published server has: other endpoints the gateway serves (virtual
+/// servers) answer it, or it is [`missing`].
+async fn elsewhere(
+    state: &AppState,
+    (namespace, name): (&str, &str),
+    request: axum::extract::Request,
+) -> Response {
+    let headers = request.headers().clone();
+    match state.gateway.fallback() {
+        Some(fallback) => match fallback.serve(state, (namespace, name), request).await {
+            Ok(response) => response,
+            Err(_) => missing(state, (namespace, name), &headers).await,
+        },
+        None => missing(state, (namespace, name), &headers).await,
+    }
+}
+
+/// A request for the fallback, as the client sent it.
+fn request_of(
+    method: Method,
+    (namespace, name): (&str, &str),
+    headers: HeaderMap,
+    body: Body,
+) -> axum::extract::Request {
+    let mut request = axum::extract::Request::new(body);
+    *request.method_mut() = method;
+    if let Ok(uri) = format!("/mcp/{namespace}/{name}").parse() {
+        *request.uri_mut() = uri;
+    }
+    *request.headers_mut() = headers;
+    request
+}
+
+/// 404 for a name nothing is served under; which names exist is told only to holders of a
+/// valid Apiary token.
+pub(crate) async fn missing(
+    state: &AppState,
+    (namespace, name): (&str, &str),
+    headers: &HeaderMap,
+) -> Response {
+    let path = format!("/mcp/{namespace}/{name}");
+    if let Some(auth) = &state.auth {
+        match bearer_of(headers) {
+            None => return ask_for_token(auth, &path),
+            Some(token) => {
+                if let Err(response) = resource::verify(auth, &path, token).await {
+                    return response;
                 }
             }
-            return Err(failure(
-                StatusCode::NOT_FOUND,
-                INVALID_REQUEST,
-                format!("no published server {namespace}/{name}; the registry lists the ones there are at /v0.1/servers"),
-            ));
         }
-        Err(error) => {
-            tracing::error!(%error, server = %format!("{namespace}/{name}"), "the gateway cannot read the server");
-            return Err(failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                INTERNAL_ERROR,
-                "the gateway cannot read the registry right now; try again shortly",
-            ));
-        }
-    };
+    }
+    failure(
+        StatusCode::NOT_FOUND,
+        INVALID_REQUEST,
+        format!("no published server {namespace}/{name}; the registry lists the ones there are at /v0.1/servers"),
+    )
+}
+
+/// Whether the holder of the bearer token in `headers` may use `target`: the caller its Cedar
+/// policies judge (if it has any), or the answer (a challenge or a refusal).
+pub(crate) async fn admit(
+    state: &AppState,
+    target: &Arc<Target>,
+    headers: &HeaderMap,
+) -> Result<Option<Arc<Caller>>, Response> {
+    let path = format!("/mcp/{}", target.id);
+    let token = bearer_of(headers);
     let mut caller = None;
     match &target.inbound {
         Inbound::Oidc(verifier, policies) => {
@@ -269,7 +351,7 @@ pub(super) async fn resolve(
             }
         }
     }
-    Ok((target, caller))
+    Ok(caller)
 }
 
 /// 401 for a server that takes only its own issuer's tokens: the challenge names the issuer

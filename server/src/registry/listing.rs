@@ -18,7 +18,7 @@ use super::store::latest_health_evidence;
 use super::store::latest_health_sql;
 
 /// A published server with everything the registry shows about it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishedServer {
     /// Namespace.

@@ -15,7 +15,7 @@ mod server_guard;
 mod servers_api;
 mod state;
 
-pub use error::{json_body, ApiError, UNAVAILABLE};
+pub use error::{json_body, require_json, ApiError, UNAVAILABLE};
 pub use state::AppState;
 
 /// The longest any request may take before it is answered with 408; the gateway gives up
@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::onboarding::revision_diff::routes())
         .merge(crate::onboarding::cluster_changes::routes())
         .merge(crate::gateway::routes())
+        .merge(crate::virtual_servers::api::routes())
         .merge(crate::auth::routes())
         .merge(crate::auth::resource::routes())
         .leptos_routes_with_context(

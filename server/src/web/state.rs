@@ -78,6 +78,7 @@ impl AppState {
             ..FetchLimits::default()
         };
         let gateway = Gateway::new(limits.timeout, settings.runtime);
+        gateway.serve_also(Arc::new(crate::virtual_servers::Endpoints::default()));
         let refresher = Refresher::new(
             db.clone(),
             settings.policy.clone(),

@@ -46,3 +46,23 @@ pub async fn text_of(client: &Client, call: CallToolRequestParams) -> String {
     let result = client.call_tool(call).await.expect("tools/call");
     serde_json::to_string(&result.content).expect("JSON")
 }
+
+/// Runs the TypeScript SDK's legacy HTTP+SSE client against `url` (an `/sse` endpoint),
+/// calling each of `tools` with `{"text": <its name>}`; what it saw, as JSON.
+pub async fn legacy_client(url: &str, tools: &[&str]) -> Value {
+    let script = super::mcp_servers::repo().join("end2end/mcp-servers/legacy-sse-client.mjs");
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(url)
+        .args(tools)
+        .output()
+        .await
+        .expect("run node");
+    assert!(
+        output.status.success(),
+        "the legacy client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}

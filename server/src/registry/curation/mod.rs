@@ -7,9 +7,9 @@
 
 pub mod api;
 pub mod cluster;
-mod glob;
+pub mod glob;
 pub mod store;
-mod validate;
+pub mod validate;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -178,7 +178,7 @@ fn renamed_to<'a>(curation: &'a Curation, name: &str) -> Option<&'a str> {
 }
 
 /// `tool` with `change` applied, through the same JSON rewrite the gateway uses.
-fn overridden(tool: ToolDef, change: &ToolOverride) -> ToolDef {
+pub fn overridden(tool: ToolDef, change: &ToolOverride) -> ToolDef {
     let Ok(Value::Object(mut json)) = serde_json::to_value(&tool) else {
         return tool;
     };

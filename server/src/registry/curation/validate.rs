@@ -91,11 +91,12 @@ fn unique_names(curation: &Curation, published: &[ToolDef]) -> Result<(), FieldE
 }
 
 /// An MCP tool name: 1 to 128 letters, digits, `_`, `-` or `.`.
-fn tool_name(field: &str, name: &str) -> Result<(), FieldError> {
+pub fn tool_name(field: &str, name: &str) -> Result<(), FieldError> {
     pattern(field, name, false)
 }
 
-fn pattern(field: &str, text: &str, glob: bool) -> Result<(), FieldError> {
+/// A tool name, or with `glob` a glob of tool names (`*` and `?`).
+pub fn pattern(field: &str, text: &str, glob: bool) -> Result<(), FieldError> {
     let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/');
     let allowed = |c: char| valid(c) || (glob && matches!(c, '*' | '?'));
     let len = text.chars().count();

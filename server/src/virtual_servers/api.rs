@@ -1,0 +1,241 @@
+//! `/api/v1/virtual-servers`: list, show, preview, save and remove virtual servers. Saving and
+//! removing are the admin's (`register` right, as for registering a server directly); every
+//! save is validated and composed the same way, and a conflict no rule resolves is a 422.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+
+use apiary_app::access::Action;
+
+use crate::auth::Principal;
+use crate::registry::server_json::gateway_url;
+use crate::web::{json_body, ApiError, AppState};
+
+use super::compose::{compose, Composition, Shadowed};
+use super::model::VirtualSpec;
+use super::store::{self, SaveError, VirtualServer};
+use super::views::compose_now;
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/virtual-servers", get(list))
+        .route(
+            "/api/v1/virtual-servers/{namespace}/{name}",
+            get(show).put(save).delete(remove),
+        )
+        .route(
+            "/api/v1/virtual-servers/{namespace}/{name}/preview",
+            post(preview),
+        )
+}
+
+/// A virtual server with what it shows now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualServerView {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Its MCP endpoint.
+    pub url: String,
+    /// Its definition.
+    pub spec: VirtualSpec,
+    /// The tools its clients see, in order.
+    pub tools: Vec<ExposedToolView>,
+    /// Tools left out because a member listed earlier in `priority` has one of that name.
+    pub shadowed: Vec<Shadowed>,
+    /// Members not published now; their tools are not shown.
+    pub unresolved: Vec<String>,
+    /// Name conflicts that arose after saving; the later tool is not shown.
+    pub conflicts: Vec<String>,
+}
+
+/// One tool a virtual server shows.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExposedToolView {
+    /// The name its clients call.
+    pub name: String,
+    /// The description its clients see.
+    pub description: Option<String>,
+    /// The member server, `namespace/name`.
+    pub member: String,
+    /// The tool's name on the member's endpoint.
+    pub member_tool: String,
+}
+
+fn view_of(
+    state: &AppState,
+    (namespace, name): (&str, &str),
+    spec: VirtualSpec,
+    composition: Composition,
+) -> VirtualServerView {
+    VirtualServerView {
+        url: gateway_url(&state.registry.public_url, namespace, name),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        spec,
+        tools: composition
+            .tools
+            .into_iter()
+            .map(|t| ExposedToolView {
+                name: t.tool.name,
+                description: t.tool.description,
+                member: t.member,
+                member_tool: t.member_tool,
+            })
+            .collect(),
+        shadowed: composition.shadowed,
+        unresolved: composition.unresolved,
+        conflicts: composition.conflicts,
+    }
+}
+
+async fn composed(state: &AppState, server: VirtualServer) -> Result<VirtualServerView, ApiError> {
+    let (namespace, name) = (server.namespace.clone(), server.name.clone());
+    let view = compose_now(&state.db, server).await?;
+    Ok(view_of(
+        state,
+        (&namespace, &name),
+        view.server.spec,
+        view.composition,
+    ))
+}
+
+/// `GET /api/v1/virtual-servers`: every virtual server with what it shows now.
+#[utoipa::path(get, path = "/api/v1/virtual-servers", tag = "virtual-servers", operation_id = "list_virtual_servers",
+    responses((status = 200, description = "The virtual servers", body = [VirtualServerView]),
+               (status = 401, description = "No session", body = crate::validation::ErrorBody),
+               (status = 403, description = "No Apiary role", body = crate::validation::ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<VirtualServerView>>, ApiError> {
+    principal.require(Action::Browse, None)?;
+    let mut views = Vec::new();
+    for server in store::list(&state.db).await? {
+        views.push(composed(&state, server).await?);
+    }
+    Ok(Json(views))
+}
+
+/// `GET /api/v1/virtual-servers/{namespace}/{name}`: one virtual server with what it shows.
+#[utoipa::path(get, path = "/api/v1/virtual-servers/{namespace}/{name}", tag = "virtual-servers", operation_id = "get_virtual_server",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The virtual server", body = VirtualServerView),
+               (status = 401, description = "No session", body = crate::validation::ErrorBody),
+               (status = 403, description = "No Apiary role", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such virtual server", body = crate::validation::ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<VirtualServerView>, ApiError> {
+    principal.require(Action::Browse, None)?;
+    let server = store::load(&state.db, &namespace, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no virtual server {namespace}/{name}")))?;
+    Ok(Json(composed(&state, server).await?))
+}
+
+/// Validates and composes `body` for `namespace/name` as saving does.
+async fn checked(
+    state: &AppState,
+    (namespace, name): (&str, &str),
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(VirtualSpec, Composition), ApiError> {
+    crate::web::require_json(headers)?;
+    let spec: VirtualSpec = json_body(body)?;
+    spec.validate(namespace, name)?;
+    let members = store::published_members(&state.db, &spec).await?;
+    let composition = compose(&spec, &members, true)?;
+    Ok((spec, composition))
+}
+
+/// `POST …/preview`: what the virtual server would show, without saving it.
+#[utoipa::path(post, path = "/api/v1/virtual-servers/{namespace}/{name}/preview", tag = "virtual-servers", operation_id = "preview_virtual_server",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    request_body(content = VirtualSpec, description = "The definition to preview"),
+    responses((status = 200, description = "What its clients would see", body = VirtualServerView),
+               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
+               (status = 422, description = "A field is invalid, or two tools would share a name: `field` names it", body = crate::validation::ErrorBody)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<VirtualServerView>, ApiError> {
+    principal.require(Action::Register, None)?;
+    let (spec, composition) = checked(&state, (&namespace, &name), &headers, &body).await?;
+    Ok(Json(view_of(
+        &state,
+        (&namespace, &name),
+        spec,
+        composition,
+    )))
+}
+
+/// `PUT /api/v1/virtual-servers/{namespace}/{name}`: creates or replaces it; its endpoint
+/// serves the change at once.
+#[utoipa::path(put, path = "/api/v1/virtual-servers/{namespace}/{name}", tag = "virtual-servers", operation_id = "save_virtual_server",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    request_body(content = VirtualSpec, description = "The definition"),
+    responses((status = 200, description = "Replaced", body = VirtualServerView),
+               (status = 201, description = "Created", body = VirtualServerView),
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 422, description = "A field is invalid, the name is a server's, or two tools would share a name: `field` names it", body = crate::validation::ErrorBody)))]
+pub async fn save(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<VirtualServerView>), ApiError> {
+    let actor = principal.require(Action::Register, None)?;
+    let (spec, composition) = checked(&state, (&namespace, &name), &headers, &body).await?;
+    let created = store::save(&state.db, (&namespace, &name), &spec, actor.into())
+        .await
+        .map_err(|error| match error {
+            SaveError::Invalid(errors) => ApiError::Invalid(errors),
+            SaveError::Db(error) => error.into(),
+        })?;
+    state.gateway.forget_other(&namespace, &name, false);
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(view_of(&state, (&namespace, &name), spec, composition)),
+    ))
+}
+
+/// `DELETE /api/v1/virtual-servers/{namespace}/{name}`: removes it and ends its sessions.
+#[utoipa::path(delete, path = "/api/v1/virtual-servers/{namespace}/{name}", tag = "virtual-servers", operation_id = "delete_virtual_server",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 204, description = "Removed"),
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 404, description = "No such virtual server", body = crate::validation::ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let actor = principal.require(Action::Register, None)?;
+    if !store::delete(&state.db, &namespace, &name, actor.into()).await? {
+        return Err(ApiError::NotFound(format!(
+            "no virtual server {namespace}/{name}"
+        )));
+    }
+    state.gateway.forget_other(&namespace, &name, true);
+    Ok(StatusCode::NO_CONTENT)
+}

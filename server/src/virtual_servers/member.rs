@@ -1,0 +1,250 @@
+//! A virtual server's session with one member: an rmcp client whose HTTP requests go to the
+//! gateway's handlers for the member in this process (no socket), so the member's curation,
+//! measurement, bridges and every backend kind apply as for any client.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use rmcp::model::{ClientConfig, ClientJsonRpcMessage, Implementation, ServerJsonRpcMessage};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
+    StreamableHttpPostResponse,
+};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, Peer, RoleClient, RoleServer, ServiceExt};
+use sse_stream::{Error as SseError, Sse, SseStream};
+
+use crate::gateway::proxy::{post_to, without_body_to};
+use crate::gateway::target::Target;
+use crate::gateway::MAX_RESPONSE_BYTES;
+use crate::web::AppState;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// An open session with a member, closed when dropped.
+pub type MemberSession = RunningService<RoleClient, Relay>;
+
+/// Opens a session with `target` for the virtual server's client `downstream`; the member's
+/// `notifications/tools/list_changed` reach that client.
+pub async fn open(
+    state: AppState,
+    target: Arc<Target>,
+    downstream: Peer<RoleServer>,
+) -> Result<MemberSession, String> {
+    let transport = StreamableHttpClientTransport::with_client(
+        InProcess {
+            state,
+            target: target.clone(),
+        },
+        StreamableHttpClientTransportConfig::with_uri(format!("/mcp/{}", target.id)),
+    );
+    Relay { downstream }
+        .serve(transport)
+        .await
+        .map_err(|error| format!("cannot open a session with {}: {error}", target.id))
+}
+
+/// The member session's client side: passes the member's tool list changes on.
+#[derive(Clone)]
+pub struct Relay {
+    downstream: Peer<RoleServer>,
+}
+
+impl ClientHandler for Relay {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            Default::default(),
+            Implementation::new("apiary-virtual-server", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Err(error) = self.downstream.notify_tool_list_changed().await {
+            tracing::debug!(%error, "a virtual server's client left before a tool list change reached it");
+        }
+    }
+}
+
+/// The gateway's handlers for one member, called in this process.
+#[derive(Clone)]
+struct InProcess {
+    state: AppState,
+    target: Arc<Target>,
+}
+
+/// A member's answer that is not MCP.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(String);
+
+type Failed = StreamableHttpError<Refused>;
+
+impl InProcess {
+    fn headers(
+        &self,
+        session: Option<&str>,
+        custom: HashMap<HeaderName, HeaderValue>,
+    ) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        if let Some(value) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
+            headers.insert(SESSION_HEADER, value);
+        }
+        headers.extend(custom.into_iter().map(|(name, value)| (Some(name), value)));
+        headers
+    }
+}
+
+impl StreamableHttpClient for InProcess {
+    type Error = Refused;
+
+    async fn post_message(
+        &self,
+        _uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, Failed> {
+        let body = serde_json::to_vec(&message)?;
+        let headers = self.headers(session_id.as_deref(), custom_headers);
+        let response = post_to(
+            &self.state,
+            self.target.clone(),
+            None,
+            &headers,
+            Body::from(body),
+        )
+        .await;
+        let status = response.status();
+        if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        if status == StatusCode::NOT_FOUND && session_id.is_some() {
+            return Err(StreamableHttpError::SessionExpired);
+        }
+        let response = successful(response, &self.target.id).await?;
+        let session = response
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if is(&response, "text/event-stream") {
+            return Ok(StreamableHttpPostResponse::Sse(events(response), session));
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|error| {
+                StreamableHttpError::Client(Refused(format!(
+                    "{}'s answer could not be read: {error}",
+                    self.target.id
+                )))
+            })?;
+        let message: ServerJsonRpcMessage = serde_json::from_slice(&bytes)?;
+        Ok(StreamableHttpPostResponse::Json(message, session))
+    }
+
+    async fn delete_session(
+        &self,
+        _uri: Arc<str>,
+        session_id: Arc<str>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), Failed> {
+        let headers = self.headers(Some(&session_id), custom_headers);
+        without_body_to(
+            &self.state,
+            Method::DELETE,
+            self.target.clone(),
+            None,
+            &headers,
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn get_stream(
+        &self,
+        _uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, Failed> {
+        let mut headers = self.headers(session_id.as_deref(), custom_headers);
+        headers.remove(header::CONTENT_TYPE);
+        if let Some(value) = last_event_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+            headers.insert("last-event-id", value);
+        }
+        let response = without_body_to(
+            &self.state,
+            Method::GET,
+            self.target.clone(),
+            None,
+            &headers,
+        )
+        .await;
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+            return Err(StreamableHttpError::ServerDoesNotSupportSse);
+        }
+        let response = successful(response, &self.target.id).await?;
+        if !is(&response, "text/event-stream") {
+            return Err(StreamableHttpError::UnexpectedContentType(
+                response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            ));
+        }
+        Ok(events(response))
+    }
+}
+
+/// `response` when it succeeded; otherwise what it says, as the error.
+async fn successful(response: Response, member: &str) -> Result<Response, Failed> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|body| {
+            body.pointer("/error/message")
+                .or_else(|| body.get("message"))
+                .or_else(|| body.get("error"))
+                .and_then(|m| m.as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+    Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
+        format!("{member} answered {status}: {text}"),
+    )))
+}
+
+fn is(response: &Response, media: &str) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(media.as_bytes()))
+}
+
+fn events(response: Response) -> BoxStream<'static, Result<Sse, SseError>> {
+    SseStream::from_bytes_stream(response.into_body().into_data_stream()).boxed()
+}

@@ -1,0 +1,193 @@
+//! Virtual servers (issue #21): one gateway endpoint, `/mcp/{namespace}/{name}`, that shows a
+//! curated selection of the tools of several published servers.
+//!
+//! - [`model`]: the definition (members, selection, overrides, the conflict rule, access);
+//! - [`compose`]: the tool list it shows, refusing a name conflict no rule resolves;
+//! - [`store`]: the table, audited; a name is a server's or a virtual server's, never both;
+//! - [`api`]: the admin's API and the preview;
+//! - the endpoint: an rmcp MCP server per client session ([`session`]) whose calls reach each
+//!   member through the gateway's own handlers in this process ([`member`]), so the member's
+//!   curation, access rules, measurement and backend kind apply unchanged.
+
+pub mod api;
+pub mod compose;
+mod member;
+pub mod model;
+mod session;
+pub mod store;
+mod views;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::resource::{self, ask_for_token};
+use crate::auth::{bearer_of, Forbidden};
+use crate::gateway::access::Decision;
+use crate::gateway::Fallback;
+use crate::web::AppState;
+
+use session::{Caller, VirtualSession};
+use views::{View, Views};
+
+type Http = StreamableHttpService<VirtualSession, LocalSessionManager>;
+
+/// Each virtual server's MCP service, with the token that ends its sessions.
+type Services = HashMap<(String, String), (Arc<Http>, CancellationToken)>;
+
+/// The virtual servers' endpoints, for the gateway to serve names no server has.
+#[derive(Default)]
+pub struct Endpoints {
+    views: Arc<Views>,
+    /// One MCP service (with its client sessions) per virtual server.
+    services: Mutex<Services>,
+}
+
+impl std::fmt::Debug for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoints")
+            .field("views", &self.views)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoints {
+    fn service(&self, namespace: &str, name: &str) -> Arc<Http> {
+        let key = (namespace.to_owned(), name.to_owned());
+        let mut services = crate::locks::lock(&self.services);
+        if let Some((service, _)) = services.get(&key) {
+            return service.clone();
+        }
+        let stop = CancellationToken::new();
+        // Apiary checks the Host itself (local mode) and admits callers by token.
+        let config = StreamableHttpServerConfig::default()
+            .disable_allowed_hosts()
+            .with_cancellation_token(stop.clone());
+        let (views, id) = (self.views.clone(), key.clone());
+        let service = Arc::new(StreamableHttpService::new(
+            move || Ok(VirtualSession::new(views.clone(), id.clone())),
+            LocalSessionManager::default().into(),
+            config,
+        ));
+        services.insert(key, (service.clone(), stop));
+        service
+    }
+
+    /// Who may use `view`: the caller, or the answer refusing them.
+    async fn admit(
+        state: &AppState,
+        view: &View,
+        headers: &HeaderMap,
+    ) -> Result<Option<apiary_app::access::Viewer>, Response> {
+        let Some(auth) = &state.auth else {
+            return Ok(None);
+        };
+        let path = format!("/mcp/{}", view.server.id());
+        let viewer = match bearer_of(headers) {
+            Some(token) => Some(resource::verify(auth, &path, token).await?),
+            None => None,
+        };
+        match view
+            .server
+            .spec
+            .access
+            .decide(viewer.as_ref(), &view.server.id())
+        {
+            Decision::Allow => Ok(viewer),
+            Decision::Challenge => Err(ask_for_token(auth, &path)),
+            Decision::Forbid(why) => Err(Forbidden(why).into_response()),
+        }
+    }
+
+    async fn view(
+        &self,
+        state: &AppState,
+        (namespace, name): (&str, &str),
+    ) -> Result<Option<Arc<View>>, Response> {
+        self.views
+            .get(&state.db, namespace, name)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "the gateway cannot read a virtual server");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(crate::validation::error_body(
+                        "the gateway cannot read the registry right now; try again shortly",
+                        &[],
+                    )),
+                )
+                    .into_response()
+            })
+    }
+}
+
+impl Fallback for Endpoints {
+    fn serve<'a>(
+        &'a self,
+        state: &'a AppState,
+        (namespace, name): (&'a str, &'a str),
+        mut request: axum::extract::Request,
+    ) -> BoxFuture<'a, Result<Response, axum::extract::Request>> {
+        async move {
+            let view = match self.view(state, (namespace, name)).await {
+                Ok(Some(view)) => view,
+                Ok(None) => return Err(request),
+                Err(response) => return Ok(response),
+            };
+            let viewer = match Self::admit(state, &view, request.headers()).await {
+                Ok(viewer) => viewer,
+                Err(response) => return Ok(response),
+            };
+            // The legacy SSE adapter sends no Host; Apiary checked it on the way in.
+            if !request.headers().contains_key(axum::http::header::HOST) {
+                request.headers_mut().insert(
+                    axum::http::header::HOST,
+                    axum::http::HeaderValue::from_static("localhost"),
+                );
+            }
+            request.extensions_mut().insert(Caller {
+                state: state.clone(),
+                viewer,
+            });
+            let service = self.service(namespace, name);
+            Ok(service.handle(request).await.map(Body::new))
+        }
+        .boxed()
+    }
+
+    fn admits<'a>(
+        &'a self,
+        state: &'a AppState,
+        id: (&'a str, &'a str),
+        headers: &'a HeaderMap,
+    ) -> BoxFuture<'a, Option<Result<(), Response>>> {
+        async move {
+            match self.view(state, id).await {
+                Ok(Some(view)) => Some(Self::admit(state, &view, headers).await.map(drop)),
+                Ok(None) => None,
+                Err(response) => Some(Err(response)),
+            }
+        }
+        .boxed()
+    }
+
+    fn forget(&self, namespace: &str, name: &str) {
+        self.views.forget(namespace, name);
+    }
+
+    fn close(&self, namespace: &str, name: &str) {
+        self.views.forget(namespace, name);
+        let key = (namespace.to_owned(), name.to_owned());
+        if let Some((_, stop)) = crate::locks::lock(&self.services).remove(&key) {
+            stop.cancel();
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! One client session of a virtual server: an MCP server (rmcp) whose `tools/list` is the
+//! composition and whose `tools/call` goes to the member that has the tool, under the
+//! member's name, through a session with that member opened on first use.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use apiary_app::access::Viewer;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    Tool,
+};
+use rmcp::service::{RequestContext, ServiceError};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+use crate::gateway::access::Decision;
+use crate::gateway::inbound::Inbound;
+use crate::web::AppState;
+
+use super::member::{self, MemberSession};
+use super::views::{View, Views};
+
+/// Tools per `tools/list` page.
+const PAGE: usize = 100;
+
+/// Who is calling, put on each request by the endpoint for the session's handlers.
+#[derive(Clone)]
+pub struct Caller {
+    /// The application, to reach members and the registry.
+    pub state: AppState,
+    /// The holder of the bearer token, with sign-in on.
+    pub viewer: Option<Viewer>,
+}
+
+/// The handler of one client session.
+pub struct VirtualSession {
+    views: Arc<Views>,
+    id: (String, String),
+    members: tokio::sync::Mutex<HashMap<String, Arc<MemberSession>>>,
+}
+
+impl VirtualSession {
+    /// A session of the virtual server `namespace/name`.
+    pub fn new(views: Arc<Views>, id: (String, String)) -> Self {
+        Self {
+            views,
+            id,
+            members: tokio::sync::Mutex::default(),
+        }
+    }
+
+    async fn view(&self, caller: &Caller) -> Result<Arc<View>, ErrorData> {
+        let (namespace, name) = (&self.id.0, &self.id.1);
+        match self.views.get(&caller.state.db, namespace, name).await {
+            Ok(Some(view)) => Ok(view),
+            Ok(None) => Err(ErrorData::invalid_request(
+                format!("the virtual server {namespace}/{name} was removed"),
+                None,
+            )),
+            Err(error) => {
+                tracing::error!(%error, "a virtual server cannot read the registry");
+                Err(ErrorData::internal_error(
+                    "the registry cannot be read right now; try again shortly",
+                    None,
+                ))
+            }
+        }
+    }
+
+    /// The open session with `member`, opened now if there is none.
+    async fn member(
+        &self,
+        caller: &Caller,
+        target: Arc<crate::gateway::target::Target>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Arc<MemberSession>, String> {
+        let mut members = self.members.lock().await;
+        if let Some(open) = members.get(&target.id).filter(|s| !s.is_closed()) {
+            return Ok(open.clone());
+        }
+        let id = target.id.clone();
+        let opened =
+            Arc::new(member::open(caller.state.clone(), target, context.peer.clone()).await?);
+        members.insert(id, opened.clone());
+        Ok(opened)
+    }
+
+    async fn forget(&self, member: &str) {
+        self.members.lock().await.remove(member);
+    }
+}
+
+fn caller_of(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("the request came without its caller", None))
+}
+
+/// A failed tool call that the client's model can read: the tool's result with `isError`.
+fn failed(text: String) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(text)]).into()
+}
+
+impl ServerHandler for VirtualSession {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            format!("{}/{}", self.id.0, self.id.1),
+            env!("CARGO_PKG_VERSION"),
+        ))
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let caller = caller_of(&context)?;
+        let view = self.view(&caller).await?;
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(cursor) => cursor.parse::<usize>().map_err(|_| {
+                ErrorData::invalid_params(
+                    format!("{cursor:?} is not a cursor this server gave"),
+                    None,
+                )
+            })?,
+        };
+        let all = &view.composition.tools;
+        let end = start.saturating_add(PAGE).min(all.len());
+        let mut page = Vec::with_capacity(end.saturating_sub(start));
+        for exposed in all.get(start..end).unwrap_or_default() {
+            let json = serde_json::Value::Object(exposed.tool.to_json());
+            match serde_json::from_value::<Tool>(json) {
+                Ok(tool) => page.push(tool),
+                Err(error) => {
+                    tracing::warn!(%error, tool = %exposed.tool.name, "a member's tool is not a valid MCP tool; left out")
+                }
+            }
+        }
+        let mut result = ListToolsResult::with_all_items(page);
+        if end < all.len() {
+            result.next_cursor = Some(end.to_string());
+        }
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        mut request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller_of(&context)?;
+        let view = self.view(&caller).await?;
+        let Some(exposed) = view.composition.tool(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("Unknown tool: {}", request.name),
+                None,
+            ));
+        };
+        let (namespace, name) = exposed.member.split_once('/').unwrap_or_default();
+        let state = &caller.state;
+        let target = match state
+            .gateway
+            .published(&state.db, state.kube.as_ref(), namespace, name)
+            .await
+        {
+            Ok(Some(target)) => target,
+            Ok(None) => {
+                return Ok(failed(format!(
+                    "{} is not published now, so its tool {} cannot be called",
+                    exposed.member, exposed.member_tool
+                )))
+            }
+            Err(error) => {
+                tracing::error!(%error, "a virtual server cannot read a member");
+                return Err(ErrorData::internal_error(
+                    "the registry cannot be read right now; try again shortly",
+                    None,
+                ));
+            }
+        };
+        if state.auth.is_some() {
+            match target.access.decide(caller.viewer.as_ref(), &target.id) {
+                Decision::Allow => {}
+                Decision::Challenge => {
+                    return Err(ErrorData::new(
+                        ErrorCode::INVALID_REQUEST,
+                        format!(
+                            "{} is not open to anonymous callers; call with a bearer token",
+                            target.id
+                        ),
+                        None,
+                    ))
+                }
+                Decision::Forbid(why) => {
+                    return Err(ErrorData::new(ErrorCode::INVALID_REQUEST, why, None))
+                }
+            }
+        }
+        match &target.inbound {
+            Inbound::Apiary => {}
+            Inbound::Oidc(..) => return Ok(failed(format!("{} takes only its own issuer's tokens, which a virtual server cannot pass on; call it at /mcp/{}", target.id, target.id))),
+            Inbound::Withheld(why) => return Ok(failed(format!("{} is {why}", target.id))),
+        }
+        let member = match self.member(&caller, target.clone(), &context).await {
+            Ok(member) => member,
+            Err(why) => return Ok(failed(format!("{} did not answer: {why}", target.id))),
+        };
+        request.name = exposed.member_tool.clone().into();
+        match member.peer().call_tool(request).await {
+            Ok(result) => Ok(result.into()),
+            Err(ServiceError::McpError(error)) => Err(error),
+            Err(error) => {
+                self.forget(&target.id).await;
+                Ok(failed(format!("{} did not answer: {error}", target.id)))
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Virtual servers in the database, each change audited in the same transaction.
+
+use crate::audit::{self, Actor, AuditEvent};
+use crate::catalog::content_hash;
+use crate::db::{now_millis, Db, DbError};
+use crate::registry::listing::{list_published, PublishedServer, Query};
+use crate::validation::{FieldError, FieldErrors};
+
+use super::model::VirtualSpec;
+
+/// A stored virtual server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VirtualServer {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Its definition.
+    pub spec: VirtualSpec,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl VirtualServer {
+    /// `namespace/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Why a virtual server was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// A field is invalid, or the name is a server's (422); nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] FieldErrors),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for SaveError {
+    fn from(error: sqlx::Error) -> Self {
+        SaveError::Db(error.into())
+    }
+}
+
+type Row = (String, String, String, i64, i64);
+
+const COLUMNS: &str = "namespace, name, spec, created_at, updated_at";
+
+fn from_row(
+    (namespace, name, spec, created_at, updated_at): Row,
+) -> Result<VirtualServer, DbError> {
+    let spec = serde_json::from_str(&spec).map_err(|error| {
+        DbError::Query(sqlx::Error::ColumnDecode {
+            index: "spec".into(),
+            source: Box::new(error),
+        })
+    })?;
+    Ok(VirtualServer {
+        namespace,
+        name,
+        spec,
+        created_at,
+        updated_at,
+    })
+}
+
+/// The virtual server `namespace/name`, if there is one.
+pub async fn load(db: &Db, namespace: &str, name: &str) -> Result<Option<VirtualServer>, DbError> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM virtual_servers WHERE namespace = $1 AND name = $2"
+    ))
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(from_row).transpose()
+}
+
+/// Every virtual server, by namespace and name.
+pub async fn list(db: &Db) -> Result<Vec<VirtualServer>, DbError> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM virtual_servers ORDER BY namespace, name"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// The members of `spec` that are published now, with their curated tools.
+pub async fn published_members(
+    db: &Db,
+    spec: &VirtualSpec,
+) -> Result<Vec<PublishedServer>, DbError> {
+    let mut members = Vec::with_capacity(spec.members.len());
+    for member in &spec.members {
+        let Some((namespace, name)) = member.server_id() else {
+            continue;
+        };
+        let query = Query {
+            exact: Some((namespace.to_owned(), name.to_owned())),
+            ..Query::default()
+        };
+        members.extend(list_published(db, &query, i64::MAX).await?);
+    }
+    Ok(members)
+}
+
+/// Creates or replaces `namespace/name` with `spec` (already validated and composed) for
+/// `actor`. A server of that name makes it invalid: a name is either a server's or a virtual
+/// server's. True when it was created.
+pub async fn save(
+    db: &Db,
+    (namespace, name): (&str, &str),
+    spec: &VirtualSpec,
+    actor: Actor<'_>,
+) -> Result<bool, SaveError> {
+    let now = now_millis();
+    let text = serde_json::to_string(spec).unwrap_or_else(|_| "{}".into());
+    let mut tx = db.begin_write().await?;
+    let server: Option<String> =
+        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if server.is_some() {
+        return Err(FieldErrors::from(FieldError::new(
+            "name",
+            format!("{namespace}/{name} is a server's name; a virtual server needs a name no server has"),
+        ))
+        .into());
+    }
+    let before: Option<(String, String)> =
+        sqlx::query_as("SELECT id, spec FROM virtual_servers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match &before {
+        Some((id, _)) => {
+            sqlx::query("UPDATE virtual_servers SET spec = $1, updated_at = $2, updated_by = $3 WHERE id = $4")
+                .bind(&text)
+                .bind(now)
+                .bind(actor.subject)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO virtual_servers (id, namespace, name, spec, created_at, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(namespace)
+            .bind(name)
+            .bind(&text)
+            .bind(now)
+            .bind(actor.subject)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            comment: None,
+            actor,
+            action: "virtual_server.save",
+            target: &format!("{namespace}/{name}"),
+            before_hash: before.as_ref().map(|(_, spec)| content_hash(spec)),
+            after_hash: Some(content_hash(&text)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(before.is_none())
+}
+
+/// Removes `namespace/name` for `actor`; false when there was none.
+pub async fn delete(
+    db: &Db,
+    namespace: &str,
+    name: &str,
+    actor: Actor<'_>,
+) -> Result<bool, DbError> {
+    let mut tx = db.begin_write().await?;
+    let before: Option<(String, String)> =
+        sqlx::query_as("SELECT id, spec FROM virtual_servers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((id, spec)) = before else {
+        return Ok(false);
+    };
+    sqlx::query("DELETE FROM virtual_servers WHERE id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        AuditEvent {
+            comment: None,
+            actor,
+            action: "virtual_server.delete",
+            target: &format!("{namespace}/{name}"),
+            before_hash: Some(content_hash(&spec)),
+            after_hash: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

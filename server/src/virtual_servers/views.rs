@@ -1,0 +1,72 @@
+//! What each virtual server shows now, cached for a few seconds so the endpoint reads memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::db::{Db, DbError};
+
+use super::compose::{compose, Composition};
+use super::store::{self, VirtualServer};
+
+/// How long a composed view is used before it is read again; saving or removing a virtual
+/// server drops it at once, members' new tools show within this time.
+const TTL: Duration = Duration::from_secs(5);
+
+/// A virtual server with what it shows.
+#[derive(Debug)]
+pub struct View {
+    /// The stored definition.
+    pub server: VirtualServer,
+    /// Its tools now.
+    pub composition: Composition,
+}
+
+/// Views by `(namespace, name)` with the time each was loaded; `None` for a name that is not
+/// a virtual server.
+type Loaded = HashMap<(String, String), (Instant, Option<Arc<View>>)>;
+
+/// Loaded views.
+#[derive(Debug, Default)]
+pub struct Views {
+    loaded: RwLock<Loaded>,
+}
+
+impl Views {
+    /// The virtual server `namespace/name` and what it shows, or `None`.
+    pub async fn get(
+        &self,
+        db: &Db,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<View>>, DbError> {
+        let key = (namespace.to_owned(), name.to_owned());
+        if let Some((at, view)) = crate::locks::read(&self.loaded).get(&key) {
+            if at.elapsed() < TTL {
+                return Ok(view.clone());
+            }
+        }
+        let view = match store::load(db, namespace, name).await? {
+            Some(server) => Some(Arc::new(compose_now(db, server).await?)),
+            None => None,
+        };
+        crate::locks::write(&self.loaded).insert(key, (Instant::now(), view.clone()));
+        Ok(view)
+    }
+
+    /// Drops what is known about `namespace/name`.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        crate::locks::write(&self.loaded).remove(&(namespace.to_owned(), name.to_owned()));
+    }
+}
+
+/// `server` composed from its members as they are published now.
+pub async fn compose_now(db: &Db, server: VirtualServer) -> Result<View, DbError> {
+    let members = store::published_members(db, &server.spec).await?;
+    // Serving never fails on the members: missing ones and new conflicts are reported.
+    let composition = compose(&server.spec, &members, false).unwrap_or_default();
+    Ok(View {
+        server,
+        composition,
+    })
+}

@@ -1,0 +1,355 @@
+//! Virtual servers (issue #21): one endpoint with a curated selection of the tools of npm
+//! server-everything, PyPI mcp-server-time (both stdio, run by the local runtime) and our
+//! rmcp test server (streamable HTTP), reached by rmcp's client and the TypeScript SDK's
+//! legacy SSE client.
+
+mod support;
+
+use std::sync::Arc;
+
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::{NotificationContext, RoleClient};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use support::gateway::{refresh, register, register_spec};
+use support::mcp_client::{call, legacy_client, names};
+use support::mcp_servers::{everything, mcp_time, testmcp_http};
+
+/// A client that counts the `notifications/tools/list_changed` it gets.
+#[derive(Clone)]
+struct Listener {
+    changed: Arc<Notify>,
+}
+
+impl ClientHandler for Listener {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("apiary-virtual-test", "0"),
+        )
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.changed.notify_one();
+    }
+}
+
+async fn put(http: &reqwest::Client, base: &str, id: &str, spec: &Value) -> (u16, Value) {
+    let response = http
+        .put(format!("{base}/api/v1/virtual-servers/{id}"))
+        .json(spec)
+        .send()
+        .await
+        .expect("PUT");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+#[tokio::test]
+async fn one_endpoint_serves_tools_of_three_servers_by_their_members() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let everything = everything().display().to_string();
+    register_spec(
+        &http,
+        &base,
+        "team/everything",
+        json!({ "command": "node", "args": [everything], "transport": "stdio" }),
+    )
+    .await;
+    let time = mcp_time().display().to_string();
+    register_spec(
+        &http,
+        &base,
+        "team/time",
+        json!({ "command": time, "transport": "stdio" }),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    let schema = json!({ "type": "object", "properties": { "text": { "type": "string" } } });
+    std::fs::write(
+        &tools,
+        json!([
+            { "name": "echo", "description": "Echoes its arguments", "inputSchema": schema },
+            { "name": "shuffle", "description": "Changes the tool list", "inputSchema": schema },
+        ])
+        .to_string(),
+    )
+    .expect("write tools");
+    let notes = testmcp_http(&[
+        "--tools",
+        &tools.display().to_string(),
+        "--notify-on",
+        "shuffle",
+    ])
+    .await;
+    register(&http, &base, "team/notes", &notes.url).await;
+    for id in ["team/everything", "team/time", "team/notes"] {
+        refresh(&http, &base, id).await;
+    }
+
+    // Two members with an `echo` each and no prefix: refused, naming both tools.
+    let clash = json!({
+        "ownerTeam": "team",
+        "members": [
+            { "server": "team/everything", "prefix": "", "allow": ["echo"] },
+            { "server": "team/notes", "prefix": "" },
+        ],
+    });
+    let (status, body) = put(&http, &base, "team/all", &clash).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "members[1]", "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("team/everything/echo") && message.contains("team/notes/echo"),
+        "{body}"
+    );
+    // An unknown field is named, not dropped.
+    let (status, body) = put(
+        &http,
+        &base,
+        "team/all",
+        &json!({ "ownerTeam": "team", "members": [], "compositeTools": [] }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("compositeTools"),
+        "{body}"
+    );
+    // A server's name is not a virtual server's.
+    let taken = json!({ "ownerTeam": "team", "members": [{ "server": "team/notes" }] });
+    let (status, body) = put(&http, &base, "team/time", &taken).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("name")),
+        "{body}"
+    );
+
+    // Prefixes (the default) keep the two echo tools apart; the preview shows it unsaved.
+    let spec = json!({
+        "description": "The team's tools in one place",
+        "ownerTeam": "team",
+        "members": [
+            { "server": "team/everything", "allow": ["echo", "get-sum"] },
+            { "server": "team/time", "prefix": "clock", "deny": ["convert_time"] },
+            { "server": "team/notes" },
+        ],
+    });
+    let preview: Value = http
+        .post(format!("{base}/api/v1/virtual-servers/team/all/preview"))
+        .json(&spec)
+        .send()
+        .await
+        .expect("preview")
+        .json()
+        .await
+        .expect("JSON");
+    let expected = [
+        "everything_echo",
+        "everything_get-sum",
+        "clock_get_current_time",
+        "notes_echo",
+        "notes_shuffle",
+    ];
+    let previewed: Vec<&str> = preview["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(previewed, expected, "{preview}");
+    let missing = http
+        .get(format!("{base}/api/v1/virtual-servers/team/all"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(missing.status(), 404, "the preview saved nothing");
+    let (status, body) = put(&http, &base, "team/all", &spec).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        body["url"]
+            .as_str()
+            .is_some_and(|url| url.ends_with("/mcp/team/all")),
+        "{body}"
+    );
+
+    // A client of the virtual endpoint sees the merged list and reaches every member.
+    let changed = Arc::new(Notify::new());
+    let client = Listener {
+        changed: changed.clone(),
+    }
+    .serve(StreamableHttpClientTransport::from_uri(format!(
+        "{base}/mcp/team/all"
+    )))
+    .await
+    .expect("connect");
+    let listed = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(names(&listed), expected);
+    let text =
+        |result: rmcp::model::CallToolResult| serde_json::to_string(&result.content).expect("JSON");
+    let echoed = client
+        .call_tool(call(
+            "everything_echo",
+            json!({ "message": "through one endpoint" }),
+        ))
+        .await
+        .expect("everything_echo");
+    assert!(text(echoed).contains("Echo: through one endpoint"));
+    let now = client
+        .call_tool(call("clock_get_current_time", json!({ "timezone": "UTC" })))
+        .await
+        .expect("clock_get_current_time");
+    assert_ne!(now.is_error, Some(true), "{now:?}");
+    assert!(text(now).contains("UTC"));
+    let noted = client
+        .call_tool(call("notes_echo", json!({ "text": "to the notes" })))
+        .await
+        .expect("notes_echo");
+    assert!(text(noted).contains("to the notes"));
+
+    // A tool the virtual server leaves out is refused like a tool that does not exist.
+    for hidden in ["clock_convert_time", "everything_add", "convert_time"] {
+        let refused = client
+            .call_tool(call(hidden, json!({})))
+            .await
+            .expect_err("not shown");
+        assert!(
+            refused
+                .to_string()
+                .contains(&format!("Unknown tool: {hidden}")),
+            "{refused}"
+        );
+    }
+
+    // A member's tool list change reaches the virtual server's client.
+    client
+        .call_tool(call("notes_shuffle", json!({})))
+        .await
+        .expect("notes_shuffle");
+    tokio::time::timeout(std::time::Duration::from_secs(10), changed.notified())
+        .await
+        .expect("notifications/tools/list_changed from team/notes reached the client");
+
+    // The legacy SSE transport reaches the same endpoint.
+    let seen = legacy_client(&format!("{base}/mcp/team/all/sse"), &["notes_echo"]).await;
+    assert_eq!(seen["tools"], json!(expected), "{seen}");
+    assert_eq!(seen["results"]["notes_echo"]["ok"], true, "{seen}");
+
+    // One member stops: its tools fail with a clear error, the others keep answering.
+    drop(notes);
+    let failed = client
+        .call_tool(call("notes_echo", json!({ "text": "anyone?" })))
+        .await
+        .expect("a tool result");
+    assert_eq!(failed.is_error, Some(true), "{failed:?}");
+    assert!(text(failed).contains("team/notes"));
+    let echoed = client
+        .call_tool(call("everything_echo", json!({ "message": "still here" })))
+        .await
+        .expect("everything_echo");
+    assert!(text(echoed).contains("Echo: still here"));
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test]
+async fn priority_shadowing_access_and_removal_are_stored_and_audited() {
+    for db in support::all_backends().await {
+        let base = support::serve(&db.db).await;
+        let http = reqwest::Client::new();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tools = dir.path().join("tools.json");
+        std::fs::write(
+            &tools,
+            json!([{ "name": "search", "inputSchema": { "type": "object" } }]).to_string(),
+        )
+        .expect("write tools");
+        let first =
+            testmcp_http(&["--tools", &tools.display().to_string(), "--name", "first"]).await;
+        let second =
+            testmcp_http(&["--tools", &tools.display().to_string(), "--name", "second"]).await;
+        register(&http, &base, "search/web", &first.url).await;
+        register(&http, &base, "search/docs", &second.url).await;
+        for id in ["search/web", "search/docs"] {
+            refresh(&http, &base, id).await;
+        }
+        let spec = json!({
+            "ownerTeam": "search",
+            "conflicts": "priority",
+            "priority": ["search/docs", "search/web"],
+            "members": [{ "server": "search/web" }, { "server": "search/docs" }],
+            "access": { "teams": ["search"] },
+        });
+        let (status, body) = put(&http, &base, "search/all", &spec).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["tools"][0]["member"], "search/docs", "{body}");
+        assert_eq!(
+            body["shadowed"],
+            json!([{ "name": "search", "member": "search/web", "keptBy": "search/docs" }])
+        );
+        let listed: Value = http
+            .get(format!("{base}/api/v1/virtual-servers"))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(
+            listed[0]["spec"]["access"]["teams"],
+            json!(["search"]),
+            "{listed}"
+        );
+
+        // Stored, then removed, each change audited.
+        let (status, _) = put(&http, &base, "search/all", &spec).await;
+        assert_eq!(status, 200, "a second save replaces it");
+        let removed = http
+            .delete(format!("{base}/api/v1/virtual-servers/search/all"))
+            .send()
+            .await
+            .expect("DELETE");
+        assert_eq!(removed.status(), 204);
+        let gone = http
+            .post(format!("{base}/mcp/search/all"))
+            .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" }))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(gone.status(), 404, "its endpoint is gone");
+        let actions: Vec<String> = sqlx::query_scalar(
+            "SELECT action FROM audit_events WHERE target = 'search/all' ORDER BY action",
+        )
+        .fetch_all(db.db.pool())
+        .await
+        .expect("audit");
+        assert_eq!(
+            actions,
+            [
+                "virtual_server.delete",
+                "virtual_server.save",
+                "virtual_server.save"
+            ]
+        );
+        // A server cannot take a virtual server's name, nor the other way round.
+        let (status, _) = put(&http, &base, "search/all", &spec).await;
+        assert_eq!(status, 201);
+        let response = http
+            .put(format!("{base}/api/v1/servers/search/all"))
+            .json(&json!({ "ownerTeam": "search", "spec": { "transport": "streamable-http", "url": first.url } }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status(), 422);
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["field"], "name", "{body}");
+    }
+}
