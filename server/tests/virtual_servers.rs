@@ -353,3 +353,88 @@ async fn priority_shadowing_access_and_removal_are_stored_and_audited() {
         assert_eq!(body["field"], "name", "{body}");
     }
 }
+
+#[tokio::test]
+async fn many_tools_come_in_pages_or_through_the_finder() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    let schema = json!({ "type": "object", "properties": { "text": { "type": "string" } } });
+    let mut list: Vec<Value> = (0..120)
+        .map(|n| json!({ "name": format!("item_{n:03}"), "description": format!("Handles item {n}"), "inputSchema": schema }))
+        .collect();
+    list.push(json!({ "name": "city_weather", "description": "The weather of a city", "inputSchema": schema }));
+    std::fs::write(&tools, Value::Array(list).to_string()).expect("write tools");
+    let backend = testmcp_http(&["--tools", &tools.display().to_string()]).await;
+    register(&http, &base, "big/items", &backend.url).await;
+    refresh(&http, &base, "big/items").await;
+
+    let spec = json!({ "ownerTeam": "big", "members": [{ "server": "big/items", "prefix": "" }] });
+    let (status, body) = put(&http, &base, "big/all", &spec).await;
+    assert_eq!(status, 201, "{body}");
+    let client = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("apiary-virtual-test", "0"),
+    )
+    .serve(StreamableHttpClientTransport::from_uri(format!(
+        "{base}/mcp/big/all"
+    )))
+    .await
+    .expect("connect");
+    let first = client.list_tools(None).await.expect("first page");
+    assert_eq!(first.tools.len(), 100);
+    assert!(first.next_cursor.is_some(), "a second page follows");
+    assert_eq!(client.list_all_tools().await.expect("all pages").len(), 121);
+    client.cancel().await.expect("close");
+
+    // A pinned tool that is not shown is refused, naming it.
+    let finder = json!({ "ownerTeam": "big", "members": [{ "server": "big/items", "prefix": "" }],
+        "finder": { "enabled": true, "pinned": ["item_000", "nowhere"] } });
+    let (status, body) = put(&http, &base, "big/all", &finder).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("finder.pinned[1]")),
+        "{body}"
+    );
+    let finder = json!({ "ownerTeam": "big", "members": [{ "server": "big/items", "prefix": "" }],
+        "finder": { "enabled": true, "pinned": ["item_000"] } });
+    let (status, body) = put(&http, &base, "big/all", &finder).await;
+    assert_eq!(status, 200, "{body}");
+    let client = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("apiary-virtual-test", "0"),
+    )
+    .serve(StreamableHttpClientTransport::from_uri(format!(
+        "{base}/mcp/big/all"
+    )))
+    .await
+    .expect("connect");
+    let listed = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(names(&listed), ["find_tools", "item_000"]);
+    let found = client
+        .call_tool(call("find_tools", json!({ "query": "Weather city" })))
+        .await
+        .expect("find_tools");
+    let structured = found.structured_content.expect("structured answer");
+    assert_eq!(
+        structured["tools"][0]["name"], "city_weather",
+        "{structured}"
+    );
+    assert_eq!(
+        structured["tools"].as_array().map(Vec::len),
+        Some(1),
+        "{structured}"
+    );
+    assert_eq!(structured["tools"][0]["inputSchema"], schema);
+    // What the finder found is callable, though not listed.
+    let called = client
+        .call_tool(call("city_weather", json!({ "text": "Oslo" })))
+        .await
+        .expect("city_weather");
+    assert!(serde_json::to_string(&called.content)
+        .expect("JSON")
+        .contains("Oslo"));
+    client.cancel().await.expect("close");
+}

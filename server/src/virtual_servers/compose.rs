@@ -146,7 +146,31 @@ pub fn compose(
             }
         }
     }
+    if strict && spec.finder.enabled {
+        finder_problems(spec, &composition, &mut problems);
+    }
     problems.finish().map(|()| composition)
+}
+
+/// The finder's name is free, and every pinned tool is shown.
+fn finder_problems(spec: &VirtualSpec, composition: &Composition, problems: &mut Problems) {
+    if let Some(taken) = composition.tool(super::finder::FINDER) {
+        problems.push(FieldError::new(
+            "finder.enabled",
+            format!(
+                "{}/{} is shown as {:?}, the finder's name; rename it under overrides or turn the finder off",
+                taken.member, taken.member_tool, taken.tool.name
+            ),
+        ));
+    }
+    for (i, pinned) in spec.finder.pinned.iter().enumerate() {
+        if composition.tool(pinned).is_none() {
+            problems.push(FieldError::new(
+                format!("finder.pinned[{i}]"),
+                format!("{pinned:?} is not one of the tools this virtual server shows; pin a shown tool by its shown name"),
+            ));
+        }
+    }
 }
 
 enum Winner {

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod compose;
+pub mod finder;
 mod member;
 pub mod model;
 mod session;

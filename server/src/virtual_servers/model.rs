@@ -40,6 +40,22 @@ pub struct VirtualSpec {
     /// With `conflicts: priority`: member servers (`namespace/name`), first wins.
     #[serde(default)]
     pub priority: Vec<String>,
+    /// The built-in `find_tools` tool, for clients with many tools (off by default).
+    #[serde(default)]
+    pub finder: Finder,
+}
+
+/// The tool finder's settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Finder {
+    /// Offer `find_tools(query)`; `tools/list` then shows it and the pinned tools only,
+    /// and every tool stays callable.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Tools, by the names clients see, that `tools/list` shows beside the finder.
+    #[serde(default)]
+    pub pinned: Vec<String>,
 }
 
 /// One member: a published server and which of its published tools the virtual server shows.
@@ -140,6 +156,15 @@ impl VirtualSpec {
             }
         }
         self.priority_problems(&mut problems);
+        if !self.finder.enabled && !self.finder.pinned.is_empty() {
+            problems.push(FieldError::new(
+                "finder.pinned",
+                "is only read with the finder on; set finder.enabled to true or remove it",
+            ));
+        }
+        for (i, tool) in self.finder.pinned.iter().enumerate() {
+            problems.check(tool_name(&format!("finder.pinned[{i}]"), tool));
+        }
         problems.finish()
     }
 

@@ -18,6 +18,7 @@ use crate::gateway::access::Decision;
 use crate::gateway::inbound::Inbound;
 use crate::web::AppState;
 
+use super::finder;
 use super::member::{self, MemberSession};
 use super::views::{View, Views};
 
@@ -91,6 +92,40 @@ impl VirtualSession {
     }
 }
 
+/// What `tools/list` shows: every tool, or with the finder on, the finder and the pinned tools.
+fn listed_tools(view: &View) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let spec = &view.server.spec;
+    let tools = &view.composition.tools;
+    if !spec.finder.enabled {
+        return tools.iter().map(|t| t.tool.to_json()).collect();
+    }
+    std::iter::once(finder::tool())
+        .chain(
+            tools
+                .iter()
+                .filter(|t| spec.finder.pinned.contains(&t.tool.name))
+                .map(|t| t.tool.to_json()),
+        )
+        .collect()
+}
+
+/// A `find_tools` call: the matching tools with their schemas, as text and as structured
+/// content.
+fn find(view: &View, request: &CallToolRequestParams) -> CallToolResponse {
+    let (query, limit) = match finder::arguments(request.arguments.as_ref()) {
+        Ok(arguments) => arguments,
+        Err(why) => return failed(why),
+    };
+    let found: Vec<serde_json::Value> = finder::find(&view.composition, &query, limit)
+        .into_iter()
+        .map(|t| serde_json::Value::Object(t.tool.to_json()))
+        .collect();
+    let answer = serde_json::json!({ "tools": found });
+    let mut result = CallToolResult::success(vec![ContentBlock::text(answer.to_string())]);
+    result.structured_content = Some(answer);
+    result.into()
+}
+
 fn caller_of(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
     context
         .extensions
@@ -135,20 +170,19 @@ impl ServerHandler for VirtualSession {
                 )
             })?,
         };
-        let all = &view.composition.tools;
-        let end = start.saturating_add(PAGE).min(all.len());
+        let listed = listed_tools(&view);
+        let end = start.saturating_add(PAGE).min(listed.len());
         let mut page = Vec::with_capacity(end.saturating_sub(start));
-        for exposed in all.get(start..end).unwrap_or_default() {
-            let json = serde_json::Value::Object(exposed.tool.to_json());
-            match serde_json::from_value::<Tool>(json) {
+        for json in listed.get(start..end).unwrap_or_default() {
+            match serde_json::from_value::<Tool>(serde_json::Value::Object(json.clone())) {
                 Ok(tool) => page.push(tool),
                 Err(error) => {
-                    tracing::warn!(%error, tool = %exposed.tool.name, "a member's tool is not a valid MCP tool; left out")
+                    tracing::warn!(%error, tool = ?json.get("name"), "a member's tool is not a valid MCP tool; left out")
                 }
             }
         }
         let mut result = ListToolsResult::with_all_items(page);
-        if end < all.len() {
+        if end < listed.len() {
             result.next_cursor = Some(end.to_string());
         }
         Ok(result)
@@ -161,6 +195,9 @@ impl ServerHandler for VirtualSession {
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller_of(&context)?;
         let view = self.view(&caller).await?;
+        if view.server.spec.finder.enabled && request.name == finder::FINDER {
+            return Ok(find(&view, &request));
+        }
         let Some(exposed) = view.composition.tool(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("Unknown tool: {}", request.name),
