@@ -438,3 +438,130 @@ async fn many_tools_come_in_pages_or_through_the_finder() {
         .contains("Oslo"));
     client.cancel().await.expect("close");
 }
+
+/// An rmcp client of `url` with a bearer token.
+async fn connect_with(url: &str, token: &str) -> Result<support::mcp_client::Client, String> {
+    let transport = StreamableHttpClientTransport::from_config(
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            url.to_owned(),
+        )
+        .auth_header(token.to_owned()),
+    );
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("apiary-virtual-test", "0"),
+    )
+    .serve(transport)
+    .await
+    .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn the_virtual_servers_rules_and_each_members_rules_both_apply() {
+    use support::oidc::{ROBOT, ROBOT_SEARCH};
+    use support::signed_in::{self, Client};
+    let db = support::sqlite().await;
+    let Some(app) = signed_in::start(&db).await else {
+        return;
+    };
+    let admin = Client::signed_in(&app, "adam").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    let open = testmcp_http(&["--tools", &tools.display().to_string()]).await;
+    let narrow = testmcp_http(&["--tools", &tools.display().to_string()]).await;
+    for (id, backend) in [("gw/open", &open), ("gw/narrow", &narrow)] {
+        let registered = admin
+            .http
+            .put(format!("{}/api/v1/servers/{id}", app.url))
+            .json(&json!({ "ownerTeam": "search", "published": true,
+                "spec": { "transport": "streamable-http", "url": backend.url } }))
+            .send()
+            .await
+            .expect("register");
+        assert!(registered.status().is_success(), "{}", registered.status());
+        let refreshed = admin
+            .http
+            .post(format!("{}/api/v1/servers/{id}/refresh", app.url))
+            .send()
+            .await
+            .expect("refresh");
+        assert!(refreshed.status().is_success());
+    }
+    let narrowed = admin
+        .http
+        .put(format!("{}/api/v1/servers/gw/narrow/access", app.url))
+        .json(&json!({ "teams": ["search"] }))
+        .send()
+        .await
+        .expect("access");
+    assert!(narrowed.status().is_success());
+    let save = |access: Value| {
+        let (http, url) = (
+            admin.http.clone(),
+            format!("{}/api/v1/virtual-servers/gw/both", app.url),
+        );
+        async move {
+            let spec = json!({ "ownerTeam": "search", "access": access,
+                "members": [{ "server": "gw/open" }, { "server": "gw/narrow" }] });
+            let saved = http.put(url).json(&spec).send().await.expect("save");
+            assert!(saved.status().is_success(), "{}", saved.status());
+        }
+    };
+    save(json!({})).await;
+
+    let endpoint = format!("{}/mcp/gw/both", app.url);
+    let anonymous = reqwest::Client::new()
+        .post(&endpoint)
+        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(anonymous.status(), 401, "a token is needed");
+    assert!(signed_in::challenge(&anonymous)
+        .contains("/.well-known/oauth-protected-resource/mcp/gw/both"));
+
+    // A consumer may use the virtual server and the open member, not the narrowed member.
+    let consumer = app.provider.machine_token(ROBOT, &endpoint).await;
+    let client = connect_with(&endpoint, &consumer)
+        .await
+        .expect("a consumer connects");
+    assert_eq!(
+        names(&client.list_all_tools().await.expect("tools")),
+        ["open_echo", "narrow_echo"]
+    );
+    client
+        .call_tool(call("open_echo", json!({ "text": "hi" })))
+        .await
+        .expect("the open member answers");
+    let refused = client
+        .call_tool(call("narrow_echo", json!({ "text": "hi" })))
+        .await
+        .expect_err("the narrowed member refuses");
+    assert!(refused.to_string().contains("teams search"), "{refused}");
+    client.cancel().await.expect("close");
+    let searcher = app.provider.machine_token(ROBOT_SEARCH, &endpoint).await;
+    let client = connect_with(&endpoint, &searcher)
+        .await
+        .expect("a searcher connects");
+    client
+        .call_tool(call("narrow_echo", json!({ "text": "hi" })))
+        .await
+        .expect("a member of team search reaches the narrowed member");
+    client.cancel().await.expect("close");
+
+    // Narrowing the virtual server shuts the consumer out of it altogether.
+    save(json!({ "teams": ["search"] })).await;
+    let refused = connect_with(&endpoint, &consumer)
+        .await
+        .expect_err("refused");
+    assert!(
+        refused.contains("403") || refused.to_lowercase().contains("forbidden"),
+        "{refused}"
+    );
+    assert!(connect_with(&endpoint, &searcher).await.is_ok());
+}
