@@ -295,6 +295,70 @@ async fn priority_shadowing_access_and_removal_are_stored_and_audited() {
             body["shadowed"],
             json!([{ "name": "search", "member": "search/web", "keptBy": "search/docs" }])
         );
+        // The registry lists it beside the servers, in name order, with its tools and members;
+        // the exports and the snippets carry its endpoint.
+        let registry: Value = http
+            .get(format!("{base}/v0.1/servers?limit=1"))
+            .send()
+            .await
+            .expect("registry")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(
+            registry["servers"][0]["server"]["name"], "search/all",
+            "{registry}"
+        );
+        assert_eq!(
+            registry["metadata"]["nextCursor"], "search/all",
+            "{registry}"
+        );
+        let meta = &registry["servers"][0]["_meta"]["dev.apiary/server"];
+        assert_eq!(
+            meta["members"],
+            json!(["search/web", "search/docs"]),
+            "{meta}"
+        );
+        assert_eq!(meta["tools"][0]["name"], "search", "{meta}");
+        assert!(registry["servers"][0]["server"]["remotes"][0]["url"]
+            .as_str()
+            .is_some_and(|url| url.ends_with("/mcp/search/all")));
+        let next: Value = http
+            .get(format!("{base}/v0.1/servers?limit=5&cursor=search/all"))
+            .send()
+            .await
+            .expect("registry")
+            .json()
+            .await
+            .expect("JSON");
+        let names: Vec<&str> = next["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .filter_map(|s| s["server"]["name"].as_str())
+            .collect();
+        assert_eq!(names, ["search/docs", "search/web"]);
+        let litellm = http
+            .get(format!("{base}/api/v1/exports/litellm.yaml"))
+            .send()
+            .await
+            .expect("export")
+            .text()
+            .await
+            .expect("text");
+        assert!(litellm.contains("/mcp/search/all"), "{litellm}");
+        let snippets = http
+            .get(format!("{base}/api/v1/servers/search/all/snippets"))
+            .send()
+            .await
+            .expect("snippets");
+        assert_eq!(snippets.status(), 200);
+        assert!(snippets
+            .text()
+            .await
+            .expect("text")
+            .contains("/mcp/search/all"));
+
         let listed: Value = http
             .get(format!("{base}/api/v1/virtual-servers"))
             .send()

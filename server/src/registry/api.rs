@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::validation::{error_body, FieldError};
 use crate::web::AppState;
 
-use super::listing::{list_published, Query as ListQuery};
+use super::listing::{list_all_published, Query as ListQuery};
 use super::server_json::{parse_rfc3339, registry_entry, ListMetadata, RegistryEntry, ServerList};
 
 /// Routes under `/v0.1` (and `/v0`, which the official registry serves identically).
@@ -198,9 +198,14 @@ pub async fn list(
         sensitivity: params.sensitivity,
         ..ListQuery::default()
     };
-    let mut servers = list_published(&state.db, &query, state.registry.slow_ms)
-        .await
-        .map_err(RegistryError::from)?;
+    let mut servers = list_all_published(
+        &state.db,
+        state.more_published.as_deref(),
+        &query,
+        state.registry.slow_ms,
+    )
+    .await
+    .map_err(RegistryError::from)?;
     if let Some(version) = params.version.as_deref().filter(|v| *v != "latest") {
         servers.retain(|s| s.version == version);
     }
@@ -272,12 +277,17 @@ pub async fn find_published(
         exact: Some((namespace.to_owned(), name.to_owned())),
         ..ListQuery::default()
     };
-    list_published(&state.db, &query, state.registry.slow_ms)
-        .await
-        .map_err(RegistryError::from)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| RegistryError::not_found(format!("no published server {namespace}/{name}")))
+    list_all_published(
+        &state.db,
+        state.more_published.as_deref(),
+        &query,
+        state.registry.slow_ms,
+    )
+    .await
+    .map_err(RegistryError::from)?
+    .into_iter()
+    .next()
+    .ok_or_else(|| RegistryError::not_found(format!("no published server {namespace}/{name}")))
 }
 
 fn split_name(name: &str) -> Option<(String, String)> {

@@ -68,6 +68,10 @@ pub struct PublishedServer {
     pub health_reason: String,
     /// Latency of the last fetch in milliseconds.
     pub latency_ms: Option<i64>,
+    /// For a virtual server: the servers (`namespace/name`) its tools come from; empty for a
+    /// server.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
     /// First registration, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.
@@ -79,6 +83,36 @@ impl PublishedServer {
     pub fn id(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
+}
+
+/// Published entries that are not servers (virtual servers, [`crate::virtual_servers`]),
+/// which the registry lists beside the servers.
+pub trait MorePublished: Send + Sync {
+    /// The entries matching `query`, ordered by namespace and name.
+    fn published<'a>(
+        &'a self,
+        db: &'a Db,
+        query: &'a Query,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<PublishedServer>, DbError>>;
+}
+
+/// [`list_published`] and what `more` publishes, merged in namespace and name order (at most
+/// `query.limit`).
+pub async fn list_all_published(
+    db: &Db,
+    more: Option<&dyn MorePublished>,
+    query: &Query,
+    slow_ms: i64,
+) -> Result<Vec<PublishedServer>, DbError> {
+    let mut servers = list_published(db, query, slow_ms).await?;
+    if let Some(more) = more {
+        servers.extend(more.published(db, query).await?);
+        servers.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        if let Some(limit) = query.limit.and_then(|l| usize::try_from(l).ok()) {
+            servers.truncate(limit);
+        }
+    }
+    Ok(servers)
 }
 
 /// Filters for [`list_published`].
@@ -231,6 +265,7 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
         health: evidence.health(),
         health_reason: evidence.reason(),
         latency_ms,
+        members: Vec::new(),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

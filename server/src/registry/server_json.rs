@@ -171,6 +171,9 @@ pub struct ApiaryMeta {
     /// Present when the gateway does not serve the server, with why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewayMeta>,
+    /// For a virtual server: the servers (`namespace/name`) its tools come from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
 }
 
 /// A server's newest health.
@@ -276,6 +279,7 @@ pub fn registry_entry(server: &PublishedServer, public_url: &str) -> RegistryEnt
                     served: false,
                     reason,
                 }),
+                members: server.members.clone(),
             },
         },
     }

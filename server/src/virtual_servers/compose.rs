@@ -225,7 +225,7 @@ mod tests {
     use super::*;
 
     fn server(id: &str, tools: &[&str]) -> PublishedServer {
-        let (namespace, name) = id.split_once('/').unwrap();
+        let (namespace, name) = id.split_once('/').expect("valid");
         let tools = tools
             .iter()
             .map(|t| ToolDef::new(*t, format!("{t} of {id}"), json!({ "type": "object" })))
@@ -240,7 +240,7 @@ mod tests {
     }
 
     fn spec(value: serde_json::Value) -> VirtualSpec {
-        serde_json::from_value(value).unwrap()
+        serde_json::from_value(value).expect("valid")
     }
 
     fn names(composition: &Composition) -> Vec<(&str, &str, &str)> {
@@ -265,7 +265,7 @@ mod tests {
         ];
         let spec = spec(json!({ "ownerTeam": "t", "members": [
             { "server": "t/everything" }, { "server": "t/time", "prefix": "clock" } ] }));
-        let composed = compose(&spec, &members, true).unwrap();
+        let composed = compose(&spec, &members, true).expect("valid");
         assert_eq!(
             names(&composed),
             [
@@ -282,7 +282,7 @@ mod tests {
         let members = [server("t/a", &["echo"]), server("t/b", &["echo"])];
         let spec = spec(json!({ "ownerTeam": "t", "members": [
             { "server": "t/a", "prefix": "" }, { "server": "t/b", "prefix": "" } ] }));
-        let error = compose(&spec, &members, true).unwrap_err();
+        let error = compose(&spec, &members, true).expect_err("refused");
         assert_eq!(error.first().field, "members[1]");
         assert!(
             error
@@ -292,7 +292,7 @@ mod tests {
             "{error}"
         );
         // Served after a member published the clashing tool: the first keeps it, and it says so.
-        let served = compose(&spec, &members, false).unwrap();
+        let served = compose(&spec, &members, false).expect("valid");
         assert_eq!(names(&served), [("echo", "t/a", "echo")]);
         assert!(
             served.conflicts[0].contains("t/b/echo"),
@@ -308,7 +308,7 @@ mod tests {
             json!({ "ownerTeam": "t", "conflicts": "priority", "priority": ["t/b", "t/a"],
             "members": [ { "server": "t/a" }, { "server": "t/b" } ] }),
         );
-        let composed = compose(&spec, &members, true).unwrap();
+        let composed = compose(&spec, &members, true).expect("valid");
         assert_eq!(
             names(&composed),
             [
@@ -333,7 +333,7 @@ mod tests {
         let spec = spec(json!({ "ownerTeam": "t", "members": [ { "server": "t/a",
             "allow": ["r*", "w*", "d*"], "deny": ["delete"],
             "overrides": { "write": { "name": "save", "description": "Saves" } } } ] }));
-        let composed = compose(&spec, &members, true).unwrap();
+        let composed = compose(&spec, &members, true).expect("valid");
         assert_eq!(
             names(&composed),
             [("a_read", "t/a", "read"), ("save", "t/a", "write")]
@@ -347,9 +347,9 @@ mod tests {
         let spec = spec(
             json!({ "ownerTeam": "t", "members": [ { "server": "t/a" }, { "server": "t/gone" } ] }),
         );
-        let error = compose(&spec, &members, true).unwrap_err();
+        let error = compose(&spec, &members, true).expect_err("refused");
         assert_eq!(error.first().field, "members[1].server");
-        let served = compose(&spec, &members, false).unwrap();
+        let served = compose(&spec, &members, false).expect("valid");
         assert_eq!(served.unresolved, ["t/gone"]);
         assert_eq!(names(&served), [("a_echo", "t/a", "echo")]);
     }

@@ -132,12 +132,15 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_named() {
-        assert!(arguments(None).unwrap_err().starts_with("query"));
+        assert!(arguments(None).expect_err("refused").starts_with("query"));
         let args = json!({ "query": "x", "limit": 500 });
         assert!(arguments(args.as_object())
-            .unwrap_err()
+            .expect_err("refused")
             .starts_with("limit"));
         let args = json!({ "query": "x" });
-        assert_eq!(arguments(args.as_object()).unwrap(), ("x".into(), 10));
+        assert_eq!(
+            arguments(args.as_object()).expect("valid"),
+            ("x".into(), 10)
+        );
     }
 }

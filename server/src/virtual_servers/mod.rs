@@ -4,7 +4,8 @@
 //! - [`model`]: the definition (members, selection, overrides, the conflict rule, access);
 //! - [`compose`]: the tool list it shows, refusing a name conflict no rule resolves;
 //! - [`store`]: the table, audited; a name is a server's or a virtual server's, never both;
-//! - [`api`]: the admin's API and the preview;
+//! - [`api`]: the admin's API and the preview; [`Published`] lists them in the registry
+//!   (`/v0.1/servers`, the LiteLLM and ToolHive exports, the client snippets);
 //! - the endpoint: an rmcp MCP server per client session ([`session`]) whose calls reach each
 //!   member through the gateway's own handlers in this process ([`member`]), so the member's
 //!   curation, access rules, measurement and backend kind apply unchanged.
@@ -14,6 +15,7 @@ pub mod compose;
 pub mod finder;
 mod member;
 pub mod model;
+mod published;
 mod session;
 pub mod store;
 mod views;
@@ -36,6 +38,7 @@ use crate::gateway::access::Decision;
 use crate::gateway::Fallback;
 use crate::web::AppState;
 
+pub use published::Published;
 use session::{Caller, VirtualSession};
 use views::{View, Views};
 

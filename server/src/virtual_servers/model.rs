@@ -264,10 +264,12 @@ mod tests {
 
     #[test]
     fn the_prefix_defaults_to_the_server_name() {
-        let member: Member = serde_json::from_value(json!({ "server": "team/search" })).unwrap();
+        let member: Member =
+            serde_json::from_value(json!({ "server": "team/search" })).expect("valid");
         assert_eq!(member.prefix(), "search");
         let member: Member =
-            serde_json::from_value(json!({ "server": "team/search", "prefix": "" })).unwrap();
+            serde_json::from_value(json!({ "server": "team/search", "prefix": "" }))
+                .expect("valid");
         assert_eq!(member.prefix(), "");
     }
 
@@ -282,7 +284,7 @@ mod tests {
             ],
             "priority": ["team/b"],
         }));
-        let errors = bad.validate("team", "all").unwrap_err();
+        let errors = bad.validate("team", "all").expect_err("refused");
         let fields: Vec<&str> = errors.all().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -302,6 +304,9 @@ mod tests {
         let refused = serde_json::from_value::<VirtualSpec>(json!({
             "ownerTeam": "team", "members": [], "optimizer": { "embedding": "x" }
         }));
-        assert!(refused.unwrap_err().to_string().contains("optimizer"));
+        assert!(refused
+            .expect_err("refused")
+            .to_string()
+            .contains("optimizer"));
     }
 }

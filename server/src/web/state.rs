@@ -48,6 +48,8 @@ pub struct AppState {
     pub gateway: Gateway,
     /// The cluster client in Kubernetes mode, for applying approved proposals.
     pub kube: Option<kube::Client>,
+    /// What the registry lists beside the servers (the virtual servers).
+    pub more_published: Option<Arc<dyn crate::registry::listing::MorePublished>>,
 }
 
 impl AppState {
@@ -100,6 +102,7 @@ impl AppState {
             form_targets: FormTargets::default(),
             gateway,
             kube: None,
+            more_published: Some(Arc::new(crate::virtual_servers::Published)),
         }
     }
 

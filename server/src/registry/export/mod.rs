@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use crate::web::AppState;
 
 use super::api::{find_published, RegistryError};
-use super::listing::{list_published, PublishedServer, Query};
+use super::listing::{list_all_published, PublishedServer, Query};
 
 pub use litellm::{
     fleet_litellm_name, litellm_config, litellm_name, litellm_names, LiteLlmConfig, LiteLlmServer,
@@ -32,9 +32,14 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn all_published(state: &AppState) -> Result<Vec<PublishedServer>, RegistryError> {
-    list_published(&state.db, &Query::default(), state.registry.slow_ms)
-        .await
-        .map_err(RegistryError::from)
+    list_all_published(
+        &state.db,
+        state.more_published.as_deref(),
+        &Query::default(),
+        state.registry.slow_ms,
+    )
+    .await
+    .map_err(RegistryError::from)
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", operation_id = "export_litellm", tag = "exports",
