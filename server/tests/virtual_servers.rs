@@ -258,6 +258,38 @@ async fn one_endpoint_serves_tools_of_three_servers_by_their_members() {
         .expect("everything_echo");
     assert!(text(echoed).contains("Echo: still here"));
     client.cancel().await.expect("close");
+
+    // Each call is counted under the virtual server's name and tool, by outcome.
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let count = |tool: &str, outcome: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("apiary_gateway_tool_calls_total{")
+                    && l.contains("server=\"team/all\"")
+                    && l.contains(&format!("tool=\"{tool}\""))
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        count("everything_echo", "ok").as_deref(),
+        Some("2"),
+        "{metrics}"
+    );
+    assert_eq!(
+        count("notes_echo", "error").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

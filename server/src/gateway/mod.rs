@@ -32,7 +32,7 @@ pub mod inbound;
 mod inspect;
 mod jsonrpc;
 mod legacy;
-mod measure;
+pub(crate) mod measure;
 pub(crate) mod proxy;
 mod sse;
 pub(crate) mod target;

@@ -67,6 +67,7 @@ fn entry(view: View) -> PublishedServer {
     let View {
         server,
         composition,
+        ..
     } = view;
     PublishedServer {
         description: server.spec.description.clone(),

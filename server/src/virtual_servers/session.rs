@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use apiary_app::access::Viewer;
 use rmcp::model::{
@@ -16,8 +17,10 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::gateway::access::Decision;
 use crate::gateway::inbound::Inbound;
+use crate::gateway::measure::CallOutcome;
 use crate::web::AppState;
 
+use super::compose::ExposedTool;
 use super::finder;
 use super::member::{self, MemberSession};
 use super::views::{View, Views};
@@ -190,7 +193,7 @@ impl ServerHandler for VirtualSession {
 
     async fn call_tool(
         &self,
-        mut request: CallToolRequestParams,
+        request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller_of(&context)?;
@@ -198,12 +201,70 @@ impl ServerHandler for VirtualSession {
         if view.server.spec.finder.enabled && request.name == finder::FINDER {
             return Ok(find(&view, &request));
         }
-        let Some(exposed) = view.composition.tool(&request.name) else {
+        let Some((exposed, metrics)) = view.tool(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("Unknown tool: {}", request.name),
                 None,
             ));
         };
+        let started = Instant::now();
+        let answer = self.call_member(&caller, exposed, request, &context).await;
+        if let Some(metrics) = metrics {
+            metrics.record(answer.outcome, started.elapsed());
+        }
+        answer.result
+    }
+}
+
+/// A call's answer, and how it ended for the metrics.
+struct Answer {
+    result: Result<CallToolResponse, ErrorData>,
+    outcome: CallOutcome,
+}
+
+impl Answer {
+    /// The member's own answer.
+    fn member(result: Result<CallToolResult, ErrorData>) -> Self {
+        let outcome = match &result {
+            Ok(result) if result.is_error == Some(true) => CallOutcome::ToolError,
+            Ok(_) => CallOutcome::Ok,
+            Err(error) => {
+                CallOutcome::of(&serde_json::json!({ "error": { "code": error.code.0 } }))
+            }
+        };
+        Self {
+            result: result.map(Into::into),
+            outcome,
+        }
+    }
+
+    /// The member could not be reached: a tool result with `isError`, which the client's
+    /// model can read, counted as a failure.
+    fn unreached(text: String) -> Self {
+        Self {
+            result: Ok(failed(text)),
+            outcome: CallOutcome::Failed,
+        }
+    }
+
+    /// The caller may not use the member.
+    fn refused(why: String) -> Self {
+        Self {
+            result: Err(ErrorData::new(ErrorCode::INVALID_REQUEST, why, None)),
+            outcome: CallOutcome::Rejected,
+        }
+    }
+}
+
+impl VirtualSession {
+    /// Calls `exposed` on its member for `caller`, opening the member session if need be.
+    async fn call_member(
+        &self,
+        caller: &Caller,
+        exposed: &ExposedTool,
+        mut request: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Answer {
         let (namespace, name) = exposed.member.split_once('/').unwrap_or_default();
         let state = &caller.state;
         let target = match state
@@ -213,53 +274,51 @@ impl ServerHandler for VirtualSession {
         {
             Ok(Some(target)) => target,
             Ok(None) => {
-                return Ok(failed(format!(
+                return Answer::unreached(format!(
                     "{} is not published now, so its tool {} cannot be called",
                     exposed.member, exposed.member_tool
-                )))
+                ))
             }
             Err(error) => {
                 tracing::error!(%error, "a virtual server cannot read a member");
-                return Err(ErrorData::internal_error(
-                    "the registry cannot be read right now; try again shortly",
-                    None,
-                ));
+                return Answer::unreached(
+                    "the registry cannot be read right now; try again shortly".into(),
+                );
             }
         };
         if state.auth.is_some() {
             match target.access.decide(caller.viewer.as_ref(), &target.id) {
                 Decision::Allow => {}
                 Decision::Challenge => {
-                    return Err(ErrorData::new(
-                        ErrorCode::INVALID_REQUEST,
-                        format!(
-                            "{} is not open to anonymous callers; call with a bearer token",
-                            target.id
-                        ),
-                        None,
+                    return Answer::refused(format!(
+                        "{} is not open to anonymous callers; call with a bearer token",
+                        target.id
                     ))
                 }
-                Decision::Forbid(why) => {
-                    return Err(ErrorData::new(ErrorCode::INVALID_REQUEST, why, None))
-                }
+                Decision::Forbid(why) => return Answer::refused(why),
             }
         }
         match &target.inbound {
             Inbound::Apiary => {}
-            Inbound::Oidc(..) => return Ok(failed(format!("{} takes only its own issuer's tokens, which a virtual server cannot pass on; call it at /mcp/{}", target.id, target.id))),
-            Inbound::Withheld(why) => return Ok(failed(format!("{} is {why}", target.id))),
+            Inbound::Oidc(..) => {
+                return Answer::unreached(format!(
+                    "{} takes only its own issuer's tokens, which a virtual server cannot pass on; call it at /mcp/{}",
+                    target.id, target.id
+                ))
+            }
+            Inbound::Withheld(why) => return Answer::unreached(format!("{} is {why}", target.id)),
         }
-        let member = match self.member(&caller, target.clone(), &context).await {
+        let member = match self.member(caller, target.clone(), context).await {
             Ok(member) => member,
-            Err(why) => return Ok(failed(format!("{} did not answer: {why}", target.id))),
+            Err(why) => return Answer::unreached(format!("{} did not answer: {why}", target.id)),
         };
         request.name = exposed.member_tool.clone().into();
         match member.peer().call_tool(request).await {
-            Ok(result) => Ok(result.into()),
-            Err(ServiceError::McpError(error)) => Err(error),
+            Ok(result) => Answer::member(Ok(result)),
+            Err(ServiceError::McpError(error)) => Answer::member(Err(error)),
             Err(error) => {
                 self.forget(&target.id).await;
-                Ok(failed(format!("{} did not answer: {error}", target.id)))
+                Answer::unreached(format!("{} did not answer: {error}", target.id))
             }
         }
     }

@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::db::{Db, DbError};
+use crate::gateway::measure::ToolMetrics;
 
 use super::compose::{compose, Composition};
 use super::store::{self, VirtualServer};
@@ -20,6 +21,21 @@ pub struct View {
     pub server: VirtualServer,
     /// Its tools now.
     pub composition: Composition,
+    /// The metric handles of each tool, in the order of `composition.tools` (empty for a
+    /// view that only shows, as the API's).
+    pub metrics: Vec<ToolMetrics>,
+}
+
+impl View {
+    /// The tool clients call `name`, with its metric handles.
+    pub fn tool(&self, name: &str) -> Option<(&super::compose::ExposedTool, Option<&ToolMetrics>)> {
+        let at = self
+            .composition
+            .tools
+            .iter()
+            .position(|t| t.tool.name == name)?;
+        Some((&self.composition.tools[at], self.metrics.get(at)))
+    }
 }
 
 /// Views by `(namespace, name)` with the time each was loaded; `None` for a name that is not
@@ -47,7 +63,19 @@ impl Views {
             }
         }
         let view = match store::load(db, namespace, name).await? {
-            Some(server) => Some(Arc::new(compose_now(db, server).await?)),
+            Some(server) => {
+                let mut view = compose_now(db, server).await?;
+                let id = view.server.id();
+                // Calls are counted at /metrics under the virtual server's name; each member
+                // counts them too, under its own (and only the member's count feeds health).
+                view.metrics = view
+                    .composition
+                    .tools
+                    .iter()
+                    .map(|t| ToolMetrics::new(&id, &t.tool.name, Arc::default()))
+                    .collect();
+                Some(Arc::new(view))
+            }
             None => None,
         };
         crate::locks::write(&self.loaded).insert(key, (Instant::now(), view.clone()));
@@ -68,5 +96,6 @@ pub async fn compose_now(db: &Db, server: VirtualServer) -> Result<View, DbError
     Ok(View {
         server,
         composition,
+        metrics: Vec::new(),
     })
 }
