@@ -118,6 +118,9 @@ pub trait Fallback: Send + Sync + std::fmt::Debug {
 
     /// Ends every session of `namespace/name` (it was removed).
     fn close(&self, namespace: &str, name: &str);
+
+    /// Shutdown begins: every session ends after `grace` (answers in flight finish first).
+    fn drain(&self, grace: Duration);
 }
 
 impl Gateway {
@@ -152,6 +155,9 @@ impl Gateway {
     /// get [`DRAIN_GRACE`] to finish.
     pub fn drain(&self) {
         self.inner.draining.cancel();
+        if let Some(fallback) = self.fallback() {
+            fallback.drain(DRAIN_GRACE);
+        }
     }
 
     /// `stream`, cut when the drain asks: at once for a notice stream, after the grace period

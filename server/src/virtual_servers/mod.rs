@@ -187,6 +187,19 @@ impl Fallback for Endpoints {
         self.views.forget(namespace, name);
     }
 
+    fn drain(&self, grace: std::time::Duration) {
+        let stops: Vec<CancellationToken> = crate::locks::lock(&self.services)
+            .values()
+            .map(|(_, stop)| stop.clone())
+            .collect();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            for stop in stops {
+                stop.cancel();
+            }
+        });
+    }
+
     fn close(&self, namespace: &str, name: &str) {
         self.views.forget(namespace, name);
         let key = (namespace.to_owned(), name.to_owned());
