@@ -239,6 +239,33 @@ async fn one_endpoint_serves_tools_of_three_servers_by_their_members() {
         .await
         .expect("notifications/tools/list_changed from team/notes reached the client");
 
+    // A member's curation applies at once, to sessions already open too.
+    let curated = http
+        .put(format!("{base}/api/v1/servers/team/notes/curation"))
+        .json(&json!({ "overrides": { "echo": { "name": "note" } } }))
+        .send()
+        .await
+        .expect("curate");
+    assert_eq!(curated.status(), 200);
+    let listed = client.list_all_tools().await.expect("tools/list");
+    assert!(
+        names(&listed).contains(&"notes_note".to_owned()),
+        "{:?}",
+        names(&listed)
+    );
+    let noted = client
+        .call_tool(call("notes_note", json!({ "text": "renamed" })))
+        .await
+        .expect("notes_note");
+    assert!(text(noted).contains("renamed"));
+    let curated = http
+        .put(format!("{base}/api/v1/servers/team/notes/curation"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("curate");
+    assert_eq!(curated.status(), 200);
+
     // The legacy SSE transport reaches the same endpoint.
     let seen = legacy_client(&format!("{base}/mcp/team/all/sse"), &["notes_echo"]).await;
     assert_eq!(seen["tools"], json!(expected), "{seen}");

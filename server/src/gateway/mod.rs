@@ -116,6 +116,10 @@ pub trait Fallback: Send + Sync + std::fmt::Debug {
     /// Drops what is cached about `namespace/name` (it was changed).
     fn forget(&self, namespace: &str, name: &str);
 
+    /// A published server changed (its registration or curation): what is cached about the
+    /// endpoints that draw on servers is dropped.
+    fn server_changed(&self);
+
     /// Ends every session of `namespace/name` (it was removed).
     fn close(&self, namespace: &str, name: &str);
 
@@ -221,6 +225,9 @@ impl Gateway {
     /// curation change), so the next request sees the change.
     pub fn forget(&self, namespace: &str, name: &str) {
         self.inner.targets.forget(namespace, name);
+        if let Some(fallback) = self.fallback() {
+            fallback.server_changed();
+        }
     }
 
     async fn target(

@@ -38,11 +38,13 @@ pub async fn open(
     target: Arc<Target>,
     downstream: Peer<RoleServer>,
 ) -> Result<MemberSession, String> {
+    let (namespace, name) = target.id.split_once('/').unwrap_or_default();
+    let member = InProcess {
+        state,
+        id: (namespace.to_owned(), name.to_owned()),
+    };
     let transport = StreamableHttpClientTransport::with_client(
-        InProcess {
-            state,
-            target: target.clone(),
-        },
+        member,
         StreamableHttpClientTransportConfig::with_uri(format!("/mcp/{}", target.id)),
     );
     Relay { downstream }
@@ -72,11 +74,13 @@ impl ClientHandler for Relay {
     }
 }
 
-/// The gateway's handlers for one member, called in this process.
+/// The gateway's handlers for one member, called in this process. The member is looked up on
+/// every request (from the gateway's cache), so a change of its curation or address applies
+/// to open sessions as it does to any client's.
 #[derive(Clone)]
 struct InProcess {
     state: AppState,
-    target: Arc<Target>,
+    id: (String, String),
 }
 
 /// A member's answer that is not MCP.
@@ -87,6 +91,25 @@ pub struct Refused(String);
 type Failed = StreamableHttpError<Refused>;
 
 impl InProcess {
+    /// The member as the gateway serves it now.
+    async fn target(&self) -> Result<Arc<Target>, Failed> {
+        let (namespace, name) = (&self.id.0, &self.id.1);
+        let state = &self.state;
+        match state
+            .gateway
+            .published(&state.db, state.kube.as_ref(), namespace, name)
+            .await
+        {
+            Ok(Some(target)) => Ok(target),
+            Ok(None) => Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
+                format!("{namespace}/{name} is not published any more"),
+            ))),
+            Err(error) => Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
+                format!("the registry cannot be read right now: {error}"),
+            ))),
+        }
+    }
+
     fn headers(
         &self,
         session: Option<&str>,
@@ -122,9 +145,10 @@ impl StreamableHttpClient for InProcess {
     ) -> Result<StreamableHttpPostResponse, Failed> {
         let body = serde_json::to_vec(&message)?;
         let headers = self.headers(session_id.as_deref(), custom_headers);
+        let target = self.target().await?;
         let response = post_to(
             &self.state,
-            self.target.clone(),
+            target.clone(),
             None,
             &headers,
             Body::from(body),
@@ -137,7 +161,7 @@ impl StreamableHttpClient for InProcess {
         if status == StatusCode::NOT_FOUND && session_id.is_some() {
             return Err(StreamableHttpError::SessionExpired);
         }
-        let response = successful(response, &self.target.id).await?;
+        let response = successful(response, &target.id).await?;
         let session = response
             .headers()
             .get(SESSION_HEADER)
@@ -151,7 +175,7 @@ impl StreamableHttpClient for InProcess {
             .map_err(|error| {
                 StreamableHttpError::Client(Refused(format!(
                     "{}'s answer could not be read: {error}",
-                    self.target.id
+                    target.id
                 )))
             })?;
         let message: ServerJsonRpcMessage = serde_json::from_slice(&bytes)?;
@@ -166,14 +190,8 @@ impl StreamableHttpClient for InProcess {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), Failed> {
         let headers = self.headers(Some(&session_id), custom_headers);
-        without_body_to(
-            &self.state,
-            Method::DELETE,
-            self.target.clone(),
-            None,
-            &headers,
-        )
-        .await;
+        let target = self.target().await?;
+        without_body_to(&self.state, Method::DELETE, target, None, &headers).await;
         Ok(())
     }
 
@@ -190,18 +208,13 @@ impl StreamableHttpClient for InProcess {
         if let Some(value) = last_event_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
             headers.insert("last-event-id", value);
         }
-        let response = without_body_to(
-            &self.state,
-            Method::GET,
-            self.target.clone(),
-            None,
-            &headers,
-        )
-        .await;
+        let target = self.target().await?;
+        let response =
+            without_body_to(&self.state, Method::GET, target.clone(), None, &headers).await;
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             return Err(StreamableHttpError::ServerDoesNotSupportSse);
         }
-        let response = successful(response, &self.target.id).await?;
+        let response = successful(response, &target.id).await?;
         if !is(&response, "text/event-stream") {
             return Err(StreamableHttpError::UnexpectedContentType(
                 response

@@ -187,6 +187,10 @@ impl Fallback for Endpoints {
         self.views.forget(namespace, name);
     }
 
+    fn server_changed(&self) {
+        self.views.forget_all();
+    }
+
     fn drain(&self, grace: std::time::Duration) {
         let stops: Vec<CancellationToken> = crate::locks::lock(&self.services)
             .values()

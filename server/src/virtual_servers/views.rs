@@ -38,9 +38,8 @@ impl View {
     }
 }
 
-/// Views by `(namespace, name)` with the time each was loaded; `None` for a name that is not
-/// a virtual server.
-type Loaded = HashMap<(String, String), (Instant, Option<Arc<View>>)>;
+/// Views by `(namespace, name)` with the time each was loaded.
+type Loaded = HashMap<(String, String), (Instant, Arc<View>)>;
 
 /// Loaded views.
 #[derive(Debug, Default)]
@@ -59,27 +58,33 @@ impl Views {
         let key = (namespace.to_owned(), name.to_owned());
         if let Some((at, view)) = crate::locks::read(&self.loaded).get(&key) {
             if at.elapsed() < TTL {
-                return Ok(view.clone());
+                return Ok(Some(view.clone()));
             }
         }
-        let view = match store::load(db, namespace, name).await? {
-            Some(server) => {
-                let mut view = compose_now(db, server).await?;
-                let id = view.server.id();
-                // Calls are counted at /metrics under the virtual server's name; each member
-                // counts them too, under its own (and only the member's count feeds health).
-                view.metrics = view
-                    .composition
-                    .tools
-                    .iter()
-                    .map(|t| ToolMetrics::new(&id, &t.tool.name, Arc::default()))
-                    .collect();
-                Some(Arc::new(view))
-            }
-            None => None,
+        let Some(server) = store::load(db, namespace, name).await? else {
+            // Names that are not virtual servers are not kept, so the map stays as large as
+            // the virtual servers, whatever names clients try.
+            crate::locks::write(&self.loaded).remove(&key);
+            return Ok(None);
         };
+        let mut view = compose_now(db, server).await?;
+        let id = view.server.id();
+        // Calls are counted at /metrics under the virtual server's name; each member counts
+        // them too, under its own (and only the member's count feeds health).
+        view.metrics = view
+            .composition
+            .tools
+            .iter()
+            .map(|t| ToolMetrics::new(&id, &t.tool.name, Arc::default()))
+            .collect();
+        let view = Arc::new(view);
         crate::locks::write(&self.loaded).insert(key, (Instant::now(), view.clone()));
-        Ok(view)
+        Ok(Some(view))
+    }
+
+    /// Drops every view (a member may have changed).
+    pub fn forget_all(&self) {
+        crate::locks::write(&self.loaded).clear();
     }
 
     /// Drops what is known about `namespace/name`.
