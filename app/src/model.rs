@@ -9,6 +9,7 @@ pub mod curation_form;
 pub mod proposals;
 pub mod refresh;
 pub mod server_detail;
+pub mod virtual_servers;
 
 pub use crate::access::{Role, Viewer};
 

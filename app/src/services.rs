@@ -13,6 +13,7 @@ use crate::model::curation_form::CurationPage;
 use crate::model::proposals::{FormError, ProposalForm, ProposalReview, ProposalSummary};
 use crate::model::refresh::{FleetProgress, RefreshReport};
 use crate::model::server_detail::ServerDetail;
+use crate::model::virtual_servers::VirtualServerCard;
 
 /// A failure that is safe to show to the person who caused it.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,13 @@ pub trait CatalogService: Send + Sync {
     /// One page of the servers that are not retired and match `query`, by namespace and name,
     /// with the facet counts.
     async fn search(&self, query: &CatalogQuery) -> Result<CatalogResults, ServiceError>;
+}
+
+/// Read access to the virtual servers.
+#[async_trait]
+pub trait VirtualServerService: Send + Sync {
+    /// Every virtual server with the tools it shows now, by namespace and name.
+    async fn list(&self) -> Result<Vec<VirtualServerCard>, ServiceError>;
 }
 
 /// Read access to one server's page.
@@ -176,6 +184,8 @@ pub struct Services {
     pub onboarding: Arc<dyn OnboardingService>,
     /// Tool refreshes.
     pub refresh: Arc<dyn RefreshService>,
+    /// Virtual servers.
+    pub virtual_servers: Arc<dyn VirtualServerService>,
 }
 
 /// The services of the current request, or a clear error when the server forgot to provide them.

@@ -157,6 +157,7 @@ const SERVER_FNS: &[(&str, Rule, &str)] = &[
     ("search_catalog", Rule::AnyRole, ""),
     ("load_server_detail", Rule::AnyRole, ""),
     ("current_viewer", Rule::AnyRole, ""),
+    ("load_virtual_servers", Rule::AnyRole, ""),
     ("load_audit", Rule::Admin, ""),
     ("load_curation", Rule::Admin, ""),
     (

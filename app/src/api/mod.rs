@@ -8,6 +8,7 @@ mod proposals;
 mod refresh;
 mod server_page;
 mod session;
+mod virtual_servers;
 
 pub use audit::*;
 pub use catalog::*;
@@ -17,3 +18,4 @@ pub use proposals::*;
 pub use refresh::*;
 pub use server_page::*;
 pub use session::*;
+pub use virtual_servers::*;

@@ -27,6 +27,7 @@ pub fn SiteHeader() -> impl IntoView {
             <nav aria-label="Main" class="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
                 <a href="/" class="text-lg font-bold tracking-tight">"Apiary"</a>
                 <a href="/" aria-current=current("/") class="text-sm hover:underline aria-[current=page]:font-semibold aria-[current=page]:underline">"Catalog"</a>
+                <a href="/virtual-servers" aria-current=current("/virtual-servers") class="text-sm hover:underline aria-[current=page]:font-semibold aria-[current=page]:underline">"Virtual servers"</a>
                 <Suspense>
                     {move || Suspend::new(async move {
                         let viewer = viewer.await.ok()?;

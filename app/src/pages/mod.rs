@@ -10,6 +10,7 @@ mod propose;
 mod review;
 mod reviews;
 mod server_page;
+mod virtual_servers;
 
 pub use audit_log::AuditLogPage;
 pub use catalog::CatalogPage;
@@ -21,3 +22,4 @@ pub use propose::ProposePage;
 pub use review::ReviewPage;
 pub use reviews::ReviewsPage;
 pub use server_page::ServerPage;
+pub use virtual_servers::VirtualServersPage;

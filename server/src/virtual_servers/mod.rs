@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod compose;
+pub mod console;
 pub mod finder;
 mod member;
 pub mod model;

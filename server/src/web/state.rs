@@ -135,6 +135,10 @@ impl AppState {
             ),
             audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
             drift: Arc::new(crate::registry::drift_review::DriftApprovals(self.clone())),
+            virtual_servers: Arc::new(crate::virtual_servers::console::VirtualServerCards::new(
+                self.db.clone(),
+                self.registry.public_url.clone(),
+            )),
             curation: Arc::new(crate::console::curate::CurationForms::new(
                 self.db.clone(),
                 self.servers.clone(),

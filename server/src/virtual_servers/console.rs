@@ -1,0 +1,62 @@
+//! The console's view of the virtual servers (the `/virtual-servers` page).
+
+use async_trait::async_trait;
+
+use apiary_app::model::virtual_servers::{VirtualServerCard, VirtualTool};
+use apiary_app::services::{ServiceError, VirtualServerService};
+
+use crate::db::Db;
+use crate::registry::server_json::gateway_url;
+
+use super::store;
+use super::views::compose_now;
+
+/// Reads the virtual servers for the console.
+pub struct VirtualServerCards {
+    db: Db,
+    public_url: String,
+}
+
+impl VirtualServerCards {
+    /// Cards from `db`, with endpoints under `public_url`.
+    pub fn new(db: Db, public_url: String) -> Self {
+        Self { db, public_url }
+    }
+}
+
+#[async_trait]
+impl VirtualServerService for VirtualServerCards {
+    async fn list(&self) -> Result<Vec<VirtualServerCard>, ServiceError> {
+        let unavailable = |error: crate::db::DbError| {
+            tracing::error!(%error, "cannot read the virtual servers");
+            ServiceError(crate::web::UNAVAILABLE.to_owned())
+        };
+        let mut cards = Vec::new();
+        for server in store::list(&self.db).await.map_err(unavailable)? {
+            let view = compose_now(&self.db, server).await.map_err(unavailable)?;
+            let (spec, composition) = (&view.server.spec, view.composition);
+            cards.push(VirtualServerCard {
+                id: view.server.id(),
+                description: spec.description.clone(),
+                owner_team: spec.owner_team.clone(),
+                sensitivity: spec.sensitivity.clone(),
+                url: gateway_url(&self.public_url, &view.server.namespace, &view.server.name),
+                members: spec.members.iter().map(|m| m.server.clone()).collect(),
+                tools: composition
+                    .tools
+                    .into_iter()
+                    .map(|t| VirtualTool {
+                        name: t.tool.name,
+                        description: t.tool.description.unwrap_or_default(),
+                        member: t.member,
+                        member_tool: t.member_tool,
+                    })
+                    .collect(),
+                unresolved: composition.unresolved,
+                conflicts: composition.conflicts,
+                finder: spec.finder.enabled,
+            });
+        }
+        Ok(cards)
+    }
+}
