@@ -1,11 +1,14 @@
 // The virtual servers page in a real browser on the embedded default: the empty state, then a
 // virtual server drawn from two published servers with its endpoint, members and tools (each
-// with where it comes from), hydrated and with JavaScript off. axe-core runs on the hydrated page.
+// with where it comes from), hydrated and with JavaScript off; and a virtual server proposed,
+// reviewed on its review page (the definition beside the current one) and approved there.
+// axe-core runs on the hydrated pages.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { collectErrors, launchBrowser, startApiary } from '../harness.mjs';
 import { seriousViolations } from '../steps/a11y.mjs';
 import { registerToolServer } from '../steps/console.mjs';
+import { decideThroughForm } from '../steps/onboarding.mjs';
 
 let apiary;
 let browser;
@@ -75,4 +78,38 @@ test('the page shows each virtual server with its endpoint, members and tools', 
   await plain.goto(`${apiary.url}/virtual-servers`);
   assert.deepEqual(await toolRows(plain), await toolRows(page), 'the same without JavaScript');
   await context.close();
+});
+
+test('a proposed virtual server is reviewed and approved on its review page, then listed', async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  const proposed = await fetch(`${apiary.url}/api/v1/virtual-servers/e2e/echoes/proposals`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ description: 'Both echoes', ownerTeam: 'me', members: [{ server: 'e2e/alpha', allow: ['echo'] }, { server: 'e2e/beta', allow: ['echo'] }] }),
+  });
+  const answer = await proposed.text();
+  assert.equal(proposed.status, 201, answer);
+  const { id, kind } = JSON.parse(answer);
+  assert.equal(kind, 'virtual');
+
+  await page.goto(`${apiary.url}/reviews/${id}`);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'virtual e2e/echoes');
+  const diff = page.getByRole('table', { name: /approved virtual server definition and the proposed one/ });
+  await diff.getByRole('columnheader', { name: 'Current (none: a new virtual server)' }).waitFor();
+  assert.match(await diff.innerText(), /"server": "e2e\/beta"/);
+  assert.deepEqual(await seriousViolations(page), [], 'axe-core on the review page');
+
+  assert.equal(await decideThroughForm(page, apiary.url, id, 'approve', 'two echoes are fine'), 'applied');
+  await page.goto(`${apiary.url}/virtual-servers`);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  const ids = await page.getByTestId('virtual-server').evaluateAll((els) => els.map((e) => e.querySelector('h2').innerText));
+  assert.deepEqual(ids, ['e2e/echoes', 'e2e/team']);
+  const echoes = page.getByTestId('virtual-server').first();
+  assert.deepEqual(
+    await echoes.getByTestId('virtual-tool').evaluateAll((rows) => rows.map((r) => r.querySelector('td').innerText)),
+    ['alpha_echo', 'beta_echo'],
+  );
+  assert.deepEqual(errors, []);
 });

@@ -145,6 +145,12 @@ const ROUTES: &[(&str, &str, Rule)] = &[
         Rule::Admin,
     ),
     ("DELETE", "/api/v1/virtual-servers/matrix/osv", Rule::Admin),
+    // Anyone who may propose (the body is a server's, so they get 415 or 422).
+    (
+        "POST",
+        "/api/v1/virtual-servers/matrix/osv/proposals",
+        Rule::Proposer,
+    ),
     // Deletes the matrix server: it goes last but one, after every route that needs it.
     ("DELETE", "/api/v1/servers/matrix/osv", Rule::Admin),
     ("POST", "/auth/logout", Rule::Anyone),

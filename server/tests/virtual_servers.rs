@@ -688,3 +688,157 @@ async fn the_virtual_servers_rules_and_each_members_rules_both_apply() {
     );
     assert!(connect_with(&endpoint, &searcher).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_team_proposes_a_virtual_server_and_another_owner_approves_it() {
+    use reqwest::header::ORIGIN;
+    use support::signed_in::{self, Client};
+    let db = support::sqlite().await;
+    let Some(app) = signed_in::start(&db).await else {
+        return;
+    };
+    let admin = Client::signed_in(&app, "adam").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    let backend = testmcp_http(&["--tools", &tools.display().to_string()]).await;
+    let registered = admin
+        .http
+        .put(format!("{}/api/v1/servers/gw/open", app.url))
+        .header(ORIGIN, &app.url)
+        .json(&json!({ "ownerTeam": "search", "published": true,
+            "spec": { "transport": "streamable-http", "url": backend.url } }))
+        .send()
+        .await
+        .expect("register");
+    assert!(registered.status().is_success(), "{}", registered.status());
+    let refreshed = admin
+        .http
+        .post(format!("{}/api/v1/servers/gw/open/refresh", app.url))
+        .header(ORIGIN, &app.url)
+        .send()
+        .await
+        .expect("refresh");
+    assert!(refreshed.status().is_success());
+
+    let propose = |who: &Client, spec: Value| {
+        let request = who
+            .http
+            .post(format!(
+                "{}/api/v1/virtual-servers/search/tools/proposals",
+                app.url
+            ))
+            .header(ORIGIN, &app.url)
+            .json(&spec);
+        async move {
+            let response = request.send().await.expect("propose");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let decide = |who: &Client, proposal: &Value, verdict: &str| {
+        let request = who
+            .http
+            .post(format!("{}/api/v1/proposals/{}/decision", app.url, proposal["id"].as_str().unwrap_or_default()))
+            .header(ORIGIN, &app.url)
+            .json(&json!({ "decision": verdict, "comment": "looked at it", "version": proposal["version"] }));
+        async move {
+            let response = request.send().await.expect("decide");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let paul = Client::signed_in(&app, "paul").await;
+    let spec = json!({ "description": "Search tools", "ownerTeam": "search", "members": [{ "server": "gw/open" }] });
+
+    // Checked as every save is: a member that is not published is named.
+    let (status, body) = propose(
+        &paul,
+        json!({ "ownerTeam": "search", "members": [{ "server": "gw/nothing" }] }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("members[0].server")),
+        "{body}"
+    );
+
+    let (status, first) = propose(&paul, spec.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(
+        (first["kind"].as_str(), first["ownerTeam"].as_str()),
+        (Some("virtual"), Some("search"))
+    );
+    let (status, _) = decide(&paul, &first, "approve").await;
+    assert_eq!(status, 403, "four eyes: not the author");
+    let otto = Client::signed_in(&app, "otto").await;
+    let (status, _) = decide(&otto, &first, "approve").await;
+    assert_eq!(status, 403, "an owner of another team");
+    let missing = admin
+        .http
+        .get(format!("{}/api/v1/virtual-servers/search/tools", app.url))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(
+        missing.status(),
+        404,
+        "nothing is saved before the approval"
+    );
+
+    let olga = Client::signed_in(&app, "olga").await;
+    let (status, applied) = decide(&olga, &first, "approve").await;
+    assert_eq!(
+        (status, applied["status"].as_str()),
+        (200, Some("applied")),
+        "{applied}"
+    );
+    let saved: Value = admin
+        .http
+        .get(format!("{}/api/v1/virtual-servers/search/tools", app.url))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(saved["tools"][0]["name"], "open_echo", "{saved}");
+    assert_eq!(saved["spec"]["description"], "Search tools");
+
+    // Two changes made against the same definition: the second, once the first is applied,
+    // is superseded rather than overwriting it.
+    let mut changed = spec.clone();
+    changed["description"] = json!("Search tools, renamed");
+    let (_, second) = propose(&paul, changed.clone()).await;
+    changed["description"] = json!("Search tools, again");
+    let (_, third) = propose(&paul, changed).await;
+    let (status, applied) = decide(&olga, &second, "approve").await;
+    assert_eq!(
+        (status, applied["status"].as_str()),
+        (200, Some("applied")),
+        "{applied}"
+    );
+    let (status, refused) = decide(&olga, &third, "approve").await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("changed after this proposal was made"),
+        "{refused}"
+    );
+    let actors: Vec<String> = sqlx::query_scalar(
+        "SELECT actor FROM audit_events WHERE action = 'virtual_server.save' AND target = 'search/tools'",
+    )
+    .fetch_all(db.db.pool())
+    .await
+    .expect("audit");
+    assert_eq!(actors.len(), 2, "{actors:?}");
+    assert!(
+        actors.iter().all(|a| a.contains('#')),
+        "saved as the approver: {actors:?}"
+    );
+}

@@ -76,10 +76,13 @@ pub fn ManifestDiff(
     approved: String,
     /// The rows, from [`DiffRow`].
     rows: Vec<DiffRow>,
+    /// What is compared, for the caption.
+    #[prop(default = "MCPServer manifest")]
+    what: &'static str,
 ) -> impl IntoView {
     let note = (!rows.iter().any(DiffRow::changed)).then(|| {
         view! {
-            <p class="mb-2 text-sm" data-testid="diff-unchanged">"The proposed manifest is the same as the approved one."</p>
+            <p class="mb-2 text-sm" data-testid="diff-unchanged">"The proposed version is the same as the approved one."</p>
         }
     });
     let rows = rows
@@ -98,7 +101,7 @@ pub fn ManifestDiff(
         {note}
         <div class="overflow-x-auto">
             <table class="w-full table-fixed font-mono text-xs" data-testid="diff">
-                <caption class="sr-only">"The approved MCPServer manifest and the proposed one, line by line"</caption>
+                <caption class="sr-only">{format!("The approved {what} and the proposed one, line by line")}</caption>
                 <thead>
                     <tr class="text-left font-sans text-sm text-slate-600 dark:text-slate-400">
                         <th scope="col" class="px-2 py-1">{approved}</th>

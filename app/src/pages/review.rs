@@ -116,6 +116,7 @@ fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
             </PageSection>
         }
     });
+    let what = diff_subject(&review);
     view! {
         <Title text=format!("Review of {target}") />
         <nav aria-label="Breadcrumb" class="text-sm"><a class="underline" href="/reviews">"Reviews"</a>" / "{target.clone()}</nav>
@@ -135,7 +136,7 @@ fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
         {author_note}
         <PageSection id="diff" title="Changes">
             {retire}
-            <ManifestDiff approved rows=review.diff.clone() />
+            <ManifestDiff approved rows=review.diff.clone() what=what />
         </PageSection>
         {drift}
         <PageSection id="findings" title="Policy findings">
@@ -174,10 +175,21 @@ fn author_note(review: &ProposalReview) -> Option<AnyView> {
     })
 }
 
+/// What the diff compares.
+fn diff_subject(review: &ProposalReview) -> &'static str {
+    if review.kind == "virtual" {
+        "virtual server definition"
+    } else {
+        "MCPServer manifest"
+    }
+}
+
 /// The header of the diff's approved column: the base revision, or what stands in for it.
 fn approved_label(review: &ProposalReview) -> String {
     match (review.kind.as_str(), review.base_revision) {
         ("create", _) => "Approved (none: a new server)".into(),
+        ("virtual", None) => "Current (none: a new virtual server)".into(),
+        ("virtual", Some(_)) => "Current definition".into(),
         (_, Some(number)) => format!("Approved (revision {number})"),
         (_, None) => "Approved (the current server)".into(),
     }

@@ -298,6 +298,10 @@ pub async fn decision(
 /// What the registration path does after a change: the gateway reloads the server, and a
 /// published server's tools are fetched in the background.
 pub(crate) fn after_apply(state: &AppState, namespace: &str, name: &str, kind: ProposalKind) {
+    if kind == ProposalKind::Virtual {
+        state.gateway.forget_other(namespace, name, false);
+        return;
+    }
     state.gateway.forget(namespace, name);
     if kind == ProposalKind::Retire {
         return;

@@ -44,6 +44,7 @@ pub async fn apply(
     actor: &Viewer,
 ) -> Result<Proposal, DbError> {
     let outcome = match target.mode {
+        _ if proposal.kind == ProposalKind::Virtual => apply_virtual(store, &proposal, actor).await,
         RuntimeMode::Local => apply_local(store, target.runtime, &proposal, actor).await,
         RuntimeMode::Kubernetes => match target.kube {
             Some(client) => apply_kubernetes(store, client, &proposal, actor).await,
@@ -72,6 +73,7 @@ async fn apply_kubernetes(
     let registration = match proposal.kind {
         ProposalKind::Create | ProposalKind::Update => Some(registration_of(proposal)?),
         ProposalKind::Retire => None,
+        ProposalKind::Virtual => return Err("a virtual server is not a server".into()),
     };
     let changed = match &registration {
         Some(_) if kubernetes::is_remote(&proposal.spec) => Ok(()),
@@ -106,6 +108,52 @@ async fn apply_kubernetes(
     Ok(())
 }
 
+/// Saves the virtual server an approved proposal defines, checked again as every save is,
+/// with the proposal's move to `applied`, in one transaction.
+async fn apply_virtual(
+    store: &ProposalStore,
+    proposal: &Proposal,
+    actor: &Viewer,
+) -> Result<(), String> {
+    use crate::virtual_servers::{check, model::VirtualSpec, store::save_in, store::SaveError};
+    let id = (proposal.namespace.as_str(), proposal.name.as_str());
+    let spec: VirtualSpec = serde_json::from_value(proposal.spec.clone())
+        .map_err(|e| format!("the proposed definition cannot be read: {e}"))?;
+    let refused = |error: SaveError| match error {
+        SaveError::Invalid(errors) => format!(
+            "the definition no longer fits the published servers: {}",
+            errors.first()
+        ),
+        SaveError::Db(error) => error.to_string(),
+    };
+    check(store.db(), id, &spec).await.map_err(refused)?;
+    let mut tx = store.db().begin_write().await.map_err(|e| e.to_string())?;
+    if let Some(why) = super::decide::virtual_moved(&mut tx, proposal)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Err(format!("{why}; nothing was changed"));
+    }
+    save_in(&mut tx, id, &spec, actor.into())
+        .await
+        .map_err(refused)?;
+    let change = Transition {
+        id: &proposal.id,
+        version: proposal.version,
+        from: ProposalStatus::Approved,
+        to: ProposalStatus::Applied,
+        decision: None,
+        error: None,
+    };
+    let moved = transition_in(&mut tx, &change, actor.into())
+        .await
+        .map_err(|e| e.to_string())?;
+    if !moved {
+        return Err("the proposal changed while it was being applied".into());
+    }
+    tx.commit().await.map_err(|e| e.to_string())
+}
+
 /// The stored curation of `namespace/name`; the default for a server not stored yet.
 async fn curation_of(
     db: &crate::db::Db,
@@ -137,6 +185,7 @@ async fn apply_local(
     let registration = match proposal.kind {
         ProposalKind::Create | ProposalKind::Update => Some(registration_of(proposal)?),
         ProposalKind::Retire => None,
+        ProposalKind::Virtual => return Err("a virtual server is not a server".into()),
     };
     let runs = registration.as_ref().is_some_and(|r| r.published);
     let changed = if runs {

@@ -296,6 +296,15 @@ impl OnboardingConsole {
         if proposal.kind == ProposalKind::Create {
             return Ok(String::new());
         }
+        if proposal.kind == ProposalKind::Virtual {
+            // A virtual server's definition as it is now (its history is the audit log's).
+            let current =
+                crate::virtual_servers::store::load(&self.state.db, namespace, name).await?;
+            return Ok(current
+                .and_then(|v| serde_json::to_value(&v.spec).ok())
+                .map(|spec| pretty(&spec))
+                .unwrap_or_default());
+        }
         if let Some(number) = proposal.base_revision {
             let base = revisions::list(&self.state.db, namespace, name)
                 .await?
@@ -577,6 +586,8 @@ impl OnboardingService for OnboardingConsole {
                 message: text("message"),
             };
             (String::new(), Some(retire))
+        } else if proposal.kind == ProposalKind::Virtual {
+            (pretty(&proposal.spec), None)
         } else {
             let after = revision_manifest(
                 &proposal.namespace,
@@ -690,6 +701,11 @@ impl OnboardingService for OnboardingConsole {
         }
         Ok(DecisionOutcome::Decided(applied.status.as_str().into()))
     }
+}
+
+/// A virtual server's definition as the review shows it: JSON, one field a line.
+fn pretty(spec: &Value) -> String {
+    serde_json::to_string_pretty(spec).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -194,6 +194,9 @@ async fn superseded_reason(
     proposal: &Proposal,
 ) -> Result<Option<String>, DbError> {
     let mut conn = store.db().pool().acquire().await?;
+    if proposal.kind == ProposalKind::Virtual {
+        return virtual_moved(&mut conn, proposal).await;
+    }
     let exists: Option<String> =
         sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
             .bind(&proposal.namespace)
@@ -220,6 +223,27 @@ async fn superseded_reason(
             })
         }
     })
+}
+
+/// Why a virtual server proposal no longer fits, if it does not: the virtual server changed
+/// (or was created or removed) after it was made.
+pub async fn virtual_moved(
+    conn: &mut sqlx::AnyConnection,
+    proposal: &Proposal,
+) -> Result<Option<String>, DbError> {
+    let (namespace, name) = (&proposal.namespace, &proposal.name);
+    let now = crate::virtual_servers::store::changed_at(conn, namespace, name).await?;
+    Ok((now != proposal.base_revision).then(|| match (proposal.base_revision, now) {
+        (None, _) => format!(
+            "the virtual server {namespace}/{name} was created by someone else after this proposal was made; propose the change again"
+        ),
+        (Some(_), None) => format!(
+            "the virtual server {namespace}/{name} was removed after this proposal was made"
+        ),
+        (Some(_), Some(_)) => format!(
+            "the virtual server {namespace}/{name} changed after this proposal was made; propose the change again from its current definition"
+        ),
+    }))
 }
 
 async fn supersede(

@@ -40,3 +40,4 @@ pub mod revisions;
 pub mod secrets;
 pub mod store;
 pub mod validate;
+pub mod virtual_proposals;

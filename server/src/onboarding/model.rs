@@ -13,6 +13,9 @@ pub enum ProposalKind {
     Update,
     /// Retire an existing server (it is unpublished and stops).
     Retire,
+    /// Create or replace a virtual server (`spec` is its definition, `baseRevision` the time
+    /// it last changed, if it exists).
+    Virtual,
 }
 
 impl ProposalKind {
@@ -22,6 +25,7 @@ impl ProposalKind {
             ProposalKind::Create => "create",
             ProposalKind::Update => "update",
             ProposalKind::Retire => "retire",
+            ProposalKind::Virtual => "virtual",
         }
     }
 
@@ -31,6 +35,7 @@ impl ProposalKind {
             "create" => Some(ProposalKind::Create),
             "update" => Some(ProposalKind::Update),
             "retire" => Some(ProposalKind::Retire),
+            "virtual" => Some(ProposalKind::Virtual),
             _ => None,
         }
     }

@@ -137,6 +137,56 @@ impl ProposalStore {
         Ok(proposal)
     }
 
+    /// Stores a proposal of the virtual server `namespace/name` with `spec` (checked by the
+    /// caller as every save is), reviewed by the owners of `owner_team`, with its audit event.
+    /// `base` is when the virtual server last changed, `None` for a new one.
+    pub async fn propose_virtual(
+        &self,
+        (namespace, name): (&str, &str),
+        spec: &Value,
+        owner_team: &str,
+        base: Option<i64>,
+        author: &Viewer,
+    ) -> Result<Proposal, DbError> {
+        let mut tx = self.db.begin_write().await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_millis();
+        let spec = spec.to_string();
+        sqlx::query(
+            "INSERT INTO proposals (id, kind, namespace, name, author_subject, author_name, \
+             owner_team, base_revision, spec, metadata, status, version, created_at, updated_at) \
+             VALUES ($1, 'virtual', $2, $3, $4, $5, $6, $7, $8, '{}', 'open', 1, $9, $9)",
+        )
+        .bind(&id)
+        .bind(namespace)
+        .bind(name)
+        .bind(&author.subject)
+        .bind(&author.name)
+        .bind(owner_team)
+        .bind(base)
+        .bind(&spec)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            AuditEvent {
+                comment: None,
+                actor: author.into(),
+                action: "proposal.proposed",
+                target: &target(&id),
+                before_hash: None,
+                after_hash: Some(content_hash(&spec)),
+            },
+        )
+        .await?;
+        let proposal = fetch(&mut tx, &id)
+            .await?
+            .ok_or_else(|| DbError::Query(sqlx::Error::RowNotFound))?;
+        tx.commit().await?;
+        Ok(proposal)
+    }
+
     /// One proposal.
     pub async fn get(&self, id: &str) -> Result<Option<Proposal>, DbError> {
         let mut conn = self.db.pool().acquire().await?;

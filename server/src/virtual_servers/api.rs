@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::registry::server_json::gateway_url;
 use crate::web::{json_body, ApiError, AppState};
 
-use super::compose::{compose, Composition, Shadowed};
+use super::compose::{Composition, Shadowed};
 use super::model::VirtualSpec;
 use super::store::{self, SaveError, VirtualServer};
 use super::views::compose_now;
@@ -153,10 +153,18 @@ async fn checked(
 ) -> Result<(VirtualSpec, Composition), ApiError> {
     crate::web::require_json(headers)?;
     let spec: VirtualSpec = json_body(body)?;
-    spec.validate(namespace, name)?;
-    let members = store::published_members(&state.db, &spec).await?;
-    let composition = compose(&spec, &members, true)?;
+    let composition = super::check(&state.db, (namespace, name), &spec)
+        .await
+        .map_err(save_error)?;
     Ok((spec, composition))
+}
+
+/// The answer for a refused save: 422 naming the field, or the database's failure.
+pub fn save_error(error: SaveError) -> ApiError {
+    match error {
+        SaveError::Invalid(errors) => ApiError::Invalid(errors),
+        SaveError::Db(error) => error.into(),
+    }
 }
 
 /// `POST …/preview`: what the virtual server would show, without saving it.
@@ -203,10 +211,7 @@ pub async fn save(
     let (spec, composition) = checked(&state, (&namespace, &name), &headers, &body).await?;
     let created = store::save(&state.db, (&namespace, &name), &spec, actor.into())
         .await
-        .map_err(|error| match error {
-            SaveError::Invalid(errors) => ApiError::Invalid(errors),
-            SaveError::Db(error) => error.into(),
-        })?;
+        .map_err(save_error)?;
     state.gateway.forget_other(&namespace, &name, false);
     let status = if created {
         StatusCode::CREATED

@@ -64,6 +64,18 @@ impl std::fmt::Debug for Endpoints {
     }
 }
 
+/// Checks `spec` for `namespace/name` as every save does, whoever saves it: its fields, then
+/// its composition from the members published now (a conflict no rule resolves is refused).
+pub async fn check(
+    db: &crate::db::Db,
+    (namespace, name): (&str, &str),
+    spec: &model::VirtualSpec,
+) -> Result<compose::Composition, store::SaveError> {
+    spec.validate(namespace, name)?;
+    let members = store::published_members(db, spec).await?;
+    Ok(compose::compose(spec, &members, true)?)
+}
+
 impl Endpoints {
     fn service(&self, namespace: &str, name: &str) -> Arc<Http> {
         let key = (namespace.to_owned(), name.to_owned());

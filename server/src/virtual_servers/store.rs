@@ -115,18 +115,31 @@ pub async fn published_members(
 /// server's. True when it was created.
 pub async fn save(
     db: &Db,
+    id: (&str, &str),
+    spec: &VirtualSpec,
+    actor: Actor<'_>,
+) -> Result<bool, SaveError> {
+    let mut tx = db.begin_write().await?;
+    let created = save_in(&mut tx, id, spec, actor).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`save`] within the caller's transaction (an approved proposal is applied with its state
+/// change).
+pub async fn save_in(
+    conn: &mut sqlx::AnyConnection,
     (namespace, name): (&str, &str),
     spec: &VirtualSpec,
     actor: Actor<'_>,
 ) -> Result<bool, SaveError> {
     let now = now_millis();
     let text = serde_json::to_string(spec).unwrap_or_else(|_| "{}".into());
-    let mut tx = db.begin_write().await?;
     let server: Option<String> =
         sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
             .bind(namespace)
             .bind(name)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
     if server.is_some() {
         return Err(FieldErrors::from(FieldError::new(
@@ -139,7 +152,7 @@ pub async fn save(
         sqlx::query_as("SELECT id, spec FROM virtual_servers WHERE namespace = $1 AND name = $2")
             .bind(namespace)
             .bind(name)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
     match &before {
         Some((id, _)) => {
@@ -148,7 +161,7 @@ pub async fn save(
                 .bind(now)
                 .bind(actor.subject)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
         None => {
@@ -162,12 +175,12 @@ pub async fn save(
             .bind(&text)
             .bind(now)
             .bind(actor.subject)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
     }
     audit::record(
-        &mut tx,
+        &mut *conn,
         AuditEvent {
             comment: None,
             actor,
@@ -178,8 +191,23 @@ pub async fn save(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(before.is_none())
+}
+
+/// When `namespace/name` last changed (Unix milliseconds), `None` when there is no such
+/// virtual server: what a proposal is made against.
+pub async fn changed_at(
+    conn: &mut sqlx::AnyConnection,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<i64>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT updated_at FROM virtual_servers WHERE namespace = $1 AND name = $2",
+    )
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// Removes `namespace/name` for `actor`; false when there was none.

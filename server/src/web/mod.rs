@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::onboarding::api::routes())
         .merge(crate::onboarding::revision_diff::routes())
         .merge(crate::onboarding::cluster_changes::routes())
+        .merge(crate::onboarding::virtual_proposals::routes())
         .merge(crate::gateway::routes())
         .merge(crate::virtual_servers::api::routes())
         .merge(crate::auth::routes())

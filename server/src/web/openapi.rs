@@ -45,6 +45,7 @@ use crate::validation::ErrorBody;
         crate::virtual_servers::api::preview,
         crate::virtual_servers::api::save,
         crate::virtual_servers::api::remove,
+        crate::onboarding::virtual_proposals::propose,
         crate::audit::export::export,
         crate::onboarding::revision_diff::diff,
         crate::onboarding::cluster_changes::show,

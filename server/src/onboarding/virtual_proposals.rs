@@ -1,0 +1,75 @@
+//! `POST /api/v1/virtual-servers/{namespace}/{name}/proposals`: a team proposes a new or
+//! changed virtual server; the owners of its team review it like any proposal (four eyes,
+//! `POST /api/v1/proposals/{id}/decision`), and the approval saves it
+//! ([`super::apply`]). The definition is checked as every save checks it, when proposed and
+//! again when applied.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use apiary_app::access::Action;
+
+use crate::auth::Principal;
+use crate::virtual_servers::api::save_error;
+use crate::virtual_servers::model::VirtualSpec;
+use crate::virtual_servers::{check, store as virtual_store};
+use crate::web::{json_body, require_json, ApiError, AppState};
+
+use super::model::Proposal;
+use super::store::ProposalStore;
+
+/// The route.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/virtual-servers/{namespace}/{name}/proposals",
+        post(propose),
+    )
+}
+
+/// Proposes `namespace/name` with the definition in the body; the owners of its team review
+/// it (of the team that owns it now, for a change).
+#[utoipa::path(post, path = "/api/v1/virtual-servers/{namespace}/{name}/proposals", operation_id = "propose_virtual_server", tag = "virtual-servers",
+    params(("namespace" = String, Path), ("name" = String, Path)),
+    request_body(content = VirtualSpec, description = "The proposed definition"),
+    responses((status = 201, description = "Proposed; review it at /reviews/{id} or decide it with POST /api/v1/proposals/{id}/decision", body = Proposal),
+               (status = 403, description = "Not a proposer, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 422, description = "A field is invalid, the name is a server's, or two tools would share a name: `field` names it", body = crate::validation::ErrorBody)))]
+pub async fn propose(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Proposal>), ApiError> {
+    let author = principal.require(Action::Propose, None)?;
+    require_json(&headers)?;
+    let spec: VirtualSpec = json_body(&body)?;
+    check(&state.db, (&namespace, &name), &spec)
+        .await
+        .map_err(save_error)?;
+    if state.servers.id_of(&namespace, &name).await?.is_some() {
+        return Err(crate::validation::FieldError::new(
+            "name",
+            format!("{namespace}/{name} is a server's name; a virtual server needs a name no server has"),
+        )
+        .into());
+    }
+    let current = virtual_store::load(&state.db, &namespace, &name).await?;
+    let owner_team = current
+        .as_ref()
+        .map_or(spec.owner_team.as_str(), |v| v.spec.owner_team.as_str())
+        .to_owned();
+    let proposal = ProposalStore::new(state.db.clone())
+        .propose_virtual(
+            (&namespace, &name),
+            &serde_json::to_value(&spec).unwrap_or_default(),
+            &owner_team,
+            current.map(|v| v.updated_at),
+            author,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(proposal)))
+}
