@@ -842,3 +842,51 @@ async fn a_team_proposes_a_virtual_server_and_another_owner_approves_it() {
         "saved as the approver: {actors:?}"
     );
 }
+
+#[tokio::test]
+async fn each_client_gets_the_protocol_version_it_asks_for() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    let backend = testmcp_http(&["--tools", &tools.display().to_string()]).await;
+    register(&http, &base, "pv/echo", &backend.url).await;
+    refresh(&http, &base, "pv/echo").await;
+    let (status, body) = put(
+        &http,
+        &base,
+        "pv/all",
+        &json!({ "ownerTeam": "pv", "members": [{ "server": "pv/echo" }] }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
+        let answer = http
+            .post(format!("{base}/mcp/pv/all"))
+            .header("accept", "application/json, text/event-stream")
+            .json(
+                &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": version, "capabilities": {},
+                "clientInfo": { "name": "version-test", "version": "0" } } }),
+            )
+            .send()
+            .await
+            .expect("initialize");
+        assert_eq!(answer.status(), 200, "{version}");
+        let text = answer.text().await.expect("text");
+        let data = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .find(|d| d.starts_with('{'))
+            .unwrap_or(text.as_str());
+        let message: Value = serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(message["result"]["protocolVersion"], version, "{message}");
+    }
+}
