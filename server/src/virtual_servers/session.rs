@@ -28,6 +28,9 @@ use super::views::{View, Views};
 /// Tools per `tools/list` page.
 const PAGE: usize = 100;
 
+/// A member's session, once opened.
+type Slot = tokio::sync::Mutex<Option<Arc<MemberSession>>>;
+
 /// Who is calling, put on each request by the endpoint for the session's handlers.
 #[derive(Clone)]
 pub struct Caller {
@@ -41,7 +44,9 @@ pub struct Caller {
 pub struct VirtualSession {
     views: Arc<Views>,
     id: (String, String),
-    members: tokio::sync::Mutex<HashMap<String, Arc<MemberSession>>>,
+    /// One slot per member, so opening one member's session does not hold up calls to the
+    /// others.
+    members: std::sync::Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 impl VirtualSession {
@@ -50,7 +55,7 @@ impl VirtualSession {
         Self {
             views,
             id,
-            members: tokio::sync::Mutex::default(),
+            members: std::sync::Mutex::default(),
         }
     }
 
@@ -79,19 +84,23 @@ impl VirtualSession {
         target: Arc<crate::gateway::target::Target>,
         context: &RequestContext<RoleServer>,
     ) -> Result<Arc<MemberSession>, String> {
-        let mut members = self.members.lock().await;
-        if let Some(open) = members.get(&target.id).filter(|s| !s.is_closed()) {
+        let slot = crate::locks::lock(&self.members)
+            .entry(target.id.clone())
+            .or_default()
+            .clone();
+        let mut session = slot.lock().await;
+        if let Some(open) = session.as_ref().filter(|s| !s.is_closed()) {
             return Ok(open.clone());
         }
-        let id = target.id.clone();
         let opened =
             Arc::new(member::open(caller.state.clone(), target, context.peer.clone()).await?);
-        members.insert(id, opened.clone());
+        *session = Some(opened.clone());
         Ok(opened)
     }
 
-    async fn forget(&self, member: &str) {
-        self.members.lock().await.remove(member);
+    /// Drops the session with `member` (it failed); the next call opens another.
+    fn forget(&self, member: &str) {
+        crate::locks::lock(&self.members).remove(member);
     }
 }
 
@@ -317,7 +326,7 @@ impl VirtualSession {
             Ok(result) => Answer::member(Ok(result)),
             Err(ServiceError::McpError(error)) => Answer::member(Err(error)),
             Err(error) => {
-                self.forget(&target.id).await;
+                self.forget(&target.id);
                 Answer::unreached(format!("{} did not answer: {error}", target.id))
             }
         }
