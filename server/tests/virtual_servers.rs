@@ -562,6 +562,44 @@ async fn many_tools_come_in_pages_or_through_the_finder() {
     client.cancel().await.expect("close");
 }
 
+/// Our rmcp test server over HTTP with one tool, `echo` (the folder keeps its tool file).
+async fn echo_backend() -> (support::mcp_servers::HttpBackend, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    (
+        testmcp_http(&["--tools", &tools.display().to_string()]).await,
+        dir,
+    )
+}
+
+/// Registers `id` at `url` for team search as the signed-in `admin`, and fetches its tools.
+async fn publish_as(admin: &support::signed_in::Client, base: &str, id: &str, url: &str) {
+    use reqwest::header::ORIGIN;
+    let registered = admin
+        .http
+        .put(format!("{base}/api/v1/servers/{id}"))
+        .header(ORIGIN, base)
+        .json(&json!({ "ownerTeam": "search", "published": true,
+            "spec": { "transport": "streamable-http", "url": url } }))
+        .send()
+        .await
+        .expect("register");
+    assert!(registered.status().is_success(), "{}", registered.status());
+    let refreshed = admin
+        .http
+        .post(format!("{base}/api/v1/servers/{id}/refresh"))
+        .header(ORIGIN, base)
+        .send()
+        .await
+        .expect("refresh");
+    assert!(refreshed.status().is_success());
+}
+
 /// An rmcp client of `url` with a bearer token.
 async fn connect_with(url: &str, token: &str) -> Result<support::mcp_client::Client, String> {
     let transport = StreamableHttpClientTransport::from_config(
@@ -588,33 +626,10 @@ async fn the_virtual_servers_rules_and_each_members_rules_both_apply() {
         return;
     };
     let admin = Client::signed_in(&app, "adam").await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tools = dir.path().join("tools.json");
-    std::fs::write(
-        &tools,
-        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
-    )
-    .expect("write tools");
-    let open = testmcp_http(&["--tools", &tools.display().to_string()]).await;
-    let narrow = testmcp_http(&["--tools", &tools.display().to_string()]).await;
-    for (id, backend) in [("gw/open", &open), ("gw/narrow", &narrow)] {
-        let registered = admin
-            .http
-            .put(format!("{}/api/v1/servers/{id}", app.url))
-            .json(&json!({ "ownerTeam": "search", "published": true,
-                "spec": { "transport": "streamable-http", "url": backend.url } }))
-            .send()
-            .await
-            .expect("register");
-        assert!(registered.status().is_success(), "{}", registered.status());
-        let refreshed = admin
-            .http
-            .post(format!("{}/api/v1/servers/{id}/refresh", app.url))
-            .send()
-            .await
-            .expect("refresh");
-        assert!(refreshed.status().is_success());
-    }
+    let (open, _open_tools) = echo_backend().await;
+    let (narrow, _narrow_tools) = echo_backend().await;
+    publish_as(&admin, &app.url, "gw/open", &open.url).await;
+    publish_as(&admin, &app.url, "gw/narrow", &narrow.url).await;
     let narrowed = admin
         .http
         .put(format!("{}/api/v1/servers/gw/narrow/access", app.url))
@@ -698,32 +713,8 @@ async fn a_team_proposes_a_virtual_server_and_another_owner_approves_it() {
         return;
     };
     let admin = Client::signed_in(&app, "adam").await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tools = dir.path().join("tools.json");
-    std::fs::write(
-        &tools,
-        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
-    )
-    .expect("write tools");
-    let backend = testmcp_http(&["--tools", &tools.display().to_string()]).await;
-    let registered = admin
-        .http
-        .put(format!("{}/api/v1/servers/gw/open", app.url))
-        .header(ORIGIN, &app.url)
-        .json(&json!({ "ownerTeam": "search", "published": true,
-            "spec": { "transport": "streamable-http", "url": backend.url } }))
-        .send()
-        .await
-        .expect("register");
-    assert!(registered.status().is_success(), "{}", registered.status());
-    let refreshed = admin
-        .http
-        .post(format!("{}/api/v1/servers/gw/open/refresh", app.url))
-        .header(ORIGIN, &app.url)
-        .send()
-        .await
-        .expect("refresh");
-    assert!(refreshed.status().is_success());
+    let (backend, _tools) = echo_backend().await;
+    publish_as(&admin, &app.url, "gw/open", &backend.url).await;
 
     let propose = |who: &Client, spec: Value| {
         let request = who
@@ -848,14 +839,7 @@ async fn each_client_gets_the_protocol_version_it_asks_for() {
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
     let http = reqwest::Client::new();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tools = dir.path().join("tools.json");
-    std::fs::write(
-        &tools,
-        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
-    )
-    .expect("write tools");
-    let backend = testmcp_http(&["--tools", &tools.display().to_string()]).await;
+    let (backend, _tools) = echo_backend().await;
     register(&http, &base, "pv/echo", &backend.url).await;
     refresh(&http, &base, "pv/echo").await;
     let (status, body) = put(

@@ -73,7 +73,38 @@ pub async fn check(
 ) -> Result<compose::Composition, store::SaveError> {
     spec.validate(namespace, name)?;
     let members = store::published_members(db, spec).await?;
-    Ok(compose::compose(spec, &members, true)?)
+    let composition = compose::compose(spec, &members, true)?;
+    let mut problems = crate::validation::Problems::default();
+    for (i, member) in spec.members.iter().enumerate() {
+        let Some(server) = members.iter().find(|s| s.id() == member.server) else {
+            continue;
+        };
+        if let Some(why) = unreachable_member(&server.spec) {
+            problems.push(crate::validation::FieldError::new(
+                format!("members[{i}].server"),
+                format!(
+                    "{} {why}; a virtual server cannot call it, so leave it out",
+                    member.server
+                ),
+            ));
+        }
+    }
+    problems.finish()?;
+    Ok(composition)
+}
+
+/// Why the gateway cannot call a member with `spec` on a virtual server's behalf, if it
+/// cannot: it takes only its own issuer's tokens, or the gateway withholds it.
+fn unreachable_member(spec: &serde_json::Value) -> Option<String> {
+    let declared = |field: &str| spec.get(field).is_some_and(|v| !v.is_null());
+    if declared("oidcConfig") || declared("oidcConfigRef") {
+        return Some(
+            "takes only its own issuer's tokens (its oidcConfig), which the gateway cannot pass on"
+                .into(),
+        );
+    }
+    crate::gateway::inbound::Inbound::withheld_by_spec(spec)
+        .map(|why| format!("is not served by the gateway: {why}"))
 }
 
 impl Endpoints {
@@ -223,5 +254,28 @@ impl Fallback for Endpoints {
         if let Some((_, stop)) = crate::locks::lock(&self.services).remove(&key) {
             stop.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::unreachable_member;
+
+    #[test]
+    fn members_the_gateway_cannot_call_for_others_are_named() {
+        assert_eq!(unreachable_member(&json!({ "url": "http://x/mcp" })), None);
+        let own = unreachable_member(
+            &json!({ "url": "http://x/mcp", "oidcConfig": { "type": "inline" } }),
+        );
+        assert!(own.is_some_and(|why| why.contains("own issuer")));
+        let withheld = unreachable_member(
+            &json!({ "url": "http://x/mcp", "authzConfig": { "type": "inline" } }),
+        );
+        assert!(
+            withheld.is_some_and(|why| why.contains("not served")),
+            "authz without OIDC is withheld"
+        );
     }
 }
