@@ -137,20 +137,7 @@ async fn apply_virtual(
     save_in(&mut tx, id, &spec, actor.into())
         .await
         .map_err(refused)?;
-    let change = Transition {
-        id: &proposal.id,
-        version: proposal.version,
-        from: ProposalStatus::Approved,
-        to: ProposalStatus::Applied,
-        decision: None,
-        error: None,
-    };
-    let moved = transition_in(&mut tx, &change, actor.into())
-        .await
-        .map_err(|e| e.to_string())?;
-    if !moved {
-        return Err("the proposal changed while it was being applied".into());
-    }
+    mark_applied(&mut tx, proposal, actor).await?;
     tx.commit().await.map_err(|e| e.to_string())
 }
 
@@ -283,20 +270,7 @@ async fn write(
             .await
             .map_err(|e| e.to_string())?,
     }
-    let change = Transition {
-        id: &proposal.id,
-        version: proposal.version,
-        from: ProposalStatus::Approved,
-        to: ProposalStatus::Applied,
-        decision: None,
-        error: None,
-    };
-    let moved = transition_in(&mut tx, &change, actor.into())
-        .await
-        .map_err(|e| e.to_string())?;
-    if !moved {
-        return Err("the proposal changed while it was being applied".into());
-    }
+    mark_applied(&mut tx, proposal, actor).await?;
     tx.commit().await.map_err(|e| e.to_string())
 }
 
@@ -354,6 +328,29 @@ async fn retire(
         },
     )
     .await?;
+    Ok(())
+}
+
+/// Moves `proposal` from `approved` to `applied` in the caller's transaction.
+async fn mark_applied(
+    conn: &mut sqlx::AnyConnection,
+    proposal: &Proposal,
+    actor: &Viewer,
+) -> Result<(), String> {
+    let change = Transition {
+        id: &proposal.id,
+        version: proposal.version,
+        from: ProposalStatus::Approved,
+        to: ProposalStatus::Applied,
+        decision: None,
+        error: None,
+    };
+    let moved = transition_in(conn, &change, actor.into())
+        .await
+        .map_err(|e| e.to_string())?;
+    if !moved {
+        return Err("the proposal changed while it was being applied".into());
+    }
     Ok(())
 }
 

@@ -96,43 +96,15 @@ impl ProposalStore {
         let mut tx = self.db.begin_write().await?;
         let context = context(&mut tx, input, runtime).await?;
         let valid = validate(input, &context)?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_millis();
-        let spec = valid.spec.to_string();
-        let metadata = valid.metadata.to_string();
-        sqlx::query(
-            "INSERT INTO proposals (id, kind, namespace, name, author_subject, author_name, \
-             owner_team, base_revision, spec, metadata, status, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', 1, $11, $11)",
-        )
-        .bind(&id)
-        .bind(valid.kind.as_str())
-        .bind(&valid.namespace)
-        .bind(&valid.name)
-        .bind(&author.subject)
-        .bind(&author.name)
-        .bind(&valid.owner_team)
-        .bind(valid.base_revision)
-        .bind(&spec)
-        .bind(&metadata)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        audit::record(
-            &mut tx,
-            AuditEvent {
-                comment: None,
-                actor: author.into(),
-                action: "proposal.proposed",
-                target: &target(&id),
-                before_hash: None,
-                after_hash: Some(content_hash(&format!("{spec}\n{metadata}"))),
-            },
-        )
-        .await?;
-        let proposal = fetch(&mut tx, &id)
-            .await?
-            .ok_or_else(|| DbError::Query(sqlx::Error::RowNotFound))?;
+        let new = NewProposal {
+            kind: valid.kind,
+            target: (&valid.namespace, &valid.name),
+            owner_team: &valid.owner_team,
+            base_revision: valid.base_revision,
+            spec: &valid.spec,
+            metadata: &valid.metadata,
+        };
+        let proposal = insert(&mut tx, new, author).await?;
         tx.commit().await?;
         Ok(proposal)
     }
@@ -149,40 +121,15 @@ impl ProposalStore {
         author: &Viewer,
     ) -> Result<Proposal, DbError> {
         let mut tx = self.db.begin_write().await?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_millis();
-        let spec = spec.to_string();
-        sqlx::query(
-            "INSERT INTO proposals (id, kind, namespace, name, author_subject, author_name, \
-             owner_team, base_revision, spec, metadata, status, version, created_at, updated_at) \
-             VALUES ($1, 'virtual', $2, $3, $4, $5, $6, $7, $8, '{}', 'open', 1, $9, $9)",
-        )
-        .bind(&id)
-        .bind(namespace)
-        .bind(name)
-        .bind(&author.subject)
-        .bind(&author.name)
-        .bind(owner_team)
-        .bind(base)
-        .bind(&spec)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        audit::record(
-            &mut tx,
-            AuditEvent {
-                comment: None,
-                actor: author.into(),
-                action: "proposal.proposed",
-                target: &target(&id),
-                before_hash: None,
-                after_hash: Some(content_hash(&spec)),
-            },
-        )
-        .await?;
-        let proposal = fetch(&mut tx, &id)
-            .await?
-            .ok_or_else(|| DbError::Query(sqlx::Error::RowNotFound))?;
+        let new = NewProposal {
+            kind: ProposalKind::Virtual,
+            target: (namespace, name),
+            owner_team,
+            base_revision: base,
+            spec,
+            metadata: &Value::Object(serde_json::Map::new()),
+        };
+        let proposal = insert(&mut tx, new, author).await?;
         tx.commit().await?;
         Ok(proposal)
     }
@@ -229,6 +176,61 @@ impl ProposalStore {
     pub fn db(&self) -> &Db {
         &self.db
     }
+}
+
+/// A proposal to store: open, version 1.
+struct NewProposal<'a> {
+    kind: ProposalKind,
+    target: (&'a str, &'a str),
+    owner_team: &'a str,
+    base_revision: Option<i64>,
+    spec: &'a Value,
+    metadata: &'a Value,
+}
+
+/// Stores `new` by `author` with its audit event in the caller's transaction, and reads it
+/// back.
+async fn insert(
+    conn: &mut AnyConnection,
+    new: NewProposal<'_>,
+    author: &Viewer,
+) -> Result<Proposal, DbError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = now_millis();
+    let (spec, metadata) = (new.spec.to_string(), new.metadata.to_string());
+    sqlx::query(
+        "INSERT INTO proposals (id, kind, namespace, name, author_subject, author_name, \
+         owner_team, base_revision, spec, metadata, status, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', 1, $11, $11)",
+    )
+    .bind(&id)
+    .bind(new.kind.as_str())
+    .bind(new.target.0)
+    .bind(new.target.1)
+    .bind(&author.subject)
+    .bind(&author.name)
+    .bind(new.owner_team)
+    .bind(new.base_revision)
+    .bind(&spec)
+    .bind(&metadata)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        &mut *conn,
+        AuditEvent {
+            comment: None,
+            actor: author.into(),
+            action: "proposal.proposed",
+            target: &target(&id),
+            before_hash: None,
+            after_hash: Some(content_hash(&format!("{spec}\n{metadata}"))),
+        },
+    )
+    .await?;
+    fetch(conn, &id)
+        .await?
+        .ok_or_else(|| DbError::Query(sqlx::Error::RowNotFound))
 }
 
 /// The audit target of a proposal.

@@ -50,13 +50,16 @@ pub async fn propose(
     check(&state.db, (&namespace, &name), &spec)
         .await
         .map_err(save_error)?;
-    if state.servers.id_of(&namespace, &name).await?.is_some() {
-        return Err(crate::validation::FieldError::new(
-            "name",
-            format!("{namespace}/{name} is a server's name; a virtual server needs a name no server has"),
-        )
-        .into());
-    }
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(crate::db::DbError::from)?;
+    virtual_store::refuse_server_name(&mut conn, (&namespace, &name))
+        .await
+        .map_err(save_error)?;
+    drop(conn);
     let current = virtual_store::load(&state.db, &namespace, &name).await?;
     let owner_team = current
         .as_ref()

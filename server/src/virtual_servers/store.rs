@@ -135,19 +135,7 @@ pub async fn save_in(
 ) -> Result<bool, SaveError> {
     let now = now_millis();
     let text = serde_json::to_string(spec).unwrap_or_else(|_| "{}".into());
-    let server: Option<String> =
-        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-            .bind(namespace)
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if server.is_some() {
-        return Err(FieldErrors::from(FieldError::new(
-            "name",
-            format!("{namespace}/{name} is a server's name; a virtual server needs a name no server has"),
-        ))
-        .into());
-    }
+    refuse_server_name(conn, (namespace, name)).await?;
     let before: Option<(String, String)> =
         sqlx::query_as("SELECT id, spec FROM virtual_servers WHERE namespace = $1 AND name = $2")
             .bind(namespace)
@@ -192,6 +180,28 @@ pub async fn save_in(
     )
     .await?;
     Ok(before.is_none())
+}
+
+/// Refuses `namespace/name` when a server has it: a name is a server's or a virtual
+/// server's, never both.
+pub async fn refuse_server_name(
+    conn: &mut sqlx::AnyConnection,
+    (namespace, name): (&str, &str),
+) -> Result<(), SaveError> {
+    let server: Option<String> =
+        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match server {
+        Some(_) => Err(FieldErrors::from(FieldError::new(
+            "name",
+            format!("{namespace}/{name} is a server's name; a virtual server needs a name no server has"),
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// When `namespace/name` last changed (Unix milliseconds), `None` when there is no such
