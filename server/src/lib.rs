@@ -179,6 +179,28 @@ fn spawn_fleet_work(
                 },
             )),
         ));
+        let virtuals = onboarding::cluster_virtual::Context {
+            db: state.db.clone(),
+            gateway: state.gateway.clone(),
+            public_url: state.registry.public_url.clone(),
+            client: client.clone(),
+        };
+        let virtuals_namespace = namespace.clone();
+        tasks.push((
+            "virtual servers from the cluster",
+            tokio::spawn(while_leading(
+                "virtual servers from the cluster",
+                leading.clone(),
+                shutdown.clone(),
+                move |token| {
+                    onboarding::cluster_virtual::run(
+                        virtuals.clone(),
+                        virtuals_namespace.clone(),
+                        token,
+                    )
+                },
+            )),
+        ));
         let db = state.db.clone();
         tasks.push((
             "MCPServer deletion watch",

@@ -135,6 +135,25 @@ async fn kubernetes_mode(
     (support::serve_state(state).await, namespace)
 }
 
+/// Apiary's server in Kubernetes mode over the test cluster, watching `namespace`, with the
+/// `extra` environment.
+async fn kubernetes_apiary(
+    namespace: &str,
+    extra: &[(&str, String)],
+) -> support::process::ApiaryProcess {
+    let mut env = vec![
+        (
+            "KUBECONFIG",
+            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
+        ),
+        ("APIARY_RUNTIME", "kubernetes".into()),
+        ("APIARY_WATCH_NAMESPACE", namespace.to_owned()),
+        ("APIARY_LEASE_NAMESPACE", namespace.to_owned()),
+    ];
+    env.extend(extra.iter().cloned());
+    support::process::ApiaryProcess::start(&env).await
+}
+
 /// Sends an MCP `initialize` through the gateway; returns the status, the body and how long
 /// it took.
 async fn initialize(base: &str, namespace: &str, name: &str) -> (u16, String, Duration) {
@@ -320,18 +339,14 @@ async fn the_mcpserver_status_shows_the_tools_the_registry_found() {
     ])
     .await;
     let proxy = backend.url.trim_end_matches("/mcp").to_owned();
-    let apiary = support::process::ApiaryProcess::start(&[
-        (
-            "KUBECONFIG",
-            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
-        ),
-        ("APIARY_RUNTIME", "kubernetes".into()),
-        ("APIARY_WATCH_NAMESPACE", namespace.clone()),
-        ("APIARY_LEASE_NAMESPACE", namespace.clone()),
-        ("APIARY_FETCH_TIMEOUT_SECS", "5".into()),
-        ("HTTP_PROXY", proxy),
-        ("NO_PROXY", "127.0.0.1,localhost".into()),
-    ])
+    let apiary = kubernetes_apiary(
+        &namespace,
+        &[
+            ("APIARY_FETCH_TIMEOUT_SECS", "5".into()),
+            ("HTTP_PROXY", proxy),
+            ("NO_PROXY", "127.0.0.1,localhost".into()),
+        ],
+    )
     .await;
     let spec = json!({ "image": "ghcr.io/example/web:1", "transport": "streamable-http",
                        "proxyPort": 9090 });
@@ -638,22 +653,33 @@ async fn the_gateway_reads_the_configmap_of_a_servers_cedar_policies() {
     assert!(body.contains("takes only bearer tokens of"), "{body}");
 }
 
-/// A remote server object's phase, message and the status of condition `type_`.
-fn remote_state(
-    status: Option<&apiary_server::operator::remote_crd::RemoteServerStatus>,
+/// A phase, a message, and the status, reason and message of condition `type_` among
+/// `conditions`.
+type State = (String, String, Option<(String, String, String)>);
+
+fn state_of(
+    (phase, message): (Option<String>, Option<String>),
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
     type_: &str,
-) -> (String, String, Option<(String, String, String)>) {
-    let status = status.cloned().unwrap_or_default();
-    let condition = status
-        .conditions
+) -> State {
+    let condition = conditions
         .iter()
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
     (
-        status.phase.unwrap_or_default(),
-        status.message.unwrap_or_default(),
+        phase.unwrap_or_default(),
+        message.unwrap_or_default(),
         condition,
     )
+}
+
+/// A remote server object's phase, message and condition `type_`.
+fn remote_state(
+    status: Option<&apiary_server::operator::remote_crd::RemoteServerStatus>,
+    type_: &str,
+) -> State {
+    let status = status.cloned().unwrap_or_default();
+    state_of((status.phase, status.message), &status.conditions, type_)
 }
 
 /// ToolHive's remote kinds in the cluster: an `MCPRemoteProxy` registers its remote server
@@ -691,18 +717,14 @@ async fn remote_server_objects_register_servers_the_gateway_serves() {
     ])
     .await;
     let proxy = backend.url.trim_end_matches("/mcp").to_owned();
-    let apiary = support::process::ApiaryProcess::start(&[
-        (
-            "KUBECONFIG",
-            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
-        ),
-        ("APIARY_RUNTIME", "kubernetes".into()),
-        ("APIARY_WATCH_NAMESPACE", namespace.clone()),
-        ("APIARY_LEASE_NAMESPACE", namespace.clone()),
-        ("APIARY_FETCH_TIMEOUT_SECS", "5".into()),
-        ("HTTP_PROXY", proxy),
-        ("NO_PROXY", "127.0.0.1,localhost".into()),
-    ])
+    let apiary = kubernetes_apiary(
+        &namespace,
+        &[
+            ("APIARY_FETCH_TIMEOUT_SECS", "5".into()),
+            ("HTTP_PROXY", proxy),
+            ("NO_PROXY", "127.0.0.1,localhost".into()),
+        ],
+    )
     .await;
 
     // An MCPRemoteProxy as ToolHive's docs write one, with Apiary's metadata annotations.
@@ -857,10 +879,301 @@ async fn remote_server_objects_register_servers_the_gateway_serves() {
     .await;
 }
 
+/// A `VirtualMCPServer`'s phase, message and condition `type_`.
+fn virtual_state(
+    status: Option<&apiary_server::operator::virtual_crd::VirtualMCPServerStatus>,
+    type_: &str,
+) -> State {
+    let status = status.cloned().unwrap_or_default();
+    state_of((status.phase, status.message), &status.conditions, type_)
+}
+
+/// ToolHive's `MCPGroup` and `VirtualMCPServer`: the virtual server is served by Apiary's
+/// gateway (no pod) from the group's servers published in the registry, with their tools
+/// prefixed as `prefixFormat` says; a member that is not published is named and degrades it;
+/// fields without effect are flagged; the group's status lists its members; Apiary's API does
+/// not change it; a missing group fails it; deleting it removes the endpoint.
+#[tokio::test]
+async fn a_virtual_mcp_server_serves_its_groups_published_servers_through_the_gateway() {
+    use apiary_server::operator::virtual_crd::{MCPGroup, VirtualMCPServer};
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    let namespace = support::kube::namespace(&cluster).await;
+    let hosts = ["alpha.remote.example:9090", "beta.remote.example:9090"];
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([
+            { "name": "search", "inputSchema": { "type": "object" } },
+            { "name": "fetch", "inputSchema": { "type": "object" } },
+        ])
+        .to_string(),
+    )
+    .expect("write the tools");
+    let backend = support::mcp_servers::testmcp_http(&[
+        "--tools",
+        tools.to_str().expect("path"),
+        "--allowed-host",
+        hosts[0],
+        "--allowed-host",
+        hosts[1],
+    ])
+    .await;
+    let proxy = backend.url.trim_end_matches("/mcp").to_owned();
+    let apiary = kubernetes_apiary(
+        &namespace,
+        &[
+            ("APIARY_FETCH_TIMEOUT_SECS", "5".into()),
+            ("HTTP_PROXY", proxy),
+            ("NO_PROXY", "127.0.0.1,localhost".into()),
+        ],
+    )
+    .await;
+    let apply = |object: serde_json::Value| {
+        let cluster = cluster.clone();
+        let namespace = namespace.clone();
+        async move {
+            support::kube::apply_manifest(
+                &cluster,
+                &namespace,
+                &serde_json::to_string(&object).expect("manifest"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("apply {}: {e}", object["kind"]));
+        }
+    };
+    apply(
+        json!({ "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPGroup",
+                  "metadata": { "name": "team" }, "spec": { "description": "The team's" } }),
+    )
+    .await;
+    for (name, host) in [("alpha", hosts[0]), ("beta", hosts[1])] {
+        apply(
+            json!({ "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServerEntry",
+                      "metadata": { "name": name },
+                      "spec": { "remoteUrl": format!("http://{host}/mcp"),
+                                "transport": "streamable-http", "groupRef": { "name": "team" } } }),
+        )
+        .await;
+    }
+    // In the group, but never registered in Apiary: named, its tools not drawn.
+    apply(
+        json!({ "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
+                  "metadata": { "name": "gamma" },
+                  "spec": { "image": "ghcr.io/example/gamma:1", "groupRef": { "name": "team" } } }),
+    )
+    .await;
+    apply(json!({
+        "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "VirtualMCPServer",
+        "metadata": { "name": "team-tools",
+                      "annotations": { "apiary.dev/owner-team": "search",
+                                       "apiary.dev/description": "All of the team's tools" } },
+        "spec": {
+            "groupRef": { "name": "team" },
+            "incomingAuth": { "type": "anonymous", "authzConfig": { "type": "inline",
+                "inline": { "policies": ["permit(principal, action, resource);"] } } },
+            "outgoingAuth": { "source": "discovered" },
+            "serviceType": "ClusterIP",
+            "config": { "aggregation": { "conflictResolution": "prefix",
+                                         "conflictResolutionConfig": { "prefixFormat": "{workload}_" } },
+                        "compositeToolRefs": [{ "name": "deploy" }] },
+        },
+    }))
+    .await;
+
+    let virtuals: Api<VirtualMCPServer> = Api::namespaced(cluster.clone(), &namespace);
+    let served = support::kube::wait_for(&virtuals, "team-tools", "4 tools served", |v| {
+        v.status.as_ref().and_then(|s| s.tool_count) == Some(4)
+    })
+    .await;
+    let status = served.status.clone().expect("status");
+    let (phase, message, resolved) = virtual_state(Some(&status), "MembersResolved");
+    assert_eq!(phase, "Degraded", "{message}\n{}", apiary.log());
+    let (flag, _, why) = resolved.expect("MembersResolved");
+    assert_eq!(flag, "False");
+    assert!(why.contains("MCPServer gamma: not published"), "{why}");
+    assert_eq!(status.backend_count, Some(2));
+    let backends: Vec<(&str, &str)> = status
+        .discovered_backends
+        .iter()
+        .map(|b| (b.name.as_str(), b.status.as_str()))
+        .collect();
+    assert_eq!(
+        backends,
+        [
+            ("alpha", "ready"),
+            ("beta", "ready"),
+            ("gamma", "unavailable")
+        ]
+    );
+    let (_, _, unsupported) = virtual_state(Some(&status), "UnsupportedFields");
+    let why = unsupported.expect("UnsupportedFields").2;
+    assert!(
+        why.contains("spec.config.compositeToolRefs") && why.contains("spec.serviceType"),
+        "{why}"
+    );
+    let url = status.url.clone().expect("the gateway endpoint");
+    assert!(
+        url.ends_with(&format!("/mcp/{namespace}/team-tools")),
+        "{url}"
+    );
+
+    // The gateway serves it: every member's tools, prefixed, each call reaching its member.
+    let endpoint = format!("{}/mcp/{namespace}/team-tools", apiary.url);
+    let client = support::mcp_client::connect(&endpoint).await;
+    let listed = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(
+        support::mcp_client::names(&listed),
+        ["alpha_search", "alpha_fetch", "beta_search", "beta_fetch"]
+    );
+    let result = client
+        .call_tool(support::mcp_client::call("beta_fetch", json!({ "q": "x" })))
+        .await
+        .expect("tools/call");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    client.cancel().await.expect("close");
+
+    // The group lists its members, by kind.
+    let groups: Api<MCPGroup> = Api::namespaced(cluster.clone(), &namespace);
+    let group = support::kube::wait_for(&groups, "team", "its members listed", |g| {
+        g.status.as_ref().and_then(|s| s.entry_count) == Some(2)
+    })
+    .await
+    .status
+    .expect("status");
+    assert_eq!(group.phase.as_deref(), Some("Ready"));
+    assert_eq!(group.entries, ["alpha", "beta"]);
+    assert_eq!(group.servers, ["gamma"]);
+
+    // Apiary's API shows it but does not change it: the cluster declares it.
+    let http = reqwest::Client::new();
+    let shown: serde_json::Value = http
+        .get(format!(
+            "{}/api/v1/virtual-servers/{namespace}/team-tools",
+            apiary.url
+        ))
+        .send()
+        .await
+        .expect("show")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(shown["spec"]["ownerTeam"], "search", "{shown}");
+    let refused = http
+        .put(format!("{}/api/v1/virtual-servers/{namespace}/team-tools", apiary.url))
+        .json(&json!({ "ownerTeam": "search", "members": [{ "server": format!("{namespace}/alpha") }] }))
+        .send()
+        .await
+        .expect("save");
+    assert_eq!(refused.status().as_u16(), 409);
+    let body = refused.text().await.expect("body");
+    assert!(body.contains("VirtualMCPServer"), "{body}");
+
+    // A VirtualMCPServer whose group does not exist is not served, and says so.
+    apply(json!({
+        "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "VirtualMCPServer",
+        "metadata": { "name": "orphan", "annotations": { "apiary.dev/owner-team": "search" } },
+        "spec": { "groupRef": { "name": "nobody" }, "incomingAuth": { "type": "anonymous" } },
+    }))
+    .await;
+    let orphan = support::kube::wait_for(&virtuals, "orphan", "it to fail", |v| {
+        virtual_state(v.status.as_ref(), "Accepted").0 == "Failed"
+    })
+    .await;
+    let (_, message, group_ref) = virtual_state(orphan.status.as_ref(), "GroupRefValidated");
+    assert_eq!(group_ref.expect("GroupRefValidated").0, "False");
+    assert!(message.contains("nobody"), "{message}");
+
+    // Deleting the object removes the virtual server and its endpoint.
+    virtuals
+        .delete("team-tools", &DeleteParams::default())
+        .await
+        .expect("delete the VirtualMCPServer");
+    support::kube::eventually("the virtual server to be removed", || async {
+        let status = http
+            .get(format!(
+                "{}/api/v1/virtual-servers/{namespace}/team-tools",
+                apiary.url
+            ))
+            .send()
+            .await
+            .ok()?
+            .status();
+        (status.as_u16() == 404).then_some(())
+    })
+    .await;
+}
+
+/// ToolHive's own `MCPGroup` and `VirtualMCPServer` examples (`server/tests/fixtures/toolhive/
+/// virtual-mcps`, unchanged but for the namespace) apply under strict field validation, and
+/// each `VirtualMCPServer` gets a status: without Apiary's owner-team annotation none is served,
+/// and the status says which annotation to add (the fields each example refuses or flags are
+/// checked one by one in `onboarding::cluster_virtual::declaration`'s tests).
+#[tokio::test]
+async fn toolhives_virtual_server_examples_apply_unchanged_and_get_a_status() {
+    use apiary_server::operator::virtual_crd::VirtualMCPServer;
+    use serde::Deserialize;
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    let namespace = support::kube::namespace(&cluster).await;
+    let _apiary = kubernetes_apiary(&namespace, &[]).await;
+    let examples = [
+        include_str!("fixtures/toolhive/virtual-mcps/composite_tool_simple.yaml"),
+        include_str!("fixtures/toolhive/virtual-mcps/vmcp_codemode.yaml"),
+        include_str!("fixtures/toolhive/virtual-mcps/vmcp_conflict_resolution.yaml"),
+        include_str!("fixtures/toolhive/virtual-mcps/vmcp_inline_incoming_auth.yaml"),
+        include_str!("fixtures/toolhive/virtual-mcps/vmcp_optimizer_all_options.yaml"),
+        include_str!("fixtures/toolhive/virtual-mcps/vmcp_production_full.yaml"),
+        include_str!("fixtures/toolhive/virtual-mcps/vmcp_simple_discovered.yaml"),
+        include_str!("fixtures/toolhive/virtual-mcps/vmcp_with_telemetry_ref.yaml"),
+    ];
+    let mut names = Vec::new();
+    for example in examples {
+        for document in serde_yaml::Deserializer::from_str(example) {
+            let object = serde_json::Value::deserialize(document).expect("a YAML document");
+            let kind = object["kind"].as_str().unwrap_or_default();
+            if kind != "MCPGroup" && kind != "VirtualMCPServer" {
+                continue;
+            }
+            support::kube::apply_manifest(
+                &cluster,
+                &namespace,
+                &serde_json::to_string(&object).expect("JSON"),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{kind} applies unchanged: {error}"));
+            if kind == "VirtualMCPServer" {
+                names.push(
+                    object["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    assert_eq!(names.len(), 10);
+    let virtuals: Api<VirtualMCPServer> = Api::namespaced(cluster.clone(), &namespace);
+    for name in names {
+        let object =
+            support::kube::wait_for(&virtuals, &name, "its status", |v| v.status.is_some()).await;
+        let (phase, message, accepted) = virtual_state(object.status.as_ref(), "Accepted");
+        assert_eq!(phase, "Failed", "{name}: {message}");
+        assert_eq!(accepted.expect("Accepted").1, "FieldsRefused", "{name}");
+        assert!(
+            message.contains("apiary.dev/owner-team"),
+            "{name}: {message}"
+        );
+    }
+}
+
 /// ToolHive's own remote server examples (`server/tests/fixtures/toolhive`, unchanged but for
 /// the namespace), each with the outcome a ToolHive user should expect from Apiary: the
-/// objects they reference (`MCPOIDCConfig`, `MCPExternalAuthConfig`) are applied too; kinds
-/// Apiary does not serve (`MCPGroup`, `VirtualMCPServer`) and plain Secrets and ConfigMaps
+/// objects they reference (`MCPOIDCConfig`, `MCPExternalAuthConfig`) are applied too; other
+/// kinds (`MCPGroup` and `VirtualMCPServer` are tested above) and plain Secrets and ConfigMaps
 /// are left out. `mcpserverentry_mixed_group.yaml` holds the same `context7` entry as the
 /// basic example, in another group.
 #[tokio::test]
@@ -871,17 +1184,7 @@ async fn toolhives_remote_server_examples_get_the_outcome_their_fields_call_for(
         return;
     };
     let namespace = support::kube::namespace(&cluster).await;
-    let _apiary = support::process::ApiaryProcess::start(&[
-        (
-            "KUBECONFIG",
-            std::env::var("APIARY_TEST_KUBECONFIG").expect("set when a client exists"),
-        ),
-        ("APIARY_RUNTIME", "kubernetes".into()),
-        ("APIARY_WATCH_NAMESPACE", namespace.clone()),
-        ("APIARY_LEASE_NAMESPACE", namespace.clone()),
-        ("APIARY_FETCH_TIMEOUT_SECS", "3".into()),
-    ])
-    .await;
+    let _apiary = kubernetes_apiary(&namespace, &[("APIARY_FETCH_TIMEOUT_SECS", "3".into())]).await;
     let examples = [
         include_str!("fixtures/toolhive/mcp-server-entries/mcpserverentry_basic.yaml"),
         include_str!(
@@ -923,28 +1226,16 @@ async fn toolhives_remote_server_examples_get_the_outcome_their_fields_call_for(
     let entries: Api<MCPServerEntry> = Api::namespaced(cluster.clone(), &namespace);
     let proxies: Api<MCPRemoteProxy> = Api::namespaced(cluster.clone(), &namespace);
     let expectations: [Expected; 6] = [
-        ("context7", "True", &[], &["spec.groupRef"], true),
-        (
-            "internal-api",
-            "False",
-            &["spec.headerForward"],
-            &["spec.groupRef"],
-            false,
-        ),
+        ("context7", "True", &[], &[], true),
+        ("internal-api", "False", &["spec.headerForward"], &[], false),
         (
             "salesforce-mcp",
             "True",
             &["spec.externalAuthConfigRef"],
-            &["spec.groupRef"],
+            &[],
             false,
         ),
-        (
-            "internal-mcp",
-            "True",
-            &[],
-            &["spec.groupRef", "spec.caBundleRef"],
-            true,
-        ),
+        ("internal-mcp", "True", &[], &["spec.caBundleRef"], true),
         (
             "github-proxy",
             "True",

@@ -95,6 +95,28 @@ pub struct Policies {
     annotations: Mutex<HashMap<String, Map<String, Value>>>,
 }
 
+/// True when `policies` permit every request to everyone: no `forbid`, and one `permit` with
+/// no scope and no condition (`permit(principal, action, resource);`). Such a set restricts
+/// nothing, so a server that has it is served as one without policies. `Err` names a policy
+/// that does not parse.
+pub fn permits_everything(policies: &[String]) -> Result<bool, String> {
+    let mut unconditional = false;
+    for (index, text) in policies.iter().enumerate() {
+        let policy = Policy::parse(None, text)
+            .map_err(|e| format!("policy {index} does not parse: {}", parse_errors(&e)))?;
+        if policy.effect() == cedar_policy::Effect::Forbid {
+            return Ok(false);
+        }
+        let json = policy
+            .to_json()
+            .map_err(|e| format!("policy {index} cannot be read: {e}"))?;
+        let any = |scope: &str| json[scope]["op"] == "All";
+        let no_condition = json["conditions"].as_array().is_none_or(Vec::is_empty);
+        unconditional |= any("principal") && any("action") && any("resource") && no_condition;
+    }
+    Ok(unconditional)
+}
+
 impl Policies {
     /// Parses `options` for the server `server`. The error names the policy (by its index)
     /// or the entities, with Cedar's own message.

@@ -124,6 +124,7 @@ async fn apply_virtual(
             "the definition no longer fits the published servers: {}",
             errors.first()
         ),
+        managed @ SaveError::Managed { .. } => managed.to_string(),
         SaveError::Db(error) => error.to_string(),
     };
     check(store.db(), id, &spec).await.map_err(refused)?;
@@ -134,7 +135,7 @@ async fn apply_virtual(
     {
         return Err(format!("{why}; nothing was changed"));
     }
-    save_in(&mut tx, id, &spec, actor.into())
+    save_in(&mut tx, id, &spec, actor.into(), None)
         .await
         .map_err(refused)?;
     mark_applied(&mut tx, proposal, actor).await?;

@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
     request_body(content = VirtualSpec, description = "The proposed definition"),
     responses((status = 201, description = "Proposed; review it at /reviews/{id} or decide it with POST /api/v1/proposals/{id}/decision", body = Proposal),
                (status = 403, description = "Not a proposer, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 409, description = "Declared by a VirtualMCPServer in the cluster: change it there", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid, the name is a server's, or two tools would share a name: `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn propose(
     State(state): State<AppState>,
@@ -61,6 +62,12 @@ pub async fn propose(
         .map_err(save_error)?;
     drop(conn);
     let current = virtual_store::load(&state.db, &namespace, &name).await?;
+    if let Some(by) = current.as_ref().and_then(|v| v.origin.clone()) {
+        return Err(save_error(virtual_store::SaveError::Managed {
+            server: format!("{namespace}/{name}"),
+            by: Some(by),
+        }));
+    }
     let owner_team = current
         .as_ref()
         .map_or(spec.owner_team.as_str(), |v| v.spec.owner_team.as_str())

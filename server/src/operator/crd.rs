@@ -203,7 +203,8 @@ pub struct MCPServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub rate_limiting: Option<serde_json::Value>,
-    /// ToolHive's MCPGroup reference: `{name}`, or a bare string before v0.20. Accepted, not used.
+    /// ToolHive's MCPGroup reference: `{name}`, or a bare string before v0.20. Makes the server
+    /// a member of the group, whose VirtualMCPServers draw its tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_any")]
     pub group_ref: Option<serde_json::Value>,
@@ -705,7 +706,7 @@ pub(super) fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::S
 }
 
 /// Any JSON value (used where ToolHive changed a field's type between releases).
-fn free_form_any(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(super) fn free_form_any(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "x-kubernetes-preserve-unknown-fields": true,
     })
@@ -765,6 +766,11 @@ pub fn crd_manifests() -> Vec<(&'static str, String)> {
         (
             "mcpserverentries.yaml",
             super::remote_crd::mcpserverentry_crd(),
+        ),
+        ("mcpgroups.yaml", super::virtual_crd::mcpgroup_crd()),
+        (
+            "virtualmcpservers.yaml",
+            super::virtual_crd::virtualmcpserver_crd(),
         ),
     ]
     .into_iter()

@@ -12,6 +12,8 @@
 //! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
 //! - [`oidc`]: the inbound OIDC a server declares, which the gateway enforces;
 //! - [`authz`]: the Cedar policies a server declares, which the gateway evaluates;
+//! - [`remote_crd`], [`virtual_crd`]: ToolHive's remote server kinds, `MCPGroup` and
+//!   `VirtualMCPServer`, which Apiary serves without pods ([`crate::onboarding`] follows them);
 //! - [`external_auth`]: the status of MCPExternalAuthConfigs, which Apiary does not act on;
 //! - [`reconcile`]: the controller that ties them to the cluster;
 //! - [`leader`]: which replica reconciles, through a Lease.
@@ -33,6 +35,7 @@ pub mod render;
 pub mod repair;
 pub mod status;
 pub mod unsupported;
+pub mod virtual_crd;
 
 use tokio_util::sync::CancellationToken;
 

@@ -121,12 +121,6 @@ const RULES: &[Rule] = &[
         honoured_value: never,
     },
     Rule {
-        place: Place::Spec("groupRef"),
-        security: false,
-        reason: "MCPGroup is not served: the server belongs to no group",
-        honoured_value: never,
-    },
-    Rule {
         place: Place::Spec("backendReplicas"),
         security: false,
         reason: "the one Deployment's replicas come from spec.replicas",
@@ -471,7 +465,6 @@ mod tests {
                 "spec.authzConfig.inline.policies",
                 "spec.audit",
                 "spec.volumes",
-                "spec.groupRef",
                 "metadata.annotations[mcpserver.toolhive.stacklok.dev/restart-strategy]",
             ]
         );
@@ -491,7 +484,7 @@ mod tests {
         assert_eq!(
             note(&found),
             "NOT ENFORCED (security): spec.oidcConfig.type, spec.authzConfig.inline.policies. \
-             Ignored by Apiary: spec.audit, spec.volumes, spec.groupRef, \
+             Ignored by Apiary: spec.audit, spec.volumes, \
              metadata.annotations[mcpserver.toolhive.stacklok.dev/restart-strategy]. \
              See condition UnsupportedFields"
         );

@@ -163,6 +163,10 @@ async fn checked(
 pub fn save_error(error: SaveError) -> ApiError {
     match error {
         SaveError::Invalid(errors) => ApiError::Invalid(errors),
+        managed @ SaveError::Managed { .. } => ApiError::Rejected {
+            status: StatusCode::CONFLICT,
+            message: managed.to_string(),
+        },
         SaveError::Db(error) => error.into(),
     }
 }
@@ -199,6 +203,7 @@ pub async fn preview(
     responses((status = 200, description = "Replaced", body = VirtualServerView),
                (status = 201, description = "Created", body = VirtualServerView),
                (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
+               (status = 409, description = "Declared by a VirtualMCPServer in the cluster: change it there", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid, the name is a server's, or two tools would share a name: `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn save(
     State(state): State<AppState>,
@@ -209,7 +214,7 @@ pub async fn save(
 ) -> Result<(StatusCode, Json<VirtualServerView>), ApiError> {
     let actor = principal.require(Action::Register, None)?;
     let (spec, composition) = checked(&state, (&namespace, &name), &headers, &body).await?;
-    let created = store::save(&state.db, (&namespace, &name), &spec, actor.into())
+    let created = store::save(&state.db, (&namespace, &name), &spec, actor.into(), None)
         .await
         .map_err(save_error)?;
     state.gateway.forget_other(&namespace, &name, false);
@@ -229,14 +234,18 @@ pub async fn save(
     params(("namespace" = String, Path), ("name" = String, Path)),
     responses((status = 204, description = "Removed"),
                (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
-               (status = 404, description = "No such virtual server", body = crate::validation::ErrorBody)))]
+               (status = 404, description = "No such virtual server", body = crate::validation::ErrorBody),
+               (status = 409, description = "Declared by a VirtualMCPServer in the cluster: change it there", body = crate::validation::ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let actor = principal.require(Action::Register, None)?;
-    if !store::delete(&state.db, &namespace, &name, actor.into()).await? {
+    let removed = store::delete(&state.db, (&namespace, &name), actor.into(), None)
+        .await
+        .map_err(save_error)?;
+    if !removed {
         return Err(ApiError::NotFound(format!(
             "no virtual server {namespace}/{name}"
         )));

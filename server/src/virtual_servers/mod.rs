@@ -95,7 +95,7 @@ pub async fn check(
 
 /// Why the gateway cannot call a member with `spec` on a virtual server's behalf, if it
 /// cannot: it takes only its own issuer's tokens, or the gateway withholds it.
-fn unreachable_member(spec: &serde_json::Value) -> Option<String> {
+pub(crate) fn unreachable_member(spec: &serde_json::Value) -> Option<String> {
     let declared = |field: &str| spec.get(field).is_some_and(|v| !v.is_null());
     if declared("oidcConfig") || declared("oidcConfigRef") {
         return Some(

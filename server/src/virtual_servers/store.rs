@@ -21,6 +21,8 @@ pub struct VirtualServer {
     pub created_at: i64,
     /// Unix milliseconds.
     pub updated_at: i64,
+    /// The cluster kind that declares it (`VirtualMCPServer`); `None` when defined in Apiary.
+    pub origin: Option<String>,
 }
 
 impl VirtualServer {
@@ -36,6 +38,15 @@ pub enum SaveError {
     /// A field is invalid, or the name is a server's (422); nothing was written.
     #[error(transparent)]
     Invalid(#[from] FieldErrors),
+    /// It is declared elsewhere (`by`: a cluster kind, or `None` for Apiary) and only changes
+    /// there (409); nothing was written.
+    #[error("{}", managed_message(server, by.as_deref()))]
+    Managed {
+        /// `namespace/name`.
+        server: String,
+        /// Who declares it.
+        by: Option<String>,
+    },
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -47,12 +58,25 @@ impl From<sqlx::Error> for SaveError {
     }
 }
 
-type Row = (String, String, String, i64, i64);
+fn managed_message(server: &str, by: Option<&str>) -> String {
+    match by {
+        Some(kind) => format!(
+            "{server} is declared by the {kind} of that name in the cluster; change or delete \
+             the {kind} instead"
+        ),
+        None => format!(
+            "{server} is a virtual server defined through Apiary; a cluster object cannot take \
+             it over: give the object another name"
+        ),
+    }
+}
 
-const COLUMNS: &str = "namespace, name, spec, created_at, updated_at";
+type Row = (String, String, String, i64, i64, Option<String>);
+
+const COLUMNS: &str = "namespace, name, spec, created_at, updated_at, origin";
 
 fn from_row(
-    (namespace, name, spec, created_at, updated_at): Row,
+    (namespace, name, spec, created_at, updated_at, origin): Row,
 ) -> Result<VirtualServer, DbError> {
     let spec = serde_json::from_str(&spec).map_err(|error| {
         DbError::Query(sqlx::Error::ColumnDecode {
@@ -66,6 +90,7 @@ fn from_row(
         spec,
         created_at,
         updated_at,
+        origin,
     })
 }
 
@@ -111,16 +136,19 @@ pub async fn published_members(
 }
 
 /// Creates or replaces `namespace/name` with `spec` (already validated and composed) for
-/// `actor`. A server of that name makes it invalid: a name is either a server's or a virtual
-/// server's. True when it was created.
+/// `actor`, as declared by `origin` (a cluster kind, or `None` for Apiary's API and
+/// proposals). A server of that name makes it invalid: a name is either a server's or a
+/// virtual server's; one that another origin declares is [`SaveError::Managed`]. True when it
+/// was created.
 pub async fn save(
     db: &Db,
     id: (&str, &str),
     spec: &VirtualSpec,
     actor: Actor<'_>,
+    origin: Option<&str>,
 ) -> Result<bool, SaveError> {
     let mut tx = db.begin_write().await?;
-    let created = save_in(&mut tx, id, spec, actor).await?;
+    let created = save_in(&mut tx, id, spec, actor, origin).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -132,16 +160,12 @@ pub async fn save_in(
     (namespace, name): (&str, &str),
     spec: &VirtualSpec,
     actor: Actor<'_>,
+    origin: Option<&str>,
 ) -> Result<bool, SaveError> {
     let now = now_millis();
     let text = serde_json::to_string(spec).unwrap_or_else(|_| "{}".into());
     refuse_server_name(conn, (namespace, name)).await?;
-    let before: Option<(String, String)> =
-        sqlx::query_as("SELECT id, spec FROM virtual_servers WHERE namespace = $1 AND name = $2")
-            .bind(namespace)
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let before = declared(conn, (namespace, name), origin).await?;
     match &before {
         Some((id, _)) => {
             sqlx::query("UPDATE virtual_servers SET spec = $1, updated_at = $2, updated_by = $3 WHERE id = $4")
@@ -154,8 +178,8 @@ pub async fn save_in(
         }
         None => {
             sqlx::query(
-                "INSERT INTO virtual_servers (id, namespace, name, spec, created_at, updated_at, updated_by) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6)",
+                "INSERT INTO virtual_servers (id, namespace, name, spec, created_at, updated_at, updated_by, origin) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
             )
             .bind(uuid::Uuid::new_v4().to_string())
             .bind(namespace)
@@ -163,6 +187,7 @@ pub async fn save_in(
             .bind(&text)
             .bind(now)
             .bind(actor.subject)
+            .bind(origin)
             .execute(&mut *conn)
             .await?;
         }
@@ -180,6 +205,39 @@ pub async fn save_in(
     )
     .await?;
     Ok(before.is_none())
+}
+
+/// The id and spec of `namespace/name`, if stored; [`SaveError::Managed`] when another origin
+/// than `origin` declares it.
+async fn declared(
+    conn: &mut sqlx::AnyConnection,
+    (namespace, name): (&str, &str),
+    origin: Option<&str>,
+) -> Result<Option<(String, String)>, SaveError> {
+    let stored: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, spec, origin FROM virtual_servers WHERE namespace = $1 AND name = $2",
+    )
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match stored {
+        Some((_, _, by)) if by.as_deref() != origin => Err(SaveError::Managed {
+            server: format!("{namespace}/{name}"),
+            by,
+        }),
+        stored => Ok(stored.map(|(id, spec, _)| (id, spec))),
+    }
+}
+
+/// The virtual servers `origin` declares, as `(namespace, name)`.
+pub async fn declared_by(db: &Db, origin: &str) -> Result<Vec<(String, String)>, DbError> {
+    Ok(
+        sqlx::query_as("SELECT namespace, name FROM virtual_servers WHERE origin = $1")
+            .bind(origin)
+            .fetch_all(db.pool())
+            .await?,
+    )
 }
 
 /// Refuses `namespace/name` when a server has it: a name is a server's or a virtual
@@ -220,21 +278,16 @@ pub async fn changed_at(
     .await?)
 }
 
-/// Removes `namespace/name` for `actor`; false when there was none.
+/// Removes `namespace/name` for `actor`, as `origin` (see [`save`]); false when there was
+/// none.
 pub async fn delete(
     db: &Db,
-    namespace: &str,
-    name: &str,
+    (namespace, name): (&str, &str),
     actor: Actor<'_>,
-) -> Result<bool, DbError> {
+    origin: Option<&str>,
+) -> Result<bool, SaveError> {
     let mut tx = db.begin_write().await?;
-    let before: Option<(String, String)> =
-        sqlx::query_as("SELECT id, spec FROM virtual_servers WHERE namespace = $1 AND name = $2")
-            .bind(namespace)
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((id, spec)) = before else {
+    let Some((id, spec)) = declared(&mut tx, (namespace, name), origin).await? else {
         return Ok(false);
     };
     sqlx::query("DELETE FROM virtual_servers WHERE id = $1")

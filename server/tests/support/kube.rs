@@ -180,6 +180,8 @@ pub async fn install_crds(client: &Client) {
         crd::mcpexternalauthconfig_crd(),
         apiary_server::operator::remote_crd::mcpremoteproxy_crd(),
         apiary_server::operator::remote_crd::mcpserverentry_crd(),
+        apiary_server::operator::virtual_crd::mcpgroup_crd(),
+        apiary_server::operator::virtual_crd::virtualmcpserver_crd(),
     ] {
         let name = crd.metadata.name.clone().expect("a CRD has a name");
         api.patch(

@@ -33,6 +33,14 @@ which the kubelet resolves.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpremoteproxies/status, mcpserverentries/status]
   verbs: [patch]
+# VirtualMCPServers become virtual servers the gateway serves (no pod), drawn from the servers
+# of their MCPGroup; both get a status saying what was done.
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpgroups, virtualmcpservers]
+  verbs: [get, list, watch]
+- apiGroups: [toolhive.stacklok.dev]
+  resources: [mcpgroups/status, virtualmcpservers/status]
+  verbs: [patch]
 # Children carry blockOwnerDeletion, which needs update on the owner's finalizers.
 - apiGroups: [toolhive.stacklok.dev]
   resources: [mcpservers/finalizers]

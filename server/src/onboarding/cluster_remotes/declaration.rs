@@ -5,10 +5,11 @@
 //! | field | Apiary |
 //! |---|---|
 //! | `remoteUrl`, `allowPrivateEndpoint`, `transport` | honoured: the gateway's backend ([`super::address`]) |
+//! | `groupRef` | honoured: the server is a member of the group, for its `VirtualMCPServer`s |
 //! | `oidcConfigRef`, `authzConfig` | honoured by the gateway, as on an `MCPServer` |
 //! | `externalAuthConfigRef`, `authServerRef`, `authzConfigRef` | kept on the server, which the gateway then withholds, naming the field |
 //! | `headerForward`, `toolConfigRef` | refused: the object is not registered |
-//! | the proxy pod's fields, `audit`, `telemetryConfigRef`, `groupRef`, `caBundleRef` | flagged |
+//! | the proxy pod's fields, `audit`, `telemetryConfigRef`, `caBundleRef` | flagged |
 
 use std::collections::BTreeMap;
 
@@ -56,7 +57,8 @@ const NO_POD: &str = "configures ToolHive's proxy pod; Apiary runs none (its gat
 
 fn treatment(key: &str) -> Treatment {
     match key {
-        "remoteUrl" | "allowPrivateEndpoint" | "transport" => Treatment::Read,
+        // `groupRef` is read by the group's VirtualMCPServers ([`crate::onboarding::cluster_virtual`]).
+        "remoteUrl" | "allowPrivateEndpoint" | "transport" | "groupRef" => Treatment::Read,
         "oidcConfigRef"
         | "authzConfig"
         | "authzConfigRef"
@@ -80,10 +82,6 @@ fn treatment(key: &str) -> Treatment {
         "telemetryConfigRef" => Treatment::Flagged(
             "names an MCPTelemetryConfig, which Apiary does not serve; the gateway's metrics \
              are at /metrics",
-        ),
-        "groupRef" => Treatment::Flagged(
-            "names an MCPGroup, which Apiary does not serve; the server has an endpoint of its \
-             own",
         ),
         "caBundleRef" => Treatment::Flagged(
             "names a CA bundle, which Apiary does not read: the remote's certificate is checked \
@@ -186,7 +184,7 @@ mod tests {
         assert!(declared.refused.is_empty(), "{:?}", declared.refused);
         assert_eq!(
             fields(&declared.flagged),
-            ["spec.proxyPort", "spec.resources", "spec.groupRef"]
+            ["spec.proxyPort", "spec.resources"]
         );
         let registration = declared.registration.expect("registered");
         assert_eq!(

@@ -245,7 +245,14 @@ async fn handle<K: RemoteObject>(context: &Context, recorder: &Recorder, object:
     if object.remote_status() == Some(&next) {
         return;
     }
-    warn_on_change(recorder, object, &previous, &next).await;
+    warn_on_change(
+        recorder,
+        &object.object_ref(&()),
+        &previous,
+        &next.conditions,
+        "Register",
+    )
+    .await;
     let api: Api<K> = Api::namespaced(context.client.clone(), &namespace);
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
@@ -265,15 +272,17 @@ async fn handle<K: RemoteObject>(context: &Context, recorder: &Recorder, object:
     }
 }
 
-/// A Warning Event when the object turns refused, or starts to set fields without effect.
-async fn warn_on_change<K: RemoteObject>(
+/// A Warning Event on the object `reference` when its `Accepted` condition turns `False`, or
+/// its `UnsupportedFields` turns `True` (or changes its message) between `previous` and `next`.
+pub(crate) async fn warn_on_change(
     recorder: &Recorder,
-    object: &K,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
     previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-    next: &RemoteServerStatus,
+    next: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    action: &str,
 ) {
     for (type_, bad) in [(ACCEPTED, "False"), (UNSUPPORTED_FIELDS, "True")] {
-        let Some(now) = next.conditions.iter().find(|c| c.type_ == type_) else {
+        let Some(now) = next.iter().find(|c| c.type_ == type_) else {
             continue;
         };
         let was_bad = previous
@@ -290,10 +299,10 @@ async fn warn_on_change<K: RemoteObject>(
                 UNSUPPORTED_FIELDS.into()
             },
             note: Some(now.message.chars().take(1000).collect()),
-            action: "Register".into(),
+            action: action.into(),
             secondary: None,
         };
-        if let Err(error) = recorder.publish(&event, &object.object_ref(&())).await {
+        if let Err(error) = recorder.publish(&event, reference).await {
             tracing::warn!(%error, "cannot publish an event");
         }
     }

@@ -52,6 +52,54 @@ pub fn refused_message(refused: &[FieldNote]) -> String {
         .join("; ")
 }
 
+/// Builds conditions that keep their `lastTransitionTime` while their status stays the same.
+pub struct ConditionWriter<'a> {
+    /// The conditions written last.
+    pub previous: &'a [Condition],
+    /// The object's generation.
+    pub generation: Option<i64>,
+    /// The time of a transition.
+    pub now: &'a Time,
+}
+
+impl ConditionWriter<'_> {
+    /// The condition `type_` with `status`, `reason` and `message`.
+    pub fn condition(&self, type_: &str, status: &str, reason: &str, message: String) -> Condition {
+        let last_transition_time = self
+            .previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map_or_else(|| self.now.clone(), |c| c.last_transition_time.clone());
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message,
+            observed_generation: self.generation,
+            last_transition_time,
+        }
+    }
+
+    /// `UnsupportedFields`: `True` naming the `flagged` fields, each with why.
+    pub fn unsupported(&self, flagged: &[FieldNote]) -> Condition {
+        if flagged.is_empty() {
+            self.condition(
+                UNSUPPORTED_FIELDS,
+                "False",
+                "AllFieldsActedOn",
+                "Apiary acts on every field set".into(),
+            )
+        } else {
+            self.condition(
+                UNSUPPORTED_FIELDS,
+                "True",
+                "NotActedOn",
+                format!("kept without effect: {}", refused_message(flagged)),
+            )
+        }
+    }
+}
+
 /// The status for `outcome`, with `flagged` fields, the gateway endpoint `url`, the object's
 /// `generation` and its `previous` conditions.
 pub fn status(
@@ -61,35 +109,15 @@ pub fn status(
     (generation, previous): (Option<i64>, &[Condition]),
     now: &Time,
 ) -> RemoteServerStatus {
+    let writer = ConditionWriter {
+        previous,
+        generation,
+        now,
+    };
     let condition = |type_: &str, status: &str, reason: &str, message: String| {
-        let last_transition_time = previous
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == status)
-            .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
-        Condition {
-            type_: type_.into(),
-            status: status.into(),
-            reason: reason.into(),
-            message,
-            observed_generation: generation,
-            last_transition_time,
-        }
+        writer.condition(type_, status, reason, message)
     };
-    let unsupported = if flagged.is_empty() {
-        condition(
-            UNSUPPORTED_FIELDS,
-            "False",
-            "AllFieldsActedOn",
-            "Apiary acts on every field set".into(),
-        )
-    } else {
-        condition(
-            UNSUPPORTED_FIELDS,
-            "True",
-            "NotActedOn",
-            format!("kept without effect: {}", refused_message(flagged)),
-        )
-    };
+    let unsupported = writer.unsupported(flagged);
     let (phase, message, accepted, available, tool_count, url) = match outcome {
         Outcome::NotRegistered { reason, message } => (
             "Failed",
