@@ -25,7 +25,7 @@ use leptos_router::{
 use crate::components::{LocalModeBanner, SiteHeader};
 use crate::pages::{
     AuditLogPage, CatalogPage, ChangePage, CuratePage, FleetRefreshPage, NotFoundPage, ProposePage,
-    ReviewPage, ReviewsPage, ServerPage, VirtualServersPage,
+    ProposeVirtualServerPage, ReviewPage, ReviewsPage, ServerPage, VirtualServersPage,
 };
 
 /// The HTML document around every page, rendered only on the server.
@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reviews") view=ReviewsPage ssr=SsrMode::Async />
                     <Route path=path!("/reviews/:id") view=ReviewPage ssr=SsrMode::Async />
                     <Route path=path!("/virtual-servers") view=VirtualServersPage ssr=SsrMode::Async />
+                    <Route path=path!("/virtual-servers/propose") view=ProposeVirtualServerPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/audit") view=AuditLogPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/refresh") view=FleetRefreshPage ssr=SsrMode::Async />
                     <Route path=path!("/servers/:namespace/:name/curate") view=CuratePage ssr=SsrMode::Async />

@@ -132,6 +132,14 @@ pub trait OnboardingService: Send + Sync {
         form: &ProposalForm,
     ) -> Result<Result<String, Vec<FormError>>, ServiceError>;
 
+    /// Validates `form` as `author`'s proposal of a virtual server and stores it; its id, or
+    /// every field that is wrong (nothing is stored then).
+    async fn propose_virtual(
+        &self,
+        author: &Viewer,
+        form: &crate::model::virtual_servers::VirtualProposalForm,
+    ) -> Result<Result<String, Vec<FormError>>, ServiceError>;
+
     /// The `MCPServer` manifest `form` would propose (not validated), or a YAML comment that
     /// says why there is none yet.
     async fn preview(&self, form: &ProposalForm) -> Result<String, ServiceError>;

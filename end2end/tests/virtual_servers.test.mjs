@@ -1,7 +1,9 @@
 // The virtual servers page in a real browser on the embedded default: the empty state, then a
 // virtual server drawn from two published servers with its endpoint, members and tools (each
-// with where it comes from), hydrated and with JavaScript off; and a virtual server proposed,
-// reviewed on its review page (the definition beside the current one) and approved there.
+// with where it comes from), hydrated and with JavaScript off; and a virtual server proposed in
+// the console's form (refused lines named, focus on the field), reviewed on its review page (the
+// definition beside the current one), approved there, then listed with its client snippets and
+// found in the catalog.
 // axe-core runs on the hydrated pages.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,7 +64,7 @@ test('the page shows each virtual server with its endpoint, members and tools', 
   assert.equal(await section.count(), 1);
   assert.equal(await section.getByRole('heading', { level: 2 }).innerText(), 'e2e/team');
   assert.equal(await page.getByTestId('virtual-members').innerText(), 'e2e/alpha, e2e/beta');
-  assert.match(await section.locator('pre').innerText(), /\/mcp\/e2e\/team$/);
+  assert.match(await section.getByLabel('MCP endpoint of e2e/team', { exact: true }).innerText(), /\/mcp\/e2e\/team$/);
   assert.deepEqual(await toolRows(page), [
     ['alpha_echo', 'Echoes the text back', 'e2e/alpha (echo)'],
     ['alpha_add', 'Adds two numbers', 'e2e/alpha (add)'],
@@ -80,20 +82,36 @@ test('the page shows each virtual server with its endpoint, members and tools', 
   await context.close();
 });
 
-test('a proposed virtual server is reviewed and approved on its review page, then listed', async () => {
+test('a virtual server proposed in the console form is reviewed, approved, and found in the catalog', async () => {
   const page = await browser.newPage();
   const errors = collectErrors(page);
-  const proposed = await fetch(`${apiary.url}/api/v1/virtual-servers/e2e/echoes/proposals`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ description: 'Both echoes', ownerTeam: 'me', members: [{ server: 'e2e/alpha', allow: ['echo'] }, { server: 'e2e/beta', allow: ['echo'] }] }),
-  });
-  const answer = await proposed.text();
-  assert.equal(proposed.status, 201, answer);
-  const { id, kind } = JSON.parse(answer);
-  assert.equal(kind, 'virtual');
+  await page.goto(`${apiary.url}/virtual-servers`);
+  await page.getByTestId('propose-virtual').click();
+  await page.waitForURL(`${apiary.url}/virtual-servers/propose`);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  assert.deepEqual(await seriousViolations(page), [], 'axe-core on the propose form');
+  const form = page.getByTestId('propose-virtual-form');
+  await form.getByLabel('Namespace').fill('e2e');
+  await form.getByLabel('Name', { exact: true }).fill('echoes');
+  await form.getByLabel('Description').fill('Both echoes');
+  await form.getByLabel('Owner team').fill('me');
+  // A line that is not a server, and a member that is not published: both refused, by line.
+  await form.getByLabel('Members').fill('e2e/alpha echo\nnot-a-server');
+  await form.getByRole('button', { name: 'Propose' }).click();
+  await page.waitForURL(/\/virtual-servers\/propose\?/);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  assert.match(await page.getByTestId('error-summary').innerText(), /Members: line 2: "not-a-server" is not namespace\/name/);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'members', 'focus moves to the refused field');
+  assert.equal(await form.getByLabel('Namespace').inputValue(), 'e2e', 'the values come back');
+  await form.getByLabel('Members').fill('e2e/alpha echo\ne2e/gone');
+  await form.getByRole('button', { name: 'Propose' }).click();
+  await page.waitForURL(/\/virtual-servers\/propose\?/);
+  assert.match(await page.getByTestId('error-members').innerText(), /line 2: .*e2e\/gone/);
 
-  await page.goto(`${apiary.url}/reviews/${id}`);
+  await form.getByLabel('Members').fill('e2e/alpha echo\ne2e/beta echo');
+  await form.getByRole('button', { name: 'Propose' }).click();
+  await page.waitForURL(/\/reviews\/[^/?]+$/);
+  const id = page.url().split('/').pop();
   await page.locator('body[data-hydrated="true"]').waitFor();
   assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'virtual e2e/echoes');
   const diff = page.getByRole('table', { name: /approved virtual server definition and the proposed one/ });
@@ -111,5 +129,17 @@ test('a proposed virtual server is reviewed and approved on its review page, the
     await echoes.getByTestId('virtual-tool').evaluateAll((rows) => rows.map((r) => r.querySelector('td').innerText)),
     ['alpha_echo', 'beta_echo'],
   );
+  const snippets = await echoes.getByTestId('snippet').evaluateAll((els) => els.map((e) => e.dataset.client));
+  assert.deepEqual(snippets, ['VS Code', 'Claude Desktop', 'Cursor', 'LiteLLM']);
+  assert.match(await echoes.getByTestId('snippet').first().innerText(), /\/mcp\/e2e\/echoes/);
+
+  // The catalog finds it by its tools' words, beside the servers, and links to it.
+  await page.goto(`${apiary.url}/?q=echoes+text`);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  const cards = page.getByTestId('virtual-card');
+  assert.deepEqual(await cards.evaluateAll((els) => els.map((e) => e.querySelector('h3').innerText)), ['e2e/echoes', 'e2e/team']);
+  assert.match(await cards.first().innerText(), /2 tools from 2 servers/);
+  await page.goto(`${apiary.url}/?q=shout`);
+  assert.deepEqual(await page.getByTestId('virtual-card').evaluateAll((els) => els.map((e) => e.querySelector('h3').innerText)), ['e2e/team']);
   assert.deepEqual(errors, []);
 });

@@ -11,12 +11,13 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+mod mcp_load;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-/// The MCP protocol version the sessions announce.
-const PROTOCOL: &str = "2025-06-18";
+use mcp_load::{added, ms, Session};
 
 /// What to run: `--seconds S` per configuration, `--sessions N,N,...`, and `--nagle` to serve
 /// Apiary with Nagle's algorithm on (plain `axum::serve`, as before Apiary turned it off).
@@ -59,84 +60,15 @@ impl Options {
     }
 }
 
-/// One MCP session over streamable HTTP, on its own connection.
-struct Session {
-    http: reqwest::Client,
-    url: String,
-    id: String,
-    next: u64,
-}
-
-impl Session {
-    /// Initializes a session at `url` and sends `notifications/initialized`.
-    async fn open(url: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(1)
-            .build()
-            .expect("HTTP client");
-        let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": PROTOCOL, "capabilities": {},
-            "clientInfo": { "name": "apiary-gateway-bench", "version": "0" },
-        } });
-        let response = http
-            .post(url)
-            .header("accept", "application/json, text/event-stream")
-            .json(&initialize)
-            .send()
-            .await
-            .expect("initialize");
-        let id = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .expect("a session id")
-            .to_owned();
-        response.bytes().await.expect("initialize answer");
-        let mut session = Self {
-            http,
-            url: url.to_owned(),
-            id,
-            next: 1,
-        };
-        let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-        session.post(initialized.to_string()).await;
-        session
-    }
-
-    /// Posts `body` in this session and reads the whole answer.
-    async fn post(&mut self, body: String) -> axum::body::Bytes {
-        let response = self
-            .http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-session-id", &self.id)
-            .header("mcp-protocol-version", PROTOCOL)
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
-        assert!(response.status().is_success(), "{}", response.status());
-        response.bytes().await.expect("answer")
-    }
-
-    /// One `tools/call echo`; its latency.
-    async fn call(&mut self) -> Duration {
-        let id = self.next;
-        self.next += 1;
-        let body = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": { "name": "echo", "arguments": { "text": "hello, gateway" } } });
-        let started = Instant::now();
-        let answer = self.post(body.to_string()).await;
-        let elapsed = started.elapsed();
-        let text = String::from_utf8_lossy(&answer);
-        assert!(
-            text.contains("hello, gateway") && !text.contains("\"error\""),
-            "{text}"
-        );
-        elapsed
-    }
+/// One `tools/call echo` in `session`; its latency.
+async fn call(session: &mut Session) -> Duration {
+    let params = json!({ "name": "echo", "arguments": { "text": "hello, gateway" } });
+    let (elapsed, text) = session.request("tools/call", params).await;
+    assert!(
+        text.contains("hello, gateway") && !text.contains("\"error\""),
+        "{text}"
+    );
+    elapsed
 }
 
 /// What one configuration measured.
@@ -173,7 +105,7 @@ async fn load(url: &str, sessions: usize, options: &Options) -> Run {
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
-                    let latency = session.call().await;
+                    let latency = call(&mut session).await;
                     let now = Instant::now();
                     if now >= end {
                         break;
@@ -198,40 +130,6 @@ async fn load(url: &str, sessions: usize, options: &Options) -> Run {
     }
 }
 
-/// Serves Apiary on SQLite on a free loopback port; returns the database and the base URL.
-async fn serve(nagle: bool) -> (support::TestDb, String) {
-    let db = support::sqlite().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let app = support::app(&db.db);
-    if nagle {
-        tokio::spawn(async move { axum::serve(listener, app).await });
-    } else {
-        // Apiary's own serve loop, which turns Nagle off on every connection.
-        let timeouts = apiary_server::web::serve::ConnectionTimeouts {
-            header: Duration::from_secs(20),
-        };
-        tokio::spawn(apiary_server::web::serve::serve(
-            listener,
-            app,
-            timeouts,
-            tokio_util::sync::CancellationToken::new(),
-        ));
-    }
-    (db, base)
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.3}", duration.as_secs_f64() * 1e3)
-}
-
-/// The signed difference `b - a` in milliseconds.
-fn added(a: Duration, b: Duration) -> String {
-    format!("{:+.3}", (b.as_secs_f64() - a.as_secs_f64()) * 1e3)
-}
-
 fn main() {
     let options = Options::from_args();
     // Apiary runs on a runtime of its own, as in its own process; so does the load.
@@ -253,7 +151,7 @@ fn main() {
     std::fs::write(&tools, echo.to_string()).expect("write tools");
     let tools = tools.display().to_string();
     let backend = client.block_on(support::mcp_servers::testmcp_http(&["--tools", &tools]));
-    let (_db, base) = apiary.block_on(serve(options.nagle));
+    let (_db, base) = apiary.block_on(mcp_load::serve(options.nagle));
     let id = "bench/echo";
     client.block_on(support::gateway::register_and_refresh(
         &reqwest::Client::new(),

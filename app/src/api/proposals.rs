@@ -168,7 +168,13 @@ pub fn refused_url(form: &ProposalForm, errors: &[FormError]) -> String {
             path_segment(&kept.name)
         )
     };
-    let values = serde_urlencoded::to_string(&kept).unwrap_or_default();
+    back_to(&path, &kept, errors)
+}
+
+/// `path` with the submitted `values` and each refusal (`error_field`, then `error`) in the
+/// query string, for the form to show them again (see `pages::propose::refused_from_query`).
+pub fn back_to(path: &str, values: &impl serde::Serialize, errors: &[FormError]) -> String {
+    let values = serde_urlencoded::to_string(values).unwrap_or_default();
     let problems: Vec<(&str, &str)> = errors
         .iter()
         .flat_map(|e| {

@@ -44,7 +44,7 @@ pub use manifest_diff::ManifestDiff;
 pub use page_section::PageSection;
 pub use pagination::Pagination;
 pub use policy_findings::PolicyFindings;
-pub use proposal_form::{ProposalFormView, RetireFormView};
+pub use proposal_form::{ErrorSummary, FormField, ProposalFormView, RetireFormView};
 pub use refresh_tools::RefreshToolsButton;
 pub use review_mode_note::ReviewModeNote;
 pub use runtime_status::RuntimeStatusView;

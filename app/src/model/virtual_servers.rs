@@ -26,6 +26,10 @@ pub struct VirtualServerCard {
     pub conflicts: Vec<String>,
     /// True when `tools/list` shows only the `find_tools` finder and the pinned tools.
     pub finder: bool,
+    /// Client configuration for its endpoint, one per client.
+    pub snippets: Vec<super::server_detail::Snippet>,
+    /// The `VirtualMCPServer` that declares it, when the cluster does (`namespace/name`).
+    pub declared_by: Option<String>,
 }
 
 /// One tool of a virtual server.
@@ -39,4 +43,35 @@ pub struct VirtualTool {
     pub member: String,
     /// The tool's name on the member's endpoint.
     pub member_tool: String,
+}
+
+/// The console's form for proposing a virtual server (`/virtual-servers/propose`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualProposalForm {
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// What it offers.
+    #[serde(default)]
+    pub description: String,
+    /// The owning team, whose owners review the proposal.
+    #[serde(default)]
+    pub owner_team: String,
+    /// Data sensitivity.
+    #[serde(default)]
+    pub sensitivity: String,
+    /// One member per line: `namespace/name`, then globs of the tools to show, and `-glob`
+    /// for tools to leave out.
+    #[serde(default)]
+    pub members: String,
+    /// `prefix` (each member's tools carry its name) or `priority` (names kept; the member
+    /// listed first keeps a shared name).
+    #[serde(default)]
+    pub conflicts: String,
+    /// `on` to offer the `find_tools` finder.
+    #[serde(default)]
+    pub finder: String,
 }

@@ -3,9 +3,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::access::Action;
-use crate::api::{current_viewer, search_catalog};
+use crate::api::{current_viewer, load_virtual_servers, search_catalog};
 use crate::components::{CatalogFilters, EmptyState, Loaded, Pagination, ServerCardView};
-use crate::model::catalog_search::{CatalogQuery, CatalogResults};
+use crate::model::catalog_search::{CatalogQuery, CatalogResults, FacetKind};
+use crate::model::virtual_servers::VirtualServerCard;
 
 /// The catalog: search and facet filters read from the URL query, one page of cards, and page
 /// links. The server filters and paginates, so the page stays small with thousands of servers.
@@ -26,6 +27,7 @@ pub fn CatalogPage() -> impl IntoView {
             let query = query.get_untracked();
             view! {
                 <CatalogFilters query=query.clone() facets=found.facets.clone() />
+                <VirtualServerMatches query=query.clone() />
                 <CatalogResultsView query found />
             }
         }} />
@@ -105,5 +107,99 @@ fn FirstServerHint() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The virtual servers whose name, description or tools hold every word of the search, above
+/// the servers: on the first page and without facet filters (they have no category or health
+/// of their own). Nothing when none match.
+#[component]
+fn VirtualServerMatches(query: CatalogQuery) -> impl IntoView {
+    let filtered = FacetKind::ALL
+        .iter()
+        .any(|kind| !query.filter(*kind).is_empty());
+    if filtered || query.page > 1 {
+        return ().into_any();
+    }
+    let words: Vec<String> = query
+        .text
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect();
+    let servers = OnceResource::new(load_virtual_servers());
+    view! {
+        <Suspense>
+            {move || {
+                let words = words.clone();
+                Suspend::new(async move {
+                    let matching: Vec<VirtualServerCard> = servers
+                        .await
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|server| matches(server, &words))
+                        .collect();
+                    if matching.is_empty() {
+                        return ().into_any();
+                    }
+                    view! {
+                        <section aria-labelledby="virtual-matches" class="mt-4" data-testid="virtual-matches">
+                            <h2 id="virtual-matches" class="text-lg font-semibold">"Virtual servers"</h2>
+                            <ul class="mt-2 grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+                                {matching.into_iter().map(|server| view! { <VirtualServerCardView server /> }).collect_view()}
+                            </ul>
+                        </section>
+                    }
+                    .into_any()
+                })
+            }}
+        </Suspense>
+    }
+    .into_any()
+}
+
+/// True when every word is in the virtual server's name, description, or a tool's name or
+/// description.
+fn matches(server: &VirtualServerCard, words: &[String]) -> bool {
+    let text = std::iter::once(server.id.as_str())
+        .chain(std::iter::once(server.description.as_str()))
+        .chain(
+            server
+                .tools
+                .iter()
+                .flat_map(|t| [t.name.as_str(), t.description.as_str()]),
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    words.iter().all(|word| text.contains(word.as_str()))
+}
+
+#[component]
+fn VirtualServerCardView(server: VirtualServerCard) -> impl IntoView {
+    let href = format!("/virtual-servers#{}", server.id.replace('/', "-"));
+    let tools = match server.tools.len() {
+        1 => "1 tool".to_owned(),
+        n => format!("{n} tools"),
+    };
+    let members = match server.members.len() {
+        1 => "1 server".to_owned(),
+        n => format!("{n} servers"),
+    };
+    let names = server
+        .tools
+        .iter()
+        .take(6)
+        .map(|t| t.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    view! {
+        <li class="rounded border border-slate-200 p-4 dark:border-slate-800" data-testid="virtual-card">
+            <h3 class="font-semibold"><a class="underline" href=href>{server.id.clone()}</a></h3>
+            <p class="mt-1 text-sm">{server.description.clone()}</p>
+            <p class="mt-2 text-xs text-slate-600 dark:text-slate-400">
+                {format!("Virtual server · {tools} from {members} · owner team {}", server.owner_team)}
+            </p>
+            {(!names.is_empty()).then(|| view! { <p class="mt-1 text-xs font-mono break-words">{names}</p> })}
+        </li>
     }
 }

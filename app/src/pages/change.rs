@@ -40,7 +40,7 @@ pub fn ChangePage() -> impl IntoView {
             }
             .into_any();
         };
-        let (refused, errors) = refused_from_query(&search.get_untracked());
+        let (refused, errors): (ProposalForm, _) = refused_from_query(&search.get_untracked());
         let retire_refused = refused.kind == "retire";
         let form = if refused.kind == "update" && !errors.is_empty() {
             refused.clone()

@@ -22,4 +22,4 @@ pub use propose::ProposePage;
 pub use review::ReviewPage;
 pub use reviews::ReviewsPage;
 pub use server_page::ServerPage;
-pub use virtual_servers::VirtualServersPage;
+pub use virtual_servers::{ProposeVirtualServerPage, VirtualServersPage};

@@ -7,9 +7,11 @@ use crate::model::proposals::{FormError, ProposalForm};
 
 /// The values and refusals a refused post brought back in the query string (see
 /// `api::refused_url`): each `error` belongs to the `error_field` before it.
-pub fn refused_from_query(search: &str) -> (ProposalForm, Vec<FormError>) {
+pub fn refused_from_query<F: serde::de::DeserializeOwned + Default>(
+    search: &str,
+) -> (F, Vec<FormError>) {
     let search = search.trim_start_matches('?');
-    let form: ProposalForm = serde_urlencoded::from_str(search).unwrap_or_default();
+    let form: F = serde_urlencoded::from_str(search).unwrap_or_default();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(search).unwrap_or_default();
     let mut errors = Vec::new();
     let mut field = String::new();
@@ -48,7 +50,8 @@ mod tests {
             },
         ];
         let url = crate::api::refused_url(&form, &errors);
-        let (search_form, back) = refused_from_query(url.split_once('?').expect("a query").1);
+        let (search_form, back): (ProposalForm, _) =
+            refused_from_query(url.split_once('?').expect("a query").1);
         assert_eq!(back, errors);
         assert_eq!(search_form.name, "Bad Name");
     }
@@ -67,7 +70,7 @@ pub fn ProposePage() -> impl IntoView {
             signed_in="The owners of the team you name review the proposal; once an owner other than you approves it, Apiary runs and publishes the server."
         />
         {move || {
-            let (mut form, errors) = refused_from_query(&search.get());
+            let (mut form, errors): (ProposalForm, _) = refused_from_query(&search.get());
             form.kind = "create".into();
             view! { <ProposalFormView form errors /> }.into_any()
         }}

@@ -1,9 +1,17 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::load_virtual_servers;
-use crate::components::{CopyableCode, EmptyState, Loaded};
-use crate::model::virtual_servers::{VirtualServerCard, VirtualTool};
+use leptos::server_fn::ServerFn;
+use leptos_router::hooks::use_location;
+
+use crate::api::{load_virtual_servers, ProposeVirtualServer};
+use crate::components::{
+    ConnectionSnippets, CopyableCode, EmptyState, ErrorSummary, FormField, Loaded, ReviewModeNote,
+};
+use crate::model::proposals::FormError;
+use crate::model::virtual_servers::{VirtualProposalForm, VirtualServerCard, VirtualTool};
+
+use super::propose::refused_from_query;
 
 /// Virtual servers: one endpoint each, with a curated selection of the tools of several
 /// published servers; each with its endpoint to copy, its members and its tools.
@@ -16,6 +24,7 @@ pub fn VirtualServersPage() -> impl IntoView {
         <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
             "One MCP endpoint with tools drawn from several published servers. Each tool answers as its server does, under that server's curation and access rules."
         </p>
+        <p class="mt-2"><a class="underline" href="/virtual-servers/propose" data-testid="propose-virtual">"Propose a virtual server"</a></p>
         <Loaded loading="the virtual servers" failure="The virtual servers" resource=servers render={move |found| {
             view! { <VirtualServerList servers=found /> }
         }} />
@@ -27,7 +36,9 @@ fn VirtualServerList(servers: Vec<VirtualServerCard>) -> impl IntoView {
     if servers.is_empty() {
         return view! {
             <EmptyState title="No virtual servers yet">
-                <p>"An admin defines one with PUT /api/v1/virtual-servers/{namespace}/{name}, naming the published servers it draws tools from."</p>
+                <p>"Give a team one endpoint for the tools of several published servers: "
+                    <a class="underline" href="/virtual-servers/propose">"propose a virtual server"</a>
+                    ", and an owner of its team reviews it."</p>
             </EmptyState>
         }
         .into_any();
@@ -72,8 +83,16 @@ fn VirtualServerSection(server: VirtualServerCard) -> impl IntoView {
                 {has_warnings.then(|| view! {
                     <ul role="status" class="mt-2 list-disc rounded border border-amber-400 bg-amber-50 p-2 pl-6 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100">{warnings}</ul>
                 })}
+                {server.declared_by.clone().map(|object| view! {
+                    <p class="mt-2 text-sm" data-testid="declared-by">
+                        "Declared by the VirtualMCPServer " <code>{object}</code>
+                        " in the cluster: change it there; Apiary's API and proposals do not."
+                    </p>
+                })}
                 <h3 class="mt-3 font-semibold">"Endpoint"</h3>
-                <CopyableCode label=format!("The MCP endpoint of {}", server.id) code=server.url.clone() />
+                <CopyableCode label=format!("MCP endpoint of {}", server.id) code=server.url.clone() />
+                <h3 class="mt-3 font-semibold">"Connect a client"</h3>
+                <ConnectionSnippets snippets=server.snippets published=true withheld=None />
                 <h3 class="mt-3 font-semibold">{format!("Tools ({count})")}</h3>
                 {finder}
                 <ToolTable tools=server.tools />
@@ -119,4 +138,91 @@ fn ToolTable(tools: Vec<VirtualTool>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// The form's inputs in form order, with their labels.
+const FIELDS: &[(&str, &str)] = &[
+    ("namespace", "Namespace"),
+    ("name", "Name"),
+    ("description", "Description"),
+    ("owner_team", "Owner team"),
+    ("sensitivity", "Sensitivity"),
+    ("members", "Members"),
+    ("conflicts", "Tools of the same name"),
+    ("finder", "Tool finder"),
+];
+
+/// `/virtual-servers/propose`: the form for a new virtual server. A refused post comes back
+/// here with the values, a summary of the refusals, and each message next to its field.
+#[component]
+pub fn ProposeVirtualServerPage() -> impl IntoView {
+    let search = use_location().search;
+    view! {
+        <Title text="Propose a virtual server" />
+        <h1 class="text-2xl font-bold">"Propose a virtual server"</h1>
+        <ReviewModeNote
+            local="Local mode: you are the only person, so after proposing you approve the change yourself on its review page, with a comment recorded as a self-approval. Then its endpoint serves the tools at once."
+            signed_in="The owners of the team you name review the proposal; once an owner other than you approves it, its endpoint serves the tools."
+        />
+        {move || {
+            let (form, errors): (VirtualProposalForm, Vec<FormError>) = refused_from_query(&search.get());
+            view! { <VirtualProposalFormView form errors /> }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn VirtualProposalFormView(form: VirtualProposalForm, errors: Vec<FormError>) -> impl IntoView {
+    let f = |name: &'static str, label: &'static str, value: &String| {
+        view! { <FormField name label value=value.clone() errors=errors.clone() /> }
+    };
+    let priority = form.conflicts == "priority";
+    let conflicts_error = errors
+        .iter()
+        .filter(|e| e.field == "conflicts")
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join(" ");
+    view! {
+        <ErrorSummary errors=errors.clone() fields=FIELDS />
+        <form method="post" action=ProposeVirtualServer::url() class="mt-4 grid gap-4" data-testid="propose-virtual-form"
+            aria-label="Propose a virtual server">
+            <fieldset class="grid gap-3 sm:grid-cols-2">
+                <legend class="font-semibold">"Virtual server"</legend>
+                {f("namespace", "Namespace", &form.namespace)}
+                {f("name", "Name", &form.name)}
+                <div class="sm:col-span-2">
+                    <FormField name="description" label="Description" value=form.description.clone() errors=errors.clone() rows=2 />
+                </div>
+                <FormField name="owner_team" label="Owner team" value=form.owner_team.clone() errors=errors.clone()
+                    hint="Its owners review this proposal and later changes." />
+                {f("sensitivity", "Sensitivity", &form.sensitivity)}
+            </fieldset>
+            <fieldset class="grid gap-3">
+                <legend class="font-semibold">"Tools"</legend>
+                <FormField name="members" label="Members" value=form.members.clone() errors=errors.clone() rows=5
+                    hint="One published server per line as namespace/name, then, if you like, globs of the tools to show (search_*) and -glob for tools to leave out. Each member's own curation and access rules still apply." />
+                <fieldset class="text-sm" data-testid="field-conflicts" aria-describedby="conflicts-error">
+                    <legend class="font-medium">"Tools of the same name"</legend>
+                    <label class="mt-1 flex items-center gap-2">
+                        <input type="radio" name="conflicts" value="prefix" checked=!priority />
+                        "Prefix each tool with its server's name (search_fetch)"
+                    </label>
+                    <label class="mt-1 flex items-center gap-2">
+                        <input type="radio" name="conflicts" value="priority" checked=priority />
+                        "Keep the names; the member listed first keeps a shared name"
+                    </label>
+                    {(!conflicts_error.is_empty()).then(|| view! {
+                        <p id="conflicts-error" class="mt-1 text-sm text-red-800 dark:text-red-300">{conflicts_error}</p>
+                    })}
+                </fieldset>
+                <label class="flex items-center gap-2 text-sm" data-testid="field-finder">
+                    <input type="checkbox" id="finder" name="finder" value="on" checked=form.finder == "on" />
+                    "Offer find_tools: clients list only the finder and search for the other tools (for many tools)"
+                </label>
+            </fieldset>
+            <p class="text-sm">"The definition is checked when you propose it: every member must be published, and two tools that would share a name are refused, naming both."</p>
+            <div><button type="submit" class="rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900">"Propose"</button></div>
+        </form>
+    }
 }

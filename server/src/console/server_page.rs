@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use apiary_app::model::server_detail::{
-    CallPoint, HealthPoint, RunState, ServerDetail, ServerOverview, Snippet, ToolUsage, ToolView,
+    CallPoint, HealthPoint, RunState, ServerDetail, ServerOverview, ToolUsage, ToolView,
 };
 use apiary_app::model::{Health, HealthEvidence, Lifecycle, Transport};
 use apiary_app::services::{ServerPageService, ServiceError};
@@ -19,7 +19,7 @@ use crate::db::{json_column, Db, DbError};
 use crate::gateway::usage;
 use crate::onboarding::cluster_changes;
 use crate::registry::curation::{self, curated_tools};
-use crate::registry::export::{client_snippets, fleet_litellm_name};
+use crate::registry::export::{fleet_litellm_name, labelled_snippets};
 use crate::registry::store::{SnapshotStore, StoredSnapshot, GATEWAY_HEALTH_WINDOW_MS};
 use crate::registry::RegistrySettings;
 use crate::runtime::{Runtime, ServerId};
@@ -225,7 +225,7 @@ impl ServerPages {
             snippets: if offered && withheld.is_none() {
                 let litellm =
                     fleet_litellm_name(&self.db, &overview.namespace, &overview.name).await?;
-                snippets(
+                labelled_snippets(
                     &overview.namespace,
                     &overview.name,
                     &self.public_url,
@@ -282,38 +282,6 @@ impl ServerPages {
             latest_id: row.try_get("latest_snapshot_id")?,
         }))
     }
-}
-
-/// The shared client snippets (see [`client_snippets`]) as labelled, formatted text.
-fn snippets(namespace: &str, name: &str, public_url: &str, litellm: String) -> Vec<Snippet> {
-    let all = client_snippets(namespace, name, public_url, litellm);
-    vec![
-        Snippet {
-            client: "VS Code".into(),
-            file: ".vscode/mcp.json".into(),
-            code: pretty_json(&all.vscode),
-        },
-        Snippet {
-            client: "Claude Desktop".into(),
-            file: "claude_desktop_config.json".into(),
-            code: pretty_json(&all.claude_desktop),
-        },
-        Snippet {
-            client: "Cursor".into(),
-            file: "~/.cursor/mcp.json".into(),
-            code: pretty_json(&all.cursor),
-        },
-        Snippet {
-            client: "LiteLLM".into(),
-            file: "the proxy's config.yaml".into(),
-            code: serde_yaml::to_string(&all.litellm).unwrap_or_default(),
-        },
-    ]
-}
-
-/// `value` as indented JSON (plain strings and maps always serialize).
-fn pretty_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
 #[async_trait]

@@ -512,6 +512,33 @@ impl OnboardingService for OnboardingConsole {
         }
     }
 
+    async fn propose_virtual(
+        &self,
+        author: &Viewer,
+        form: &apiary_app::model::virtual_servers::VirtualProposalForm,
+    ) -> Result<Result<String, Vec<FormError>>, ServiceError> {
+        use crate::virtual_servers::store::SaveError;
+        let spec = match super::virtual_form::spec_of(form) {
+            Ok(spec) => spec,
+            Err(errors) => return Ok(Err(errors)),
+        };
+        let id = (form.namespace.trim(), form.name.trim());
+        match super::virtual_proposals::propose_definition(&self.state.db, id, &spec, author).await
+        {
+            Ok(proposal) => Ok(Ok(proposal.id)),
+            Err(SaveError::Invalid(invalid)) => Ok(Err(invalid
+                .all()
+                .iter()
+                .map(|e| super::virtual_form::form_error(&e.field, &e.message))
+                .collect())),
+            Err(managed @ SaveError::Managed { .. }) => Ok(Err(vec![FormError {
+                field: "name".into(),
+                message: managed.to_string(),
+            }])),
+            Err(SaveError::Db(db)) => Err(failed(db)),
+        }
+    }
+
     async fn preview(&self, form: &ProposalForm) -> Result<String, ServiceError> {
         Ok(match form_input(form).await {
             Err(error) => format!("# {}: {}\n", error.field, error.message),

@@ -41,4 +41,5 @@ pub mod revisions;
 pub mod secrets;
 pub mod store;
 pub mod validate;
+pub mod virtual_form;
 pub mod virtual_proposals;

@@ -48,38 +48,47 @@ pub async fn propose(
     let author = principal.require(Action::Propose, None)?;
     require_json(&headers)?;
     let spec: VirtualSpec = json_body(&body)?;
-    check(&state.db, (&namespace, &name), &spec)
+    let proposal = propose_definition(&state.db, (&namespace, &name), &spec, author)
         .await
         .map_err(save_error)?;
-    let mut conn = state
-        .db
+    Ok((StatusCode::CREATED, Json(proposal)))
+}
+
+/// Proposes `spec` as `namespace/name` for `author`, checked as every save is: the proposal,
+/// or why not (a field, a server's name, a cluster-declared virtual server). The API and the
+/// console's form both propose through this.
+pub async fn propose_definition(
+    db: &crate::db::Db,
+    (namespace, name): (&str, &str),
+    spec: &VirtualSpec,
+    author: &apiary_app::access::Viewer,
+) -> Result<Proposal, virtual_store::SaveError> {
+    check(db, (namespace, name), spec).await?;
+    let mut conn = db
         .pool()
         .acquire()
         .await
         .map_err(crate::db::DbError::from)?;
-    virtual_store::refuse_server_name(&mut conn, (&namespace, &name))
-        .await
-        .map_err(save_error)?;
+    virtual_store::refuse_server_name(&mut conn, (namespace, name)).await?;
     drop(conn);
-    let current = virtual_store::load(&state.db, &namespace, &name).await?;
+    let current = virtual_store::load(db, namespace, name).await?;
     if let Some(by) = current.as_ref().and_then(|v| v.origin.clone()) {
-        return Err(save_error(virtual_store::SaveError::Managed {
+        return Err(virtual_store::SaveError::Managed {
             server: format!("{namespace}/{name}"),
             by: Some(by),
-        }));
+        });
     }
     let owner_team = current
         .as_ref()
         .map_or(spec.owner_team.as_str(), |v| v.spec.owner_team.as_str())
         .to_owned();
-    let proposal = ProposalStore::new(state.db.clone())
+    Ok(ProposalStore::new(db.clone())
         .propose_virtual(
-            (&namespace, &name),
-            &serde_json::to_value(&spec).unwrap_or_default(),
+            (namespace, name),
+            &serde_json::to_value(spec).unwrap_or_default(),
             &owner_team,
             current.map(|v| v.updated_at),
             author,
         )
-        .await?;
-    Ok((StatusCode::CREATED, Json(proposal)))
+        .await?)
 }

@@ -6,6 +6,7 @@ use apiary_app::model::virtual_servers::{VirtualServerCard, VirtualTool};
 use apiary_app::services::{ServiceError, VirtualServerService};
 
 use crate::db::Db;
+use crate::registry::export::{fleet_litellm_name, labelled_snippets};
 use crate::registry::server_json::gateway_url;
 
 use super::store;
@@ -34,6 +35,12 @@ impl VirtualServerService for VirtualServerCards {
         let mut cards = Vec::new();
         for server in store::list(&self.db).await.map_err(unavailable)? {
             let view = compose_now(&self.db, server).await.map_err(unavailable)?;
+            let (namespace, name) = (&view.server.namespace, &view.server.name);
+            let litellm = fleet_litellm_name(&self.db, namespace, name)
+                .await
+                .map_err(unavailable)?;
+            let snippets = labelled_snippets(namespace, name, &self.public_url, litellm);
+            let declared_by = view.server.origin.is_some().then(|| view.server.id());
             let (spec, composition) = (&view.server.spec, view.composition);
             cards.push(VirtualServerCard {
                 id: view.server.id(),
@@ -55,6 +62,8 @@ impl VirtualServerService for VirtualServerCards {
                 unresolved: composition.unresolved,
                 conflicts: composition.conflicts,
                 finder: spec.finder.enabled,
+                snippets,
+                declared_by,
             });
         }
         Ok(cards)

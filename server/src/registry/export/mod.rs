@@ -20,7 +20,7 @@ use super::listing::{list_all_published, PublishedServer, Query};
 pub use litellm::{
     fleet_litellm_name, litellm_config, litellm_name, litellm_names, LiteLlmConfig, LiteLlmServer,
 };
-pub use snippets::{client_snippets, ClientSnippets};
+pub use snippets::{client_snippets, labelled_snippets, ClientSnippets};
 pub use toolhive::{toolhive_registry, ToolHiveRegistry};
 
 /// Export routes.

@@ -108,3 +108,40 @@ pub fn client_snippets(
         },
     }
 }
+
+/// [`client_snippets`] as labelled, formatted text, as the console shows them.
+pub fn labelled_snippets(
+    namespace: &str,
+    name: &str,
+    public_url: &str,
+    litellm: String,
+) -> Vec<apiary_app::model::server_detail::Snippet> {
+    let all = client_snippets(namespace, name, public_url, litellm);
+    vec![
+        apiary_app::model::server_detail::Snippet {
+            client: "VS Code".into(),
+            file: ".vscode/mcp.json".into(),
+            code: pretty_json(&all.vscode),
+        },
+        apiary_app::model::server_detail::Snippet {
+            client: "Claude Desktop".into(),
+            file: "claude_desktop_config.json".into(),
+            code: pretty_json(&all.claude_desktop),
+        },
+        apiary_app::model::server_detail::Snippet {
+            client: "Cursor".into(),
+            file: "~/.cursor/mcp.json".into(),
+            code: pretty_json(&all.cursor),
+        },
+        apiary_app::model::server_detail::Snippet {
+            client: "LiteLLM".into(),
+            file: "the proxy's config.yaml".into(),
+            code: serde_yaml::to_string(&all.litellm).unwrap_or_default(),
+        },
+    ]
+}
+
+/// `value` as indented JSON (plain strings and maps always serialize).
+fn pretty_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
