@@ -72,6 +72,26 @@ test('hydrated: search by a tool, filter by a facet, open a server and read its 
   await page.close();
 });
 
+test('with the keyboard, arrow keys move a facet choice and only Enter applies it', async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  await openCatalog(page, apiary.url);
+  const owner = page.getByLabel('Owner team');
+  await owner.focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.waitForTimeout(500);
+  assert.equal(new URL(page.url()).search, '', 'no navigation on arrow keys');
+  assert.deepEqual(await cardIds(page), ['data/weather', 'support/tickets']);
+  const chosen = await owner.inputValue();
+  assert.notEqual(chosen, '', 'the arrow keys moved the choice');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`[?&]owner=${chosen}`));
+  await waitForCards(page, chosen === 'care' ? ['support/tickets'] : ['data/weather']);
+  assert.deepEqual(errors, [], 'no console errors');
+  await page.close();
+});
+
 test('without JavaScript the facet form filters on the server and the server page is complete', async () => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();

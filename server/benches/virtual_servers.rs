@@ -81,13 +81,16 @@ async fn list_all(session: &mut Session) -> (std::time::Duration, usize) {
     }
 }
 
-/// The JSON-RPC message of an answer, whether plain JSON or one event of a stream.
+/// The JSON-RPC message of an answer, whether plain JSON or an event stream (whose first
+/// event may be an empty priming event).
 fn message_of(text: &str) -> Value {
-    let body = text
-        .lines()
-        .find_map(|line| line.strip_prefix("data:"))
-        .unwrap_or(text);
-    serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .chain(std::iter::once(text))
+        .map(str::trim)
+        .filter(|data| !data.is_empty())
+        .find_map(|data| serde_json::from_str(data).ok())
+        .unwrap_or_else(|| panic!("no JSON-RPC message in {text}"))
 }
 
 /// One `tools/call` of `tool`; its latency.

@@ -34,6 +34,7 @@ pub fn CatalogFilters(query: CatalogQuery, facets: Vec<Facet>) -> impl IntoView 
                     />
                 </label>
                 {selects}
+                <p id="facet-keys" class="sr-only">"With the keyboard, press Enter to apply a filter."</p>
                 <div class="flex items-end gap-3">
                     <button
                         type="submit"
@@ -50,7 +51,9 @@ pub fn CatalogFilters(query: CatalogQuery, facets: Vec<Facet>) -> impl IntoView 
     }
 }
 
-/// One facet as a labelled select whose options show their counts.
+/// One facet as a labelled select whose options show their counts. Choosing an option with
+/// the pointer applies it at once; with the keyboard, arrow keys only move the choice and
+/// Enter applies it (WCAG 3.2.2: no navigation on each arrow key).
 #[component]
 fn FacetSelect(
     kind: FacetKind,
@@ -67,15 +70,31 @@ fn FacetSelect(
             }
         })
         .collect_view();
+    // Whether the last change came from the keyboard.
+    let by_keyboard = StoredValue::new(false);
     view! {
         <div class="flex flex-col text-sm">
             <label for=id.clone()>{kind.label()}</label>
             <select
-                id=id
+                id=id.clone()
                 name=kind.param()
                 data-testid=format!("facet-{}", kind.param())
+                aria-describedby="facet-keys"
                 class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
-                on:change=submit_enclosing_form
+                on:pointerdown=move |_| by_keyboard.set_value(false)
+                on:keydown=move |event: leptos::ev::KeyboardEvent| {
+                    if event.key() == "Enter" {
+                        event.prevent_default();
+                        submit_enclosing_form(event.into());
+                    } else {
+                        by_keyboard.set_value(true);
+                    }
+                }
+                on:change=move |event| {
+                    if !by_keyboard.get_value() {
+                        submit_enclosing_form(event);
+                    }
+                }
             >
                 <option value="" selected=selected.is_empty()>"Any"</option>
                 {options}
@@ -84,7 +103,7 @@ fn FacetSelect(
     }
 }
 
-/// Submits the form around a changed select, as if its button were pressed.
+/// Submits the form around the select an event came from, as if its button were pressed.
 fn submit_enclosing_form(event: leptos::ev::Event) {
     use leptos::wasm_bindgen::JsCast;
     let form = event

@@ -2,7 +2,8 @@ use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The frame of a page that loads one thing: a busy marker while `resource` loads, an alert
+/// The frame of a page that loads one thing: a busy marker while `resource` loads (the first
+/// time in place of the page, later above what it shows until the new answer is in), an alert
 /// when loading fails ("{failure} could not be loaded: …"), then `render` of what it loaded.
 #[component]
 pub fn Loaded<T, V, F>(
@@ -20,8 +21,13 @@ where
     V: IntoView + 'static,
     F: Fn(T) -> V + Clone + Send + Sync + 'static,
 {
+    let (pending, set_pending) = signal(false);
     view! {
-        <Transition fallback=move || view! { <p role="status" aria-busy="true">{format!("Loading {loading}…")}</p> }>
+        <p role="status" aria-live="polite" data-testid="updating"
+            class=move || if pending.get() { "mt-2 text-sm text-slate-600 dark:text-slate-400" } else { "sr-only" }>
+            {move || if pending.get() { format!("Updating {loading}…") } else { String::new() }}
+        </p>
+        <Transition set_pending fallback=move || view! { <p role="status" aria-busy="true">{format!("Loading {loading}…")}</p> }>
             <ErrorBoundary fallback=move |errors| view! {
                 <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
                     {failure} " could not be loaded: "
