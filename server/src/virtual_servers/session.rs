@@ -10,7 +10,6 @@ use apiary_app::access::Viewer;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
     Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    Tool,
 };
 use rmcp::service::{RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -105,22 +104,6 @@ impl VirtualSession {
 }
 
 /// What `tools/list` shows: every tool, or with the finder on, the finder and the pinned tools.
-fn listed_tools(view: &View) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let spec = &view.server.spec;
-    let tools = &view.composition.tools;
-    if !spec.finder.enabled {
-        return tools.iter().map(|t| t.tool.to_json()).collect();
-    }
-    std::iter::once(finder::tool())
-        .chain(
-            tools
-                .iter()
-                .filter(|t| spec.finder.pinned.contains(&t.tool.name))
-                .map(|t| t.tool.to_json()),
-        )
-        .collect()
-}
-
 /// A `find_tools` call: the matching tools with their schemas, as text and as structured
 /// content.
 fn find(view: &View, request: &CallToolRequestParams) -> CallToolResponse {
@@ -182,17 +165,9 @@ impl ServerHandler for VirtualSession {
                 )
             })?,
         };
-        let listed = listed_tools(&view);
+        let listed = &view.listed;
         let end = start.saturating_add(PAGE).min(listed.len());
-        let mut page = Vec::with_capacity(end.saturating_sub(start));
-        for json in listed.get(start..end).unwrap_or_default() {
-            match serde_json::from_value::<Tool>(serde_json::Value::Object(json.clone())) {
-                Ok(tool) => page.push(tool),
-                Err(error) => {
-                    tracing::warn!(%error, tool = ?json.get("name"), "a member's tool is not a valid MCP tool; left out")
-                }
-            }
-        }
+        let page = listed.get(start..end).unwrap_or_default().to_vec();
         let mut result = ListToolsResult::with_all_items(page);
         if end < listed.len() {
             result.next_cursor = Some(end.to_string());

@@ -24,6 +24,9 @@ pub struct View {
     /// The metric handles of each tool, in the order of `composition.tools` (empty for a
     /// view that only shows, as the API's).
     pub metrics: Vec<ToolMetrics>,
+    /// What `tools/list` answers, in order, as MCP tools: made once per view, so a page is a
+    /// slice (empty for a view that only shows).
+    pub listed: Vec<rmcp::model::Tool>,
 }
 
 impl View {
@@ -77,6 +80,7 @@ impl Views {
             .iter()
             .map(|t| ToolMetrics::new(&id, &t.tool.name, Arc::default()))
             .collect();
+        view.listed = listed_tools(&view);
         let view = Arc::new(view);
         crate::locks::write(&self.loaded).insert(key, (Instant::now(), view.clone()));
         Ok(Some(view))
@@ -102,5 +106,36 @@ pub async fn compose_now(db: &Db, server: VirtualServer) -> Result<View, DbError
         server,
         composition,
         metrics: Vec::new(),
+        listed: Vec::new(),
     })
+}
+
+/// The tools `tools/list` shows: all of them, or with the finder on, the finder and the
+/// pinned ones. A member's tool that is not a valid MCP tool is left out, and logged.
+fn listed_tools(view: &View) -> Vec<rmcp::model::Tool> {
+    let spec = &view.server.spec;
+    let tools = &view.composition.tools;
+    let shown: Vec<serde_json::Map<String, serde_json::Value>> = if spec.finder.enabled {
+        std::iter::once(super::finder::tool())
+            .chain(
+                tools
+                    .iter()
+                    .filter(|t| spec.finder.pinned.contains(&t.tool.name))
+                    .map(|t| t.tool.to_json()),
+            )
+            .collect()
+    } else {
+        tools.iter().map(|t| t.tool.to_json()).collect()
+    };
+    shown
+        .into_iter()
+        .filter_map(|json| {
+            let name = json.get("name").cloned();
+            serde_json::from_value(serde_json::Value::Object(json))
+                .inspect_err(|error| {
+                    tracing::warn!(%error, tool = ?name, "a member's tool is not a valid MCP tool; left out");
+                })
+                .ok()
+        })
+        .collect()
 }
