@@ -172,6 +172,7 @@ const SERVER_FNS: &[(&str, Rule, &str)] = &[
         "namespace=matrix&name=osv&snapshot_id=none&comment=matrix",
     ),
     ("propose_server", Rule::Proposer, ""),
+    ("propose_virtual_server", Rule::Proposer, ""),
     ("preview_proposal", Rule::Proposer, ""),
     ("load_review_queue", Rule::Proposer, ""),
     ("load_proposal_review", Rule::Proposer, ""),
