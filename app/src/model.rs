@@ -6,6 +6,7 @@ pub mod audit;
 pub mod catalog_search;
 pub mod cluster_changes;
 pub mod curation_form;
+pub mod moment;
 pub mod proposals;
 pub mod refresh;
 pub mod server_detail;

@@ -92,6 +92,35 @@ test('with the keyboard, arrow keys move a facet choice and only Enter applies i
   await page.close();
 });
 
+test('hydrated: the sort order and the tool filter apply without a page load and stay in the URL', async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  await openCatalog(page, apiary.url);
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await chooseFacet(page, 'Sort by', 'tools');
+  await page.waitForURL(/[?&]sort=tools/);
+  await waitForCards(page, ['data/weather', 'support/tickets']);
+  assert.equal(await page.getByLabel('Sort by', { exact: true }).inputValue(), 'tools', 'the order stays chosen');
+
+  await openServerFromCatalog(page, 'data/weather');
+  const filter = page.getByTestId('tool-filter');
+  await filter.fill('no such words');
+  await filter.press('Enter');
+  await page.waitForURL(/[?&]tool=no\+such\+words/);
+  await page.getByText('0 of 1 tools match “no such words”').waitFor();
+  assert.equal(await page.getByTestId('tool').count(), 0);
+  await filter.fill('HOURLY');
+  await filter.press('Enter');
+  await page.getByText('1 of 1 tools match “HOURLY”').waitFor();
+  assert.deepEqual(await schemaRows(page, 'get_forecast'), [
+    { property: 'city', type: 'string', required: 'required', allowed: '' },
+    { property: 'units', type: 'string', required: 'optional', allowed: 'metric, imperial' },
+  ]);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no page load happened');
+  assert.deepEqual(errors, [], 'no console errors');
+  await page.close();
+});
+
 test('without JavaScript the facet form filters on the server and the server page is complete', async () => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();

@@ -103,6 +103,16 @@ async fn facets_filter_from_the_url_and_show_their_counts() {
         let html = ok_page(&app, "/?health=slow").await;
         assert_eq!(cards(&html), ["tools/web"]);
 
+        // Sorted for attention: the slow server, then the one not checked yet, then healthy.
+        let html = ok_page(&app, "/?sort=health").await;
+        assert_eq!(cards(&html), ["tools/web", "tools/clock", "tools/docs"]);
+        assert!(
+            html.contains("<option value=\"health\" selected"),
+            "the order stays chosen: {html}"
+        );
+        let html = ok_page(&app, "/?sort=health&category=search").await;
+        assert_eq!(cards(&html), ["tools/web", "tools/docs"]);
+
         let html = ok_page(&app, "/?category=search&owner=nobody").await;
         assert!(cards(&html).is_empty());
         assert!(html.contains("No matching servers"), "{html}");
@@ -239,6 +249,12 @@ async fn thirty_servers_fill_two_pages() {
             "the next link keeps the filters: {first}"
         );
 
+        let sorted = ok_page(&app, "/?category=infra&sort=tools").await;
+        assert!(
+            sorted.contains("href=\"/?category=infra&amp;sort=tools&amp;page=2\" rel=\"next\""),
+            "the next link keeps the order: {sorted}"
+        );
+
         let second = ok_page(&app, "/?category=infra&page=2").await;
         let expected: Vec<String> = (24..30).map(|i| format!("fleet/s{i:02}")).collect();
         assert_eq!(cards(&second), expected);
@@ -327,6 +343,76 @@ async fn the_server_page_shows_tools_with_their_argument_tables_and_a_latency_ch
             "the manifest"
         );
         assert!(html.contains("No policy findings"));
+    }
+}
+
+/// The `data-tool` of every tool on a server page and whether its section is open.
+fn tools_on(html: &str) -> Vec<(String, bool)> {
+    html.split("data-testid=\"tool\" data-tool=\"")
+        .skip(1)
+        .map(|rest| {
+            let name = rest.split('"').next().unwrap_or_default().to_owned();
+            let details = &rest[rest.find("<details").unwrap_or(0)..];
+            let tag = &details[..details.find('>').unwrap_or(0)];
+            (name, tag.contains(" open"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_long_tool_list_starts_folded_and_filters_by_name_or_description() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        let id = seed::server(db, "tools", "kit", meta("team-x", "utilities", "A kit")).await;
+        let schema = json!({ "type": "object" });
+        seed::tools(
+            db,
+            &id,
+            vec![
+                seed::tool("add", "Adds two numbers", schema.clone()),
+                seed::tool("echo", "Echoes the text back", schema.clone()),
+                seed::tool(
+                    "get_time",
+                    "The current time in a time zone",
+                    schema.clone(),
+                ),
+                seed::tool(
+                    "convert_time",
+                    "Converts a time between zones",
+                    schema.clone(),
+                ),
+                seed::tool("upper", "Upper-cases the text", schema),
+            ],
+        )
+        .await;
+        let app = support::app(db);
+
+        let html = ok_page(&app, "/servers/tools/kit").await;
+        let all = tools_on(&html);
+        assert_eq!(all.len(), 5, "{all:?}");
+        assert!(
+            all.iter().all(|(_, open)| !open),
+            "five tools start folded: {all:?}"
+        );
+        assert!(html.contains(">5 tools</p>"), "{html}");
+        assert!(html.contains("name=\"tool\""), "a filter form");
+
+        let html = ok_page(&app, "/servers/tools/kit?tool=Current+TIME").await;
+        assert_eq!(
+            tools_on(&html),
+            [("get_time".to_owned(), true)],
+            "every word in the name or description, any case; a match is shown open"
+        );
+        assert!(html.contains("1 of 5 tools match “Current TIME”"), "{html}");
+        assert!(
+            html.contains("value=\"Current TIME\""),
+            "the filter stays filled in"
+        );
+
+        let html = ok_page(&app, "/servers/tools/kit?tool=time").await;
+        let mut names: Vec<String> = tools_on(&html).into_iter().map(|(name, _)| name).collect();
+        names.sort();
+        assert_eq!(names, ["convert_time", "get_time"]);
     }
 }
 

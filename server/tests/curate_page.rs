@@ -84,6 +84,22 @@ async fn preview_then_save_what_consumers_see() {
     let draft = page("?draft=1&show=echo&name.echo=speak&description.echo=Says+it+back").await;
     assert_eq!(preview(&draft), ["speak"], "the preview applies the draft");
     assert!(draft.contains("Not saved yet"));
+    assert!(
+        draft.contains(">renamed from echo</span>"),
+        "a renamed tool is marked with the server's name: {draft}"
+    );
+    let hidden = &draft[draft
+        .find("data-testid=\"preview-hidden\"")
+        .expect("hidden tools")..];
+    let hidden = &hidden[..hidden.find("</ul>").unwrap_or(hidden.len())];
+    assert!(
+        hidden.contains("<del><code>upper</code></del>") && !hidden.contains("echo"),
+        "the unchecked tool is listed as hidden, the shown one is not: {hidden}"
+    );
+    assert!(
+        !first.contains("preview-hidden") && !first.contains("renamed from"),
+        "nothing marked before any change"
+    );
     let hinted = page("?draft=1&show=echo&hint.echo.destructiveHint=true").await;
     assert!(
         hinted.contains("(read-only, destructive)"),

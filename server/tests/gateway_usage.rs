@@ -88,36 +88,10 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
             after.contains("6 calls in 1 intervals") && after.contains("3 failed"),
             "the chart in words"
         );
-        let rows: Vec<&str> = after
-            .split("data-testid=\"tool-usage-row\"")
-            .skip(1)
-            .collect();
+        let rows = usage_rows(&after);
         assert_eq!(rows.len(), 2, "one row per tool");
-        let row_of = |tool: &str| {
-            rows.iter()
-                .find(|row| row.contains(&format!(">{tool}<")))
-                .copied()
-                .unwrap_or_else(|| panic!("a row for {tool}"))
-        };
-        let cells = |row: &str| -> Vec<String> {
-            row.split("<td")
-                .skip(1)
-                .map(|cell| {
-                    let text = &cell[cell.find('>').map_or(0, |i| i + 1)..];
-                    text[..text.find('<').unwrap_or(text.len())].to_owned()
-                })
-                .collect()
-        };
-        assert_eq!(
-            &cells(row_of("echo"))[..2],
-            ["3", "0"],
-            "echo: 3 calls, none failed"
-        );
-        assert_eq!(
-            &cells(row_of("boom"))[..2],
-            ["3", "3"],
-            "boom: 3 calls, 3 failed"
-        );
+        assert_eq!(rows["echo"], ["3", "0"], "echo: 3 calls, none failed");
+        assert_eq!(rows["boom"], ["3", "3"], "boom: 3 calls, 3 failed");
 
         // Half the calls failed in the newest interval: the server is failing everywhere.
         let list = registry::servers(&http, &base).await;
@@ -138,6 +112,109 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
         let catalog = page(http.clone(), format!("{base}/?q=measured{n}")).await;
         assert_eq!(badge(&catalog), "failing", "the catalog card");
         assert_eq!(badge(&after), "failing", "the server page");
+    }
+}
+
+/// The rows of the per-tool usage tables in `html`: each tool's calls and failed calls.
+fn usage_rows(html: &str) -> std::collections::BTreeMap<String, [String; 2]> {
+    let text_of = |cell: &str| {
+        let text = &cell[cell.find('>').map_or(0, |i| i + 1)..];
+        text[..text.find('<').unwrap_or(text.len())].to_owned()
+    };
+    html.split("data-testid=\"tool-usage-row\"")
+        .skip(1)
+        .map(|row| {
+            let name = row.split("<th").nth(1).map(text_of).unwrap_or_default();
+            let cells: Vec<String> = row.split("<td").skip(1).map(text_of).collect();
+            (name, [cells[0].clone(), cells[1].clone()])
+        })
+        .collect()
+}
+
+/// Calls through a virtual server are counted under its tools' names on its console page,
+/// and each member counts them too, under its own names (only that count sets its health).
+#[tokio::test]
+async fn calls_through_a_virtual_server_show_on_its_page_and_the_members() {
+    for (n, db) in support::all_backends().await.into_iter().enumerate() {
+        let member = format!("usage/member{n}");
+        let virtual_id = format!("usage/team{n}");
+        let (_tools, backend) = echo_and_failing_boom().await;
+        let state = AppState::new(support::settings(), db.db.clone());
+        let usage = state.gateway.usage();
+        let base = support::serve_state(state).await;
+        let http = reqwest::Client::new();
+        register_and_refresh(&http, &base, &member, &backend.url).await;
+        let saved = http
+            .put(format!("{base}/api/v1/virtual-servers/{virtual_id}"))
+            .json(&json!({ "ownerTeam": "usage", "members": [
+                { "server": member, "prefix": "m", "allow": ["echo", "boom"] } ] }))
+            .send()
+            .await
+            .expect("PUT");
+        assert_eq!(
+            saved.status(),
+            201,
+            "{}",
+            saved.text().await.unwrap_or_default()
+        );
+        let page = |path: String| {
+            let http = http.clone();
+            async move {
+                http.get(path)
+                    .send()
+                    .await
+                    .expect("page")
+                    .text()
+                    .await
+                    .expect("HTML")
+            }
+        };
+        let section = |html: &str| -> String {
+            let anchor = format!("id=\"{}\"", virtual_id.replace('/', "-"));
+            let at = html.find(&anchor).expect("the virtual server's section");
+            let rest = &html[at..];
+            rest[..rest.find("</section>").unwrap_or(rest.len())].to_owned()
+        };
+        let before = section(&page(format!("{base}/virtual-servers")).await);
+        assert!(
+            before.contains("No calls through this endpoint yet."),
+            "{before}"
+        );
+
+        let client = connect(&format!("{base}/mcp/{virtual_id}")).await;
+        for tool in ["m_echo", "m_echo", "m_boom"] {
+            let _ = client.call_tool(CallToolRequestParams::new(tool)).await;
+        }
+        client.cancel().await.expect("close");
+        let written = usage
+            .flush(&db.db, std::time::Duration::from_secs(60))
+            .await
+            .expect("flush");
+        assert_eq!(
+            written, 6,
+            "a row per tool and a total, for the member and the virtual server"
+        );
+
+        let after = section(&page(format!("{base}/virtual-servers")).await);
+        assert!(
+            after.contains("data-testid=\"call-chart\""),
+            "the chart is drawn"
+        );
+        assert!(
+            after.contains("3 calls in 1 intervals") && after.contains("1 failed"),
+            "the chart in words: {after}"
+        );
+        let rows = usage_rows(&after);
+        assert_eq!(rows.len(), 2, "one row per tool: {rows:?}");
+        assert_eq!(rows["m_echo"], ["2", "0"]);
+        assert_eq!(rows["m_boom"], ["1", "1"]);
+        let member_rows = usage_rows(&page(format!("{base}/servers/{member}")).await);
+        assert_eq!(
+            member_rows["echo"],
+            ["2", "0"],
+            "the member counts under its own names"
+        );
+        assert_eq!(member_rows["boom"], ["1", "1"]);
     }
 }
 

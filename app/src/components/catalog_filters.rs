@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 use leptos_router::components::Form;
 
-use crate::model::catalog_search::{CatalogQuery, Facet, FacetKind};
+use crate::model::catalog_search::{CatalogQuery, CatalogSort, Facet, FacetKind};
 
-/// The catalog's search box and facet selects: a plain GET form that works without
+/// The catalog's search box, facet selects and sort order: a plain GET form that works without
 /// JavaScript. Once hydrated, the router turns a submit into a navigation without a page load,
 /// and changing a select submits at once.
 #[component]
@@ -34,6 +34,7 @@ pub fn CatalogFilters(query: CatalogQuery, facets: Vec<Facet>) -> impl IntoView 
                     />
                 </label>
                 {selects}
+                <SortSelect sort=query.sort />
                 <p id="facet-keys" class="sr-only">"With the keyboard, press Enter to apply a filter."</p>
                 <div class="flex items-end gap-3">
                     <button
@@ -51,34 +52,67 @@ pub fn CatalogFilters(query: CatalogQuery, facets: Vec<Facet>) -> impl IntoView 
     }
 }
 
-/// One facet as a labelled select whose options show their counts. Choosing an option with
-/// the pointer applies it at once; with the keyboard, arrow keys only move the choice and
-/// Enter applies it (WCAG 3.2.2: no navigation on each arrow key).
+/// One facet as a labelled select whose options show their counts, with "Any" first.
 #[component]
 fn FacetSelect(
     kind: FacetKind,
     selected: String,
     values: Vec<crate::model::catalog_search::FacetValue>,
 ) -> impl IntoView {
-    let id = format!("facet-{}", kind.param());
-    let options = values
+    let options = std::iter::once(Choice {
+        selected: selected.is_empty(),
+        value: String::new(),
+        label: "Any".to_owned(),
+    })
+    .chain(values.into_iter().map(|v| Choice {
+        selected: v.value == selected,
+        label: format!("{} ({})", v.label, v.count),
+        value: v.value,
+    }))
+    .collect();
+    view! { <ChoiceSelect name=kind.param() label=kind.label() options /> }
+}
+
+/// The order of the cards, as a select like the facets.
+#[component]
+fn SortSelect(sort: CatalogSort) -> impl IntoView {
+    let options = CatalogSort::ALL
         .into_iter()
-        .map(|v| {
-            let is_selected = v.value == selected;
-            view! {
-                <option value=v.value selected=is_selected>{format!("{} ({})", v.label, v.count)}</option>
-            }
+        .map(|option| Choice {
+            selected: option == sort,
+            value: option.param().to_owned(),
+            label: option.label().to_owned(),
         })
+        .collect();
+    view! { <ChoiceSelect name="sort" label="Sort by" options /> }
+}
+
+/// One option of a [`ChoiceSelect`].
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// A labelled select of the filter form. Choosing an option with the pointer applies it at
+/// once; with the keyboard, arrow keys only move the choice and Enter applies it (WCAG 3.2.2:
+/// no navigation on each arrow key).
+#[component]
+fn ChoiceSelect(name: &'static str, label: &'static str, options: Vec<Choice>) -> impl IntoView {
+    let id = format!("facet-{name}");
+    let options = options
+        .into_iter()
+        .map(|choice| view! { <option value=choice.value selected=choice.selected>{choice.label}</option> })
         .collect_view();
     // Whether the last change came from the keyboard.
     let by_keyboard = StoredValue::new(false);
     view! {
         <div class="flex flex-col text-sm">
-            <label for=id.clone()>{kind.label()}</label>
+            <label for=id.clone()>{label}</label>
             <select
                 id=id.clone()
-                name=kind.param()
-                data-testid=format!("facet-{}", kind.param())
+                name=name
+                data-testid=id.clone()
                 aria-describedby="facet-keys"
                 class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
                 on:pointerdown=move |_| by_keyboard.set_value(false)
@@ -96,7 +130,6 @@ fn FacetSelect(
                     }
                 }
             >
-                <option value="" selected=selected.is_empty()>"Any"</option>
                 {options}
             </select>
         </div>

@@ -39,7 +39,7 @@ pub fn CallLatencyChart(calls: Vec<CallPoint>) -> impl IntoView {
     let Some(chart) = layout(&points) else {
         return view! {
             <EmptyState title="No calls through the gateway yet">
-                <p>"Apiary measures every tool call that goes through its gateway endpoint and stores the counts and latencies every minute. Connect a client (below) to see them here."</p>
+                <p>"Apiary measures every tool call that goes through its gateway endpoint and stores the counts and latencies every minute. Connect a client with a snippet on this page to see them here."</p>
             </EmptyState>
         }
         .into_any();

@@ -25,6 +25,7 @@ mod server_card;
 mod server_overview;
 mod site_header;
 mod snapshot_history;
+mod time_ago;
 mod tool_list;
 mod tool_usage_table;
 
@@ -53,5 +54,6 @@ pub use server_card::ServerCardView;
 pub use server_overview::ServerOverviewView;
 pub use site_header::SiteHeader;
 pub use snapshot_history::{DriftDetails, SnapshotHistory};
+pub use time_ago::TimeAgo;
 pub use tool_list::ToolList;
 pub use tool_usage_table::ToolUsageTable;

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::EmptyState;
+use super::{EmptyState, TimeAgo};
 use crate::model::server_detail::{DriftView, SnapshotEntry};
 
 /// The tool snapshots, newest first, each with its drift from the baseline in words.
@@ -33,7 +33,7 @@ fn SnapshotItem(entry: SnapshotEntry) -> impl IntoView {
     view! {
         <li class="rounded-lg border border-slate-200 bg-white p-3 dark:border-slate-800 dark:bg-slate-900" data-testid="snapshot">
             <div class="flex flex-wrap items-baseline gap-2 text-sm">
-                <span class="font-medium">{entry.fetched_at}</span>
+                <span class="font-medium"><TimeAgo moment=entry.fetched /></span>
                 <span>{tools}</span>
                 <code class="text-xs" title=entry.content_hash.clone()>{short_hash}</code>
                 {entry.is_baseline.then(|| view! { <span class=badge>"approved baseline"</span> })}

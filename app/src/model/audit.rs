@@ -54,13 +54,27 @@ impl AuditQuery {
     }
 }
 
+/// The console page of an audit event's target, when there is one: a server's page, a virtual
+/// server's section, a proposal's review. `None` once the target was deleted.
+pub fn target_href(action: &str, target: &str) -> Option<String> {
+    if let Some(id) = target.strip_prefix("proposal/") {
+        return Some(format!("/reviews/{id}"));
+    }
+    match action {
+        "server.delete" | "virtual_server.delete" => None,
+        "virtual_server.save" => Some(format!("/virtual-servers#{}", target.replace('/', "-"))),
+        server if server.starts_with("server.") => Some(format!("/servers/{target}")),
+        _ => None,
+    }
+}
+
 /// One audit event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// When, Unix milliseconds.
     pub at_ms: i64,
     /// When, for display.
-    pub at_label: String,
+    pub at: super::moment::Moment,
     /// Who did it: their stable subject.
     pub actor: String,
     /// Who did it, as people know them (`None` for entries written before names were kept).
@@ -91,6 +105,26 @@ pub struct AuditPage {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn targets_link_to_their_pages_until_deleted() {
+        use super::target_href;
+        assert_eq!(
+            target_href("server.curate", "team/git").as_deref(),
+            Some("/servers/team/git")
+        );
+        assert_eq!(target_href("server.delete", "team/git"), None);
+        assert_eq!(
+            target_href("virtual_server.save", "team/all").as_deref(),
+            Some("/virtual-servers#team-all")
+        );
+        assert_eq!(target_href("virtual_server.delete", "team/all"), None);
+        assert_eq!(
+            target_href("proposal.approved", "proposal/42ab").as_deref(),
+            Some("/reviews/42ab")
+        );
+        assert_eq!(target_href("session.sign_in", "someone"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -62,7 +62,49 @@ impl FacetKind {
     }
 }
 
-/// What the catalog is asked for: free text, one value per facet (empty means any), and a page.
+/// The order of the catalog's cards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogSort {
+    /// By `namespace/name`, A to Z.
+    #[default]
+    Name,
+    /// Failing first, then slow, not checked yet, and healthy; by name within each.
+    Health,
+    /// Most published tools first; by name among equals.
+    Tools,
+}
+
+impl CatalogSort {
+    /// Every order, in the order the sort control shows them.
+    pub const ALL: [CatalogSort; 3] = [CatalogSort::Name, CatalogSort::Health, CatalogSort::Tools];
+
+    /// The value of the URL query parameter `sort`.
+    pub fn param(self) -> &'static str {
+        match self {
+            CatalogSort::Name => "name",
+            CatalogSort::Health => "health",
+            CatalogSort::Tools => "tools",
+        }
+    }
+
+    /// How the sort control names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            CatalogSort::Name => "Name (A to Z)",
+            CatalogSort::Health => "Needs attention first",
+            CatalogSort::Tools => "Most tools",
+        }
+    }
+
+    /// The order `param` names; `None` for anything else.
+    pub fn parse(param: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|sort| sort.param() == param)
+    }
+}
+
+/// What the catalog is asked for: free text, one value per facet (empty means any), an order
+/// and a page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogQuery {
     /// Words that must all appear in the server's name, description, owner, category, or its
@@ -70,19 +112,25 @@ pub struct CatalogQuery {
     pub text: String,
     /// Selected facet values, in [`FacetKind::ALL`] order; empty means any.
     pub filters: [String; 6],
+    /// The order of the cards.
+    #[serde(default)]
+    pub sort: CatalogSort,
     /// One-based page number.
     pub page: usize,
 }
 
 impl CatalogQuery {
-    /// Reads the query from URL parameters (`q`, the facet parameters, `page`). Missing or
-    /// malformed values mean "any" and page 1.
+    /// Reads the query from URL parameters (`q`, the facet parameters, `sort`, `page`). Missing
+    /// or malformed values mean "any", by name, and page 1.
     pub fn from_params(param: impl Fn(&str) -> Option<String>) -> Self {
         let filters =
             FacetKind::ALL.map(|kind| param(kind.param()).unwrap_or_default().trim().to_owned());
         Self {
             text: param("q").unwrap_or_default().trim().to_owned(),
             filters,
+            sort: param("sort")
+                .and_then(|s| CatalogSort::parse(s.trim()))
+                .unwrap_or_default(),
             page: param("page")
                 .and_then(|p| p.trim().parse().ok())
                 .filter(|p| *p >= 1)
@@ -115,6 +163,9 @@ impl CatalogQuery {
             if !value.is_empty() {
                 pairs.push((kind.param(), value.to_owned()));
             }
+        }
+        if self.sort != CatalogSort::Name {
+            pairs.push(("sort", self.sort.param().to_owned()));
         }
         if page > 1 {
             pairs.push(("page", page.to_string()));
@@ -212,6 +263,18 @@ mod tests {
             "/?q=time+zone&owner=team-x&health=slow&page=3"
         );
         assert_eq!(CatalogQuery::default().href_for_page(1), "/");
+    }
+
+    #[test]
+    fn the_order_round_trips_and_the_default_stays_out_of_the_url() {
+        let query = CatalogQuery::from_params(params(&[("sort", "tools"), ("q", "git")]));
+        assert_eq!(query.sort, CatalogSort::Tools);
+        assert_eq!(query.href_for_page(2), "/?q=git&sort=tools&page=2");
+        for name in ["name", "", "newest", "TOOLS"] {
+            let query = CatalogQuery::from_params(params(&[("sort", name)]));
+            assert_eq!(query.sort, CatalogSort::Name, "{name:?}");
+            assert_eq!(query.href_for_page(1), "/");
+        }
     }
 
     #[test]

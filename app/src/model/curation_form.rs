@@ -50,6 +50,8 @@ pub struct PreviewTool {
     pub description: String,
     /// The behaviour hints that are true for it, such as `read-only, idempotent`.
     pub hints: String,
+    /// The server's own name, when consumers see it under another.
+    pub renamed_from: Option<String>,
 }
 
 /// Everything the curation page shows.
@@ -67,6 +69,8 @@ pub struct CurationPage {
     pub deny: String,
     /// What consumers will see with these values.
     pub preview: Vec<PreviewTool>,
+    /// The server's tools consumers will not see (unchecked, or left out by the globs).
+    pub hidden: Vec<String>,
     /// Every field and message, when the values cannot be saved.
     pub errors: Vec<(String, String)>,
     /// True when the values are an unsaved draft (a preview, or a refused save).

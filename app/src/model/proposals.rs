@@ -87,7 +87,7 @@ pub struct ProposalSummary {
     /// open, applied, …
     pub status: String,
     /// When it was proposed, for people.
-    pub created_label: String,
+    pub created: super::moment::Moment,
     /// True when the viewer may approve it: an owner of the team or an admin who did not
     /// propose it, or, in local mode, the single admin whatever they proposed.
     pub decidable: bool,
@@ -172,7 +172,7 @@ pub struct ProposalReview {
     /// The optimistic lock the decision forms send back.
     pub version: i64,
     /// When it was proposed, for people.
-    pub created_label: String,
+    pub created: super::moment::Moment,
     /// The base revision's manifest (left) against the proposed one (right), line by line;
     /// a new server has only added lines, a retirement only removed ones.
     pub diff: Vec<DiffRow>,

@@ -168,7 +168,7 @@ pub struct ToolUsage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotEntry {
     /// When it was fetched, for display.
-    pub fetched_at: String,
+    pub fetched: super::moment::Moment,
     /// Its canonical content hash.
     pub content_hash: String,
     /// How many tools it holds.

@@ -30,6 +30,10 @@ pub struct VirtualServerCard {
     pub snippets: Vec<super::server_detail::Snippet>,
     /// The `VirtualMCPServer` that declares it, when the cluster does (`namespace/name`).
     pub declared_by: Option<String>,
+    /// Tool calls through its endpoint per sampling interval, oldest first.
+    pub calls: Vec<super::server_detail::CallPoint>,
+    /// Each of its tools' calls through its endpoint over the last day.
+    pub tool_usage: Vec<super::server_detail::ToolUsage>,
 }
 
 /// One tool of a virtual server.

@@ -3,8 +3,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::load_audit;
-use crate::components::{DataTable, EmptyState, Loaded, PageSection};
-use crate::model::audit::{AuditEntry, AuditPage, AuditQuery};
+use crate::components::{DataTable, EmptyState, Loaded, PageSection, TimeAgo};
+use crate::model::audit::{target_href, AuditEntry, AuditPage, AuditQuery};
 
 /// The audit log for admins: who did what to which server, when, with hashes of the state
 /// before and after. Filters are a plain GET form (the URL holds them); both exports take the
@@ -110,13 +110,18 @@ fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
         .map(|entry| {
             view! {
                 <tr class="border-t border-slate-200 align-top dark:border-slate-800" data-testid="audit-row">
-                    <td class="px-3 py-2 whitespace-nowrap">{entry.at_label.clone()}</td>
+                    <td class="px-3 py-2 whitespace-nowrap"><TimeAgo moment=entry.at.clone() /></td>
                     <td class="px-3 py-2 break-all" data-testid="audit-actor">
                         {entry.actor_name.clone().unwrap_or_else(|| entry.actor.clone())}
                         <span class="block text-xs text-slate-500">{entry.actor_name.is_some().then(|| entry.actor.clone())}</span>
                     </td>
                     <td class="px-3 py-2 font-mono">{entry.action.clone()}</td>
-                    <td class="px-3 py-2 break-all">{entry.target.clone()}</td>
+                    <td class="px-3 py-2 break-all">
+                        {match target_href(&entry.action, &entry.target) {
+                            Some(href) => view! { <a class="underline" href=href>{entry.target.clone()}</a> }.into_any(),
+                            None => entry.target.clone().into_any(),
+                        }}
+                    </td>
                     <td class="px-3 py-2 font-mono text-xs" title=entry.before_hash.clone().unwrap_or_default()>{short(&entry.before_hash)}</td>
                     <td class="px-3 py-2 font-mono text-xs" title=entry.after_hash.clone().unwrap_or_default()>{short(&entry.after_hash)}</td>
                     <td class="px-3 py-2" data-testid="audit-comment">{entry.comment.clone().unwrap_or_default()}</td>

@@ -4,7 +4,7 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::load_curation;
 use crate::components::{Loaded, NotFound, PageSection};
-use crate::model::curation_form::{CurateToolRow, CurationPage, HintChoice};
+use crate::model::curation_form::{CurateToolRow, CurationPage, HintChoice, PreviewTool};
 
 /// An admin's curation of one server: which published tools consumers see, under which name
 /// and description, with allow and deny globs. "Preview" shows exactly what consumers will see
@@ -93,23 +93,8 @@ fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
         .iter()
         .map(|tool| view! { <ToolRow tool=tool.clone() /> }.into_any())
         .collect_view();
-    let preview = if found.preview.is_empty() {
-        view! { <p class="text-sm" data-testid="preview-empty">"Consumers would see no tools."</p> }
-            .into_any()
-    } else {
-        view! {
-            <ul class="list-disc space-y-1 pl-5 text-sm" data-testid="preview">
-                {found.preview.iter().map(|t| view! {
-                    <li><code>{t.name.clone()}</code>" — "{t.description.clone()}
-                        {(!t.hints.is_empty()).then(|| view! {
-                            <span class="ml-1 text-xs text-slate-600 dark:text-slate-400" data-testid="preview-hints">{format!("({})", t.hints)}</span>
-                        })}
-                    </li>
-                }).collect_view()}
-            </ul>
-        }
-        .into_any()
-    };
+    let preview =
+        view! { <CurationPreview preview=found.preview.clone() hidden=found.hidden.clone() /> };
     view! {
         <nav aria-label="Breadcrumb" class="text-sm">
             <a class="underline" href="/">"Catalog"</a>" / "
@@ -119,6 +104,7 @@ fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
         {saved.then(|| view! { <p role="status" class="mt-2 text-sm text-emerald-800 dark:text-emerald-300">"Saved: the catalog, the registry API and the gateway use it now."</p> })}
         {found.draft.then(|| view! { <p role="status" class="mt-2 text-sm">"Not saved yet: this is a preview of your changes."</p> })}
         {other_error}
+        <div class="xl:grid xl:grid-cols-[minmax(0,2fr)_minmax(0,1fr)] xl:gap-6">
         <form method="post" action=here.clone() class="mt-4 space-y-4" aria-label="Curation">
             <input type="hidden" name="draft" value="1" />
             <div class="overflow-x-auto">
@@ -155,8 +141,49 @@ fn CurateForm(found: CurationPage, saved: bool) -> impl IntoView {
                 <a class="self-center text-sm underline" href=discard>"Discard changes"</a>
             </div>
         </form>
-        <PageSection id="preview" title="What consumers will see">{preview}</PageSection>
+        <div class="xl:sticky xl:top-4 xl:self-start">
+            <PageSection id="preview" title="What consumers will see">{preview}</PageSection>
+        </div>
+        </div>
     }
+}
+
+/// The tools consumers will see, renamed ones marked with the server's name, then the tools
+/// left out, struck through.
+#[component]
+fn CurationPreview(preview: Vec<PreviewTool>, hidden: Vec<String>) -> impl IntoView {
+    let shown = if preview.is_empty() {
+        view! { <p class="text-sm" data-testid="preview-empty">"Consumers would see no tools."</p> }
+            .into_any()
+    } else {
+        view! {
+            <ul class="list-disc space-y-1 pl-5 text-sm" data-testid="preview">
+                {preview.into_iter().map(|t| view! {
+                    <li data-testid="preview-tool" data-tool=t.name.clone()><code>{t.name.clone()}</code>
+                        {t.renamed_from.map(|own| view! {
+                            <span class="ml-1 rounded bg-sky-100 px-1 text-xs text-sky-900 dark:bg-sky-950 dark:text-sky-100" data-testid="preview-renamed">{format!("renamed from {own}")}</span>
+                        })}
+                        " — "{t.description}
+                        {(!t.hints.is_empty()).then(|| view! {
+                            <span class="ml-1 text-xs text-slate-600 dark:text-slate-400" data-testid="preview-hints">{format!("({})", t.hints)}</span>
+                        })}
+                    </li>
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    let left_out = (!hidden.is_empty()).then(|| {
+        view! {
+            <h3 class="mt-3 text-sm font-semibold">{format!("Hidden from consumers ({})", hidden.len())}</h3>
+            <ul class="mt-1 space-y-1 pl-5 text-sm" data-testid="preview-hidden">
+                {hidden.into_iter().map(|name| view! {
+                    <li><del><code>{name}</code></del><span class="sr-only">" (hidden)"</span></li>
+                }).collect_view()}
+            </ul>
+        }
+    });
+    view! { {shown} {left_out} }
 }
 
 #[component]

@@ -5,7 +5,7 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::{load_proposal_review, DecideProposal};
 use crate::components::{
-    DriftDetails, Loaded, ManifestDiff, NotFound, PageSection, PolicyFindings,
+    DriftDetails, Loaded, ManifestDiff, NotFound, PageSection, PolicyFindings, TimeAgo,
 };
 use crate::model::proposals::{ProposalReview, RetireView};
 use crate::model::server_detail::PendingDrift;
@@ -126,7 +126,7 @@ fn ReviewView(review: ProposalReview, notice: Notice) -> impl IntoView {
             <dt class="font-medium">"Proposed by"</dt><dd>{review.author_name.clone()}</dd>
             <dt class="font-medium">"Reviewed by team"</dt><dd>{review.owner_team.clone()}</dd>
             <dt class="font-medium">"Base"</dt><dd>{base}</dd>
-            <dt class="font-medium">"Proposed"</dt><dd>{review.created_label.clone()}</dd>
+            <dt class="font-medium">"Proposed"</dt><dd><TimeAgo moment=review.created.clone() /></dd>
         </dl>
         {refused}
         <div class="mt-4 rounded border border-slate-300 p-3 dark:border-slate-700" data-testid="outcome" role="status">

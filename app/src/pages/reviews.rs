@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::load_review_queue;
-use crate::components::{DataTable, EmptyState, Loaded, ReviewModeNote};
+use crate::components::{DataTable, EmptyState, Loaded, ReviewModeNote, TimeAgo};
 use crate::model::proposals::ProposalSummary;
 
 /// `/reviews`: the open proposals the viewer may decide (owners of the team, admins) and their
@@ -47,7 +47,7 @@ fn ReviewQueue(queue: Vec<ProposalSummary>) -> impl IntoView {
                     <td class="px-3 py-2">{p.kind.clone()}</td>
                     <td class="px-3 py-2">{p.author_name.clone()}</td>
                     <td class="px-3 py-2">{p.owner_team.clone()}</td>
-                    <td class="px-3 py-2 whitespace-nowrap">{p.created_label.clone()}</td>
+                    <td class="px-3 py-2 whitespace-nowrap"><TimeAgo moment=p.created.clone() /></td>
                     <td class="px-3 py-2">{role}</td>
                 </tr>
             }

@@ -89,7 +89,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
         {cluster}
         <div class="mt-4"><ServerOverviewView overview=detail.overview /></div>
         <PageSection id="runtime" title="Runtime"><RuntimeStatusView runtime=detail.runtime /></PageSection>
-        <PageSection id="tools" title="Tools"><ToolList tools=detail.tools /></PageSection>
+        <PageSection id="tools" title="Tools"><ToolList tools=detail.tools action=format!("/servers/{id}") /></PageSection>
         <PageSection id="health" title="Fetch latency"><LatencyChart samples=detail.health /></PageSection>
         <PageSection id="calls" title="Tool calls through the gateway">
             <CallLatencyChart calls=detail.calls />

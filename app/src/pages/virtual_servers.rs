@@ -6,7 +6,8 @@ use leptos_router::hooks::use_location;
 
 use crate::api::{load_virtual_servers, ProposeVirtualServer};
 use crate::components::{
-    ConnectionSnippets, CopyableCode, EmptyState, ErrorSummary, FormField, Loaded, ReviewModeNote,
+    CallLatencyChart, ConnectionSnippets, CopyableCode, EmptyState, ErrorSummary, FormField,
+    Loaded, ReviewModeNote, ToolUsageTable,
 };
 use crate::model::proposals::FormError;
 use crate::model::virtual_servers::{VirtualProposalForm, VirtualServerCard, VirtualTool};
@@ -96,6 +97,14 @@ fn VirtualServerSection(server: VirtualServerCard) -> impl IntoView {
                 <h3 class="mt-3 font-semibold">{format!("Tools ({count})")}</h3>
                 {finder}
                 <ToolTable tools=server.tools />
+                <h3 class="mt-3 font-semibold">"Tool calls through this endpoint"</h3>
+                <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">"Counted here under the names its clients call; each member counts them too, under its own names, and only the member's count sets the member's health."</p>
+                {if server.calls.is_empty() {
+                    view! { <p class="mt-2 text-sm" data-testid="no-calls">"No calls through this endpoint yet."</p> }.into_any()
+                } else {
+                    view! { <CallLatencyChart calls=server.calls /> }.into_any()
+                }}
+                <ToolUsageTable usage=server.tool_usage />
             </div>
         </section>
     }

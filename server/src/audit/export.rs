@@ -110,7 +110,7 @@ fn csv_of(entries: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
         writer
             .write_record([
                 entry.at_ms.to_string().as_str(),
-                &entry.at_label,
+                &entry.at.exact,
                 &entry.actor,
                 entry.actor_name.as_deref().unwrap_or_default(),
                 &entry.action,

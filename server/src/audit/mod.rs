@@ -13,7 +13,7 @@ use apiary_app::model::audit::{AuditEntry, AuditPage, AuditQuery, PAGE_SIZE};
 use apiary_app::services::{AuditService, ServiceError};
 
 use crate::db::{Db, DbError};
-use crate::display_time::display_time;
+use crate::display_time::moment;
 
 /// Reads the audit log.
 #[derive(Clone, Debug)]
@@ -52,7 +52,7 @@ impl AuditLog {
                 let at: i64 = row.try_get("at")?;
                 Ok(AuditEntry {
                     at_ms: at,
-                    at_label: display_time(at),
+                    at: moment(at),
                     actor: row.try_get("actor")?,
                     actor_name: row.try_get("actor_name")?,
                     action: row.try_get("action")?,

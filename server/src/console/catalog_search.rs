@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use apiary_app::model::catalog_search::{
-    CatalogQuery, CatalogResults, Facet, FacetKind, FacetValue, PAGE_SIZE,
+    CatalogQuery, CatalogResults, CatalogSort, Facet, FacetKind, FacetValue, PAGE_SIZE,
 };
 use apiary_app::model::{Health, Lifecycle};
 
@@ -26,11 +26,17 @@ pub fn search(entries: &[CatalogEntry], query: &CatalogQuery) -> CatalogResults 
             Some(*kind) == except || wanted.is_empty() || entry.facet_value(*kind) == wanted
         })
     };
-    let matching: Vec<&CatalogEntry> = text_matches
+    let mut matching: Vec<&CatalogEntry> = text_matches
         .iter()
         .copied()
         .filter(|e| passes(e, None))
         .collect();
+    // The entries come by name; a stable sort keeps that order among equals.
+    match query.sort {
+        CatalogSort::Name => {}
+        CatalogSort::Health => matching.sort_by_key(|e| attention(e.card.health)),
+        CatalogSort::Tools => matching.sort_by_key(|e| std::cmp::Reverse(e.card.tool_count)),
+    }
     let facets = FacetKind::ALL
         .into_iter()
         .map(|kind| {
@@ -72,6 +78,16 @@ pub fn search(entries: &[CatalogEntry], query: &CatalogQuery) -> CatalogResults 
         page,
         page_count,
         facets,
+    }
+}
+
+/// How soon a server with `health` needs someone to look: failing first, healthy last.
+fn attention(health: Health) -> u8 {
+    match health {
+        Health::Failing => 0,
+        Health::Slow => 1,
+        Health::Unknown => 2,
+        Health::Healthy => 3,
     }
 }
 
@@ -225,5 +241,32 @@ mod tests {
         let second = search(&entries, &query("", &[], 2));
         assert_eq!(names(&second), ["s24", "s25", "s26", "s27", "s28", "s29"]);
         assert_eq!(search(&entries, &query("", &[], 9)).page, 2);
+    }
+
+    #[test]
+    fn orders_by_attention_or_tool_count_with_names_breaking_ties() {
+        let mut entries = vec![
+            entry("a", "c", "o", Health::Healthy, ""),
+            entry("b", "c", "o", Health::Failing, ""),
+            entry("c", "c", "o", Health::Unknown, ""),
+            entry("d", "c", "o", Health::Slow, ""),
+            entry("e", "c", "o", Health::Failing, ""),
+        ];
+        for (entry, tools) in entries.iter_mut().zip([3, 1, 7, 3, 0]) {
+            entry.card.tool_count = tools;
+        }
+        let sorted = |sort| {
+            let query = CatalogQuery {
+                sort,
+                ..query("", &[], 1)
+            };
+            names(&search(&entries, &query))
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sorted(CatalogSort::Name), ["a", "b", "c", "d", "e"]);
+        assert_eq!(sorted(CatalogSort::Health), ["b", "e", "d", "c", "a"]);
+        assert_eq!(sorted(CatalogSort::Tools), ["c", "a", "d", "b", "e"]);
     }
 }

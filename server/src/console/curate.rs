@@ -116,10 +116,18 @@ fn page_of(
                 .collect()
         })
         .unwrap_or_default();
-    let preview = curated_tools(published, None, None, curation)
+    let curated = curated_tools(published, None, None, curation);
+    let hidden = published
+        .iter()
+        .map(|t| t.name.clone())
+        .filter(|name| !curated.upstream_names.contains(name))
+        .collect();
+    let preview = curated
         .tools
         .into_iter()
-        .map(|t| PreviewTool {
+        .zip(curated.upstream_names)
+        .map(|(t, upstream)| PreviewTool {
+            renamed_from: (upstream != t.name).then_some(upstream),
             hints: HINTS
                 .iter()
                 .filter(|(key, _)| hint(t.annotations.as_ref(), key) == Some(true))
@@ -163,6 +171,7 @@ fn page_of(
         allow: curation.allow.join("\n"),
         deny: curation.deny.join("\n"),
         preview,
+        hidden,
         errors,
         draft,
     }

@@ -11,3 +11,4 @@ pub mod refresh;
 pub mod runtime_view;
 pub mod server_page;
 pub mod snapshot_view;
+pub mod usage_view;

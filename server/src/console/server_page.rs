@@ -9,14 +9,14 @@ use serde_json::Value;
 use sqlx::Row;
 
 use apiary_app::model::server_detail::{
-    CallPoint, HealthPoint, RunState, ServerDetail, ServerOverview, ToolUsage, ToolView,
+    HealthPoint, RunState, ServerDetail, ServerOverview, ToolView,
 };
 use apiary_app::model::{Health, HealthEvidence, Lifecycle, Transport};
 use apiary_app::services::{ServerPageService, ServiceError};
 
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{json_column, Db, DbError};
-use crate::gateway::usage;
+use crate::gateway::usage::{self, store::Owner};
 use crate::onboarding::cluster_changes;
 use crate::registry::curation::{self, curated_tools};
 use crate::registry::export::{fleet_litellm_name, labelled_snippets};
@@ -26,13 +26,9 @@ use crate::runtime::{Runtime, ServerId};
 
 use super::manifest::render_manifest;
 use super::snapshot_view::{finding_view, pending_drift, snapshot_entry};
+use super::usage_view::{self, CHART_SAMPLES};
 use super::{cluster_runtime_view, runtime_view};
 use crate::display_time::display_time;
-
-/// How many of the newest health samples (and gateway intervals) the charts plot.
-pub const CHART_SAMPLES: i64 = 200;
-/// The span of the per-tool call table.
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Reads server pages from the database.
 #[derive(Clone)]
@@ -97,7 +93,8 @@ impl ServerPages {
         }
         server.overview.startup_ms = samples.iter().rev().find_map(|s| s.startup_ms);
         let now = crate::db::now_millis();
-        let calls = usage::store::recent_totals(&self.db, &server.id, CHART_SAMPLES).await?;
+        let calls =
+            usage::store::recent_totals(&self.db, Owner::Server, &server.id, CHART_SAMPLES).await?;
         if let Some(last) = calls
             .last()
             .filter(|last| last.at >= now - GATEWAY_HEALTH_WINDOW_MS)
@@ -108,7 +105,7 @@ impl ServerPages {
         }
         server.overview.health = evidence.health();
         server.overview.health_reason = evidence.reason();
-        let tool_usage = usage::store::tools_since(&self.db, &server.id, now - DAY_MS).await?;
+        let tool_usage = usage_view::tool_usage(&self.db, Owner::Server, &server.id).await?;
         let find = |id: &Option<String>| -> Option<&StoredSnapshot> {
             let id = id.as_deref()?;
             history.iter().find(|s| s.id == id)
@@ -187,28 +184,9 @@ impl ServerPages {
                     latency_ms: s.latency_ms,
                 })
                 .collect(),
-            calls: calls
-                .iter()
-                .map(|c| CallPoint {
-                    at_ms: c.at,
-                    at_label: display_time(c.at),
-                    calls: c.calls,
-                    errors: c.errors,
-                    p50_ms: c.p50_ms,
-                    p95_ms: c.p95_ms,
-                })
-                .collect(),
+            calls: usage_view::call_points(&calls),
             pending_drift,
-            tool_usage: tool_usage
-                .into_iter()
-                .map(|(tool, counts)| ToolUsage {
-                    tool,
-                    calls: counts.calls,
-                    errors: counts.errors,
-                    p50_ms: counts.quantile_ms(0.5),
-                    p95_ms: counts.quantile_ms(0.95),
-                })
-                .collect(),
+            tool_usage,
             history: history
                 .iter()
                 .map(|s| {

@@ -7,7 +7,7 @@ use apiary_app::model::server_detail::{
 use crate::registry::model::{PolicyFinding, SchemaDiff, Severity, ToolChange};
 use crate::registry::store::StoredSnapshot;
 
-use crate::display_time::display_time;
+use crate::display_time::{display_time, moment};
 
 /// One history entry; `baseline_id` and `latest_id` are the server's pointers.
 pub fn snapshot_entry(
@@ -16,7 +16,7 @@ pub fn snapshot_entry(
     latest_id: Option<&str>,
 ) -> SnapshotEntry {
     SnapshotEntry {
-        fetched_at: display_time(snapshot.fetched_at),
+        fetched: moment(snapshot.fetched_at),
         content_hash: snapshot.content_hash.clone(),
         tool_count: snapshot.tools.len(),
         is_baseline: baseline_id == Some(snapshot.id.as_str()),

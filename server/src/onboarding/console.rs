@@ -15,7 +15,7 @@ use apiary_app::services::{DecisionOutcome, OnboardingService, ServiceError};
 use crate::auth::Principal;
 use crate::console::snapshot_view::{finding_view, pending_drift};
 use crate::db::DbError;
-use crate::display_time::display_time;
+use crate::display_time::{display_time, moment};
 use crate::registry::drift_review;
 use crate::validation::FieldError;
 use crate::web::AppState;
@@ -282,7 +282,7 @@ fn summary(proposal: &Proposal, decidable: bool, yours: bool) -> ProposalSummary
         author_name: proposal.author_name.clone(),
         owner_team: proposal.owner_team.clone(),
         status: proposal.status.as_str().into(),
-        created_label: display_time(proposal.created_at),
+        created: moment(proposal.created_at),
         decidable,
         yours,
     }
@@ -639,7 +639,7 @@ impl OnboardingService for OnboardingConsole {
             base_revision: proposal.base_revision,
             status: proposal.status.as_str().into(),
             version: proposal.version,
-            created_label: display_time(proposal.created_at),
+            created: moment(proposal.created_at),
             diff: side_by_side(&before, &after),
             retire,
             pending_drift,

@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use apiary_app::model::virtual_servers::{VirtualServerCard, VirtualTool};
 use apiary_app::services::{ServiceError, VirtualServerService};
 
+use crate::console::usage_view::{self, CHART_SAMPLES};
 use crate::db::Db;
+use crate::gateway::usage::store::{self as usage_store, Owner};
 use crate::registry::export::{fleet_litellm_name, labelled_snippets};
 use crate::registry::server_json::gateway_url;
 
@@ -41,6 +43,14 @@ impl VirtualServerService for VirtualServerCards {
                 .map_err(unavailable)?;
             let snippets = labelled_snippets(namespace, name, &self.public_url, litellm);
             let declared_by = view.server.origin.is_some().then(|| view.server.id());
+            let record = &view.server.record_id;
+            let calls =
+                usage_store::recent_totals(&self.db, Owner::VirtualServer, record, CHART_SAMPLES)
+                    .await
+                    .map_err(unavailable)?;
+            let tool_usage = usage_view::tool_usage(&self.db, Owner::VirtualServer, record)
+                .await
+                .map_err(unavailable)?;
             let (spec, composition) = (&view.server.spec, view.composition);
             cards.push(VirtualServerCard {
                 id: view.server.id(),
@@ -64,6 +74,8 @@ impl VirtualServerService for VirtualServerCards {
                 finder: spec.finder.enabled,
                 snippets,
                 declared_by,
+                calls: usage_view::call_points(&calls),
+                tool_usage,
             });
         }
         Ok(cards)

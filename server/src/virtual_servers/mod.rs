@@ -161,7 +161,7 @@ impl Endpoints {
         (namespace, name): (&str, &str),
     ) -> Result<Option<Arc<View>>, Response> {
         self.views
-            .get(&state.db, namespace, name)
+            .get(&state.db, &state.gateway.usage(), namespace, name)
             .await
             .map_err(|error| {
                 tracing::error!(%error, "the gateway cannot read a virtual server");

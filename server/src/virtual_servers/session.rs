@@ -60,7 +60,12 @@ impl VirtualSession {
 
     async fn view(&self, caller: &Caller) -> Result<Arc<View>, ErrorData> {
         let (namespace, name) = (&self.id.0, &self.id.1);
-        match self.views.get(&caller.state.db, namespace, name).await {
+        let state = &caller.state;
+        match self
+            .views
+            .get(&state.db, &state.gateway.usage(), namespace, name)
+            .await
+        {
             Ok(Some(view)) => Ok(view),
             Ok(None) => Err(ErrorData::invalid_request(
                 format!("the virtual server {namespace}/{name} was removed"),

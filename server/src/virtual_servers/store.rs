@@ -11,6 +11,8 @@ use super::model::VirtualSpec;
 /// A stored virtual server.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VirtualServer {
+    /// The row's key, which its measurements refer to.
+    pub record_id: String,
     /// Namespace.
     pub namespace: String,
     /// Name.
@@ -71,12 +73,12 @@ fn managed_message(server: &str, by: Option<&str>) -> String {
     }
 }
 
-type Row = (String, String, String, i64, i64, Option<String>);
+type Row = (String, String, String, String, i64, i64, Option<String>);
 
-const COLUMNS: &str = "namespace, name, spec, created_at, updated_at, origin";
+const COLUMNS: &str = "id, namespace, name, spec, created_at, updated_at, origin";
 
 fn from_row(
-    (namespace, name, spec, created_at, updated_at, origin): Row,
+    (record_id, namespace, name, spec, created_at, updated_at, origin): Row,
 ) -> Result<VirtualServer, DbError> {
     let spec = serde_json::from_str(&spec).map_err(|error| {
         DbError::Query(sqlx::Error::ColumnDecode {
@@ -85,6 +87,7 @@ fn from_row(
         })
     })?;
     Ok(VirtualServer {
+        record_id,
         namespace,
         name,
         spec,

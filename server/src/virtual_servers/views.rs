@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::db::{Db, DbError};
 use crate::gateway::measure::ToolMetrics;
+use crate::gateway::usage::Usage;
 
 use super::compose::{compose, Composition};
 use super::store::{self, VirtualServer};
@@ -55,6 +56,7 @@ impl Views {
     pub async fn get(
         &self,
         db: &Db,
+        usage: &Usage,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<View>>, DbError> {
@@ -72,13 +74,14 @@ impl Views {
         };
         let mut view = compose_now(db, server).await?;
         let id = view.server.id();
-        // Calls are counted at /metrics under the virtual server's name; each member counts
-        // them too, under its own (and only the member's count feeds health).
+        // Calls are counted at /metrics and on the console's page under the virtual server's
+        // name; each member counts them too, under its own (and only the member's count feeds
+        // health).
         view.metrics = view
             .composition
             .tools
             .iter()
-            .map(|t| ToolMetrics::new(&id, &t.tool.name, Arc::default()))
+            .map(|t| ToolMetrics::new(&id, &t.tool.name, usage.window(&id, &t.tool.name)))
             .collect();
         view.listed = listed_tools(&view);
         let view = Arc::new(view);

@@ -1,6 +1,7 @@
 //! What the gateway measured, kept for the console and the registry's health: every call lands
 //! in its tool's [`Window`] (atomics only), and every sampling interval the windows are taken
-//! and written as rows of `gateway_samples`, one per tool plus one total per server.
+//! and written as rows, one per tool plus one total per server: `gateway_samples` for servers,
+//! `virtual_samples` for virtual servers.
 //!
 //! Prometheus' `/metrics` shows the same calls for this one process; these rows are the fleet's
 //! history that the console plots and that sets health: each replica writes its own rows, at

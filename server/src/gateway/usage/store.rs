@@ -1,4 +1,5 @@
-//! Rows of `gateway_samples`: written by the flush, read by the server page and for health.
+//! Rows of `gateway_samples` (servers) and `virtual_samples` (virtual servers): written by the
+//! flush, read by the console's pages and, for servers, for health.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,66 @@ use super::{Counts, BUCKET_COUNT};
 /// The tool name of a server's total row.
 pub const TOTAL: &str = "";
 
-/// Writes one row per tool and a total per server, at `at`; servers that are gone are skipped.
+/// Whose rows: a server's (`gateway_samples`) or a virtual server's (`virtual_samples`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// A server, by its `servers.id`.
+    Server,
+    /// A virtual server, by its `virtual_servers.id`.
+    VirtualServer,
+}
+
+impl Owner {
+    /// Inserts one row for the owner named `$10/$11`, if there is one.
+    const fn insert(self) -> &'static str {
+        match self {
+            Self::Server => {
+                "INSERT INTO gateway_samples (id, server_id, tool, at, calls, errors, p50_ms, \
+                 p95_ms, max_ms, buckets) SELECT $1, s.id, $2, $3, $4, $5, $6, $7, $8, $9 \
+                 FROM servers s WHERE s.namespace = $10 AND s.name = $11"
+            }
+            Self::VirtualServer => {
+                "INSERT INTO virtual_samples (id, virtual_server_id, tool, at, calls, errors, \
+                 p50_ms, p95_ms, max_ms, buckets) SELECT $1, v.id, $2, $3, $4, $5, $6, $7, $8, \
+                 $9 FROM virtual_servers v WHERE v.namespace = $10 AND v.name = $11"
+            }
+        }
+    }
+
+    /// The newest `$3` periods of the owner `$1`'s tool `$2`.
+    const fn recent(self) -> &'static str {
+        match self {
+            Self::Server => {
+                "SELECT at, calls, errors, max_ms, buckets FROM gateway_samples \
+                 WHERE server_id = $1 AND tool = $2 AND at IN (SELECT DISTINCT at FROM \
+                 gateway_samples WHERE server_id = $1 AND tool = $2 ORDER BY at DESC LIMIT $3)"
+            }
+            Self::VirtualServer => {
+                "SELECT at, calls, errors, max_ms, buckets FROM virtual_samples \
+                 WHERE virtual_server_id = $1 AND tool = $2 AND at IN (SELECT DISTINCT at FROM \
+                 virtual_samples WHERE virtual_server_id = $1 AND tool = $2 ORDER BY at DESC \
+                 LIMIT $3)"
+            }
+        }
+    }
+
+    /// The owner `$1`'s rows of tools other than `$2` since `$3`.
+    const fn since(self) -> &'static str {
+        match self {
+            Self::Server => {
+                "SELECT tool, calls, errors, max_ms, buckets FROM gateway_samples \
+                 WHERE server_id = $1 AND tool <> $2 AND at >= $3"
+            }
+            Self::VirtualServer => {
+                "SELECT tool, calls, errors, max_ms, buckets FROM virtual_samples \
+                 WHERE virtual_server_id = $1 AND tool <> $2 AND at >= $3"
+            }
+        }
+    }
+}
+
+/// Writes one row per tool and a total per server or virtual server (a name is one or the
+/// other), at `at`; names that are gone are skipped.
 pub async fn write(
     db: &Db,
     at: i64,
@@ -20,41 +80,58 @@ pub async fn write(
     let mut tx = db.begin_write().await?;
     let mut written = 0;
     for (server, tools) in taken {
-        let Some((namespace, name)) = server.split_once('/') else {
+        let Some(name) = server.split_once('/') else {
             continue;
         };
         let mut total = Counts::default();
         for (_, counts) in tools {
             total.add(counts);
         }
-        for (tool, counts) in tools
-            .iter()
-            .map(|(t, c)| (t.as_str(), c))
-            .chain([(TOTAL, &total)])
-        {
-            let result = sqlx::query(
-                "INSERT INTO gateway_samples (id, server_id, tool, at, calls, errors, p50_ms, \
-                 p95_ms, max_ms, buckets) SELECT $1, s.id, $2, $3, $4, $5, $6, $7, $8, $9 \
-                 FROM servers s WHERE s.namespace = $10 AND s.name = $11",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(tool)
-            .bind(at)
-            .bind(to_i64(counts.calls))
-            .bind(to_i64(counts.errors))
-            .bind(to_i64(counts.quantile_ms(0.5)))
-            .bind(to_i64(counts.quantile_ms(0.95)))
-            .bind(to_i64(counts.max_ms))
-            .bind(serde_json::to_string(&counts.buckets.to_vec()).unwrap_or_default())
-            .bind(namespace)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-            written += usize::try_from(result.rows_affected()).unwrap_or(0);
+        // The total decides whose rows these are: the first owner that has the name.
+        let mut owner = None;
+        for candidate in [Owner::Server, Owner::VirtualServer] {
+            if insert(&mut tx, candidate, name, TOTAL, at, &total).await? > 0 {
+                owner = Some(candidate);
+                break;
+            }
+        }
+        let Some(owner) = owner else {
+            continue;
+        };
+        written += 1;
+        for (tool, counts) in tools {
+            written += insert(&mut tx, owner, name, tool, at, counts).await?;
         }
     }
     tx.commit().await?;
     Ok(written)
+}
+
+/// Inserts one row of `tool` for `owner` `namespace/name`; the rows written (0 when there is
+/// no such owner).
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    owner: Owner,
+    (namespace, name): (&str, &str),
+    tool: &str,
+    at: i64,
+    counts: &Counts,
+) -> Result<usize, DbError> {
+    let result = sqlx::query(owner.insert())
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(tool)
+        .bind(at)
+        .bind(to_i64(counts.calls))
+        .bind(to_i64(counts.errors))
+        .bind(to_i64(counts.quantile_ms(0.5)))
+        .bind(to_i64(counts.quantile_ms(0.95)))
+        .bind(to_i64(counts.max_ms))
+        .bind(serde_json::to_string(&counts.buckets.to_vec()).unwrap_or_default())
+        .bind(namespace)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    Ok(usize::try_from(result.rows_affected()).unwrap_or(0))
 }
 
 /// One sampling interval of a server's total.
@@ -72,19 +149,20 @@ pub struct Interval {
     pub p95_ms: u64,
 }
 
-/// The newest `limit` intervals of server `server_id`'s total across replicas, oldest first:
-/// the rows of one period are added up, and the percentiles come from their merged buckets.
-pub async fn recent_totals(db: &Db, server_id: &str, limit: i64) -> Result<Vec<Interval>, DbError> {
-    let rows = sqlx::query(
-        "SELECT at, calls, errors, max_ms, buckets FROM gateway_samples \
-         WHERE server_id = $1 AND tool = $2 AND at IN (SELECT DISTINCT at FROM gateway_samples \
-         WHERE server_id = $1 AND tool = $2 ORDER BY at DESC LIMIT $3)",
-    )
-    .bind(server_id)
-    .bind(TOTAL)
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
+/// The newest `limit` intervals of `owner` `id`'s total across replicas, oldest first: the
+/// rows of one period are added up, and the percentiles come from their merged buckets.
+pub async fn recent_totals(
+    db: &Db,
+    owner: Owner,
+    id: &str,
+    limit: i64,
+) -> Result<Vec<Interval>, DbError> {
+    let rows = sqlx::query(owner.recent())
+        .bind(id)
+        .bind(TOTAL)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
     let mut by_period: std::collections::BTreeMap<i64, Counts> = Default::default();
     for row in &rows {
         by_period
@@ -104,21 +182,19 @@ pub async fn recent_totals(db: &Db, server_id: &str, limit: i64) -> Result<Vec<I
         .collect())
 }
 
-/// Each tool's counts of server `server_id` since `since`, summed, by tool name.
+/// Each tool's counts of `owner` `id` since `since`, summed, by tool name.
 pub async fn tools_since(
     db: &Db,
-    server_id: &str,
+    owner: Owner,
+    id: &str,
     since: i64,
 ) -> Result<Vec<(String, Counts)>, DbError> {
-    let rows = sqlx::query(
-        "SELECT tool, calls, errors, max_ms, buckets FROM gateway_samples \
-         WHERE server_id = $1 AND tool <> $2 AND at >= $3",
-    )
-    .bind(server_id)
-    .bind(TOTAL)
-    .bind(since)
-    .fetch_all(db.pool())
-    .await?;
+    let rows = sqlx::query(owner.since())
+        .bind(id)
+        .bind(TOTAL)
+        .bind(since)
+        .fetch_all(db.pool())
+        .await?;
     let mut by_tool: std::collections::BTreeMap<String, Counts> = Default::default();
     for row in &rows {
         by_tool
