@@ -19,8 +19,13 @@ pub fn moment(millis: i64) -> Moment {
             })
             .unwrap_or_default(),
         exact: display_time(millis),
-        ago: ago(millis, crate::db::now_millis(), &date),
+        ago: ago(millis, now_millis(), &date),
     }
+}
+
+/// The time now, Unix milliseconds.
+fn now_millis() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// Unix milliseconds as `2026-11-26 14:03 UTC`; empty for a time out of range.
@@ -42,7 +47,7 @@ mod tests {
 
     #[test]
     fn a_moment_has_the_exact_time_and_how_long_ago() {
-        let now = crate::db::now_millis();
+        let now = now_millis();
         let moment = moment(now - 3 * 60 * 60 * 1000 - 1000);
         assert_eq!(moment.ago, "3 hours ago");
         assert!(moment.exact.ends_with(" UTC"), "{moment:?}");

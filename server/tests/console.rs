@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::http::{request, send};
+use support::http::{request, send, without_markers};
 use support::seed::{self, Meta};
 
 use apiary_server::db::Db;
@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 async fn page(app: &axum::Router, uri: &str) -> (StatusCode, String) {
-    send(app, request("GET", uri, None)).await
+    let (status, html) = send(app, request("GET", uri, None)).await;
+    (status, without_markers(&html))
 }
 
 async fn ok_page(app: &axum::Router, uri: &str) -> String {

@@ -7,6 +7,7 @@ mod support;
 use serde_json::json;
 
 use support::gateway::register_and_refresh;
+use support::http::without_markers;
 use support::mcp_servers::testmcp_http;
 use support::registry;
 use support::signed_in::{self, Client};
@@ -69,6 +70,7 @@ async fn preview_then_save_what_consumers_see() {
                 .expect("page")
                 .text()
                 .await
+                .map(|html| without_markers(&html))
                 .expect("HTML")
         }
     };
@@ -215,6 +217,7 @@ async fn only_admins_curate() {
         .await
         .text()
         .await
+        .map(|html| without_markers(&html))
         .expect("HTML");
     assert!(
         page.contains("may not curate published tools"),
@@ -225,6 +228,7 @@ async fn only_admins_curate() {
         .await
         .text()
         .await
+        .map(|html| without_markers(&html))
         .expect("HTML");
     assert!(
         !server_page.contains("/servers/cur/owned/curate"),
@@ -245,6 +249,7 @@ async fn only_admins_curate() {
         .await
         .text()
         .await
+        .map(|html| without_markers(&html))
         .expect("HTML");
     assert!(
         admin_page.contains("/servers/cur/owned/curate"),

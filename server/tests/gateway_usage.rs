@@ -10,6 +10,7 @@ use serde_json::json;
 
 use apiary_server::web::AppState;
 use support::gateway::register_and_refresh;
+use support::http::without_markers;
 use support::mcp_client::connect;
 use support::mcp_servers::{testmcp_http, HttpBackend};
 use support::registry;
@@ -60,6 +61,7 @@ async fn calls_through_the_gateway_show_on_the_server_page_and_set_health() {
                 .expect("page")
                 .text()
                 .await
+                .map(|html| without_markers(&html))
                 .expect("HTML")
         };
         let before = page(http.clone(), format!("{base}/servers/{id}")).await;
@@ -166,6 +168,7 @@ async fn calls_through_a_virtual_server_show_on_its_page_and_the_members() {
                     .expect("page")
                     .text()
                     .await
+                    .map(|html| without_markers(&html))
                     .expect("HTML")
             }
         };
@@ -254,6 +257,7 @@ async fn two_replicas_measurements_add_up_to_the_fleets() {
             .expect("page")
             .text()
             .await
+            .map(|html| without_markers(&html))
             .expect("HTML");
         assert!(
             page.contains("8 calls in 1 intervals") && page.contains("4 failed"),
@@ -312,6 +316,7 @@ async fn tool_error_results_do_not_make_a_server_failing() {
         .expect("page")
         .text()
         .await
+        .map(|html| without_markers(&html))
         .expect("HTML");
     assert!(
         page.contains("3 calls in 1 intervals") && page.contains("0 failed"),

@@ -11,4 +11,3 @@ pub mod refresh;
 pub mod runtime_view;
 pub mod server_page;
 pub mod snapshot_view;
-pub mod usage_view;

@@ -16,6 +16,7 @@ use apiary_app::services::{ServerPageService, ServiceError};
 
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{json_column, Db, DbError};
+use crate::gateway::usage::view::{self as usage_view, CHART_SAMPLES};
 use crate::gateway::usage::{self, store::Owner};
 use crate::onboarding::cluster_changes;
 use crate::registry::curation::{self, curated_tools};
@@ -26,7 +27,6 @@ use crate::runtime::{Runtime, ServerId};
 
 use super::manifest::render_manifest;
 use super::snapshot_view::{finding_view, pending_drift, snapshot_entry};
-use super::usage_view::{self, CHART_SAMPLES};
 use super::{cluster_runtime_view, runtime_view};
 use crate::display_time::display_time;
 

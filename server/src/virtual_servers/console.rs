@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use apiary_app::model::virtual_servers::{VirtualServerCard, VirtualTool};
 use apiary_app::services::{ServiceError, VirtualServerService};
 
-use crate::console::usage_view::{self, CHART_SAMPLES};
 use crate::db::Db;
 use crate::gateway::usage::store::{self as usage_store, Owner};
+use crate::gateway::usage::view::{self as usage_view, CHART_SAMPLES};
 use crate::registry::export::{fleet_litellm_name, labelled_snippets};
 use crate::registry::server_json::gateway_url;
 

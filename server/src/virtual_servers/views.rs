@@ -28,17 +28,16 @@ pub struct View {
     /// What `tools/list` answers, in order, as MCP tools: made once per view, so a page is a
     /// slice (empty for a view that only shows).
     pub listed: Vec<rmcp::model::Tool>,
+    /// The position in `composition.tools` of each tool name (empty for a view that only
+    /// shows), so a call finds its tool without scanning the list.
+    pub by_name: HashMap<String, usize>,
 }
 
 impl View {
     /// The tool clients call `name`, with its metric handles.
     pub fn tool(&self, name: &str) -> Option<(&super::compose::ExposedTool, Option<&ToolMetrics>)> {
-        let at = self
-            .composition
-            .tools
-            .iter()
-            .position(|t| t.tool.name == name)?;
-        Some((&self.composition.tools[at], self.metrics.get(at)))
+        let at = *self.by_name.get(name)?;
+        Some((self.composition.tools.get(at)?, self.metrics.get(at)))
     }
 }
 
@@ -84,6 +83,13 @@ impl Views {
             .map(|t| ToolMetrics::new(&id, &t.tool.name, usage.window(&id, &t.tool.name)))
             .collect();
         view.listed = listed_tools(&view);
+        view.by_name = view
+            .composition
+            .tools
+            .iter()
+            .enumerate()
+            .map(|(at, t)| (t.tool.name.clone(), at))
+            .collect();
         let view = Arc::new(view);
         crate::locks::write(&self.loaded).insert(key, (Instant::now(), view.clone()));
         Ok(Some(view))
@@ -110,6 +116,7 @@ pub async fn compose_now(db: &Db, server: VirtualServer) -> Result<View, DbError
         composition,
         metrics: Vec::new(),
         listed: Vec::new(),
+        by_name: HashMap::new(),
     })
 }
 

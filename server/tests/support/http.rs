@@ -39,3 +39,25 @@ pub async fn call(
     let (status, text) = send(app, request(method, uri, body)).await;
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
+
+/// `html` without Leptos' hydration markers (`<!>` and `<!--…-->` comments), so a test reads
+/// the page's elements and text as a person does, whatever markers the renderer adds.
+pub fn without_markers(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find("<!") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("<!>") {
+            rest = after;
+        } else if let Some(comment) = tail.strip_prefix("<!--") {
+            rest = comment.find("-->").map_or("", |end| &comment[end + 3..]);
+        } else {
+            // `<!DOCTYPE html>` and the like stay.
+            out.push_str("<!");
+            rest = &tail[2..];
+        }
+    }
+    out.push_str(rest);
+    out
+}

@@ -8,6 +8,7 @@
 //! the start of the sampling period, and readers add up the rows of one period.
 
 pub mod store;
+pub mod view;
 mod window;
 
 use std::collections::HashMap;

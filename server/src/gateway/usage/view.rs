@@ -4,10 +4,10 @@
 
 use apiary_app::model::server_detail::{CallPoint, ToolUsage};
 
+use super::store::{self, Interval, Owner};
+use super::Counts;
 use crate::db::{Db, DbError};
 use crate::display_time::display_time;
-use crate::gateway::usage::store::{self, Interval, Owner};
-use crate::gateway::usage::Counts;
 
 /// The most sampling intervals a chart shows.
 pub const CHART_SAMPLES: i64 = 200;
