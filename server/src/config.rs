@@ -41,6 +41,9 @@ pub struct Settings {
     /// How often the gateway's measurements are stored for the console and health, in
     /// seconds (`APIARY_GATEWAY_SAMPLE_SECS`).
     pub gateway_sample_secs: u64,
+    /// How many days the gateway's measurements and the fetches' health samples are kept
+    /// (`APIARY_MEASUREMENT_RETENTION_DAYS`); each server's newest health sample stays.
+    pub measurement_retention_days: u64,
     /// The longest one live tool fetch may take, in seconds (`APIARY_FETCH_TIMEOUT_SECS`).
     pub fetch_timeout_secs: u64,
     /// The longest wait for a request's headers, and the longest an idle connection stays
@@ -161,6 +164,8 @@ struct RawSettings {
     #[serde(default, deserialize_with = "scalar_as_text")]
     gateway_sample_secs: Option<String>,
     #[serde(default, deserialize_with = "scalar_as_text")]
+    measurement_retention_days: Option<String>,
+    #[serde(default, deserialize_with = "scalar_as_text")]
     fetch_timeout_secs: Option<String>,
     #[serde(default, deserialize_with = "scalar_as_text")]
     header_timeout_secs: Option<String>,
@@ -238,6 +243,7 @@ const KEYS: &[&str] = &[
     "health_slow_ms",
     "refresh_interval_secs",
     "gateway_sample_secs",
+    "measurement_retention_days",
     "fetch_timeout_secs",
     "header_timeout_secs",
     "runtime",
@@ -380,6 +386,12 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         raw.gateway_sample_secs,
         60,
     )?;
+    let measurement_retention_days = positive_in(
+        "measurement_retention_days (APIARY_MEASUREMENT_RETENTION_DAYS)",
+        raw.measurement_retention_days,
+        30,
+        "days",
+    )?;
     let fetch_timeout_secs = positive(
         "fetch_timeout_secs (APIARY_FETCH_TIMEOUT_SECS)",
         raw.fetch_timeout_secs,
@@ -434,6 +446,7 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         policy: raw.policy.unwrap_or_default(),
         refresh_interval_secs,
         gateway_sample_secs,
+        measurement_retention_days,
         fetch_timeout_secs,
         header_timeout_secs,
         public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
@@ -505,6 +518,16 @@ fn positive(
     value: Option<String>,
     default: u64,
 ) -> Result<u64, ConfigError> {
+    positive_in(setting, value, default, "seconds")
+}
+
+/// `value` as a whole number of `unit` above zero, `default` when unset.
+fn positive_in(
+    setting: &'static str,
+    value: Option<String>,
+    default: u64,
+    unit: &str,
+) -> Result<u64, ConfigError> {
     match value {
         None => Ok(default),
         Some(text) => text
@@ -515,7 +538,7 @@ fn positive(
             .ok_or_else(|| ConfigError::Invalid {
                 setting,
                 value: text.clone(),
-                fix: format!("use a whole number of seconds above zero, such as {default}"),
+                fix: format!("use a whole number of {unit} above zero, such as {default}"),
             }),
     }
 }
@@ -547,6 +570,22 @@ mod tests {
         assert_eq!(settings.listen, "127.0.0.1:3000".parse().expect("address"));
         assert_eq!(settings.database_url, "sqlite://./data/apiary.db?mode=rwc");
         assert!(settings.oidc.is_none());
+    }
+
+    #[test]
+    fn measurements_are_kept_thirty_days_unless_set_and_never_zero() {
+        let settings = validate(RawSettings::default()).expect("defaults are valid");
+        assert_eq!(settings.measurement_retention_days, 30);
+        let raw = RawSettings {
+            measurement_retention_days: Some("0".into()),
+            ..RawSettings::default()
+        };
+        let message = validate(raw).expect_err("zero keeps nothing").to_string();
+        assert!(
+            message.contains("APIARY_MEASUREMENT_RETENTION_DAYS")
+                && message.contains("whole number of days above zero"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -294,6 +294,16 @@ pub async fn serve(mut settings: Settings) -> Result<(), StartError> {
         std::time::Duration::from_secs(state.settings.gateway_sample_secs),
         shutdown.clone(),
     );
+    let retention = crate::gateway::usage::retention::spawn(
+        state.db.clone(),
+        std::time::Duration::from_secs(
+            state
+                .settings
+                .measurement_retention_days
+                .saturating_mul(24 * 60 * 60),
+        ),
+        shutdown.clone(),
+    );
     tracing::info!(%url, "Apiary is listening");
     let gateway = state.gateway.clone();
     let drain = async {
@@ -324,6 +334,9 @@ pub async fn serve(mut settings: Settings) -> Result<(), StartError> {
     runtime.shutdown().await;
     if let Err(error) = sampling.await {
         tracing::error!(%error, "the gateway sampling task panicked");
+    }
+    if let Err(error) = retention.await {
+        tracing::error!(%error, "the measurement retention task panicked");
     }
     for (what, task) in fleet_work {
         if let Err(error) = task.await {

@@ -323,3 +323,86 @@ async fn tool_error_results_do_not_make_a_server_failing() {
         "the chart counts no failure"
     );
 }
+
+/// Measurements older than the retention are deleted and newer ones stay: the gateway's
+/// intervals, and the fetches' health samples except each server's newest (its badge reads
+/// it, however old).
+#[tokio::test]
+async fn measurements_older_than_the_retention_are_deleted() {
+    use apiary_server::gateway::usage::{retention, store, Counts};
+    use apiary_server::registry::store::SnapshotStore;
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    for db in support::all_backends().await {
+        let db = &db.db;
+        let meta = || support::seed::Meta {
+            description: "kept".into(),
+            owner_team: "usage".into(),
+            category: "test".into(),
+            cost_class: "free".into(),
+            sensitivity: "internal".into(),
+            published: true,
+        };
+        let busy = support::seed::server(db, "retention", "busy", meta()).await;
+        let quiet = support::seed::server(db, "retention", "quiet", meta()).await;
+        let now = apiary_server::db::now_millis();
+        let age = |id: &str, at: i64| {
+            sqlx::query("UPDATE health_samples SET at = $1 WHERE server_id = $2")
+                .bind(at)
+                .bind(id.to_owned())
+                .execute(db.pool())
+        };
+        // `busy`: a sample 40 days old and one from now; `quiet`: only one, 40 days old.
+        support::seed::health(db, &busy, true, 10).await;
+        age(&busy, now - 40 * DAY).await.expect("age");
+        support::seed::health(db, &busy, true, 10).await;
+        support::seed::health(db, &quiet, false, 10).await;
+        age(&quiet, now - 40 * DAY).await.expect("age");
+        let taken = std::collections::HashMap::from([(
+            "retention/busy".to_owned(),
+            vec![(
+                "echo".to_owned(),
+                Counts {
+                    calls: 3,
+                    ..Counts::default()
+                },
+            )],
+        )]);
+        store::write(db, now - 40 * DAY, &taken)
+            .await
+            .expect("old rows");
+        store::write(db, now - 29 * DAY, &taken)
+            .await
+            .expect("kept rows");
+
+        let deleted = retention::prune(db, std::time::Duration::from_secs(30 * 86_400), now)
+            .await
+            .expect("prune");
+        assert_eq!(
+            deleted, 3,
+            "two gateway rows (the tool and the total) and one health sample"
+        );
+        let intervals = store::recent_totals(db, store::Owner::Server, &busy, 200)
+            .await
+            .expect("intervals");
+        assert_eq!(
+            intervals.iter().map(|i| i.at).collect::<Vec<_>>(),
+            [now - 29 * DAY],
+            "only the interval within 30 days stays"
+        );
+        let samples = SnapshotStore::new(db.clone());
+        let busy_samples = samples.health_history(&busy, 200).await.expect("history");
+        assert_eq!(
+            busy_samples.len(),
+            1,
+            "the old sample of a server with a newer one goes"
+        );
+        assert!(busy_samples[0].at > now - DAY);
+        let quiet_samples = samples.health_history(&quiet, 200).await.expect("history");
+        assert_eq!(
+            quiet_samples.len(),
+            1,
+            "a server's newest sample stays, however old"
+        );
+        assert!(!quiet_samples[0].ok);
+    }
+}

@@ -332,6 +332,19 @@ impl SnapshotStore {
         samples.reverse();
         Ok(samples)
     }
+
+    /// Deletes the health samples taken before `before` (Unix milliseconds), except each
+    /// server's newest, which its health badge reads. The number deleted.
+    pub async fn prune_health(&self, before: i64) -> Result<u64, DbError> {
+        let result = sqlx::query(
+            "DELETE FROM health_samples WHERE at < $1 AND at < \
+             (SELECT MAX(n.at) FROM health_samples n WHERE n.server_id = health_samples.server_id)",
+        )
+        .bind(before)
+        .execute(self.db.pool())
+        .await?;
+        Ok(result.rows_affected())
+    }
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T) -> String {

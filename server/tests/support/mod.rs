@@ -111,6 +111,7 @@ pub fn settings() -> Settings {
         health_slow_ms: 1_000,
         refresh_interval_secs: 300,
         gateway_sample_secs: 60,
+        measurement_retention_days: 30,
         fetch_timeout_secs: 20,
         header_timeout_secs: 20,
         policy: Default::default(),

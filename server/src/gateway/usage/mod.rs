@@ -7,6 +7,7 @@
 //! history that the console plots and that sets health: each replica writes its own rows, at
 //! the start of the sampling period, and readers add up the rows of one period.
 
+pub mod retention;
 pub mod store;
 pub mod view;
 mod window;

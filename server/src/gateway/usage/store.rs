@@ -134,6 +134,21 @@ async fn insert(
     Ok(usize::try_from(result.rows_affected()).unwrap_or(0))
 }
 
+/// Deletes the rows of servers and virtual servers taken before `before` (Unix
+/// milliseconds). The number deleted.
+pub async fn prune(db: &Db, before: i64) -> Result<u64, DbError> {
+    let mut deleted = 0;
+    for table in ["gateway_samples", "virtual_samples"] {
+        let sql = format!("DELETE FROM {table} WHERE at < $1");
+        deleted += sqlx::query(&sql)
+            .bind(before)
+            .execute(db.pool())
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
+}
+
 /// One sampling interval of a server's total.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Interval {
