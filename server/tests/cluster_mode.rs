@@ -14,6 +14,8 @@
 
 mod support;
 
+use support::http::without_markers;
+
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
@@ -503,6 +505,7 @@ async fn the_server_page_shows_the_mcpservers_phase_conditions_and_events() {
         .expect("GET the page")
         .text()
         .await
+        .map(|html| without_markers(&html))
         .expect("HTML");
     assert!(page.contains("data-state=\"crashed\""), "{page}");
     assert!(page.contains("spec.image: pull refused"), "{page}");

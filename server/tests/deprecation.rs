@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::http::without_markers;
+
 use serde_json::{json, Value};
 
 use support::registry;
@@ -99,7 +101,13 @@ async fn owners_deprecate_with_a_message_and_a_replacement() {
         assert_eq!(apiary["replacement"], "new/osv");
         assert_eq!(apiary["lifecycleMessage"], message);
 
-        let catalog = olga.page("/?q=old").await.text().await.expect("HTML");
+        let catalog = olga
+            .page("/?q=old")
+            .await
+            .text()
+            .await
+            .map(|html| without_markers(&html))
+            .expect("HTML");
         assert!(
             catalog.contains("data-testid=\"lifecycle-message\""),
             "the card shows the message"

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::http::without_markers;
+
 use serde_json::{json, Value};
 
 use support::mcp_client::tool_names;
@@ -133,6 +135,7 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
             .await
             .text()
             .await
+            .map(|html| without_markers(&html))
             .expect("HTML");
         assert!(
             page.contains("data-testid=\"drift-review\""),
@@ -148,6 +151,7 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
             .await
             .text()
             .await
+            .map(|html| without_markers(&html))
             .expect("HTML");
         assert!(page.contains("Owners of team search and admins can approve it."));
         assert!(!page.contains("name=\"comment\""));
@@ -199,7 +203,11 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
             "the approval's comment is kept with it"
         );
         let page = adam.page("/admin/audit?action=server.drift.approve").await;
-        let page = page.text().await.expect("HTML");
+        let page = page
+            .text()
+            .await
+            .map(|html| without_markers(&html))
+            .expect("HTML");
         assert!(page.contains("extra is read-only"), "{page}");
     }
 }

@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::http::without_markers;
+
 use reqwest::header::{ACCEPT, ORIGIN};
 use reqwest::StatusCode;
 use support::signed_in::{self, location, Client};
@@ -14,7 +16,11 @@ use support::signed_in::{self, location, Client};
 async fn html(client: &Client, path: &str) -> String {
     let response = client.page(path).await;
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.text().await.expect("HTML")
+    response
+        .text()
+        .await
+        .map(|html| without_markers(&html))
+        .expect("HTML")
 }
 
 /// The `action` of the first form on the page that posts to server function `name`.

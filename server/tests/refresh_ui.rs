@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::http::without_markers;
+
 use leptos::server_fn::ServerFn;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ORIGIN};
 use reqwest::StatusCode;
@@ -57,7 +59,11 @@ fn path_of(client: &Client, response: &reqwest::Response) -> String {
 async fn html(client: &Client, path: &str) -> String {
     let response = client.page(path).await;
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.text().await.expect("HTML")
+    response
+        .text()
+        .await
+        .map(|html| without_markers(&html))
+        .expect("HTML")
 }
 
 /// The text inside the element with `data-testid="{id}"`, tags and Leptos markers removed.

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::http::without_markers;
+
 use support::http::call;
 
 use std::collections::HashMap;
@@ -691,7 +693,11 @@ async fn server_page(base: &str, id: &str) -> String {
         .await
         .expect("GET the page");
     assert_eq!(response.status(), 200);
-    response.text().await.expect("HTML")
+    response
+        .text()
+        .await
+        .map(|html| without_markers(&html))
+        .expect("HTML")
 }
 
 #[tokio::test]
