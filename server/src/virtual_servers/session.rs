@@ -108,7 +108,6 @@ impl VirtualSession {
     }
 }
 
-/// What `tools/list` shows: every tool, or with the finder on, the finder and the pinned tools.
 /// A `find_tools` call: the matching tools with their schemas, as text and as structured
 /// content.
 fn find(view: &View, request: &CallToolRequestParams) -> CallToolResponse {
