@@ -16,7 +16,7 @@ use crate::registry::curation::store::{
     curated_from_row, CURATED_TOOL_COLUMNS, CURATED_TOOL_JOINS,
 };
 use crate::registry::model::ToolDef;
-use crate::registry::store::{latest_health_evidence, latest_health_sql};
+use crate::registry::store::{gateway_window_start, latest_health_evidence, latest_health_sql};
 
 /// One server as the catalog searches it.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,7 +105,7 @@ pub async fn load_catalog(
     slow_ms: i64,
     cache: &CatalogCache,
 ) -> Result<Vec<CatalogEntry>, DbError> {
-    let health = latest_health_sql(crate::db::now_millis());
+    let health = latest_health_sql("$1");
     let sql = format!(
         "SELECT s.id, s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.transport, s.lifecycle, s.replacement, s.lifecycle_message, \
@@ -114,7 +114,10 @@ pub async fn load_catalog(
          WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name",
         health.columns, health.joins
     );
-    let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
+    let rows = sqlx::query(&sql)
+        .bind(gateway_window_start(crate::db::now_millis()))
+        .fetch_all(db.pool())
+        .await?;
     let mut texts = Vec::with_capacity(rows.len());
     let mut misses = Vec::new();
     for row in &rows {

@@ -15,7 +15,7 @@ use super::curation::store::{
 use super::curation::Curation;
 use super::model::{PolicyFinding, ToolDef};
 use super::store::latest_health_evidence;
-use super::store::latest_health_sql;
+use super::store::{gateway_window_start, latest_health_sql};
 
 /// A published server with everything the registry shows about it.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -145,9 +145,14 @@ pub async fn list_published(
     query: &Query,
     slow_ms: i64,
 ) -> Result<Vec<PublishedServer>, DbError> {
-    let health = latest_health_sql(crate::db::now_millis());
+    let mut sql = Sql {
+        text: String::new(),
+        args: Vec::new(),
+    };
+    let since = sql.bind(QueryArg::Int(gateway_window_start(crate::db::now_millis())));
+    let health = latest_health_sql(&since);
     let (health_columns, health_joins) = (health.columns, health.joins);
-    let base = format!(
+    sql.text = format!(
         "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.lifecycle_message, s.spec, s.created_at, \
          s.updated_at, b.server_version, l.findings AS latest_findings, \
@@ -155,10 +160,6 @@ pub async fn list_published(
          FROM servers s {CURATED_TOOL_JOINS} {health_joins} \
          WHERE s.published = TRUE AND s.lifecycle <> 'retired'",
     );
-    let mut sql = Sql {
-        text: base,
-        args: Vec::new(),
-    };
     if let Some(search) = query.search.as_deref().filter(|s| !s.trim().is_empty()) {
         let n = sql.bind(QueryArg::Text(format!(
             "%{}%",

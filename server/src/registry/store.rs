@@ -11,12 +11,17 @@ use super::model::{FetchedTools, PolicyFinding, SchemaDiff, ToolDef};
 /// How far back the gateway's newest interval still counts for health.
 pub const GATEWAY_HEALTH_WINDOW_MS: i64 = 15 * 60 * 1000;
 
-/// SQL for the health of the server aliased `s` at `now` (Unix ms), read once per row: its
-/// newest fetch (`health_ok`, 0 or 1 since SQLite booleans do not decode through `Any`, and
-/// `health_latency`), and the gateway's newest interval of the last 15 minutes across every
-/// replica (`gateway_calls` and `gateway_errors` added up, `gateway_p95_ms` the slowest
-/// replica's). Put [`LatestHealth::columns`] in the select list and [`LatestHealth::joins`]
-/// after `FROM servers s`; read them with [`latest_health_evidence`].
+/// SQL for the health of the server aliased `s`, read once per row: its newest fetch
+/// (`health_ok`, 0 or 1 since SQLite booleans do not decode through `Any`, and
+/// `health_latency`), and the gateway's newest interval since a bound start (the last 15
+/// minutes: [`gateway_window_start`]) across every replica (`gateway_calls` and
+/// `gateway_errors` added up, `gateway_p95_ms` the slowest replica's). Put
+/// [`LatestHealth::columns`] in the select list and [`LatestHealth::joins`] after
+/// `FROM servers s`; read them with [`latest_health_evidence`].
+///
+/// The SQL text never changes between calls (the window start is a parameter, not a literal),
+/// so each connection prepares it once: a literal time made every request a new statement,
+/// which each connection's statement cache kept (issue #20's memory growth).
 pub struct LatestHealth {
     /// Select-list items.
     pub columns: &'static str,
@@ -24,9 +29,15 @@ pub struct LatestHealth {
     pub joins: String,
 }
 
-/// [`LatestHealth`] at `now`.
-pub fn latest_health_sql(now: i64) -> LatestHealth {
-    let since = now - GATEWAY_HEALTH_WINDOW_MS;
+/// The start of the gateway window that counts for health at `now` (Unix ms): bind it where
+/// [`latest_health_sql`] was given its placeholder.
+pub fn gateway_window_start(now: i64) -> i64 {
+    now - GATEWAY_HEALTH_WINDOW_MS
+}
+
+/// [`LatestHealth`] with the gateway window's start read from the bind parameter `since`
+/// (such as `$1`).
+pub fn latest_health_sql(since: &str) -> LatestHealth {
     LatestHealth {
         columns: "CAST(CASE WHEN h.id IS NULL THEN NULL WHEN h.ok THEN 1 ELSE 0 END AS BIGINT) \
              AS health_ok, h.latency_ms AS health_latency, gw.calls AS gateway_calls, \
