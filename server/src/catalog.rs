@@ -7,6 +7,7 @@ use apiary_app::model::catalog_search::{CatalogQuery, CatalogResults};
 use apiary_app::model::ServerCard;
 use apiary_app::services::{CatalogService, ServiceError};
 
+use crate::api_error::ApiError;
 use crate::console::catalog_index::{load_catalog, CatalogCache};
 use crate::console::catalog_search::search;
 use crate::db::{now_millis, Db, DbError};
@@ -81,6 +82,19 @@ fn managed_message(server: &str, by: Option<&str>) -> String {
 impl From<sqlx::Error> for RegisterError {
     fn from(error: sqlx::Error) -> Self {
         RegisterError::Db(DbError::Query(error))
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::Invalid(field) => ApiError::Invalid(field),
+            managed @ RegisterError::Managed { .. } => ApiError::Rejected {
+                status: axum::http::StatusCode::CONFLICT,
+                message: managed.to_string(),
+            },
+            RegisterError::Db(db) => db.into(),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Apiary's server: configuration, database, the web router and the background services.
 
+pub mod api_error;
 pub mod audit;
 pub mod auth;
 pub mod catalog;

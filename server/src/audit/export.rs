@@ -11,9 +11,10 @@ use serde::Deserialize;
 use apiary_app::access::Action;
 use apiary_app::model::audit::{AuditEntry, AuditQuery};
 
+use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::validation::FieldError;
-use crate::web::{ApiError, AppState};
+use crate::web::AppState;
 
 use super::AuditLog;
 

@@ -12,6 +12,8 @@ use tower_sessions::Session;
 
 use apiary_app::access::{Action, Viewer};
 
+use crate::api_error::ApiError;
+
 use super::routes::{page, signed_in_page};
 use super::Auth;
 
@@ -182,6 +184,12 @@ impl Principal {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Forbidden(pub String);
+
+impl From<Forbidden> for ApiError {
+    fn from(refused: Forbidden) -> Self {
+        ApiError::Forbidden(refused.0)
+    }
+}
 
 impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {

@@ -20,12 +20,13 @@ use apiary_app::model::curation_form::{
 use apiary_app::services::{CurationService, ServiceError};
 use serde_json::Value;
 
+use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::registry::curation::api::{published_of, save_everywhere};
 use crate::registry::curation::{curated_tools, store, validate, Curation, ToolOverride};
 use crate::registry::model::ToolDef;
-use crate::web::{ApiError, AppState};
+use crate::web::AppState;
 
 /// The form post route.
 pub fn routes() -> Router<AppState> {

@@ -13,9 +13,10 @@ use serde_json::json;
 
 use apiary_app::access::Action;
 
+use crate::api_error::{json_body, ApiError};
 use crate::auth::Principal;
 use crate::validation::{error_body, FieldError};
-use crate::web::{json_body, ApiError, AppState};
+use crate::web::AppState;
 
 use super::apply::{apply, ApplyTarget};
 use super::decide::{authorize, decide, DecideError};

@@ -22,11 +22,12 @@ use serde_json::{json, Value};
 use apiary_app::access::Action;
 use apiary_app::model::cluster_changes::ClusterChanges;
 
+use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::operator::crd::{self, STORAGE_VERSION};
 use crate::registry::curation::{self, cluster::tool_config_spec};
-use crate::web::{ApiError, AppState};
+use crate::web::AppState;
 
 use super::kubernetes::{self, is_remote};
 use super::outside_changes::{apply_schema_defaults, compare};

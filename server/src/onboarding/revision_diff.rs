@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use apiary_app::access::Action;
 
+use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::validation::FieldError;
-use crate::web::{ApiError, AppState};
+use crate::web::AppState;
 
 use super::revisions;
 

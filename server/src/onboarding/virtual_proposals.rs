@@ -12,11 +12,12 @@ use axum::{Json, Router};
 
 use apiary_app::access::Action;
 
+use crate::api_error::{json_body, require_json, ApiError};
 use crate::auth::Principal;
 use crate::virtual_servers::api::save_error;
 use crate::virtual_servers::model::VirtualSpec;
 use crate::virtual_servers::{check, store as virtual_store};
-use crate::web::{json_body, require_json, ApiError, AppState};
+use crate::web::AppState;
 
 use super::model::Proposal;
 use super::store::ProposalStore;

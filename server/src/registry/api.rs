@@ -91,7 +91,7 @@ impl From<crate::db::DbError> for RegistryError {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
             field: None,
-            message: crate::web::UNAVAILABLE.into(),
+            message: crate::api_error::UNAVAILABLE.into(),
         }
     }
 }

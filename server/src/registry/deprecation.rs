@@ -14,11 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use apiary_app::access::Action;
 
+use crate::api_error::ApiError;
 use crate::audit::{record, AuditEvent};
 use crate::auth::Principal;
 use crate::db::{now_millis, DbError};
 use crate::validation::FieldError;
-use crate::web::{ApiError, AppState};
+use crate::web::AppState;
 
 /// The longest deprecation message.
 const MAX_MESSAGE: usize = 500;

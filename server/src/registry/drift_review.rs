@@ -16,11 +16,12 @@ use sqlx::Row;
 
 use apiary_app::access::{Action, Viewer};
 
+use crate::api_error::ApiError;
 use crate::audit::{record, AuditEvent};
 use crate::auth::Principal;
 use crate::db::{json_column, now_millis, Db, DbError};
 use crate::validation::FieldError;
-use crate::web::{ApiError, AppState};
+use crate::web::AppState;
 
 use super::model::SchemaDiff;
 

@@ -11,9 +11,10 @@ use serde::Serialize;
 
 use apiary_app::access::Action;
 
+use crate::api_error::{json_body, ApiError};
 use crate::auth::Principal;
 use crate::registry::server_json::gateway_url;
-use crate::web::{json_body, ApiError, AppState};
+use crate::web::AppState;
 
 use super::compose::{Composition, Shadowed};
 use super::model::VirtualSpec;
@@ -151,7 +152,7 @@ async fn checked(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(VirtualSpec, Composition), ApiError> {
-    crate::web::require_json(headers)?;
+    crate::api_error::require_json(headers)?;
     let spec: VirtualSpec = json_body(body)?;
     let composition = super::check(&state.db, (namespace, name), &spec)
         .await

@@ -32,7 +32,7 @@ impl VirtualServerService for VirtualServerCards {
     async fn list(&self) -> Result<Vec<VirtualServerCard>, ServiceError> {
         let unavailable = |error: crate::db::DbError| {
             tracing::error!(%error, "cannot read the virtual servers");
-            ServiceError(crate::web::UNAVAILABLE.to_owned())
+            ServiceError(crate::api_error::UNAVAILABLE.to_owned())
         };
         let mut cards = Vec::new();
         for server in store::list(&self.db).await.map_err(unavailable)? {

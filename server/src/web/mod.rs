@@ -3,7 +3,6 @@
 pub mod assets;
 mod authority;
 mod csrf;
-mod error;
 mod health;
 mod json_errors;
 mod local_guard;
@@ -15,14 +14,7 @@ mod server_guard;
 mod servers_api;
 mod state;
 
-pub use error::{json_body, require_json, ApiError, UNAVAILABLE};
 pub use state::AppState;
-
-/// The longest any request may take before it is answered with 408; the gateway gives up
-/// waiting for a server to start before this, so it can say why.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::{get, put};
@@ -34,6 +26,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use apiary_app::{shell, App};
+
+use crate::api_error::REQUEST_TIMEOUT;
 
 /// The console's routes, generated once per process. Generating them renders the app with
 /// resource loading suspended process-wide, so a second generation while another router

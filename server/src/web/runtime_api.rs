@@ -4,12 +4,11 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
 
+use crate::api_error::ApiError;
 use crate::config::{Runtime as RuntimeMode, Settings};
 use crate::db::Db;
 use crate::runtime::desired::{self, Desired};
 use crate::runtime::{LogLine, Runtime, RuntimeStatus, ServerId};
-
-use super::ApiError;
 
 /// The answer of `GET …/runtime`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -7,9 +7,10 @@
 
 use apiary_app::access::{Action, Viewer};
 
+use crate::api_error::ApiError;
 use crate::auth::Principal;
 
-use super::{ApiError, AppState};
+use super::AppState;
 
 impl AppState {
     /// The database id of server `namespace/name`, or a 404 that names it.

@@ -6,12 +6,12 @@ use serde::Serialize;
 
 use apiary_app::access::Action;
 
+use crate::api_error::{json_body, require_json, ApiError};
 use crate::auth::Principal;
 use crate::catalog::ServerRegistration;
 use crate::runtime::{desired, ServerId};
 
-use super::error::require_json;
-use super::{json_body, ApiError, AppState};
+use super::AppState;
 
 /// The server a registration stored.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

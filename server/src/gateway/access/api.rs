@@ -8,8 +8,9 @@ use axum::{Json, Router};
 
 use apiary_app::access::Action;
 
+use crate::api_error::ApiError;
 use crate::auth::Principal;
-use crate::web::{ApiError, AppState};
+use crate::web::AppState;
 
 use super::{store, Access};
 

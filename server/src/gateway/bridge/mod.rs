@@ -50,7 +50,8 @@ const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 /// The longest the gateway waits for a stdio server to start (and initialize), so it answers
 /// 502 with the reason before the request timeout answers 408.
-const START_WAIT_LIMIT: Duration = Duration::from_secs(crate::web::REQUEST_TIMEOUT.as_secs() - 5);
+const START_WAIT_LIMIT: Duration =
+    Duration::from_secs(crate::api_error::REQUEST_TIMEOUT.as_secs() - 5);
 
 /// The bridge to one stdio server, once connected; its lock is held while connecting.
 type SharedSlot = Arc<tokio::sync::Mutex<Option<Arc<Bridge>>>>;

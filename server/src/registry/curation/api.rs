@@ -9,12 +9,13 @@ use serde::Serialize;
 
 use apiary_app::access::Action;
 
+use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::registry::model::ToolDef;
 use crate::registry::publish::published_tools;
 use crate::registry::store::SnapshotStore;
-use crate::web::{ApiError, AppState};
+use crate::web::AppState;
 
 use super::{curated_tools, store, validate, Curation};
 

@@ -1,4 +1,9 @@
+//! The error every JSON API answers with ([`ApiError`]), how a request body is read
+//! ([`json_body`], [`require_json`]), and how long a request may take ([`REQUEST_TIMEOUT`]).
+//! It sits below the areas that serve routes, so each can answer with it.
+
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -6,7 +11,6 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::catalog::RegisterError;
 use crate::validation::{error_body, FieldError, FieldErrors};
 
 /// An API failure: the client gets a clear, safe JSON message; the cause is logged on the server.
@@ -43,18 +47,9 @@ pub enum ApiError {
 pub const UNAVAILABLE: &str =
     "Apiary's database is unavailable right now, so nothing could be read or saved; try again in a moment";
 
-impl From<RegisterError> for ApiError {
-    fn from(error: RegisterError) -> Self {
-        match error {
-            RegisterError::Invalid(field) => ApiError::Invalid(field),
-            managed @ RegisterError::Managed { .. } => ApiError::Rejected {
-                status: axum::http::StatusCode::CONFLICT,
-                message: managed.to_string(),
-            },
-            RegisterError::Db(db) => db.into(),
-        }
-    }
-}
+/// The longest any request may take before it is answered with 408; the gateway gives up
+/// waiting for a server to start before this, so it can say why.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl From<FieldError> for ApiError {
     fn from(error: FieldError) -> Self {
@@ -69,12 +64,6 @@ impl From<crate::db::DbError> for ApiError {
         } else {
             ApiError::Internal(error.to_string())
         }
-    }
-}
-
-impl From<crate::auth::Forbidden> for ApiError {
-    fn from(refused: crate::auth::Forbidden) -> Self {
-        ApiError::Forbidden(refused.0)
     }
 }
 
