@@ -13,8 +13,8 @@ use apiary_app::model::audit::{AuditEntry, AuditQuery};
 
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::db::Db;
 use crate::validation::FieldError;
-use crate::web::AppState;
 
 use super::AuditLog;
 
@@ -22,7 +22,7 @@ use super::AuditLog;
 pub const MAX_EXPORT: i64 = 100_000;
 
 /// The export route.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Db> {
     Router::new().route("/api/v1/audit/export", get(export))
 }
 
@@ -49,7 +49,7 @@ pub struct ExportQuery {
                (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
                (status = 422, description = "An unknown format; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn export(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
@@ -71,9 +71,7 @@ pub async fn export(
             .into())
         }
     };
-    let entries = AuditLog::new(state.db.clone())
-        .entries(&filters, MAX_EXPORT, 0)
-        .await?;
+    let entries = AuditLog::new(db).entries(&filters, MAX_EXPORT, 0).await?;
     let body = if extension == "csv" {
         csv_of(&entries)?
     } else {

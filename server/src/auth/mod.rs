@@ -12,6 +12,7 @@ mod lifetime;
 pub mod oidc;
 pub mod resource;
 mod routes;
+mod server_guard;
 pub mod session;
 
 pub use crate::config::oidc::{

@@ -12,13 +12,12 @@ use serde_json::json;
 use apiary_app::access::Viewer;
 
 use super::Auth;
-use crate::web::AppState;
 
 /// Where the metadata of `/mcp/...` lives: this prefix plus the endpoint's path.
 pub const METADATA_PREFIX: &str = "/.well-known/oauth-protected-resource";
 
 /// The metadata routes; 404 in local mode, where the gateway takes no tokens.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Option<Auth>> {
     Router::new().route(
         "/.well-known/oauth-protected-resource/mcp/{namespace}/{name}",
         get(metadata),

@@ -13,7 +13,6 @@ use apiary_app::access::Viewer;
 
 use super::oidc::{PendingLogin, SignInRecord};
 use super::Auth;
-use crate::web::AppState;
 
 /// Session key of the signed-in person.
 pub(super) const VIEWER_KEY: &str = "viewer";
@@ -23,7 +22,7 @@ pub(super) const SIGN_IN_KEY: &str = "sign_in";
 const PENDING_KEY: &str = "pending_login";
 
 /// The sign-in routes; they answer 404 in local mode, where nobody signs in.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Option<Auth>> {
     Router::new()
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))

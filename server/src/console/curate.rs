@@ -26,10 +26,10 @@ use crate::db::{Db, DbError};
 use crate::registry::curation::api::{published_of, save_everywhere};
 use crate::registry::curation::{curated_tools, store, validate, Curation, ToolOverride};
 use crate::registry::model::ToolDef;
-use crate::web::AppState;
+use crate::registry::RegistryState;
 
 /// The form post route.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<RegistryState> {
     Router::new().route("/servers/{namespace}/{name}/curate", post(save))
 }
 
@@ -236,12 +236,13 @@ impl CurationService for CurationForms {
 /// `POST /servers/{namespace}/{name}/curate`: saves the form (admins), then back to the page:
 /// saved, or the draft with the reason it was refused.
 pub async fn save(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (actor, id) = state
+        .servers
         .admin_of(&principal, Action::Curate, &namespace, &name)
         .await?;
     let published = published_of(&state.db, &id).await?;

@@ -22,11 +22,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::locks::lock;
-use crate::web::AppState;
 
 use super::jsonrpc::INVALID_REQUEST;
 use super::proxy::{self, failure};
-use super::sse;
+use super::{sse, GatewayState};
 
 /// Events a session's stream holds for a slow client; a full stream slows the backend.
 const STREAM_QUEUE: usize = 64;
@@ -62,7 +61,7 @@ pub struct SessionQuery {
 
 /// `GET /mcp/{namespace}/{name}/sse`: opens a session and its event stream.
 pub async fn open(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     Path((namespace, name)): Path<(String, String)>,
     request_headers: HeaderMap,
 ) -> Response {
@@ -132,7 +131,7 @@ pub async fn open(
 
 /// `POST /mcp/{namespace}/{name}/messages?sessionId=…`: one message (or batch) of a session.
 pub async fn message(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     Path((namespace, name)): Path<(String, String)>,
     Query(query): Query<SessionQuery>,
     request_headers: HeaderMap,
@@ -249,7 +248,7 @@ async fn copy_answer(answer: Response, events: mpsc::Sender<Bytes>, learn: Optio
 }
 
 /// Copies the streamable session's notices (its `GET` stream) to the legacy stream.
-async fn listen(state: AppState, session: Arc<Session>) {
+async fn listen(state: GatewayState, session: Arc<Session>) {
     let Some(upstream) = lock(&session.upstream).clone() else {
         return;
     };
@@ -275,7 +274,7 @@ async fn listen(state: AppState, session: Arc<Session>) {
 
 /// Ends the session when its event stream goes: the streamable session behind it too.
 struct Closer {
-    state: AppState,
+    state: GatewayState,
     id: String,
     session: Arc<Session>,
 }

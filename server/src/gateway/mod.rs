@@ -47,8 +47,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use futures::{Stream, StreamExt};
 
+use crate::auth::Auth;
+use crate::catalog::ServerStore;
 use crate::db::{Db, DbError};
-use crate::web::AppState;
+use crate::runtime::Runtime;
 
 use target::{Target, Targets};
 
@@ -62,7 +64,7 @@ pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 /// The gateway's routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<GatewayState> {
     Router::new()
         .route(
             "/mcp/{namespace}/{name}",
@@ -70,6 +72,23 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/mcp/{namespace}/{name}/sse", get(legacy::open))
         .route("/mcp/{namespace}/{name}/messages", post(legacy::message))
+}
+
+/// What the gateway's handlers reach (the web layer builds it from the application's state).
+#[derive(Clone)]
+pub struct GatewayState {
+    /// The loaded servers and the HTTP client.
+    pub gateway: Gateway,
+    /// The database.
+    pub db: Db,
+    /// Server records, for the access API.
+    pub servers: ServerStore,
+    /// Where local stdio servers run.
+    pub runtime: Arc<dyn Runtime>,
+    /// The cluster client, which servers are read from in Kubernetes mode.
+    pub kube: Option<kube::Client>,
+    /// Sign-in, which checks callers' bearer tokens; `None` in local mode.
+    pub auth: Option<Arc<Auth>>,
 }
 
 /// The gateway's shared state: the loaded servers and one pooled HTTP client.
@@ -99,7 +118,7 @@ pub trait Fallback: Send + Sync + std::fmt::Debug {
     /// served under that name.
     fn serve<'a>(
         &'a self,
-        state: &'a AppState,
+        state: &'a GatewayState,
         id: (&'a str, &'a str),
         request: axum::extract::Request,
     ) -> futures::future::BoxFuture<'a, Result<Response, axum::extract::Request>>;
@@ -108,7 +127,7 @@ pub trait Fallback: Send + Sync + std::fmt::Debug {
     /// refusal otherwise); `None` when nothing is served under that name.
     fn admits<'a>(
         &'a self,
-        state: &'a AppState,
+        state: &'a GatewayState,
         id: (&'a str, &'a str),
         headers: &'a axum::http::HeaderMap,
     ) -> futures::future::BoxFuture<'a, Option<Result<(), Response>>>;

@@ -16,11 +16,11 @@ use serde_json::Value;
 use crate::auth::bearer::IssuerVerifier;
 use crate::auth::resource::{self, ask_for_token};
 use crate::auth::{bearer_of, Forbidden};
-use crate::web::AppState;
 
 use super::access::Decision;
 use super::authz::Caller;
 use super::inbound::Inbound;
+use super::GatewayState;
 
 use super::inspect::Inspector;
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST};
@@ -63,7 +63,7 @@ const RESPONSE_HEADERS: &[&str] = &[
                (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
                (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn post(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
@@ -85,7 +85,7 @@ pub async fn post(
 
 /// [`post`] to a server the caller may use, judged as `caller` by its Cedar policies.
 pub(crate) async fn post_to(
-    state: &AppState,
+    state: &GatewayState,
     target: Arc<Target>,
     caller: Option<Arc<Caller>>,
     headers: &HeaderMap,
@@ -142,7 +142,7 @@ pub(crate) async fn post_to(
                (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
                (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
@@ -161,7 +161,7 @@ pub async fn get(
                (status = 503, description = "The registry cannot be read: a JSON-RPC error", body = super::jsonrpc::ErrorResponse),
                (status = "default", description = "Any other answer of the backend, passed through")))]
 pub async fn delete(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
@@ -169,7 +169,7 @@ pub async fn delete(
 }
 
 async fn without_body(
-    state: AppState,
+    state: GatewayState,
     method: Method,
     (namespace, name): (&str, &str),
     headers: HeaderMap,
@@ -191,7 +191,7 @@ async fn without_body(
 
 /// A `GET` or `DELETE` to a server the caller may use, judged as `caller`.
 pub(crate) async fn without_body_to(
-    state: &AppState,
+    state: &GatewayState,
     method: Method,
     target: Arc<Target>,
     caller: Option<Arc<Caller>>,
@@ -223,7 +223,7 @@ pub(crate) async fn without_body_to(
 /// The published server `namespace/name`, `None` when there is none; 503 when the registry
 /// cannot be read.
 pub(crate) async fn lookup(
-    state: &AppState,
+    state: &GatewayState,
     namespace: &str,
     name: &str,
 ) -> Result<Option<Arc<Target>>, Response> {
@@ -244,7 +244,7 @@ pub(crate) async fn lookup(
 /// The answer for a name no published server has: other endpoints the gateway serves (virtual
 /// servers) answer it, or it is [`missing`].
 async fn elsewhere(
-    state: &AppState,
+    state: &GatewayState,
     (namespace, name): (&str, &str),
     request: axum::extract::Request,
 ) -> Response {
@@ -277,7 +277,7 @@ fn request_of(
 /// 404 for a name nothing is served under; which names exist is told only to holders of a
 /// valid Apiary token.
 pub(crate) async fn missing(
-    state: &AppState,
+    state: &GatewayState,
     (namespace, name): (&str, &str),
     headers: &HeaderMap,
 ) -> Response {
@@ -302,7 +302,7 @@ pub(crate) async fn missing(
 /// Whether the holder of the bearer token in `headers` may use `target`: the caller its Cedar
 /// policies judge (if it has any), or the answer (a challenge or a refusal).
 pub(crate) async fn admit(
-    state: &AppState,
+    state: &GatewayState,
     target: &Arc<Target>,
     headers: &HeaderMap,
 ) -> Result<Option<Arc<Caller>>, Response> {
@@ -389,7 +389,7 @@ fn own_issuer_challenge(id: &str, verifier: &IssuerVerifier, error: Option<&str>
 /// (`local`, in a batch or not) added. `answering` says the stream carries answers to requests
 /// (a POST's), not only notices (a GET's), which matters for the drain.
 async fn relay(
-    state: &AppState,
+    state: &GatewayState,
     upstream: reqwest::Response,
     mut inspector: Inspector,
     (local, batch): (Vec<Value>, bool),

@@ -16,9 +16,8 @@ use apiary_app::access::Action;
 use crate::api_error::{json_body, ApiError};
 use crate::auth::Principal;
 use crate::validation::{error_body, FieldError};
-use crate::web::AppState;
 
-use super::apply::{apply, ApplyTarget};
+use super::apply::apply;
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
 use super::manifest::{manifest_field, parse_manifest_off_thread};
@@ -26,6 +25,7 @@ use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus};
 use super::revisions::{self, Revision};
 use super::store::{ListFilter, ProposalStore, ProposeError};
 use super::validate::ProposalInput;
+use super::OnboardingState;
 
 /// The answer of `GET /api/v1/proposals`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -54,7 +54,7 @@ pub struct RevisionList {
 }
 
 /// The onboarding routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<OnboardingState> {
     Router::new()
         .route("/api/v1/proposals", post(propose).get(list))
         .route("/api/v1/proposals/{id}", get(show))
@@ -92,7 +92,7 @@ pub struct ProposeQuery {
                (status = 413, description = "The body is over the 2 MiB cap", body = crate::validation::ErrorBody),
                (status = 422, description = "Fields are invalid: `field` and `message` name the first, `fields` lists every one; a manifest nested deeper than 64 levels or using anchors is refused as `manifest`", body = crate::validation::ErrorBody)))]
 pub async fn propose(
-    State(state): State<AppState>,
+    State(state): State<OnboardingState>,
     principal: Principal,
     Query(query): Query<ProposeQuery>,
     headers: HeaderMap,
@@ -101,22 +101,20 @@ pub async fn propose(
     let author = principal.require(Action::Propose, None)?;
     let (input, from_manifest) = read_input(&state, &headers, &body, query.kind.as_deref()).await?;
     let store = ProposalStore::new(state.db.clone());
-    let proposal = store
-        .propose(&input, author, state.settings.runtime)
-        .await
-        .map_err(|error| match error {
-            ProposeError::Invalid(invalid) if from_manifest => {
-                ApiError::Invalid(invalid.map_fields(manifest_field))
-            }
-            ProposeError::Invalid(invalid) => ApiError::Invalid(invalid),
-            ProposeError::Db(db) => db.into(),
-        })?;
+    let proposed = store.propose(&input, author, state.mode).await;
+    let proposal = proposed.map_err(|error| match error {
+        ProposeError::Invalid(invalid) if from_manifest => {
+            ApiError::Invalid(invalid.map_fields(manifest_field))
+        }
+        ProposeError::Invalid(invalid) => ApiError::Invalid(invalid),
+        ProposeError::Db(db) => db.into(),
+    })?;
     Ok((StatusCode::CREATED, Json(proposal)))
 }
 
 /// The proposal in the body, and whether it came from a manifest.
 async fn read_input(
-    state: &AppState,
+    state: &OnboardingState,
     headers: &HeaderMap,
     body: &[u8],
     kind: Option<&str>,
@@ -186,7 +184,7 @@ pub struct ListQuery {
                (status = 403, description = "Not a proposer, owner or admin", body = crate::validation::ErrorBody),
                (status = 422, description = "Unknown status", body = crate::validation::ErrorBody)))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<OnboardingState>,
     principal: Principal,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<ProposalList>, ApiError> {
@@ -216,7 +214,7 @@ pub async fn list(
                (status = 403, description = "Not a proposer, owner or admin", body = crate::validation::ErrorBody),
                (status = 404, description = "No such proposal", body = crate::validation::ErrorBody)))]
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<OnboardingState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<ProposalView>, ApiError> {
@@ -254,7 +252,7 @@ pub async fn show(
                (status = 409, description = "Already decided, stale version, or superseded; `proposal` is its current state", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid (comment, overrideReason)", body = crate::validation::ErrorBody)))]
 pub async fn decision(
-    State(state): State<AppState>,
+    State(state): State<OnboardingState>,
     principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -284,36 +282,11 @@ pub async fn decision(
     if decided.status != ProposalStatus::Approved {
         return Ok(Json(decided).into_response());
     }
-    let target = ApplyTarget {
-        mode: state.settings.runtime,
-        runtime: state.runtime.as_ref(),
-        kube: state.kube.as_ref(),
-    };
-    let applied = apply(&store, target, decided, reviewer).await?;
+    let applied = apply(&store, state.apply_target(), decided, reviewer).await?;
     if applied.status == ProposalStatus::Applied {
-        after_apply(&state, &applied.namespace, &applied.name, applied.kind);
+        state.after_apply(&applied.namespace, &applied.name, applied.kind);
     }
     Ok(Json(applied).into_response())
-}
-
-/// What the registration path does after a change: the gateway reloads the server, and a
-/// published server's tools are fetched in the background.
-pub(crate) fn after_apply(state: &AppState, namespace: &str, name: &str, kind: ProposalKind) {
-    if kind == ProposalKind::Virtual {
-        state.gateway.forget_other(namespace, name, false);
-        return;
-    }
-    state.gateway.forget(namespace, name);
-    if kind == ProposalKind::Retire {
-        return;
-    }
-    let (ns, n) = (namespace.to_owned(), name.to_owned());
-    let refresher = state.refresher.clone();
-    tokio::spawn(async move {
-        if let Err(error) = refresher.refresh(&ns, &n).await {
-            tracing::error!(%error, server = %format!("{ns}/{n}"), "tool refresh after an applied proposal failed");
-        }
-    });
 }
 
 fn decide_error(error: DecideError) -> Response {
@@ -339,7 +312,7 @@ fn decide_error(error: DecideError) -> Response {
     params(("namespace" = String, Path), ("name" = String, Path)),
     responses((status = 200, description = "Every applied revision", body = RevisionList)))]
 pub async fn revision_list(
-    State(state): State<AppState>,
+    State(state): State<OnboardingState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<RevisionList>, ApiError> {
@@ -354,7 +327,7 @@ pub async fn revision_list(
     responses((status = 200, description = "The `MCPServer` manifest (YAML), with Apiary's metadata in `apiary.dev/` annotations", content_type = "application/yaml", body = super::manifest::Manifest),
                (status = 404, description = "No such revision", body = crate::validation::ErrorBody)))]
 pub async fn revision_manifest(
-    State(state): State<AppState>,
+    State(state): State<OnboardingState>,
     principal: Principal,
     Path((namespace, name, number)): Path<(String, String, i64)>,
 ) -> Result<Response, ApiError> {

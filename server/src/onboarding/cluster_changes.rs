@@ -27,11 +27,11 @@ use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::operator::crd::{self, STORAGE_VERSION};
 use crate::registry::curation::{self, cluster::tool_config_spec};
-use crate::web::AppState;
 
 use super::kubernetes::{self, is_remote};
 use super::outside_changes::{apply_schema_defaults, compare};
 use super::revisions::{self, Revision};
+use super::OnboardingState;
 
 /// The longest the page and the API wait for the cluster.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -181,7 +181,7 @@ pub const LOCAL_MODE: &str = "Apiary runs the local runtime; nothing is applied 
 
 /// The cluster comparison for `namespace/name` in `state`'s mode: not applied in local mode.
 pub async fn for_state(
-    state: &AppState,
+    state: &OnboardingState,
     server_id: &str,
     namespace: &str,
     name: &str,
@@ -199,19 +199,19 @@ pub async fn for_state(
     responses((status = 200, description = "How the cluster compares with the approved revision (Kubernetes mode; `not-applied` otherwise)", body = ClusterChanges),
                (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<OnboardingState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<ClusterChanges>, ApiError> {
     principal.require(Action::Browse, None)?;
-    let server_id = state.server_id(&namespace, &name).await?;
+    let server_id = state.servers.id_or_404(&namespace, &name).await?;
     Ok(Json(
         for_state(&state, &server_id, &namespace, &name).await?,
     ))
 }
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<OnboardingState> {
     Router::new().route(
         "/api/v1/servers/{namespace}/{name}/cluster-changes",
         get(show),

@@ -18,10 +18,8 @@ use crate::db::DbError;
 use crate::display_time::{display_time, moment};
 use crate::registry::drift_review;
 use crate::validation::FieldError;
-use crate::web::AppState;
 
-use super::api::after_apply;
-use super::apply::{apply, ApplyTarget};
+use super::apply::apply;
 use super::decide::{authorize, decide, DecideError};
 use super::findings;
 use super::form_workload;
@@ -31,17 +29,18 @@ use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdic
 use super::revisions;
 use super::store::{ListFilter, ProposalStore, ProposeError};
 use super::validate::ProposalInput;
+use super::OnboardingState;
 
-/// Onboarding for the console, over the whole application state (an approval is applied to
-/// the runtime and reloads the gateway, as through the JSON API).
+/// Onboarding for the console, over onboarding's state (an approval is applied to the runtime
+/// and reloads the gateway, as through the JSON API).
 #[derive(Clone)]
 pub struct OnboardingConsole {
-    state: AppState,
+    state: OnboardingState,
 }
 
 impl OnboardingConsole {
     /// Onboarding over `state`.
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: OnboardingState) -> Self {
         Self { state }
     }
 
@@ -488,7 +487,7 @@ impl OnboardingService for OnboardingConsole {
             Ok(found) => found,
             Err(error) => return Ok(Err(vec![error])),
         };
-        let runtime = self.state.settings.runtime;
+        let runtime = self.state.mode;
         if !unreadable.is_empty() {
             // Nothing is stored; the other fields are checked too, so every refusal is listed.
             return match self.store().check(&input, runtime).await {
@@ -710,12 +709,7 @@ impl OnboardingService for OnboardingConsole {
         if decided.status != ProposalStatus::Approved {
             return Ok(DecisionOutcome::Decided(decided.status.as_str().into()));
         }
-        let target = ApplyTarget {
-            mode: self.state.settings.runtime,
-            runtime: self.state.runtime.as_ref(),
-            kube: self.state.kube.as_ref(),
-        };
-        let applied = apply(&store, target, decided, reviewer)
+        let applied = apply(&store, self.state.apply_target(), decided, reviewer)
             .await
             .map_err(|error| {
                 tracing::error!(%error, proposal = %id, "applying an approved proposal failed");
@@ -724,7 +718,8 @@ impl OnboardingService for OnboardingConsole {
                 )
             })?;
         if applied.status == ProposalStatus::Applied {
-            after_apply(&self.state, &applied.namespace, &applied.name, applied.kind);
+            self.state
+                .after_apply(&applied.namespace, &applied.name, applied.kind);
         }
         Ok(DecisionOutcome::Decided(applied.status.as_str().into()))
     }

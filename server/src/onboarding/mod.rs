@@ -43,3 +43,73 @@ pub mod store;
 pub mod validate;
 pub mod virtual_form;
 pub mod virtual_proposals;
+
+use std::sync::Arc;
+
+use crate::catalog::ServerStore;
+use crate::config::Runtime as RuntimeMode;
+use crate::db::Db;
+use crate::gateway::Gateway;
+use crate::registry::refresh::Refresher;
+use crate::runtime::Runtime;
+
+use apply::ApplyTarget;
+use model::ProposalKind;
+
+/// What onboarding's handlers and console reach (the web layer builds it from the
+/// application's state): an approval is applied to the runtime and reloads the gateway.
+#[derive(Clone)]
+pub struct OnboardingState {
+    /// The database.
+    pub db: Db,
+    /// Server records.
+    pub servers: ServerStore,
+    /// Which runtime Apiary runs.
+    pub mode: RuntimeMode,
+    /// The local runtime.
+    pub runtime: Arc<dyn Runtime>,
+    /// The cluster client, when there is one.
+    pub kube: Option<kube::Client>,
+    /// The gateway, which reloads a changed server.
+    pub gateway: Gateway,
+    /// Live tool fetches, started after an applied change.
+    pub refresher: Refresher,
+}
+
+impl OnboardingState {
+    /// Where an approved proposal is applied.
+    pub fn apply_target(&self) -> ApplyTarget<'_> {
+        ApplyTarget {
+            mode: self.mode,
+            runtime: self.runtime.as_ref(),
+            kube: self.kube.as_ref(),
+        }
+    }
+
+    /// What the registration path does after a change: the gateway reloads the server, and a
+    /// published server's tools are fetched in the background.
+    pub fn after_apply(&self, namespace: &str, name: &str, kind: ProposalKind) {
+        if kind == ProposalKind::Virtual {
+            self.gateway.forget_other(namespace, name, false);
+            return;
+        }
+        self.gateway.forget(namespace, name);
+        if kind == ProposalKind::Retire {
+            return;
+        }
+        let (ns, n) = (namespace.to_owned(), name.to_owned());
+        let refresher = self.refresher.clone();
+        tokio::spawn(async move {
+            if let Err(error) = refresher.refresh(&ns, &n).await {
+                tracing::error!(%error, server = %format!("{ns}/{n}"), "tool refresh after an applied proposal failed");
+            }
+        });
+    }
+
+    /// The cluster client when Apiary runs the Kubernetes runtime; `None` in local mode.
+    pub fn cluster(&self) -> Option<&kube::Client> {
+        self.kube
+            .as_ref()
+            .filter(|_| self.mode == RuntimeMode::Kubernetes)
+    }
+}

@@ -12,13 +12,13 @@ use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
 use crate::auth::Principal;
+use crate::db::Db;
 use crate::validation::FieldError;
-use crate::web::AppState;
 
 use super::revisions;
 
 /// The diff route.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Db> {
     Router::new().route(
         "/api/v1/servers/{namespace}/{name}/revisions/diff",
         get(diff),
@@ -41,7 +41,7 @@ pub struct DiffQuery {
                (status = 404, description = "No such revision", body = crate::validation::ErrorBody),
                (status = 422, description = "`from` and `to` are the same revision; `field` names `to`", body = crate::validation::ErrorBody)))]
 pub async fn diff(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     Query(query): Query<DiffQuery>,
@@ -50,7 +50,7 @@ pub async fn diff(
     if query.from == query.to {
         return Err(FieldError::new("to", "pick two different revisions to compare").into());
     }
-    let all = revisions::list(&state.db, &namespace, &name).await?;
+    let all = revisions::list(&db, &namespace, &name).await?;
     let find = |number: i64| {
         all.iter().find(|r| r.number == number).ok_or_else(|| {
             ApiError::NotFound(format!("{namespace}/{name} has no revision {number}"))

@@ -14,16 +14,16 @@ use apiary_app::access::Action;
 
 use crate::api_error::{json_body, require_json, ApiError};
 use crate::auth::Principal;
+use crate::db::Db;
 use crate::virtual_servers::api::save_error;
 use crate::virtual_servers::model::VirtualSpec;
 use crate::virtual_servers::{check, store as virtual_store};
-use crate::web::AppState;
 
 use super::model::Proposal;
 use super::store::ProposalStore;
 
 /// The route.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Db> {
     Router::new().route(
         "/api/v1/virtual-servers/{namespace}/{name}/proposals",
         post(propose),
@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
                (status = 409, description = "Declared by a VirtualMCPServer in the cluster: change it there", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid, the name is a server's, or two tools would share a name: `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn propose(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
@@ -49,7 +49,7 @@ pub async fn propose(
     let author = principal.require(Action::Propose, None)?;
     require_json(&headers)?;
     let spec: VirtualSpec = json_body(&body)?;
-    let proposal = propose_definition(&state.db, (&namespace, &name), &spec, author)
+    let proposal = propose_definition(&db, (&namespace, &name), &spec, author)
         .await
         .map_err(save_error)?;
     Ok((StatusCode::CREATED, Json(proposal)))
@@ -59,7 +59,7 @@ pub async fn propose(
 /// or why not (a field, a server's name, a cluster-declared virtual server). The API and the
 /// console's form both propose through this.
 pub async fn propose_definition(
-    db: &crate::db::Db,
+    db: &Db,
     (namespace, name): (&str, &str),
     spec: &VirtualSpec,
     author: &apiary_app::access::Viewer,

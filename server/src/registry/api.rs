@@ -10,13 +10,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::validation::{error_body, FieldError};
-use crate::web::AppState;
 
 use super::listing::{list_all_published, Query as ListQuery};
 use super::server_json::{parse_rfc3339, registry_entry, ListMetadata, RegistryEntry, ServerList};
+use super::RegistryState;
 
 /// Routes under `/v0.1` (and `/v0`, which the official registry serves identically).
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<RegistryState> {
     Router::new()
         .route("/v0.1/servers", get(list))
         .route("/v0.1/servers/{name}/versions", get(versions))
@@ -147,7 +147,7 @@ impl IntoResponse for RegistryError {
         (status = 400, description = "A parameter is invalid; `field` names it", body = crate::validation::ErrorBody),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ServerList>, RegistryError> {
     let Query(params) = params.map_err(|e| RegistryError::invalid("query", e.body_text()))?;
@@ -202,7 +202,7 @@ pub async fn list(
         &state.db,
         state.more_published.as_deref(),
         &query,
-        state.registry.slow_ms,
+        state.settings.slow_ms,
     )
     .await
     .map_err(RegistryError::from)?;
@@ -217,7 +217,7 @@ pub async fn list(
     };
     let servers = servers
         .iter()
-        .map(|s| registry_entry(s, &state.registry.public_url))
+        .map(|s| registry_entry(s, &state.settings.public_url))
         .collect();
     Ok(Json(ServerList { servers, metadata }))
 }
@@ -227,12 +227,12 @@ pub async fn list(
     responses((status = 200, description = "Every version of the server", body = ServerList),
                (status = 404, description = "No published server of that name", body = crate::validation::ErrorBody)))]
 pub async fn versions(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     Path(name): Path<String>,
 ) -> Result<Json<ServerList>, RegistryError> {
     let server = find(&state, &name).await?;
     Ok(Json(ServerList {
-        servers: vec![registry_entry(&server, &state.registry.public_url)],
+        servers: vec![registry_entry(&server, &state.settings.public_url)],
         metadata: ListMetadata {
             count: 1,
             next_cursor: None,
@@ -246,7 +246,7 @@ pub async fn versions(
     responses((status = 200, description = "One server version", body = RegistryEntry),
                (status = 404, description = "No such server or version", body = crate::validation::ErrorBody)))]
 pub async fn version(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<RegistryEntry>, RegistryError> {
     let server = find(&state, &name).await?;
@@ -255,11 +255,11 @@ pub async fn version(
             "{name} has no version {version:?}"
         )));
     }
-    Ok(Json(registry_entry(&server, &state.registry.public_url)))
+    Ok(Json(registry_entry(&server, &state.settings.public_url)))
 }
 
 async fn find(
-    state: &AppState,
+    state: &RegistryState,
     name: &str,
 ) -> Result<super::listing::PublishedServer, RegistryError> {
     let (namespace, server) = split_name(name)
@@ -269,7 +269,7 @@ async fn find(
 
 /// The published server `namespace/name`, or a 404.
 pub async fn find_published(
-    state: &AppState,
+    state: &RegistryState,
     namespace: &str,
     name: &str,
 ) -> Result<super::listing::PublishedServer, RegistryError> {
@@ -281,7 +281,7 @@ pub async fn find_published(
         &state.db,
         state.more_published.as_deref(),
         &query,
-        state.registry.slow_ms,
+        state.settings.slow_ms,
     )
     .await
     .map_err(RegistryError::from)?

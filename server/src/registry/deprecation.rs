@@ -19,13 +19,14 @@ use crate::audit::{record, AuditEvent};
 use crate::auth::Principal;
 use crate::db::{now_millis, DbError};
 use crate::validation::FieldError;
-use crate::web::AppState;
+
+use super::RegistryState;
 
 /// The longest deprecation message.
 const MAX_MESSAGE: usize = 500;
 
 /// The deprecation routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<RegistryState> {
     Router::new().route(
         "/api/v1/servers/{namespace}/{name}/deprecation",
         put(deprecate).delete(reinstate),
@@ -66,7 +67,7 @@ pub struct Lifecycle {
                (status = 409, description = "The server is retired", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn deprecate(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<Deprecation>, JsonRejection>,
@@ -126,7 +127,7 @@ pub async fn deprecate(
                (status = 404, description = "No such server", body = crate::validation::ErrorBody),
                (status = 409, description = "The server is retired", body = crate::validation::ErrorBody)))]
 pub async fn reinstate(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Lifecycle>, ApiError> {
@@ -149,12 +150,13 @@ pub async fn reinstate(
 
 /// The actor, when they may change `namespace/name`'s lifecycle.
 async fn authorize(
-    state: &AppState,
+    state: &RegistryState,
     principal: &Principal,
     namespace: &str,
     name: &str,
 ) -> Result<apiary_app::access::Viewer, ApiError> {
     let viewer = state
+        .servers
         .owner_of(principal, Action::Review, namespace, name)
         .await?;
     Ok(viewer.clone())
@@ -162,7 +164,7 @@ async fn authorize(
 
 /// Sets the lifecycle of a server that is not retired, audited in the same transaction.
 async fn change(
-    state: &AppState,
+    state: &RegistryState,
     (namespace, name): (&str, &str),
     actor: crate::audit::Actor<'_>,
     lifecycle: &str,

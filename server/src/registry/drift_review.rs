@@ -21,9 +21,9 @@ use crate::audit::{record, AuditEvent};
 use crate::auth::Principal;
 use crate::db::{json_column, now_millis, Db, DbError};
 use crate::validation::FieldError;
-use crate::web::AppState;
 
 use super::model::SchemaDiff;
+use super::RegistryState;
 
 /// The answer of `GET /api/v1/drift-reviews`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -40,7 +40,7 @@ pub struct Approved {
 }
 
 /// The drift review routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<RegistryState> {
     Router::new()
         .route("/api/v1/drift-reviews", get(list))
         .route(
@@ -197,7 +197,7 @@ pub async fn approve_snapshot(
 #[utoipa::path(get, path = "/api/v1/drift-reviews", operation_id = "list_drift_reviews", tag = "registry-internal",
     responses((status = 200, description = "Open drift reviews the caller may approve", body = DriftReviews)))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     principal: Principal,
 ) -> Result<Json<DriftReviews>, ApiError> {
     let viewer = principal.require(Action::Browse, None)?;
@@ -220,12 +220,13 @@ pub async fn list(
                (status = 409, description = "Already approved, or a newer fetch replaced the snapshot", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn approve(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<Approval>, JsonRejection>,
 ) -> Result<Json<Approved>, ApiError> {
     let viewer = state
+        .servers
         .owner_of(&principal, Action::Review, &namespace, &name)
         .await?;
     let Json(approval) = body?;
@@ -238,7 +239,7 @@ pub async fn approve(
 /// Approves for `viewer` (already authorized): checks the comment, moves the baseline, and
 /// makes the registry and the gateway use it at once.
 pub async fn approve_as(
-    state: &AppState,
+    state: &RegistryState,
     viewer: &Viewer,
     namespace: &str,
     name: &str,
@@ -251,7 +252,7 @@ pub async fn approve_as(
         )
         .into());
     }
-    let id = state.server_id(namespace, name).await?;
+    let id = state.servers.id_or_404(namespace, name).await?;
     let target = format!("{namespace}/{name}");
     match approve_snapshot(
         &state.db,
@@ -275,9 +276,9 @@ pub async fn approve_as(
     }
 }
 
-/// The console's drift approvals, over the whole app state (the gateway forgets the server's
+/// The console's drift approvals, over the registry's state (the gateway forgets the server's
 /// tools after an approval).
-pub struct DriftApprovals(pub AppState);
+pub struct DriftApprovals(pub RegistryState);
 
 #[async_trait::async_trait]
 impl apiary_app::services::DriftService for DriftApprovals {

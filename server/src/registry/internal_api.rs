@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use apiary_app::access::Action;
 
 use crate::auth::Principal;
-use crate::web::AppState;
 
 use super::api::RegistryError;
 use super::model::SchemaDiff;
 use super::refresh::{RefreshError, RefreshOutcome};
 use super::store::{HealthSample, SnapshotStore, StoredSnapshot};
+use super::RegistryState;
 
 /// The answer of `GET …/snapshots`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -48,7 +48,7 @@ pub struct HealthHistory {
 }
 
 /// Internal registry routes under `/api/v1/servers/{namespace}/{name}`.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<RegistryState> {
     Router::new()
         .route(
             "/api/v1/servers/{namespace}/{name}/snapshots",
@@ -59,7 +59,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/servers/{namespace}/{name}/refresh", post(refresh))
 }
 
-async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<String, RegistryError> {
+async fn server_id(
+    state: &RegistryState,
+    namespace: &str,
+    name: &str,
+) -> Result<String, RegistryError> {
     state
         .servers
         .id_of(namespace, name)
@@ -74,7 +78,7 @@ async fn server_id(state: &AppState, namespace: &str, name: &str) -> Result<Stri
     responses((status = 200, description = "Tool snapshots, newest first", body = SnapshotHistory),
                (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn snapshots(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<SnapshotHistory>, RegistryError> {
     let id = server_id(&state, &namespace, &name).await?;
@@ -93,7 +97,7 @@ pub async fn snapshots(
     responses((status = 200, description = "Drift of the newest snapshot against the baseline", body = DriftView),
                (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn drift(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<DriftView>, RegistryError> {
     let id = server_id(&state, &namespace, &name).await?;
@@ -131,7 +135,7 @@ pub struct HealthParams {
                (status = 400, description = "Bad limit", body = crate::validation::ErrorBody),
                (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn health(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     Path((namespace, name)): Path<(String, String)>,
     Query(params): Query<HealthParams>,
 ) -> Result<Json<HealthHistory>, RegistryError> {
@@ -156,7 +160,7 @@ pub async fn health(
     responses((status = 200, description = "The outcome: fetched, failed or unreachable", body = RefreshOutcome),
                (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn refresh(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<RefreshOutcome>, RegistryError> {

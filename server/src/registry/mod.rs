@@ -22,6 +22,31 @@ pub mod store;
 pub mod tool;
 pub mod tool_status;
 
+use std::sync::Arc;
+
+use crate::catalog::ServerStore;
+use crate::db::Db;
+use crate::gateway::Gateway;
+
+/// What the registry's handlers reach (the web layer builds it from the application's state).
+#[derive(Clone)]
+pub struct RegistryState {
+    /// The database.
+    pub db: Db,
+    /// Server records.
+    pub servers: ServerStore,
+    /// Registry settings.
+    pub settings: Arc<RegistrySettings>,
+    /// What the registry lists beside the servers (the virtual servers).
+    pub more_published: Option<Arc<dyn listing::MorePublished>>,
+    /// Live tool fetches.
+    pub refresher: refresh::Refresher,
+    /// The gateway, which forgets what it cached about a server that changed.
+    pub gateway: Gateway,
+    /// The cluster client, where a curation is also written as an `MCPToolConfig`.
+    pub kube: Option<kube::Client>,
+}
+
 /// Registry settings.
 #[derive(Clone, Debug)]
 pub struct RegistrySettings {

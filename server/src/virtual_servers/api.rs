@@ -2,6 +2,8 @@
 //! removing are the admin's (`register` right, as for registering a server directly); every
 //! save is validated and composed the same way, and a conflict no rule resolves is a 422.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -13,16 +15,29 @@ use apiary_app::access::Action;
 
 use crate::api_error::{json_body, ApiError};
 use crate::auth::Principal;
+use crate::db::Db;
+use crate::gateway::Gateway;
 use crate::registry::server_json::gateway_url;
-use crate::web::AppState;
+use crate::registry::RegistrySettings;
 
 use super::compose::{Composition, Shadowed};
 use super::model::VirtualSpec;
 use super::store::{self, SaveError, VirtualServer};
 use super::views::compose_now;
 
+/// What the virtual server API reaches.
+#[derive(Clone)]
+pub struct VirtualServersState {
+    /// The database.
+    pub db: Db,
+    /// The gateway, which serves a change at once.
+    pub gateway: Gateway,
+    /// The registry's settings (the public URL of the endpoints).
+    pub registry: Arc<RegistrySettings>,
+}
+
 /// The routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<VirtualServersState> {
     Router::new()
         .route("/api/v1/virtual-servers", get(list))
         .route(
@@ -72,7 +87,7 @@ pub struct ExposedToolView {
 }
 
 fn view_of(
-    state: &AppState,
+    state: &VirtualServersState,
     (namespace, name): (&str, &str),
     spec: VirtualSpec,
     composition: Composition,
@@ -98,7 +113,10 @@ fn view_of(
     }
 }
 
-async fn composed(state: &AppState, server: VirtualServer) -> Result<VirtualServerView, ApiError> {
+async fn composed(
+    state: &VirtualServersState,
+    server: VirtualServer,
+) -> Result<VirtualServerView, ApiError> {
     let (namespace, name) = (server.namespace.clone(), server.name.clone());
     let view = compose_now(&state.db, server).await?;
     Ok(view_of(
@@ -115,7 +133,7 @@ async fn composed(state: &AppState, server: VirtualServer) -> Result<VirtualServ
                (status = 401, description = "No session", body = crate::validation::ErrorBody),
                (status = 403, description = "No Apiary role", body = crate::validation::ErrorBody)))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<VirtualServersState>,
     principal: Principal,
 ) -> Result<Json<Vec<VirtualServerView>>, ApiError> {
     principal.require(Action::Browse, None)?;
@@ -134,7 +152,7 @@ pub async fn list(
                (status = 403, description = "No Apiary role", body = crate::validation::ErrorBody),
                (status = 404, description = "No such virtual server", body = crate::validation::ErrorBody)))]
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<VirtualServersState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<VirtualServerView>, ApiError> {
@@ -147,7 +165,7 @@ pub async fn show(
 
 /// Validates and composes `body` for `namespace/name` as saving does.
 async fn checked(
-    state: &AppState,
+    state: &VirtualServersState,
     (namespace, name): (&str, &str),
     headers: &HeaderMap,
     body: &[u8],
@@ -180,7 +198,7 @@ pub fn save_error(error: SaveError) -> ApiError {
                (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid, or two tools would share a name: `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn preview(
-    State(state): State<AppState>,
+    State(state): State<VirtualServersState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
@@ -207,7 +225,7 @@ pub async fn preview(
                (status = 409, description = "Declared by a VirtualMCPServer in the cluster: change it there", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid, the name is a server's, or two tools would share a name: `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn save(
-    State(state): State<AppState>,
+    State(state): State<VirtualServersState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
@@ -238,7 +256,7 @@ pub async fn save(
                (status = 404, description = "No such virtual server", body = crate::validation::ErrorBody),
                (status = 409, description = "Declared by a VirtualMCPServer in the cluster: change it there", body = crate::validation::ErrorBody)))]
 pub async fn remove(
-    State(state): State<AppState>,
+    State(state): State<VirtualServersState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

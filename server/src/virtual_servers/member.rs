@@ -23,8 +23,7 @@ use sse_stream::{Error as SseError, Sse, SseStream};
 
 use crate::gateway::proxy::{post_to, without_body_to};
 use crate::gateway::target::Target;
-use crate::gateway::MAX_RESPONSE_BYTES;
-use crate::web::AppState;
+use crate::gateway::{GatewayState, MAX_RESPONSE_BYTES};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 
@@ -34,7 +33,7 @@ pub type MemberSession = RunningService<RoleClient, Relay>;
 /// Opens a session with `target` for the virtual server's client `downstream`; the member's
 /// `notifications/tools/list_changed` reach that client.
 pub async fn open(
-    state: AppState,
+    state: GatewayState,
     target: Arc<Target>,
     downstream: Peer<RoleServer>,
 ) -> Result<MemberSession, String> {
@@ -79,7 +78,7 @@ impl ClientHandler for Relay {
 /// to open sessions as it does to any client's.
 #[derive(Clone)]
 struct InProcess {
-    state: AppState,
+    state: GatewayState,
     id: (String, String),
 }
 

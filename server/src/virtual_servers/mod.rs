@@ -36,8 +36,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::resource::{self, ask_for_token};
 use crate::auth::{bearer_of, Forbidden};
 use crate::gateway::access::Decision;
-use crate::gateway::Fallback;
-use crate::web::AppState;
+use crate::gateway::{Fallback, GatewayState};
 
 pub use published::Published;
 use session::{Caller, VirtualSession};
@@ -131,7 +130,7 @@ impl Endpoints {
 
     /// Who may use `view`: the caller, or the answer refusing them.
     async fn admit(
-        state: &AppState,
+        state: &GatewayState,
         view: &View,
         headers: &HeaderMap,
     ) -> Result<Option<apiary_app::access::Viewer>, Response> {
@@ -157,7 +156,7 @@ impl Endpoints {
 
     async fn view(
         &self,
-        state: &AppState,
+        state: &GatewayState,
         (namespace, name): (&str, &str),
     ) -> Result<Option<Arc<View>>, Response> {
         self.views
@@ -180,7 +179,7 @@ impl Endpoints {
 impl Fallback for Endpoints {
     fn serve<'a>(
         &'a self,
-        state: &'a AppState,
+        state: &'a GatewayState,
         (namespace, name): (&'a str, &'a str),
         mut request: axum::extract::Request,
     ) -> BoxFuture<'a, Result<Response, axum::extract::Request>> {
@@ -213,7 +212,7 @@ impl Fallback for Endpoints {
 
     fn admits<'a>(
         &'a self,
-        state: &'a AppState,
+        state: &'a GatewayState,
         id: (&'a str, &'a str),
         headers: &'a HeaderMap,
     ) -> BoxFuture<'a, Option<Result<(), Response>>> {

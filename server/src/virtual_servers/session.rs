@@ -17,7 +17,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use crate::gateway::access::Decision;
 use crate::gateway::inbound::Inbound;
 use crate::gateway::measure::CallOutcome;
-use crate::web::AppState;
+use crate::gateway::GatewayState;
 
 use super::compose::ExposedTool;
 use super::finder;
@@ -33,8 +33,8 @@ type Slot = tokio::sync::Mutex<Option<Arc<MemberSession>>>;
 /// Who is calling, put on each request by the endpoint for the session's handlers.
 #[derive(Clone)]
 pub struct Caller {
-    /// The application, to reach members and the registry.
-    pub state: AppState,
+    /// The gateway's state, to reach members and the registry.
+    pub state: GatewayState,
     /// The holder of the bearer token, with sign-in on.
     pub viewer: Option<Viewer>,
 }

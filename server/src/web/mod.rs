@@ -10,12 +10,12 @@ pub mod openapi;
 mod runtime_api;
 mod security_headers;
 pub mod serve;
-mod server_guard;
 mod servers_api;
 mod state;
 
 pub use state::AppState;
 
+use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::Router;
@@ -35,6 +35,14 @@ use crate::api_error::REQUEST_TIMEOUT;
 fn route_list() -> Vec<AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// An area's routes over the part of `state` they need; each request clones only that part.
+fn part<T>(state: &AppState, routes: Router<T>) -> Router<AppState>
+where
+    T: FromRef<AppState> + Clone + Send + Sync + 'static,
+{
+    routes.with_state(T::from_ref(state))
 }
 
 /// Builds the whole router over `state`. Tests call it with `oneshot`, without a socket.
@@ -57,23 +65,23 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/servers/{namespace}/{name}/runtime",
             get(runtime_api::status),
         )
-        .merge(crate::registry::api::routes())
-        .merge(crate::registry::export::routes())
-        .merge(crate::registry::internal_api::routes())
-        .merge(crate::registry::drift_review::routes())
-        .merge(crate::registry::deprecation::routes())
-        .merge(crate::registry::curation::api::routes())
-        .merge(crate::gateway::access::api::routes())
-        .merge(crate::audit::export::routes())
-        .merge(crate::console::curate::routes())
-        .merge(crate::onboarding::api::routes())
-        .merge(crate::onboarding::revision_diff::routes())
-        .merge(crate::onboarding::cluster_changes::routes())
-        .merge(crate::onboarding::virtual_proposals::routes())
-        .merge(crate::gateway::routes())
-        .merge(crate::virtual_servers::api::routes())
-        .merge(crate::auth::routes())
-        .merge(crate::auth::resource::routes())
+        .merge(part(&state, crate::registry::api::routes()))
+        .merge(part(&state, crate::registry::export::routes()))
+        .merge(part(&state, crate::registry::internal_api::routes()))
+        .merge(part(&state, crate::registry::drift_review::routes()))
+        .merge(part(&state, crate::registry::deprecation::routes()))
+        .merge(part(&state, crate::registry::curation::api::routes()))
+        .merge(part(&state, crate::gateway::access::api::routes()))
+        .merge(part(&state, crate::audit::export::routes()))
+        .merge(part(&state, crate::console::curate::routes()))
+        .merge(part(&state, crate::onboarding::api::routes()))
+        .merge(part(&state, crate::onboarding::revision_diff::routes()))
+        .merge(part(&state, crate::onboarding::cluster_changes::routes()))
+        .merge(part(&state, crate::onboarding::virtual_proposals::routes()))
+        .merge(part(&state, crate::gateway::routes()))
+        .merge(part(&state, crate::virtual_servers::api::routes()))
+        .merge(part(&state, crate::auth::routes()))
+        .merge(part(&state, crate::auth::resource::routes()))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -96,6 +96,7 @@ pub async fn remove(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (actor, _) = state
+        .servers
         .admin_of(&principal, Action::Register, &namespace, &name)
         .await?;
     if let Some(kind) = state.servers.origin_of(&namespace, &name).await? {

@@ -11,15 +11,18 @@ use crate::auth::Auth;
 use crate::catalog::ServerStore;
 use crate::console::server_page::ServerPages;
 use crate::db::Db;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, GatewayState};
+use crate::onboarding::OnboardingState;
 use crate::registry::fetch::FetchLimits;
 use crate::registry::fleet::FleetRefresh;
 use crate::registry::refresh::Refresher;
-use crate::registry::RegistrySettings;
+use crate::registry::{RegistrySettings, RegistryState};
 use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
+use crate::virtual_servers::api::VirtualServersState;
 use crate::Settings;
 
-/// Everything a request handler can reach.
+/// Everything a request handler can reach; each area's handlers get their part of it
+/// ([`FromRef`]), so the areas never name it.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     /// Leptos' rendering options.
@@ -134,7 +137,9 @@ impl AppState {
                     .with_runtime(self.runtime.clone(), self.settings.runtime),
             ),
             audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
-            drift: Arc::new(crate::registry::drift_review::DriftApprovals(self.clone())),
+            drift: Arc::new(crate::registry::drift_review::DriftApprovals(
+                RegistryState::from_ref(self),
+            )),
             virtual_servers: Arc::new(crate::virtual_servers::console::VirtualServerCards::new(
                 self.db.clone(),
                 self.registry.public_url.clone(),
@@ -144,7 +149,7 @@ impl AppState {
                 self.servers.clone(),
             )),
             onboarding: Arc::new(crate::onboarding::console::OnboardingConsole::new(
-                self.clone(),
+                OnboardingState::from_ref(self),
             )),
             refresh: Arc::new(crate::console::refresh::ConsoleRefresh::new(
                 self.servers.clone(),
@@ -161,5 +166,56 @@ impl AppState {
         self.kube
             .as_ref()
             .filter(|_| self.settings.runtime == crate::config::Runtime::Kubernetes)
+    }
+}
+
+impl FromRef<AppState> for GatewayState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            gateway: state.gateway.clone(),
+            db: state.db.clone(),
+            servers: state.servers.clone(),
+            runtime: state.runtime.clone(),
+            kube: state.kube.clone(),
+            auth: state.auth.clone().map(Arc::new),
+        }
+    }
+}
+
+impl FromRef<AppState> for RegistryState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            servers: state.servers.clone(),
+            settings: state.registry.clone(),
+            more_published: state.more_published.clone(),
+            refresher: state.refresher.clone(),
+            gateway: state.gateway.clone(),
+            kube: state.kube.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for OnboardingState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            servers: state.servers.clone(),
+            mode: state.settings.runtime,
+            runtime: state.runtime.clone(),
+            kube: state.kube.clone(),
+            gateway: state.gateway.clone(),
+            refresher: state.refresher.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for VirtualServersState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            gateway: state.gateway.clone(),
+            registry: state.registry.clone(),
+        }
     }
 }

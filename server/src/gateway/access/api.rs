@@ -10,12 +10,12 @@ use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
 use crate::auth::Principal;
-use crate::web::AppState;
+use crate::gateway::GatewayState;
 
 use super::{store, Access};
 
 /// The access routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<GatewayState> {
     Router::new().route(
         "/api/v1/servers/{namespace}/{name}/access",
         get(show).put(replace),
@@ -29,11 +29,12 @@ pub fn routes() -> Router<AppState> {
                (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
                (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Access>, ApiError> {
     let (_, id) = state
+        .servers
         .admin_of(&principal, Action::Curate, &namespace, &name)
         .await?;
     let access = store::load(&state.db, &id).await?;
@@ -51,7 +52,7 @@ pub async fn show(
                (status = 404, description = "No such server", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn replace(
-    State(state): State<AppState>,
+    State(state): State<GatewayState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<Access>, JsonRejection>,
@@ -59,7 +60,7 @@ pub async fn replace(
     let actor = principal.require(Action::Curate, None)?;
     let Json(access) = body?;
     access.validate()?;
-    let id = state.server_id(&namespace, &name).await?;
+    let id = state.servers.id_or_404(&namespace, &name).await?;
     store::save(
         &state.db,
         &id,

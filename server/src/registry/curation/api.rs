@@ -15,7 +15,7 @@ use crate::db::{Db, DbError};
 use crate::registry::model::ToolDef;
 use crate::registry::publish::published_tools;
 use crate::registry::store::SnapshotStore;
-use crate::web::AppState;
+use crate::registry::RegistryState;
 
 use super::{curated_tools, store, validate, Curation};
 
@@ -31,7 +31,7 @@ pub struct CurationView {
 }
 
 /// The curation routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<RegistryState> {
     Router::new().route(
         "/api/v1/servers/{namespace}/{name}/curation",
         get(show).put(replace),
@@ -46,11 +46,12 @@ pub fn routes() -> Router<AppState> {
                (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
                (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<CurationView>, ApiError> {
     let (_, id) = state
+        .servers
         .admin_of(&principal, Action::Curate, &namespace, &name)
         .await?;
     let curation = store::load(&state.db, &id).await?;
@@ -69,14 +70,14 @@ pub async fn show(
                (status = 404, description = "No such server", body = crate::validation::ErrorBody),
                (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
 pub async fn replace(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     principal: Principal,
     Path((namespace, name)): Path<(String, String)>,
     body: Result<Json<Curation>, JsonRejection>,
 ) -> Result<Json<CurationView>, ApiError> {
     let actor = principal.require(Action::Curate, None)?;
     let Json(curation) = body?;
-    let id = state.server_id(&namespace, &name).await?;
+    let id = state.servers.id_or_404(&namespace, &name).await?;
     let published = published_of(&state.db, &id).await?;
     validate(&curation, &published)?;
     save_everywhere(&state, (&namespace, &name), &id, &curation, actor.into()).await?;
@@ -87,7 +88,7 @@ pub async fn replace(
 /// cluster's `MCPToolConfig` in Kubernetes mode (when the cluster refuses, nothing is saved),
 /// then the database with its audit event; the gateway uses it at once.
 pub(crate) async fn save_everywhere(
-    state: &AppState,
+    state: &RegistryState,
     (namespace, name): (&str, &str),
     id: &str,
     curation: &Curation,

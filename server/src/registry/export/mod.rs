@@ -12,10 +12,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::web::AppState;
-
 use super::api::{find_published, RegistryError};
 use super::listing::{list_all_published, PublishedServer, Query};
+use super::RegistryState;
 
 pub use litellm::{
     fleet_litellm_name, litellm_config, litellm_name, litellm_names, LiteLlmConfig, LiteLlmServer,
@@ -24,19 +23,19 @@ pub use snippets::{client_snippets, labelled_snippets, ClientSnippets};
 pub use toolhive::{toolhive_registry, ToolHiveRegistry};
 
 /// Export routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<RegistryState> {
     Router::new()
         .route("/api/v1/exports/litellm.yaml", get(litellm))
         .route("/api/v1/exports/toolhive-registry.json", get(toolhive))
         .route("/api/v1/servers/{namespace}/{name}/snippets", get(snippets))
 }
 
-async fn all_published(state: &AppState) -> Result<Vec<PublishedServer>, RegistryError> {
+async fn all_published(state: &RegistryState) -> Result<Vec<PublishedServer>, RegistryError> {
     list_all_published(
         &state.db,
         state.more_published.as_deref(),
         &Query::default(),
-        state.registry.slow_ms,
+        state.settings.slow_ms,
     )
     .await
     .map_err(RegistryError::from)
@@ -44,9 +43,11 @@ async fn all_published(state: &AppState) -> Result<Vec<PublishedServer>, Registr
 
 #[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", operation_id = "export_litellm", tag = "exports",
     responses((status = 200, description = "LiteLLM config (YAML): `mcp_servers` maps each published server to its gateway `url`, `transport` and `description`", content_type = "application/yaml", body = LiteLlmConfig)))]
-pub async fn litellm(State(state): State<AppState>) -> Result<impl IntoResponse, RegistryError> {
+pub async fn litellm(
+    State(state): State<RegistryState>,
+) -> Result<impl IntoResponse, RegistryError> {
     let servers = all_published(&state).await?;
-    let yaml = serde_yaml::to_string(&litellm_config(&servers, &state.registry.public_url))
+    let yaml = serde_yaml::to_string(&litellm_config(&servers, &state.settings.public_url))
         .map_err(RegistryError::internal)?;
     Ok((
         [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
@@ -57,12 +58,12 @@ pub async fn litellm(State(state): State<AppState>) -> Result<impl IntoResponse,
 #[utoipa::path(get, path = "/api/v1/exports/toolhive-registry.json", operation_id = "export_toolhive", tag = "exports",
     responses((status = 200, description = "ToolHive registry (upstream format)", body = ToolHiveRegistry)))]
 pub async fn toolhive(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
 ) -> Result<Json<ToolHiveRegistry>, RegistryError> {
     let servers = all_published(&state).await?;
     Ok(Json(toolhive_registry(
         &servers,
-        &state.registry.public_url,
+        &state.settings.public_url,
         crate::db::now_millis(),
     )))
 }
@@ -72,7 +73,7 @@ pub async fn toolhive(
     responses((status = 200, description = "VS Code, Claude Desktop, Cursor and LiteLLM snippets", body = ClientSnippets),
                (status = 404, description = "No published server of that name", body = crate::validation::ErrorBody)))]
 pub async fn snippets(
-    State(state): State<AppState>,
+    State(state): State<RegistryState>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<ClientSnippets>, RegistryError> {
     let server = find_published(&state, &namespace, &name).await?;
@@ -80,7 +81,7 @@ pub async fn snippets(
     Ok(Json(client_snippets(
         &server.namespace,
         &server.name,
-        &state.registry.public_url,
+        &state.settings.public_url,
         litellm,
     )))
 }

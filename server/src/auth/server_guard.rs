@@ -1,5 +1,5 @@
 //! The step every `/api/v1/servers/{namespace}/{name}/…` handler starts with: the server
-//! exists, and the caller may act on it.
+//! exists, and the caller may act on it (methods of the [`ServerStore`]).
 //!
 //! An admin action (curation, access, registration) is refused with a 403 before the server is
 //! looked up. A team action (deprecation, drift approval) needs the server's owner team first,
@@ -8,23 +8,14 @@
 use apiary_app::access::{Action, Viewer};
 
 use crate::api_error::ApiError;
-use crate::auth::Principal;
+use crate::catalog::ServerStore;
 
-use super::AppState;
+use super::Principal;
 
-impl AppState {
+impl ServerStore {
     /// The database id of server `namespace/name`, or a 404 that names it.
-    pub async fn server_id(&self, namespace: &str, name: &str) -> Result<String, ApiError> {
-        self.servers
-            .id_of(namespace, name)
-            .await?
-            .ok_or_else(|| no_server(namespace, name))
-    }
-
-    /// The team that owns server `namespace/name`, or a 404 that names it.
-    pub async fn owner_team(&self, namespace: &str, name: &str) -> Result<String, ApiError> {
-        self.servers
-            .owner_team_of(namespace, name)
+    pub async fn id_or_404(&self, namespace: &str, name: &str) -> Result<String, ApiError> {
+        self.id_of(namespace, name)
             .await?
             .ok_or_else(|| no_server(namespace, name))
     }
@@ -39,7 +30,7 @@ impl AppState {
         name: &str,
     ) -> Result<(&'p Viewer, String), ApiError> {
         let viewer = principal.require(action, None)?;
-        let id = self.server_id(namespace, name).await?;
+        let id = self.id_or_404(namespace, name).await?;
         Ok((viewer, id))
     }
 
@@ -52,7 +43,10 @@ impl AppState {
         namespace: &str,
         name: &str,
     ) -> Result<&'p Viewer, ApiError> {
-        let team = self.owner_team(namespace, name).await?;
+        let team = self
+            .owner_team_of(namespace, name)
+            .await?
+            .ok_or_else(|| no_server(namespace, name))?;
         Ok(principal.require(action, Some(&team))?)
     }
 }
