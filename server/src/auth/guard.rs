@@ -1,6 +1,8 @@
 //! The sign-in gate: every request except health, metrics, static files and the sign-in
 //! routes needs a signed-in person with at least one Apiary role.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -30,7 +32,7 @@ fn is_public(path: &str) -> bool {
 /// token or the session, or answers for them: a browser page load goes to sign-in, anything
 /// else gets 401; someone without any Apiary role gets 403.
 pub async fn require_sign_in(
-    State(auth): State<Option<Auth>>,
+    State(auth): State<Option<Arc<Auth>>>,
     mut request: Request,
     next: Next,
 ) -> Response {

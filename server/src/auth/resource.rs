@@ -2,6 +2,8 @@
 //! each `/mcp/{namespace}/{name}` publishes its metadata (RFC 9728) naming the provider, and
 //! takes only bearer tokens whose audience is that endpoint (RFC 8707) or Apiary itself.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +19,7 @@ use super::Auth;
 pub const METADATA_PREFIX: &str = "/.well-known/oauth-protected-resource";
 
 /// The metadata routes; 404 in local mode, where the gateway takes no tokens.
-pub fn routes() -> Router<Option<Auth>> {
+pub fn routes() -> Router<Option<Arc<Auth>>> {
     Router::new().route(
         "/.well-known/oauth-protected-resource/mcp/{namespace}/{name}",
         get(metadata),
@@ -26,7 +28,7 @@ pub fn routes() -> Router<Option<Auth>> {
 
 /// `GET /.well-known/oauth-protected-resource/mcp/{namespace}/{name}`.
 async fn metadata(
-    State(auth): State<Option<Auth>>,
+    State(auth): State<Option<Arc<Auth>>>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
     let Some(auth) = auth else {

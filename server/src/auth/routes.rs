@@ -1,5 +1,7 @@
 //! `/auth/login`, `/auth/callback`, `/auth/logout` and `/auth/backchannel-logout`.
 
+use std::sync::Arc;
+
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -22,7 +24,7 @@ pub(super) const SIGN_IN_KEY: &str = "sign_in";
 const PENDING_KEY: &str = "pending_login";
 
 /// The sign-in routes; they answer 404 in local mode, where nobody signs in.
-pub fn routes() -> Router<Option<Auth>> {
+pub fn routes() -> Router<Option<Arc<Auth>>> {
     Router::new()
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
@@ -41,7 +43,7 @@ struct LoginQuery {
 
 /// Starts a sign-in at the provider, remembering state, nonce and PKCE verifier in the session.
 async fn login(
-    State(auth): State<Option<Auth>>,
+    State(auth): State<Option<Arc<Auth>>>,
     session: Option<Extension<Session>>,
     Query(query): Query<LoginQuery>,
 ) -> Response {
@@ -79,7 +81,7 @@ struct CallbackQuery {
 /// Finishes a sign-in: checks `state`, exchanges the code, verifies the ID token, then starts
 /// a fresh session (a new id, so a planted session id is worthless) for the person.
 async fn callback(
-    State(auth): State<Option<Auth>>,
+    State(auth): State<Option<Arc<Auth>>>,
     session: Option<Extension<Session>>,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
@@ -162,7 +164,10 @@ async fn callback(
 }
 
 /// Ends the session here and, when the provider offers it, there too.
-async fn logout(State(auth): State<Option<Auth>>, session: Option<Extension<Session>>) -> Response {
+async fn logout(
+    State(auth): State<Option<Arc<Auth>>>,
+    session: Option<Extension<Session>>,
+) -> Response {
     let (Some(auth), Some(Extension(session))) = (auth, session) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -191,7 +196,7 @@ struct LogoutTokenForm {
 /// `sid`, and every Apiary session of theirs ends at once, on every replica (the sessions
 /// are in the database). 200 when done, 400 with the reason for a token that is refused.
 async fn backchannel_logout(
-    State(auth): State<Option<Auth>>,
+    State(auth): State<Option<Arc<Auth>>>,
     Form(form): Form<LogoutTokenForm>,
 ) -> Response {
     let Some(auth) = auth else {

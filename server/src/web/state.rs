@@ -44,7 +44,7 @@ pub struct AppState {
     /// The fleet-wide refresh admins start from the console, and its progress.
     pub fleet: FleetRefresh,
     /// OIDC sign-in and sessions; `None` in local mode, where everyone is the local admin.
-    pub auth: Option<Auth>,
+    pub auth: Option<Arc<Auth>>,
     /// Where forms may post besides this site (the identity provider, for sign-out).
     pub form_targets: FormTargets,
     /// The MCP gateway's loaded servers and HTTP client.
@@ -113,7 +113,7 @@ impl AppState {
     pub fn with_auth(mut self, mut auth: Auth) -> Self {
         self.form_targets = FormTargets(Some(auth.provider.issuer_origin()));
         auth.db = Some(self.db.clone());
-        self.auth = Some(auth);
+        self.auth = Some(Arc::new(auth));
         self
     }
 
@@ -177,7 +177,7 @@ impl FromRef<AppState> for GatewayState {
             servers: state.servers.clone(),
             runtime: state.runtime.clone(),
             kube: state.kube.clone(),
-            auth: state.auth.clone().map(Arc::new),
+            auth: state.auth.clone(),
         }
     }
 }
