@@ -7,7 +7,9 @@ use support::http::{request, send};
 
 use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::db::Db;
-use apiary_server::registry::model::{FetchedTools, SchemaDiff, ToolChange, ToolDef};
+use apiary_server::registry::model::{
+    FetchedTools, PolicyFinding, SchemaDiff, Severity, ToolChange, ToolDef,
+};
 use apiary_server::registry::store::SnapshotStore;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -202,6 +204,101 @@ async fn paging_search_and_updated_since() {
 
         let filtered = get_json(&app, "/v0.1/servers?owner_team=b").await;
         assert_eq!(filtered["metadata"]["count"], 2, "metadata is filterable");
+    }
+}
+
+/// The names of the tools `/v0.1/servers` lists for its first server.
+async fn listed_tools(app: &axum::Router) -> Vec<String> {
+    let body = get_json(app, "/v0.1/servers").await;
+    body["servers"][0]["_meta"]["dev.apiary/server"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_listing_follows_every_change_of_tools_and_curation_at_once() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        let id = register(db, "team", "search", true, npx()).await;
+        let snapshots = SnapshotStore::new(db.clone());
+        snapshots
+            .record_fetch(
+                &id,
+                &fetched(vec![tool("find", json!({}))]),
+                "h1",
+                &[],
+                None,
+            )
+            .await
+            .expect("baseline");
+        let app = support::app(db);
+        assert_eq!(listed_tools(&app).await, ["find"]);
+
+        // A curation change shows on the next read of the same (warm) registry.
+        let (status, body) = support::http::call(
+            &app,
+            "PUT",
+            "/api/v1/servers/team/search/curation",
+            Some(&json!({ "overrides": { "find": { "name": "lookup" } } })),
+        )
+        .await;
+        assert!(status.is_success(), "{status} {body}");
+        assert_eq!(listed_tools(&app).await, ["lookup"], "renamed at once");
+        let (status, body) = support::http::call(
+            &app,
+            "PUT",
+            "/api/v1/servers/team/search/curation",
+            Some(&json!({ "hidden": ["find"] })),
+        )
+        .await;
+        assert!(status.is_success(), "{status} {body}");
+        assert!(listed_tools(&app).await.is_empty(), "hidden at once");
+        let (status, body) = support::http::call(
+            &app,
+            "PUT",
+            "/api/v1/servers/team/search/curation",
+            Some(&json!({})),
+        )
+        .await;
+        assert!(status.is_success(), "{status} {body}");
+
+        // A newer snapshot's findings show at once (its bytes differ, its tools do not).
+        let finding = PolicyFinding {
+            tool: "find".into(),
+            path: "$.tools[find].description".into(),
+            rule: "description-length".into(),
+            severity: Severity::Warning,
+            message: "The description is short.".into(),
+        };
+        snapshots
+            .record_fetch(
+                &id,
+                &fetched(vec![tool("find", json!({}))]),
+                "h2",
+                &[finding],
+                None,
+            )
+            .await
+            .expect("a newer snapshot");
+        let body = get_json(&app, "/v0.1/servers").await;
+        let meta = &body["servers"][0]["_meta"]["dev.apiary/server"];
+        assert_eq!(
+            meta["policyFindings"][0]["rule"], "description-length",
+            "{meta}"
+        );
+        assert_eq!(listed_tools(&app).await, ["find"]);
+
+        // A server unpublished after it was listed is gone from the next page.
+        sqlx::query("UPDATE servers SET published = FALSE WHERE id = $1")
+            .bind(&id)
+            .execute(db.pool())
+            .await
+            .expect("unpublish");
+        let body = get_json(&app, "/v0.1/servers").await;
+        assert_eq!(body["metadata"]["count"], 0, "{body}");
     }
 }
 

@@ -2,8 +2,7 @@
 //! the facet values and a lower-case search text that includes its tools' names and
 //! descriptions. One query loads it; search and facets then run in memory.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashSet;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -12,9 +11,8 @@ use apiary_app::model::catalog_search::FacetKind;
 use apiary_app::model::{Lifecycle, ServerCard, Transport};
 
 use crate::db::{Db, DbError};
-use crate::registry::curation::store::{
-    curated_from_row, CURATED_TOOL_COLUMNS, CURATED_TOOL_JOINS,
-};
+use crate::registry::curation::cache::{DerivedCache, DERIVED_KEY_COLUMNS, DERIVED_KEY_JOIN};
+use crate::registry::curation::store::curated_from_row;
 use crate::registry::model::ToolDef;
 use crate::registry::store::{gateway_window_start, latest_health_evidence, latest_health_sql};
 
@@ -47,55 +45,16 @@ impl CatalogEntry {
 }
 
 /// The catalog's share of a server's curated tools: their count and their lower-case search
-/// text. It depends only on the baseline and newest snapshot (which never change once
-/// written) and the curation, so it is computed once per such combination.
+/// text, derived once per snapshots and curation (see [`DerivedCache`]).
 #[derive(Debug, Default)]
-struct ToolText {
+pub struct ToolText {
     count: u32,
     text: String,
 }
 
-/// What a [`ToolText`] is derived from: the baseline and newest snapshot ids and the
-/// curation's columns.
-type ToolKey = (Option<String>, Option<String>, String);
-
-/// The [`ToolText`] of each server (by id) with the key it was computed for. Shared by the
-/// clones of a [`crate::catalog::ServerStore`]; it holds one entry per server loaded last.
-#[derive(Clone, Debug, Default)]
-pub struct CatalogCache(Arc<Mutex<HashMap<String, Cached>>>);
-
-/// A cached [`ToolText`] with the key it was computed for.
-type Cached = (ToolKey, Arc<ToolText>);
-
-impl CatalogCache {
-    fn get(&self, server_id: &str, key: &ToolKey) -> Option<Arc<ToolText>> {
-        let entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        entries
-            .get(server_id)
-            .filter(|(cached, _)| cached == key)
-            .map(|(_, text)| Arc::clone(text))
-    }
-
-    fn put(&self, server_id: String, key: ToolKey, text: Arc<ToolText>) {
-        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.insert(server_id, (key, text));
-    }
-
-    /// Forgets every server not in `live` (deleted or retired ones).
-    fn retain(&self, live: &HashSet<&str>) {
-        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.retain(|id, _| live.contains(id.as_str()));
-    }
-}
-
-/// The curation columns, and the snapshot ids, that key a [`ToolText`].
-const KEY_COLUMNS: &str = "s.baseline_snapshot_id, s.latest_snapshot_id, \
-    c.allow_globs AS curation_allow, c.deny_globs AS curation_deny, \
-    c.hidden AS curation_hidden, c.overrides AS curation_overrides, \
-    c.unknown_tools AS curation_unknown_tools";
-
-/// How many servers one query of tools reads at most (bind parameters per statement).
-const MISS_CHUNK: usize = 500;
+/// The [`ToolText`] of each server. Shared by the clones of a
+/// [`crate::catalog::ServerStore`]; it holds one entry per server loaded last.
+pub type CatalogCache = DerivedCache<ToolText>;
 
 /// Every server that is not retired, by namespace and name. Tools are the curated published
 /// tools, as consumers see them, taken from `cache` unless their snapshots or curation
@@ -109,8 +68,8 @@ pub async fn load_catalog(
     let sql = format!(
         "SELECT s.id, s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.transport, s.lifecycle, s.replacement, s.lifecycle_message, \
-         {}, {KEY_COLUMNS} \
-         FROM servers s LEFT JOIN tool_curations c ON c.server_id = s.id {} \
+         {}, {DERIVED_KEY_COLUMNS} \
+         FROM servers s {DERIVED_KEY_JOIN} {} \
          WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name",
         health.columns, health.joins
     );
@@ -118,17 +77,11 @@ pub async fn load_catalog(
         .bind(gateway_window_start(crate::db::now_millis()))
         .fetch_all(db.pool())
         .await?;
-    let mut texts = Vec::with_capacity(rows.len());
-    let mut misses = Vec::new();
-    for row in &rows {
-        let id: String = row.try_get("id")?;
-        let text = cache.get(&id, &key_of(row)?);
-        if text.is_none() {
-            misses.push(id);
-        }
-        texts.push(text);
-    }
-    let mut loaded = load_tool_texts(db, &misses, cache).await?;
+    let texts = cache
+        .values(db, &rows, |row| {
+            Ok(tool_text(&curated_from_row(row)?.tools.tools))
+        })
+        .await?;
     let live: HashSet<&str> = rows
         .iter()
         .filter_map(|row| row.try_get::<&str, _>("id").ok())
@@ -136,65 +89,8 @@ pub async fn load_catalog(
     cache.retain(&live);
     rows.iter()
         .zip(texts)
-        .map(|(row, text)| {
-            let text = match text {
-                Some(text) => text,
-                None => {
-                    let id: String = row.try_get("id")?;
-                    loaded.remove(&id).unwrap_or_default()
-                }
-            };
-            entry_from_row(row, &text, slow_ms)
-        })
+        .map(|(row, text)| entry_from_row(row, &text.unwrap_or_default(), slow_ms))
         .collect()
-}
-
-/// The key of the row's [`ToolText`].
-fn key_of(row: &AnyRow) -> Result<ToolKey, DbError> {
-    let mut curation = String::new();
-    for column in [
-        "curation_allow",
-        "curation_deny",
-        "curation_hidden",
-        "curation_overrides",
-        "curation_unknown_tools",
-    ] {
-        curation.push_str(row.try_get::<Option<&str>, _>(column)?.unwrap_or("\u{0}"));
-        curation.push('\u{1f}');
-    }
-    Ok((
-        row.try_get("baseline_snapshot_id")?,
-        row.try_get("latest_snapshot_id")?,
-        curation,
-    ))
-}
-
-/// Computes (and caches) the [`ToolText`] of each server in `ids`, by id.
-async fn load_tool_texts(
-    db: &Db,
-    ids: &[String],
-    cache: &CatalogCache,
-) -> Result<HashMap<String, Arc<ToolText>>, DbError> {
-    let mut texts = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(MISS_CHUNK) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "SELECT s.id, s.baseline_snapshot_id, s.latest_snapshot_id, {CURATED_TOOL_COLUMNS} \
-             FROM servers s {CURATED_TOOL_JOINS} WHERE s.id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(id);
-        }
-        for row in query.fetch_all(db.pool()).await? {
-            let id: String = row.try_get("id")?;
-            let text = Arc::new(tool_text(&curated_from_row(&row)?.tools.tools));
-            cache.put(id.clone(), key_of(&row)?, Arc::clone(&text));
-            texts.insert(id, text);
-        }
-    }
-    Ok(texts)
 }
 
 /// The count and lower-case search text of curated `tools`.

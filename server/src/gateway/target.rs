@@ -12,7 +12,7 @@ use crate::config::Runtime as RuntimeMode;
 use crate::db::{Db, DbError};
 use crate::operator::cluster_runtime::{self as cluster, ClusterEndpoint};
 use crate::registry::curation::{ToolOverride, UnknownTools};
-use crate::registry::listing::{list_published, PublishedServer, Query};
+use crate::registry::listing::{list_published, ListingCache, PublishedServer, Query};
 use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
 
@@ -49,7 +49,7 @@ impl ToolMap {
     /// The map for `server`'s curated tools.
     fn of(server: &PublishedServer, id: &str, usage: &Usage) -> Self {
         let mut map = Self::default();
-        for (tool, upstream) in server.tools.iter().zip(&server.upstream_names) {
+        for (tool, upstream) in server.tools.iter().zip(server.upstream_names.iter()) {
             let own = server.curation.overrides.get(upstream);
             let change = ToolOverride {
                 name: (tool.name != *upstream).then(|| tool.name.clone()),
@@ -206,6 +206,8 @@ pub struct Targets {
     mode: RuntimeMode,
     /// The signing keys of the issuers that servers' own OIDC names.
     keys: KeyCache,
+    /// Each server's curated tools, derived once per snapshots and curation.
+    listing: ListingCache,
 }
 
 /// Targets by `(namespace, name)`, with the time each was loaded.
@@ -239,7 +241,7 @@ impl Targets {
             exact: Some(key.clone()),
             ..Query::default()
         };
-        let server = list_published(db, &query, i64::MAX)
+        let server = list_published(db, &query, i64::MAX, &self.listing)
             .await?
             .into_iter()
             .next();

@@ -203,6 +203,7 @@ pub async fn list(
         state.more_published.as_deref(),
         &query,
         state.settings.slow_ms,
+        &state.listing,
     )
     .await
     .map_err(RegistryError::from)?;
@@ -282,6 +283,7 @@ pub async fn find_published(
         state.more_published.as_deref(),
         &query,
         state.settings.slow_ms,
+        &state.listing,
     )
     .await
     .map_err(RegistryError::from)?

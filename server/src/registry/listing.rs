@@ -1,7 +1,8 @@
 //! One query that reads the published servers with their tools and health, shared by the
 //! registry API, the exports and the console.
 
-use serde::Serialize;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use apiary_app::model::Health;
 use sqlx::any::AnyRow;
@@ -9,17 +10,16 @@ use sqlx::Row;
 
 use crate::db::{json_column, Db, DbError};
 
-use super::curation::store::{
-    curated_from_row, CuratedRow, CURATED_TOOL_COLUMNS, CURATED_TOOL_JOINS,
-};
+use super::curation::cache::{DerivedCache, DERIVED_KEY_COLUMNS, DERIVED_KEY_JOIN};
+use super::curation::store::{curated_from_row, CuratedRow};
 use super::curation::Curation;
-use super::model::{PolicyFinding, ToolDef};
+use super::model::PolicyFinding;
 use super::store::latest_health_evidence;
 use super::store::{gateway_window_start, latest_health_sql};
+use super::tool_list::ToolList;
 
 /// A published server with everything the registry shows about it.
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default)]
 pub struct PublishedServer {
     /// Namespace.
     pub namespace: String,
@@ -50,16 +50,14 @@ pub struct PublishedServer {
     /// The server's own version from its baseline snapshot, `0.0.0` before the first fetch.
     pub version: String,
     /// The published tools after curation, as consumers see them.
-    pub tools: Vec<ToolDef>,
+    pub tools: ToolList,
     /// The server's own name of each tool in `tools`, in the same order (they differ for
     /// renamed tools).
-    #[serde(skip)]
-    pub upstream_names: Vec<String>,
+    pub upstream_names: Arc<[String]>,
     /// The admin's curation of the tools (already applied to `tools`).
-    #[serde(skip)]
-    pub curation: Curation,
+    pub curation: Arc<Curation>,
     /// Policy findings of the newest snapshot.
-    pub findings: Vec<PolicyFinding>,
+    pub findings: Arc<[PolicyFinding]>,
     /// True when the newest snapshot drifted from the approved baseline.
     pub drift: bool,
     /// Health.
@@ -70,7 +68,6 @@ pub struct PublishedServer {
     pub latency_ms: Option<i64>,
     /// For a virtual server: the servers (`namespace/name`) its tools come from; empty for a
     /// server.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
     /// First registration, Unix milliseconds.
     pub created_at: i64,
@@ -103,8 +100,9 @@ pub async fn list_all_published(
     more: Option<&dyn MorePublished>,
     query: &Query,
     slow_ms: i64,
+    cache: &ListingCache,
 ) -> Result<Vec<PublishedServer>, DbError> {
-    let mut servers = list_published(db, query, slow_ms).await?;
+    let mut servers = list_published(db, query, slow_ms, cache).await?;
     if let Some(more) = more {
         servers.extend(more.published(db, query).await?);
         servers.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -138,12 +136,78 @@ pub struct Query {
     pub sensitivity: Option<String>,
 }
 
-/// Published, non-retired servers matching `query`, ordered by namespace and name.
-/// `slow_ms` is the latency above which a healthy server counts as slow.
+impl Query {
+    /// True when nothing filters or limits the listing.
+    fn is_everything(&self) -> bool {
+        let Self {
+            search,
+            updated_since,
+            after,
+            exact,
+            limit,
+            owner_team,
+            category,
+            cost_class,
+            sensitivity,
+        } = self;
+        search.is_none()
+            && updated_since.is_none()
+            && after.is_none()
+            && exact.is_none()
+            && limit.is_none()
+            && [owner_team, category, cost_class, sensitivity]
+                .iter()
+                .all(|value| value.is_none())
+    }
+}
+
+/// What the registry shows of a server's snapshots and curation, derived once per
+/// combination (see [`DerivedCache`]) and shared by every listing that shows it.
+#[derive(Debug, Default)]
+pub struct SnapshotView {
+    tools: ToolList,
+    upstream_names: Arc<[String]>,
+    curation: Arc<Curation>,
+    findings: Arc<[PolicyFinding]>,
+    drift: bool,
+    version: String,
+}
+
+impl SnapshotView {
+    /// Derives the view from a row selected as [`DerivedCache::values`] describes.
+    fn derive(row: &AnyRow) -> Result<Self, DbError> {
+        let CuratedRow {
+            tools,
+            curation,
+            drift,
+        } = curated_from_row(row)?;
+        Ok(Self {
+            tools: tools.tools.into(),
+            upstream_names: tools.upstream_names.into(),
+            curation: Arc::new(curation),
+            findings: json_column::<Vec<PolicyFinding>>(row, "latest_findings")?
+                .unwrap_or_default()
+                .into(),
+            drift: drift.is_some_and(|d| !d.is_empty()),
+            version: row
+                .try_get::<Option<String>, _>("server_version")?
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "0.0.0".into()),
+        })
+    }
+}
+
+/// The [`SnapshotView`] of each server listed last, shared by clones.
+pub type ListingCache = DerivedCache<SnapshotView>;
+
+/// Published, non-retired servers matching `query`, ordered by namespace and name, their
+/// tools taken from `cache` unless their snapshots or curation changed. `slow_ms` is the
+/// latency above which a healthy server counts as slow.
 pub async fn list_published(
     db: &Db,
     query: &Query,
     slow_ms: i64,
+    cache: &ListingCache,
 ) -> Result<Vec<PublishedServer>, DbError> {
     let mut sql = Sql {
         text: String::new(),
@@ -153,11 +217,10 @@ pub async fn list_published(
     let health = latest_health_sql(&since);
     let (health_columns, health_joins) = (health.columns, health.joins);
     sql.text = format!(
-        "SELECT s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
+        "SELECT s.id, s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.tags, s.docs_url, s.lifecycle, s.replacement, s.lifecycle_message, s.spec, s.created_at, \
-         s.updated_at, b.server_version, l.findings AS latest_findings, \
-         {health_columns}, {CURATED_TOOL_COLUMNS} \
-         FROM servers s {CURATED_TOOL_JOINS} {health_joins} \
+         s.updated_at, {health_columns}, {DERIVED_KEY_COLUMNS} \
+         FROM servers s {DERIVED_KEY_JOIN} {health_joins} \
          WHERE s.published = TRUE AND s.lifecycle <> 'retired'",
     );
     if let Some(search) = query.search.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -210,7 +273,18 @@ pub async fn list_published(
         };
     }
     let rows = q.fetch_all(db.pool()).await?;
-    rows.iter().map(|row| from_row(row, slow_ms)).collect()
+    let views = cache.values(db, &rows, SnapshotView::derive).await?;
+    if query.is_everything() {
+        let live: HashSet<&str> = rows
+            .iter()
+            .filter_map(|row| row.try_get::<&str, _>("id").ok())
+            .collect();
+        cache.retain(&live);
+    }
+    rows.iter()
+        .zip(views)
+        .filter_map(|(row, view)| Some(from_row(row, view?.as_ref(), slow_ms)))
+        .collect()
 }
 
 enum QueryArg {
@@ -232,12 +306,7 @@ impl Sql {
     }
 }
 
-fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
-    let CuratedRow {
-        tools: curated,
-        curation,
-        drift,
-    } = curated_from_row(row)?;
+fn from_row(row: &AnyRow, view: &SnapshotView, slow_ms: i64) -> Result<PublishedServer, DbError> {
     let evidence = latest_health_evidence(row, slow_ms)?;
     let latency_ms: Option<i64> = row.try_get("health_latency")?;
     Ok(PublishedServer {
@@ -254,15 +323,12 @@ fn from_row(row: &AnyRow, slow_ms: i64) -> Result<PublishedServer, DbError> {
         replacement: row.try_get("replacement")?,
         lifecycle_message: row.try_get("lifecycle_message")?,
         spec: json_column(row, "spec")?.unwrap_or_default(),
-        version: row
-            .try_get::<Option<String>, _>("server_version")?
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "0.0.0".into()),
-        tools: curated.tools,
-        upstream_names: curated.upstream_names,
-        curation,
-        findings: json_column(row, "latest_findings")?.unwrap_or_default(),
-        drift: drift.is_some_and(|d| !d.is_empty()),
+        version: view.version.clone(),
+        tools: view.tools.clone(),
+        upstream_names: Arc::clone(&view.upstream_names),
+        curation: Arc::clone(&view.curation),
+        findings: Arc::clone(&view.findings),
+        drift: view.drift,
         health: evidence.health(),
         health_reason: evidence.reason(),
         latency_ms,

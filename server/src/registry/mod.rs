@@ -20,6 +20,7 @@ pub mod server_json;
 pub mod source;
 pub mod store;
 pub mod tool;
+pub mod tool_list;
 pub mod tool_status;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct RegistryState {
     pub settings: Arc<RegistrySettings>,
     /// What the registry lists beside the servers (the virtual servers).
     pub more_published: Option<Arc<dyn listing::MorePublished>>,
+    /// The listing's tools derived from each server's snapshots and curation.
+    pub listing: listing::ListingCache,
     /// Live tool fetches.
     pub refresher: refresh::Refresher,
     /// The gateway, which forgets what it cached about a server that changed.

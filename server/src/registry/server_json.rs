@@ -1,6 +1,8 @@
 //! Renders a published server as an official MCP Registry `server.json` entry (schema
 //! 2025-12-11), pointing clients at Apiary's gateway, with Apiary's extras under `_meta`.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -10,6 +12,7 @@ use apiary_app::model::Health;
 use super::listing::PublishedServer;
 use super::model::{PolicyFinding, ToolDef};
 use super::source::{source_of, transport_of, Source};
+use super::tool_list::ToolList;
 use crate::gateway::inbound::Inbound;
 
 /// The `server.json` schema this module emits.
@@ -165,15 +168,27 @@ pub struct ApiaryMeta {
     /// True when the newest snapshot drifted from the approved baseline.
     pub drift: bool,
     /// The published tools after curation, as consumers see them.
-    pub tools: Vec<ToolDef>,
+    #[serde(serialize_with = "super::tool_list::write_json")]
+    #[schema(value_type = Vec<ToolDef>)]
+    pub tools: ToolList,
     /// Policy findings of the newest snapshot.
-    pub policy_findings: Vec<PolicyFinding>,
+    #[serde(serialize_with = "shared_slice")]
+    #[schema(value_type = Vec<PolicyFinding>)]
+    pub policy_findings: Arc<[PolicyFinding]>,
     /// Present when the gateway does not serve the server, with why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewayMeta>,
     /// For a virtual server: the servers (`namespace/name`) its tools come from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
+}
+
+/// Serializes a list shared with the listing as a plain JSON array.
+fn shared_slice<T: Serialize, S: serde::Serializer>(
+    items: &Arc<[T]>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    items.as_ref().serialize(serializer)
 }
 
 /// A server's newest health.
@@ -273,7 +288,7 @@ pub fn registry_entry(server: &PublishedServer, public_url: &str) -> RegistryEnt
                 },
                 drift: server.drift,
                 tools: server.tools.clone(),
-                policy_findings: server.findings.clone(),
+                policy_findings: Arc::clone(&server.findings),
                 // A server whose own security Apiary does not enforce: the gateway does not serve it.
                 gateway: Inbound::withheld_by_spec(&server.spec).map(|reason| GatewayMeta {
                     served: false,

@@ -139,9 +139,63 @@ impl ToolDef {
     }
 }
 
+/// A field's value, borrowed from a [`ToolDef`].
+enum FieldRef<'a> {
+    Text(&'a str),
+    Json(&'a Value),
+}
+
+impl Serialize for FieldRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Text(text) => serializer.serialize_str(text),
+            Self::Json(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl ToolDef {
+    /// [`Self::field`] without copying the value.
+    fn field_ref(&self, key: &str) -> Option<FieldRef<'_>> {
+        let extra = || self.extra.get(key).map(FieldRef::Json);
+        match key {
+            "name" => Some(FieldRef::Text(&self.name)),
+            "title" => self.title.as_deref().map(FieldRef::Text).or_else(extra),
+            "description" => self
+                .description
+                .as_deref()
+                .map(FieldRef::Text)
+                .or_else(extra),
+            "inputSchema" => Some(FieldRef::Json(&self.input_schema)),
+            "outputSchema" => self.output_schema.as_ref().map(FieldRef::Json),
+            "annotations" => self.annotations.as_ref().map(FieldRef::Json),
+            _ => extra(),
+        }
+    }
+}
+
+/// Writes the object of [`ToolDef::to_json`] (same keys, same order) without building it.
 impl Serialize for ToolDef {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        use serde::ser::SerializeMap;
+        let keys = self
+            .order
+            .iter()
+            .map(String::as_str)
+            .chain(TYPED.iter().copied())
+            .chain(self.extra.keys().map(String::as_str));
+        let mut written: Vec<&str> = Vec::with_capacity(self.order.len() + TYPED.len());
+        let mut map = serializer.serialize_map(None)?;
+        for key in keys {
+            if written.contains(&key) {
+                continue;
+            }
+            written.push(key);
+            if let Some(value) = self.field_ref(key) {
+                map.serialize_entry(key, &value)?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -202,6 +256,22 @@ mod tests {
         assert_eq!(tool.title, None);
         assert_eq!(tool.extra["execution"], json!({"taskSupport": "optional"}));
         assert_eq!(serde_json::to_string(&tool).expect("JSON"), REPORTED);
+    }
+
+    #[test]
+    fn writing_a_tool_gives_the_object_of_to_json() {
+        let mut tool: ToolDef = serde_json::from_str(REPORTED).expect("a tool");
+        tool.annotations = None;
+        tool.extra.insert("title".into(), json!(7));
+        tool.title = None;
+        tool.output_schema = Some(json!({"type": "object"}));
+        let written = serde_json::to_string(&tool).expect("JSON");
+        assert_eq!(
+            written,
+            serde_json::to_string(&tool.to_json()).expect("JSON")
+        );
+        assert!(written.contains(r#""title":7"#), "{written}");
+        assert!(!written.contains("annotations"), "{written}");
     }
 
     #[test]

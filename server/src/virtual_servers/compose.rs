@@ -234,7 +234,7 @@ mod tests {
             namespace: namespace.into(),
             name: name.into(),
             upstream_names: tools.iter().map(|t| t.name.clone()).collect(),
-            tools,
+            tools: tools.into(),
             ..PublishedServer::default()
         }
     }

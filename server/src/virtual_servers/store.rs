@@ -3,7 +3,7 @@
 use crate::audit::{self, Actor, AuditEvent};
 use crate::catalog::content_hash;
 use crate::db::{now_millis, Db, DbError};
-use crate::registry::listing::{list_published, PublishedServer, Query};
+use crate::registry::listing::{list_published, ListingCache, PublishedServer, Query};
 use crate::validation::{FieldError, FieldErrors};
 
 use super::model::VirtualSpec;
@@ -133,7 +133,7 @@ pub async fn published_members(
             exact: Some((namespace.to_owned(), name.to_owned())),
             ..Query::default()
         };
-        members.extend(list_published(db, &query, i64::MAX).await?);
+        members.extend(list_published(db, &query, i64::MAX, &ListingCache::default()).await?);
     }
     Ok(members)
 }

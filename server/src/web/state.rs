@@ -53,6 +53,8 @@ pub struct AppState {
     pub kube: Option<kube::Client>,
     /// What the registry lists beside the servers (the virtual servers).
     pub more_published: Option<Arc<dyn crate::registry::listing::MorePublished>>,
+    /// The registry listing's tools derived from each server's snapshots and curation.
+    pub listing: crate::registry::listing::ListingCache,
 }
 
 impl AppState {
@@ -106,6 +108,7 @@ impl AppState {
             gateway,
             kube: None,
             more_published: Some(Arc::new(crate::virtual_servers::Published)),
+            listing: crate::registry::listing::ListingCache::default(),
         }
     }
 
@@ -189,6 +192,7 @@ impl FromRef<AppState> for RegistryState {
             servers: state.servers.clone(),
             settings: state.registry.clone(),
             more_published: state.more_published.clone(),
+            listing: state.listing.clone(),
             refresher: state.refresher.clone(),
             gateway: state.gateway.clone(),
             kube: state.kube.clone(),

@@ -6,6 +6,7 @@
 //! registry API and the gateway all show the same list.
 
 pub mod api;
+pub mod cache;
 pub mod cluster;
 pub mod glob;
 pub mod store;

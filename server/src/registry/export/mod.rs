@@ -36,6 +36,7 @@ async fn all_published(state: &RegistryState) -> Result<Vec<PublishedServer>, Re
         state.more_published.as_deref(),
         &Query::default(),
         state.settings.slow_ms,
+        &state.listing,
     )
     .await
     .map_err(RegistryError::from)

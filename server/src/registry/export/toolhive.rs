@@ -131,7 +131,7 @@ fn extension(server: &PublishedServer) -> ToolHiveExtension {
         },
         tier: "Official".into(),
         tools: server.tools.iter().map(|t| t.name.clone()).collect(),
-        tool_definitions: server.tools.clone(),
+        tool_definitions: server.tools.to_vec(),
         tags: server.tags.clone(),
     }
 }
