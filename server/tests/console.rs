@@ -447,3 +447,33 @@ async fn an_unknown_server_gets_a_helpful_404() {
         assert!(html.contains("href=\"/\""), "a way back to the catalog");
     }
 }
+
+/// On a multi-threaded runtime, as in production: the page frame's busy marker once made one
+/// render in about twenty panic (a read of its signal meeting the Transition's write on
+/// another thread), so the request failed; every one of 200 renders must succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_renders_again_and_again_in_one_process() {
+    let test_db = support::sqlite().await;
+    let db = &test_db.db;
+    for i in 0..30 {
+        let id = seed::server(
+            db,
+            "fleet",
+            &format!("server-{i:02}"),
+            meta("team-a", "utilities", "A server"),
+        )
+        .await;
+        seed::tools(
+            db,
+            &id,
+            vec![seed::tool("lookup", "Finds records", json!({}))],
+        )
+        .await;
+    }
+    let app = support::app(db);
+    for round in 0..200 {
+        let (status, html) = page(&app, "/?q=server").await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {html}");
+        assert_eq!(cards(&html).len(), 24, "round {round}");
+    }
+}

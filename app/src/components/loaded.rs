@@ -22,10 +22,15 @@ where
     F: Fn(T) -> V + Clone + Send + Sync + 'static,
 {
     let (pending, set_pending) = signal(false);
+    // Only the browser reads it. On the server nothing is pending while a page renders, and
+    // the Transition may write the signal from another worker thread at that moment; a read
+    // that meets the write lock panics in reactive_graph 0.2 ("already disposed"), even through
+    // `try_get` (server/tests/console.rs renders the catalog 200 times to show it).
+    let pending = move || !cfg!(feature = "ssr") && pending.get();
     view! {
         <p role="status" aria-live="polite" data-testid="updating"
-            class=move || if pending.get() { "mt-2 text-sm text-slate-600 dark:text-slate-400" } else { "sr-only" }>
-            {move || if pending.get() { format!("Updating {loading}…") } else { String::new() }}
+            class=move || if pending() { "mt-2 text-sm text-slate-600 dark:text-slate-400" } else { "sr-only" }>
+            {move || if pending() { format!("Updating {loading}…") } else { String::new() }}
         </p>
         <Transition set_pending fallback=move || view! { <p role="status" aria-busy="true">{format!("Loading {loading}…")}</p> }>
             <ErrorBoundary fallback=move |errors| view! {
