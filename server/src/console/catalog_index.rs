@@ -3,6 +3,7 @@
 //! descriptions. One query loads it; search and facets then run in memory.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -21,8 +22,10 @@ use crate::registry::store::{gateway_window_start, latest_health_evidence, lates
 pub struct CatalogEntry {
     /// What its card shows.
     pub card: ServerCard,
-    /// Lower-case name, description, owner, category, and tool names, titles and descriptions.
+    /// Lower-case name, description, owner and category.
     pub search_text: String,
+    /// Its tools' count and text, shared with the cache (never copied per request).
+    pub tools: Arc<ToolText>,
 }
 
 impl CatalogEntry {
@@ -38,15 +41,18 @@ impl CatalogEntry {
         }
     }
 
-    /// True when every one of `words` (lower case) appears in the search text.
+    /// True when every one of `words` (lower case, without spaces) appears in the search text
+    /// or in the tools' names, titles and descriptions.
     pub fn matches(&self, words: &[String]) -> bool {
-        words.iter().all(|word| self.search_text.contains(word))
+        words
+            .iter()
+            .all(|word| self.search_text.contains(word) || self.tools.text.contains(word))
     }
 }
 
 /// The catalog's share of a server's curated tools: their count and their lower-case search
 /// text, derived once per snapshots and curation (see [`DerivedCache`]).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct ToolText {
     count: u32,
     text: String,
@@ -89,7 +95,7 @@ pub async fn load_catalog(
     cache.retain(&live);
     rows.iter()
         .zip(texts)
-        .map(|(row, text)| entry_from_row(row, &text.unwrap_or_default(), slow_ms))
+        .map(|(row, text)| entry_from_row(row, text.unwrap_or_default(), slow_ms))
         .collect()
 }
 
@@ -115,7 +121,11 @@ fn tool_text(tools: &[ToolDef]) -> ToolText {
     }
 }
 
-fn entry_from_row(row: &AnyRow, tools: &ToolText, slow_ms: i64) -> Result<CatalogEntry, DbError> {
+fn entry_from_row(
+    row: &AnyRow,
+    tools: Arc<ToolText>,
+    slow_ms: i64,
+) -> Result<CatalogEntry, DbError> {
     let transport: String = row.try_get("transport")?;
     let lifecycle: String = row.try_get("lifecycle")?;
     let health = latest_health_evidence(row, slow_ms)?;
@@ -135,11 +145,14 @@ fn entry_from_row(row: &AnyRow, tools: &ToolText, slow_ms: i64) -> Result<Catalo
         health: health.health(),
         health_reason: health.reason(),
     };
-    let mut search_text = format!(
+    let search_text = format!(
         "{}/{} {} {} {}",
         card.namespace, card.name, card.description, card.owner_team, card.category
     )
     .to_lowercase();
-    search_text.push_str(&tools.text);
-    Ok(CatalogEntry { card, search_text })
+    Ok(CatalogEntry {
+        card,
+        search_text,
+        tools,
+    })
 }

@@ -134,6 +134,7 @@ mod tests {
                 health_reason: String::new(),
             },
             search_text: format!("ns/{name} {name} server {owner} {category} {tools}"),
+            tools: std::sync::Arc::default(),
         }
     }
 
