@@ -13,6 +13,7 @@
 //! A security field flagged here is not enforced, so the server is withheld: not run by the
 //! operator, not served by the gateway ([`unenforced_with`], [`withheld`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -242,22 +243,21 @@ fn fields_of(spec: &Value, annotations: Option<&BTreeMap<String, String>>) -> Ve
     let mut found: Vec<Unsupported> = RULES
         .iter()
         .filter_map(|rule| {
-            let (path, value) = match rule.place {
-                Place::Spec(key) => (
-                    format!("spec.{key}"),
-                    key.split('.')
-                        .try_fold(spec, |value, key| value.get(key))
-                        .cloned(),
-                ),
-                Place::Annotation(key) => (
-                    format!("metadata.annotations[{key}]"),
-                    annotations
-                        .and_then(|a| a.get(key))
-                        .map(|v| Value::String(v.clone())),
-                ),
+            // Most rules find nothing: read the value before naming its path.
+            let value = match rule.place {
+                Place::Spec(key) => {
+                    Cow::Borrowed(key.split('.').try_fold(spec, |value, key| value.get(key))?)
+                }
+                Place::Annotation(key) => Cow::Owned(Value::String(annotations?.get(key)?.clone())),
             };
-            let value = value?;
-            (is_set(&value) && !(rule.honoured_value)(&value)).then(|| Unsupported {
+            if !is_set(&value) || (rule.honoured_value)(&value) {
+                return None;
+            }
+            let path = match rule.place {
+                Place::Spec(key) => format!("spec.{key}"),
+                Place::Annotation(key) => format!("metadata.annotations[{key}]"),
+            };
+            Some(Unsupported {
                 path,
                 security: rule.security,
                 reason: rule.reason.into(),
