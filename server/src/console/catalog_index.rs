@@ -2,7 +2,6 @@
 //! the facet values and a lower-case search text that includes its tools' names and
 //! descriptions. One query loads it; search and facets then run in memory.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
@@ -88,11 +87,7 @@ pub async fn load_catalog(
             Ok(tool_text(&curated_from_row(row)?.tools.tools))
         })
         .await?;
-    let live: HashSet<&str> = rows
-        .iter()
-        .filter_map(|row| row.try_get::<&str, _>("id").ok())
-        .collect();
-    cache.retain(&live);
+    cache.retain_only(&rows);
     rows.iter()
         .zip(texts)
         .map(|(row, text)| entry_from_row(row, text.unwrap_or_default(), slow_ms))

@@ -1,7 +1,6 @@
 //! One query that reads the published servers with their tools and health, shared by the
 //! registry API, the exports and the console.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use apiary_app::model::Health;
@@ -275,11 +274,7 @@ pub async fn list_published(
     let rows = q.fetch_all(db.pool()).await?;
     let views = cache.values(db, &rows, SnapshotView::derive).await?;
     if query.is_everything() {
-        let live: HashSet<&str> = rows
-            .iter()
-            .filter_map(|row| row.try_get::<&str, _>("id").ok())
-            .collect();
-        cache.retain(&live);
+        cache.retain_only(&rows);
     }
     rows.iter()
         .zip(views)

@@ -123,8 +123,13 @@ impl<V> DerivedCache<V> {
             .collect()
     }
 
-    /// Forgets every server not in `live` (deleted or retired ones).
-    pub fn retain(&self, live: &HashSet<&str>) {
+    /// Forgets every server without a row in `rows` (each with its `id`): after a read of
+    /// every server, the deleted and retired ones.
+    pub fn retain_only(&self, rows: &[AnyRow]) {
+        let live: HashSet<&str> = rows
+            .iter()
+            .filter_map(|row| row.try_get::<&str, _>("id").ok())
+            .collect();
         let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         entries.retain(|id, _| live.contains(id.as_str()));
     }
