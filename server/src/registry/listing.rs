@@ -85,10 +85,12 @@ impl PublishedServer {
 /// which the registry lists beside the servers.
 pub trait MorePublished: Send + Sync {
     /// The entries matching `query`, ordered by namespace and name.
+    /// `cache` holds the curated tools of the servers they draw on.
     fn published<'a>(
         &'a self,
         db: &'a Db,
         query: &'a Query,
+        cache: &'a ListingCache,
     ) -> futures::future::BoxFuture<'a, Result<Vec<PublishedServer>, DbError>>;
 }
 
@@ -103,7 +105,7 @@ pub async fn list_all_published(
 ) -> Result<Vec<PublishedServer>, DbError> {
     let mut servers = list_published(db, query, slow_ms, cache).await?;
     if let Some(more) = more {
-        servers.extend(more.published(db, query).await?);
+        servers.extend(more.published(db, query, cache).await?);
         servers.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         if let Some(limit) = query.limit.and_then(|l| usize::try_from(l).ok()) {
             servers.truncate(limit);

@@ -17,6 +17,7 @@ use crate::api_error::{json_body, ApiError};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::gateway::Gateway;
+use crate::registry::listing::ListingCache;
 use crate::registry::server_json::gateway_url;
 use crate::registry::RegistrySettings;
 
@@ -118,7 +119,7 @@ async fn composed(
     server: VirtualServer,
 ) -> Result<VirtualServerView, ApiError> {
     let (namespace, name) = (server.namespace.clone(), server.name.clone());
-    let view = compose_now(&state.db, server).await?;
+    let view = compose_now(&state.db, server, &ListingCache::default()).await?;
     Ok(view_of(
         state,
         (&namespace, &name),

@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::gateway::usage::store::{self as usage_store, Owner};
 use crate::gateway::usage::view::{self as usage_view, CHART_SAMPLES};
 use crate::registry::export::{fleet_litellm_name, labelled_snippets};
+use crate::registry::listing::ListingCache;
 use crate::registry::server_json::gateway_url;
 
 use super::store;
@@ -18,12 +19,17 @@ use super::views::compose_now;
 pub struct VirtualServerCards {
     db: Db,
     public_url: String,
+    listing: ListingCache,
 }
 
 impl VirtualServerCards {
-    /// Cards from `db`, with endpoints under `public_url`.
-    pub fn new(db: Db, public_url: String) -> Self {
-        Self { db, public_url }
+    /// Cards from `db`, with endpoints under `public_url`, the members' tools from `listing`.
+    pub fn new(db: Db, public_url: String, listing: ListingCache) -> Self {
+        Self {
+            db,
+            public_url,
+            listing,
+        }
     }
 }
 
@@ -36,7 +42,9 @@ impl VirtualServerService for VirtualServerCards {
         };
         let mut cards = Vec::new();
         for server in store::list(&self.db).await.map_err(unavailable)? {
-            let view = compose_now(&self.db, server).await.map_err(unavailable)?;
+            let view = compose_now(&self.db, server, &self.listing)
+                .await
+                .map_err(unavailable)?;
             let (namespace, name) = (&view.server.namespace, &view.server.name);
             let litellm = fleet_litellm_name(&self.db, namespace, name)
                 .await

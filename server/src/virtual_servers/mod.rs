@@ -37,6 +37,7 @@ use crate::auth::resource::{self, ask_for_token};
 use crate::auth::{bearer_of, Forbidden};
 use crate::gateway::access::Decision;
 use crate::gateway::{Fallback, GatewayState};
+use crate::registry::listing::ListingCache;
 
 pub use published::Published;
 use session::{Caller, VirtualSession};
@@ -71,7 +72,8 @@ pub async fn check(
     spec: &model::VirtualSpec,
 ) -> Result<compose::Composition, store::SaveError> {
     spec.validate(namespace, name)?;
-    let members = store::published_members(db, spec).await?;
+    // A save is rare: its members' tools are derived afresh.
+    let members = store::published_members(db, spec, &ListingCache::default()).await?;
     let composition = compose::compose(spec, &members, true)?;
     let mut problems = crate::validation::Problems::default();
     for (i, member) in spec.members.iter().enumerate() {

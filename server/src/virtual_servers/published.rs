@@ -5,7 +5,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use crate::db::{Db, DbError};
-use crate::registry::listing::{MorePublished, PublishedServer, Query};
+use crate::registry::listing::{ListingCache, MorePublished, PublishedServer, Query};
 
 use super::store::{self, VirtualServer};
 use super::views::{compose_now, View};
@@ -19,6 +19,7 @@ impl MorePublished for Published {
         &'a self,
         db: &'a Db,
         query: &'a Query,
+        cache: &'a ListingCache,
     ) -> BoxFuture<'a, Result<Vec<PublishedServer>, DbError>> {
         async move {
             // A virtual server has no category or cost class of its own.
@@ -32,7 +33,7 @@ impl MorePublished for Published {
                     break;
                 }
                 if wanted(&server, query) {
-                    entries.push(entry(compose_now(db, server).await?));
+                    entries.push(entry(compose_now(db, server, cache).await?));
                 }
             }
             Ok(entries)

@@ -120,9 +120,11 @@ pub async fn list(db: &Db) -> Result<Vec<VirtualServer>, DbError> {
 }
 
 /// The members of `spec` that are published now, with their curated tools.
+/// `cache` holds the members' curated tools between calls.
 pub async fn published_members(
     db: &Db,
     spec: &VirtualSpec,
+    cache: &ListingCache,
 ) -> Result<Vec<PublishedServer>, DbError> {
     let mut members = Vec::with_capacity(spec.members.len());
     for member in &spec.members {
@@ -133,7 +135,7 @@ pub async fn published_members(
             exact: Some((namespace.to_owned(), name.to_owned())),
             ..Query::default()
         };
-        members.extend(list_published(db, &query, i64::MAX, &ListingCache::default()).await?);
+        members.extend(list_published(db, &query, i64::MAX, cache).await?);
     }
     Ok(members)
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::db::{Db, DbError};
 use crate::gateway::measure::ToolMetrics;
 use crate::gateway::usage::Usage;
+use crate::registry::listing::ListingCache;
 
 use super::compose::{compose, Composition};
 use super::store::{self, VirtualServer};
@@ -48,6 +49,8 @@ type Loaded = HashMap<(String, String), (Instant, Arc<View>)>;
 #[derive(Debug, Default)]
 pub struct Views {
     loaded: RwLock<Loaded>,
+    /// The members' curated tools, derived once per snapshots and curation.
+    listing: ListingCache,
 }
 
 impl Views {
@@ -71,7 +74,7 @@ impl Views {
             crate::locks::write(&self.loaded).remove(&key);
             return Ok(None);
         };
-        let mut view = compose_now(db, server).await?;
+        let mut view = compose_now(db, server, &self.listing).await?;
         let id = view.server.id();
         // Calls are counted at /metrics and on the console's page under the virtual server's
         // name; each member counts them too, under its own (and only the member's count feeds
@@ -106,9 +109,14 @@ impl Views {
     }
 }
 
-/// `server` composed from its members as they are published now.
-pub async fn compose_now(db: &Db, server: VirtualServer) -> Result<View, DbError> {
-    let members = store::published_members(db, &server.spec).await?;
+/// `server` composed from its members as they are published now (their curated tools from
+/// `cache` when unchanged).
+pub async fn compose_now(
+    db: &Db,
+    server: VirtualServer,
+    cache: &ListingCache,
+) -> Result<View, DbError> {
+    let members = store::published_members(db, &server.spec, cache).await?;
     // Serving never fails on the members: missing ones and new conflicts are reported.
     let composition = compose(&server.spec, &members, false).unwrap_or_default();
     Ok(View {

@@ -146,6 +146,7 @@ impl AppState {
             virtual_servers: Arc::new(crate::virtual_servers::console::VirtualServerCards::new(
                 self.db.clone(),
                 self.registry.public_url.clone(),
+                self.listing.clone(),
             )),
             curation: Arc::new(crate::console::curate::CurationForms::new(
                 self.db.clone(),

@@ -44,6 +44,7 @@ use crate::operator::render::FIELD_MANAGER;
 use crate::operator::virtual_crd::{
     DiscoveredBackend, MCPGroup, MCPGroupStatus, VirtualMCPServer, VirtualMCPServerStatus,
 };
+use crate::registry::listing::ListingCache;
 use crate::registry::listing::PublishedServer;
 use crate::registry::server_json::gateway_url;
 use crate::virtual_servers::model::{Member, VirtualSpec};
@@ -367,7 +368,7 @@ async fn published(
             .collect(),
         ..VirtualSpec::default()
     };
-    virtual_store::published_members(db, &probe).await
+    virtual_store::published_members(db, &probe, &ListingCache::default()).await
 }
 
 /// One object whose `groupRef` names a group.
