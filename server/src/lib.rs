@@ -15,6 +15,7 @@ pub mod locks;
 pub mod onboarding;
 pub mod operator;
 pub mod registry;
+pub mod resources;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
@@ -25,7 +26,7 @@ pub mod web;
 
 use std::sync::Arc;
 
-use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
+use crate::runtime::{AnyRuntime, LocalRuntime, LocalRuntimeConfig};
 
 pub use crate::config::Settings;
 
@@ -102,7 +103,7 @@ fn crds(out: Option<&std::path::Path>) -> Result<(), StartError> {
             Ok(())
         }
         None => {
-            let manifests = operator::crd::crd_manifests();
+            let manifests = resources::crd::crd_manifests();
             let text = manifests
                 .iter()
                 .map(|(_, yaml)| yaml.as_str())
@@ -250,14 +251,14 @@ pub async fn serve(mut settings: Settings) -> Result<(), StartError> {
             (leading, Some(election))
         }
     };
-    let runtime: Arc<dyn Runtime> = match &kube_client {
-        None => Arc::new(LocalRuntime::new(LocalRuntimeConfig::default())),
-        Some(client) => Arc::new(operator::cluster_runtime::ClusterRuntime::new(
-            client.clone(),
+    let runtime = match &kube_client {
+        None => AnyRuntime::Local(Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()))),
+        Some(client) => AnyRuntime::Cluster(Arc::new(
+            operator::cluster_runtime::ClusterRuntime::new(client.clone()),
         )),
     };
-    if settings.runtime == config::Runtime::Local {
-        match runtime::desired::apply_all(&db, runtime.as_ref()).await {
+    if let Some(local) = runtime.runs() {
+        match runtime::desired::apply_all(&db, local).await {
             Ok(count) => {
                 tracing::info!(count, "applied the published servers to the local runtime")
             }

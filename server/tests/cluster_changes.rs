@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use apiary_server::config::Runtime;
 use apiary_server::onboarding::kubernetes::mcpservers;
-use apiary_server::operator::crd::MCPToolConfig;
+use apiary_server::resources::crd::MCPToolConfig;
 use support::proposals::{decide, propose};
 use support::signed_in::{self, Client};
 

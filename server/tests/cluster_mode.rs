@@ -25,7 +25,7 @@ use serde_json::json;
 
 use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::operator::cluster_runtime::ClusterRuntime;
-use apiary_server::operator::crd::MCPServer;
+use apiary_server::resources::crd::MCPServer;
 use apiary_server::web::AppState;
 
 #[tokio::test]
@@ -130,7 +130,9 @@ async fn kubernetes_mode(
     let mut settings = support::settings();
     settings.runtime = apiary_server::config::Runtime::Kubernetes;
     settings.fetch_timeout_secs = 3;
-    let runtime = std::sync::Arc::new(ClusterRuntime::new(cluster.clone()));
+    let runtime = apiary_server::runtime::AnyRuntime::Cluster(std::sync::Arc::new(
+        ClusterRuntime::new(cluster.clone()),
+    ));
     let state = AppState::with_runtime(settings, db.db.clone(), runtime).with_kube(cluster.clone());
     // The database lives as long as the test: the served state keeps its pool open.
     std::mem::forget(db);
@@ -560,7 +562,7 @@ async fn the_gateway_enforces_the_mcpoidcconfig_a_server_references() {
     let configs: Api<kube::api::DynamicObject> = Api::namespaced_with(
         cluster.clone(),
         &namespace,
-        &kube::api::ApiResource::erase::<apiary_server::operator::crd::MCPOIDCConfig>(&()),
+        &kube::api::ApiResource::erase::<apiary_server::resources::crd::MCPOIDCConfig>(&()),
     );
     let apply = |spec: serde_json::Value| {
         let configs = configs.clone();
@@ -678,7 +680,7 @@ fn state_of(
 
 /// A remote server object's phase, message and condition `type_`.
 fn remote_state(
-    status: Option<&apiary_server::operator::remote_crd::RemoteServerStatus>,
+    status: Option<&apiary_server::resources::remote_crd::RemoteServerStatus>,
     type_: &str,
 ) -> State {
     let status = status.cloned().unwrap_or_default();
@@ -695,7 +697,7 @@ fn remote_state(
 /// (as in the test above), so the URL is a public-looking one, as remote servers have.
 #[tokio::test]
 async fn remote_server_objects_register_servers_the_gateway_serves() {
-    use apiary_server::operator::remote_crd::{MCPRemoteProxy, MCPServerEntry};
+    use apiary_server::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry};
     let Some(cluster) = support::kube::client().await else {
         return;
     };
@@ -884,7 +886,7 @@ async fn remote_server_objects_register_servers_the_gateway_serves() {
 
 /// A `VirtualMCPServer`'s phase, message and condition `type_`.
 fn virtual_state(
-    status: Option<&apiary_server::operator::virtual_crd::VirtualMCPServerStatus>,
+    status: Option<&apiary_server::resources::virtual_crd::VirtualMCPServerStatus>,
     type_: &str,
 ) -> State {
     let status = status.cloned().unwrap_or_default();
@@ -898,7 +900,7 @@ fn virtual_state(
 /// not change it; a missing group fails it; deleting it removes the endpoint.
 #[tokio::test]
 async fn a_virtual_mcp_server_serves_its_groups_published_servers_through_the_gateway() {
-    use apiary_server::operator::virtual_crd::{MCPGroup, VirtualMCPServer};
+    use apiary_server::resources::virtual_crd::{MCPGroup, VirtualMCPServer};
     let Some(cluster) = support::kube::client().await else {
         return;
     };
@@ -1116,7 +1118,7 @@ async fn a_virtual_mcp_server_serves_its_groups_published_servers_through_the_ga
 /// checked one by one in `onboarding::cluster_virtual::declaration`'s tests).
 #[tokio::test]
 async fn toolhives_virtual_server_examples_apply_unchanged_and_get_a_status() {
-    use apiary_server::operator::virtual_crd::VirtualMCPServer;
+    use apiary_server::resources::virtual_crd::VirtualMCPServer;
     use serde::Deserialize;
     let Some(cluster) = support::kube::client().await else {
         return;
@@ -1181,7 +1183,7 @@ async fn toolhives_virtual_server_examples_apply_unchanged_and_get_a_status() {
 /// basic example, in another group.
 #[tokio::test]
 async fn toolhives_remote_server_examples_get_the_outcome_their_fields_call_for() {
-    use apiary_server::operator::remote_crd::{MCPRemoteProxy, MCPServerEntry};
+    use apiary_server::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry};
     use serde::Deserialize;
     let Some(cluster) = support::kube::client().await else {
         return;
@@ -1255,15 +1257,16 @@ async fn toolhives_remote_server_examples_get_the_outcome_their_fields_call_for(
         ),
     ];
     for (name, accepted, named, flagged, served) in expectations {
-        let settled = |status: Option<&apiary_server::operator::remote_crd::RemoteServerStatus>| {
-            // Settled: refused, withheld, or fetched once (these hosts are not reachable here).
-            let (phase, _, available) = remote_state(status, "RemoteAvailable");
-            let (_, _, accepted) = remote_state(status, "Accepted");
-            phase == "Failed"
-                && (accepted.is_some_and(|a| a.0 == "False")
-                    || available.is_some_and(|a| a.0 != "Unknown"))
-                || phase == "Ready"
-        };
+        let settled =
+            |status: Option<&apiary_server::resources::remote_crd::RemoteServerStatus>| {
+                // Settled: refused, withheld, or fetched once (these hosts are not reachable here).
+                let (phase, _, available) = remote_state(status, "RemoteAvailable");
+                let (_, _, accepted) = remote_state(status, "Accepted");
+                phase == "Failed"
+                    && (accepted.is_some_and(|a| a.0 == "False")
+                        || available.is_some_and(|a| a.0 != "Unknown"))
+                    || phase == "Ready"
+            };
         let status = if name.ends_with("-proxy") {
             support::kube::wait_for(&proxies, name, "its status", |p| settled(p.status.as_ref()))
                 .await

@@ -7,11 +7,11 @@ mod support;
 
 use apiary_server::onboarding::kubernetes as onboarding_cluster;
 use apiary_server::operator::cluster_runtime::ClusterRuntime;
-use apiary_server::operator::crd::{MCPServer, MCPToolConfig, Phase};
 use apiary_server::operator::leader;
 use apiary_server::operator::render;
 use apiary_server::registry::curation::{cluster as curation_cluster, Curation};
-use apiary_server::runtime::{Runtime, ServerId};
+use apiary_server::resources::crd::{MCPServer, MCPToolConfig, Phase};
+use apiary_server::runtime::{Reach, ServerId};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Secret, Service, ServiceAccount};

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use apiary_server::operator::crd::MCPServer;
+use apiary_server::resources::crd::MCPServer;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;

@@ -3,6 +3,7 @@
 mod support;
 
 use apiary_server::catalog::{ServerRegistration, ServerStore};
+use apiary_server::console::catalog::Catalog;
 use apiary_server::db::Backend;
 use serde_json::json;
 
@@ -28,7 +29,8 @@ async fn migrations_apply_to_every_backend_and_are_idempotent() {
             .await
             .expect("re-running migrations is a no-op");
         let store = ServerStore::new(db.clone());
-        assert!(store.list().await.expect("list").is_empty());
+        let catalog = Catalog::new(db.clone());
+        assert!(catalog.list().await.expect("list").is_empty());
 
         assert!(store
             .register("team-a", "search", &registration("first"), "tester")
@@ -43,7 +45,7 @@ async fn migrations_apply_to_every_backend_and_are_idempotent() {
             .await
             .expect("create");
 
-        let listed = store.list().await.expect("list");
+        let listed = catalog.list().await.expect("list");
         let names: Vec<_> = listed.iter().map(|s| s.id()).collect();
         assert_eq!(
             names,
@@ -70,6 +72,7 @@ async fn migrations_apply_to_every_backend_and_are_idempotent() {
 async fn an_invalid_registration_names_the_field_and_stores_nothing() {
     for test_db in support::all_backends().await {
         let store = ServerStore::new(test_db.db.clone());
+        let catalog = Catalog::new(test_db.db.clone());
         let mut bad = registration("x");
         bad.spec = json!({ "image": "ghcr.io/x/y", "transport": "carrier-pigeon" });
         let error = store
@@ -83,7 +86,7 @@ async fn an_invalid_registration_names_the_field_and_stores_nothing() {
             .expect_err("invalid");
         assert!(error.to_string().starts_with("namespace:"), "{error}");
         assert!(
-            store.list().await.expect("list").is_empty(),
+            catalog.list().await.expect("list").is_empty(),
             "nothing was stored"
         );
     }

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use apiary_server::operator::crd::{MCPServer, Phase};
+use apiary_server::resources::crd::{MCPServer, Phase};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::events::v1::Event;

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use apiary_server::operator::crd::MCPServer;
+use apiary_server::resources::crd::MCPServer;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;

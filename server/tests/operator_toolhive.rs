@@ -5,7 +5,7 @@
 
 mod support;
 
-use apiary_server::operator::crd::{MCPServer, Phase, SessionAffinity, Transport};
+use apiary_server::resources::crd::{MCPServer, Phase, SessionAffinity, Transport};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -584,7 +584,7 @@ async fn authz_config_in_a_configmap_runs_once_it_exists_and_parses() {
 /// and that a server referencing it is withheld.
 #[tokio::test]
 async fn external_auth_configs_are_kept_and_say_they_are_not_enforced() {
-    use apiary_server::operator::crd::MCPExternalAuthConfig;
+    use apiary_server::resources::crd::MCPExternalAuthConfig;
     let Some(ns) = operator_ns().await else {
         return;
     };

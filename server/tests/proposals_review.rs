@@ -529,7 +529,7 @@ async fn an_approval_the_runtime_refuses_fails_with_its_error_and_changes_nothin
             Default::default(),
             |_| {},
             |mut state| {
-                state.runtime = runtime;
+                state.runtime = apiary_server::runtime::AnyRuntime::Local(runtime);
                 state
             },
         )
@@ -573,7 +573,7 @@ async fn an_approval_the_runtime_refuses_fails_with_its_error_and_changes_nothin
 #[tokio::test]
 async fn in_kubernetes_mode_an_approval_server_side_applies_the_mcpserver_and_a_retire_deletes_it()
 {
-    use apiary_server::operator::crd::MCPServer;
+    use apiary_server::resources::crd::MCPServer;
     use kube::Api;
     let Some(cluster) = support::kube::client().await else {
         return;
@@ -622,7 +622,7 @@ async fn in_kubernetes_mode_an_approval_server_side_applies_the_mcpserver_and_a_
         );
         assert_eq!(server.spec.target_port, Some(8080));
         // The published view goes with it: an MCPToolConfig the server refers to.
-        let configs: Api<apiary_server::operator::crd::MCPToolConfig> =
+        let configs: Api<apiary_server::resources::crd::MCPToolConfig> =
             Api::namespaced(cluster.clone(), &namespace);
         let config = configs.get("osv").await.expect("the MCPToolConfig exists");
         assert!(config.spec.deny.is_empty() && config.spec.allow.is_empty());

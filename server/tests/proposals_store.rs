@@ -147,7 +147,7 @@ async fn of_two_approved_changes_from_one_base_the_second_fails_when_applied() {
         let runtime = LocalRuntime::new(LocalRuntimeConfig::default());
         let target = ApplyTarget {
             mode: Runtime::Local,
-            runtime: &runtime,
+            runtime: Some(&runtime),
             kube: None,
         };
         let mut results = Vec::new();

@@ -12,8 +12,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use apiary_server::runtime::{
-    DesiredServer, LocalRuntime, LocalRuntimeConfig, LocalSpec, ProcessSpec, Runtime, RuntimeError,
-    RuntimeState, RuntimeStatus, ServerId,
+    DesiredServer, LocalRuntime, LocalRuntimeConfig, LocalSpec, ProcessSpec, Reach, Runtime,
+    RuntimeError, RuntimeState, RuntimeStatus, ServerId,
 };
 use axum::http::StatusCode;
 use serde_json::{json, Value};

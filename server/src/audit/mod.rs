@@ -1,8 +1,7 @@
 //! The append-only audit log (table `audit_events`): every state change writes one entry in
-//! its own transaction ([`record`]); [`AuditLog`] reads them for the console and [`export`]
-//! downloads them.
+//! its own transaction ([`record`]); [`AuditLog`] reads them for the console and its export
+//! (`console::audit_export`).
 
-pub mod export;
 mod record;
 
 pub use record::{record, Actor, AuditEvent};

@@ -8,7 +8,7 @@ use kube::Api;
 
 use apiary_app::model::server_detail::{ConditionView, EventView};
 
-use crate::operator::crd::MCPServer;
+use crate::resources::crd::MCPServer;
 use crate::runtime::redact::Redactor;
 
 use crate::display_time::display_time;

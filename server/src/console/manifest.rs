@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use apiary_app::model::server_detail::{Manifest, ServerOverview};
 
-use crate::operator::crd::{MCPServerSpec, GROUP, LEGACY_VERSION};
-use crate::registry::source::{source_of, Source};
+use crate::resources::crd::{MCPServerSpec, GROUP, LEGACY_VERSION};
+use crate::runtime::spec::{source_of, Source};
 
 use crate::onboarding::manifest::ANNOTATION_PREFIX;
 
@@ -61,16 +61,18 @@ pub fn render_manifest(overview: &ServerOverview, spec: &Value) -> Manifest {
 /// Why `spec` has no `MCPServer` form, if it has none.
 fn unavailable_reason(spec: &Value) -> Option<String> {
     match source_of(spec) {
-        Some(Source::Command { command, .. }) => Some(format!(
+        Ok(Source::Command(command)) => Some(format!(
             "This server runs the local command {command}, which has no MCPServer form: an \
              MCPServer needs a container image, or an npx:// or uvx:// package."
         )),
-        Some(Source::Remote(url)) => Some(format!(
+        Ok(Source::Remote(url)) => Some(format!(
             "This is a remote server at {url}; Apiary does not run it, so it has no MCPServer \
              manifest."
         )),
-        None => Some("The stored spec names no image, so there is no MCPServer manifest.".into()),
-        Some(_) => None,
+        Err(error) => Some(format!(
+            "The stored spec has no MCPServer manifest: {error}."
+        )),
+        Ok(_) => None,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::config::Runtime as RuntimeMode;
 use crate::db::{Db, DbError};
 use crate::runtime::desired::{self, Desired};
 use crate::runtime::redact::Redactor;
-use crate::runtime::{Runtime, RuntimeState, RuntimeStatus, ServerId};
+use crate::runtime::{Reach, RuntimeState, RuntimeStatus, ServerId};
 
 use crate::display_time::display_time;
 
@@ -16,7 +16,7 @@ pub const LOG_LINES: usize = 30;
 
 /// What the runtime says about `id`, or why nothing runs; `None` for an unknown server.
 pub async fn load(
-    runtime: &dyn Runtime,
+    runtime: &dyn Reach,
     mode: RuntimeMode,
     db: &Db,
     id: &ServerId,

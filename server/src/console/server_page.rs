@@ -23,7 +23,7 @@ use crate::registry::curation::{self, curated_tools};
 use crate::registry::export::{fleet_litellm_name, labelled_snippets};
 use crate::registry::store::{SnapshotStore, StoredSnapshot, GATEWAY_HEALTH_WINDOW_MS};
 use crate::registry::RegistrySettings;
-use crate::runtime::{Runtime, ServerId};
+use crate::runtime::{Reach, ServerId};
 
 use super::manifest::render_manifest;
 use super::snapshot_view::{finding_view, pending_drift, snapshot_entry};
@@ -37,7 +37,7 @@ pub struct ServerPages {
     slow_ms: i64,
     public_url: String,
     cluster: Option<kube::Client>,
-    runtime: Option<(Arc<dyn Runtime>, RuntimeMode)>,
+    runtime: Option<(Arc<dyn Reach>, RuntimeMode)>,
 }
 
 /// The `servers` row of one server, with its snapshot pointers.
@@ -70,7 +70,7 @@ impl ServerPages {
 
     /// The same pages with the runtime's status and logs of each server (`mode` says where
     /// servers run).
-    pub fn with_runtime(mut self, runtime: Arc<dyn Runtime>, mode: RuntimeMode) -> Self {
+    pub fn with_runtime(mut self, runtime: Arc<dyn Reach>, mode: RuntimeMode) -> Self {
         self.runtime = Some((runtime, mode));
         self
     }

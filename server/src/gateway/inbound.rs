@@ -1,10 +1,10 @@
 //! The inbound security a server's own manifest declares (ToolHive's `oidcConfig`,
 //! `oidcConfigRef`, `authzConfig`, ...). The gateway is the only way to a server, so it is where
 //! these are enforced:
-//! - OIDC ([`crate::operator::oidc`]): only bearer tokens of the server's issuer for its
+//! - OIDC ([`crate::resources::oidc`]): only bearer tokens of the server's issuer for its
 //!   audience, verified as Apiary's own are (signature against the issuer's JWKS, `iss`, `aud`,
 //!   `exp`); Apiary's tokens and access rules do not apply to such a server;
-//! - Cedar authorization ([`crate::operator::authz`]), only together with such OIDC: the
+//! - Cedar authorization ([`crate::resources::authz`]), only together with such OIDC: the
 //!   verified token's claims are the principal ([`super::authz`]);
 //! - anything Apiary does not enforce withholds the server: every request gets an answer
 //!   naming the field, and nothing reaches the backend.
@@ -21,11 +21,11 @@ use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::auth::bearer::{IssuerVerifier, Jwks};
 use crate::auth::cedar::Policies;
-use crate::operator::authz::{self, Source};
-use crate::operator::crd::MCPOIDCConfig;
-use crate::operator::oidc::{self, Shared};
-use crate::operator::unsupported::{self, Referenced};
 use crate::registry::listing::PublishedServer;
+use crate::resources::authz::{self, Source};
+use crate::resources::crd::MCPOIDCConfig;
+use crate::resources::oidc::{self, Shared};
+use crate::resources::unsupported::{self, Referenced};
 
 /// How the gateway admits callers of one server.
 #[derive(Clone, Default)]
@@ -100,21 +100,6 @@ impl Inbound {
         let unenforced = unsupported::unenforced_with(spec, reads.referenced());
         (!unenforced.is_empty()).then(|| unsupported::withheld(&unenforced))
     }
-
-    /// Why a server with `spec` is withheld, as far as the spec alone tells (the
-    /// `MCPOIDCConfig` of an `oidcConfigRef` is checked when the gateway loads the server).
-    pub fn withheld_by_spec(spec: &Value) -> Option<String> {
-        let unenforced = unsupported::unenforced(spec);
-        (!unenforced.is_empty()).then(|| unsupported::withheld(&unenforced))
-    }
-
-    /// Whether the spec names an `MCPOIDCConfig` to read first.
-    pub fn shared_name(spec: &Value) -> Option<&str> {
-        spec.get("oidcConfigRef")?
-            .get("name")?
-            .as_str()
-            .filter(|n| !n.is_empty())
-    }
 }
 
 /// The objects a spec refers to, as read (or why they could not be).
@@ -125,7 +110,7 @@ struct Reads {
 
 impl Reads {
     async fn of(spec: &Value, namespace: &str, cluster: Option<&kube::Client>) -> Self {
-        let shared = match Inbound::shared_name(spec) {
+        let shared = match oidc::shared_name(spec) {
             None => None,
             Some(name) => Some(read_shared(name, namespace, cluster).await),
         };
@@ -187,17 +172,10 @@ async fn read_authz(
     };
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     match api.get_opt(name).await {
-        Ok(Some(map)) => text_of(map, key, namespace),
+        Ok(Some(map)) => authz::text_of(map, key, namespace),
         Ok(None) => Err(format!("not found in namespace {namespace}")),
         Err(error) => Err(format!("cannot be read: {error}")),
     }
-}
-
-/// The text under `key` of `map`, or that it has no such key.
-pub fn text_of(map: ConfigMap, key: &str, namespace: &str) -> Result<String, String> {
-    map.data
-        .and_then(|mut data| data.remove(key))
-        .ok_or_else(|| format!("has no key {key} in namespace {namespace}"))
 }
 
 /// Issuers' keys by `(issuer, jwksUrl)`, kept across reloads of the targets, so a server's

@@ -50,7 +50,7 @@ use futures::{Stream, StreamExt};
 use crate::auth::Auth;
 use crate::catalog::ServerStore;
 use crate::db::{Db, DbError};
-use crate::runtime::Runtime;
+use crate::runtime::Reach;
 
 use target::{Target, Targets};
 
@@ -84,7 +84,7 @@ pub struct GatewayState {
     /// Server records, for the access API.
     pub servers: ServerStore,
     /// Where local stdio servers run.
-    pub runtime: Arc<dyn Runtime>,
+    pub runtime: Arc<dyn Reach>,
     /// The cluster client, which servers are read from in Kubernetes mode.
     pub kube: Option<kube::Client>,
     /// Sign-in, which checks callers' bearer tokens; `None` in local mode.
@@ -263,7 +263,7 @@ impl Gateway {
     /// gateway's clients (for the registry's fetch).
     pub fn local_sessions(
         &self,
-        runtime: std::sync::Arc<dyn crate::runtime::Runtime>,
+        runtime: std::sync::Arc<dyn Reach>,
     ) -> std::sync::Arc<dyn crate::registry::fetch::LocalSessions> {
         std::sync::Arc::new(bridge::BridgedSessions::new(self.clone(), runtime))
     }
@@ -308,6 +308,12 @@ impl Gateway {
             jsonrpc::INTERNAL_ERROR,
             why,
         ))
+    }
+}
+
+impl crate::registry::ServerChanges for Gateway {
+    fn forget(&self, namespace: &str, name: &str) {
+        Gateway::forget(self, namespace, name);
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use apiary_app::access::Viewer;
 
-use crate::catalog::{write_registration, ServerRegistration};
+use crate::catalog::ServerRegistration;
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{now_millis, DbError};
 use crate::runtime::{desired, DesiredServer, Runtime, ServerId};
@@ -22,6 +22,7 @@ use crate::runtime::{desired, DesiredServer, Runtime, ServerId};
 use super::kubernetes;
 use super::manifest::manifest_object;
 use super::model::{Proposal, ProposalKind, ProposalStatus};
+use super::register::write_registration;
 use super::revisions::{self, NewRevision};
 use super::store::{transition_in, ProposalStore, Transition};
 
@@ -30,8 +31,8 @@ use super::store::{transition_in, ProposalStore, Transition};
 pub struct ApplyTarget<'a> {
     /// Which runtime Apiary runs.
     pub mode: RuntimeMode,
-    /// The local runtime.
-    pub runtime: &'a dyn Runtime,
+    /// The local runtime, in local mode.
+    pub runtime: Option<&'a dyn Runtime>,
     /// The cluster, in Kubernetes mode.
     pub kube: Option<&'a kube::Client>,
 }
@@ -45,7 +46,10 @@ pub async fn apply(
 ) -> Result<Proposal, DbError> {
     let outcome = match target.mode {
         _ if proposal.kind == ProposalKind::Virtual => apply_virtual(store, &proposal, actor).await,
-        RuntimeMode::Local => apply_local(store, target.runtime, &proposal, actor).await,
+        RuntimeMode::Local => match target.runtime {
+            Some(runtime) => apply_local(store, runtime, &proposal, actor).await,
+            None => Err("Apiary runs the local runtime without one; nothing was changed".into()),
+        },
         RuntimeMode::Kubernetes => match target.kube {
             Some(client) => apply_kubernetes(store, client, &proposal, actor).await,
             None => Err(

@@ -25,8 +25,8 @@ use apiary_app::model::cluster_changes::ClusterChanges;
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
-use crate::operator::crd::{self, STORAGE_VERSION};
 use crate::registry::curation::{self, cluster::tool_config_spec};
+use crate::resources::crd::{self, STORAGE_VERSION};
 
 use super::kubernetes::{self, is_remote};
 use super::outside_changes::{apply_schema_defaults, compare};

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{record, Actor, AuditEvent};
 use crate::db::{now_millis, Db, DbError};
-use crate::operator::crd::MCPServer;
+use crate::resources::crd::MCPServer;
 
 /// Watches `MCPServer` deletions on a task of its own; see [`run`].
 pub fn spawn(

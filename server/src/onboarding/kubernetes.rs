@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::db::{Db, DbError};
-use crate::operator::crd::{GROUP, LEGACY_VERSION};
 use crate::operator::render::FIELD_MANAGER;
+use crate::resources::crd::{GROUP, LEGACY_VERSION};
 
 use super::manifest::manifest_object;
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::operator::crd::{GROUP, LEGACY_VERSION, STORAGE_VERSION};
+use crate::resources::crd::{GROUP, LEGACY_VERSION, STORAGE_VERSION};
 use crate::validation::FieldError;
 
 use super::validate::ProposalInput;

@@ -11,6 +11,7 @@
 //! - [`revisions`]: the applied revisions, and [`revision_diff`] between any two;
 //! - [`manifest_diff`]: the side-by-side manifest diff a reviewer reads;
 //! - [`findings`]: the policy findings a reviewer weighs;
+//! - [`register`]: writing a server's registration, validated, audited and revised;
 //! - [`decide`]: who may decide, and how;
 //! - [`apply`]: applying an approved proposal, all or nothing;
 //! - [`kubernetes`]: the cluster side of an apply in Kubernetes mode;
@@ -18,8 +19,8 @@
 //!   Apiary, against the revision Apiary applied;
 //! - [`cluster_remotes`]: remote servers that `MCPRemoteProxy` and `MCPServerEntry` objects
 //!   declare, registered and served;
-//! - [`api`]: the JSON API;
-//! - [`console`]: what the console's proposal pages and forms reach.
+//! - [`api`]: the JSON API (the console's proposal pages reach onboarding through
+//!   `console::proposals`).
 
 pub mod api;
 pub mod apply;
@@ -27,7 +28,6 @@ pub mod cluster_changes;
 pub mod cluster_remotes;
 pub mod cluster_virtual;
 pub mod cluster_watch;
-pub mod console;
 pub mod decide;
 pub mod findings;
 pub mod form_workload;
@@ -36,6 +36,7 @@ pub mod manifest;
 pub mod manifest_diff;
 pub mod model;
 pub mod outside_changes;
+pub mod register;
 pub mod revision_diff;
 pub mod revisions;
 pub mod secrets;
@@ -44,14 +45,12 @@ pub mod validate;
 pub mod virtual_form;
 pub mod virtual_proposals;
 
-use std::sync::Arc;
-
 use crate::catalog::ServerStore;
 use crate::config::Runtime as RuntimeMode;
 use crate::db::Db;
 use crate::gateway::Gateway;
 use crate::registry::refresh::Refresher;
-use crate::runtime::Runtime;
+use crate::runtime::AnyRuntime;
 
 use apply::ApplyTarget;
 use model::ProposalKind;
@@ -66,8 +65,8 @@ pub struct OnboardingState {
     pub servers: ServerStore,
     /// Which runtime Apiary runs.
     pub mode: RuntimeMode,
-    /// The local runtime.
-    pub runtime: Arc<dyn Runtime>,
+    /// The runtime.
+    pub runtime: AnyRuntime,
     /// The cluster client, when there is one.
     pub kube: Option<kube::Client>,
     /// The gateway, which reloads a changed server.
@@ -81,7 +80,7 @@ impl OnboardingState {
     pub fn apply_target(&self) -> ApplyTarget<'_> {
         ApplyTarget {
             mode: self.mode,
-            runtime: self.runtime.as_ref(),
+            runtime: self.runtime.runs(),
             kube: self.kube.as_ref(),
         }
     }

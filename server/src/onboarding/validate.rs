@@ -2,7 +2,7 @@
 //! server's names, metadata and spec (the typed `MCPServer` spec and the operator's rules, the
 //! runtime's strict parser for packages, commands and URLs, and the secrets rule of
 //! [`super::secrets`]). The direct registration (`PUT /api/v1/servers/…`, and the write of an
-//! approved proposal, both through `catalog::write_registration`) calls it; so does
+//! approved proposal, both through `onboarding::register::write_registration`) calls it; so does
 //! [`validate`], which adds the proposal's own rules (kind, target, retirement) for proposals
 //! in JSON, as a pasted manifest, or from the console's forms. Every invalid field is reported
 //! at once, each naming the field and the fix. Pure functions: the caller looks up the context.
@@ -15,8 +15,8 @@ use serde_json::{json, Map, Value};
 
 use crate::catalog::ServerRegistration;
 use crate::config::Runtime;
-use crate::operator::crd::{MCPServer, MCPServerSpec};
 use crate::operator::render;
+use crate::resources::crd::{MCPServer, MCPServerSpec};
 use crate::runtime::spec::{is_env_name, is_http_url, ENV_NAME_RULE};
 use crate::validation::{dns_label, max_len, FieldError, FieldErrors, Problems};
 
@@ -560,7 +560,7 @@ fn check_spec(
         .spec
         .permission_profile
         .as_ref()
-        .filter(|p| p.kind == crate::operator::crd::ProfileKind::Configmap);
+        .filter(|p| p.kind == crate::resources::crd::ProfileKind::Configmap);
     if let Some(profile) = configmap {
         problems.check(dns_label("spec.permissionProfile.name", &profile.name));
     }

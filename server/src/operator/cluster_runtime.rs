@@ -1,5 +1,5 @@
 //! The runtime in Kubernetes mode. The operator runs every server from its `MCPServer`, so
-//! this runtime does not start anything: it reports what the cluster says, and it reaches a
+//! this runtime only reaches servers ([`Reach`]): it reports what the cluster says, and it reaches a
 //! stdio server's channel through the attach API of the server's pod (the operator renders
 //! stdio containers with `stdin: true` for this).
 //!
@@ -16,12 +16,11 @@ use kube::api::{Api, AttachParams, AttachedProcess, ListParams, LogParams};
 use kube::ResourceExt;
 use tokio::io::{AsyncRead, ReadBuf, ReadHalf, SimplexStream};
 
+use crate::resources::crd::{MCPServer, Phase, Transport};
 use crate::runtime::{
-    DesiredServer, LogLine, Runtime, RuntimeError, RuntimeState, RuntimeStatus, ServerId,
-    StdioHandle,
+    LogLine, Reach, RuntimeError, RuntimeState, RuntimeStatus, ServerId, StdioHandle,
 };
 
-use super::crd::{MCPServer, Phase, Transport};
 use super::render;
 
 /// How many of a pod's last log lines the console shows.
@@ -115,20 +114,7 @@ fn selector(id: &ServerId) -> String {
 }
 
 #[async_trait]
-impl Runtime for ClusterRuntime {
-    async fn apply(&self, server: &DesiredServer) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Cluster(format!(
-            "in Kubernetes mode the operator runs {} from its MCPServer; apply the MCPServer (an approved proposal does)",
-            server.id
-        )))
-    }
-
-    async fn remove(&self, id: &ServerId) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Cluster(format!(
-            "in Kubernetes mode {id} stops when its MCPServer is deleted (a retirement does)"
-        )))
-    }
-
+impl Reach for ClusterRuntime {
     async fn status(&self, id: &ServerId) -> Option<RuntimeStatus> {
         let servers: Api<MCPServer> = Api::namespaced(self.client.clone(), &id.namespace);
         let server = servers.get_opt(&id.name).await.ok()??;
@@ -213,8 +199,6 @@ impl Runtime for ClusterRuntime {
             stdin,
         ))
     }
-
-    async fn shutdown(&self) {}
 }
 
 /// What the apiserver said (its message, without the status dump), or the client's error.

@@ -1,7 +1,7 @@
 //! `MCPExternalAuthConfig`: stored as ToolHive shapes it, not acted on. Apiary's gateway does
 //! no token exchange, header injection or upstream authorization server, so every such object
 //! gets condition `Enforced=False` saying so, and an `MCPServer` that references one
-//! (`externalAuthConfigRef`, `authServerRef`) is withheld ([`super::unsupported`]).
+//! (`externalAuthConfigRef`, `authServerRef`) is withheld ([`crate::resources::unsupported`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,8 @@ use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::crd::{MCPExternalAuthConfig, MCPExternalAuthConfigStatus};
+use crate::resources::crd::{MCPExternalAuthConfig, MCPExternalAuthConfigStatus};
+
 use super::render::FIELD_MANAGER;
 
 /// The condition this controller writes.

@@ -1,41 +1,28 @@
-//! The Kubernetes runtime: the `MCPServer` operator.
+//! The Kubernetes runtime: the `MCPServer` operator. The resources it reconciles, and what
+//! Apiary can honour of them, are [`crate::resources`].
 //!
-//! - [`crd`]: the custom resources as Rust types, and the CRD YAML generated from them;
 //! - [`render`]: validate and build, pure functions from a spec to its child objects;
 //! - [`merge`]: the `podTemplateSpec` overlay;
-//! - [`overrides`]: the `resourceOverrides` labels and annotations;
 //! - [`profile`]: permission profiles → egress;
 //! - [`drift`]: live children against rendered ones, and taking back foreign fields;
 //! - [`repair`]: applies the children, taking back drifted fields;
 //! - [`cache`]: the trimmed reflector caches, and which children need no apply;
 //! - [`status`]: the status, derived from the live children;
-//! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
-//! - [`oidc`]: the inbound OIDC a server declares, which the gateway enforces;
-//! - [`authz`]: the Cedar policies a server declares, which the gateway evaluates;
-//! - [`remote_crd`], [`virtual_crd`]: ToolHive's remote server kinds, `MCPGroup` and
-//!   `VirtualMCPServer`, which Apiary serves without pods ([`crate::onboarding`] follows them);
 //! - [`external_auth`]: the status of MCPExternalAuthConfigs, which Apiary does not act on;
 //! - [`reconcile`]: the controller that ties them to the cluster;
 //! - [`leader`]: which replica reconciles, through a Lease.
 
-pub mod authz;
 pub mod cache;
 pub mod cluster_runtime;
-pub mod crd;
 pub mod drift;
 pub mod external_auth;
 pub mod leader;
 pub mod merge;
-pub mod oidc;
-pub mod overrides;
 pub mod profile;
 pub mod reconcile;
-pub mod remote_crd;
 pub mod render;
 pub mod repair;
 pub mod status;
-pub mod unsupported;
-pub mod virtual_crd;
 
 use tokio_util::sync::CancellationToken;
 
@@ -121,7 +108,7 @@ pub async fn run_default(
 /// Writes the CRD manifests into `dir` (creating it), one file per kind.
 pub fn write_crds(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    crd::crd_manifests()
+    crate::resources::crd::crd_manifests()
         .into_iter()
         .map(|(file, yaml)| {
             let path = dir.join(file);

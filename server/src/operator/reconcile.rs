@@ -23,15 +23,19 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::authz;
+use crate::resources::authz;
+use crate::resources::crd::{
+    MCPOIDCConfig, MCPServer, MCPServerStatus, MCPToolConfig, Phase, ProfileKind,
+};
+use crate::resources::oidc::Shared;
+use crate::resources::unsupported::{self, Referenced};
+use crate::resources::InvalidSpec;
+
 use super::cache::{self, Caches};
-use super::crd::{MCPOIDCConfig, MCPServer, MCPToolConfig, Phase, ProfileKind};
 use super::drift;
-use super::oidc::Shared;
-use super::render::{self, InvalidSpec, FIELD_MANAGER};
+use super::render::{self, FIELD_MANAGER};
 use super::repair::{Applier, REPORTER};
 use super::status::{self, Outcome, ToolConfigState};
-use super::unsupported::{self, Referenced};
 
 /// How long a status patch may take.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -816,7 +820,7 @@ async fn read_authz_configmap(
     };
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     Ok(Some(match api.get_opt(name).await? {
-        Some(map) => crate::gateway::inbound::text_of(map, key, namespace),
+        Some(map) => authz::text_of(map, key, namespace),
         None => Err(format!("not found in namespace {namespace}")),
     }))
 }
@@ -829,7 +833,7 @@ async fn read_oidc_config(
     namespace: &str,
 ) -> Result<Option<Result<serde_json::Value, String>>, Error> {
     let spec = serde_json::to_value(&server.spec).unwrap_or_default();
-    let Some(name) = crate::gateway::inbound::Inbound::shared_name(&spec) else {
+    let Some(name) = crate::resources::oidc::shared_name(&spec) else {
         return Ok(None);
     };
     let api: Api<MCPOIDCConfig> = Api::namespaced(client.clone(), namespace);
@@ -862,7 +866,10 @@ async fn write_status(
         &Time(k8s_openapi::jiff::Timestamp::now()),
     );
     // The registry writes the tool fields of the status (under its own field manager).
-    let current = server.status.as_ref().map(status::written_by_operator);
+    let current = server
+        .status
+        .as_ref()
+        .map(MCPServerStatus::written_by_operator);
     if current.as_ref() == Some(&status) {
         return Ok(());
     }
@@ -910,7 +917,7 @@ async fn write_status(
 
 /// The hash of `status` without its conditions' transition times, which a reconcile that
 /// starts from a stale copy (before its own last status write) stamps anew.
-fn status_fingerprint(status: &super::crd::MCPServerStatus) -> String {
+fn status_fingerprint(status: &crate::resources::crd::MCPServerStatus) -> String {
     let mut status = status.clone();
     for condition in &mut status.conditions {
         condition.last_transition_time = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);

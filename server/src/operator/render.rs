@@ -12,7 +12,7 @@
 //! - The `podTemplateSpec` overlay is merged last (see [`super::merge`]) and may override the
 //!   hardening; the selector labels are put back after it.
 //! - `resourceOverrides` metadata goes on the Deployment, pod template and Service (see
-//!   [`super::overrides`]); the MCPServer's `restarted-at` annotation is copied into the pod
+//!   [`crate::resources::overrides`]); the MCPServer's `restarted-at` annotation is copied into the pod
 //!   template, so a new value rolls the pods.
 //! - `sessionAffinity` (default `ClientIP`, as in ToolHive) is set on the Service; with
 //!   `ClientIP` the timeout is applied too (the Kubernetes default, 3 hours), so that switching
@@ -37,9 +37,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
-use super::crd::{MCPServer, ProfileKind, ProxyMode, Resources, SessionAffinity, Transport};
+use crate::resources::crd::{
+    MCPServer, ProfileKind, ProxyMode, Resources, SessionAffinity, Transport,
+};
+use crate::resources::overrides::{self, Overrides, Target, RESTARTED_AT};
+use crate::resources::InvalidSpec;
+
 use super::merge;
-use super::overrides::{self, Overrides, Target, RESTARTED_AT};
 use super::profile::{self, Egress};
 
 /// The port used when the spec names none.
@@ -54,16 +58,6 @@ pub const FIELD_MANAGER: &str = "apiary";
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// The `ClientIP` session affinity timeout: the Kubernetes default, 3 hours.
 const CLIENT_IP_TIMEOUT_SECONDS: i32 = 10_800;
-
-/// A spec that cannot be rendered; `field` is the JSON path at fault.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct InvalidSpec {
-    /// The field at fault, such as `spec.permissionProfile.name`.
-    pub field: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> InvalidSpec {
     InvalidSpec {
@@ -686,7 +680,7 @@ fn runtime_default() -> SeccompProfile {
 }
 
 fn resource_requirements(resources: &Resources) -> ResourceRequirements {
-    let list = |list: &Option<super::crd::ResourceList>| {
+    let list = |list: &Option<crate::resources::crd::ResourceList>| {
         list.as_ref().map(|list| {
             [("cpu", &list.cpu), ("memory", &list.memory)]
                 .into_iter()

@@ -13,8 +13,9 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::resources::crd::MCPServer;
+
 use super::cache::Caches;
-use super::crd::MCPServer;
 use super::drift::{self, Drift};
 use super::render::FIELD_MANAGER;
 

@@ -7,10 +7,11 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
-use super::crd::{MCPServer, MCPServerStatus, Phase};
+use crate::resources::crd::{MCPServer, MCPServerStatus, Phase};
+use crate::resources::unsupported::{self, Unsupported};
+
 use super::drift;
 use super::render::Children;
-use super::unsupported::{self, Unsupported};
 
 /// Condition type: at least one pod is ready.
 pub const READY: &str = "Ready";
@@ -21,10 +22,6 @@ pub const TOOL_CONFIG_RESOLVED: &str = "ToolConfigResolved";
 pub const POLICY_COMPLIANT: &str = "PolicyCompliant";
 /// Condition type: `True` when the object sets fields Apiary does not act on (it names them).
 pub const UNSUPPORTED_FIELDS: &str = "UnsupportedFields";
-/// Condition type written by the registry, not the operator
-/// ([`crate::registry::tool_status`]): whether the newest live fetch found the tools.
-pub const TOOLS_DISCOVERED: &str = "ToolsDiscovered";
-
 /// What became of the referenced MCPToolConfig.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ToolConfigState {
@@ -271,22 +268,6 @@ pub fn derive(
         unsupported::message(unsupported),
     ));
     status
-}
-
-/// The part of `status` that the operator writes: everything but the registry's
-/// `toolCount`, `toolsHash` and condition `ToolsDiscovered`.
-pub fn written_by_operator(status: &MCPServerStatus) -> MCPServerStatus {
-    MCPServerStatus {
-        tool_count: None,
-        tools_hash: None,
-        conditions: status
-            .conditions
-            .iter()
-            .filter(|c| c.type_ != TOOLS_DISCOVERED)
-            .cloned()
-            .collect(),
-        ..status.clone()
-    }
 }
 
 /// Whether `next` flags a different set of unsupported fields than `previous` did (and flags

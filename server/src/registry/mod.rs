@@ -17,7 +17,6 @@ pub mod policy;
 pub mod publish;
 pub mod refresh;
 pub mod server_json;
-pub mod source;
 pub mod store;
 pub mod tool;
 pub mod tool_list;
@@ -27,7 +26,6 @@ use std::sync::Arc;
 
 use crate::catalog::ServerStore;
 use crate::db::Db;
-use crate::gateway::Gateway;
 
 /// What the registry's handlers reach (the web layer builds it from the application's state).
 #[derive(Clone)]
@@ -45,9 +43,16 @@ pub struct RegistryState {
     /// Live tool fetches.
     pub refresher: refresh::Refresher,
     /// The gateway, which forgets what it cached about a server that changed.
-    pub gateway: Gateway,
+    pub gateway: Arc<dyn ServerChanges>,
     /// The cluster client, where a curation is also written as an `MCPToolConfig`.
     pub kube: Option<kube::Client>,
+}
+
+/// Whoever serves the registry's servers (the gateway), told when a server's tools, curation
+/// or lifecycle change.
+pub trait ServerChanges: Send + Sync {
+    /// Forgets what is cached about `namespace/name`, so the next request sees the change.
+    fn forget(&self, namespace: &str, name: &str);
 }
 
 /// Registry settings.

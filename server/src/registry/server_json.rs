@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 
 use apiary_app::model::Health;
 
+use crate::resources::unsupported;
+use crate::runtime::spec::{source_of, transport_of, Source};
+
 use super::listing::PublishedServer;
 use super::model::{PolicyFinding, ToolDef};
-use super::source::{source_of, transport_of, Source};
 use super::tool_list::ToolList;
-use crate::gateway::inbound::Inbound;
 
 /// The `server.json` schema this module emits.
 pub const SCHEMA_URL: &str =
@@ -290,7 +291,7 @@ pub fn registry_entry(server: &PublishedServer, public_url: &str) -> RegistryEnt
                 tools: server.tools.clone(),
                 policy_findings: Arc::clone(&server.findings),
                 // A server whose own security Apiary does not enforce: the gateway does not serve it.
-                gateway: Inbound::withheld_by_spec(&server.spec).map(|reason| GatewayMeta {
+                gateway: unsupported::withheld_by_spec(&server.spec).map(|reason| GatewayMeta {
                     served: false,
                     reason,
                 }),
@@ -317,7 +318,7 @@ fn short_description(server: &PublishedServer) -> String {
 
 /// The installable package behind a server, when it has one.
 fn package(spec: &Value) -> Option<Package> {
-    let (registry_type, identifier, runtime_hint, version) = match source_of(spec)? {
+    let (registry_type, identifier, runtime_hint, version) = match source_of(spec).ok()? {
         Source::Npm { package, version } => ("npm", package, Some("npx"), version),
         Source::Pypi { package, version } => ("pypi", package, Some("uvx"), version),
         Source::Oci(image) => ("oci", image, None, None),

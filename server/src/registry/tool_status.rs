@@ -11,10 +11,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
 
-use crate::operator::crd::{MCPServer, MCPServerStatus};
+use crate::resources::crd::{MCPServer, MCPServerStatus};
 use crate::runtime::ServerId;
 
-pub use crate::operator::status::TOOLS_DISCOVERED;
+pub use crate::resources::crd::TOOLS_DISCOVERED;
 
 /// The field manager of the registry's status writes.
 const FIELD_MANAGER: &str = "apiary-registry";
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn the_operator_and_the_registry_each_see_only_their_own_fields() {
         let mut status = registry_status(&Discovery::Found(seen(4)), &[], None, &at(10));
-        status.phase = Some(crate::operator::crd::Phase::Ready);
+        status.phase = Some(crate::resources::crd::Phase::Ready);
         status.conditions.push(Condition {
             type_: "Ready".into(),
             status: "True".into(),
@@ -227,7 +227,7 @@ mod tests {
             observed_generation: None,
             last_transition_time: at(1),
         });
-        let operator = crate::operator::status::written_by_operator(&status);
+        let operator = status.written_by_operator();
         assert_eq!(operator.tool_count, None);
         assert_eq!(operator.conditions.len(), 1);
         assert_eq!(operator.conditions[0].type_, "Ready");

@@ -36,8 +36,8 @@ use super::logs::{next_line, LogBuffer, LogLine};
 use super::process_group;
 use super::redact::Redactor;
 use super::{
-    DesiredServer, LocalSpec, ProcessSpec, Runtime, RuntimeError, RuntimeState, RuntimeStatus,
-    ServerId, StdioHandle,
+    DesiredServer, LocalSpec, ProcessSpec, Reach, Runtime, RuntimeError, RuntimeState,
+    RuntimeStatus, ServerId, StdioHandle,
 };
 use crate::locks::lock;
 
@@ -219,39 +219,7 @@ impl Entry {
 }
 
 #[async_trait]
-impl Runtime for LocalRuntime {
-    async fn apply(&self, server: &DesiredServer) -> Result<(), RuntimeError> {
-        let shut_down = self.inner.changes.lock().await;
-        if *shut_down {
-            return Err(RuntimeError::ShutDown);
-        }
-        let old = {
-            let mut servers = lock(&self.inner.servers);
-            match servers.get(&server.id) {
-                Some(entry) if entry.spec == server.spec => return Ok(()),
-                _ => servers.remove(&server.id),
-            }
-        };
-        if let Some(mut old) = old {
-            tracing::info!(server = %server.id, "the spec changed; replacing the server");
-            old.stop().await;
-        }
-        tracing::info!(server = %server.id, "starting in the local runtime");
-        let entry = self.start(server);
-        lock(&self.inner.servers).insert(server.id.clone(), entry);
-        Ok(())
-    }
-
-    async fn remove(&self, id: &ServerId) -> Result<(), RuntimeError> {
-        let _changes = self.inner.changes.lock().await;
-        let old = lock(&self.inner.servers).remove(id);
-        if let Some(mut old) = old {
-            tracing::info!(server = %id, "removing from the local runtime");
-            old.stop().await;
-        }
-        Ok(())
-    }
-
+impl Reach for LocalRuntime {
     async fn status(&self, id: &ServerId) -> Option<RuntimeStatus> {
         let servers = lock(&self.inner.servers);
         let entry = servers.get(id)?;
@@ -286,6 +254,41 @@ impl Runtime for LocalRuntime {
             parts.stdin,
             parts.release,
         ))
+    }
+}
+
+#[async_trait]
+impl Runtime for LocalRuntime {
+    async fn apply(&self, server: &DesiredServer) -> Result<(), RuntimeError> {
+        let shut_down = self.inner.changes.lock().await;
+        if *shut_down {
+            return Err(RuntimeError::ShutDown);
+        }
+        let old = {
+            let mut servers = lock(&self.inner.servers);
+            match servers.get(&server.id) {
+                Some(entry) if entry.spec == server.spec => return Ok(()),
+                _ => servers.remove(&server.id),
+            }
+        };
+        if let Some(mut old) = old {
+            tracing::info!(server = %server.id, "the spec changed; replacing the server");
+            old.stop().await;
+        }
+        tracing::info!(server = %server.id, "starting in the local runtime");
+        let entry = self.start(server);
+        lock(&self.inner.servers).insert(server.id.clone(), entry);
+        Ok(())
+    }
+
+    async fn remove(&self, id: &ServerId) -> Result<(), RuntimeError> {
+        let _changes = self.inner.changes.lock().await;
+        let old = lock(&self.inner.servers).remove(id);
+        if let Some(mut old) = old {
+            tracing::info!(server = %id, "removing from the local runtime");
+            old.stop().await;
+        }
+        Ok(())
     }
 
     async fn shutdown(&self) {

@@ -1,12 +1,14 @@
 //! Runtimes: where the desired servers actually run.
 //!
-//! One trait, [`Runtime`], with two implementations: Kubernetes (the operator reconciles the
-//! `MCPServer` resources) and [`LocalRuntime`], the embedded default, which runs the same
-//! desired state as supervised local processes (`npx://`, `uvx://`, a `command`) or records a
-//! remote `url`.
+//! Two traits, split by what callers need: [`Reach`] (a server's status, its logs and its
+//! stdio), which every runtime gives, and [`Runtime`] (run and stop servers), which only
+//! [`LocalRuntime`], the embedded default, has: it runs the desired state as supervised local
+//! processes (`npx://`, `uvx://`, a `command`) or records a remote `url`. In Kubernetes mode
+//! the operator runs servers from their `MCPServer` resources, and Apiary only reaches them
+//! (`operator::cluster_runtime`). [`AnyRuntime`] is the one Apiary has.
 //!
 //! A stdio MCP server's stdout is its protocol channel, so a runtime never reads it for logs.
-//! Instead [`Runtime::open_stdio`] hands out the connected pair as one [`StdioHandle`], at most
+//! Instead [`Reach::open_stdio`] hands out the connected pair as one [`StdioHandle`], at most
 //! once per process start; see [`stdio`] for the life cycle.
 
 pub mod desired;
@@ -18,6 +20,7 @@ pub mod spec;
 pub mod stdio;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -132,16 +135,10 @@ pub enum RuntimeError {
     Cluster(String),
 }
 
-/// A place where desired servers run. Implementations are cheap to share (`Arc<dyn Runtime>`).
+/// What Apiary sees and reaches of a server wherever it runs. Implementations are cheap to
+/// share (`Arc<dyn Reach>`).
 #[async_trait]
-pub trait Runtime: Send + Sync {
-    /// Makes `server` run as described, starting it or replacing a different running version.
-    /// Applying the same spec again leaves a running server alone.
-    async fn apply(&self, server: &DesiredServer) -> Result<(), RuntimeError>;
-
-    /// Stops and forgets a server. Removing an unknown server is not an error.
-    async fn remove(&self, id: &ServerId) -> Result<(), RuntimeError>;
-
+pub trait Reach: Send + Sync {
     /// The server's status, or `None` when the runtime does not know it.
     async fn status(&self, id: &ServerId) -> Option<RuntimeStatus>;
 
@@ -150,7 +147,53 @@ pub trait Runtime: Send + Sync {
 
     /// Takes the stdio MCP channel of the server's current process; see [`stdio`].
     async fn open_stdio(&self, id: &ServerId) -> Result<StdioHandle, RuntimeError>;
+}
+
+/// A place that runs desired servers itself (`Arc<dyn Runtime>`).
+#[async_trait]
+pub trait Runtime: Reach {
+    /// Makes `server` run as described, starting it or replacing a different running version.
+    /// Applying the same spec again leaves a running server alone.
+    async fn apply(&self, server: &DesiredServer) -> Result<(), RuntimeError>;
+
+    /// Stops and forgets a server. Removing an unknown server is not an error.
+    async fn remove(&self, id: &ServerId) -> Result<(), RuntimeError>;
 
     /// Stops every server and waits for them to be gone. Later calls to `apply` fail.
     async fn shutdown(&self);
+}
+
+/// The runtime Apiary has: one that runs its servers (local mode), or one that only reaches
+/// the servers the operator runs (Kubernetes mode).
+#[derive(Clone)]
+pub enum AnyRuntime {
+    /// Runs the servers.
+    Local(Arc<dyn Runtime>),
+    /// Reaches the servers the cluster runs.
+    Cluster(Arc<dyn Reach>),
+}
+
+impl AnyRuntime {
+    /// What every runtime gives: status, logs and stdio.
+    pub fn reach(&self) -> Arc<dyn Reach> {
+        match self {
+            AnyRuntime::Local(runtime) => runtime.clone(),
+            AnyRuntime::Cluster(reach) => reach.clone(),
+        }
+    }
+
+    /// The runtime that runs servers, in local mode.
+    pub fn runs(&self) -> Option<&dyn Runtime> {
+        match self {
+            AnyRuntime::Local(runtime) => Some(runtime.as_ref()),
+            AnyRuntime::Cluster(_) => None,
+        }
+    }
+
+    /// Stops every server this runtime runs.
+    pub async fn shutdown(&self) {
+        if let Some(runtime) = self.runs() {
+            runtime.shutdown().await;
+        }
+    }
 }

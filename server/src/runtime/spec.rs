@@ -1,4 +1,6 @@
-//! Parsing a server's spec JSON into what the local runtime runs. Pure functions: no I/O.
+//! The one reading of a server's spec JSON: where its code comes from ([`source_of`], which the
+//! registry and the console list) and what the local runtime runs ([`parse_spec`]). Pure
+//! functions: no I/O.
 //!
 //! - `image: "npx://<package>[@version]"` runs `npx -y <package>[@version]` over stdio;
 //! - `image: "uvx://<package>[@version]"` runs `uvx <package>`, or
@@ -50,46 +52,116 @@ impl ProcessSpec {
     }
 }
 
+/// Where a server's code comes from, as its spec names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `npx://package[@version]`.
+    Npm {
+        /// The package name, such as `@modelcontextprotocol/server-everything`.
+        package: String,
+        /// The pinned version, if any.
+        version: Option<String>,
+    },
+    /// `uvx://package[@version]`.
+    Pypi {
+        /// The package name.
+        package: String,
+        /// The pinned version, if any.
+        version: Option<String>,
+    },
+    /// A container image reference.
+    Oci(String),
+    /// A local command (its arguments are the spec's `args`).
+    Command(String),
+    /// A remote server's URL.
+    Remote(String),
+}
+
+/// The source `spec` names: exactly one of `image` (a package with a name and version the
+/// runtime can pass on, or a container image), `command` or `url`. Errors name the field and
+/// say what to do.
+pub fn source_of(spec: &Value) -> Result<Source, FieldError> {
+    let spec = object(spec)?;
+    let image = optional_str(spec, "image")?;
+    let command = optional_str(spec, "command")?;
+    let url = optional_str(spec, "url")?;
+    match (image, command, url) {
+        (Some(image), None, None) => image_source(image),
+        (None, Some(command), None) => Ok(Source::Command(command.to_owned())),
+        (None, None, Some(url)) => Ok(Source::Remote(url.to_owned())),
+        _ => Err(FieldError::new(
+            "spec",
+            "set exactly one of image (a container image, npx://pkg or uvx://pkg), command or url",
+        )),
+    }
+}
+
+/// The transport `spec` names, stdio (as in ToolHive) when it names none or an unknown one.
+pub fn transport_of(spec: &Value) -> Transport {
+    object(spec).and_then(transport).unwrap_or(Transport::Stdio)
+}
+
 /// Parses a server spec (the JSON of `servers.spec`) for the local runtime. Errors name the
 /// field and say what to do.
 pub fn parse_spec(spec: &Value) -> Result<LocalSpec, FieldError> {
-    let spec = spec.as_object().ok_or_else(|| {
+    let transport = transport(object(spec)?)?;
+    let program = match source_of(spec)? {
+        Source::Npm { package, version } => ProcessSpec {
+            program: "npx".into(),
+            args: vec![
+                "-y".into(),
+                match version {
+                    Some(version) => format!("{package}@{version}"),
+                    None => package,
+                },
+            ],
+            env: Vec::new(),
+        },
+        Source::Pypi { package, version } => ProcessSpec {
+            program: "uvx".into(),
+            args: match version {
+                Some(version) => vec!["--from".into(), format!("{package}=={version}"), package],
+                None => vec![package],
+            },
+            env: Vec::new(),
+        },
+        Source::Oci(image) => {
+            return Err(FieldError::new(
+                "spec.image",
+                format!(
+                    "{image:?} is a container image, which the local runtime cannot run; use the \
+                     Kubernetes runtime, or set image to npx://<package> or uvx://<package>, or set command"
+                ),
+            ))
+        }
+        Source::Command(command) => ProcessSpec {
+            program: command,
+            args: Vec::new(),
+            env: Vec::new(),
+        },
+        Source::Remote(url) => return remote(&url, transport),
+    };
+    process(object(spec)?, transport, program)
+}
+
+fn object(spec: &Value) -> Result<&Map<String, Value>, FieldError> {
+    spec.as_object().ok_or_else(|| {
         FieldError::new(
             "spec",
             "must be an object with transport and image, command or url",
         )
-    })?;
-    let transport = match optional_str(spec, "transport")? {
-        None => Transport::Stdio,
+    })
+}
+
+fn transport(spec: &Map<String, Value>) -> Result<Transport, FieldError> {
+    match optional_str(spec, "transport")? {
+        None => Ok(Transport::Stdio),
         Some(text) => Transport::parse(text).ok_or_else(|| {
             FieldError::new(
                 "spec.transport",
                 format!("{text:?} is not a transport; use stdio, streamable-http or sse"),
             )
-        })?,
-    };
-    let image = optional_str(spec, "image")?;
-    let command = optional_str(spec, "command")?;
-    let url = optional_str(spec, "url")?;
-    match (image, command, url) {
-        (Some(image), None, None) => {
-            let program = image_program(image)?;
-            process(spec, transport, program)
-        }
-        (None, Some(command), None) => process(
-            spec,
-            transport,
-            ProcessSpec {
-                program: command.to_owned(),
-                args: Vec::new(),
-                env: Vec::new(),
-            },
-        ),
-        (None, None, Some(url)) => remote(url, transport),
-        _ => Err(FieldError::new(
-            "spec",
-            "set exactly one of image (a container image, npx://pkg or uvx://pkg), command or url",
-        )),
+        }),
     }
 }
 
@@ -106,42 +178,24 @@ fn optional_str<'a>(
     }
 }
 
-fn image_program(image: &str) -> Result<ProcessSpec, FieldError> {
-    if let Some(package) = image.strip_prefix("npx://") {
-        let (name, version) = split_version(package, "npx")?;
-        let pinned = match version {
-            Some(version) => format!("{name}@{version}"),
-            None => name.to_owned(),
-        };
-        Ok(ProcessSpec {
-            program: "npx".into(),
-            args: vec!["-y".into(), pinned],
-            env: Vec::new(),
-        })
-    } else if let Some(package) = image.strip_prefix("uvx://") {
-        let (name, version) = split_version(package, "uvx")?;
-        let args = match version {
-            Some(version) => vec!["--from".into(), format!("{name}=={version}"), name.into()],
-            None => vec![name.into()],
-        };
-        Ok(ProcessSpec {
-            program: "uvx".into(),
-            args,
-            env: Vec::new(),
-        })
+fn image_source(image: &str) -> Result<Source, FieldError> {
+    let package = |rest: &str, scheme: &str| {
+        split_version(rest, scheme)
+            .map(|(package, version)| (package.to_owned(), version.map(str::to_owned)))
+    };
+    if let Some(rest) = image.strip_prefix("npx://") {
+        let (package, version) = package(rest, "npx")?;
+        Ok(Source::Npm { package, version })
+    } else if let Some(rest) = image.strip_prefix("uvx://") {
+        let (package, version) = package(rest, "uvx")?;
+        Ok(Source::Pypi { package, version })
     } else if image.contains("://") {
         Err(FieldError::new(
             "spec.image",
             format!("{image:?} has an unknown scheme; use npx://<package>, uvx://<package> or a container image"),
         ))
     } else {
-        Err(FieldError::new(
-            "spec.image",
-            format!(
-                "{image:?} is a container image, which the local runtime cannot run; use the \
-                 Kubernetes runtime, or set image to npx://<package> or uvx://<package>, or set command"
-            ),
-        ))
+        Ok(Source::Oci(image.to_owned()))
     }
 }
 
@@ -447,5 +501,35 @@ mod tests {
         ] {
             assert_eq!(error_of(spec.clone()).field, field, "{spec}");
         }
+    }
+
+    #[test]
+    fn sources_are_read_from_the_spec() {
+        assert_eq!(
+            source_of(
+                &json!({ "image": "npx://@modelcontextprotocol/server-everything@2026.8.31" })
+            )
+            .ok(),
+            Some(Source::Npm {
+                package: "@modelcontextprotocol/server-everything".into(),
+                version: Some("2026.8.31".into())
+            })
+        );
+        assert_eq!(
+            source_of(&json!({ "image": "uvx://mcp-server-time" })).ok(),
+            Some(Source::Pypi {
+                package: "mcp-server-time".into(),
+                version: None
+            })
+        );
+        assert_eq!(
+            source_of(&json!({ "image": "ghcr.io/stackloklabs/osv-mcp/server" })).ok(),
+            Some(Source::Oci("ghcr.io/stackloklabs/osv-mcp/server".into()))
+        );
+        assert_eq!(
+            source_of(&json!({ "url": "https://mcp.example.com/mcp" })).ok(),
+            Some(Source::Remote("https://mcp.example.com/mcp".into()))
+        );
+        assert_eq!(source_of(&json!({})).ok(), None);
     }
 }

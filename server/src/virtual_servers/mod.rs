@@ -104,7 +104,7 @@ pub(crate) fn unreachable_member(spec: &serde_json::Value) -> Option<String> {
                 .into(),
         );
     }
-    crate::gateway::inbound::Inbound::withheld_by_spec(spec)
+    crate::resources::unsupported::withheld_by_spec(spec)
         .map(|why| format!("is not served by the gateway: {why}"))
 }
 

@@ -72,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(part(&state, crate::registry::deprecation::routes()))
         .merge(part(&state, crate::registry::curation::api::routes()))
         .merge(part(&state, crate::gateway::access::api::routes()))
-        .merge(part(&state, crate::audit::export::routes()))
+        .merge(part(&state, crate::console::audit_export::routes()))
         .merge(part(&state, crate::console::curate::routes()))
         .merge(part(&state, crate::onboarding::api::routes()))
         .merge(part(&state, crate::onboarding::revision_diff::routes()))

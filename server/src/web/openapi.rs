@@ -46,7 +46,7 @@ use crate::validation::ErrorBody;
         crate::virtual_servers::api::save,
         crate::virtual_servers::api::remove,
         crate::onboarding::virtual_proposals::propose,
-        crate::audit::export::export,
+        crate::console::audit_export::export,
         crate::onboarding::revision_diff::diff,
         crate::onboarding::cluster_changes::show,
         super::servers_api::register,

@@ -8,7 +8,7 @@ use crate::api_error::ApiError;
 use crate::config::{Runtime as RuntimeMode, Settings};
 use crate::db::Db;
 use crate::runtime::desired::{self, Desired};
-use crate::runtime::{LogLine, Runtime, RuntimeStatus, ServerId};
+use crate::runtime::{AnyRuntime, LogLine, RuntimeStatus, ServerId};
 
 /// The answer of `GET …/runtime`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -30,12 +30,13 @@ pub struct RuntimeView {
                (status = 404, description = "No such server, or nothing runs for it (not published, not yet started, or no MCPServer in the cluster)", body = crate::validation::ErrorBody),
                (status = 422, description = "The stored spec cannot run here; `field` names the field", body = crate::validation::ErrorBody)))]
 pub async fn status(
-    State(runtime): State<Arc<dyn Runtime>>,
+    State(runtime): State<AnyRuntime>,
     State(db): State<Db>,
     State(settings): State<Arc<Settings>>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<RuntimeView>, ApiError> {
     let id = ServerId::new(namespace, name);
+    let runtime = runtime.reach();
     if let Some(status) = runtime.status(&id).await {
         let logs = runtime.logs(&id).await;
         return Ok(Json(RuntimeView {

@@ -9,6 +9,7 @@ use apiary_app::access::Action;
 use crate::api_error::{json_body, require_json, ApiError};
 use crate::auth::Principal;
 use crate::catalog::ServerRegistration;
+use crate::config::Runtime::Local;
 use crate::runtime::{desired, ServerId};
 
 use super::AppState;
@@ -57,9 +58,8 @@ pub async fn register(
         .await?;
     state.gateway.forget(&namespace, &name);
     // In Kubernetes mode the operator runs servers from MCPServer resources instead.
-    if state.settings.runtime == crate::config::Runtime::Local {
-        let id = ServerId::new(&namespace, &name);
-        desired::sync(&state.db, state.runtime.as_ref(), &id).await;
+    if let (Local, Some(runtime)) = (state.settings.runtime, state.runtime.runs()) {
+        desired::sync(&state.db, runtime, &ServerId::new(&namespace, &name)).await;
     }
     if registration.published {
         // Record the live tools in the background; the answer does not wait for the server.
@@ -124,13 +124,8 @@ pub async fn remove(
         .delete(&namespace, &name, crate::audit::Actor::from(actor))
         .await?;
     state.gateway.forget(&namespace, &name);
-    if state.settings.runtime == crate::config::Runtime::Local {
-        desired::sync(
-            &state.db,
-            state.runtime.as_ref(),
-            &ServerId::new(&namespace, &name),
-        )
-        .await;
+    if let (Local, Some(runtime)) = (state.settings.runtime, state.runtime.runs()) {
+        desired::sync(&state.db, runtime, &ServerId::new(&namespace, &name)).await;
     }
     if deleted {
         Ok(StatusCode::NO_CONTENT)

@@ -6,7 +6,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use apiary_app::services::Services;
 
-use super::security_headers::FormTargets;
 use crate::auth::Auth;
 use crate::catalog::ServerStore;
 use crate::console::server_page::ServerPages;
@@ -17,9 +16,11 @@ use crate::registry::fetch::FetchLimits;
 use crate::registry::fleet::FleetRefresh;
 use crate::registry::refresh::Refresher;
 use crate::registry::{RegistrySettings, RegistryState};
-use crate::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime};
+use crate::runtime::{AnyRuntime, LocalRuntime, LocalRuntimeConfig};
 use crate::virtual_servers::api::VirtualServersState;
 use crate::Settings;
+
+use super::security_headers::FormTargets;
 
 /// Everything a request handler can reach; each area's handlers get their part of it
 /// ([`FromRef`]), so the areas never name it.
@@ -33,10 +34,12 @@ pub struct AppState {
     pub db: Db,
     /// Server records.
     pub servers: ServerStore,
+    /// The console's catalog, its tool text cached across requests.
+    pub catalog: crate::console::catalog::Catalog,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Where the published servers run.
-    pub runtime: Arc<dyn Runtime>,
+    pub runtime: AnyRuntime,
     /// Registry settings.
     pub registry: Arc<RegistrySettings>,
     /// Live tool fetches.
@@ -62,11 +65,11 @@ impl AppState {
     /// nothing until servers are applied to it.
     pub fn new(settings: Settings, db: Db) -> Self {
         let runtime = Arc::new(LocalRuntime::new(LocalRuntimeConfig::default()));
-        Self::with_runtime(settings, db, runtime)
+        Self::with_runtime(settings, db, AnyRuntime::Local(runtime))
     }
 
     /// Wires the state from settings, an open database and the runtime to use.
-    pub fn with_runtime(settings: Settings, db: Db, runtime: Arc<dyn Runtime>) -> Self {
+    pub fn with_runtime(settings: Settings, db: Db, runtime: AnyRuntime) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name(super::assets::bundle_name(&settings.site_dir))
             .site_root(settings.site_dir.display().to_string())
@@ -92,13 +95,15 @@ impl AppState {
             limits,
             settings.runtime,
         )
-        .with_local_sessions(gateway.local_sessions(runtime.clone()));
+        .with_local_sessions(gateway.local_sessions(runtime.reach()));
         Self {
             refresher,
             fleet: FleetRefresh::default(),
             registry,
             leptos_options,
-            servers: ServerStore::new(db.clone()).slow_after(settings.health_slow_ms),
+            servers: ServerStore::new(db.clone()),
+            catalog: crate::console::catalog::Catalog::new(db.clone())
+                .slow_after(settings.health_slow_ms),
             settings: Arc::new(settings),
             db,
             metrics: crate::telemetry::metrics_handle(),
@@ -133,11 +138,11 @@ impl AppState {
     /// The services that server functions use.
     pub fn services(&self) -> Services {
         Services {
-            catalog: Arc::new(self.servers.clone()),
+            catalog: Arc::new(self.catalog.clone()),
             server_pages: Arc::new(
                 ServerPages::new(self.db.clone(), &self.registry)
                     .with_cluster(self.cluster().cloned())
-                    .with_runtime(self.runtime.clone(), self.settings.runtime),
+                    .with_runtime(self.runtime.reach(), self.settings.runtime),
             ),
             audit: Arc::new(crate::audit::AuditLog::new(self.db.clone())),
             drift: Arc::new(crate::registry::drift_review::DriftApprovals(
@@ -152,7 +157,7 @@ impl AppState {
                 self.db.clone(),
                 self.servers.clone(),
             )),
-            onboarding: Arc::new(crate::onboarding::console::OnboardingConsole::new(
+            onboarding: Arc::new(crate::console::proposals::OnboardingConsole::new(
                 OnboardingState::from_ref(self),
             )),
             refresh: Arc::new(crate::console::refresh::ConsoleRefresh::new(
@@ -179,7 +184,7 @@ impl FromRef<AppState> for GatewayState {
             gateway: state.gateway.clone(),
             db: state.db.clone(),
             servers: state.servers.clone(),
-            runtime: state.runtime.clone(),
+            runtime: state.runtime.reach(),
             kube: state.kube.clone(),
             auth: state.auth.clone(),
         }
@@ -195,7 +200,7 @@ impl FromRef<AppState> for RegistryState {
             more_published: state.more_published.clone(),
             listing: state.listing.clone(),
             refresher: state.refresher.clone(),
-            gateway: state.gateway.clone(),
+            gateway: Arc::new(state.gateway.clone()),
             kube: state.kube.clone(),
         }
     }

@@ -7,7 +7,8 @@ use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use apiary_server::operator::{crd, reconcile};
+use apiary_server::operator::reconcile;
+use apiary_server::resources::crd;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
@@ -178,10 +179,10 @@ pub async fn install_crds(client: &Client) {
         crd::mcptoolconfig_crd(),
         crd::mcpoidcconfig_crd(),
         crd::mcpexternalauthconfig_crd(),
-        apiary_server::operator::remote_crd::mcpremoteproxy_crd(),
-        apiary_server::operator::remote_crd::mcpserverentry_crd(),
-        apiary_server::operator::virtual_crd::mcpgroup_crd(),
-        apiary_server::operator::virtual_crd::virtualmcpserver_crd(),
+        apiary_server::resources::remote_crd::mcpremoteproxy_crd(),
+        apiary_server::resources::remote_crd::mcpserverentry_crd(),
+        apiary_server::resources::virtual_crd::mcpgroup_crd(),
+        apiary_server::resources::virtual_crd::virtualmcpserver_crd(),
     ] {
         let name = crd.metadata.name.clone().expect("a CRD has a name");
         api.patch(

@@ -29,7 +29,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::locks::lock;
-use crate::runtime::{Runtime, RuntimeError, RuntimeState};
+use crate::runtime::{Reach, RuntimeError, RuntimeState};
 
 pub use mux::{Bridge, BridgeError};
 pub use sessions::BridgedSessions;
@@ -76,7 +76,7 @@ impl Bridges {
     pub async fn for_request(
         &self,
         gateway: &Gateway,
-        runtime: &dyn Runtime,
+        runtime: &dyn Reach,
         target: &Target,
         session: Option<&str>,
         initializing: Option<&str>,
@@ -138,7 +138,7 @@ impl Bridges {
     /// for each other.
     pub(super) async fn shared(
         &self,
-        runtime: &dyn Runtime,
+        runtime: &dyn Reach,
         server: &crate::runtime::ServerId,
         timeout: Duration,
     ) -> Result<(Arc<Bridge>, Option<Duration>), String> {
@@ -197,7 +197,7 @@ impl Bridges {
 
 /// Why the runtime says `server`'s process is not running, when it failed (it could not
 /// start, or it exited and waits to be started again).
-async fn not_running(runtime: &dyn Runtime, server: &crate::runtime::ServerId) -> Option<String> {
+async fn not_running(runtime: &dyn Reach, server: &crate::runtime::ServerId) -> Option<String> {
     match runtime.status(server).await?.state {
         RuntimeState::Failed { reason, .. } => Some(reason),
         _ => None,
@@ -207,7 +207,7 @@ async fn not_running(runtime: &dyn Runtime, server: &crate::runtime::ServerId) -
 /// Why `server`'s process ended, once the runtime reports it (within a second, and before
 /// `deadline`).
 async fn exit_reason(
-    runtime: &dyn Runtime,
+    runtime: &dyn Reach,
     server: &crate::runtime::ServerId,
     deadline: Instant,
 ) -> Option<String> {
@@ -226,7 +226,7 @@ async fn exit_reason(
 /// `POST`: a client's planned messages, sent over the bridge.
 pub async fn post(
     gateway: &Gateway,
-    runtime: &dyn Runtime,
+    runtime: &dyn Reach,
     target: Arc<Target>,
     headers: &HeaderMap,
     plan: Plan,
@@ -301,7 +301,7 @@ pub async fn post(
 /// `GET`: the session's stream of notices that belong to no request.
 pub async fn listen(
     gateway: &Gateway,
-    runtime: &dyn Runtime,
+    runtime: &dyn Reach,
     target: Arc<Target>,
     headers: &HeaderMap,
 ) -> Response {
@@ -337,7 +337,7 @@ pub async fn listen(
 /// `DELETE`: ends the session.
 pub async fn close(
     gateway: &Gateway,
-    runtime: &dyn Runtime,
+    runtime: &dyn Reach,
     target: &Target,
     headers: &HeaderMap,
 ) -> Response {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::registry::fetch::{LocalSessions, SessionPipe};
-use crate::runtime::{Runtime, ServerId};
+use crate::runtime::{Reach, ServerId};
 
 use super::super::Gateway;
 use super::Bridge;
@@ -20,7 +20,7 @@ const SESSION_QUEUE: usize = 32;
 /// Opens sessions over the gateway's stdio bridges.
 pub struct BridgedSessions {
     gateway: Gateway,
-    runtime: Arc<dyn Runtime>,
+    runtime: Arc<dyn Reach>,
 }
 
 impl std::fmt::Debug for BridgedSessions {
@@ -31,7 +31,7 @@ impl std::fmt::Debug for BridgedSessions {
 
 impl BridgedSessions {
     /// Sessions over `gateway`'s bridges to the processes `runtime` runs.
-    pub fn new(gateway: Gateway, runtime: Arc<dyn Runtime>) -> Self {
+    pub fn new(gateway: Gateway, runtime: Arc<dyn Reach>) -> Self {
         Self { gateway, runtime }
     }
 }

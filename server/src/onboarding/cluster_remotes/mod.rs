@@ -39,10 +39,10 @@ use crate::db::Db;
 use crate::gateway::inbound::Inbound;
 use crate::gateway::Gateway;
 use crate::operator::reconcile::WatchBackoff;
-use crate::operator::remote_crd::{MCPRemoteProxy, MCPServerEntry, RemoteServerStatus};
 use crate::operator::render::FIELD_MANAGER;
 use crate::registry::refresh::Refresher;
 use crate::registry::server_json::gateway_url;
+use crate::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry, RemoteServerStatus};
 
 use declaration::declaration;
 use status::{refused_message, Outcome, ACCEPTED, UNSUPPORTED_FIELDS};

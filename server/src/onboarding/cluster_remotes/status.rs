@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::operator::remote_crd::RemoteServerStatus;
+use crate::resources::remote_crd::RemoteServerStatus;
 
 use super::declaration::FieldNote;
 

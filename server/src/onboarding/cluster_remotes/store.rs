@@ -5,9 +5,10 @@
 use sqlx::Row;
 
 use crate::audit::Actor;
-use crate::catalog::{write_registration_from, RegisterError, ServerRegistration};
+use crate::catalog::{RegisterError, ServerRegistration};
 use crate::db::{Db, DbError};
 use crate::onboarding::cluster_watch::unpublish_deleted;
+use crate::onboarding::register::write_registration_from;
 
 use super::status::LastFetch;
 

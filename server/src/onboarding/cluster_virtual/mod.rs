@@ -37,16 +37,16 @@ use crate::db::Db;
 use crate::gateway::Gateway;
 use crate::onboarding::cluster_remotes::status::refused_message;
 use crate::onboarding::cluster_remotes::warn_on_change;
-use crate::operator::crd::MCPServer;
 use crate::operator::reconcile::WatchBackoff;
-use crate::operator::remote_crd::{MCPRemoteProxy, MCPServerEntry};
 use crate::operator::render::FIELD_MANAGER;
-use crate::operator::virtual_crd::{
-    DiscoveredBackend, MCPGroup, MCPGroupStatus, VirtualMCPServer, VirtualMCPServerStatus,
-};
 use crate::registry::listing::ListingCache;
 use crate::registry::listing::PublishedServer;
 use crate::registry::server_json::gateway_url;
+use crate::resources::crd::MCPServer;
+use crate::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry};
+use crate::resources::virtual_crd::{
+    DiscoveredBackend, MCPGroup, MCPGroupStatus, VirtualMCPServer, VirtualMCPServerStatus,
+};
 use crate::virtual_servers::model::{Member, VirtualSpec};
 use crate::virtual_servers::store::{self as virtual_store, SaveError};
 use crate::virtual_servers::{check, compose::compose, unreachable_member};

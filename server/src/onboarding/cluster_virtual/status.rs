@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::onboarding::cluster_remotes::declaration::FieldNote;
 use crate::onboarding::cluster_remotes::status::ConditionWriter;
-use crate::operator::virtual_crd::{DiscoveredBackend, VirtualMCPServerStatus};
+use crate::resources::virtual_crd::{DiscoveredBackend, VirtualMCPServerStatus};
 
 /// Whether the object is served as a virtual server.
 pub const ACCEPTED: &str = "Accepted";

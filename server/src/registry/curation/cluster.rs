@@ -8,7 +8,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use crate::operator::crd::{
+use crate::resources::crd::{
     MCPServer, MCPToolConfig, MCPToolConfigSpec, ToolAnnotations, ToolOverride,
 };
 

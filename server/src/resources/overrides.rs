@@ -5,13 +5,13 @@
 //! Apiary's own labels (which select the pods and the children) cannot be overridden, and the
 //! pod annotation that rolls the pods comes only from the MCPServer's `restarted-at`
 //! annotation: a key that would replace either is refused, naming it. The other sub-fields
-//! (`env`, `imagePullSecrets`) are not applied; [`super::unsupported`] flags them.
+//! (`env`, `imagePullSecrets`) are not applied; [`crate::resources::unsupported`] flags them.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::render::InvalidSpec;
+use super::InvalidSpec;
 
 /// The MCPServer annotation that rolls the pods when its value changes (ToolHive's), copied
 /// into the pod template under the same key.

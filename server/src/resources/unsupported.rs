@@ -18,10 +18,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::authz;
 use super::crd::MCPServer;
-use super::oidc;
-use super::overrides;
+use super::{authz, oidc, overrides};
 
 /// Where a field lives in the object.
 #[derive(Clone, Copy, Debug)]
@@ -375,6 +373,13 @@ fn join_groups(security: Vec<String>, other: Vec<String>, separator: &str) -> St
         parts.push(format!("Ignored by Apiary: {}", other.join(separator)));
     }
     parts.join(". ")
+}
+
+/// Why the gateway withholds a server with `spec`, as far as the spec alone tells (the
+/// `MCPOIDCConfig` of an `oidcConfigRef` is checked when the gateway loads the server).
+pub fn withheld_by_spec(spec: &Value) -> Option<String> {
+    let unenforced = unenforced(spec);
+    (!unenforced.is_empty()).then(|| withheld(&unenforced))
 }
 
 #[cfg(test)]

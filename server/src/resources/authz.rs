@@ -8,10 +8,12 @@
 //! principal, so the server is withheld rather than judged as anonymous. What cannot be
 //! enforced is an [`Unenforceable`] naming the field. Pure.
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::Value;
 
-use super::oidc::Unenforceable;
 use crate::auth::cedar::{Options, Policies};
+
+use super::oidc::Unenforceable;
 
 /// ToolHive's default key of the ConfigMap.
 pub const DEFAULT_KEY: &str = "authz.json";
@@ -183,6 +185,14 @@ fn strings(value: Option<&Value>) -> Option<Vec<String>> {
         .iter()
         .map(|p| p.as_str().map(str::to_owned))
         .collect()
+}
+
+/// The text under `key` of `map` (the ConfigMap an `authzConfig` names), or that it has no
+/// such key.
+pub fn text_of(map: ConfigMap, key: &str, namespace: &str) -> Result<String, String> {
+    map.data
+        .and_then(|mut data| data.remove(key))
+        .ok_or_else(|| format!("has no key {key} in namespace {namespace}"))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! setting, the value and the fix, instead of a serde message.
 
 pub mod oidc;
+pub mod policy;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,7 +52,7 @@ pub struct Settings {
     pub header_timeout_secs: u64,
     /// The schema contract every tool snapshot is checked against (the `[policy]` table of
     /// the settings file; defaults cover secrets, credentials and personal data).
-    pub policy: crate::registry::policy::Policy,
+    pub policy: policy::Policy,
     /// Where MCP servers run (`APIARY_RUNTIME`).
     pub runtime: Runtime,
     /// The one namespace the operator watches; `None` watches all (`APIARY_WATCH_NAMESPACE`).
@@ -182,7 +183,7 @@ struct RawSettings {
     #[serde(default, deserialize_with = "scalar_as_text")]
     lease_duration_secs: Option<String>,
     /// Only from the settings file: a table, not text.
-    policy: Option<crate::registry::policy::Policy>,
+    policy: Option<policy::Policy>,
 }
 
 /// Reads any scalar as its text: the environment provider parses `APIARY_FETCH_TIMEOUT_SECS=5`

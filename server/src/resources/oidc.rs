@@ -187,6 +187,14 @@ fn issuer_rule(
     })
 }
 
+/// The name of the `MCPOIDCConfig` that `spec`'s `oidcConfigRef` names, to read first.
+pub fn shared_name(spec: &Value) -> Option<&str> {
+    spec.get("oidcConfigRef")?
+        .get("name")?
+        .as_str()
+        .filter(|n| !n.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,23 +13,22 @@ use apiary_app::model::proposals::{
 use apiary_app::services::{DecisionOutcome, OnboardingService, ServiceError};
 
 use crate::auth::Principal;
-use crate::console::snapshot_view::{finding_view, pending_drift};
 use crate::db::DbError;
 use crate::display_time::{display_time, moment};
+use crate::onboarding::apply::apply;
+use crate::onboarding::decide::{authorize, decide, DecideError};
+use crate::onboarding::manifest::{manifest_field, parse_manifest_off_thread, revision_manifest};
+use crate::onboarding::manifest_diff::side_by_side;
+use crate::onboarding::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdict};
+use crate::onboarding::store::{ListFilter, ProposalStore, ProposeError};
+use crate::onboarding::validate::ProposalInput;
+use crate::onboarding::{
+    findings, form_workload, revisions, virtual_form, virtual_proposals, OnboardingState,
+};
 use crate::registry::drift_review;
 use crate::validation::FieldError;
 
-use super::apply::apply;
-use super::decide::{authorize, decide, DecideError};
-use super::findings;
-use super::form_workload;
-use super::manifest::{manifest_field, parse_manifest_off_thread, revision_manifest};
-use super::manifest_diff::side_by_side;
-use super::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdict};
-use super::revisions;
-use super::store::{ListFilter, ProposalStore, ProposeError};
-use super::validate::ProposalInput;
-use super::OnboardingState;
+use super::snapshot_view::{finding_view, pending_drift};
 
 /// Onboarding for the console, over onboarding's state (an approval is applied to the runtime
 /// and reloads the gateway, as through the JSON API).
@@ -517,18 +516,17 @@ impl OnboardingService for OnboardingConsole {
         form: &apiary_app::model::virtual_servers::VirtualProposalForm,
     ) -> Result<Result<String, Vec<FormError>>, ServiceError> {
         use crate::virtual_servers::store::SaveError;
-        let spec = match super::virtual_form::spec_of(form) {
+        let spec = match virtual_form::spec_of(form) {
             Ok(spec) => spec,
             Err(errors) => return Ok(Err(errors)),
         };
         let id = (form.namespace.trim(), form.name.trim());
-        match super::virtual_proposals::propose_definition(&self.state.db, id, &spec, author).await
-        {
+        match virtual_proposals::propose_definition(&self.state.db, id, &spec, author).await {
             Ok(proposal) => Ok(Ok(proposal.id)),
             Err(SaveError::Invalid(invalid)) => Ok(Err(invalid
                 .all()
                 .iter()
-                .map(|e| super::virtual_form::form_error(&e.field, &e.message))
+                .map(|e| virtual_form::form_error(&e.field, &e.message))
                 .collect())),
             Err(managed @ SaveError::Managed { .. }) => Ok(Err(vec![FormError {
                 field: "name".into(),

@@ -395,6 +395,28 @@ pub struct MCPServerStatus {
     pub tools_hash: Option<String>,
 }
 
+/// Condition type written by the registry, not the operator
+/// ([`crate::registry::tool_status`]): whether the newest live fetch found the tools.
+pub const TOOLS_DISCOVERED: &str = "ToolsDiscovered";
+
+impl MCPServerStatus {
+    /// The part the operator writes: everything but the registry's `toolCount`, `toolsHash`
+    /// and condition [`TOOLS_DISCOVERED`].
+    pub fn written_by_operator(&self) -> MCPServerStatus {
+        MCPServerStatus {
+            tool_count: None,
+            tools_hash: None,
+            conditions: self
+                .conditions
+                .iter()
+                .filter(|c| c.type_ != TOOLS_DISCOVERED)
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
 /// The lifecycle phase of an MCP server.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum Phase {

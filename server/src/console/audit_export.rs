@@ -12,11 +12,10 @@ use apiary_app::access::Action;
 use apiary_app::model::audit::{AuditEntry, AuditQuery};
 
 use crate::api_error::ApiError;
+use crate::audit::AuditLog;
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::validation::FieldError;
-
-use super::AuditLog;
 
 /// The most entries one export holds; narrow the filters for more.
 pub const MAX_EXPORT: i64 = 100_000;
