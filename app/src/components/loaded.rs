@@ -22,17 +22,10 @@ where
     F: Fn(T) -> V + Clone + Send + Sync + 'static,
 {
     let (pending, set_pending) = signal(false);
-    // Only the browser reads it. On the server nothing is pending while a page renders, and
-    // the Transition may write the signal from another worker thread at that moment; a read
-    // that meets the write lock panics in reactive_graph 0.2 ("already disposed"), even through
-    // `try_get` (server/tests/console.rs renders the catalog 200 times to show it).
-    let pending = move || !cfg!(feature = "ssr") && pending.get();
-    view! {
-        <p role="status" aria-live="polite" data-testid="updating"
-            class=move || if pending() { "mt-2 text-sm text-slate-600 dark:text-slate-400" } else { "sr-only" }>
-            {move || if pending() { format!("Updating {loading}…") } else { String::new() }}
-        </p>
-        <Transition set_pending fallback=move || view! { <p role="status" aria-busy="true">{format!("Loading {loading}…")}</p> }>
+    let fallback =
+        move || view! { <p role="status" aria-busy="true">{format!("Loading {loading}…")}</p> };
+    let page = move || {
+        view! {
             <ErrorBoundary fallback=move |errors| view! {
                 <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
                     {failure} " could not be loaded: "
@@ -45,7 +38,26 @@ where
                     Suspend::new(async move { resource.await.map(render) })
                 }}
             </ErrorBoundary>
-        </Transition>
+        }
+    };
+    // Only the browser tracks what is pending. On the server nothing is pending while a page
+    // renders, and the Transition's effect that writes `set_pending` would outlive the request:
+    // run on another worker thread, its read of the Transition's tasks can meet their write
+    // lock, which panics in reactive_graph 0.2 ("already disposed"), during the render or
+    // after it (server/tests/console.rs renders the catalog again and again to show it).
+    #[cfg(feature = "ssr")]
+    let transition = {
+        let _ = set_pending;
+        view! { <Transition fallback>{page()}</Transition> }
+    };
+    #[cfg(not(feature = "ssr"))]
+    let transition = view! { <Transition set_pending fallback>{page()}</Transition> };
+    view! {
+        <p role="status" aria-live="polite" data-testid="updating"
+            class=move || if pending.get() { "mt-2 text-sm text-slate-600 dark:text-slate-400" } else { "sr-only" }>
+            {move || if pending.get() { format!("Updating {loading}…") } else { String::new() }}
+        </p>
+        {transition}
     }
 }
 
