@@ -93,7 +93,9 @@ impl From<RegisterError> for ApiError {
     }
 }
 
-/// The server records in the database.
+/// The server records in the database. Its `register` (the one write of a registration)
+/// is in `onboarding::register`, and the guards of who may act on a server in
+/// `auth::server_guard`.
 #[derive(Clone, Debug)]
 pub struct ServerStore {
     db: Db,
