@@ -2,23 +2,29 @@
 //! [`super::catalog_index`], its curated tool text cached across requests, searched and counted
 //! per query by [`super::catalog_search`].
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use async_trait::async_trait;
 
 use apiary_app::model::catalog_search::{CatalogQuery, CatalogResults};
 use apiary_app::model::ServerCard;
 use apiary_app::services::{CatalogService, ServiceError};
 
+use crate::db::changes::{self, ChangeCache};
 use crate::db::{Db, DbError};
 
-use super::catalog_index::{load_catalog, CatalogCache};
+use super::catalog_index::{load_catalog, CatalogCache, CatalogEntry};
 use super::catalog_search::search;
 
-/// The catalog over the server records. Clones share the cache.
+/// The catalog over the server records. Clones share the caches.
 #[derive(Clone, Debug)]
 pub struct Catalog {
     db: Db,
     slow_ms: i64,
     cache: CatalogCache,
+    /// The whole projection, read again once the fleet changed (or a second passed).
+    loaded: ChangeCache<Arc<[CatalogEntry]>>,
 }
 
 impl Catalog {
@@ -28,6 +34,7 @@ impl Catalog {
             db,
             slow_ms: 1_000,
             cache: CatalogCache::default(),
+            loaded: ChangeCache::default(),
         }
     }
 
@@ -38,23 +45,36 @@ impl Catalog {
 
     /// Every server that is not retired, by namespace and name.
     pub async fn list(&self) -> Result<Vec<ServerCard>, DbError> {
-        Ok(load_catalog(&self.db, self.slow_ms, &self.cache)
+        Ok(self
+            .entries()
             .await?
-            .into_iter()
-            .map(|entry| entry.card)
+            .iter()
+            .map(|entry| entry.card.clone())
             .collect())
+    }
+
+    /// The projection, as loaded last unless the fleet changed since.
+    async fn entries(&self) -> Result<Arc<[CatalogEntry]>, DbError> {
+        let version = changes::version(&self.db).await?;
+        if let Some(entries) = self.loaded.get("", version, Instant::now()) {
+            return Ok(entries);
+        }
+        let made = Instant::now();
+        let entries: Arc<[CatalogEntry]> = load_catalog(&self.db, self.slow_ms, &self.cache)
+            .await?
+            .into();
+        self.loaded.put("", version, made, Arc::clone(&entries));
+        Ok(entries)
     }
 }
 
 #[async_trait]
 impl CatalogService for Catalog {
     async fn search(&self, query: &CatalogQuery) -> Result<CatalogResults, ServiceError> {
-        let entries = load_catalog(&self.db, self.slow_ms, &self.cache)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "loading the catalog failed");
-                ServiceError("the catalog is unavailable; try again shortly".into())
-            })?;
+        let entries = self.entries().await.map_err(|error| {
+            tracing::error!(%error, "loading the catalog failed");
+            ServiceError("the catalog is unavailable; try again shortly".into())
+        })?;
         Ok(search(&entries, query))
     }
 }

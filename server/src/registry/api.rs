@@ -1,8 +1,11 @@
 //! The official MCP Registry API (`/v0.1/servers`), serving only published servers with their
 //! published tools.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -148,8 +151,9 @@ impl IntoResponse for RegistryError {
     ))]
 pub async fn list(
     State(state): State<RegistryState>,
+    RawQuery(raw_query): RawQuery,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ServerList>, RegistryError> {
+) -> Result<Response, RegistryError> {
     let Query(params) = params.map_err(|e| RegistryError::invalid("query", e.body_text()))?;
     let limit = match params.limit.as_deref() {
         None => 30,
@@ -187,6 +191,14 @@ pub async fn list(
             ));
         }
     }
+    // Read before the listing: a write in between leaves a newer page under an older number,
+    // which the next request, seeing the newer number, writes again.
+    let version = crate::db::changes::version(&state.db).await?;
+    let raw_query = raw_query.unwrap_or_default();
+    if let Some(body) = state.pages.get(&raw_query, version, Instant::now()) {
+        return Ok(json_answer(body));
+    }
+    let written = Instant::now();
     let query = ListQuery {
         search: params.search,
         updated_since,
@@ -220,7 +232,16 @@ pub async fn list(
         .iter()
         .map(|s| registry_entry(s, &state.settings.public_url))
         .collect();
-    Ok(Json(ServerList { servers, metadata }))
+    let body =
+        serde_json::to_vec(&ServerList { servers, metadata }).map_err(RegistryError::internal)?;
+    let body = Bytes::from(body);
+    state.pages.put(&raw_query, version, written, body.clone());
+    Ok(json_answer(body))
+}
+
+/// A `200` with a JSON `body` written before.
+fn json_answer(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 #[utoipa::path(get, path = "/v0.1/servers/{name}/versions", operation_id = "list_server_versions", tag = "registry",

@@ -40,6 +40,8 @@ pub struct RegistryState {
     pub more_published: Option<Arc<dyn listing::MorePublished>>,
     /// The listing's tools derived from each server's snapshots and curation.
     pub listing: listing::ListingCache,
+    /// Whole answers of `/v0.1/servers`, sent again while the fleet stands still.
+    pub pages: crate::db::changes::ChangeCache<axum::body::Bytes>,
     /// Live tool fetches.
     pub refresher: refresh::Refresher,
     /// The gateway, which forgets what it cached about a server that changed.

@@ -58,6 +58,8 @@ pub struct AppState {
     pub more_published: Option<Arc<dyn crate::registry::listing::MorePublished>>,
     /// The registry listing's tools derived from each server's snapshots and curation.
     pub listing: crate::registry::listing::ListingCache,
+    /// Whole answers of `/v0.1/servers`, sent again while the fleet stands still.
+    pub registry_pages: crate::db::changes::ChangeCache<axum::body::Bytes>,
 }
 
 impl AppState {
@@ -114,6 +116,7 @@ impl AppState {
             kube: None,
             more_published: Some(Arc::new(crate::virtual_servers::Published)),
             listing: crate::registry::listing::ListingCache::default(),
+            registry_pages: crate::db::changes::ChangeCache::default(),
         }
     }
 
@@ -199,6 +202,7 @@ impl FromRef<AppState> for RegistryState {
             settings: state.registry.clone(),
             more_published: state.more_published.clone(),
             listing: state.listing.clone(),
+            pages: state.registry_pages.clone(),
             refresher: state.refresher.clone(),
             gateway: Arc::new(state.gateway.clone()),
             kube: state.kube.clone(),

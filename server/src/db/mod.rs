@@ -7,6 +7,8 @@ use std::time::Duration;
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub mod changes;
+
 /// Which database server is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -109,6 +111,7 @@ impl Db {
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), DbError> {
         sqlx::migrate!("../migrations").run(&self.pool).await?;
+        changes::install(&self.pool, self.backend).await?;
         Ok(())
     }
 

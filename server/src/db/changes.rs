@@ -1,0 +1,184 @@
+//! The fleet's change number: a number that moves whenever a table the listings read is
+//! written, by anyone (this process, another replica, an operator with `psql`), so a reader can
+//! keep an answer for as long as the number stands still.
+//!
+//! Database triggers move it, installed (idempotently) after the migrations because their
+//! syntax differs: on SQLite each written row bumps a one-row counter inside the writing
+//! transaction; on PostgreSQL each statement draws from a sequence, which writers never wait
+//! for (a shared counter row would make every writer wait for the one before it). A sequence
+//! moves before its transaction commits, so a reader can, rarely, see the new number with the
+//! old rows: readers that cache by this number ([`ChangeCache`]) also bound an answer's age.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use sqlx::{AnyPool, Executor};
+
+use super::{Backend, Db, DbError};
+
+/// The tables whose rows a listing shows: servers and their metadata, snapshots, curation,
+/// access, health, gateway samples, and virtual servers with theirs.
+const TRACKED: [&str; 8] = [
+    "servers",
+    "tool_snapshots",
+    "tool_curations",
+    "gateway_access",
+    "health_samples",
+    "gateway_samples",
+    "virtual_servers",
+    "virtual_samples",
+];
+
+/// A session-level PostgreSQL advisory lock key ("apiary" in ASCII, shortened) that serialises
+/// replicas installing the triggers at the same time.
+const INSTALL_LOCK: i64 = 0x6170_6961_7279;
+
+/// Installs the counter and its triggers; safe to run on every start.
+pub(super) async fn install(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    match backend {
+        Backend::Sqlite => {
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS fleet_changes \
+                 (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL); \
+                 INSERT OR IGNORE INTO fleet_changes (id, n) VALUES (1, 0);",
+            )
+            .await?;
+            for table in TRACKED {
+                for event in ["INSERT", "UPDATE", "DELETE"] {
+                    let trigger = format!(
+                        "CREATE TRIGGER IF NOT EXISTS fleet_changes_{table}_{} AFTER {event} \
+                         ON {table} BEGIN UPDATE fleet_changes SET n = n + 1 WHERE id = 1; END",
+                        event.to_lowercase()
+                    );
+                    tx.execute(trigger.as_str()).await?;
+                }
+            }
+        }
+        Backend::Postgres => {
+            sqlx::query("SELECT CAST(pg_advisory_xact_lock($1) AS TEXT)")
+                .bind(INSTALL_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            tx.execute(
+                "CREATE SEQUENCE IF NOT EXISTS fleet_changes; \
+                 CREATE OR REPLACE FUNCTION fleet_changed() RETURNS trigger LANGUAGE plpgsql \
+                 AS $$ BEGIN PERFORM nextval('fleet_changes'); RETURN NULL; END $$;",
+            )
+            .await?;
+            for table in TRACKED {
+                let trigger = format!(
+                    "CREATE OR REPLACE TRIGGER fleet_changes AFTER INSERT OR UPDATE OR DELETE \
+                     OR TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION fleet_changed()"
+                );
+                tx.execute(trigger.as_str()).await?;
+            }
+        }
+    }
+    tx.commit().await
+}
+
+/// The fleet's change number now: equal numbers mean no tracked table was written in between
+/// (see the module documentation for PostgreSQL's rare exception).
+pub async fn version(db: &Db) -> Result<i64, DbError> {
+    let sql = match db.backend() {
+        Backend::Sqlite => "SELECT n FROM fleet_changes WHERE id = 1",
+        // `last_value` stays put on the sequence's first draw; `is_called` tells it apart.
+        Backend::Postgres => {
+            "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM fleet_changes"
+        }
+    };
+    Ok(sqlx::query_scalar(sql).fetch_one(db.pool()).await?)
+}
+
+/// How long a [`ChangeCache`] gives an answer again at most, however still the fleet is: part
+/// of some answers (the gateway's recent calls) ages with time alone.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+
+/// A cache that holds this many answers is emptied before it takes another.
+const MAX_ANSWERS: usize = 1_024;
+
+/// Answers by key (a query string, say), each given again while the fleet's change number
+/// stands still at the one it was made at and for at most [`MAX_AGE`]. Clones share the
+/// answers.
+#[derive(Debug)]
+pub struct ChangeCache<V>(Arc<Mutex<HashMap<String, Answer<V>>>>);
+
+#[derive(Debug)]
+struct Answer<V> {
+    version: i64,
+    made: Instant,
+    value: V,
+}
+
+impl<V> Clone for ChangeCache<V> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<V> Default for ChangeCache<V> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<V: Clone> ChangeCache<V> {
+    /// The answer for `key` made at change number `version`, unless it is [`MAX_AGE`] old at
+    /// `now`.
+    pub fn get(&self, key: &str, version: i64, now: Instant) -> Option<V> {
+        let answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        answers
+            .get(key)
+            .filter(|answer| {
+                answer.version == version && now.saturating_duration_since(answer.made) < MAX_AGE
+            })
+            .map(|answer| answer.value.clone())
+    }
+
+    /// Keeps `value` as the answer for `key` at change number `version`, made at `made`.
+    pub fn put(&self, key: &str, version: i64, made: Instant, value: V) {
+        let mut answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if answers.len() >= MAX_ANSWERS && !answers.contains_key(key) {
+            answers.clear();
+        }
+        let answer = Answer {
+            version,
+            made,
+            value,
+        };
+        answers.insert(key.to_owned(), answer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_given_again_only_at_its_change_number_and_within_its_age() {
+        let cache = ChangeCache::default();
+        let made = Instant::now();
+        cache.put("limit=1", 7, made, "page");
+        let later = made + Duration::from_millis(999);
+        assert_eq!(cache.get("limit=1", 7, later), Some("page"));
+        assert_eq!(cache.get("limit=1", 8, made), None, "the fleet changed");
+        assert_eq!(cache.get("limit=1", 7, made + MAX_AGE), None, "too old");
+        assert_eq!(cache.get("limit=2", 7, made), None, "another key");
+    }
+
+    #[test]
+    fn a_full_cache_starts_again_instead_of_growing() {
+        let cache = ChangeCache::default();
+        let now = Instant::now();
+        for n in 0..=MAX_ANSWERS {
+            cache.put(&format!("cursor={n}"), 1, now, n);
+        }
+        assert_eq!(cache.get("cursor=0", 1, now), None, "emptied when full");
+        assert_eq!(
+            cache.get(&format!("cursor={MAX_ANSWERS}"), 1, now),
+            Some(MAX_ANSWERS)
+        );
+    }
+}
