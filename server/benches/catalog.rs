@@ -3,6 +3,11 @@
 //! `/healthz` through the same router as the anchor (the cost of the HTTP stack itself).
 //! The router runs in-process (`oneshot`), so the numbers exclude the network.
 //!
+//! The catalog keeps its list of servers while the fleet stands still (`db::changes`), so
+//! back-to-back requests mostly reuse it; `first_page_after_a_write` writes to the fleet
+//! before each request (untimed) so every request reads the list again, as the first request
+//! after any change does.
+//!
 //! Run: `cargo bench -p apiary-server --bench catalog`
 
 #[path = "../tests/support/mod.rs"]
@@ -11,7 +16,7 @@ mod support;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::json;
 
 use support::http::{request, send};
@@ -62,6 +67,14 @@ async fn seed_fleet(db: &apiary_server::db::Db) {
     }
 }
 
+/// A write that changes nothing the page shows but moves the fleet's change number.
+async fn touch_one_server(db: &apiary_server::db::Db) {
+    sqlx::query("UPDATE servers SET updated_at = updated_at WHERE name = 'server-0000'")
+        .execute(db.pool())
+        .await
+        .expect("touch a server");
+}
+
 fn catalog(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -91,6 +104,14 @@ fn catalog(c: &mut Criterion) {
             b.iter(|| runtime.block_on(send(&app, request("GET", uri, None))));
         });
     }
+    let db = test_db.db.clone();
+    group.bench_function("first_page_after_a_write", |b| {
+        b.iter_batched(
+            || runtime.block_on(touch_one_server(&db)),
+            |()| runtime.block_on(send(&app, request("GET", "/", None))),
+            BatchSize::PerIteration,
+        );
+    });
     group.finish();
     drop(test_db);
 }
