@@ -646,12 +646,14 @@ async fn read_configmap_profile(
         .get_opt(&profile.name)
         .await?
         .and_then(|map| map.data?.get(key).cloned());
-    Ok(text.map(Some).ok_or_else(|| InvalidSpec {
-        field: "spec.permissionProfile".into(),
-        reason: format!(
-            "ConfigMap {} with key {key} not found in namespace {namespace}",
-            profile.name
-        ),
+    Ok(text.map(Some).ok_or_else(|| {
+        InvalidSpec::new(
+            "spec.permissionProfile",
+            format!(
+                "ConfigMap {} with key {key} not found in namespace {namespace}",
+                profile.name
+            ),
+        )
     }))
 }
 

@@ -59,13 +59,6 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// The `ClientIP` session affinity timeout: the Kubernetes default, 3 hours.
 const CLIENT_IP_TIMEOUT_SECONDS: i32 = 10_800;
 
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> InvalidSpec {
-    InvalidSpec {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
 /// What validation decided about a server: every derived value the build step needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
@@ -123,12 +116,12 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
     let spec = &server.spec;
     let name = server.name_any();
     if !is_dns_label(&name) || name.len() > 59 {
-        return Err(invalid(
+        return Err(InvalidSpec::new(
             "metadata.name",
             "must be a DNS label of at most 59 characters (lower-case letters, digits, '-'), since the Service is mcp-<name>",
         ));
     }
-    check_image(&spec.image).map_err(|reason| invalid("spec.image", reason))?;
+    check_image(&spec.image).map_err(|reason| InvalidSpec::new("spec.image", reason))?;
     let proxy_port = port(spec.proxy_port, "spec.proxyPort", spec.port, "spec.port")?;
     let mcp_port = port(
         spec.mcp_port,
@@ -139,7 +132,7 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
     let transport = spec.transport.unwrap_or_default();
     if let Some(replicas) = spec.replicas {
         if replicas < 0 {
-            return Err(invalid("spec.replicas", "must be 0 or more"));
+            return Err(InvalidSpec::new("spec.replicas", "must be 0 or more"));
         }
     }
     let replicas = match transport {
@@ -147,31 +140,32 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
         _ => spec.replicas,
     };
     for (i, var) in spec.env.iter().enumerate() {
-        check_env_name(&var.name).map_err(|r| invalid(format!("spec.env[{i}].name"), r))?;
+        check_env_name(&var.name)
+            .map_err(|r| InvalidSpec::new(format!("spec.env[{i}].name"), r))?;
     }
     for (i, secret) in spec.secrets.iter().enumerate() {
         if !is_dns_subdomain(&secret.name) {
-            return Err(invalid(
+            return Err(InvalidSpec::new(
                 format!("spec.secrets[{i}].name"),
                 "must name a Secret (a DNS subdomain)",
             ));
         }
         if secret.key.is_empty() {
-            return Err(invalid(
+            return Err(InvalidSpec::new(
                 format!("spec.secrets[{i}].key"),
                 "must not be empty",
             ));
         }
         let target = secret.target_env_name.as_deref().unwrap_or(&secret.key);
         check_env_name(target)
-            .map_err(|r| invalid(format!("spec.secrets[{i}].targetEnvName"), r))?;
+            .map_err(|r| InvalidSpec::new(format!("spec.secrets[{i}].targetEnvName"), r))?;
     }
     if let Some(resources) = &spec.resources {
         check_resources(resources)?;
     }
     let (service_account, create_service_account) = match &spec.service_account {
         Some(account) if !is_dns_subdomain(account) => {
-            return Err(invalid(
+            return Err(InvalidSpec::new(
                 "spec.serviceAccount",
                 "must name a ServiceAccount (a DNS subdomain)",
             ))
@@ -183,7 +177,7 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
         None => Egress::Deny,
         Some(profile) => match profile.kind {
             ProfileKind::Builtin => profile::builtin(&profile.name).ok_or_else(|| {
-                invalid(
+                InvalidSpec::new(
                     "spec.permissionProfile.name",
                     format!(
                         "unknown builtin profile {:?}; use \"none\" or \"network\"",
@@ -193,13 +187,13 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
             })?,
             ProfileKind::Configmap => {
                 let text = configmap_profile.ok_or_else(|| {
-                    invalid(
+                    InvalidSpec::new(
                         "spec.permissionProfile",
                         "the ConfigMap profile was not read",
                     )
                 })?;
                 profile::from_json(text).map_err(|reason| {
-                    invalid(
+                    InvalidSpec::new(
                         "spec.permissionProfile",
                         format!(
                             "ConfigMap {} key {}: {reason}",
@@ -213,7 +207,10 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
     };
     if let Some(overlay) = &spec.pod_template_spec {
         if !overlay.is_object() {
-            return Err(invalid("spec.podTemplateSpec", "must be an object"));
+            return Err(InvalidSpec::new(
+                "spec.podTemplateSpec",
+                "must be an object",
+            ));
         }
     }
     let overrides = overrides::parse(spec.resource_overrides.as_ref(), &labels(&name))?;
@@ -255,7 +252,7 @@ fn port(
     if (1..=65535).contains(&value) {
         Ok(value)
     } else {
-        Err(invalid(
+        Err(InvalidSpec::new(
             field,
             format!("{value} is not a port number (1..65535)"),
         ))
@@ -374,7 +371,7 @@ fn check_resources(resources: &Resources) -> Result<(), InvalidSpec> {
         for (what, value) in [("cpu", &list.cpu), ("memory", &list.memory)] {
             if let Some(value) = value {
                 if !is_quantity(value) {
-                    return Err(invalid(
+                    return Err(InvalidSpec::new(
                         format!("spec.resources.{which}.{what}"),
                         format!("{value:?} is not a quantity such as 100m or 128Mi"),
                     ));
@@ -656,10 +653,10 @@ fn pod_template(server: &MCPServer, plan: &Plan) -> Result<PodTemplateSpec, Inva
         return Ok(template);
     };
     let mut value = serde_json::to_value(&template)
-        .map_err(|e| invalid("spec.podTemplateSpec", e.to_string()))?;
+        .map_err(|e| InvalidSpec::new("spec.podTemplateSpec", e.to_string()))?;
     merge::overlay(&mut value, overlay);
     let mut merged: PodTemplateSpec = serde_json::from_value(value).map_err(|e| {
-        invalid(
+        InvalidSpec::new(
             "spec.podTemplateSpec",
             format!("the merged pod template is not valid: {e}"),
         )

@@ -27,3 +27,13 @@ pub struct InvalidSpec {
     /// What is wrong with it.
     pub reason: String,
 }
+
+impl InvalidSpec {
+    /// `field` is wrong for `reason`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

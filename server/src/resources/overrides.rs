@@ -75,13 +75,6 @@ impl Overrides {
     }
 }
 
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> InvalidSpec {
-    InvalidSpec {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
 /// Reads `spec.resourceOverrides`. `own_labels` are Apiary's labels, which no key may replace.
 pub fn parse(
     value: Option<&Value>,
@@ -98,7 +91,7 @@ pub fn parse(
             object = object.and_then(|o| o.get(key)).filter(|v| !v.is_null());
             field = format!("{field}.{key}");
             if object.is_some_and(|o| !o.is_object()) {
-                return Err(invalid(field, "must be an object"));
+                return Err(InvalidSpec::new(field, "must be an object"));
             }
         }
         let Some(object) = object else { continue };
@@ -108,10 +101,10 @@ pub fn parse(
             string_map(object.get("annotations"), &format!("{field}.annotations"))?;
         for (key, value) in &metadata.labels {
             let field = format!("{field}.labels[{key}]");
-            check_key(key).map_err(|r| invalid(&field, r))?;
-            check_label_value(value).map_err(|r| invalid(&field, r))?;
+            check_key(key).map_err(|r| InvalidSpec::new(&field, r))?;
+            check_label_value(value).map_err(|r| InvalidSpec::new(&field, r))?;
             if own_labels.contains_key(key) {
-                return Err(invalid(
+                return Err(InvalidSpec::new(
                     field,
                     "is one of Apiary's own labels (they select the server's pods and children) \
                      and cannot be overridden",
@@ -120,9 +113,9 @@ pub fn parse(
         }
         for key in metadata.annotations.keys() {
             let field = format!("{field}.annotations[{key}]");
-            check_key(key).map_err(|r| invalid(&field, r))?;
+            check_key(key).map_err(|r| InvalidSpec::new(&field, r))?;
             if target == Target::Pod && key == RESTARTED_AT {
-                return Err(invalid(
+                return Err(InvalidSpec::new(
                     field,
                     "is set from the MCPServer's own annotation of that name; annotate the \
                      MCPServer to roll the pods",
@@ -141,10 +134,13 @@ fn string_map(value: Option<&Value>, field: &str) -> Result<BTreeMap<String, Str
             .iter()
             .map(|(key, value)| match value {
                 Value::String(text) => Ok((key.clone(), text.clone())),
-                _ => Err(invalid(format!("{field}[{key}]"), "must be a string")),
+                _ => Err(InvalidSpec::new(
+                    format!("{field}[{key}]"),
+                    "must be a string",
+                )),
             })
             .collect(),
-        Some(_) => Err(invalid(field, "must be a map of strings")),
+        Some(_) => Err(InvalidSpec::new(field, "must be a map of strings")),
     }
 }
 
