@@ -61,6 +61,29 @@ where
     }
 }
 
+/// A page resource's source, read once on the server. A server render answers one request, so
+/// its source cannot change there, and the resource's task, which can run again after the
+/// render while the page's signals are disposed (or written on another worker thread), must
+/// not read them: reactive_graph 0.2 panics ("already disposed"). Seen in a release build of
+/// the catalog benchmark once the catalog answered in about a millisecond: about one render in
+/// seventy left a panic behind. In the browser the source stays reactive.
+pub fn request_source<S>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+) -> impl Fn() -> S + Send + Sync + 'static
+where
+    S: Clone + Send + Sync + 'static,
+{
+    #[cfg(feature = "ssr")]
+    {
+        let value = untrack(source);
+        move || value.clone()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        source
+    }
+}
+
 /// The page for something that does not exist: its title and heading, what to do (the
 /// children), answered with 404.
 #[component]

@@ -39,7 +39,7 @@ pub use empty_state::EmptyState;
 pub use health_badge::HealthBadge;
 pub use latency_chart::{CallLatencyChart, LatencyChart};
 pub use lifecycle_badge::LifecycleBadge;
-pub use loaded::{Loaded, NotFound};
+pub use loaded::{request_source, Loaded, NotFound};
 pub use local_mode_banner::LocalModeBanner;
 pub use manifest_diff::ManifestDiff;
 pub use page_section::PageSection;

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::load_audit;
-use crate::components::{DataTable, EmptyState, Loaded, PageSection, TimeAgo};
+use crate::components::{request_source, DataTable, EmptyState, Loaded, PageSection, TimeAgo};
 use crate::model::audit::{target_href, AuditEntry, AuditPage, AuditQuery};
 
 /// The audit log for admins: who did what to which server, when, with hashes of the state
@@ -20,7 +20,7 @@ pub fn AuditLogPage() -> impl IntoView {
             page: p.get("page").and_then(|v| v.parse().ok()).unwrap_or(1),
         })
     });
-    let page = Resource::new(move || query.get(), load_audit);
+    let page = Resource::new(request_source(move || query.get()), load_audit);
     view! {
         <Title text="Audit log" />
         <h1 class="text-2xl font-bold">"Audit log"</h1>

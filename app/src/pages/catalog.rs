@@ -4,7 +4,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::access::Action;
 use crate::api::{current_viewer, load_virtual_servers, search_catalog};
-use crate::components::{CatalogFilters, EmptyState, Loaded, Pagination, ServerCardView};
+use crate::components::{
+    request_source, CatalogFilters, EmptyState, Loaded, Pagination, ServerCardView,
+};
 use crate::model::catalog_search::{CatalogQuery, CatalogResults, FacetKind};
 use crate::model::virtual_servers::VirtualServerCard;
 
@@ -18,7 +20,7 @@ use crate::model::virtual_servers::VirtualServerCard;
 pub fn CatalogPage() -> impl IntoView {
     let params = use_query_map();
     let query = Memo::new(move |_| params.with(|p| CatalogQuery::from_params(|key| p.get(key))));
-    let results = Resource::new(move || query.get(), search_catalog);
+    let results = Resource::new(request_source(move || query.get()), search_catalog);
 
     view! {
         <Title text="Catalog" />

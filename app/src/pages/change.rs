@@ -4,7 +4,7 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::load_change_form;
 use crate::components::{
-    Loaded, NotFound, PageSection, ProposalFormView, RetireFormView, ReviewModeNote,
+    request_source, Loaded, NotFound, PageSection, ProposalFormView, RetireFormView, ReviewModeNote,
 };
 use crate::model::proposals::ProposalForm;
 
@@ -24,10 +24,9 @@ pub fn ChangePage() -> impl IntoView {
             )
         })
     });
-    let current = Resource::new(
-        move || id.get(),
-        |(namespace, name)| load_change_form(namespace, name),
-    );
+    let current = Resource::new(request_source(move || id.get()), |(namespace, name)| {
+        load_change_form(namespace, name)
+    });
     let render = move |found: Option<ProposalForm>| {
         let (namespace, name) = id.get_untracked();
         let target = format!("{namespace}/{name}");

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::load_curation;
-use crate::components::{Loaded, NotFound, PageSection};
+use crate::components::{request_source, Loaded, NotFound, PageSection};
 use crate::model::curation_form::{CurateToolRow, CurationPage, HintChoice, PreviewTool};
 
 /// An admin's curation of one server: which published tools consumers see, under which name
@@ -22,7 +22,7 @@ pub fn CuratePage() -> impl IntoView {
         (namespace, name, draft)
     });
     let page = Resource::new(
-        move || key.get(),
+        request_source(move || key.get()),
         |(namespace, name, draft)| load_curation(namespace, name, draft),
     );
     view! {

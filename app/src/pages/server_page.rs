@@ -4,8 +4,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::load_server_detail;
 use crate::components::{
-    CallLatencyChart, ClusterChangesBanner, ConnectionSnippets, CopyableCode, DriftApproval,
-    LatencyChart, Loaded, NotFound, PageSection, PolicyFindings, RefreshToolsButton,
+    request_source, CallLatencyChart, ClusterChangesBanner, ConnectionSnippets, CopyableCode,
+    DriftApproval, LatencyChart, Loaded, NotFound, PageSection, PolicyFindings, RefreshToolsButton,
     RuntimeStatusView, ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
 };
 use crate::model::server_detail::{Manifest, ServerDetail};
@@ -24,10 +24,9 @@ pub fn ServerPage() -> impl IntoView {
             )
         })
     });
-    let detail = Resource::new(
-        move || id.get(),
-        |(namespace, name)| load_server_detail(namespace, name),
-    );
+    let detail = Resource::new(request_source(move || id.get()), |(namespace, name)| {
+        load_server_detail(namespace, name)
+    });
 
     let render = move |found: Option<ServerDetail>| match found {
         Some(detail) => view! { <ServerDetailView detail /> }.into_any(),
