@@ -216,22 +216,26 @@ def watch(api, path, rv, accept, on_event, stop):
 
 
 def proc_stat(pid):
-    """(cpu seconds, VmRSS KiB, VmHWM KiB, open fds) of pid."""
+    """(cpu seconds, VmRSS KiB, VmHWM KiB, open fds, RssAnon KiB, RssFile KiB) of pid.
+
+    RssAnon is the process's own data (heap, stacks); RssFile the pages of its binary and
+    libraries that are mapped, which for a large binary depends on the kernel's fault-around
+    and the page cache more than on the process."""
     if not pid:
         return None
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-        rss = hwm = 0
+        status = {}
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1])
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+                    status[key] = int(value.split()[0])
         fds = len(os.listdir(f"/proc/{pid}/fd"))
-        return cpu, rss, hwm, fds
+        return (cpu, status.get("VmRSS", 0), status.get("VmHWM", 0), fds,
+                status.get("RssAnon", 0), status.get("RssFile", 0))
     except (OSError, IndexError, ValueError):
         return None
 
@@ -319,7 +323,7 @@ def main():
     time.sleep(1.0)  # let the watches connect
 
     # Samples of the operator (RSS, open fds) and the progress, every 250 ms.
-    timeline, peak = [], {"rss": 0, "fds": 0}
+    timeline, peak = [], {"rss": 0, "fds": 0, "anon": 0}
     created = [0]
 
     def sampler(t0):
@@ -327,6 +331,7 @@ def main():
             st = proc_stat(args.operator_pid)
             if st:
                 peak["rss"] = max(peak["rss"], st[1])
+                peak["anon"] = max(peak["anon"], st[4])
                 peak["fds"] = max(peak["fds"], st[3])
             timeline.append((round(time.monotonic() - t0, 2), created[0], progress.done(), st[1] if st else None, st[3] if st else None))
             time.sleep(0.25)
@@ -427,6 +432,11 @@ def main():
         "operator_peak_rss_mib": round(after["operator"][2] / 1024, 1) if after["operator"] else None,
         "operator_peak_rss_sampled_mib": round(peak["rss"] / 1024, 1),
         "operator_peak_fds": peak["fds"],
+        # The operator's own data, apart from its mapped binary: before the first create, and
+        # the highest of the 250 ms samples.
+        "operator_anon_mib": {"idle": round(before["operator"][4] / 1024, 1) if before["operator"] else None,
+                              "peak_sampled": round(peak["anon"] / 1024, 1)},
+        "operator_file_mib": round(after["operator"][5] / 1024, 1) if after["operator"] else None,
         "rss_mib": {k: {"now": round(v[1] / 1024, 1), "peak": round(v[2] / 1024, 1)} for k, v in after.items() if v},
         "cpu_s": {k: round(after[k][0] - before[k][0], 2) for k in pids if after.get(k) and before.get(k)},
         "helper_cpu_s": round(self_cpu, 2),

@@ -225,8 +225,12 @@ writes = sum(v for k, v in settle["requests_per_s"].items()
              if k.split(" ")[0] in ("APPLY", "PATCH", "PUT", "UPDATE", "CREATE", "DELETE"))
 idle = f"operator {settle['cpu_percent'].get('operator', '?')} % CPU, {applies:g} applies/s, {writes:g} writes/s"
 who = "" if sys.argv[2] == "admin" else f", as {sys.argv[2]}"
+anon = r.get("operator_anon_mib") or {}
+own = f"{anon.get('idle')} → {anon.get('peak_sampled')}"
+cpu = r["cpu_s"]
 print(f"| {r['operator']} | {r['size']:,} | {r['profile']}{who} | {r['create_s']} s | {r['converge_s']} s{note} "
-      f"| {rate} | {r['operator_peak_rss_mib']} | {' '.join(r['load_start'])} | {idle} |")
+      f"| {rate} | {r['operator_peak_rss_mib']} | {own} | {cpu.get('operator')} / {cpu.get('apiserver')} / {cpu.get('etcd')} "
+      f"| {' '.join(r['load_start'])} | {idle} |")
 EOF
   (( rc == 0 )) || log "$op, size $n: did not converge (exit $rc), see $result"
   return "$rc"
@@ -249,8 +253,8 @@ print(f"{runs[0]['size']:,} servers: ToolHive / Apiary convergence time {statist
 EOF
 }
 
-echo "| operator | servers | profile | create | converge (first create → all done) | servers/s | operator peak RSS MiB | load at start | 5 s after done |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| operator | servers | profile | create | converge (first create → all done) | servers/s | operator peak RSS MiB | operator's own data (RssAnon) MiB, idle → peak | CPU s: operator / apiserver / etcd | load at start | 5 s after done |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 status=0
 summary=()
 for n in "${sizes[@]}"; do

@@ -1,22 +1,22 @@
-//! What the operator remembers of the cluster between reconciles: reflector caches of the
-//! servers and their children, trimmed to what it reads, and which child versions it has
+//! What the operator remembers of the cluster between reconciles: caches of the servers'
+//! children, trimmed to what it reads and kept compact, and which child versions it has
 //! verified. A child whose rendered form and live version are both unchanged since it was last
 //! applied is not applied again ([`Caches::unchanged`]).
 //!
 //! Every cached object loses its `managedFields` and kubectl's last-applied annotation (the
 //! bulk of a small object); a cached Deployment also loses the parts of its pod template that
 //! neither [`super::drift`] nor [`super::status`] read. Repairs that need the field managers
-//! read the live object first.
+//! read the live object first. A [`ChildCache`] keeps each child as its JSON, about a fifth of
+//! the decoded object's heap, and decodes it when a reconcile asks for it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use futures::Stream;
+use futures::{Stream, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount, Volume};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::NamespaceResourceScope;
-use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -84,50 +84,156 @@ pub fn stamp<K: Resource + Serialize>(object: &mut K) {
         .insert(RENDERED_HASH.to_owned(), hash);
 }
 
-/// A reflector over `api`, trimmed by `trim`: the store, and the stream of touched objects
-/// that feeds it (for the controller's triggers).
+/// One cached child: what [`Caches::unchanged`] compares, and the trimmed object as JSON.
+struct Entry {
+    uid: Option<String>,
+    version: Option<String>,
+    rendered_hash: Option<String>,
+    json: Box<[u8]>,
+}
+
+impl Entry {
+    fn of<K: Resource + Serialize>(object: &K) -> Option<Self> {
+        let json = serde_json::to_vec(object)
+            .inspect_err(|error| tracing::warn!(%error, "cannot cache a child"))
+            .ok()?;
+        Some(Self {
+            uid: object.uid(),
+            version: object.resource_version(),
+            rendered_hash: object.annotations().get(RENDERED_HASH).cloned(),
+            json: json.into_boxed_slice(),
+        })
+    }
+}
+
+/// `namespace/name`: children are found by the name their server renders.
+fn key<K: Resource>(object: &K) -> String {
+    format!(
+        "{}/{}",
+        object.meta().namespace.as_deref().unwrap_or_default(),
+        object.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
+/// The children of one kind, fed by a watch, each kept trimmed and as JSON. Clones share it.
+pub struct ChildCache<K> {
+    entries: Arc<RwLock<HashMap<String, Entry>>>,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for ChildCache<K> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: self.entries.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> Default for ChildCache<K> {
+    fn default() -> Self {
+        Self {
+            entries: Arc::default(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K: Resource + Serialize + DeserializeOwned> ChildCache<K> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached child of the same namespace and name as `desired`, if any.
+    pub fn get(&self, desired: &K) -> Option<Arc<K>> {
+        let entries = self.read();
+        let entry = entries.get(&key(desired))?;
+        serde_json::from_slice(&entry.json)
+            .inspect_err(|error| tracing::warn!(%error, "cannot read a cached child"))
+            .ok()
+            .map(Arc::new)
+    }
+
+    /// Follows one watcher event, as kube's reflector does: a relist replaces the whole
+    /// cache at once when it is complete.
+    fn apply(&self, event: &watcher::Event<K>, relisted: &mut Option<HashMap<String, Entry>>) {
+        let entries = || self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            watcher::Event::Apply(object) => {
+                if let Some(entry) = Entry::of(object) {
+                    entries().insert(key(object), entry);
+                }
+            }
+            watcher::Event::Delete(object) => {
+                entries().remove(&key(object));
+            }
+            watcher::Event::Init => *relisted = Some(HashMap::new()),
+            watcher::Event::InitApply(object) => {
+                if let (Some(relisted), Some(entry)) = (relisted.as_mut(), Entry::of(object)) {
+                    relisted.insert(key(object), entry);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(relisted) = relisted.take() {
+                    *entries() = relisted;
+                }
+            }
+        }
+    }
+
+    fn uids(&self, into: &mut HashSet<String>) {
+        into.extend(self.read().values().filter_map(|entry| entry.uid.clone()));
+    }
+}
+
+/// A cache of the children `api` lists under `config`, each trimmed by `trim`, and the stream
+/// of touched objects that feeds it (for the controller's triggers).
 pub fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     trim: fn(&mut K),
 ) -> (
-    Store<K>,
+    ChildCache<K>,
     impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
-    K: 'static,
+    K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    let (store, writer) = reflector::store();
+    let cache = ChildCache::default();
+    let writer = cache.clone();
+    let mut relisted = None;
     let stream = watcher(api, config)
         .modify(trim)
-        .reflect(writer)
+        .map_ok(move |event| {
+            writer.apply(&event, &mut relisted);
+            event
+        })
         .touched_objects();
-    (store, stream)
+    (cache, stream)
 }
 
 /// The caches of the four child kinds, and the versions verified since the last apply.
 pub struct Caches {
     /// Deployments (trimmed by [`trim_deployment`]).
-    pub deployments: Store<Deployment>,
+    pub deployments: ChildCache<Deployment>,
     /// Services.
-    pub services: Store<Service>,
+    pub services: ChildCache<Service>,
     /// ServiceAccounts.
-    pub accounts: Store<ServiceAccount>,
+    pub accounts: ChildCache<ServiceAccount>,
     /// NetworkPolicies.
-    pub policies: Store<NetworkPolicy>,
+    pub policies: ChildCache<NetworkPolicy>,
     /// Child uid → the `resourceVersion` this operator applied (or read) and found without
     /// drift. Anyone's later write changes the version, so the next reconcile looks again.
     verified: Mutex<HashMap<String, String>>,
 }
 
 impl Caches {
-    /// Caches over these stores, nothing verified yet.
+    /// Caches over these children, nothing verified yet.
     pub fn new(
-        deployments: Store<Deployment>,
-        services: Store<Service>,
-        accounts: Store<ServiceAccount>,
-        policies: Store<NetworkPolicy>,
+        deployments: ChildCache<Deployment>,
+        services: ChildCache<Service>,
+        accounts: ChildCache<ServiceAccount>,
+        policies: ChildCache<NetworkPolicy>,
     ) -> Self {
         Self {
             deployments,
@@ -142,28 +248,25 @@ impl Caches {
         self.verified.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cached child of `desired` (stamped), if any.
-    pub fn cached<K>(store: &Store<K>, desired: &K) -> Option<Arc<K>>
-    where
-        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone,
-    {
-        let key = ObjectRef::new(&desired.name_any()).within(&desired.namespace()?);
-        store.get(&key)
-    }
-
     /// The cached child when applying `desired` (stamped) would change nothing: it carries the
     /// same rendered hash, and is the very version found without drift after the last apply.
-    pub fn unchanged<K>(&self, store: &Store<K>, desired: &K) -> Option<Arc<K>>
+    pub fn unchanged<K>(&self, cache: &ChildCache<K>, desired: &K) -> Option<Arc<K>>
     where
-        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone,
+        K: Resource + Serialize + DeserializeOwned,
     {
-        let live = Self::cached(store, desired)?;
-        let hash = |object: &K| object.annotations().get(RENDERED_HASH).cloned();
-        if hash(&live).is_none() || hash(&live) != hash(desired) {
-            return None;
+        {
+            let entries = cache.read();
+            let entry = entries.get(&key(desired))?;
+            let hash = entry.rendered_hash.as_ref()?;
+            if desired.annotations().get(RENDERED_HASH) != Some(hash) {
+                return None;
+            }
+            let (uid, version) = (entry.uid.as_ref()?, entry.version.as_ref()?);
+            if self.verified().get(uid) != Some(version) {
+                return None;
+            }
         }
-        let (uid, version) = (live.uid()?, live.resource_version()?);
-        (self.verified().get(&uid) == Some(&version)).then_some(live)
+        cache.get(desired)
     }
 
     /// Records that `live` (as just applied) shows no drift; or, with `clean` false, that it
@@ -180,16 +283,11 @@ impl Caches {
 
     /// Forgets the children that are no longer cached (deleted), so the record stays bounded.
     pub fn forget_deleted(&self) {
-        let mut uids: std::collections::HashSet<String> = std::collections::HashSet::new();
-        let mut add = |uid: Option<String>| {
-            if let Some(uid) = uid {
-                uids.insert(uid);
-            }
-        };
-        self.deployments.state().iter().for_each(|o| add(o.uid()));
-        self.services.state().iter().for_each(|o| add(o.uid()));
-        self.accounts.state().iter().for_each(|o| add(o.uid()));
-        self.policies.state().iter().for_each(|o| add(o.uid()));
+        let mut uids = HashSet::new();
+        self.deployments.uids(&mut uids);
+        self.services.uids(&mut uids);
+        self.accounts.uids(&mut uids);
+        self.policies.uids(&mut uids);
         self.verified().retain(|uid, _| uids.contains(uid));
     }
 }
@@ -266,13 +364,15 @@ mod tests {
 
     #[test]
     fn only_a_verified_version_with_the_same_rendered_hash_is_unchanged() {
-        let (store, mut writer) = reflector::store::<ServiceAccount>();
+        let accounts = ChildCache::<ServiceAccount>::default();
         let caches = Caches::new(
-            reflector::store().0,
-            reflector::store().0,
-            store.clone(),
-            reflector::store().0,
+            ChildCache::default(),
+            ChildCache::default(),
+            accounts.clone(),
+            ChildCache::default(),
         );
+        let mut relisted = None;
+        let mut watched = |event| accounts.apply(&event, &mut relisted);
         let mut desired: ServiceAccount = serde_json::from_value(
             json!({"metadata": {"name": "osv-sa", "namespace": "ns"}, "automountServiceAccountToken": false}),
         )
@@ -281,33 +381,61 @@ mod tests {
         let mut live = desired.clone();
         live.metadata.uid = Some("u1".into());
         live.metadata.resource_version = Some("7".into());
-        writer.apply_watcher_event(&watcher::Event::Apply(live.clone()));
+        watched(watcher::Event::Apply(live.clone()));
         assert!(
-            caches.unchanged(&store, &desired).is_none(),
+            caches.unchanged(&accounts, &desired).is_none(),
             "never verified"
         );
         caches.verify(&live, true);
-        assert!(caches.unchanged(&store, &desired).is_some());
+        assert!(caches.unchanged(&accounts, &desired).is_some());
 
         let mut changed = desired.clone();
         changed.automount_service_account_token = Some(true);
         changed.annotations_mut().remove(RENDERED_HASH);
         stamp(&mut changed);
         assert!(
-            caches.unchanged(&store, &changed).is_none(),
+            caches.unchanged(&accounts, &changed).is_none(),
             "a new rendered form is applied"
         );
 
         let mut written = live.clone();
         written.metadata.resource_version = Some("8".into());
-        writer.apply_watcher_event(&watcher::Event::Apply(written.clone()));
+        watched(watcher::Event::Apply(written.clone()));
         assert!(
-            caches.unchanged(&store, &desired).is_none(),
+            caches.unchanged(&accounts, &desired).is_none(),
             "someone else wrote it since"
         );
         caches.verify(&written, false);
-        writer.apply_watcher_event(&watcher::Event::Delete(written));
+        watched(watcher::Event::Delete(written));
         caches.forget_deleted();
         assert!(caches.verified().is_empty());
+    }
+
+    #[test]
+    fn a_cached_child_reads_back_as_watched_and_a_relist_replaces_the_cache() {
+        let cache = ChildCache::<Deployment>::default();
+        let mut relisted = None;
+        let mut watched = |event| cache.apply(&event, &mut relisted);
+        let mut live = deployment(hardened());
+        live.metadata.uid = Some("u1".into());
+        trim_deployment(&mut live);
+        watched(watcher::Event::Apply(live.clone()));
+        assert_eq!(cache.get(&live).as_deref(), Some(&live));
+
+        let mut other = live.clone();
+        other.metadata.name = Some("time".into());
+        other.metadata.uid = Some("u2".into());
+        watched(watcher::Event::Init);
+        watched(watcher::Event::InitApply(other.clone()));
+        assert!(
+            cache.get(&live).is_some(),
+            "the old list stands until the relist is complete"
+        );
+        watched(watcher::Event::InitDone);
+        assert!(cache.get(&live).is_none(), "gone from the relist");
+        assert_eq!(cache.get(&other).as_deref(), Some(&other));
+        let mut uids = HashSet::new();
+        cache.uids(&mut uids);
+        assert_eq!(uids, HashSet::from(["u2".to_owned()]));
     }
 }

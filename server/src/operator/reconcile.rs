@@ -541,7 +541,7 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
     };
     if let Some(account) = &children.service_account {
         if caches.unchanged(&caches.accounts, account).is_none() {
-            let cached = Caches::cached(&caches.accounts, account);
+            let cached = caches.accounts.get(account);
             children_applier
                 .child(
                     account,
@@ -555,7 +555,7 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
     let deployment = match caches.unchanged(&caches.deployments, &children.deployment) {
         Some(live) => Some(live),
         None => {
-            let cached = Caches::cached(&caches.deployments, &children.deployment);
+            let cached = caches.deployments.get(&children.deployment);
             // A Deployment neither cached nor applied before is new: nothing to hand over.
             if plan.replicas.is_none() && (cached.is_some() || applied_before) {
                 keep_replicas(client, &namespace, &children.deployment).await?;
@@ -574,7 +574,7 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
         .unchanged(&caches.services, &children.service)
         .is_none()
     {
-        let cached = Caches::cached(&caches.services, &children.service);
+        let cached = caches.services.get(&children.service);
         if cached.is_some() || applied_before {
             repair_service_ports(client, &namespace, &children.service).await?;
         }
@@ -585,7 +585,7 @@ async fn reconcile_server(server: &MCPServer, context: &Context) -> Result<Actio
     let policy = match caches.unchanged(&caches.policies, &children.network_policy) {
         Some(live) => Some(live),
         None => {
-            let cached = Caches::cached(&caches.policies, &children.network_policy);
+            let cached = caches.policies.get(&children.network_policy);
             children_applier
                 .child(
                     &children.network_policy,
