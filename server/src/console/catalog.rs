@@ -3,7 +3,6 @@
 //! per query by [`super::catalog_search`].
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 
@@ -11,7 +10,7 @@ use apiary_app::model::catalog_search::{CatalogQuery, CatalogResults};
 use apiary_app::model::ServerCard;
 use apiary_app::services::{CatalogService, ServiceError};
 
-use crate::db::changes::{self, ChangeCache};
+use crate::db::changes::ChangeCache;
 use crate::db::{Db, DbError};
 
 use super::catalog_index::{load_catalog, CatalogCache, CatalogEntry};
@@ -55,16 +54,13 @@ impl Catalog {
 
     /// The projection, as loaded last unless the fleet changed since.
     async fn entries(&self) -> Result<Arc<[CatalogEntry]>, DbError> {
-        let version = changes::version(&self.db).await?;
-        if let Some(entries) = self.loaded.get("", version, Instant::now()) {
-            return Ok(entries);
-        }
-        let made = Instant::now();
-        let entries: Arc<[CatalogEntry]> = load_catalog(&self.db, self.slow_ms, &self.cache)
-            .await?
-            .into();
-        self.loaded.put("", version, made, Arc::clone(&entries));
-        Ok(entries)
+        self.loaded
+            .get_or_load(&self.db, "", || async {
+                Ok(load_catalog(&self.db, self.slow_ms, &self.cache)
+                    .await?
+                    .into())
+            })
+            .await
     }
 }
 

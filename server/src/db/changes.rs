@@ -10,6 +10,7 @@
 //! old rows: readers that cache by this number ([`ChangeCache`]) also bound an answer's age.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -103,7 +104,15 @@ const MAX_ANSWERS: usize = 1_024;
 /// stands still at the one it was made at and for at most [`MAX_AGE`]. Clones share the
 /// answers.
 #[derive(Debug)]
-pub struct ChangeCache<V>(Arc<Mutex<HashMap<String, Answer<V>>>>);
+pub struct ChangeCache<V>(Arc<Shared<V>>);
+
+#[derive(Debug)]
+struct Shared<V> {
+    answers: Mutex<HashMap<String, Answer<V>>>,
+    /// Per key being made: the turn that requests for that key take, so that one makes the
+    /// answer and the others wait for it instead of making it again.
+    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
 
 #[derive(Debug)]
 struct Answer<V> {
@@ -120,15 +129,71 @@ impl<V> Clone for ChangeCache<V> {
 
 impl<V> Default for ChangeCache<V> {
     fn default() -> Self {
-        Self(Arc::default())
+        Self(Arc::new(Shared {
+            answers: Mutex::default(),
+            turns: Mutex::default(),
+        }))
     }
 }
 
 impl<V: Clone> ChangeCache<V> {
+    /// The answer for `key`: the one kept if the fleet has not changed since it was made
+    /// ([`Self::get`]), else made by `load` and kept. Requests for a key that is being made
+    /// wait for it. The change number is read before `load`, so a write during the load
+    /// leaves a newer answer under an older number, which the next request makes again.
+    pub async fn get_or_load<E, F>(
+        &self,
+        db: &Db,
+        key: &str,
+        load: impl FnOnce() -> F,
+    ) -> Result<V, E>
+    where
+        E: From<DbError>,
+        F: Future<Output = Result<V, E>>,
+    {
+        let version = version(db).await?;
+        if let Some(value) = self.get(key, version, Instant::now()) {
+            return Ok(value);
+        }
+        let turn = self.turn(key);
+        let made = {
+            let _turn = turn.lock().await;
+            match self.get(key, version, Instant::now()) {
+                Some(value) => Ok(value),
+                None => {
+                    let made = Instant::now();
+                    load()
+                        .await
+                        .inspect(|value| self.put(key, version, made, value.clone()))
+                }
+            }
+        };
+        self.end_turn(key, turn);
+        made
+    }
+
+    fn turn(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.0.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(turns.entry(key.to_owned()).or_default())
+    }
+
+    /// Forgets `key`'s turn once no other request holds or waits for it.
+    fn end_turn(&self, key: &str, turn: Arc<tokio::sync::Mutex<()>>) {
+        let mut turns = self.0.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        // Ours and the map's: nobody else took it (taking it needs this lock).
+        if Arc::strong_count(&turn) == 2 {
+            turns.remove(key);
+        }
+    }
+
     /// The answer for `key` made at change number `version`, unless it is [`MAX_AGE`] old at
     /// `now`.
     pub fn get(&self, key: &str, version: i64, now: Instant) -> Option<V> {
-        let answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let answers = self
+            .0
+            .answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         answers
             .get(key)
             .filter(|answer| {
@@ -139,7 +204,11 @@ impl<V: Clone> ChangeCache<V> {
 
     /// Keeps `value` as the answer for `key` at change number `version`, made at `made`.
     pub fn put(&self, key: &str, version: i64, made: Instant, value: V) {
-        let mut answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut answers = self
+            .0
+            .answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if answers.len() >= MAX_ANSWERS && !answers.contains_key(key) {
             answers.clear();
         }
@@ -180,5 +249,42 @@ mod tests {
             cache.get(&format!("cursor={MAX_ANSWERS}"), 1, now),
             Some(MAX_ANSWERS)
         );
+    }
+
+    /// Requests that miss at once: one makes the answer, the others are given it; a write
+    /// makes the next request make it again.
+    #[tokio::test]
+    async fn requests_that_miss_together_wait_for_one_answer() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}/apiary.db?mode=rwc", folder.path().display());
+        let db = Db::connect(&url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let cache = ChangeCache::<usize>::default();
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        let load = || async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok::<_, DbError>(1 + loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+        };
+        let answers =
+            futures::future::join_all((0..8).map(|_| cache.get_or_load(&db, "limit=1", load)))
+                .await;
+        assert!(
+            answers.iter().all(|answer| matches!(answer, Ok(1))),
+            "{answers:?}"
+        );
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(
+            cache.0.turns.lock().expect("turns").is_empty(),
+            "turns forgotten"
+        );
+
+        sqlx::query(
+            "INSERT INTO servers (id, namespace, name, transport, spec, created_at, updated_at) \
+             VALUES ('s1', 'ns', 'one', 'stdio', '{}', 0, 0)",
+        )
+        .execute(db.pool())
+        .await
+        .expect("a write");
+        assert_eq!(cache.get_or_load(&db, "limit=1", load).await.ok(), Some(2));
     }
 }

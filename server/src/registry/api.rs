@@ -1,8 +1,6 @@
 //! The official MCP Registry API (`/v0.1/servers`), serving only published servers with their
 //! published tools.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -191,51 +189,48 @@ pub async fn list(
             ));
         }
     }
-    // Read before the listing: a write in between leaves a newer page under an older number,
-    // which the next request, seeing the newer number, writes again.
-    let version = crate::db::changes::version(&state.db).await?;
     let raw_query = raw_query.unwrap_or_default();
-    if let Some(body) = state.pages.get(&raw_query, version, Instant::now()) {
-        return Ok(json_answer(body));
-    }
-    let written = Instant::now();
-    let query = ListQuery {
-        search: params.search,
-        updated_since,
-        after,
-        limit: Some(limit + 1),
-        owner_team: params.owner_team,
-        category: params.category,
-        cost_class: params.cost_class,
-        sensitivity: params.sensitivity,
-        ..ListQuery::default()
-    };
-    let mut servers = list_all_published(
-        &state.db,
-        state.more_published.as_deref(),
-        &query,
-        state.settings.slow_ms,
-        &state.listing,
-    )
-    .await
-    .map_err(RegistryError::from)?;
-    if let Some(version) = params.version.as_deref().filter(|v| *v != "latest") {
-        servers.retain(|s| s.version == version);
-    }
-    let more = servers.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    servers.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let metadata = ListMetadata {
-        count: servers.len(),
-        next_cursor: servers.last().filter(|_| more).map(|last| last.id()),
-    };
-    let servers = servers
-        .iter()
-        .map(|s| registry_entry(s, &state.settings.public_url))
-        .collect();
-    let body =
-        serde_json::to_vec(&ServerList { servers, metadata }).map_err(RegistryError::internal)?;
-    let body = Bytes::from(body);
-    state.pages.put(&raw_query, version, written, body.clone());
+    let body = state
+        .pages
+        .get_or_load(&state.db, &raw_query, || async {
+            let query = ListQuery {
+                search: params.search,
+                updated_since,
+                after,
+                limit: Some(limit + 1),
+                owner_team: params.owner_team,
+                category: params.category,
+                cost_class: params.cost_class,
+                sensitivity: params.sensitivity,
+                ..ListQuery::default()
+            };
+            let mut servers = list_all_published(
+                &state.db,
+                state.more_published.as_deref(),
+                &query,
+                state.settings.slow_ms,
+                &state.listing,
+            )
+            .await
+            .map_err(RegistryError::from)?;
+            if let Some(version) = params.version.as_deref().filter(|v| *v != "latest") {
+                servers.retain(|s| s.version == version);
+            }
+            let more = servers.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+            servers.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            let metadata = ListMetadata {
+                count: servers.len(),
+                next_cursor: servers.last().filter(|_| more).map(|last| last.id()),
+            };
+            let servers = servers
+                .iter()
+                .map(|s| registry_entry(s, &state.settings.public_url))
+                .collect();
+            let body = serde_json::to_vec(&ServerList { servers, metadata })
+                .map_err(RegistryError::internal)?;
+            Ok::<_, RegistryError>(Bytes::from(body))
+        })
+        .await?;
     Ok(json_answer(body))
 }
 
