@@ -579,3 +579,67 @@ async fn an_idle_keep_alive_connection_is_closed() {
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.ends_with("ok"), "{answer}");
 }
+
+/// The gateway's routes have a middleware stack of their own (no console session or page
+/// nonce), and it keeps the protections: other hosts and cross-site writes are refused in
+/// local mode, and its answers carry the security headers, with a policy that allows nothing.
+#[tokio::test]
+async fn the_gateway_keeps_the_host_check_the_cross_site_check_and_security_headers() {
+    use tower::ServiceExt;
+
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}});
+    let post = |headers: &[(&str, &str)]| {
+        let mut request = request("POST", "/mcp/team/nothing", Some(&initialize));
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
+        }
+        request
+    };
+
+    let (status, body) = send(&app, post(&[("host", "evil.example:3000")])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("local mode"), "{body}");
+    let (status, body) = send(
+        &app,
+        post(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("cross-site"), "{body}");
+
+    let response = app
+        .clone()
+        .oneshot(post(&[("host", "127.0.0.1:3000")]))
+        .await
+        .expect("router answers");
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "no such server: the gateway itself answered"
+    );
+    let headers = response.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert!(
+        headers.get("set-cookie").is_none(),
+        "no console session for MCP clients"
+    );
+
+    // The console and the APIs beside it still get their own stack.
+    let (status, _) = send(&app, request("GET", "/healthz", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(&app, request("GET", "/mcp/team", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not a gateway route");
+}

@@ -120,7 +120,7 @@ pub(crate) async fn post_to(
     let request = state
         .gateway
         .client()
-        .post(&*url)
+        .post(url)
         .headers(pick(headers, REQUEST_HEADERS))
         .body(forward);
     match state.gateway.send(&target, request).await {
@@ -212,7 +212,7 @@ pub(crate) async fn without_body_to(
     let request = state
         .gateway
         .client()
-        .request(method, &*url)
+        .request(method, url)
         .headers(pick(headers, REQUEST_HEADERS));
     match state.gateway.send(&target, request).await {
         Ok(response) => relay(state, response, inspector, (Vec::new(), false), false).await,

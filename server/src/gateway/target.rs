@@ -103,8 +103,8 @@ impl ToolMap {
 /// Where the gateway sends a server's traffic.
 #[derive(Clone, Debug)]
 pub enum Backend {
-    /// A streamable HTTP endpoint.
-    Http(Arc<str>),
+    /// A streamable HTTP endpoint, parsed once (not per request).
+    Http(reqwest::Url),
     /// A local process that speaks MCP on stdio, reached through a shared bridge.
     Stdio(ServerId),
     /// A legacy HTTP+SSE server's event-stream URL, reached through a bridge per session.
@@ -177,7 +177,7 @@ fn backend_of(spec: &serde_json::Value, server: &ServerId) -> Backend {
         Ok(LocalSpec::Remote {
             url,
             transport: Transport::StreamableHttp,
-        }) => Backend::Http(url.into()),
+        }) => http_backend(&id, &url),
         Ok(LocalSpec::Remote { url, .. }) => Backend::LegacySse(url.into()),
         Ok(LocalSpec::Process(_)) => Backend::Stdio(server.clone()),
         Err(error) => Backend::Unsupported(format!("{id} has a spec that cannot run: {error}")),
@@ -188,10 +188,20 @@ fn backend_of(spec: &serde_json::Value, server: &ServerId) -> Backend {
 /// Service, or its pod's attach API for stdio (through the cluster runtime).
 fn cluster_backend_of(spec: &serde_json::Value, server: &ServerId) -> Backend {
     match cluster::endpoint(server, spec) {
-        Ok(ClusterEndpoint::StreamableHttp(url)) => Backend::Http(url.into()),
+        Ok(ClusterEndpoint::StreamableHttp(url)) => http_backend(&server.to_string(), &url),
         Ok(ClusterEndpoint::Sse(url)) => Backend::LegacySse(url.into()),
         Ok(ClusterEndpoint::Attach) => Backend::Stdio(server.clone()),
         Err(error) => Backend::Unsupported(error),
+    }
+}
+
+/// A streamable HTTP backend at `url`, or why server `id` cannot be reached there.
+fn http_backend(id: &str, url: &str) -> Backend {
+    match reqwest::Url::parse(url) {
+        Ok(url) => Backend::Http(url),
+        Err(error) => Backend::Unsupported(format!(
+            "{id} has an endpoint URL that cannot be used: {url}: {error}"
+        )),
     }
 }
 

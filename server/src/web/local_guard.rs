@@ -14,23 +14,31 @@ use super::authority::{parse_host, parse_origin};
 use crate::validation::error_body;
 use crate::Settings;
 
-/// Middleware: in local mode, refuses other host names.
-pub async fn guard(
-    State(settings): State<Arc<Settings>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if settings.oidc.is_some() {
-        return next.run(request).await;
+/// The host names the embedded default answers to: loopback and the public URL's host.
+/// `None` with sign-in on, where any host is served. Worked out once, not per request.
+#[derive(Debug)]
+pub struct LocalHosts(Option<Vec<String>>);
+
+impl LocalHosts {
+    /// The hosts `settings` allow.
+    pub fn of(settings: &Settings) -> Arc<Self> {
+        Arc::new(Self(
+            settings.oidc.is_none().then(|| allowed_hosts(settings)),
+        ))
     }
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .map(|h| h.to_str().unwrap_or_default().to_owned())
-        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
+}
+
+/// Middleware: in local mode, refuses other host names.
+pub async fn guard(State(hosts): State<Arc<LocalHosts>>, request: Request, next: Next) -> Response {
+    let Some(allowed) = &hosts.0 else {
+        return next.run(request).await;
+    };
+    let host = match request.headers().get(header::HOST) {
+        Some(host) => Some(host.to_str().unwrap_or_default()),
+        None => request.uri().authority().map(|a| a.as_str()),
+    };
     if let Some(host) = host {
-        let allowed = allowed_hosts(&settings);
-        let named = parse_host(&host).map(|h| h.host);
+        let named = parse_host(host).map(|h| h.host);
         if !named.is_some_and(|name| allowed.contains(&name)) {
             return refuse(format!(
                 "Apiary runs in local mode and only answers requests for this machine \

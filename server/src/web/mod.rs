@@ -1,4 +1,5 @@
-//! The HTTP surface: one router for the console, the JSON APIs, health and metrics.
+//! The HTTP surface: the MCP gateway's routes with the few layers they need, in front of one
+//! router for the console, the JSON APIs, health and metrics.
 
 pub mod assets;
 mod authority;
@@ -14,6 +15,8 @@ mod servers_api;
 mod state;
 
 pub use state::AppState;
+
+use std::sync::Arc;
 
 use axum::extract::FromRef;
 use axum::http::StatusCode;
@@ -51,8 +54,9 @@ pub fn router(state: AppState) -> Router {
     let services = state.services();
     let options = state.leptos_options.clone();
     let static_files = assets::service(&state.settings.site_dir.join("pkg"));
+    let local_hosts = local_guard::LocalHosts::of(&state.settings);
 
-    Router::new()
+    let console_and_apis = Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
@@ -78,7 +82,6 @@ pub fn router(state: AppState) -> Router {
         .merge(part(&state, crate::onboarding::revision_diff::routes()))
         .merge(part(&state, crate::onboarding::cluster_changes::routes()))
         .merge(part(&state, crate::onboarding::virtual_proposals::routes()))
-        .merge(part(&state, crate::gateway::routes()))
         .merge(part(&state, crate::virtual_servers::api::routes()))
         .merge(part(&state, crate::auth::routes()))
         .merge(part(&state, crate::auth::resource::routes()))
@@ -107,7 +110,7 @@ pub fn router(state: AppState) -> Router {
             csrf::refuse_cross_site,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.settings.clone(),
+            local_hosts.clone(),
             local_guard::guard,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -121,6 +124,32 @@ pub fn router(state: AppState) -> Router {
             // Outside the timeout, so its 408 is rewritten as JSON too.
             axum::middleware::from_fn(json_errors::json_errors),
             TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT),
-        ))
+        ));
+    let console_and_apis = console_and_apis.with_state(state.clone());
+    gateway(&state, local_hosts)
+        .fallback_service(console_and_apis)
         .with_state(state)
+}
+
+/// The MCP gateway's routes with only the layers they use: the console's session, sign-in
+/// gate, page nonce and JSON error rewriting do nothing for an MCP client (the gateway checks
+/// bearer tokens itself), and every call would pay for them. The host check, the cross-site
+/// check, security headers, metrics, tracing, compression and the timeout stay.
+fn gateway(state: &AppState, local_hosts: Arc<local_guard::LocalHosts>) -> Router<AppState> {
+    part(state, crate::gateway::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.clone(),
+            csrf::refuse_cross_site,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            local_hosts,
+            local_guard::guard,
+        ))
+        .layer(security_headers::for_answers())
+        .layer((
+            axum::middleware::from_fn(crate::telemetry::track_http),
+            TraceLayer::new_for_http(),
+            CompressionLayer::new(),
+            TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT),
+        ))
 }

@@ -1,10 +1,12 @@
 //! Security headers on every response: a Content-Security-Policy whose script nonce is made
 //! here and handed to the page renderer, no framing, no MIME sniffing, and a strict referrer.
+//! Answers that are never pages (the MCP gateway's) get a fixed policy that allows nothing.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use apiary_app::services::CspNonce;
 
@@ -44,4 +46,25 @@ pub async fn set(
         HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+/// The same headers for answers that are never rendered as pages (JSON-RPC, event streams):
+/// a policy that allows nothing, made once instead of per request.
+pub fn for_answers() -> (
+    SetResponseHeaderLayer<HeaderValue>,
+    SetResponseHeaderLayer<HeaderValue>,
+    SetResponseHeaderLayer<HeaderValue>,
+    SetResponseHeaderLayer<HeaderValue>,
+) {
+    let header =
+        |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
+    (
+        header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        header(header::X_FRAME_OPTIONS, "DENY"),
+        header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        header(header::REFERRER_POLICY, "same-origin"),
+    )
 }
