@@ -39,6 +39,8 @@
 # Environment:
 #   APIARY_BIN         the Apiary under test (default $HOME/.cache/apiary/target/release/apiary);
 #                      it is not built here
+#   APIARY_BIN_BASELINE  another Apiary build, run beside it as a fourth target, apiary-base (to
+#                      compare two builds in one run); none by default
 #   THV_BIN            ToolHive's CLI (default $HOME/.cache/apiary/bin/thv)
 #   EVERYTHING_JS      server-everything's dist/index.js (default: end2end/mcp-servers'
 #                      node_modules, installed there with `npm ci` when missing, as .ci/setup does)
@@ -62,6 +64,7 @@ seconds="${1:-10}"
 rounds="${2:-4}"
 cache="${APIARY_CACHE_DIR:-$HOME/.cache/apiary}"
 bin="${APIARY_BIN:-$cache/target/release/apiary}"
+baseline_bin="${APIARY_BIN_BASELINE:-}"
 thv_version=v0.47.0
 thv="${THV_BIN:-$cache/bin/thv}"
 servers_dir="$root/end2end/mcp-servers"
@@ -82,6 +85,7 @@ positive "$wrk_threads" PEERS_WRK_THREADS
 for c in "${conns[@]}"; do positive "$c" PEERS_CONNECTIONS; done
 
 [[ -x "$bin" ]] || { log "no apiary binary at $bin (set APIARY_BIN; it is not built here)"; exit 1; }
+[[ -z "$baseline_bin" || -x "$baseline_bin" ]] || { log "no apiary binary at $baseline_bin (APIARY_BIN_BASELINE)"; exit 1; }
 [[ -x "$thv" ]] || { log "no thv at $thv (GOBIN=\$HOME/.cache/apiary/bin go install github.com/stacklok/toolhive/cmd/thv@$thv_version, or set THV_BIN)"; exit 1; }
 command -v wrk > /dev/null || { log "no wrk on PATH (apt-get install wrk)"; exit 1; }
 command -v node > /dev/null || { log "no node on PATH"; exit 1; }
@@ -161,34 +165,43 @@ backend_base=$(sed -n 's/^peers backend listening on //p' "$out/backend.log" | h
 [[ -n "$backend_base" ]] || { log "the backend did not start: $(tail -5 "$out/backend.log")"; exit 1; }
 log "backend: server-everything $everything_version at $backend_base/mcp, pid $backend_pid"
 
-# Apiary on a free port (started again on another when some other process took it), with the
-# backend registered and published.
-mkdir -p "$out/apiary"
-apiary_pid=
-for _ in 1 2 3 4 5; do
-  port=$(candidate_port)
-  APIARY_LISTEN="127.0.0.1:$port" APIARY_DATA_DIR="$out/apiary" APIARY_LOG=warn \
-    "$bin" serve > "$out/apiary/apiary.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 300); do
-    listens_on "$pid" "$port" && { apiary_pid=$pid; break; }
-    alive "$pid" || break
-    sleep 0.1
+# Apiary $2 as target $1 on a free port (started again on another when some other process
+# took it), with the backend registered and published; sets apiary_pid and apiary_base.
+start_apiary() {
+  local name=$1 binary=$2 port pid refreshed
+  mkdir -p "$out/$name"
+  apiary_pid=
+  for _ in 1 2 3 4 5; do
+    port=$(candidate_port)
+    APIARY_LISTEN="127.0.0.1:$port" APIARY_DATA_DIR="$out/$name" APIARY_LOG=warn \
+      "$binary" serve > "$out/$name/apiary.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+      listens_on "$pid" "$port" && { apiary_pid=$pid; break; }
+      alive "$pid" || break
+      sleep 0.1
+    done
+    [[ -n "$apiary_pid" ]] && break
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    log "WARNING: $name did not listen on port $port; trying another"
   done
-  [[ -n "$apiary_pid" ]] && break
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  log "WARNING: apiary did not listen on port $port; trying another"
-done
-[[ -n "$apiary_pid" ]] || { log "apiary did not start: $(tail -5 "$out/apiary/apiary.log")"; exit 1; }
-pids+=("$apiary_pid")
-apiary_base="http://127.0.0.1:$port"
-curl -fsS -X PUT "$apiary_base/api/v1/servers/peers/everything" -H 'content-type: application/json' \
-  -d "{\"ownerTeam\":\"bench\",\"published\":true,\"spec\":{\"transport\":\"streamable-http\",\"url\":\"$backend_base/mcp\"}}" \
-  > /dev/null
-refreshed=$(curl -fsS -X POST "$apiary_base/api/v1/servers/peers/everything/refresh")
-[[ "$refreshed" == *'"fetched"'* ]] || { log "apiary could not fetch the backend's tools: $refreshed"; exit 1; }
-log "apiary: $("$bin" --version 2>/dev/null) ($bin) at $apiary_base, pid $apiary_pid"
+  [[ -n "$apiary_pid" ]] || { log "$name did not start: $(tail -5 "$out/$name/apiary.log")"; exit 1; }
+  pids+=("$apiary_pid")
+  apiary_base="http://127.0.0.1:$port"
+  curl -fsS -X PUT "$apiary_base/api/v1/servers/peers/everything" -H 'content-type: application/json' \
+    -d "{\"ownerTeam\":\"bench\",\"published\":true,\"spec\":{\"transport\":\"streamable-http\",\"url\":\"$backend_base/mcp\"}}" \
+    > /dev/null
+  refreshed=$(curl -fsS -X POST "$apiary_base/api/v1/servers/peers/everything/refresh")
+  [[ "$refreshed" == *'"fetched"'* ]] || { log "$name could not fetch the backend's tools: $refreshed"; exit 1; }
+  log "$name: $("$binary" --version 2>/dev/null) ($binary) at $apiary_base, pid $apiary_pid"
+}
+if [[ -n "$baseline_bin" ]]; then
+  start_apiary apiary-base "$baseline_bin"
+  base_pid=$apiary_pid
+  base_url="$apiary_base/mcp/peers/everything"
+fi
+start_apiary apiary "$bin"
 
 # thv proxy on a free port: it takes another when the one given is busy, and prints the one it
 # took; started again when it does not listen there.
@@ -222,12 +235,20 @@ thv_module=${thv_module:-unknown version}
 log "thv: $thv_module ($thv) at $thv_base, pid $thv_pid"
 
 targets=(direct apiary thv)
+[[ -z "$baseline_bin" ]] || targets+=(apiary-base)
 declare -A url_of=(
   [direct]="$backend_base/mcp"
   [apiary]="$apiary_base/mcp/peers/everything"
   [thv]="$thv_base/mcp"
 )
 declare -A pid_of=([apiary]=$apiary_pid [thv]=$thv_pid)
+if [[ -n "$baseline_bin" ]]; then
+  url_of[apiary-base]=$base_url
+  pid_of[apiary-base]=$base_pid
+fi
+# The processes whose RSS is reported: the backend and every proxy.
+processes=(backend "${targets[@]:1}")
+pid_of[backend]=$backend_pid
 declare -A session_of
 
 # One MCP session at URL $1: initialize, notifications/initialized, one checked tools/call echo.
@@ -315,8 +336,8 @@ run_wrk() {
     -s "$out/call.lua" "${url_of[$t]}" > "$file" 2>&1 || true
   if [[ -n "$proxy_pid" ]]; then p1=$(cpu_ticks "$proxy_pid"); fi
   b1=$(cpu_ticks "$backend_pid")
-  for p in "$backend_pid" "$apiary_pid" "$thv_pid"; do
-    alive "$p" || { log "process $p died during the $t run; see $out"; exit 1; }
+  for p in "${processes[@]}"; do
+    alive "${pid_of[$p]}" || { log "$p (pid ${pid_of[$p]}) died during the $t run; see $out"; exit 1; }
   done
   result=$(sed -n 's/^RESULT //p' "$file")
   [[ -n "$result" ]] || { log "wrk gave no result for $t with $c connections: $(tail -5 "$file")"; exit 1; }
@@ -324,10 +345,7 @@ run_wrk() {
 }
 
 declare -A rss_before
-for p in backend apiary thv; do
-  case $p in backend) pid=$backend_pid ;; apiary) pid=$apiary_pid ;; thv) pid=$thv_pid ;; esac
-  rss_before[$p]=$(rss_kib "$pid")
-done
+for p in "${processes[@]}"; do rss_before[$p]=$(rss_kib "${pid_of[$p]}"); done
 
 max_c=${conns[0]}
 for c in "${conns[@]}"; do if (( c > max_c )); then max_c=$c; fi; done
@@ -360,24 +378,23 @@ ended=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 declare -A rss_after
-for p in backend apiary thv; do
-  case $p in backend) pid=$backend_pid ;; apiary) pid=$apiary_pid ;; thv) pid=$thv_pid ;; esac
-  rss_after[$p]=$(rss_kib "$pid")
-done
+for p in "${processes[@]}"; do rss_after[$p]=$(rss_kib "${pid_of[$p]}"); done
 printf 'process\tbefore_kib\tafter_kib\n' > "$out/rss.tsv"
-for p in backend apiary thv; do printf '%s\t%s\t%s\n' "$p" "${rss_before[$p]}" "${rss_after[$p]}" >> "$out/rss.tsv"; done
+for p in "${processes[@]}"; do printf '%s\t%s\t%s\n' "$p" "${rss_before[$p]}" "${rss_after[$p]}" >> "$out/rss.tsv"; done
 
 python3 - "$out" "$(getconf CLK_TCK)" "$started" "$ended" "$load_start" "$load_end" \
   "$seconds" "$rounds" "${conns[*]}" "$wrk_threads" "$warmup" "$everything_version" \
   "$("$bin" --version 2>/dev/null), built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')" "thv $thv_module" \
-  "$(nproc)" "$(hostname)" <<'EOF' | tee "$out/report.md"
+  "$(nproc)" "$(hostname)" "${targets[*]}" \
+  "${baseline_bin:+$("$baseline_bin" --version 2>/dev/null), built $(date -u -r "$baseline_bin" '+%Y-%m-%d %H:%M UTC')}" \
+  <<'EOF' | tee "$out/report.md"
 import csv, statistics, sys
 
 (out, tck, started, ended, load_start, load_end, seconds, rounds, conns, threads, warmup,
- everything, apiary, thv, cores, host) = sys.argv[1:]
+ everything, apiary, thv, cores, host, targets, baseline) = sys.argv[1:]
 tck = int(tck)
 runs = list(csv.DictReader(open(f"{out}/runs.tsv"), delimiter="\t"))
-targets = ["direct", "apiary", "thv"]
+targets = targets.split()
 
 def med_range(values, fmt):
     if not values:
@@ -408,7 +425,8 @@ print(f"Gateway side by side: {started} to {ended}, {host} ({cores} cores), load
       f"{load_start} at the start, {load_end} at the end. {rounds} interleaved rounds of {seconds} s "
       f"per target and connection count (wrk, {threads} thread(s), one MCP session per target, "
       f"`tools/call echo`), after a {warmup} s warm-up per target. Backend: server-everything "
-      f"{everything} (Node, streamable HTTP). Apiary: {apiary}. ToolHive: {thv}.")
+      f"{everything} (Node, streamable HTTP). Apiary: {apiary}. ToolHive: {thv}."
+      + (f" Apiary's baseline (apiary-base): {baseline}." if baseline else ""))
 print()
 print("Median over the rounds, range in brackets. Latency in ms; CPU in µs of utime+stime per call "
       "(from /proc/PID/stat); \"vs direct\" compares the medians.")
