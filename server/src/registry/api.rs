@@ -204,15 +204,7 @@ pub async fn list(
                 sensitivity: params.sensitivity,
                 ..ListQuery::default()
             };
-            let mut servers = list_all_published(
-                &state.db,
-                state.more_published.as_deref(),
-                &query,
-                state.settings.slow_ms,
-                &state.listing,
-            )
-            .await
-            .map_err(RegistryError::from)?;
+            let mut servers = published(&state, &query).await?;
             if let Some(version) = params.version.as_deref().filter(|v| *v != "latest") {
                 servers.retain(|s| s.version == version);
             }
@@ -294,18 +286,27 @@ pub async fn find_published(
         exact: Some((namespace.to_owned(), name.to_owned())),
         ..ListQuery::default()
     };
-    list_all_published(
+    published(state, &query)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RegistryError::not_found(format!("no published server {namespace}/{name}")))
+}
+
+/// The published servers `query` selects, with what the registry lists beside them (the
+/// virtual servers).
+async fn published(
+    state: &RegistryState,
+    query: &ListQuery,
+) -> Result<Vec<super::listing::PublishedServer>, RegistryError> {
+    Ok(list_all_published(
         &state.db,
         state.more_published.as_deref(),
-        &query,
+        query,
         state.settings.slow_ms,
         &state.listing,
     )
-    .await
-    .map_err(RegistryError::from)?
-    .into_iter()
-    .next()
-    .ok_or_else(|| RegistryError::not_found(format!("no published server {namespace}/{name}")))
+    .await?)
 }
 
 fn split_name(name: &str) -> Option<(String, String)> {
