@@ -146,8 +146,10 @@ impl<K: Resource + Serialize + DeserializeOwned> ChildCache<K> {
 
     /// The cached child of the same namespace and name as `desired`, if any.
     pub fn get(&self, desired: &K) -> Option<Arc<K>> {
-        let entries = self.read();
-        let entry = entries.get(&key(desired))?;
+        self.read().get(&key(desired)).and_then(Self::decode)
+    }
+
+    fn decode(entry: &Entry) -> Option<Arc<K>> {
         serde_json::from_slice(&entry.json)
             .inspect_err(|error| tracing::warn!(%error, "cannot read a cached child"))
             .ok()
@@ -254,19 +256,18 @@ impl Caches {
     where
         K: Resource + Serialize + DeserializeOwned,
     {
-        {
-            let entries = cache.read();
-            let entry = entries.get(&key(desired))?;
-            let hash = entry.rendered_hash.as_ref()?;
-            if desired.annotations().get(RENDERED_HASH) != Some(hash) {
-                return None;
-            }
-            let (uid, version) = (entry.uid.as_ref()?, entry.version.as_ref()?);
-            if self.verified().get(uid) != Some(version) {
-                return None;
-            }
+        // Checked and decoded under one read: a newer version cannot slip in between.
+        let entries = cache.read();
+        let entry = entries.get(&key(desired))?;
+        let hash = entry.rendered_hash.as_ref()?;
+        if desired.annotations().get(RENDERED_HASH) != Some(hash) {
+            return None;
         }
-        cache.get(desired)
+        let (uid, version) = (entry.uid.as_ref()?, entry.version.as_ref()?);
+        if self.verified().get(uid) != Some(version) {
+            return None;
+        }
+        ChildCache::decode(entry)
     }
 
     /// Records that `live` (as just applied) shows no drift; or, with `clean` false, that it
