@@ -3,7 +3,6 @@
 pub mod api_error;
 pub mod audit;
 pub mod auth;
-pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod console;
@@ -17,6 +16,7 @@ pub mod operator;
 pub mod registry;
 pub mod resources;
 pub mod runtime;
+pub mod servers;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

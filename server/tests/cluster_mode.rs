@@ -23,9 +23,9 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::Api;
 use serde_json::json;
 
-use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::operator::cluster_runtime::ClusterRuntime;
 use apiary_server::resources::crd::MCPServer;
+use apiary_server::servers::{ServerRegistration, ServerStore};
 use apiary_server::web::AppState;
 
 #[tokio::test]

@@ -5,9 +5,9 @@
 
 mod support;
 
-use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::db::changes::version;
 use apiary_server::db::Db;
+use apiary_server::servers::{ServerRegistration, ServerStore};
 use serde_json::{json, Value};
 use support::http::{request, send, without_markers};
 

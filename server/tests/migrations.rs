@@ -2,9 +2,9 @@
 
 mod support;
 
-use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::console::catalog::Catalog;
 use apiary_server::db::Backend;
+use apiary_server::servers::{ServerRegistration, ServerStore};
 use serde_json::json;
 
 fn registration(description: &str) -> ServerRegistration {

@@ -88,9 +88,9 @@ async fn two_transitions_from_one_version_write_exactly_one() {
 
 #[tokio::test]
 async fn of_two_approved_changes_from_one_base_the_second_fails_when_applied() {
-    use apiary_server::catalog::{ServerRegistration, ServerStore};
     use apiary_server::onboarding::apply::{apply, ApplyTarget};
     use apiary_server::runtime::{LocalRuntime, LocalRuntimeConfig, Runtime as _};
+    use apiary_server::servers::{ServerRegistration, ServerStore};
     for db in support::all_backends().await {
         let spec = json!({ "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" });
         ServerStore::new(db.db.clone())

@@ -454,8 +454,8 @@ async fn valid_json_and_yaml_proposals_are_stored_audited_and_listed() {
 /// and nothing is stored or deleted; a cluster object cannot take the name of a server registered through Apiary.
 #[tokio::test]
 async fn servers_declared_in_the_cluster_change_only_there() {
-    use apiary_server::catalog::{RegisterError, ServerRegistration};
     use apiary_server::onboarding::register::write_registration_from;
+    use apiary_server::servers::{RegisterError, ServerRegistration};
     for db in support::all_backends().await {
         let app = support::app(&db.db);
         register_existing(&app).await;

@@ -5,12 +5,12 @@ mod support;
 
 use support::http::{request, send};
 
-use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::db::Db;
 use apiary_server::registry::model::{
     FetchedTools, PolicyFinding, SchemaDiff, Severity, ToolChange, ToolDef,
 };
 use apiary_server::registry::store::SnapshotStore;
+use apiary_server::servers::{ServerRegistration, ServerStore};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 

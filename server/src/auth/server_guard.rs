@@ -8,7 +8,7 @@
 use apiary_app::access::{Action, Viewer};
 
 use crate::api_error::ApiError;
-use crate::catalog::ServerStore;
+use crate::servers::ServerStore;
 
 use super::Principal;
 

@@ -58,7 +58,7 @@ pub struct ToolText {
 }
 
 /// The [`ToolText`] of each server. Shared by the clones of a
-/// [`crate::catalog::ServerStore`]; it holds one entry per server loaded last.
+/// [`crate::servers::ServerStore`]; it holds one entry per server loaded last.
 pub type CatalogCache = DerivedCache<ToolText>;
 
 /// Every server that is not retired, by namespace and name. Tools are the curated published

@@ -187,12 +187,12 @@ fn hint(annotations: Option<&Value>, key: &str) -> Option<bool> {
 #[derive(Clone, Debug)]
 pub struct CurationForms {
     db: Db,
-    servers: crate::catalog::ServerStore,
+    servers: crate::servers::ServerStore,
 }
 
 impl CurationForms {
     /// Forms over `db`.
-    pub fn new(db: Db, servers: crate::catalog::ServerStore) -> Self {
+    pub fn new(db: Db, servers: crate::servers::ServerStore) -> Self {
         Self { db, servers }
     }
 

@@ -7,10 +7,10 @@ use apiary_app::access::Viewer;
 use apiary_app::model::refresh::{FleetProgress, RefreshReport};
 use apiary_app::services::{RefreshService, ServiceError};
 
-use crate::catalog::ServerStore;
 use crate::db::DbError;
 use crate::registry::fleet::FleetRefresh;
 use crate::registry::refresh::{RefreshError, RefreshOutcome, Refresher};
+use crate::servers::ServerStore;
 
 /// Refreshes over the server records, the refresher and the shared fleet job.
 #[derive(Clone)]

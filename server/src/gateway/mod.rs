@@ -48,9 +48,9 @@ use axum::Router;
 use futures::{Stream, StreamExt};
 
 use crate::auth::Auth;
-use crate::catalog::ServerStore;
 use crate::db::{Db, DbError};
 use crate::runtime::Reach;
+use crate::servers::ServerStore;
 
 use target::{Target, Targets};
 

@@ -14,10 +14,10 @@ use serde_json::Value;
 
 use apiary_app::access::Viewer;
 
-use crate::catalog::ServerRegistration;
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{now_millis, DbError};
 use crate::runtime::{desired, DesiredServer, Runtime, ServerId};
+use crate::servers::ServerRegistration;
 
 use super::kubernetes;
 use super::manifest::manifest_object;
@@ -314,7 +314,7 @@ async fn retire(
             actor: actor.into(),
             action: "server.retire",
             target: &target,
-            before_hash: Some(crate::catalog::content_hash(&spec.to_string())),
+            before_hash: Some(crate::servers::content_hash(&spec.to_string())),
             after_hash: None,
         },
     )

@@ -45,12 +45,12 @@ pub mod validate;
 pub mod virtual_form;
 pub mod virtual_proposals;
 
-use crate::catalog::ServerStore;
 use crate::config::Runtime as RuntimeMode;
 use crate::db::Db;
 use crate::gateway::Gateway;
 use crate::registry::refresh::Refresher;
 use crate::runtime::AnyRuntime;
+use crate::servers::ServerStore;
 
 use apply::ApplyTarget;
 use model::ProposalKind;

@@ -3,8 +3,8 @@
 //! through here, directly (the servers API) or by an approved proposal.
 
 use crate::audit::Actor;
-use crate::catalog::{content_hash, RegisterError, ServerRegistration, ServerStore};
 use crate::db::{now_millis, DbError};
+use crate::servers::{content_hash, RegisterError, ServerRegistration, ServerStore};
 use crate::validation::{FieldError, FieldErrors};
 
 use super::revisions::{self, NewRevision};

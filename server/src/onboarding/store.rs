@@ -8,9 +8,9 @@ use sqlx::{AnyConnection, Row};
 use apiary_app::access::Viewer;
 
 use crate::audit::{self, AuditEvent};
-use crate::catalog::content_hash;
 use crate::config::Runtime;
 use crate::db::{json_column, now_millis, Db, DbError};
+use crate::servers::content_hash;
 use crate::validation::FieldErrors;
 
 use super::model::{DecisionRecord, Proposal, ProposalKind, ProposalStatus};

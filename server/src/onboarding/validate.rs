@@ -13,11 +13,11 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::catalog::ServerRegistration;
 use crate::config::Runtime;
 use crate::operator::render;
 use crate::resources::crd::{MCPServer, MCPServerSpec};
 use crate::runtime::spec::{is_env_name, is_http_url, ENV_NAME_RULE};
+use crate::servers::ServerRegistration;
 use crate::validation::{dns_label, max_len, FieldError, FieldErrors, Problems};
 
 use super::model::ProposalKind;

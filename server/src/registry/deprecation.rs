@@ -204,7 +204,7 @@ async fn change(
             action,
             target: &format!("{namespace}/{name}"),
             before_hash: None,
-            after_hash: Some(crate::catalog::content_hash(&format!(
+            after_hash: Some(crate::servers::content_hash(&format!(
                 "{lifecycle}\n{}\n{message}",
                 replacement.unwrap_or_default()
             ))),

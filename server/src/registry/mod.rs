@@ -24,8 +24,8 @@ pub mod tool_status;
 
 use std::sync::Arc;
 
-use crate::catalog::ServerStore;
 use crate::db::Db;
+use crate::servers::ServerStore;
 
 /// What the registry's handlers reach (the web layer builds it from the application's state).
 #[derive(Clone)]

@@ -11,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use apiary_app::model::Transport;
 
-use crate::catalog::ServerStore;
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{Db, DbError};
 use crate::operator::cluster_runtime::{self as cluster, ClusterEndpoint};
 use crate::runtime::spec::{parse_spec, LocalSpec};
 use crate::runtime::ServerId;
+use crate::servers::ServerStore;
 
 use super::canonical::content_hash;
 use super::diff::diff;

@@ -1,9 +1,9 @@
 //! Virtual servers in the database, each change audited in the same transaction.
 
 use crate::audit::{self, Actor, AuditEvent};
-use crate::catalog::content_hash;
 use crate::db::{now_millis, Db, DbError};
 use crate::registry::listing::{list_published, ListingCache, PublishedServer, Query};
+use crate::servers::content_hash;
 use crate::validation::{FieldError, FieldErrors};
 
 use super::model::VirtualSpec;

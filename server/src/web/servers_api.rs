@@ -8,9 +8,9 @@ use apiary_app::access::Action;
 
 use crate::api_error::{json_body, require_json, ApiError};
 use crate::auth::Principal;
-use crate::catalog::ServerRegistration;
 use crate::config::Runtime::Local;
 use crate::runtime::{desired, ServerId};
+use crate::servers::ServerRegistration;
 
 use super::AppState;
 
@@ -101,7 +101,7 @@ pub async fn remove(
         .await?;
     if let Some(kind) = state.servers.origin_of(&namespace, &name).await? {
         // Deleting it here would not last: its object registers it again.
-        return Err(crate::catalog::RegisterError::Managed {
+        return Err(crate::servers::RegisterError::Managed {
             server: format!("{namespace}/{name}"),
             by: Some(kind),
         }

@@ -7,7 +7,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use apiary_app::services::Services;
 
 use crate::auth::Auth;
-use crate::catalog::ServerStore;
 use crate::console::server_page::ServerPages;
 use crate::db::Db;
 use crate::gateway::{Gateway, GatewayState};
@@ -17,6 +16,7 @@ use crate::registry::fleet::FleetRefresh;
 use crate::registry::refresh::Refresher;
 use crate::registry::{RegistrySettings, RegistryState};
 use crate::runtime::{AnyRuntime, LocalRuntime, LocalRuntimeConfig};
+use crate::servers::ServerStore;
 use crate::virtual_servers::api::VirtualServersState;
 use crate::Settings;
 

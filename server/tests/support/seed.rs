@@ -1,11 +1,11 @@
 //! Seeds servers, tool snapshots and health samples through the stores, for the console tests
 //! and the catalog benchmark.
 
-use apiary_server::catalog::{ServerRegistration, ServerStore};
 use apiary_server::db::Db;
 use apiary_server::registry::model::{FetchedTools, PolicyFinding, ToolDef};
 use apiary_server::registry::policy::{check, Policy};
 use apiary_server::registry::store::SnapshotStore;
+use apiary_server::servers::{ServerRegistration, ServerStore};
 use serde_json::{json, Value};
 
 /// The metadata of a seeded server.

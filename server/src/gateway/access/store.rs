@@ -1,8 +1,8 @@
 //! Storage of gateway access policies (table `gateway_access`), with an audit event for every
 //! change.
 
-use crate::catalog::content_hash;
 use crate::db::{now_millis, Db, DbError};
+use crate::servers::content_hash;
 
 use super::Access;
 

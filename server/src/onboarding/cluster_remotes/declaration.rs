@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::catalog::ServerRegistration;
 use crate::onboarding::manifest::annotated_metadata;
+use crate::servers::ServerRegistration;
 
 use super::address;
 

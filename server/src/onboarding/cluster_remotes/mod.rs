@@ -34,7 +34,6 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::RegisterError;
 use crate::db::Db;
 use crate::gateway::inbound::Inbound;
 use crate::gateway::Gateway;
@@ -43,6 +42,7 @@ use crate::operator::render::FIELD_MANAGER;
 use crate::registry::refresh::Refresher;
 use crate::registry::server_json::gateway_url;
 use crate::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry, RemoteServerStatus};
+use crate::servers::RegisterError;
 
 use declaration::declaration;
 use status::{refused_message, Outcome, ACCEPTED, UNSUPPORTED_FIELDS};

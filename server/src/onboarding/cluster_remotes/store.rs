@@ -5,10 +5,10 @@
 use sqlx::Row;
 
 use crate::audit::Actor;
-use crate::catalog::{RegisterError, ServerRegistration};
 use crate::db::{Db, DbError};
 use crate::onboarding::cluster_watch::unpublish_deleted;
 use crate::onboarding::register::write_registration_from;
+use crate::servers::{RegisterError, ServerRegistration};
 
 use super::status::LastFetch;
 

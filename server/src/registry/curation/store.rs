@@ -3,8 +3,8 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::catalog::content_hash;
 use crate::db::{json_column, now_millis, Db, DbError};
+use crate::servers::content_hash;
 
 use super::{curated_tools, CuratedTools, Curation, UnknownTools};
 use crate::registry::model::{SchemaDiff, ToolDef};
