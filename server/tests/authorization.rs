@@ -266,6 +266,21 @@ fn server_fn_paths() -> Vec<String> {
         .collect()
 }
 
+/// Each server function's URL hashes the fixed key of `.cargo/config.toml` and its module, not
+/// the crate's directory, so a server and a hydrate bundle built from different checkouts name
+/// the same URLs.
+#[test]
+fn server_function_urls_do_not_depend_on_where_the_code_is_checked_out() {
+    let hash =
+        leptos::server_fn::xxhash_rust::const_xxh64::xxh64(b"apiary:apiary_app::api::catalog", 0);
+    let expected = format!("/api/search_catalog{hash}");
+    let paths = server_fn_paths();
+    assert!(
+        paths.contains(&expected),
+        "expected {expected} among the server functions: {paths:?}"
+    );
+}
+
 fn server_fn_rule(path: &str) -> Option<(Rule, &'static str)> {
     let name = path.trim_start_matches("/api/");
     SERVER_FNS
