@@ -4,9 +4,11 @@
 //! The router runs in-process (`oneshot`), so the numbers exclude the network.
 //!
 //! The catalog keeps its list of servers while the fleet stands still (`db::changes`), so
-//! back-to-back requests mostly reuse it; `first_page_after_a_write` writes to the fleet
-//! before each request (untimed) so every request reads the list again, as the first request
-//! after any change does.
+//! back-to-back requests mostly reuse it. Two cases write before each request (untimed):
+//! `first_page_after_a_health_sample` records one server's health, so every request reads the
+//! health of every server again (as the first request after any sample, or after a quiet
+//! second, does), and `first_page_after_a_write` changes one server's row, so every request
+//! reads the whole list again (as the first request after a metadata change does).
 //!
 //! Run: `cargo bench -p apiary-server --bench catalog`
 
@@ -75,6 +77,15 @@ async fn touch_one_server(db: &apiary_server::db::Db) {
         .expect("touch a server");
 }
 
+/// A health sample for one server: moves the fleet's activity number only.
+async fn sample_one_server(db: &apiary_server::db::Db) {
+    let id: String = sqlx::query_scalar("SELECT id FROM servers WHERE name = 'server-0000'")
+        .fetch_one(db.pool())
+        .await
+        .expect("a server");
+    seed::health(db, &id, true, 120).await;
+}
+
 fn catalog(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -105,6 +116,13 @@ fn catalog(c: &mut Criterion) {
         });
     }
     let db = test_db.db.clone();
+    group.bench_function("first_page_after_a_health_sample", |b| {
+        b.iter_batched(
+            || runtime.block_on(sample_one_server(&db)),
+            |()| runtime.block_on(send(&app, request("GET", "/", None))),
+            BatchSize::PerIteration,
+        );
+    });
     group.bench_function("first_page_after_a_write", |b| {
         b.iter_batched(
             || runtime.block_on(touch_one_server(&db)),

@@ -5,70 +5,165 @@
 
 mod support;
 
-use apiary_server::db::changes::version;
-use apiary_server::db::Db;
+use apiary_server::db::changes::{version, FleetVersion};
+use apiary_server::db::{Backend, Db};
 use apiary_server::servers::{ServerRegistration, ServerStore};
 use serde_json::{json, Value};
 use support::http::{request, send, without_markers};
 
-/// Runs `sql` and returns the change number after it, checking it moved.
-async fn moves(db: &Db, before: i64, sql: &str) -> i64 {
+/// Which of the fleet's change numbers a write moves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Moves {
+    Metadata,
+    Activity,
+    /// Metadata, and activity too where the delete takes samples with it (PostgreSQL runs a
+    /// cascade's statement triggers even when it deletes no row).
+    MetadataWithSamples,
+}
+use Moves::{Activity, Metadata, MetadataWithSamples};
+
+/// Runs `sql` and returns the change numbers after it, checking that `which` moved and the
+/// other stood still.
+async fn moves(db: &Db, before: FleetVersion, which: Moves, sql: &str) -> FleetVersion {
     sqlx::query(sql)
         .execute(db.pool())
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let after = version(db).await.expect("the change number");
-    assert_ne!(after, before, "the change number stood still after {sql}");
+    let after = version(db).await.expect("the change numbers");
+    let (moved, still) = match which {
+        Metadata => (
+            after.metadata != before.metadata,
+            after.activity == before.activity,
+        ),
+        Activity => (
+            after.activity != before.activity,
+            after.metadata == before.metadata,
+        ),
+        MetadataWithSamples => (after.metadata != before.metadata, true),
+    };
+    assert!(moved, "the {which:?} number stood still after {sql}");
+    assert!(
+        still,
+        "a number other than {which:?} moved after {sql}: {before:?} -> {after:?}"
+    );
     after
 }
 
 #[tokio::test]
-async fn every_insert_update_and_delete_of_a_listed_table_moves_the_change_number() {
+async fn every_write_of_a_listed_table_moves_its_change_number_and_only_that_one() {
     for test_db in support::all_backends().await {
         let db = &test_db.db;
-        let mut n = version(db).await.expect("the change number");
+        let mut n = version(db).await.expect("the change numbers");
         let statements = [
-            "INSERT INTO servers (id, namespace, name, transport, spec, published, created_at, updated_at) \
-             VALUES ('s1', 'team', 'one', 'stdio', '{}', TRUE, 1, 1)",
-            "UPDATE servers SET description = 'changed' WHERE id = 's1'",
-            "INSERT INTO tool_snapshots (id, server_id, fetched_at, content_hash, server_name, server_version, \
+            (Metadata, "INSERT INTO servers (id, namespace, name, transport, spec, published, created_at, updated_at) \
+             VALUES ('s1', 'team', 'one', 'stdio', '{}', TRUE, 1, 1)"),
+            (Metadata, "UPDATE servers SET description = 'changed' WHERE id = 's1'"),
+            (Metadata, "INSERT INTO tool_snapshots (id, server_id, fetched_at, content_hash, server_name, server_version, \
              protocol_version, capabilities, tools, tool_count, findings) \
-             VALUES ('t1', 's1', 1, 'h', 'one', '1.0.0', '2025-06-18', '{}', '[]', 0, '[]')",
-            "UPDATE tool_snapshots SET findings = '[]' WHERE id = 't1'",
-            "DELETE FROM tool_snapshots WHERE id = 't1'",
-            "INSERT INTO tool_curations (server_id, updated_at, updated_by) VALUES ('s1', 1, 'a')",
-            "UPDATE tool_curations SET hidden = '[\"x\"]' WHERE server_id = 's1'",
-            "DELETE FROM tool_curations WHERE server_id = 's1'",
-            "INSERT INTO gateway_access (server_id, policy, updated_at, updated_by) VALUES ('s1', '{}', 1, 'a')",
-            "UPDATE gateway_access SET policy = '{\"anonymous\":true}' WHERE server_id = 's1'",
-            "DELETE FROM gateway_access WHERE server_id = 's1'",
-            "INSERT INTO health_samples (id, server_id, at, ok, latency_ms) VALUES ('h1', 's1', 1, TRUE, 5)",
-            "UPDATE health_samples SET ok = FALSE WHERE id = 'h1'",
-            "DELETE FROM health_samples WHERE id = 'h1'",
-            "INSERT INTO gateway_samples (id, server_id, tool, at, calls, errors, p50_ms, p95_ms, max_ms, buckets) \
-             VALUES ('g1', 's1', '', 1, 1, 0, 1, 1, 1, '[]')",
-            "UPDATE gateway_samples SET errors = 1 WHERE id = 'g1'",
-            "DELETE FROM gateway_samples WHERE id = 'g1'",
-            "INSERT INTO virtual_servers (id, namespace, name, spec, created_at, updated_at, updated_by) \
-             VALUES ('v1', 'team', 'all', '{}', 1, 1, 'a')",
-            "INSERT INTO virtual_samples (id, virtual_server_id, tool, at, calls, errors, p50_ms, p95_ms, max_ms, buckets) \
-             VALUES ('w1', 'v1', '', 1, 1, 0, 1, 1, 1, '[]')",
-            "UPDATE virtual_samples SET calls = 2 WHERE id = 'w1'",
-            "DELETE FROM virtual_samples WHERE id = 'w1'",
-            "UPDATE virtual_servers SET spec = '{\"members\":[]}' WHERE id = 'v1'",
-            "DELETE FROM virtual_servers WHERE id = 'v1'",
-            "DELETE FROM servers WHERE id = 's1'",
+             VALUES ('t1', 's1', 1, 'h', 'one', '1.0.0', '2025-06-18', '{}', '[]', 0, '[]')"),
+            (Metadata, "UPDATE tool_snapshots SET findings = '[]' WHERE id = 't1'"),
+            (Metadata, "DELETE FROM tool_snapshots WHERE id = 't1'"),
+            (Metadata, "INSERT INTO tool_curations (server_id, updated_at, updated_by) VALUES ('s1', 1, 'a')"),
+            (Metadata, "UPDATE tool_curations SET hidden = '[\"x\"]' WHERE server_id = 's1'"),
+            (Metadata, "DELETE FROM tool_curations WHERE server_id = 's1'"),
+            (Metadata, "INSERT INTO gateway_access (server_id, policy, updated_at, updated_by) VALUES ('s1', '{}', 1, 'a')"),
+            (Metadata, "UPDATE gateway_access SET policy = '{\"anonymous\":true}' WHERE server_id = 's1'"),
+            (Metadata, "DELETE FROM gateway_access WHERE server_id = 's1'"),
+            (Activity, "INSERT INTO health_samples (id, server_id, at, ok, latency_ms) VALUES ('h1', 's1', 1, TRUE, 5)"),
+            (Activity, "UPDATE health_samples SET ok = FALSE WHERE id = 'h1'"),
+            (Activity, "DELETE FROM health_samples WHERE id = 'h1'"),
+            (Activity, "INSERT INTO gateway_samples (id, server_id, tool, at, calls, errors, p50_ms, p95_ms, max_ms, buckets) \
+             VALUES ('g1', 's1', '', 1, 1, 0, 1, 1, 1, '[]')"),
+            (Activity, "UPDATE gateway_samples SET errors = 1 WHERE id = 'g1'"),
+            (Activity, "DELETE FROM gateway_samples WHERE id = 'g1'"),
+            (Metadata, "INSERT INTO virtual_servers (id, namespace, name, spec, created_at, updated_at, updated_by) \
+             VALUES ('v1', 'team', 'all', '{}', 1, 1, 'a')"),
+            (Activity, "INSERT INTO virtual_samples (id, virtual_server_id, tool, at, calls, errors, p50_ms, p95_ms, max_ms, buckets) \
+             VALUES ('w1', 'v1', '', 1, 1, 0, 1, 1, 1, '[]')"),
+            (Activity, "UPDATE virtual_samples SET calls = 2 WHERE id = 'w1'"),
+            (Activity, "DELETE FROM virtual_samples WHERE id = 'w1'"),
+            (Metadata, "UPDATE virtual_servers SET spec = '{\"members\":[]}' WHERE id = 'v1'"),
+            (MetadataWithSamples, "DELETE FROM virtual_servers WHERE id = 'v1'"),
+            (MetadataWithSamples, "DELETE FROM servers WHERE id = 's1'"),
         ];
-        for sql in statements {
-            n = moves(db, n, sql).await;
+        for (which, sql) in statements {
+            n = moves(db, n, which, sql).await;
         }
         // Installing again (every start does) keeps one set of triggers that still work.
         db.migrate().await.expect("migrate again");
+        n = moves(
+            db,
+            n,
+            Metadata,
+            "INSERT INTO servers (id, namespace, name, transport, spec, created_at, updated_at) \
+             VALUES ('s2', 'team', 'two', 'stdio', '{}', 1, 1)",
+        )
+        .await;
         moves(
             db,
             n,
+            Activity,
+            "INSERT INTO health_samples (id, server_id, at, ok, latency_ms) VALUES ('h2', 's2', 1, TRUE, 5)",
+        )
+        .await;
+    }
+}
+
+/// A database made when one counter served every table (before activity had its own) is
+/// moved over when Apiary starts on it: a health sample then moves only the activity number.
+#[tokio::test]
+async fn a_database_with_one_counter_for_every_table_is_moved_to_two_on_start() {
+    for test_db in support::all_backends().await {
+        let db = &test_db.db;
+        let old_trigger = match db.backend() {
+            Backend::Sqlite => {
+                "CREATE TRIGGER fleet_changes_health_samples_insert AFTER INSERT ON health_samples \
+                 BEGIN UPDATE fleet_changes SET n = n + 1 WHERE id = 1; END"
+            }
+            Backend::Postgres => {
+                "CREATE OR REPLACE FUNCTION fleet_changed() RETURNS trigger LANGUAGE plpgsql \
+                 AS $$ BEGIN PERFORM nextval('fleet_changes'); RETURN NULL; END $$; \
+                 CREATE OR REPLACE TRIGGER fleet_changes AFTER INSERT OR UPDATE OR DELETE \
+                 OR TRUNCATE ON health_samples FOR EACH STATEMENT EXECUTE FUNCTION fleet_changed()"
+            }
+        };
+        if db.backend() == Backend::Sqlite {
+            sqlx::query("DROP TRIGGER fleet_activity_health_samples_insert")
+                .execute(db.pool())
+                .await
+                .expect("drop the new trigger");
+        }
+        sqlx::raw_sql(old_trigger)
+            .execute(db.pool())
+            .await
+            .expect("the trigger of a database made before the split");
+        let n = version(db).await.expect("the change numbers");
+        let n = moves(
+            db,
+            n,
+            Metadata,
             "INSERT INTO servers (id, namespace, name, transport, spec, created_at, updated_at) \
-             VALUES ('s2', 'team', 'two', 'stdio', '{}', 1, 1)",
+             VALUES ('s1', 'team', 'one', 'stdio', '{}', 1, 1)",
+        )
+        .await;
+        let sample = "INSERT INTO health_samples (id, server_id, at, ok, latency_ms) \
+                      VALUES ('h1', 's1', 1, TRUE, 5)";
+        sqlx::query(sample)
+            .execute(db.pool())
+            .await
+            .expect("a sample");
+        let before_start = version(db).await.expect("the change numbers");
+        assert_ne!(
+            before_start.metadata, n.metadata,
+            "the old trigger moves metadata"
+        );
+
+        db.migrate().await.expect("start again");
+        moves(
+            db,
+            before_start,
+            Activity,
+            "INSERT INTO health_samples (id, server_id, at, ok, latency_ms) VALUES ('h2', 's1', 2, TRUE, 5)",
         )
         .await;
     }
@@ -117,7 +212,7 @@ async fn the_registry_and_the_catalog_show_a_write_from_elsewhere_on_the_next_re
         let catalog = catalog_text(&app).await;
         assert!(catalog.contains("Health: not checked yet"), "{catalog}");
 
-        // Another replica records a failed fetch and renames the description.
+        // Another replica records a failed fetch, then renames the description.
         sqlx::query(
             "INSERT INTO health_samples (id, server_id, at, ok, latency_ms, error) \
              SELECT 'elsewhere', id, $1, FALSE, 3, 'refused' FROM servers WHERE name = 'search'",
@@ -126,6 +221,9 @@ async fn the_registry_and_the_catalog_show_a_write_from_elsewhere_on_the_next_re
         .execute(db.pool())
         .await
         .expect("a health sample");
+        let catalog = catalog_text(&app).await;
+        assert!(catalog.contains("Health: failing"), "{catalog}");
+        assert!(!catalog.contains("renamed elsewhere"), "{catalog}");
         sqlx::query("UPDATE servers SET description = 'Finds things, renamed elsewhere'")
             .execute(db.pool())
             .await

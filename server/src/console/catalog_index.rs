@@ -1,14 +1,17 @@
 //! The catalog's compact projection: one row per server that is not retired, with the card,
 //! the facet values and a lower-case search text that includes its tools' names and
-//! descriptions. One query loads it; search and facets then run in memory.
+//! descriptions. Two queries load it, so each can be kept for as long as what it reads stands
+//! still: the listing (metadata and tool text) and the newest health of every server; search
+//! and facets then run in memory.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use apiary_app::model::catalog_search::FacetKind;
-use apiary_app::model::{Lifecycle, ServerCard, Transport};
+use apiary_app::model::{Health, HealthEvidence, Lifecycle, ServerCard, Transport};
 
 use crate::db::{Db, DbError};
 use crate::registry::curation::cache::{DerivedCache, DERIVED_KEY_COLUMNS, DERIVED_KEY_JOIN};
@@ -19,6 +22,8 @@ use crate::registry::store::{gateway_window_start, latest_health_evidence, lates
 /// One server as the catalog searches it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CatalogEntry {
+    /// The server's id, which its health is found by.
+    pub id: String,
     /// What its card shows.
     pub card: ServerCard,
     /// Lower-case name, description, owner and category.
@@ -61,27 +66,17 @@ pub struct ToolText {
 /// [`crate::servers::ServerStore`]; it holds one entry per server loaded last.
 pub type CatalogCache = DerivedCache<ToolText>;
 
-/// Every server that is not retired, by namespace and name. Tools are the curated published
-/// tools, as consumers see them, taken from `cache` unless their snapshots or curation
-/// changed; `slow_ms` classifies the newest health sample.
-pub async fn load_catalog(
-    db: &Db,
-    slow_ms: i64,
-    cache: &CatalogCache,
-) -> Result<Vec<CatalogEntry>, DbError> {
-    let health = latest_health_sql("$1");
+/// Every server that is not retired, by namespace and name, with its health not yet known
+/// (see [`with_health`]). Tools are the curated published tools, as consumers see them, taken
+/// from `cache` unless their snapshots or curation changed.
+pub async fn load_listing(db: &Db, cache: &CatalogCache) -> Result<Vec<CatalogEntry>, DbError> {
     let sql = format!(
         "SELECT s.id, s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.transport, s.lifecycle, s.replacement, s.lifecycle_message, \
-         {}, {DERIVED_KEY_COLUMNS} \
-         FROM servers s {DERIVED_KEY_JOIN} {} \
-         WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name",
-        health.columns, health.joins
+         {DERIVED_KEY_COLUMNS} FROM servers s {DERIVED_KEY_JOIN} \
+         WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
     );
-    let rows = sqlx::query(&sql)
-        .bind(gateway_window_start(crate::db::now_millis()))
-        .fetch_all(db.pool())
-        .await?;
+    let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
     let texts = cache
         .values(db, &rows, |row| {
             Ok(tool_text(&curated_from_row(row)?.tools.tools))
@@ -90,7 +85,50 @@ pub async fn load_catalog(
     cache.retain_only(&rows);
     rows.iter()
         .zip(texts)
-        .map(|(row, text)| entry_from_row(row, text.unwrap_or_default(), slow_ms))
+        .map(|(row, text)| entry_from_row(row, text.unwrap_or_default()))
+        .collect()
+}
+
+/// What the health of every server that is not retired rests on, by server id, against
+/// `slow_ms`.
+pub async fn load_health(
+    db: &Db,
+    slow_ms: i64,
+) -> Result<HashMap<String, HealthEvidence>, DbError> {
+    let health = latest_health_sql("$1");
+    let sql = format!(
+        "SELECT s.id, {} FROM servers s {} WHERE s.lifecycle <> 'retired'",
+        health.columns, health.joins
+    );
+    let rows = sqlx::query(&sql)
+        .bind(gateway_window_start(crate::db::now_millis()))
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("id")?, latest_health_evidence(row, slow_ms)?)))
+        .collect()
+}
+
+/// `listing` with each server's badge and its reason taken from `health` (a server missing
+/// from it, added since, reads as not checked yet).
+pub fn with_health(
+    listing: &[CatalogEntry],
+    health: &HashMap<String, HealthEvidence>,
+    slow_ms: i64,
+) -> Vec<CatalogEntry> {
+    let unchecked = HealthEvidence {
+        slow_ms,
+        ..HealthEvidence::default()
+    };
+    listing
+        .iter()
+        .map(|entry| {
+            let evidence = health.get(&entry.id).unwrap_or(&unchecked);
+            let mut entry = entry.clone();
+            entry.card.health = evidence.health();
+            entry.card.health_reason = evidence.reason();
+            entry
+        })
         .collect()
 }
 
@@ -116,14 +154,9 @@ fn tool_text(tools: &[ToolDef]) -> ToolText {
     }
 }
 
-fn entry_from_row(
-    row: &AnyRow,
-    tools: Arc<ToolText>,
-    slow_ms: i64,
-) -> Result<CatalogEntry, DbError> {
+fn entry_from_row(row: &AnyRow, tools: Arc<ToolText>) -> Result<CatalogEntry, DbError> {
     let transport: String = row.try_get("transport")?;
     let lifecycle: String = row.try_get("lifecycle")?;
-    let health = latest_health_evidence(row, slow_ms)?;
     let card = ServerCard {
         namespace: row.try_get("namespace")?,
         name: row.try_get("name")?,
@@ -137,8 +170,8 @@ fn entry_from_row(
         lifecycle: Lifecycle::parse(&lifecycle).unwrap_or_default(),
         replacement: row.try_get("replacement")?,
         lifecycle_message: row.try_get("lifecycle_message")?,
-        health: health.health(),
-        health_reason: health.reason(),
+        health: Health::Unknown,
+        health_reason: String::new(),
     };
     let search_text = format!(
         "{}/{} {} {} {}",
@@ -146,6 +179,7 @@ fn entry_from_row(
     )
     .to_lowercase();
     Ok(CatalogEntry {
+        id: row.try_get("id")?,
         card,
         search_text,
         tools,

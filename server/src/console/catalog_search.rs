@@ -117,6 +117,7 @@ mod tests {
 
     fn entry(name: &str, category: &str, owner: &str, health: Health, tools: &str) -> CatalogEntry {
         CatalogEntry {
+            id: name.into(),
             card: ServerCard {
                 namespace: "ns".into(),
                 name: name.into(),

@@ -1,13 +1,17 @@
-//! The fleet's change number: a number that moves whenever a table the listings read is
+//! The fleet's change numbers: two numbers that move whenever a table the listings read is
 //! written, by anyone (this process, another replica, an operator with `psql`), so a reader can
-//! keep an answer for as long as the number stands still.
+//! keep an answer for as long as they stand still. **Metadata** moves with what people change
+//! (servers, snapshots, curation, access, virtual servers); **activity** moves with what the
+//! fleet reports by itself (health and gateway samples, several a second in a large fleet), so
+//! a reader of metadata alone keeps its answer while samples arrive.
 //!
-//! Database triggers move it, installed (idempotently) after the migrations because their
+//! Database triggers move them, installed (idempotently) after the migrations because their
 //! syntax differs: on SQLite each written row bumps a one-row counter inside the writing
 //! transaction; on PostgreSQL each statement draws from a sequence, which writers never wait
 //! for (a shared counter row would make every writer wait for the one before it). A sequence
 //! moves before its transaction commits, so a reader can, rarely, see the new number with the
-//! old rows: readers that cache by this number ([`ChangeCache`]) also bound an answer's age.
+//! old rows: readers that cache by these numbers ([`ChangeCache`], the catalog's listing) also
+//! bound an answer's age.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,42 +22,61 @@ use sqlx::{AnyPool, Executor};
 
 use super::{Backend, Db, DbError};
 
-/// The tables whose rows a listing shows: servers and their metadata, snapshots, curation,
-/// access, health, gateway samples, and virtual servers with theirs.
-const TRACKED: [&str; 8] = [
+/// The tables of what people change: servers and their metadata, snapshots, curation, access,
+/// and virtual servers. Their writes move [`FleetVersion::metadata`].
+const METADATA: [&str; 5] = [
     "servers",
     "tool_snapshots",
     "tool_curations",
     "gateway_access",
-    "health_samples",
-    "gateway_samples",
     "virtual_servers",
-    "virtual_samples",
 ];
+
+/// The tables of what the fleet reports: health, gateway and virtual-server samples. Their
+/// writes move [`FleetVersion::activity`].
+const ACTIVITY: [&str; 3] = ["health_samples", "gateway_samples", "virtual_samples"];
+
+/// A counter (SQLite table, PostgreSQL sequence) and the tables whose writes move it.
+const COUNTERS: [(&str, &[&str]); 2] =
+    [("fleet_changes", &METADATA), ("fleet_activity", &ACTIVITY)];
 
 /// A session-level PostgreSQL advisory lock key ("apiary" in ASCII, shortened) that serialises
 /// replicas installing the triggers at the same time.
 const INSTALL_LOCK: i64 = 0x6170_6961_7279;
 
-/// Installs the counter and its triggers; safe to run on every start.
+/// Installs the counters and their triggers; safe to run on every start, and it moves the
+/// triggers of databases made when one counter served every table.
 pub(super) async fn install(pool: &AnyPool, backend: Backend) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     match backend {
         Backend::Sqlite => {
-            tx.execute(
-                "CREATE TABLE IF NOT EXISTS fleet_changes \
-                 (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL); \
-                 INSERT OR IGNORE INTO fleet_changes (id, n) VALUES (1, 0);",
-            )
-            .await?;
-            for table in TRACKED {
-                for event in ["INSERT", "UPDATE", "DELETE"] {
-                    let trigger = format!(
-                        "CREATE TRIGGER IF NOT EXISTS fleet_changes_{table}_{} AFTER {event} \
-                         ON {table} BEGIN UPDATE fleet_changes SET n = n + 1 WHERE id = 1; END",
-                        event.to_lowercase()
-                    );
-                    tx.execute(trigger.as_str()).await?;
+            for (counter, tables) in COUNTERS {
+                tx.execute(
+                    format!(
+                        "CREATE TABLE IF NOT EXISTS {counter} \
+                         (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL); \
+                         INSERT OR IGNORE INTO {counter} (id, n) VALUES (1, 0);"
+                    )
+                    .as_str(),
+                )
+                .await?;
+                for table in tables {
+                    for event in ["insert", "update", "delete"] {
+                        for other in COUNTERS.iter().map(|(name, _)| *name) {
+                            if other != counter {
+                                tx.execute(
+                                    format!("DROP TRIGGER IF EXISTS {other}_{table}_{event}")
+                                        .as_str(),
+                                )
+                                .await?;
+                            }
+                        }
+                        let trigger = format!(
+                            "CREATE TRIGGER IF NOT EXISTS {counter}_{table}_{event} AFTER {event} \
+                             ON {table} BEGIN UPDATE {counter} SET n = n + 1 WHERE id = 1; END"
+                        );
+                        tx.execute(trigger.as_str()).await?;
+                    }
                 }
             }
         }
@@ -62,35 +85,60 @@ pub(super) async fn install(pool: &AnyPool, backend: Backend) -> Result<(), sqlx
                 .bind(INSTALL_LOCK)
                 .execute(&mut *tx)
                 .await?;
-            tx.execute(
-                "CREATE SEQUENCE IF NOT EXISTS fleet_changes; \
-                 CREATE OR REPLACE FUNCTION fleet_changed() RETURNS trigger LANGUAGE plpgsql \
-                 AS $$ BEGIN PERFORM nextval('fleet_changes'); RETURN NULL; END $$;",
-            )
-            .await?;
-            for table in TRACKED {
-                let trigger = format!(
-                    "CREATE OR REPLACE TRIGGER fleet_changes AFTER INSERT OR UPDATE OR DELETE \
-                     OR TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION fleet_changed()"
-                );
-                tx.execute(trigger.as_str()).await?;
+            for (counter, tables) in COUNTERS {
+                tx.execute(
+                    format!(
+                        "CREATE SEQUENCE IF NOT EXISTS {counter}; \
+                         CREATE OR REPLACE FUNCTION {counter}_moved() RETURNS trigger \
+                         LANGUAGE plpgsql AS $$ BEGIN PERFORM nextval('{counter}'); \
+                         RETURN NULL; END $$;"
+                    )
+                    .as_str(),
+                )
+                .await?;
+                // One trigger per table, named alike for both counters, so replacing it moves
+                // a table from one counter to the other.
+                for table in tables {
+                    let trigger = format!(
+                        "CREATE OR REPLACE TRIGGER fleet_changes AFTER INSERT OR UPDATE OR DELETE \
+                         OR TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {counter}_moved()"
+                    );
+                    tx.execute(trigger.as_str()).await?;
+                }
             }
+            tx.execute("DROP FUNCTION IF EXISTS fleet_changed()")
+                .await?;
         }
     }
     tx.commit().await
 }
 
-/// The fleet's change number now: equal numbers mean no tracked table was written in between
-/// (see the module documentation for PostgreSQL's rare exception).
-pub async fn version(db: &Db) -> Result<i64, DbError> {
+/// The fleet's change numbers at one moment: equal numbers mean no tracked table was written
+/// in between (see the module documentation for PostgreSQL's rare exception).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FleetVersion {
+    /// Moved by writes to servers, snapshots, curation, access and virtual servers.
+    pub metadata: i64,
+    /// Moved by health, gateway and virtual-server samples.
+    pub activity: i64,
+}
+
+/// The fleet's change numbers now.
+pub async fn version(db: &Db) -> Result<FleetVersion, DbError> {
     let sql = match db.backend() {
-        Backend::Sqlite => "SELECT n FROM fleet_changes WHERE id = 1",
-        // `last_value` stays put on the sequence's first draw; `is_called` tells it apart.
+        Backend::Sqlite => {
+            "SELECT (SELECT n FROM fleet_changes WHERE id = 1), \
+             (SELECT n FROM fleet_activity WHERE id = 1)"
+        }
+        // `last_value` stays put on a sequence's first draw; `is_called` tells it apart.
         Backend::Postgres => {
-            "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM fleet_changes"
+            "SELECT m.last_value + CASE WHEN m.is_called THEN 1 ELSE 0 END, \
+             a.last_value + CASE WHEN a.is_called THEN 1 ELSE 0 END \
+             FROM fleet_changes m, fleet_activity a"
         }
     };
-    Ok(sqlx::query_scalar(sql).fetch_one(db.pool()).await?)
+    let (metadata, activity) = sqlx::query_as(sql).fetch_one(db.pool()).await?;
+    Ok(FleetVersion { metadata, activity })
 }
 
 /// How long a [`ChangeCache`] gives an answer again at most, however still the fleet is: part
@@ -100,8 +148,8 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// A cache that holds this many answers is emptied before it takes another.
 const MAX_ANSWERS: usize = 1_024;
 
-/// Answers by key (a query string, say), each given again while the fleet's change number
-/// stands still at the one it was made at and for at most [`MAX_AGE`]. Clones share the
+/// Answers by key (a query string, say), each given again while the fleet's change numbers
+/// stand still at the ones it was made at and for at most [`MAX_AGE`]. Clones share the
 /// answers.
 #[derive(Debug)]
 pub struct ChangeCache<V>(Arc<Shared<V>>);
@@ -116,7 +164,7 @@ struct Shared<V> {
 
 #[derive(Debug)]
 struct Answer<V> {
-    version: i64,
+    version: FleetVersion,
     made: Instant,
     value: V,
 }
@@ -138,14 +186,15 @@ impl<V> Default for ChangeCache<V> {
 
 impl<V: Clone> ChangeCache<V> {
     /// The answer for `key`: the one kept if the fleet has not changed since it was made
-    /// ([`Self::get`]), else made by `load` and kept. Requests for a key that is being made
-    /// wait for it. The change number is read before `load`, so a write during the load
-    /// leaves a newer answer under an older number, which the next request makes again.
+    /// ([`Self::get`]), else made by `load` (given the numbers it is made at) and kept.
+    /// Requests for a key that is being made wait for it. The change numbers are read before
+    /// `load`, so a write during the load leaves a newer answer under older numbers, which the
+    /// next request makes again.
     pub async fn get_or_load<E, F>(
         &self,
         db: &Db,
         key: &str,
-        load: impl FnOnce() -> F,
+        load: impl FnOnce(FleetVersion) -> F,
     ) -> Result<V, E>
     where
         E: From<DbError>,
@@ -162,7 +211,7 @@ impl<V: Clone> ChangeCache<V> {
                 Some(value) => Ok(value),
                 None => {
                     let made = Instant::now();
-                    load()
+                    load(version)
                         .await
                         .inspect(|value| self.put(key, version, made, value.clone()))
                 }
@@ -186,9 +235,9 @@ impl<V: Clone> ChangeCache<V> {
         }
     }
 
-    /// The answer for `key` made at change number `version`, unless it is [`MAX_AGE`] old at
+    /// The answer for `key` made at change numbers `version`, unless it is [`MAX_AGE`] old at
     /// `now`.
-    pub fn get(&self, key: &str, version: i64, now: Instant) -> Option<V> {
+    pub fn get(&self, key: &str, version: FleetVersion, now: Instant) -> Option<V> {
         let answers = self
             .0
             .answers
@@ -202,8 +251,8 @@ impl<V: Clone> ChangeCache<V> {
             .map(|answer| answer.value.clone())
     }
 
-    /// Keeps `value` as the answer for `key` at change number `version`, made at `made`.
-    pub fn put(&self, key: &str, version: i64, made: Instant, value: V) {
+    /// Keeps `value` as the answer for `key` at change numbers `version`, made at `made`.
+    pub fn put(&self, key: &str, version: FleetVersion, made: Instant, value: V) {
         let mut answers = self
             .0
             .answers
@@ -225,16 +274,32 @@ impl<V: Clone> ChangeCache<V> {
 mod tests {
     use super::*;
 
+    fn at(metadata: i64) -> FleetVersion {
+        FleetVersion {
+            metadata,
+            activity: 0,
+        }
+    }
+
     #[test]
     fn an_answer_is_given_again_only_at_its_change_number_and_within_its_age() {
         let cache = ChangeCache::default();
         let made = Instant::now();
-        cache.put("limit=1", 7, made, "page");
+        cache.put("limit=1", at(7), made, "page");
         let later = made + Duration::from_millis(999);
-        assert_eq!(cache.get("limit=1", 7, later), Some("page"));
-        assert_eq!(cache.get("limit=1", 8, made), None, "the fleet changed");
-        assert_eq!(cache.get("limit=1", 7, made + MAX_AGE), None, "too old");
-        assert_eq!(cache.get("limit=2", 7, made), None, "another key");
+        assert_eq!(cache.get("limit=1", at(7), later), Some("page"));
+        assert_eq!(cache.get("limit=1", at(8), made), None, "the fleet changed");
+        let sampled = FleetVersion {
+            activity: 1,
+            ..at(7)
+        };
+        assert_eq!(
+            cache.get("limit=1", sampled, made),
+            None,
+            "a sample arrived"
+        );
+        assert_eq!(cache.get("limit=1", at(7), made + MAX_AGE), None, "too old");
+        assert_eq!(cache.get("limit=2", at(7), made), None, "another key");
     }
 
     #[test]
@@ -242,11 +307,11 @@ mod tests {
         let cache = ChangeCache::default();
         let now = Instant::now();
         for n in 0..=MAX_ANSWERS {
-            cache.put(&format!("cursor={n}"), 1, now, n);
+            cache.put(&format!("cursor={n}"), at(1), now, n);
         }
-        assert_eq!(cache.get("cursor=0", 1, now), None, "emptied when full");
+        assert_eq!(cache.get("cursor=0", at(1), now), None, "emptied when full");
         assert_eq!(
-            cache.get(&format!("cursor={MAX_ANSWERS}"), 1, now),
+            cache.get(&format!("cursor={MAX_ANSWERS}"), at(1), now),
             Some(MAX_ANSWERS)
         );
     }
@@ -261,7 +326,7 @@ mod tests {
         db.migrate().await.expect("migrate");
         let cache = ChangeCache::<usize>::default();
         let loads = std::sync::atomic::AtomicUsize::new(0);
-        let load = || async {
+        let load = |_| async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             Ok::<_, DbError>(1 + loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
         };

@@ -192,7 +192,7 @@ pub async fn list(
     let raw_query = raw_query.unwrap_or_default();
     let body = state
         .pages
-        .get_or_load(&state.db, &raw_query, || async {
+        .get_or_load(&state.db, &raw_query, |_| async {
             let query = ListQuery {
                 search: params.search,
                 updated_since,
