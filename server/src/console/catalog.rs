@@ -19,7 +19,9 @@ use apiary_app::services::{CatalogService, ServiceError};
 use crate::db::changes::{ChangeCache, FleetVersion};
 use crate::db::{Db, DbError};
 
-use super::catalog_index::{load_health, load_listing, with_health, CatalogCache, CatalogEntry};
+use super::catalog_index::{
+    load_health, load_listing, with_health, CatalogCache, CatalogEntry, ListedServer,
+};
 use super::catalog_search::search;
 
 /// How long the listing is kept at most while the metadata number stands still: it bounds how
@@ -43,7 +45,7 @@ pub struct Catalog {
 struct Listing {
     metadata: i64,
     read: Instant,
-    entries: Arc<[CatalogEntry]>,
+    servers: Arc<[Arc<ListedServer>]>,
 }
 
 impl Catalog {
@@ -69,7 +71,7 @@ impl Catalog {
             .entries()
             .await?
             .iter()
-            .map(|entry| entry.card.clone())
+            .map(CatalogEntry::card)
             .collect())
     }
 
@@ -87,7 +89,7 @@ impl Catalog {
 
     /// The listing kept at `version`'s metadata number, else read and kept. Only the maker of
     /// [`Self::entries`] calls this, one at a time.
-    async fn listing(&self, version: FleetVersion) -> Result<Arc<[CatalogEntry]>, DbError> {
+    async fn listing(&self, version: FleetVersion) -> Result<Arc<[Arc<ListedServer>]>, DbError> {
         let kept = self
             .listing
             .lock()
@@ -96,18 +98,18 @@ impl Catalog {
             .filter(|kept| {
                 kept.metadata == version.metadata && kept.read.elapsed() < LISTING_MAX_AGE
             })
-            .map(|kept| Arc::clone(&kept.entries));
-        if let Some(entries) = kept {
-            return Ok(entries);
+            .map(|kept| Arc::clone(&kept.servers));
+        if let Some(servers) = kept {
+            return Ok(servers);
         }
         let read = Instant::now();
-        let entries: Arc<[CatalogEntry]> = load_listing(&self.db, &self.cache).await?.into();
+        let servers: Arc<[Arc<ListedServer>]> = load_listing(&self.db, &self.cache).await?.into();
         *self.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(Listing {
             metadata: version.metadata,
             read,
-            entries: Arc::clone(&entries),
+            servers: Arc::clone(&servers),
         });
-        Ok(entries)
+        Ok(servers)
     }
 }
 

@@ -19,12 +19,13 @@ use crate::registry::curation::store::curated_from_row;
 use crate::registry::model::ToolDef;
 use crate::registry::store::{gateway_window_start, latest_health_evidence, latest_health_sql};
 
-/// One server as the catalog searches it.
+/// One server as the catalog lists it before its health is known: kept while the fleet's
+/// metadata stands still, and shared by every [`CatalogEntry`] made from it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CatalogEntry {
+pub struct ListedServer {
     /// The server's id, which its health is found by.
     pub id: String,
-    /// What its card shows.
+    /// What its card shows, health aside (see [`CatalogEntry::card`]).
     pub card: ServerCard,
     /// Lower-case name, description, owner and category.
     pub search_text: String,
@@ -32,25 +33,47 @@ pub struct CatalogEntry {
     pub tools: Arc<ToolText>,
 }
 
+/// One server as the catalog searches it: its listing and its newest health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CatalogEntry {
+    /// The listing, shared (never copied per request).
+    pub listed: Arc<ListedServer>,
+    /// Its badge.
+    pub health: Health,
+    /// What the badge rests on (the card's reason is made from it for the shown page only).
+    pub evidence: HealthEvidence,
+}
+
 impl CatalogEntry {
     /// The server's value for `kind`, as it appears in the URL.
     pub fn facet_value(&self, kind: FacetKind) -> &str {
+        let card = &self.listed.card;
         match kind {
-            FacetKind::Category => &self.card.category,
-            FacetKind::Owner => &self.card.owner_team,
-            FacetKind::Sensitivity => &self.card.sensitivity,
-            FacetKind::Cost => &self.card.cost_class,
-            FacetKind::Lifecycle => self.card.lifecycle.as_str(),
-            FacetKind::Health => self.card.health.as_str(),
+            FacetKind::Category => &card.category,
+            FacetKind::Owner => &card.owner_team,
+            FacetKind::Sensitivity => &card.sensitivity,
+            FacetKind::Cost => &card.cost_class,
+            FacetKind::Lifecycle => card.lifecycle.as_str(),
+            FacetKind::Health => self.health.as_str(),
         }
     }
 
     /// True when every one of `words` (lower case, without spaces) appears in the search text
     /// or in the tools' names, titles and descriptions.
     pub fn matches(&self, words: &[String]) -> bool {
+        let listed = &self.listed;
         words
             .iter()
-            .all(|word| self.search_text.contains(word) || self.tools.text.contains(word))
+            .all(|word| listed.search_text.contains(word) || listed.tools.text.contains(word))
+    }
+
+    /// Its card, with the health badge and the reason for it.
+    pub fn card(&self) -> ServerCard {
+        ServerCard {
+            health: self.health,
+            health_reason: self.evidence.reason(),
+            ..self.listed.card.clone()
+        }
     }
 }
 
@@ -69,7 +92,10 @@ pub type CatalogCache = DerivedCache<ToolText>;
 /// Every server that is not retired, by namespace and name, with its health not yet known
 /// (see [`with_health`]). Tools are the curated published tools, as consumers see them, taken
 /// from `cache` unless their snapshots or curation changed.
-pub async fn load_listing(db: &Db, cache: &CatalogCache) -> Result<Vec<CatalogEntry>, DbError> {
+pub async fn load_listing(
+    db: &Db,
+    cache: &CatalogCache,
+) -> Result<Vec<Arc<ListedServer>>, DbError> {
     let sql = format!(
         "SELECT s.id, s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.transport, s.lifecycle, s.replacement, s.lifecycle_message, \
@@ -109,10 +135,10 @@ pub async fn load_health(
         .collect()
 }
 
-/// `listing` with each server's badge and its reason taken from `health` (a server missing
-/// from it, added since, reads as not checked yet).
+/// `listing` with each server's health taken from `health` (a server missing from it, added
+/// since, reads as not checked yet).
 pub fn with_health(
-    listing: &[CatalogEntry],
+    listing: &[Arc<ListedServer>],
     health: &HashMap<String, HealthEvidence>,
     slow_ms: i64,
 ) -> Vec<CatalogEntry> {
@@ -122,12 +148,13 @@ pub fn with_health(
     };
     listing
         .iter()
-        .map(|entry| {
-            let evidence = health.get(&entry.id).unwrap_or(&unchecked);
-            let mut entry = entry.clone();
-            entry.card.health = evidence.health();
-            entry.card.health_reason = evidence.reason();
-            entry
+        .map(|listed| {
+            let evidence = *health.get(&listed.id).unwrap_or(&unchecked);
+            CatalogEntry {
+                listed: Arc::clone(listed),
+                health: evidence.health(),
+                evidence,
+            }
         })
         .collect()
 }
@@ -154,7 +181,7 @@ fn tool_text(tools: &[ToolDef]) -> ToolText {
     }
 }
 
-fn entry_from_row(row: &AnyRow, tools: Arc<ToolText>) -> Result<CatalogEntry, DbError> {
+fn entry_from_row(row: &AnyRow, tools: Arc<ToolText>) -> Result<Arc<ListedServer>, DbError> {
     let transport: String = row.try_get("transport")?;
     let lifecycle: String = row.try_get("lifecycle")?;
     let card = ServerCard {
@@ -178,10 +205,10 @@ fn entry_from_row(row: &AnyRow, tools: Arc<ToolText>) -> Result<CatalogEntry, Db
         card.namespace, card.name, card.description, card.owner_team, card.category
     )
     .to_lowercase();
-    Ok(CatalogEntry {
+    Ok(Arc::new(ListedServer {
         id: row.try_get("id")?,
         card,
         search_text,
         tools,
-    })
+    }))
 }

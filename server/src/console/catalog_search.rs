@@ -34,8 +34,10 @@ pub fn search(entries: &[CatalogEntry], query: &CatalogQuery) -> CatalogResults 
     // The entries come by name; a stable sort keeps that order among equals.
     match query.sort {
         CatalogSort::Name => {}
-        CatalogSort::Health => matching.sort_by_key(|e| attention(e.card.health)),
-        CatalogSort::Tools => matching.sort_by_key(|e| std::cmp::Reverse(e.card.tool_count)),
+        CatalogSort::Health => matching.sort_by_key(|e| attention(e.health)),
+        CatalogSort::Tools => {
+            matching.sort_by_key(|e| std::cmp::Reverse(e.listed.card.tool_count));
+        }
     }
     let facets = FacetKind::ALL
         .into_iter()
@@ -69,7 +71,7 @@ pub fn search(entries: &[CatalogEntry], query: &CatalogQuery) -> CatalogResults 
         .iter()
         .skip((page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .map(|e| e.card.clone())
+        .map(|e| e.card())
         .collect();
     CatalogResults {
         cards,
@@ -112,11 +114,15 @@ fn facet_label(kind: FacetKind, value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use apiary_app::model::{HealthEvidence, ServerCard, Transport};
+
+    use super::super::catalog_index::ListedServer;
     use super::*;
-    use apiary_app::model::{ServerCard, Transport};
 
     fn entry(name: &str, category: &str, owner: &str, health: Health, tools: &str) -> CatalogEntry {
-        CatalogEntry {
+        let listed = ListedServer {
             id: name.into(),
             card: ServerCard {
                 namespace: "ns".into(),
@@ -135,7 +141,12 @@ mod tests {
                 health_reason: String::new(),
             },
             search_text: format!("ns/{name} {name} server {owner} {category} {tools}"),
-            tools: std::sync::Arc::default(),
+            tools: Arc::default(),
+        };
+        CatalogEntry {
+            listed: Arc::new(listed),
+            health,
+            evidence: HealthEvidence::default(),
         }
     }
 
@@ -255,7 +266,7 @@ mod tests {
             entry("e", "c", "o", Health::Failing, ""),
         ];
         for (entry, tools) in entries.iter_mut().zip([3, 1, 7, 3, 0]) {
-            entry.card.tool_count = tools;
+            Arc::make_mut(&mut entry.listed).card.tool_count = tools;
         }
         let sorted = |sort| {
             let query = CatalogQuery {
