@@ -80,8 +80,9 @@ impl Catalog {
     async fn entries(&self) -> Result<Arc<[CatalogEntry]>, DbError> {
         self.loaded
             .get_or_load(&self.db, "", |version| async move {
-                let listing = self.listing(version).await?;
-                let health = load_health(&self.db, self.slow_ms).await?;
+                // Two queries on two pooled connections, side by side.
+                let (listing, health) =
+                    tokio::try_join!(self.listing(version), load_health(&self.db, self.slow_ms))?;
                 Ok(with_health(&listing, &health, self.slow_ms).into())
             })
             .await
