@@ -210,7 +210,10 @@ async fn a_local_server_is_fetched_over_its_running_process_and_start_up_is_not_
         .filter_map(|s| s["startupMs"].as_i64())
         .collect();
     assert_eq!(waited.len(), 1, "only the first fetch waited: {health}");
-    assert!(waited[0] >= 1500, "the start-up was measured: {health}");
+    // The wait starts when the fetch does, a little after the runtime started the process, so
+    // it can be a few milliseconds under the 1,500 ms delay; over the 1,000 ms slow threshold
+    // it would have read "slow" had it counted as latency.
+    assert!(waited[0] > 1000, "the start-up was measured: {health}");
     assert!(
         samples
             .iter()
