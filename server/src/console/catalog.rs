@@ -20,7 +20,7 @@ use crate::db::changes::{ChangeCache, FleetVersion};
 use crate::db::{Db, DbError};
 
 use super::catalog_index::{
-    load_health, load_listing, with_health, CatalogCache, CatalogEntry, ListedServer,
+    load_catalog, load_health, with_health, CatalogCache, CatalogEntry, ListedServer,
 };
 use super::catalog_search::search;
 
@@ -75,42 +75,41 @@ impl Catalog {
             .collect())
     }
 
-    /// The projection, as made last unless the fleet changed since: the listing again only
-    /// if its metadata changed, the health of every server in any case.
+    /// The projection, as made last unless the fleet changed since. While the metadata
+    /// stands still only the health of every server is read again, and given to the kept
+    /// listing; else the whole projection is read (health included) and its listing kept.
     async fn entries(&self) -> Result<Arc<[CatalogEntry]>, DbError> {
         self.loaded
             .get_or_load(&self.db, "", |version| async move {
-                // Two queries on two pooled connections, side by side.
-                let (listing, health) =
-                    tokio::try_join!(self.listing(version), load_health(&self.db, self.slow_ms))?;
-                Ok(with_health(&listing, &health, self.slow_ms).into())
+                if let Some(servers) = self.kept_listing(version) {
+                    let health = load_health(&self.db, self.slow_ms).await?;
+                    return Ok(with_health(&servers, &health, self.slow_ms).into());
+                }
+                let read = Instant::now();
+                let entries: Arc<[CatalogEntry]> =
+                    load_catalog(&self.db, self.slow_ms, &self.cache)
+                        .await?
+                        .into();
+                *self.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(Listing {
+                    metadata: version.metadata,
+                    read,
+                    servers: entries.iter().map(|e| Arc::clone(&e.listed)).collect(),
+                });
+                Ok(entries)
             })
             .await
     }
 
-    /// The listing kept at `version`'s metadata number, else read and kept. Only the maker of
-    /// [`Self::entries`] calls this, one at a time.
-    async fn listing(&self, version: FleetVersion) -> Result<Arc<[Arc<ListedServer>]>, DbError> {
-        let kept = self
-            .listing
+    /// The listing kept at `version`'s metadata number, unless it is too old.
+    fn kept_listing(&self, version: FleetVersion) -> Option<Arc<[Arc<ListedServer>]>> {
+        self.listing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .filter(|kept| {
                 kept.metadata == version.metadata && kept.read.elapsed() < LISTING_MAX_AGE
             })
-            .map(|kept| Arc::clone(&kept.servers));
-        if let Some(servers) = kept {
-            return Ok(servers);
-        }
-        let read = Instant::now();
-        let servers: Arc<[Arc<ListedServer>]> = load_listing(&self.db, &self.cache).await?.into();
-        *self.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(Listing {
-            metadata: version.metadata,
-            read,
-            servers: Arc::clone(&servers),
-        });
-        Ok(servers)
+            .map(|kept| Arc::clone(&kept.servers))
     }
 }
 

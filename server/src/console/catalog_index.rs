@@ -1,8 +1,8 @@
 //! The catalog's compact projection: one row per server that is not retired, with the card,
 //! the facet values and a lower-case search text that includes its tools' names and
-//! descriptions. Two queries load it, so each can be kept for as long as what it reads stands
-//! still: the listing (metadata and tool text) and the newest health of every server; search
-//! and facets then run in memory.
+//! descriptions. One query loads it whole ([`load_catalog`]); while the fleet's metadata
+//! stands still, a narrower one reads only the newest health of every server
+//! ([`load_health`]) for the listing kept from the last. Search and facets run in memory.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,20 +89,28 @@ pub struct ToolText {
 /// [`crate::servers::ServerStore`]; it holds one entry per server loaded last.
 pub type CatalogCache = DerivedCache<ToolText>;
 
-/// Every server that is not retired, by namespace and name, with its health not yet known
-/// (see [`with_health`]). Tools are the curated published tools, as consumers see them, taken
-/// from `cache` unless their snapshots or curation changed.
-pub async fn load_listing(
+/// Every server that is not retired, by namespace and name, with its newest health against
+/// `slow_ms`, in one query. Tools are the curated published tools, as consumers see them,
+/// taken from `cache` unless their snapshots or curation changed. While the metadata stands
+/// still, the listing these entries share can be given its health again by [`with_health`].
+pub async fn load_catalog(
     db: &Db,
+    slow_ms: i64,
     cache: &CatalogCache,
-) -> Result<Vec<Arc<ListedServer>>, DbError> {
+) -> Result<Vec<CatalogEntry>, DbError> {
+    let health = latest_health_sql("$1");
     let sql = format!(
         "SELECT s.id, s.namespace, s.name, s.description, s.owner_team, s.category, s.cost_class, \
          s.sensitivity, s.transport, s.lifecycle, s.replacement, s.lifecycle_message, \
-         {DERIVED_KEY_COLUMNS} FROM servers s {DERIVED_KEY_JOIN} \
-         WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name"
+         {}, {DERIVED_KEY_COLUMNS} \
+         FROM servers s {DERIVED_KEY_JOIN} {} \
+         WHERE s.lifecycle <> 'retired' ORDER BY s.namespace, s.name",
+        health.columns, health.joins
     );
-    let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
+    let rows = sqlx::query(&sql)
+        .bind(gateway_window_start(crate::db::now_millis()))
+        .fetch_all(db.pool())
+        .await?;
     let texts = cache
         .values(db, &rows, |row| {
             Ok(tool_text(&curated_from_row(row)?.tools.tools))
@@ -111,7 +119,14 @@ pub async fn load_listing(
     cache.retain_only(&rows);
     rows.iter()
         .zip(texts)
-        .map(|(row, text)| entry_from_row(row, text.unwrap_or_default()))
+        .map(|(row, text)| {
+            let evidence = latest_health_evidence(row, slow_ms)?;
+            Ok(CatalogEntry {
+                listed: listed_from_row(row, text.unwrap_or_default())?,
+                health: evidence.health(),
+                evidence,
+            })
+        })
         .collect()
 }
 
@@ -181,7 +196,7 @@ fn tool_text(tools: &[ToolDef]) -> ToolText {
     }
 }
 
-fn entry_from_row(row: &AnyRow, tools: Arc<ToolText>) -> Result<Arc<ListedServer>, DbError> {
+fn listed_from_row(row: &AnyRow, tools: Arc<ToolText>) -> Result<Arc<ListedServer>, DbError> {
     let transport: String = row.try_get("transport")?;
     let lifecycle: String = row.try_get("lifecycle")?;
     let card = ServerCard {
