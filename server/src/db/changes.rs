@@ -61,22 +61,7 @@ pub(super) async fn install(pool: &AnyPool, backend: Backend) -> Result<(), sqlx
                 )
                 .await?;
                 for table in tables {
-                    for event in ["insert", "update", "delete"] {
-                        for other in COUNTERS.iter().map(|(name, _)| *name) {
-                            if other != counter {
-                                tx.execute(
-                                    format!("DROP TRIGGER IF EXISTS {other}_{table}_{event}")
-                                        .as_str(),
-                                )
-                                .await?;
-                            }
-                        }
-                        let trigger = format!(
-                            "CREATE TRIGGER IF NOT EXISTS {counter}_{table}_{event} AFTER {event} \
-                             ON {table} BEGIN UPDATE {counter} SET n = n + 1 WHERE id = 1; END"
-                        );
-                        tx.execute(trigger.as_str()).await?;
-                    }
+                    tx.execute(sqlite_triggers(counter, table).as_str()).await?;
                 }
             }
         }
@@ -111,6 +96,22 @@ pub(super) async fn install(pool: &AnyPool, backend: Backend) -> Result<(), sqlx
         }
     }
     tx.commit().await
+}
+
+/// The SQLite statements that make every write to `table` move `counter` (and no other
+/// counter, which it may have moved in a database made before the split).
+fn sqlite_triggers(counter: &str, table: &str) -> String {
+    let mut sql = String::new();
+    for event in ["insert", "update", "delete"] {
+        for (other, _) in COUNTERS.iter().filter(|(other, _)| *other != counter) {
+            sql.push_str(&format!("DROP TRIGGER IF EXISTS {other}_{table}_{event}; "));
+        }
+        sql.push_str(&format!(
+            "CREATE TRIGGER IF NOT EXISTS {counter}_{table}_{event} AFTER {event} ON {table} \
+             BEGIN UPDATE {counter} SET n = n + 1 WHERE id = 1; END; "
+        ));
+    }
+    sql
 }
 
 /// The fleet's change numbers at one moment: equal numbers mean no tracked table was written
