@@ -874,3 +874,150 @@ async fn each_client_gets_the_protocol_version_it_asks_for() {
         assert_eq!(message["result"]["protocolVersion"], version, "{message}");
     }
 }
+
+/// POSTs `message` to `url` in session `session` (if any): the status, the media type, the
+/// session the answer names, and the answer (from JSON, or the first message of an event
+/// stream) as its text.
+async fn post_raw(
+    http: &reqwest::Client,
+    url: &str,
+    session: Option<&str>,
+    message: &Value,
+) -> (u16, String, Option<String>, String) {
+    let mut request = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(message.to_string());
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    let answer = request.send().await.expect("POST");
+    let status = answer.status().as_u16();
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let media = header("content-type").unwrap_or_default();
+    let named = header("mcp-session-id");
+    let text = answer.text().await.expect("text");
+    let data = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .find(|d| d.starts_with('{'))
+        .map_or(text.clone(), str::to_owned);
+    (status, media, named, data)
+}
+
+#[tokio::test]
+async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apart() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    let tool = |name: &str| json!({ "name": name, "inputSchema": { "type": "object" } });
+    std::fs::write(
+        &tools,
+        json!([tool("echo"), tool("first"), tool("second")]).to_string(),
+    )
+    .expect("write tools");
+    let backend = testmcp_http(&["--tools", &tools.display().to_string(), "--structured"]).await;
+    register(&http, &base, "ids/echo", &backend.url).await;
+    refresh(&http, &base, "ids/echo").await;
+    for name in ["ids/all", "ids/other"] {
+        let spec = json!({ "ownerTeam": "ids", "members": [{ "server": "ids/echo" }] });
+        let (status, body) = put(&http, &base, name, &spec).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let url = format!("{base}/mcp/ids/all");
+    let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": { "name": "ids-test", "version": "0" } } });
+    let (status, _, session, _) = post_raw(&http, &url, None, &initialize).await;
+    assert_eq!(status, 200);
+    let session = session.expect("a session id");
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let (status, ..) = post_raw(&http, &url, Some(&session), &initialized).await;
+    assert_eq!(status, 202);
+
+    // Each call answers with the client's own id, whatever its type (0 too, the id the
+    // member session's own `initialize` had), and the member's answer as the member wrote
+    // it: the arguments come back in the order they were sent.
+    let arguments = r#"{"zeta":1,"alpha":{"y":2,"b":3},"mid":[3]}"#;
+    let ids = [json!(0), json!("second"), json!(0), json!(7)];
+    for id in &ids {
+        let message = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "echo_echo", "arguments": serde_json::from_str::<Value>(arguments).expect("JSON") } });
+        let (status, media, _, answer) = post_raw(&http, &url, Some(&session), &message).await;
+        assert_eq!(status, 200, "{answer}");
+        let parsed: Value = serde_json::from_str(&answer).expect("a JSON-RPC answer");
+        assert_eq!(&parsed["id"], id, "{answer} ({media})");
+        // The first call opens the session with the member (through rmcp, answering with an
+        // event stream); the calls after it go to the member directly and answer as JSON.
+        let first = std::ptr::eq(id, &ids[0]);
+        assert_eq!(media.starts_with("application/json"), !first, "{media}");
+        assert!(
+            answer.contains(&format!(r#""structuredContent":{arguments}"#)),
+            "{answer}"
+        );
+    }
+
+    // A tool list page reads the same however it is asked for: from the start of a page, or
+    // from a position within one.
+    let list = |cursor: Option<&str>| {
+        let params = cursor.map_or(json!({}), |c| json!({ "cursor": c }));
+        json!({ "jsonrpc": "2.0", "id": "list", "method": "tools/list", "params": params })
+    };
+    let (_, _, _, page) = post_raw(&http, &url, Some(&session), &list(None)).await;
+    let (_, _, _, within) = post_raw(&http, &url, Some(&session), &list(Some("1"))).await;
+    let page: Value = serde_json::from_str(&page).expect("JSON");
+    let within: Value = serde_json::from_str(&within).expect("JSON");
+    let tools = page["result"]["tools"].as_array().expect("tools");
+    assert_eq!(tools.len(), 3, "{page}");
+    assert_eq!(
+        within["result"]["tools"].as_array().map(|t| &t[..]),
+        Some(&tools[1..]),
+        "{within}"
+    );
+
+    // A session belongs to its own virtual server, and ends when the client ends it.
+    let call = json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+        "name": "echo_echo", "arguments": {} } });
+    let other = format!("{base}/mcp/ids/other");
+    let (status, _, _, answer) = post_raw(&http, &other, Some(&session), &call).await;
+    assert_eq!(status, 404, "{answer}");
+    let ended = http
+        .delete(&url)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(ended.status().is_success(), "{}", ended.status());
+    let (status, _, _, answer) = post_raw(&http, &url, Some(&session), &call).await;
+    assert_eq!(status, 404, "{answer}");
+
+    // Every call was counted under the virtual server's tool.
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let counted = metrics.lines().find(|l| {
+        l.starts_with("apiary_gateway_tool_calls_total{")
+            && l.contains("server=\"ids/all\"")
+            && l.contains("tool=\"echo_echo\"")
+            && l.contains("outcome=\"ok\"")
+    });
+    assert!(
+        counted.is_some_and(|l| l.ends_with(&format!(" {}", ids.len()))),
+        "{metrics}"
+    );
+}

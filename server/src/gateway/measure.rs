@@ -38,15 +38,20 @@ impl CallOutcome {
     /// The outcome of the JSON-RPC answer `message`.
     pub fn of(message: &serde_json::Value) -> Self {
         if let Some(error) = message.get("error") {
-            return match error.get("code").and_then(serde_json::Value::as_i64) {
-                Some(-32700 | -32600 | -32601 | -32602) => Self::Rejected,
-                _ => Self::Failed,
-            };
+            return Self::of_code(error.get("code").and_then(serde_json::Value::as_i64));
         }
         if message.pointer("/result/isError") == Some(&serde_json::Value::Bool(true)) {
             Self::ToolError
         } else {
             Self::Ok
+        }
+    }
+
+    /// The outcome of a JSON-RPC error with `code`.
+    pub fn of_code(code: Option<i64>) -> Self {
+        match code {
+            Some(-32700 | -32600 | -32601 | -32602) => Self::Rejected,
+            _ => Self::Failed,
         }
     }
 }

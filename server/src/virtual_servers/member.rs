@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -26,9 +26,39 @@ use crate::gateway::target::Target;
 use crate::gateway::{GatewayState, MAX_RESPONSE_BYTES};
 
 const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// An open session with a member, closed when dropped.
-pub type MemberSession = RunningService<RoleClient, Relay>;
+pub struct MemberSession {
+    running: RunningService<RoleClient, Relay>,
+    address: Arc<Mutex<Option<Address>>>,
+}
+
+/// Where a member session's requests go: the headers a client of that session sends.
+#[derive(Clone, Debug)]
+pub struct Address {
+    /// The member's `Mcp-Session-Id`.
+    pub session: HeaderValue,
+    /// The protocol version the session negotiated, sent as `MCP-Protocol-Version`.
+    pub version: Option<HeaderValue>,
+}
+
+impl MemberSession {
+    /// The rmcp client of the session.
+    pub fn peer(&self) -> &Peer<RoleClient> {
+        self.running.peer()
+    }
+
+    /// True once the session ended (the member or the client closed it).
+    pub fn is_closed(&self) -> bool {
+        self.running.is_closed()
+    }
+
+    /// The session's headers, once the member gave it an id and it was initialized.
+    pub fn address(&self) -> Option<Address> {
+        crate::locks::lock(&self.address).clone()
+    }
+}
 
 /// Opens a session with `target` for the virtual server's client `downstream`; the member's
 /// `notifications/tools/list_changed` reach that client.
@@ -38,18 +68,21 @@ pub async fn open(
     downstream: Peer<RoleServer>,
 ) -> Result<MemberSession, String> {
     let (namespace, name) = target.id.split_once('/').unwrap_or_default();
+    let address = Arc::new(Mutex::new(None));
     let member = InProcess {
         state,
         id: (namespace.to_owned(), name.to_owned()),
+        address: address.clone(),
     };
     let transport = StreamableHttpClientTransport::with_client(
         member,
         StreamableHttpClientTransportConfig::with_uri(format!("/mcp/{}", target.id)),
     );
-    Relay { downstream }
+    let running = Relay { downstream }
         .serve(transport)
         .await
-        .map_err(|error| format!("cannot open a session with {}: {error}", target.id))
+        .map_err(|error| format!("cannot open a session with {}: {error}", target.id))?;
+    Ok(MemberSession { running, address })
 }
 
 /// The member session's client side: passes the member's tool list changes on.
@@ -80,6 +113,9 @@ impl ClientHandler for Relay {
 struct InProcess {
     state: GatewayState,
     id: (String, String),
+    /// The session's headers, noted from the requests rmcp's client makes once initialized,
+    /// for the calls [`super::forward`] sends past it.
+    address: Arc<Mutex<Option<Address>>>,
 }
 
 /// A member's answer that is not MCP.
@@ -144,6 +180,12 @@ impl StreamableHttpClient for InProcess {
     ) -> Result<StreamableHttpPostResponse, Failed> {
         let body = serde_json::to_vec(&message)?;
         let headers = self.headers(session_id.as_deref(), custom_headers);
+        if let Some(session) = headers.get(SESSION_HEADER) {
+            *crate::locks::lock(&self.address) = Some(Address {
+                session: session.clone(),
+                version: headers.get(VERSION_HEADER).cloned(),
+            });
+        }
         let target = self.target().await?;
         let response = post_to(
             &self.state,
@@ -232,6 +274,13 @@ async fn successful(response: Response, member: &str) -> Result<Response, Failed
     if response.status().is_success() {
         return Ok(response);
     }
+    Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
+        failure(response, member).await,
+    )))
+}
+
+/// What a member's unsuccessful `response` says, for the caller.
+pub(super) async fn failure(response: Response, member: &str) -> String {
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
         .await
@@ -245,18 +294,16 @@ async fn successful(response: Response, member: &str) -> Result<Response, Failed
                 .and_then(|m| m.as_str().map(str::to_owned))
         })
         .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-    Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
-        format!("{member} answered {status}: {text}"),
-    )))
+    format!("{member} answered {status}: {text}")
 }
 
-fn is(response: &Response, media: &str) -> bool {
+pub(super) fn is(response: &Response, media: &str) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(media.as_bytes()))
 }
 
-fn events(response: Response) -> BoxStream<'static, Result<Sse, SseError>> {
+pub(super) fn events(response: Response) -> BoxStream<'static, Result<Sse, SseError>> {
     SseStream::from_bytes_stream(response.into_body().into_data_stream()).boxed()
 }

@@ -8,12 +8,16 @@
 //!   (`/v0.1/servers`, the LiteLLM and ToolHive exports, the client snippets);
 //! - the endpoint: an rmcp MCP server per client session ([`session`]) whose calls reach each
 //!   member through the gateway's own handlers in this process ([`member`]), so the member's
-//!   curation, access rules, measurement and backend kind apply unchanged.
+//!   curation, access rules, measurement and backend kind apply unchanged; once a client
+//!   session has opened its session with a member ([`links`]), its calls and tool list pages
+//!   take the short way ([`forward`]) past both rmcp sessions.
 
 pub mod api;
 pub mod compose;
 pub mod console;
 pub mod finder;
+mod forward;
+mod links;
 mod member;
 pub mod model;
 mod published;
@@ -39,6 +43,7 @@ use crate::gateway::access::Decision;
 use crate::gateway::{Fallback, GatewayState};
 use crate::registry::listing::ListingCache;
 
+use links::Links;
 pub use published::Published;
 use session::{Caller, VirtualSession};
 use views::{View, Views};
@@ -52,6 +57,8 @@ type Services = HashMap<(String, String), (Arc<Http>, CancellationToken)>;
 #[derive(Default)]
 pub struct Endpoints {
     views: Arc<Views>,
+    /// The open client sessions with their member sessions.
+    links: Arc<Links>,
     /// One MCP service (with its client sessions) per virtual server.
     services: Mutex<Services>,
 }
@@ -120,9 +127,15 @@ impl Endpoints {
         let config = StreamableHttpServerConfig::default()
             .disable_allowed_hosts()
             .with_cancellation_token(stop.clone());
-        let (views, id) = (self.views.clone(), key.clone());
+        let (views, id, links) = (self.views.clone(), key.clone(), self.links.clone());
         let service = Arc::new(StreamableHttpService::new(
-            move || Ok(VirtualSession::new(views.clone(), id.clone())),
+            move || {
+                Ok(VirtualSession::new(
+                    views.clone(),
+                    id.clone(),
+                    links.clone(),
+                ))
+            },
             LocalSessionManager::default().into(),
             config,
         ));
@@ -183,7 +196,7 @@ impl Fallback for Endpoints {
         &'a self,
         state: &'a GatewayState,
         (namespace, name): (&'a str, &'a str),
-        mut request: axum::extract::Request,
+        request: axum::extract::Request,
     ) -> BoxFuture<'a, Result<Response, axum::extract::Request>> {
         async move {
             let view = match self.view(state, (namespace, name)).await {
@@ -195,6 +208,11 @@ impl Fallback for Endpoints {
                 Ok(viewer) => viewer,
                 Err(response) => return Ok(response),
             };
+            let mut request =
+                match forward::answer(state, &view, viewer.as_ref(), &self.links, request).await {
+                    Ok(response) => return Ok(response),
+                    Err(request) => request,
+                };
             // The legacy SSE adapter sends no Host; Apiary checked it on the way in.
             if !request.headers().contains_key(axum::http::header::HOST) {
                 request.headers_mut().insert(

@@ -2,33 +2,29 @@
 //! composition and whose `tools/call` goes to the member that has the tool, under the
 //! member's name, through a session with that member opened on first use.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use apiary_app::access::Viewer;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, Extensions,
     Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::{RequestContext, ServiceError};
-use rmcp::{ErrorData, RoleServer, ServerHandler};
+use rmcp::service::{NotificationContext, RequestContext, ServiceError};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 
 use crate::gateway::access::Decision;
 use crate::gateway::inbound::Inbound;
 use crate::gateway::measure::CallOutcome;
+use crate::gateway::target::Target;
 use crate::gateway::GatewayState;
 
 use super::compose::ExposedTool;
 use super::finder;
-use super::member::{self, MemberSession};
-use super::views::{View, Views};
+use super::links::{Link, Links};
+use super::views::{self, View, Views};
 
-/// Tools per `tools/list` page.
-const PAGE: usize = 100;
-
-/// A member's session, once opened.
-type Slot = tokio::sync::Mutex<Option<Arc<MemberSession>>>;
+const SESSION_HEADER: &str = "mcp-session-id";
 
 /// Who is calling, put on each request by the endpoint for the session's handlers.
 #[derive(Clone)]
@@ -43,18 +39,21 @@ pub struct Caller {
 pub struct VirtualSession {
     views: Arc<Views>,
     id: (String, String),
-    /// One slot per member, so opening one member's session does not hold up calls to the
-    /// others.
-    members: std::sync::Mutex<HashMap<String, Arc<Slot>>>,
+    /// Every session's link, where this one's is found by [`super::forward`].
+    links: Arc<Links>,
+    /// This session's `Mcp-Session-Id` and its sessions with members, from its first request
+    /// after `initialize`.
+    link: OnceLock<(String, Arc<Link>)>,
 }
 
 impl VirtualSession {
     /// A session of the virtual server `namespace/name`.
-    pub fn new(views: Arc<Views>, id: (String, String)) -> Self {
+    pub fn new(views: Arc<Views>, id: (String, String), links: Arc<Links>) -> Self {
         Self {
             views,
             id,
-            members: std::sync::Mutex::default(),
+            links,
+            link: OnceLock::new(),
         }
     }
 
@@ -81,30 +80,31 @@ impl VirtualSession {
         }
     }
 
-    /// The open session with `member`, opened now if there is none.
-    async fn member(
-        &self,
-        caller: &Caller,
-        target: Arc<crate::gateway::target::Target>,
-        context: &RequestContext<RoleServer>,
-    ) -> Result<Arc<MemberSession>, String> {
-        let slot = crate::locks::lock(&self.members)
-            .entry(target.id.clone())
-            .or_default()
-            .clone();
-        let mut session = slot.lock().await;
-        if let Some(open) = session.as_ref().filter(|s| !s.is_closed()) {
-            return Ok(open.clone());
+    /// This session's link, made on its first request that names the session.
+    fn link(&self, extensions: &Extensions, peer: &Peer<RoleServer>) -> Arc<Link> {
+        if let Some((_, link)) = self.link.get() {
+            return link.clone();
         }
-        let opened =
-            Arc::new(member::open(caller.state.clone(), target, context.peer.clone()).await?);
-        *session = Some(opened.clone());
-        Ok(opened)
+        let session = extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get(SESSION_HEADER))
+            .and_then(|value| value.to_str().ok());
+        let Some(session) = session else {
+            // Not known by an id, so only this handler can use it.
+            return Arc::new(Link::new(self.id.clone(), peer.clone()));
+        };
+        let link = self.links.join(session, &self.id, peer);
+        let _ = self.link.set((session.to_owned(), link.clone()));
+        link
     }
+}
 
-    /// Drops the session with `member` (it failed); the next call opens another.
-    fn forget(&self, member: &str) {
-        crate::locks::lock(&self.members).remove(member);
+impl Drop for VirtualSession {
+    /// The client session ended: its member sessions close.
+    fn drop(&mut self) {
+        if let Some((session, _)) = self.link.get() {
+            self.links.leave(session);
+        }
     }
 }
 
@@ -153,6 +153,11 @@ impl ServerHandler for VirtualSession {
         ))
     }
 
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        // Known by its id from now on, so calls can take the short way (`super::forward`).
+        self.link(&context.extensions, &context.peer);
+    }
+
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
@@ -169,14 +174,7 @@ impl ServerHandler for VirtualSession {
                 )
             })?,
         };
-        let listed = &view.listed;
-        let end = start.saturating_add(PAGE).min(listed.len());
-        let page = listed.get(start..end).unwrap_or_default().to_vec();
-        let mut result = ListToolsResult::with_all_items(page);
-        if end < listed.len() {
-            result.next_cursor = Some(end.to_string());
-        }
-        Ok(result)
+        Ok(views::page(&view.listed, start))
     }
 
     async fn call_tool(
@@ -205,7 +203,7 @@ impl ServerHandler for VirtualSession {
 }
 
 /// A call's answer, and how it ended for the metrics.
-struct Answer {
+pub(super) struct Answer {
     result: Result<CallToolResponse, ErrorData>,
     outcome: CallOutcome,
 }
@@ -253,50 +251,13 @@ impl VirtualSession {
         mut request: CallToolRequestParams,
         context: &RequestContext<RoleServer>,
     ) -> Answer {
-        let (namespace, name) = exposed.member.split_once('/').unwrap_or_default();
         let state = &caller.state;
-        let target = match state
-            .gateway
-            .published(&state.db, state.kube.as_ref(), namespace, name)
-            .await
-        {
-            Ok(Some(target)) => target,
-            Ok(None) => {
-                return Answer::unreached(format!(
-                    "{} is not published now, so its tool {} cannot be called",
-                    exposed.member, exposed.member_tool
-                ))
-            }
-            Err(error) => {
-                tracing::error!(%error, "a virtual server cannot read a member");
-                return Answer::unreached(
-                    "the registry cannot be read right now; try again shortly".into(),
-                );
-            }
+        let target = match reach(state, caller.viewer.as_ref(), exposed).await {
+            Ok(target) => target,
+            Err(refusal) => return refusal,
         };
-        if state.auth.is_some() {
-            match target.access.decide(caller.viewer.as_ref(), &target.id) {
-                Decision::Allow => {}
-                Decision::Challenge => {
-                    return Answer::refused(format!(
-                        "{} is not open to anonymous callers; call with a bearer token",
-                        target.id
-                    ))
-                }
-                Decision::Forbid(why) => return Answer::refused(why),
-            }
-        }
-        match &target.inbound {
-            Inbound::Apiary => {}
-            Inbound::Oidc(..) => {
-                return Answer::unreached(format!(
-                    "{} takes only its own issuer's tokens, which a virtual server cannot pass on; call it at /mcp/{}",
-                    target.id, target.id
-                ))
-            }
-            Inbound::Withheld(why) => return Answer::unreached(format!("{} is {why}", target.id)),
-        }
-        let member = match self.member(caller, target.clone(), context).await {
+        let link = self.link(&context.extensions, &context.peer);
+        let member = match link.member(state, target.clone()).await {
             Ok(member) => member,
             Err(why) => return Answer::unreached(format!("{} did not answer: {why}", target.id)),
         };
@@ -305,9 +266,58 @@ impl VirtualSession {
             Ok(result) => Answer::member(Ok(result)),
             Err(ServiceError::McpError(error)) => Answer::member(Err(error)),
             Err(error) => {
-                self.forget(&target.id);
+                link.forget(&target.id);
                 Answer::unreached(format!("{} did not answer: {error}", target.id))
             }
         }
+    }
+}
+
+/// The member of `exposed` as the gateway serves it now, when `viewer` may call it through a
+/// virtual server; otherwise the answer that says why not.
+pub(super) async fn reach(
+    state: &GatewayState,
+    viewer: Option<&Viewer>,
+    exposed: &ExposedTool,
+) -> Result<Arc<Target>, Answer> {
+    let (namespace, name) = exposed.member.split_once('/').unwrap_or_default();
+    let target = match state
+        .gateway
+        .published(&state.db, state.kube.as_ref(), namespace, name)
+        .await
+    {
+        Ok(Some(target)) => target,
+        Ok(None) => {
+            return Err(Answer::unreached(format!(
+                "{} is not published now, so its tool {} cannot be called",
+                exposed.member, exposed.member_tool
+            )))
+        }
+        Err(error) => {
+            tracing::error!(%error, "a virtual server cannot read a member");
+            return Err(Answer::unreached(
+                "the registry cannot be read right now; try again shortly".into(),
+            ));
+        }
+    };
+    if state.auth.is_some() {
+        match target.access.decide(viewer, &target.id) {
+            Decision::Allow => {}
+            Decision::Challenge => {
+                return Err(Answer::refused(format!(
+                    "{} is not open to anonymous callers; call with a bearer token",
+                    target.id
+                )))
+            }
+            Decision::Forbid(why) => return Err(Answer::refused(why)),
+        }
+    }
+    match &target.inbound {
+        Inbound::Apiary => Ok(target),
+        Inbound::Oidc(..) => Err(Answer::unreached(format!(
+            "{} takes only its own issuer's tokens, which a virtual server cannot pass on; call it at /mcp/{}",
+            target.id, target.id
+        ))),
+        Inbound::Withheld(why) => Err(Answer::unreached(format!("{} is {why}", target.id))),
     }
 }

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use serde_json::value::RawValue;
+
 use crate::db::{Db, DbError};
 use crate::gateway::measure::ToolMetrics;
 use crate::gateway::usage::Usage;
@@ -15,6 +17,9 @@ use super::store::{self, VirtualServer};
 /// How long a composed view is used before it is read again; saving or removing a virtual
 /// server drops it at once, members' new tools show within this time.
 const TTL: Duration = Duration::from_secs(5);
+
+/// Tools per `tools/list` page.
+pub const PAGE: usize = 100;
 
 /// A virtual server with what it shows.
 #[derive(Debug)]
@@ -29,6 +34,9 @@ pub struct View {
     /// What `tools/list` answers, in order, as MCP tools: made once per view, so a page is a
     /// slice (empty for a view that only shows).
     pub listed: Vec<rmcp::model::Tool>,
+    /// The `tools/list` results, page by page, as JSON: made once per view, so a page is
+    /// answered without serialising its tools (empty for a view that only shows).
+    pub pages: Vec<Box<RawValue>>,
     /// The position in `composition.tools` of each tool name (empty for a view that only
     /// shows), so a call finds its tool without scanning the list.
     pub by_name: HashMap<String, usize>,
@@ -86,6 +94,7 @@ impl Views {
             .map(|t| ToolMetrics::new(&id, &t.tool.name, usage.window(&id, &t.tool.name)))
             .collect();
         view.listed = listed_tools(&view);
+        view.pages = pages(&view.listed);
         view.by_name = view
             .composition
             .tools
@@ -124,6 +133,7 @@ pub async fn compose_now(
         composition,
         metrics: Vec::new(),
         listed: Vec::new(),
+        pages: Vec::new(),
         by_name: HashMap::new(),
     })
 }
@@ -156,4 +166,27 @@ fn listed_tools(view: &View) -> Vec<rmcp::model::Tool> {
                 .ok()
         })
         .collect()
+}
+
+/// The `tools/list` result of the [`PAGE`] tools of `listed` from `start`, naming the next
+/// page's cursor (its first tool's position) when more follow.
+pub fn page(listed: &[rmcp::model::Tool], start: usize) -> rmcp::model::ListToolsResult {
+    let end = start.saturating_add(PAGE).min(listed.len());
+    let tools = listed.get(start..end).unwrap_or_default().to_vec();
+    let mut result = rmcp::model::ListToolsResult::with_all_items(tools);
+    if end < listed.len() {
+        result.next_cursor = Some(end.to_string());
+    }
+    result
+}
+
+/// Every [`page`] of `listed`, as JSON; one empty page when nothing is listed.
+fn pages(listed: &[rmcp::model::Tool]) -> Vec<Box<RawValue>> {
+    (0..listed.len().div_ceil(PAGE).max(1))
+        .map(|at| serde_json::value::to_raw_value(&page(listed, at * PAGE)))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "a virtual server's tool list cannot be written as JSON");
+            Vec::new()
+        })
 }

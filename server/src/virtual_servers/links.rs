@@ -1,0 +1,125 @@
+//! The member sessions of each client session of a virtual server, shared by the session's
+//! rmcp handler, which opens them, and [`super::forward`], which sends calls through them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rmcp::{Peer, RoleServer};
+
+use crate::gateway::target::Target;
+use crate::gateway::GatewayState;
+
+use super::member::{self, MemberSession};
+
+/// A member's session, once opened.
+type Slot = tokio::sync::Mutex<Option<Arc<MemberSession>>>;
+
+/// The open client sessions of every virtual server, by `Mcp-Session-Id`.
+#[derive(Debug, Default)]
+pub struct Links {
+    open: Mutex<HashMap<String, Arc<Link>>>,
+}
+
+impl Links {
+    /// The link of client session `session` of `server`, made now if it has none.
+    pub fn join(
+        &self,
+        session: &str,
+        server: &(String, String),
+        downstream: &Peer<RoleServer>,
+    ) -> Arc<Link> {
+        crate::locks::lock(&self.open)
+            .entry(session.to_owned())
+            .or_insert_with(|| Arc::new(Link::new(server.clone(), downstream.clone())))
+            .clone()
+    }
+
+    /// The link of client session `session`, if that session is open on `server`.
+    pub fn get(&self, session: &str, server: (&str, &str)) -> Option<Arc<Link>> {
+        crate::locks::lock(&self.open)
+            .get(session)
+            .filter(|link| (link.server.0.as_str(), link.server.1.as_str()) == server)
+            .cloned()
+    }
+
+    /// Forgets client session `session` (it ended); its member sessions close once no call
+    /// holds them.
+    pub fn leave(&self, session: &str) {
+        crate::locks::lock(&self.open).remove(session);
+    }
+}
+
+/// One client session's sessions with the members it called.
+pub struct Link {
+    /// The virtual server the client session belongs to.
+    server: (String, String),
+    /// The client, for the members' tool list changes.
+    downstream: Peer<RoleServer>,
+    /// One slot per member, so opening one member's session does not hold up calls to the
+    /// others.
+    members: Mutex<HashMap<String, Arc<Slot>>>,
+    /// The number in the id of the next call sent past rmcp's client.
+    next_call: AtomicU64,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// A link of a session of `server` with the client `downstream`.
+    pub fn new(server: (String, String), downstream: Peer<RoleServer>) -> Self {
+        Self {
+            server,
+            downstream,
+            members: Mutex::default(),
+            next_call: AtomicU64::new(0),
+        }
+    }
+
+    fn slot(&self, member: &str) -> Arc<Slot> {
+        crate::locks::lock(&self.members)
+            .entry(member.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// The open session with `target`, opened now if there is none.
+    pub async fn member(
+        &self,
+        state: &GatewayState,
+        target: Arc<Target>,
+    ) -> Result<Arc<MemberSession>, String> {
+        let slot = self.slot(&target.id);
+        let mut session = slot.lock().await;
+        if let Some(open) = session.as_ref().filter(|s| !s.is_closed()) {
+            return Ok(open.clone());
+        }
+        let opened = Arc::new(member::open(state.clone(), target, self.downstream.clone()).await?);
+        *session = Some(opened.clone());
+        Ok(opened)
+    }
+
+    /// The open session with `member`, if there is one and nobody is opening it now.
+    pub fn opened(&self, member: &str) -> Option<Arc<MemberSession>> {
+        let slot = crate::locks::lock(&self.members).get(member)?.clone();
+        let session = slot.try_lock().ok()?;
+        session.as_ref().filter(|s| !s.is_closed()).cloned()
+    }
+
+    /// Drops the session with `member` (it failed); the next call opens another.
+    pub fn forget(&self, member: &str) {
+        crate::locks::lock(&self.members).remove(member);
+    }
+
+    /// A request id for a call sent on a member session past rmcp's client: a string, so it
+    /// never meets the numbers rmcp's client gives its own requests on that session.
+    pub fn call_id(&self) -> String {
+        format!("apiary-{}", self.next_call.fetch_add(1, Ordering::Relaxed))
+    }
+}
