@@ -9,7 +9,7 @@ use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams};
 use rmcp::service::ServiceError;
 use serde_json::{json, Value};
 
-use support::gateway::{register, register_and_refresh};
+use support::gateway::{calls_counted, metrics_of, register, register_and_refresh};
 use support::mcp_client::{call, connect, names, text_of, Client};
 use support::mcp_servers::{everything_http, testmcp_http};
 use support::registry;
@@ -132,24 +132,13 @@ async fn curation_is_enforced_through_the_gateway() {
             "the registry agrees"
         );
 
-        let metrics = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        let line = metrics
-            .lines()
-            .find(|l| {
-                l.starts_with("apiary_gateway_tool_calls_total{")
-                    && l.contains("tool=\"shout\"")
-                    && l.contains("outcome=\"ok\"")
-                    && l.contains(&format!("server=\"{id}\""))
-            })
-            .unwrap_or_else(|| panic!("the call was counted:\n{metrics}"));
-        assert!(line.ends_with(" 1") || line.contains(" 1 "), "{line}");
+        let metrics = metrics_of(&http, &base).await;
+        let counted = calls_counted(&metrics, (&id, "shout", "ok"));
+        assert_eq!(
+            counted.as_deref(),
+            Some("1"),
+            "the call was counted:\n{metrics}"
+        );
         assert!(
             metrics.contains("apiary_gateway_tool_call_duration_seconds_bucket{"),
             "{metrics}"

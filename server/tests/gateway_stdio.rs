@@ -8,7 +8,7 @@ use rmcp::model::ReadResourceRequestParams;
 use rmcp::service::ServiceError;
 use serde_json::{json, Value};
 
-use support::gateway::{refresh, register_spec};
+use support::gateway::{calls_counted, metrics_of, refresh, register_spec};
 use support::mcp_client::{call, connect, names, text_of, Client};
 use support::mcp_servers::{everything, mcp_time, TESTMCP};
 
@@ -128,22 +128,10 @@ async fn sessions_share_one_stdio_process_with_curation_enforced() {
             "both sessions used the one process the runtime started"
         );
 
-        let metrics = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        assert!(
-            metrics
-                .lines()
-                .any(|l| l.starts_with("apiary_gateway_tool_calls_total{")
-                    && l.contains(&format!("server=\"{id}\""))
-                    && l.contains("tool=\"echo\"")
-                    && l.contains("outcome=\"ok\"")
-                    && l.ends_with(" 31")),
+        let metrics = metrics_of(&http, &base).await;
+        assert_eq!(
+            calls_counted(&metrics, (&id, "echo", "ok")).as_deref(),
+            Some("31"),
             "31 echo calls were measured:\n{metrics}"
         );
     }

@@ -14,7 +14,7 @@ use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
-use support::gateway::{refresh, register, register_spec};
+use support::gateway::{calls_counted, metrics_of, refresh, register, register_spec};
 use support::mcp_client::{call, legacy_client, names};
 use support::mcp_servers::{everything, mcp_time, testmcp_http};
 
@@ -287,26 +287,8 @@ async fn one_endpoint_serves_tools_of_three_servers_by_their_members() {
     client.cancel().await.expect("close");
 
     // Each call is counted under the virtual server's name and tool, by outcome.
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let count = |tool: &str, outcome: &str| {
-        metrics
-            .lines()
-            .find(|l| {
-                l.starts_with("apiary_gateway_tool_calls_total{")
-                    && l.contains("server=\"team/all\"")
-                    && l.contains(&format!("tool=\"{tool}\""))
-                    && l.contains(&format!("outcome=\"{outcome}\""))
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .map(str::to_owned)
-    };
+    let metrics = metrics_of(&http, &base).await;
+    let count = |tool, outcome| calls_counted(&metrics, ("team/all", tool, outcome));
     assert_eq!(
         count("everything_echo", "ok").as_deref(),
         Some("2"),
@@ -1002,22 +984,7 @@ async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apar
     assert_eq!(status, 404, "{answer}");
 
     // Every call was counted under the virtual server's tool.
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let counted = metrics.lines().find(|l| {
-        l.starts_with("apiary_gateway_tool_calls_total{")
-            && l.contains("server=\"ids/all\"")
-            && l.contains("tool=\"echo_echo\"")
-            && l.contains("outcome=\"ok\"")
-    });
-    assert!(
-        counted.is_some_and(|l| l.ends_with(&format!(" {}", ids.len()))),
-        "{metrics}"
-    );
+    let metrics = metrics_of(&http, &base).await;
+    let counted = calls_counted(&metrics, ("ids/all", "echo_echo", "ok"));
+    assert_eq!(counted, Some(ids.len().to_string()), "{metrics}");
 }

@@ -18,7 +18,7 @@ use std::time::Instant;
 use apiary_app::access::Viewer;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -216,8 +216,8 @@ async fn call(
     Some(response)
 }
 
-/// The member's answer, owned.
-struct Owned {
+/// The member's answer to a call: its result or its error, as written.
+struct MemberAnswer {
     result: Option<Box<RawValue>>,
     error: Option<Box<RawValue>>,
 }
@@ -230,21 +230,15 @@ async fn send(
     address: &Address,
     body: Vec<u8>,
     id: &str,
-) -> Result<Owned, String> {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::ACCEPT,
-        HeaderValue::from_static("application/json, text/event-stream"),
-    );
-    headers.insert(SESSION_HEADER, address.session.clone());
-    if let Some(version) = &address.version {
-        headers.insert(VERSION_HEADER, version.clone());
-    }
-    let response = post_to(state, target.clone(), None, &headers, Body::from(body)).await;
+) -> Result<MemberAnswer, String> {
+    let response = post_to(
+        state,
+        target.clone(),
+        None,
+        &address.headers(),
+        Body::from(body),
+    )
+    .await;
     if !response.status().is_success() {
         return Err(member::failure(response, &target.id).await);
     }
@@ -269,8 +263,8 @@ async fn send(
 }
 
 /// The answer with id `id` in `data` (a JSON-RPC message or batch), if it is there.
-fn answer_to(data: &[u8], id: &str) -> Option<Owned> {
-    let owned = |reply: Reply<'_>| Owned {
+fn answer_to(data: &[u8], id: &str) -> Option<MemberAnswer> {
+    let owned = |reply: Reply<'_>| MemberAnswer {
         result: reply.result.map(ToOwned::to_owned),
         error: reply.error.map(ToOwned::to_owned),
     };
@@ -287,7 +281,7 @@ fn answer_to(data: &[u8], id: &str) -> Option<Owned> {
 }
 
 /// How the member's answer ends the call, for the metrics.
-fn outcome_of(reply: &Owned) -> CallOutcome {
+fn outcome_of(reply: &MemberAnswer) -> CallOutcome {
     #[derive(Deserialize)]
     struct Error {
         code: Option<i64>,

@@ -43,6 +43,17 @@ pub struct Address {
     pub version: Option<HeaderValue>,
 }
 
+impl Address {
+    /// The headers of a POST in this session.
+    pub fn headers(&self) -> HeaderMap {
+        let mut headers = client_headers(Some(self.session.clone()));
+        if let Some(version) = &self.version {
+            headers.insert(VERSION_HEADER, version.clone());
+        }
+        headers
+    }
+}
+
 impl MemberSession {
     /// The rmcp client of the session.
     pub fn peer(&self) -> &Peer<RoleClient> {
@@ -150,21 +161,27 @@ impl InProcess {
         session: Option<&str>,
         custom: HashMap<HeaderName, HeaderValue>,
     ) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("application/json, text/event-stream"),
-        );
-        if let Some(value) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
-            headers.insert(SESSION_HEADER, value);
-        }
+        let mut headers = client_headers(session.and_then(|s| HeaderValue::from_str(s).ok()));
         headers.extend(custom.into_iter().map(|(name, value)| (Some(name), value)));
         headers
     }
+}
+
+/// The headers of a streamable HTTP client's POST in `session`.
+fn client_headers(session: Option<HeaderValue>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    if let Some(session) = session {
+        headers.insert(SESSION_HEADER, session);
+    }
+    headers
 }
 
 impl StreamableHttpClient for InProcess {

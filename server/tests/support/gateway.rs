@@ -51,3 +51,23 @@ pub async fn try_refresh(http: &reqwest::Client, base: &str, id: &str) -> Value 
         .await
         .expect("JSON")
 }
+
+/// The text of Apiary's `/metrics`.
+pub async fn metrics_of(http: &reqwest::Client, base: &str) -> String {
+    let answer = http.get(format!("{base}/metrics")).send().await;
+    answer.expect("metrics").text().await.expect("text")
+}
+
+/// The calls of `tool` on `server` that ended with `outcome`, as `/metrics` counts them.
+pub fn calls_counted(metrics: &str, (server, tool, outcome): (&str, &str, &str)) -> Option<String> {
+    metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("apiary_gateway_tool_calls_total{")
+                && l.contains(&format!("server=\"{server}\""))
+                && l.contains(&format!("tool=\"{tool}\""))
+                && l.contains(&format!("outcome=\"{outcome}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .map(str::to_owned)
+}
