@@ -30,7 +30,6 @@ use super::{sse, GatewayState};
 /// Events a session's stream holds for a slow client; a full stream slows the backend.
 const STREAM_QUEUE: usize = 64;
 const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// Open legacy sessions by id.
 #[derive(Debug, Default)]
@@ -149,24 +148,11 @@ pub async fn message(
             "unknown or ended session; open a new one at the sse endpoint",
         );
     };
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::ACCEPT,
-        HeaderValue::from_static("application/json, text/event-stream"),
-    );
+    let upstream = lock(&session.upstream).clone();
+    let version = lock(&session.version).clone();
+    let mut headers = proxy::client_post_headers(upstream.clone(), version);
     if let Some(authorization) = request_headers.get(header::AUTHORIZATION) {
         headers.insert(header::AUTHORIZATION, authorization.clone());
-    }
-    let upstream = lock(&session.upstream).clone();
-    if let Some(upstream) = upstream.clone() {
-        headers.insert(SESSION_HEADER, upstream);
-    }
-    if let Some(version) = lock(&session.version).clone() {
-        headers.insert(VERSION_HEADER, version);
     }
     let answer = proxy::post(
         State(state.clone()),

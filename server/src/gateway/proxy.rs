@@ -47,6 +47,30 @@ const RESPONSE_HEADERS: &[&str] = &[
     "mcp-protocol-version",
 ];
 
+/// The headers of a streamable HTTP client's POST of JSON, in `session` if it has one and
+/// with its negotiated `version`, for the requests the gateway makes on a client's behalf.
+pub(crate) fn client_post_headers(
+    session: Option<HeaderValue>,
+    version: Option<HeaderValue>,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    if let Some(session) = session {
+        headers.insert("mcp-session-id", session);
+    }
+    if let Some(version) = version {
+        headers.insert("mcp-protocol-version", version);
+    }
+    headers
+}
+
 /// `POST /mcp/{namespace}/{name}`: JSON-RPC messages from the client.
 #[utoipa::path(post, path = "/mcp/{namespace}/{name}", tag = "gateway", operation_id = "gateway_post",
     request_body(content = Object, content_type = "application/json", description = "A JSON-RPC 2.0 message or batch (MCP streamable HTTP)"),

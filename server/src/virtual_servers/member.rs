@@ -21,7 +21,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, Peer, RoleClient, RoleServer, ServiceExt};
 use sse_stream::{Error as SseError, Sse, SseStream};
 
-use crate::gateway::proxy::{post_to, without_body_to};
+use crate::gateway::proxy::{client_post_headers, post_to, without_body_to};
 use crate::gateway::target::Target;
 use crate::gateway::{GatewayState, MAX_RESPONSE_BYTES};
 
@@ -46,11 +46,7 @@ pub struct Address {
 impl Address {
     /// The headers of a POST in this session.
     pub fn headers(&self) -> HeaderMap {
-        let mut headers = client_headers(Some(self.session.clone()));
-        if let Some(version) = &self.version {
-            headers.insert(VERSION_HEADER, version.clone());
-        }
-        headers
+        client_post_headers(Some(self.session.clone()), self.version.clone())
     }
 }
 
@@ -161,27 +157,11 @@ impl InProcess {
         session: Option<&str>,
         custom: HashMap<HeaderName, HeaderValue>,
     ) -> HeaderMap {
-        let mut headers = client_headers(session.and_then(|s| HeaderValue::from_str(s).ok()));
+        let session = session.and_then(|s| HeaderValue::from_str(s).ok());
+        let mut headers = client_post_headers(session, None);
         headers.extend(custom.into_iter().map(|(name, value)| (Some(name), value)));
         headers
     }
-}
-
-/// The headers of a streamable HTTP client's POST in `session`.
-fn client_headers(session: Option<HeaderValue>) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::ACCEPT,
-        HeaderValue::from_static("application/json, text/event-stream"),
-    );
-    if let Some(session) = session {
-        headers.insert(SESSION_HEADER, session);
-    }
-    headers
 }
 
 impl StreamableHttpClient for InProcess {
