@@ -1,5 +1,6 @@
 //! Drift approval: when a fetch finds new tools or broadened schemas, consumers keep seeing the
-//! approved baseline (registry API and gateway) until an owner of the server's team approves;
+//! approved baseline (registry API, gateway, and a virtual server over the server) until an
+//! owner of the server's team approves;
 //! the approval needs a comment, is audited, and loses to a newer fetch.
 
 mod support;
@@ -8,17 +9,36 @@ use support::http::without_markers;
 
 use serde_json::{json, Value};
 
-use support::mcp_client::tool_names;
+use support::mcp_client::{call, connect, tool_names};
 use support::mcp_servers::testmcp_http;
 use support::registry;
 use support::signed_in::{self, Client, SignedInApp};
 
 async fn published_tools(client: &Client, app: &SignedInApp) -> Vec<Value> {
-    registry::tools(&registry::servers(&client.http, &app.url).await["servers"][0])
+    let list = registry::servers(&client.http, &app.url).await;
+    registry::tools(registry::entry(&list, "drift/tools"))
 }
 
 async fn gateway_tools(app: &SignedInApp) -> Vec<String> {
     tool_names(&format!("{}/mcp/drift/tools", app.url)).await
+}
+
+async fn virtual_tools(app: &SignedInApp) -> Vec<String> {
+    tool_names(&format!("{}/mcp/drift/all", app.url)).await
+}
+
+/// Calls `tool` through the virtual server `drift/all` twice, in one session (the second call
+/// goes to the member session the first opened): the second answer.
+async fn call_virtual(
+    app: &SignedInApp,
+    tool: &str,
+) -> Result<rmcp::model::CallToolResult, String> {
+    let client = connect(&format!("{}/mcp/drift/all", app.url)).await;
+    let arguments = json!({ "text": "hi" });
+    let _ = client.call_tool(call(tool, arguments.clone())).await;
+    let answer = client.call_tool(call(tool, arguments)).await;
+    client.cancel().await.expect("close");
+    answer.map_err(|e| e.to_string())
 }
 
 async fn approve(
@@ -100,6 +120,30 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
             "the broadened schema waits"
         );
         assert_eq!(gateway_tools(&app).await, ["echo"], "the gateway agrees");
+        // A virtual server over it shows and calls only what its member published.
+        let virtual_server = adam
+            .http
+            .put(format!("{}/api/v1/virtual-servers/drift/all", app.url))
+            .json(
+                &json!({ "ownerTeam": "search", "access": { "anonymous": true },
+                "members": [{ "server": "drift/tools" }] }),
+            )
+            .send()
+            .await
+            .expect("virtual server");
+        assert_eq!(virtual_server.status(), 201);
+        assert_eq!(
+            virtual_tools(&app).await,
+            ["tools_echo"],
+            "not the new tool"
+        );
+        let refused = call_virtual(&app, "tools_extra").await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("Unknown tool: tools_extra")),
+            "{refused:?}"
+        );
 
         let olga = Client::signed_in(&app, "olga").await;
         let otto = Client::signed_in(&app, "otto").await;
@@ -174,6 +218,12 @@ async fn new_tools_wait_for_an_owner_of_the_team_to_approve() {
         assert_eq!(names, [json!("echo"), json!("extra")]);
         assert_eq!(after[0]["inputSchema"], wide);
         assert_eq!(gateway_tools(&app).await, ["echo", "extra"]);
+        assert_eq!(virtual_tools(&app).await, ["tools_echo", "tools_extra"]);
+        let called = call_virtual(&app, "tools_extra").await;
+        assert!(
+            called.as_ref().is_ok_and(|r| r.is_error != Some(true)),
+            "{called:?}"
+        );
 
         let audit = adam
             .http
