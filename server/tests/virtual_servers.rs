@@ -929,7 +929,8 @@ async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apar
 
     // Each call answers with the client's own id, whatever its type (0 too, the id the
     // member session's own `initialize` had), and the member's answer as the member wrote
-    // it: the arguments come back in the order they were sent.
+    // it: the arguments come back in the order they were sent. The first call opens the
+    // session with the member; the calls after it go to the member past rmcp's sessions.
     let arguments = r#"{"zeta":1,"alpha":{"y":2,"b":3},"mid":[3]}"#;
     let ids = [json!(0), json!("second"), json!(0), json!(7)];
     for id in &ids {
@@ -939,10 +940,6 @@ async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apar
         assert_eq!(status, 200, "{answer}");
         let parsed: Value = serde_json::from_str(&answer).expect("a JSON-RPC answer");
         assert_eq!(&parsed["id"], id, "{answer} ({media})");
-        // The first call opens the session with the member (through rmcp, answering with an
-        // event stream); the calls after it go to the member directly and answer as JSON.
-        let first = std::ptr::eq(id, &ids[0]);
-        assert_eq!(media.starts_with("application/json"), !first, "{media}");
         assert!(
             answer.contains(&format!(r#""structuredContent":{arguments}"#)),
             "{answer}"
@@ -987,4 +984,75 @@ async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apar
     let metrics = metrics_of(&http, &base).await;
     let counted = calls_counted(&metrics, ("ids/all", "echo_echo", "ok"));
     assert_eq!(counted, Some(ids.len().to_string()), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_members_progress_reaches_the_client_of_the_virtual_server() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let everything = everything().display().to_string();
+    register_spec(
+        &http,
+        &base,
+        "slow/everything",
+        json!({ "command": "node", "args": [everything], "transport": "stdio" }),
+    )
+    .await;
+    refresh(&http, &base, "slow/everything").await;
+    let spec = json!({ "ownerTeam": "slow", "members": [{ "server": "slow/everything",
+        "prefix": "", "allow": ["echo", "trigger-long-running-operation"] }] });
+    let (status, body) = put(&http, &base, "slow/all", &spec).await;
+    assert_eq!(status, 201, "{body}");
+    let url = format!("{base}/mcp/slow/all");
+    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": { "name": "progress-test", "version": "0" } } });
+    let (_, _, session, _) = post_raw(&http, &url, None, &initialize).await;
+    let session = session.expect("a session id");
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    post_raw(&http, &url, Some(&session), &initialized).await;
+    // The first call opens the session with the member.
+    let echo = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "echo", "arguments": { "message": "open" } } });
+    let (status, _, _, answer) = post_raw(&http, &url, Some(&session), &echo).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let long = json!({ "jsonrpc": "2.0", "id": "long", "method": "tools/call", "params": {
+        "name": "trigger-long-running-operation", "arguments": { "duration": 0.4, "steps": 2 },
+        "_meta": { "progressToken": "p-1" } } });
+    let answer = http
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-session-id", &session)
+        .body(long.to_string())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.expect("text");
+    let messages: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect();
+    let progress: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 2, "{text}");
+    assert_eq!(progress[1]["params"]["progressToken"], "p-1", "{text}");
+    assert_eq!(progress[1]["params"]["progress"], 2, "{text}");
+    let last = messages.last().expect("an answer");
+    assert_eq!(
+        last["id"], "long",
+        "the answer comes last, with the client's id: {text}"
+    );
+    assert!(
+        last["result"]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Long running operation completed")),
+        "{text}"
+    );
 }

@@ -34,7 +34,7 @@ mod jsonrpc;
 mod legacy;
 pub(crate) mod measure;
 pub(crate) mod proxy;
-mod sse;
+pub(crate) mod sse;
 pub(crate) mod target;
 pub mod usage;
 

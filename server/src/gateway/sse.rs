@@ -9,12 +9,17 @@ use futures::{Stream, StreamExt};
 use super::inspect::Inspector;
 
 /// One SSE event that carries `data` as a JSON-RPC message, as the gateway sends its own
-/// answers on a stream.
+/// answers on a stream: a line of `data` per line of the message, so a message written over
+/// several lines (JSON allows line breaks between values) stays one event.
 pub fn event(data: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(data.len() + 24);
-    out.extend_from_slice(b"event: message\ndata: ");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\n\n");
+    out.extend_from_slice(b"event: message\n");
+    for line in data.split(|&b| b == b'\n' || b == b'\r') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.push(b'\n');
     Bytes::from(out)
 }
 
@@ -232,6 +237,24 @@ mod tests {
         out.into_iter()
             .map(|chunk| String::from_utf8(chunk.expect("chunk").to_vec()).expect("text"))
             .collect()
+    }
+
+    #[test]
+    fn a_message_over_several_lines_stays_one_event() {
+        let written = event(b"{\"id\":1,\r\n\"result\":\n{}\r}");
+        assert_eq!(
+            written,
+            "event: message\ndata: {\"id\":1,\ndata: \ndata: \"result\":\ndata: {}\ndata: }\n\n"
+        );
+        // As a client reads it: the data lines joined by line feeds, which JSON allows.
+        let data: Vec<&str> = std::str::from_utf8(&written)
+            .expect("text")
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .collect();
+        let message: serde_json::Value =
+            serde_json::from_str(&data.join("\n")).expect("one JSON message");
+        assert_eq!(message, json!({ "id": 1, "result": {} }));
     }
 
     #[tokio::test]

@@ -4,35 +4,31 @@
 //! - a `tools/call` goes to its member on the session the client already has with it, with
 //!   only the tool's name and the request id changed, and the member's result or error comes
 //!   back with its bytes as the member sent them (key order and fields rmcp does not model
-//!   included);
-//! - a `tools/list` page is answered from the view's pages, written once per view.
+//!   included), with the member's notifications about the call ([`call`]);
+//! - a `tools/list` page is answered from the view's pages, written once per view, as JSON.
 //!
-//! Both answer as JSON, which every protocol version allows. Anything else, and anything
+//! Anything else, and anything
 //! unusual (a member session not yet open, the finder, an unknown tool, a member the caller
 //! may not use, a header rmcp checks), goes on to the session's rmcp handler, which answers
 //! it as before.
 
+mod call;
+
 use std::sync::Arc;
-use std::time::Instant;
 
 use apiary_app::access::Viewer;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::gateway::measure::CallOutcome;
-use crate::gateway::proxy::post_to;
-use crate::gateway::target::Target;
-use crate::gateway::{GatewayState, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+use crate::gateway::{GatewayState, MAX_REQUEST_BYTES};
 
 use super::finder::FINDER;
 use super::links::{Link, Links};
-use super::member::{self, Address};
 use super::session::reach;
 use super::views::{View, PAGE};
 
@@ -49,35 +45,15 @@ struct Incoming {
     params: Option<Map<String, Value>>,
 }
 
-/// A request sent to a member.
-#[derive(Serialize)]
-struct Outgoing<'a> {
-    jsonrpc: &'static str,
-    id: &'a str,
-    method: &'static str,
-    params: &'a Map<String, Value>,
-}
-
-/// A message from a member, as far as finding the answer needs: the rest stays unread.
-#[derive(Deserialize)]
-struct Reply<'a> {
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(borrow, default)]
-    result: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
-}
-
 /// The answer to the client: its own id, with the result or error as written before.
 #[derive(Serialize)]
-struct Answer<'a> {
-    jsonrpc: &'static str,
-    id: &'a Value,
+pub(super) struct Answer<'a> {
+    pub jsonrpc: &'static str,
+    pub id: &'a Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<&'a RawValue>,
+    pub result: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a RawValue>,
+    pub error: Option<&'a RawValue>,
 }
 
 /// Answers `request` to the virtual server `view` the short way, or gives it back for the
@@ -100,7 +76,7 @@ pub async fn answer(
     };
     let answered = match serde_json::from_slice::<Incoming>(&bytes) {
         Ok(incoming) if incoming.jsonrpc == "2.0" => match incoming.method.as_str() {
-            "tools/call" => call(state, view, viewer, &link, &incoming).await,
+            "tools/call" => call(state, view, viewer, link, &incoming).await,
             "tools/list" => list(view, &incoming),
             _ => None,
         },
@@ -161,7 +137,7 @@ async fn call(
     state: &GatewayState,
     view: &View,
     viewer: Option<&Viewer>,
-    link: &Link,
+    link: Arc<Link>,
     incoming: &Incoming,
 ) -> Option<Response> {
     let params = incoming.params.as_ref()?;
@@ -171,142 +147,11 @@ async fn call(
     }
     let (exposed, metrics) = view.tool(name)?;
     let target = reach(state, viewer, exposed).await.ok()?;
-    let member = link.opened(&target.id)?;
-    let address = member.address()?;
+    let address = link.opened(&target.id)?.address()?;
     let mut params = params.clone();
     params.insert("name".into(), Value::String(exposed.member_tool.clone()));
-    let id = link.call_id();
-    let body = serde_json::to_vec(&Outgoing {
-        jsonrpc: "2.0",
-        id: &id,
-        method: "tools/call",
-        params: &params,
-    })
-    .ok()?;
-    let started = Instant::now();
-    let (outcome, response) = match send(state, target.clone(), &address, body, &id).await {
-        Ok(reply) => {
-            let outcome = outcome_of(&reply);
-            let response = json(&Answer {
-                jsonrpc: "2.0",
-                id: &incoming.id,
-                result: reply.result.as_deref(),
-                error: reply.error.as_deref(),
-            });
-            (outcome, response)
-        }
-        Err(why) => {
-            link.forget(&target.id);
-            let result = rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(
-                format!("{} did not answer: {why}", target.id),
-            )]);
-            let result = serde_json::value::to_raw_value(&result).ok()?;
-            let response = json(&Answer {
-                jsonrpc: "2.0",
-                id: &incoming.id,
-                result: Some(&result),
-                error: None,
-            });
-            (CallOutcome::Failed, response)
-        }
-    };
-    if let Some(metrics) = metrics {
-        metrics.record(outcome, started.elapsed());
-    }
-    Some(response)
-}
-
-/// The member's answer to a call: its result or its error, as written.
-struct MemberAnswer {
-    result: Option<Box<RawValue>>,
-    error: Option<Box<RawValue>>,
-}
-
-/// Sends `body` (a request with id `id`) to `target` on the session at `address`, through
-/// the gateway's own handler, and reads the member's answer to it.
-async fn send(
-    state: &GatewayState,
-    target: Arc<Target>,
-    address: &Address,
-    body: Vec<u8>,
-    id: &str,
-) -> Result<MemberAnswer, String> {
-    let response = post_to(
-        state,
-        target.clone(),
-        None,
-        &address.headers(),
-        Body::from(body),
-    )
-    .await;
-    if !response.status().is_success() {
-        return Err(member::failure(response, &target.id).await);
-    }
-    if member::is(&response, "text/event-stream") {
-        let mut events = member::events(response);
-        while let Some(event) = events.next().await {
-            let event = event.map_err(|error| format!("its event stream failed: {error}"))?;
-            if let Some(answer) = event
-                .data
-                .as_deref()
-                .and_then(|data| answer_to(data.as_bytes(), id))
-            {
-                return Ok(answer);
-            }
-        }
-        return Err("its event stream ended without an answer".into());
-    }
-    let bytes = axum::body::to_bytes(response.into_body(), MAX_RESPONSE_BYTES)
-        .await
-        .map_err(|error| format!("its answer could not be read: {error}"))?;
-    answer_to(&bytes, id).ok_or_else(|| "it answered something other than the call's answer".into())
-}
-
-/// The answer with id `id` in `data` (a JSON-RPC message or batch), if it is there.
-fn answer_to(data: &[u8], id: &str) -> Option<MemberAnswer> {
-    let owned = |reply: Reply<'_>| MemberAnswer {
-        result: reply.result.map(ToOwned::to_owned),
-        error: reply.error.map(ToOwned::to_owned),
-    };
-    let is_ours = |reply: &Reply<'_>| {
-        reply.id.as_ref().and_then(Value::as_str) == Some(id)
-            && (reply.result.is_some() || reply.error.is_some())
-    };
-    if data.trim_ascii_start().starts_with(b"[") {
-        let replies: Vec<Reply<'_>> = serde_json::from_slice(data).ok()?;
-        return replies.into_iter().find(is_ours).map(owned);
-    }
-    let reply: Reply<'_> = serde_json::from_slice(data).ok()?;
-    is_ours(&reply).then(|| owned(reply))
-}
-
-/// How the member's answer ends the call, for the metrics.
-fn outcome_of(reply: &MemberAnswer) -> CallOutcome {
-    #[derive(Deserialize)]
-    struct Error {
-        code: Option<i64>,
-    }
-    #[derive(Deserialize)]
-    struct Result {
-        #[serde(rename = "isError")]
-        is_error: Option<bool>,
-    }
-    if let Some(error) = &reply.error {
-        let code = serde_json::from_str::<Error>(error.get())
-            .ok()
-            .and_then(|e| e.code);
-        return CallOutcome::of_code(code);
-    }
-    let is_error = reply
-        .result
-        .as_ref()
-        .and_then(|r| serde_json::from_str::<Result>(r.get()).ok())
-        .and_then(|r| r.is_error);
-    if is_error == Some(true) {
-        CallOutcome::ToolError
-    } else {
-        CallOutcome::Ok
-    }
+    let client = (&incoming.id, &params);
+    call::send(state, (target, address), link, client, metrics.cloned()).await
 }
 
 fn json(answer: &Answer<'_>) -> Response {

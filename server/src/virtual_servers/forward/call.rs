@@ -1,0 +1,280 @@
+//! A `tools/call` sent to the member past rmcp's sessions, and its answer: as JSON when the
+//! member answers with JSON; as an event stream when the member streams, passing on the
+//! member's notifications about the call (progress, log messages) as they come, then the
+//! answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use sse_stream::{Error as SseError, Sse};
+
+use crate::gateway::measure::{CallOutcome, ToolMetrics};
+use crate::gateway::proxy::post_to;
+use crate::gateway::target::Target;
+use crate::gateway::{sse, GatewayState, MAX_RESPONSE_BYTES};
+
+use super::super::links::Link;
+use super::super::member::{self, Address};
+use super::Answer;
+
+/// The call as the member gets it.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    jsonrpc: &'static str,
+    id: &'a str,
+    method: &'static str,
+    params: &'a Map<String, Value>,
+}
+
+/// A message from a member, as far as relaying it needs: the rest stays unread.
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(borrow, default)]
+    method: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+}
+
+/// What one message from the member is to the call.
+enum Seen<'a> {
+    /// The answer: its result or error.
+    Answer(Message<'a>),
+    /// A notification, passed on as it came.
+    Notice,
+    /// Anything else (another request's answer, a request to the client, not JSON-RPC).
+    Other,
+}
+
+/// One call on its way: what its answer needs and what it is measured by. A call that ends
+/// without an answer (the client left) counts as failed.
+pub struct InFlight {
+    link: Arc<Link>,
+    member: String,
+    /// The id the member got.
+    sent_id: String,
+    /// The id the client gave.
+    client_id: Value,
+    metrics: Option<ToolMetrics>,
+    started: Instant,
+    ended: bool,
+}
+
+/// Sends `params` (a `tools/call`'s, the tool named as the member names it) to `target` on
+/// its session at `address`, and answers the client's call `client_id`.
+pub async fn send(
+    state: &GatewayState,
+    (target, address): (Arc<Target>, Address),
+    link: Arc<Link>,
+    (client_id, params): (&Value, &Map<String, Value>),
+    metrics: Option<ToolMetrics>,
+) -> Option<Response> {
+    let sent_id = link.call_id();
+    let body = serde_json::to_vec(&Outgoing {
+        jsonrpc: "2.0",
+        id: &sent_id,
+        method: "tools/call",
+        params,
+    })
+    .ok()?;
+    let mut call = InFlight {
+        link,
+        member: target.id.clone(),
+        sent_id,
+        client_id: client_id.clone(),
+        metrics,
+        started: Instant::now(),
+        ended: false,
+    };
+    let response = post_to(
+        state,
+        target.clone(),
+        None,
+        &address.headers(),
+        Body::from(body),
+    )
+    .await;
+    if !response.status().is_success() {
+        let why = member::failure(response, &target.id).await;
+        return Some(json(call.unreached(&why)));
+    }
+    if member::is(&response, "text/event-stream") {
+        return Some(call.relay(member::events(response)));
+    }
+    let answer = match axum::body::to_bytes(response.into_body(), MAX_RESPONSE_BYTES).await {
+        Ok(bytes) => call.answer_in(&bytes),
+        Err(error) => Err(format!("its answer could not be read: {error}")),
+    };
+    Some(json(answer.unwrap_or_else(|why| call.unreached(&why))))
+}
+
+impl InFlight {
+    /// What `data` (a JSON-RPC message or batch) is to this call.
+    fn see<'a>(&self, data: &'a [u8]) -> Seen<'a> {
+        let is_answer = |m: &Message<'_>| {
+            m.id.as_ref().and_then(Value::as_str) == Some(self.sent_id.as_str())
+                && (m.result.is_some() || m.error.is_some())
+        };
+        if data.trim_ascii_start().starts_with(b"[") {
+            let messages: Vec<Message<'a>> = serde_json::from_slice(data).unwrap_or_default();
+            return messages
+                .into_iter()
+                .find(is_answer)
+                .map_or(Seen::Other, Seen::Answer);
+        }
+        match serde_json::from_slice::<Message<'a>>(data) {
+            Ok(message) if is_answer(&message) => Seen::Answer(message),
+            Ok(message) if message.id.is_none() && message.method.is_some() => Seen::Notice,
+            _ => Seen::Other,
+        }
+    }
+
+    /// The answer to the client from the member's JSON answer `data`, measured.
+    fn answer_in(&mut self, data: &[u8]) -> Result<Bytes, String> {
+        match self.see(data) {
+            Seen::Answer(message) => Ok(self.answered(&message)),
+            _ => Err("it answered something other than the call's answer".into()),
+        }
+    }
+
+    /// The client's answer carrying the member's result or error as written, measured.
+    fn answered(&mut self, message: &Message<'_>) -> Bytes {
+        self.end(outcome_of(message));
+        written(&Answer {
+            jsonrpc: "2.0",
+            id: &self.client_id,
+            result: message.result,
+            error: message.error,
+        })
+    }
+
+    /// The member did not answer: a tool result with `isError` naming it, which the client's
+    /// model can read, counted as a failure; the member session is dropped, so the next call
+    /// opens another.
+    fn unreached(&mut self, why: &str) -> Bytes {
+        self.end(CallOutcome::Failed);
+        self.link.forget(&self.member);
+        let text = format!("{} did not answer: {why}", self.member);
+        let result =
+            rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(text)]);
+        let result = serde_json::value::to_raw_value(&result).unwrap_or_default();
+        written(&Answer {
+            jsonrpc: "2.0",
+            id: &self.client_id,
+            result: Some(&result),
+            error: None,
+        })
+    }
+
+    fn end(&mut self, outcome: CallOutcome) {
+        self.ended = true;
+        if let Some(metrics) = &self.metrics {
+            metrics.record(outcome, self.started.elapsed());
+        }
+    }
+
+    /// The member's event stream as the client's: its notifications as they come, then the
+    /// answer, which ends it.
+    fn relay(self, events: BoxStream<'static, Result<Sse, SseError>>) -> Response {
+        let stream = futures::stream::unfold(Some((events, self)), |state| async move {
+            let (mut events, mut call) = state?;
+            loop {
+                let data = match events.next().await {
+                    Some(Ok(event)) => event.data.unwrap_or_default(),
+                    Some(Err(error)) => {
+                        let why = format!("its event stream failed: {error}");
+                        return Some((sse::event(&call.unreached(&why)), None));
+                    }
+                    None => {
+                        let why = "its event stream ended without an answer";
+                        return Some((sse::event(&call.unreached(why)), None));
+                    }
+                };
+                match call.see(data.as_bytes()) {
+                    Seen::Answer(message) => {
+                        let answer = call.answered(&message);
+                        return Some((sse::event(&answer), None));
+                    }
+                    Seen::Notice => {
+                        return Some((sse::event(data.as_bytes()), Some((events, call))));
+                    }
+                    Seen::Other => {}
+                }
+            }
+        });
+        (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            Body::from_stream(stream.map(Ok::<_, std::convert::Infallible>)),
+        )
+            .into_response()
+    }
+}
+
+impl Drop for InFlight {
+    /// The client left before the answer came: the call counts as failed.
+    fn drop(&mut self) {
+        if !self.ended {
+            self.end(CallOutcome::Failed);
+        }
+    }
+}
+
+/// How the member's answer `message` ends the call, for the metrics.
+fn outcome_of(message: &Message<'_>) -> CallOutcome {
+    #[derive(Deserialize)]
+    struct Error {
+        code: Option<i64>,
+    }
+    #[derive(Deserialize)]
+    struct Result {
+        #[serde(rename = "isError")]
+        is_error: Option<bool>,
+    }
+    if let Some(error) = message.error {
+        let code = serde_json::from_str::<Error>(error.get())
+            .ok()
+            .and_then(|e| e.code);
+        return CallOutcome::of_code(code);
+    }
+    let is_error = message
+        .result
+        .and_then(|r| serde_json::from_str::<Result>(r.get()).ok())
+        .and_then(|r| r.is_error);
+    if is_error == Some(true) {
+        CallOutcome::ToolError
+    } else {
+        CallOutcome::Ok
+    }
+}
+
+fn written(answer: &Answer<'_>) -> Bytes {
+    Bytes::from(serde_json::to_vec(answer).unwrap_or_default())
+}
+
+fn json(answer: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        answer,
+    )
+        .into_response()
+}
