@@ -30,7 +30,7 @@ mod bridge;
 pub mod fuzzing;
 pub mod inbound;
 mod inspect;
-mod jsonrpc;
+pub(crate) mod jsonrpc;
 mod legacy;
 pub(crate) mod measure;
 pub(crate) mod proxy;

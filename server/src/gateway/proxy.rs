@@ -511,6 +511,6 @@ fn pick(from: &HeaderMap, names: &[&'static str]) -> HeaderMap {
 }
 
 /// A JSON-RPC error (with a null id) as an HTTP answer.
-pub(super) fn failure(status: StatusCode, code: i64, message: impl Into<String>) -> Response {
+pub(crate) fn failure(status: StatusCode, code: i64, message: impl Into<String>) -> Response {
     (status, Json(jsonrpc::error(Value::Null, code, message))).into_response()
 }

@@ -23,7 +23,7 @@ use crate::gateway::{sse, GatewayState, MAX_RESPONSE_BYTES};
 
 use super::super::links::Link;
 use super::super::member::{self, Address};
-use super::Answer;
+use super::{json, written, Answer};
 
 /// The call as the member gets it.
 #[derive(Serialize)]
@@ -262,19 +262,4 @@ fn outcome_of(message: &Message<'_>) -> CallOutcome {
     } else {
         CallOutcome::Ok
     }
-}
-
-fn written(answer: &Answer<'_>) -> Bytes {
-    Bytes::from(serde_json::to_vec(answer).unwrap_or_default())
-}
-
-fn json(answer: Bytes) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        answer,
-    )
-        .into_response()
 }

@@ -7,10 +7,9 @@
 //!   included), with the member's notifications about the call ([`call`]);
 //! - a `tools/list` page is answered from the view's pages, written once per view, as JSON.
 //!
-//! Anything else, and anything
-//! unusual (a member session not yet open, the finder, an unknown tool, a member the caller
-//! may not use, a header rmcp checks), goes on to the session's rmcp handler, which answers
-//! it as before.
+//! Anything else, and anything unusual (a member session not yet open, the finder, an unknown
+//! tool, a member the caller may not use, a header rmcp checks), goes on to the session's rmcp
+//! handler, which answers it as before.
 
 mod call;
 
@@ -19,12 +18,14 @@ use std::sync::Arc;
 use apiary_app::access::Viewer;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::gateway::jsonrpc::INVALID_REQUEST;
+use crate::gateway::proxy::failure;
 use crate::gateway::{GatewayState, MAX_REQUEST_BYTES};
 
 use super::finder::FINDER;
@@ -43,6 +44,13 @@ struct Incoming {
     method: String,
     #[serde(default)]
     params: Option<Map<String, Value>>,
+}
+
+impl Incoming {
+    /// True for a JSON-RPC 2.0 request with an id (a string or a number).
+    fn is_request(&self) -> bool {
+        self.jsonrpc == "2.0" && (self.id.is_string() || self.id.is_number())
+    }
 }
 
 /// The answer to the client: its own id, with the result or error as written before.
@@ -69,13 +77,15 @@ pub async fn answer(
         return Err(request);
     };
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
-        Ok(bytes) => bytes,
-        // Cut off or too large: rmcp's handler answers with an empty body as it would.
-        Err(_) => return Err(Request::from_parts(parts, Body::empty())),
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
+        return Ok(failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            INVALID_REQUEST,
+            format!("the request body is larger than {MAX_REQUEST_BYTES} bytes, or was cut off"),
+        ));
     };
     let answered = match serde_json::from_slice::<Incoming>(&bytes) {
-        Ok(incoming) if incoming.jsonrpc == "2.0" => match incoming.method.as_str() {
+        Ok(incoming) if incoming.is_request() => match incoming.method.as_str() {
             "tools/call" => call(state, view, viewer, link, &incoming).await,
             "tools/list" => list(view, &incoming),
             _ => None,
@@ -124,12 +134,12 @@ fn list(view: &View, incoming: &Incoming) -> Option<Response> {
         return None;
     }
     let page = view.pages.get(start / PAGE)?;
-    Some(json(&Answer {
+    Some(json(written(&Answer {
         jsonrpc: "2.0",
         id: &incoming.id,
         result: Some(page),
         error: None,
-    }))
+    })))
 }
 
 /// A call of one of the view's tools on the member's session that is open.
@@ -154,19 +164,14 @@ async fn call(
     call::send(state, (target, address), link, client, metrics.cloned()).await
 }
 
-fn json(answer: &Answer<'_>) -> Response {
-    match serde_json::to_vec(answer) {
-        Ok(bytes) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            Bytes::from(bytes),
-        )
-            .into_response(),
-        Err(error) => {
-            tracing::error!(%error, "a virtual server's answer cannot be written as JSON");
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+/// `answer` as JSON.
+fn written(answer: &Answer<'_>) -> Bytes {
+    // Only strings, JSON values and JSON text: nothing that can fail to be written.
+    Bytes::from(serde_json::to_vec(answer).unwrap_or_default())
+}
+
+/// An HTTP answer of the JSON `answer`.
+fn json(answer: Bytes) -> Response {
+    let media = HeaderValue::from_static("application/json");
+    ([(header::CONTENT_TYPE, media)], answer).into_response()
 }
