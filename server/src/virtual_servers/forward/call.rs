@@ -1,6 +1,6 @@
 //! A `tools/call` sent to the member past rmcp's sessions, and its answer: as JSON when the
-//! member answers with JSON; as an event stream when the member streams, passing on the
-//! member's notifications about the call (progress, log messages) as they come, then the
+//! member's answer is all it sends about the call; as an event stream when the member also
+//! sends notifications about it (progress, log messages), passed on as they come, then the
 //! answer.
 
 use std::sync::Arc;
@@ -45,6 +45,17 @@ struct Message<'a> {
     result: Option<&'a RawValue>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
+}
+
+/// A member's event stream.
+type Events = BoxStream<'static, Result<Sse, SseError>>;
+
+/// Where a member's event stream is for the call.
+enum Step {
+    /// A notification, as the client's event.
+    Notice(Bytes),
+    /// The client's answer (JSON), which ends the call.
+    End(Bytes),
 }
 
 /// What one message from the member is to the call.
@@ -110,7 +121,7 @@ pub async fn send(
         return Some(json(call.unreached(&why)));
     }
     if member::is(&response, "text/event-stream") {
-        return Some(call.relay(member::events(response)));
+        return Some(call.relay(member::events(response)).await);
     }
     let answer = match axum::body::to_bytes(response.into_body(), MAX_RESPONSE_BYTES).await {
         Ok(bytes) => call.answer_in(&bytes),
@@ -184,35 +195,44 @@ impl InFlight {
         }
     }
 
-    /// The member's event stream as the client's: its notifications as they come, then the
-    /// answer, which ends it.
-    fn relay(self, events: BoxStream<'static, Result<Sse, SseError>>) -> Response {
-        let stream = futures::stream::unfold(Some((events, self)), |state| async move {
-            let (mut events, mut call) = state?;
-            loop {
-                let data = match events.next().await {
-                    Some(Ok(event)) => event.data.unwrap_or_default(),
-                    Some(Err(error)) => {
-                        let why = format!("its event stream failed: {error}");
-                        return Some((sse::event(&call.unreached(&why)), None));
-                    }
-                    None => {
-                        let why = "its event stream ended without an answer";
-                        return Some((sse::event(&call.unreached(why)), None));
-                    }
-                };
-                match call.see(data.as_bytes()) {
-                    Seen::Answer(message) => {
-                        let answer = call.answered(&message);
-                        return Some((sse::event(&answer), None));
-                    }
-                    Seen::Notice => {
-                        return Some((sse::event(data.as_bytes()), Some((events, call))));
-                    }
-                    Seen::Other => {}
+    /// The next step of the member's event stream: a notification to pass on as it came, or
+    /// the end, with the client's answer (the member's, or why there is none).
+    async fn next(&mut self, events: &mut Events) -> Step {
+        loop {
+            let data = match events.next().await {
+                Some(Ok(event)) => event.data.unwrap_or_default(),
+                Some(Err(error)) => {
+                    let why = format!("its event stream failed: {error}");
+                    return Step::End(self.unreached(&why));
                 }
+                None => {
+                    return Step::End(self.unreached("its event stream ended without an answer"))
+                }
+            };
+            match self.see(data.as_bytes()) {
+                Seen::Answer(message) => return Step::End(self.answered(&message)),
+                Seen::Notice => return Step::Notice(sse::event(data.as_bytes())),
+                Seen::Other => {}
+            }
+        }
+    }
+
+    /// The client's answer to a call the member answers with an event stream: JSON when the
+    /// answer is all it sends about the call (most calls: one write, as for a JSON answer);
+    /// otherwise an event stream of the member's notifications as they come, then the answer.
+    async fn relay(mut self, mut events: Events) -> Response {
+        let first = match self.next(&mut events).await {
+            Step::End(answer) => return json(answer),
+            Step::Notice(event) => event,
+        };
+        let rest = futures::stream::unfold(Some((events, self)), |state| async move {
+            let (mut events, mut call) = state?;
+            match call.next(&mut events).await {
+                Step::Notice(event) => Some((event, Some((events, call)))),
+                Step::End(answer) => Some((sse::event(&answer), None)),
             }
         });
+        let stream = futures::stream::once(async move { first }).chain(rest);
         (
             [
                 (
