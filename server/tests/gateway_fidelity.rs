@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use support::gateway::{refresh, register, register_spec};
+use support::gateway::{refresh, register, register_everything, register_spec};
 use support::mcp_servers::{everything, everything_sse, external, repo, testmcp_http, TESTMCP};
 
 /// The protocol versions with an `initialize` handshake.
@@ -632,15 +632,7 @@ async fn the_registry_keeps_tool_fields_it_does_not_read() {
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
     let http = reqwest::Client::new();
-    let everything = everything().display().to_string();
-    register_spec(
-        &http,
-        &base,
-        "fields/everything",
-        json!({ "command": "node", "args": [everything], "transport": "stdio" }),
-    )
-    .await;
-    refresh(&http, &base, "fields/everything").await;
+    register_everything(&http, &base, "fields/everything").await;
     let snapshots: Value = http
         .get(format!("{base}/api/v1/servers/fields/everything/snapshots"))
         .send()

@@ -8,9 +8,9 @@ use rmcp::model::ReadResourceRequestParams;
 use rmcp::service::ServiceError;
 use serde_json::{json, Value};
 
-use support::gateway::{calls_counted, metrics_of, refresh, register_spec};
+use support::gateway::{calls_counted, metrics_of, refresh, register_everything, register_spec};
 use support::mcp_client::{call, connect, names, text_of, Client};
-use support::mcp_servers::{everything, mcp_time, TESTMCP};
+use support::mcp_servers::{mcp_time, TESTMCP};
 
 #[tokio::test]
 async fn sessions_share_one_stdio_process_with_curation_enforced() {
@@ -142,15 +142,7 @@ async fn published_stdio_servers_work_through_the_gateway() {
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
     let http = reqwest::Client::new();
-    let everything = everything().display().to_string();
-    register_spec(
-        &http,
-        &base,
-        "platform/everything",
-        json!({ "command": "node", "args": [everything], "transport": "stdio" }),
-    )
-    .await;
-    refresh(&http, &base, "platform/everything").await;
+    register_everything(&http, &base, "platform/everything").await;
     let time = mcp_time().display().to_string();
     register_spec(
         &http,

@@ -14,7 +14,9 @@ use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
-use support::gateway::{calls_counted, metrics_of, refresh, register, register_spec};
+use support::gateway::{
+    calls_counted, metrics_of, refresh, register, register_everything, register_spec,
+};
 use support::mcp_client::{call, legacy_client, names};
 use support::mcp_servers::{everything, mcp_time, testmcp_http};
 
@@ -991,15 +993,7 @@ async fn a_members_progress_reaches_the_client_of_the_virtual_server() {
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
     let http = reqwest::Client::new();
-    let everything = everything().display().to_string();
-    register_spec(
-        &http,
-        &base,
-        "slow/everything",
-        json!({ "command": "node", "args": [everything], "transport": "stdio" }),
-    )
-    .await;
-    refresh(&http, &base, "slow/everything").await;
+    register_everything(&http, &base, "slow/everything").await;
     let spec = json!({ "ownerTeam": "slow", "members": [{ "server": "slow/everything",
         "prefix": "", "allow": ["echo", "trigger-long-running-operation"] }] });
     let (status, body) = put(&http, &base, "slow/all", &spec).await;

@@ -52,6 +52,14 @@ pub async fn try_refresh(http: &reqwest::Client, base: &str, id: &str) -> Value 
         .expect("JSON")
 }
 
+/// Registers npm server-everything as the published stdio server `id`, and fetches its tools.
+pub async fn register_everything(http: &reqwest::Client, base: &str, id: &str) {
+    let everything = super::mcp_servers::everything().display().to_string();
+    let spec = json!({ "command": "node", "args": [everything], "transport": "stdio" });
+    register_spec(http, base, id, spec).await;
+    refresh(http, base, id).await;
+}
+
 /// The text of Apiary's `/metrics`.
 pub async fn metrics_of(http: &reqwest::Client, base: &str) -> String {
     let answer = http.get(format!("{base}/metrics")).send().await;

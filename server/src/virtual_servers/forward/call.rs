@@ -70,7 +70,7 @@ enum Seen<'a> {
 
 /// One call on its way: what its answer needs and what it is measured by. A call that ends
 /// without an answer (the client left) counts as failed.
-pub struct InFlight {
+struct InFlight {
     link: Arc<Link>,
     member: String,
     /// The id the member got.
