@@ -948,6 +948,20 @@ async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apar
         );
     }
 
+    // The member moves to a new process, which knows nothing of the session with it: the
+    // next call opens a new session there, unnoticed by the client.
+    let moved = testmcp_http(&["--tools", &tools.display().to_string(), "--structured"]).await;
+    register(&http, &base, "ids/echo", &moved.url).await;
+    drop(backend);
+    let message = json!({ "jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {
+        "name": "echo_echo", "arguments": { "after": "the move" } } });
+    let (status, _, _, answer) = post_raw(&http, &url, Some(&session), &message).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.contains(r#""structuredContent":{"after":"the move"}"#),
+        "{answer}"
+    );
+
     // A tool list page reads the same however it is asked for: from the start of a page, or
     // from a position within one.
     let list = |cursor: Option<&str>| {
@@ -985,7 +999,7 @@ async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apar
     // Every call was counted under the virtual server's tool.
     let metrics = metrics_of(&http, &base).await;
     let counted = calls_counted(&metrics, ("ids/all", "echo_echo", "ok"));
-    assert_eq!(counted, Some(ids.len().to_string()), "{metrics}");
+    assert_eq!(counted, Some((ids.len() + 1).to_string()), "{metrics}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -116,6 +116,12 @@ pub async fn send(
         Body::from(body),
     )
     .await;
+    if response.status() == StatusCode::NOT_FOUND {
+        // The member no longer knows the session (it restarted, or moved), so it ran nothing:
+        // the session's rmcp handler opens a new session with it and makes the call.
+        call.handed_back();
+        return None;
+    }
     if !response.status().is_success() {
         let why = member::failure(response, &target.id).await;
         return Some(json(call.unreached(&why)));
@@ -186,6 +192,13 @@ impl InFlight {
             result: Some(&result),
             error: None,
         })
+    }
+
+    /// The call goes to the session's rmcp handler instead, which measures it: the member
+    /// session is dropped, so that handler opens another.
+    fn handed_back(mut self) {
+        self.ended = true;
+        self.link.forget(&self.member);
     }
 
     fn end(&mut self, outcome: CallOutcome) {
