@@ -43,7 +43,7 @@ pub struct VirtualSession {
     links: Arc<Links>,
     /// This session's `Mcp-Session-Id` and its sessions with members, from its first request
     /// after `initialize`.
-    link: OnceLock<(String, Arc<Link>)>,
+    link: OnceLock<(Option<String>, Arc<Link>)>,
 }
 
 impl VirtualSession {
@@ -89,12 +89,12 @@ impl VirtualSession {
             .get::<axum::http::request::Parts>()
             .and_then(|parts| parts.headers.get(SESSION_HEADER))
             .and_then(|value| value.to_str().ok());
-        let Some(session) = session else {
+        let (session, link) = match session {
+            Some(session) => (Some(session), self.links.join(session, &self.id, peer)),
             // Not known by an id, so only this handler can use it.
-            return Arc::new(Link::new(self.id.clone(), peer.clone()));
+            None => (None, Arc::new(Link::new(self.id.clone(), peer.clone()))),
         };
-        let link = self.links.join(session, &self.id, peer);
-        let _ = self.link.set((session.to_owned(), link.clone()));
+        let _ = self.link.set((session.map(str::to_owned), link.clone()));
         link
     }
 }
@@ -102,7 +102,7 @@ impl VirtualSession {
 impl Drop for VirtualSession {
     /// The client session ended: its member sessions close.
     fn drop(&mut self) {
-        if let Some((session, _)) = self.link.get() {
+        if let Some((Some(session), _)) = self.link.get() {
             self.links.leave(session);
         }
     }
