@@ -1064,3 +1064,72 @@ async fn a_members_progress_reaches_the_client_of_the_virtual_server() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    let log = dir.path().join("sessions.log");
+    let backend = testmcp_http(&[
+        "--tools",
+        &tools.display().to_string(),
+        "--session-log",
+        &log.display().to_string(),
+    ])
+    .await;
+    register(&http, &base, "lazy/echo", &backend.url).await;
+    refresh(&http, &base, "lazy/echo").await;
+    let spec = json!({ "ownerTeam": "lazy", "members": [{ "server": "lazy/echo" }] });
+    let (status, body) = put(&http, &base, "lazy/all", &spec).await;
+    assert_eq!(status, 201, "{body}");
+    let sessions = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    // The fetch of the member's tools had its own session.
+    let mut expected = sessions();
+
+    let client = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("apiary-virtual-test", "0"),
+    )
+    .serve(StreamableHttpClientTransport::from_uri(format!(
+        "{base}/mcp/lazy/all"
+    )))
+    .await
+    .expect("connect");
+    let listed = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(names(&listed), ["echo_echo"]);
+    assert_eq!(sessions(), expected, "listing opens no member session");
+    for text in ["one", "two"] {
+        client
+            .call_tool(call("echo_echo", json!({ "text": text })))
+            .await
+            .expect("echo_echo");
+    }
+    expected.push("open".to_owned());
+    assert_eq!(sessions(), expected, "both calls used one member session");
+
+    client.cancel().await.expect("close");
+    expected.push("close".to_owned());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sessions() != expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        sessions(),
+        expected,
+        "the member session ended with the client's"
+    );
+}

@@ -7,7 +7,9 @@
 //! can serve as a fast gateway benchmark backend; with `--structured` the answer also carries
 //! the arguments as `structuredContent`, keys in the order the client sent them. With `--call-log FILE` it appends the name of
 //! every called tool to FILE, one per line, so a test can see what reached the server. With
-//! `--notify-on TOOL` a call of TOOL first tells the client its tool list changed.
+//! `--notify-on TOOL` a call of TOOL first tells the client its tool list changed. With
+//! `--session-log FILE` (streamable HTTP) it appends `open` to FILE when a client session
+//! begins and `close` when it ends.
 //!
 //! It serves stdio by default, or streamable HTTP at `/mcp` with `--http ADDR`; then it prints
 //! `listening on http://ADDR/mcp` as the first line on stdout (use port 0 for a free port).
@@ -77,12 +79,43 @@ struct Args {
     /// A call of this tool first sends `notifications/tools/list_changed` to the client.
     #[arg(long)]
     notify_on: Option<String>,
+    /// Append `open` to this file when a client session begins and `close` when it ends.
+    #[arg(long)]
+    session_log: Option<PathBuf>,
 }
 
-/// The handler: shared, read-only settings.
+/// A line in the session log for a session's beginning, and one for its end when dropped.
+struct SessionMark(PathBuf);
+
+impl SessionMark {
+    fn open(path: &PathBuf) -> Self {
+        append(path, "open");
+        Self(path.clone())
+    }
+}
+
+impl Drop for SessionMark {
+    fn drop(&mut self) {
+        append(&self.0, "close");
+    }
+}
+
+fn append(path: &PathBuf, line: &str) {
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path);
+    if let Err(error) = file.and_then(|mut f| writeln!(f, "{line}")) {
+        eprintln!("cannot write {}: {error}", path.display());
+    }
+}
+
+/// The handler: shared, read-only settings (and, over HTTP, its session's mark).
 #[derive(Clone)]
 struct TestServer {
     args: Arc<Args>,
+    _session: Option<Arc<SessionMark>>,
 }
 
 impl TestServer {
@@ -237,7 +270,11 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve_stdio(args: Arc<Args>) -> Result<(), Box<dyn std::error::Error>> {
-    let running = TestServer { args }.serve(rmcp::transport::stdio()).await?;
+    let server = TestServer {
+        args,
+        _session: None,
+    };
+    let running = server.serve(rmcp::transport::stdio()).await?;
     running.waiting().await?;
     Ok(())
 }
@@ -250,7 +287,15 @@ async fn serve_http(args: Arc<Args>, addr: &str) -> Result<(), Box<dyn std::erro
         .allowed_hosts
         .extend(args.allowed_host.iter().cloned());
     let service = StreamableHttpService::new(
-        move || Ok(TestServer { args: args.clone() }),
+        move || {
+            Ok(TestServer {
+                args: args.clone(),
+                _session: args
+                    .session_log
+                    .as_ref()
+                    .map(|p| Arc::new(SessionMark::open(p))),
+            })
+        },
         LocalSessionManager::default().into(),
         config,
     );
