@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use support::gateway::{
     calls_counted, metrics_of, refresh, register, register_everything, register_spec,
 };
-use support::mcp_client::{call, legacy_client, names};
+use support::mcp_client::{call, connect, legacy_client, names};
 use support::mcp_servers::{everything, mcp_time, testmcp_http};
 
 /// A client that counts the `notifications/tools/list_changed` it gets.
@@ -481,15 +481,7 @@ async fn many_tools_come_in_pages_or_through_the_finder() {
     let spec = json!({ "ownerTeam": "big", "members": [{ "server": "big/items", "prefix": "" }] });
     let (status, body) = put(&http, &base, "big/all", &spec).await;
     assert_eq!(status, 201, "{body}");
-    let client = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("apiary-virtual-test", "0"),
-    )
-    .serve(StreamableHttpClientTransport::from_uri(format!(
-        "{base}/mcp/big/all"
-    )))
-    .await
-    .expect("connect");
+    let client = connect(&format!("{base}/mcp/big/all")).await;
     let first = client.list_tools(None).await.expect("first page");
     assert_eq!(first.tools.len(), 100);
     assert!(first.next_cursor.is_some(), "a second page follows");
@@ -509,15 +501,7 @@ async fn many_tools_come_in_pages_or_through_the_finder() {
         "finder": { "enabled": true, "pinned": ["item_000"] } });
     let (status, body) = put(&http, &base, "big/all", &finder).await;
     assert_eq!(status, 200, "{body}");
-    let client = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("apiary-virtual-test", "0"),
-    )
-    .serve(StreamableHttpClientTransport::from_uri(format!(
-        "{base}/mcp/big/all"
-    )))
-    .await
-    .expect("connect");
+    let client = connect(&format!("{base}/mcp/big/all")).await;
     let listed = client.list_all_tools().await.expect("tools/list");
     assert_eq!(names(&listed), ["find_tools", "item_000"]);
     let found = client
@@ -1100,15 +1084,7 @@ async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients
     // The fetch of the member's tools had its own session.
     let mut expected = sessions();
 
-    let client = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("apiary-virtual-test", "0"),
-    )
-    .serve(StreamableHttpClientTransport::from_uri(format!(
-        "{base}/mcp/lazy/all"
-    )))
-    .await
-    .expect("connect");
+    let client = connect(&format!("{base}/mcp/lazy/all")).await;
     let listed = client.list_all_tools().await.expect("tools/list");
     assert_eq!(names(&listed), ["echo_echo"]);
     assert_eq!(sessions(), expected, "listing opens no member session");
