@@ -1,6 +1,7 @@
 //! Apiary's server: configuration, database, the web router and the background services.
 
 pub mod api_error;
+pub mod api_request;
 pub mod audit;
 pub mod auth;
 pub mod cli;

@@ -125,6 +125,87 @@ async fn bad_registrations_get_a_4xx_naming_the_field() {
     assert!(html.contains("No servers yet"), "nothing was stored");
 }
 
+/// Every JSON API that stores something reads its body the same way, whoever wrote the
+/// handler: 415 when it is not sent as JSON, 400 when it does not parse, and 422 naming the
+/// field, without quoting a string value back (it may be a secret in the wrong place).
+#[tokio::test]
+async fn every_write_api_refuses_a_bad_body_the_same_way() {
+    let test_db = support::sqlite().await;
+    let app = support::app(&test_db.db);
+    let server = json!({
+        "ownerTeam": "security",
+        "spec": { "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" }
+    });
+    let (status, _) = send(&app, put_json("/api/v1/servers/tools/osv", &server)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let proposal = json!({
+        "kind": "create", "namespace": "tools", "name": "proposed", "ownerTeam": "security",
+        "description": "Proposed to be decided", "spec": { "url": "http://127.0.0.1:9/mcp", "transport": "streamable-http" }
+    });
+    let (status, text) = send(&app, request("POST", "/api/v1/proposals", Some(&proposal))).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let id = serde_json::from_str::<Value>(&text).expect("JSON")["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+
+    let decision = format!("/api/v1/proposals/{id}/decision");
+    // Each body sets one field to a string: of the wrong type, or a field that does not exist.
+    let cases = [
+        ("PUT", "/api/v1/servers/tools/osv", "tags"),
+        ("PUT", "/api/v1/servers/tools/osv/access", "anonymous"),
+        ("PUT", "/api/v1/servers/tools/osv/curation", "allow"),
+        ("PUT", "/api/v1/servers/tools/osv/deprecation", "colour"),
+        ("POST", "/api/v1/servers/tools/osv/drift/approve", "colour"),
+        ("POST", decision.as_str(), "version"),
+        ("PUT", "/api/v1/virtual-servers/tools/suite", "colour"),
+        (
+            "POST",
+            "/api/v1/virtual-servers/tools/suite/preview",
+            "colour",
+        ),
+        (
+            "POST",
+            "/api/v1/virtual-servers/tools/suite/proposals",
+            "colour",
+        ),
+    ];
+    for (method, uri, field) in cases {
+        let body = json!({ field: "ghp_0123456789abcdefghij" }).to_string();
+        let (status, text) = send(&app, raw(method, uri, "application/json", &body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {uri}: {text}"
+        );
+        let error: Value = serde_json::from_str(&text).expect("a JSON error");
+        assert_eq!(error["field"], field, "{method} {uri}: {text}");
+        assert!(
+            !text.contains("ghp_"),
+            "{method} {uri} quoted the value: {text}"
+        );
+
+        let (status, text) = send(&app, raw(method, uri, "application/json", "{")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}: {text}");
+        let (status, text) = send(&app, raw(method, uri, "text/plain", &body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{method} {uri}: {text}"
+        );
+    }
+}
+
+/// A request with `body` sent as `content_type`.
+fn raw(method: &str, uri: &str, content_type: &str, body: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", content_type)
+        .body(Body::from(body.to_owned()))
+        .expect("request")
+}
+
 #[tokio::test]
 async fn an_unknown_page_is_a_404_with_a_way_back() {
     let test_db = support::sqlite().await;

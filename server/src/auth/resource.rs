@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,6 +12,8 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use apiary_app::access::Viewer;
+
+use crate::api_request::ServerPath;
 
 use super::Auth;
 
@@ -27,19 +29,16 @@ pub fn routes() -> Router<Option<Arc<Auth>>> {
 }
 
 /// `GET /.well-known/oauth-protected-resource/mcp/{namespace}/{name}`.
-async fn metadata(
-    State(auth): State<Option<Arc<Auth>>>,
-    Path((namespace, name)): Path<(String, String)>,
-) -> Response {
+async fn metadata(State(auth): State<Option<Arc<Auth>>>, server: ServerPath) -> Response {
     let Some(auth) = auth else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let path = format!("/mcp/{namespace}/{name}");
+    let path = format!("/mcp/{server}");
     Json(json!({
         "resource": format!("{}{path}", auth.public_url),
         "authorization_servers": [auth.provider.settings().issuer],
         "bearer_methods_supported": ["header"],
-        "resource_name": format!("{namespace}/{name} through Apiary"),
+        "resource_name": format!("{server} through Apiary"),
     }))
     .into_response()
 }

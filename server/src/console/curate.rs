@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -21,6 +21,7 @@ use apiary_app::services::{CurationService, ServiceError};
 use serde_json::Value;
 
 use crate::api_error::ApiError;
+use crate::api_request::ServerPath;
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::registry::curation::api::{published_of, save_everywhere};
@@ -238,20 +239,20 @@ impl CurationService for CurationForms {
 pub async fn save(
     State(state): State<RegistryState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (actor, id) = state
         .servers
-        .admin_of(&principal, Action::Curate, &namespace, &name)
+        .admin_of(&principal, Action::Curate, &server)
         .await?;
     let published = published_of(&state.db, &id).await?;
     let saved = store::load(&state.db, &id).await?;
     let form = parse(&body);
     let curation = curation_from_form(&form, &published, &saved);
-    let page = format!("/servers/{namespace}/{name}/curate");
+    let page = format!("/servers/{server}/curate");
     let location = if validate(&curation, &published).is_ok() {
-        save_everywhere(&state, (&namespace, &name), &id, &curation, actor.into()).await?;
+        save_everywhere(&state, &server, &id, &curation, actor.into()).await?;
         format!("{page}?saved=1")
     } else {
         // Back to the form with what was typed; the page says what to fix.

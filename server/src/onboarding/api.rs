@@ -13,7 +13,8 @@ use serde_json::json;
 
 use apiary_app::access::Action;
 
-use crate::api_error::{json_body, ApiError};
+use crate::api_error::ApiError;
+use crate::api_request::{json_body, JsonBody, ServerPath};
 use crate::auth::Principal;
 use crate::validation::{error_body, FieldError};
 
@@ -85,8 +86,6 @@ pub struct ProposeQuery {
     request_body(description = "A proposal as JSON, or an `MCPServer` manifest as YAML (its metadata in `apiary.dev/` annotations)",
         content((ProposalInput = "application/json"), (super::manifest::Manifest = "application/yaml"))),
     responses((status = 201, description = "Proposed; the proposal with its id and version", body = Proposal),
-               (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
-               (status = 401, description = "No session", body = crate::validation::ErrorBody),
                (status = 403, description = "Not a proposer, or a cross-site request", body = crate::validation::ErrorBody),
                (status = 415, description = "Neither JSON nor YAML", body = crate::validation::ErrorBody),
                (status = 413, description = "The body is over the 2 MiB cap", body = crate::validation::ErrorBody),
@@ -246,7 +245,6 @@ pub async fn show(
     params(("id" = String, Path)),
     request_body(content = DecisionInput, description = "The decision, a comment and the version decided on"),
     responses((status = 200, description = "Decided (and for an approval, applied or failed)", body = Proposal),
-               (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
                (status = 403, description = "Not an owner of the team, the author approving their own proposal with sign-in on (local mode records it as a self-approval instead), or an owner approving over an error-level finding", body = crate::validation::ErrorBody),
                (status = 404, description = "No such proposal", body = crate::validation::ErrorBody),
                (status = 409, description = "Already decided, stale version, or superseded; `proposal` is its current state", body = crate::validation::ErrorBody),
@@ -255,25 +253,14 @@ pub async fn decision(
     State(state): State<OnboardingState>,
     principal: Principal,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let store = ProposalStore::new(state.db.clone());
     let proposal = match authorize(&store, &principal, &id).await {
         Ok(proposal) => proposal,
         Err(error) => return Ok(decide_error(error)),
     };
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return Err(ApiError::Rejected {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            message: "send the decision as application/json".into(),
-        });
-    }
-    let input: DecisionInput = json_body(&body)?;
+    let input: DecisionInput = body.decode()?;
     let reviewer = &principal.0;
     let decided = match decide(&store, reviewer, proposal, &input).await {
         Ok(decided) => decided,
@@ -309,15 +296,15 @@ fn decide_error(error: DecideError) -> Response {
 
 /// `GET /api/v1/servers/{namespace}/{name}/revisions`: every applied revision, oldest first.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions", operation_id = "list_revisions", tag = "proposals",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     responses((status = 200, description = "Every applied revision", body = RevisionList)))]
 pub async fn revision_list(
     State(state): State<OnboardingState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<Json<RevisionList>, ApiError> {
     principal.require(Action::Browse, None)?;
-    let revisions = revisions::list(&state.db, &namespace, &name).await?;
+    let revisions = revisions::list(&state.db, &server.namespace, &server.name).await?;
     Ok(Json(RevisionList { revisions }))
 }
 

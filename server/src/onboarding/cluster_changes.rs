@@ -12,7 +12,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use kube::api::DynamicObject;
@@ -23,6 +23,7 @@ use apiary_app::access::Action;
 use apiary_app::model::cluster_changes::ClusterChanges;
 
 use crate::api_error::ApiError;
+use crate::api_request::ServerPath;
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::registry::curation::{self, cluster::tool_config_spec};
@@ -195,19 +196,17 @@ pub async fn for_state(
 /// `GET /api/v1/servers/{namespace}/{name}/cluster-changes`: how the cluster's `MCPServer`
 /// and `MCPToolConfig` differ from what Apiary applied (anyone who may browse).
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/cluster-changes", operation_id = "get_cluster_changes", tag = "onboarding",
-    params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "How the cluster compares with the approved revision (Kubernetes mode; `not-applied` otherwise)", body = ClusterChanges),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
+    params(ServerPath),
+    responses((status = 200, description = "How the cluster compares with the approved revision (Kubernetes mode; `not-applied` otherwise)", body = ClusterChanges)))]
 pub async fn show(
     State(state): State<OnboardingState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<Json<ClusterChanges>, ApiError> {
     principal.require(Action::Browse, None)?;
-    let server_id = state.servers.id_or_404(&namespace, &name).await?;
-    Ok(Json(
-        for_state(&state, &server_id, &namespace, &name).await?,
-    ))
+    let server_id = state.servers.id_or_404(&server).await?;
+    let (namespace, name) = server.pair();
+    Ok(Json(for_state(&state, &server_id, namespace, name).await?))
 }
 
 /// The routes of this module.

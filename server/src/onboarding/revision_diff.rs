@@ -1,7 +1,7 @@
 //! `GET /api/v1/servers/{namespace}/{name}/revisions/diff?from=A&to=B`: a unified diff of two
 //! applied revisions' manifests, so any two can be compared.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
+use crate::api_request::ServerPath;
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::validation::FieldError;
@@ -36,32 +37,32 @@ pub struct DiffQuery {
 
 /// The unified diff of revision `from`'s manifest to revision `to`'s.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/revisions/diff", operation_id = "diff_revisions", tag = "onboarding",
-    params(("namespace" = String, Path), ("name" = String, Path), DiffQuery),
+    params(ServerPath, DiffQuery),
     responses((status = 200, description = "A unified diff of the two manifests (empty when equal)", content_type = "text/plain", body = String),
                (status = 404, description = "No such revision", body = crate::validation::ErrorBody),
                (status = 422, description = "`from` and `to` are the same revision; `field` names `to`", body = crate::validation::ErrorBody)))]
 pub async fn diff(
     State(db): State<Db>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
     Query(query): Query<DiffQuery>,
 ) -> Result<Response, ApiError> {
     principal.require(Action::Browse, None)?;
     if query.from == query.to {
         return Err(FieldError::new("to", "pick two different revisions to compare").into());
     }
-    let all = revisions::list(&db, &namespace, &name).await?;
+    let all = revisions::list(&db, &server.namespace, &server.name).await?;
     let find = |number: i64| {
-        all.iter().find(|r| r.number == number).ok_or_else(|| {
-            ApiError::NotFound(format!("{namespace}/{name} has no revision {number}"))
-        })
+        all.iter()
+            .find(|r| r.number == number)
+            .ok_or_else(|| ApiError::NotFound(format!("{server} has no revision {number}")))
     };
     let (old, new) = (find(query.from)?, find(query.to)?);
     let text = similar::TextDiff::from_lines(&old.manifest, &new.manifest)
         .unified_diff()
         .header(
-            &format!("{namespace}/{name} revision {}", old.number),
-            &format!("{namespace}/{name} revision {}", new.number),
+            &format!("{server} revision {}", old.number),
+            &format!("{server} revision {}", new.number),
         )
         .to_string();
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())

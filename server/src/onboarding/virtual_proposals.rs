@@ -4,15 +4,15 @@
 //! ([`super::apply`]). The definition is checked as every save checks it, when proposed and
 //! again when applied.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 
 use apiary_app::access::Action;
 
-use crate::api_error::{json_body, require_json, ApiError};
+use crate::api_error::ApiError;
+use crate::api_request::{JsonBody, ServerPath};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::virtual_servers::api::save_error;
@@ -33,7 +33,7 @@ pub fn routes() -> Router<Db> {
 /// Proposes `namespace/name` with the definition in the body; the owners of its team review
 /// it (of the team that owns it now, for a change).
 #[utoipa::path(post, path = "/api/v1/virtual-servers/{namespace}/{name}/proposals", operation_id = "propose_virtual_server", tag = "virtual-servers",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     request_body(content = VirtualSpec, description = "The proposed definition"),
     responses((status = 201, description = "Proposed; review it at /reviews/{id} or decide it with POST /api/v1/proposals/{id}/decision", body = Proposal),
                (status = 403, description = "Not a proposer, or a cross-site request", body = crate::validation::ErrorBody),
@@ -42,14 +42,12 @@ pub fn routes() -> Router<Db> {
 pub async fn propose(
     State(db): State<Db>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    server: ServerPath,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<Proposal>), ApiError> {
     let author = principal.require(Action::Propose, None)?;
-    require_json(&headers)?;
-    let spec: VirtualSpec = json_body(&body)?;
-    let proposal = propose_definition(&db, (&namespace, &name), &spec, author)
+    let spec: VirtualSpec = body.decode()?;
+    let proposal = propose_definition(&db, server.pair(), &spec, author)
         .await
         .map_err(save_error)?;
     Ok((StatusCode::CREATED, Json(proposal)))

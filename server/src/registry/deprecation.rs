@@ -5,8 +5,7 @@
 //! `PUT /api/v1/servers/{namespace}/{name}/deprecation` deprecates;
 //! `DELETE` of the same path makes it active again. Both are audited.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::put;
 use axum::{Json, Router};
@@ -15,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
+use crate::api_request::{JsonBody, ServerPath};
 use crate::audit::{record, AuditEvent};
 use crate::auth::Principal;
 use crate::db::{now_millis, DbError};
@@ -59,21 +59,22 @@ pub struct Lifecycle {
 
 /// `PUT …/deprecation`: marks the server deprecated.
 #[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/deprecation", operation_id = "deprecate_server", tag = "servers",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     request_body(content = Deprecation, description = "The message and the replacement"),
     responses((status = 200, description = "Deprecated", body = Lifecycle),
                (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
-               (status = 409, description = "The server is retired", body = crate::validation::ErrorBody),
-               (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
+               (status = 409, description = "The server is retired", body = crate::validation::ErrorBody)))]
 pub async fn deprecate(
     State(state): State<RegistryState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
-    body: Result<Json<Deprecation>, JsonRejection>,
+    server: ServerPath,
+    body: JsonBody,
 ) -> Result<Json<Lifecycle>, ApiError> {
-    let actor = authorize(&state, &principal, &namespace, &name).await?;
-    let Json(deprecation) = body?;
+    let actor = state
+        .servers
+        .owner_of(&principal, Action::Review, &server)
+        .await?;
+    let deprecation: Deprecation = body.decode()?;
     let message = deprecation.message.trim();
     if message.is_empty() || message.chars().count() > MAX_MESSAGE {
         return Err(FieldError::new(
@@ -90,7 +91,7 @@ pub async fn deprecate(
     if let Some(replacement) = replacement {
         let known = replacement
             .split_once('/')
-            .filter(|(ns, n)| (*ns, *n) != (namespace.as_str(), name.as_str()));
+            .filter(|other| *other != server.pair());
         let exists = match known {
             Some((ns, n)) => state.servers.id_of(ns, n).await?.is_some(),
             None => false,
@@ -105,8 +106,8 @@ pub async fn deprecate(
     }
     change(
         &state,
-        (&namespace, &name),
-        (&actor).into(),
+        &server,
+        actor.into(),
         "deprecated",
         replacement,
         message,
@@ -121,26 +122,20 @@ pub async fn deprecate(
 
 /// `DELETE …/deprecation`: makes the server active again.
 #[utoipa::path(delete, path = "/api/v1/servers/{namespace}/{name}/deprecation", operation_id = "reinstate_server", tag = "servers",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     responses((status = 200, description = "Active again", body = Lifecycle),
                (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
                (status = 409, description = "The server is retired", body = crate::validation::ErrorBody)))]
 pub async fn reinstate(
     State(state): State<RegistryState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<Json<Lifecycle>, ApiError> {
-    let actor = authorize(&state, &principal, &namespace, &name).await?;
-    change(
-        &state,
-        (&namespace, &name),
-        (&actor).into(),
-        "active",
-        None,
-        "",
-    )
-    .await?;
+    let actor = state
+        .servers
+        .owner_of(&principal, Action::Review, &server)
+        .await?;
+    change(&state, &server, actor.into(), "active", None, "").await?;
     Ok(Json(Lifecycle {
         lifecycle: "active".to_owned(),
         replacement: None,
@@ -148,24 +143,10 @@ pub async fn reinstate(
     }))
 }
 
-/// The actor, when they may change `namespace/name`'s lifecycle.
-async fn authorize(
-    state: &RegistryState,
-    principal: &Principal,
-    namespace: &str,
-    name: &str,
-) -> Result<apiary_app::access::Viewer, ApiError> {
-    let viewer = state
-        .servers
-        .owner_of(principal, Action::Review, namespace, name)
-        .await?;
-    Ok(viewer.clone())
-}
-
 /// Sets the lifecycle of a server that is not retired, audited in the same transaction.
 async fn change(
     state: &RegistryState,
-    (namespace, name): (&str, &str),
+    server: &ServerPath,
     actor: crate::audit::Actor<'_>,
     lifecycle: &str,
     replacement: Option<&str>,
@@ -180,15 +161,15 @@ async fn change(
     .bind(replacement)
     .bind(message)
     .bind(now_millis())
-    .bind(namespace)
-    .bind(name)
+    .bind(&server.namespace)
+    .bind(&server.name)
     .execute(&mut *tx)
     .await
     .map_err(DbError::from)?;
     if changed.rows_affected() == 0 {
         return Err(ApiError::Rejected {
             status: StatusCode::CONFLICT,
-            message: format!("{namespace}/{name} is retired; propose it again to bring it back"),
+            message: format!("{server} is retired; propose it again to bring it back"),
         });
     }
     let action = if lifecycle == "deprecated" {
@@ -202,7 +183,7 @@ async fn change(
             comment: None,
             actor,
             action,
-            target: &format!("{namespace}/{name}"),
+            target: &server.to_string(),
             before_hash: None,
             after_hash: Some(crate::servers::content_hash(&format!(
                 "{lifecycle}\n{}\n{message}",
@@ -213,6 +194,6 @@ async fn change(
     .await
     .map_err(DbError::from)?;
     tx.commit().await.map_err(DbError::from)?;
-    state.gateway.forget(namespace, name);
+    state.gateway.forget(&server.namespace, &server.name);
     Ok(())
 }

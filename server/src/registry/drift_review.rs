@@ -6,8 +6,7 @@
 //! `GET /api/v1/drift-reviews` lists the open ones the caller may decide;
 //! `POST /api/v1/servers/{namespace}/{name}/drift/approve` approves one.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,6 +16,7 @@ use sqlx::Row;
 use apiary_app::access::{Action, Viewer};
 
 use crate::api_error::ApiError;
+use crate::api_request::{JsonBody, ServerPath};
 use crate::audit::{record, AuditEvent};
 use crate::auth::Principal;
 use crate::db::{json_column, now_millis, Db, DbError};
@@ -212,25 +212,23 @@ pub async fn list(
 /// `POST …/drift/approve`: approves the newest snapshot's drift; owners of the server's team
 /// and admins.
 #[utoipa::path(post, path = "/api/v1/servers/{namespace}/{name}/drift/approve", operation_id = "approve_drift", tag = "registry-internal",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     request_body(content = Approval, description = "The snapshot reviewed and a comment"),
     responses((status = 200, description = "Approved: the snapshot is the baseline", body = Approved),
                (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
-               (status = 409, description = "Already approved, or a newer fetch replaced the snapshot", body = crate::validation::ErrorBody),
-               (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
+               (status = 409, description = "Already approved, or a newer fetch replaced the snapshot", body = crate::validation::ErrorBody)))]
 pub async fn approve(
     State(state): State<RegistryState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
-    body: Result<Json<Approval>, JsonRejection>,
+    server: ServerPath,
+    body: JsonBody,
 ) -> Result<Json<Approved>, ApiError> {
     let viewer = state
         .servers
-        .owner_of(&principal, Action::Review, &namespace, &name)
+        .owner_of(&principal, Action::Review, &server)
         .await?;
-    let Json(approval) = body?;
-    approve_as(&state, viewer, &namespace, &name, &approval).await?;
+    let approval: Approval = body.decode()?;
+    approve_as(&state, viewer, &server, &approval).await?;
     Ok(Json(Approved {
         approved: approval.snapshot_id,
     }))
@@ -241,8 +239,7 @@ pub async fn approve(
 pub async fn approve_as(
     state: &RegistryState,
     viewer: &Viewer,
-    namespace: &str,
-    name: &str,
+    server: &ServerPath,
     approval: &Approval,
 ) -> Result<(), ApiError> {
     if approval.comment.trim().is_empty() {
@@ -252,8 +249,8 @@ pub async fn approve_as(
         )
         .into());
     }
-    let id = state.servers.id_or_404(namespace, name).await?;
-    let target = format!("{namespace}/{name}");
+    let id = state.servers.id_or_404(server).await?;
+    let target = server.to_string();
     match approve_snapshot(
         &state.db,
         &id,
@@ -265,7 +262,7 @@ pub async fn approve_as(
     {
         Ok(()) => {
             tracing::info!(server = %target, "drift approved");
-            state.gateway.forget(namespace, name);
+            state.gateway.forget(&server.namespace, &server.name);
             Ok(())
         }
         Err(ApproveError::Stale(message)) => Err(ApiError::Rejected {
@@ -306,7 +303,11 @@ impl apiary_app::services::DriftService for DriftApprovals {
             snapshot_id: snapshot_id.to_owned(),
             comment: comment.to_owned(),
         };
-        approve_as(&self.0, viewer, namespace, name, &approval)
+        let server = ServerPath {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        approve_as(&self.0, viewer, &server, &approval)
             .await
             .map_err(service_error)
     }

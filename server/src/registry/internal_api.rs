@@ -1,13 +1,15 @@
 //! JSON endpoints for the console and operators: every server's snapshots, drift and health,
 //! published or not.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use apiary_app::access::Action;
 
+use crate::api_error::ApiError;
+use crate::api_request::ServerPath;
 use crate::auth::Principal;
 
 use super::api::RegistryError;
@@ -59,29 +61,24 @@ pub fn routes() -> Router<RegistryState> {
         .route("/api/v1/servers/{namespace}/{name}/refresh", post(refresh))
 }
 
-async fn server_id(
-    state: &RegistryState,
-    namespace: &str,
-    name: &str,
-) -> Result<String, RegistryError> {
+async fn server_id(state: &RegistryState, server: &ServerPath) -> Result<String, RegistryError> {
     state
         .servers
-        .id_of(namespace, name)
+        .id_of(&server.namespace, &server.name)
         .await
         .map_err(RegistryError::from)?
-        .ok_or_else(|| RegistryError::not_found(format!("no server {namespace}/{name}")))
+        .ok_or_else(|| RegistryError::not_found(format!("no server {server}")))
 }
 
 /// `GET …/snapshots`: every tool snapshot, newest first, with its findings and drift.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snapshots", operation_id = "list_snapshots", tag = "registry-internal",
-    params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "Tool snapshots, newest first", body = SnapshotHistory),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
+    params(ServerPath),
+    responses((status = 200, description = "Tool snapshots, newest first", body = SnapshotHistory)))]
 pub async fn snapshots(
     State(state): State<RegistryState>,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<Json<SnapshotHistory>, RegistryError> {
-    let id = server_id(&state, &namespace, &name).await?;
+    let id = server_id(&state, &server).await?;
     let store = SnapshotStore::new(state.db.clone());
     let history = store.history(&id).await.map_err(RegistryError::from)?;
     let baseline = store.baseline(&id).await.map_err(RegistryError::from)?;
@@ -93,14 +90,13 @@ pub async fn snapshots(
 
 /// `GET …/drift`: the newest snapshot's diff against the approved baseline.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/drift", operation_id = "get_drift", tag = "registry-internal",
-    params(("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "Drift of the newest snapshot against the baseline", body = DriftView),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
+    params(ServerPath),
+    responses((status = 200, description = "Drift of the newest snapshot against the baseline", body = DriftView)))]
 pub async fn drift(
     State(state): State<RegistryState>,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<Json<DriftView>, RegistryError> {
-    let id = server_id(&state, &namespace, &name).await?;
+    let id = server_id(&state, &server).await?;
     let store = SnapshotStore::new(state.db.clone());
     let baseline = store.baseline(&id).await.map_err(RegistryError::from)?;
     let latest = store.latest(&id).await.map_err(RegistryError::from)?;
@@ -129,14 +125,13 @@ pub struct HealthParams {
 
 /// `GET …/health?limit=N`: the newest health samples, oldest first.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/health", operation_id = "get_server_health", tag = "registry-internal",
-    params(("namespace" = String, Path), ("name" = String, Path),
+    params(ServerPath,
            ("limit" = Option<i64>, Query, description = "How many samples, 1 to 1000 (default 100)")),
     responses((status = 200, description = "Health samples, oldest first", body = HealthHistory),
-               (status = 400, description = "Bad limit", body = crate::validation::ErrorBody),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
+               (status = 400, description = "Bad limit", body = crate::validation::ErrorBody)))]
 pub async fn health(
     State(state): State<RegistryState>,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
     Query(params): Query<HealthParams>,
 ) -> Result<Json<HealthHistory>, RegistryError> {
     let limit = params.limit.unwrap_or(100);
@@ -146,7 +141,7 @@ pub async fn health(
             "use a number from 1 to 1000",
         ));
     }
-    let id = server_id(&state, &namespace, &name).await?;
+    let id = server_id(&state, &server).await?;
     let samples = SnapshotStore::new(state.db.clone())
         .health_history(&id, limit)
         .await
@@ -156,24 +151,25 @@ pub async fn health(
 
 /// `POST …/refresh`: fetches the server's tools now and reports what was recorded.
 #[utoipa::path(post, path = "/api/v1/servers/{namespace}/{name}/refresh", operation_id = "refresh_server", tag = "registry-internal",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     responses((status = 200, description = "The outcome: fetched, failed or unreachable", body = RefreshOutcome),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
+               (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody)))]
 pub async fn refresh(
     State(state): State<RegistryState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<RefreshOutcome>, RegistryError> {
-    let owner_team = state
+    server: ServerPath,
+) -> Result<Json<RefreshOutcome>, ApiError> {
+    state
         .servers
-        .owner_team_of(&namespace, &name)
+        .owner_of(&principal, Action::Refresh, &server)
+        .await?;
+    match state
+        .refresher
+        .refresh(&server.namespace, &server.name)
         .await
-        .map_err(RegistryError::from)?
-        .ok_or_else(|| RegistryError::not_found(format!("no server {namespace}/{name}")))?;
-    principal.require(Action::Refresh, Some(&owner_team))?;
-    match state.refresher.refresh(&namespace, &name).await {
+    {
         Ok(outcome) => Ok(Json(outcome)),
-        Err(RefreshError::NotFound(id)) => Err(RegistryError::not_found(format!("no server {id}"))),
-        Err(RefreshError::Db(error)) => Err(RegistryError::from(error)),
+        Err(RefreshError::NotFound(id)) => Err(ApiError::NotFound(format!("no server {id}"))),
+        Err(RefreshError::Db(error)) => Err(error.into()),
     }
 }

@@ -4,16 +4,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
 use apiary_app::access::Action;
 
-use crate::api_error::{json_body, ApiError};
+use crate::api_error::ApiError;
+use crate::api_request::{JsonBody, ServerPath};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::gateway::Gateway;
@@ -131,7 +131,6 @@ async fn composed(
 /// `GET /api/v1/virtual-servers`: every virtual server with what it shows now.
 #[utoipa::path(get, path = "/api/v1/virtual-servers", tag = "virtual-servers", operation_id = "list_virtual_servers",
     responses((status = 200, description = "The virtual servers", body = [VirtualServerView]),
-               (status = 401, description = "No session", body = crate::validation::ErrorBody),
                (status = 403, description = "No Apiary role", body = crate::validation::ErrorBody)))]
 pub async fn list(
     State(state): State<VirtualServersState>,
@@ -147,33 +146,30 @@ pub async fn list(
 
 /// `GET /api/v1/virtual-servers/{namespace}/{name}`: one virtual server with what it shows.
 #[utoipa::path(get, path = "/api/v1/virtual-servers/{namespace}/{name}", tag = "virtual-servers", operation_id = "get_virtual_server",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     responses((status = 200, description = "The virtual server", body = VirtualServerView),
-               (status = 401, description = "No session", body = crate::validation::ErrorBody),
                (status = 403, description = "No Apiary role", body = crate::validation::ErrorBody),
                (status = 404, description = "No such virtual server", body = crate::validation::ErrorBody)))]
 pub async fn show(
     State(state): State<VirtualServersState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<Json<VirtualServerView>, ApiError> {
     principal.require(Action::Browse, None)?;
-    let server = store::load(&state.db, &namespace, &name)
+    let found = store::load(&state.db, &server.namespace, &server.name)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no virtual server {namespace}/{name}")))?;
-    Ok(Json(composed(&state, server).await?))
+        .ok_or_else(|| ApiError::NotFound(format!("no virtual server {server}")))?;
+    Ok(Json(composed(&state, found).await?))
 }
 
-/// Validates and composes `body` for `namespace/name` as saving does.
+/// Validates and composes `body` for `server` as saving does.
 async fn checked(
     state: &VirtualServersState,
-    (namespace, name): (&str, &str),
-    headers: &HeaderMap,
-    body: &[u8],
+    server: &ServerPath,
+    body: &JsonBody,
 ) -> Result<(VirtualSpec, Composition), ApiError> {
-    crate::api_error::require_json(headers)?;
-    let spec: VirtualSpec = json_body(body)?;
-    let composition = super::check(&state.db, (namespace, name), &spec)
+    let spec: VirtualSpec = body.decode()?;
+    let composition = super::check(&state.db, server.pair(), &spec)
         .await
         .map_err(save_error)?;
     Ok((spec, composition))
@@ -193,7 +189,7 @@ pub fn save_error(error: SaveError) -> ApiError {
 
 /// `POST …/preview`: what the virtual server would show, without saving it.
 #[utoipa::path(post, path = "/api/v1/virtual-servers/{namespace}/{name}/preview", tag = "virtual-servers", operation_id = "preview_virtual_server",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     request_body(content = VirtualSpec, description = "The definition to preview"),
     responses((status = 200, description = "What its clients would see", body = VirtualServerView),
                (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
@@ -201,24 +197,18 @@ pub fn save_error(error: SaveError) -> ApiError {
 pub async fn preview(
     State(state): State<VirtualServersState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    server: ServerPath,
+    body: JsonBody,
 ) -> Result<Json<VirtualServerView>, ApiError> {
     principal.require(Action::Register, None)?;
-    let (spec, composition) = checked(&state, (&namespace, &name), &headers, &body).await?;
-    Ok(Json(view_of(
-        &state,
-        (&namespace, &name),
-        spec,
-        composition,
-    )))
+    let (spec, composition) = checked(&state, &server, &body).await?;
+    Ok(Json(view_of(&state, server.pair(), spec, composition)))
 }
 
 /// `PUT /api/v1/virtual-servers/{namespace}/{name}`: creates or replaces it; its endpoint
 /// serves the change at once.
 #[utoipa::path(put, path = "/api/v1/virtual-servers/{namespace}/{name}", tag = "virtual-servers", operation_id = "save_virtual_server",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     request_body(content = VirtualSpec, description = "The definition"),
     responses((status = 200, description = "Replaced", body = VirtualServerView),
                (status = 201, description = "Created", body = VirtualServerView),
@@ -228,16 +218,17 @@ pub async fn preview(
 pub async fn save(
     State(state): State<VirtualServersState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    server: ServerPath,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<VirtualServerView>), ApiError> {
     let actor = principal.require(Action::Register, None)?;
-    let (spec, composition) = checked(&state, (&namespace, &name), &headers, &body).await?;
-    let created = store::save(&state.db, (&namespace, &name), &spec, actor.into(), None)
+    let (spec, composition) = checked(&state, &server, &body).await?;
+    let created = store::save(&state.db, server.pair(), &spec, actor.into(), None)
         .await
         .map_err(save_error)?;
-    state.gateway.forget_other(&namespace, &name, false);
+    state
+        .gateway
+        .forget_other(&server.namespace, &server.name, false);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -245,13 +236,13 @@ pub async fn save(
     };
     Ok((
         status,
-        Json(view_of(&state, (&namespace, &name), spec, composition)),
+        Json(view_of(&state, server.pair(), spec, composition)),
     ))
 }
 
 /// `DELETE /api/v1/virtual-servers/{namespace}/{name}`: removes it and ends its sessions.
 #[utoipa::path(delete, path = "/api/v1/virtual-servers/{namespace}/{name}", tag = "virtual-servers", operation_id = "delete_virtual_server",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     responses((status = 204, description = "Removed"),
                (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
                (status = 404, description = "No such virtual server", body = crate::validation::ErrorBody),
@@ -259,17 +250,17 @@ pub async fn save(
 pub async fn remove(
     State(state): State<VirtualServersState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<StatusCode, ApiError> {
     let actor = principal.require(Action::Register, None)?;
-    let removed = store::delete(&state.db, (&namespace, &name), actor.into(), None)
+    let removed = store::delete(&state.db, server.pair(), actor.into(), None)
         .await
         .map_err(save_error)?;
     if !removed {
-        return Err(ApiError::NotFound(format!(
-            "no virtual server {namespace}/{name}"
-        )));
+        return Err(ApiError::NotFound(format!("no virtual server {server}")));
     }
-    state.gateway.forget_other(&namespace, &name, true);
+    state
+        .gateway
+        .forget_other(&server.namespace, &server.name, true);
     Ok(StatusCode::NO_CONTENT)
 }

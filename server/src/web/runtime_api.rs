@@ -1,10 +1,11 @@
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 
 use crate::api_error::ApiError;
+use crate::api_request::ServerPath;
 use crate::config::{Runtime as RuntimeMode, Settings};
 use crate::db::Db;
 use crate::runtime::desired::{self, Desired};
@@ -25,7 +26,7 @@ pub struct RuntimeView {
 /// `GET /api/v1/servers/{namespace}/{name}/runtime`: the server's runtime status and its last
 /// log lines; 422 naming the field when its spec cannot run here, 404 when nothing should run.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/runtime", operation_id = "get_runtime", tag = "servers",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     responses((status = 200, description = "The runtime status and the last log lines", body = RuntimeView),
                (status = 404, description = "No such server, or nothing runs for it (not published, not yet started, or no MCPServer in the cluster)", body = crate::validation::ErrorBody),
                (status = 422, description = "The stored spec cannot run here; `field` names the field", body = crate::validation::ErrorBody)))]
@@ -33,9 +34,9 @@ pub async fn status(
     State(runtime): State<AnyRuntime>,
     State(db): State<Db>,
     State(settings): State<Arc<Settings>>,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<Json<RuntimeView>, ApiError> {
-    let id = ServerId::new(namespace, name);
+    let id = ServerId::new(server.namespace, server.name);
     let runtime = runtime.reach();
     if let Some(status) = runtime.status(&id).await {
         let logs = runtime.logs(&id).await;

@@ -1,8 +1,7 @@
 //! `GET` and `PUT /api/v1/servers/{namespace}/{name}/curation`: the admin's view and change of
 //! which tools a server publishes.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -10,6 +9,7 @@ use serde::Serialize;
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
+use crate::api_request::{JsonBody, ServerPath};
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::registry::model::ToolDef;
@@ -41,18 +41,17 @@ pub fn routes() -> Router<RegistryState> {
 /// `GET …/curation`: the stored curation, the published tools before it and the tools
 /// consumers see after it.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/curation", operation_id = "get_curation", tag = "curation",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     responses((status = 200, description = "The curation, the published tools before it and the tools consumers see", body = CurationView),
-               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody)))]
+               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody)))]
 pub async fn show(
     State(state): State<RegistryState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
+    server: ServerPath,
 ) -> Result<Json<CurationView>, ApiError> {
     let (_, id) = state
         .servers
-        .admin_of(&principal, Action::Curate, &namespace, &name)
+        .admin_of(&principal, Action::Curate, &server)
         .await?;
     let curation = store::load(&state.db, &id).await?;
     let published = published_of(&state.db, &id).await?;
@@ -61,39 +60,38 @@ pub async fn show(
 
 /// `PUT …/curation`: replaces the curation. The gateway and the registry use it at once.
 #[utoipa::path(put, path = "/api/v1/servers/{namespace}/{name}/curation", operation_id = "replace_curation", tag = "curation",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     request_body(content = Curation, description = "Allow and deny globs, hidden tools and per-tool overrides"),
     responses((status = 200, description = "Stored; the same view as GET", body = CurationView),
-               (status = 400, description = "Malformed JSON", body = crate::validation::ErrorBody),
-               (status = 401, description = "No session", body = crate::validation::ErrorBody),
-               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
-               (status = 404, description = "No such server", body = crate::validation::ErrorBody),
-               (status = 422, description = "A field is invalid; `field` names it", body = crate::validation::ErrorBody)))]
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody)))]
 pub async fn replace(
     State(state): State<RegistryState>,
     principal: Principal,
-    Path((namespace, name)): Path<(String, String)>,
-    body: Result<Json<Curation>, JsonRejection>,
+    server: ServerPath,
+    body: JsonBody,
 ) -> Result<Json<CurationView>, ApiError> {
-    let actor = principal.require(Action::Curate, None)?;
-    let Json(curation) = body?;
-    let id = state.servers.id_or_404(&namespace, &name).await?;
+    let (actor, id) = state
+        .servers
+        .admin_of(&principal, Action::Curate, &server)
+        .await?;
+    let curation: Curation = body.decode()?;
     let published = published_of(&state.db, &id).await?;
     validate(&curation, &published)?;
-    save_everywhere(&state, (&namespace, &name), &id, &curation, actor.into()).await?;
+    save_everywhere(&state, &server, &id, &curation, actor.into()).await?;
     Ok(Json(view(&curation, &published)))
 }
 
-/// Stores a validated curation of server `id` (`namespace/name`) for `actor`: first the
+/// Stores a validated curation of `server` (database id `id`) for `actor`: first the
 /// cluster's `MCPToolConfig` in Kubernetes mode (when the cluster refuses, nothing is saved),
 /// then the database with its audit event; the gateway uses it at once.
 pub(crate) async fn save_everywhere(
     state: &RegistryState,
-    (namespace, name): (&str, &str),
+    server: &ServerPath,
     id: &str,
     curation: &Curation,
     actor: crate::audit::Actor<'_>,
 ) -> Result<(), ApiError> {
+    let (namespace, name) = server.pair();
     if let Some(client) = &state.kube {
         super::cluster::apply(client, namespace, name, curation)
             .await
@@ -104,14 +102,7 @@ pub(crate) async fn save_everywhere(
                 ),
             })?;
     }
-    store::save(
-        &state.db,
-        id,
-        &format!("{namespace}/{name}"),
-        curation,
-        actor,
-    )
-    .await?;
+    store::save(&state.db, id, &server.to_string(), curation, actor).await?;
     state.gateway.forget(namespace, name);
     Ok(())
 }

@@ -6,11 +6,13 @@ mod litellm;
 mod snippets;
 mod toolhive;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+
+use crate::api_request::ServerPath;
 
 use super::api::{find_published, RegistryError};
 use super::listing::{list_all_published, PublishedServer, Query};
@@ -70,14 +72,14 @@ pub async fn toolhive(
 }
 
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snippets", operation_id = "get_snippets", tag = "exports",
-    params(("namespace" = String, Path), ("name" = String, Path)),
+    params(ServerPath),
     responses((status = 200, description = "VS Code, Claude Desktop, Cursor and LiteLLM snippets", body = ClientSnippets),
                (status = 404, description = "No published server of that name", body = crate::validation::ErrorBody)))]
 pub async fn snippets(
     State(state): State<RegistryState>,
-    Path((namespace, name)): Path<(String, String)>,
+    path: ServerPath,
 ) -> Result<Json<ClientSnippets>, RegistryError> {
-    let server = find_published(&state, &namespace, &name).await?;
+    let server = find_published(&state, &path.namespace, &path.name).await?;
     let litellm = fleet_litellm_name(&state.db, &server.namespace, &server.name).await?;
     Ok(Json(client_snippets(
         &server.namespace,
