@@ -17,6 +17,9 @@ pub enum ApiError {
     /// one under `fields`.
     #[error(transparent)]
     Invalid(#[from] FieldErrors),
+    /// A path or query parameter is invalid (400); the error names it as `Invalid` does.
+    #[error(transparent)]
+    BadParameter(FieldErrors),
     /// The body was refused before validation: malformed JSON (400), or JSON of the wrong
     /// shape (422); the message names the field.
     #[error("{message}")]
@@ -48,6 +51,13 @@ pub const UNAVAILABLE: &str =
 /// waiting for a server to start before this, so it can say why.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+impl ApiError {
+    /// A 400 naming the parameter `field`.
+    pub fn bad_parameter(field: &str, message: impl Into<String>) -> Self {
+        ApiError::BadParameter(FieldError::new(field, message).into())
+    }
+}
+
 impl From<FieldError> for ApiError {
     fn from(error: FieldError) -> Self {
         ApiError::Invalid(error.into())
@@ -67,14 +77,8 @@ impl From<crate::db::DbError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Invalid(errors) => {
-                let first = errors.first();
-                let mut body = error_body(&first.to_string(), errors.all());
-                body["field"] = json!(first.field);
-                // `message` is the first field's own message, as before `fields` existed.
-                body["message"] = json!(first.message);
-                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-            }
+            ApiError::Invalid(errors) => fields(StatusCode::UNPROCESSABLE_ENTITY, &errors),
+            ApiError::BadParameter(errors) => fields(StatusCode::BAD_REQUEST, &errors),
             ApiError::Rejected { status, message } => {
                 (status, Json(error_body(&message, &[]))).into_response()
             }
@@ -106,4 +110,14 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// An answer naming each invalid field: the first at the top level, every one under `fields`.
+fn fields(status: StatusCode, errors: &FieldErrors) -> Response {
+    let first = errors.first();
+    let mut body = error_body(&first.to_string(), errors.all());
+    body["field"] = json!(first.field);
+    // `message` is the first field's own message, as before `fields` existed.
+    body["message"] = json!(first.message);
+    (status, Json(body)).into_response()
 }

@@ -3,14 +3,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::validation::{error_body, FieldError};
+use crate::api_error::ApiError;
 
 use super::listing::{list_all_published, Query as ListQuery};
 use super::server_json::{parse_rfc3339, registry_entry, ListMetadata, RegistryEntry, ServerList};
@@ -43,93 +42,6 @@ pub struct ListParams {
     sensitivity: Option<String>,
 }
 
-/// A registry API error: `{"error": ..., "field": ...}` with a 4xx status.
-#[derive(Debug)]
-pub struct RegistryError {
-    status: StatusCode,
-    field: Option<&'static str>,
-    message: String,
-}
-
-impl RegistryError {
-    /// A 400 naming `field`.
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            field: Some(field),
-            message: message.into(),
-        }
-    }
-
-    /// A 404 with `message`.
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            field: None,
-            message: message.into(),
-        }
-    }
-
-    /// A 500; the cause is logged, not sent.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(%cause, "registry query failed");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            field: None,
-            message: "the registry could not complete the request; see the server log".into(),
-        }
-    }
-}
-
-impl From<crate::db::DbError> for RegistryError {
-    /// A 503 when the database does not answer (the request may succeed once it is back),
-    /// else a 500.
-    fn from(error: crate::db::DbError) -> Self {
-        if !error.is_unavailable() {
-            return Self::internal(error);
-        }
-        tracing::warn!(cause = %error, "registry request failed: the database is unavailable");
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            field: None,
-            message: crate::api_error::UNAVAILABLE.into(),
-        }
-    }
-}
-
-impl From<crate::auth::Forbidden> for RegistryError {
-    fn from(refused: crate::auth::Forbidden) -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            field: None,
-            message: refused.0,
-        }
-    }
-}
-
-impl IntoResponse for RegistryError {
-    fn into_response(self) -> Response {
-        let body = match self.field {
-            Some(field) => {
-                let error = FieldError::new(field, self.message);
-                let mut body = error_body(&error.to_string(), std::slice::from_ref(&error));
-                body["field"] = json!(error.field);
-                body["message"] = json!(error.message);
-                body
-            }
-            None => error_body(&self.message, &[]),
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("5"),
-            );
-        }
-        response
-    }
-}
-
 #[utoipa::path(get, path = "/v0.1/servers", operation_id = "list_servers", tag = "registry",
     params(
         ("cursor" = Option<String>, Query, description = "Opaque cursor from metadata.nextCursor"),
@@ -151,8 +63,8 @@ pub async fn list(
     State(state): State<RegistryState>,
     RawQuery(raw_query): RawQuery,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, RegistryError> {
-    let Query(params) = params.map_err(|e| RegistryError::invalid("query", e.body_text()))?;
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_parameter("query", e.body_text()))?;
     let limit = match params.limit.as_deref() {
         None => 30,
         Some(text) => text
@@ -160,13 +72,13 @@ pub async fn list(
             .ok()
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| {
-                RegistryError::invalid("limit", format!("{text:?} is not a number from 1 to 100"))
+                ApiError::bad_parameter("limit", format!("{text:?} is not a number from 1 to 100"))
             })?,
     };
     let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(cursor) => Some(split_name(cursor).ok_or_else(|| {
-            RegistryError::invalid(
+            ApiError::bad_parameter(
                 "cursor",
                 "is not a cursor from metadata.nextCursor; start without one",
             )
@@ -175,7 +87,7 @@ pub async fn list(
     let updated_since = match params.updated_since.as_deref() {
         None => None,
         Some(text) => Some(parse_rfc3339(text).ok_or_else(|| {
-            RegistryError::invalid(
+            ApiError::bad_parameter(
                 "updated_since",
                 format!("{text:?} is not an RFC 3339 time such as 2026-01-31T12:00:00Z"),
             )
@@ -183,7 +95,7 @@ pub async fn list(
     };
     if let Some(flag) = params.include_deleted.as_deref() {
         if flag != "true" && flag != "false" {
-            return Err(RegistryError::invalid(
+            return Err(ApiError::bad_parameter(
                 "include_deleted",
                 "use true or false",
             ));
@@ -219,8 +131,8 @@ pub async fn list(
                 .map(|s| registry_entry(s, &state.settings.public_url))
                 .collect();
             let body = serde_json::to_vec(&ServerList { servers, metadata })
-                .map_err(RegistryError::internal)?;
-            Ok::<_, RegistryError>(Bytes::from(body))
+                .map_err(|error| ApiError::Internal(error.to_string()))?;
+            Ok::<_, ApiError>(Bytes::from(body))
         })
         .await?;
     Ok(json_answer(body))
@@ -238,7 +150,7 @@ fn json_answer(body: Bytes) -> Response {
 pub async fn versions(
     State(state): State<RegistryState>,
     Path(name): Path<String>,
-) -> Result<Json<ServerList>, RegistryError> {
+) -> Result<Json<ServerList>, ApiError> {
     let server = find(&state, &name).await?;
     Ok(Json(ServerList {
         servers: vec![registry_entry(&server, &state.settings.public_url)],
@@ -257,10 +169,10 @@ pub async fn versions(
 pub async fn version(
     State(state): State<RegistryState>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<RegistryEntry>, RegistryError> {
+) -> Result<Json<RegistryEntry>, ApiError> {
     let server = find(&state, &name).await?;
     if version != "latest" && version != server.version {
-        return Err(RegistryError::not_found(format!(
+        return Err(ApiError::NotFound(format!(
             "{name} has no version {version:?}"
         )));
     }
@@ -270,9 +182,9 @@ pub async fn version(
 async fn find(
     state: &RegistryState,
     name: &str,
-) -> Result<super::listing::PublishedServer, RegistryError> {
-    let (namespace, server) = split_name(name)
-        .ok_or_else(|| RegistryError::not_found(format!("no server named {name:?}")))?;
+) -> Result<super::listing::PublishedServer, ApiError> {
+    let (namespace, server) =
+        split_name(name).ok_or_else(|| ApiError::NotFound(format!("no server named {name:?}")))?;
     find_published(state, &namespace, &server).await
 }
 
@@ -281,7 +193,7 @@ pub async fn find_published(
     state: &RegistryState,
     namespace: &str,
     name: &str,
-) -> Result<super::listing::PublishedServer, RegistryError> {
+) -> Result<super::listing::PublishedServer, ApiError> {
     let query = ListQuery {
         exact: Some((namespace.to_owned(), name.to_owned())),
         ..ListQuery::default()
@@ -290,7 +202,7 @@ pub async fn find_published(
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| RegistryError::not_found(format!("no published server {namespace}/{name}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no published server {namespace}/{name}")))
 }
 
 /// The published servers `query` selects, with what the registry lists beside them (the
@@ -298,7 +210,7 @@ pub async fn find_published(
 async fn published(
     state: &RegistryState,
     query: &ListQuery,
-) -> Result<Vec<super::listing::PublishedServer>, RegistryError> {
+) -> Result<Vec<super::listing::PublishedServer>, ApiError> {
     Ok(list_all_published(
         &state.db,
         state.more_published.as_deref(),

@@ -12,7 +12,6 @@ use crate::api_error::ApiError;
 use crate::api_request::ServerPath;
 use crate::auth::Principal;
 
-use super::api::RegistryError;
 use super::model::SchemaDiff;
 use super::refresh::{RefreshError, RefreshOutcome};
 use super::store::{HealthSample, SnapshotStore, StoredSnapshot};
@@ -61,13 +60,13 @@ pub fn routes() -> Router<RegistryState> {
         .route("/api/v1/servers/{namespace}/{name}/refresh", post(refresh))
 }
 
-async fn server_id(state: &RegistryState, server: &ServerPath) -> Result<String, RegistryError> {
+async fn server_id(state: &RegistryState, server: &ServerPath) -> Result<String, ApiError> {
     state
         .servers
         .id_of(&server.namespace, &server.name)
         .await
-        .map_err(RegistryError::from)?
-        .ok_or_else(|| RegistryError::not_found(format!("no server {server}")))
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::NotFound(format!("no server {server}")))
 }
 
 /// `GET …/snapshots`: every tool snapshot, newest first, with its findings and drift.
@@ -77,11 +76,11 @@ async fn server_id(state: &RegistryState, server: &ServerPath) -> Result<String,
 pub async fn snapshots(
     State(state): State<RegistryState>,
     server: ServerPath,
-) -> Result<Json<SnapshotHistory>, RegistryError> {
+) -> Result<Json<SnapshotHistory>, ApiError> {
     let id = server_id(&state, &server).await?;
     let store = SnapshotStore::new(state.db.clone());
-    let history = store.history(&id).await.map_err(RegistryError::from)?;
-    let baseline = store.baseline(&id).await.map_err(RegistryError::from)?;
+    let history = store.history(&id).await.map_err(ApiError::from)?;
+    let baseline = store.baseline(&id).await.map_err(ApiError::from)?;
     Ok(Json(SnapshotHistory {
         baseline_id: baseline.map(|b| b.id),
         snapshots: history,
@@ -95,11 +94,11 @@ pub async fn snapshots(
 pub async fn drift(
     State(state): State<RegistryState>,
     server: ServerPath,
-) -> Result<Json<DriftView>, RegistryError> {
+) -> Result<Json<DriftView>, ApiError> {
     let id = server_id(&state, &server).await?;
     let store = SnapshotStore::new(state.db.clone());
-    let baseline = store.baseline(&id).await.map_err(RegistryError::from)?;
-    let latest = store.latest(&id).await.map_err(RegistryError::from)?;
+    let baseline = store.baseline(&id).await.map_err(ApiError::from)?;
+    let latest = store.latest(&id).await.map_err(ApiError::from)?;
     let pending = match (&baseline, &latest) {
         (Some(b), Some(l)) => b.id != l.id,
         _ => false,
@@ -133,10 +132,10 @@ pub async fn health(
     State(state): State<RegistryState>,
     server: ServerPath,
     Query(params): Query<HealthParams>,
-) -> Result<Json<HealthHistory>, RegistryError> {
+) -> Result<Json<HealthHistory>, ApiError> {
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(RegistryError::invalid(
+        return Err(ApiError::bad_parameter(
             "limit",
             "use a number from 1 to 1000",
         ));
@@ -145,7 +144,7 @@ pub async fn health(
     let samples = SnapshotStore::new(state.db.clone())
         .health_history(&id, limit)
         .await
-        .map_err(RegistryError::from)?;
+        .map_err(ApiError::from)?;
     Ok(Json(HealthHistory { samples }))
 }
 

@@ -12,9 +12,10 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
+use crate::api_error::ApiError;
 use crate::api_request::ServerPath;
 
-use super::api::{find_published, RegistryError};
+use super::api::find_published;
 use super::listing::{list_all_published, PublishedServer, Query};
 use super::RegistryState;
 
@@ -32,7 +33,7 @@ pub fn routes() -> Router<RegistryState> {
         .route("/api/v1/servers/{namespace}/{name}/snippets", get(snippets))
 }
 
-async fn all_published(state: &RegistryState) -> Result<Vec<PublishedServer>, RegistryError> {
+async fn all_published(state: &RegistryState) -> Result<Vec<PublishedServer>, ApiError> {
     list_all_published(
         &state.db,
         state.more_published.as_deref(),
@@ -41,17 +42,15 @@ async fn all_published(state: &RegistryState) -> Result<Vec<PublishedServer>, Re
         &state.listing,
     )
     .await
-    .map_err(RegistryError::from)
+    .map_err(ApiError::from)
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", operation_id = "export_litellm", tag = "exports",
     responses((status = 200, description = "LiteLLM config (YAML): `mcp_servers` maps each published server to its gateway `url`, `transport` and `description`", content_type = "application/yaml", body = LiteLlmConfig)))]
-pub async fn litellm(
-    State(state): State<RegistryState>,
-) -> Result<impl IntoResponse, RegistryError> {
+pub async fn litellm(State(state): State<RegistryState>) -> Result<impl IntoResponse, ApiError> {
     let servers = all_published(&state).await?;
     let yaml = serde_yaml::to_string(&litellm_config(&servers, &state.settings.public_url))
-        .map_err(RegistryError::internal)?;
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
     Ok((
         [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
         yaml,
@@ -62,7 +61,7 @@ pub async fn litellm(
     responses((status = 200, description = "ToolHive registry (upstream format)", body = ToolHiveRegistry)))]
 pub async fn toolhive(
     State(state): State<RegistryState>,
-) -> Result<Json<ToolHiveRegistry>, RegistryError> {
+) -> Result<Json<ToolHiveRegistry>, ApiError> {
     let servers = all_published(&state).await?;
     Ok(Json(toolhive_registry(
         &servers,
@@ -78,7 +77,7 @@ pub async fn toolhive(
 pub async fn snippets(
     State(state): State<RegistryState>,
     path: ServerPath,
-) -> Result<Json<ClientSnippets>, RegistryError> {
+) -> Result<Json<ClientSnippets>, ApiError> {
     let server = find_published(&state, &path.namespace, &path.name).await?;
     let litellm = fleet_litellm_name(&state.db, &server.namespace, &server.name).await?;
     Ok(Json(client_snippets(
