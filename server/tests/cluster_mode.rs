@@ -6,7 +6,8 @@
 //!
 //! - the MCPServer status shows the tools the registry found, beside the operator's status;
 //! - ToolHive's `MCPRemoteProxy` and `MCPServerEntry` register remote servers, served by the
-//!   gateway, refused by name where Apiary cannot honour them, and unpublished when deleted.
+//!   gateway, refused by name where Apiary cannot honour them, and unpublished when deleted
+//!   (also while Apiary was down).
 //!
 //! Envtest has neither a kubelet nor Service DNS, so these tests mostly show that each request
 //! goes to the right place and that its failure is told clearly and in time; where a live
@@ -882,6 +883,67 @@ async fn remote_server_objects_register_servers_the_gateway_serves() {
         gone.then_some(())
     })
     .await;
+}
+
+/// A remote server object deleted while Apiary was down: the first full list after Apiary
+/// starts again unpublishes its server, audited as the cluster.
+#[tokio::test]
+async fn an_object_deleted_while_apiary_is_down_is_swept_when_it_starts() {
+    use apiary_server::resources::remote_crd::MCPServerEntry;
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    let namespace = support::kube::namespace(&cluster).await;
+    let test_db = support::sqlite().await;
+    let env = [("APIARY_DATABASE_URL", test_db.url.clone())];
+    let published = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
+             WHERE namespace = $1 AND name = 'entry'",
+        )
+        .bind(&namespace)
+        .fetch_optional(test_db.db.pool())
+        .await
+        .expect("query")
+    };
+    let mut apiary = kubernetes_apiary(&namespace, &env).await;
+    support::kube::apply_manifest(
+        &cluster,
+        &namespace,
+        &serde_json::to_string(&json!({
+            "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServerEntry",
+            "metadata": { "name": "entry", "annotations": { "apiary.dev/owner-team": "search" } },
+            "spec": { "remoteUrl": "http://search.remote.example:9090/mcp",
+                      "transport": "streamable-http" },
+        }))
+        .expect("manifest"),
+    )
+    .await
+    .expect("apply the MCPServerEntry");
+    support::kube::eventually("the entry's server to be published", || async {
+        (published().await == Some(1)).then_some(())
+    })
+    .await;
+
+    apiary.kill();
+    let entries: Api<MCPServerEntry> = Api::namespaced(cluster.clone(), &namespace);
+    entries
+        .delete("entry", &DeleteParams::default())
+        .await
+        .expect("delete the MCPServerEntry");
+    let apiary = kubernetes_apiary(&namespace, &env).await;
+    support::kube::eventually("the entry's server to be unpublished", || async {
+        (published().await == Some(0)).then_some(())
+    })
+    .await;
+    let actors: Vec<String> = sqlx::query_scalar(
+        "SELECT actor FROM audit_events WHERE action = 'server.unpublish' AND target = $1",
+    )
+    .bind(format!("{namespace}/entry"))
+    .fetch_all(test_db.db.pool())
+    .await
+    .expect("audit");
+    assert_eq!(actors.len(), 1, "{actors:?}\n{}", apiary.log());
 }
 
 /// A `VirtualMCPServer`'s phase, message and condition `type_`.

@@ -25,6 +25,7 @@
 pub mod api;
 pub mod apply;
 pub mod cluster_changes;
+pub mod cluster_follow;
 pub mod cluster_remotes;
 pub mod cluster_virtual;
 pub mod cluster_watch;

@@ -8,26 +8,21 @@
 //! The server follows its object: a change re-registers it and fetches its tools; deleting the
 //! object unpublishes it (also when it happened while Apiary was down: the first full list
 //! sweeps). Apiary's API does not change such a server (409), and an object cannot take the
-//! name of a server registered through Apiary. Every [`RESYNC`] the objects are checked again,
-//! so a failed write is retried and the status follows the registry's newest fetch.
+//! name of a server registered through Apiary. The objects are checked again every
+//! [`RESYNC`](super::cluster_follow::RESYNC), so a failed write is retried and the status
+//! follows the registry's newest fetch.
 
 mod address;
 pub mod declaration;
 pub mod status;
 mod store;
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, watcher, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,19 +32,16 @@ use tokio_util::sync::CancellationToken;
 use crate::db::Db;
 use crate::gateway::inbound::Inbound;
 use crate::gateway::Gateway;
-use crate::operator::reconcile::WatchBackoff;
 use crate::operator::render::FIELD_MANAGER;
 use crate::registry::refresh::Refresher;
 use crate::registry::server_json::gateway_url;
 use crate::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry, RemoteServerStatus};
 use crate::servers::RegisterError;
 
+use super::cluster_follow::{follow, Follower};
 use declaration::declaration;
 use status::{refused_message, Outcome, ACCEPTED, UNSUPPORTED_FIELDS};
 use store::Synced;
-
-/// How often every object is checked again.
-pub const RESYNC: Duration = Duration::from_secs(15);
 
 /// The Events' reporting controller.
 const REPORTER: &str = "apiary-remote-servers";
@@ -115,57 +107,46 @@ impl std::fmt::Debug for Context {
 /// Follows `MCPRemoteProxy` and `MCPServerEntry` objects (in `namespace`, or everywhere)
 /// until `shutdown`.
 pub async fn run(context: Context, namespace: Option<String>, shutdown: CancellationToken) {
-    let context = Arc::new(context);
+    let recorder = Recorder::new(context.client.clone(), REPORTER.into());
+    let remotes = Remotes { context, recorder };
+    let (client, namespace) = (&remotes.context.client, namespace.as_deref());
     tokio::join!(
-        follow::<MCPRemoteProxy>(context.clone(), namespace.clone(), shutdown.clone()),
-        follow::<MCPServerEntry>(context, namespace, shutdown),
+        follow::<MCPRemoteProxy>(client, namespace, &remotes, shutdown.clone()),
+        follow::<MCPServerEntry>(client, namespace, &remotes, shutdown),
     );
 }
 
-async fn follow<K: RemoteObject>(
-    context: Arc<Context>,
-    namespace: Option<String>,
-    shutdown: CancellationToken,
-) {
-    let api: Api<K> = match &namespace {
-        Some(namespace) => Api::namespaced(context.client.clone(), namespace),
-        None => Api::all(context.client.clone()),
-    };
-    let recorder = Recorder::new(context.client.clone(), REPORTER.into());
-    let (reader, writer) = reflector::store();
-    let mut events = watcher(api, watcher::Config::default())
-        .backoff(WatchBackoff::default())
-        .reflect(writer)
-        .boxed();
-    let mut resync = tokio::time::interval(RESYNC);
-    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // The store holds every object only after the first full list.
-    let mut listed = false;
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            event = events.next() => match event {
-                Some(Ok(Event::Apply(object) | Event::InitApply(object))) => {
-                    handle(&context, &recorder, &object).await;
-                }
-                Some(Ok(Event::Delete(object))) => gone::<K>(&context, &object).await,
-                Some(Ok(Event::InitDone)) => {
-                    listed = true;
-                    sweep::<K>(&context, namespace.as_deref(), &reader).await;
-                }
-                Some(Ok(Event::Init)) => {}
-                Some(Err(error)) => {
-                    tracing::warn!(%error, kind = %K::kind(&()), "the watch failed; retrying");
-                }
-                None => break,
-            },
-            _ = resync.tick(), if listed => {
-                for object in reader.state() {
-                    handle(&context, &recorder, object.as_ref()).await;
-                }
-                sweep::<K>(&context, namespace.as_deref(), &reader).await;
+/// The follower of both remote kinds.
+struct Remotes {
+    context: Context,
+    recorder: Recorder,
+}
+
+#[async_trait::async_trait]
+impl<K: RemoteObject> Follower<K> for Remotes {
+    async fn apply(&self, object: &K) {
+        handle(&self.context, &self.recorder, object).await;
+    }
+
+    /// Its server is unpublished.
+    async fn gone(&self, namespace: &str, name: &str) {
+        let kind = K::kind(&());
+        match store::withdraw(&self.context.db, &kind, namespace, name).await {
+            Ok(true) => {
+                self.context.gateway.forget(namespace, name);
+                tracing::info!(server = %format!("{namespace}/{name}"),
+                    "its {kind} no longer exists in the cluster; unpublished");
             }
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "cannot unpublish a remote server"),
         }
+    }
+
+    async fn declared(&self) -> Option<Vec<(String, String)>> {
+        store::registered(&self.context.db, &K::kind(&()))
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "cannot list remote servers"))
+            .ok()
     }
 }
 
@@ -304,56 +285,6 @@ pub(crate) async fn warn_on_change(
         };
         if let Err(error) = recorder.publish(&event, reference).await {
             tracing::warn!(%error, "cannot publish an event");
-        }
-    }
-}
-
-/// The object was deleted: its server is unpublished.
-async fn gone<K: RemoteObject>(context: &Context, object: &K) {
-    let kind = K::kind(&());
-    let namespace = object.namespace().unwrap_or_default();
-    let name = object.name_any();
-    match store::withdraw(&context.db, &kind, &namespace, &name).await {
-        Ok(true) => {
-            context.gateway.forget(&namespace, &name);
-            tracing::info!(server = %format!("{namespace}/{name}"),
-                "its {kind} was deleted in the cluster; unpublished");
-        }
-        Ok(false) => {}
-        Err(error) => tracing::error!(%error, "cannot unpublish a deleted remote server"),
-    }
-}
-
-/// Unpublishes the servers of `K` objects that no longer exist (deleted while the watch was
-/// down), in the watched `namespace` only.
-async fn sweep<K: RemoteObject>(context: &Context, namespace: Option<&str>, reader: &Store<K>) {
-    let kind = K::kind(&());
-    let present: HashSet<(String, String)> = reader
-        .state()
-        .iter()
-        .map(|o| (o.namespace().unwrap_or_default(), o.name_any()))
-        .collect();
-    let registered = match store::registered(&context.db, &kind).await {
-        Ok(registered) => registered,
-        Err(error) => {
-            tracing::warn!(%error, "cannot list remote servers");
-            return;
-        }
-    };
-    for (ns, name) in registered {
-        if namespace.is_some_and(|watched| watched != ns)
-            || present.contains(&(ns.clone(), name.clone()))
-        {
-            continue;
-        }
-        match store::withdraw(&context.db, &kind, &ns, &name).await {
-            Ok(true) => {
-                context.gateway.forget(&ns, &name);
-                tracing::info!(server = %format!("{ns}/{name}"),
-                    "its {kind} no longer exists; unpublished");
-            }
-            Ok(false) => {}
-            Err(error) => tracing::error!(%error, "cannot unpublish a remote server"),
         }
     }
 }

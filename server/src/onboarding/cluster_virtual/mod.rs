@@ -9,7 +9,7 @@
 //! A group's members are the `MCPServer`s, `MCPRemoteProxy`s and `MCPServerEntry`s of its
 //! namespace whose `groupRef` names it; one that is not published in Apiary's registry (or
 //! that the gateway cannot call for others) is named in the status and its tools are not
-//! drawn. Every [`RESYNC`] the objects are checked again, so a member that is published or
+//! drawn. Every [`RESYNC`](super::cluster_follow::RESYNC) the objects are checked again, so a member that is published or
 //! unpublished, or joins or leaves the group, is followed. The virtual server follows its
 //! object: Apiary's API and proposals do not change it (409), and deleting the object removes
 //! it (also when that happened while Apiary was down: the first full list sweeps).
@@ -17,17 +17,11 @@
 pub mod declaration;
 pub mod status;
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, watcher, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -37,7 +31,6 @@ use crate::db::Db;
 use crate::gateway::Gateway;
 use crate::onboarding::cluster_remotes::status::refused_message;
 use crate::onboarding::cluster_remotes::warn_on_change;
-use crate::operator::reconcile::WatchBackoff;
 use crate::operator::render::FIELD_MANAGER;
 use crate::registry::listing::ListingCache;
 use crate::registry::listing::PublishedServer;
@@ -51,11 +44,9 @@ use crate::virtual_servers::model::{Member, VirtualSpec};
 use crate::virtual_servers::store::{self as virtual_store, SaveError};
 use crate::virtual_servers::{check, compose::compose, unreachable_member};
 
+use super::cluster_follow::{follow, Follower};
 use declaration::{declaration, group_name, Declaration};
 use status::{Outcome, READY};
-
-/// How often every object is checked again.
-pub const RESYNC: Duration = Duration::from_secs(15);
 
 /// The kind that declares such virtual servers, as stored in their `origin`.
 pub const KIND: &str = "VirtualMCPServer";
@@ -97,65 +88,55 @@ enum Retry {
 /// Follows `VirtualMCPServer` and `MCPGroup` objects (in `namespace`, or everywhere) until
 /// `shutdown`.
 pub async fn run(context: Context, namespace: Option<String>, shutdown: CancellationToken) {
-    let context = Arc::new(context);
+    let recorder = Recorder::new(context.client.clone(), REPORTER.into());
+    let virtuals = Virtuals { context, recorder };
+    let groups = Groups(&virtuals.context);
+    let (client, namespace) = (&virtuals.context.client, namespace.as_deref());
     tokio::join!(
-        follow_virtual(context.clone(), namespace.clone(), shutdown.clone()),
-        follow_groups(context, namespace, shutdown),
+        follow::<VirtualMCPServer>(client, namespace, &virtuals, shutdown.clone()),
+        follow::<MCPGroup>(client, namespace, &groups, shutdown),
     );
 }
 
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
+/// The follower of `VirtualMCPServer`s.
+struct Virtuals {
+    context: Context,
+    recorder: Recorder,
+}
+
+#[async_trait::async_trait]
+impl Follower<VirtualMCPServer> for Virtuals {
+    async fn apply(&self, object: &VirtualMCPServer) {
+        handle(&self.context, &self.recorder, object).await;
+    }
+
+    async fn gone(&self, namespace: &str, name: &str) {
+        gone(&self.context, namespace, name).await;
+    }
+
+    async fn declared(&self) -> Option<Vec<(String, String)>> {
+        virtual_store::declared_by(&self.context.db, KIND)
+            .await
+            .inspect_err(|error| {
+                tracing::warn!(%error, "cannot list the virtual servers of VirtualMCPServers");
+            })
+            .ok()
     }
 }
 
-async fn follow_virtual(
-    context: Arc<Context>,
-    namespace: Option<String>,
-    shutdown: CancellationToken,
-) {
-    let recorder = Recorder::new(context.client.clone(), REPORTER.into());
-    let (reader, writer) = reflector::store();
-    let mut events = watcher(
-        api::<VirtualMCPServer>(&context.client, namespace.as_deref()),
-        watcher::Config::default(),
-    )
-    .backoff(WatchBackoff::default())
-    .reflect(writer)
-    .boxed();
-    let mut resync = tokio::time::interval(RESYNC);
-    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut listed = false;
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            event = events.next() => match event {
-                Some(Ok(Event::Apply(object) | Event::InitApply(object))) => {
-                    handle(&context, &recorder, &object).await;
-                }
-                Some(Ok(Event::Delete(object))) => {
-                    gone(&context, &object.namespace().unwrap_or_default(), &object.name_any()).await;
-                }
-                Some(Ok(Event::InitDone)) => {
-                    listed = true;
-                    sweep(&context, namespace.as_deref(), &reader).await;
-                }
-                Some(Ok(Event::Init)) => {}
-                Some(Err(error)) => tracing::warn!(%error, "the VirtualMCPServer watch failed; retrying"),
-                None => break,
-            },
-            _ = resync.tick(), if listed => {
-                for object in reader.state() {
-                    handle(&context, &recorder, object.as_ref()).await;
-                }
-                sweep(&context, namespace.as_deref(), &reader).await;
-            }
-        }
+/// The follower of `MCPGroup`s: it writes their members in their status.
+struct Groups<'c>(&'c Context);
+
+#[async_trait::async_trait]
+impl Follower<MCPGroup> for Groups<'_> {
+    async fn apply(&self, group: &MCPGroup) {
+        group_status(self.0, group).await;
+    }
+
+    async fn gone(&self, _namespace: &str, _name: &str) {}
+
+    async fn declared(&self) -> Option<Vec<(String, String)>> {
+        None
     }
 }
 
@@ -470,66 +451,6 @@ async fn gone(context: &Context, namespace: &str, name: &str) {
         }
         Ok(false) | Err(SaveError::Managed { .. }) => {}
         Err(error) => tracing::error!(%error, "cannot remove a virtual server"),
-    }
-}
-
-/// Removes the virtual servers of objects that no longer exist (deleted while the watch was
-/// down), in the watched `namespace` only.
-async fn sweep(context: &Context, namespace: Option<&str>, reader: &Store<VirtualMCPServer>) {
-    let present: HashSet<(String, String)> = reader
-        .state()
-        .iter()
-        .map(|o| (o.namespace().unwrap_or_default(), o.name_any()))
-        .collect();
-    let declared = match virtual_store::declared_by(&context.db, KIND).await {
-        Ok(declared) => declared,
-        Err(error) => {
-            tracing::warn!(%error, "cannot list the virtual servers of VirtualMCPServers");
-            return;
-        }
-    };
-    for (ns, name) in declared {
-        if namespace.is_some_and(|watched| watched != ns)
-            || present.contains(&(ns.clone(), name.clone()))
-        {
-            continue;
-        }
-        gone(context, &ns, &name).await;
-    }
-}
-
-async fn follow_groups(
-    context: Arc<Context>,
-    namespace: Option<String>,
-    shutdown: CancellationToken,
-) {
-    let (reader, writer) = reflector::store();
-    let mut events = watcher(
-        api::<MCPGroup>(&context.client, namespace.as_deref()),
-        watcher::Config::default(),
-    )
-    .backoff(WatchBackoff::default())
-    .reflect(writer)
-    .boxed();
-    let mut resync = tokio::time::interval(RESYNC);
-    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            event = events.next() => match event {
-                Some(Ok(Event::Apply(group) | Event::InitApply(group))) => {
-                    group_status(&context, &group).await;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(error)) => tracing::warn!(%error, "the MCPGroup watch failed; retrying"),
-                None => break,
-            },
-            _ = resync.tick() => {
-                for group in reader.state() {
-                    group_status(&context, group.as_ref()).await;
-                }
-            }
-        }
     }
 }
 
