@@ -11,14 +11,18 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::operator::reconcile::WatchBackoff;
+use crate::operator::render::FIELD_MANAGER;
 
 /// How often every object is handled again.
 pub const RESYNC: Duration = Duration::from_secs(15);
@@ -135,5 +139,25 @@ async fn sweep<K: Followed>(
             continue;
         }
         follower.gone(&ns, &name).await;
+    }
+}
+
+/// Writes `status` on the `K` object `namespace/name` (server-side apply, as Apiary's field
+/// manager); a refusal is logged and the next resync writes it again.
+pub async fn write_status<K: Followed>(
+    client: &Client,
+    (namespace, name): (&str, &str),
+    status: &impl Serialize,
+) {
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    if let Err(error) = api.patch_status(name, &params, &Patch::Apply(&patch)).await {
+        tracing::warn!(%error, object = %format!("{} {namespace}/{name}", K::kind(&())),
+            "cannot write the status; retrying");
     }
 }

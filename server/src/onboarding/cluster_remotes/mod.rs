@@ -21,9 +21,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -32,13 +31,12 @@ use tokio_util::sync::CancellationToken;
 use crate::db::Db;
 use crate::gateway::inbound::Inbound;
 use crate::gateway::Gateway;
-use crate::operator::render::FIELD_MANAGER;
 use crate::registry::refresh::Refresher;
 use crate::registry::server_json::gateway_url;
 use crate::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry, RemoteServerStatus};
 use crate::servers::RegisterError;
 
-use super::cluster_follow::{follow, Follower};
+use super::cluster_follow::{follow, write_status, Follower};
 use declaration::declaration;
 use status::{refused_message, Outcome, ACCEPTED, UNSUPPORTED_FIELDS};
 use store::Synced;
@@ -234,23 +232,7 @@ async fn handle<K: RemoteObject>(context: &Context, recorder: &Recorder, object:
         "Register",
     )
     .await;
-    let api: Api<K> = Api::namespaced(context.client.clone(), &namespace);
-    let patch = serde_json::json!({
-        "apiVersion": K::api_version(&()),
-        "kind": kind,
-        "status": next,
-    });
-    if let Err(error) = api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-    {
-        tracing::warn!(%error, object = %format!("{kind} {namespace}/{name}"),
-            "cannot write the status; retrying");
-    }
+    write_status::<K>(&context.client, (&namespace, &name), &next).await;
 }
 
 /// A Warning Event on the object `reference` when its `Accepted` condition turns `False`, or

@@ -20,10 +20,10 @@ pub mod status;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use kube::runtime::events::Recorder;
 use kube::{Api, Client, Resource, ResourceExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::Actor;
@@ -31,20 +31,19 @@ use crate::db::Db;
 use crate::gateway::Gateway;
 use crate::onboarding::cluster_remotes::status::refused_message;
 use crate::onboarding::cluster_remotes::warn_on_change;
-use crate::operator::render::FIELD_MANAGER;
 use crate::registry::listing::ListingCache;
 use crate::registry::listing::PublishedServer;
 use crate::registry::server_json::gateway_url;
 use crate::resources::crd::MCPServer;
 use crate::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry};
 use crate::resources::virtual_crd::{
-    DiscoveredBackend, MCPGroup, MCPGroupStatus, VirtualMCPServer, VirtualMCPServerStatus,
+    DiscoveredBackend, MCPGroup, MCPGroupStatus, VirtualMCPServer,
 };
 use crate::virtual_servers::model::{Member, VirtualSpec};
 use crate::virtual_servers::store::{self as virtual_store, SaveError};
 use crate::virtual_servers::{check, compose::compose, unreachable_member};
 
-use super::cluster_follow::{follow, Follower};
+use super::cluster_follow::{follow, write_status, Follower};
 use declaration::{declaration, group_name, Declaration};
 use status::{Outcome, READY};
 
@@ -185,8 +184,7 @@ async fn handle(context: &Context, recorder: &Recorder, object: &VirtualMCPServe
         "Serve",
     )
     .await;
-    write_status::<VirtualMCPServer, VirtualMCPServerStatus>(context, (&namespace, &name), &next)
-        .await;
+    write_status::<VirtualMCPServer>(&context.client, (&namespace, &name), &next).await;
 }
 
 /// What becomes of the object: served (saved when it changed), or why not; and its group's
@@ -408,34 +406,6 @@ where
         .collect())
 }
 
-/// Writes `status` on the object `namespace/name` of kind `K` (server-side apply).
-async fn write_status<K, S>(context: &Context, (namespace, name): (&str, &str), status: &S)
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-    S: serde::Serialize,
-{
-    let api: Api<K> = Api::namespaced(context.client.clone(), namespace);
-    let patch = json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "status": status,
-    });
-    if let Err(error) = api
-        .patch_status(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-    {
-        tracing::warn!(%error, object = %format!("{} {namespace}/{name}", K::kind(&())),
-            "cannot write the status; retrying");
-    }
-}
-
 /// The object `namespace/name` is gone (or no longer served): its virtual server is removed.
 async fn gone(context: &Context, namespace: &str, name: &str) {
     let who = format!("{KIND} {namespace}/{name}");
@@ -508,5 +478,5 @@ async fn group_status(context: &Context, group: &MCPGroup) {
     if previous == Some(&next) {
         return;
     }
-    write_status::<MCPGroup, MCPGroupStatus>(context, (&namespace, &name), &next).await;
+    write_status::<MCPGroup>(&context.client, (&namespace, &name), &next).await;
 }
