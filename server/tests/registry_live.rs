@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use support::http::call;
-use support::mcp_servers::{everything, mcp_time, TESTMCP};
+use support::mcp_servers::{everything, mcp_time, one_tool_file, TESTMCP};
 use support::registry;
 
 /// Registers a published server, fetches it on demand and returns the refresh outcome.
@@ -38,17 +38,6 @@ async fn register_and_refresh(
 }
 
 /// A temporary folder holding `tools.json` with one tool, for `apiary-testmcp --tools`.
-fn one_tool_file() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tools = dir.path().join("tools.json");
-    std::fs::write(
-        &tools,
-        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
-    )
-    .expect("write tools");
-    (dir, tools)
-}
-
 fn published_tools(list: &Value, id: &str) -> Vec<String> {
     registry::tool_names(registry::entry(list, id))
 }

@@ -18,7 +18,7 @@ use support::gateway::{
     calls_counted, metrics_of, refresh, register, register_everything, register_spec,
 };
 use support::mcp_client::{call, connect, legacy_client, names};
-use support::mcp_servers::{everything, mcp_time, testmcp_http};
+use support::mcp_servers::{everything, mcp_time, one_tool_file, testmcp_http};
 
 /// A client that counts the `notifications/tools/list_changed` it gets.
 #[derive(Clone)]
@@ -530,19 +530,13 @@ async fn many_tools_come_in_pages_or_through_the_finder() {
     client.cancel().await.expect("close");
 }
 
-/// Our rmcp test server over HTTP with one tool, `echo` (the folder keeps its tool file).
-async fn echo_backend() -> (support::mcp_servers::HttpBackend, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tools = dir.path().join("tools.json");
-    std::fs::write(
-        &tools,
-        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
-    )
-    .expect("write tools");
-    (
-        testmcp_http(&["--tools", &tools.display().to_string()]).await,
-        dir,
-    )
+/// Our rmcp test server over HTTP with one tool, `echo`, and `extra` arguments (the folder
+/// keeps its tool file, and is where files named in `extra` may go).
+async fn echo_backend(extra: &[&str]) -> (support::mcp_servers::HttpBackend, tempfile::TempDir) {
+    let (dir, tools) = one_tool_file();
+    let mut args = vec!["--tools", tools.to_str().expect("a UTF-8 path")];
+    args.extend_from_slice(extra);
+    (testmcp_http(&args).await, dir)
 }
 
 /// Registers `id` at `url` for team search as the signed-in `admin`, and fetches its tools.
@@ -594,8 +588,8 @@ async fn the_virtual_servers_rules_and_each_members_rules_both_apply() {
         return;
     };
     let admin = Client::signed_in(&app, "adam").await;
-    let (open, _open_tools) = echo_backend().await;
-    let (narrow, _narrow_tools) = echo_backend().await;
+    let (open, _open_tools) = echo_backend(&[]).await;
+    let (narrow, _narrow_tools) = echo_backend(&[]).await;
     publish_as(&admin, &app.url, "gw/open", &open.url).await;
     publish_as(&admin, &app.url, "gw/narrow", &narrow.url).await;
     let narrowed = admin
@@ -681,7 +675,7 @@ async fn a_team_proposes_a_virtual_server_and_another_owner_approves_it() {
         return;
     };
     let admin = Client::signed_in(&app, "adam").await;
-    let (backend, _tools) = echo_backend().await;
+    let (backend, _tools) = echo_backend(&[]).await;
     publish_as(&admin, &app.url, "gw/open", &backend.url).await;
 
     let propose = |who: &Client, spec: Value| {
@@ -807,7 +801,7 @@ async fn each_client_gets_the_protocol_version_it_asks_for() {
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
     let http = reqwest::Client::new();
-    let (backend, _tools) = echo_backend().await;
+    let (backend, _tools) = echo_backend(&[]).await;
     register(&http, &base, "pv/echo", &backend.url).await;
     refresh(&http, &base, "pv/echo").await;
     let (status, body) = put(
@@ -1054,21 +1048,9 @@ async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
     let http = reqwest::Client::new();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tools = dir.path().join("tools.json");
-    std::fs::write(
-        &tools,
-        json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
-    )
-    .expect("write tools");
-    let log = dir.path().join("sessions.log");
-    let backend = testmcp_http(&[
-        "--tools",
-        &tools.display().to_string(),
-        "--session-log",
-        &log.display().to_string(),
-    ])
-    .await;
+    let logs = tempfile::tempdir().expect("temp dir");
+    let log = logs.path().join("sessions.log");
+    let (backend, _tools) = echo_backend(&["--session-log", log.to_str().expect("path")]).await;
     register(&http, &base, "lazy/echo", &backend.url).await;
     refresh(&http, &base, "lazy/echo").await;
     let spec = json!({ "ownerTeam": "lazy", "members": [{ "server": "lazy/echo" }] });
@@ -1108,4 +1090,82 @@ async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients
         expected,
         "the member session ended with the client's"
     );
+}
+
+/// A member that asks the client something during a call (`ping`, `roots/list`, sampling)
+/// gets the answers the member session's rmcp client gives, on its first call (through that
+/// session) and on later ones (sent past it), and every call ends with the member's answer.
+#[tokio::test]
+async fn a_members_requests_during_a_call_are_answered_on_every_call() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let (backend, _tools) = echo_backend(&["--ask-client-on", "echo"]).await;
+    register(&http, &base, "asks/echo", &backend.url).await;
+    refresh(&http, &base, "asks/echo").await;
+    let spec = json!({ "ownerTeam": "asks", "members": [{ "server": "asks/echo" }] });
+    let (status, body) = put(&http, &base, "asks/all", &spec).await;
+    assert_eq!(status, 201, "{body}");
+
+    let client = connect(&format!("{base}/mcp/asks/all")).await;
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let called = client.call_tool(call("echo_echo", json!({})));
+        let result = tokio::time::timeout(std::time::Duration::from_secs(20), called)
+            .await
+            .expect("the call ends")
+            .expect("echo_echo");
+        answers.push(serde_json::to_value(&result.content).expect("JSON")[0]["text"].clone());
+    }
+    let expected = "ping: ok\nroots/list: 0 roots\nsampling/createMessage: error -32601";
+    assert_eq!(
+        answers, [expected; 3],
+        "the first call, then two sent past rmcp"
+    );
+    client.cancel().await.expect("close");
+}
+
+/// A client that gives up on a call cancels it, and the member hears of it: on the first call
+/// (through the member session's rmcp client) and on a later one (sent past it).
+#[tokio::test]
+async fn a_clients_cancellation_reaches_the_member() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let log = logs.path().join("calls.log");
+    let log_arg = log.to_str().expect("path");
+    let slow = ["--call-delay-ms", "20000", "--call-log", log_arg];
+    let (backend, _tools) = echo_backend(&slow).await;
+    register(&http, &base, "stops/echo", &backend.url).await;
+    refresh(&http, &base, "stops/echo").await;
+    let spec = json!({ "ownerTeam": "stops", "members": [{ "server": "stops/echo" }] });
+    let (status, body) = put(&http, &base, "stops/all", &spec).await;
+    assert_eq!(status, 201, "{body}");
+
+    let client = connect(&format!("{base}/mcp/stops/all")).await;
+    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+    for round in 1..=2 {
+        // rmcp's client sends `notifications/cancelled` for a call it drops.
+        let called = client.call_tool(call("echo_echo", json!({})));
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(2), called).await;
+        assert!(waited.is_err(), "the call is still running on the member");
+        let expected = "echo\ncancelled echo\n".repeat(round);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while calls() != expected && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(calls(), expected, "round {round}");
+    }
+    // A call the client cancelled is not the member's failure; a call whose client left without
+    // cancelling would count as one once the grace for a late cancellation (5 s) is over.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let metrics = metrics_of(&http, &base).await;
+    for outcome in ["ok", "error"] {
+        let counted = calls_counted(&metrics, ("stops/all", "echo_echo", outcome));
+        assert!(
+            matches!(counted.as_deref(), None | Some("0")),
+            "{outcome}: {counted:?}"
+        );
+    }
 }

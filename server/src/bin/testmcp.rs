@@ -6,10 +6,13 @@
 //! echoes its arguments back as JSON text, whatever the tool, without touching the file, so it
 //! can serve as a fast gateway benchmark backend; with `--structured` the answer also carries
 //! the arguments as `structuredContent`, keys in the order the client sent them. With `--call-log FILE` it appends the name of
-//! every called tool to FILE, one per line, so a test can see what reached the server. With
+//! every called tool to FILE, one per line, so a test can see what reached the server, and
+//! `cancelled TOOL` when the client cancels a call while `--call-delay-ms` holds it. With
 //! `--notify-on TOOL` a call of TOOL first tells the client its tool list changed. With
 //! `--session-log FILE` (streamable HTTP) it appends `open` to FILE when a client session
-//! begins and `close` when it ends.
+//! begins and `close` when it ends. With `--ask-client-on TOOL` a call of TOOL first sends the
+//! client `ping`, `roots/list` and `sampling/createMessage`, whatever its capabilities, and
+//! answers with what came back, one line each.
 //!
 //! It serves stdio by default, or streamable HTTP at `/mcp` with `--http ADDR`; then it prints
 //! `listening on http://ADDR/mcp` as the first line on stdout (use port 0 for a free port).
@@ -82,6 +85,10 @@ struct Args {
     /// Append `open` to this file when a client session begins and `close` when it ends.
     #[arg(long)]
     session_log: Option<PathBuf>,
+    /// A call of this tool first sends the client `ping`, `roots/list` and
+    /// `sampling/createMessage`, and answers with what came back.
+    #[arg(long)]
+    ask_client_on: Option<String>,
 }
 
 /// A line in the session log for a session's beginning, and one for its end when dropped.
@@ -191,8 +198,21 @@ impl ServerHandler for TestServer {
                 .await
                 .map_err(|e| ErrorData::internal_error(format!("cannot notify: {e}"), None))?;
         }
+        if self.args.ask_client_on.as_deref() == Some(request.name.as_ref()) {
+            let text = ask_client(&context.peer).await;
+            return Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into());
+        }
         if self.args.call_delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(self.args.call_delay_ms)).await;
+            let delay = tokio::time::sleep(Duration::from_millis(self.args.call_delay_ms));
+            tokio::select! {
+                () = delay => {}
+                () = context.ct.cancelled() => {
+                    if let Some(log) = &self.args.call_log {
+                        log_call(log, &format!("cancelled {}", request.name)).await?;
+                    }
+                    return Err(ErrorData::internal_error("the client cancelled the call", None));
+                }
+            }
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         if self.args.broken.as_deref() == Some(request.name.as_ref()) {
@@ -214,6 +234,40 @@ impl ServerHandler for TestServer {
         }
         Ok(result.into())
     }
+}
+
+/// Sends the client `ping`, `roots/list` and `sampling/createMessage`; what came back, one
+/// line each.
+#[allow(deprecated)] // Roots and sampling are deprecated (SEP-2577), but clients still get them.
+async fn ask_client(peer: &rmcp::Peer<RoleServer>) -> String {
+    use rmcp::model::{
+        CreateMessageRequestParams, Role, SamplingMessage, SamplingMessageContentBlock,
+        ServerRequest,
+    };
+    let outcome = |result: Result<String, rmcp::ServiceError>| match result {
+        Ok(text) => text,
+        Err(rmcp::ServiceError::McpError(error)) => format!("error {}", error.code.0),
+        Err(error) => format!("failed: {error}"),
+    };
+    let ping = peer
+        .send_request(ServerRequest::PingRequest(Default::default()))
+        .await
+        .map(|_| "ok".to_owned());
+    let roots = peer
+        .list_roots()
+        .await
+        .map(|r| format!("{} roots", r.roots.len()));
+    let message = SamplingMessage::new(Role::User, SamplingMessageContentBlock::text("hello"));
+    let sampling = peer
+        .create_message(CreateMessageRequestParams::new(vec![message], 10))
+        .await
+        .map(|_| "answered".to_owned());
+    format!(
+        "ping: {}\nroots/list: {}\nsampling/createMessage: {}",
+        outcome(ping),
+        outcome(roots),
+        outcome(sampling)
+    )
 }
 
 /// Appends `tool` to the call log.

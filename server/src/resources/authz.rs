@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::auth::cedar::{Options, Policies};
 
-use super::oidc::Unenforceable;
+use super::oidc::{fault, is_set, text, Unenforceable};
 
 /// ToolHive's default key of the ConfigMap.
 pub const DEFAULT_KEY: &str = "authz.json";
@@ -27,28 +27,6 @@ pub enum Source<'a> {
     Found(&'a str),
     /// It cannot be read; the text says why (missing, no such key, local mode, ...).
     Unavailable(&'a str),
-}
-
-fn fault(path: impl Into<String>, reason: impl Into<String>) -> Unenforceable {
-    Unenforceable {
-        path: path.into(),
-        reason: reason.into(),
-    }
-}
-
-fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-fn is_set(value: Option<&Value>) -> bool {
-    match value {
-        None | Some(Value::Null) => false,
-        Some(Value::Object(map)) => !map.is_empty(),
-        Some(_) => true,
-    }
 }
 
 /// The ConfigMap (name, key) that `spec`'s authzConfig names, if it names one.

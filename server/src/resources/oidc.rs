@@ -39,21 +39,24 @@ pub enum Shared<'a> {
     Unavailable(&'a str),
 }
 
-fn fault(path: impl Into<String>, reason: impl Into<String>) -> Unenforceable {
+/// The field at `path` cannot be enforced, for `reason`.
+pub(super) fn fault(path: impl Into<String>, reason: impl Into<String>) -> Unenforceable {
     Unenforceable {
         path: path.into(),
         reason: reason.into(),
     }
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+/// The non-empty string under `key` of `value`.
+pub(super) fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value
         .get(key)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
 
-fn is_set(value: Option<&Value>) -> bool {
+/// True for a value other than absent, `null` or `{}`.
+pub(super) fn is_set(value: Option<&Value>) -> bool {
     match value {
         None | Some(Value::Null) => false,
         Some(Value::Object(map)) => !map.is_empty(),

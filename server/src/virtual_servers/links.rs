@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rmcp::{Peer, RoleServer};
+use serde_json::Value;
 
 use crate::gateway::target::Target;
 use crate::gateway::GatewayState;
 
-use super::member::{self, MemberSession};
+use super::member::{self, Address, MemberSession};
 
 /// A member's session, once opened.
 type Slot = tokio::sync::Mutex<Option<Arc<MemberSession>>>;
@@ -50,6 +51,17 @@ impl Links {
     }
 }
 
+/// A call sent past rmcp's client and not answered yet: where a cancellation of it goes.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    /// The member.
+    pub target: Arc<Target>,
+    /// Its session.
+    pub address: Address,
+    /// The id the member got.
+    pub id: String,
+}
+
 /// One client session's sessions with the members it called.
 pub struct Link {
     /// The virtual server the client session belongs to.
@@ -61,6 +73,8 @@ pub struct Link {
     members: Mutex<HashMap<String, Arc<Slot>>>,
     /// The number in the id of the next call sent past rmcp's client.
     next_call: AtomicU64,
+    /// The calls sent past rmcp's client and not answered yet, by the client's id (as JSON).
+    in_flight: Mutex<HashMap<String, Sent>>,
 }
 
 impl std::fmt::Debug for Link {
@@ -79,6 +93,7 @@ impl Link {
             downstream,
             members: Mutex::default(),
             next_call: AtomicU64::new(0),
+            in_flight: Mutex::default(),
         }
     }
 
@@ -115,6 +130,17 @@ impl Link {
     /// Drops the session with `member` (it failed); the next call opens another.
     pub fn forget(&self, member: &str) {
         crate::locks::lock(&self.members).remove(member);
+    }
+
+    /// Notes that the client's call `client_id` went to a member as `sent`.
+    pub fn sent(&self, client_id: &Value, sent: Sent) {
+        crate::locks::lock(&self.in_flight).insert(client_id.to_string(), sent);
+    }
+
+    /// Ends the client's call `client_id`: where it went, or `None` when it was not in flight
+    /// (it ended, or the client cancelled it).
+    pub fn settle(&self, client_id: &Value) -> Option<Sent> {
+        crate::locks::lock(&self.in_flight).remove(&client_id.to_string())
     }
 
     /// A request id for a call sent on a member session past rmcp's client: a string, so it

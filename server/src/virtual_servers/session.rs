@@ -195,17 +195,18 @@ impl ServerHandler for VirtualSession {
         };
         let started = Instant::now();
         let answer = self.call_member(&caller, exposed, request, &context).await;
-        if let Some(metrics) = metrics {
-            metrics.record(answer.outcome, started.elapsed());
+        if let (Some(metrics), Some(outcome)) = (metrics, answer.outcome) {
+            metrics.record(outcome, started.elapsed());
         }
         answer.result
     }
 }
 
-/// A call's answer, and how it ended for the metrics.
+/// A call's answer, and how it ended for the metrics (not counted when the client cancelled
+/// it).
 pub(super) struct Answer {
     result: Result<CallToolResponse, ErrorData>,
-    outcome: CallOutcome,
+    outcome: Option<CallOutcome>,
 }
 
 impl Answer {
@@ -220,7 +221,15 @@ impl Answer {
         };
         Self {
             result: result.map(Into::into),
-            outcome,
+            outcome: Some(outcome),
+        }
+    }
+
+    /// The client cancelled the call: rmcp sends it no answer.
+    fn cancelled() -> Self {
+        Self {
+            result: Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, "cancelled", None)),
+            outcome: None,
         }
     }
 
@@ -229,7 +238,7 @@ impl Answer {
     fn unreached(text: String) -> Self {
         Self {
             result: Ok(failed(text)),
-            outcome: CallOutcome::Failed,
+            outcome: Some(CallOutcome::Failed),
         }
     }
 
@@ -237,7 +246,7 @@ impl Answer {
     fn refused(why: String) -> Self {
         Self {
             result: Err(ErrorData::new(ErrorCode::INVALID_REQUEST, why, None)),
-            outcome: CallOutcome::Rejected,
+            outcome: Some(CallOutcome::Rejected),
         }
     }
 }
@@ -262,7 +271,13 @@ impl VirtualSession {
             Err(why) => return Answer::unreached(format!("{} did not answer: {why}", target.id)),
         };
         request.name = exposed.member_tool.clone().into();
-        match member.peer().call_tool(request).await {
+        let called = tokio::select! {
+            called = member.peer().call_tool(request) => called,
+            // Dropping the call sends the member `notifications/cancelled` (rmcp cancels on
+            // drop).
+            () = context.ct.cancelled() => return Answer::cancelled(),
+        };
+        match called {
             Ok(result) => Answer::member(Ok(result)),
             Err(ServiceError::McpError(error)) => Answer::member(Err(error)),
             Err(error) => {

@@ -67,6 +67,19 @@ pub struct HttpBackend {
     _child: tokio::process::Child,
 }
 
+/// A folder holding `tools.json` with one tool, `echo`, for `apiary-testmcp --tools`; the
+/// folder lives as long as the returned guard.
+pub fn one_tool_file() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tools = dir.path().join("tools.json");
+    std::fs::write(
+        &tools,
+        serde_json::json!([{ "name": "echo", "inputSchema": { "type": "object" } }]).to_string(),
+    )
+    .expect("write tools");
+    (dir, tools)
+}
+
 /// `apiary-testmcp` with `args`, serving streamable HTTP on a free loopback port.
 pub async fn testmcp_http(args: &[&str]) -> HttpBackend {
     use tokio::io::AsyncBufReadExt;

@@ -1,7 +1,8 @@
 //! A `tools/call` sent to the member past rmcp's sessions, and its answer: as JSON when the
 //! member's answer is all it sends about the call; as an event stream when the member also
 //! sends notifications about it (progress, log messages), passed on as they come, then the
-//! answer.
+//! answer. A request the member sends the client meanwhile (`ping`, `roots/list`, sampling)
+//! gets the answer the session's rmcp client gives it, so the call goes on.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,9 +22,12 @@ use crate::gateway::proxy::post_to;
 use crate::gateway::target::Target;
 use crate::gateway::{sse, GatewayState, MAX_RESPONSE_BYTES};
 
-use super::super::links::Link;
+use super::super::links::{Link, Sent};
 use super::super::member::{self, Address};
 use super::{json, written, Answer};
+
+/// How long a call whose client left stays known, for a cancellation that follows.
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The call as the member gets it.
 #[derive(Serialize)]
@@ -64,8 +68,17 @@ enum Seen<'a> {
     Answer(Message<'a>),
     /// A notification, passed on as it came.
     Notice,
-    /// Anything else (another request's answer, a request to the client, not JSON-RPC).
+    /// A request to the client, answered on the member session.
+    Request(Message<'a>),
+    /// Anything else (another request's answer, not JSON-RPC).
     Other,
+}
+
+/// The member session a call went out on, where the member's own requests are answered.
+struct Session {
+    state: GatewayState,
+    target: Arc<Target>,
+    address: Address,
 }
 
 /// One call on its way: what its answer needs and what it is measured by. A call that ends
@@ -99,6 +112,12 @@ pub async fn send(
         params,
     })
     .ok()?;
+    let sent = Sent {
+        target: target.clone(),
+        address: address.clone(),
+        id: sent_id.clone(),
+    };
+    link.sent(client_id, sent);
     let mut call = InFlight {
         link,
         member: target.id.clone(),
@@ -127,7 +146,12 @@ pub async fn send(
         return Some(json(call.unreached(&why)));
     }
     if member::is(&response, "text/event-stream") {
-        return Some(call.relay(member::events(response)).await);
+        let session = Session {
+            state: state.clone(),
+            target,
+            address,
+        };
+        return Some(call.relay(member::events(response), session).await);
     }
     let answer = match axum::body::to_bytes(response.into_body(), MAX_RESPONSE_BYTES).await {
         Ok(bytes) => call.answer_in(&bytes),
@@ -152,7 +176,10 @@ impl InFlight {
         }
         match serde_json::from_slice::<Message<'a>>(data) {
             Ok(message) if is_answer(&message) => Seen::Answer(message),
-            Ok(message) if message.id.is_none() && message.method.is_some() => Seen::Notice,
+            Ok(message) if message.method.is_some() => match message.id {
+                None => Seen::Notice,
+                Some(_) => Seen::Request(message),
+            },
             _ => Seen::Other,
         }
     }
@@ -198,11 +225,13 @@ impl InFlight {
     /// session is dropped, so that handler opens another.
     fn handed_back(mut self) {
         self.ended = true;
+        self.link.settle(&self.client_id);
         self.link.forget(&self.member);
     }
 
     fn end(&mut self, outcome: CallOutcome) {
         self.ended = true;
+        self.link.settle(&self.client_id);
         if let Some(metrics) = &self.metrics {
             metrics.record(outcome, self.started.elapsed());
         }
@@ -210,7 +239,7 @@ impl InFlight {
 
     /// The next step of the member's event stream: a notification to pass on as it came, or
     /// the end, with the client's answer (the member's, or why there is none).
-    async fn next(&mut self, events: &mut Events) -> Step {
+    async fn next(&mut self, events: &mut Events, session: &Session) -> Step {
         loop {
             let data = match events.next().await {
                 Some(Ok(event)) => event.data.unwrap_or_default(),
@@ -225,6 +254,7 @@ impl InFlight {
             match self.see(data.as_bytes()) {
                 Seen::Answer(message) => return Step::End(self.answered(&message)),
                 Seen::Notice => return Step::Notice(sse::event(data.as_bytes())),
+                Seen::Request(request) => session.answer(&request).await,
                 Seen::Other => {}
             }
         }
@@ -233,15 +263,15 @@ impl InFlight {
     /// The client's answer to a call the member answers with an event stream: JSON when the
     /// answer is all it sends about the call (most calls: one write, as for a JSON answer);
     /// otherwise an event stream of the member's notifications as they come, then the answer.
-    async fn relay(mut self, mut events: Events) -> Response {
-        let first = match self.next(&mut events).await {
+    async fn relay(mut self, mut events: Events, session: Session) -> Response {
+        let first = match self.next(&mut events, &session).await {
             Step::End(answer) => return json(answer),
             Step::Notice(event) => event,
         };
-        let rest = futures::stream::unfold(Some((events, self)), |state| async move {
-            let (mut events, mut call) = state?;
-            match call.next(&mut events).await {
-                Step::Notice(event) => Some((event, Some((events, call)))),
+        let rest = futures::stream::unfold(Some((events, self, session)), |state| async move {
+            let (mut events, mut call, session) = state?;
+            match call.next(&mut events, &session).await {
+                Step::Notice(event) => Some((event, Some((events, call, session)))),
                 Step::End(answer) => Some((sse::event(&answer), None)),
             }
         });
@@ -261,10 +291,62 @@ impl InFlight {
 }
 
 impl Drop for InFlight {
-    /// The client left before the answer came: the call counts as failed.
+    /// The client left before the answer came. Its cancellation may follow (rmcp's client
+    /// closes the request first), so the call stays known for [`CANCEL_GRACE`]: a
+    /// cancellation then still reaches the member. A call nobody cancelled counts as failed.
     fn drop(&mut self) {
-        if !self.ended {
-            self.end(CallOutcome::Failed);
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let link = self.link.clone();
+        let client_id = std::mem::take(&mut self.client_id);
+        let metrics = self.metrics.take();
+        let elapsed = self.started.elapsed();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep(CANCEL_GRACE).await;
+            if let (Some(_), Some(metrics)) = (link.settle(&client_id), metrics) {
+                metrics.record(CallOutcome::Failed, elapsed);
+            }
+        });
+    }
+}
+
+impl Session {
+    /// Answers the member's `request` as the session's rmcp client does (it declares no
+    /// capabilities, so rmcp's defaults): `ping` and `roots/list` (no roots) answered,
+    /// elicitation declined, anything else (sampling) not found.
+    async fn answer(&self, request: &Message<'_>) {
+        let method = request
+            .method
+            .and_then(|m| serde_json::from_str::<&str>(m.get()).ok())
+            .unwrap_or_default();
+        let id = request.id.as_ref().unwrap_or(&Value::Null);
+        let answer = match method {
+            "ping" => serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": {} }),
+            "roots/list" => {
+                serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": { "roots": [] } })
+            }
+            "elicitation/create" => {
+                serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": { "action": "decline" } })
+            }
+            _ => serde_json::json!({ "jsonrpc": "2.0", "id": id,
+                "error": { "code": -32601, "message": method } }),
+        };
+        let response = post_to(
+            &self.state,
+            self.target.clone(),
+            None,
+            &self.address.headers(),
+            Body::from(answer.to_string()),
+        )
+        .await;
+        if !response.status().is_success() {
+            tracing::warn!(status = %response.status(), member = %self.target.id, method,
+                "a member's request during a call could not be answered");
         }
     }
 }

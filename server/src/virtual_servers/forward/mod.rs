@@ -5,7 +5,9 @@
 //!   only the tool's name and the request id changed, and the member's result or error comes
 //!   back with its bytes as the member sent them (key order and fields rmcp does not model
 //!   included), with the member's notifications about the call ([`call`]);
-//! - a `tools/list` page is answered from the view's pages, written once per view, as JSON.
+//! - a `tools/list` page is answered from the view's pages, written once per view, as JSON;
+//! - a client's `notifications/cancelled` of such a call goes to the member, with the id the
+//!   member got.
 //!
 //! Anything else, and anything unusual (a member session not yet open, the finder, an unknown
 //! tool, a member the caller may not use, a header rmcp checks), goes on to the session's rmcp
@@ -25,7 +27,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::gateway::jsonrpc::INVALID_REQUEST;
-use crate::gateway::proxy::failure;
+use crate::gateway::proxy::{failure, post_to};
 use crate::gateway::{GatewayState, MAX_REQUEST_BYTES};
 
 use super::finder::FINDER;
@@ -35,11 +37,13 @@ use super::views::{View, PAGE};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
+const CANCELLED: &str = "notifications/cancelled";
 
 /// A JSON-RPC request from the client, as far as the short way reads it.
 #[derive(Deserialize)]
 struct Incoming {
     jsonrpc: String,
+    #[serde(default)]
     id: Value,
     method: String,
     #[serde(default)]
@@ -90,6 +94,9 @@ pub async fn answer(
             "tools/list" => list(view, &incoming),
             _ => None,
         },
+        Ok(incoming) if incoming.jsonrpc == "2.0" && incoming.method == CANCELLED => {
+            cancel(state, &link, &incoming).await
+        }
         _ => None,
     };
     answered.ok_or_else(|| Request::from_parts(parts, Body::from(bytes)))
@@ -162,6 +169,24 @@ async fn call(
     params.insert("name".into(), Value::String(exposed.member_tool.clone()));
     let client = (&incoming.id, &params);
     call::send(state, (target, address), link, client, metrics.cloned()).await
+}
+
+/// Passes the client's cancellation of a call sent the short way on to its member, with the id
+/// the member got; `None` for any other call (rmcp's handler cancels those).
+async fn cancel(state: &GatewayState, link: &Link, incoming: &Incoming) -> Option<Response> {
+    let params = incoming.params.as_ref()?;
+    let sent = link.settle(params.get("requestId")?)?;
+    let mut params = params.clone();
+    params.insert("requestId".into(), Value::String(sent.id));
+    let notification =
+        serde_json::json!({ "jsonrpc": "2.0", "method": CANCELLED, "params": params });
+    let body = Body::from(notification.to_string());
+    let member = sent.target.id.clone();
+    let response = post_to(state, sent.target, None, &sent.address.headers(), body).await;
+    if !response.status().is_success() {
+        tracing::warn!(status = %response.status(), %member, "a cancellation did not reach the member");
+    }
+    Some(StatusCode::ACCEPTED.into_response())
 }
 
 /// `answer` as JSON.
