@@ -20,11 +20,11 @@ pub enum ApiError {
     /// A path or query parameter is invalid (400); the error names it as `Invalid` does.
     #[error(transparent)]
     BadParameter(FieldErrors),
-    /// The body was refused before validation: malformed JSON (400), or JSON of the wrong
-    /// shape (422); the message names the field.
+    /// Refused with `status` for what `message` says: malformed JSON (400), a conflict (409),
+    /// a body too large (413) or not JSON (415), or what the cluster refused (502).
     #[error("{message}")]
     Rejected {
-        /// 400, 409 or 422.
+        /// The status to answer with.
         status: StatusCode,
         /// What was wrong.
         message: String,

@@ -11,8 +11,10 @@
 //! 4. **Tell.** The gateway forgets what it kept of the server, so the next request sees it.
 //!
 //! The OpenAPI document adds the answers every handler shares (400, 401, 408, 413, 415, 422,
-//! 503, and 404 for an unknown server: `web::openapi`), so a handler documents only its own.
+//! 503: `web::openapi`), so a handler documents only its own, with [`NoSuchServer`] for the
+//! 404 of a server that must exist.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -22,6 +24,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 use crate::api_error::ApiError;
 use crate::validation::FieldError;
@@ -63,6 +66,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ServerPath {
     }
 }
 
+/// OpenAPI: the 404 of a handler whose server must exist (`responses(…, NoSuchServer)`).
+pub struct NoSuchServer;
+
+impl utoipa::IntoResponses for NoSuchServer {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let error = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Error")))
+            .build();
+        let response = ResponseBuilder::new()
+            .description("No such server")
+            .content("application/json", error)
+            .build();
+        BTreeMap::from([("404".to_owned(), response.into())])
+    }
+}
+
 /// A request body, read but not yet decoded: the handler decodes it with [`JsonBody::decode`]
 /// after its guard.
 #[derive(Debug)]
@@ -99,14 +118,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
-/// True when the request says its body is `application/json` (parameters such as `charset`
-/// allowed).
+/// True when the request says its body is JSON: `application/json`, or a `+json` type such as
+/// `application/merge-patch+json` (parameters such as `charset` allowed).
 pub fn is_json(headers: &HeaderMap) -> bool {
-    headers
+    let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        .map(|t| t.trim().to_ascii_lowercase());
+    media.is_some_and(|t| {
+        t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+    })
 }
 
 /// Decodes a JSON body as every write of a server does (a direct registration, a proposal, a
@@ -197,6 +219,7 @@ mod tests {
         };
         assert!(with("application/json"));
         assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/merge-patch+json"));
         assert!(!with("application/jsonx"));
         assert!(!with("text/plain"));
         assert!(!is_json(&HeaderMap::new()));

@@ -37,7 +37,6 @@ async fn register_and_refresh(
     outcome
 }
 
-/// A temporary folder holding `tools.json` with one tool, for `apiary-testmcp --tools`.
 fn published_tools(list: &Value, id: &str) -> Vec<String> {
     registry::tool_names(registry::entry(list, id))
 }

@@ -1100,7 +1100,11 @@ async fn a_members_requests_during_a_call_are_answered_on_every_call() {
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
     let http = reqwest::Client::new();
-    let (backend, _tools) = echo_backend(&["--ask-client-on", "echo"]).await;
+    let logs = tempfile::tempdir().expect("temp dir");
+    let log = logs.path().join("calls.log");
+    let logged = ["--call-log", log.to_str().expect("path"), "--call-log-ids"];
+    let (backend, _tools) =
+        echo_backend(&[&["--ask-client-on", "echo"][..], &logged].concat()).await;
     register(&http, &base, "asks/echo", &backend.url).await;
     refresh(&http, &base, "asks/echo").await;
     let spec = json!({ "ownerTeam": "asks", "members": [{ "server": "asks/echo" }] });
@@ -1126,40 +1130,124 @@ async fn a_members_requests_during_a_call_are_answered_on_every_call() {
 }
 
 /// A client that gives up on a call cancels it, and the member hears of it: on the first call
-/// (through the member session's rmcp client) and on a later one (sent past it).
+/// (through the member session's rmcp client), on a later one (sent past it), and when the
+/// client keeps the call's request open after cancelling it. A cancelled call is no failure:
+/// it is not counted, and the member session stays open.
 #[tokio::test]
 async fn a_clients_cancellation_reaches_the_member() {
     let db = support::sqlite().await;
     let base = support::serve(&db.db).await;
     let http = reqwest::Client::new();
     let logs = tempfile::tempdir().expect("temp dir");
-    let log = logs.path().join("calls.log");
-    let log_arg = log.to_str().expect("path");
-    let slow = ["--call-delay-ms", "20000", "--call-log", log_arg];
+    let (log, sessions) = (
+        logs.path().join("calls.log"),
+        logs.path().join("sessions.log"),
+    );
+    let (log_arg, sessions_arg) = (
+        log.to_str().expect("path"),
+        sessions.to_str().expect("path"),
+    );
+    let slow = [
+        "--call-delay-ms",
+        "20000",
+        "--call-log",
+        log_arg,
+        "--call-log-ids",
+        "--session-log",
+        sessions_arg,
+    ];
     let (backend, _tools) = echo_backend(&slow).await;
     register(&http, &base, "stops/echo", &backend.url).await;
     refresh(&http, &base, "stops/echo").await;
     let spec = json!({ "ownerTeam": "stops", "members": [{ "server": "stops/echo" }] });
     let (status, body) = put(&http, &base, "stops/all", &spec).await;
     assert_eq!(status, 201, "{body}");
+    let read = |path: &std::path::Path| {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let calls_reach = |count: usize| {
+        let log = log.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while read(&log).len() < count && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            read(&log)
+        }
+    };
 
+    // The fetch of the member's tools had its own session.
+    let mut expected_sessions = read(&sessions);
     let client = connect(&format!("{base}/mcp/stops/all")).await;
-    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
     for round in 1..=2 {
         // rmcp's client sends `notifications/cancelled` for a call it drops.
         let called = client.call_tool(call("echo_echo", json!({})));
         let waited = tokio::time::timeout(std::time::Duration::from_secs(2), called).await;
         assert!(waited.is_err(), "the call is still running on the member");
-        let expected = "echo\ncancelled echo\n".repeat(round);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while calls() != expected && std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert_eq!(calls(), expected, "round {round}");
+        let lines = calls_reach(2 * round).await;
+        assert_eq!(
+            lines.get(2 * round - 1).map(String::as_str),
+            Some("cancelled echo"),
+            "{lines:?}"
+        );
     }
-    // A call the client cancelled is not the member's failure; a call whose client left without
-    // cancelling would count as one once the grace for a late cancellation (5 s) is over.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let lines = read(&log);
+    assert!(
+        !lines[0].starts_with("echo apiary-"),
+        "the first through rmcp: {lines:?}"
+    );
+    assert_eq!(lines[2], "echo apiary-0", "the second past it: {lines:?}");
+
+    // A client that keeps its request open after cancelling (the stream of the call ends when
+    // the member drops it). Its first call opens its own member session (through rmcp); the
+    // second goes past rmcp.
+    let url = format!("{base}/mcp/stops/all");
+    let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": { "name": "cancel-test", "version": "0" } } });
+    let (_, _, session, _) = post_raw(&http, &url, None, &initialize).await;
+    let session = session.expect("a session id");
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    post_raw(&http, &url, Some(&session), &initialized).await;
+    for id in [1, 2] {
+        let message = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": "echo_echo", "arguments": {} } });
+        let (http2, url2, session2) = (http.clone(), url.clone(), session.clone());
+        let open =
+            tokio::spawn(async move { post_raw(&http2, &url2, Some(&session2), &message).await });
+        calls_reach(4 + 2 * id - 1).await;
+        let cancel = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": { "requestId": id, "reason": "no longer needed" } });
+        let (status, ..) = post_raw(&http, &url, Some(&session), &cancel).await;
+        assert_eq!(status, 202);
+        let lines = calls_reach(4 + 2 * id).await;
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("cancelled echo"),
+            "{lines:?}"
+        );
+        if id == 2 {
+            assert_eq!(lines[6], "echo apiary-0", "past rmcp: {lines:?}");
+            let ended = tokio::time::timeout(std::time::Duration::from_secs(10), open).await;
+            assert!(
+                ended.is_ok(),
+                "the request ends once the member drops the call"
+            );
+        } else {
+            open.abort();
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    expected_sessions.extend(["open".to_owned(), "open".to_owned()]);
+    assert_eq!(
+        read(&sessions),
+        expected_sessions,
+        "one member session a client, none closed"
+    );
+
+    // Not counted, even once the grace for a late cancellation (5 s) is over.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     let metrics = metrics_of(&http, &base).await;
     for outcome in ["ok", "error"] {
         let counted = calls_counted(&metrics, ("stops/all", "echo_echo", outcome));

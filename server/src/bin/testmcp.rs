@@ -6,8 +6,9 @@
 //! echoes its arguments back as JSON text, whatever the tool, without touching the file, so it
 //! can serve as a fast gateway benchmark backend; with `--structured` the answer also carries
 //! the arguments as `structuredContent`, keys in the order the client sent them. With `--call-log FILE` it appends the name of
-//! every called tool to FILE, one per line, so a test can see what reached the server, and
-//! `cancelled TOOL` when the client cancels a call while `--call-delay-ms` holds it. With
+//! every called tool to FILE, one per line, so a test can see what reached the server (with
+//! `--call-log-ids`, followed by the request's id), and `cancelled TOOL` when the client
+//! cancels a call while `--call-delay-ms` holds it. With
 //! `--notify-on TOOL` a call of TOOL first tells the client its tool list changed. With
 //! `--session-log FILE` (streamable HTTP) it appends `open` to FILE when a client session
 //! begins and `close` when it ends. With `--ask-client-on TOOL` a call of TOOL first sends the
@@ -63,6 +64,9 @@ struct Args {
     /// Append the name of every called tool to this file, one per line.
     #[arg(long)]
     call_log: Option<PathBuf>,
+    /// Each line of the call log also names the request's JSON-RPC id.
+    #[arg(long)]
+    call_log_ids: bool,
     /// A `Host` it answers besides loopback (repeatable), for a test that reaches it as if it
     /// were another host, through an HTTP proxy.
     #[arg(long)]
@@ -189,7 +193,12 @@ impl ServerHandler for TestServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if let Some(log) = &self.args.call_log {
-            log_call(log, &request.name).await?;
+            let line = if self.args.call_log_ids {
+                format!("{} {}", request.name, context.id)
+            } else {
+                request.name.to_string()
+            };
+            log_call(log, &line).await?;
         }
         if self.args.notify_on.as_deref() == Some(request.name.as_ref()) {
             context

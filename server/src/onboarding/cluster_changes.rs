@@ -23,7 +23,7 @@ use apiary_app::access::Action;
 use apiary_app::model::cluster_changes::ClusterChanges;
 
 use crate::api_error::ApiError;
-use crate::api_request::ServerPath;
+use crate::api_request::{NoSuchServer, ServerPath};
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::registry::curation::{self, cluster::tool_config_spec};
@@ -197,7 +197,7 @@ pub async fn for_state(
 /// and `MCPToolConfig` differ from what Apiary applied (anyone who may browse).
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/cluster-changes", operation_id = "get_cluster_changes", tag = "onboarding",
     params(ServerPath),
-    responses((status = 200, description = "How the cluster compares with the approved revision (Kubernetes mode; `not-applied` otherwise)", body = ClusterChanges)))]
+    responses((status = 200, description = "How the cluster compares with the approved revision (Kubernetes mode; `not-applied` otherwise)", body = ClusterChanges), NoSuchServer))]
 pub async fn show(
     State(state): State<OnboardingState>,
     principal: Principal,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
-use crate::api_request::{JsonBody, ServerPath};
+use crate::api_request::{JsonBody, NoSuchServer, ServerPath};
 use crate::audit::{record, AuditEvent};
 use crate::auth::Principal;
 use crate::db::{now_millis, DbError};
@@ -63,7 +63,7 @@ pub struct Lifecycle {
     request_body(content = Deprecation, description = "The message and the replacement"),
     responses((status = 200, description = "Deprecated", body = Lifecycle),
                (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
-               (status = 409, description = "The server is retired", body = crate::validation::ErrorBody)))]
+               (status = 409, description = "The server is retired", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn deprecate(
     State(state): State<RegistryState>,
     principal: Principal,
@@ -125,7 +125,7 @@ pub async fn deprecate(
     params(ServerPath),
     responses((status = 200, description = "Active again", body = Lifecycle),
                (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
-               (status = 409, description = "The server is retired", body = crate::validation::ErrorBody)))]
+               (status = 409, description = "The server is retired", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn reinstate(
     State(state): State<RegistryState>,
     principal: Principal,

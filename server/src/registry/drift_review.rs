@@ -16,7 +16,7 @@ use sqlx::Row;
 use apiary_app::access::{Action, Viewer};
 
 use crate::api_error::ApiError;
-use crate::api_request::{JsonBody, ServerPath};
+use crate::api_request::{JsonBody, NoSuchServer, ServerPath};
 use crate::audit::{record, AuditEvent};
 use crate::auth::Principal;
 use crate::db::{json_column, now_millis, Db, DbError};
@@ -216,7 +216,7 @@ pub async fn list(
     request_body(content = Approval, description = "The snapshot reviewed and a comment"),
     responses((status = 200, description = "Approved: the snapshot is the baseline", body = Approved),
                (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody),
-               (status = 409, description = "Already approved, or a newer fetch replaced the snapshot", body = crate::validation::ErrorBody)))]
+               (status = 409, description = "Already approved, or a newer fetch replaced the snapshot", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn approve(
     State(state): State<RegistryState>,
     principal: Principal,

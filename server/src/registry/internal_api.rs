@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
-use crate::api_request::ServerPath;
+use crate::api_request::{NoSuchServer, ServerPath};
 use crate::auth::Principal;
 
 use super::model::SchemaDiff;
@@ -60,24 +60,15 @@ pub fn routes() -> Router<RegistryState> {
         .route("/api/v1/servers/{namespace}/{name}/refresh", post(refresh))
 }
 
-async fn server_id(state: &RegistryState, server: &ServerPath) -> Result<String, ApiError> {
-    state
-        .servers
-        .id_of(&server.namespace, &server.name)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::NotFound(format!("no server {server}")))
-}
-
 /// `GET …/snapshots`: every tool snapshot, newest first, with its findings and drift.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/snapshots", operation_id = "list_snapshots", tag = "registry-internal",
     params(ServerPath),
-    responses((status = 200, description = "Tool snapshots, newest first", body = SnapshotHistory)))]
+    responses((status = 200, description = "Tool snapshots, newest first", body = SnapshotHistory), NoSuchServer))]
 pub async fn snapshots(
     State(state): State<RegistryState>,
     server: ServerPath,
 ) -> Result<Json<SnapshotHistory>, ApiError> {
-    let id = server_id(&state, &server).await?;
+    let id = state.servers.id_or_404(&server).await?;
     let store = SnapshotStore::new(state.db.clone());
     let history = store.history(&id).await.map_err(ApiError::from)?;
     let baseline = store.baseline(&id).await.map_err(ApiError::from)?;
@@ -90,12 +81,12 @@ pub async fn snapshots(
 /// `GET …/drift`: the newest snapshot's diff against the approved baseline.
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/drift", operation_id = "get_drift", tag = "registry-internal",
     params(ServerPath),
-    responses((status = 200, description = "Drift of the newest snapshot against the baseline", body = DriftView)))]
+    responses((status = 200, description = "Drift of the newest snapshot against the baseline", body = DriftView), NoSuchServer))]
 pub async fn drift(
     State(state): State<RegistryState>,
     server: ServerPath,
 ) -> Result<Json<DriftView>, ApiError> {
-    let id = server_id(&state, &server).await?;
+    let id = state.servers.id_or_404(&server).await?;
     let store = SnapshotStore::new(state.db.clone());
     let baseline = store.baseline(&id).await.map_err(ApiError::from)?;
     let latest = store.latest(&id).await.map_err(ApiError::from)?;
@@ -127,7 +118,7 @@ pub struct HealthParams {
     params(ServerPath,
            ("limit" = Option<i64>, Query, description = "How many samples, 1 to 1000 (default 100)")),
     responses((status = 200, description = "Health samples, oldest first", body = HealthHistory),
-               (status = 400, description = "Bad limit", body = crate::validation::ErrorBody)))]
+               (status = 400, description = "Bad limit", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn health(
     State(state): State<RegistryState>,
     server: ServerPath,
@@ -140,7 +131,7 @@ pub async fn health(
             "use a number from 1 to 1000",
         ));
     }
-    let id = server_id(&state, &server).await?;
+    let id = state.servers.id_or_404(&server).await?;
     let samples = SnapshotStore::new(state.db.clone())
         .health_history(&id, limit)
         .await
@@ -152,7 +143,7 @@ pub async fn health(
 #[utoipa::path(post, path = "/api/v1/servers/{namespace}/{name}/refresh", operation_id = "refresh_server", tag = "registry-internal",
     params(ServerPath),
     responses((status = 200, description = "The outcome: fetched, failed or unreachable", body = RefreshOutcome),
-               (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody)))]
+               (status = 403, description = "Not an owner of the server's team or an admin", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn refresh(
     State(state): State<RegistryState>,
     principal: Principal,

@@ -78,7 +78,6 @@ pub async fn document() -> Json<utoipa::openapi::OpenApi> {
 /// - 401: no session or bearer token, with sign-in on (all but the public endpoints);
 /// - 403: a `Host` other than this machine's in local mode, a cross-site write, or a person
 ///   without any Apiary role;
-/// - 404: no such server (`/api/v1/servers/{namespace}/{name}…`);
 /// - 408: the request took longer than 30 s;
 /// - 413, 415 and 422: the body is over the limit, not JSON, or of the wrong shape
 ///   (operations with a body; the gateway answers its own);
@@ -93,7 +92,6 @@ impl Modify for CommonAnswers {
                 "/healthz" | "/readyz" | "/metrics" | "/openapi.json"
             );
             let gateway = path.starts_with("/mcp/");
-            let one_server = path.starts_with("/api/v1/servers/{namespace}/{name}");
             for operation in [
                 &mut item.get,
                 &mut item.put,
@@ -104,13 +102,13 @@ impl Modify for CommonAnswers {
             .into_iter()
             .flatten()
             {
-                add_common(operation, public, gateway, one_server);
+                add_common(operation, public, gateway);
             }
         }
     }
 }
 
-fn add_common(operation: &mut Operation, public: bool, gateway: bool, one_server: bool) {
+fn add_common(operation: &mut Operation, public: bool, gateway: bool) {
     let has_params = operation
         .parameters
         .as_ref()
@@ -130,9 +128,6 @@ fn add_common(operation: &mut Operation, public: bool, gateway: bool, one_server
         "403",
         "Local mode and a `Host` other than this machine, a cross-site write, or no Apiary role",
     ));
-    if one_server {
-        answers.push(("404", "No such server"));
-    }
     if !gateway {
         answers.push(("408", "The request took longer than 30 s"));
     }

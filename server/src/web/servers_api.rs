@@ -6,7 +6,7 @@ use serde::Serialize;
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
-use crate::api_request::{JsonBody, ServerPath};
+use crate::api_request::{JsonBody, NoSuchServer, ServerPath};
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::config::Runtime::Local;
@@ -80,7 +80,7 @@ pub async fn register(
     responses((status = 204, description = "Deleted"),
                (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody),
                (status = 409, description = "The server is declared by a cluster object (`MCPRemoteProxy`, `MCPServerEntry`); delete that object instead", body = crate::validation::ErrorBody),
-               (status = 502, description = "The cluster refused; nothing was deleted", body = crate::validation::ErrorBody)))]
+               (status = 502, description = "The cluster refused; nothing was deleted", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
-use crate::api_request::{JsonBody, ServerPath};
+use crate::api_request::{JsonBody, NoSuchServer, ServerPath};
 use crate::auth::Principal;
 use crate::gateway::GatewayState;
 
@@ -26,7 +26,7 @@ pub fn routes() -> Router<GatewayState> {
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/access", operation_id = "get_access", tag = "gateway",
     params(ServerPath),
     responses((status = 200, description = "The policy", body = Access),
-               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody)))]
+               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn show(
     State(state): State<GatewayState>,
     principal: Principal,
@@ -44,7 +44,7 @@ pub async fn show(
     params(ServerPath),
     request_body(content = Access, description = "Anonymous access, or the roles and teams that may use the endpoint"),
     responses((status = 200, description = "Stored", body = Access),
-               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody)))]
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn replace(
     State(state): State<GatewayState>,
     principal: Principal,

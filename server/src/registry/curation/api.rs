@@ -9,7 +9,7 @@ use serde::Serialize;
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
-use crate::api_request::{JsonBody, ServerPath};
+use crate::api_request::{JsonBody, NoSuchServer, ServerPath};
 use crate::auth::Principal;
 use crate::db::{Db, DbError};
 use crate::registry::model::ToolDef;
@@ -43,7 +43,7 @@ pub fn routes() -> Router<RegistryState> {
 #[utoipa::path(get, path = "/api/v1/servers/{namespace}/{name}/curation", operation_id = "get_curation", tag = "curation",
     params(ServerPath),
     responses((status = 200, description = "The curation, the published tools before it and the tools consumers see", body = CurationView),
-               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody)))]
+               (status = 403, description = "Not an admin", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn show(
     State(state): State<RegistryState>,
     principal: Principal,
@@ -63,7 +63,7 @@ pub async fn show(
     params(ServerPath),
     request_body(content = Curation, description = "Allow and deny globs, hidden tools and per-tool overrides"),
     responses((status = 200, description = "Stored; the same view as GET", body = CurationView),
-               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody)))]
+               (status = 403, description = "Not an admin, or a cross-site request", body = crate::validation::ErrorBody), NoSuchServer))]
 pub async fn replace(
     State(state): State<RegistryState>,
     principal: Principal,

@@ -81,8 +81,9 @@ struct Session {
     address: Address,
 }
 
-/// One call on its way: what its answer needs and what it is measured by. A call that ends
-/// without an answer (the client left) counts as failed.
+/// One call on its way: what its answer needs and what it is measured by. A call the client
+/// cancelled is not counted; one whose client left without cancelling counts as failed (after
+/// [`CANCEL_GRACE`]).
 struct InFlight {
     link: Arc<Link>,
     member: String,
@@ -207,8 +208,10 @@ impl InFlight {
     /// model can read, counted as a failure; the member session is dropped, so the next call
     /// opens another.
     fn unreached(&mut self, why: &str) -> Bytes {
-        self.end(CallOutcome::Failed);
-        self.link.forget(&self.member);
+        // A member closes a cancelled call's stream: its session is still good.
+        if self.end(CallOutcome::Failed) {
+            self.link.forget(&self.member);
+        }
         let text = format!("{} did not answer: {why}", self.member);
         let result =
             rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(text)]);
@@ -229,12 +232,15 @@ impl InFlight {
         self.link.forget(&self.member);
     }
 
-    fn end(&mut self, outcome: CallOutcome) {
+    /// Ends the call with `outcome`; false when the client had cancelled it, which is not
+    /// counted.
+    fn end(&mut self, outcome: CallOutcome) -> bool {
         self.ended = true;
-        self.link.settle(&self.client_id);
-        if let Some(metrics) = &self.metrics {
+        let cancelled = self.link.settle(&self.client_id).is_none();
+        if let (Some(metrics), false) = (&self.metrics, cancelled) {
             metrics.record(outcome, self.started.elapsed());
         }
+        !cancelled
     }
 
     /// The next step of the member's event stream: a notification to pass on as it came, or

@@ -95,7 +95,7 @@ pub async fn answer(
             _ => None,
         },
         Ok(incoming) if incoming.jsonrpc == "2.0" && incoming.method == CANCELLED => {
-            cancel(state, &link, &incoming).await
+            cancel(state, &link, &incoming)
         }
         _ => None,
     };
@@ -172,20 +172,25 @@ async fn call(
 }
 
 /// Passes the client's cancellation of a call sent the short way on to its member, with the id
-/// the member got; `None` for any other call (rmcp's handler cancels those).
-async fn cancel(state: &GatewayState, link: &Link, incoming: &Incoming) -> Option<Response> {
+/// the member got, and accepts it at once; `None` for any other call (rmcp's handler cancels
+/// those).
+fn cancel(state: &GatewayState, link: &Link, incoming: &Incoming) -> Option<Response> {
     let params = incoming.params.as_ref()?;
     let sent = link.settle(params.get("requestId")?)?;
     let mut params = params.clone();
     params.insert("requestId".into(), Value::String(sent.id));
     let notification =
         serde_json::json!({ "jsonrpc": "2.0", "method": CANCELLED, "params": params });
-    let body = Body::from(notification.to_string());
-    let member = sent.target.id.clone();
-    let response = post_to(state, sent.target, None, &sent.address.headers(), body).await;
-    if !response.status().is_success() {
-        tracing::warn!(status = %response.status(), %member, "a cancellation did not reach the member");
-    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let body = Body::from(notification.to_string());
+        let member = sent.target.id.clone();
+        let response = post_to(&state, sent.target, None, &sent.address.headers(), body).await;
+        if !response.status().is_success() {
+            tracing::warn!(status = %response.status(), %member,
+                "a cancellation did not reach the member");
+        }
+    });
     Some(StatusCode::ACCEPTED.into_response())
 }
 
