@@ -875,6 +875,21 @@ async fn post_raw(
     (status, media, named, data)
 }
 
+/// A session at `url` opened by hand (`initialize`, then `notifications/initialized`) as the
+/// client `name`: its id.
+async fn raw_session(http: &reqwest::Client, url: &str, name: &str) -> String {
+    let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": { "name": name, "version": "0" } } });
+    let (status, _, session, answer) = post_raw(http, url, None, &initialize).await;
+    assert_eq!(status, 200, "{answer}");
+    let session = session.expect("a session id");
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let (status, ..) = post_raw(http, url, Some(&session), &initialized).await;
+    assert_eq!(status, 202);
+    session
+}
+
 #[tokio::test]
 async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apart() {
     let db = support::sqlite().await;
@@ -897,15 +912,7 @@ async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apar
         assert_eq!(status, 201, "{body}");
     }
     let url = format!("{base}/mcp/ids/all");
-    let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": { "name": "ids-test", "version": "0" } } });
-    let (status, _, session, _) = post_raw(&http, &url, None, &initialize).await;
-    assert_eq!(status, 200);
-    let session = session.expect("a session id");
-    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    let (status, ..) = post_raw(&http, &url, Some(&session), &initialized).await;
-    assert_eq!(status, 202);
+    let session = raw_session(&http, &url, "ids-test").await;
 
     // Each call answers with the client's own id, whatever its type (0 too, the id the
     // member session's own `initialize` had), and the member's answer as the member wrote
@@ -991,13 +998,7 @@ async fn a_members_progress_reaches_the_client_of_the_virtual_server() {
     let (status, body) = put(&http, &base, "slow/all", &spec).await;
     assert_eq!(status, 201, "{body}");
     let url = format!("{base}/mcp/slow/all");
-    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": { "name": "progress-test", "version": "0" } } });
-    let (_, _, session, _) = post_raw(&http, &url, None, &initialize).await;
-    let session = session.expect("a session id");
-    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    post_raw(&http, &url, Some(&session), &initialized).await;
+    let session = raw_session(&http, &url, "progress-test").await;
     // The first call opens the session with the member.
     let echo = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": { "name": "echo", "arguments": { "message": "open" } } });
@@ -1203,13 +1204,7 @@ async fn a_clients_cancellation_reaches_the_member() {
     // the member drops it). Its first call opens its own member session (through rmcp); the
     // second goes past rmcp.
     let url = format!("{base}/mcp/stops/all");
-    let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": { "name": "cancel-test", "version": "0" } } });
-    let (_, _, session, _) = post_raw(&http, &url, None, &initialize).await;
-    let session = session.expect("a session id");
-    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    post_raw(&http, &url, Some(&session), &initialized).await;
+    let session = raw_session(&http, &url, "cancel-test").await;
     for id in [1, 2] {
         let message = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
             "params": { "name": "echo_echo", "arguments": {} } });
