@@ -118,17 +118,26 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
-/// True when the request says its body is JSON: `application/json`, or a `+json` type such as
-/// `application/merge-patch+json` (parameters such as `charset` allowed).
-pub fn is_json(headers: &HeaderMap) -> bool {
-    let media = headers
+/// The media type the request's body is sent as, lower case and without parameters such as
+/// `charset`; empty when it names none.
+pub fn media_type(headers: &HeaderMap) -> String {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|t| t.trim().to_ascii_lowercase());
-    media.is_some_and(|t| {
-        t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
-    })
+        .map(|t| t.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// True for a JSON media type: `application/json`, or a `+json` type such as
+/// `application/merge-patch+json`.
+pub fn is_json_media(media: &str) -> bool {
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+/// True when the request says its body is JSON ([`is_json_media`]).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    is_json_media(&media_type(headers))
 }
 
 /// Decodes a JSON body as every write of a server does (a direct registration, a proposal, a

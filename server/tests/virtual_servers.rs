@@ -539,6 +539,17 @@ async fn echo_backend(extra: &[&str]) -> (support::mcp_servers::HttpBackend, tem
     (testmcp_http(&args).await, dir)
 }
 
+/// Registers the server at `url` as `{team}/echo`, fetches its tools, and makes the virtual
+/// server `{team}/all` of it alone.
+async fn one_member_virtual_server(http: &reqwest::Client, base: &str, team: &str, url: &str) {
+    let member = format!("{team}/echo");
+    register(http, base, &member, url).await;
+    refresh(http, base, &member).await;
+    let spec = json!({ "ownerTeam": team, "members": [{ "server": member }] });
+    let (status, body) = put(http, base, &format!("{team}/all"), &spec).await;
+    assert_eq!(status, 201, "{body}");
+}
+
 /// Registers `id` at `url` for team search as the signed-in `admin`, and fetches its tools.
 async fn publish_as(admin: &support::signed_in::Client, base: &str, id: &str, url: &str) {
     use reqwest::header::ORIGIN;
@@ -1052,11 +1063,7 @@ async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients
     let logs = tempfile::tempdir().expect("temp dir");
     let log = logs.path().join("sessions.log");
     let (backend, _tools) = echo_backend(&["--session-log", log.to_str().expect("path")]).await;
-    register(&http, &base, "lazy/echo", &backend.url).await;
-    refresh(&http, &base, "lazy/echo").await;
-    let spec = json!({ "ownerTeam": "lazy", "members": [{ "server": "lazy/echo" }] });
-    let (status, body) = put(&http, &base, "lazy/all", &spec).await;
-    assert_eq!(status, 201, "{body}");
+    one_member_virtual_server(&http, &base, "lazy", &backend.url).await;
     let sessions = || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -1106,11 +1113,7 @@ async fn a_members_requests_during_a_call_are_answered_on_every_call() {
     let logged = ["--call-log", log.to_str().expect("path"), "--call-log-ids"];
     let (backend, _tools) =
         echo_backend(&[&["--ask-client-on", "echo"][..], &logged].concat()).await;
-    register(&http, &base, "asks/echo", &backend.url).await;
-    refresh(&http, &base, "asks/echo").await;
-    let spec = json!({ "ownerTeam": "asks", "members": [{ "server": "asks/echo" }] });
-    let (status, body) = put(&http, &base, "asks/all", &spec).await;
-    assert_eq!(status, 201, "{body}");
+    one_member_virtual_server(&http, &base, "asks", &backend.url).await;
 
     let client = connect(&format!("{base}/mcp/asks/all")).await;
     let mut answers = Vec::new();
@@ -1158,11 +1161,7 @@ async fn a_clients_cancellation_reaches_the_member() {
         sessions_arg,
     ];
     let (backend, _tools) = echo_backend(&slow).await;
-    register(&http, &base, "stops/echo", &backend.url).await;
-    refresh(&http, &base, "stops/echo").await;
-    let spec = json!({ "ownerTeam": "stops", "members": [{ "server": "stops/echo" }] });
-    let (status, body) = put(&http, &base, "stops/all", &spec).await;
-    assert_eq!(status, 201, "{body}");
+    one_member_virtual_server(&http, &base, "stops", &backend.url).await;
     let read = |path: &std::path::Path| {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         text.lines().map(str::to_owned).collect::<Vec<_>>()

@@ -14,7 +14,7 @@ use serde_json::json;
 use apiary_app::access::Action;
 
 use crate::api_error::ApiError;
-use crate::api_request::{json_body, JsonBody, ServerPath};
+use crate::api_request::{is_json_media, json_body, media_type, JsonBody, ServerPath};
 use crate::auth::Principal;
 use crate::validation::{error_body, FieldError};
 
@@ -118,19 +118,8 @@ async fn read_input(
     body: &[u8],
     kind: Option<&str>,
 ) -> Result<(ProposalInput, bool), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match content_type.as_str() {
-        "application/json" => {
-            Ok((json_body(body)?, false))
-        }
+    match media_type(headers).as_str() {
+        json if is_json_media(json) => Ok((json_body(body)?, false)),
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let text = String::from_utf8(body.to_vec()).map_err(|_| {
                 FieldError::new("manifest", "is not UTF-8 text; paste the YAML as text")

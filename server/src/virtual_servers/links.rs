@@ -132,15 +132,18 @@ impl Link {
         crate::locks::lock(&self.members).remove(member);
     }
 
-    /// Notes that the client's call `client_id` went to a member as `sent`.
-    pub fn sent(&self, client_id: &Value, sent: Sent) {
-        crate::locks::lock(&self.in_flight).insert(client_id.to_string(), sent);
+    /// Notes that the client's call `client_id` went to a member as `sent`; the key that
+    /// [`Self::settle`] takes.
+    pub fn sent(&self, client_id: &Value, sent: Sent) -> String {
+        let key = client_id.to_string();
+        crate::locks::lock(&self.in_flight).insert(key.clone(), sent);
+        key
     }
 
-    /// Ends the client's call `client_id`: where it went, or `None` when it was not in flight
-    /// (it ended, or the client cancelled it).
-    pub fn settle(&self, client_id: &Value) -> Option<Sent> {
-        crate::locks::lock(&self.in_flight).remove(&client_id.to_string())
+    /// Ends the client's call under `key` (its id as JSON): where it went, or `None` when it
+    /// was not in flight (it ended, or the client cancelled it).
+    pub fn settle(&self, key: &str) -> Option<Sent> {
+        crate::locks::lock(&self.in_flight).remove(key)
     }
 
     /// A request id for a call sent on a member session past rmcp's client: a string, so it

@@ -20,11 +20,8 @@ mod store;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
-use kube::{Client, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use kube::{Client, ResourceExt};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -36,7 +33,7 @@ use crate::registry::server_json::gateway_url;
 use crate::resources::remote_crd::{MCPRemoteProxy, MCPServerEntry, RemoteServerStatus};
 use crate::servers::RegisterError;
 
-use super::cluster_follow::{follow, write_status, Follower};
+use super::cluster_follow::{follow, write_status, Followed, Follower};
 use declaration::declaration;
 use status::{refused_message, Outcome, ACCEPTED, UNSUPPORTED_FIELDS};
 use store::Synced;
@@ -45,16 +42,7 @@ use store::Synced;
 const REPORTER: &str = "apiary-remote-servers";
 
 /// A kind that declares a remote server.
-pub trait RemoteObject:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope>
-    + Clone
-    + DeserializeOwned
-    + Serialize
-    + std::fmt::Debug
-    + Send
-    + Sync
-    + 'static
-{
+pub trait RemoteObject: Followed {
     /// The spec as JSON.
     fn spec_json(&self) -> Value;
     /// The status Apiary wrote last.

@@ -24,7 +24,7 @@ use crate::gateway::{sse, GatewayState, MAX_RESPONSE_BYTES};
 
 use super::super::links::{Link, Sent};
 use super::super::member::{self, Address};
-use super::{json, written, Answer};
+use super::{json, tell, written, Answer};
 
 /// How long a call whose client left stays known, for a cancellation that follows.
 const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -77,8 +77,7 @@ enum Seen<'a> {
 /// The member session a call went out on, where the member's own requests are answered.
 struct Session {
     state: GatewayState,
-    target: Arc<Target>,
-    address: Address,
+    to: Sent,
 }
 
 /// One call on its way: what its answer needs and what it is measured by. A call the client
@@ -91,6 +90,8 @@ struct InFlight {
     sent_id: String,
     /// The id the client gave.
     client_id: Value,
+    /// Its key among the link's calls in flight.
+    key: String,
     metrics: Option<ToolMetrics>,
     started: Instant,
     ended: bool,
@@ -118,12 +119,13 @@ pub async fn send(
         address: address.clone(),
         id: sent_id.clone(),
     };
-    link.sent(client_id, sent);
+    let key = link.sent(client_id, sent.clone());
     let mut call = InFlight {
         link,
         member: target.id.clone(),
         sent_id,
         client_id: client_id.clone(),
+        key,
         metrics,
         started: Instant::now(),
         ended: false,
@@ -149,8 +151,7 @@ pub async fn send(
     if member::is(&response, "text/event-stream") {
         let session = Session {
             state: state.clone(),
-            target,
-            address,
+            to: sent,
         };
         return Some(call.relay(member::events(response), session).await);
     }
@@ -228,7 +229,7 @@ impl InFlight {
     /// session is dropped, so that handler opens another.
     fn handed_back(mut self) {
         self.ended = true;
-        self.link.settle(&self.client_id);
+        self.link.settle(&self.key);
         self.link.forget(&self.member);
     }
 
@@ -236,7 +237,7 @@ impl InFlight {
     /// counted.
     fn end(&mut self, outcome: CallOutcome) -> bool {
         self.ended = true;
-        let cancelled = self.link.settle(&self.client_id).is_none();
+        let cancelled = self.link.settle(&self.key).is_none();
         if let (Some(metrics), false) = (&self.metrics, cancelled) {
             metrics.record(outcome, self.started.elapsed());
         }
@@ -306,7 +307,7 @@ impl Drop for InFlight {
         }
         self.ended = true;
         let link = self.link.clone();
-        let client_id = std::mem::take(&mut self.client_id);
+        let key = std::mem::take(&mut self.key);
         let metrics = self.metrics.take();
         let elapsed = self.started.elapsed();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -314,7 +315,7 @@ impl Drop for InFlight {
         };
         runtime.spawn(async move {
             tokio::time::sleep(CANCEL_GRACE).await;
-            if let (Some(_), Some(metrics)) = (link.settle(&client_id), metrics) {
+            if let (Some(_), Some(metrics)) = (link.settle(&key), metrics) {
                 metrics.record(CallOutcome::Failed, elapsed);
             }
         });
@@ -331,29 +332,17 @@ impl Session {
             .and_then(|m| serde_json::from_str::<&str>(m.get()).ok())
             .unwrap_or_default();
         let id = request.id.as_ref().unwrap_or(&Value::Null);
-        let answer = match method {
-            "ping" => serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": {} }),
-            "roots/list" => {
-                serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": { "roots": [] } })
-            }
-            "elicitation/create" => {
-                serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": { "action": "decline" } })
-            }
-            _ => serde_json::json!({ "jsonrpc": "2.0", "id": id,
-                "error": { "code": -32601, "message": method } }),
+        let (part, value) = match method {
+            "ping" => ("result", serde_json::json!({})),
+            "roots/list" => ("result", serde_json::json!({ "roots": [] })),
+            "elicitation/create" => ("result", serde_json::json!({ "action": "decline" })),
+            _ => (
+                "error",
+                serde_json::json!({ "code": -32601, "message": method }),
+            ),
         };
-        let response = post_to(
-            &self.state,
-            self.target.clone(),
-            None,
-            &self.address.headers(),
-            Body::from(answer.to_string()),
-        )
-        .await;
-        if !response.status().is_success() {
-            tracing::warn!(status = %response.status(), member = %self.target.id, method,
-                "a member's request during a call could not be answered");
-        }
+        let answer = serde_json::json!({ "jsonrpc": "2.0", "id": id, part: value });
+        tell(&self.state, &self.to, &answer).await;
     }
 }
 

@@ -31,7 +31,7 @@ use crate::gateway::proxy::{failure, post_to};
 use crate::gateway::{GatewayState, MAX_REQUEST_BYTES};
 
 use super::finder::FINDER;
-use super::links::{Link, Links};
+use super::links::{Link, Links, Sent};
 use super::session::reach;
 use super::views::{View, PAGE};
 
@@ -176,22 +176,26 @@ async fn call(
 /// those).
 fn cancel(state: &GatewayState, link: &Link, incoming: &Incoming) -> Option<Response> {
     let params = incoming.params.as_ref()?;
-    let sent = link.settle(params.get("requestId")?)?;
+    let sent = link.settle(&params.get("requestId")?.to_string())?;
     let mut params = params.clone();
-    params.insert("requestId".into(), Value::String(sent.id));
+    params.insert("requestId".into(), Value::String(sent.id.clone()));
     let notification =
         serde_json::json!({ "jsonrpc": "2.0", "method": CANCELLED, "params": params });
     let state = state.clone();
-    tokio::spawn(async move {
-        let body = Body::from(notification.to_string());
-        let member = sent.target.id.clone();
-        let response = post_to(&state, sent.target, None, &sent.address.headers(), body).await;
-        if !response.status().is_success() {
-            tracing::warn!(status = %response.status(), %member,
-                "a cancellation did not reach the member");
-        }
-    });
+    tokio::spawn(async move { tell(&state, &sent, &notification).await });
     Some(StatusCode::ACCEPTED.into_response())
+}
+
+/// Sends `message` (a notification, or an answer to the member's request) to the member on
+/// the session `sent` went out on; a refusal is logged.
+async fn tell(state: &GatewayState, sent: &Sent, message: &Value) {
+    let body = Body::from(message.to_string());
+    let headers = sent.address.headers();
+    let response = post_to(state, sent.target.clone(), None, &headers, body).await;
+    if !response.status().is_success() {
+        tracing::warn!(status = %response.status(), member = %sent.target.id,
+            "a message did not reach the member");
+    }
 }
 
 /// `answer` as JSON.
