@@ -1,6 +1,7 @@
 //! Kubernetes mode against the real apiserver:
 //! - a server whose MCPServer is deleted in the cluster (kubectl, a GitOps prune) is
-//!   unpublished at once, and the audit log says so;
+//!   unpublished at once, and the audit log says so, also when it was deleted while Apiary
+//!   was down;
 //! - the gateway and the registry reach cluster servers where the operator runs them: an
 //!   HTTP server at its Service, a stdio server through its pod's attach API.
 //!
@@ -944,6 +945,93 @@ async fn an_object_deleted_while_apiary_is_down_is_swept_when_it_starts() {
     .await
     .expect("audit");
     assert_eq!(actors, ["cluster"], "{}", apiary.log());
+}
+
+/// An `MCPServer` deleted while Apiary was down: the first full list after Apiary starts again
+/// unpublishes its server, audited as the cluster. A server whose `MCPServer` still exists,
+/// and one registered before any `MCPServer` was made for it, stay published.
+#[tokio::test]
+async fn an_mcpserver_deleted_while_apiary_is_down_is_unpublished_when_it_starts() {
+    let Some(cluster) = support::kube::client().await else {
+        return;
+    };
+    let namespace = support::kube::namespace(&cluster).await;
+    let test_db = support::sqlite().await;
+    let registration: ServerRegistration = serde_json::from_value(json!({
+        "ownerTeam": "search", "published": true,
+        "spec": { "image": "ghcr.io/example/osv:1", "transport": "stdio" }
+    }))
+    .expect("registration");
+    let store = ServerStore::new(test_db.db.clone());
+    for name in ["gone", "kept", "unmade"] {
+        store
+            .register(&namespace, name, &registration, "tester")
+            .await
+            .expect("register");
+    }
+    let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), &namespace);
+    for name in ["gone", "kept"] {
+        let object = json!({
+            "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
+            "metadata": { "name": name, "namespace": namespace },
+            "spec": { "image": "ghcr.io/example/osv:1", "transport": "stdio" },
+        });
+        servers
+            .patch(
+                name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&object),
+            )
+            .await
+            .expect("create the MCPServer");
+    }
+    let published = |name: &'static str| {
+        let (db, namespace) = (test_db.db.clone(), namespace.clone());
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
+                 WHERE namespace = $1 AND name = $2",
+            )
+            .bind(namespace)
+            .bind(name)
+            .fetch_one(db.pool())
+            .await
+            .expect("query")
+                == 1
+        }
+    };
+    let env = [("APIARY_DATABASE_URL", test_db.url.clone())];
+    let mut apiary = kubernetes_apiary(&namespace, &env).await;
+    support::kube::eventually("Apiary to see both MCPServers", || async {
+        let seen: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM cluster_mcpservers WHERE namespace = $1")
+                .bind(&namespace)
+                .fetch_one(test_db.db.pool())
+                .await
+                .expect("query");
+        (seen == 2).then_some(())
+    })
+    .await;
+
+    apiary.kill();
+    servers
+        .delete("gone", &DeleteParams::default())
+        .await
+        .expect("kubectl delete");
+    let apiary = kubernetes_apiary(&namespace, &env).await;
+    support::kube::eventually(
+        "the deleted MCPServer's server to be unpublished",
+        || async { (!published("gone").await).then_some(()) },
+    )
+    .await;
+    assert!(published("kept").await, "{}", apiary.log());
+    assert!(published("unmade").await, "{}", apiary.log());
+    let audit: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, target FROM audit_events WHERE action = 'server.unpublish'")
+            .fetch_all(test_db.db.pool())
+            .await
+            .expect("audit");
+    assert_eq!(audit, [("cluster".to_owned(), format!("{namespace}/gone"))]);
 }
 
 /// A `VirtualMCPServer`'s phase, message and condition `type_`.

@@ -3,18 +3,23 @@
 //! seeing a server that no longer runs. Apiary's own deletions (retire, delete) find nothing
 //! left to unpublish.
 //!
-//! It follows deletions as the watch reports them; a deletion that happens while the watch is
-//! down (Apiary restarting) is not seen.
+//! The watch is a follower of [`cluster_follow`](super::cluster_follow): every `MCPServer` it
+//! sees is recorded (table `cluster_mcpservers`), so one deleted while Apiary was down is
+//! missing from the first full list after a start, and its server is unpublished then. Only
+//! servers registered through Apiary follow their `MCPServer`; one a remote kind registered
+//! follows its own object.
 
-use futures::StreamExt;
-use kube::runtime::watcher::{self, watcher, Event};
-use kube::runtime::WatchStreamExt;
-use kube::{Api, Client, ResourceExt};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use kube::{Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{record, Actor, AuditEvent};
 use crate::db::{now_millis, Db, DbError};
 use crate::resources::crd::MCPServer;
+
+use super::cluster_follow::{follow, Follower};
 
 /// Watches `MCPServer` deletions on a task of its own; see [`run`].
 pub fn spawn(
@@ -26,47 +31,123 @@ pub fn spawn(
     tokio::spawn(run(db, client, namespace, shutdown))
 }
 
-/// Watches `MCPServer` deletions (in `namespace`, or everywhere) until `shutdown`.
+/// Follows `MCPServer`s (in `namespace`, or everywhere) until `shutdown`.
 pub async fn run(db: Db, client: Client, namespace: Option<String>, shutdown: CancellationToken) {
-    let servers: Api<MCPServer> = match &namespace {
-        Some(namespace) => Api::namespaced(client, namespace),
-        None => Api::all(client),
+    let deletions = Deletions {
+        db,
+        recorded: Mutex::new(None),
     };
-    let mut events = watcher(servers, watcher::Config::default())
-        .backoff(crate::operator::reconcile::WatchBackoff::default())
-        .boxed();
-    loop {
-        let event = tokio::select! {
-            event = events.next() => event,
-            () = shutdown.cancelled() => break,
-        };
-        match event {
-            Some(Ok(Event::Delete(server))) => {
-                let namespace = server.namespace().unwrap_or_default();
-                let name = server.name_any();
-                match unpublish(&db, &namespace, &name).await {
-                    Ok(true) => tracing::info!(server = %format!("{namespace}/{name}"),
-                        "its MCPServer was deleted in the cluster; unpublished"),
-                    Ok(false) => {}
-                    Err(error) => tracing::error!(%error, "cannot unpublish a deleted server"),
-                }
-            }
-            Some(Ok(_)) => {}
-            Some(Err(error)) => tracing::warn!(%error, "the MCPServer watch failed; retrying"),
-            None => break,
+    follow::<MCPServer>(&client, namespace.as_deref(), &deletions, shutdown).await;
+}
+
+/// The follower of `MCPServer`s: records each one seen, unpublishes the server of one gone.
+struct Deletions {
+    db: Db,
+    /// The recorded `(namespace, name)`s, read once, so that a resync writes nothing.
+    recorded: Mutex<Option<HashSet<(String, String)>>>,
+}
+
+impl Deletions {
+    /// The recorded objects, read from the database the first time.
+    async fn recorded(&self) -> Result<Vec<(String, String)>, DbError> {
+        if let Some(known) = self.recorded.lock().expect("recorded").as_ref() {
+            return Ok(known.iter().cloned().collect());
         }
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT namespace, name FROM cluster_mcpservers")
+                .fetch_all(self.db.pool())
+                .await?;
+        *self.recorded.lock().expect("recorded") = Some(rows.iter().cloned().collect());
+        Ok(rows)
+    }
+
+    /// Records `namespace/name` as existing, unless it already is.
+    async fn remember(&self, namespace: &str, name: &str) -> Result<(), DbError> {
+        self.recorded().await?;
+        let key = (namespace.to_owned(), name.to_owned());
+        if self
+            .recorded
+            .lock()
+            .expect("recorded")
+            .as_ref()
+            .is_some_and(|known| known.contains(&key))
+        {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO cluster_mcpservers (namespace, name) VALUES ($1, $2) \
+             ON CONFLICT (namespace, name) DO NOTHING",
+        )
+        .bind(namespace)
+        .bind(name)
+        .execute(self.db.pool())
+        .await?;
+        if let Some(known) = self.recorded.lock().expect("recorded").as_mut() {
+            known.insert(key);
+        }
+        Ok(())
+    }
+
+    /// Forgets `namespace/name`, once its server is unpublished.
+    async fn forget(&self, namespace: &str, name: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM cluster_mcpservers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .execute(self.db.pool())
+            .await?;
+        if let Some(known) = self.recorded.lock().expect("recorded").as_mut() {
+            known.remove(&(namespace.to_owned(), name.to_owned()));
+        }
+        Ok(())
     }
 }
 
-/// Unpublishes `namespace/name` if it is published and not retired; true when it was.
+#[async_trait::async_trait]
+impl Follower<MCPServer> for Deletions {
+    async fn apply(&self, server: &MCPServer) {
+        let namespace = server.namespace().unwrap_or_default();
+        if let Err(error) = self.remember(&namespace, &server.name_any()).await {
+            tracing::warn!(%error, "cannot record an MCPServer; retrying at the next resync");
+        }
+    }
+
+    /// The server of that name is unpublished, then the object forgotten.
+    async fn gone(&self, namespace: &str, name: &str) {
+        let unpublished = match unpublish(&self.db, namespace, name).await {
+            Ok(unpublished) => unpublished,
+            Err(error) => {
+                tracing::error!(%error, "cannot unpublish a deleted server");
+                return;
+            }
+        };
+        if unpublished {
+            tracing::info!(server = %format!("{namespace}/{name}"),
+                "its MCPServer was deleted in the cluster; unpublished");
+        }
+        if let Err(error) = self.forget(namespace, name).await {
+            tracing::warn!(%error, "cannot forget a deleted MCPServer");
+        }
+    }
+
+    async fn declared(&self) -> Option<Vec<(String, String)>> {
+        self.recorded()
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "cannot read the recorded MCPServers"))
+            .ok()
+            .filter(|recorded| !recorded.is_empty())
+    }
+}
+
+/// Unpublishes `namespace/name`, registered through Apiary, if it is published and not
+/// retired; true when it was.
 pub async fn unpublish(db: &Db, namespace: &str, name: &str) -> Result<bool, DbError> {
     unpublish_deleted(db, namespace, name, None, Actor::CLUSTER, None).await
 }
 
 /// Unpublishes `namespace/name` because the cluster object that declared it was deleted, in one
 /// transaction with its audit record by `actor` (with `comment`): only when it is published and
-/// not retired, and, when `origin` names a kind, only a server that kind registered. True when
-/// it was unpublished.
+/// not retired, and only a server the kind `origin` registered (`None`: registered through
+/// Apiary). True when it was unpublished.
 pub async fn unpublish_deleted(
     db: &Db,
     namespace: &str,
@@ -78,9 +159,10 @@ pub async fn unpublish_deleted(
     let mut sql = "UPDATE servers SET published = FALSE, updated_at = $1 \
          WHERE namespace = $2 AND name = $3 AND published = TRUE AND lifecycle <> 'retired'"
         .to_owned();
-    if origin.is_some() {
-        sql.push_str(" AND origin = $4");
-    }
+    sql.push_str(match origin {
+        Some(_) => " AND origin = $4",
+        None => " AND origin IS NULL",
+    });
     let mut query = sqlx::query(&sql)
         .bind(now_millis())
         .bind(namespace)
