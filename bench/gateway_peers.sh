@@ -15,6 +15,11 @@
 #           as a published streamable-HTTP server, at /mcp/peers/everything
 #   thv     `thv proxy peers --target-uri <backend>` (TOOLHIVE_RUNTIME=kubernetes so that it starts
 #           without a container runtime, update checks off), at its /mcp
+#   nginx   (when NGINX_BIN is set) nginx as a plain reverse proxy: one process (no master, so
+#           its CPU is one /proc entry), keep-alive connections to the backend, responses not
+#           buffered, no access log. It does nothing MCP needs (no session, no curation, no
+#           JSON-RPC): what one proxy hop costs on this machine at least, the floor for the
+#           gateway's CPU per call
 # Each target gets one MCP session (initialize + notifications/initialized with curl) and one
 # checked `tools/call echo`. Then, for ROUNDS rounds, for each connection count in
 # PEERS_CONNECTIONS, each target in turn (the order rotates every round) gets SECONDS of wrk
@@ -42,6 +47,9 @@
 #   APIARY_BIN_BASELINE  another Apiary build, run beside it as a fourth target, apiary-base (to
 #                      compare two builds in one run); none by default
 #   THV_BIN            ToolHive's CLI (default $HOME/.cache/apiary/bin/thv)
+#   NGINX_BIN          an nginx binary, for the nginx target; none by default. Debian's, without
+#                      installing its service: `apt-get download nginx nginx-common && dpkg -x
+#                      nginx_*.deb DIR` gives DIR/usr/sbin/nginx
 #   EVERYTHING_JS      server-everything's dist/index.js (default: end2end/mcp-servers'
 #                      node_modules, installed there with `npm ci` when missing, as .ci/setup does)
 #   PEERS_CONNECTIONS  wrk connection counts (default "1 8 32")
@@ -65,6 +73,7 @@ rounds="${2:-4}"
 cache="${APIARY_CACHE_DIR:-$HOME/.cache/apiary}"
 bin="${APIARY_BIN:-$cache/target/release/apiary}"
 baseline_bin="${APIARY_BIN_BASELINE:-}"
+nginx_bin="${NGINX_BIN:-}"
 thv_version=v0.47.0
 thv="${THV_BIN:-$cache/bin/thv}"
 servers_dir="$root/end2end/mcp-servers"
@@ -86,6 +95,7 @@ for c in "${conns[@]}"; do positive "$c" PEERS_CONNECTIONS; done
 
 [[ -x "$bin" ]] || { log "no apiary binary at $bin (set APIARY_BIN; it is not built here)"; exit 1; }
 [[ -z "$baseline_bin" || -x "$baseline_bin" ]] || { log "no apiary binary at $baseline_bin (APIARY_BIN_BASELINE)"; exit 1; }
+[[ -z "$nginx_bin" || -x "$nginx_bin" ]] || { log "no nginx binary at $nginx_bin (NGINX_BIN)"; exit 1; }
 [[ -x "$thv" ]] || { log "no thv at $thv (GOBIN=\$HOME/.cache/apiary/bin go install github.com/stacklok/toolhive/cmd/thv@$thv_version, or set THV_BIN)"; exit 1; }
 command -v wrk > /dev/null || { log "no wrk on PATH (apt-get install wrk)"; exit 1; }
 command -v node > /dev/null || { log "no node on PATH"; exit 1; }
@@ -234,8 +244,63 @@ thv_module=$(go version -m "$thv" 2>/dev/null | awk '$1 == "mod" {print $3}' || 
 thv_module=${thv_module:-unknown version}
 log "thv: $thv_module ($thv) at $thv_base, pid $thv_pid"
 
+# nginx on a free port (started again on another when some other process took it), proxying
+# to the backend; sets nginx_pid and nginx_base.
+start_nginx() {
+  local port pid backend_port=${backend_base##*:}
+  mkdir -p "$out/nginx/temp"
+  nginx_pid=
+  for _ in 1 2 3 4 5; do
+    port=$(candidate_port)
+    cat > "$out/nginx/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $out/nginx/nginx.pid;
+error_log $out/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $out/nginx/temp/body;
+  proxy_temp_path $out/nginx/temp/proxy;
+  fastcgi_temp_path $out/nginx/temp/fastcgi;
+  uwsgi_temp_path $out/nginx/temp/uwsgi;
+  scgi_temp_path $out/nginx/temp/scgi;
+  upstream backend { server 127.0.0.1:$backend_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+    "$nginx_bin" -e "$out/nginx/error.log" -p "$out/nginx" -c "$out/nginx/nginx.conf" \
+      > "$out/nginx/stdout.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+      listens_on "$pid" "$port" && { nginx_pid=$pid; break; }
+      alive "$pid" || break
+      sleep 0.1
+    done
+    [[ -n "$nginx_pid" ]] && break
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    log "WARNING: nginx did not listen on port $port: $(tail -2 "$out/nginx/error.log")"
+  done
+  [[ -n "$nginx_pid" ]] || { log "nginx did not start: $(tail -5 "$out/nginx/error.log")"; exit 1; }
+  pids+=("$nginx_pid")
+  nginx_base="http://127.0.0.1:$port"
+  log "nginx: $("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //') ($nginx_bin) at $nginx_base, pid $nginx_pid"
+}
+[[ -z "$nginx_bin" ]] || start_nginx
+
 targets=(direct apiary thv)
 [[ -z "$baseline_bin" ]] || targets+=(apiary-base)
+[[ -z "$nginx_bin" ]] || targets+=(nginx)
 declare -A url_of=(
   [direct]="$backend_base/mcp"
   [apiary]="$apiary_base/mcp/peers/everything"
@@ -245,6 +310,10 @@ declare -A pid_of=([apiary]=$apiary_pid [thv]=$thv_pid)
 if [[ -n "$baseline_bin" ]]; then
   url_of[apiary-base]=$base_url
   pid_of[apiary-base]=$base_pid
+fi
+if [[ -n "$nginx_bin" ]]; then
+  url_of[nginx]="$nginx_base/mcp"
+  pid_of[nginx]=$nginx_pid
 fi
 # The processes whose RSS is reported: the backend and every proxy.
 processes=(backend "${targets[@]:1}")
@@ -387,11 +456,12 @@ python3 - "$out" "$(getconf CLK_TCK)" "$started" "$ended" "$load_start" "$load_e
   "$("$bin" --version 2>/dev/null), built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')" "thv $thv_module" \
   "$(nproc)" "$(hostname)" "${targets[*]}" \
   "${baseline_bin:+$("$baseline_bin" --version 2>/dev/null), built $(date -u -r "$baseline_bin" '+%Y-%m-%d %H:%M UTC')}" \
+  "${nginx_bin:+$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //')}" \
   <<'EOF' | tee "$out/report.md"
 import csv, statistics, sys
 
 (out, tck, started, ended, load_start, load_end, seconds, rounds, conns, threads, warmup,
- everything, apiary, thv, cores, host, targets, baseline) = sys.argv[1:]
+ everything, apiary, thv, cores, host, targets, baseline, nginx) = sys.argv[1:]
 tck = int(tck)
 runs = list(csv.DictReader(open(f"{out}/runs.tsv"), delimiter="\t"))
 targets = targets.split()
@@ -426,7 +496,8 @@ print(f"Gateway side by side: {started} to {ended}, {host} ({cores} cores), load
       f"per target and connection count (wrk, {threads} thread(s), one MCP session per target, "
       f"`tools/call echo`), after a {warmup} s warm-up per target. Backend: server-everything "
       f"{everything} (Node, streamable HTTP). Apiary: {apiary}. ToolHive: {thv}."
-      + (f" Apiary's baseline (apiary-base): {baseline}." if baseline else ""))
+      + (f" Apiary's baseline (apiary-base): {baseline}." if baseline else "")
+      + (f" nginx (a plain reverse proxy, one process): {nginx}." if nginx else ""))
 print()
 print("Median over the rounds, range in brackets. Latency in ms; CPU in µs of utime+stime per call "
       "(from /proc/PID/stat); \"vs direct\" compares the medians.")
