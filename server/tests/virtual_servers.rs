@@ -1010,12 +1010,8 @@ async fn a_members_progress_reaches_the_client_of_the_virtual_server() {
     assert_eq!(status, 201, "{body}");
     let url = format!("{base}/mcp/slow/all");
     let session = raw_session(&http, &url, "progress-test").await;
-    // The first call opens the session with the member.
-    let echo = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-        "params": { "name": "echo", "arguments": { "message": "open" } } });
-    let (status, _, _, answer) = post_raw(&http, &url, Some(&session), &echo).await;
-    assert_eq!(status, 200, "{answer}");
 
+    // The first call, which also opens the session with the member.
     let long = json!({ "jsonrpc": "2.0", "id": "long", "method": "tools/call", "params": {
         "name": "trigger-long-running-operation", "arguments": { "duration": 0.4, "steps": 2 },
         "_meta": { "progressToken": "p-1" } } });
@@ -1101,8 +1097,8 @@ async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients
 }
 
 /// A member that asks the client something during a call (`ping`, `roots/list`, sampling)
-/// gets the answers the member session's rmcp client gives, on its first call (through that
-/// session) and on later ones (sent past it), and every call ends with the member's answer.
+/// gets the answers the member session's rmcp client would give, on every call (each sent past
+/// that client, the first one too), and every call ends with the member's answer.
 #[tokio::test]
 async fn a_members_requests_during_a_call_are_answered_on_every_call() {
     let db = support::sqlite().await;
@@ -1126,16 +1122,20 @@ async fn a_members_requests_during_a_call_are_answered_on_every_call() {
         answers.push(serde_json::to_value(&result.content).expect("JSON")[0]["text"].clone());
     }
     let expected = "ping: ok\nroots/list: 0 roots\nsampling/createMessage: error -32601";
+    assert_eq!(answers, [expected; 3]);
+    let calls = std::fs::read_to_string(&log).expect("the call log");
+    let calls: Vec<&str> = calls.lines().collect();
     assert_eq!(
-        answers, [expected; 3],
-        "the first call, then two sent past rmcp"
+        calls,
+        ["echo apiary-0", "echo apiary-1", "echo apiary-2"],
+        "every call past rmcp's client"
     );
     client.cancel().await.expect("close");
 }
 
 /// A client that gives up on a call cancels it, and the member hears of it: on the first call
-/// (through the member session's rmcp client), on a later one (sent past it), and when the
-/// client keeps the call's request open after cancelling it. A cancelled call is no failure:
+/// (which opens the member session), on a later one, and when the client keeps the call's
+/// request open after cancelling it. A cancelled call is no failure:
 /// it is not counted, and the member session stays open.
 #[tokio::test]
 async fn a_clients_cancellation_reaches_the_member() {
@@ -1193,15 +1193,14 @@ async fn a_clients_cancellation_reaches_the_member() {
         );
     }
     let lines = read(&log);
-    assert!(
-        !lines[0].starts_with("echo apiary-"),
-        "the first through rmcp: {lines:?}"
+    assert_eq!(
+        [lines[0].as_str(), lines[2].as_str()],
+        ["echo apiary-0", "echo apiary-1"],
+        "both past rmcp's client: {lines:?}"
     );
-    assert_eq!(lines[2], "echo apiary-0", "the second past it: {lines:?}");
 
     // A client that keeps its request open after cancelling (the stream of the call ends when
-    // the member drops it). Its first call opens its own member session (through rmcp); the
-    // second goes past rmcp.
+    // the member drops it). Its first call opens its own member session.
     let url = format!("{base}/mcp/stops/all");
     let session = raw_session(&http, &url, "cancel-test").await;
     for id in [1, 2] {
@@ -1222,7 +1221,7 @@ async fn a_clients_cancellation_reaches_the_member() {
             "{lines:?}"
         );
         if id == 2 {
-            assert_eq!(lines[6], "echo apiary-0", "past rmcp: {lines:?}");
+            assert_eq!(lines[6], "echo apiary-1", "past rmcp: {lines:?}");
             let ended = tokio::time::timeout(std::time::Duration::from_secs(10), open).await;
             assert!(
                 ended.is_ok(),

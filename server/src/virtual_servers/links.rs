@@ -1,5 +1,6 @@
 //! The member sessions of each client session of a virtual server, shared by the session's
-//! rmcp handler, which opens them, and [`super::forward`], which sends calls through them.
+//! rmcp handler and [`super::forward`], which send calls through them and open them on first
+//! use.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

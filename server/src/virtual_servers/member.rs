@@ -4,7 +4,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -20,6 +21,7 @@ use rmcp::transport::streamable_http_client::{
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, Peer, RoleClient, RoleServer, ServiceExt};
 use sse_stream::{Error as SseError, Sse, SseStream};
+use tokio::sync::watch;
 
 use crate::gateway::proxy::{client_post_headers, post_to, without_body_to};
 use crate::gateway::target::Target;
@@ -28,14 +30,17 @@ use crate::gateway::{GatewayState, MAX_RESPONSE_BYTES};
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
+/// How long [`MemberSession::ready`] waits for rmcp's client to finish opening the session.
+const READY: Duration = Duration::from_secs(5);
+
 /// An open session with a member, closed when dropped.
 pub struct MemberSession {
     running: RunningService<RoleClient, Relay>,
-    address: Arc<Mutex<Option<Address>>>,
+    address: Arc<watch::Sender<Option<Address>>>,
 }
 
 /// Where a member session's requests go: the headers a client of that session sends.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Address {
     /// The member's `Mcp-Session-Id`.
     pub session: HeaderValue,
@@ -61,9 +66,13 @@ impl MemberSession {
         self.running.is_closed()
     }
 
-    /// The session's headers, once the member gave it an id and it was initialized.
-    pub fn address(&self) -> Option<Address> {
-        crate::locks::lock(&self.address).clone()
+    /// The session's headers, waiting (up to [`READY`]) for the member to have its
+    /// `notifications/initialized`: rmcp's client sends it from its own task once the session
+    /// is open.
+    pub async fn ready(&self) -> Option<Address> {
+        let mut seen = self.address.subscribe();
+        let known = async move { seen.wait_for(Option::is_some).await.ok()?.clone() };
+        tokio::time::timeout(READY, known).await.ok().flatten()
     }
 }
 
@@ -75,7 +84,7 @@ pub async fn open(
     downstream: Peer<RoleServer>,
 ) -> Result<MemberSession, String> {
     let (namespace, name) = target.id.split_once('/').unwrap_or_default();
-    let address = Arc::new(Mutex::new(None));
+    let address = Arc::new(watch::Sender::new(None));
     let member = InProcess {
         state,
         id: (namespace.to_owned(), name.to_owned()),
@@ -120,9 +129,10 @@ impl ClientHandler for Relay {
 struct InProcess {
     state: GatewayState,
     id: (String, String),
-    /// The session's headers, noted from the requests rmcp's client makes once initialized,
-    /// for the calls [`super::forward`] sends past it.
-    address: Arc<Mutex<Option<Address>>>,
+    /// The session's headers, noted from the requests rmcp's client makes once initialized
+    /// (after the member took the first of them), for the calls [`super::forward`] sends past
+    /// it.
+    address: Arc<watch::Sender<Option<Address>>>,
 }
 
 /// A member's answer that is not MCP.
@@ -177,12 +187,10 @@ impl StreamableHttpClient for InProcess {
     ) -> Result<StreamableHttpPostResponse, Failed> {
         let body = serde_json::to_vec(&message)?;
         let headers = self.headers(session_id.as_deref(), custom_headers);
-        if let Some(session) = headers.get(SESSION_HEADER) {
-            *crate::locks::lock(&self.address) = Some(Address {
-                session: session.clone(),
-                version: headers.get(VERSION_HEADER).cloned(),
-            });
-        }
+        let address = headers.get(SESSION_HEADER).map(|session| Address {
+            session: session.clone(),
+            version: headers.get(VERSION_HEADER).cloned(),
+        });
         let target = self.target().await?;
         let response = post_to(
             &self.state,
@@ -193,6 +201,15 @@ impl StreamableHttpClient for InProcess {
         )
         .await;
         let status = response.status();
+        if let Some(address) = address.filter(|_| status.is_success()) {
+            self.address.send_if_modified(|known| {
+                let changed = known.as_ref() != Some(&address);
+                if changed {
+                    *known = Some(address);
+                }
+                changed
+            });
+        }
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);
         }

@@ -9,24 +9,28 @@
 //! - a client's `notifications/cancelled` of such a call goes to the member, with the id the
 //!   member got.
 //!
-//! Anything else, and anything unusual (a member session not yet open, the finder, an unknown
+//! A call of a member the client session has no session with yet opens one first (rmcp's
+//! client does the handshake). Anything else, and anything unusual (the finder, an unknown
 //! tool, a member the caller may not use, a header rmcp checks), goes on to the session's rmcp
 //! handler, which answers it as before.
 
 mod call;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use apiary_app::access::Viewer;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::gateway::jsonrpc::INVALID_REQUEST;
+use crate::gateway::measure::{CallOutcome, ToolMetrics};
 use crate::gateway::proxy::{failure, post_to};
 use crate::gateway::{GatewayState, MAX_REQUEST_BYTES};
 
@@ -164,11 +168,46 @@ async fn call(
     }
     let (exposed, metrics) = view.tool(name)?;
     let target = reach(state, viewer, exposed).await.ok()?;
-    let address = link.opened(&target.id)?.address()?;
+    let member = match link.opened(&target.id) {
+        Some(member) => member,
+        // The client's first call of this member opens the session with it.
+        None => {
+            let started = Instant::now();
+            match link.member(state, target.clone()).await {
+                Ok(member) => member,
+                Err(why) => {
+                    let text = format!("{} did not answer: {why}", target.id);
+                    let failed = (metrics, started.elapsed());
+                    return Some(unreached(&incoming.id, failed, text));
+                }
+            }
+        }
+    };
+    let address = member.ready().await?;
     let mut params = params.clone();
     params.insert("name".into(), Value::String(exposed.member_tool.clone()));
     let client = (&incoming.id, &params);
     call::send(state, (target, address), link, client, metrics.cloned()).await
+}
+
+/// The answer to call `id` whose member could not be reached (after `elapsed`), as rmcp's
+/// handler gives it: a tool result with `isError` naming the member, counted as a failure.
+fn unreached(
+    id: &Value,
+    (metrics, elapsed): (Option<&ToolMetrics>, Duration),
+    text: String,
+) -> Response {
+    if let Some(metrics) = metrics {
+        metrics.record(CallOutcome::Failed, elapsed);
+    }
+    let failed = CallToolResult::error(vec![ContentBlock::text(text)]);
+    let result = serde_json::value::to_raw_value(&failed).ok();
+    json(written(&Answer {
+        jsonrpc: "2.0",
+        id,
+        result: result.as_deref(),
+        error: None,
+    }))
 }
 
 /// Passes the client's cancellation of a call sent the short way on to its member, with the id
