@@ -289,9 +289,9 @@ CONF
     [[ -n "$nginx_pid" ]] && break
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    log "WARNING: nginx did not listen on port $port: $(tail -2 "$out/nginx/error.log")"
+    log "WARNING: nginx did not listen on port $port: $(tail -2 "$out/nginx/error.log" "$out/nginx/stdout.log" 2>/dev/null)"
   done
-  [[ -n "$nginx_pid" ]] || { log "nginx did not start: $(tail -5 "$out/nginx/error.log")"; exit 1; }
+  [[ -n "$nginx_pid" ]] || { log "nginx did not start: $(tail -5 "$out/nginx/error.log" "$out/nginx/stdout.log" 2>/dev/null)"; exit 1; }
   pids+=("$nginx_pid")
   nginx_base="http://127.0.0.1:$port"
   log "nginx: $("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //') ($nginx_bin) at $nginx_base, pid $nginx_pid"

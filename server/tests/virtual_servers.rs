@@ -928,7 +928,7 @@ async fn calls_keep_the_members_answer_and_the_clients_id_and_sessions_stay_apar
     // Each call answers with the client's own id, whatever its type (0 too, the id the
     // member session's own `initialize` had), and the member's answer as the member wrote
     // it: the arguments come back in the order they were sent. The first call opens the
-    // session with the member; the calls after it go to the member past rmcp's sessions.
+    // session with the member; every call goes to the member past rmcp's sessions.
     let arguments = r#"{"zeta":1,"alpha":{"y":2,"b":3},"mid":[3]}"#;
     let ids = [json!(0), json!("second"), json!(0), json!(7)];
     for id in &ids {
@@ -1131,6 +1131,82 @@ async fn a_members_requests_during_a_call_are_answered_on_every_call() {
         "every call past rmcp's client"
     );
     client.cancel().await.expect("close");
+}
+
+/// A client's first call of a member opens the session with it. A call cancelled while that
+/// session opens never reaches the member and is not counted; a member that cannot be reached
+/// fails the call with a tool result naming it, counted as a failure. Both answers are tool
+/// results as rmcp's handler writes them for these clients (no `resultType`).
+#[tokio::test]
+async fn the_first_call_of_a_member_can_be_cancelled_or_fail_while_its_session_opens() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let log = logs.path().join("calls.log");
+    let slow = [
+        "--initialize-delay-ms",
+        "1500",
+        "--call-log",
+        log.to_str().expect("path"),
+    ];
+    let (backend, _tools) = echo_backend(&slow).await;
+    one_member_virtual_server(&http, &base, "late", &backend.url).await;
+    let url = format!("{base}/mcp/late/all");
+    let session = raw_session(&http, &url, "late-test").await;
+    let message = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "echo_echo", "arguments": {} } });
+    let (http2, url2, session2) = (http.clone(), url.clone(), session.clone());
+    let called =
+        tokio::spawn(async move { post_raw(&http2, &url2, Some(&session2), &message).await });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let cancel = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": { "requestId": 1, "reason": "no longer needed" } });
+    let (status, ..) = post_raw(&http, &url, Some(&session), &cancel).await;
+    assert_eq!(status, 202);
+    let (status, _, _, answer) = called.await.expect("the call's answer");
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).expect("JSON-RPC");
+    assert_eq!(answer["id"], 1, "{answer}");
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(answer["result"].get("resultType").is_none(), "{answer}");
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.contains("cancelled before it reached late/echo"),
+        "{text}"
+    );
+    // The session opened meanwhile: a later call reaches the member.
+    let again = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "echo_echo", "arguments": {} } });
+    let (status, _, _, answer) = post_raw(&http, &url, Some(&session), &again).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(!answer.contains(r#""isError":true"#), "{answer}");
+    let calls = std::fs::read_to_string(&log).expect("the call log");
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        ["echo"],
+        "only the second call ran"
+    );
+
+    // A member that stopped before the client's first call of it.
+    let other = raw_session(&http, &url, "late-test-2").await;
+    drop(backend);
+    let (status, _, _, answer) = post_raw(&http, &url, Some(&other), &again).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).expect("JSON-RPC");
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(answer["result"].get("resultType").is_none(), "{answer}");
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("late/echo did not answer"), "{text}");
+
+    let metrics = metrics_of(&http, &base).await;
+    let counted = |outcome| calls_counted(&metrics, ("late/all", "echo_echo", outcome));
+    assert_eq!(counted("ok").as_deref(), Some("1"), "{metrics}");
+    assert_eq!(counted("error").as_deref(), Some("1"), "{metrics}");
 }
 
 /// A client that gives up on a call cancels it, and the member hears of it: on the first call

@@ -11,7 +11,7 @@
 //! cancels a call while `--call-delay-ms` holds it. With
 //! `--notify-on TOOL` a call of TOOL first tells the client its tool list changed. With
 //! `--session-log FILE` (streamable HTTP) it appends `open` to FILE when a client session
-//! begins and `close` when it ends. With `--ask-client-on TOOL` a call of TOOL first sends the
+//! begins and `close` when it ends; `--initialize-delay-ms N` makes every `initialize` slow. With `--ask-client-on TOOL` a call of TOOL first sends the
 //! client `ping`, `roots/list` and `sampling/createMessage`, whatever its capabilities, and
 //! answers with what came back, one line each.
 //!
@@ -26,7 +26,8 @@ use std::time::Duration;
 use clap::Parser;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -83,6 +84,10 @@ struct Args {
     /// Milliseconds to wait before serving, as a server that is slow to start.
     #[arg(long, default_value_t = 0)]
     start_delay_ms: u64,
+    /// Milliseconds to wait before answering each `initialize`, as a server slow to open a
+    /// session.
+    #[arg(long, default_value_t = 0)]
+    initialize_delay_ms: u64,
     /// A call of this tool first sends `notifications/tools/list_changed` to the client.
     #[arg(long)]
     notify_on: Option<String>,
@@ -156,6 +161,18 @@ impl ServerHandler for TestServer {
             self.args.name.clone(),
             env!("CARGO_PKG_VERSION"),
         ))
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        if self.args.initialize_delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(self.args.initialize_delay_ms)).await;
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
     }
 
     async fn list_tools(

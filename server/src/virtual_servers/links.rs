@@ -76,6 +76,9 @@ pub struct Link {
     next_call: AtomicU64,
     /// The calls sent past rmcp's client and not answered yet, by the client's id (as JSON).
     in_flight: Mutex<HashMap<String, Sent>>,
+    /// The calls waiting for their member session to open, by the client's id (as JSON):
+    /// true once the client cancelled one.
+    opening: Mutex<HashMap<String, bool>>,
 }
 
 impl std::fmt::Debug for Link {
@@ -95,6 +98,7 @@ impl Link {
             members: Mutex::default(),
             next_call: AtomicU64::new(0),
             in_flight: Mutex::default(),
+            opening: Mutex::default(),
         }
     }
 
@@ -133,10 +137,32 @@ impl Link {
         crate::locks::lock(&self.members).remove(member);
     }
 
+    /// The key of the client's call `client_id` among the calls in flight or opening.
+    pub fn key(client_id: &Value) -> String {
+        client_id.to_string()
+    }
+
+    /// Notes that the client's call `client_id` waits for its member session to open, until
+    /// the returned guard is dropped.
+    pub fn opening(&self, client_id: &Value) -> Opening<'_> {
+        let key = Self::key(client_id);
+        crate::locks::lock(&self.opening).insert(key.clone(), false);
+        Opening { link: self, key }
+    }
+
+    /// Cancels the call under `key` if it waits for its member session; false when it does
+    /// not.
+    pub fn cancel_opening(&self, key: &str) -> bool {
+        crate::locks::lock(&self.opening)
+            .get_mut(key)
+            .map(|cancelled| *cancelled = true)
+            .is_some()
+    }
+
     /// Notes that the client's call `client_id` went to a member as `sent`; the key that
     /// [`Self::settle`] takes.
     pub fn sent(&self, client_id: &Value, sent: Sent) -> String {
-        let key = client_id.to_string();
+        let key = Self::key(client_id);
         crate::locks::lock(&self.in_flight).insert(key.clone(), sent);
         key
     }
@@ -151,5 +177,27 @@ impl Link {
     /// never meets the numbers rmcp's client gives its own requests on that session.
     pub fn call_id(&self) -> String {
         format!("apiary-{}", self.next_call.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A call waiting for its member session to open; forgotten when dropped.
+pub struct Opening<'a> {
+    link: &'a Link,
+    key: String,
+}
+
+impl Opening<'_> {
+    /// True when the client cancelled the call while it waited.
+    pub fn cancelled(&self) -> bool {
+        crate::locks::lock(&self.link.opening)
+            .get(&self.key)
+            .copied()
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        crate::locks::lock(&self.link.opening).remove(&self.key);
     }
 }

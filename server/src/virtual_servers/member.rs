@@ -4,8 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -21,7 +20,6 @@ use rmcp::transport::streamable_http_client::{
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, Peer, RoleClient, RoleServer, ServiceExt};
 use sse_stream::{Error as SseError, Sse, SseStream};
-use tokio::sync::watch;
 
 use crate::gateway::proxy::{client_post_headers, post_to, without_body_to};
 use crate::gateway::target::Target;
@@ -30,17 +28,14 @@ use crate::gateway::{GatewayState, MAX_RESPONSE_BYTES};
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
-/// How long [`MemberSession::ready`] waits for rmcp's client to finish opening the session.
-const READY: Duration = Duration::from_secs(5);
-
 /// An open session with a member, closed when dropped.
 pub struct MemberSession {
     running: RunningService<RoleClient, Relay>,
-    address: Arc<watch::Sender<Option<Address>>>,
+    address: Arc<Mutex<Option<Address>>>,
 }
 
 /// Where a member session's requests go: the headers a client of that session sends.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Address {
     /// The member's `Mcp-Session-Id`.
     pub session: HeaderValue,
@@ -66,13 +61,11 @@ impl MemberSession {
         self.running.is_closed()
     }
 
-    /// The session's headers, waiting (up to [`READY`]) for the member to have its
-    /// `notifications/initialized`: rmcp's client sends it from its own task once the session
-    /// is open.
-    pub async fn ready(&self) -> Option<Address> {
-        let mut seen = self.address.subscribe();
-        let known = async move { seen.wait_for(Option::is_some).await.ok()?.clone() };
-        tokio::time::timeout(READY, known).await.ok().flatten()
+    /// The session's headers, once the member gave it an id and took its
+    /// `notifications/initialized` (rmcp's `serve` returns only after that POST); `None` for
+    /// a member that keeps no sessions.
+    pub fn address(&self) -> Option<Address> {
+        crate::locks::lock(&self.address).clone()
     }
 }
 
@@ -84,7 +77,7 @@ pub async fn open(
     downstream: Peer<RoleServer>,
 ) -> Result<MemberSession, String> {
     let (namespace, name) = target.id.split_once('/').unwrap_or_default();
-    let address = Arc::new(watch::Sender::new(None));
+    let address = Arc::new(Mutex::new(None));
     let member = InProcess {
         state,
         id: (namespace.to_owned(), name.to_owned()),
@@ -132,7 +125,7 @@ struct InProcess {
     /// The session's headers, noted from the requests rmcp's client makes once initialized
     /// (after the member took the first of them), for the calls [`super::forward`] sends past
     /// it.
-    address: Arc<watch::Sender<Option<Address>>>,
+    address: Arc<Mutex<Option<Address>>>,
 }
 
 /// A member's answer that is not MCP.
@@ -202,13 +195,7 @@ impl StreamableHttpClient for InProcess {
         .await;
         let status = response.status();
         if let Some(address) = address.filter(|_| status.is_success()) {
-            self.address.send_if_modified(|known| {
-                let changed = known.as_ref() != Some(&address);
-                if changed {
-                    *known = Some(address);
-                }
-                changed
-            });
+            *crate::locks::lock(&self.address) = Some(address);
         }
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);

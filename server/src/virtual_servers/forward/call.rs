@@ -24,7 +24,7 @@ use crate::gateway::{sse, GatewayState, MAX_RESPONSE_BYTES};
 
 use super::super::links::{Link, Sent};
 use super::super::member::{self, Address};
-use super::{json, tell, written, Answer};
+use super::{json, tell, tool_error, written, Answer};
 
 /// How long a call whose client left stays known, for a cancellation that follows.
 const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -213,10 +213,7 @@ impl InFlight {
         if self.end(CallOutcome::Failed) {
             self.link.forget(&self.member);
         }
-        let text = format!("{} did not answer: {why}", self.member);
-        let result =
-            rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(text)]);
-        let result = serde_json::value::to_raw_value(&result).unwrap_or_default();
+        let result = tool_error(format!("{} did not answer: {why}", self.member));
         written(&Answer {
             jsonrpc: "2.0",
             id: &self.client_id,

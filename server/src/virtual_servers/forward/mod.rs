@@ -17,7 +17,7 @@
 mod call;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use apiary_app::access::Viewer;
 use axum::body::{Body, Bytes};
@@ -32,10 +32,12 @@ use serde_json::{Map, Value};
 use crate::gateway::jsonrpc::INVALID_REQUEST;
 use crate::gateway::measure::{CallOutcome, ToolMetrics};
 use crate::gateway::proxy::{failure, post_to};
+use crate::gateway::target::Target;
 use crate::gateway::{GatewayState, MAX_REQUEST_BYTES};
 
 use super::finder::FINDER;
 use super::links::{Link, Links, Sent};
+use super::member::MemberSession;
 use super::session::reach;
 use super::views::{View, PAGE};
 
@@ -170,52 +172,70 @@ async fn call(
     let target = reach(state, viewer, exposed).await.ok()?;
     let member = match link.opened(&target.id) {
         Some(member) => member,
-        // The client's first call of this member opens the session with it.
-        None => {
-            let started = Instant::now();
-            match link.member(state, target.clone()).await {
-                Ok(member) => member,
-                Err(why) => {
-                    let text = format!("{} did not answer: {why}", target.id);
-                    let failed = (metrics, started.elapsed());
-                    return Some(unreached(&incoming.id, failed, text));
-                }
-            }
-        }
+        None => match open(state, &link, &target, incoming, metrics).await {
+            Ok(member) => member,
+            Err(answer) => return Some(answer),
+        },
     };
-    let address = member.ready().await?;
+    let address = member.address()?;
     let mut params = params.clone();
     params.insert("name".into(), Value::String(exposed.member_tool.clone()));
     let client = (&incoming.id, &params);
     call::send(state, (target, address), link, client, metrics.cloned()).await
 }
 
-/// The answer to call `id` whose member could not be reached (after `elapsed`), as rmcp's
-/// handler gives it: a tool result with `isError` naming the member, counted as a failure.
-fn unreached(
-    id: &Value,
-    (metrics, elapsed): (Option<&ToolMetrics>, Duration),
-    text: String,
-) -> Response {
-    if let Some(metrics) = metrics {
-        metrics.record(CallOutcome::Failed, elapsed);
+/// Opens the client session's session with `target` for `incoming`, the client's first call
+/// of that member; the client's answer instead when the member cannot be reached (counted as
+/// a failure) or the client cancelled the call meanwhile (not counted).
+async fn open(
+    state: &GatewayState,
+    link: &Link,
+    target: &Arc<Target>,
+    incoming: &Incoming,
+    metrics: Option<&ToolMetrics>,
+) -> Result<Arc<MemberSession>, Response> {
+    let (started, opening) = (Instant::now(), link.opening(&incoming.id));
+    let opened = link.member(state, target.clone()).await;
+    let answer = |text: String| {
+        json(written(&Answer {
+            jsonrpc: "2.0",
+            id: &incoming.id,
+            result: Some(&tool_error(text)),
+            error: None,
+        }))
+    };
+    if opening.cancelled() {
+        let text = format!("the call was cancelled before it reached {}", target.id);
+        return Err(answer(text));
     }
-    let failed = CallToolResult::error(vec![ContentBlock::text(text)]);
-    let result = serde_json::value::to_raw_value(&failed).ok();
-    json(written(&Answer {
-        jsonrpc: "2.0",
-        id,
-        result: result.as_deref(),
-        error: None,
-    }))
+    opened.map_err(|why| {
+        if let Some(metrics) = metrics {
+            metrics.record(CallOutcome::Failed, started.elapsed());
+        }
+        answer(format!("{} did not answer: {why}", target.id))
+    })
+}
+
+/// A tool result with `isError` saying `text`, which the client's model can read, written as
+/// rmcp's handler writes it for clients of the protocol versions before `2026-07-28` (no
+/// `resultType`).
+pub(super) fn tool_error(text: String) -> Box<RawValue> {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+    result.result_type = None;
+    serde_json::value::to_raw_value(&result).unwrap_or_default()
 }
 
 /// Passes the client's cancellation of a call sent the short way on to its member, with the id
-/// the member got, and accepts it at once; `None` for any other call (rmcp's handler cancels
-/// those).
+/// the member got, and accepts it at once; a call still waiting for its member session is not
+/// sent. `None` for any other call (rmcp's handler cancels those).
 fn cancel(state: &GatewayState, link: &Link, incoming: &Incoming) -> Option<Response> {
     let params = incoming.params.as_ref()?;
-    let sent = link.settle(&params.get("requestId")?.to_string())?;
+    let key = Link::key(params.get("requestId")?);
+    let Some(sent) = link.settle(&key) else {
+        return link
+            .cancel_opening(&key)
+            .then(|| StatusCode::ACCEPTED.into_response());
+    };
     let mut params = params.clone();
     params.insert("requestId".into(), Value::String(sent.id.clone()));
     let notification =
