@@ -1209,6 +1209,79 @@ async fn the_first_call_of_a_member_can_be_cancelled_or_fail_while_its_session_o
     assert_eq!(counted("error").as_deref(), Some("1"), "{metrics}");
 }
 
+/// A client that answers roots and sampling requests, as a desktop MCP client does.
+#[derive(Clone)]
+struct Answering;
+
+#[allow(deprecated)] // Roots and sampling are deprecated (SEP-2577); clients still answer them.
+impl ClientHandler for Answering {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = ClientCapabilities::builder()
+            .enable_roots()
+            .enable_sampling()
+            .build();
+        ClientConfig::new(capabilities, Implementation::new("answering-test", "0"))
+    }
+
+    async fn list_roots(
+        &self,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        let roots = ["file:///work/a", "file:///work/b"].map(rmcp::model::Root::new);
+        Ok(rmcp::model::ListRootsResult::new(roots.to_vec()))
+    }
+
+    async fn create_message(
+        &self,
+        _params: rmcp::model::CreateMessageRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        use rmcp::model::{Role, SamplingMessage, SamplingMessageContentBlock};
+        let reply = SamplingMessage::new(Role::Assistant, SamplingMessageContentBlock::text("hi"));
+        Ok(rmcp::model::CreateMessageResult::new(
+            reply,
+            "test-model".into(),
+        ))
+    }
+}
+
+/// A member that asks the client for its roots and a sampling during a call gets the answers
+/// of the virtual server's client, when that client declared it answers them; every call (the
+/// first, which opens the member session, too) is sent past rmcp's client.
+#[tokio::test]
+async fn a_members_requests_reach_a_client_that_answers_them() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let log = logs.path().join("calls.log");
+    let logged = ["--call-log", log.to_str().expect("path"), "--call-log-ids"];
+    let (backend, _tools) =
+        echo_backend(&[&["--ask-client-on", "echo"][..], &logged].concat()).await;
+    one_member_virtual_server(&http, &base, "relays", &backend.url).await;
+
+    let transport = StreamableHttpClientTransport::from_uri(format!("{base}/mcp/relays/all"));
+    let client = Answering.serve(transport).await.expect("connect");
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let called = client.call_tool(call("echo_echo", json!({})));
+        let result = tokio::time::timeout(std::time::Duration::from_secs(20), called)
+            .await
+            .expect("the call ends")
+            .expect("echo_echo");
+        answers.push(serde_json::to_value(&result.content).expect("JSON")[0]["text"].clone());
+    }
+    let expected = "ping: ok\nroots/list: 2 roots\nsampling/createMessage: answered";
+    assert_eq!(answers, [expected; 2]);
+    let calls = std::fs::read_to_string(&log).expect("the call log");
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        ["echo apiary-0", "echo apiary-1"],
+        "every call past rmcp's client"
+    );
+    client.cancel().await.expect("close");
+}
+
 /// A client that gives up on a call cancels it, and the member hears of it: on the first call
 /// (which opens the member session), on a later one, and when the client keeps the call's
 /// request open after cancelling it. A cancelled call is no failure:

@@ -79,6 +79,20 @@ pub struct Link {
     /// The calls waiting for their member session to open, by the client's id (as JSON):
     /// true once the client cancelled one.
     opening: Mutex<HashMap<String, bool>>,
+    /// The number in the id of the next request a member sends the client through a call.
+    next_ask: AtomicU64,
+    /// The requests members sent the client during calls, not answered yet, by the id the
+    /// client got.
+    asked: Mutex<HashMap<String, Asked>>,
+}
+
+/// A member's request to the client during a call, passed on under an id of Apiary's.
+#[derive(Clone, Debug)]
+pub struct Asked {
+    /// The member session it came on.
+    pub on: Sent,
+    /// The member's id for it.
+    pub id: Value,
 }
 
 impl std::fmt::Debug for Link {
@@ -99,6 +113,8 @@ impl Link {
             next_call: AtomicU64::new(0),
             in_flight: Mutex::default(),
             opening: Mutex::default(),
+            next_ask: AtomicU64::new(0),
+            asked: Mutex::default(),
         }
     }
 
@@ -171,6 +187,29 @@ impl Link {
     /// was not in flight (it ended, or the client cancelled it).
     pub fn settle(&self, key: &str) -> Option<Sent> {
         crate::locks::lock(&self.in_flight).remove(key)
+    }
+
+    /// The client's capabilities, as it declared them in `initialize`.
+    pub fn client_capabilities(&self) -> Option<rmcp::model::ClientCapabilities> {
+        self.downstream
+            .peer_info()
+            .map(|info| info.capabilities.clone())
+    }
+
+    /// Notes a member's request to the client; the id the client gets for it.
+    pub fn ask(&self, asked: Asked) -> String {
+        let id = format!(
+            "apiary-ask-{}",
+            self.next_ask.fetch_add(1, Ordering::Relaxed)
+        );
+        crate::locks::lock(&self.asked).insert(id.clone(), asked);
+        id
+    }
+
+    /// The member's request the client answered under `id`, forgotten; `None` when there is
+    /// none.
+    pub fn answered(&self, id: &str) -> Option<Asked> {
+        crate::locks::lock(&self.asked).remove(id)
     }
 
     /// A request id for a call sent on a member session past rmcp's client: a string, so it

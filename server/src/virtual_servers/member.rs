@@ -11,14 +11,20 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::response::Response;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use rmcp::model::{ClientConfig, ClientJsonRpcMessage, Implementation, ServerJsonRpcMessage};
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, ClientJsonRpcMessage, ClientResult,
+    CreateMessageRequestMethod, ElicitRequest, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Implementation, ServerJsonRpcMessage, ServerRequest,
+};
+#[allow(deprecated)] // Roots and sampling are deprecated (SEP-2577); clients still use them.
+use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ListRootsResult};
+use rmcp::service::{NotificationContext, RequestContext, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
     StreamableHttpPostResponse,
 };
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{ClientHandler, Peer, RoleClient, RoleServer, ServiceExt};
+use rmcp::{ClientHandler, ErrorData, Peer, RoleClient, RoleServer, ServiceExt};
 use sse_stream::{Error as SseError, Sse, SseStream};
 
 use crate::gateway::proxy::{client_post_headers, post_to, without_body_to};
@@ -100,12 +106,84 @@ pub struct Relay {
     downstream: Peer<RoleServer>,
 }
 
+impl Relay {
+    /// What the virtual server's client declared it answers (roots, sampling, elicitation),
+    /// so that the member may ask it; roots without change notifications, which Apiary does
+    /// not pass on.
+    fn capabilities(&self) -> ClientCapabilities {
+        let mut declared = ClientCapabilities::default();
+        if let Some(client) = self.downstream.peer_info() {
+            declared.roots = client.capabilities.roots.clone().map(|mut roots| {
+                roots.list_changed = None;
+                roots
+            });
+            declared.sampling = client.capabilities.sampling.clone();
+            declared.elicitation = client.capabilities.elicitation.clone();
+        }
+        declared
+    }
+}
+
+/// The client's answer to a member's request, or the error the member gets instead.
+fn from_client<T>(answer: Result<T, ServiceError>) -> Result<T, ErrorData> {
+    answer.map_err(|error| match error {
+        ServiceError::McpError(error) => error,
+        other => ErrorData::internal_error(format!("the client did not answer: {other}"), None),
+    })
+}
+
 impl ClientHandler for Relay {
     fn get_info(&self) -> ClientConfig {
         ClientConfig::new(
-            Default::default(),
+            self.capabilities(),
             Implementation::new("apiary-virtual-server", env!("CARGO_PKG_VERSION")),
         )
+    }
+
+    /// Passed on to the virtual server's client when it takes them, as every other request
+    /// of a member during a call.
+    #[allow(deprecated)] // Roots and sampling are deprecated (SEP-2577); clients still use them.
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        if self.capabilities().roots.is_none() {
+            return Ok(ListRootsResult::default());
+        }
+        from_client(self.downstream.list_roots().await)
+    }
+
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        if self.capabilities().sampling.is_none() {
+            return Err(ErrorData::method_not_found::<CreateMessageRequestMethod>());
+        }
+        from_client(self.downstream.create_message(params).await)
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if self.capabilities().elicitation.is_none() {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        }
+        let asked = self
+            .downstream
+            .send_request(ServerRequest::ElicitRequest(ElicitRequest::new(request)))
+            .await;
+        match from_client(asked)? {
+            ClientResult::ElicitResult(result) => Ok(result),
+            _ => Err(ErrorData::internal_error(
+                "the client answered an elicitation with something else",
+                None,
+            )),
+        }
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

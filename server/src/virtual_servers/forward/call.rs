@@ -1,8 +1,10 @@
 //! A `tools/call` sent to the member past rmcp's sessions, and its answer: as JSON when the
 //! member's answer is all it sends about the call; as an event stream when the member also
 //! sends notifications about it (progress, log messages), passed on as they come, then the
-//! answer. A request the member sends the client meanwhile (`ping`, `roots/list`, sampling)
-//! gets the answer the session's rmcp client gives it, so the call goes on.
+//! answer. A request the member sends the client meanwhile goes to the client in the call's
+//! event stream when the client declared it takes it (roots, sampling, elicitation; its answer
+//! comes back through [`super::answer`]); otherwise, and for `ping`, Apiary answers it as a
+//! client without capabilities does, so the call goes on.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,20 +24,21 @@ use crate::gateway::proxy::post_to;
 use crate::gateway::target::Target;
 use crate::gateway::{sse, GatewayState, MAX_RESPONSE_BYTES};
 
-use super::super::links::{Link, Sent};
+use super::super::links::{Asked, Link, Sent};
 use super::super::member::{self, Address};
 use super::{json, tell, tool_error, written, Answer};
 
 /// How long a call whose client left stays known, for a cancellation that follows.
 const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The call as the member gets it.
+/// A request as the member (a call) or the client (a member's request) gets it.
 #[derive(Serialize)]
-struct Outgoing<'a> {
+struct Outgoing<'a, P> {
     jsonrpc: &'static str,
     id: &'a str,
-    method: &'static str,
-    params: &'a Map<String, Value>,
+    method: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    params: Option<P>,
 }
 
 /// A message from a member, as far as relaying it needs: the rest stays unread.
@@ -45,6 +48,8 @@ struct Message<'a> {
     id: Option<Value>,
     #[serde(borrow, default)]
     method: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
     #[serde(borrow, default)]
     result: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -111,7 +116,7 @@ pub async fn send(
         jsonrpc: "2.0",
         id: &sent_id,
         method: "tools/call",
-        params,
+        params: Some(params),
     })
     .ok()?;
     let sent = Sent {
@@ -258,7 +263,10 @@ impl InFlight {
             match self.see(data.as_bytes()) {
                 Seen::Answer(message) => return Step::End(self.answered(&message)),
                 Seen::Notice => return Step::Notice(sse::event(data.as_bytes())),
-                Seen::Request(request) => session.answer(&request).await,
+                Seen::Request(request) => match session.pass_on(&request, &self.link) {
+                    Some(event) => return Step::Notice(event),
+                    None => session.answer(&request).await,
+                },
                 Seen::Other => {}
             }
         }
@@ -320,9 +328,38 @@ impl Drop for InFlight {
 }
 
 impl Session {
-    /// Answers the member's `request` as the session's rmcp client does (it declares no
-    /// capabilities, so rmcp's defaults): `ping` and `roots/list` (no roots) answered,
-    /// elicitation declined, anything else (sampling) not found.
+    /// The member's `request` as an event for the client, under an id of Apiary's, when it is
+    /// one the client declared it takes (roots, sampling, elicitation); its answer goes back
+    /// to the member ([`super::answered`]).
+    fn pass_on(&self, request: &Message<'_>, link: &Link) -> Option<Bytes> {
+        let method: &str = serde_json::from_str(request.method?.get()).ok()?;
+        let capabilities = link.client_capabilities()?;
+        let declared = match method {
+            "roots/list" => capabilities.roots.is_some(),
+            "sampling/createMessage" => capabilities.sampling.is_some(),
+            "elicitation/create" => capabilities.elicitation.is_some(),
+            _ => false,
+        };
+        if !declared {
+            return None;
+        }
+        let id = link.ask(Asked {
+            on: self.to.clone(),
+            id: request.id.clone()?,
+        });
+        let asked = serde_json::to_vec(&Outgoing {
+            jsonrpc: "2.0",
+            id: &id,
+            method,
+            params: request.params,
+        })
+        .ok()?;
+        Some(sse::event(&asked))
+    }
+
+    /// Answers the member's `request` as a client without capabilities does (rmcp's
+    /// defaults): `ping` and `roots/list` (no roots) answered, elicitation declined, anything
+    /// else (sampling) not found.
     async fn answer(&self, request: &Message<'_>) {
         let method = request
             .method
@@ -339,7 +376,7 @@ impl Session {
             ),
         };
         let answer = serde_json::json!({ "jsonrpc": "2.0", "id": id, part: value });
-        tell(&self.state, &self.to, &answer).await;
+        tell(&self.state, &self.to, answer.to_string()).await;
     }
 }
 

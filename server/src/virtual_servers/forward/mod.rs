@@ -7,7 +7,9 @@
 //!   included), with the member's notifications about the call ([`call`]);
 //! - a `tools/list` page is answered from the view's pages, written once per view, as JSON;
 //! - a client's `notifications/cancelled` of such a call goes to the member, with the id the
-//!   member got.
+//!   member got;
+//! - a client's answer to a request a member sent it during such a call goes to the member,
+//!   with the member's id.
 //!
 //! A call of a member the client session has no session with yet opens one first (rmcp's
 //! client does the handshake). Anything else, and anything unusual (the finder, an unknown
@@ -103,7 +105,8 @@ pub async fn answer(
         Ok(incoming) if incoming.jsonrpc == "2.0" && incoming.method == CANCELLED => {
             cancel(state, &link, &incoming)
         }
-        _ => None,
+        Ok(_) => None,
+        Err(_) => reply(state, &link, &bytes),
     };
     answered.ok_or_else(|| Request::from_parts(parts, Body::from(bytes)))
 }
@@ -241,14 +244,42 @@ fn cancel(state: &GatewayState, link: &Link, incoming: &Incoming) -> Option<Resp
     let notification =
         serde_json::json!({ "jsonrpc": "2.0", "method": CANCELLED, "params": params });
     let state = state.clone();
-    tokio::spawn(async move { tell(&state, &sent, &notification).await });
+    tokio::spawn(async move { tell(&state, &sent, notification.to_string()).await });
+    Some(StatusCode::ACCEPTED.into_response())
+}
+
+/// The client's answer to a member's request passed on during a call, sent on to the member
+/// with the member's id, and accepted at once; `None` for any other message.
+fn reply(state: &GatewayState, link: &Link, bytes: &[u8]) -> Option<Response> {
+    #[derive(Deserialize)]
+    struct Reply<'a> {
+        jsonrpc: &'a str,
+        id: &'a str,
+        #[serde(borrow, default)]
+        result: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        error: Option<&'a RawValue>,
+    }
+    let reply: Reply<'_> = serde_json::from_slice(bytes).ok()?;
+    if reply.jsonrpc != "2.0" || reply.result.is_some() == reply.error.is_some() {
+        return None;
+    }
+    let asked = link.answered(reply.id)?;
+    let answer = written(&Answer {
+        jsonrpc: "2.0",
+        id: &asked.id,
+        result: reply.result,
+        error: reply.error,
+    });
+    let state = state.clone();
+    tokio::spawn(async move { tell(&state, &asked.on, answer).await });
     Some(StatusCode::ACCEPTED.into_response())
 }
 
 /// Sends `message` (a notification, or an answer to the member's request) to the member on
 /// the session `sent` went out on; a refusal is logged.
-async fn tell(state: &GatewayState, sent: &Sent, message: &Value) {
-    let body = Body::from(message.to_string());
+async fn tell(state: &GatewayState, sent: &Sent, message: impl Into<Body>) {
+    let body = message.into();
     let headers = sent.address.headers();
     let response = post_to(state, sent.target.clone(), None, &headers, body).await;
     if !response.status().is_success() {
