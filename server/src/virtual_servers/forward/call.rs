@@ -100,6 +100,8 @@ struct InFlight {
     metrics: Option<ToolMetrics>,
     started: Instant,
     ended: bool,
+    /// The ids of the member's requests passed on to the client, forgotten when the call ends.
+    asked: Vec<String>,
 }
 
 /// Sends `params` (a `tools/call`'s, the tool named as the member names it) to `target` on
@@ -134,6 +136,7 @@ pub async fn send(
         metrics,
         started: Instant::now(),
         ended: false,
+        asked: Vec::new(),
     };
     let response = post_to(
         state,
@@ -227,6 +230,14 @@ impl InFlight {
         })
     }
 
+    /// Forgets the member's requests passed on to the client: an answer that comes after the
+    /// call ended goes nowhere.
+    fn forget_asked(&mut self) {
+        for id in self.asked.drain(..) {
+            self.link.answered(&id);
+        }
+    }
+
     /// The call goes to the session's rmcp handler instead, which measures it: the member
     /// session is dropped, so that handler opens another.
     fn handed_back(mut self) {
@@ -239,6 +250,7 @@ impl InFlight {
     /// counted.
     fn end(&mut self, outcome: CallOutcome) -> bool {
         self.ended = true;
+        self.forget_asked();
         let cancelled = self.link.settle(&self.key).is_none();
         if let (Some(metrics), false) = (&self.metrics, cancelled) {
             metrics.record(outcome, self.started.elapsed());
@@ -264,7 +276,10 @@ impl InFlight {
                 Seen::Answer(message) => return Step::End(self.answered(&message)),
                 Seen::Notice => return Step::Notice(sse::event(data.as_bytes())),
                 Seen::Request(request) => match session.pass_on(&request, &self.link) {
-                    Some(event) => return Step::Notice(event),
+                    Some((id, event)) => {
+                        self.asked.push(id);
+                        return Step::Notice(event);
+                    }
                     None => session.answer(&request).await,
                 },
                 Seen::Other => {}
@@ -307,6 +322,7 @@ impl Drop for InFlight {
     /// closes the request first), so the call stays known for [`CANCEL_GRACE`]: a
     /// cancellation then still reaches the member. A call nobody cancelled counts as failed.
     fn drop(&mut self) {
+        self.forget_asked();
         if self.ended {
             return;
         }
@@ -328,10 +344,10 @@ impl Drop for InFlight {
 }
 
 impl Session {
-    /// The member's `request` as an event for the client, under an id of Apiary's, when it is
-    /// one the client declared it takes (roots, sampling, elicitation); its answer goes back
-    /// to the member ([`super::answered`]).
-    fn pass_on(&self, request: &Message<'_>, link: &Link) -> Option<Bytes> {
+    /// The member's `request` as an event for the client, under an id of Apiary's (returned
+    /// with it), when it is one the client declared it takes (roots, sampling, elicitation);
+    /// the client's answer goes back to the member through `forward::reply`.
+    fn pass_on(&self, request: &Message<'_>, link: &Link) -> Option<(String, Bytes)> {
         let method: &str = serde_json::from_str(request.method?.get()).ok()?;
         let capabilities = link.client_capabilities()?;
         let declared = match method {
@@ -354,7 +370,7 @@ impl Session {
             params: request.params,
         })
         .ok()?;
-        Some(sse::event(&asked))
+        Some((id, sse::event(&asked)))
     }
 
     /// Answers the member's `request` as a client without capabilities does (rmcp's
