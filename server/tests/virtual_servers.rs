@@ -1247,7 +1247,8 @@ impl ClientHandler for Answering {
 
 /// A member that asks the client for its roots and a sampling during a call gets the answers
 /// of the virtual server's client, when that client declared it answers them; every call (the
-/// first, which opens the member session, too) is sent past rmcp's client.
+/// first, which opens the member session, too) is sent past rmcp's client. A member that asks
+/// outside a call gets the client's answer too.
 #[tokio::test]
 async fn a_members_requests_reach_a_client_that_answers_them() {
     let db = support::sqlite().await;
@@ -1279,6 +1280,26 @@ async fn a_members_requests_reach_a_client_that_answers_them() {
         ["echo apiary-0", "echo apiary-1"],
         "every call past rmcp's client"
     );
+    client.cancel().await.expect("close");
+
+    // A member that asks outside any call, once its session opens, reaches the client through
+    // the member session's rmcp client.
+    let roots = logs.path().join("roots.log");
+    let (backend, _tools) = echo_backend(&["--roots-log", roots.to_str().expect("path")]).await;
+    one_member_virtual_server(&http, &base, "asks", &backend.url).await;
+    let transport = StreamableHttpClientTransport::from_uri(format!("{base}/mcp/asks/all"));
+    let client = Answering.serve(transport).await.expect("connect");
+    client
+        .call_tool(call("echo_echo", json!({})))
+        .await
+        .expect("echo_echo");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let read = || std::fs::read_to_string(&roots).unwrap_or_default();
+    while !read().contains("2 roots") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The registry's fetch of the member's tools had a session too, with no roots to give.
+    assert!(read().lines().any(|l| l == "2 roots"), "{}", read());
     client.cancel().await.expect("close");
 }
 

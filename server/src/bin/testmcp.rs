@@ -11,7 +11,9 @@
 //! cancels a call while `--call-delay-ms` holds it. With
 //! `--notify-on TOOL` a call of TOOL first tells the client its tool list changed. With
 //! `--session-log FILE` (streamable HTTP) it appends `open` to FILE when a client session
-//! begins and `close` when it ends; `--initialize-delay-ms N` makes every `initialize` slow. With `--ask-client-on TOOL` a call of TOOL first sends the
+//! begins and `close` when it ends; `--initialize-delay-ms N` makes every `initialize` slow.
+//! With `--roots-log FILE` it asks each initialized client for its roots, outside any call,
+//! and appends `N roots` (or the error) to FILE. With `--ask-client-on TOOL` a call of TOOL first sends the
 //! client `ping`, `roots/list` and `sampling/createMessage`, whatever its capabilities, and
 //! answers with what came back, one line each.
 //!
@@ -29,7 +31,7 @@ use rmcp::model::{
     InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
     ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -98,6 +100,10 @@ struct Args {
     /// `sampling/createMessage`, and answers with what came back.
     #[arg(long)]
     ask_client_on: Option<String>,
+    /// Once a client session is initialized, ask the client for its roots (outside any call)
+    /// and append what came back to this file.
+    #[arg(long)]
+    roots_log: Option<PathBuf>,
 }
 
 /// A line in the session log for a session's beginning, and one for its end when dropped.
@@ -161,6 +167,23 @@ impl ServerHandler for TestServer {
             self.args.name.clone(),
             env!("CARGO_PKG_VERSION"),
         ))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let Some(log) = self.args.roots_log.clone() else {
+            return;
+        };
+        let peer = context.peer.clone();
+        // Not inside the notification's handling: rmcp answers nothing until it returns.
+        tokio::spawn(async move {
+            #[allow(deprecated)] // Roots are deprecated (SEP-2577), but clients still answer them.
+            let line = match peer.list_roots().await {
+                Ok(roots) => format!("{} roots", roots.roots.len()),
+                Err(rmcp::ServiceError::McpError(error)) => format!("error {}", error.code.0),
+                Err(error) => format!("failed: {error}"),
+            };
+            append(&log, &line);
+        });
     }
 
     async fn initialize(

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -17,8 +18,12 @@ use rmcp::model::{
     ElicitationAction, Implementation, ServerJsonRpcMessage, ServerRequest,
 };
 #[allow(deprecated)] // Roots and sampling are deprecated (SEP-2577); clients still use them.
-use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ListRootsResult};
-use rmcp::service::{NotificationContext, RequestContext, RunningService, ServiceError};
+use rmcp::model::{
+    CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ListRootsResult,
+};
+use rmcp::service::{
+    NotificationContext, PeerRequestOptions, RequestContext, RunningService, ServiceError,
+};
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
     StreamableHttpPostResponse,
@@ -124,12 +129,57 @@ impl Relay {
     }
 }
 
-/// The client's answer to a member's request, or the error the member gets instead.
-fn from_client<T>(answer: Result<T, ServiceError>) -> Result<T, ErrorData> {
-    answer.map_err(|error| match error {
-        ServiceError::McpError(error) => error,
-        other => ErrorData::internal_error(format!("the client did not answer: {other}"), None),
-    })
+/// How long a member's request passed on through rmcp waits for the client's answer at most
+/// (a person may be answering an elicitation).
+const ASK_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Relay {
+    /// Asks the virtual server's client `request` for the member, until the member gives up on
+    /// it (`context`) or for [`ASK_TIMEOUT`]. On a task of its own, so that rmcp does not tie
+    /// it to the member's request id, which means nothing on the client's session: it goes to
+    /// the client's own event stream.
+    async fn ask(
+        &self,
+        request: ServerRequest,
+        context: &RequestContext<RoleClient>,
+    ) -> Result<ClientResult, ErrorData> {
+        let downstream = self.downstream.clone();
+        let mut options = PeerRequestOptions::default();
+        options.timeout = Some(ASK_TIMEOUT);
+        let mut asked = tokio::spawn(async move {
+            let sent = downstream
+                .send_request_with_option(request, options)
+                .await?;
+            sent.await_response().await
+        });
+        let answer = tokio::select! {
+            answer = &mut asked => answer,
+            () = context.ct.cancelled() => {
+                asked.abort();
+                return Err(ErrorData::internal_error("the member cancelled its request", None));
+            }
+        };
+        match answer {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(ServiceError::McpError(error))) => Err(error),
+            Ok(Err(other)) => Err(ErrorData::internal_error(
+                format!("the client did not answer: {other}"),
+                None,
+            )),
+            Err(error) => Err(ErrorData::internal_error(
+                format!("the client could not be asked: {error}"),
+                None,
+            )),
+        }
+    }
+}
+
+/// The error for a client's answer of another kind than the request asked for.
+fn unexpected(what: &str) -> ErrorData {
+    ErrorData::internal_error(
+        format!("the client answered {what} with something else"),
+        None,
+    )
 }
 
 impl ClientHandler for Relay {
@@ -145,44 +195,46 @@ impl ClientHandler for Relay {
     #[allow(deprecated)] // Roots and sampling are deprecated (SEP-2577); clients still use them.
     async fn list_roots(
         &self,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
         if self.capabilities().roots.is_none() {
             return Ok(ListRootsResult::default());
         }
-        from_client(self.downstream.list_roots().await)
+        let request = ServerRequest::ListRootsRequest(Default::default());
+        match self.ask(request, &context).await? {
+            ClientResult::ListRootsResult(result) => Ok(result),
+            _ => Err(unexpected("roots/list")),
+        }
     }
 
     #[allow(deprecated)]
     async fn create_message(
         &self,
         params: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
         if self.capabilities().sampling.is_none() {
             return Err(ErrorData::method_not_found::<CreateMessageRequestMethod>());
         }
-        from_client(self.downstream.create_message(params).await)
+        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
+        match self.ask(request, &context).await? {
+            ClientResult::CreateMessageResult(result) => Ok(*result),
+            _ => Err(unexpected("a sampling request")),
+        }
     }
 
     async fn create_elicitation(
         &self,
         request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
         if self.capabilities().elicitation.is_none() {
             return Ok(ElicitResult::new(ElicitationAction::Decline));
         }
-        let asked = self
-            .downstream
-            .send_request(ServerRequest::ElicitRequest(ElicitRequest::new(request)))
-            .await;
-        match from_client(asked)? {
+        let request = ServerRequest::ElicitRequest(ElicitRequest::new(request));
+        match self.ask(request, &context).await? {
             ClientResult::ElicitResult(result) => Ok(result),
-            _ => Err(ErrorData::internal_error(
-                "the client answered an elicitation with something else",
-                None,
-            )),
+            _ => Err(unexpected("an elicitation")),
         }
     }
 

@@ -28,6 +28,10 @@ use super::super::links::{Asked, Link, Sent};
 use super::super::member::{self, Address};
 use super::{json, tell, tool_error, written, Answer};
 
+/// How often a call's stream carries a comment while the client is asked something, so that
+/// proxies on the way do not close it as idle.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How long a call whose client left stays known, for a cancellation that follows.
 const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -71,8 +75,9 @@ enum Step {
 enum Seen<'a> {
     /// The answer: its result or error.
     Answer(Message<'a>),
-    /// A notification, passed on as it came.
-    Notice,
+    /// A notification, passed on as it came (a cancellation of a request passed on to the
+    /// client with the client's id for it).
+    Notice(Message<'a>),
     /// A request to the client, answered on the member session.
     Request(Message<'a>),
     /// Anything else (another request's answer, not JSON-RPC).
@@ -100,8 +105,9 @@ struct InFlight {
     metrics: Option<ToolMetrics>,
     started: Instant,
     ended: bool,
-    /// The ids of the member's requests passed on to the client, forgotten when the call ends.
-    asked: Vec<String>,
+    /// The member's requests passed on to the client, by the id the client got and the
+    /// member's id; forgotten when the call ends.
+    asked: Vec<(String, Value)>,
 }
 
 /// Sends `params` (a `tools/call`'s, the tool named as the member names it) to `target` on
@@ -187,7 +193,7 @@ impl InFlight {
         match serde_json::from_slice::<Message<'a>>(data) {
             Ok(message) if is_answer(&message) => Seen::Answer(message),
             Ok(message) if message.method.is_some() => match message.id {
-                None => Seen::Notice,
+                None => Seen::Notice(message),
                 Some(_) => Seen::Request(message),
             },
             _ => Seen::Other,
@@ -230,10 +236,34 @@ impl InFlight {
         })
     }
 
+    /// The member's notification `notice` (JSON `data`) as the client's event: as it came,
+    /// except the member's cancellation of a request passed on to the client, which names the
+    /// client's id for it.
+    fn notice(&mut self, notice: &Message<'_>, data: &str) -> Bytes {
+        #[derive(Deserialize)]
+        struct Cancelled {
+            #[serde(rename = "requestId")]
+            request_id: Value,
+        }
+        let cancelled = notice.method.map(RawValue::get) == Some("\"notifications/cancelled\"");
+        let of = cancelled
+            .then(|| serde_json::from_str::<Cancelled>(notice.params?.get()).ok())
+            .flatten()
+            .and_then(|c| self.asked.iter().position(|(_, id)| *id == c.request_id));
+        let Some(index) = of else {
+            return sse::event(data.as_bytes());
+        };
+        let (id, _) = self.asked.remove(index);
+        self.link.answered(&id);
+        let mut rewritten: Value = serde_json::from_str(data).unwrap_or_default();
+        rewritten["params"]["requestId"] = Value::String(id);
+        sse::event(rewritten.to_string().as_bytes())
+    }
+
     /// Forgets the member's requests passed on to the client: an answer that comes after the
     /// call ended goes nowhere.
     fn forget_asked(&mut self) {
-        for id in self.asked.drain(..) {
+        for (id, _) in self.asked.drain(..) {
             self.link.answered(&id);
         }
     }
@@ -262,7 +292,16 @@ impl InFlight {
     /// the end, with the client's answer (the member's, or why there is none).
     async fn next(&mut self, events: &mut Events, session: &Session) -> Step {
         loop {
-            let data = match events.next().await {
+            let next = if self.asked.is_empty() {
+                events.next().await
+            } else {
+                // The client is being asked something (maybe a person): keep its stream alive.
+                match tokio::time::timeout(KEEP_ALIVE, events.next()).await {
+                    Ok(next) => next,
+                    Err(_) => return Step::Notice(Bytes::from_static(b": keep-alive\n\n")),
+                }
+            };
+            let data = match next {
                 Some(Ok(event)) => event.data.unwrap_or_default(),
                 Some(Err(error)) => {
                     let why = format!("its event stream failed: {error}");
@@ -274,10 +313,10 @@ impl InFlight {
             };
             match self.see(data.as_bytes()) {
                 Seen::Answer(message) => return Step::End(self.answered(&message)),
-                Seen::Notice => return Step::Notice(sse::event(data.as_bytes())),
+                Seen::Notice(notice) => return Step::Notice(self.notice(&notice, &data)),
                 Seen::Request(request) => match session.pass_on(&request, &self.link) {
-                    Some((id, event)) => {
-                        self.asked.push(id);
+                    Some((asked, event)) => {
+                        self.asked.push(asked);
                         return Step::Notice(event);
                     }
                     None => session.answer(&request).await,
@@ -347,7 +386,7 @@ impl Session {
     /// The member's `request` as an event for the client, under an id of Apiary's (returned
     /// with it), when it is one the client declared it takes (roots, sampling, elicitation);
     /// the client's answer goes back to the member through `forward::reply`.
-    fn pass_on(&self, request: &Message<'_>, link: &Link) -> Option<(String, Bytes)> {
+    fn pass_on(&self, request: &Message<'_>, link: &Link) -> Option<((String, Value), Bytes)> {
         let method: &str = serde_json::from_str(request.method?.get()).ok()?;
         let capabilities = link.client_capabilities()?;
         let declared = match method {
@@ -359,18 +398,22 @@ impl Session {
         if !declared {
             return None;
         }
+        let member_id = request.id.clone()?;
         let id = link.ask(Asked {
             on: self.to.clone(),
-            id: request.id.clone()?,
+            id: member_id.clone(),
         });
         let asked = serde_json::to_vec(&Outgoing {
             jsonrpc: "2.0",
             id: &id,
             method,
             params: request.params,
-        })
-        .ok()?;
-        Some((id, sse::event(&asked)))
+        });
+        let Ok(asked) = asked else {
+            link.answered(&id);
+            return None;
+        };
+        Some(((id, member_id), sse::event(&asked)))
     }
 
     /// Answers the member's `request` as a client without capabilities does (rmcp's
