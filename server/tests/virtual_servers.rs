@@ -1248,7 +1248,7 @@ impl ClientHandler for Answering {
 /// A member that asks the client for its roots and a sampling during a call gets the answers
 /// of the virtual server's client, when that client declared it answers them; every call (the
 /// first, which opens the member session, too) is sent past rmcp's client. A member that asks
-/// outside a call gets the client's answer too.
+/// outside a call gets the client's answer too, and hears when the client's roots change.
 #[tokio::test]
 async fn a_members_requests_reach_a_client_that_answers_them() {
     let db = support::sqlite().await;
@@ -1299,7 +1299,18 @@ async fn a_members_requests_reach_a_client_that_answers_them() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // The registry's fetch of the member's tools had a session too, with no roots to give.
-    assert!(read().lines().any(|l| l == "2 roots"), "{}", read());
+    let answered = || read().lines().filter(|l| *l == "2 roots").count();
+    assert_eq!(answered(), 1, "{}", read());
+
+    // The client's roots change: the member hears of it, and asks again.
+    client
+        .notify_roots_list_changed()
+        .await
+        .expect("notify the change");
+    while answered() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(answered(), 2, "{}", read());
     client.cancel().await.expect("close");
 }
 

@@ -12,8 +12,9 @@
 //! `--notify-on TOOL` a call of TOOL first tells the client its tool list changed. With
 //! `--session-log FILE` (streamable HTTP) it appends `open` to FILE when a client session
 //! begins and `close` when it ends; `--initialize-delay-ms N` makes every `initialize` slow.
-//! With `--roots-log FILE` it asks each initialized client for its roots, outside any call,
-//! and appends `N roots` (or the error) to FILE. With `--ask-client-on TOOL` a call of TOOL first sends the
+//! With `--roots-log FILE` it asks each client for its roots, outside any call, once
+//! initialized and whenever the client says they changed, and appends `N roots` (or the
+//! error) to FILE. With `--ask-client-on TOOL` a call of TOOL first sends the
 //! client `ping`, `roots/list` and `sampling/createMessage`, whatever its capabilities, and
 //! answers with what came back, one line each.
 //!
@@ -157,19 +158,9 @@ impl TestServer {
     }
 }
 
-impl ServerHandler for TestServer {
-    fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_tool_list_changed()
-            .build();
-        ServerConfig::new(capabilities).with_server_info(Implementation::new(
-            self.args.name.clone(),
-            env!("CARGO_PKG_VERSION"),
-        ))
-    }
-
-    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+impl TestServer {
+    /// With `--roots-log`, asks the client for its roots and logs what came back.
+    fn log_roots(&self, context: NotificationContext<RoleServer>) {
         let Some(log) = self.args.roots_log.clone() else {
             return;
         };
@@ -184,6 +175,27 @@ impl ServerHandler for TestServer {
             };
             append(&log, &line);
         });
+    }
+}
+
+impl ServerHandler for TestServer {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build();
+        ServerConfig::new(capabilities).with_server_info(Implementation::new(
+            self.args.name.clone(),
+            env!("CARGO_PKG_VERSION"),
+        ))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.log_roots(context);
+    }
+
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        self.log_roots(context);
     }
 
     async fn initialize(

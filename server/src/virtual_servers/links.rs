@@ -148,6 +148,19 @@ impl Link {
         session.as_ref().filter(|s| !s.is_closed()).cloned()
     }
 
+    /// Every open member session that nobody is opening now.
+    pub fn open_members(&self) -> Vec<Arc<MemberSession>> {
+        let slots: Vec<Arc<Slot>> = crate::locks::lock(&self.members)
+            .values()
+            .cloned()
+            .collect();
+        slots
+            .iter()
+            .filter_map(|slot| slot.try_lock().ok()?.clone())
+            .filter(|session| !session.is_closed())
+            .collect()
+    }
+
     /// Drops the session with `member` (it failed); the next call opens another.
     pub fn forget(&self, member: &str) {
         crate::locks::lock(&self.members).remove(member);

@@ -113,15 +113,12 @@ pub struct Relay {
 
 impl Relay {
     /// What the virtual server's client declared it answers (roots, sampling, elicitation),
-    /// so that the member may ask it; roots without change notifications, which Apiary does
-    /// not pass on.
+    /// so that the member may ask it; the client's roots changes are passed on
+    /// (`VirtualSession::on_roots_list_changed`).
     fn capabilities(&self) -> ClientCapabilities {
         let mut declared = ClientCapabilities::default();
         if let Some(client) = self.downstream.peer_info() {
-            declared.roots = client.capabilities.roots.clone().map(|mut roots| {
-                roots.list_changed = None;
-                roots
-            });
+            declared.roots = client.capabilities.roots.clone();
             declared.sampling = client.capabilities.sampling.clone();
             declared.elicitation = client.capabilities.elicitation.clone();
         }

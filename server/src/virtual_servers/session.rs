@@ -158,6 +158,17 @@ impl ServerHandler for VirtualSession {
         self.link(&context.extensions, &context.peer);
     }
 
+    /// The client's roots changed: its open member sessions are told, as they declared roots
+    /// the way the client did.
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        let link = self.link(&context.extensions, &context.peer);
+        for member in link.open_members() {
+            if let Err(error) = member.peer().notify_roots_list_changed().await {
+                tracing::debug!(%error, "a member session closed before a roots change reached it");
+            }
+        }
+    }
+
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
