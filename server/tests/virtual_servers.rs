@@ -889,8 +889,18 @@ async fn post_raw(
 /// A session at `url` opened by hand (`initialize`, then `notifications/initialized`) as the
 /// client `name`: its id.
 async fn raw_session(http: &reqwest::Client, url: &str, name: &str) -> String {
+    raw_session_with(http, url, name, json!({})).await
+}
+
+/// [`raw_session`] of a client that declares `capabilities`.
+async fn raw_session_with(
+    http: &reqwest::Client,
+    url: &str,
+    name: &str,
+    capabilities: Value,
+) -> String {
     let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
+        "protocolVersion": "2025-06-18", "capabilities": capabilities,
         "clientInfo": { "name": name, "version": "0" } } });
     let (status, _, session, answer) = post_raw(http, url, None, &initialize).await;
     assert_eq!(status, 200, "{answer}");
@@ -1312,6 +1322,73 @@ async fn a_members_requests_reach_a_client_that_answers_them() {
     }
     assert_eq!(answered(), 2, "{}", read());
     client.cancel().await.expect("close");
+}
+
+/// A member's request passed on to the client arrives in the call's event stream, under an id
+/// of Apiary's; the client may answer it in a batch (as 2025-03-26 clients may), and the
+/// member gets the answer under its own id.
+#[tokio::test]
+async fn a_client_answers_a_members_request_in_a_batch() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let (backend, _tools) = echo_backend(&["--ask-client-on", "echo"]).await;
+    one_member_virtual_server(&http, &base, "batch", &backend.url).await;
+    let url = format!("{base}/mcp/batch/all");
+    let session = raw_session_with(&http, &url, "batch-test", json!({ "roots": {} })).await;
+    let message = json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/call",
+        "params": { "name": "echo_echo", "arguments": {} } });
+    let mut call = http
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-session-id", &session)
+        .body(message.to_string())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(call.status(), 200);
+    let mut text = String::new();
+    let events = |text: &str| -> Vec<Value> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str(d.trim()).ok())
+            .collect()
+    };
+    let asked = loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), call.chunk())
+            .await
+            .expect("the member's request in time")
+            .expect("read")
+            .expect("the stream goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(asked) = events(&text)
+            .into_iter()
+            .find(|m| m["method"] == "roots/list")
+        {
+            break asked;
+        }
+    };
+    let id = asked["id"].as_str().expect("a string id").to_owned();
+    assert!(id.starts_with("apiary-ask-"), "{asked}");
+    let batch = json!([{ "jsonrpc": "2.0", "id": id,
+        "result": { "roots": [{ "uri": "file:///work" }] } }]);
+    let (status, ..) = post_raw(&http, &url, Some(&session), &batch).await;
+    assert_eq!(status, 202);
+    while let Ok(Some(chunk)) = call.chunk().await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let answer = events(&text).into_iter().last().expect("the answer");
+    assert_eq!(answer["id"], 5, "{text}");
+    let result = answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(result.contains("roots/list: 1 roots"), "{text}");
+    // Sampling was not declared: answered as before.
+    assert!(
+        result.contains("sampling/createMessage: error -32601"),
+        "{text}"
+    );
 }
 
 /// A client that gives up on a call cancels it, and the member hears of it: on the first call

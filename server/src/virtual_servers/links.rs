@@ -219,6 +219,11 @@ impl Link {
         id
     }
 
+    /// True while a member's request passed on to the client under `id` waits for its answer.
+    pub fn was_asked(&self, id: &str) -> bool {
+        crate::locks::lock(&self.asked).contains_key(id)
+    }
+
     /// The member's request the client answered under `id`, forgotten; `None` when there is
     /// none.
     pub fn answered(&self, id: &str) -> Option<Asked> {

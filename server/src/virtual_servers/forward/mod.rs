@@ -248,8 +248,9 @@ fn cancel(state: &GatewayState, link: &Link, incoming: &Incoming) -> Option<Resp
     Some(StatusCode::ACCEPTED.into_response())
 }
 
-/// The client's answer to a member's request passed on during a call, sent on to the member
-/// with the member's id, and accepted at once; `None` for any other message.
+/// The client's answers (one, or a batch) to members' requests passed on to it, each sent on
+/// to its member with the member's id, and accepted at once; `None` unless every message is
+/// such an answer.
 fn reply(state: &GatewayState, link: &Link, bytes: &[u8]) -> Option<Response> {
     #[derive(Deserialize)]
     struct Reply<'a> {
@@ -260,19 +261,30 @@ fn reply(state: &GatewayState, link: &Link, bytes: &[u8]) -> Option<Response> {
         #[serde(borrow, default)]
         error: Option<&'a RawValue>,
     }
-    let reply: Reply<'_> = serde_json::from_slice(bytes).ok()?;
-    if reply.jsonrpc != "2.0" || reply.result.is_some() == reply.error.is_some() {
+    let replies: Vec<Reply<'_>> = if bytes.trim_ascii_start().starts_with(b"[") {
+        serde_json::from_slice(bytes).ok()?
+    } else {
+        vec![serde_json::from_slice(bytes).ok()?]
+    };
+    let answers = |r: &Reply<'_>| {
+        r.jsonrpc == "2.0" && r.result.is_some() != r.error.is_some() && link.was_asked(r.id)
+    };
+    if replies.is_empty() || !replies.iter().all(answers) {
         return None;
     }
-    let asked = link.answered(reply.id)?;
-    let answer = written(&Answer {
-        jsonrpc: "2.0",
-        id: &asked.id,
-        result: reply.result,
-        error: reply.error,
-    });
-    let state = state.clone();
-    tokio::spawn(async move { tell(&state, &asked.on, answer).await });
+    for reply in replies {
+        let Some(asked) = link.answered(reply.id) else {
+            continue;
+        };
+        let answer = written(&Answer {
+            jsonrpc: "2.0",
+            id: &asked.id,
+            result: reply.result,
+            error: reply.error,
+        });
+        let state = state.clone();
+        tokio::spawn(async move { tell(&state, &asked.on, answer).await });
+    }
     Some(StatusCode::ACCEPTED.into_response())
 }
 
