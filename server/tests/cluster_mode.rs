@@ -37,34 +37,14 @@ async fn a_workload_deleted_in_the_cluster_is_unpublished() {
     };
     let db = support::sqlite().await;
     let namespace = support::kube::namespace(&cluster).await;
-    let registration: ServerRegistration = serde_json::from_value(json!({
-        "ownerTeam": "search", "published": true,
-        "spec": { "image": "ghcr.io/example/osv:1", "transport": "stdio" }
-    }))
-    .expect("registration");
-    let store = ServerStore::new(db.db.clone());
-    for name in ["osv", "kept"] {
-        store
-            .register(&namespace, name, &registration, "tester")
-            .await
-            .expect("register");
-    }
-    let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), &namespace);
-    for name in ["osv", "kept"] {
-        let object = json!({
-            "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
-            "metadata": { "name": name, "namespace": namespace },
-            "spec": { "image": "ghcr.io/example/osv:1", "transport": "stdio" },
-        });
-        servers
-            .patch(
-                name,
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&object),
-            )
-            .await
-            .expect("create the MCPServer");
-    }
+    let servers = registered_with_mcpservers(
+        &cluster,
+        &db.db,
+        &namespace,
+        &["osv", "kept"],
+        &["osv", "kept"],
+    )
+    .await;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let watch = apiary_server::onboarding::cluster_watch::spawn(
         db.db.clone(),
@@ -78,31 +58,18 @@ async fn a_workload_deleted_in_the_cluster_is_unpublished() {
         .await
         .expect("kubectl delete");
 
-    let published = |name: &'static str| {
-        let db = db.db.clone();
-        let namespace = namespace.clone();
-        async move {
-            let value: i64 = sqlx::query_scalar(
-                "SELECT CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
-                 WHERE namespace = $1 AND name = $2",
-            )
-            .bind(namespace)
-            .bind(name)
-            .fetch_one(db.pool())
-            .await
-            .expect("read");
-            value == 1
-        }
-    };
     let deadline = Instant::now() + Duration::from_secs(15);
-    while published("osv").await {
+    while published(&db.db, &namespace, "osv").await {
         assert!(
             Instant::now() < deadline,
             "osv was not unpublished within 15 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(published("kept").await, "the other server stays published");
+    assert!(
+        published(&db.db, &namespace, "kept").await,
+        "the other server stays published"
+    );
     let audit: Vec<(String, String)> =
         sqlx::query_as("SELECT actor, target FROM audit_events WHERE action = 'server.unpublish'")
             .fetch_all(db.db.pool())
@@ -111,6 +78,58 @@ async fn a_workload_deleted_in_the_cluster_is_unpublished() {
     assert_eq!(audit, [("cluster".to_owned(), format!("{namespace}/osv"))]);
     shutdown.cancel();
     watch.await.expect("the watch stops");
+}
+
+/// Registers the servers `registered` (published, a stdio image) in `namespace` and applies an
+/// `MCPServer` for each of `applied`; the `MCPServer` API of that namespace.
+async fn registered_with_mcpservers(
+    cluster: &kube::Client,
+    db: &apiary_server::db::Db,
+    namespace: &str,
+    registered: &[&str],
+    applied: &[&str],
+) -> Api<MCPServer> {
+    let spec = json!({ "image": "ghcr.io/example/osv:1", "transport": "stdio" });
+    let registration: ServerRegistration =
+        serde_json::from_value(json!({ "ownerTeam": "search", "published": true, "spec": spec }))
+            .expect("registration");
+    let store = ServerStore::new(db.clone());
+    for name in registered {
+        store
+            .register(namespace, name, &registration, "tester")
+            .await
+            .expect("register");
+    }
+    let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), namespace);
+    for name in applied {
+        let object = json!({
+            "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
+            "metadata": { "name": name, "namespace": namespace }, "spec": spec,
+        });
+        servers
+            .patch(
+                name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&object),
+            )
+            .await
+            .expect("create the MCPServer");
+    }
+    servers
+}
+
+/// Whether the server `namespace/name` is published.
+async fn published(db: &apiary_server::db::Db, namespace: &str, name: &str) -> bool {
+    let value: i64 = sqlx::query_scalar(
+        "SELECT CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
+         WHERE namespace = $1 AND name = $2",
+    )
+    .bind(namespace)
+    .bind(name)
+    .fetch_one(db.pool())
+    .await
+    .expect("read");
+    value == 1
 }
 
 /// A Kubernetes-mode Apiary over the cluster, serving `server` (published, with `spec`) in a
@@ -957,49 +976,10 @@ async fn an_mcpserver_deleted_while_apiary_is_down_is_unpublished_when_it_starts
     };
     let namespace = support::kube::namespace(&cluster).await;
     let test_db = support::sqlite().await;
-    let registration: ServerRegistration = serde_json::from_value(json!({
-        "ownerTeam": "search", "published": true,
-        "spec": { "image": "ghcr.io/example/osv:1", "transport": "stdio" }
-    }))
-    .expect("registration");
-    let store = ServerStore::new(test_db.db.clone());
-    for name in ["gone", "kept", "unmade"] {
-        store
-            .register(&namespace, name, &registration, "tester")
-            .await
-            .expect("register");
-    }
-    let servers: Api<MCPServer> = Api::namespaced(cluster.clone(), &namespace);
-    for name in ["gone", "kept"] {
-        let object = json!({
-            "apiVersion": "toolhive.stacklok.dev/v1beta1", "kind": "MCPServer",
-            "metadata": { "name": name, "namespace": namespace },
-            "spec": { "image": "ghcr.io/example/osv:1", "transport": "stdio" },
-        });
-        servers
-            .patch(
-                name,
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&object),
-            )
-            .await
-            .expect("create the MCPServer");
-    }
-    let published = |name: &'static str| {
-        let (db, namespace) = (test_db.db.clone(), namespace.clone());
-        async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
-                 WHERE namespace = $1 AND name = $2",
-            )
-            .bind(namespace)
-            .bind(name)
-            .fetch_one(db.pool())
-            .await
-            .expect("query")
-                == 1
-        }
-    };
+    let (registered, applied) = (["gone", "kept", "unmade"], ["gone", "kept"]);
+    let servers =
+        registered_with_mcpservers(&cluster, &test_db.db, &namespace, &registered, &applied).await;
+    let is_published = |name| published(&test_db.db, &namespace, name);
     let env = [("APIARY_DATABASE_URL", test_db.url.clone())];
     let mut apiary = kubernetes_apiary(&namespace, &env).await;
     support::kube::eventually("Apiary to see both MCPServers", || async {
@@ -1021,11 +1001,11 @@ async fn an_mcpserver_deleted_while_apiary_is_down_is_unpublished_when_it_starts
     let apiary = kubernetes_apiary(&namespace, &env).await;
     support::kube::eventually(
         "the deleted MCPServer's server to be unpublished",
-        || async { (!published("gone").await).then_some(()) },
+        || async { (!is_published("gone").await).then_some(()) },
     )
     .await;
-    assert!(published("kept").await, "{}", apiary.log());
-    assert!(published("unmade").await, "{}", apiary.log());
+    assert!(is_published("kept").await, "{}", apiary.log());
+    assert!(is_published("unmade").await, "{}", apiary.log());
     let audit: Vec<(String, String)> =
         sqlx::query_as("SELECT actor, target FROM audit_events WHERE action = 'server.unpublish'")
             .fetch_all(test_db.db.pool())

@@ -1122,21 +1122,10 @@ async fn a_members_requests_during_a_call_are_answered_on_every_call() {
     one_member_virtual_server(&http, &base, "asks", &backend.url).await;
 
     let client = connect(&format!("{base}/mcp/asks/all")).await;
-    let mut answers = Vec::new();
-    for _ in 0..3 {
-        let called = client.call_tool(call("echo_echo", json!({})));
-        let result = tokio::time::timeout(std::time::Duration::from_secs(20), called)
-            .await
-            .expect("the call ends")
-            .expect("echo_echo");
-        answers.push(serde_json::to_value(&result.content).expect("JSON")[0]["text"].clone());
-    }
     let expected = "ping: ok\nroots/list: 0 roots\nsampling/createMessage: error -32601";
-    assert_eq!(answers, [expected; 3]);
-    let calls = std::fs::read_to_string(&log).expect("the call log");
-    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(echo_texts(&client, 3).await, [expected; 3]);
     assert_eq!(
-        calls,
+        lines_of(&log),
         ["echo apiary-0", "echo apiary-1", "echo apiary-2"],
         "every call past rmcp's client"
     );
@@ -1219,6 +1208,27 @@ async fn the_first_call_of_a_member_can_be_cancelled_or_fail_while_its_session_o
     assert_eq!(counted("error").as_deref(), Some("1"), "{metrics}");
 }
 
+/// The text of `times` calls of `echo_echo` by `client`, each within 20 s.
+async fn echo_texts(client: &rmcp::Peer<RoleClient>, times: usize) -> Vec<String> {
+    let mut texts = Vec::new();
+    for _ in 0..times {
+        let called = client.call_tool(call("echo_echo", json!({})));
+        let result = tokio::time::timeout(std::time::Duration::from_secs(20), called)
+            .await
+            .expect("the call ends")
+            .expect("echo_echo");
+        let content = serde_json::to_value(&result.content).expect("JSON");
+        texts.push(content[0]["text"].as_str().unwrap_or_default().to_owned());
+    }
+    texts
+}
+
+/// The lines of the file at `path` (a call log), none when it does not exist.
+fn lines_of(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().map(str::to_owned).collect()
+}
+
 /// A client that answers roots and sampling requests, as a desktop MCP client does.
 #[derive(Clone)]
 struct Answering;
@@ -1273,20 +1283,10 @@ async fn a_members_requests_reach_a_client_that_answers_them() {
 
     let transport = StreamableHttpClientTransport::from_uri(format!("{base}/mcp/relays/all"));
     let client = Answering.serve(transport).await.expect("connect");
-    let mut answers = Vec::new();
-    for _ in 0..2 {
-        let called = client.call_tool(call("echo_echo", json!({})));
-        let result = tokio::time::timeout(std::time::Duration::from_secs(20), called)
-            .await
-            .expect("the call ends")
-            .expect("echo_echo");
-        answers.push(serde_json::to_value(&result.content).expect("JSON")[0]["text"].clone());
-    }
     let expected = "ping: ok\nroots/list: 2 roots\nsampling/createMessage: answered";
-    assert_eq!(answers, [expected; 2]);
-    let calls = std::fs::read_to_string(&log).expect("the call log");
+    assert_eq!(echo_texts(&client, 2).await, [expected; 2]);
     assert_eq!(
-        calls.lines().collect::<Vec<_>>(),
+        lines_of(&log),
         ["echo apiary-0", "echo apiary-1"],
         "every call past rmcp's client"
     );
