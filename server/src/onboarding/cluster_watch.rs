@@ -43,35 +43,36 @@ pub async fn run(db: Db, client: Client, namespace: Option<String>, shutdown: Ca
 /// The follower of `MCPServer`s: records each one seen, unpublishes the server of one gone.
 struct Deletions {
     db: Db,
-    /// The recorded `(namespace, name)`s, read once, so that a resync writes nothing.
+    /// The recorded `(namespace, name)`s, read once, so that a resync neither reads nor writes
+    /// the database.
     recorded: Mutex<Option<HashSet<(String, String)>>>,
 }
 
 impl Deletions {
-    /// The recorded objects, read from the database the first time.
-    async fn recorded(&self) -> Result<Vec<(String, String)>, DbError> {
-        if let Some(known) = self.recorded.lock().expect("recorded").as_ref() {
-            return Ok(known.iter().cloned().collect());
+    /// Reads the recorded objects from the database, the first time only.
+    async fn load(&self) -> Result<(), DbError> {
+        if self.recorded.lock().expect("recorded").is_some() {
+            return Ok(());
         }
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT namespace, name FROM cluster_mcpservers")
                 .fetch_all(self.db.pool())
                 .await?;
-        *self.recorded.lock().expect("recorded") = Some(rows.iter().cloned().collect());
-        Ok(rows)
+        *self.recorded.lock().expect("recorded") = Some(rows.into_iter().collect());
+        Ok(())
+    }
+
+    /// Whether `key` is recorded (once loaded).
+    fn knows(&self, key: &(String, String)) -> bool {
+        let known = self.recorded.lock().expect("recorded");
+        known.as_ref().is_some_and(|known| known.contains(key))
     }
 
     /// Records `namespace/name` as existing, unless it already is.
     async fn remember(&self, namespace: &str, name: &str) -> Result<(), DbError> {
-        self.recorded().await?;
+        self.load().await?;
         let key = (namespace.to_owned(), name.to_owned());
-        if self
-            .recorded
-            .lock()
-            .expect("recorded")
-            .as_ref()
-            .is_some_and(|known| known.contains(&key))
-        {
+        if self.knows(&key) {
             return Ok(());
         }
         sqlx::query(
@@ -130,11 +131,13 @@ impl Follower<MCPServer> for Deletions {
     }
 
     async fn declared(&self) -> Option<Vec<(String, String)>> {
-        self.recorded()
-            .await
-            .inspect_err(|error| tracing::warn!(%error, "cannot read the recorded MCPServers"))
-            .ok()
-            .filter(|recorded| !recorded.is_empty())
+        if let Err(error) = self.load().await {
+            tracing::warn!(%error, "cannot read the recorded MCPServers");
+            return None;
+        }
+        let known = self.recorded.lock().expect("recorded");
+        let recorded: Vec<_> = known.iter().flatten().cloned().collect();
+        (!recorded.is_empty()).then_some(recorded)
     }
 }
 

@@ -202,11 +202,9 @@ impl Link {
         crate::locks::lock(&self.in_flight).remove(key)
     }
 
-    /// The client's capabilities, as it declared them in `initialize`.
-    pub fn client_capabilities(&self) -> Option<rmcp::model::ClientCapabilities> {
-        self.downstream
-            .peer_info()
-            .map(|info| info.capabilities.clone())
+    /// Whether the client declared it takes the request `method` from a server.
+    pub fn client_takes(&self, method: &str) -> bool {
+        member::client_takes(&self.downstream, method)
     }
 
     /// Notes a member's request to the client; the id the client gets for it.

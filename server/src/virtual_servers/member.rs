@@ -126,6 +126,21 @@ impl Relay {
     }
 }
 
+/// Whether the virtual server's `client` declared it takes the request `method` from a
+/// server (roots, sampling, elicitation), so that a member's such request goes to it.
+pub fn client_takes(client: &Peer<RoleServer>, method: &str) -> bool {
+    let Some(info) = client.peer_info() else {
+        return false;
+    };
+    let declared = &info.capabilities;
+    match method {
+        "roots/list" => declared.roots.is_some(),
+        "sampling/createMessage" => declared.sampling.is_some(),
+        "elicitation/create" => declared.elicitation.is_some(),
+        _ => false,
+    }
+}
+
 /// How long a member's request passed on through rmcp waits for the client's answer at most
 /// (a person may be answering an elicitation).
 const ASK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -194,7 +209,7 @@ impl ClientHandler for Relay {
         &self,
         context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
-        if self.capabilities().roots.is_none() {
+        if !client_takes(&self.downstream, "roots/list") {
             return Ok(ListRootsResult::default());
         }
         let request = ServerRequest::ListRootsRequest(Default::default());
@@ -210,7 +225,7 @@ impl ClientHandler for Relay {
         params: CreateMessageRequestParams,
         context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        if self.capabilities().sampling.is_none() {
+        if !client_takes(&self.downstream, "sampling/createMessage") {
             return Err(ErrorData::method_not_found::<CreateMessageRequestMethod>());
         }
         let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
@@ -225,7 +240,7 @@ impl ClientHandler for Relay {
         request: ElicitRequestParams,
         context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        if self.capabilities().elicitation.is_none() {
+        if !client_takes(&self.downstream, "elicitation/create") {
             return Ok(ElicitResult::new(ElicitationAction::Decline));
         }
         let request = ServerRequest::ElicitRequest(ElicitRequest::new(request));

@@ -245,7 +245,8 @@ impl InFlight {
             #[serde(rename = "requestId")]
             request_id: Value,
         }
-        let cancelled = notice.method.map(RawValue::get) == Some("\"notifications/cancelled\"");
+        let cancelled = !self.asked.is_empty()
+            && notice.method.map(RawValue::get) == Some("\"notifications/cancelled\"");
         let of = cancelled
             .then(|| serde_json::from_str::<Cancelled>(notice.params?.get()).ok())
             .flatten()
@@ -388,14 +389,7 @@ impl Session {
     /// the client's answer goes back to the member through `forward::reply`.
     fn pass_on(&self, request: &Message<'_>, link: &Link) -> Option<((String, Value), Bytes)> {
         let method: &str = serde_json::from_str(request.method?.get()).ok()?;
-        let capabilities = link.client_capabilities()?;
-        let declared = match method {
-            "roots/list" => capabilities.roots.is_some(),
-            "sampling/createMessage" => capabilities.sampling.is_some(),
-            "elicitation/create" => capabilities.elicitation.is_some(),
-            _ => false,
-        };
-        if !declared {
+        if !link.client_takes(method) {
             return None;
         }
         let member_id = request.id.clone()?;
