@@ -9,6 +9,7 @@ mod refresh;
 mod server_page;
 mod session;
 mod virtual_servers;
+mod wire;
 
 pub use audit::*;
 pub use catalog::*;
@@ -19,3 +20,4 @@ pub use refresh::*;
 pub use server_page::*;
 pub use session::*;
 pub use virtual_servers::*;
+pub use wire::{load, load_once, Json, Loading};

@@ -104,7 +104,7 @@ fn FieldChanges(fields: Vec<FieldChange>, revision: i64) -> impl IntoView {
 /// approved revision back.
 #[component]
 fn OwnerNextSteps(id: String, owner_team: String, revision: i64) -> impl IntoView {
-    let viewer = OnceResource::new(current_viewer());
+    let viewer = crate::api::load_once(current_viewer());
     view! {
         <Suspense>
             {move || {

@@ -20,7 +20,7 @@ pub fn DriftApproval(
         }
         .into_any();
     };
-    let viewer = OnceResource::new(current_viewer());
+    let viewer = crate::api::load_once(current_viewer());
     let approve = ServerAction::<ApproveDrift>::new();
     let result = move || {
         approve.value().get().map(|outcome| match outcome {

@@ -12,7 +12,7 @@ pub fn Loaded<T, V, F>(
     /// What failed to load, for the alert: "This server".
     failure: &'static str,
     /// The loader.
-    resource: Resource<Result<T, ServerFnError>>,
+    resource: crate::api::Loading<T>,
     /// The page for what was loaded.
     render: F,
 ) -> impl IntoView

@@ -5,7 +5,7 @@ use crate::api::current_viewer;
 /// The visible warning that Apiary runs without sign-in, as the single local admin.
 #[component]
 pub fn LocalModeBanner() -> impl IntoView {
-    let viewer = OnceResource::new(current_viewer());
+    let viewer = crate::api::load_once(current_viewer());
     view! {
         <Suspense>
             {move || Suspend::new(async move {

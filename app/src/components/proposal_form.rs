@@ -184,7 +184,7 @@ fn read_form(event: &leptos::ev::Event) -> Option<ProposalForm> {
 /// you type once the page is hydrated.
 #[component]
 fn YamlPreview(values: ReadSignal<ProposalForm>) -> impl IntoView {
-    let preview = Resource::new(move || values.get(), preview_proposal);
+    let preview = crate::api::load(move || values.get(), preview_proposal);
     view! {
         <section aria-labelledby="preview-heading" class="mt-6">
             <h2 id="preview-heading" class="text-lg font-semibold">"Preview"</h2>

@@ -27,7 +27,7 @@ fn RefreshOutcome(report: RefreshReport) -> impl IntoView {
 /// outcome in its query string.
 #[component]
 pub fn RefreshToolsButton(namespace: String, name: String, owner_team: String) -> impl IntoView {
-    let viewer = OnceResource::new(current_viewer());
+    let viewer = crate::api::load_once(current_viewer());
     let refresh = ServerAction::<RefreshTools>::new();
     let search = use_location().search;
     let pending = refresh.pending();

@@ -12,7 +12,7 @@ pub fn ReviewModeNote(
     /// The text with sign-in on.
     signed_in: &'static str,
 ) -> impl IntoView {
-    let viewer = OnceResource::new(current_viewer());
+    let viewer = crate::api::load_once(current_viewer());
     view! {
         <Suspense>
             {move || Suspend::new(async move {

@@ -9,7 +9,7 @@ use crate::model::{Role, Viewer};
 /// The top bar with the product name, the main navigation and who is signed in.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
-    let viewer = OnceResource::new(current_viewer());
+    let viewer = crate::api::load_once(current_viewer());
     let path = use_location().pathname;
     // The link to the page being shown (or to the section it belongs to) is marked as current.
     let current = move |href: &'static str| {

@@ -20,7 +20,7 @@ pub fn AuditLogPage() -> impl IntoView {
             page: p.get("page").and_then(|v| v.parse().ok()).unwrap_or(1),
         })
     });
-    let page = Resource::new(request_source(move || query.get()), load_audit);
+    let page = crate::api::load(request_source(move || query.get()), load_audit);
     view! {
         <Title text="Audit log" />
         <h1 class="text-2xl font-bold">"Audit log"</h1>

@@ -20,7 +20,7 @@ use crate::model::virtual_servers::VirtualServerCard;
 pub fn CatalogPage() -> impl IntoView {
     let params = use_query_map();
     let query = Memo::new(move |_| params.with(|p| CatalogQuery::from_params(|key| p.get(key))));
-    let results = Resource::new(request_source(move || query.get()), search_catalog);
+    let results = crate::api::load(request_source(move || query.get()), search_catalog);
 
     view! {
         <Title text="Catalog" />
@@ -90,7 +90,7 @@ fn CatalogResultsView(query: CatalogQuery, found: CatalogResults) -> impl IntoVi
 /// propose form; for the others, who to ask.
 #[component]
 fn FirstServerHint() -> impl IntoView {
-    let viewer = OnceResource::new(current_viewer());
+    let viewer = crate::api::load_once(current_viewer());
     view! {
         <Suspense>
             {move || Suspend::new(async move {
@@ -128,7 +128,7 @@ fn VirtualServerMatches(query: CatalogQuery) -> impl IntoView {
         .split_whitespace()
         .map(str::to_lowercase)
         .collect();
-    let servers = OnceResource::new(load_virtual_servers());
+    let servers = crate::api::load_once(load_virtual_servers());
     view! {
         <Suspense>
             {move || {

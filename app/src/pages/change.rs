@@ -24,7 +24,7 @@ pub fn ChangePage() -> impl IntoView {
             )
         })
     });
-    let current = Resource::new(request_source(move || id.get()), |(namespace, name)| {
+    let current = crate::api::load(request_source(move || id.get()), |(namespace, name)| {
         load_change_form(namespace, name)
     });
     let render = move |found: Option<ProposalForm>| {

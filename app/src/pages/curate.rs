@@ -21,7 +21,7 @@ pub fn CuratePage() -> impl IntoView {
         let draft = search.contains("draft=1").then_some(search);
         (namespace, name, draft)
     });
-    let page = Resource::new(
+    let page = crate::api::load(
         request_source(move || key.get()),
         |(namespace, name, draft)| load_curation(namespace, name, draft),
     );

@@ -16,7 +16,7 @@ const POLL: Duration = Duration::from_secs(1);
 pub fn FleetRefreshPage() -> impl IntoView {
     let start = ServerAction::<StartFleetRefresh>::new();
     let (tick, set_tick) = signal(0_u32);
-    let status = Resource::new(
+    let status = crate::api::load(
         move || (start.version().get(), tick.get()),
         |_| fleet_refresh_status(),
     );

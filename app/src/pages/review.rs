@@ -31,7 +31,7 @@ pub fn ReviewPage() -> impl IntoView {
     let params = use_params_map();
     let search = use_location().search;
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    let review = Resource::new(request_source(move || id.get()), load_proposal_review);
+    let review = crate::api::load(request_source(move || id.get()), load_proposal_review);
     let render = move |found: Option<ProposalReview>| {
         let notice: Notice =
             serde_urlencoded::from_str(search.get_untracked().trim_start_matches('?'))

@@ -9,7 +9,7 @@ use crate::model::proposals::ProposalSummary;
 /// own open proposals, newest first.
 #[component]
 pub fn ReviewsPage() -> impl IntoView {
-    let queue = Resource::new(|| (), |_| load_review_queue());
+    let queue = crate::api::load(|| (), |_| load_review_queue());
     view! {
         <Title text="Reviews" />
         <h1 class="text-2xl font-bold">"Reviews"</h1>

@@ -24,7 +24,7 @@ pub fn ServerPage() -> impl IntoView {
             )
         })
     });
-    let detail = Resource::new(request_source(move || id.get()), |(namespace, name)| {
+    let detail = crate::api::load(request_source(move || id.get()), |(namespace, name)| {
         load_server_detail(namespace, name)
     });
 
@@ -109,7 +109,7 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
 /// Links to what an admin can do with the server.
 #[component]
 fn AdminLinks(id: String) -> impl IntoView {
-    let viewer = OnceResource::new(crate::api::current_viewer());
+    let viewer = crate::api::load_once(crate::api::current_viewer());
     view! {
         <Suspense>
             {move || {

@@ -18,7 +18,7 @@ use super::propose::refused_from_query;
 /// published servers; each with its endpoint to copy, its members and its tools.
 #[component]
 pub fn VirtualServersPage() -> impl IntoView {
-    let servers = Resource::new(|| (), |()| load_virtual_servers());
+    let servers = crate::api::load(|| (), |()| load_virtual_servers());
     view! {
         <Title text="Virtual servers" />
         <h1 class="text-2xl font-bold">"Virtual servers"</h1>
