@@ -136,6 +136,14 @@ impl ServerStore {
             .bind(&id)
             .execute(&mut *tx)
             .await?;
+        // Its `MCPServer` goes with it: were the record kept while the deletion watch is down,
+        // a server registered again under this name before its new `MCPServer` exists would be
+        // swept as deleted when the watch starts (onboarding::cluster_watch).
+        sqlx::query("DELETE FROM cluster_mcpservers WHERE namespace = $1 AND name = $2")
+            .bind(namespace)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         crate::audit::record(
             &mut tx,
             crate::audit::AuditEvent {

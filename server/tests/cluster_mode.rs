@@ -967,8 +967,9 @@ async fn an_object_deleted_while_apiary_is_down_is_swept_when_it_starts() {
 }
 
 /// An `MCPServer` deleted while Apiary was down: the first full list after Apiary starts again
-/// unpublishes its server, audited as the cluster. A server whose `MCPServer` still exists,
-/// and one registered before any `MCPServer` was made for it, stay published.
+/// unpublishes its server, audited as the cluster. A server whose `MCPServer` still exists, one
+/// registered before any `MCPServer` was made for it, and one deleted through Apiary and
+/// registered again before its new `MCPServer` exists, stay published.
 #[tokio::test]
 async fn an_mcpserver_deleted_while_apiary_is_down_is_unpublished_when_it_starts() {
     let Some(cluster) = support::kube::client().await else {
@@ -976,20 +977,27 @@ async fn an_mcpserver_deleted_while_apiary_is_down_is_unpublished_when_it_starts
     };
     let namespace = support::kube::namespace(&cluster).await;
     let test_db = support::sqlite().await;
-    let (registered, applied) = (["gone", "kept", "unmade"], ["gone", "kept"]);
+    let (registered, applied) = (
+        ["gone", "kept", "unmade", "again"],
+        ["gone", "kept", "again"],
+    );
     let servers =
         registered_with_mcpservers(&cluster, &test_db.db, &namespace, &registered, &applied).await;
     let is_published = |name| published(&test_db.db, &namespace, name);
+    let recorded = || async {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM cluster_mcpservers WHERE namespace = $1 ORDER BY name",
+        )
+        .bind(&namespace)
+        .fetch_all(test_db.db.pool())
+        .await
+        .expect("query");
+        names
+    };
     let env = [("APIARY_DATABASE_URL", test_db.url.clone())];
     let mut apiary = kubernetes_apiary(&namespace, &env).await;
-    support::kube::eventually("Apiary to see both MCPServers", || async {
-        let seen: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM cluster_mcpservers WHERE namespace = $1")
-                .bind(&namespace)
-                .fetch_one(test_db.db.pool())
-                .await
-                .expect("query");
-        (seen == 2).then_some(())
+    support::kube::eventually("Apiary to see the three MCPServers", || async {
+        (recorded().await.len() == 3).then_some(())
     })
     .await;
 
@@ -998,14 +1006,34 @@ async fn an_mcpserver_deleted_while_apiary_is_down_is_unpublished_when_it_starts
         .delete("gone", &DeleteParams::default())
         .await
         .expect("kubectl delete");
+    // "again" is deleted through Apiary, then registered anew; its new MCPServer does not
+    // exist yet when Apiary starts.
+    let store = ServerStore::new(test_db.db.clone());
+    assert!(store
+        .delete(&namespace, "again", "tester")
+        .await
+        .expect("delete"));
+    servers
+        .delete("again", &DeleteParams::default())
+        .await
+        .expect("kubectl delete");
+    registered_with_mcpservers(&cluster, &test_db.db, &namespace, &["again"], &[]).await;
     let apiary = kubernetes_apiary(&namespace, &env).await;
     support::kube::eventually(
-        "the deleted MCPServer's server to be unpublished",
-        || async { (!is_published("gone").await).then_some(()) },
+        "the deleted MCPServer's server to be unpublished, and its record forgotten",
+        || async {
+            let swept = !is_published("gone").await && recorded().await == ["kept"];
+            swept.then_some(())
+        },
     )
     .await;
     assert!(is_published("kept").await, "{}", apiary.log());
     assert!(is_published("unmade").await, "{}", apiary.log());
+    assert!(
+        is_published("again").await,
+        "a server registered again is not swept: {}",
+        apiary.log()
+    );
     let audit: Vec<(String, String)> =
         sqlx::query_as("SELECT actor, target FROM audit_events WHERE action = 'server.unpublish'")
             .fetch_all(test_db.db.pool())

@@ -1,7 +1,7 @@
 //! In Kubernetes mode, a published server whose `MCPServer` is deleted in the cluster (kubectl,
 //! a GitOps prune) is unpublished at once, audited with the actor `cluster`, so consumers stop
 //! seeing a server that no longer runs. Apiary's own deletions (retire, delete) find nothing
-//! left to unpublish.
+//! left to unpublish, and forget the record (`ServerStore::delete`).
 //!
 //! The watch is a follower of [`cluster_follow`](super::cluster_follow): every `MCPServer` it
 //! sees is recorded (table `cluster_mcpservers`), so one deleted while Apiary was down is
