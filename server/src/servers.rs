@@ -93,6 +93,23 @@ impl From<RegisterError> for ApiError {
     }
 }
 
+/// Forgets that the `MCPServer` of `namespace/name` was seen in the cluster, when Apiary deletes
+/// or retires the server (its `MCPServer` goes with it). Were the record kept while the deletion
+/// watch is down, a server registered again under this name before its new `MCPServer` exists
+/// would be swept as deleted when the watch starts (`onboarding::cluster_watch`).
+pub(crate) async fn forget_mcpserver(
+    conn: &mut sqlx::AnyConnection,
+    namespace: &str,
+    name: &str,
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM cluster_mcpservers WHERE namespace = $1 AND name = $2")
+        .bind(namespace)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The server records in the database. Its `register` (the one write of a registration)
 /// is in `onboarding::register`, and the guards of who may act on a server in
 /// `auth::server_guard`.
@@ -136,14 +153,7 @@ impl ServerStore {
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        // Its `MCPServer` goes with it: were the record kept while the deletion watch is down,
-        // a server registered again under this name before its new `MCPServer` exists would be
-        // swept as deleted when the watch starts (onboarding::cluster_watch).
-        sqlx::query("DELETE FROM cluster_mcpservers WHERE namespace = $1 AND name = $2")
-            .bind(namespace)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        forget_mcpserver(&mut tx, namespace, name).await?;
         crate::audit::record(
             &mut tx,
             crate::audit::AuditEvent {

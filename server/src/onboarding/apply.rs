@@ -306,6 +306,7 @@ async fn retire(
     .bind(&proposal.name)
     .execute(&mut *conn)
     .await?;
+    crate::servers::forget_mcpserver(conn, &proposal.namespace, &proposal.name).await?;
     let target = format!("{}/{}", proposal.namespace, proposal.name);
     crate::audit::record(
         &mut *conn,
