@@ -1106,9 +1106,10 @@ async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients
     );
 }
 
-/// A member that asks the client something during a call (`ping`, `roots/list`, sampling)
-/// gets the answers the member session's rmcp client would give, on every call (each sent past
-/// that client, the first one too), and every call ends with the member's answer.
+/// A member that asks the client something during a call (`ping`, `roots/list`, sampling,
+/// elicitation) gets the answers the member session's rmcp client would give, on every call
+/// (each sent past that client, the first one too), and every call ends with the member's
+/// answer.
 #[tokio::test]
 async fn a_members_requests_during_a_call_are_answered_on_every_call() {
     let db = support::sqlite().await;
@@ -1122,7 +1123,8 @@ async fn a_members_requests_during_a_call_are_answered_on_every_call() {
     one_member_virtual_server(&http, &base, "asks", &backend.url).await;
 
     let client = connect(&format!("{base}/mcp/asks/all")).await;
-    let expected = "ping: ok\nroots/list: 0 roots\nsampling/createMessage: error -32601";
+    let expected = "ping: ok\nroots/list: 0 roots\nsampling/createMessage: error -32601\n\
+                    elicitation/create: decline";
     assert_eq!(echo_texts(&client, 3).await, [expected; 3]);
     assert_eq!(
         lines_of(&log),
@@ -1229,7 +1231,8 @@ fn lines_of(path: &std::path::Path) -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
-/// A client that answers roots and sampling requests, as a desktop MCP client does.
+/// A client that answers roots, sampling and elicitation requests, as a desktop MCP client
+/// does (the person answers "main").
 #[derive(Clone)]
 struct Answering;
 
@@ -1239,6 +1242,7 @@ impl ClientHandler for Answering {
         let capabilities = ClientCapabilities::builder()
             .enable_roots()
             .enable_sampling()
+            .enable_elicitation()
             .build();
         ClientConfig::new(capabilities, Implementation::new("answering-test", "0"))
     }
@@ -1263,9 +1267,20 @@ impl ClientHandler for Answering {
             "test-model".into(),
         ))
     }
+
+    async fn create_elicitation(
+        &self,
+        _request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        let mut result = rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Accept);
+        result.content = Some(json!({ "answer": "main" }));
+        Ok(result)
+    }
 }
 
-/// A member that asks the client for its roots and a sampling during a call gets the answers
+/// A member that asks the client for its roots, a sampling and an elicitation during a call gets
+/// the answers
 /// of the virtual server's client, when that client declared it answers them; every call (the
 /// first, which opens the member session, too) is sent past rmcp's client. A member that asks
 /// outside a call gets the client's answer too, and hears when the client's roots change.
@@ -1283,7 +1298,8 @@ async fn a_members_requests_reach_a_client_that_answers_them() {
 
     let transport = StreamableHttpClientTransport::from_uri(format!("{base}/mcp/relays/all"));
     let client = Answering.serve(transport).await.expect("connect");
-    let expected = "ping: ok\nroots/list: 2 roots\nsampling/createMessage: answered";
+    let expected = "ping: ok\nroots/list: 2 roots\nsampling/createMessage: answered\n\
+                    elicitation/create: accept \"main\"";
     assert_eq!(echo_texts(&client, 2).await, [expected; 2]);
     assert_eq!(
         lines_of(&log),
@@ -1384,11 +1400,12 @@ async fn a_client_answers_a_members_request_in_a_batch() {
         .as_str()
         .unwrap_or_default();
     assert!(result.contains("roots/list: 1 roots"), "{text}");
-    // Sampling was not declared: answered as before.
+    // Sampling and elicitation were not declared: answered as before.
     assert!(
         result.contains("sampling/createMessage: error -32601"),
         "{text}"
     );
+    assert!(result.contains("elicitation/create: decline"), "{text}");
 }
 
 /// A client that gives up on a call cancels it, and the member hears of it: on the first call

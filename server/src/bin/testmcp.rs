@@ -15,8 +15,8 @@
 //! With `--roots-log FILE` it asks each client for its roots, outside any call, once
 //! initialized and whenever the client says they changed, and appends `N roots` (or the
 //! error) to FILE. With `--ask-client-on TOOL` a call of TOOL first sends the
-//! client `ping`, `roots/list` and `sampling/createMessage`, whatever its capabilities, and
-//! answers with what came back, one line each.
+//! client `ping`, `roots/list`, `sampling/createMessage` and `elicitation/create`, whatever its
+//! capabilities, and answers with what came back, one line each.
 //!
 //! It serves stdio by default, or streamable HTTP at `/mcp` with `--http ADDR`; then it prints
 //! `listening on http://ADDR/mcp` as the first line on stdout (use port 0 for a free port).
@@ -97,8 +97,8 @@ struct Args {
     /// Append `open` to this file when a client session begins and `close` when it ends.
     #[arg(long)]
     session_log: Option<PathBuf>,
-    /// A call of this tool first sends the client `ping`, `roots/list` and
-    /// `sampling/createMessage`, and answers with what came back.
+    /// A call of this tool first sends the client `ping`, `roots/list`,
+    /// `sampling/createMessage` and `elicitation/create`, and answers with what came back.
     #[arg(long)]
     ask_client_on: Option<String>,
     /// Once a client session is initialized, ask the client for its roots (outside any call)
@@ -297,13 +297,13 @@ impl ServerHandler for TestServer {
     }
 }
 
-/// Sends the client `ping`, `roots/list` and `sampling/createMessage`; what came back, one
-/// line each.
+/// Sends the client `ping`, `roots/list`, `sampling/createMessage` and `elicitation/create`;
+/// what came back, one line each (an elicitation's action, and the `answer` it gave).
 #[allow(deprecated)] // Roots and sampling are deprecated (SEP-2577), but clients still get them.
 async fn ask_client(peer: &rmcp::Peer<RoleServer>) -> String {
     use rmcp::model::{
-        CreateMessageRequestParams, Role, SamplingMessage, SamplingMessageContentBlock,
-        ServerRequest,
+        ClientResult, CreateMessageRequestParams, ElicitRequest, ElicitRequestParams,
+        ElicitationSchema, Role, SamplingMessage, SamplingMessageContentBlock, ServerRequest,
     };
     let outcome = |result: Result<String, rmcp::ServiceError>| match result {
         Ok(text) => text,
@@ -323,11 +323,31 @@ async fn ask_client(peer: &rmcp::Peer<RoleServer>) -> String {
         .create_message(CreateMessageRequestParams::new(vec![message], 10))
         .await
         .map(|_| "answered".to_owned());
+    let question = ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: "Which branch?".to_owned(),
+        requested_schema: ElicitationSchema::new(Default::default()),
+    };
+    let elicitation = peer
+        .send_request(ServerRequest::ElicitRequest(ElicitRequest::new(question)))
+        .await
+        .map(|result| match result {
+            ClientResult::ElicitResult(result) => {
+                let action = serde_json::to_value(&result.action).unwrap_or_default();
+                let answer = result.content.as_ref().map(|c| c["answer"].clone());
+                match answer {
+                    Some(answer) => format!("{} {answer}", action.as_str().unwrap_or("?")),
+                    None => action.as_str().unwrap_or("?").to_owned(),
+                }
+            }
+            _ => "another result".to_owned(),
+        });
     format!(
-        "ping: {}\nroots/list: {}\nsampling/createMessage: {}",
+        "ping: {}\nroots/list: {}\nsampling/createMessage: {}\nelicitation/create: {}",
         outcome(ping),
         outcome(roots),
-        outcome(sampling)
+        outcome(sampling),
+        outcome(elicitation)
     )
 }
 
