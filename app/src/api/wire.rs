@@ -11,7 +11,7 @@ use serde::Serialize;
 /// JSON read from bytes, as server functions read their answers.
 ///
 /// Leptos' default resource codec reads from a `&str` and server functions from bytes, so the
-/// hydrate bundle held every answer type's deserialiser twice, once for each reader (a seventh
+/// hydrate bundle held every answer type's deserialiser twice, once for each reader (a tenth
 /// of the module; docs/BENCHMARKS.md, "Hydrate bundle size"). With one reader it holds one.
 pub struct Json;
 
