@@ -1340,6 +1340,77 @@ async fn a_members_requests_reach_a_client_that_answers_them() {
     client.cancel().await.expect("close");
 }
 
+/// A member's request outside a call reaches the client only on the client's own event stream
+/// (its GET). While the client keeps none open, the member gets an error after a few seconds'
+/// grace instead of waiting minutes for an answer that cannot come; once it opens one, the
+/// request arrives there and the client's answer reaches the member.
+#[tokio::test]
+async fn a_members_request_outside_a_call_needs_the_clients_event_stream() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let roots = logs.path().join("roots.log");
+    let (backend, _tools) = echo_backend(&["--roots-log", roots.to_str().expect("path")]).await;
+    one_member_virtual_server(&http, &base, "deaf", &backend.url).await;
+    let url = format!("{base}/mcp/deaf/all");
+    let session = raw_session_with(&http, &url, "deaf-test", json!({ "roots": {} })).await;
+    let read = || std::fs::read_to_string(&roots).unwrap_or_default();
+    let wait_for = |line: &'static str| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !read().lines().any(|l| l == line) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            read().lines().any(|l| l == line),
+            "no {line:?} in {:?}",
+            read()
+        );
+    };
+
+    // The first call opens the member session; the member asks for the roots at once.
+    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "echo_echo", "arguments": {} } });
+    let (status, _, _, answer) = post_raw(&http, &url, Some(&session), &call).await;
+    assert_eq!(status, 200, "{answer}");
+    wait_for("error -32603").await;
+
+    // With an event stream open, the member's next request arrives on it.
+    let mut stream = http
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(stream.status(), 200);
+    let changed = json!({ "jsonrpc": "2.0", "method": "notifications/roots/list_changed" });
+    let (status, ..) = post_raw(&http, &url, Some(&session), &changed).await;
+    assert_eq!(status, 202);
+    let mut text = String::new();
+    let asked = loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("the member's request in time")
+            .expect("read")
+            .expect("the stream goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        let asked = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .find(|m| m["method"] == "roots/list");
+        if let Some(asked) = asked {
+            break asked;
+        }
+    };
+    let reply = json!({ "jsonrpc": "2.0", "id": asked["id"],
+        "result": { "roots": [{ "uri": "file:///work" }] } });
+    let (status, ..) = post_raw(&http, &url, Some(&session), &reply).await;
+    assert_eq!(status, 202);
+    wait_for("1 roots").await;
+}
+
 /// A member's request passed on to the client arrives in the call's event stream, under an id
 /// of Apiary's; the client may answer it in a batch (as 2025-03-26 clients may), and the
 /// member gets the answer under its own id.

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::gateway::target::Target;
 use crate::gateway::GatewayState;
 
-use super::member::{self, Address, MemberSession};
+use super::member::{self, Address, Listening, MemberSession};
 
 /// A member's session, once opened.
 type Slot = tokio::sync::Mutex<Option<Arc<MemberSession>>>;
@@ -84,6 +84,8 @@ pub struct Link {
     /// The requests members sent the client during calls, not answered yet, by the id the
     /// client got.
     asked: Mutex<HashMap<String, Asked>>,
+    /// The client's open event streams, which members' requests outside a call need.
+    listening: Listening,
 }
 
 /// A member's request to the client during a call, passed on under an id of Apiary's.
@@ -115,7 +117,13 @@ impl Link {
             opening: Mutex::default(),
             next_ask: AtomicU64::new(0),
             asked: Mutex::default(),
+            listening: Listening::default(),
         }
+    }
+
+    /// The count of the client's open event streams.
+    pub fn listening(&self) -> &Listening {
+        &self.listening
     }
 
     fn slot(&self, member: &str) -> Arc<Slot> {
@@ -136,7 +144,10 @@ impl Link {
         if let Some(open) = session.as_ref().filter(|s| !s.is_closed()) {
             return Ok(open.clone());
         }
-        let opened = Arc::new(member::open(state.clone(), target, self.downstream.clone()).await?);
+        let downstream = self.downstream.clone();
+        let opened = Arc::new(
+            member::open(state.clone(), target, downstream, self.listening.clone()).await?,
+        );
         *session = Some(opened.clone());
         Ok(opened)
     }

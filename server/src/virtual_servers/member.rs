@@ -80,12 +80,50 @@ impl MemberSession {
     }
 }
 
-/// Opens a session with `target` for the virtual server's client `downstream`; the member's
-/// `notifications/tools/list_changed` reach that client.
+/// How many event streams (GETs) the virtual server's client keeps open on its session. A
+/// member's request outside a call can reach the client only on one.
+#[derive(Clone, Debug)]
+pub struct Listening(Arc<tokio::sync::watch::Sender<usize>>);
+
+/// One open event stream, counted until dropped.
+pub struct Stream(Listening);
+
+impl Default for Listening {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl Listening {
+    /// Counts an event stream the client opened, until the returned guard is dropped.
+    pub fn opened(&self) -> Stream {
+        self.0.send_modify(|open| *open += 1);
+        Stream(self.clone())
+    }
+
+    /// Whether the client has an event stream open, or opens one within `grace`.
+    async fn within(&self, grace: Duration) -> bool {
+        let mut open = self.0.subscribe();
+        tokio::time::timeout(grace, open.wait_for(|open| *open > 0))
+            .await
+            .is_ok_and(|seen| seen.is_ok())
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.0 .0.send_modify(|open| *open -= 1);
+    }
+}
+
+/// Opens a session with `target` for the virtual server's client `downstream`, which keeps
+/// `listening` event streams open; the member's `notifications/tools/list_changed` reach that
+/// client.
 pub async fn open(
     state: GatewayState,
     target: Arc<Target>,
     downstream: Peer<RoleServer>,
+    listening: Listening,
 ) -> Result<MemberSession, String> {
     let (namespace, name) = target.id.split_once('/').unwrap_or_default();
     let address = Arc::new(Mutex::new(None));
@@ -98,10 +136,13 @@ pub async fn open(
         member,
         StreamableHttpClientTransportConfig::with_uri(format!("/mcp/{}", target.id)),
     );
-    let running = Relay { downstream }
-        .serve(transport)
-        .await
-        .map_err(|error| format!("cannot open a session with {}: {error}", target.id))?;
+    let running = Relay {
+        downstream,
+        listening,
+    }
+    .serve(transport)
+    .await
+    .map_err(|error| format!("cannot open a session with {}: {error}", target.id))?;
     Ok(MemberSession { running, address })
 }
 
@@ -109,6 +150,7 @@ pub async fn open(
 #[derive(Clone)]
 pub struct Relay {
     downstream: Peer<RoleServer>,
+    listening: Listening,
 }
 
 impl Relay {
@@ -145,16 +187,28 @@ pub fn client_takes(client: &Peer<RoleServer>, method: &str) -> bool {
 /// (a person may be answering an elicitation).
 const ASK_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How long such a request waits for the client to open its event stream (clients open it
+/// right after the handshake) before it is refused.
+const STREAM_GRACE: Duration = Duration::from_secs(5);
+
 impl Relay {
     /// Asks the virtual server's client `request` for the member, until the member gives up on
     /// it (`context`) or for [`ASK_TIMEOUT`]. On a task of its own, so that rmcp does not tie
     /// it to the member's request id, which means nothing on the client's session: it goes to
-    /// the client's own event stream.
+    /// the client's own event stream. Refused when the client keeps none open, nor opens one
+    /// within [`STREAM_GRACE`].
     async fn ask(
         &self,
         request: ServerRequest,
         context: &RequestContext<RoleClient>,
     ) -> Result<ClientResult, ErrorData> {
+        if !self.listening.within(STREAM_GRACE).await {
+            return Err(ErrorData::internal_error(
+                "the virtual server's client keeps no event stream (GET) open, so it cannot be \
+                 asked outside a call",
+                None,
+            ));
+        }
         let downstream = self.downstream.clone();
         let mut options = PeerRequestOptions::default();
         options.timeout = Some(ASK_TIMEOUT);

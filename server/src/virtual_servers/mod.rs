@@ -29,10 +29,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -191,6 +191,34 @@ impl Endpoints {
     }
 }
 
+impl Endpoints {
+    /// For a client's GET of its session's event stream, the count of it (`None` for any other
+    /// request), so that members' requests outside a call are refused while it has none.
+    fn event_stream(
+        &self,
+        request: &axum::extract::Request,
+        server: (&str, &str),
+    ) -> Option<member::Stream> {
+        if request.method() != Method::GET {
+            return None;
+        }
+        let session = request.headers().get("mcp-session-id")?.to_str().ok()?;
+        let link = self.links.get(session, server)?;
+        Some(link.listening().opened())
+    }
+}
+
+/// `response` with its body holding `stream`, counted until the body ends or is dropped.
+fn counted(response: Response, stream: member::Stream) -> Response {
+    response.map(|body| {
+        let chunks = futures::stream::unfold(
+            (body.into_data_stream(), stream),
+            |(mut body, stream)| async move { Some((body.next().await?, (body, stream))) },
+        );
+        Body::from_stream(chunks)
+    })
+}
+
 impl Fallback for Endpoints {
     fn serve<'a>(
         &'a self,
@@ -224,8 +252,13 @@ impl Fallback for Endpoints {
                 state: state.clone(),
                 viewer,
             });
+            let stream = self.event_stream(&request, (namespace, name));
             let service = self.service(namespace, name);
-            Ok(service.handle(request).await.map(Body::new))
+            let response = service.handle(request).await.map(Body::new);
+            Ok(match stream {
+                Some(stream) if response.status().is_success() => counted(response, stream),
+                _ => response,
+            })
         }
         .boxed()
     }
