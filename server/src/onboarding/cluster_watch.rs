@@ -1,7 +1,7 @@
 //! In Kubernetes mode, a published server whose `MCPServer` is deleted in the cluster (kubectl,
 //! a GitOps prune) is unpublished at once, audited with the actor `cluster`, so consumers stop
 //! seeing a server that no longer runs. Apiary's own deletions (retire, delete) find nothing
-//! left to unpublish, and forget the record (`ServerStore::delete`).
+//! left to unpublish, and forget the record (`servers::forget_mcpserver`).
 //!
 //! The watch is a follower of [`cluster_follow`](super::cluster_follow): every `MCPServer` it
 //! sees is recorded (table `cluster_mcpservers`), so one deleted while Apiary was down is
@@ -54,6 +54,12 @@ impl Deletions {
         if self.recorded.lock().expect("recorded").is_some() {
             return Ok(());
         }
+        self.reload().await
+    }
+
+    /// Reads the recorded objects from the database again: Apiary's own delete and retire
+    /// forget records (`servers::forget_mcpserver`), in this process or another replica.
+    async fn reload(&self) -> Result<(), DbError> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT namespace, name FROM cluster_mcpservers")
                 .fetch_all(self.db.pool())
@@ -130,8 +136,10 @@ impl Follower<MCPServer> for Deletions {
         }
     }
 
+    /// Read again each time (after the first full list, and after each resync), so that a
+    /// record Apiary forgot is not swept, and the next resync records an object again.
     async fn declared(&self) -> Option<Vec<(String, String)>> {
-        if let Err(error) = self.load().await {
+        if let Err(error) = self.reload().await {
             tracing::warn!(%error, "cannot read the recorded MCPServers");
             return None;
         }

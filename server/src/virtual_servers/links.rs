@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::gateway::target::Target;
 use crate::gateway::GatewayState;
 
-use super::member::{self, Address, Listening, MemberSession};
+use super::member::{self, Address, MemberSession};
 
 /// A member's session, once opened.
 type Slot = tokio::sync::Mutex<Option<Arc<MemberSession>>>;
@@ -21,6 +21,10 @@ type Slot = tokio::sync::Mutex<Option<Arc<MemberSession>>>;
 #[derive(Debug, Default)]
 pub struct Links {
     open: Mutex<HashMap<String, Arc<Link>>>,
+    /// The sessions' open event streams, apart from their links: a client may open its stream
+    /// before its link is made (before its `notifications/initialized` is handled; legacy SSE
+    /// clients always do). Locked after `open` when both are.
+    listening: Mutex<HashMap<String, Listening>>,
 }
 
 impl Links {
@@ -31,10 +35,35 @@ impl Links {
         server: &(String, String),
         downstream: &Peer<RoleServer>,
     ) -> Arc<Link> {
-        crate::locks::lock(&self.open)
+        let mut open = crate::locks::lock(&self.open);
+        if let Some(link) = open.get(session) {
+            return link.clone();
+        }
+        let listening = self.listening_of(session);
+        let link = Arc::new(Link::new(server.clone(), downstream.clone(), listening));
+        open.insert(session.to_owned(), link.clone());
+        link
+    }
+
+    /// The count of `session`'s open event streams, made now if it has none.
+    fn listening_of(&self, session: &str) -> Listening {
+        crate::locks::lock(&self.listening)
             .entry(session.to_owned())
-            .or_insert_with(|| Arc::new(Link::new(server.clone(), downstream.clone())))
+            .or_default()
             .clone()
+    }
+
+    /// Counts an event stream that client session `session` opened (its GET, answered), until
+    /// the returned guard is dropped. Every open GET counts, also one rmcp keeps idle beside
+    /// another ("shadow" streams).
+    pub fn stream_opened(self: &Arc<Self>, session: &str) -> EventStream {
+        let listening = self.listening_of(session);
+        listening.0.send_modify(|open| *open += 1);
+        EventStream {
+            links: self.clone(),
+            session: session.to_owned(),
+            listening,
+        }
     }
 
     /// The link of client session `session`, if that session is open on `server`.
@@ -49,6 +78,52 @@ impl Links {
     /// holds them.
     pub fn leave(&self, session: &str) {
         crate::locks::lock(&self.open).remove(session);
+        crate::locks::lock(&self.listening).remove(session);
+    }
+}
+
+/// How many event streams (GETs) a client keeps open on its session. A member's request
+/// outside a call can reach the client only on one.
+#[derive(Clone, Debug)]
+pub struct Listening(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Default for Listening {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl Listening {
+    /// Whether the client has an event stream open, or opens one within `grace`.
+    pub async fn within(&self, grace: std::time::Duration) -> bool {
+        let mut open = self.0.subscribe();
+        tokio::time::timeout(grace, open.wait_for(|open| *open > 0))
+            .await
+            .is_ok_and(|seen| seen.is_ok())
+    }
+}
+
+/// One open event stream of a client session, counted until dropped; the count of a session
+/// with no link and no open stream is forgotten then.
+pub struct EventStream {
+    links: Arc<Links>,
+    session: String,
+    listening: Listening,
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.listening.0.send_modify(|open| *open -= 1);
+        let open = crate::locks::lock(&self.links.open);
+        if !open.contains_key(&self.session) {
+            let mut listening = crate::locks::lock(&self.links.listening);
+            if listening
+                .get(&self.session)
+                .is_some_and(|count| *count.0.borrow() == 0)
+            {
+                listening.remove(&self.session);
+            }
+        }
     }
 }
 
@@ -106,8 +181,13 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    /// A link of a session of `server` with the client `downstream`.
-    pub fn new(server: (String, String), downstream: Peer<RoleServer>) -> Self {
+    /// A link of a session of `server` with the client `downstream`, which keeps `listening`
+    /// event streams open.
+    pub fn new(
+        server: (String, String),
+        downstream: Peer<RoleServer>,
+        listening: Listening,
+    ) -> Self {
         Self {
             server,
             downstream,
@@ -117,13 +197,8 @@ impl Link {
             opening: Mutex::default(),
             next_ask: AtomicU64::new(0),
             asked: Mutex::default(),
-            listening: Listening::default(),
+            listening,
         }
-    }
-
-    /// The count of the client's open event streams.
-    pub fn listening(&self) -> &Listening {
-        &self.listening
     }
 
     fn slot(&self, member: &str) -> Arc<Slot> {

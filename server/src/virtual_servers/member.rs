@@ -36,6 +36,8 @@ use crate::gateway::proxy::{client_post_headers, post_to, without_body_to};
 use crate::gateway::target::Target;
 use crate::gateway::{GatewayState, MAX_RESPONSE_BYTES};
 
+use super::links::Listening;
+
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -77,42 +79,6 @@ impl MemberSession {
     /// a member that keeps no sessions.
     pub fn address(&self) -> Option<Address> {
         crate::locks::lock(&self.address).clone()
-    }
-}
-
-/// How many event streams (GETs) the virtual server's client keeps open on its session. A
-/// member's request outside a call can reach the client only on one.
-#[derive(Clone, Debug)]
-pub struct Listening(Arc<tokio::sync::watch::Sender<usize>>);
-
-/// One open event stream, counted until dropped.
-pub struct Stream(Listening);
-
-impl Default for Listening {
-    fn default() -> Self {
-        Self(Arc::new(tokio::sync::watch::Sender::new(0)))
-    }
-}
-
-impl Listening {
-    /// Counts an event stream the client opened, until the returned guard is dropped.
-    pub fn opened(&self) -> Stream {
-        self.0.send_modify(|open| *open += 1);
-        Stream(self.clone())
-    }
-
-    /// Whether the client has an event stream open, or opens one within `grace`.
-    async fn within(&self, grace: Duration) -> bool {
-        let mut open = self.0.subscribe();
-        tokio::time::timeout(grace, open.wait_for(|open| *open > 0))
-            .await
-            .is_ok_and(|seen| seen.is_ok())
-    }
-}
-
-impl Drop for Stream {
-    fn drop(&mut self) {
-        self.0 .0.send_modify(|open| *open -= 1);
     }
 }
 
@@ -202,7 +168,11 @@ impl Relay {
         request: ServerRequest,
         context: &RequestContext<RoleClient>,
     ) -> Result<ClientResult, ErrorData> {
-        if !self.listening.within(STREAM_GRACE).await {
+        let listening = tokio::select! {
+            listening = self.listening.within(STREAM_GRACE) => listening,
+            () = context.ct.cancelled() => false,
+        };
+        if !listening {
             return Err(ErrorData::internal_error(
                 "the virtual server's client keeps no event stream (GET) open, so it cannot be \
                  asked outside a call",

@@ -191,25 +191,8 @@ impl Endpoints {
     }
 }
 
-impl Endpoints {
-    /// For a client's GET of its session's event stream, the count of it (`None` for any other
-    /// request), so that members' requests outside a call are refused while it has none.
-    fn event_stream(
-        &self,
-        request: &axum::extract::Request,
-        server: (&str, &str),
-    ) -> Option<member::Stream> {
-        if request.method() != Method::GET {
-            return None;
-        }
-        let session = request.headers().get("mcp-session-id")?.to_str().ok()?;
-        let link = self.links.get(session, server)?;
-        Some(link.listening().opened())
-    }
-}
-
 /// `response` with its body holding `stream`, counted until the body ends or is dropped.
-fn counted(response: Response, stream: member::Stream) -> Response {
+fn counted(response: Response, stream: links::EventStream) -> Response {
     response.map(|body| {
         let chunks = futures::stream::unfold(
             (body.into_data_stream(), stream),
@@ -252,11 +235,17 @@ impl Fallback for Endpoints {
                 state: state.clone(),
                 viewer,
             });
-            let stream = self.event_stream(&request, (namespace, name));
+            // A GET of the session's event stream, counted while it is open once answered.
+            let session = (request.method() == Method::GET)
+                .then(|| request.headers().get("mcp-session-id")?.to_str().ok())
+                .flatten()
+                .map(str::to_owned);
             let service = self.service(namespace, name);
             let response = service.handle(request).await.map(Body::new);
-            Ok(match stream {
-                Some(stream) if response.status().is_success() => counted(response, stream),
+            Ok(match session {
+                Some(session) if response.status().is_success() => {
+                    counted(response, self.links.stream_opened(&session))
+                }
                 _ => response,
             })
         }

@@ -92,7 +92,10 @@ impl VirtualSession {
         let (session, link) = match session {
             Some(session) => (Some(session), self.links.join(session, &self.id, peer)),
             // Not known by an id, so only this handler can use it.
-            None => (None, Arc::new(Link::new(self.id.clone(), peer.clone()))),
+            None => (
+                None,
+                Arc::new(Link::new(self.id.clone(), peer.clone(), Default::default())),
+            ),
         };
         let _ = self.link.set((session.map(str::to_owned), link.clone()));
         link
