@@ -43,8 +43,8 @@ pub async fn run(db: Db, client: Client, namespace: Option<String>, shutdown: Ca
 /// The follower of `MCPServer`s: records each one seen, unpublishes the server of one gone.
 struct Deletions {
     db: Db,
-    /// The recorded `(namespace, name)`s, read once, so that a resync neither reads nor writes
-    /// the database.
+    /// The recorded `(namespace, name)`s, as last read (before each sweep), so that applying
+    /// the objects on a resync writes only those not recorded yet.
     recorded: Mutex<Option<HashSet<(String, String)>>>,
 }
 
@@ -111,7 +111,12 @@ impl Deletions {
 
 #[async_trait::async_trait]
 impl Follower<MCPServer> for Deletions {
+    /// One being deleted is not recorded again: Apiary's delete or retire may have forgotten
+    /// it already, and a server registered again under its name must not follow it.
     async fn apply(&self, server: &MCPServer) {
+        if server.metadata.deletion_timestamp.is_some() {
+            return;
+        }
         let namespace = server.namespace().unwrap_or_default();
         if let Err(error) = self.remember(&namespace, &server.name_any()).await {
             tracing::warn!(%error, "cannot record an MCPServer; retrying at the next resync");

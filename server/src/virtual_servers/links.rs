@@ -57,8 +57,14 @@ impl Links {
     /// the returned guard is dropped. Every open GET counts, also one rmcp keeps idle beside
     /// another ("shadow" streams).
     pub fn stream_opened(self: &Arc<Self>, session: &str) -> EventStream {
-        let listening = self.listening_of(session);
-        listening.0.send_modify(|open| *open += 1);
+        // Counted under the lock, so that the last stream's guard cannot forget the entry
+        // between this lookup and this count.
+        let listening = {
+            let mut counts = crate::locks::lock(&self.listening);
+            let listening = counts.entry(session.to_owned()).or_default().clone();
+            listening.count(1);
+            listening
+        };
         EventStream {
             links: self.clone(),
             session: session.to_owned(),
@@ -85,21 +91,49 @@ impl Links {
 /// How many event streams (GETs) a client keeps open on its session. A member's request
 /// outside a call can reach the client only on one.
 #[derive(Clone, Debug)]
-pub struct Listening(Arc<tokio::sync::watch::Sender<usize>>);
+pub struct Listening(Option<Arc<tokio::sync::watch::Sender<usize>>>);
 
 impl Default for Listening {
     fn default() -> Self {
-        Self(Arc::new(tokio::sync::watch::Sender::new(0)))
+        Self(Some(Arc::new(tokio::sync::watch::Sender::new(0))))
     }
 }
 
 impl Listening {
+    /// The count of a session without an id, which no event stream can join.
+    pub fn never() -> Self {
+        Self(None)
+    }
+
+    /// Adds `change` (1 or -1) to the count.
+    fn count(&self, change: isize) {
+        if let Some(open) = &self.0 {
+            open.send_modify(|open| *open = open.saturating_add_signed(change));
+        }
+    }
+
+    /// True when no stream is open.
+    fn is_idle(&self) -> bool {
+        self.0.as_ref().is_none_or(|open| *open.borrow() == 0)
+    }
+
     /// Whether the client has an event stream open, or opens one within `grace`.
     pub async fn within(&self, grace: std::time::Duration) -> bool {
-        let mut open = self.0.subscribe();
+        let Some(open) = &self.0 else {
+            return false;
+        };
+        let mut open = open.subscribe();
         tokio::time::timeout(grace, open.wait_for(|open| *open > 0))
             .await
             .is_ok_and(|seen| seen.is_ok())
+    }
+
+    /// Whether both are the count of one session.
+    fn same(&self, other: &Listening) -> bool {
+        match (&self.0, &other.0) {
+            (Some(this), Some(that)) => Arc::ptr_eq(this, that),
+            _ => false,
+        }
     }
 }
 
@@ -113,16 +147,15 @@ pub struct EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        self.listening.0.send_modify(|open| *open -= 1);
         let open = crate::locks::lock(&self.links.open);
-        if !open.contains_key(&self.session) {
-            let mut listening = crate::locks::lock(&self.links.listening);
-            if listening
+        let mut counts = crate::locks::lock(&self.links.listening);
+        self.listening.count(-1);
+        let forget = !open.contains_key(&self.session)
+            && counts
                 .get(&self.session)
-                .is_some_and(|count| *count.0.borrow() == 0)
-            {
-                listening.remove(&self.session);
-            }
+                .is_some_and(|count| count.same(&self.listening) && count.is_idle());
+        if forget {
+            counts.remove(&self.session);
         }
     }
 }

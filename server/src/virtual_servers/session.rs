@@ -21,7 +21,7 @@ use crate::gateway::GatewayState;
 
 use super::compose::ExposedTool;
 use super::finder;
-use super::links::{Link, Links};
+use super::links::{Link, Links, Listening};
 use super::views::{self, View, Views};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -94,7 +94,7 @@ impl VirtualSession {
             // Not known by an id, so only this handler can use it.
             None => (
                 None,
-                Arc::new(Link::new(self.id.clone(), peer.clone(), Default::default())),
+                Arc::new(Link::new(self.id.clone(), peer.clone(), Listening::never())),
             ),
         };
         let _ = self.link.set((session.map(str::to_owned), link.clone()));
