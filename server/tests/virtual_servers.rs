@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use support::gateway::{
     calls_counted, metrics_of, refresh, register, register_everything, register_spec,
 };
-use support::mcp_client::{call, connect, legacy_client, names};
+use support::mcp_client::{call, connect, legacy_client, legacy_client_with, names};
 use support::mcp_servers::{everything, mcp_time, one_tool_file, testmcp_http};
 
 /// A client that counts the `notifications/tools/list_changed` it gets.
@@ -1409,6 +1409,31 @@ async fn a_members_request_outside_a_call_needs_the_clients_event_stream() {
     let (status, ..) = post_raw(&http, &url, Some(&session), &reply).await;
     assert_eq!(status, 202);
     wait_for("1 roots").await;
+}
+
+/// A legacy SSE client's event stream carries a member's request outside a call too (the
+/// adapter opens it before the session's handshake ends): the client declared roots, the
+/// member asks for them when its session opens at the first call, and gets the answer.
+#[tokio::test]
+async fn a_legacy_sse_client_answers_a_members_request_outside_a_call() {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let roots = logs.path().join("roots.log");
+    let (backend, _tools) = echo_backend(&["--roots-log", roots.to_str().expect("path")]).await;
+    one_member_virtual_server(&http, &base, "legacy", &backend.url).await;
+    let url = format!("{base}/mcp/legacy/all/sse");
+    let env = [("ROOTS", "file:///work")];
+    let seen = legacy_client_with(&url, &["echo_echo"], &env).await;
+    assert_eq!(seen["results"]["echo_echo"]["ok"], true, "{seen}");
+    assert_eq!(seen["rootsAsked"], 1, "{seen}");
+    let read = || std::fs::read_to_string(&roots).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !read().lines().any(|l| l == "1 roots") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(read().lines().any(|l| l == "1 roots"), "{}", read());
 }
 
 /// A member's request passed on to the client arrives in the call's event stream, under an id

@@ -50,11 +50,17 @@ pub async fn text_of(client: &Client, call: CallToolRequestParams) -> String {
 /// Runs the TypeScript SDK's legacy HTTP+SSE client against `url` (an `/sse` endpoint),
 /// calling each of `tools` with `{"text": <its name>}`; what it saw, as JSON.
 pub async fn legacy_client(url: &str, tools: &[&str]) -> Value {
+    legacy_client_with(url, tools, &[]).await
+}
+
+/// [`legacy_client`] with `env` (see `end2end/mcp-servers/legacy-sse-client.mjs`).
+pub async fn legacy_client_with(url: &str, tools: &[&str], env: &[(&str, &str)]) -> Value {
     let script = super::mcp_servers::repo().join("end2end/mcp-servers/legacy-sse-client.mjs");
     let output = tokio::process::Command::new("node")
         .arg(&script)
         .arg(url)
         .args(tools)
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("run node");
