@@ -886,6 +886,44 @@ async fn post_raw(
     (status, media, named, data)
 }
 
+/// The JSON-RPC messages in the event stream text `text`.
+fn events_in(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect()
+}
+
+/// Reads the event stream `stream` into `text` until it carries a request of `method` (within
+/// 10 s of each read); that request.
+async fn request_on(stream: &mut reqwest::Response, text: &mut String, method: &str) -> Value {
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("the member's request in time")
+            .expect("read")
+            .expect("the stream goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(asked) = events_in(text).into_iter().find(|m| m["method"] == method) {
+            return asked;
+        }
+    }
+}
+
+/// Waits up to `seconds` for the file at `path` to hold the line `line`.
+async fn wait_for_line(path: &std::path::Path, line: &str, seconds: u64) {
+    let read = || std::fs::read_to_string(path).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !read().lines().any(|l| l == line) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        read().lines().any(|l| l == line),
+        "no {line:?} in {:?}",
+        read()
+    );
+}
+
 /// A session at `url` opened by hand (`initialize`, then `notifications/initialized`) as the
 /// client `name`: its id.
 async fn raw_session(http: &reqwest::Client, url: &str, name: &str) -> String {
@@ -1355,25 +1393,12 @@ async fn a_members_request_outside_a_call_needs_the_clients_event_stream() {
     one_member_virtual_server(&http, &base, "deaf", &backend.url).await;
     let url = format!("{base}/mcp/deaf/all");
     let session = raw_session_with(&http, &url, "deaf-test", json!({ "roots": {} })).await;
-    let read = || std::fs::read_to_string(&roots).unwrap_or_default();
-    let wait_for = |line: &'static str| async move {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !read().lines().any(|l| l == line) && std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert!(
-            read().lines().any(|l| l == line),
-            "no {line:?} in {:?}",
-            read()
-        );
-    };
-
     // The first call opens the member session; the member asks for the roots at once.
     let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": { "name": "echo_echo", "arguments": {} } });
     let (status, _, _, answer) = post_raw(&http, &url, Some(&session), &call).await;
     assert_eq!(status, 200, "{answer}");
-    wait_for("error -32603").await;
+    wait_for_line(&roots, "error -32603", 20).await;
 
     // With an event stream open, the member's next request arrives on it.
     let mut stream = http
@@ -1387,28 +1412,12 @@ async fn a_members_request_outside_a_call_needs_the_clients_event_stream() {
     let changed = json!({ "jsonrpc": "2.0", "method": "notifications/roots/list_changed" });
     let (status, ..) = post_raw(&http, &url, Some(&session), &changed).await;
     assert_eq!(status, 202);
-    let mut text = String::new();
-    let asked = loop {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
-            .await
-            .expect("the member's request in time")
-            .expect("read")
-            .expect("the stream goes on");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        let asked = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .find(|m| m["method"] == "roots/list");
-        if let Some(asked) = asked {
-            break asked;
-        }
-    };
+    let asked = request_on(&mut stream, &mut String::new(), "roots/list").await;
     let reply = json!({ "jsonrpc": "2.0", "id": asked["id"],
         "result": { "roots": [{ "uri": "file:///work" }] } });
     let (status, ..) = post_raw(&http, &url, Some(&session), &reply).await;
     assert_eq!(status, 202);
-    wait_for("1 roots").await;
+    wait_for_line(&roots, "1 roots", 20).await;
 }
 
 /// A legacy SSE client's event stream carries a member's request outside a call too (the
@@ -1428,12 +1437,7 @@ async fn a_legacy_sse_client_answers_a_members_request_outside_a_call() {
     let seen = legacy_client_with(&url, &["echo_echo"], &env).await;
     assert_eq!(seen["results"]["echo_echo"]["ok"], true, "{seen}");
     assert_eq!(seen["rootsAsked"], 1, "{seen}");
-    let read = || std::fs::read_to_string(&roots).unwrap_or_default();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !read().lines().any(|l| l == "1 roots") && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(read().lines().any(|l| l == "1 roots"), "{}", read());
+    wait_for_line(&roots, "1 roots", 5).await;
 }
 
 /// A member's request passed on to the client arrives in the call's event stream, under an id
@@ -1461,26 +1465,7 @@ async fn a_client_answers_a_members_request_in_a_batch() {
         .expect("POST");
     assert_eq!(call.status(), 200);
     let mut text = String::new();
-    let events = |text: &str| -> Vec<Value> {
-        text.lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str(d.trim()).ok())
-            .collect()
-    };
-    let asked = loop {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), call.chunk())
-            .await
-            .expect("the member's request in time")
-            .expect("read")
-            .expect("the stream goes on");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        if let Some(asked) = events(&text)
-            .into_iter()
-            .find(|m| m["method"] == "roots/list")
-        {
-            break asked;
-        }
-    };
+    let asked = request_on(&mut call, &mut text, "roots/list").await;
     let id = asked["id"].as_str().expect("a string id").to_owned();
     assert!(id.starts_with("apiary-ask-"), "{asked}");
     let batch = json!([{ "jsonrpc": "2.0", "id": id,
@@ -1490,7 +1475,7 @@ async fn a_client_answers_a_members_request_in_a_batch() {
     while let Ok(Some(chunk)) = call.chunk().await {
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
-    let answer = events(&text).into_iter().last().expect("the answer");
+    let answer = events_in(&text).into_iter().last().expect("the answer");
     assert_eq!(answer["id"], 5, "{text}");
     let result = answer["result"]["content"][0]["text"]
         .as_str()
