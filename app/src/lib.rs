@@ -1,8 +1,11 @@
 //! Apiary's console: Leptos pages, components and server functions.
 //!
 //! The same crate compiles twice: with `ssr` inside the axum server, and with `hydrate` into the
-//! browser bundle. Server-only logic stays behind the [`services`] traits that the server crate
-//! implements and puts into Leptos context, so kube, sqlx and rmcp never reach the wasm build.
+//! browser bundle. Pages render on the server; the browser hydrates only the `#[island]`
+//! components (the filter forms, copy buttons, the refresh, drift and propose forms), so
+//! following a link or applying a filter loads the new page from the server. Server-only logic
+//! stays behind the [`services`] traits that the server crate implements and puts into Leptos
+//! context, so kube, sqlx and rmcp never reach the wasm build.
 
 #![recursion_limit = "256"]
 
@@ -42,7 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="data:," />
                 <link rel="stylesheet" href=format!("/pkg/{}.css", options.output_name) />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100">
@@ -56,7 +59,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    mark_hydrated();
     view! {
         <Title formatter=|page: String| format!("{page} · Apiary") />
         <Router>
@@ -82,12 +84,11 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Sets `data-hydrated` on `<body>` once the browser has hydrated the page, so tests and styles
-/// can tell a live page from server-rendered HTML. Effects never run on the server.
-fn mark_hydrated() {
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+/// Sets `data-hydrated` on `<body>` once the browser has loaded the hydrate bundle, just before
+/// the island script hydrates each island, so tests and styles can tell a live page from
+/// server-rendered HTML. Called only in the browser (`apiary_frontend::hydrate`).
+pub fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }

@@ -49,10 +49,15 @@ export async function registerToolServer(baseUrl, namespace, name, metadata, too
   }
 }
 
+/** Waits until the page's islands are hydrated (a new page after each navigation). */
+export async function waitForHydration(page) {
+  await page.locator('body[data-hydrated="true"]').waitFor();
+}
+
 /** Opens the catalog and, when JavaScript runs, waits for hydration. */
 export async function openCatalog(page, baseUrl, { hydrated = true } = {}) {
   await page.goto(`${baseUrl}/`);
-  if (hydrated) await page.locator('body[data-hydrated="true"]').waitFor();
+  if (hydrated) await waitForHydration(page);
 }
 
 /** The `namespace/name` of every card on the page, in order. */
@@ -67,7 +72,7 @@ export async function searchCatalog(page, text) {
   await box.press('Enter');
 }
 
-/** Chooses `value` in the facet select labelled `label` (hydrated pages submit on change). */
+/** Chooses `value` in the facet select labelled `label` (a hydrated filter form submits on change). */
 export async function chooseFacet(page, label, value) {
   await page.getByLabel(label, { exact: true }).selectOption(value);
 }

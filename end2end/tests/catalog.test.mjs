@@ -33,7 +33,7 @@ const time = {
   published: false, // listed, but not started or fetched: these tests need no package downloads
 };
 
-test('hydrated: empty state, then two servers, then a search with no page load', async () => {
+test('hydrated: empty state, then two servers, then a search with a busy marker until the results arrive', async () => {
   const page = await browser.newPage();
   const errors = collectErrors(page);
 
@@ -70,8 +70,16 @@ test('hydrated: empty state, then two servers, then a search with no page load',
     'each card shows the metadata that is set, and only that',
   );
 
-  // Mark this document: a page load would replace it and lose the mark.
-  await page.evaluate(() => { window.__sameDocument = true; });
+  // The filtered page comes from the server; until it arrives the filter form says the
+  // results are updating. What the page showed as the browser left it is kept in the tab's
+  // session storage (Playwright itself waits while a navigation is under way).
+  await page.evaluate(() => window.addEventListener('pagehide', () => {
+    const form = document.querySelector('form[aria-busy]');
+    sessionStorage.setItem('left', JSON.stringify({
+      busy: form.getAttribute('aria-busy'),
+      status: form.querySelector('[data-testid="updating"]').textContent,
+    }));
+  }));
   await page.getByTestId('catalog-search').fill('time zone');
   await page.getByTestId('catalog-search').press('Enter');
   await page.waitForURL(/[?&]q=time\+zone/);
@@ -80,7 +88,12 @@ test('hydrated: empty state, then two servers, then a search with no page load',
     await cards.evaluateAll((els) => els.map((e) => e.dataset.server)),
     ['productivity/time'],
   );
-  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no page load happened');
+  assert.deepEqual(
+    JSON.parse(await page.evaluate(() => sessionStorage.getItem('left'))),
+    { busy: 'true', status: 'Updating the results…' },
+    'the old page said it was updating until the new one arrived',
+  );
+  assert.equal(await page.locator('form[aria-busy="false"]').count(), 1, 'the new page is not busy');
 
   await page.getByTestId('catalog-search').fill('nothing-like-this');
   await page.getByTestId('catalog-search').press('Enter');

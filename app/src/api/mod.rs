@@ -20,4 +20,4 @@ pub use refresh::*;
 pub use server_page::*;
 pub use session::*;
 pub use virtual_servers::*;
-pub use wire::{load, load_once, Json, Loading};
+pub use wire::{load, load_once, Loading};

@@ -1,11 +1,10 @@
 use leptos::prelude::*;
-use leptos_router::components::Form;
 
+use super::FilterForm;
 use crate::model::catalog_search::{CatalogQuery, CatalogSort, Facet, FacetKind};
 
-/// The catalog's search box, facet selects and sort order: a plain GET form that works without
-/// JavaScript. Once hydrated, the router turns a submit into a navigation without a page load,
-/// and changing a select submits at once.
+/// The catalog's search box, facet selects and sort order: a [`FilterForm`], so a select's
+/// choice applies at once and the results say they are updating.
 #[component]
 pub fn CatalogFilters(query: CatalogQuery, facets: Vec<Facet>) -> impl IntoView {
     let selects = FacetKind::ALL
@@ -20,7 +19,7 @@ pub fn CatalogFilters(query: CatalogQuery, facets: Vec<Facet>) -> impl IntoView 
         })
         .collect_view();
     view! {
-        <Form method="get" action="/">
+        <FilterForm action="/".to_owned()>
             <div role="search" class="mt-4 grid grid-cols-1 gap-3 rounded-lg border border-slate-200 bg-white p-4 sm:grid-cols-2 lg:grid-cols-4 dark:border-slate-800 dark:bg-slate-900">
                 <label class="flex flex-col text-sm sm:col-span-2">
                     "Search servers and their tools"
@@ -48,7 +47,7 @@ pub fn CatalogFilters(query: CatalogQuery, facets: Vec<Facet>) -> impl IntoView 
                     })}
                 </div>
             </div>
-        </Form>
+        </FilterForm>
     }
 }
 
@@ -94,9 +93,7 @@ struct Choice {
     selected: bool,
 }
 
-/// A labelled select of the filter form. Choosing an option with the pointer applies it at
-/// once; with the keyboard, arrow keys only move the choice and Enter applies it (WCAG 3.2.2:
-/// no navigation on each arrow key).
+/// A labelled select of the filter form ([`FilterForm`] applies its choice).
 #[component]
 fn ChoiceSelect(name: &'static str, label: &'static str, options: Vec<Choice>) -> impl IntoView {
     let id = format!("facet-{name}");
@@ -104,8 +101,6 @@ fn ChoiceSelect(name: &'static str, label: &'static str, options: Vec<Choice>) -
         .into_iter()
         .map(|choice| view! { <option value=choice.value selected=choice.selected>{choice.label}</option> })
         .collect_view();
-    // Whether the last change came from the keyboard.
-    let by_keyboard = StoredValue::new(false);
     view! {
         <div class="flex flex-col text-sm">
             <label for=id.clone()>{label}</label>
@@ -115,35 +110,9 @@ fn ChoiceSelect(name: &'static str, label: &'static str, options: Vec<Choice>) -
                 data-testid=id.clone()
                 aria-describedby="facet-keys"
                 class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
-                on:pointerdown=move |_| by_keyboard.set_value(false)
-                on:keydown=move |event: leptos::ev::KeyboardEvent| {
-                    if event.key() == "Enter" {
-                        event.prevent_default();
-                        submit_enclosing_form(event.into());
-                    } else {
-                        by_keyboard.set_value(true);
-                    }
-                }
-                on:change=move |event| {
-                    if !by_keyboard.get_value() {
-                        submit_enclosing_form(event);
-                    }
-                }
             >
                 {options}
             </select>
         </div>
-    }
-}
-
-/// Submits the form around the select an event came from, as if its button were pressed.
-fn submit_enclosing_form(event: leptos::ev::Event) {
-    use leptos::wasm_bindgen::JsCast;
-    let form = event
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
-        .and_then(|select| select.form());
-    if let Some(form) = form {
-        let _ = form.request_submit();
     }
 }

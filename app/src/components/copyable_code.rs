@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 
 /// A block of text to copy: a `<pre>` anyone can select, plus a copy button that appears once
-/// the page is hydrated (it needs the clipboard API).
-#[component]
+/// the island is hydrated (it needs the clipboard API).
+#[island]
 pub fn CopyableCode(
     /// What the code is, for the button's accessible name, such as `VS Code snippet`.
     label: String,

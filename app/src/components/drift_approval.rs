@@ -21,6 +21,35 @@ pub fn DriftApproval(
         .into_any();
     };
     let viewer = crate::api::load_once(current_viewer());
+    let form = move || {
+        let (namespace, name, snapshot_id) =
+            (namespace.clone(), name.clone(), pending.snapshot_id.clone());
+        let team = owner_team.clone();
+        Suspend::new(async move {
+            let viewer = viewer.await.ok()?;
+            if !viewer.may(Action::Review, Some(&team)) {
+                return Some(view! {
+                    <p class="mt-2 text-sm">{format!("Owners of team {team} and admins can approve it.")}</p>
+                }.into_any());
+            }
+            Some(view! { <DriftApprovalForm namespace name snapshot_id /> }.into_any())
+        })
+    };
+    view! {
+        <div data-testid="drift-review" class="rounded-lg border border-amber-300 bg-amber-50 p-3 dark:border-amber-700 dark:bg-amber-950">
+            <p class="text-sm font-medium">
+                {format!("The fetch of {} differs from the approved tools. Until it is approved, consumers see the approved tools: added tools and broadened schemas stay unpublished.", pending.fetched_at)}
+            </p>
+            <DriftDetails drift=pending.drift.clone() />
+            <Suspense>{form}</Suspense>
+        </div>
+    }
+    .into_any()
+}
+
+/// The approval form of one drifted snapshot, an island: it approves in place and says so.
+#[island]
+fn DriftApprovalForm(namespace: String, name: String, snapshot_id: String) -> impl IntoView {
     let approve = ServerAction::<ApproveDrift>::new();
     let result = move || {
         approve.value().get().map(|outcome| match outcome {
@@ -36,44 +65,20 @@ pub fn DriftApproval(
             .into_any(),
         })
     };
-    let team = owner_team.clone();
-    let form = move || {
-        let (namespace, name, snapshot) =
-            (namespace.clone(), name.clone(), pending.snapshot_id.clone());
-        let team = team.clone();
-        Suspend::new(async move {
-            let viewer = viewer.await.ok()?;
-            if !viewer.may(Action::Review, Some(&team)) {
-                return Some(view! {
-                    <p class="mt-2 text-sm">{format!("Owners of team {team} and admins can approve it.")}</p>
-                }.into_any());
-            }
-            Some(view! {
-                <ActionForm action=approve attr:class="mt-3 space-y-2" attr:aria-label="Approve the drift">
-                    <input type="hidden" name="namespace" value=namespace />
-                    <input type="hidden" name="name" value=name />
-                    <input type="hidden" name="snapshot_id" value=snapshot />
-                    <label class="block text-sm">"Comment (required)"
-                        <textarea name="comment" required rows="2"
-                            class="mt-1 block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900"></textarea>
-                    </label>
-                    <button type="submit" class="rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900"
-                        disabled=move || approve.pending().get()>
-                        {move || if approve.pending().get() { "Approving…" } else { "Approve the new tools" }}
-                    </button>
-                </ActionForm>
-            }.into_any())
-        })
-    };
     view! {
-        <div data-testid="drift-review" class="rounded-lg border border-amber-300 bg-amber-50 p-3 dark:border-amber-700 dark:bg-amber-950">
-            <p class="text-sm font-medium">
-                {format!("The fetch of {} differs from the approved tools. Until it is approved, consumers see the approved tools: added tools and broadened schemas stay unpublished.", pending.fetched_at)}
-            </p>
-            <DriftDetails drift=pending.drift.clone() />
-            <Suspense>{form}</Suspense>
-            {result}
-        </div>
+        <ActionForm action=approve attr:class="mt-3 space-y-2" attr:aria-label="Approve the drift">
+            <input type="hidden" name="namespace" value=namespace />
+            <input type="hidden" name="name" value=name />
+            <input type="hidden" name="snapshot_id" value=snapshot_id />
+            <label class="block text-sm">"Comment (required)"
+                <textarea name="comment" required rows="2"
+                    class="mt-1 block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900"></textarea>
+            </label>
+            <button type="submit" class="rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900"
+                disabled=move || approve.pending().get()>
+                {move || if approve.pending().get() { "Approving…" } else { "Approve the new tools" }}
+            </button>
+        </ActionForm>
+        {result}
     }
-    .into_any()
 }

@@ -2,9 +2,9 @@ use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The frame of a page that loads one thing: a busy marker while `resource` loads (the first
-/// time in place of the page, later above what it shows until the new answer is in), an alert
-/// when loading fails ("{failure} could not be loaded: …"), then `render` of what it loaded.
+/// The frame of a page that loads one thing: an alert when loading fails ("{failure} could not
+/// be loaded: …"), else `render` of what it loaded. Pages render on the server, which waits for
+/// the answer; a browser never sees the busy marker unless the answer is streamed.
 #[component]
 pub fn Loaded<T, V, F>(
     /// What loads, for the busy marker: "the server".
@@ -21,11 +21,10 @@ where
     V: IntoView + 'static,
     F: Fn(T) -> V + Clone + Send + Sync + 'static,
 {
-    let (pending, set_pending) = signal(false);
     let fallback =
         move || view! { <p role="status" aria-busy="true">{format!("Loading {loading}…")}</p> };
-    let page = move || {
-        view! {
+    view! {
+        <Suspense fallback>
             <ErrorBoundary fallback=move |errors| view! {
                 <div role="alert" class="mt-6 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
                     {failure} " could not be loaded: "
@@ -38,50 +37,24 @@ where
                     Suspend::new(async move { resource.await.map(render) })
                 }}
             </ErrorBoundary>
-        }
-    };
-    // Only the browser tracks what is pending. On the server nothing is pending while a page
-    // renders, and the Transition's effect that writes `set_pending` would outlive the request:
-    // run on another worker thread, its read of the Transition's tasks can meet their write
-    // lock, which panics in reactive_graph 0.2 ("already disposed"), during the render or
-    // after it (server/tests/console.rs renders the catalog again and again to show it).
-    #[cfg(feature = "ssr")]
-    let transition = {
-        let _ = set_pending;
-        view! { <Transition fallback>{page()}</Transition> }
-    };
-    #[cfg(not(feature = "ssr"))]
-    let transition = view! { <Transition set_pending fallback>{page()}</Transition> };
-    view! {
-        <p role="status" aria-live="polite" data-testid="updating"
-            class=move || if pending.get() { "mt-2 text-sm text-slate-600 dark:text-slate-400" } else { "sr-only" }>
-            {move || if pending.get() { format!("Updating {loading}…") } else { String::new() }}
-        </p>
-        {transition}
+        </Suspense>
     }
 }
 
-/// A page resource's source, read once on the server. A server render answers one request, so
-/// its source cannot change there, and the resource's task, which can run again after the
-/// render while the page's signals are disposed (or written on another worker thread), must
-/// not read them: reactive_graph 0.2 panics ("already disposed"). Seen in a release build of
-/// the catalog benchmark once the catalog answered in about a millisecond: about one render in
-/// seventy left a panic behind. In the browser the source stays reactive.
+/// A page resource's source, read once. A page renders on the server and answers one request,
+/// so its source cannot change, and the resource's task, which can run again after the render
+/// while the page's signals are disposed (or written on another worker thread), must not read
+/// them: reactive_graph 0.2 panics ("already disposed"). Seen in a release build of the catalog
+/// benchmark once the catalog answered in about a millisecond: about one render in seventy left
+/// a panic behind.
 pub fn request_source<S>(
     source: impl Fn() -> S + Send + Sync + 'static,
 ) -> impl Fn() -> S + Send + Sync + 'static
 where
     S: Clone + Send + Sync + 'static,
 {
-    #[cfg(feature = "ssr")]
-    {
-        let value = untrack(source);
-        move || value.clone()
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        source
-    }
+    let value = untrack(source);
+    move || value.clone()
 }
 
 /// The page for something that does not exist: its title and heading, what to do (the

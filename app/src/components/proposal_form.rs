@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use crate::api::{preview_proposal, ProposeServer};
+use crate::api::{preview_proposal, PreviewProposal, ProposeServer};
 use crate::model::proposals::{FormError, ProposalForm};
 
 const INPUT: &str = "mt-1 block w-full rounded border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-900";
@@ -68,7 +68,7 @@ fn messages_for(errors: &[FormError], field: &str) -> Option<String> {
 
 /// The summary of a refused post, above the form: every refusal, in form order, each linking
 /// to its field (`fields` are the inputs the form has, with their labels; other refusals are
-/// listed with the path they name). Once the page is hydrated, focus moves to the first
+/// listed with the path they name). Once its island is hydrated, focus moves to the first
 /// invalid field.
 #[component]
 pub fn ErrorSummary(
@@ -87,7 +87,7 @@ pub fn ErrorSummary(
     let first_input = ordered
         .iter()
         .find_map(|e| position(&e.field).map(|i| fields[i].0));
-    Effect::new(move |_| focus(first_input.unwrap_or("error-summary")));
+    let first = first_input.unwrap_or("error-summary").to_owned();
     let heading = match ordered.len() {
         1 => "The form was not accepted: 1 problem to fix.".to_owned(),
         n => format!("The form was not accepted: {n} problems to fix."),
@@ -108,8 +108,15 @@ pub fn ErrorSummary(
             <p class="font-medium">{heading}</p>
             <ul class="mt-1 list-disc pl-5">{items}</ul>
         </div>
+        <FocusOnLoad id=first />
     }
     .into_any()
+}
+
+/// Moves focus to the element with `id` once hydrated, an island with nothing to show.
+#[island]
+fn FocusOnLoad(id: String) -> impl IntoView {
+    Effect::new(move |_| focus(&id));
 }
 
 /// Moves focus to the element with `id`, in the browser.
@@ -180,35 +187,62 @@ fn read_form(event: &leptos::ev::Event) -> Option<ProposalForm> {
     }
 }
 
-/// The `MCPServer` the form's values would propose: rendered with the page, and updated as
-/// you type once the page is hydrated.
+/// The `MCPServer` the form's values would propose: `rendered` with the page, then the answer
+/// to the newest of `asked` (each change of the form asks; an older answer never replaces a
+/// newer one).
 #[component]
-fn YamlPreview(values: ReadSignal<ProposalForm>) -> impl IntoView {
-    let preview = crate::api::load(move || values.get(), preview_proposal);
+fn YamlPreview(asked: ServerAction<PreviewProposal>, rendered: String) -> impl IntoView {
+    let text = move || match asked.value().get() {
+        Some(answer) => answer.unwrap_or_else(|e| unavailable(&e)),
+        None => rendered.clone(),
+    };
     view! {
         <section aria-labelledby="preview-heading" class="mt-6">
             <h2 id="preview-heading" class="text-lg font-semibold">"Preview"</h2>
             <p class="text-xs text-slate-600 dark:text-slate-400">"The MCPServer this form proposes; it updates as you type."</p>
-            <Transition fallback=|| view! { <p role="status">"Rendering the preview…"</p> }>
-                <pre class="mt-2 overflow-x-auto rounded bg-slate-100 p-3 text-xs dark:bg-slate-900" data-testid="yaml-preview">
-                    {move || Suspend::new(async move {
-                        preview.await.unwrap_or_else(|e| format!("# the preview is not available: {e}"))
-                    })}
-                </pre>
-            </Transition>
+            <pre class="mt-2 overflow-x-auto rounded bg-slate-100 p-3 text-xs dark:bg-slate-900" data-testid="yaml-preview">
+                {text}
+            </pre>
         </section>
     }
     .into_any()
 }
 
+/// The preview's text when it could not be rendered.
+fn unavailable(error: &ServerFnError) -> String {
+    format!("# the preview is not available: {error}")
+}
+
 /// The propose form for a new server (`kind` create) or a change (`kind` update): a plain POST
-/// to the `propose_server` server function, which works without JavaScript.
+/// to the `propose_server` server function, which works without JavaScript, and the preview of
+/// what it proposes.
 #[component]
 pub fn ProposalFormView(
     /// The values to show.
     form: ProposalForm,
     /// The refusals of the previous post.
     errors: Vec<FormError>,
+) -> impl IntoView {
+    let preview = crate::api::load_once(preview_proposal(form.clone()));
+    let part = move || {
+        let (form, errors) = (form.clone(), errors.clone());
+        Suspend::new(async move {
+            let preview = preview.await.unwrap_or_else(|e| unavailable(&e));
+            view! { <ProposalFormIsland form errors preview /> }
+        })
+    };
+    view! { <Suspense>{part}</Suspense> }
+}
+
+/// The propose form and its live preview, an island.
+#[island]
+fn ProposalFormIsland(
+    /// The values to show.
+    form: ProposalForm,
+    /// The refusals of the previous post.
+    errors: Vec<FormError>,
+    /// The preview of `form`, rendered with the page.
+    preview: String,
 ) -> impl IntoView {
     let update = form.kind == "update";
     let f = |name: &'static str, label: &'static str, value: &String| {
@@ -220,10 +254,10 @@ pub fn ProposalFormView(
         view! { <option value=value selected=selected>{label}</option> }
     };
     let transport_error = messages_for(&errors, "transport");
-    let (values, set_values) = signal(form.clone());
+    let asked = ServerAction::<PreviewProposal>::new();
     let on_input = move |event: leptos::ev::Event| {
-        if let Some(current) = read_form(&event) {
-            set_values.set(current);
+        if let Some(form) = read_form(&event) {
+            asked.dispatch(PreviewProposal { form });
         }
     };
     view! {
@@ -313,7 +347,7 @@ pub fn ProposalFormView(
                 </button>
             </div>
         </form>
-        <YamlPreview values />
+        <YamlPreview asked rendered=preview />
     }
     .into_any()
 }

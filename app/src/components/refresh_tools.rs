@@ -21,15 +21,43 @@ fn RefreshOutcome(report: RefreshReport) -> impl IntoView {
     }
 }
 
-/// The **Refresh tools** button of a server page, for owners of the server's team and admins:
-/// fetches the tools now and says what it found. While the fetch runs, the live region is
-/// busy and says so; without JavaScript the form posts and the page comes back with the
-/// outcome in its query string.
+/// The **Refresh tools** part of a server page: for owners of the server's team and admins, a
+/// button that fetches the tools now and says what it found; for everyone, the outcome a post
+/// without JavaScript came back with (in the page's query string).
 #[component]
 pub fn RefreshToolsButton(namespace: String, name: String, owner_team: String) -> impl IntoView {
     let viewer = crate::api::load_once(current_viewer());
+    let outcome = RefreshReport::from_query(&use_location().search.get_untracked());
+    let part = move || {
+        let (namespace, name, team) = (namespace.clone(), name.clone(), owner_team.clone());
+        let outcome = outcome.clone();
+        Suspend::new(async move {
+            let may_refresh = viewer
+                .await
+                .is_ok_and(|viewer| viewer.may(Action::Refresh, Some(&team)));
+            view! { <RefreshToolsForm namespace name may_refresh outcome /> }
+        })
+    };
+    view! {
+        <div id="refresh" class="mt-3 space-y-1">
+            <Suspense>{part}</Suspense>
+        </div>
+    }
+}
+
+/// The refresh button and its live status, an island: while the fetch runs the status is busy
+/// and says so, then it shows the outcome. Without JavaScript the form posts and the page comes
+/// back with the outcome (`outcome`).
+#[island]
+fn RefreshToolsForm(
+    namespace: String,
+    name: String,
+    /// Whether the person may refresh this server (the button is shown only then).
+    may_refresh: bool,
+    /// The outcome of a post without JavaScript.
+    outcome: Option<RefreshReport>,
+) -> impl IntoView {
     let refresh = ServerAction::<RefreshTools>::new();
-    let search = use_location().search;
     let pending = refresh.pending();
     let page = format!("/servers/{namespace}/{name}");
     let status = move || {
@@ -44,7 +72,7 @@ pub fn RefreshToolsButton(namespace: String, name: String, owner_team: String) -
         match refresh.value().get() {
             Some(Ok(report)) => view! {
                 <RefreshOutcome report />
-                <p class="text-sm"><a class="underline" rel="external" href=page.clone()>"Reload the page"</a>" to see the tools as recorded."</p>
+                <p class="text-sm"><a class="underline" href=page.clone()>"Reload the page"</a>" to see the tools as recorded."</p>
             }
             .into_any(),
             Some(Err(error)) => view! {
@@ -53,36 +81,31 @@ pub fn RefreshToolsButton(namespace: String, name: String, owner_team: String) -
                 </p>
             }
             .into_any(),
-            None => RefreshReport::from_query(&search.get())
+            None => outcome
+                .clone()
                 .map(|report| view! { <RefreshOutcome report /> })
                 .into_any(),
         }
     };
-    let form = move || {
-        let (namespace, name, team) = (namespace.clone(), name.clone(), owner_team.clone());
-        Suspend::new(async move {
-            let viewer = viewer.await.ok()?;
-            viewer.may(Action::Refresh, Some(&team)).then(|| view! {
-                <ActionForm action=refresh attr:class="flex flex-wrap items-center gap-3" attr:aria-label="Refresh tools">
-                    <input type="hidden" name="namespace" value=namespace />
-                    <input type="hidden" name="name" value=name />
-                    <button type="submit" data-testid="refresh-tools"
-                        class="rounded bg-slate-800 px-3 py-1 text-sm text-white disabled:opacity-60 dark:bg-slate-200 dark:text-slate-900"
-                        aria-disabled=move || pending.get().then_some("true")
-                        disabled=move || pending.get()>
-                        {move || if pending.get() { "Refreshing tools…" } else { "Refresh tools" }}
-                    </button>
-                </ActionForm>
-            })
-        })
-    };
+    let form = may_refresh.then(|| {
+        view! {
+            <ActionForm action=refresh attr:class="flex flex-wrap items-center gap-3" attr:aria-label="Refresh tools">
+                <input type="hidden" name="namespace" value=namespace />
+                <input type="hidden" name="name" value=name />
+                <button type="submit" data-testid="refresh-tools"
+                    class="rounded bg-slate-800 px-3 py-1 text-sm text-white disabled:opacity-60 dark:bg-slate-200 dark:text-slate-900"
+                    aria-disabled=move || pending.get().then_some("true")
+                    disabled=move || pending.get()>
+                    {move || if pending.get() { "Refreshing tools…" } else { "Refresh tools" }}
+                </button>
+            </ActionForm>
+        }
+    });
     view! {
-        <div id="refresh" class="mt-3 space-y-1">
-            <Suspense>{form}</Suspense>
-            <div role="status" aria-live="polite" aria-busy=move || pending.get().to_string()
-                data-testid="refresh-status">
-                {status}
-            </div>
+        {form}
+        <div role="status" aria-live="polite" aria-busy=move || pending.get().to_string()
+            data-testid="refresh-status">
+            {status}
         </div>
     }
 }

@@ -1,16 +1,15 @@
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use super::{EmptyState, SchemaTable};
+use super::{EmptyState, FilterForm, SchemaTable};
 use crate::model::server_detail::ToolView;
 
 /// Lists of at most this many tools show every tool's arguments; longer ones start folded.
 const OPEN_UP_TO: usize = 3;
 
 /// The published tools, each a section that folds open to its description and argument table,
-/// with a filter by name, title or description (`?tool=` on the page at `action`: a plain GET
-/// form without JavaScript, a navigation without a page load once hydrated).
+/// with a filter by name, title or description (`?tool=` on the page at `action`, a
+/// [`FilterForm`]).
 #[component]
 pub fn ToolList(tools: Vec<ToolView>, action: String) -> impl IntoView {
     if tools.is_empty() {
@@ -21,45 +20,33 @@ pub fn ToolList(tools: Vec<ToolView>, action: String) -> impl IntoView {
         }
         .into_any();
     }
-    let query = use_query_map();
-    let filter =
-        Memo::new(move |_| query.with(|q| q.get("tool").unwrap_or_default().trim().to_owned()));
     let total = tools.len();
-    let shown = move || {
-        let words = filter.get().to_lowercase();
-        let matching: Vec<ToolView> = tools
-            .iter()
-            .filter(|tool| matches(tool, &words))
-            .cloned()
-            .collect();
-        let open = !words.is_empty() || total <= OPEN_UP_TO;
-        let count = if words.is_empty() {
-            format!("{total} tools")
-        } else {
-            format!(
-                "{} of {total} tools match “{}”",
-                matching.len(),
-                filter.get()
-            )
-        };
-        let items = matching
-            .into_iter()
-            .map(|tool| view! { <ToolItem tool open /> })
-            .collect_view();
-        view! {
-            <p class="mt-2 text-sm" role="status" data-testid="tool-count">{count}</p>
-            <ul class="mt-2 space-y-3" data-testid="tool-list">{items}</ul>
-        }
+    let filter = use_query_map().with_untracked(|q| q.get("tool").unwrap_or_default());
+    let filter = filter.trim().to_owned();
+    let words = filter.to_lowercase();
+    let matching: Vec<ToolView> = tools
+        .into_iter()
+        .filter(|tool| matches(tool, &words))
+        .collect();
+    let open = !words.is_empty() || total <= OPEN_UP_TO;
+    let count = if words.is_empty() {
+        format!("{total} tools")
+    } else {
+        format!("{} of {total} tools match “{filter}”", matching.len())
     };
+    let items = matching
+        .into_iter()
+        .map(|tool| view! { <ToolItem tool open /> })
+        .collect_view();
     view! {
-        <Form method="get" action=action>
+        <FilterForm action>
             <div role="search" class="flex flex-wrap items-end gap-2">
                 <label class="flex flex-col text-sm">
                     "Filter tools"
                     <input
                         type="search"
                         name="tool"
-                        value=move || filter.get()
+                        value=filter
                         placeholder="name or description"
                         data-testid="tool-filter"
                         class="mt-1 rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
@@ -67,8 +54,9 @@ pub fn ToolList(tools: Vec<ToolView>, action: String) -> impl IntoView {
                 </label>
                 <button type="submit" class="rounded border border-slate-400 px-3 py-1 text-sm">"Filter"</button>
             </div>
-        </Form>
-        {shown}
+        </FilterForm>
+        <p class="mt-2 text-sm" role="status" data-testid="tool-count">{count}</p>
+        <ul class="mt-2 space-y-3" data-testid="tool-list">{items}</ul>
     }
     .into_any()
 }

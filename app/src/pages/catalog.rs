@@ -13,9 +13,8 @@ use crate::model::virtual_servers::VirtualServerCard;
 /// The catalog: search and facet filters read from the URL query, one page of cards, and page
 /// links. The server filters and paginates, so the page stays small with thousands of servers.
 ///
-/// Without JavaScript the filter form is a plain GET form; once hydrated, submitting it (or
-/// changing a select, or following a page link) navigates without a page load and the results
-/// re-run from the new query.
+/// The filter form is a GET form: the filtered page comes from the server. Once its island is
+/// hydrated, a select applies its choice at once and the form says the results are updating.
 #[component]
 pub fn CatalogPage() -> impl IntoView {
     let params = use_query_map();

@@ -14,50 +14,87 @@ const POLL: Duration = Duration::from_secs(1);
 /// the refresh runs; without JavaScript it reloads itself every two seconds instead.
 #[component]
 pub fn FleetRefreshPage() -> impl IntoView {
-    let start = ServerAction::<StartFleetRefresh>::new();
-    let (tick, set_tick) = signal(0_u32);
-    let status = crate::api::load(
-        move || (start.version().get(), tick.get()),
-        |_| fleet_refresh_status(),
-    );
-    let progress = move || status.get().and_then(Result::ok);
-    let running = move || start.pending().get() || progress().is_some_and(|p| p.running);
-    Effect::new(move |_| {
-        if progress().is_some_and(|p| p.running) {
-            set_timeout(move || set_tick.update(|t| *t += 1), POLL);
-        }
-    });
+    let status = crate::api::load_once(fleet_refresh_status());
+    let panel = move || {
+        Suspend::new(async move {
+            status.await.map(|progress| {
+                let running = progress.running;
+                view! {
+                    <FleetRefreshPanel progress />
+                    {running.then(|| view! {
+                        // Without JavaScript, the page reloads itself while the refresh runs.
+                        <noscript inner_html=r#"<meta http-equiv="refresh" content="2">"# />
+                    })}
+                }
+            })
+        })
+    };
     view! {
         <Title text="Refresh all tools" />
         <h1 class="text-2xl font-bold">"Refresh all servers' tools"</h1>
         <p class="mt-1 text-sm text-slate-700 dark:text-slate-300">
             "Fetches the tools of every published server again, up to 8 at once, and records snapshots, drift and policy findings as the periodic refresh does. It runs in the background: you can leave this page."
         </p>
-        <Transition fallback=|| view! { <p role="status" aria-busy="true">"Loading the progress…"</p> }>
+        <Suspense fallback=|| view! { <p role="status" aria-busy="true">"Loading the progress…"</p> }>
             <ErrorBoundary fallback=|errors| view! {
                 <div role="alert" class="mt-4 rounded border border-red-300 p-4 text-red-800 dark:text-red-200">
                     "The refresh progress could not be loaded: "
                     {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
                 </div>
             }>
-                {move || status.get().map(|found| found.map(|_| ()))}
-                <ActionForm action=start attr:class="mt-4" attr:aria-label="Refresh all servers">
-                    <button type="submit" data-testid="refresh-all"
-                        class="rounded bg-slate-800 px-3 py-1 text-sm text-white disabled:opacity-60 dark:bg-slate-200 dark:text-slate-900"
-                        disabled=running>
-                        {move || if running() { "Refreshing all servers…" } else { "Refresh all servers" }}
-                    </button>
-                </ActionForm>
-                <div role="status" aria-live="polite" aria-busy=move || running().to_string()
-                    class="mt-4 space-y-2" data-testid="fleet-status">
-                    {move || progress().map(|p| view! { <FleetProgressView progress=p /> })}
-                </div>
-                {move || progress().filter(|p| p.running).map(|_| view! {
-                    // Without JavaScript, the page reloads itself while the refresh runs.
-                    <noscript inner_html=r#"<meta http-equiv="refresh" content="2">"# />
-                })}
+                {panel}
             </ErrorBoundary>
-        </Transition>
+        </Suspense>
+    }
+}
+
+/// The start button and the live progress, an island: it asks for the progress every
+/// [`POLL`] while the refresh runs.
+#[island]
+fn FleetRefreshPanel(
+    /// The progress when the page was rendered.
+    progress: FleetProgress,
+) -> impl IntoView {
+    let start = ServerAction::<StartFleetRefresh>::new();
+    let progress = RwSignal::new(progress);
+    let failure = RwSignal::new(None::<String>);
+    let poll = move || {
+        leptos::task::spawn_local(async move {
+            match fleet_refresh_status().await {
+                Ok(now) => {
+                    failure.set(None);
+                    progress.set(now);
+                }
+                Err(error) => failure.set(Some(error.to_string())),
+            }
+        })
+    };
+    Effect::new(move |_| match start.value().get() {
+        Some(Ok(started)) => progress.set(started),
+        Some(Err(error)) => failure.set(Some(error.to_string())),
+        None => {}
+    });
+    Effect::new(move |_| {
+        if progress.with(|p| p.running) {
+            set_timeout(poll, POLL);
+        }
+    });
+    let running = move || start.pending().get() || progress.with(|p| p.running);
+    view! {
+        <ActionForm action=start attr:class="mt-4" attr:aria-label="Refresh all servers">
+            <button type="submit" data-testid="refresh-all"
+                class="rounded bg-slate-800 px-3 py-1 text-sm text-white disabled:opacity-60 dark:bg-slate-200 dark:text-slate-900"
+                disabled=running>
+                {move || if running() { "Refreshing all servers…" } else { "Refresh all servers" }}
+            </button>
+        </ActionForm>
+        {move || failure.get().map(|error| view! {
+            <p role="alert" class="mt-4 text-sm text-red-800 dark:text-red-300">{format!("The refresh progress could not be loaded: {error}")}</p>
+        })}
+        <div role="status" aria-live="polite" aria-busy=move || running().to_string()
+            class="mt-4 space-y-2" data-testid="fleet-status">
+            {move || view! { <FleetProgressView progress=progress.get() /> }}
+        </div>
     }
 }
 

@@ -61,7 +61,9 @@ mod tests {
 /// summary of the refusals, and each message next to its field.
 #[component]
 pub fn ProposePage() -> impl IntoView {
-    let search = use_location().search;
+    let (mut form, errors): (ProposalForm, _) =
+        refused_from_query(&use_location().search.get_untracked());
+    form.kind = "create".into();
     view! {
         <Title text="Propose a server" />
         <h1 class="text-2xl font-bold">"Propose a server"</h1>
@@ -69,10 +71,6 @@ pub fn ProposePage() -> impl IntoView {
             local="Local mode: you are the only person, so after proposing you approve the change yourself on its review page, with a comment recorded as a self-approval. Then Apiary runs and publishes the server."
             signed_in="The owners of the team you name review the proposal; once an owner other than you approves it, Apiary runs and publishes the server."
         />
-        {move || {
-            let (mut form, errors): (ProposalForm, _) = refused_from_query(&search.get());
-            form.kind = "create".into();
-            view! { <ProposalFormView form errors /> }.into_any()
-        }}
+        <ProposalFormView form errors />
     }
 }
