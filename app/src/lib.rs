@@ -84,11 +84,25 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Sets `data-hydrated` on `<body>` once the browser has loaded the hydrate bundle, just before
-/// the island script hydrates each island, so tests and styles can tell a live page from
-/// server-rendered HTML. Called only in the browser (`apiary_frontend::hydrate`).
+/// Sets `data-hydrated` on `<body>`, so tests and styles can tell a live page from
+/// server-rendered HTML. Called in the browser once the islands are hydrated
+/// (`apiary_frontend::hydrate`).
 pub fn mark_hydrated() {
     if let Some(body) = document().body() {
         let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
+/// Gives the islands the error a server function answered a plain form post with (server
+/// functions redirect back with `__err` and `__path` in the query), as the router does on the
+/// server, so a `ServerAction` starts with the same value in the browser as in the page's HTML.
+/// Called in the browser (`apiary_frontend::hydrate`).
+pub fn provide_server_action_error() {
+    let search = window().location().search().unwrap_or_default();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
+        return;
+    };
+    if let (Some(err), Some(path)) = (params.get("__err"), params.get("__path")) {
+        provide_context(leptos::server::ServerActionError::new(&path, &err));
     }
 }

@@ -108,6 +108,42 @@ test('without JavaScript, Refresh tools posts and the page comes back with the o
   await context.close();
 });
 
+test('a refresh refused after a post without JavaScript is shown, and the page stays live', async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  const serverPage = `${apiary.url}/servers/e2e/slow`;
+  await page.goto(serverPage);
+  await hydrated(page);
+  const action = await page.getByRole('form', { name: 'Refresh tools' }).getAttribute('action');
+  // What a browser without JavaScript posts, here for a server that does not exist: the server
+  // function answers with a redirect back, the error in the query.
+  const posted = await fetch(new URL(action, apiary.url), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'text/html',
+      origin: apiary.url,
+      referer: serverPage,
+    },
+    body: new URLSearchParams({ namespace: 'e2e', name: 'nowhere' }),
+  });
+  const back = posted.headers.get('location');
+  assert.match(back ?? '', /__err=/, `redirected back with the error (${posted.status})`);
+
+  await page.goto(new URL(back, apiary.url).href);
+  await hydrated(page);
+  const outcome = page.getByTestId('refresh-outcome');
+  assert.equal(await outcome.getAttribute('data-outcome'), 'error');
+  assert.match(await outcome.innerText(), /^The refresh could not run: .*no server e2e\/nowhere/);
+  // The page hydrated as rendered: its islands work.
+  writeFileSync(toolsFile, JSON.stringify([echo]));
+  await page.getByRole('button', { name: 'Refresh tools' }).click();
+  await outcome.filter({ hasText: /^Found 1 tool/ }).waitFor({ timeout: 20_000 });
+  assert.deepEqual(errors, [], 'no console errors');
+  await page.close();
+});
+
 test('the fleet refresh shows n of m done and lists the failures', async () => {
   const page = await browser.newPage();
   const errors = collectErrors(page);

@@ -7,7 +7,7 @@ import { collectErrors, launchBrowser } from '../harness.mjs';
 import { signIn, startSignedInApiary } from '../signin.mjs';
 import {
   cardIds, chooseFacet, openServerFromCatalog, registerToolServer, schemaRows, searchCatalog,
-  waitForCards,
+  waitForCards, waitForHydration,
 } from '../steps/console.mjs';
 
 let apiary;
@@ -69,6 +69,7 @@ test('a consumer signs in, searches, filters, reads a schema, and signs out to t
   await waitForCards(page, ['search/osv']);
   await searchCatalog(page, '');
   await waitForCards(page, ['data/weather', 'search/osv']);
+  await waitForHydration(page);
   await chooseFacet(page, 'Category', 'security');
   await page.waitForURL(/[?&]category=security/);
   await waitForCards(page, ['search/osv']);

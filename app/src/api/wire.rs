@@ -2,10 +2,11 @@
 //!
 //! Pages render on the server only; the browser hydrates the islands (`#[island]`). Outside the
 //! islands Leptos does not send a resource's value to the browser. An island must not load
-//! through a resource: on the server Leptos numbers resources across the whole page, in the
-//! browser only within the islands, so the island would read another resource's value. Islands
-//! take what the page loaded as props and ask server functions themselves (`LocalResource`, a
-//! `ServerAction`).
+//! through a resource: Leptos numbers an island's resources on the server in the order the
+//! islands resolve, in the browser in page order, so an island could read another's value; and
+//! a `LocalResource`, which never loads on the server, keeps the page's `Suspense` from
+//! finishing. Islands take what the page loaded as props, and ask server functions through a
+//! `ServerAction` or by calling them.
 
 use std::future::Future;
 

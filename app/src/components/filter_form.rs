@@ -18,7 +18,7 @@ pub fn FilterForm(
     // A page the browser brings back from its history cache is not loading anything.
     let _ = window_event_listener(leptos::ev::pageshow, move |_| busy.set(false));
     view! {
-        <form method="get" action=action aria-busy=move || busy.get().to_string()
+        <form method="get" action=action
             on:submit=move |_| busy.set(true)
             on:pointerdown=move |_| by_keyboard.set_value(false)
             on:keydown=move |event: leptos::ev::KeyboardEvent| {

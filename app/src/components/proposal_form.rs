@@ -188,8 +188,7 @@ fn read_form(event: &leptos::ev::Event) -> Option<ProposalForm> {
 }
 
 /// The `MCPServer` the form's values would propose: `rendered` with the page, then the answer
-/// to the newest of `asked` (each change of the form asks; an older answer never replaces a
-/// newer one).
+/// to the newest of `asked` (each change of the form asks, and abandons the question before).
 #[component]
 fn YamlPreview(asked: ServerAction<PreviewProposal>, rendered: String) -> impl IntoView {
     let text = move || match asked.value().get() {
@@ -255,9 +254,14 @@ fn ProposalFormIsland(
     };
     let transport_error = messages_for(&errors, "transport");
     let asked = ServerAction::<PreviewProposal>::new();
+    // The question in flight: a newer one abandons it, so an older answer cannot arrive last.
+    let in_flight = StoredValue::new(None::<ActionAbortHandle>);
     let on_input = move |event: leptos::ev::Event| {
         if let Some(form) = read_form(&event) {
-            asked.dispatch(PreviewProposal { form });
+            if let Some(previous) = in_flight.try_update_value(Option::take).flatten() {
+                previous.abort();
+            }
+            in_flight.set_value(Some(asked.dispatch(PreviewProposal { form })));
         }
     };
     view! {

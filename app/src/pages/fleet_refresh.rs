@@ -49,7 +49,7 @@ pub fn FleetRefreshPage() -> impl IntoView {
 }
 
 /// The start button and the live progress, an island: it asks for the progress every
-/// [`POLL`] while the refresh runs.
+/// [`POLL`] while the refresh runs (again after a failed ask).
 #[island]
 fn FleetRefreshPanel(
     /// The progress when the page was rendered.
@@ -58,6 +58,8 @@ fn FleetRefreshPanel(
     let start = ServerAction::<StartFleetRefresh>::new();
     let progress = RwSignal::new(progress);
     let failure = RwSignal::new(None::<String>);
+    // Counts the failed polls, so that a failed one is tried again.
+    let failed_polls = RwSignal::new(0_u32);
     let poll = move || {
         leptos::task::spawn_local(async move {
             match fleet_refresh_status().await {
@@ -65,7 +67,10 @@ fn FleetRefreshPanel(
                     failure.set(None);
                     progress.set(now);
                 }
-                Err(error) => failure.set(Some(error.to_string())),
+                Err(error) => {
+                    failure.set(Some(error.to_string()));
+                    failed_polls.update(|n| *n += 1);
+                }
             }
         })
     };
@@ -75,6 +80,7 @@ fn FleetRefreshPanel(
         None => {}
     });
     Effect::new(move |_| {
+        failed_polls.track();
         if progress.with(|p| p.running) {
             set_timeout(poll, POLL);
         }
