@@ -96,13 +96,14 @@ pub fn mark_hydrated() {
 /// Gives the islands the error a server function answered a plain form post with (server
 /// functions redirect back with `__err` and `__path` in the query), as the router does on the
 /// server, so a `ServerAction` starts with the same value in the browser as in the page's HTML.
+/// Like the router, it takes the last of each: a second refusal adds its pair after the first.
 /// Called in the browser (`apiary_frontend::hydrate`).
 pub fn provide_server_action_error() {
     let search = window().location().search().unwrap_or_default();
-    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
-        return;
-    };
-    if let (Some(err), Some(path)) = (params.get("__err"), params.get("__path")) {
-        provide_context(leptos::server::ServerActionError::new(&path, &err));
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(search.trim_start_matches('?')).unwrap_or_default();
+    let last = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v);
+    if let (Some(err), Some(path)) = (last("__err"), last("__path")) {
+        provide_context(leptos::server::ServerActionError::new(path, err));
     }
 }

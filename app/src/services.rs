@@ -218,9 +218,13 @@ pub fn authorize(action: Action, owner_team: Option<&str>) -> Result<Viewer, Ser
     if viewer.may(action, owner_team) {
         Ok(viewer)
     } else {
-        // The refusal is a 403 for API clients too, not a generic server error.
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::FORBIDDEN);
+        // The refusal is a 403 for API clients too, not a generic server error. A browser
+        // without JavaScript is sent back to its page with the refusal in the query instead
+        // (a status set here would replace the server function's redirect).
+        if !plain_form_post() {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(http::StatusCode::FORBIDDEN);
+            }
         }
         Err(ServerFnError::new(format!(
             "{} may not {} here; ask an Apiary admin for the right role",

@@ -33,7 +33,7 @@ const time = {
   published: false, // listed, but not started or fetched: these tests need no package downloads
 };
 
-test('hydrated: empty state, then two servers, then a search with a busy marker until the results arrive', async () => {
+test('hydrated: empty state, then two servers, then a search that says it is updating until the results arrive', async () => {
   const page = await browser.newPage();
   const errors = collectErrors(page);
 

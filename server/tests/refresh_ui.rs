@@ -8,7 +8,7 @@ mod support;
 use support::http::without_markers;
 
 use leptos::server_fn::ServerFn;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, ORIGIN};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, ORIGIN, REFERER};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::mcp_servers::TESTMCP;
@@ -219,6 +219,36 @@ async fn consumers_and_owners_of_other_teams_cannot_refresh() {
                 let response = post(&client, path, "", false).await;
                 assert_eq!(response.status(), StatusCode::FORBIDDEN, "{user} {path}");
             }
+            // A browser without JavaScript is sent back to the page, the refusal in the query,
+            // and the page says it.
+            let page = format!("{}/servers/refresh/closed", client.base);
+            let response = client
+                .http
+                .post(format!("{}{}", client.base, RefreshTools::PATH))
+                .header(ORIGIN, &client.base)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(ACCEPT, "text/html")
+                .header(REFERER, &page)
+                .body("namespace=refresh&name=closed")
+                .send()
+                .await
+                .expect("POST");
+            assert!(
+                response.status().is_redirection(),
+                "{user}: {}",
+                response.status()
+            );
+            let back = path_of(&client, &response);
+            assert!(
+                back.starts_with("/servers/refresh/closed?") && back.contains("__err="),
+                "{user} is sent back with the refusal: {back}"
+            );
+            assert!(
+                html(&client, &back)
+                    .await
+                    .contains("may not refresh this server"),
+                "{user} reads the refusal on the page"
+            );
         }
     }
 }

@@ -74,10 +74,10 @@ fn FleetRefreshPanel(
             }
         })
     };
-    Effect::new(move |_| match start.value().get() {
-        Some(Ok(started)) => progress.set(started),
-        Some(Err(error)) => failure.set(Some(error.to_string())),
-        None => {}
+    Effect::new(move |_| {
+        if let Some(Ok(started)) = start.value().get() {
+            progress.set(started);
+        }
     });
     Effect::new(move |_| {
         failed_polls.track();
@@ -94,6 +94,9 @@ fn FleetRefreshPanel(
                 {move || if running() { "Refreshing all servers…" } else { "Refresh all servers" }}
             </button>
         </ActionForm>
+        {move || start.value().get().and_then(Result::err).map(|error| view! {
+            <p role="alert" class="mt-4 text-sm text-red-800 dark:text-red-300">{format!("The refresh could not start: {error}")}</p>
+        })}
         {move || failure.get().map(|error| view! {
             <p role="alert" class="mt-4 text-sm text-red-800 dark:text-red-300">{format!("The refresh progress could not be loaded: {error}")}</p>
         })}
