@@ -94,16 +94,12 @@ pub fn mark_hydrated() {
 }
 
 /// Gives the islands the error a server function answered a plain form post with (server
-/// functions redirect back with `__err` and `__path` in the query), as the router does on the
-/// server, so a `ServerAction` starts with the same value in the browser as in the page's HTML.
-/// Like the router, it takes the last of each: a second refusal adds its pair after the first.
-/// Called in the browser (`apiary_frontend::hydrate`).
+/// functions redirect back with `__err` and `__path` in the query), through the router's own
+/// reading of the URL as on the server, so a `ServerAction` starts with the same value in the
+/// browser as in the page's HTML. Called in the browser (`apiary_frontend::hydrate`).
 pub fn provide_server_action_error() {
-    let search = window().location().search().unwrap_or_default();
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(search.trim_start_matches('?')).unwrap_or_default();
-    let last = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v);
-    if let (Some(err), Some(path)) = (last("__err"), last("__path")) {
-        provide_context(leptos::server::ServerActionError::new(path, err));
+    use leptos_router::location::{BrowserUrl, LocationProvider};
+    if let Ok(url) = BrowserUrl::current() {
+        url.provide_server_action_error();
     }
 }

@@ -550,6 +550,27 @@ async fn one_member_virtual_server(http: &reqwest::Client, base: &str, team: &st
     assert_eq!(status, 201, "{body}");
 }
 
+/// An Apiary on SQLite with the virtual server `{team}/all` of one member, `{team}/echo`
+/// ([`echo_backend`] with `extra`): the database and the member's tool folder (to keep while the
+/// test runs), Apiary's base URL, a client, and the member.
+async fn serve_one_member(
+    team: &str,
+    extra: &[&str],
+) -> (
+    support::TestDb,
+    String,
+    reqwest::Client,
+    support::mcp_servers::HttpBackend,
+    tempfile::TempDir,
+) {
+    let db = support::sqlite().await;
+    let base = support::serve(&db.db).await;
+    let http = reqwest::Client::new();
+    let (backend, tools) = echo_backend(extra).await;
+    one_member_virtual_server(&http, &base, team, &backend.url).await;
+    (db, base, http, backend, tools)
+}
+
 /// Registers `id` at `url` for team search as the signed-in `admin`, and fetches its tools.
 async fn publish_as(admin: &support::signed_in::Client, base: &str, id: &str, url: &str) {
     use reqwest::header::ORIGIN;
@@ -1101,13 +1122,10 @@ async fn a_members_progress_reaches_the_client_of_the_virtual_server() {
 
 #[tokio::test]
 async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients() {
-    let db = support::sqlite().await;
-    let base = support::serve(&db.db).await;
-    let http = reqwest::Client::new();
     let logs = tempfile::tempdir().expect("temp dir");
     let log = logs.path().join("sessions.log");
-    let (backend, _tools) = echo_backend(&["--session-log", log.to_str().expect("path")]).await;
-    one_member_virtual_server(&http, &base, "lazy", &backend.url).await;
+    let (_db, base, _http, _backend, _tools) =
+        serve_one_member("lazy", &["--session-log", log.to_str().expect("path")]).await;
     let sessions = || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -1150,15 +1168,14 @@ async fn sessions_with_members_open_on_the_first_call_and_close_with_the_clients
 /// answer.
 #[tokio::test]
 async fn a_members_requests_during_a_call_are_answered_on_every_call() {
-    let db = support::sqlite().await;
-    let base = support::serve(&db.db).await;
-    let http = reqwest::Client::new();
     let logs = tempfile::tempdir().expect("temp dir");
     let log = logs.path().join("calls.log");
     let logged = ["--call-log", log.to_str().expect("path"), "--call-log-ids"];
-    let (backend, _tools) =
-        echo_backend(&[&["--ask-client-on", "echo"][..], &logged].concat()).await;
-    one_member_virtual_server(&http, &base, "asks", &backend.url).await;
+    let (_db, base, _http, _backend, _tools) = serve_one_member(
+        "asks",
+        &[&["--ask-client-on", "echo"][..], &logged].concat(),
+    )
+    .await;
 
     let client = connect(&format!("{base}/mcp/asks/all")).await;
     let expected = "ping: ok\nroots/list: 0 roots\nsampling/createMessage: error -32601\n\
@@ -1178,9 +1195,6 @@ async fn a_members_requests_during_a_call_are_answered_on_every_call() {
 /// results as rmcp's handler writes them for these clients (no `resultType`).
 #[tokio::test]
 async fn the_first_call_of_a_member_can_be_cancelled_or_fail_while_its_session_opens() {
-    let db = support::sqlite().await;
-    let base = support::serve(&db.db).await;
-    let http = reqwest::Client::new();
     let logs = tempfile::tempdir().expect("temp dir");
     let log = logs.path().join("calls.log");
     let slow = [
@@ -1189,8 +1203,7 @@ async fn the_first_call_of_a_member_can_be_cancelled_or_fail_while_its_session_o
         "--call-log",
         log.to_str().expect("path"),
     ];
-    let (backend, _tools) = echo_backend(&slow).await;
-    one_member_virtual_server(&http, &base, "late", &backend.url).await;
+    let (_db, base, http, backend, _tools) = serve_one_member("late", &slow).await;
     let url = format!("{base}/mcp/late/all");
     let session = raw_session(&http, &url, "late-test").await;
     let message = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -1324,15 +1337,14 @@ impl ClientHandler for Answering {
 /// outside a call gets the client's answer too, and hears when the client's roots change.
 #[tokio::test]
 async fn a_members_requests_reach_a_client_that_answers_them() {
-    let db = support::sqlite().await;
-    let base = support::serve(&db.db).await;
-    let http = reqwest::Client::new();
     let logs = tempfile::tempdir().expect("temp dir");
     let log = logs.path().join("calls.log");
     let logged = ["--call-log", log.to_str().expect("path"), "--call-log-ids"];
-    let (backend, _tools) =
-        echo_backend(&[&["--ask-client-on", "echo"][..], &logged].concat()).await;
-    one_member_virtual_server(&http, &base, "relays", &backend.url).await;
+    let (_db, base, http, _backend, _tools) = serve_one_member(
+        "relays",
+        &[&["--ask-client-on", "echo"][..], &logged].concat(),
+    )
+    .await;
 
     let transport = StreamableHttpClientTransport::from_uri(format!("{base}/mcp/relays/all"));
     let client = Answering.serve(transport).await.expect("connect");
@@ -1384,13 +1396,10 @@ async fn a_members_requests_reach_a_client_that_answers_them() {
 /// request arrives there and the client's answer reaches the member.
 #[tokio::test]
 async fn a_members_request_outside_a_call_needs_the_clients_event_stream() {
-    let db = support::sqlite().await;
-    let base = support::serve(&db.db).await;
-    let http = reqwest::Client::new();
     let logs = tempfile::tempdir().expect("temp dir");
     let roots = logs.path().join("roots.log");
-    let (backend, _tools) = echo_backend(&["--roots-log", roots.to_str().expect("path")]).await;
-    one_member_virtual_server(&http, &base, "deaf", &backend.url).await;
+    let (_db, base, http, _backend, _tools) =
+        serve_one_member("deaf", &["--roots-log", roots.to_str().expect("path")]).await;
     let url = format!("{base}/mcp/deaf/all");
     let session = raw_session_with(&http, &url, "deaf-test", json!({ "roots": {} })).await;
     // The first call opens the member session; the member asks for the roots at once.
@@ -1425,13 +1434,10 @@ async fn a_members_request_outside_a_call_needs_the_clients_event_stream() {
 /// member asks for them when its session opens at the first call, and gets the answer.
 #[tokio::test]
 async fn a_legacy_sse_client_answers_a_members_request_outside_a_call() {
-    let db = support::sqlite().await;
-    let base = support::serve(&db.db).await;
-    let http = reqwest::Client::new();
     let logs = tempfile::tempdir().expect("temp dir");
     let roots = logs.path().join("roots.log");
-    let (backend, _tools) = echo_backend(&["--roots-log", roots.to_str().expect("path")]).await;
-    one_member_virtual_server(&http, &base, "legacy", &backend.url).await;
+    let (_db, base, _http, _backend, _tools) =
+        serve_one_member("legacy", &["--roots-log", roots.to_str().expect("path")]).await;
     let url = format!("{base}/mcp/legacy/all/sse");
     let env = [("ROOTS", "file:///work")];
     let seen = legacy_client_with(&url, &["echo_echo"], &env).await;
@@ -1445,11 +1451,8 @@ async fn a_legacy_sse_client_answers_a_members_request_outside_a_call() {
 /// member gets the answer under its own id.
 #[tokio::test]
 async fn a_client_answers_a_members_request_in_a_batch() {
-    let db = support::sqlite().await;
-    let base = support::serve(&db.db).await;
-    let http = reqwest::Client::new();
-    let (backend, _tools) = echo_backend(&["--ask-client-on", "echo"]).await;
-    one_member_virtual_server(&http, &base, "batch", &backend.url).await;
+    let (_db, base, http, _backend, _tools) =
+        serve_one_member("batch", &["--ask-client-on", "echo"]).await;
     let url = format!("{base}/mcp/batch/all");
     let session = raw_session_with(&http, &url, "batch-test", json!({ "roots": {} })).await;
     let message = json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/call",
@@ -1495,9 +1498,6 @@ async fn a_client_answers_a_members_request_in_a_batch() {
 /// it is not counted, and the member session stays open.
 #[tokio::test]
 async fn a_clients_cancellation_reaches_the_member() {
-    let db = support::sqlite().await;
-    let base = support::serve(&db.db).await;
-    let http = reqwest::Client::new();
     let logs = tempfile::tempdir().expect("temp dir");
     let (log, sessions) = (
         logs.path().join("calls.log"),
@@ -1516,8 +1516,7 @@ async fn a_clients_cancellation_reaches_the_member() {
         "--session-log",
         sessions_arg,
     ];
-    let (backend, _tools) = echo_backend(&slow).await;
-    one_member_virtual_server(&http, &base, "stops", &backend.url).await;
+    let (_db, base, http, _backend, _tools) = serve_one_member("stops", &slow).await;
     let read = |path: &std::path::Path| {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         text.lines().map(str::to_owned).collect::<Vec<_>>()
