@@ -104,7 +104,7 @@ fn crds(out: Option<&std::path::Path>) -> Result<(), StartError> {
             Ok(())
         }
         None => {
-            let manifests = resources::crd::crd_manifests();
+            let manifests = resources::manifests::crd_manifests();
             let text = manifests
                 .iter()
                 .map(|(_, yaml)| yaml.as_str())

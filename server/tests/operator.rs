@@ -871,7 +871,7 @@ fn apiary_crds_prints_both_crds() {
         .expect("run apiary crds");
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).expect("utf-8");
-    let expected: Vec<String> = apiary_server::resources::crd::crd_manifests()
+    let expected: Vec<String> = apiary_server::resources::manifests::crd_manifests()
         .into_iter()
         .map(|(_, yaml)| yaml)
         .collect();
@@ -881,7 +881,7 @@ fn apiary_crds_prints_both_crds() {
 #[test]
 fn the_committed_crds_match_the_generated_ones() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds");
-    for (file, generated) in apiary_server::resources::crd::crd_manifests() {
+    for (file, generated) in apiary_server::resources::manifests::crd_manifests() {
         let path = dir.join(file);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(

@@ -114,76 +114,34 @@ impl Runtime {
     }
 }
 
-/// The settings as read, before validation. Every field is optional text.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSettings {
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    listen: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    data_dir: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    database_url: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    site_dir: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_issuer: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_client_id: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_client_secret: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_client_secret_file: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_scopes: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_roles_claim: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_team_prefix: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_audience: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_consumer_groups: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_proposer_groups: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_owner_groups: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    oidc_admin_groups: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    session_max_age_secs: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    session_recheck_secs: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    log: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    public_url: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    health_slow_ms: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    refresh_interval_secs: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    gateway_sample_secs: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    measurement_retention_days: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    fetch_timeout_secs: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    header_timeout_secs: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    runtime: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    watch_namespace: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    gateway_namespace: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    lease_name: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    lease_namespace: Option<String>,
-    #[serde(default, deserialize_with = "scalar_as_text")]
-    lease_duration_secs: Option<String>,
-    /// Only from the settings file: a table, not text.
-    policy: Option<policy::Policy>,
+/// Declares the settings as read, before validation (every field optional text, but the policy
+/// table), and [`KEYS`] from one list of names.
+macro_rules! raw_settings {
+    ($($key:ident),* $(,)?) => {
+        /// The settings as read, before validation. Every field is optional text.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawSettings {
+            $(#[serde(default, deserialize_with = "scalar_as_text")] $key: Option<String>,)*
+            /// Only from the settings file: a table, not text.
+            policy: Option<policy::Policy>,
+        }
+
+        /// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the
+        /// environment. Other `APIARY_*` variables (the command line's `APIARY_CONFIG`, test
+        /// harness variables) are not settings.
+        const KEYS: &[&str] = &[$(stringify!($key)),*];
+    };
+}
+
+raw_settings! {
+    listen, data_dir, database_url, site_dir, oidc_issuer, oidc_client_id, oidc_client_secret,
+    oidc_client_secret_file, oidc_scopes, oidc_roles_claim, oidc_team_prefix, oidc_audience,
+    oidc_consumer_groups, oidc_proposer_groups, oidc_owner_groups, oidc_admin_groups,
+    session_max_age_secs, session_recheck_secs, log, public_url, health_slow_ms,
+    refresh_interval_secs, gateway_sample_secs, measurement_retention_days, fetch_timeout_secs,
+    header_timeout_secs, runtime, watch_namespace, gateway_namespace, lease_name, lease_namespace,
+    lease_duration_secs
 }
 
 /// Reads any scalar as its text: the environment provider parses `APIARY_FETCH_TIMEOUT_SECS=5`
@@ -216,44 +174,6 @@ where
     }
     deserializer.deserialize_any(Text)
 }
-
-/// The keys read from the file and, upper-cased with the `APIARY_` prefix, from the environment.
-/// Other `APIARY_*` variables (the command line's `APIARY_CONFIG`, test harness variables) are
-/// not settings.
-const KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "database_url",
-    "site_dir",
-    "oidc_issuer",
-    "oidc_client_id",
-    "oidc_client_secret",
-    "oidc_client_secret_file",
-    "oidc_scopes",
-    "oidc_roles_claim",
-    "oidc_team_prefix",
-    "oidc_audience",
-    "oidc_consumer_groups",
-    "oidc_proposer_groups",
-    "oidc_owner_groups",
-    "oidc_admin_groups",
-    "session_max_age_secs",
-    "session_recheck_secs",
-    "log",
-    "public_url",
-    "health_slow_ms",
-    "refresh_interval_secs",
-    "gateway_sample_secs",
-    "measurement_retention_days",
-    "fetch_timeout_secs",
-    "header_timeout_secs",
-    "runtime",
-    "watch_namespace",
-    "gateway_namespace",
-    "lease_name",
-    "lease_namespace",
-    "lease_duration_secs",
-];
 
 /// A setting that is missing or wrong.
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use kube::api::DynamicObject;
-use kube::{Api, Client};
+use kube::{Api, Client, CustomResourceExt};
 use serde_json::{json, Value};
 
 use apiary_app::access::Action;
@@ -138,8 +138,8 @@ fn spec_schema(kind: &str) -> &'static Value {
     static SERVER: OnceLock<Value> = OnceLock::new();
     static TOOL_CONFIG: OnceLock<Value> = OnceLock::new();
     let (cell, build): (_, fn() -> _) = match kind {
-        "MCPServer" => (&SERVER, crd::mcpserver_crd),
-        _ => (&TOOL_CONFIG, crd::mcptoolconfig_crd),
+        "MCPServer" => (&SERVER, crd::MCPServer::crd),
+        _ => (&TOOL_CONFIG, crd::MCPToolConfig::crd),
     };
     cell.get_or_init(|| {
         let crd = build();

@@ -108,7 +108,7 @@ pub async fn run_default(
 /// Writes the CRD manifests into `dir` (creating it), one file per kind.
 pub fn write_crds(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    crate::resources::crd::crd_manifests()
+    crate::resources::manifests::crd_manifests()
         .into_iter()
         .map(|(file, yaml)| {
             let path = dir.join(file);

@@ -2,9 +2,10 @@
 //! generated from them, and what of a spec Apiary can honour. The operator reconciles them,
 //! the gateway enforces their inbound security, onboarding and the registry read them.
 //!
-//! - [`crd`]: the custom resources as Rust types, and the CRD YAML generated from them;
+//! - [`crd`]: the custom resources as Rust types;
 //! - [`remote_crd`], [`virtual_crd`]: ToolHive's remote server kinds, `MCPGroup` and
 //!   `VirtualMCPServer`, which Apiary serves without pods ([`crate::onboarding`] follows them);
+//! - [`manifests`]: the CRDs generated from those types, and their YAML;
 //! - [`unsupported`]: the fields Apiary keeps but does not act on, named in the status;
 //! - [`oidc`]: the inbound OIDC a server declares, which the gateway enforces;
 //! - [`authz`]: the Cedar policies a server declares, which the gateway evaluates;
@@ -12,6 +13,7 @@
 
 pub mod authz;
 pub mod crd;
+pub mod manifests;
 pub mod oidc;
 pub mod overrides;
 pub mod remote_crd;

@@ -8,14 +8,13 @@
 //! each field is decided in [`crate::onboarding::cluster_remotes::declaration`] and written in
 //! the status.
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{CustomResource, CustomResourceExt};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::crd::{free_form_object, with_legacy_version};
+use super::crd::free_form_object;
 
 /// How Apiary's gateway talks to a remote server.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -224,14 +223,4 @@ pub struct RemoteServerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
-}
-
-/// The `MCPRemoteProxy` CRD, served as `v1alpha1` and `v1beta1`.
-pub fn mcpremoteproxy_crd() -> CustomResourceDefinition {
-    with_legacy_version(MCPRemoteProxy::crd())
-}
-
-/// The `MCPServerEntry` CRD, served as `v1alpha1` and `v1beta1`.
-pub fn mcpserverentry_crd() -> CustomResourceDefinition {
-    with_legacy_version(MCPServerEntry::crd())
 }

@@ -8,14 +8,13 @@
 //! [`crate::onboarding::cluster_virtual::declaration`], which also decides what Apiary does
 //! with each field and writes it in the status.
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{CustomResource, CustomResourceExt};
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::crd::{free_form_any, free_form_object, with_legacy_version};
+use super::crd::{free_form_any, free_form_object};
 
 /// A named set of MCP servers: `MCPServer`s, `MCPRemoteProxy`s and `MCPServerEntry`s whose
 /// `groupRef` names it, in its namespace.
@@ -233,14 +232,4 @@ pub struct VirtualMCPServerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
-}
-
-/// The `MCPGroup` CRD, served as `v1alpha1` and `v1beta1`.
-pub fn mcpgroup_crd() -> CustomResourceDefinition {
-    with_legacy_version(MCPGroup::crd())
-}
-
-/// The `VirtualMCPServer` CRD, served as `v1alpha1` and `v1beta1`.
-pub fn virtualmcpserver_crd() -> CustomResourceDefinition {
-    with_legacy_version(VirtualMCPServer::crd())
 }

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use apiary_server::operator::reconcile;
-use apiary_server::resources::crd;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
@@ -174,16 +173,7 @@ pub async fn service_account_config(namespace: &str, name: &str) -> Config {
 /// Applies the generated CRDs (idempotent) and waits until each is Established.
 pub async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in [
-        crd::mcpserver_crd(),
-        crd::mcptoolconfig_crd(),
-        crd::mcpoidcconfig_crd(),
-        crd::mcpexternalauthconfig_crd(),
-        apiary_server::resources::remote_crd::mcpremoteproxy_crd(),
-        apiary_server::resources::remote_crd::mcpserverentry_crd(),
-        apiary_server::resources::virtual_crd::mcpgroup_crd(),
-        apiary_server::resources::virtual_crd::virtualmcpserver_crd(),
-    ] {
+    for (_, crd) in apiary_server::resources::manifests::crds() {
         let name = crd.metadata.name.clone().expect("a CRD has a name");
         api.patch(
             &name,
