@@ -114,18 +114,26 @@ impl Problems {
     }
 }
 
-/// Checks a Kubernetes DNS-1123 label: lower-case letters, digits and `-`, 1 to 63 characters,
+/// A Kubernetes DNS-1123 label: lower-case letters, digits and `-`, 1 to 63 characters,
 /// starting and ending with a letter or digit.
+pub fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// A Kubernetes DNS-1123 subdomain: DNS labels joined by `.`, at most 253 characters.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
+/// Checks a Kubernetes DNS-1123 label ([`is_dns_label`]).
 pub fn dns_label(field: &str, value: &str) -> Result<(), FieldError> {
-    let valid_chars = value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    let valid_ends = value
-        .bytes()
-        .next()
-        .zip(value.bytes().last())
-        .is_some_and(|(first, last)| first != b'-' && last != b'-');
-    if value.is_empty() || value.len() > 63 || !valid_chars || !valid_ends {
+    if !is_dns_label(value) {
         return Err(FieldError::new(
             field,
             format!(

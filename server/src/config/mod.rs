@@ -15,6 +15,8 @@ use serde::Deserialize;
 
 use apiary_app::access::Role;
 
+use crate::validation::is_dns_label;
+
 /// The validated settings Apiary runs with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -385,16 +387,6 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         oidc,
         log,
     })
-}
-
-/// A DNS label (RFC 1123), such as a namespace name.
-fn is_dns_label(name: &str) -> bool {
-    name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Sets the session limits on the sign-in settings; refuses them without sign-in, where

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::{Stream, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -22,6 +22,8 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::locks::{lock, read, write};
 
 /// The annotation on each child with the hash of its rendered form, as last applied.
 pub const RENDERED_HASH: &str = "apiary.dev/rendered-hash";
@@ -140,13 +142,11 @@ impl<K> Default for ChildCache<K> {
 }
 
 impl<K: Resource + Serialize + DeserializeOwned> ChildCache<K> {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
-        self.entries.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The cached child of the same namespace and name as `desired`, if any.
     pub fn get(&self, desired: &K) -> Option<Arc<K>> {
-        self.read().get(&key(desired)).and_then(Self::decode)
+        read(&self.entries)
+            .get(&key(desired))
+            .and_then(Self::decode)
     }
 
     fn decode(entry: &Entry) -> Option<Arc<K>> {
@@ -159,7 +159,7 @@ impl<K: Resource + Serialize + DeserializeOwned> ChildCache<K> {
     /// Follows one watcher event, as kube's reflector does: a relist replaces the whole
     /// cache at once when it is complete.
     fn apply(&self, event: &watcher::Event<K>, relisted: &mut Option<HashMap<String, Entry>>) {
-        let entries = || self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let entries = || write(&self.entries);
         match event {
             watcher::Event::Apply(object) => {
                 if let Some(entry) = Entry::of(object) {
@@ -184,7 +184,11 @@ impl<K: Resource + Serialize + DeserializeOwned> ChildCache<K> {
     }
 
     fn uids(&self, into: &mut HashSet<String>) {
-        into.extend(self.read().values().filter_map(|entry| entry.uid.clone()));
+        into.extend(
+            read(&self.entries)
+                .values()
+                .filter_map(|entry| entry.uid.clone()),
+        );
     }
 }
 
@@ -246,10 +250,6 @@ impl Caches {
         }
     }
 
-    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The cached child when applying `desired` (stamped) would change nothing: it carries the
     /// same rendered hash, and is the very version found without drift after the last apply.
     pub fn unchanged<K>(&self, cache: &ChildCache<K>, desired: &K) -> Option<Arc<K>>
@@ -257,14 +257,14 @@ impl Caches {
         K: Resource + Serialize + DeserializeOwned,
     {
         // Checked and decoded under one read: a newer version cannot slip in between.
-        let entries = cache.read();
+        let entries = read(&cache.entries);
         let entry = entries.get(&key(desired))?;
         let hash = entry.rendered_hash.as_ref()?;
         if desired.annotations().get(RENDERED_HASH) != Some(hash) {
             return None;
         }
         let (uid, version) = (entry.uid.as_ref()?, entry.version.as_ref()?);
-        if self.verified().get(uid) != Some(version) {
+        if lock(&self.verified).get(uid) != Some(version) {
             return None;
         }
         ChildCache::decode(entry)
@@ -277,8 +277,8 @@ impl Caches {
             return;
         };
         match live.resource_version().filter(|_| clean) {
-            Some(version) => self.verified().insert(uid, version),
-            None => self.verified().remove(&uid),
+            Some(version) => lock(&self.verified).insert(uid, version),
+            None => lock(&self.verified).remove(&uid),
         };
     }
 
@@ -289,7 +289,7 @@ impl Caches {
         self.services.uids(&mut uids);
         self.accounts.uids(&mut uids);
         self.policies.uids(&mut uids);
-        self.verified().retain(|uid, _| uids.contains(uid));
+        lock(&self.verified).retain(|uid, _| uids.contains(uid));
     }
 }
 
@@ -409,7 +409,7 @@ mod tests {
         caches.verify(&written, false);
         watched(watcher::Event::Delete(written));
         caches.forget_deleted();
-        assert!(caches.verified().is_empty());
+        assert!(lock(&caches.verified).is_empty());
     }
 
     #[test]

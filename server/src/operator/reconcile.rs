@@ -23,6 +23,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+use crate::locks::lock;
 use crate::resources::authz;
 use crate::resources::crd::{
     MCPOIDCConfig, MCPServer, MCPServerStatus, MCPToolConfig, Phase, ProfileKind,
@@ -183,36 +184,17 @@ impl Context {
         }
     }
 
-    fn written(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, String)>> {
-        self.written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Records `note` as announced under `uid`; false when it already was.
     fn first_announcement(&self, uid: String, note: &str) -> bool {
-        let mut announced = self
-            .announced
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        announced.insert(uid, note.to_owned()).as_deref() != Some(note)
+        lock(&self.announced)
+            .insert(uid, note.to_owned())
+            .as_deref()
+            != Some(note)
     }
 
     /// Forgets what was announced for `uid` (its fields are all honoured now).
     fn forget_announcement(&self, uid: &str) {
-        self.announced
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(uid);
-    }
-
-    fn failures(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<DeserializeGuard<MCPServer>>, u32>> {
-        // A poisoned lock only means another reconcile panicked; the counts are still usable.
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.announced).remove(uid);
     }
 }
 
@@ -358,7 +340,7 @@ async fn forget_deleted(
                 context.caches.forget_deleted();
                 let uids: std::collections::HashSet<String> =
                     servers.state().iter().filter_map(|s| s.uid()).collect();
-                context.written().retain(|uid, _| uids.contains(uid));
+                lock(&context.written).retain(|uid, _| uids.contains(uid));
             }
         }
     }
@@ -405,7 +387,7 @@ async fn reconcile(
         metrics::counter!("apiary_operator_reconcile_errors_total", "kind" => error.kind())
             .increment(1);
     } else {
-        context.failures().remove(&ObjectRef::from_obj(&*guard));
+        lock(&context.failures).remove(&ObjectRef::from_obj(&*guard));
     }
     result
 }
@@ -420,7 +402,7 @@ fn error_policy(
         tracing::info!(%error, "waiting for the object to change");
         return Action::await_change();
     }
-    let mut failures = context.failures();
+    let mut failures = lock(&context.failures);
     let count = failures.entry(ObjectRef::from_obj(&*guard)).or_insert(0);
     *count = count.saturating_add(1);
     let delay = backoff(*count);
@@ -877,7 +859,7 @@ async fn write_status(
     }
     let version = server.resource_version().unwrap_or_default();
     let fingerprint = status_fingerprint(&status);
-    if context.written().get(&uid) == Some(&(version.clone(), fingerprint.clone())) {
+    if lock(&context.written).get(&uid) == Some(&(version.clone(), fingerprint.clone())) {
         return Ok(());
     }
     let announce = status::newly_unsupported(server.status.as_ref(), &status);
@@ -903,9 +885,7 @@ async fn write_status(
     metrics::counter!("apiary_operator_status_patches_total", "result" => outcome).increment(1);
     match result {
         Ok(Ok(_)) => {
-            context
-                .written()
-                .insert(uid.clone(), (version, fingerprint));
+            lock(&context.written).insert(uid.clone(), (version, fingerprint));
             let note = unsupported::note(&unsupported);
             if announce && context.first_announcement(uid, &note) {
                 warn(context, server, status::UNSUPPORTED_FIELDS, note).await;

@@ -42,6 +42,7 @@ use crate::resources::crd::{
 };
 use crate::resources::overrides::{self, Overrides, Target, RESTARTED_AT};
 use crate::resources::InvalidSpec;
+use crate::validation::{is_dns_label, is_dns_subdomain};
 
 use super::merge;
 use super::profile::{self, Egress};
@@ -130,10 +131,8 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
         "spec.targetPort",
     )?;
     let transport = spec.transport.unwrap_or_default();
-    if let Some(replicas) = spec.replicas {
-        if replicas < 0 {
-            return Err(InvalidSpec::new("spec.replicas", "must be 0 or more"));
-        }
+    if spec.replicas.is_some_and(|replicas| replicas < 0) {
+        return Err(InvalidSpec::new("spec.replicas", "must be 0 or more"));
     }
     let replicas = match transport {
         Transport::Stdio => Some(spec.replicas.unwrap_or(1).min(1)),
@@ -205,13 +204,13 @@ pub fn validate(server: &MCPServer, configmap_profile: Option<&str>) -> Result<P
             }
         },
     };
-    if let Some(overlay) = &spec.pod_template_spec {
-        if !overlay.is_object() {
-            return Err(InvalidSpec::new(
-                "spec.podTemplateSpec",
-                "must be an object",
-            ));
-        }
+    if spec
+        .pod_template_spec
+        .as_ref()
+        .is_some_and(|o| !o.is_object())
+    {
+        let reason = "must be an object";
+        return Err(InvalidSpec::new("spec.podTemplateSpec", reason));
     }
     let overrides = overrides::parse(spec.resource_overrides.as_ref(), &labels(&name))?;
     let restarted_at = server
@@ -369,18 +368,21 @@ fn check_resources(resources: &Resources) -> Result<(), InvalidSpec> {
     ] {
         let Some(list) = list else { continue };
         for (what, value) in [("cpu", &list.cpu), ("memory", &list.memory)] {
-            if let Some(value) = value {
-                if !is_quantity(value) {
-                    return Err(InvalidSpec::new(
-                        format!("spec.resources.{which}.{what}"),
-                        format!("{value:?} is not a quantity such as 100m or 128Mi"),
-                    ));
-                }
+            if let Some(value) = value.as_deref().filter(|v| !is_quantity(v)) {
+                return Err(InvalidSpec::new(
+                    format!("spec.resources.{which}.{what}"),
+                    format!("{value:?} is not a quantity such as 100m or 128Mi"),
+                ));
             }
         }
     }
     Ok(())
 }
+
+/// The suffixes of a Kubernetes quantity: none, decimal SI, and binary SI.
+const QUANTITY_SUFFIXES: [&str; 16] = [
+    "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+];
 
 /// A Kubernetes quantity: a decimal number with an optional SI, binary or exponent suffix.
 fn is_quantity(text: &str) -> bool {
@@ -393,42 +395,12 @@ fn is_quantity(text: &str) -> bool {
         && number != "."
         && number.matches('.').count() <= 1
         && number.chars().any(|c| c.is_ascii_digit());
-    let suffix_ok = matches!(
-        suffix,
-        "" | "n"
-            | "u"
-            | "m"
-            | "k"
-            | "M"
-            | "G"
-            | "T"
-            | "P"
-            | "E"
-            | "Ki"
-            | "Mi"
-            | "Gi"
-            | "Ti"
-            | "Pi"
-            | "Ei"
-    ) || suffix
-        .strip_prefix(['e', 'E'])
-        .map(|exp| exp.strip_prefix(['+', '-']).unwrap_or(exp))
-        .is_some_and(|exp| !exp.is_empty() && exp.chars().all(|c| c.is_ascii_digit()));
+    let suffix_ok = QUANTITY_SUFFIXES.contains(&suffix)
+        || suffix
+            .strip_prefix(['e', 'E'])
+            .map(|exp| exp.strip_prefix(['+', '-']).unwrap_or(exp))
+            .is_some_and(|exp| !exp.is_empty() && exp.chars().all(|c| c.is_ascii_digit()));
     number_ok && suffix_ok
-}
-
-fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
-fn is_dns_subdomain(name: &str) -> bool {
-    name.len() <= 253 && name.split('.').all(is_dns_label)
 }
 
 /// The labels on every child and on the pods.

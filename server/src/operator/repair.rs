@@ -86,13 +86,27 @@ impl Applier<'_> {
                             (drift, by)
                         })
                         .collect();
-                    take_back(&api, live, scope).await?;
+                    // Moves the fields other managers own under `scope` into Apiary's apply
+                    // entry (see [`drift::take_back`]), guarded by the live `resourceVersion`.
+                    if let Some(entries) = drift::take_back(&managed, scope, &K::api_version(&())) {
+                        let patch = serde_json::json!({"metadata": {
+                            "resourceVersion": live.meta().resource_version,
+                            "managedFields": entries,
+                        }});
+                        let params = PatchParams {
+                            field_manager: Some(FIELD_MANAGER.into()),
+                            ..PatchParams::default()
+                        };
+                        api.patch(&name, &params, &Patch::Merge(&patch)).await?;
+                    }
                 }
             }
             None if self.applied_before => repairs.push((Drift::deleted(), Vec::new())),
             None => {}
         }
-        match apply(self.client, self.namespace, desired).await {
+        // Server-side applied under Apiary's field manager, taking over conflicting fields.
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        match api.patch(&name, &params, &Patch::Apply(desired)).await {
             Ok(applied) => {
                 // Deleted between the read above and the apply, which created it anew.
                 let recreated = live
@@ -146,11 +160,7 @@ impl Applier<'_> {
             .collect();
         let mut note = format!("{kind} {name}: reverted {}", reverted.join("; "));
         if note.len() > 1000 {
-            let mut end = 997;
-            while !note.is_char_boundary(end) {
-                end -= 1;
-            }
-            note.truncate(end);
+            note.truncate(note.floor_char_boundary(997));
             note.push_str("...");
         }
         tracing::info!(%note, "drift reverted");
@@ -184,45 +194,4 @@ impl Applier<'_> {
         events.create(&PostParams::default(), &event).await?;
         Ok(())
     }
-}
-
-/// Moves the fields other managers own under `scope` of `live` into Apiary's apply entry
-/// (see [`drift::take_back`]), guarded by the live `resourceVersion`.
-async fn take_back<K>(api: &Api<K>, live: &K, scope: &[&str]) -> Result<(), kube::Error>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-{
-    let managed = live.meta().managed_fields.clone().unwrap_or_default();
-    let Some(entries) = drift::take_back(&managed, scope, &K::api_version(&())) else {
-        return Ok(());
-    };
-    let patch = serde_json::json!({"metadata": {
-        "resourceVersion": live.meta().resource_version,
-        "managedFields": entries,
-    }});
-    api.patch(
-        &live.name_any(),
-        &PatchParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..PatchParams::default()
-        },
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
-/// Server-side applies one child under Apiary's field manager, taking over conflicting fields.
-async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<K, kube::Error>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Serialize
-        + DeserializeOwned
-        + Clone
-        + Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(&object.name_any(), &params, &Patch::Apply(object))
-        .await
 }

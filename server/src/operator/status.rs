@@ -314,12 +314,37 @@ mod tests {
         }
     }
 
-    fn enforced() -> Compliance {
-        Compliance {
+    /// Applied as `deployment`, with the network policy enforced, `refused` by the apiserver.
+    fn applied<'a>(deployment: &'a Deployment, refused: Option<&str>) -> Outcome<'a> {
+        let policy = Compliance {
             enforced: true,
             reason: "Enforced",
             message: "ok".into(),
+        };
+        let refused = refused.map(str::to_owned);
+        let (url, deployment) = ("u".into(), Some(deployment));
+        Outcome::Applied {
+            url,
+            deployment,
+            policy,
+            refused,
         }
+    }
+
+    /// [`derive`] for a server that references no tool config.
+    fn derive_plain(
+        server: &MCPServer,
+        outcome: &Outcome<'_>,
+        unsupported: &[Unsupported],
+        now: &Time,
+    ) -> MCPServerStatus {
+        derive(
+            server,
+            outcome,
+            &ToolConfigState::NotReferenced,
+            unsupported,
+            now,
+        )
     }
 
     fn rendered(server: &MCPServer) -> Children {
@@ -390,19 +415,8 @@ mod tests {
     #[test]
     fn a_refused_apply_is_degraded_with_the_apiservers_message() {
         let deployment = deployment(Some(1), Some(1));
-        let outcome = Outcome::Applied {
-            url: "u".into(),
-            deployment: Some(&deployment),
-            policy: enforced(),
-            refused: Some("Deployment osv: forbidden".into()),
-        };
-        let status = derive(
-            &server(),
-            &outcome,
-            &ToolConfigState::NotReferenced,
-            &[],
-            &Time(Timestamp::UNIX_EPOCH),
-        );
+        let outcome = applied(&deployment, Some("Deployment osv: forbidden"));
+        let status = derive_plain(&server(), &outcome, &[], &Time(Timestamp::UNIX_EPOCH));
         assert_eq!(status.phase, Some(Phase::Degraded));
         assert_eq!(status.message.as_deref(), Some("Deployment osv: forbidden"));
     }
@@ -417,19 +431,8 @@ mod tests {
         ];
         for (replicas, ready, phase, condition) in cases {
             let deployment = deployment(replicas, ready);
-            let outcome = Outcome::Applied {
-                url: "http://x".into(),
-                deployment: Some(&deployment),
-                policy: enforced(),
-                refused: None,
-            };
-            let status = derive(
-                &server(),
-                &outcome,
-                &ToolConfigState::NotReferenced,
-                &[],
-                &now,
-            );
+            let outcome = applied(&deployment, None);
+            let status = derive_plain(&server(), &outcome, &[], &now);
             assert_eq!(status.phase, Some(phase));
             assert_eq!(status.observed_generation, Some(3));
             assert_eq!(status.conditions[0].type_, READY);
@@ -469,28 +472,11 @@ mod tests {
         let earlier = Time(Timestamp::UNIX_EPOCH);
         let later = Time(Timestamp::MAX);
         let deployment = deployment(Some(1), Some(1));
-        let outcome = Outcome::Applied {
-            url: "u".into(),
-            deployment: Some(&deployment),
-            policy: enforced(),
-            refused: None,
-        };
+        let outcome = applied(&deployment, None);
         let mut server = server();
         let unsupported = unsupported_audit();
-        server.status = Some(derive(
-            &server,
-            &outcome,
-            &ToolConfigState::NotReferenced,
-            &unsupported,
-            &earlier,
-        ));
-        let again = derive(
-            &server,
-            &outcome,
-            &ToolConfigState::NotReferenced,
-            &unsupported,
-            &later,
-        );
+        server.status = Some(derive_plain(&server, &outcome, &unsupported, &earlier));
+        let again = derive_plain(&server, &outcome, &unsupported, &later);
         assert_eq!(Some(&again), server.status.as_ref());
     }
 
@@ -513,13 +499,7 @@ mod tests {
         let now = Time(Timestamp::UNIX_EPOCH);
         let outcome = Outcome::Terminating;
         let mut server = server();
-        let clean = derive(
-            &server,
-            &outcome,
-            &ToolConfigState::NotReferenced,
-            &[],
-            &now,
-        );
+        let clean = derive_plain(&server, &outcome, &[], &now);
         let condition = unsupported_condition(&clean);
         assert_eq!(
             (condition.status.as_str(), condition.reason.as_str()),
@@ -528,13 +508,7 @@ mod tests {
         assert!(!newly_unsupported(None, &clean), "nothing to announce");
 
         let unsupported = unsupported_audit();
-        let flagged = derive(
-            &server,
-            &outcome,
-            &ToolConfigState::NotReferenced,
-            &unsupported,
-            &now,
-        );
+        let flagged = derive_plain(&server, &outcome, &unsupported, &now);
         let condition = unsupported_condition(&flagged);
         assert_eq!(
             (condition.status.as_str(), condition.reason.as_str()),
@@ -546,25 +520,13 @@ mod tests {
 
         // The same set again: no new announcement.
         server.status = Some(flagged.clone());
-        let again = derive(
-            &server,
-            &outcome,
-            &ToolConfigState::NotReferenced,
-            &unsupported,
-            &now,
-        );
+        let again = derive_plain(&server, &outcome, &unsupported, &now);
         assert!(!newly_unsupported(server.status.as_ref(), &again));
 
         // Another set: announced.
         let mut more = server.clone();
         more.spec.rate_limiting = Some(serde_json::json!({"shared": {}}));
-        let other = derive(
-            &server,
-            &outcome,
-            &ToolConfigState::NotReferenced,
-            &unsupported::fields(&more),
-            &now,
-        );
+        let other = derive_plain(&server, &outcome, &unsupported::fields(&more), &now);
         assert!(newly_unsupported(server.status.as_ref(), &other));
         // All gone: the condition turns False, with no Warning.
         assert!(!newly_unsupported(server.status.as_ref(), &clean));

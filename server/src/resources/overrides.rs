@@ -152,16 +152,7 @@ fn check_key(key: &str) -> Result<(), String> {
         None => (None, key),
     };
     if let Some(prefix) = prefix {
-        let label = |part: &str| {
-            !part.is_empty()
-                && part.len() <= 63
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !part.starts_with('-')
-                && !part.ends_with('-')
-        };
-        if prefix.len() > 253 || !prefix.split('.').all(label) {
+        if !crate::validation::is_dns_subdomain(prefix) {
             return Err(format!("{key:?}: the prefix must be a DNS subdomain"));
         }
     }

@@ -45,105 +45,74 @@ fn never(_: &Value) -> bool {
     false
 }
 
+/// A spec field that is not a security control, none of whose values is honoured.
+const fn ignored(key: &'static str, reason: &'static str) -> Rule {
+    Rule {
+        place: Place::Spec(key),
+        security: false,
+        reason,
+        honoured_value: never,
+    }
+}
+
 /// The fields Apiary does not act on (docs/OPERATOR.md, "ToolHive fields and kinds").
 const RULES: &[Rule] = &[
     Rule {
-        place: Place::Spec("authzConfigRef"),
         security: true,
-        reason: "the MCPAuthzConfig is not read: no policy is evaluated",
-        honoured_value: never,
+        ..ignored(
+            "authzConfigRef",
+            "the MCPAuthzConfig is not read: no policy is evaluated",
+        )
     },
     Rule {
-        place: Place::Spec("externalAuthConfigRef"),
         security: true,
-        reason: "no token exchange or header injection toward the backend",
-        honoured_value: never,
+        ..ignored(
+            "externalAuthConfigRef",
+            "no token exchange or header injection toward the backend",
+        )
     },
     Rule {
-        place: Place::Spec("audit"),
-        security: false,
-        reason: "no per-request audit log is written",
         honoured_value: |value| *value == serde_json::json!({"enabled": false}),
+        ..ignored("audit", "no per-request audit log is written")
     },
+    ignored(
+        "telemetryConfigRef",
+        "no OpenTelemetry or Prometheus settings are applied",
+    ),
+    ignored("telemetry", "legacy inline telemetry, not applied"),
+    ignored(
+        "resourceOverrides.proxyDeployment.env",
+        "Apiary runs no proxy container: set the server's env through spec.env",
+    ),
+    ignored(
+        "resourceOverrides.proxyDeployment.imagePullSecrets",
+        "not applied: set pull secrets through podTemplateSpec.spec.imagePullSecrets",
+    ),
+    ignored(
+        "volumes",
+        "host paths are not mounted: add volumes through podTemplateSpec",
+    ),
+    ignored("webhookConfigRef", "no request webhooks are called"),
+    ignored("authServerRef", "no embedded authorization server runs"),
     Rule {
-        place: Place::Spec("telemetryConfigRef"),
-        security: false,
-        reason: "no OpenTelemetry or Prometheus settings are applied",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("telemetry"),
-        security: false,
-        reason: "legacy inline telemetry, not applied",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("resourceOverrides.proxyDeployment.env"),
-        security: false,
-        reason: "Apiary runs no proxy container: set the server's env through spec.env",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("resourceOverrides.proxyDeployment.imagePullSecrets"),
-        security: false,
-        reason: "not applied: set pull secrets through podTemplateSpec.spec.imagePullSecrets",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("volumes"),
-        security: false,
-        reason: "host paths are not mounted: add volumes through podTemplateSpec",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("webhookConfigRef"),
-        security: false,
-        reason: "no request webhooks are called",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("authServerRef"),
-        security: false,
-        reason: "no embedded authorization server runs",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("trustProxyHeaders"),
-        security: false,
-        reason: "no proxy reads X-Forwarded-* headers",
         honoured_value: |value| *value == Value::Bool(false),
+        ..ignored("trustProxyHeaders", "no proxy reads X-Forwarded-* headers")
     },
-    Rule {
-        place: Place::Spec("endpointPrefix"),
-        security: false,
-        reason: "SSE endpoint URLs get no prefix",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("backendReplicas"),
-        security: false,
-        reason: "the one Deployment's replicas come from spec.replicas",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("sessionStorage"),
-        security: false,
-        reason: "no session storage: Apiary runs no proxy that keeps sessions",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("rateLimiting"),
-        security: false,
-        reason: "no rate limits are applied",
-        honoured_value: never,
-    },
-    Rule {
-        place: Place::Spec("tools"),
-        security: false,
-        reason: "the legacy inline allow-list is not applied: Apiary publishes tools by its \
-                 curation (toolConfigRef)",
-        honoured_value: never,
-    },
+    ignored("endpointPrefix", "SSE endpoint URLs get no prefix"),
+    ignored(
+        "backendReplicas",
+        "the one Deployment's replicas come from spec.replicas",
+    ),
+    ignored(
+        "sessionStorage",
+        "no session storage: Apiary runs no proxy that keeps sessions",
+    ),
+    ignored("rateLimiting", "no rate limits are applied"),
+    ignored(
+        "tools",
+        "the legacy inline allow-list is not applied: Apiary publishes tools by its \
+         curation (toolConfigRef)",
+    ),
     Rule {
         place: Place::Annotation("mcpserver.toolhive.stacklok.dev/restart-strategy"),
         security: false,
