@@ -506,7 +506,7 @@ pub(super) fn claim_strings(
 }
 
 /// An error with its sources, for messages that say what actually failed.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -91,6 +91,20 @@ pub struct GatewayState {
     pub auth: Option<Arc<Auth>>,
 }
 
+impl GatewayState {
+    /// The published server `namespace/name` as the gateway serves it, if there is one.
+    pub(crate) async fn published(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<Target>>, DbError> {
+        let targets = &self.gateway.inner.targets;
+        targets
+            .get(&self.db, self.kube.as_ref(), namespace, name)
+            .await
+    }
+}
+
 /// The gateway's shared state: the loaded servers and one pooled HTTP client.
 #[derive(Clone, Debug)]
 pub struct Gateway {
@@ -220,17 +234,6 @@ impl Gateway {
         self.inner.fallback.get()
     }
 
-    /// The published server `namespace/name` as the gateway serves it, if there is one.
-    pub(crate) async fn published(
-        &self,
-        db: &Db,
-        cluster: Option<&kube::Client>,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<Arc<Target>>, DbError> {
-        self.target(db, cluster, namespace, name).await
-    }
-
     fn legacy(&self) -> &legacy::LegacySessions {
         &self.inner.legacy
     }
@@ -247,16 +250,6 @@ impl Gateway {
         if let Some(fallback) = self.fallback() {
             fallback.server_changed();
         }
-    }
-
-    async fn target(
-        &self,
-        db: &Db,
-        cluster: Option<&kube::Client>,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<Arc<Target>>, DbError> {
-        self.inner.targets.get(db, cluster, namespace, name).await
     }
 
     /// Sessions of Apiary's own with the local stdio servers `runtime` runs, shared with the
@@ -293,7 +286,7 @@ impl Gateway {
             Ok(Err(error)) => format!(
                 "the backend of {} is unreachable: {}",
                 target.id,
-                error_chain(&error)
+                crate::auth::oidc::error_chain(&error)
             ),
             Err(_) => format!(
                 "the backend of {} did not answer within {} s (APIARY_FETCH_TIMEOUT_SECS)",
@@ -315,16 +308,4 @@ impl crate::registry::ServerChanges for Gateway {
     fn forget(&self, namespace: &str, name: &str) {
         Gateway::forget(self, namespace, name);
     }
-}
-
-/// An error and its sources, joined with `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

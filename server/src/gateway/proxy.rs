@@ -251,11 +251,7 @@ pub(crate) async fn lookup(
     namespace: &str,
     name: &str,
 ) -> Result<Option<Arc<Target>>, Response> {
-    let found = state
-        .gateway
-        .target(&state.db, state.kube.as_ref(), namespace, name)
-        .await;
-    found.map_err(|error| {
+    state.published(namespace, name).await.map_err(|error| {
         tracing::error!(%error, server = %format!("{namespace}/{name}"), "the gateway cannot read the server");
         failure(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -242,7 +242,7 @@ impl Targets {
         name: &str,
     ) -> Result<Option<Arc<Target>>, DbError> {
         let key = (namespace.to_owned(), name.to_owned());
-        if let Some((at, target)) = self.read().get(&key) {
+        if let Some((at, target)) = crate::locks::read(&self.loaded).get(&key) {
             if at.elapsed() < TTL {
                 return Ok(Some(target.clone()));
             }
@@ -255,43 +255,25 @@ impl Targets {
             .await?
             .into_iter()
             .next();
-        let (access, inbound) = match &server {
-            Some(server) => (
-                super::access::store::load_by_name(db, namespace, name).await?,
-                Inbound::load(server, cluster, &self.keys).await,
-            ),
-            None => (Access::default(), Inbound::Apiary),
+        let Some(server) = server else {
+            crate::locks::write(&self.loaded).remove(&key);
+            return Ok(None);
         };
-        let mut loaded = self.write();
-        Ok(match server {
-            Some(server) => {
-                let target = Arc::new(Target::of(
-                    &server,
-                    (access, inbound),
-                    &self.usage,
-                    self.mode,
-                ));
-                loaded.insert(key, (Instant::now(), target.clone()));
-                Some(target)
-            }
-            None => {
-                loaded.remove(&key);
-                None
-            }
-        })
+        let access = super::access::store::load_by_name(db, namespace, name).await?;
+        let inbound = Inbound::load(&server, cluster, &self.keys).await;
+        let target = Arc::new(Target::of(
+            &server,
+            (access, inbound),
+            &self.usage,
+            self.mode,
+        ));
+        crate::locks::write(&self.loaded).insert(key, (Instant::now(), target.clone()));
+        Ok(Some(target))
     }
 
     /// Drops what is known about `namespace/name`; the next request reads it again.
     pub fn forget(&self, namespace: &str, name: &str) {
-        self.write()
-            .remove(&(namespace.to_owned(), name.to_owned()));
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
-        crate::locks::read(&self.loaded)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Loaded> {
-        crate::locks::write(&self.loaded)
+        let key = (namespace.to_owned(), name.to_owned());
+        crate::locks::write(&self.loaded).remove(&key);
     }
 }

@@ -207,7 +207,7 @@ pub async fn find_published(
 
 /// The published servers `query` selects, with what the registry lists beside them (the
 /// virtual servers).
-async fn published(
+pub(super) async fn published(
     state: &RegistryState,
     query: &ListQuery,
 ) -> Result<Vec<super::listing::PublishedServer>, ApiError> {

@@ -21,15 +21,8 @@ use super::model::ToolDef;
 pub fn canonical_json(tools: &[ToolDef]) -> String {
     let mut sorted: Vec<&ToolDef> = tools.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out = String::from("[");
-    for (i, tool) in sorted.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_canonical(&mut out, &tool_value(tool));
-    }
-    out.push(']');
-    out
+    let values = sorted.into_iter().map(|tool| Value::Object(tool.to_json()));
+    canonical_value(&Value::Array(values.collect()))
 }
 
 /// The lower-case hex SHA-256 of [`canonical_json`]: equal for equal tool lists, whatever the
@@ -58,11 +51,6 @@ pub fn canonical_value(value: &Value) -> String {
     let mut out = String::new();
     write_canonical(&mut out, value);
     out
-}
-
-/// A tool as a JSON value, with every field.
-fn tool_value(tool: &ToolDef) -> Value {
-    Value::Object(tool.to_json())
 }
 
 fn write_canonical(out: &mut String, value: &Value) {
@@ -103,10 +91,7 @@ fn write_canonical(out: &mut String, value: &Value) {
 fn write_string(out: &mut String, s: &str) {
     // `Value::String` serialization cannot fail; `to_string` only returns a Result for the
     // general case of user types.
-    match serde_json::to_string(s) {
-        Ok(quoted) => out.push_str(&quoted),
-        Err(_) => out.push_str("\"\""),
-    }
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned()));
 }
 
 #[cfg(test)]

@@ -251,26 +251,19 @@ pub async fn approve_as(
     }
     let id = state.servers.id_or_404(server).await?;
     let target = server.to_string();
-    match approve_snapshot(
-        &state.db,
-        &id,
-        &target,
-        &approval.snapshot_id,
-        (viewer.into(), approval.comment.trim()),
-    )
-    .await
-    {
-        Ok(()) => {
-            tracing::info!(server = %target, "drift approved");
-            state.gateway.forget(&server.namespace, &server.name);
-            Ok(())
-        }
-        Err(ApproveError::Stale(message)) => Err(ApiError::Rejected {
-            status: StatusCode::CONFLICT,
-            message,
-        }),
-        Err(ApproveError::Db(error)) => Err(error.into()),
-    }
+    let comment = (viewer.into(), approval.comment.trim());
+    approve_snapshot(&state.db, &id, &target, &approval.snapshot_id, comment)
+        .await
+        .map_err(|error| match error {
+            ApproveError::Stale(message) => ApiError::Rejected {
+                status: StatusCode::CONFLICT,
+                message,
+            },
+            ApproveError::Db(error) => error.into(),
+        })?;
+    tracing::info!(server = %target, "drift approved");
+    state.gateway.forget(&server.namespace, &server.name);
+    Ok(())
 }
 
 /// The console's drift approvals, over the registry's state (the gateway forgets the server's

@@ -165,12 +165,10 @@ pub async fn fetch_tools(
     let started = Instant::now();
     // Whatever state the fetch is in when the timeout fires, dropping it drops the client,
     // whose transport kills a stdio server's process group or closes the HTTP connection.
-    match tokio::time::timeout(limits.timeout, fetch_within(target, limits, started)).await {
-        Ok(result) => result,
-        Err(_) => Err(FetchError::Timeout {
-            after: limits.timeout,
-        }),
-    }
+    let after = limits.timeout;
+    tokio::time::timeout(after, fetch_within(target, limits, started))
+        .await
+        .unwrap_or(Err(FetchError::Timeout { after }))
 }
 
 /// How long closing the connection may take after the tools are read.
@@ -455,14 +453,11 @@ fn list_error(error: ServiceError, oversized: &AtomicBool, page: usize, max: usi
         },
         other => {
             let chain = error_chain(&other);
+            let reason = format!("tools/list page {page}: {chain}");
             if chain.contains("exceeded the maximum size") {
-                FetchError::Rejected {
-                    reason: format!("tools/list page {page}: {chain}"),
-                }
+                FetchError::Rejected { reason }
             } else {
-                FetchError::Connect {
-                    reason: format!("tools/list page {page}: {chain}"),
-                }
+                FetchError::Connect { reason }
             }
         }
     }

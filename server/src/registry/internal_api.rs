@@ -70,8 +70,8 @@ pub async fn snapshots(
 ) -> Result<Json<SnapshotHistory>, ApiError> {
     let id = state.servers.id_or_404(&server).await?;
     let store = SnapshotStore::new(state.db.clone());
-    let history = store.history(&id).await.map_err(ApiError::from)?;
-    let baseline = store.baseline(&id).await.map_err(ApiError::from)?;
+    let history = store.history(&id).await?;
+    let baseline = store.baseline(&id).await?;
     Ok(Json(SnapshotHistory {
         baseline_id: baseline.map(|b| b.id),
         snapshots: history,
@@ -88,21 +88,14 @@ pub async fn drift(
 ) -> Result<Json<DriftView>, ApiError> {
     let id = state.servers.id_or_404(&server).await?;
     let store = SnapshotStore::new(state.db.clone());
-    let baseline = store.baseline(&id).await.map_err(ApiError::from)?;
-    let latest = store.latest(&id).await.map_err(ApiError::from)?;
-    let pending = match (&baseline, &latest) {
-        (Some(b), Some(l)) => b.id != l.id,
-        _ => false,
-    };
+    let baseline = store.baseline(&id).await?;
+    let latest = store.latest(&id).await?;
+    let pending = matches!((&baseline, &latest), (Some(b), Some(l)) if b.id != l.id);
     Ok(Json(DriftView {
         baseline_hash: baseline.map(|b| b.content_hash),
         latest_hash: latest.as_ref().map(|l| l.content_hash.clone()),
         pending_approval: pending,
-        diff: if pending {
-            latest.and_then(|l| l.drift)
-        } else {
-            None
-        },
+        diff: latest.and_then(|l| l.drift).filter(|_| pending),
     }))
 }
 
@@ -134,8 +127,7 @@ pub async fn health(
     let id = state.servers.id_or_404(&server).await?;
     let samples = SnapshotStore::new(state.db.clone())
         .health_history(&id, limit)
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     Ok(Json(HealthHistory { samples }))
 }
 

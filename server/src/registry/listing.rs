@@ -115,7 +115,7 @@ pub async fn list_all_published(
 }
 
 /// Filters for [`list_published`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Query {
     /// Case-insensitive substring of `namespace/name` or the description.
     pub search: Option<String>,
@@ -140,25 +140,7 @@ pub struct Query {
 impl Query {
     /// True when nothing filters or limits the listing.
     fn is_everything(&self) -> bool {
-        let Self {
-            search,
-            updated_since,
-            after,
-            exact,
-            limit,
-            owner_team,
-            category,
-            cost_class,
-            sensitivity,
-        } = self;
-        search.is_none()
-            && updated_since.is_none()
-            && after.is_none()
-            && exact.is_none()
-            && limit.is_none()
-            && [owner_team, category, cost_class, sensitivity]
-                .iter()
-                .all(|value| value.is_none())
+        *self == Self::default()
     }
 }
 

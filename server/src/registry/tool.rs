@@ -72,21 +72,11 @@ impl ToolDef {
 
     /// The tool as a JSON object: the server's fields in its order, then fields set since.
     pub fn to_json(&self) -> Map<String, Value> {
-        let mut out = Map::new();
-        let keys = self
-            .order
-            .iter()
-            .map(String::as_str)
-            .chain(TYPED.iter().copied());
-        for key in keys.chain(self.extra.keys().map(String::as_str)) {
-            if out.contains_key(key) {
-                continue;
-            }
-            if let Some(value) = self.field(key) {
-                out.insert(key.to_owned(), value);
-            }
+        // What `Serialize` writes: a map with string keys, which cannot fail to be built.
+        match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
         }
-        out
     }
 
     /// Reads a tool object; `name` must be a string and `inputSchema` present.
@@ -124,19 +114,6 @@ impl ToolDef {
             order,
         })
     }
-
-    fn field(&self, key: &str) -> Option<Value> {
-        let text = |t: &Option<String>| t.clone().map(Value::String);
-        match key {
-            "name" => Some(Value::String(self.name.clone())),
-            "title" => text(&self.title).or_else(|| self.extra.get(key).cloned()),
-            "description" => text(&self.description).or_else(|| self.extra.get(key).cloned()),
-            "inputSchema" => Some(self.input_schema.clone()),
-            "outputSchema" => self.output_schema.clone(),
-            "annotations" => self.annotations.clone(),
-            other => self.extra.get(other).cloned(),
-        }
-    }
 }
 
 /// A field's value, borrowed from a [`ToolDef`].
@@ -155,7 +132,7 @@ impl Serialize for FieldRef<'_> {
 }
 
 impl ToolDef {
-    /// [`Self::field`] without copying the value.
+    /// The value of the field `key`, if the tool has it, borrowed.
     fn field_ref(&self, key: &str) -> Option<FieldRef<'_>> {
         let extra = || self.extra.get(key).map(FieldRef::Json);
         match key {

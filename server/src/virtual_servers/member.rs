@@ -305,12 +305,7 @@ impl InProcess {
     /// The member as the gateway serves it now.
     async fn target(&self) -> Result<Arc<Target>, Failed> {
         let (namespace, name) = (&self.id.0, &self.id.1);
-        let state = &self.state;
-        match state
-            .gateway
-            .published(&state.db, state.kube.as_ref(), namespace, name)
-            .await
-        {
+        match self.state.published(namespace, name).await {
             Ok(Some(target)) => Ok(target),
             Ok(None) => Err(StreamableHttpError::UnexpectedServerResponse(Cow::Owned(
                 format!("{namespace}/{name} is not published any more"),

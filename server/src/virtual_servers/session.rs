@@ -310,11 +310,7 @@ pub(super) async fn reach(
     exposed: &ExposedTool,
 ) -> Result<Arc<Target>, Answer> {
     let (namespace, name) = exposed.member.split_once('/').unwrap_or_default();
-    let target = match state
-        .gateway
-        .published(&state.db, state.kube.as_ref(), namespace, name)
-        .await
-    {
+    let target = match state.published(namespace, name).await {
         Ok(Some(target)) => target,
         Ok(None) => {
             return Err(Answer::unreached(format!(

@@ -15,8 +15,8 @@ use axum::{Json, Router};
 use crate::api_error::ApiError;
 use crate::api_request::ServerPath;
 
-use super::api::find_published;
-use super::listing::{list_all_published, PublishedServer, Query};
+use super::api::{find_published, published};
+use super::listing::Query;
 use super::RegistryState;
 
 pub use litellm::{
@@ -33,22 +33,10 @@ pub fn routes() -> Router<RegistryState> {
         .route("/api/v1/servers/{namespace}/{name}/snippets", get(snippets))
 }
 
-async fn all_published(state: &RegistryState) -> Result<Vec<PublishedServer>, ApiError> {
-    list_all_published(
-        &state.db,
-        state.more_published.as_deref(),
-        &Query::default(),
-        state.settings.slow_ms,
-        &state.listing,
-    )
-    .await
-    .map_err(ApiError::from)
-}
-
 #[utoipa::path(get, path = "/api/v1/exports/litellm.yaml", operation_id = "export_litellm", tag = "exports",
     responses((status = 200, description = "LiteLLM config (YAML): `mcp_servers` maps each published server to its gateway `url`, `transport` and `description`", content_type = "application/yaml", body = LiteLlmConfig)))]
 pub async fn litellm(State(state): State<RegistryState>) -> Result<impl IntoResponse, ApiError> {
-    let servers = all_published(&state).await?;
+    let servers = published(&state, &Query::default()).await?;
     let yaml = serde_yaml::to_string(&litellm_config(&servers, &state.settings.public_url))
         .map_err(|error| ApiError::Internal(error.to_string()))?;
     Ok((
@@ -62,7 +50,7 @@ pub async fn litellm(State(state): State<RegistryState>) -> Result<impl IntoResp
 pub async fn toolhive(
     State(state): State<RegistryState>,
 ) -> Result<Json<ToolHiveRegistry>, ApiError> {
-    let servers = all_published(&state).await?;
+    let servers = published(&state, &Query::default()).await?;
     Ok(Json(toolhive_registry(
         &servers,
         &state.settings.public_url,

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use apiary_app::model::server_detail::Snippet;
+
 use super::litellm::{LiteLlmConfig, LiteLlmServer};
 use crate::registry::server_json::gateway_url;
 
@@ -115,29 +117,23 @@ pub fn labelled_snippets(
     name: &str,
     public_url: &str,
     litellm: String,
-) -> Vec<apiary_app::model::server_detail::Snippet> {
+) -> Vec<Snippet> {
     let all = client_snippets(namespace, name, public_url, litellm);
+    let snippet = |client: &str, file: &str, code| Snippet {
+        client: client.into(),
+        file: file.into(),
+        code,
+    };
+    let litellm = serde_yaml::to_string(&all.litellm).unwrap_or_default();
     vec![
-        apiary_app::model::server_detail::Snippet {
-            client: "VS Code".into(),
-            file: ".vscode/mcp.json".into(),
-            code: pretty_json(&all.vscode),
-        },
-        apiary_app::model::server_detail::Snippet {
-            client: "Claude Desktop".into(),
-            file: "claude_desktop_config.json".into(),
-            code: pretty_json(&all.claude_desktop),
-        },
-        apiary_app::model::server_detail::Snippet {
-            client: "Cursor".into(),
-            file: "~/.cursor/mcp.json".into(),
-            code: pretty_json(&all.cursor),
-        },
-        apiary_app::model::server_detail::Snippet {
-            client: "LiteLLM".into(),
-            file: "the proxy's config.yaml".into(),
-            code: serde_yaml::to_string(&all.litellm).unwrap_or_default(),
-        },
+        snippet("VS Code", ".vscode/mcp.json", pretty_json(&all.vscode)),
+        snippet(
+            "Claude Desktop",
+            "claude_desktop_config.json",
+            pretty_json(&all.claude_desktop),
+        ),
+        snippet("Cursor", "~/.cursor/mcp.json", pretty_json(&all.cursor)),
+        snippet("LiteLLM", "the proxy's config.yaml", litellm),
     ]
 }
 

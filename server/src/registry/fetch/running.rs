@@ -63,33 +63,21 @@ pub async fn fetch_running(
     server: &ServerId,
     limits: &FetchLimits,
 ) -> RunningFetch {
-    let deadline = Instant::now() + limits.timeout;
-    let pipe =
-        match tokio::time::timeout(limits.timeout, sessions.open(server, limits.timeout)).await {
-            Ok(Ok(pipe)) => pipe,
-            Ok(Err(reason)) => {
-                return RunningFetch {
-                    result: Err(FetchError::Connect { reason }),
-                    startup: None,
-                }
-            }
-            Err(_) => {
-                return RunningFetch {
-                    result: Err(FetchError::Timeout {
-                        after: limits.timeout,
-                    }),
-                    startup: None,
-                }
-            }
-        };
+    let (deadline, after) = (Instant::now() + limits.timeout, limits.timeout);
+    let failed = |error| RunningFetch {
+        result: Err(error),
+        startup: None,
+    };
+    let pipe = match tokio::time::timeout(after, sessions.open(server, after)).await {
+        Ok(Ok(pipe)) => pipe,
+        Ok(Err(reason)) => return failed(FetchError::Connect { reason }),
+        Err(_) => return failed(FetchError::Timeout { after }),
+    };
     let startup = pipe.startup;
     let left = deadline.saturating_duration_since(Instant::now());
-    let result = match tokio::time::timeout(left, over(pipe, limits)).await {
-        Ok(result) => result,
-        Err(_) => Err(FetchError::Timeout {
-            after: limits.timeout,
-        }),
-    };
+    let result = tokio::time::timeout(left, over(pipe, limits))
+        .await
+        .unwrap_or(Err(FetchError::Timeout { after }));
     RunningFetch { result, startup }
 }
 
