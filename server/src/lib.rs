@@ -166,6 +166,7 @@ fn spawn_fleet_work(
             public_url: state.registry.public_url.clone(),
             client: client.clone(),
         };
+        let virtuals = remotes.clone();
         let remotes_namespace = namespace.clone();
         tasks.push((
             "remote servers from the cluster",
@@ -182,12 +183,6 @@ fn spawn_fleet_work(
                 },
             )),
         ));
-        let virtuals = onboarding::cluster_virtual::Context {
-            db: state.db.clone(),
-            gateway: state.gateway.clone(),
-            public_url: state.registry.public_url.clone(),
-            client: client.clone(),
-        };
         let virtuals_namespace = namespace.clone();
         tasks.push((
             "virtual servers from the cluster",

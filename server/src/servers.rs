@@ -4,9 +4,10 @@
 //! (`console::catalog`).
 
 use serde::Deserialize;
+use sqlx::Row;
 
 use crate::api_error::ApiError;
-use crate::db::{Db, DbError};
+use crate::db::{json_column, Db, DbError};
 use crate::validation::FieldErrors;
 
 /// A request to register or update a server directly (admin API).
@@ -110,6 +111,58 @@ pub(crate) async fn forget_mcpserver(
     Ok(())
 }
 
+/// The id of the server `namespace/name`, if there is one: on a pooled connection or in a
+/// transaction.
+pub(crate) async fn server_id<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(executor)
+        .await
+}
+
+/// The stored server `namespace/name` (on a pooled connection or in a transaction): its
+/// registration, its lifecycle, and the cluster kind that declares it (`None`: Apiary).
+pub(crate) async fn stored<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<(ServerRegistration, String, Option<String>)>, DbError> {
+    let row = sqlx::query(
+        "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
+         docs_url, CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) AS published, \
+         lifecycle, origin FROM servers WHERE namespace = $1 AND name = $2",
+    )
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(executor)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let text = |column: &str| row.try_get::<String, _>(column);
+    let registration = ServerRegistration {
+        description: text("description")?,
+        owner_team: text("owner_team")?,
+        category: text("category")?,
+        cost_class: text("cost_class")?,
+        sensitivity: text("sensitivity")?,
+        tags: json_column(&row, "tags")?.unwrap_or_default(),
+        docs_url: text("docs_url")?,
+        spec: json_column(&row, "spec")?.unwrap_or_default(),
+        published: row.try_get::<i64, _>("published")? == 1,
+    };
+    Ok(Some((
+        registration,
+        text("lifecycle")?,
+        row.try_get("origin")?,
+    )))
+}
+
 /// The server records in the database. Its `register` (the one write of a registration)
 /// is in `onboarding::register`, and the guards of who may act on a server in
 /// `auth::server_guard`.
@@ -184,13 +237,7 @@ impl ServerStore {
 
     /// The id of `namespace/name`, if it exists.
     pub async fn id_of(&self, namespace: &str, name: &str) -> Result<Option<String>, DbError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-                .bind(namespace)
-                .bind(name)
-                .fetch_optional(self.db.pool())
-                .await?,
-        )
+        Ok(server_id(self.db.pool(), namespace, name).await?)
     }
 
     /// The owner team of `namespace/name`, if the server exists.

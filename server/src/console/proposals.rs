@@ -21,7 +21,7 @@ use crate::onboarding::manifest::{manifest_field, parse_manifest_off_thread, rev
 use crate::onboarding::manifest_diff::side_by_side;
 use crate::onboarding::model::{DecisionInput, Proposal, ProposalKind, ProposalStatus, Verdict};
 use crate::onboarding::store::{ListFilter, ProposalStore, ProposeError};
-use crate::onboarding::validate::ProposalInput;
+use crate::onboarding::validate::{metadata_json, ProposalInput};
 use crate::onboarding::{
     findings, form_workload, revisions, virtual_form, virtual_proposals, OnboardingState,
 };
@@ -325,52 +325,8 @@ impl OnboardingConsole {
         namespace: &str,
         name: &str,
     ) -> Result<Option<(Value, Value)>, DbError> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-        );
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
-             docs_url, CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) FROM servers \
-             WHERE namespace = $1 AND name = $2",
-        )
-        .bind(namespace)
-        .bind(name)
-        .fetch_optional(self.state.db.pool())
-        .await?;
-        let decode = |e: serde_json::Error| DbError::Query(sqlx::Error::Decode(Box::new(e)));
-        row.map(
-            |(
-                spec,
-                description,
-                owner_team,
-                category,
-                cost_class,
-                sensitivity,
-                tags,
-                docs_url,
-                published,
-            )| {
-                let spec: Value = serde_json::from_str(&spec).map_err(decode)?;
-                let tags: Value = serde_json::from_str(&tags).map_err(decode)?;
-                Ok((
-                    spec,
-                    json!({
-                        "description": description, "ownerTeam": owner_team, "category": category,
-                        "costClass": cost_class, "sensitivity": sensitivity, "tags": tags,
-                        "docsUrl": docs_url, "published": published != 0,
-                    }),
-                ))
-            },
-        )
-        .transpose()
+        let stored = crate::servers::stored(self.state.db.pool(), namespace, name).await?;
+        Ok(stored.map(|(server, ..)| (server.spec.clone(), metadata_json(&server))))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Applying an approved proposal, all or nothing. The runtime is changed first, then one
 //! transaction writes the server row, its revision, the audit events and the proposal's
-//! `applied` state through the registration's own [`write_registration`]. If the runtime
+//! `applied` state through the registration's own [`write_registration_from`]. If the runtime
 //! refuses, or the transaction fails, the runtime is put back in line with the database and the
 //! proposal becomes `failed` with the error: nothing is half-applied.
 //!
@@ -17,12 +17,12 @@ use apiary_app::access::Viewer;
 use crate::config::Runtime as RuntimeMode;
 use crate::db::{now_millis, DbError};
 use crate::runtime::{desired, DesiredServer, Runtime, ServerId};
-use crate::servers::ServerRegistration;
+use crate::servers::{server_id, ServerRegistration};
 
 use super::kubernetes;
 use super::manifest::manifest_object;
 use super::model::{Proposal, ProposalKind, ProposalStatus};
-use super::register::write_registration;
+use super::register::write_registration_from;
 use super::revisions::{self, NewRevision};
 use super::store::{transition_in, ProposalStore, Transition};
 
@@ -152,15 +152,11 @@ async fn curation_of(
     namespace: &str,
     name: &str,
 ) -> crate::registry::curation::Curation {
-    let id: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-            .bind(namespace)
-            .bind(name)
-            .fetch_optional(db.pool())
-            .await
-            .unwrap_or_default();
-    match id {
-        Some((id,)) => crate::registry::curation::store::load(db, &id)
+    match server_id(db.pool(), namespace, name)
+        .await
+        .unwrap_or_default()
+    {
+        Some(id) => crate::registry::curation::store::load(db, &id)
             .await
             .unwrap_or_default(),
         None => Default::default(),
@@ -237,13 +233,9 @@ async fn write(
     // The decision checked the base revision; check it again where it counts, so a change
     // that landed in between (another proposal applied at the same time) is not overwritten.
     // Two such transactions still racing collide on the revision number.
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-            .bind(&proposal.namespace)
-            .bind(&proposal.name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
+    let exists = server_id(&mut *tx, &proposal.namespace, &proposal.name)
+        .await
+        .map_err(|e| e.to_string())?;
     let current = revisions::current(&mut tx, &proposal.namespace, &proposal.name)
         .await
         .map_err(|e| e.to_string())?;
@@ -260,13 +252,13 @@ async fn write(
     }
     match registration {
         Some(registration) => {
-            write_registration(
+            write_registration_from(
                 &mut tx,
-                &proposal.namespace,
-                &proposal.name,
+                (&proposal.namespace, &proposal.name),
                 registration,
                 actor.into(),
                 Some(&proposal.id),
+                None,
             )
             .await
             .map_err(|e| e.to_string())?;

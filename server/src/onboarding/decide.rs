@@ -10,6 +10,7 @@ use apiary_app::access::{Action, Role, Viewer};
 
 use crate::auth::Principal;
 use crate::db::{now_millis, DbError};
+use crate::servers::server_id;
 use crate::validation::FieldError;
 
 use super::findings;
@@ -197,12 +198,7 @@ async fn superseded_reason(
     if proposal.kind == ProposalKind::Virtual {
         return virtual_moved(&mut conn, proposal).await;
     }
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-            .bind(&proposal.namespace)
-            .bind(&proposal.name)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let exists = server_id(&mut *conn, &proposal.namespace, &proposal.name).await?;
     let target = format!("{}/{}", proposal.namespace, proposal.name);
     Ok(match (proposal.kind, exists, proposal.base_revision) {
         (ProposalKind::Create, Some(_), _) => Some(format!(

@@ -5,6 +5,7 @@
 use crate::db::{Db, DbError};
 use crate::registry::model::{PolicyFinding, Severity};
 use crate::registry::store::SnapshotStore;
+use crate::servers::server_id;
 
 use super::model::{Proposal, ProposalKind};
 
@@ -13,13 +14,7 @@ pub async fn for_proposal(db: &Db, proposal: &Proposal) -> Result<Vec<PolicyFind
     if proposal.kind != ProposalKind::Update {
         return Ok(Vec::new());
     }
-    let id: Option<String> =
-        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-            .bind(&proposal.namespace)
-            .bind(&proposal.name)
-            .fetch_optional(db.pool())
-            .await?;
-    let Some(id) = id else {
+    let Some(id) = server_id(db.pool(), &proposal.namespace, &proposal.name).await? else {
         return Ok(Vec::new());
     };
     Ok(SnapshotStore::new(db.clone())

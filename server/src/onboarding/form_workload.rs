@@ -12,24 +12,21 @@ pub fn insert_into(
     form: &ProposalForm,
 ) -> Result<(), Vec<FormError>> {
     let mut errors = Vec::new();
-    for (field, key, label) in [
-        (&form.port, "proxyPort", "port"),
-        (&form.mcp_port, "mcpPort", "mcp_port"),
+    for (key, read) in [
+        ("proxyPort", port(&form.port, "port")),
+        ("mcpPort", port(&form.mcp_port, "mcp_port")),
+        (
+            "permissionProfile",
+            permission_profile(&form.permission_profile),
+        ),
     ] {
-        match port(field, label) {
-            Ok(Some(port)) => {
-                spec.insert(key.into(), json!(port));
+        match read {
+            Ok(Some(value)) => {
+                spec.insert(key.into(), value);
             }
             Ok(None) => {}
             Err(error) => errors.push(error),
         }
-    }
-    match permission_profile(&form.permission_profile) {
-        Ok(Some(profile)) => {
-            spec.insert("permissionProfile".into(), profile);
-        }
-        Ok(None) => {}
-        Err(error) => errors.push(error),
     }
     let list = |cpu: &str, memory: &str| {
         let mut list = Map::new();
@@ -50,56 +47,43 @@ pub fn insert_into(
     if !resources.is_empty() {
         spec.insert("resources".into(), Value::Object(resources));
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    errors.is_empty().then_some(()).ok_or(errors)
 }
 
 /// Fills the form's workload fields from `spec` (the inverse of [`insert_into`]).
 pub fn fill_from(form: &mut ProposalForm, spec: &Value) {
-    let text = |path: &[&str]| {
-        let mut value = spec;
-        for key in path {
-            value = match value.get(key) {
-                Some(inner) => inner,
-                None => return String::new(),
-            };
-        }
-        match value {
-            Value::String(text) => text.clone(),
-            Value::Number(number) => number.to_string(),
-            _ => String::new(),
-        }
+    let text = |pointer: &str| match spec.pointer(pointer) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => String::new(),
     };
-    form.port = text(&["proxyPort"]);
-    form.mcp_port = text(&["mcpPort"]);
-    form.permission_profile = match text(&["permissionProfile", "type"]).as_str() {
+    form.port = text("/proxyPort");
+    form.mcp_port = text("/mcpPort");
+    form.permission_profile = match text("/permissionProfile/type").as_str() {
         "configmap" => {
-            let key = text(&["permissionProfile", "key"]);
-            let name = text(&["permissionProfile", "name"]);
+            let key = text("/permissionProfile/key");
+            let name = text("/permissionProfile/name");
             if key.is_empty() {
                 format!("configmap:{name}")
             } else {
                 format!("configmap:{name}/{key}")
             }
         }
-        _ => text(&["permissionProfile", "name"]),
+        _ => text("/permissionProfile/name"),
     };
-    form.cpu_request = text(&["resources", "requests", "cpu"]);
-    form.memory_request = text(&["resources", "requests", "memory"]);
-    form.cpu_limit = text(&["resources", "limits", "cpu"]);
-    form.memory_limit = text(&["resources", "limits", "memory"]);
+    form.cpu_request = text("/resources/requests/cpu");
+    form.memory_request = text("/resources/requests/memory");
+    form.cpu_limit = text("/resources/limits/cpu");
+    form.memory_limit = text("/resources/limits/memory");
 }
 
-fn port(text: &str, field: &str) -> Result<Option<u16>, FormError> {
+fn port(text: &str, field: &str) -> Result<Option<Value>, FormError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
     match text.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(Some(port)),
+        Ok(port) if port > 0 => Ok(Some(json!(port))),
         _ => Err(FormError {
             field: field.into(),
             message: format!("{text:?} is not a port number; use a number from 1 to 65535"),
@@ -204,36 +188,18 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_field() {
-        for (form, field) in [
-            (
-                ProposalForm {
-                    port: "eighty".into(),
-                    ..ProposalForm::default()
-                },
-                "port",
-            ),
-            (
-                ProposalForm {
-                    mcp_port: "70000".into(),
-                    ..ProposalForm::default()
-                },
-                "mcp_port",
-            ),
-            (
-                ProposalForm {
-                    permission_profile: "everything".into(),
-                    ..ProposalForm::default()
-                },
-                "permission_profile",
-            ),
-            (
-                ProposalForm {
-                    permission_profile: "configmap:".into(),
-                    ..ProposalForm::default()
-                },
-                "permission_profile",
-            ),
+        for (port, mcp_port, permission_profile, field) in [
+            ("eighty", "", "", "port"),
+            ("", "70000", "", "mcp_port"),
+            ("", "", "everything", "permission_profile"),
+            ("", "", "configmap:", "permission_profile"),
         ] {
+            let form = ProposalForm {
+                port: port.into(),
+                mcp_port: mcp_port.into(),
+                permission_profile: permission_profile.into(),
+                ..ProposalForm::default()
+            };
             let errors = insert_into(&mut Map::new(), &form).expect_err("refused");
             assert_eq!(errors.len(), 1, "{errors:?}");
             assert_eq!(errors[0].field, field, "{errors:?}");

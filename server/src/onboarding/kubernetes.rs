@@ -5,14 +5,14 @@
 
 use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::{Api, Client};
-use serde_json::{json, Value};
-use sqlx::Row;
+use serde_json::Value;
 
 use crate::db::{Db, DbError};
 use crate::operator::render::FIELD_MANAGER;
 use crate::resources::crd::{GROUP, LEGACY_VERSION};
 
 use super::manifest::manifest_object;
+use super::validate::metadata_json;
 
 /// The untyped API of Apiary's `kind` (plural `plural`) at `version` in `namespace`: objects
 /// exactly as the apiserver serves them.
@@ -90,32 +90,10 @@ pub async fn restore(db: &Db, client: &Client, namespace: &str, name: &str) {
 
 /// The manifest of the stored server, if it should have an `MCPServer`.
 async fn stored_manifest(db: &Db, namespace: &str, name: &str) -> Result<Option<Value>, DbError> {
-    let row = sqlx::query(
-        "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
-         docs_url, lifecycle FROM servers WHERE namespace = $1 AND name = $2",
-    )
-    .bind(namespace)
-    .bind(name)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let lifecycle: String = row.try_get("lifecycle")?;
-    let spec: Value = crate::db::json_column(&row, "spec")?.unwrap_or(Value::Null);
-    if lifecycle == "retired" || is_remote(&spec) {
-        return Ok(None);
-    }
-    let tags: Value = crate::db::json_column(&row, "tags")?.unwrap_or_else(|| json!([]));
-    let text = |column: &str| row.try_get::<String, _>(column);
-    let metadata = json!({
-        "description": text("description")?,
-        "ownerTeam": text("owner_team")?,
-        "category": text("category")?,
-        "costClass": text("cost_class")?,
-        "sensitivity": text("sensitivity")?,
-        "tags": tags,
-        "docsUrl": text("docs_url")?,
-    });
-    Ok(Some(manifest_object(namespace, name, &spec, &metadata)))
+    let stored = crate::servers::stored(db.pool(), namespace, name).await?;
+    Ok(stored
+        .filter(|(server, lifecycle, _)| lifecycle != "retired" && !is_remote(&server.spec))
+        .map(|(server, ..)| {
+            manifest_object(namespace, name, &server.spec, &metadata_json(&server))
+        }))
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::resources::crd::{GROUP, LEGACY_VERSION, STORAGE_VERSION};
+use crate::servers::ServerRegistration;
 use crate::validation::FieldError;
 
 use super::validate::ProposalInput;
@@ -142,30 +143,13 @@ pub fn parse_manifest(yaml: &str) -> Result<ProposalInput, FieldError> {
     })
 }
 
-/// Apiary's metadata of a server, as a custom resource's `apiary.dev/` annotations give it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AnnotatedMetadata {
-    /// `apiary.dev/description`.
-    pub description: String,
-    /// `apiary.dev/owner-team`.
-    pub owner_team: String,
-    /// `apiary.dev/category`.
-    pub category: String,
-    /// `apiary.dev/cost-class`.
-    pub cost_class: String,
-    /// `apiary.dev/sensitivity`.
-    pub sensitivity: String,
-    /// `apiary.dev/tags`, split at commas.
-    pub tags: Vec<String>,
-    /// `apiary.dev/docs-url`.
-    pub docs_url: String,
-}
-
-/// The metadata in `annotations`; an `apiary.dev/` annotation Apiary does not know is refused
-/// by name (a misspelt key would otherwise be lost).
+/// The metadata in `annotations` (`apiary.dev/description`, `owner-team`, `category`,
+/// `cost-class`, `sensitivity`, `tags` split at commas, and `docs-url`), as a registration
+/// without a spec; an `apiary.dev/` annotation Apiary does not know is refused by name (a
+/// misspelt key would otherwise be lost).
 pub fn annotated_metadata(
     annotations: &BTreeMap<String, String>,
-) -> Result<AnnotatedMetadata, FieldError> {
+) -> Result<ServerRegistration, FieldError> {
     const KNOWN: [&str; 7] = [
         "description",
         "owner-team",
@@ -194,7 +178,7 @@ pub fn annotated_metadata(
             .cloned()
             .unwrap_or_default()
     };
-    Ok(AnnotatedMetadata {
+    Ok(ServerRegistration {
         description: annotation("description"),
         owner_team: annotation("owner-team"),
         category: annotation("category"),
@@ -207,6 +191,7 @@ pub fn annotated_metadata(
             .map(str::to_owned)
             .collect(),
         docs_url: annotation("docs-url"),
+        ..ServerRegistration::default()
     })
 }
 

@@ -31,13 +31,7 @@ impl ProposalKind {
 
     /// Reads a stored name (`drift` is reserved for schema drift reviews and not read yet).
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "create" => Some(ProposalKind::Create),
-            "update" => Some(ProposalKind::Update),
-            "retire" => Some(ProposalKind::Retire),
-            "virtual" => Some(ProposalKind::Virtual),
-            _ => None,
-        }
+        serde_json::from_value(Value::from(text)).ok()
     }
 }
 
@@ -74,16 +68,7 @@ impl ProposalStatus {
 
     /// Reads a stored or queried name.
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            ProposalStatus::Open,
-            ProposalStatus::Approved,
-            ProposalStatus::Applied,
-            ProposalStatus::Failed,
-            ProposalStatus::Rejected,
-            ProposalStatus::Superseded,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        serde_json::from_value(Value::from(text)).ok()
     }
 }
 

@@ -20,37 +20,13 @@ impl ServerStore {
         registration: &ServerRegistration,
         actor: impl Into<Actor<'a>>,
     ) -> Result<bool, RegisterError> {
-        let actor = actor.into();
         let mut tx = self.db().begin_write().await?;
+        let id = (namespace, name);
         let created =
-            write_registration(&mut tx, namespace, name, registration, actor, None).await?;
+            write_registration_from(&mut tx, id, registration, actor.into(), None, None).await?;
         tx.commit().await?;
         Ok(created)
     }
-}
-
-/// Validates and writes a registration inside the caller's transaction: the server row, its
-/// audit event and its next revision (`proposal_id` when a proposal is being applied). Every
-/// change of a server's spec or metadata goes through here, directly or by proposal, and so
-/// through [`validate::registration`], the checks a proposal gets too. Returns true when the
-/// server was created.
-pub async fn write_registration(
-    conn: &mut sqlx::AnyConnection,
-    namespace: &str,
-    name: &str,
-    registration: &ServerRegistration,
-    actor: Actor<'_>,
-    proposal_id: Option<&str>,
-) -> Result<bool, RegisterError> {
-    write_registration_from(
-        conn,
-        (namespace, name),
-        registration,
-        actor,
-        proposal_id,
-        None,
-    )
-    .await
 }
 
 /// True when `namespace/name` is a virtual server's name (a name is one or the other).
@@ -68,8 +44,12 @@ async fn is_virtual_server(
     Ok(found.is_some())
 }
 
-/// [`write_registration`] for a server that `origin` (a cluster kind) declares, or Apiary
-/// itself (`None`). A server is only ever changed by whoever registered it: Apiary's API and
+/// Validates and writes a registration inside the caller's transaction: the server row, its
+/// audit event and its next revision (`proposal_id` when a proposal is being applied). Every
+/// change of a server's spec or metadata goes through here, directly or by proposal, and so
+/// through [`validate::registration`], the checks a proposal gets too. Returns true when the
+/// server was created. `origin` is the cluster kind that declares the server, or `None` for
+/// Apiary itself: a server is only ever changed by whoever registered it: Apiary's API and
 /// proposals do not change a server a cluster object declares, nor the other way round
 /// ([`RegisterError::Managed`]).
 pub async fn write_registration_from(

@@ -10,7 +10,7 @@ use apiary_app::access::Viewer;
 use crate::audit::{self, AuditEvent};
 use crate::config::Runtime;
 use crate::db::{json_column, now_millis, Db, DbError};
-use crate::servers::content_hash;
+use crate::servers::{content_hash, server_id};
 use crate::validation::FieldErrors;
 
 use super::model::{DecisionRecord, Proposal, ProposalKind, ProposalStatus};
@@ -325,15 +325,7 @@ async fn context(
         .as_deref()
         .and_then(|r| r.trim().split_once('/'))
     {
-        Some((ns, name)) => {
-            let id: Option<String> =
-                sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-                    .bind(ns)
-                    .bind(name)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            id.is_some()
-        }
+        Some((ns, name)) => server_id(&mut *conn, ns, name).await?.is_some(),
         None => false,
     };
     Ok(Context {

@@ -2,10 +2,11 @@
 //! server's names, metadata and spec (the typed `MCPServer` spec and the operator's rules, the
 //! runtime's strict parser for packages, commands and URLs, and the secrets rule of
 //! [`super::secrets`]). The direct registration (`PUT /api/v1/servers/…`, and the write of an
-//! approved proposal, both through `onboarding::register::write_registration`) calls it; so does
-//! [`validate`], which adds the proposal's own rules (kind, target, retirement) for proposals
-//! in JSON, as a pasted manifest, or from the console's forms. Every invalid field is reported
-//! at once, each naming the field and the fix. Pure functions: the caller looks up the context.
+//! approved proposal, both through `onboarding::register::write_registration_from`) calls it;
+//! so does [`validate`], which adds the proposal's own rules (kind, target, retirement) for
+//! proposals in JSON, as a pasted manifest, or from the console's forms. Every invalid field is
+//! reported at once, each naming the field and the fix. Pure functions: the caller looks up the
+//! context.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;

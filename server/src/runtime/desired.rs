@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use crate::db::{Db, DbError};
+use crate::servers::server_id;
 use crate::validation::FieldError;
 
 use super::{DesiredServer, Runtime, ServerId};
@@ -59,13 +60,7 @@ pub async fn load_one(db: &Db, id: &ServerId) -> Result<Desired, DbError> {
     .fetch_optional(db.pool())
     .await?;
     let Some(row) = published else {
-        let exists: Option<String> =
-            sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-                .bind(&id.namespace)
-                .bind(&id.name)
-                .fetch_optional(db.pool())
-                .await?;
-        return Ok(match exists {
+        return Ok(match server_id(db.pool(), &id.namespace, &id.name).await? {
             Some(_) => Desired::Idle {
                 reason: format!("{id} is not published"),
             },

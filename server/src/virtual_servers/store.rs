@@ -3,7 +3,7 @@
 use crate::audit::{self, Actor, AuditEvent};
 use crate::db::{now_millis, Db, DbError};
 use crate::registry::listing::{list_published, ListingCache, PublishedServer, Query};
-use crate::servers::content_hash;
+use crate::servers::{content_hash, server_id};
 use crate::validation::{FieldError, FieldErrors};
 
 use super::model::VirtualSpec;
@@ -251,13 +251,7 @@ pub async fn refuse_server_name(
     conn: &mut sqlx::AnyConnection,
     (namespace, name): (&str, &str),
 ) -> Result<(), SaveError> {
-    let server: Option<String> =
-        sqlx::query_scalar("SELECT id FROM servers WHERE namespace = $1 AND name = $2")
-            .bind(namespace)
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?;
-    match server {
+    match server_id(&mut *conn, namespace, name).await? {
         Some(_) => Err(FieldErrors::from(FieldError::new(
             "name",
             format!("{namespace}/{name} is a server's name; a virtual server needs a name no server has"),

@@ -139,15 +139,9 @@ pub fn declaration(spec: &Value, annotations: &BTreeMap<String, String>) -> Decl
     };
     let registration = match metadata {
         Some(metadata) if refused.is_empty() => Some(ServerRegistration {
-            description: metadata.description,
-            owner_team: metadata.owner_team,
-            category: metadata.category,
-            cost_class: metadata.cost_class,
-            sensitivity: metadata.sensitivity,
-            tags: metadata.tags,
-            docs_url: metadata.docs_url,
             spec: Value::Object(registered),
             published: true,
+            ..metadata
         }),
         _ => None,
     };

@@ -67,7 +67,7 @@ impl RemoteObject for MCPServerEntry {
     }
 }
 
-/// What the follower needs.
+/// What the followers of remote and virtual server objects need.
 #[derive(Clone)]
 pub struct Context {
     /// The registry's database.

@@ -36,34 +36,11 @@ pub async fn sync(
     registration: &ServerRegistration,
 ) -> Result<Synced, RegisterError> {
     let mut tx = db.begin_write().await?;
-    let stored = sqlx::query(
-        "SELECT spec, description, owner_team, category, cost_class, sensitivity, tags, \
-         docs_url, CAST(CASE WHEN published THEN 1 ELSE 0 END AS BIGINT) AS published, origin \
-         FROM servers WHERE namespace = $1 AND name = $2",
-    )
-    .bind(namespace)
-    .bind(name)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = stored {
-        let text = |column: &str| row.try_get::<String, _>(column);
-        let spec: serde_json::Value = serde_json::from_str(&text("spec")?).unwrap_or_default();
-        let tags: Vec<String> = serde_json::from_str(&text("tags")?).unwrap_or_default();
-        let stored = ServerRegistration {
-            description: text("description")?,
-            owner_team: text("owner_team")?,
-            category: text("category")?,
-            cost_class: text("cost_class")?,
-            sensitivity: text("sensitivity")?,
-            tags,
-            docs_url: text("docs_url")?,
-            spec,
-            published: row.try_get::<i64, _>("published")? == 1,
-        };
-        let origin: Option<String> = row.try_get("origin")?;
-        if origin.as_deref() == Some(kind) && &stored == registration {
-            return Ok(Synced::Unchanged);
-        }
+    let stored = crate::servers::stored(&mut *tx, namespace, name).await?;
+    if stored.is_some_and(|(server, _, origin)| {
+        origin.as_deref() == Some(kind) && &server == registration
+    }) {
+        return Ok(Synced::Unchanged);
     }
     let who = actor_name(kind, namespace, name);
     let actor = Actor {

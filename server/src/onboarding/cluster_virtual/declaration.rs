@@ -33,7 +33,7 @@ pub struct WorkloadTools {
 }
 
 /// The rules that make a virtual server of a group's published servers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
     /// The catalog's description.
     pub description: String,
@@ -156,14 +156,14 @@ pub fn declaration(spec: &Value, annotations: &BTreeMap<String, String>) -> Decl
     let fields = spec.as_object().unwrap_or(&empty);
     let mut notes = Notes::default();
     let mut group = None;
-    let mut rules = Aggregation::default();
+    let mut rules = Plan::default();
     for (key, value) in fields {
         let field = format!("spec.{key}");
         match key.as_str() {
             "groupRef" => group = group_name(value),
             "incomingAuth" => incoming_auth(&mut notes, value),
             "outgoingAuth" => outgoing_auth(&mut notes, value),
-            "config" => rules = config(&mut notes, value),
+            "config" => config(&mut notes, value, &mut rules),
             "serviceType" | "sessionAffinity" | "serviceAccount" | "podTemplateSpec"
             | "replicas" | "sessionStorage" | "imagePullSecrets" | "passthroughHeaders" => {
                 notes.flag(&field, NO_POD)
@@ -233,11 +233,7 @@ pub fn declaration(spec: &Value, annotations: &BTreeMap<String, String>) -> Decl
         description: annotation("description"),
         owner_team,
         sensitivity: annotation("sensitivity"),
-        conflicts: rules.conflicts,
-        prefix_format: rules.prefix_format,
-        priority: rules.priority,
-        tools: rules.tools,
-        exclude_all_tools: rules.exclude_all_tools,
+        ..rules
     });
     Declaration {
         group,
@@ -305,16 +301,7 @@ fn authz(notes: &mut Notes, field: &str, value: &Value) {
     if value.get("type").and_then(Value::as_str) != Some("inline") {
         return refuse(notes, "reads its policies from elsewhere");
     }
-    let policies: Vec<String> = value
-        .pointer("/inline/policies")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let policies = strings(&value["inline"]["policies"]);
     let extra = value
         .get("inline")
         .and_then(Value::as_object)
@@ -351,28 +338,16 @@ fn outgoing_auth(notes: &mut Notes, value: &Value) {
     }
 }
 
-/// `config.aggregation`, read.
-#[derive(Default)]
-struct Aggregation {
-    conflicts: ConflictRule,
-    prefix_format: String,
-    priority: Vec<String>,
-    tools: BTreeMap<String, WorkloadTools>,
-    exclude_all_tools: bool,
-}
-
-fn config(notes: &mut Notes, value: &Value) -> Aggregation {
-    let mut rules = Aggregation {
-        prefix_format: "{workload}".into(),
-        ..Aggregation::default()
-    };
+/// `config`, read into `rules` (`config.aggregation`).
+fn config(notes: &mut Notes, value: &Value, rules: &mut Plan) {
+    rules.prefix_format = "{workload}".into();
     let Some(fields) = value.as_object() else {
-        return rules;
+        return;
     };
     for (key, value) in fields {
         let field = format!("spec.config.{key}");
         match key.as_str() {
-            "aggregation" => aggregation(notes, value, &mut rules),
+            "aggregation" => aggregation(notes, value, rules),
             "compositeTools" | "compositeToolRefs" => notes.flag(
                 &field,
                 "defines composite tool workflows, which Apiary does not run: their tools are \
@@ -403,10 +378,9 @@ fn config(notes: &mut Notes, value: &Value) -> Aggregation {
             _ => notes.flag(&field, "is not a setting Apiary knows; it has no effect"),
         }
     }
-    rules
 }
 
-fn aggregation(notes: &mut Notes, value: &Value, rules: &mut Aggregation) {
+fn aggregation(notes: &mut Notes, value: &Value, rules: &mut Plan) {
     let Some(fields) = value.as_object() else {
         return;
     };
@@ -443,7 +417,7 @@ fn aggregation(notes: &mut Notes, value: &Value, rules: &mut Aggregation) {
     }
 }
 
-fn resolution(notes: &mut Notes, value: &Value, strategy: &str, rules: &mut Aggregation) {
+fn resolution(notes: &mut Notes, value: &Value, strategy: &str, rules: &mut Plan) {
     let base = "spec.config.aggregation.conflictResolutionConfig";
     if let Some(format) = value.get("prefixFormat").and_then(Value::as_str) {
         match format.strip_suffix('_') {
@@ -457,12 +431,8 @@ fn resolution(notes: &mut Notes, value: &Value, strategy: &str, rules: &mut Aggr
             ),
         }
     }
-    if let Some(order) = value.get("priorityOrder").and_then(Value::as_array) {
-        rules.priority = order
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
+    if let Some(order) = value.get("priorityOrder").filter(|o| o.is_array()) {
+        rules.priority = strings(order);
         if strategy != "priority" && !rules.priority.is_empty() {
             notes.flag(
                 &format!("{base}.priorityOrder"),
@@ -480,7 +450,7 @@ fn resolution(notes: &mut Notes, value: &Value, strategy: &str, rules: &mut Aggr
     }
 }
 
-fn workload_tools(notes: &mut Notes, value: &Value, rules: &mut Aggregation) {
+fn workload_tools(notes: &mut Notes, value: &Value, rules: &mut Plan) {
     for (i, entry) in value.as_array().into_iter().flatten().enumerate() {
         let base = format!("spec.config.aggregation.tools[{i}]");
         let Some(workload) = entry.get("workload").and_then(Value::as_str) else {
@@ -495,15 +465,7 @@ fn workload_tools(notes: &mut Notes, value: &Value, rules: &mut Aggregation) {
             let field = format!("{base}.{key}");
             match key.as_str() {
                 "workload" => {}
-                "filter" => {
-                    tools.filter = value
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect();
-                }
+                "filter" => tools.filter = strings(value),
                 "overrides" => match serde_json::from_value(value.clone()) {
                     Ok(overrides) => tools.overrides = overrides,
                     Err(error) => {
@@ -521,6 +483,17 @@ fn workload_tools(notes: &mut Notes, value: &Value, rules: &mut Aggregation) {
         }
         rules.tools.insert(workload.to_owned(), tools);
     }
+}
+
+/// The strings of the list `value`; none when it is not a list.
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

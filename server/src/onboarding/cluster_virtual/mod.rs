@@ -28,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::Actor;
 use crate::db::Db;
-use crate::gateway::Gateway;
 use crate::onboarding::cluster_remotes::status::refused_message;
 use crate::onboarding::cluster_remotes::warn_on_change;
 use crate::registry::listing::ListingCache;
@@ -44,6 +43,7 @@ use crate::virtual_servers::store::{self as virtual_store, SaveError};
 use crate::virtual_servers::{check, compose::compose, unreachable_member};
 
 use super::cluster_follow::{follow, write_status, Follower};
+use super::cluster_remotes::Context;
 use declaration::{declaration, group_name, Declaration};
 use status::{Outcome, READY};
 
@@ -52,27 +52,6 @@ pub const KIND: &str = "VirtualMCPServer";
 
 /// The Events' reporting controller.
 const REPORTER: &str = "apiary-virtual-servers";
-
-/// What the follower needs.
-#[derive(Clone)]
-pub struct Context {
-    /// The registry's database.
-    pub db: Db,
-    /// Ends the sessions of a changed or removed virtual server.
-    pub gateway: Gateway,
-    /// Apiary's public URL, for the gateway endpoints in the status.
-    pub public_url: String,
-    /// The cluster.
-    pub client: Client,
-}
-
-impl std::fmt::Debug for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("public_url", &self.public_url)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A read of the cluster or the database failed; the object is checked again at the next
 /// resync.
