@@ -9,9 +9,5 @@ use crate::model::audit::{AuditPage, AuditQuery};
 pub async fn load_audit(#[server(default)] query: AuditQuery) -> Result<AuditPage, ServerFnError> {
     crate::services::authorize(crate::access::Action::Audit, None)?;
     let services = crate::services::services()?;
-    services
-        .audit
-        .search(&query)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+    Ok(services.audit.search(&query).await?)
 }

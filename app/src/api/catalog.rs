@@ -9,9 +9,5 @@ use crate::model::catalog_search::{CatalogQuery, CatalogResults};
 #[server(input = Json)]
 pub async fn search_catalog(query: CatalogQuery) -> Result<CatalogResults, ServerFnError> {
     let services = crate::services::services()?;
-    services
-        .catalog
-        .search(&query)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+    Ok(services.catalog.search(&query).await?)
 }

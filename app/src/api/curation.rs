@@ -14,9 +14,8 @@ pub async fn load_curation(
 ) -> Result<Option<CurationPage>, ServerFnError> {
     crate::services::authorize(crate::access::Action::Curate, None)?;
     let services = crate::services::services()?;
-    services
+    Ok(services
         .curation
         .page(&namespace, &name, draft.as_deref())
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+        .await?)
 }

@@ -12,15 +12,10 @@ pub async fn approve_drift(
     #[server(default)] comment: String,
 ) -> Result<(), ServerFnError> {
     let services = crate::services::services()?;
-    let team = services
-        .drift
-        .owner_team(&namespace, &name)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?;
+    let team = services.drift.owner_team(&namespace, &name).await?;
     let viewer = crate::services::authorize(crate::access::Action::Review, team.as_deref())?;
-    services
+    Ok(services
         .drift
         .approve(&viewer, &namespace, &name, &snapshot_id, &comment)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+        .await?)
 }

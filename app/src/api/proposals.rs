@@ -12,11 +12,7 @@ use crate::model::proposals::{FormError, ProposalForm, ProposalReview, ProposalS
 pub async fn propose_server(#[server(flatten)] form: ProposalForm) -> Result<(), ServerFnError> {
     let author = crate::services::authorize(crate::access::Action::Propose, None)?;
     let services = crate::services::services()?;
-    let proposed = services
-        .onboarding
-        .propose(&author, &form)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?;
+    let proposed = services.onboarding.propose(&author, &form).await?;
     match proposed {
         Ok(id) => leptos_axum::redirect(&format!("/reviews/{}", path_segment(&id))),
         Err(errors) => leptos_axum::redirect(&refused_url(&form, &errors)),
@@ -32,11 +28,7 @@ pub async fn preview_proposal(
 ) -> Result<String, ServerFnError> {
     crate::services::authorize(crate::access::Action::Propose, None)?;
     let services = crate::services::services()?;
-    services
-        .onboarding
-        .preview(&form)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+    Ok(services.onboarding.preview(&form).await?)
 }
 
 /// Approves (`decision=approve`) or rejects proposal `id`; the review page then shows what
@@ -69,8 +61,7 @@ pub async fn decide_proposal(
             version,
             override_reason,
         )
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?;
+        .await?;
     let page = format!("/reviews/{}", path_segment(&id));
     let query = match outcome {
         DecisionOutcome::NotFound => {
@@ -96,11 +87,7 @@ pub async fn decide_proposal(
 pub async fn load_review_queue() -> Result<Vec<ProposalSummary>, ServerFnError> {
     let viewer = crate::services::authorize(crate::access::Action::FollowProposals, None)?;
     let services = crate::services::services()?;
-    services
-        .onboarding
-        .queue(&viewer)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+    Ok(services.onboarding.queue(&viewer).await?)
 }
 
 /// One proposal with its diff and findings, or `None` when there is no such proposal.
@@ -110,11 +97,7 @@ pub async fn load_proposal_review(
 ) -> Result<Option<ProposalReview>, ServerFnError> {
     let viewer = crate::services::authorize(crate::access::Action::FollowProposals, None)?;
     let services = crate::services::services()?;
-    services
-        .onboarding
-        .review(&viewer, &id)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+    Ok(services.onboarding.review(&viewer, &id).await?)
 }
 
 /// The change form of `namespace/name`, filled from its current spec and metadata, or `None`
@@ -126,11 +109,7 @@ pub async fn load_change_form(
 ) -> Result<Option<ProposalForm>, ServerFnError> {
     crate::services::authorize(crate::access::Action::Propose, None)?;
     let services = crate::services::services()?;
-    services
-        .onboarding
-        .change_form(&namespace, &name)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+    Ok(services.onboarding.change_form(&namespace, &name).await?)
 }
 
 /// `text` with everything but letters, digits, `-`, `.` and `_` percent-encoded, for a path.

@@ -14,17 +14,12 @@ pub async fn refresh_tools(
     #[server(default)] name: String,
 ) -> Result<RefreshReport, ServerFnError> {
     let services = crate::services::services()?;
-    let team = services
-        .refresh
-        .owner_team(&namespace, &name)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?;
+    let team = services.refresh.owner_team(&namespace, &name).await?;
     crate::services::authorize(crate::access::Action::Refresh, team.as_deref())?;
     let report = services
         .refresh
         .refresh(&namespace, &name)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?
+        .await?
         .ok_or_else(|| ServerFnError::new(format!("there is no server {namespace}/{name}")))?;
     if crate::services::plain_form_post() {
         leptos_axum::redirect(&format!(
@@ -43,11 +38,7 @@ pub async fn refresh_tools(
 pub async fn start_fleet_refresh() -> Result<FleetProgress, ServerFnError> {
     let viewer = crate::services::authorize(crate::access::Action::Refresh, None)?;
     let services = crate::services::services()?;
-    let progress = services
-        .refresh
-        .start_fleet(&viewer)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?;
+    let progress = services.refresh.start_fleet(&viewer).await?;
     if crate::services::plain_form_post() {
         leptos_axum::redirect("/admin/refresh");
     }

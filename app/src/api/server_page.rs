@@ -11,9 +11,8 @@ pub async fn load_server_detail(
     name: String,
 ) -> Result<Option<ServerDetail>, ServerFnError> {
     let services = crate::services::services()?;
-    services
+    Ok(services
         .server_pages
         .server_detail(&namespace, &name)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+        .await?)
 }

@@ -9,11 +9,7 @@ use crate::model::virtual_servers::VirtualServerCard;
 pub async fn load_virtual_servers() -> Result<Vec<VirtualServerCard>, ServerFnError> {
     crate::services::authorize(crate::access::Action::Browse, None)?;
     let services = crate::services::services()?;
-    services
-        .virtual_servers
-        .list()
-        .await
-        .map_err(|e| ServerFnError::new(e.0))
+    Ok(services.virtual_servers.list().await?)
 }
 
 /// Proposes a virtual server from the console's form. Redirects to the new proposal's review
@@ -24,11 +20,7 @@ pub async fn propose_virtual_server(
 ) -> Result<(), ServerFnError> {
     let author = crate::services::authorize(crate::access::Action::Propose, None)?;
     let services = crate::services::services()?;
-    let proposed = services
-        .onboarding
-        .propose_virtual(&author, &form)
-        .await
-        .map_err(|e| ServerFnError::new(e.0))?;
+    let proposed = services.onboarding.propose_virtual(&author, &form).await?;
     match proposed {
         Ok(id) => leptos_axum::redirect(&format!("/reviews/{}", super::path_segment(&id))),
         Err(errors) => {

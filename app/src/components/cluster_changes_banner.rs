@@ -1,8 +1,9 @@
 use leptos::prelude::*;
 
+use super::ForViewer;
 use crate::access::Action;
-use crate::api::current_viewer;
 use crate::model::cluster_changes::{display_value, ClusterChanges, FieldChange};
+use crate::model::Viewer;
 
 /// "Changed outside Apiary": the fields of the server's custom resources whose live value in
 /// the cluster is not the approved revision's, or the resources missing there, and for owners
@@ -104,26 +105,18 @@ fn FieldChanges(fields: Vec<FieldChange>, revision: i64) -> impl IntoView {
 /// approved revision back.
 #[component]
 fn OwnerNextSteps(id: String, owner_team: String, revision: i64) -> impl IntoView {
-    let viewer = crate::api::load_once(current_viewer());
-    view! {
-        <Suspense>
-            {move || {
-                let (id, team) = (id.clone(), owner_team.clone());
-                Suspend::new(async move {
-                    let viewer = viewer.await.ok()?;
-                    viewer.may(Action::Review, Some(&team)).then(|| view! {
-                        <p class="mt-2" data-testid="cluster-next-steps">
-                            "To keep the live values, "
-                            <a class="underline" href=format!("/servers/{id}/change")>"propose them as a change"</a>
-                            " so they are reviewed. To put the approved values back, re-apply "
-                            <a class="underline" href=format!("/api/v1/servers/{id}/revisions/{revision}/manifest")>
-                                {format!("revision {revision}'s manifest")}
-                            </a>
-                            " with "<code>"kubectl apply --server-side --field-manager=apiary --force-conflicts -f"</code>"."
-                        </p>
-                    })
-                })
-            }}
-        </Suspense>
-    }
+    let steps = move |viewer: Option<Viewer>| {
+        viewer?.may(Action::Review, Some(&owner_team)).then(|| view! {
+            <p class="mt-2" data-testid="cluster-next-steps">
+                "To keep the live values, "
+                <a class="underline" href=format!("/servers/{id}/change")>"propose them as a change"</a>
+                " so they are reviewed. To put the approved values back, re-apply "
+                <a class="underline" href=format!("/api/v1/servers/{id}/revisions/{revision}/manifest")>
+                    {format!("revision {revision}'s manifest")}
+                </a>
+                " with "<code>"kubectl apply --server-side --field-manager=apiary --force-conflicts -f"</code>"."
+            </p>
+        })
+    };
+    view! { <ForViewer render=steps /> }
 }

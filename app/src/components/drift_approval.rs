@@ -1,9 +1,10 @@
 use leptos::prelude::*;
 
-use super::DriftDetails;
+use super::{DriftDetails, ForViewer};
 use crate::access::Action;
-use crate::api::{current_viewer, ApproveDrift};
+use crate::api::ApproveDrift;
 use crate::model::server_detail::PendingDrift;
+use crate::model::Viewer;
 
 /// Schema drift waiting for approval: what changed, and for owners of the server's team and
 /// admins, a form that approves it with a comment (a plain form post without JavaScript).
@@ -20,20 +21,16 @@ pub fn DriftApproval(
         }
         .into_any();
     };
-    let viewer = crate::api::load_once(current_viewer());
-    let form = move || {
-        let (namespace, name, snapshot_id) =
-            (namespace.clone(), name.clone(), pending.snapshot_id.clone());
-        let team = owner_team.clone();
-        Suspend::new(async move {
-            let viewer = viewer.await.ok()?;
-            if !viewer.may(Action::Review, Some(&team)) {
-                return Some(view! {
-                    <p class="mt-2 text-sm">{format!("Owners of team {team} and admins can approve it.")}</p>
-                }.into_any());
-            }
-            Some(view! { <DriftApprovalForm namespace name snapshot_id /> }.into_any())
-        })
+    let snapshot_id = pending.snapshot_id.clone();
+    let form = move |viewer: Option<Viewer>| {
+        let team = &owner_team;
+        if !viewer?.may(Action::Review, Some(team)) {
+            return Some(view! {
+                <p class="mt-2 text-sm">{format!("Owners of team {team} and admins can approve it.")}</p>
+            }.into_any());
+        }
+        let (namespace, name, snapshot_id) = (namespace.clone(), name.clone(), snapshot_id.clone());
+        Some(view! { <DriftApprovalForm namespace name snapshot_id /> }.into_any())
     };
     view! {
         <div data-testid="drift-review" class="rounded-lg border border-amber-300 bg-amber-50 p-3 dark:border-amber-700 dark:bg-amber-950">
@@ -41,7 +38,7 @@ pub fn DriftApproval(
                 {format!("The fetch of {} differs from the approved tools. Until it is approved, consumers see the approved tools: added tools and broadened schemas stay unpublished.", pending.fetched_at)}
             </p>
             <DriftDetails drift=pending.drift.clone() />
-            <Suspense>{form}</Suspense>
+            <ForViewer render=form />
         </div>
     }
     .into_any()

@@ -2,6 +2,8 @@ use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::model::Viewer;
+
 /// The frame of a page that loads one thing: an alert when loading fails ("{failure} could not
 /// be loaded: …"), else `render` of what it loaded. Pages render on the server, which waits for
 /// the answer; a browser never sees the busy marker unless the answer is streamed.
@@ -37,6 +39,25 @@ where
                     Suspend::new(async move { resource.await.map(render) })
                 }}
             </ErrorBoundary>
+        </Suspense>
+    }
+}
+
+/// `render` of the person viewing the page (`None` when it cannot be read), once the server
+/// knows who they are.
+#[component]
+pub fn ForViewer<V, F>(render: F) -> impl IntoView
+where
+    V: IntoView + 'static,
+    F: Fn(Option<Viewer>) -> V + Clone + Send + Sync + 'static,
+{
+    let viewer = crate::api::load_once(crate::api::current_viewer());
+    view! {
+        <Suspense>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move { render(viewer.await.ok()) })
+            }}
         </Suspense>
     }
 }

@@ -41,7 +41,7 @@ pub use filter_form::FilterForm;
 pub use health_badge::HealthBadge;
 pub use latency_chart::{CallLatencyChart, LatencyChart};
 pub use lifecycle_badge::LifecycleBadge;
-pub use loaded::{request_source, Loaded, NotFound};
+pub use loaded::{request_source, ForViewer, Loaded, NotFound};
 pub use local_mode_banner::LocalModeBanner;
 pub use manifest_diff::ManifestDiff;
 pub use page_section::PageSection;

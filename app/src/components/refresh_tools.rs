@@ -1,9 +1,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
+use super::ForViewer;
 use crate::access::Action;
-use crate::api::{current_viewer, RefreshTools};
+use crate::api::RefreshTools;
 use crate::model::refresh::RefreshReport;
+use crate::model::Viewer;
 
 /// The outcome of a refresh, in a status line (an alert when the fetch failed).
 #[component]
@@ -26,21 +28,15 @@ fn RefreshOutcome(report: RefreshReport) -> impl IntoView {
 /// without JavaScript came back with (in the page's query string).
 #[component]
 pub fn RefreshToolsButton(namespace: String, name: String, owner_team: String) -> impl IntoView {
-    let viewer = crate::api::load_once(current_viewer());
     let outcome = RefreshReport::from_query(&use_location().search.get_untracked());
-    let part = move || {
-        let (namespace, name, team) = (namespace.clone(), name.clone(), owner_team.clone());
-        let outcome = outcome.clone();
-        Suspend::new(async move {
-            let may_refresh = viewer
-                .await
-                .is_ok_and(|viewer| viewer.may(Action::Refresh, Some(&team)));
-            view! { <RefreshToolsForm namespace name may_refresh outcome /> }
-        })
+    let part = move |viewer: Option<Viewer>| {
+        let may_refresh = viewer.is_some_and(|v| v.may(Action::Refresh, Some(&owner_team)));
+        let (namespace, name, outcome) = (namespace.clone(), name.clone(), outcome.clone());
+        view! { <RefreshToolsForm namespace name may_refresh outcome /> }
     };
     view! {
         <div id="refresh" class="mt-3 space-y-1">
-            <Suspense>{part}</Suspense>
+            <ForViewer render=part />
         </div>
     }
 }

@@ -37,16 +37,6 @@ pub enum ClusterChanges {
     },
 }
 
-impl ClusterChanges {
-    /// True when the server page should show the banner: a difference, or an unreadable cluster.
-    pub fn needs_attention(&self) -> bool {
-        matches!(
-            self,
-            ClusterChanges::Changed { .. } | ClusterChanges::Unreadable { .. }
-        )
-    }
-}
-
 /// One field whose live value is not the approved one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -237,7 +237,7 @@ pub enum Manifest {
 }
 
 /// Where a server is in its life, as the runtime reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     /// Up and past its start-up.
@@ -249,6 +249,7 @@ pub enum RunState {
     /// It exited or could not start; the runtime tries again after a pause.
     Crashed,
     /// Nothing runs: unpublished, retired, or its spec cannot run here.
+    #[default]
     Stopped,
     /// A remote server: Apiary does not run it.
     Remote,
@@ -266,15 +267,10 @@ impl RunState {
             RunState::Remote => "remote",
         }
     }
-
-    /// True when clients can reach it now.
-    pub fn serves(self) -> bool {
-        matches!(self, RunState::Running | RunState::Remote)
-    }
 }
 
 /// The runtime section of a server page: is it running, and if not, why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeView {
     /// The state.
     pub state: RunState,

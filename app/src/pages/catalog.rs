@@ -3,12 +3,13 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::access::Action;
-use crate::api::{current_viewer, load_virtual_servers, search_catalog};
+use crate::api::{load_virtual_servers, search_catalog};
 use crate::components::{
-    request_source, CatalogFilters, EmptyState, Loaded, Pagination, ServerCardView,
+    request_source, CatalogFilters, EmptyState, ForViewer, Loaded, Pagination, ServerCardView,
 };
 use crate::model::catalog_search::{CatalogQuery, CatalogResults, FacetKind};
 use crate::model::virtual_servers::VirtualServerCard;
+use crate::model::Viewer;
 
 /// The catalog: search and facet filters read from the URL query, one page of cards, and page
 /// links. The server filters and paginates, so the page stays small with thousands of servers.
@@ -89,26 +90,21 @@ fn CatalogResultsView(query: CatalogQuery, found: CatalogResults) -> impl IntoVi
 /// propose form; for the others, who to ask.
 #[component]
 fn FirstServerHint() -> impl IntoView {
-    let viewer = crate::api::load_once(current_viewer());
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                let may_propose = viewer.await.is_ok_and(|v| v.may(Action::Propose, None));
-                if may_propose {
-                    view! {
-                        <p>"Add your first MCP server: describe it in a short form, and it runs and appears here once the proposal is approved."</p>
-                        <p class="mt-3">
-                            <a href="/propose" data-testid="propose-first" class="inline-block rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900">"Propose a server"</a>
-                        </p>
-                    }.into_any()
-                } else {
-                    view! {
-                        <p>"No MCP server is published yet. People with the proposer role add servers; ask your Apiary admin."</p>
-                    }.into_any()
-                }
-            })}
-        </Suspense>
-    }
+    let hint = |viewer: Option<Viewer>| {
+        if viewer.is_some_and(|v| v.may(Action::Propose, None)) {
+            view! {
+                <p>"Add your first MCP server: describe it in a short form, and it runs and appears here once the proposal is approved."</p>
+                <p class="mt-3">
+                    <a href="/propose" data-testid="propose-first" class="inline-block rounded bg-slate-800 px-3 py-1 text-white dark:bg-slate-200 dark:text-slate-900">"Propose a server"</a>
+                </p>
+            }.into_any()
+        } else {
+            view! {
+                <p>"No MCP server is published yet. People with the proposer role add servers; ask your Apiary admin."</p>
+            }.into_any()
+        }
+    };
+    view! { <ForViewer render=hint /> }
 }
 
 /// The virtual servers whose name, description or tools hold every word of the search, above

@@ -5,8 +5,9 @@ use leptos_router::hooks::use_params_map;
 use crate::api::load_server_detail;
 use crate::components::{
     request_source, CallLatencyChart, ClusterChangesBanner, ConnectionSnippets, CopyableCode,
-    DriftApproval, LatencyChart, Loaded, NotFound, PageSection, PolicyFindings, RefreshToolsButton,
-    RuntimeStatusView, ServerOverviewView, SnapshotHistory, ToolList, ToolUsageTable,
+    DriftApproval, ForViewer, LatencyChart, Loaded, NotFound, PageSection, PolicyFindings,
+    RefreshToolsButton, RuntimeStatusView, ServerOverviewView, SnapshotHistory, ToolList,
+    ToolUsageTable,
 };
 use crate::model::server_detail::{Manifest, ServerDetail};
 
@@ -109,18 +110,10 @@ fn ServerDetailView(detail: ServerDetail) -> impl IntoView {
 /// Links to what an admin can do with the server.
 #[component]
 fn AdminLinks(id: String) -> impl IntoView {
-    let viewer = crate::api::load_once(crate::api::current_viewer());
-    view! {
-        <Suspense>
-            {move || {
-                let id = id.clone();
-                Suspend::new(async move {
-                    let viewer = viewer.await.ok()?;
-                    viewer.may(crate::access::Action::Curate, None).then(|| view! {
-                        <li><a class="underline" href=format!("/servers/{id}/curate")>"Curate published tools"</a></li>
-                    })
-                })
-            }}
-        </Suspense>
-    }
+    let links = move |viewer: Option<crate::model::Viewer>| {
+        viewer?.may(crate::access::Action::Curate, None).then(|| view! {
+            <li><a class="underline" href=format!("/servers/{id}/curate")>"Curate published tools"</a></li>
+        })
+    };
+    view! { <ForViewer render=links /> }
 }

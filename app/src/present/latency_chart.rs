@@ -25,8 +25,6 @@ pub struct PlotPoint {
     pub y: f64,
     /// Whether the fetch succeeded.
     pub ok: bool,
-    /// A tooltip such as "2026-11-26 10:00 UTC: 120 ms".
-    pub label: String,
 }
 
 /// A labelled gridline of the latency axis.
@@ -78,12 +76,6 @@ pub fn layout(samples: &[HealthPoint]) -> Option<ChartLayout> {
             x: round(x_of(index, sample.at_ms)),
             y: round(y_of(sample.latency_ms)),
             ok: sample.ok,
-            label: format!(
-                "{}: {} ms{}",
-                sample.at_label,
-                sample.latency_ms,
-                if sample.ok { "" } else { ", failed" }
-            ),
         })
         .collect();
     let line = points

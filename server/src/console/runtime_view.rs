@@ -38,36 +38,22 @@ pub async fn load(
     }
     let reason = match desired::load_one(db, id).await? {
         Desired::Unknown => return Ok(None),
-        _ if mode == RuntimeMode::Kubernetes => {
-            format!("{id} has no MCPServer in the cluster; an approved proposal applies one")
-        }
-        Desired::Idle { reason } => format!("{reason}, so nothing runs"),
-        Desired::Invalid(error) => format!(
+        _ if mode == RuntimeMode::Kubernetes => Some(format!(
+            "{id} has no MCPServer in the cluster; an approved proposal applies one"
+        )),
+        Desired::Idle { reason } => Some(format!("{reason}, so nothing runs")),
+        Desired::Invalid(error) => Some(format!(
             "its spec cannot run in the local runtime ({}: {})",
             error.field, error.message
-        ),
-        Desired::Run(_) => {
-            return Ok(Some(RuntimeView {
-                state: RunState::Starting,
-                reason: None,
-                exit_code: None,
-                restarts: 0,
-                command: None,
-                logs: Vec::new(),
-                conditions: Vec::new(),
-                events: Vec::new(),
-            }))
-        }
+        )),
+        Desired::Run(_) => None,
     };
     Ok(Some(RuntimeView {
-        state: RunState::Stopped,
-        reason: Some(reason),
-        exit_code: None,
-        restarts: 0,
-        command: None,
-        logs: Vec::new(),
-        conditions: Vec::new(),
-        events: Vec::new(),
+        state: reason
+            .as_ref()
+            .map_or(RunState::Starting, |_| RunState::Stopped),
+        reason,
+        ..RuntimeView::default()
     }))
 }
 
@@ -91,7 +77,6 @@ fn from_status(status: RuntimeStatus, mode: RuntimeMode, logs: Vec<LogLineView>)
         restarts: status.restarts,
         command: status.command,
         logs,
-        conditions: Vec::new(),
-        events: Vec::new(),
+        ..RuntimeView::default()
     }
 }

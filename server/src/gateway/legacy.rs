@@ -102,7 +102,7 @@ pub async fn open(
         upstream: Mutex::new(None),
         version: Mutex::new(None),
     });
-    state.gateway.legacy().insert(id.clone(), session.clone());
+    lock(&state.gateway.legacy().open).insert(id.clone(), session.clone());
     let closer = Closer {
         state: state.clone(),
         id,
@@ -117,15 +117,7 @@ pub async fn open(
             },
         ))
         .map(Ok::<_, std::io::Error>);
-    let body = state.gateway.until_drained(body, false);
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    sse::event_stream(state.gateway.until_drained(body, false))
 }
 
 /// `POST /mcp/{namespace}/{name}/messages?sessionId=…`: one message (or batch) of a session.
@@ -136,12 +128,10 @@ pub async fn message(
     request_headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(session) = state
-        .gateway
-        .legacy()
+    let open = lock(&state.gateway.legacy().open)
         .get(&query.session_id)
-        .filter(|s| s.namespace == namespace && s.name == name)
-    else {
+        .cloned();
+    let Some(session) = open.filter(|s| s.namespace == namespace && s.name == name) else {
         return failure(
             StatusCode::NOT_FOUND,
             INVALID_REQUEST,
@@ -267,7 +257,7 @@ struct Closer {
 
 impl Drop for Closer {
     fn drop(&mut self) {
-        self.state.gateway.legacy().remove(&self.id);
+        lock(&self.state.gateway.legacy().open).remove(&self.id);
         let Some(upstream) = lock(&self.session.upstream).take() else {
             return;
         };
@@ -295,19 +285,5 @@ impl Session {
         if let Some(version) = version {
             *lock(&self.version) = Some(version);
         }
-    }
-}
-
-impl LegacySessions {
-    fn insert(&self, id: String, session: Arc<Session>) {
-        lock(&self.open).insert(id, session);
-    }
-
-    fn get(&self, id: &str) -> Option<Arc<Session>> {
-        lock(&self.open).get(id).cloned()
-    }
-
-    fn remove(&self, id: &str) {
-        lock(&self.open).remove(id);
     }
 }

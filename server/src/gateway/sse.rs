@@ -3,7 +3,9 @@
 //! an unchanged event is sent byte for byte. Only one event is held at a time, at most
 //! `max_event` bytes, so a slow client slows the backend instead of filling memory.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use futures::{Stream, StreamExt};
 
 use super::inspect::Inspector;
@@ -21,6 +23,22 @@ pub fn event(data: &[u8]) -> Bytes {
     }
     out.push(b'\n');
     Bytes::from(out)
+}
+
+/// A 200 answer that streams `events` to the client as server-sent events, uncached.
+pub fn event_stream<S, E>(events: S) -> Response
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<axum::BoxError>,
+{
+    let mut response = Response::new(Body::from_stream(events));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// The backend's event stream, inspected: `first` goes out before it (the gateway's own

@@ -39,18 +39,13 @@ impl Links {
         if let Some(link) = open.get(session) {
             return link.clone();
         }
-        let listening = self.listening_of(session);
+        let listening = crate::locks::lock(&self.listening)
+            .entry(session.to_owned())
+            .or_default()
+            .clone();
         let link = Arc::new(Link::new(server.clone(), downstream.clone(), listening));
         open.insert(session.to_owned(), link.clone());
         link
-    }
-
-    /// The count of `session`'s open event streams, made now if it has none.
-    fn listening_of(&self, session: &str) -> Listening {
-        crate::locks::lock(&self.listening)
-            .entry(session.to_owned())
-            .or_default()
-            .clone()
     }
 
     /// Counts an event stream that client session `session` opened (its GET, answered), until
@@ -234,20 +229,16 @@ impl Link {
         }
     }
 
-    fn slot(&self, member: &str) -> Arc<Slot> {
-        crate::locks::lock(&self.members)
-            .entry(member.to_owned())
-            .or_default()
-            .clone()
-    }
-
     /// The open session with `target`, opened now if there is none.
     pub async fn member(
         &self,
         state: &GatewayState,
         target: Arc<Target>,
     ) -> Result<Arc<MemberSession>, String> {
-        let slot = self.slot(&target.id);
+        let slot = crate::locks::lock(&self.members)
+            .entry(target.id.clone())
+            .or_default()
+            .clone();
         let mut session = slot.lock().await;
         if let Some(open) = session.as_ref().filter(|s| !s.is_closed()) {
             return Ok(open.clone());

@@ -20,8 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
@@ -118,11 +117,6 @@ impl Bridges {
             }
         };
         reached.map_err(|error| bridge_failure(target, error))
-    }
-
-    /// Keeps `bridge` as the connection of legacy SSE `session`.
-    fn remember(&self, session: String, bridge: Arc<Bridge>) {
-        lock(&self.sessions).insert(session, bridge);
     }
 
     /// Drops the connection of legacy SSE `session`, if it has one of its own.
@@ -259,7 +253,7 @@ pub async fn post(
     if let Some(init) = init {
         let (session, answer) = bridge.open_session(init["id"].clone(), requested);
         if matches!(target.backend, Backend::LegacySse(_)) {
-            bridges.remember(session.clone(), bridge);
+            lock(&bridges.sessions).insert(session.clone(), bridge);
         }
         let mut response = Json(answer).into_response();
         if let Ok(value) = HeaderValue::from_str(&session) {
@@ -295,7 +289,7 @@ pub async fn post(
         .collect();
     let events = replies(bridge, ids, answers);
     let events = sse::inspect(events, first, inspector, MAX_RESPONSE_BYTES);
-    event_stream(gateway.until_drained(events, true))
+    sse::event_stream(gateway.until_drained(events, true))
 }
 
 /// `GET`: the session's stream of notices that belong to no request.
@@ -331,7 +325,7 @@ pub async fn listen(
         .map(|notice| Ok::<_, std::io::Error>(sse::event(notice.to_string().as_bytes())));
     let inspector = Inspector::new(target, Vec::new(), Instant::now());
     let events = sse::inspect(events.boxed(), Vec::new(), inspector, MAX_RESPONSE_BYTES);
-    event_stream(gateway.until_drained(events, false))
+    sse::event_stream(gateway.until_drained(events, false))
 }
 
 /// `DELETE`: ends the session.
@@ -385,20 +379,6 @@ fn bridge_failure(target: &Target, error: BridgeError) -> Response {
             failure(StatusCode::BAD_GATEWAY, INTERNAL_ERROR, error.to_string())
         }
     }
-}
-
-fn event_stream<S>(events: S) -> Response
-where
-    S: futures::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static,
-{
-    let mut response = Response::new(Body::from_stream(events));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }
 
 fn tokio_stream_of<T: Send + 'static>(

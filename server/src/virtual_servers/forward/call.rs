@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ use crate::gateway::{sse, GatewayState, MAX_RESPONSE_BYTES};
 
 use super::super::links::{Asked, Link, Sent};
 use super::super::member::{self, Address};
-use super::{json, tell, tool_error, written, Answer};
+use super::{json, tell, tool_error, written};
 
 /// How often a call's stream carries a comment while the client is asked something, so that
 /// proxies on the way do not close it as idle.
@@ -211,12 +211,7 @@ impl InFlight {
     /// The client's answer carrying the member's result or error as written, measured.
     fn answered(&mut self, message: &Message<'_>) -> Bytes {
         self.end(outcome_of(message));
-        written(&Answer {
-            jsonrpc: "2.0",
-            id: &self.client_id,
-            result: message.result,
-            error: message.error,
-        })
+        written(&self.client_id, message.result, message.error)
     }
 
     /// The member did not answer: a tool result with `isError` naming it, which the client's
@@ -228,12 +223,7 @@ impl InFlight {
             self.link.forget(&self.member);
         }
         let result = tool_error(format!("{} did not answer: {why}", self.member));
-        written(&Answer {
-            jsonrpc: "2.0",
-            id: &self.client_id,
-            result: Some(&result),
-            error: None,
-        })
+        written(&self.client_id, Some(&result), None)
     }
 
     /// The member's notification `notice` (JSON `data`) as the client's event: as it came,
@@ -343,17 +333,7 @@ impl InFlight {
             }
         });
         let stream = futures::stream::once(async move { first }).chain(rest);
-        (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/event-stream"),
-                ),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            ],
-            Body::from_stream(stream.map(Ok::<_, std::convert::Infallible>)),
-        )
-            .into_response()
+        sse::event_stream(stream.map(Ok::<_, std::convert::Infallible>))
     }
 }
 

@@ -67,13 +67,13 @@ impl Incoming {
 
 /// The answer to the client: its own id, with the result or error as written before.
 #[derive(Serialize)]
-pub(super) struct Answer<'a> {
-    pub jsonrpc: &'static str,
-    pub id: &'a Value,
+struct Answer<'a> {
+    jsonrpc: &'static str,
+    id: &'a Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<&'a RawValue>,
+    result: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a RawValue>,
+    error: Option<&'a RawValue>,
 }
 
 /// Answers `request` to the virtual server `view` the short way, or gives it back for the
@@ -150,12 +150,7 @@ fn list(view: &View, incoming: &Incoming) -> Option<Response> {
         return None;
     }
     let page = view.pages.get(start / PAGE)?;
-    Some(json(written(&Answer {
-        jsonrpc: "2.0",
-        id: &incoming.id,
-        result: Some(page),
-        error: None,
-    })))
+    Some(json(written(&incoming.id, Some(page), None)))
 }
 
 /// A call of one of the view's tools on the member's session that is open.
@@ -199,14 +194,7 @@ async fn open(
 ) -> Result<Arc<MemberSession>, Response> {
     let (started, opening) = (Instant::now(), link.opening(&incoming.id));
     let opened = link.member(state, target.clone()).await;
-    let answer = |text: String| {
-        json(written(&Answer {
-            jsonrpc: "2.0",
-            id: &incoming.id,
-            result: Some(&tool_error(text)),
-            error: None,
-        }))
-    };
+    let answer = |text: String| json(written(&incoming.id, Some(&tool_error(text)), None));
     if opening.cancelled() {
         let text = format!("the call was cancelled before it reached {}", target.id);
         return Err(answer(text));
@@ -276,12 +264,7 @@ fn reply(state: &GatewayState, link: &Link, bytes: &[u8]) -> Option<Response> {
         let Some(asked) = link.answered(reply.id) else {
             continue;
         };
-        let answer = written(&Answer {
-            jsonrpc: "2.0",
-            id: &asked.id,
-            result: reply.result,
-            error: reply.error,
-        });
+        let answer = written(&asked.id, reply.result, reply.error);
         let state = state.clone();
         tokio::spawn(async move { tell(&state, &asked.on, answer).await });
     }
@@ -301,9 +284,15 @@ async fn tell(state: &GatewayState, sent: &Sent, message: impl Into<Body>) {
 }
 
 /// `answer` as JSON.
-fn written(answer: &Answer<'_>) -> Bytes {
+fn written(id: &Value, result: Option<&RawValue>, error: Option<&RawValue>) -> Bytes {
+    let answer = Answer {
+        jsonrpc: "2.0",
+        id,
+        result,
+        error,
+    };
     // Only strings, JSON values and JSON text: nothing that can fail to be written.
-    Bytes::from(serde_json::to_vec(answer).unwrap_or_default())
+    Bytes::from(serde_json::to_vec(&answer).unwrap_or_default())
 }
 
 /// An HTTP answer of the JSON `answer`.
