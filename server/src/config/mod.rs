@@ -470,11 +470,15 @@ fn default_site_dir() -> PathBuf {
 mod tests {
     use super::*;
 
+    /// The default settings as read, changed by `set`.
+    fn raw_with(set: impl FnOnce(&mut RawSettings)) -> RawSettings {
+        let mut raw = RawSettings::default();
+        set(&mut raw);
+        raw
+    }
+
     fn raw_with_listen(listen: &str) -> RawSettings {
-        RawSettings {
-            listen: Some(listen.into()),
-            ..RawSettings::default()
-        }
+        raw_with(|r| r.listen = Some(listen.into()))
     }
 
     #[test]
@@ -489,10 +493,7 @@ mod tests {
     fn measurements_are_kept_thirty_days_unless_set_and_never_zero() {
         let settings = validate(RawSettings::default()).expect("defaults are valid");
         assert_eq!(settings.measurement_retention_days, 30);
-        let raw = RawSettings {
-            measurement_retention_days: Some("0".into()),
-            ..RawSettings::default()
-        };
+        let raw = raw_with(|r| r.measurement_retention_days = Some("0".into()));
         let message = validate(raw).expect_err("zero keeps nothing").to_string();
         assert!(
             message.contains("APIARY_MEASUREMENT_RETENTION_DAYS")
@@ -537,10 +538,7 @@ mod tests {
         let settings = validate(raw).expect("valid");
         assert_eq!(settings.runtime, Runtime::Kubernetes);
         assert_eq!(settings.watch_namespace.as_deref(), Some("team-a"));
-        let raw = RawSettings {
-            runtime: Some("docker".into()),
-            ..RawSettings::default()
-        };
+        let raw = raw_with(|r| r.runtime = Some("docker".into()));
         let message = validate(raw).expect_err("must fail").to_string();
         assert!(message.contains("APIARY_RUNTIME"), "{message}");
         assert!(message.contains("kubernetes"), "{message}");
@@ -550,17 +548,11 @@ mod tests {
     fn the_gateway_namespace_is_a_dns_label() {
         let settings = validate(RawSettings::default()).expect("defaults are valid");
         assert_eq!(settings.gateway_namespace, None, "the client's namespace");
-        let raw = RawSettings {
-            gateway_namespace: Some(" apiary-gw ".into()),
-            ..RawSettings::default()
-        };
+        let raw = raw_with(|r| r.gateway_namespace = Some(" apiary-gw ".into()));
         let settings = validate(raw).expect("valid");
         assert_eq!(settings.gateway_namespace.as_deref(), Some("apiary-gw"));
         for bad in ["Apiary", "apiary_system", "-apiary", "a.b", &"a".repeat(64)] {
-            let raw = RawSettings {
-                gateway_namespace: Some(bad.to_owned()),
-                ..RawSettings::default()
-            };
+            let raw = raw_with(|r| r.gateway_namespace = Some(bad.to_owned()));
             let message = validate(raw).expect_err(bad).to_string();
             assert!(message.contains("APIARY_GATEWAY_NAMESPACE"), "{message}");
             assert!(message.contains("DNS label"), "{message}");
@@ -584,10 +576,7 @@ mod tests {
 
     #[test]
     fn a_lease_shorter_than_two_seconds_is_refused() {
-        let raw = RawSettings {
-            lease_duration_secs: Some("1".into()),
-            ..RawSettings::default()
-        };
+        let raw = raw_with(|r| r.lease_duration_secs = Some("1".into()));
         let message = validate(raw).expect_err("must fail").to_string();
         assert!(message.contains("APIARY_LEASE_DURATION_SECS"), "{message}");
         assert!(message.contains("at least 2"), "{message}");
@@ -617,10 +606,7 @@ mod tests {
         };
         let message = validate(raw).expect_err("zero").to_string();
         assert!(message.contains("APIARY_SESSION_MAX_AGE_SECS"), "{message}");
-        let raw = RawSettings {
-            session_recheck_secs: Some("60".into()),
-            ..RawSettings::default()
-        };
+        let raw = raw_with(|r| r.session_recheck_secs = Some("60".into()));
         let message = validate(raw).expect_err("no sessions").to_string();
         assert!(message.contains("APIARY_SESSION_RECHECK_SECS"), "{message}");
         assert!(message.contains("APIARY_OIDC_ISSUER"), "{message}");
@@ -628,10 +614,7 @@ mod tests {
 
     #[test]
     fn an_unknown_database_scheme_is_refused() {
-        let raw = RawSettings {
-            database_url: Some("mysql://db".into()),
-            ..RawSettings::default()
-        };
+        let raw = raw_with(|r| r.database_url = Some("mysql://db".into()));
         let message = validate(raw).expect_err("must fail").to_string();
         assert!(message.contains("APIARY_DATABASE_URL"), "{message}");
     }

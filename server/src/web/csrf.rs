@@ -68,84 +68,49 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn settings() -> Settings {
+    /// Whether a request with the headers `pairs` is cross-site, with the public URL set.
+    fn cross(pairs: &[(&'static str, &'static str)]) -> bool {
         let mut settings = crate::config::load(None).expect("defaults");
         settings.public_url = Some("https://apiary.example.com".into());
-        settings
-    }
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
+        let mut headers = HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(*name, HeaderValue::from_static(value));
+            headers.insert(*name, HeaderValue::from_static(value));
         }
-        map
+        is_cross_site(&headers, &settings)
     }
 
     #[test]
     fn fetch_metadata_decides_when_present() {
-        let s = settings();
-        assert!(!is_cross_site(
-            &headers(&[("sec-fetch-site", "same-origin")]),
-            &s
-        ));
-        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "none")]), &s));
-        assert!(is_cross_site(
-            &headers(&[("sec-fetch-site", "same-site")]),
-            &s
-        ));
-        assert!(is_cross_site(
-            &headers(&[("sec-fetch-site", "cross-site")]),
-            &s
-        ));
+        assert!(!cross(&[("sec-fetch-site", "same-origin")]));
+        assert!(!cross(&[("sec-fetch-site", "none")]));
+        assert!(cross(&[("sec-fetch-site", "same-site")]));
+        assert!(cross(&[("sec-fetch-site", "cross-site")]));
     }
 
     #[test]
     fn origin_must_be_the_public_url_or_the_host() {
-        let s = settings();
-        assert!(!is_cross_site(
-            &headers(&[("origin", "https://apiary.example.com")]),
-            &s
-        ));
-        assert!(!is_cross_site(
-            &headers(&[
-                ("origin", "http://127.0.0.1:3000"),
+        assert!(!cross(&[("origin", "https://apiary.example.com")]));
+        assert!(!cross(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000")
+        ]));
+        assert!(cross(&[("origin", "https://evil.example")]));
+        assert!(cross(&[("origin", "null")]));
+        assert!(
+            cross(&[
+                ("origin", "https://127.0.0.1:3000"),
                 ("host", "127.0.0.1:3000")
             ]),
-            &s
-        ));
-        assert!(is_cross_site(
-            &headers(&[("origin", "https://evil.example")]),
-            &s
-        ));
-        assert!(is_cross_site(&headers(&[("origin", "null")]), &s));
-        assert!(
-            is_cross_site(
-                &headers(&[
-                    ("origin", "https://127.0.0.1:3000"),
-                    ("host", "127.0.0.1:3000")
-                ]),
-                &s
-            ),
             "the scheme counts: Apiary serves plain HTTP on its own address"
         );
         assert!(
-            is_cross_site(
-                &headers(&[
-                    ("origin", "http://127.0.0.1:3000@evil.example"),
-                    ("host", "127.0.0.1:3000@evil.example")
-                ]),
-                &s
-            ),
+            cross(&[
+                ("origin", "http://127.0.0.1:3000@evil.example"),
+                ("host", "127.0.0.1:3000@evil.example")
+            ]),
             "user info in an authority is refused, not read as the host"
         );
-        assert!(is_cross_site(
-            &headers(&[("origin", "https://apiary.example.com:8443")]),
-            &s
-        ));
-        assert!(
-            !is_cross_site(&headers(&[]), &s),
-            "non-browser clients pass"
-        );
+        assert!(cross(&[("origin", "https://apiary.example.com:8443")]));
+        assert!(!cross(&[]), "non-browser clients pass");
     }
 }
