@@ -80,55 +80,49 @@ pub fn deployment(desired: &Deployment, live: &Deployment) -> Vec<Drift> {
     let empty = Value::Object(Map::new());
     let desired = at(&desired, &pod_path).unwrap_or(&empty);
     let live = at(&live, &pod_path).unwrap_or(&empty);
-    let scope = || DEPLOYMENT_SCOPE.iter().map(|s| (*s).to_owned()).collect();
+    // The pod's field `key` in the fields of Apiary's apply entry.
+    let scope = |key: &str| -> Vec<String> {
+        let scope = DEPLOYMENT_SCOPE.iter().map(|s| (*s).to_owned());
+        scope.chain([f(key)]).collect()
+    };
     let prefix = "spec.template.spec";
     let mut drifts = Vec::new();
     for key in ["hostNetwork", "hostPID", "hostIPC"] {
         let flag = |pod: &Value| at(pod, &[key]).and_then(Value::as_bool).unwrap_or(false);
         if flag(desired) != flag(live) {
-            let mut fields: Vec<String> = scope();
-            fields.push(f(key));
-            drifts.push(Drift::new(key, format!("{prefix}.{key}"), fields));
+            drifts.push(Drift::new(key, format!("{prefix}.{key}"), scope(key)));
         }
     }
     for key in ["serviceAccountName", "automountServiceAccountToken"] {
         if at(desired, &[key]) != at(live, &[key]) {
-            let mut fields: Vec<String> = scope();
-            fields.push(f(key));
-            drifts.push(Drift::new(key, format!("{prefix}.{key}"), fields));
+            drifts.push(Drift::new(key, format!("{prefix}.{key}"), scope(key)));
         }
     }
-    let mut fields: Vec<String> = scope();
-    fields.push(f("securityContext"));
     security_context(
         at(desired, &["securityContext"]),
         at(live, &["securityContext"]),
         "securityContext",
         &format!("{prefix}.securityContext"),
-        &fields,
+        &scope("securityContext"),
         &mut drifts,
     );
     for list in ["containers", "initContainers"] {
-        let mut fields: Vec<String> = scope();
-        fields.push(f(list));
         containers(
             at(desired, &[list]),
             at(live, &[list]),
             list,
             &format!("{prefix}.{list}"),
-            &fields,
+            &scope(list),
             &mut drifts,
         );
     }
     let volumes = |pod: &Value| names(at(pod, &["volumes"]));
-    let mut fields: Vec<String> = scope();
-    fields.push(f("volumes"));
     added_or_removed(
         &volumes(desired),
         &volumes(live),
         "volumes",
         &format!("{prefix}.volumes"),
-        &fields,
+        &scope("volumes"),
         &mut drifts,
     );
     drifts
@@ -155,8 +149,7 @@ fn added_or_removed(
     let extra = live.iter().filter(|name| !desired.contains(name));
     let missing = desired.iter().filter(|name| !live.contains(name));
     for name in extra.chain(missing) {
-        let mut fields = fields.to_vec();
-        fields.push(keyed(name));
+        let fields = [fields, &[keyed(name)]].concat();
         drifts.push(Drift::new(field, format!("{path}[{name}]"), fields));
     }
 }
@@ -182,21 +175,18 @@ fn containers(
         let (Some(want), Some(have)) = (find(desired, &name), find(live, &name)) else {
             continue;
         };
-        let mut item = fields.to_vec();
-        item.push(keyed(&name));
+        let item = [fields, &[keyed(&name)]].concat();
         let item_path = format!("{path}[{name}]");
         if at(&want, &["image"]) != at(&have, &["image"]) {
-            let mut fields = item.clone();
-            fields.push(f("image"));
+            let fields = [&item[..], &[f("image")]].concat();
             drifts.push(Drift::new("image", format!("{item_path}.image"), fields));
         }
-        item.push(f("securityContext"));
         security_context(
             at(&want, &["securityContext"]),
             at(&have, &["securityContext"]),
             "securityContext",
             &format!("{item_path}.securityContext"),
-            &item,
+            &[item, vec![f("securityContext")]].concat(),
             drifts,
         );
     }
@@ -225,8 +215,7 @@ fn security_context(
         let want = desired.and_then(|c| at(c, &[&key]));
         let have = live.and_then(|c| at(c, &[&key]));
         if want != have {
-            let mut fields = fields.to_vec();
-            fields.push(f(&key));
+            let fields = [fields, &[f(&key)]].concat();
             drifts.push(Drift::new(
                 format!("{field}.{key}"),
                 format!("{path}.{key}"),
