@@ -92,19 +92,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let target = match lookup(&state, &namespace, &name).await {
-        Ok(Some(target)) => target,
-        Ok(None) => {
-            let request = request_of(Method::POST, (&namespace, &name), headers, body);
-            return elsewhere(&state, (&namespace, &name), request).await;
-        }
-        Err(response) => return response,
-    };
-    let caller = match admit(&state, &target, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    post_to(&state, target, caller, &headers, body).await
+    serve(state, Method::POST, (&namespace, &name), headers, body).await
 }
 
 /// [`post`] to a server the caller may use, judged as `caller` by its Cedar policies.
@@ -170,7 +158,8 @@ pub async fn get(
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    without_body(state, Method::GET, (&namespace, &name), headers).await
+    let (method, body) = (Method::GET, Body::empty());
+    serve(state, method, (&namespace, &name), headers, body).await
 }
 
 /// `DELETE /mcp/{namespace}/{name}`: ends the client's session.
@@ -189,19 +178,23 @@ pub async fn delete(
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    without_body(state, Method::DELETE, (&namespace, &name), headers).await
+    let (method, body) = (Method::DELETE, Body::empty());
+    serve(state, method, (&namespace, &name), headers, body).await
 }
 
-async fn without_body(
+/// `method` to `namespace/name`: to the published server the caller may use, or to where the
+/// server is served when this Apiary does not serve it.
+async fn serve(
     state: GatewayState,
     method: Method,
     (namespace, name): (&str, &str),
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let target = match lookup(&state, namespace, name).await {
         Ok(Some(target)) => target,
         Ok(None) => {
-            let request = request_of(method, (namespace, name), headers, Body::empty());
+            let request = request_of(method, (namespace, name), headers, body);
             return elsewhere(&state, (namespace, name), request).await;
         }
         Err(response) => return response,
@@ -210,7 +203,10 @@ async fn without_body(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    without_body_to(&state, method, target, caller, &headers).await
+    match method {
+        Method::POST => post_to(&state, target, caller, &headers, body).await,
+        _ => without_body_to(&state, method, target, caller, &headers).await,
+    }
 }
 
 /// A `GET` or `DELETE` to a server the caller may use, judged as `caller`.
