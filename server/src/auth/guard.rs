@@ -109,15 +109,15 @@ pub async fn require_sign_in(
             );
             Redirect::to(&target).into_response()
         }
-        None => (
-            StatusCode::UNAUTHORIZED,
-            Json(crate::validation::error_body(
-                "sign in first: this request has no Apiary session",
-                &[],
-            )),
-        )
-            .into_response(),
+        None => sign_in_first(),
     }
+}
+
+/// 401 for an API request without a session or bearer token.
+fn sign_in_first() -> Response {
+    let message = "sign in first: this request has no Apiary session".to_owned();
+    let status = StatusCode::UNAUTHORIZED;
+    ApiError::Rejected { status, message }.into_response()
 }
 
 /// 403 for a valid bearer token without an Apiary role, naming the groups that arrived in
@@ -195,11 +195,7 @@ impl From<Forbidden> for ApiError {
 
 impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {
-        (
-            StatusCode::FORBIDDEN,
-            Json(crate::validation::error_body(&self.0, &[])),
-        )
-            .into_response()
+        ApiError::from(self).into_response()
     }
 }
 
@@ -212,15 +208,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .get::<Viewer>()
             .cloned()
             .map(Principal)
-            .ok_or_else(|| {
-                (
-                    StatusCode::UNAUTHORIZED,
-                    Json(crate::validation::error_body(
-                        "sign in first: this request has no Apiary session",
-                        &[],
-                    )),
-                )
-                    .into_response()
-            })
+            .ok_or_else(sign_in_first)
     }
 }

@@ -6,13 +6,12 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use super::authority::parse_origin;
-use crate::validation::error_body;
+use crate::api_error::ApiError;
 use crate::Settings;
 
 /// Middleware: refuses a state-changing request that a browser sent from another site.
@@ -25,15 +24,9 @@ pub async fn refuse_cross_site(
     let exempt = request.uri().path() == crate::auth::BACKCHANNEL_LOGOUT_PATH;
     if !exempt && !request.method().is_safe() && is_cross_site(request.headers(), &settings) {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "refused a cross-site request");
-        return (
-            StatusCode::FORBIDDEN,
-            Json(error_body(
-                "a change from another site was refused (cross-site request); \
-                 use Apiary's own pages or a non-browser API client",
-                &[],
-            )),
-        )
-            .into_response();
+        let message = "a change from another site was refused (cross-site request); use \
+                       Apiary's own pages or a non-browser API client";
+        return ApiError::Forbidden(message.into()).into_response();
     }
     next.run(request).await
 }

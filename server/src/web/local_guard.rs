@@ -5,13 +5,12 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use super::authority::{parse_host, parse_origin};
-use crate::validation::error_body;
+use crate::api_error::ApiError;
 use crate::Settings;
 
 /// The host names the embedded default answers to: loopback and the public URL's host.
@@ -50,7 +49,7 @@ pub async fn guard(State(hosts): State<Arc<LocalHosts>>, request: Request, next:
 }
 
 fn refuse(message: String) -> Response {
-    (StatusCode::FORBIDDEN, Json(error_body(&message, &[]))).into_response()
+    ApiError::Forbidden(message).into_response()
 }
 
 /// Loopback names plus the host of the public URL, if one is set.
