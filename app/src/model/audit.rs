@@ -7,18 +7,15 @@ pub const PAGE_SIZE: usize = 50;
 
 /// The audit log's filters, kept in the page URL (`/admin/audit?actor=…&action=…`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuditQuery {
     /// Exact actor (a subject such as `local-admin` or `https://issuer#sub`).
-    #[serde(default)]
     pub actor: String,
     /// Exact action, such as `server.curate`.
-    #[serde(default)]
     pub action: String,
     /// Target text the entry's target contains, such as `team/` or `team/search`.
-    #[serde(default)]
     pub target: String,
     /// 1-based page number.
-    #[serde(default)]
     pub page: usize,
 }
 

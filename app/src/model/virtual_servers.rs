@@ -51,31 +51,24 @@ pub struct VirtualTool {
 
 /// The console's form for proposing a virtual server (`/virtual-servers/propose`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VirtualProposalForm {
     /// Namespace.
-    #[serde(default)]
     pub namespace: String,
     /// Name.
-    #[serde(default)]
     pub name: String,
     /// What it offers.
-    #[serde(default)]
     pub description: String,
     /// The owning team, whose owners review the proposal.
-    #[serde(default)]
     pub owner_team: String,
     /// Data sensitivity.
-    #[serde(default)]
     pub sensitivity: String,
     /// One member per line: `namespace/name`, then globs of the tools to show, and `-glob`
     /// for tools to leave out.
-    #[serde(default)]
     pub members: String,
     /// `prefix` (each member's tools carry its name) or `priority` (names kept; the member
     /// listed first keeps a shared name).
-    #[serde(default)]
     pub conflicts: String,
     /// `on` to offer the `find_tools` finder.
-    #[serde(default)]
     pub finder: String,
 }
