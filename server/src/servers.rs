@@ -7,7 +7,7 @@ use serde::Deserialize;
 use sqlx::Row;
 
 use crate::api_error::ApiError;
-use crate::db::{json_column, Db, DbError};
+use crate::db::{Db, DbError};
 use crate::validation::FieldErrors;
 
 /// A request to register or update a server directly (admin API).
@@ -126,7 +126,8 @@ pub(crate) async fn server_id<'e>(
 }
 
 /// The stored server `namespace/name` (on a pooled connection or in a transaction): its
-/// registration, its lifecycle, and the cluster kind that declares it (`None`: Apiary).
+/// registration, its lifecycle, and the cluster kind that declares it (`None`: Apiary). A
+/// `spec` or `tags` that does not parse reads as empty, so the cluster's sync rewrites it.
 pub(crate) async fn stored<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     namespace: &str,
@@ -151,9 +152,9 @@ pub(crate) async fn stored<'e>(
         category: text("category")?,
         cost_class: text("cost_class")?,
         sensitivity: text("sensitivity")?,
-        tags: json_column(&row, "tags")?.unwrap_or_default(),
+        tags: serde_json::from_str(&text("tags")?).unwrap_or_default(),
         docs_url: text("docs_url")?,
-        spec: json_column(&row, "spec")?.unwrap_or_default(),
+        spec: serde_json::from_str(&text("spec")?).unwrap_or_default(),
         published: row.try_get::<i64, _>("published")? == 1,
     };
     Ok(Some((

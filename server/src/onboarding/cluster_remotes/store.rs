@@ -112,3 +112,43 @@ pub async fn last_fetch(
         tool_count: row.try_get("tool_count")?,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stored_row_that_does_not_parse_is_rewritten() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+        let db = Db::connect(&url).await.expect("open sqlite");
+        db.migrate().await.expect("migrate");
+        let registration = ServerRegistration {
+            owner_team: "search".into(),
+            tags: vec!["web".into()],
+            spec: json!({"url": "https://mcp.example.com/mcp", "transport": "sse"}),
+            published: true,
+            ..ServerRegistration::default()
+        };
+        let id = ("team", "remote");
+        let kind = "MCPServerEntry";
+        let first = sync(&db, kind, id, &registration).await.expect("registers");
+        assert_eq!(first, Synced::Written);
+        let again = sync(&db, kind, id, &registration).await.expect("reads");
+        assert_eq!(again, Synced::Unchanged);
+
+        sqlx::query("UPDATE servers SET tags = 'not json' WHERE name = 'remote'")
+            .execute(db.pool())
+            .await
+            .expect("corrupt the row");
+        let repaired = sync(&db, kind, id, &registration).await.expect("rewrites");
+        assert_eq!(repaired, Synced::Written);
+        let tags: String = sqlx::query_scalar("SELECT tags FROM servers WHERE name = 'remote'")
+            .fetch_one(db.pool())
+            .await
+            .expect("read tags");
+        assert_eq!(tags, r#"["web"]"#);
+    }
+}
