@@ -218,10 +218,13 @@ pub fn authorize(action: Action, owner_team: Option<&str>) -> Result<Viewer, Ser
     if viewer.may(action, owner_team) {
         Ok(viewer)
     } else {
-        // The refusal is a 403 for API clients too, not a generic server error. A browser
-        // without JavaScript is sent back to its page with the refusal in the query instead
-        // (a status set here would replace the server function's redirect).
-        if !plain_form_post() {
+        // The refusal is a 403 for pages and API clients, not a generic server error. A plain
+        // form post with a Referer is sent back to that page with the refusal in the query
+        // instead (leptos_axum's redirect, which a status set here would replace).
+        let sent_back = plain_form_post()
+            && use_context::<http::request::Parts>()
+                .is_some_and(|parts| parts.headers.contains_key(http::header::REFERER));
+        if !sent_back {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.set_status(http::StatusCode::FORBIDDEN);
             }
@@ -234,18 +237,18 @@ pub fn authorize(action: Action, owner_team: Option<&str>) -> Result<Viewer, Ser
     }
 }
 
-/// True when the current request is a plain form post from a browser without JavaScript (it
-/// accepts HTML), which is answered with a redirect to a page rather than with data.
+/// True when the current request is a plain form post from a browser without JavaScript (a
+/// POST that accepts HTML), which is answered with a redirect to a page rather than with data.
+/// A page load accepts HTML too, but is a GET.
 pub fn plain_form_post() -> bool {
-    use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts.method == http::Method::POST
+            && parts
                 .headers
                 .get(http::header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| v.contains("text/html"))
-        })
-        .unwrap_or(false)
+                .is_some_and(|v| v.contains("text/html"))
+    })
 }
 
 /// The Content-Security-Policy nonce the server chose for this response; the server's security

@@ -154,7 +154,19 @@ async fn only_admins_read_the_audit_log() {
         .await
         .expect("export");
     assert_eq!(refused.status(), 403);
-    let page = text(&olga.http, &format!("{}/admin/audit", app.url)).await;
+    let refused_page = olga
+        .http
+        .get(format!("{}/admin/audit", app.url))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(
+        refused_page.status(),
+        403,
+        "a page load is refused with 403"
+    );
+    let page = refused_page.text().await.expect("text");
     assert!(
         page.contains("may not read the audit log"),
         "the page says why"

@@ -215,8 +215,13 @@ async fn consumers_and_owners_of_other_teams_cannot_refresh() {
                 text.contains("may not refresh this server's tools"),
                 "{text}"
             );
-            for path in [StartFleetRefresh::PATH, FleetRefreshStatus::PATH] {
-                let response = post(&client, path, "", false).await;
+            for (path, html) in [
+                (StartFleetRefresh::PATH, false),
+                (FleetRefreshStatus::PATH, false),
+                // A plain form post without a Referer has no page to go back to.
+                (StartFleetRefresh::PATH, true),
+            ] {
+                let response = post(&client, path, "", html).await;
                 assert_eq!(response.status(), StatusCode::FORBIDDEN, "{user} {path}");
             }
             // A browser without JavaScript is sent back to the page, the refusal in the query,
