@@ -165,7 +165,8 @@ const FIELDS: &[(&str, &str)] = &[
 /// here with the values, a summary of the refusals, and each message next to its field.
 #[component]
 pub fn ProposeVirtualServerPage() -> impl IntoView {
-    let search = use_location().search;
+    let (form, errors): (VirtualProposalForm, Vec<FormError>) =
+        refused_from_query(&use_location().search.get_untracked());
     view! {
         <Title text="Propose a virtual server" />
         <h1 class="text-2xl font-bold">"Propose a virtual server"</h1>
@@ -173,10 +174,7 @@ pub fn ProposeVirtualServerPage() -> impl IntoView {
             local="Local mode: you are the only person, so after proposing you approve the change yourself on its review page, with a comment recorded as a self-approval. Then its endpoint serves the tools at once."
             signed_in="The owners of the team you name review the proposal; once an owner other than you approves it, its endpoint serves the tools."
         />
-        {move || {
-            let (form, errors): (VirtualProposalForm, Vec<FormError>) = refused_from_query(&search.get());
-            view! { <VirtualProposalFormView form errors /> }.into_any()
-        }}
+        <VirtualProposalFormView form errors />
     }
 }
 

@@ -7,7 +7,7 @@
 //! is read again only when the fleet's metadata changed, and the health of every server when
 //! a sample arrived or a second passed (the gateway's window ages with time alone).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -90,7 +90,7 @@ impl Catalog {
                     load_catalog(&self.db, self.slow_ms, &self.cache)
                         .await?
                         .into();
-                *self.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(Listing {
+                *crate::locks::lock(&self.listing) = Some(Listing {
                     metadata: version.metadata,
                     read,
                     servers: entries.iter().map(|e| Arc::clone(&e.listed)).collect(),
@@ -102,9 +102,7 @@ impl Catalog {
 
     /// The listing kept at `version`'s metadata number, unless it is too old.
     fn kept_listing(&self, version: FleetVersion) -> Option<Arc<[Arc<ListedServer>]>> {
-        self.listing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        crate::locks::lock(&self.listing)
             .as_ref()
             .filter(|kept| {
                 kept.metadata == version.metadata && kept.read.elapsed() < LISTING_MAX_AGE

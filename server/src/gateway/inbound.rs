@@ -213,10 +213,7 @@ impl std::fmt::Debug for KeyCache {
 impl KeyCache {
     /// The keys of `issuer` (at `jwks_url`, or by discovery).
     fn get(&self, issuer: String, jwks_url: Option<String>) -> Jwks {
-        let mut keys = self
-            .keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut keys = crate::locks::lock(&self.keys);
         keys.entry((issuer.clone(), jwks_url.clone()))
             .or_insert_with(|| Jwks::of_issuer(issuer, jwks_url, self.http.clone()))
             .clone()

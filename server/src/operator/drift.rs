@@ -175,18 +175,19 @@ fn containers(
         let (Some(want), Some(have)) = (find(desired, &name), find(live, &name)) else {
             continue;
         };
-        let item = [fields, &[keyed(&name)]].concat();
+        let mut item = [fields, &[keyed(&name)]].concat();
         let item_path = format!("{path}[{name}]");
         if at(&want, &["image"]) != at(&have, &["image"]) {
             let fields = [&item[..], &[f("image")]].concat();
             drifts.push(Drift::new("image", format!("{item_path}.image"), fields));
         }
+        item.push(f("securityContext"));
         security_context(
             at(&want, &["securityContext"]),
             at(&have, &["securityContext"]),
             "securityContext",
             &format!("{item_path}.securityContext"),
-            &[item, vec![f("securityContext")]].concat(),
+            &item,
             drifts,
         );
     }

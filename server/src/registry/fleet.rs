@@ -3,7 +3,7 @@
 //! its progress (n of m done, the servers being fetched, the failures) kept for the page that
 //! polls it. One runs at a time.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 
@@ -23,21 +23,18 @@ pub struct FleetRefresh {
 impl FleetRefresh {
     /// The progress of the newest fleet refresh.
     pub fn progress(&self) -> FleetProgress {
-        self.progress
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        crate::locks::lock(&self.progress).clone()
     }
 
     fn update(&self, change: impl FnOnce(&mut FleetProgress)) {
-        change(&mut self.progress.lock().unwrap_or_else(PoisonError::into_inner));
+        change(&mut crate::locks::lock(&self.progress));
     }
 
     /// Starts refreshing `servers` with `refresher` on behalf of `by`, unless a fleet refresh
     /// runs already; returns false then.
     pub fn start(&self, refresher: Refresher, servers: Vec<(String, String)>, by: &str) -> bool {
         {
-            let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut progress = crate::locks::lock(&self.progress);
             if progress.running {
                 return false;
             }

@@ -7,7 +7,7 @@
 //! only for the servers whose key changed.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -99,7 +99,7 @@ impl<V> DerivedCache<V> {
         let mut values = Vec::with_capacity(rows.len());
         let mut misses = Vec::new();
         {
-            let entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let entries = crate::locks::lock(&self.0);
             for row in rows {
                 let id: &str = row.try_get("id")?;
                 let key = DerivedKey::of(row)?;
@@ -130,7 +130,7 @@ impl<V> DerivedCache<V> {
             .iter()
             .filter_map(|row| row.try_get::<&str, _>("id").ok())
             .collect();
-        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = crate::locks::lock(&self.0);
         entries.retain(|id, _| live.contains(id.as_str()));
     }
 
@@ -155,7 +155,7 @@ impl<V> DerivedCache<V> {
                 query = query.bind(id);
             }
             let rows = query.fetch_all(db.pool()).await?;
-            let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut entries = crate::locks::lock(&self.0);
             if entries.len() + rows.len() > MAX_ENTRIES {
                 entries.clear();
             }
